@@ -1,0 +1,2 @@
+/** @module Public surface of src/balancer (re-exported by src/index.ts). */
+export {};

@@ -1,0 +1,100 @@
+/**
+ * @module
+ * The one error type of expertmesh. Errors carry a stable `code` and a plain `data` record so they
+ * survive crossing a thread as `{ code, message, data }`; recognise them by `code` (or
+ * {@link isExpertmeshError}), never by `instanceof`, which does not hold across threads.
+ */
+
+/** Stable error codes. New codes are appended; existing ones never change meaning. */
+export type ErrorCode =
+  /** A configuration object is invalid (cluster, hardware profile, dispatch config, scenario). */
+  | 'E_CONFIG'
+  /** A function argument is invalid: wrong length, wrong type, not an integer, out of its range. */
+  | 'E_ARGUMENT'
+  /** A rank id does not exist in the cluster. */
+  | 'E_RANK'
+  /** A registered-memory region is unknown, registered twice, or accessed out of bounds. */
+  | 'E_REGION'
+  /** A registration would exceed the rank's HBM capacity. */
+  | 'E_MEMORY'
+  /** A packet failed validation when decoded. */
+  | 'E_PACKET'
+  /** A wait could not be satisfied (deadlock, or a wall-clock limit was reached). */
+  | 'E_TIMEOUT'
+  /** A host worker thread died. */
+  | 'E_WORKER'
+  /** The cluster was closed while an operation was pending or after close. */
+  | 'E_CLOSED'
+  /** An operation was aborted through its AbortSignal. */
+  | 'E_ABORTED'
+  /** Routing input is invalid (expert ids out of range, NaN scores, impossible top-k). */
+  | 'E_ROUTING'
+  /** A load-balancing (EPLB) precondition does not hold. */
+  | 'E_EPLB'
+  /** A numeric input is invalid (NaN or infinite where finite values are required). */
+  | 'E_NUMERIC'
+  /** Received data did not match what was sent, or an output did not match its reference. */
+  | 'E_VERIFY'
+  /** A scenario file is invalid. */
+  | 'E_SCENARIO'
+  /** A task inside a simulated GPU failed. */
+  | 'E_TASK';
+
+const FOOTPRINT = Symbol.for('expertmesh.error');
+
+/** Plain form of an {@link ExpertmeshError}, safe to post between threads or print as JSON. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * An error raised by expertmesh. `data` names the bad value and where it came from.
+ * @example
+ * try { await createCluster({ nodes: 0, gpusPerNode: 8, hardware: H800 }); }
+ * catch (e) { if (isExpertmeshError(e) && e.code === 'E_CONFIG') console.error(e.message); }
+ */
+export class ExpertmeshError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown>;
+  readonly [FOOTPRINT] = true;
+
+  constructor(code: ErrorCode, message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExpertmeshError';
+    this.code = code;
+    this.data = data;
+  }
+
+  /** The plain form that crosses threads. */
+  toWire(): WireError {
+    return { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+/** True for an {@link ExpertmeshError} from any thread or realm (checked by footprint, not class). */
+export function isExpertmeshError(e: unknown): e is ExpertmeshError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[FOOTPRINT] === true;
+}
+
+/** Turn any thrown value into its wire form; unknown errors become `E_TASK`. */
+export function toWireError(e: unknown): WireError {
+  if (isExpertmeshError(e)) return e.toWire();
+  if (typeof e === 'object' && e !== null && typeof (e as WireError).code === 'string' && (e as WireError).code.startsWith('E_')) {
+    const w = e as WireError;
+    return { code: w.code, message: String(w.message), data: w.data ?? {} };
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { code: 'E_TASK', message, data: {} };
+}
+
+/** Rebuild an {@link ExpertmeshError} from its wire form (on the receiving thread). */
+export function fromWireError(w: WireError): ExpertmeshError {
+  return new ExpertmeshError(w.code, w.message, w.data);
+}
+
+/** Shorthand used at API boundaries. */
+export function fail(code: ErrorCode, message: string, data: Record<string, unknown> = {}): never {
+  throw new ExpertmeshError(code, message, data);
+}

@@ -1,0 +1,2 @@
+/** @module Test helpers for users: fast-check arbitraries (fast-check is a peer dependency). */
+export {};
