@@ -8,3 +8,5 @@ export type { ErrorCode, WireError } from './errors.js';
 export * from './routing/index.js';
 export * from './balancer/index.js';
 export * from './kernels/index.js';
+export { H800, H100, H200, getHardwareProfile, hardwareProfileNames, validateHardwareProfile } from './hardware/profile.js';
+export type { HardwareProfile, PeakTflops } from './hardware/profile.js';

@@ -1,0 +1,106 @@
+/**
+ * @module
+ * Hardware profiles: the physical parameters the virtual clock is computed from.
+ *
+ * Units, everywhere in expertmesh: bandwidth in GB/s where 1 GB/s = 1e9 bytes per second (so
+ * `bytes / (GBps * 1e3)` is microseconds), latency and time in microseconds (us), memory in bytes,
+ * compute in TFLOP/s (1e12 floating-point operations per second).
+ */
+import { fail } from '../errors.js';
+
+/** Peak dense tensor-core throughput per number format, TFLOP/s. */
+export interface PeakTflops {
+  fp8: number;
+  bf16: number;
+  fp32: number;
+}
+
+/** The physical parameters of one GPU model and its links. Extend by spreading an existing profile. */
+export interface HardwareProfile {
+  /** Profile name, used by scenario files (`"hardware": "H800"`). */
+  name: string;
+  /** Streaming multiprocessors per GPU. */
+  smCount: number;
+  /** HBM capacity per GPU, bytes. Registered memory is counted against it. */
+  hbmBytes: number;
+  /** HBM bandwidth per GPU, GB/s (read + write combined). */
+  hbmGBps: number;
+  /** Achievable NVLink bandwidth per GPU and direction, GB/s. */
+  nvlinkGBps: number;
+  /** One-way NVLink latency between two GPUs of a node, us. */
+  nvlinkLatencyUs: number;
+  /** Achievable InfiniBand (RDMA) bandwidth per GPU (one NIC per GPU) and direction, GB/s. */
+  ibGBps: number;
+  /** One-way InfiniBand latency between GPUs of two nodes, us. */
+  ibLatencyUs: number;
+  /** Peak dense tensor-core throughput per format. */
+  peakTflops: PeakTflops;
+  /** Fixed cost of launching one kernel, us. */
+  kernelLaunchUs: number;
+}
+
+/**
+ * NVIDIA H800 SXM as DeepSeek deploys it: NVLink ~160 GB/s achievable per GPU (V3 report §3.2.2),
+ * one CX7 400 Gb/s NIC per GPU (~50 GB/s), 132 SMs, 80 GB HBM3 at ~3.35 TB/s, H100 compute.
+ */
+export const H800: HardwareProfile = Object.freeze({
+  name: 'H800',
+  smCount: 132,
+  hbmBytes: 80e9,
+  hbmGBps: 3350,
+  nvlinkGBps: 160,
+  nvlinkLatencyUs: 1.0,
+  ibGBps: 50,
+  ibLatencyUs: 2.5,
+  peakTflops: Object.freeze({ fp8: 1979, bf16: 989, fp32: 67 }),
+  kernelLaunchUs: 4,
+}) as HardwareProfile;
+
+/** NVIDIA H100 SXM: NVLink 4 at 900 GB/s both directions (450 per direction), CX7 NIC per GPU. */
+export const H100: HardwareProfile = Object.freeze({
+  ...H800,
+  name: 'H100',
+  nvlinkGBps: 450,
+  peakTflops: H800.peakTflops,
+}) as HardwareProfile;
+
+/** NVIDIA H200 SXM: H100 compute and links, 141 GB HBM3e at ~4.8 TB/s. */
+export const H200: HardwareProfile = Object.freeze({
+  ...H100,
+  name: 'H200',
+  hbmBytes: 141e9,
+  hbmGBps: 4800,
+}) as HardwareProfile;
+
+const BUILT_IN: ReadonlyMap<string, HardwareProfile> = new Map([H800, H100, H200].map((p) => [p.name, p]));
+
+/** The built-in profile names. */
+export function hardwareProfileNames(): string[] {
+  return [...BUILT_IN.keys()];
+}
+
+/**
+ * Look up a built-in profile by name (case-insensitive).
+ * @throws ExpertmeshError `E_CONFIG` naming the unknown name and the known ones.
+ */
+export function getHardwareProfile(name: string): HardwareProfile {
+  const p = BUILT_IN.get(String(name).toUpperCase());
+  if (!p) fail('E_CONFIG', `unknown hardware profile '${name}'; known: ${hardwareProfileNames().join(', ')}`, { name });
+  return p;
+}
+
+/**
+ * Check a profile's fields are positive finite numbers; returns it unchanged.
+ * @throws ExpertmeshError `E_CONFIG` naming the first bad field and value.
+ */
+export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'): HardwareProfile {
+  const check = (field: string, v: unknown) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${String(v)}`, { field, value: v });
+  };
+  if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object`, { value: p });
+  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs'] as const)
+    check(f, p[f]);
+  for (const f of ['fp8', 'bf16', 'fp32'] as const) check(`peakTflops.${f}`, p.peakTflops?.[f]);
+  return p;
+}
