@@ -1,0 +1,43 @@
+/**
+ * @module
+ * Argument checks shared by the balancer modules. Every failure names the argument and the bad
+ * value, and raises an {@link ExpertmeshError} with a stable code.
+ */
+import { fail } from '../errors.js';
+
+/** Require a positive (or, with `min = 0`, non-negative) safe integer. @internal */
+export function requireInt(name: string, value: number, min = 1): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    fail('E_ARGUMENT', `${name} must be an integer >= ${min}, got ${String(value)}`, { argument: name, value });
+  }
+  return value;
+}
+
+/**
+ * Require a non-empty rectangular matrix of finite, non-negative numbers and return its shape.
+ * @internal
+ */
+export function requireLoadMatrix(name: string, m: readonly (readonly number[])[]): { rows: number; cols: number } {
+  if (!Array.isArray(m) || m.length === 0) fail('E_ARGUMENT', `${name} must be a non-empty matrix`, { argument: name });
+  const cols = m[0]?.length ?? 0;
+  if (cols === 0) fail('E_ARGUMENT', `${name}[0] must be a non-empty row`, { argument: name });
+  m.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== cols) {
+      fail('E_ARGUMENT', `${name}[${i}] has length ${String(row?.length)}, expected ${cols}`, { argument: name, row: i });
+    }
+    row.forEach((v, j) => requireLoad(`${name}[${i}][${j}]`, v));
+  });
+  return { rows: m.length, cols };
+}
+
+/** Require one finite, non-negative load value. @internal */
+export function requireLoad(name: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail('E_NUMERIC', `${name} must be finite, got ${String(v)}`, { argument: name, value: v });
+  if (v < 0) fail('E_NUMERIC', `${name} must be >= 0, got ${v}`, { argument: name, value: v });
+  return v;
+}
+
+/** Raise `E_EPLB` unless `cond`; used for the preconditions DeepSeek's eplb.py asserts. @internal */
+export function requireEplb(cond: boolean, message: string, data: Record<string, unknown>): void {
+  if (!cond) fail('E_EPLB', message, data);
+}
