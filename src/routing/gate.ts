@@ -121,9 +121,10 @@ export function gateFromLogits(logits: NumericArray, bias: NumericArray | null, 
     }
     let sum = 0;
     for (let j = 0; j < K; j++) sum += topkWeights[off + j] = s[topkIdx[off + j]!]!;
-    const f = sigmoid ? routeScale / sum : routeScale;
-    if (!Number.isFinite(f)) fail('E_NUMERIC', `token ${t}: the chosen sigmoid scores sum to ${sum}; cannot normalise`, { argument: 'logits', token: t, sum });
-    for (let j = 0; j < K; j++) topkWeights[off + j]! *= f;
+    // DeepSeek's order of operations: divide by the sum, then scale (keeps results bit-identical).
+    if (sigmoid && !(sum > 0)) fail('E_NUMERIC', `token ${t}: the chosen sigmoid scores sum to ${sum}; cannot normalise`, { argument: 'logits', token: t, sum });
+    const d = sigmoid ? sum : 1;
+    for (let j = 0; j < K; j++) topkWeights[off + j] = (topkWeights[off + j]! / d) * routeScale;
   }
   return { topkIdx, topkWeights };
 }

@@ -44,7 +44,7 @@ export interface DispatchLayout {
  * (DeepEP ignores those silently; a silently wrong layout is worse than an error).
  * @example
  * const l = getDispatchLayout(new Int32Array([0, 3, 2, -1]), 2, 4, { numRanks: 2, gpusPerNode: 2 });
- * // numTokensPerRank [2, 2], numTokensPerExpert [1, 0, 1, 1], isTokenInRank [1, 1, 0, 1]
+ * // numTokensPerRank [1, 2], numTokensPerRdmaRank [2], numTokensPerExpert [1, 0, 1, 1], isTokenInRank [1, 1, 0, 1]
  * @public
  */
 export function getDispatchLayout(topkIdx: Int32Array, topk: number, numExperts: number, shape: ClusterShape): DispatchLayout {
