@@ -20,7 +20,7 @@ export {
   expectedGpuLoads,
   imbalance,
 } from './layout.js';
-export type { ReplicaLayout, ReplicaPlacement } from './layout.js';
+export type { ReplicaLayout } from './layout.js';
 export type { TokenNodes } from './replica-pairs.js';
 export { routeToReplicas } from './replica-routing.js';
 export type { ReplicaPolicy, ReplicaRoutingOptions, ReplicaRouting } from './replica-routing.js';

@@ -1,10 +1,10 @@
 /**
  * @module
  * One layer of a replica plan seen as hardware: which slot is on which GPU and node, which slots
- * hold each logical expert, and the placement view (ranks per expert, node per rank) that
- * node-limited routing consumes.
+ * hold each logical expert, and the routing `Placement` that node-limited routing consumes.
  */
 import { fail } from '../errors.js';
+import { validatePlacement, type Placement } from '../routing/placement.js';
 import type { EplbPlan } from './eplb.js';
 import { requireEplb, requireInt } from './validate.js';
 
@@ -20,17 +20,6 @@ export interface ReplicaLayout {
   phy2log: readonly number[];
   /** `log2phy[expert]`: the expert's slots by replica rank (no padding). */
   log2phy: readonly (readonly number[])[];
-}
-
-/**
- * Which ranks hold each logical expert and which node each rank is on. A plain structural type so it
- * can be handed to node-limited routing.
- */
-export interface ReplicaPlacement {
-  /** `expertRanks[expert]`: distinct ranks (GPUs) hosting a replica, ascending. */
-  expertRanks: number[][];
-  /** `rankNode[rank]`: node of each rank. */
-  rankNode: number[];
 }
 
 /** GPU of a slot. @public */
@@ -112,15 +101,25 @@ export function noRedundancyLayout(numExperts: number, numGpus: number, numNodes
 }
 
 /**
- * The placement view of a layout: the ranks hosting each logical expert and the node of each rank,
- * for node-limited routing over replicas.
+ * The routing {@link Placement} of a layout (ranks holding each logical expert, a rank listed once
+ * per replica it holds), so node- and device-limited routing can run over the replicas.
+ * @example
+ * ```ts
+ * import { rebalanceExperts, layerLayout, layoutPlacement } from 'expertmesh';
+ * const layout = layerLayout(rebalanceExperts([[5, 1, 1, 1]], 8, 1, 1, 4), 0, 4, 2);
+ * console.log(layoutPlacement(layout).expertRanks[0]); // ranks holding expert 0
+ * ```
  * @public
  */
-export function layoutPlacement(layout: ReplicaLayout): ReplicaPlacement {
-  return {
-    expertRanks: layout.log2phy.map((slots) => [...new Set(slots.map((s) => slotGpu(layout, s)))].sort((a, b) => a - b)),
-    rankNode: Array.from({ length: layout.numGpus }, (_, g) => gpuNode(layout, g)),
-  };
+export function layoutPlacement(layout: ReplicaLayout): Placement {
+  return validatePlacement(
+    {
+      numRanks: layout.numGpus,
+      gpusPerNode: layout.numGpus / layout.numNodes,
+      expertRanks: layout.log2phy.map((slots) => slots.map((s) => slotGpu(layout, s)).sort((a, b) => a - b)),
+    },
+    layout.log2phy.length,
+  );
 }
 
 /**
