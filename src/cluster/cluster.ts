@@ -1,0 +1,385 @@
+/**
+ * @module
+ * The main-thread side of a cluster: it starts and supervises the host workers, registers memory,
+ * runs operations window by window (conservative synchronisation: a window never spans more than
+ * the smallest latency of a link between workers, so nothing sent in a window is due inside it),
+ * and mirrors every rank's actor state through typed events.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { ExpertmeshError, fail, fromWireError } from '../errors.js';
+import { InProcessHostChannel, WorkerHostChannel, type HostChannel } from '../actors/host-channel.js';
+import type { HostReply, HostRequest } from '../actors/host-messages.js';
+import type { RankSnapshot } from '../actors/gpu-machine.js';
+import { LinkModel } from '../transport/links.js';
+import { RegionTable, type Region } from '../transport/memory.js';
+import { canonicalTimeline } from '../sim/timeline.js';
+import type { BlockedTask } from '../sim/engine.js';
+import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
+
+/** Events a cluster emits on the main thread. */
+export interface ClusterEvents {
+  /** A rank's actor changed state (idle, busy with an operation, failed). */
+  rankState: [snapshot: RankSnapshot];
+  /** A host worker died; its ranks are failed. */
+  workerDied: [worker: number, ranks: number[], reason: string];
+  /** Progress of a running operation: virtual time reached. */
+  progress: [op: string, timeUs: number];
+}
+
+/** Result of one operation across all ranks. */
+export interface OpResult<R = unknown> {
+  /** Per-rank results, indexed by rank. */
+  results: R[];
+  /** Virtual start and end (last rank to finish), us. */
+  startUs: number;
+  endUs: number;
+  /** Windows (synchronisation rounds) the run took. */
+  windows: number;
+  /** Events processed by all hosts during the operation. */
+  events: number;
+}
+
+/** Options of {@link Cluster.run}. */
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Called with the virtual time reached, at most once per window. */
+  onProgress?: (timeUs: number) => void;
+}
+
+interface Pending {
+  resolve: (r: HostReply) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class Cluster extends EventEmitter<ClusterEvents> {
+  readonly config: ResolvedClusterConfig;
+  readonly links: LinkModel;
+  /** Synchronisation window, us (Infinity with one worker). */
+  readonly lookaheadUs: number;
+  /** Virtual time after the last operation, us. */
+  nowUs = 0;
+  private readonly hosts: HostChannel[];
+  private readonly pending: Array<Map<number, Pending>>;
+  private readonly regions = new RegionTable();
+  private readonly hbmUsed: Float64Array;
+  private readonly snapshots: RankSnapshot[];
+  /** Events reported by all hosts so far. */
+  private eventsTotal = 0;
+  private nextId = 1;
+  private nextRegionId = 0;
+  private nextOpId = 0;
+  private dead: ExpertmeshError | null = null;
+  private closed = false;
+  private busy = false;
+
+  /** Use {@link createCluster}. */
+  constructor(config: ResolvedClusterConfig) {
+    super();
+    this.config = config;
+    this.links = new LinkModel(config.hardware, config.gpusPerNode);
+    this.lookaheadUs = this.links.lookahead(config.workerOfRank);
+    this.hbmUsed = new Float64Array(config.numRanks);
+    this.snapshots = Array.from({ length: config.numRanks }, (_, rank) => ({
+      rank, value: 'idle' as const, op: null, opsCompleted: 0, error: null, timeUs: 0,
+    }));
+    this.hosts = Array.from({ length: config.workers }, (_, w) =>
+      config.transport === 'worker' ? new WorkerHostChannel(`expertmesh-host-${w}`) : new InProcessHostChannel(),
+    );
+    this.pending = this.hosts.map(() => new Map());
+    this.hosts.forEach((h, w) => {
+      h.onReply((r) => this.onReply(w, r));
+      h.onDeath((reason) => this.onDeath(w, reason));
+    });
+  }
+
+  get numRanks(): number {
+    return this.config.numRanks;
+  }
+
+  /** Ranks hosted by worker `w`. */
+  ranksOfWorker(w: number): number[] {
+    return this.config.workerOfRank.flatMap((x, r) => (x === w ? [r] : []));
+  }
+
+  /** Thread ids of the host workers. */
+  get threadIds(): number[] {
+    return this.hosts.map((h) => h.threadId);
+  }
+
+  /** @internal Start the hosts; used by createCluster. */
+  async start(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.ready()));
+    const c = this.config;
+    await this.all((w) => ({
+      type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
+      hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline,
+    }), 'init');
+  }
+
+  /** The mirrored state of a rank's actor. */
+  snapshot(rank: number): RankSnapshot {
+    this.checkRank(rank, 'snapshot');
+    return { ...this.snapshots[rank]! };
+  }
+
+  private checkRank(rank: number, where: string): void {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.numRanks)
+      fail('E_RANK', `${where}: rank ${rank} does not exist (cluster has ranks 0..${this.numRanks - 1})`, { rank });
+  }
+
+  /**
+   * Register `bytes` of memory named `name` on `rank`, backed by a SharedArrayBuffer that every
+   * thread sees. Counted against the rank's HBM capacity.
+   */
+  register(rank: number, name: string, bytes: number): Region {
+    this.checkUsable();
+    this.checkRank(rank, 'register');
+    if (typeof name !== 'string' || name.length === 0) fail('E_REGION', `register: region name must be a non-empty string, got ${JSON.stringify(name)}`, { name });
+    if (!Number.isInteger(bytes) || bytes < 0) fail('E_REGION', `register: size of '${name}' must be a whole number of bytes, got ${bytes}`, { rank, region: name, bytes });
+    if (this.regions.find(rank, name)) fail('E_REGION', `register: rank ${rank} already has a region '${name}'`, { rank, region: name });
+    const cap = this.config.hardware.hbmBytes;
+    if (this.hbmUsed[rank]! + bytes > cap)
+      fail('E_MEMORY', `register: '${name}' (${bytes} B) would take rank ${rank} to ${this.hbmUsed[rank]! + bytes} B, over its ${cap} B of HBM`, { rank, region: name, bytes, capacity: cap });
+    const info = { id: this.nextRegionId++, rank, name, buffer: new SharedArrayBuffer(bytes) };
+    const region = this.regions.add(info);
+    this.hbmUsed[rank] = this.hbmUsed[rank]! + bytes;
+    // Ordered before any later operation on every host: no reply needed.
+    this.hosts.forEach((h) => h.post({ type: 'register', id: 0, regions: [info] }));
+    return region;
+  }
+
+  /** Release a region. */
+  unregister(rank: number, name: string): void {
+    const r = this.regions.lookup(rank, name);
+    this.regions.remove(r.id);
+    this.hbmUsed[rank] = this.hbmUsed[rank]! - r.byteLength;
+    this.hosts.forEach((h) => h.post({ type: 'unregister', id: 0, regionIds: [r.id] }));
+  }
+
+  /** A registered region, readable on the main thread. */
+  region(rank: number, name: string): Region {
+    return this.regions.lookup(rank, name);
+  }
+
+  /** The region if registered, else undefined. */
+  findRegion(rank: number, name: string): Region | undefined {
+    return this.regions.find(rank, name);
+  }
+
+  /** Bytes of HBM registered on `rank`. */
+  hbmUsedBytes(rank: number): number {
+    return this.hbmUsed[rank]!;
+  }
+
+  /**
+   * Run a registered operation on every rank, starting at the cluster's current virtual time,
+   * until every rank has finished it. Rejects with `E_TIMEOUT` naming the blocked ranks, tasks and
+   * what they wait for if the run can make no more progress.
+   */
+  async run<R = unknown>(name: string, args: unknown, opts: RunOptions = {}): Promise<OpResult<R>> {
+    this.checkUsable();
+    if (this.busy) fail('E_ARGUMENT', `run('${name}'): another operation is still running on this cluster`, { op: name });
+    this.busy = true;
+    try {
+      return await this.runWindows<R>(name, args, opts);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async runWindows<R>(name: string, args: unknown, opts: RunOptions): Promise<OpResult<R>> {
+    const opId = this.nextOpId++;
+    const startUs = this.nowUs;
+    const results = new Array<R>(this.numRanks);
+    let remaining = this.numRanks;
+    let endUs = startUs;
+    let windows = 0;
+    const eventsBefore = this.eventsTotal;
+    const next = new Array<number>(this.hosts.length).fill(Infinity);
+    let inbound: Uint8Array[][] = this.hosts.map(() => []);
+    let inboundMin = new Array<number>(this.hosts.length).fill(Infinity);
+
+    const absorb = (w: number, r: HostReply) => {
+      next[w] = r.next;
+      for (const b of r.outbound) {
+        inbound[b.to]!.push(b.bytes);
+        inboundMin[b.to] = Math.min(inboundMin[b.to]!, b.minTime);
+      }
+      for (const f of r.finished) {
+        if (f.opId !== opId) continue;
+        results[f.rank] = f.result as R;
+        endUs = Math.max(endUs, f.endTime);
+        remaining--;
+      }
+      if (r.failures.length > 0) {
+        const f = r.failures[0]!;
+        throw fromWireError(f.error);
+      }
+    };
+
+    const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: startUs }), `start '${name}'`);
+    started.forEach((r, w) => absorb(w, r));
+    while (remaining > 0) {
+      if (opts.signal?.aborted) throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${endUs} us`, { op: name });
+      let t = Infinity;
+      for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, next[w]!, inboundMin[w]!);
+      if (t === Infinity) throw await this.stuck(name);
+      const end = t + this.lookaheadUs;
+      const sendTo: number[] = [];
+      for (let w = 0; w < this.hosts.length; w++) if (next[w]! < end || inbound[w]!.length > 0) sendTo.push(w);
+      const batches = inbound;
+      inbound = this.hosts.map(() => []);
+      inboundMin = new Array<number>(this.hosts.length).fill(Infinity);
+      const replies = await Promise.all(
+        sendTo.map((w) => this.request(w, { type: 'window', id: 0, end, inbound: batches[w]! }, `window ending at ${end} us of '${name}'`)),
+      );
+      replies.forEach((r, i) => absorb(sendTo[i]!, r));
+      windows++;
+      opts.onProgress?.(t);
+      this.emit('progress', name, t);
+    }
+    this.nowUs = endUs;
+    const events = this.eventsTotal - eventsBefore;
+    return { results, startUs, endUs, windows, events };
+  }
+
+  /** Build the error for a run that can make no more progress. */
+  private async stuck(name: string): Promise<ExpertmeshError> {
+    const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'blocked' }), 'collect blocked tasks');
+    const blocked: BlockedTask[] = replies.flatMap((r) => r.blocked ?? []);
+    const lines = blocked.slice(0, 8).map((b) => `rank ${b.rank} task '${b.task}' waits for ${b.waitingFor}`);
+    const more = blocked.length > 8 ? `; and ${blocked.length - 8} more` : '';
+    return new ExpertmeshError(
+      'E_TIMEOUT',
+      `operation '${name}' can make no more progress at ${this.nowUs} us: ${lines.join('; ')}${more}`,
+      { op: name, blocked },
+    );
+  }
+
+  /** Collect and clear the timeline (canonical order) recorded since the last call. */
+  async takeTimeline(): Promise<Float64Array> {
+    this.checkUsable();
+    const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'timeline' }), 'collect timeline');
+    const parts = replies.map((r) => r.timeline ?? new Float64Array(0));
+    const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
+    return canonicalTimeline(all);
+  }
+
+  /** @internal Fault injection for tests: make host `w` exit or throw. */
+  injectFault(w: number, kind: 'exit' | 'throw'): void {
+    this.hosts[w]!.post({ type: 'fault', id: 0, kind });
+  }
+
+  private all(make: (w: number) => HostRequest, what: string): Promise<HostReply[]> {
+    return Promise.all(this.hosts.map((_, w) => this.request(w, make(w), what)));
+  }
+
+  private request(w: number, msg: HostRequest, what: string): Promise<HostReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    msg.id = id;
+    return new Promise<HostReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending[w]!.delete(id);
+        reject(new ExpertmeshError(
+          'E_TIMEOUT',
+          `host worker ${w} (ranks ${fmtRanks(this.ranksOfWorker(w))}) did not answer '${what}' within ${this.config.timeoutMs} ms`,
+          { worker: w, ranks: this.ranksOfWorker(w), waitingFor: what, timeoutMs: this.config.timeoutMs },
+        ));
+      }, this.config.timeoutMs);
+      timer.unref();
+      this.pending[w]!.set(id, { resolve, reject, timer });
+      this.hosts[w]!.post(msg);
+    });
+  }
+
+  private onReply(w: number, r: HostReply): void {
+    this.eventsTotal += r.events;
+    for (const s of r.states) {
+      this.snapshots[s.rank] = s;
+      this.emit('rankState', s);
+    }
+    const p = this.pending[w]!.get(r.id);
+    if (!p) return;
+    this.pending[w]!.delete(r.id);
+    clearTimeout(p.timer);
+    if (r.error) p.reject(fromWireError(r.error));
+    else p.resolve(r);
+  }
+
+  private onDeath(w: number, reason: string): void {
+    const ranks = this.ranksOfWorker(w);
+    const err = new ExpertmeshError(
+      'E_WORKER',
+      `host worker ${w} (ranks ${fmtRanks(ranks)}) died: ${reason}`,
+      { worker: w, ranks, reason },
+    );
+    this.dead ??= err;
+    for (const r of ranks) {
+      this.snapshots[r] = { ...this.snapshots[r]!, value: 'failed', error: err.message };
+      this.emit('rankState', this.snapshots[r]!);
+    }
+    this.emit('workerDied', w, ranks, reason);
+    for (const pend of this.pending) {
+      for (const p of pend.values()) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      pend.clear();
+    }
+  }
+
+  private checkUsable(): void {
+    if (this.closed) fail('E_CLOSED', 'the cluster is closed', {});
+    if (this.dead) throw this.dead;
+  }
+
+  /** End every host thread; pending operations reject with `E_CLOSED`. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new ExpertmeshError('E_CLOSED', 'the cluster was closed while an operation was pending', {});
+    for (const pend of this.pending) {
+      for (const p of pend.values()) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      pend.clear();
+    }
+    await Promise.all(this.hosts.map((h) => h.terminate()));
+    this.removeAllListeners();
+  }
+
+  /** `await using cluster = ...` support. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function fmtRanks(r: number[]): string {
+  if (r.length === 0) return 'none';
+  return r.length > 1 && r[r.length - 1]! - r[0]! === r.length - 1 ? `${r[0]}-${r[r.length - 1]}` : r.join(',');
+}
+
+/**
+ * Create a cluster of simulated GPUs and start its host workers.
+ * @example
+ * const cluster = await createCluster({ nodes: 4, gpusPerNode: 8, hardware: H800, workers: 2, seed: 7 });
+ * try { console.log((await allToAll(cluster, { bytesPerPair: 1 << 20 })).timeUs); } finally { await cluster.close(); }
+ */
+export async function createCluster(config: ClusterConfig): Promise<Cluster> {
+  const c = new Cluster(resolveClusterConfig(config));
+  try {
+    await c.start();
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+  return c;
+}

@@ -1,0 +1,89 @@
+/**
+ * @module
+ * Cluster configuration: validation at the boundary, and the placement of ranks on host workers.
+ */
+import { availableParallelism } from 'node:os';
+import { fail } from '../errors.js';
+import { getHardwareProfile, validateHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
+import type { HostTransportKind } from '../actors/host-channel.js';
+
+/** What {@link createCluster} accepts. */
+export interface ClusterConfig {
+  /** Number of nodes (>= 1). */
+  nodes: number;
+  /** GPUs per node (>= 1). Rank r is GPU `r % gpusPerNode` of node `floor(r / gpusPerNode)`. */
+  gpusPerNode: number;
+  /** A hardware profile, or the name of a built-in one ('H800', 'H100', 'H200'). */
+  hardware: HardwareProfile | string;
+  /** Host worker threads (default: the cores available, at most one per rank). */
+  workers?: number;
+  /** Seed for everything random in the run (default 0). */
+  seed?: number;
+  /** Where hosts run: worker threads (default) or the calling thread. */
+  transport?: HostTransportKind;
+  /** Keep a record per delivered transfer (timeline digest, traces). Default true. */
+  recordTimeline?: boolean;
+  /** Wall-clock limit for any single wait on a host, ms (default 30000). */
+  timeoutMs?: number;
+}
+
+/** A validated configuration with every default filled in. */
+export interface ResolvedClusterConfig {
+  nodes: number;
+  gpusPerNode: number;
+  numRanks: number;
+  hardware: HardwareProfile;
+  workers: number;
+  seed: number;
+  transport: HostTransportKind;
+  recordTimeline: boolean;
+  timeoutMs: number;
+  /** Host worker of every rank. */
+  workerOfRank: number[];
+}
+
+/** The largest cluster the engine's packed keys allow. */
+export const MAX_RANKS = 4096;
+
+function positiveInt(v: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    fail('E_CONFIG', `cluster config: '${field}' must be an integer in [1, ${max}], got ${JSON.stringify(v)}`, { field, value: v });
+  return v;
+}
+
+/** Validate a cluster config and fill in defaults. Throws `E_CONFIG` naming the field and value. */
+export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
+  if (typeof c !== 'object' || c === null) fail('E_CONFIG', 'cluster config must be an object', { value: c });
+  const nodes = positiveInt(c.nodes, 'nodes');
+  const gpusPerNode = positiveInt(c.gpusPerNode, 'gpusPerNode');
+  const numRanks = nodes * gpusPerNode;
+  if (numRanks > MAX_RANKS)
+    fail('E_CONFIG', `cluster config: nodes * gpusPerNode = ${numRanks} exceeds the ${MAX_RANKS}-rank limit`, { field: 'nodes', value: numRanks });
+  if (c.hardware === undefined) fail('E_CONFIG', "cluster config: 'hardware' is required (a HardwareProfile or a name such as 'H800')", { field: 'hardware' });
+  const hardware = typeof c.hardware === 'string' ? getHardwareProfile(c.hardware) : validateHardwareProfile(c.hardware);
+  const workers = c.workers === undefined ? Math.min(availableParallelism(), numRanks) : positiveInt(c.workers, 'workers', numRanks);
+  const seed = c.seed ?? 0;
+  if (!Number.isInteger(seed)) fail('E_CONFIG', `cluster config: 'seed' must be an integer, got ${JSON.stringify(seed)}`, { field: 'seed', value: seed });
+  const transport = c.transport ?? 'worker';
+  if (transport !== 'worker' && transport !== 'in-process')
+    fail('E_CONFIG', `cluster config: 'transport' must be 'worker' or 'in-process', got ${JSON.stringify(transport)}`, { field: 'transport', value: transport });
+  const timeoutMs = c.timeoutMs === undefined ? 30_000 : positiveInt(c.timeoutMs, 'timeoutMs');
+  return {
+    nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs,
+    recordTimeline: c.recordTimeline ?? true,
+    workerOfRank: placeRanks(nodes, gpusPerNode, workers),
+  };
+}
+
+/**
+ * Whole nodes per worker in contiguous blocks when there are at least as many nodes as workers;
+ * otherwise contiguous blocks of ranks (a node then spans workers).
+ */
+export function placeRanks(nodes: number, gpusPerNode: number, workers: number): number[] {
+  const n = nodes * gpusPerNode;
+  const out = new Array<number>(n);
+  for (let r = 0; r < n; r++) {
+    out[r] = workers <= nodes ? Math.floor((Math.floor(r / gpusPerNode) * workers) / nodes) : Math.floor((r * workers) / n);
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+/**
+ * @module
+ * `runTraffic`: an explicit list of transfers (who sends how many bytes to whom, and when), run
+ * through the transport in sizes-only mode. The tool for studying the link model itself
+ * (incast, hot spots, random traffic) and for property-testing it.
+ */
+import { fail } from '../errors.js';
+import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { defineOp } from '../actors/op-registry.js';
+import type { RankContext } from '../sim/rank-context.js';
+import { timelineDigest, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
+
+/** One transfer of {@link runTraffic}. */
+export interface TrafficTransfer {
+  src: number;
+  dst: number;
+  bytes: number;
+  /** Issue time relative to the start of the call, us (default 0). */
+  atUs?: number;
+}
+
+/** Result of {@link runTraffic}. */
+export interface TrafficResult {
+  /** Virtual duration from the call's start to the last delivery, us. */
+  timeUs: number;
+  /** One record per transfer, canonical order (dst, src, pairSeq); times relative to the call's start. */
+  records: TimelineRecord[];
+  /** SHA-256 of the canonical timeline. */
+  timelineDigest: string;
+}
+
+interface TrafficArgs {
+  /** Per rank: flat [dst, bytes, atUs] triples in issue order. */
+  perRank: number[][];
+  /** Per rank: how many transfers it receives. */
+  expected: number[];
+}
+
+const SIGNAL = 'traffic.signal';
+
+defineOp<TrafficArgs>({
+  name: 'traffic',
+  *task(ctx: RankContext, a) {
+    const mine = a.perRank[ctx.rank]!;
+    const start = ctx.now;
+    const receiver = ctx.spawn('traffic.recv', (function* () {
+      yield ctx.untilAtLeast(ctx.region(SIGNAL), 0, a.expected[ctx.rank]!);
+    })());
+    for (let i = 0; i < mine.length; i += 3) {
+      const at = start + mine[i + 2]!;
+      if (at > ctx.now) yield ctx.sleep(at - ctx.now);
+      const dst = mine[i]!;
+      ctx.send(dst, mine[i + 1]!);
+      ctx.atomicAdd(ctx.peerRegion(dst, SIGNAL), 0, 1);
+    }
+    yield ctx.join([receiver]);
+  },
+});
+
+/**
+ * Run explicit transfers (sizes only) and return their timeline. Each transfer is followed by a
+ * counter add on its pair (FIFO), which the receiver waits for; those adds appear in the records
+ * with `op` 1 and 4 bytes.
+ */
+export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTransfer[], run: RunOptions = {}): Promise<TrafficResult> {
+  const n = cluster.numRanks;
+  const perRank: number[][] = Array.from({ length: n }, () => []);
+  const expected = new Array<number>(n).fill(0);
+  const sorted = transfers.map((t, i) => ({ t, i }));
+  transfers.forEach((t, i) => {
+    for (const f of ['src', 'dst'] as const)
+      if (!Number.isInteger(t[f]) || t[f] < 0 || t[f] >= n) fail('E_RANK', `runTraffic: transfers[${i}].${f} = ${t[f]} is not a rank of this ${n}-rank cluster`, { index: i, field: f, value: t[f] });
+    if (!Number.isInteger(t.bytes) || t.bytes < 0) fail('E_ARGUMENT', `runTraffic: transfers[${i}].bytes must be a whole number >= 0, got ${t.bytes}`, { index: i, field: 'bytes', value: t.bytes });
+    const at = t.atUs ?? 0;
+    if (!(at >= 0) || !Number.isFinite(at)) fail('E_ARGUMENT', `runTraffic: transfers[${i}].atUs must be a finite time >= 0, got ${at}`, { index: i, field: 'atUs', value: at });
+  });
+  sorted.sort((a, b) => (a.t.atUs ?? 0) - (b.t.atUs ?? 0) || a.i - b.i);
+  for (const { t } of sorted) {
+    perRank[t.src]!.push(t.dst, t.bytes, t.atUs ?? 0);
+    expected[t.dst]!++;
+  }
+  for (let r = 0; r < n; r++) {
+    if (!cluster.findRegion(r, SIGNAL)) cluster.register(r, SIGNAL, 4);
+    Atomics.store(cluster.region(r, SIGNAL).i32, 0, 0);
+  }
+  if (cluster.config.recordTimeline) await cluster.takeTimeline();
+  const res = await cluster.run('traffic', { perRank, expected } satisfies TrafficArgs, run);
+  const tl = cluster.config.recordTimeline ? await cluster.takeTimeline() : new Float64Array(0);
+  const records = timelineRecords(tl).map((r) => {
+    for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
+    return r;
+  });
+  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl) };
+}

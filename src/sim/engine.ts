@@ -1,0 +1,561 @@
+/**
+ * @module
+ * The discrete-event engine of one host worker: the ranks it hosts, their link ports, their tasks,
+ * and the transfers between them and to ranks of other workers. Pure logic over plain data, driven
+ * window by window by its host; it is tested in-process, several engines in one thread.
+ *
+ * A transfer's life: issued by a task at the source; served by the source's egress port (processor
+ * sharing, FIFO per destination); its first byte reaches the destination's ingress port one link
+ * latency after egress service starts; it is delivered (data readable, counter moved, waiters woken)
+ * once both its last byte has left the source (+latency) and the ingress port has served it, and
+ * never before an earlier transfer on the same (source, destination) pair.
+ */
+import { fail, toWireError, type WireError } from '../errors.js';
+import type { HardwareProfile } from '../hardware/profile.js';
+import { LinkModel } from '../transport/links.js';
+import { checkRange, RegionTable, type Region } from '../transport/memory.js';
+import {
+  FLAG_NO_DATA, FLAG_WANT_ACK, makePacket, type Packet,
+} from '../transport/packets.js';
+import {
+  CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_EGRESS_DONE, EV_INGRESS_START, EV_LOCAL_DELIVER, EV_PORT,
+  EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_EGRESS_DONE,
+  PKT_INGRESS_START, PKT_READ, PKT_READ_REPLY, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, WAIT_COUNTER,
+  WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
+} from '../transport/protocol.js';
+import { EventQueue } from './event-queue.js';
+import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
+import { RankContext } from './rank-context.js';
+import { describeWait, Task, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
+import { TIMELINE_FIELDS, type TimelineLog } from './timeline.js';
+
+/** The shape every engine of a cluster agrees on. */
+export interface EngineShape {
+  numRanks: number;
+  gpusPerNode: number;
+  hardware: HardwareProfile;
+  /** Host worker index of every rank. */
+  workerOfRank: readonly number[];
+  /** Record a timeline entry per delivered transfer. */
+  recordTimeline: boolean;
+}
+
+class Transfer implements TransferHandle {
+  acked = false;
+  egressArrived = false;
+  ingressFinished = false;
+  egressStartT = -1;
+  egressDoneT = -1;
+  ingressStartT = -1;
+  ingressDoneT = -1;
+  ackWaiter: Task | null = null;
+  waiterId = -1;
+  readonly egressJob: PortJob & { x: Transfer };
+  readonly ingressJob: PortJob & { x: Transfer };
+  constructor(
+    readonly src: number, readonly dst: number, readonly xid: number, readonly pairSeq: number, readonly op: number,
+    readonly path: number, readonly bytes: number, readonly srcRegion: number, readonly srcOffset: number,
+    readonly dstRegion: number, readonly dstOffset: number, readonly value: number, readonly issueT: number,
+    readonly flags: number,
+  ) {
+    this.egressJob = { bytes, peer: dst, finishV: 0, x: this };
+    this.ingressJob = { bytes, peer: src, finishV: 0, x: this };
+  }
+}
+
+type Job = PortJob & { x: Transfer };
+
+/** A task that failed, as reported to the main thread. */
+export interface TaskFailure {
+  rank: number;
+  task: string;
+  opId: number;
+  error: WireError;
+}
+
+/** A task that is blocked, for deadlock reports. */
+export interface BlockedTask {
+  rank: number;
+  task: string;
+  waitingFor: string;
+}
+
+export class Engine implements PortHost<Job> {
+  readonly links: LinkModel;
+  readonly regions = new RegionTable();
+  readonly queue = new EventQueue(4096);
+  now = 0;
+  /** Events taken from the queue so far. */
+  eventsProcessed = 0;
+  private readonly seq: Float64Array;
+  private readonly xidNext: Float64Array;
+  private readonly ports: Array<ProcessorSharingPort<Job>[] | undefined>;
+  private readonly pairSeqOut: Array<Int32Array | undefined>;
+  private readonly nextDeliver: Array<Int32Array | undefined>;
+  private readonly heldBack = new Map<number, Transfer>();
+  private readonly inbound = new Map<number, Transfer>();
+  private readonly sentByXid = new Map<number, Transfer>();
+  private readonly tasks = new Map<number, Task>();
+  private readonly waiters = new Map<number, Task[]>();
+  private taskIdNext = 0;
+  readonly outbox: Packet[][];
+  readonly contexts: Array<RankContext | undefined>;
+  readonly timeline: TimelineLog = [];
+  readonly failures: TaskFailure[] = [];
+  /** Groups (one per local rank per op) that finished since the host last collected them. */
+  readonly finishedGroups: TaskGroup[] = [];
+
+  constructor(
+    readonly shape: EngineShape,
+    readonly workerIndex: number,
+    readonly localRanks: readonly number[],
+    numWorkers: number,
+  ) {
+    const n = shape.numRanks;
+    this.links = new LinkModel(shape.hardware, shape.gpusPerNode);
+    this.seq = new Float64Array(n);
+    this.xidNext = new Float64Array(n);
+    this.ports = new Array(n);
+    this.pairSeqOut = new Array(n);
+    this.nextDeliver = new Array(n);
+    this.contexts = new Array(n);
+    this.outbox = Array.from({ length: numWorkers }, () => []);
+    const bw = this.links.bytesPerUs;
+    for (const r of localRanks) {
+      this.ports[r] = [
+        new ProcessorSharingPort<Job>(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this),
+        new ProcessorSharingPort<Job>(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this),
+        new ProcessorSharingPort<Job>(r, PORT_IB_OUT, bw[PATH_IB]!, this),
+        new ProcessorSharingPort<Job>(r, PORT_IB_IN, bw[PATH_IB]!, this),
+      ];
+      this.pairSeqOut[r] = new Int32Array(n);
+      this.nextDeliver[r] = new Int32Array(n);
+      this.contexts[r] = new RankContext(this, r);
+    }
+  }
+
+  isLocal(rank: number): boolean {
+    return this.shape.workerOfRank[rank] === this.workerIndex;
+  }
+
+  private nextSeq(rank: number): number {
+    const s = this.seq[rank]!;
+    this.seq[rank] = s + 1;
+    return s;
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /** Start a task on a local rank at the current time (it runs from its first event). */
+  spawn(rank: number, name: string, body: TaskBody, group: TaskGroup, at = this.now): Task {
+    const t = new Task(this.taskIdNext++, rank, name, body, group);
+    group.live++;
+    this.tasks.set(t.id, t);
+    this.queue.push(at, rank, this.nextSeq(rank), EV_TASK, 0, t);
+    return t;
+  }
+
+  private resume(task: Task, value: number): void {
+    if (task.done || task.group.failed) return;
+    task.wait = null;
+    let v = value;
+    for (;;) {
+      let r: IteratorResult<unknown, void>;
+      try {
+        r = task.body.next(v);
+      } catch (e) {
+        this.failTask(task, e);
+        return;
+      }
+      if (r.done) {
+        this.finishTask(task);
+        return;
+      }
+      const w = r.value as Task['wait'];
+      if (!w) {
+        this.failTask(task, new Error(`yielded ${String(r.value)} instead of a wait`));
+        return;
+      }
+      switch (w.kind) {
+        case WAIT_SLEEP:
+          if (!(w.us >= 0)) {
+            this.failTask(task, new Error(`sleep of ${w.us} us`));
+            return;
+          }
+          task.wait = w;
+          this.queue.push(this.now + w.us, task.rank, this.nextSeq(task.rank), EV_TASK, 0, task);
+          return;
+        case WAIT_COUNTER: {
+          const cur = Atomics.load(w.region.i32, w.index);
+          if (counterSatisfied(cur, w.cmp, w.value)) {
+            v = cur;
+            continue;
+          }
+          task.wait = w;
+          let list = this.waiters.get(w.region.id);
+          if (!list) this.waiters.set(w.region.id, (list = []));
+          list.push(task);
+          return;
+        }
+        case WAIT_TRANSFER:
+          if (w.transfer.acked) {
+            v = 0;
+            continue;
+          }
+          task.wait = w;
+          (w.transfer as Transfer).ackWaiter = task;
+          return;
+        case WAIT_READ:
+          task.wait = w;
+          this.issueRead(task, w.peer, w.region, w.index);
+          return;
+        case WAIT_TASKS: {
+          const pending = w.tasks.filter((t) => !t.done);
+          if (pending.length === 0) {
+            v = 0;
+            continue;
+          }
+          task.wait = w;
+          for (const t of pending) (t.joiners ??= []).push(task);
+          return;
+        }
+      }
+    }
+  }
+
+  private finishTask(task: Task): void {
+    task.done = true;
+    task.wait = null;
+    this.tasks.delete(task.id);
+    if (task.joiners) {
+      for (const j of task.joiners)
+        if (j.wait?.kind === WAIT_TASKS && j.wait.tasks.every((t) => t.done))
+          this.queue.push(this.now, j.rank, this.nextSeq(j.rank), EV_TASK, 0, j);
+    }
+    const g = task.group;
+    if (--g.live === 0 && !g.failed) {
+      g.endTime = this.now;
+      this.finishedGroups.push(g);
+    }
+  }
+
+  private failTask(task: Task, e: unknown): void {
+    task.done = true;
+    this.tasks.delete(task.id);
+    const g = task.group;
+    if (g.failed) return;
+    g.failed = true;
+    const w = toWireError(e);
+    this.failures.push({
+      rank: task.rank,
+      task: task.name,
+      opId: g.opId,
+      error: { ...w, message: `rank ${task.rank} task '${task.name}': ${w.message}`, data: { ...w.data, rank: task.rank, task: task.name } },
+    });
+    // Every other task of the failed group stops too.
+    for (const t of [...this.tasks.values()]) if (t.group === g) { t.done = true; this.tasks.delete(t.id); }
+  }
+
+  /** Tasks still blocked, with what each waits for. */
+  blockedTasks(): BlockedTask[] {
+    return [...this.tasks.values()]
+      .filter((t) => !t.done)
+      .map((t) => ({ rank: t.rank, task: t.name, waitingFor: describeWait(t.wait) }));
+  }
+
+  private wakeWaiters(region: Region): void {
+    const list = this.waiters.get(region.id);
+    if (!list || list.length === 0) return;
+    const i32 = region.i32;
+    let keep = 0;
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
+      const w = t.wait;
+      if (t.done || w === null || w.kind !== WAIT_COUNTER) continue;
+      if (counterSatisfied(Atomics.load(i32, w.index), w.cmp, w.value)) {
+        // Resume through the queue so the task runs under its own rank's ordering key.
+        this.queue.push(this.now, t.rank, this.nextSeq(t.rank), EV_TASK, 0, t);
+        t.wait = null;
+      } else list[keep++] = t;
+    }
+    list.length = keep;
+  }
+
+  // ---------------------------------------------------------------- transfers
+
+  /**
+   * Issue a one-sided operation from `src` (local). `srcRegion`/`dstRegion` are region ids or -1.
+   * Returns the transfer, whose delivery a task can wait on when `wantAck` is set.
+   */
+  issue(
+    src: number, dst: number, op: number, bytes: number, srcRegion: number, srcOffset: number,
+    dstRegion: number, dstOffset: number, value: number, flags: number,
+  ): Transfer {
+    if (!Number.isInteger(dst) || dst < 0 || dst >= this.shape.numRanks)
+      fail('E_RANK', `rank ${src}: destination rank ${dst} does not exist (cluster has ${this.shape.numRanks} ranks)`, { rank: src, dst });
+    if (dstRegion >= 0) {
+      const dr = this.regions.get(dstRegion);
+      if (dr.rank !== dst) fail('E_REGION', `region '${dr.name}' belongs to rank ${dr.rank}, not destination rank ${dst}`, { region: dr.name, dst });
+      checkRange(dr, dstOffset, op === OP_PUT ? bytes : 4, `rank ${src} ${op === OP_PUT ? 'put' : 'atomic add'} to rank ${dst}`);
+    }
+    if (srcRegion >= 0) {
+      const sr = this.regions.get(srcRegion);
+      if (sr.rank !== src) fail('E_REGION', `source region '${sr.name}' belongs to rank ${sr.rank}, not rank ${src}`, { region: sr.name, src });
+      checkRange(sr, srcOffset, bytes, `rank ${src} put source`);
+    }
+    const path = this.links.path(src, dst);
+    const wire = op === OP_PUT ? bytes : CONTROL_MESSAGE_BYTES;
+    const xid = this.xidNext[src]!;
+    this.xidNext[src] = xid + 1;
+    const pairOut = this.pairSeqOut[src]!;
+    const pairSeq = pairOut[dst]!;
+    pairOut[dst] = pairSeq + 1;
+    const x = new Transfer(
+      src, dst, xid, pairSeq, op, path, wire,
+      srcRegion, srcOffset, dstRegion, dstOffset, value, this.now, flags,
+    );
+    if (flags & FLAG_WANT_ACK) this.sentByXid.set(x.xid * 4096 + (src & 4095), x);
+    if (path === PATH_LOCAL) {
+      x.egressStartT = x.ingressStartT = this.now;
+      this.queue.push(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, src, this.nextSeq(src), EV_LOCAL_DELIVER, 0, x);
+    } else {
+      this.ports[src]![path === PATH_NVLINK ? PORT_NVL_OUT : PORT_IB_OUT]!.enqueue(x.egressJob, this.now);
+    }
+    return x;
+  }
+
+  private issueRead(task: Task, peer: number, region: Region, index: number): void {
+    const src = task.rank;
+    const lat = this.links.latencyUs[this.links.path(src, peer)]!;
+    const t = this.now + lat;
+    const seq = this.nextSeq(src);
+    if (this.isLocal(peer)) {
+      const x = { task, region, index, src, peer };
+      this.queue.push(t, src, seq, EV_READ, 0, x);
+    } else {
+      this.outbox[this.shape.workerOfRank[peer]!]!.push(
+        makePacket(PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
+          -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id),
+      );
+    }
+  }
+
+  scheduleTimer(port: ProcessorSharingPort<Job>, time: number, generation: number): void {
+    this.queue.push(time, port.owner, this.nextSeq(port.owner), EV_PORT, generation, port);
+  }
+
+  jobStarted(port: ProcessorSharingPort<Job>, job: Job, time: number): void {
+    const x = job.x;
+    if (port.index === PORT_NVL_OUT || port.index === PORT_IB_OUT) {
+      x.egressStartT = time;
+      const t = time + this.links.latencyUs[x.path]!;
+      const seq = this.nextSeq(x.src);
+      if (this.isLocal(x.dst)) this.queue.push(t, x.src, seq, EV_INGRESS_START, 0, x);
+      else this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_INGRESS_START, t, x.src, seq, x));
+    } else x.ingressStartT = time;
+  }
+
+  jobDone(port: ProcessorSharingPort<Job>, job: Job, time: number): void {
+    const x = job.x;
+    if (port.index === PORT_NVL_OUT || port.index === PORT_IB_OUT) {
+      x.egressDoneT = time;
+      const t = time + this.links.latencyUs[x.path]!;
+      const seq = this.nextSeq(x.src);
+      if (this.isLocal(x.dst)) this.queue.push(t, x.src, seq, EV_EGRESS_DONE, 0, x);
+      else this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_EGRESS_DONE, t, x.src, seq, x));
+    } else {
+      x.ingressDoneT = time;
+      x.ingressFinished = true;
+      if (x.egressArrived) this.ready(x);
+    }
+  }
+
+  private packetOf(kind: number, time: number, keyRank: number, keySeq: number, x: Transfer): Packet {
+    return makePacket(
+      kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
+      x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId,
+    );
+  }
+
+  /** Both halves are in: deliver now unless an earlier transfer on the pair is still missing. */
+  private ready(x: Transfer): void {
+    const nd = this.nextDeliver[x.dst]!;
+    if (x.pairSeq !== nd[x.src]) {
+      this.heldBack.set(pairKey(x.src, x.dst, x.pairSeq), x);
+      return;
+    }
+    this.deliver(x);
+    nd[x.src] = nd[x.src]! + 1;
+    for (;;) {
+      const k = pairKey(x.src, x.dst, nd[x.src]!);
+      const next = this.heldBack.get(k);
+      if (!next) break;
+      this.heldBack.delete(k);
+      this.deliver(next);
+      nd[x.src] = nd[x.src]! + 1;
+    }
+  }
+
+  private deliver(x: Transfer): void {
+    if (x.dstRegion >= 0) {
+      const dr = this.regions.get(x.dstRegion);
+      if (x.op === OP_PUT) {
+        if (!(x.flags & FLAG_NO_DATA) && x.srcRegion >= 0) {
+          const sr = this.regions.get(x.srcRegion);
+          dr.u8.set(sr.u8.subarray(x.srcOffset, x.srcOffset + x.bytes), x.dstOffset);
+        }
+      } else if (x.op === OP_ADD) Atomics.add(dr.i32, x.dstOffset >> 2, x.value);
+      this.wakeWaiters(dr);
+    }
+    if (this.shape.recordTimeline) {
+      this.timeline.push(
+        x.dst, x.src, x.pairSeq, x.op, x.path, x.bytes, x.issueT, x.egressStartT, x.egressDoneT, x.ingressStartT,
+        x.ingressDoneT, this.now,
+      );
+    }
+    if (x.flags & FLAG_WANT_ACK) {
+      const t = this.now + this.links.latencyUs[x.path]!;
+      const seq = this.nextSeq(x.dst);
+      if (this.isLocal(x.src)) this.queue.push(t, x.dst, seq, EV_ACK, 0, x);
+      else this.outbox[this.shape.workerOfRank[x.src]!]!.push(this.packetOf(PKT_ACK, t, x.dst, seq, x));
+    }
+  }
+
+  private acked(x: Transfer): void {
+    x.acked = true;
+    this.sentByXid.delete(x.xid * 4096 + (x.src & 4095));
+    const t = x.ackWaiter;
+    if (t) {
+      x.ackWaiter = null;
+      this.resume(t, 0);
+    }
+  }
+
+  // ---------------------------------------------------------------- packets from other engines
+
+  /** Turn a validated batch of packets into events. */
+  acceptPackets(packets: readonly Packet[]): void {
+    for (const p of packets) {
+      switch (p.kind) {
+        case PKT_INGRESS_START: {
+          const x = new Transfer(
+            p.src, p.dst, p.xid, p.pairSeq, p.op, p.path, p.bytes, p.srcRegion, p.srcOffset, p.dstRegion, p.dstOffset,
+            p.value, p.issueT, p.flags,
+          );
+          x.egressStartT = p.egressStartT;
+          this.inbound.set(p.xid * 4096 + (p.src & 4095), x);
+          this.queue.push(p.time, p.keyRank, p.keySeq, EV_INGRESS_START, 0, x);
+          break;
+        }
+        case PKT_EGRESS_DONE: {
+          const x = this.inbound.get(p.xid * 4096 + (p.src & 4095));
+          if (!x) fail('E_PACKET', `egress-done packet for unknown transfer ${p.xid} from rank ${p.src}`, { field: 'xid', value: p.xid });
+          x.egressDoneT = p.egressDoneT;
+          this.queue.push(p.time, p.keyRank, p.keySeq, EV_EGRESS_DONE, 0, x);
+          break;
+        }
+        case PKT_ACK: {
+          const x = this.sentByXid.get(p.xid * 4096 + (p.src & 4095));
+          if (!x) fail('E_PACKET', `ack for unknown transfer ${p.xid} of rank ${p.src}`, { field: 'xid', value: p.xid });
+          this.queue.push(p.time, p.keyRank, p.keySeq, EV_ACK, 0, x);
+          break;
+        }
+        case PKT_READ: {
+          const region = this.regions.get(p.dstRegion);
+          const req = { task: null, taskId: p.waiter, region, index: p.dstOffset >> 2, src: p.src, peer: p.dst };
+          this.queue.push(p.time, p.keyRank, p.keySeq, EV_READ, 0, req);
+          break;
+        }
+        case PKT_READ_REPLY: {
+          const task = this.tasks.get(p.waiter);
+          if (task) this.queue.push(p.time, p.keyRank, p.keySeq, EV_READ_REPLY, p.value, task);
+          break;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  /** Process every event earlier than `end`. */
+  runUntil(end: number): void {
+    const q = this.queue;
+    while (q.size > 0 && q.peekTime() < end) {
+      q.pop();
+      this.now = q.popTime;
+      this.eventsProcessed++;
+      const o = q.popObj;
+      switch (q.popKind) {
+        case EV_TASK:
+          this.resume(o as Task, 0);
+          break;
+        case EV_PORT:
+          (o as ProcessorSharingPort<Job>).onTimer(this.now, q.popArg);
+          break;
+        case EV_INGRESS_START: {
+          const x = o as Transfer;
+          this.ports[x.dst]![x.path === PATH_NVLINK ? PORT_NVL_IN : PORT_IB_IN]!.enqueue(x.ingressJob, this.now);
+          break;
+        }
+        case EV_EGRESS_DONE: {
+          const x = o as Transfer;
+          x.egressArrived = true;
+          this.inbound.delete(x.xid * 4096 + (x.src & 4095));
+          if (x.ingressFinished) this.ready(x);
+          break;
+        }
+        case EV_LOCAL_DELIVER: {
+          const x = o as Transfer;
+          x.egressDoneT = x.ingressDoneT = this.now;
+          this.ready(x);
+          break;
+        }
+        case EV_ACK:
+          this.acked(o as Transfer);
+          break;
+        case EV_READ:
+          this.serveRead(o as ReadRequest);
+          break;
+        case EV_READ_REPLY:
+          this.resume(o as Task, q.popArg);
+          break;
+      }
+    }
+  }
+
+  private serveRead(req: ReadRequest): void {
+    const value = Atomics.load(req.region.i32, req.index);
+    const t = this.now + this.links.latencyUs[this.links.path(req.src, req.peer)]!;
+    const seq = this.nextSeq(req.peer);
+    if (req.task) this.queue.push(t, req.peer, seq, EV_READ_REPLY, value, req.task);
+    else
+      this.outbox[this.shape.workerOfRank[req.src]!]!.push(
+        makePacket(PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
+          CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1),
+      );
+  }
+
+  /** Time of the next local event (Infinity if none). */
+  nextEventTime(): number {
+    return this.queue.peekTime();
+  }
+}
+
+interface ReadRequest {
+  task: Task | null;
+  taskId?: number;
+  region: Region;
+  index: number;
+  src: number;
+  peer: number;
+}
+
+function pairKey(src: number, dst: number, seq: number): number {
+  return (seq * 4096 + src) * 4096 + dst;
+}
+
+export function counterSatisfied(cur: number, cmp: number, value: number): boolean {
+  return cmp === CMP_GE ? cur >= value : cmp === CMP_NE ? cur !== value : cmp === CMP_EQ ? cur === value : false;
+}
+
+export { TIMELINE_FIELDS };

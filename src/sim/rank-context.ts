@@ -1,0 +1,136 @@
+/**
+ * @module
+ * What a task sees of its simulated GPU: identity, virtual time, registered memory, one-sided
+ * operations on peers, and the waits it can yield. One context per rank, shared by its tasks.
+ */
+import { fail } from '../errors.js';
+import type { Region } from '../transport/memory.js';
+import { FLAG_NO_DATA, FLAG_WANT_ACK } from '../transport/packets.js';
+import {
+  CMP_EQ, CMP_GE, CMP_NE, OP_ADD, OP_PUT, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
+} from '../transport/protocol.js';
+import type { Engine } from './engine.js';
+import type { Task, TaskBody, TaskGroup, TransferHandle, Wait } from './task.js';
+
+/** Options of a put. */
+export interface PutOptions {
+  /** Ask for a delivery acknowledgement, so a task can `yield ctx.delivered(handle)`. */
+  ack?: boolean;
+  /** Move no payload bytes: only the timing (sizes-only mode). */
+  sizesOnly?: boolean;
+}
+
+export class RankContext {
+  readonly node: number;
+  readonly localIndex: number;
+  /** The operation's task group this context currently runs for (set by the host per op). */
+  group: TaskGroup | null = null;
+
+  constructor(private readonly engine: Engine, readonly rank: number) {
+    this.node = Math.floor(rank / engine.shape.gpusPerNode);
+    this.localIndex = rank % engine.shape.gpusPerNode;
+  }
+
+  get numRanks(): number {
+    return this.engine.shape.numRanks;
+  }
+  get gpusPerNode(): number {
+    return this.engine.shape.gpusPerNode;
+  }
+  get numNodes(): number {
+    return this.engine.shape.numRanks / this.engine.shape.gpusPerNode;
+  }
+  /** Current virtual time, us. */
+  get now(): number {
+    return this.engine.now;
+  }
+  get hardware() {
+    return this.engine.shape.hardware;
+  }
+
+  /** This rank's registered region `name`. */
+  region(name: string): Region {
+    return this.engine.regions.lookup(this.rank, name);
+  }
+
+  /** Rank `rank`'s registered region `name` (for addressing puts; its bytes are not yours to read). */
+  peerRegion(rank: number, name: string): Region {
+    return this.engine.regions.lookup(rank, name);
+  }
+
+  /**
+   * One-sided write of `length` bytes from this rank's region `src` at `srcOffset` into `dst`'s
+   * region at `dstOffset`. The source must stay unchanged until delivery (as with RDMA).
+   */
+  put(dst: Region, dstOffset: number, src: Region | null, srcOffset: number, length: number, opts?: PutOptions): TransferHandle {
+    const flags = (opts?.ack ? FLAG_WANT_ACK : 0) | (opts?.sizesOnly || src === null ? FLAG_NO_DATA : 0);
+    return this.engine.issue(this.rank, dst.rank, OP_PUT, length, src ? src.id : -1, srcOffset, dst.id, dstOffset, 0, flags);
+  }
+
+  /** Sizes-only transfer of `length` bytes to `dst` with no destination region. */
+  send(dst: number, length: number, opts?: { ack?: boolean }): TransferHandle {
+    return this.engine.issue(this.rank, dst, OP_PUT, length, -1, 0, -1, 0, 0, FLAG_NO_DATA | (opts?.ack ? FLAG_WANT_ACK : 0));
+  }
+
+  /** Remote atomic add of `value` on the int32 counter at byte `offset` of `dst` (FIFO after earlier puts). */
+  atomicAdd(dst: Region, offset: number, value: number, opts?: { ack?: boolean }): TransferHandle {
+    if ((offset & 3) !== 0) fail('E_REGION', `atomic add offset ${offset} in '${dst.name}' is not 4-byte aligned`, { offset });
+    return this.engine.issue(this.rank, dst.rank, OP_ADD, 4, -1, 0, dst.id, offset, value, opts?.ack ? FLAG_WANT_ACK : 0);
+  }
+
+  /** Wait `us` microseconds of virtual time (compute, copies). */
+  sleep(us: number): Wait {
+    return { kind: WAIT_SLEEP, us };
+  }
+
+  /** Wait until this rank's int32 counter `region[index]` >= value; resumes with the counter value. */
+  untilAtLeast(region: Region, index: number, value: number): Wait {
+    return this.counterWait(region, index, CMP_GE, value);
+  }
+
+  /** Wait until `region[index]` != value (DeepEP's "0 means not yet arrived"). */
+  untilNot(region: Region, index: number, value: number): Wait {
+    return this.counterWait(region, index, CMP_NE, value);
+  }
+
+  /** Wait until `region[index]` == value. */
+  untilEqual(region: Region, index: number, value: number): Wait {
+    return this.counterWait(region, index, CMP_EQ, value);
+  }
+
+  private counterWait(region: Region, index: number, cmp: number, value: number): Wait {
+    if (region.rank !== this.rank)
+      fail('E_REGION', `rank ${this.rank} cannot poll region '${region.name}' of rank ${region.rank} locally; use read()`, { region: region.name });
+    if (!Number.isInteger(index) || index < 0 || index >= region.i32.length)
+      fail('E_REGION', `counter index ${index} outside region '${region.name}' (${region.i32.length} int32s)`, { index });
+    return { kind: WAIT_COUNTER, region, index, cmp, value };
+  }
+
+  /** Explicit remote read of a peer's int32 `region[index]`; resumes with the value after a round trip. */
+  read(region: Region, index: number): Wait {
+    if (!Number.isInteger(index) || index < 0 || index >= region.i32.length)
+      fail('E_REGION', `read index ${index} outside region '${region.name}' of rank ${region.rank}`, { index });
+    return { kind: WAIT_READ, peer: region.rank, region, index };
+  }
+
+  /** Wait for a put or add issued with `{ ack: true }` to be delivered (the ack has come back). */
+  delivered(t: TransferHandle): Wait {
+    return { kind: WAIT_TRANSFER, transfer: t };
+  }
+
+  /** Start a child task on this rank, in the current operation. */
+  spawn(name: string, body: TaskBody): Task {
+    if (!this.group) fail('E_TASK', `rank ${this.rank}: spawn('${name}') outside an operation`, { rank: this.rank });
+    return this.engine.spawn(this.rank, name, body, this.group);
+  }
+
+  /** Wait for tasks to finish. */
+  join(tasks: readonly Task[]): Wait {
+    return { kind: WAIT_TASKS, tasks };
+  }
+
+  /** Set this rank's result for the current operation (returned to the caller on the main thread). */
+  setResult(value: unknown): void {
+    if (this.group) this.group.result = value;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * @module
+ * Tasks: the communication and compute routines a simulated GPU runs (senders, receivers,
+ * forwarders, coordinators...). A task is a generator that yields {@link Wait}s; the engine resumes
+ * it in virtual time. Generators, not promises: resuming one is a plain function call inside the
+ * event loop, so per-chunk work never touches the microtask queue or xstate.
+ */
+import { CMP_NAMES, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER } from '../transport/protocol.js';
+import type { Region } from '../transport/memory.js';
+
+/** What a task waits for. Build them with the {@link RankContext} helpers. */
+export type Wait =
+  | { kind: typeof WAIT_SLEEP; us: number }
+  | { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number }
+  | { kind: typeof WAIT_TRANSFER; transfer: TransferHandle }
+  | { kind: typeof WAIT_READ; peer: number; region: Region; index: number }
+  | { kind: typeof WAIT_TASKS; tasks: readonly Task[] };
+
+/** The body of a task: yields waits, receives the waited value (counter value, read value). */
+export type TaskBody = Generator<Wait, void, number>;
+
+/** A handle on an issued transfer, for waiting on its delivery acknowledgement. */
+export interface TransferHandle {
+  readonly xid: number;
+  readonly src: number;
+  readonly dst: number;
+  acked: boolean;
+}
+
+/** A running task. */
+export class Task {
+  done = false;
+  wait: Wait | null = null;
+  /** Tasks waiting for this one (WAIT_TASKS). */
+  joiners: Task[] | null = null;
+  constructor(
+    readonly id: number,
+    readonly rank: number,
+    readonly name: string,
+    readonly body: TaskBody,
+    readonly group: TaskGroup,
+  ) {}
+}
+
+/** All tasks one rank runs for one operation; the operation ends on that rank when it empties. */
+export interface TaskGroup {
+  readonly opId: number;
+  readonly rank: number;
+  live: number;
+  result: unknown;
+  failed: boolean;
+  /** Virtual time the group's last task ended. */
+  endTime: number;
+}
+
+/** A readable description of what a task waits for, for timeout and deadlock errors. */
+export function describeWait(w: Wait | null): string {
+  if (!w) return 'nothing (runnable)';
+  switch (w.kind) {
+    case WAIT_SLEEP:
+      return `a delay of ${w.us} us`;
+    case WAIT_COUNTER:
+      return `counter ${w.region.name}[${w.index}] of rank ${w.region.rank} ${CMP_NAMES[w.cmp]} ${w.value} (now ${Atomics.load(w.region.i32, w.index)})`;
+    case WAIT_TRANSFER:
+      return `delivery of transfer ${w.transfer.xid} from rank ${w.transfer.src} to rank ${w.transfer.dst}`;
+    case WAIT_READ:
+      return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
+    case WAIT_TASKS:
+      return `tasks ${w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`).join(', ')}`;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * @module
+ * The event timeline: one record per delivered transfer, in a canonical form that does not depend
+ * on how ranks were spread over worker threads. Records are sorted by (dst, src, pairSeq), a key
+ * that is unique and placement-free, and hashed as little-endian float64s with SHA-256.
+ */
+import { createHash } from 'node:crypto';
+
+/** Field order of one timeline record. Times in us; `path` and `op` are protocol constants. */
+export const TIMELINE_FIELDS = [
+  'dst', 'src', 'pairSeq', 'op', 'path', 'bytes', 'issueT', 'egressStartT', 'egressDoneT', 'ingressStartT',
+  'ingressDoneT', 'deliverT',
+] as const;
+export const TIMELINE_STRIDE = TIMELINE_FIELDS.length;
+
+/** Flat records, {@link TIMELINE_STRIDE} numbers each. */
+export type TimelineLog = number[];
+
+/** One record as an object. */
+export type TimelineRecord = { [K in (typeof TIMELINE_FIELDS)[number]]: number };
+
+/** Sort flat records into canonical order (dst, src, pairSeq). */
+export function canonicalTimeline(log: ArrayLike<number>): Float64Array {
+  const n = log.length / TIMELINE_STRIDE;
+  const idx = Array.from({ length: n }, (_, i) => i * TIMELINE_STRIDE);
+  idx.sort((a, b) => log[a]! - log[b]! || log[a + 1]! - log[b + 1]! || log[a + 2]! - log[b + 2]!);
+  const out = new Float64Array(log.length);
+  idx.forEach((s, i) => {
+    for (let f = 0; f < TIMELINE_STRIDE; f++) out[i * TIMELINE_STRIDE + f] = log[s + f]!;
+  });
+  return out;
+}
+
+/** SHA-256 hex of a canonical timeline. */
+export function timelineDigest(canonical: Float64Array): string {
+  return createHash('sha256').update(new Uint8Array(canonical.buffer, canonical.byteOffset, canonical.byteLength)).digest('hex');
+}
+
+/** Records as objects (for tests, summaries and traces). */
+export function timelineRecords(canonical: ArrayLike<number>): TimelineRecord[] {
+  const out: TimelineRecord[] = [];
+  for (let i = 0; i < canonical.length; i += TIMELINE_STRIDE) {
+    const r = {} as TimelineRecord;
+    TIMELINE_FIELDS.forEach((f, k) => (r[f] = canonical[i + k]!));
+    out.push(r);
+  }
+  return out;
+}
