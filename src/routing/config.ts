@@ -82,6 +82,6 @@ export function validateGateConfig(config: GateConfig): GateConfig {
       allowed,
     });
   }
-  checkNumber(config.routeScale, 'config.routeScale');
+  checkNumber(config.routeScale, 'config.routeScale', true);
   return config;
 }

@@ -28,6 +28,7 @@ describe('bad input: a typed error naming the value, never a silently wrong rout
     expectError(() => validateGateConfig({ ...cfg, topk: 0 }), 'E_ARGUMENT', 'config.topk', '0');
     expectError(() => validateGateConfig({ ...cfg, scoreFunc: 'relu' as 'sigmoid' }), 'E_ARGUMENT', 'config.scoreFunc', 'relu');
     expectError(() => validateGateConfig({ ...cfg, routeScale: Infinity }), 'E_NUMERIC', 'config.routeScale', 'Infinity');
+    expectError(() => validateGateConfig({ ...cfg, routeScale: -1 }), 'E_ARGUMENT', 'config.routeScale', '-1');
     // a biased group score needs two experts per group
     expectError(() => gateFromLogits(new Float64Array(8), new Float64Array(8), 1, { ...cfg, numGroups: 8, topkGroups: 2 }), 'E_ROUTING', 'config.numGroups 8');
   });
