@@ -6,7 +6,8 @@
  */
 import { fail } from '../errors.js';
 import { slotGpu, type ReplicaLayout } from './layout.js';
-import { collectPairs, type TokenNodes } from './replica-pairs.js';
+import { FlowNetwork } from './max-flow.js';
+import { collectPairs, type PairSet, type TokenNodes } from './replica-pairs.js';
 import { routePairs, type ReplicaRouting } from './replica-routing.js';
 import { requireInt } from './validate.js';
 
@@ -27,21 +28,64 @@ export interface DynamicRouting extends ReplicaRouting {
 }
 
 /**
+ * Replica counts per expert for a budget of active slots: one per needed expert, then each extra
+ * slot to the largest demand per active replica (EPLB's replication rule), capped by hosted copies.
+ */
+function activeCounts(demand: readonly number[], hosted: readonly number[], budget: number): number[] {
+  const count: number[] = demand.map((d) => (d > 0 ? 1 : 0));
+  for (let left = budget - count.reduce((a, b) => a + b, 0); left > 0; left--) {
+    let best = -1;
+    demand.forEach((d, e) => {
+      if (d > 0 && count[e]! < hosted[e]! && (best < 0 || d / count[e]! > demand[best]! / count[best]!)) best = e;
+    });
+    if (best < 0) break;
+    count[best]! += 1;
+  }
+  return count;
+}
+
+/**
+ * With node limits a token may reach only some replicas of an expert: give every class of pairs an
+ * active slot it may use, on the GPU with the most room left.
+ */
+function coverClasses(pairs: PairSet, layout: ReplicaLayout, active: boolean[], A: number): void {
+  const count = new Int32Array(layout.numGpus);
+  active.forEach((on, s) => on && (count[slotGpu(layout, s)]! += 1));
+  const seen = new Uint8Array(pairs.classes.length);
+  for (const c of pairs.pairClass) {
+    if (c < 0 || seen[c] === 1) continue;
+    seen[c] = 1;
+    const cls = pairs.classes[c]!;
+    if (cls.slots.some((s) => active[s])) continue;
+    const slot = cls.slots.reduce((a, b) => (count[slotGpu(layout, b)]! < count[slotGpu(layout, a)]! ? b : a));
+    if (count[slotGpu(layout, slot)]! >= A) {
+      fail('E_EPLB', `no GPU hosting expert ${cls.expert} on the token's nodes has an active slot left (activePerGpu = ${A})`, {
+        argument: 'activePerGpu',
+        value: A,
+        expert: cls.expert,
+      });
+    }
+    active[slot] = true;
+    count[slotGpu(layout, slot)]! += 1;
+  }
+}
+
+/**
  * Choose the active slots of this step, then route exactly over them.
  *
- * 1. Route with every hosted slot active (exact min-max): its maximum is a lower bound, and the
- *    number of pairs it gives each slot is that slot's usefulness.
- * 2. Cover: every class of pairs (same expert, same reachable slots), most constrained first, keeps
- *    one active slot: its most useful slot on a GPU with room left.
- * 3. Fill each GPU up to `activePerGpu` with its most useful remaining slots.
+ * 1. Demand per expert from this step's pairs; the all-active exact optimum is a lower bound.
+ * 2. Active replica counts: one per needed expert, extras by EPLB's rule (largest demand per active
+ *    replica) within the budget `activePerGpu x numGpus`.
+ * 3. Place them on hosted slots with a max flow (expert -> GPU hosting it -> at most `activePerGpu`
+ *    per GPU): first one replica per needed expert (so the cover is exact: it fails only when no
+ *    choice could cover), then the extras as far as they fit.
  * 4. Route exactly (balanced policy) over the active slots.
  *
  * Steps 2-3 are a heuristic (choosing the slots is a covering problem); the result reports
- * `lowerBound` so the gap is visible, and equals it whenever the unconstrained optimum used at most
- * `activePerGpu` slots per GPU.
+ * `lowerBound` so the gap is visible.
  *
- * @throws ExpertmeshError `E_EPLB` when the greedy cover cannot give every needed expert an active
- * replica within `activePerGpu`.
+ * @throws ExpertmeshError `E_EPLB` when no choice of at most `activePerGpu` slots per GPU gives every
+ * needed expert (or, with node limits, every token) an active replica.
  * @example
  * ```ts
  * import { rebalanceExperts, layerLayout, routeDynamic } from 'expertmesh';
@@ -59,35 +103,41 @@ export function routeDynamic(
   const A = requireInt('activePerGpu', options.activePerGpu);
   const tokenNodes = options.tokenNodes ?? 'primary';
   const pairs = collectPairs(topkIdx, layout, tokenNodes);
-  const free = routePairs(pairs, layout, 'balanced');
-  const numSlots = layout.phy2log.length;
-  const use = new Array<number>(numSlots).fill(0);
-  for (const row of free.slots) for (const s of row) if (s >= 0) use[s]! += 1;
-  const active = new Array<boolean>(numSlots).fill(false);
-  const count = new Int32Array(layout.numGpus);
-  const activate = (s: number): void => {
-    active[s] = true;
-    count[slotGpu(layout, s)]! += 1;
-  };
-  const better = (a: number, b: number): number => use[b]! - use[a]! || a - b;
-  const used = new Uint8Array(pairs.classes.length);
-  for (const c of pairs.pairClass) if (c >= 0) used[c] = 1;
-  const needed = pairs.classes.filter((_, c) => used[c] === 1);
-  needed.sort((a, b) => a.slots.length - b.slots.length);
-  for (const cls of needed) {
-    if (cls.slots.some((s) => active[s])) continue;
-    const room = cls.slots.filter((s) => count[slotGpu(layout, s)]! < A).sort(better);
-    if (room.length === 0) {
-      fail('E_EPLB', `no GPU hosting expert ${cls.expert} has an active slot left (activePerGpu = ${A})`, {
-        argument: 'activePerGpu',
-        value: A,
-        expert: cls.expert,
-      });
-    }
-    activate(room[0]!);
+  const lowerBound = routePairs(pairs, layout, 'balanced').maxGpuLoad;
+  const E = layout.log2phy.length;
+  const P = layout.numGpus;
+  const demand = new Array<number>(E).fill(0);
+  for (const c of pairs.pairClass) if (c >= 0) demand[pairs.classes[c]!.expert]! += 1;
+  const counts = activeCounts(demand, layout.log2phy.map((s) => s.length), A * P);
+  // Network: source -> expert -> GPU (hosted copies) -> sink (A per GPU).
+  const net = new FlowNetwork(E + P + 2);
+  const src = E + P;
+  const sink = src + 1;
+  const srcEdge = counts.map((c, e) => net.addEdge(src, e, c > 0 ? 1 : 0));
+  const hostEdges = layout.log2phy.map((slots, e) => {
+    const perGpu = new Map<number, number>();
+    for (const s of slots) perGpu.set(slotGpu(layout, s), (perGpu.get(slotGpu(layout, s)) ?? 0) + 1);
+    return [...perGpu].map(([g, n]) => ({ g, id: net.addEdge(e, E + g, n) }));
+  });
+  for (let g = 0; g < P; g++) net.addEdge(E + g, sink, A);
+  const needed = counts.filter((c) => c > 0).length;
+  if (net.maxFlow(src, sink) < needed) {
+    fail('E_EPLB', `no choice of activePerGpu = ${A} slots per GPU gives each of the ${needed} needed experts an active replica`, {
+      argument: 'activePerGpu',
+      value: A,
+    });
   }
-  const rest = Array.from({ length: numSlots }, (_, s) => s).filter((s) => !active[s] && use[s]! > 0).sort(better);
-  for (const s of rest) if (count[slotGpu(layout, s)]! < A) activate(s);
+  // Augmenting paths never lower a source edge's flow, so the cover survives adding the extras.
+  counts.forEach((c, e) => c > 1 && (net.cap[srcEdge[e]!]! += c - 1));
+  net.maxFlow(src, sink);
+  const active = new Array<boolean>(layout.phy2log.length).fill(false);
+  hostEdges.forEach((edges, e) => {
+    for (const { g, id } of edges) {
+      let n = net.cap[id ^ 1]!;
+      for (const s of layout.log2phy[e]!) if (n > 0 && slotGpu(layout, s) === g) (active[s] = true), n--;
+    }
+  });
+  coverClasses(pairs, layout, active, A);
   const routed = routePairs(collectPairs(topkIdx, layout, tokenNodes, active), layout, 'balanced');
-  return { ...routed, active, lowerBound: free.maxGpuLoad };
+  return { ...routed, active, lowerBound };
 }
