@@ -4,19 +4,8 @@
  * benchmarks, docs and tests of the balancer.
  */
 import { fail } from '../errors.js';
+import { createRng } from '../routing/rng.js';
 import { requireInt, requireLoad } from './validate.js';
-
-/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). @internal */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Zipf popularity per layer: the expert of rank `r` (1-based) weighs `r^-exponent`, ranks shuffled
@@ -32,7 +21,8 @@ export function zipfPopularity(numLayers: number, numExperts: number, exponent: 
   requireInt('numLayers', numLayers);
   requireInt('numExperts', numExperts);
   requireLoad('exponent', exponent);
-  const rand = mulberry32(seed);
+  const rng = createRng(seed);
+  const rand = (): number => rng.uniform();
   let z = 0;
   for (let r = 1; r <= numExperts; r++) z += r ** -exponent;
   return Array.from({ length: numLayers }, () => {
@@ -67,7 +57,8 @@ export function sampleTopk(popularity: readonly number[], numTokens: number, top
   const cdf = new Float64Array(popularity.length);
   let acc = 0;
   popularity.forEach((p, i) => (cdf[i] = acc += p));
-  const rand = mulberry32(seed);
+  const rng = createRng(seed);
+  const rand = (): number => rng.uniform();
   const draw = (): number => {
     const x = rand() * acc;
     let lo = 0;
