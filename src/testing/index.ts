@@ -4,3 +4,4 @@
  * dependency). One `export *` line per helper module.
  */
 export * from './routing-arbitraries.js';
+export * from './eplb-arbitraries.js';
