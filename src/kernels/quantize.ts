@@ -99,25 +99,33 @@ function int32View(x: Float32Array): Int32Array {
 
 /**
  * Quantize activations per 1x128 tile (one row, 128 columns). `n` must be a multiple of 128.
+ * `opts.out` reuses preallocated outputs (fresh memory costs page faults on every call).
  * @returns `q` (m x n E4M3) and `scales` laid out `[m][n / 128]`.
  * @throws ExpertmeshError `E_ARGUMENT` for bad shapes, `E_NUMERIC` for NaN or infinite inputs.
  * @example const { q, scales } = quantizePerTile(new Float32Array(256).fill(1), 1, 256); // scales = [1/448, 1/448]
  */
-export function quantizePerTile(x: Float32Array, m: number, n: number, opts?: QuantizeOptions): Quantized {
+export function quantizePerTile(x: Float32Array, m: number, n: number, opts?: QuantizeOptions & { out?: Quantized }): Quantized {
   checkDim('m', m);
   checkDim('n', n);
   checkMultiple('n', n, QUANT_GROUP);
   checkArray('x', x, Float32Array, m * n);
   const ue8m0 = opts?.ue8m0 === true;
-  const tiles = n / QUANT_GROUP;
+  const tiles = (m * n) / QUANT_GROUP;
+  const q = opts?.out ? checkArray('out.q', opts.out.q, Uint8Array, m * n) : new Uint8Array(m * n);
+  const scales = opts?.out ? checkArray('out.scales', opts.out.scales, Float32Array, tiles) : new Float32Array(tiles);
   const bits = int32View(x);
-  const q = new Uint8Array(m * n);
-  const scales = new Float32Array(m * tiles);
-  for (let t = 0; t < m * tiles; t++) {
+  for (let t = 0; t < tiles; t++) {
     const off = t * QUANT_GROUP;
     const amax = amaxRun('x', x, bits, off, 1, QUANT_GROUP, AMAX_FLOOR);
-    const { scale, factor } = scaleFor(amax, ue8m0);
-    scales[t] = scale;
+    let factor: number;
+    if (ue8m0) {
+      const scale = ceilPow2(Math.fround(amax / MAX));
+      scales[t] = scale;
+      factor = 1 / scale;
+    } else {
+      scales[t] = amax / MAX;
+      factor = Math.fround(MAX / amax);
+    }
     encodeRun(x, off, 1, QUANT_GROUP, factor, q, off);
   }
   return { q, scales };

@@ -18,7 +18,7 @@ function reference(): Float64Array {
       act[t * I + j] = (g / (1 + Math.exp(-g))) * u;
     }
   const y = new Float64Array(T * H);
-  for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let j = 0; j < I; j++) y[t * H + h] += act[t * I + j]! * weights.down[h * I + j]!;
+  for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let j = 0; j < I; j++) y[t * H + h] = y[t * H + h]! + act[t * I + j]! * weights.down[h * I + j]!;
   return y;
 }
 const ref = reference();

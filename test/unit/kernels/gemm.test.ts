@@ -5,7 +5,7 @@ const ramp = (len: number, seed = 1) => Float32Array.from({ length: len }, (_, i
 
 function naive(a: Float32Array, b: Float32Array, m: number, n: number, k: number): Float64Array {
   const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) c[i * n + j] += a[i * k + t]! * b[j * k + t]!;
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) c[i * n + j] = c[i * n + j]! + a[i * k + t]! * b[j * k + t]!;
   return c;
 }
 
