@@ -107,6 +107,7 @@ export class EngineHost {
       const ctx = e.contexts[rank]!;
       const group: TaskGroup = { opId: m.opId, rank, live: 0, result: undefined, failed: false, endTime: m.startTime };
       ctx.group = group;
+      ctx.state = {};
       this.actors.get(rank)!.send({ type: 'OP_START', op: m.name, opId: m.opId });
       try {
         def.prepare?.(ctx, m.args);
@@ -126,7 +127,8 @@ export class EngineHost {
     const limits = { numRanks: e.shape.numRanks, numRegions: e.regions.idLimit };
     // Validate every batch before applying any: a bad batch is rejected whole.
     const decoded = m.inbound.map((b) => decodePackets(b, limits));
-    for (const batch of decoded) e.acceptPackets(batch);
+    // The engine checks what it applies as one unit, so a bad packet in a later batch rejects all.
+    e.acceptPackets(decoded.length === 1 ? decoded[0]! : decoded.flat());
     e.runUntil(m.end);
   }
 

@@ -30,6 +30,8 @@ export interface ClusterEvents {
 export interface OpResult<R = unknown> {
   /** Per-rank results, indexed by rank. */
   results: R[];
+  /** Virtual time each rank finished, us, indexed by rank. */
+  rankEndUs: number[];
   /** Virtual start and end (last rank to finish), us. */
   startUs: number;
   endUs: number;
@@ -157,6 +159,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.hosts.forEach((h) => h.post({ type: 'unregister', id: 0, regionIds: [r.id] }));
   }
 
+  /**
+   * The region `name` of `rank` with exactly `bytes` bytes: reused when already registered with
+   * that size, otherwise (re-)registered.
+   */
+  ensureRegion(rank: number, name: string, bytes: number): Region {
+    const r = this.regions.find(rank, name);
+    if (r && r.byteLength === bytes) return r;
+    if (r) this.unregister(rank, name);
+    return this.register(rank, name, bytes);
+  }
+
   /** A registered region, readable on the main thread. */
   region(rank: number, name: string): Region {
     return this.regions.lookup(rank, name);
@@ -192,6 +205,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const opId = this.nextOpId++;
     const startUs = this.nowUs;
     const results = new Array<R>(this.numRanks);
+    const rankEndUs = new Array<number>(this.numRanks).fill(startUs);
     let remaining = this.numRanks;
     let endUs = startUs;
     let windows = 0;
@@ -209,6 +223,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       for (const f of r.finished) {
         if (f.opId !== opId) continue;
         results[f.rank] = f.result as R;
+        rankEndUs[f.rank] = f.endTime;
         endUs = Math.max(endUs, f.endTime);
         remaining--;
       }
@@ -241,7 +256,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     this.nowUs = endUs;
     const events = this.eventsTotal - eventsBefore;
-    return { results, startUs, endUs, windows, events };
+    return { results, rankEndUs, startUs, endUs, windows, events };
   }
 
   /** Build the error for a run that can make no more progress. */

@@ -31,13 +31,6 @@ export interface AllToAllResult {
   events: number;
 }
 
-function ensureRegion(cluster: Cluster, rank: number, name: string, bytes: number): void {
-  const r = cluster.findRegion(rank, name);
-  if (r && r.byteLength === bytes) return;
-  if (r) cluster.unregister(rank, name);
-  cluster.register(rank, name, bytes);
-}
-
 /**
  * Move `bytesPerPair` distinct seeded bytes from every rank to every other rank (no self-pairs),
  * verify every received byte, and return the virtual time and a digest of what arrived.
@@ -54,9 +47,9 @@ export async function allToAll(cluster: Cluster, opts: AllToAllOptions, run: Run
   const n = cluster.numRanks;
   const slotBytes = (n - 1) * B;
   for (let r = 0; r < n; r++) {
-    ensureRegion(cluster, r, A2A_SEND, slotBytes);
-    ensureRegion(cluster, r, A2A_RECV, slotBytes);
-    ensureRegion(cluster, r, A2A_SIGNAL, 4);
+    cluster.ensureRegion(r, A2A_SEND, slotBytes);
+    cluster.ensureRegion(r, A2A_RECV, slotBytes);
+    cluster.ensureRegion(r, A2A_SIGNAL, 4);
   }
   const args: AllToAllArgs = { bytesPerPair: B, seed, sizesOnly: opts.sizesOnly ?? false };
   const t0 = performance.now();

@@ -37,6 +37,19 @@ export interface HardwareProfile {
   peakTflops: PeakTflops;
   /** Fixed cost of launching one kernel, us. */
   kernelLaunchUs: number;
+  /**
+   * Rate at which one SM of a communication kernel copies token data (loads from HBM, stores to a
+   * local buffer or to a peer over NVLink), GB/s. Bounds a channel's throughput when few SMs are given.
+   */
+  smCopyGBps: number;
+  /** Rate at which one SM reduces rows (bytes of input rows consumed), GB/s. */
+  smReduceGBps: number;
+  /** Fixed cost of one chunked NVLink send (stores, fence, tail update) on the issuing warp, us. */
+  nvlinkMessageUs: number;
+  /** Fixed cost of posting one RDMA write (work request, doorbell) on the issuing warp, us. */
+  ibMessageUs: number;
+  /** Host round trip of a CPU-synchronised step (the notify step's wait for counts), us. */
+  hostSyncUs: number;
 }
 
 /**
@@ -54,6 +67,11 @@ export const H800: HardwareProfile = Object.freeze({
   ibLatencyUs: 2.5,
   peakTflops: Object.freeze({ fp8: 1979, bf16: 989, fp32: 67 }),
   kernelLaunchUs: 4,
+  smCopyGBps: 60,
+  smReduceGBps: 120,
+  nvlinkMessageUs: 0.3,
+  ibMessageUs: 0.6,
+  hostSyncUs: 15,
 }) as HardwareProfile;
 
 /** NVIDIA H100 SXM: NVLink 4 at 900 GB/s both directions (450 per direction), CX7 NIC per GPU. */
@@ -99,7 +117,7 @@ export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'):
       fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${String(v)}`, { field, value: v });
   };
   if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object`, { value: p });
-  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs'] as const)
+  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs'] as const)
     check(f, p[f]);
   for (const f of ['fp8', 'bf16', 'fp32'] as const) check(`peakTflops.${f}`, p.peakTflops?.[f]);
   return p;

@@ -7,10 +7,10 @@ import { fail } from '../errors.js';
 import type { Region } from '../transport/memory.js';
 import { FLAG_NO_DATA, FLAG_WANT_ACK } from '../transport/packets.js';
 import {
-  CMP_EQ, CMP_GE, CMP_NE, OP_ADD, OP_PUT, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
+  CMP_EQ, CMP_GE, CMP_NE, OP_ADD, OP_PUT, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import type { Engine } from './engine.js';
-import type { Task, TaskBody, TaskGroup, TransferHandle, Wait } from './task.js';
+import type { CounterCondition, Task, TaskBody, TaskGroup, TransferHandle, Wait } from './task.js';
 
 /** Options of a put. */
 export interface PutOptions {
@@ -25,6 +25,8 @@ export class RankContext {
   readonly localIndex: number;
   /** The operation's task group this context currently runs for (set by the host per op). */
   group: TaskGroup | null = null;
+  /** Per-rank state an operation keeps between its prepare, tasks and finish (cleared per op). */
+  state: Record<string, unknown> = {};
 
   constructor(private readonly engine: Engine, readonly rank: number) {
     this.node = Math.floor(rank / engine.shape.gpusPerNode);
@@ -104,6 +106,34 @@ export class RankContext {
     if (!Number.isInteger(index) || index < 0 || index >= region.i32.length)
       fail('E_REGION', `counter index ${index} outside region '${region.name}' (${region.i32.length} int32s)`, { index });
     return { kind: WAIT_COUNTER, region, index, cmp, value };
+  }
+
+  /** A condition `region[index] >= value` for {@link untilAny}. */
+  atLeast(region: Region, index: number, value: number): CounterCondition {
+    this.counterWait(region, index, CMP_GE, value);
+    return { region, index, cmp: CMP_GE, value };
+  }
+
+  /**
+   * Wait until any of several conditions on this rank's counters holds; resumes with the index of
+   * the first one that does (a warp polling several queues).
+   */
+  untilAny(conds: readonly CounterCondition[]): Wait {
+    if (conds.length === 0) fail('E_TASK', `rank ${this.rank}: untilAny() needs at least one condition`, { rank: this.rank });
+    return { kind: WAIT_ANY, conds };
+  }
+
+  /** Store `value` into this rank's int32 `region[index]` and wake local waiters. */
+  store(region: Region, index: number, value: number): void {
+    Atomics.store(region.i32, index, value);
+    this.engine.wakeWaiters(region);
+  }
+
+  /** Add `delta` to this rank's int32 `region[index]` and wake local waiters. */
+  addLocal(region: Region, index: number, delta: number): number {
+    const v = Atomics.add(region.i32, index, delta) + delta;
+    this.engine.wakeWaiters(region);
+    return v;
   }
 
   /** Explicit remote read of a peer's int32 `region[index]`; resumes with the value after a round trip. */

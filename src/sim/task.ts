@@ -5,7 +5,7 @@
  * it in virtual time. Generators, not promises: resuming one is a plain function call inside the
  * event loop, so per-chunk work never touches the microtask queue or xstate.
  */
-import { CMP_NAMES, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER } from '../transport/protocol.js';
+import { CMP_NAMES, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER } from '../transport/protocol.js';
 import type { Region } from '../transport/memory.js';
 
 /** What a task waits for. Build them with the {@link RankContext} helpers. */
@@ -14,7 +14,16 @@ export type Wait =
   | { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number }
   | { kind: typeof WAIT_TRANSFER; transfer: TransferHandle }
   | { kind: typeof WAIT_READ; peer: number; region: Region; index: number }
-  | { kind: typeof WAIT_TASKS; tasks: readonly Task[] };
+  | { kind: typeof WAIT_TASKS; tasks: readonly Task[] }
+  | { kind: typeof WAIT_ANY; conds: readonly CounterCondition[] };
+
+/** One condition on a local int32 counter. */
+export interface CounterCondition {
+  region: Region;
+  index: number;
+  cmp: number;
+  value: number;
+}
 
 /** The body of a task: yields waits, receives the waited value (counter value, read value). */
 export type TaskBody = Generator<Wait, void, number>;
@@ -65,6 +74,8 @@ export function describeWait(w: Wait | null): string {
       return `delivery of transfer ${w.transfer.xid} from rank ${w.transfer.src} to rank ${w.transfer.dst}`;
     case WAIT_READ:
       return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
+    case WAIT_ANY:
+      return `any of: ${w.conds.map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`).join(', ')}`;
     case WAIT_TASKS:
       return `tasks ${w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`).join(', ')}`;
   }

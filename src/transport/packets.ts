@@ -84,8 +84,9 @@ const decoder = newPackr();
 
 /** Encode a batch of packets into a fresh, transferable buffer. */
 export function encodePackets(packets: readonly Packet[]): Uint8Array {
-  // pack() returns a view into msgpackr's shared arena: copy it out so it can be transferred.
-  return encoder.pack(packets).slice();
+  // pack() returns a view into msgpackr's shared arena (a Buffer, whose slice() is another view):
+  // copy it into a buffer of its own, so transferring it never detaches or aliases the arena.
+  return Uint8Array.prototype.slice.call(encoder.pack(packets));
 }
 
 /** Limits that decoded packets are checked against. */

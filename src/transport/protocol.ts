@@ -51,6 +51,7 @@ export const WAIT_COUNTER = 2;
 export const WAIT_TRANSFER = 3;
 export const WAIT_READ = 4;
 export const WAIT_TASKS = 5;
+export const WAIT_ANY = 6; // any of several local counter conditions
 
 /** Counter comparisons for WAIT_COUNTER. */
 export const CMP_GE = 0;

@@ -1,0 +1,33 @@
+/**
+ * @module
+ * Operations for testing the runtime's failure handling on every transport (worker threads only
+ * know the operations registered by `src/ops.ts`). Not part of the public API.
+ *
+ * - `debug.waitForever`: every rank waits on its own counter `debug.never[0]` to become 1, which
+ *   nothing ever does: the run ends with `E_TIMEOUT` naming each rank, task and wait.
+ * - `debug.stall`: each host blocks its thread for `ms` wall-clock milliseconds while starting the
+ *   operation (a host that does not answer), to exercise the cluster's `timeoutMs`.
+ */
+import { defineOp } from '../actors/op-registry.js';
+import type { RankContext } from '../sim/rank-context.js';
+
+/** Region `debug.waitForever` waits on (registered by the caller, 4 bytes per rank). */
+export const DEBUG_NEVER = 'debug.never';
+
+defineOp<null>({
+  name: 'debug.waitForever',
+  *task(ctx: RankContext) {
+    yield ctx.untilAtLeast(ctx.region(DEBUG_NEVER), 0, 1);
+  },
+});
+
+// Each thread receives its own copy of the arguments: stall once per copy, i.e. once per thread.
+const stalled = new WeakSet<object>();
+defineOp<{ ms: number }>({
+  name: 'debug.stall',
+  prepare(_ctx: RankContext, a) {
+    if (stalled.has(a)) return;
+    stalled.add(a);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.ms);
+  },
+});

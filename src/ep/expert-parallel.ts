@@ -1,0 +1,316 @@
+/**
+ * @module
+ * The expert-parallel layer API, mirroring DeepEP's `Buffer`: a dispatch layout, `dispatch` (notify
+ * step + kernel), `runExperts`, `combine` on the dispatch's handle, or `moeLayer` for the whole
+ * thing. Inputs and outputs are per rank; the kernels run as tasks of the GPU actors.
+ */
+import { fail } from '../errors.js';
+import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
+import { defaultEpConfigs, DEFAULT_NUM_SMS, validateEpConfig, type EpConfig } from './ep-config.js';
+import {
+  layoutOf, notifyStride, ringRegionSizes, ringNames, R_COMBINE_IN, R_COMBINE_OUT, R_IN, R_NOTIFY, R_NOTIFY_OUT,
+  R_NOTIFY_SIG, R_RECV, R_TOPK, type EpArgs,
+} from './ep-args.js';
+import { packRecords, unpackRecords, type DispatchX, type ReceivedTokens } from './ep-records-io.js';
+import { combineRecordBytes, type DispatchDtype } from './records.js';
+import { fromBF16Bits, toBF16Bits } from '../kernels/bf16.js';
+import type { NotifyResult } from './notify-op.js';
+
+/** Options of {@link createExpertParallel}. */
+export interface ExpertParallelOptions {
+  /** Routed experts, spread contiguously over the ranks (must be divisible by the rank count). */
+  numExperts: number;
+  /** Hidden size (a multiple of 128 for FP8 payloads). */
+  hidden: number;
+  /** Experts per token (default 8). */
+  topk?: number;
+  /** Payload of dispatch: 'bf16' (default) or 'fp8' with per-128 scales. Combine is always BF16. */
+  dtype?: DispatchDtype;
+  /** Dispatch kernel config (default: DeepEP's for this rank count, with `numSms`). */
+  dispatchConfig?: Partial<EpConfig>;
+  /** Combine kernel config (default: DeepEP's for this rank count, with `numSms`). */
+  combineConfig?: Partial<EpConfig>;
+  /** SMs for both kernels when their configs do not say (default 20, DeepEP's default). */
+  numSms?: number;
+  /** `numRecvTokensPerExpert` is rounded up to a multiple of this (default 1). */
+  expertAlignment?: number;
+  /** Move no payload bytes: same tasks, chunks and flow control, timing only (default false). */
+  sizesOnly?: boolean;
+}
+
+/** Virtual-time breakdown of a dispatch or combine, us. */
+export interface KernelTiming {
+  /** Notify step (count exchange + CPU wait); 0 for a cached dispatch and for combine. */
+  notifyUs: number;
+  /** Kernel time: the slowest rank, from kernel start to its last task's end. */
+  kernelUs: number;
+  /** Kernel time per rank. */
+  perRankUs: number[];
+  /** Virtual time at which the kernel started. */
+  startUs: number;
+  /** Events processed and synchronisation windows of the kernel. */
+  events: number;
+  windows: number;
+}
+
+/** Reusable result of a dispatch: what combine (and a cached dispatch) need. */
+export interface DispatchHandle {
+  readonly id: number;
+  readonly numTokens: number[];
+  readonly numRecv: number[];
+  readonly topkIdx: Int32Array[];
+  /** Notify counts received per rank ([src rank][channels + local experts]). */
+  readonly notifyCounts: Int32Array[];
+  readonly numRecvTokensPerExpert: number[][];
+}
+
+/** Input of {@link ExpertParallel.dispatch}. */
+export interface DispatchInput {
+  /** Per rank payload (omit in sizes-only mode). */
+  x?: DispatchX[];
+  /** Per rank [tokens][topk] expert ids, -1 for none. */
+  topkIdx: Int32Array[];
+  /** Per rank [tokens][topk] weights. */
+  topkWeights?: ArrayLike<number>[];
+  /** Accepted for DeepEP parity; the kernels derive the same layout themselves. */
+  layout?: DispatchLayout[];
+  /** Reuse a previous dispatch's counts (cached dispatch): skips the notify step. */
+  handle?: DispatchHandle;
+}
+
+/** Per-rank output of a dispatch (real-data mode), plus the handle and timing. */
+export interface DispatchResult {
+  /** Per rank; empty arrays in sizes-only mode. */
+  recv: ReceivedTokens[];
+  /** Per rank, received tokens per local expert, aligned to `expertAlignment`. */
+  numRecvTokensPerExpert: number[][];
+  handle: DispatchHandle;
+  timing: KernelTiming;
+}
+
+/** Input of {@link ExpertParallel.combine}. */
+export interface CombineInput {
+  /** Per rank [rows][hidden] expert outputs in receive order, already weighted (BF16 bits or float32). */
+  x?: Array<Uint16Array | Float32Array>;
+  handle: DispatchHandle;
+  /** Optional per rank [tokens][hidden] bias added to every combined row. */
+  bias?: Array<Uint16Array | Float32Array>;
+}
+
+export interface CombineResult {
+  /** Per rank [tokens][hidden] BF16 bits (empty in sizes-only mode). */
+  x: Uint16Array[];
+  timing: KernelTiming;
+}
+
+/** The expert-parallel layer of one cluster. Create with {@link createExpertParallel}. */
+export class ExpertParallel {
+  readonly numExperts: number;
+  readonly hidden: number;
+  readonly topk: number;
+  readonly dtype: DispatchDtype;
+  readonly dispatchConfig: EpConfig;
+  readonly combineConfig: EpConfig;
+  readonly expertAlignment: number;
+  readonly sizesOnly: boolean;
+  readonly numNodes: number;
+  private handles = 0;
+  private notifyOf = -1;
+
+  constructor(readonly cluster: Cluster, o: ExpertParallelOptions) {
+    const R = cluster.numRanks;
+    const int = (v: unknown, f: string, min = 1) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail('E_CONFIG', `createExpertParallel: '${f}' must be an integer >= ${min}, got ${JSON.stringify(v)}`, { field: f, value: v });
+      return v;
+    };
+    this.numExperts = int(o.numExperts, 'numExperts');
+    if (this.numExperts % R !== 0) fail('E_CONFIG', `createExpertParallel: numExperts ${this.numExperts} is not divisible by the ${R} ranks`, { field: 'numExperts', value: this.numExperts, ranks: R });
+    this.hidden = int(o.hidden, 'hidden');
+    this.topk = int(o.topk ?? 8, 'topk');
+    if (this.topk > this.numExperts) fail('E_CONFIG', `createExpertParallel: topk ${this.topk} exceeds numExperts ${this.numExperts}`, { field: 'topk', value: this.topk });
+    this.dtype = o.dtype ?? 'bf16';
+    if (this.dtype !== 'bf16' && this.dtype !== 'fp8') fail('E_CONFIG', `createExpertParallel: dtype must be 'bf16' or 'fp8', got ${JSON.stringify(this.dtype)}`, { field: 'dtype', value: this.dtype });
+    if (this.dtype === 'fp8' && this.hidden % 128 !== 0) fail('E_CONFIG', `createExpertParallel: FP8 payloads need hidden divisible by 128, got ${this.hidden}`, { field: 'hidden', value: this.hidden });
+    this.expertAlignment = int(o.expertAlignment ?? 1, 'expertAlignment');
+    this.sizesOnly = o.sizesOnly ?? false;
+    this.numNodes = cluster.config.nodes;
+    const d = defaultEpConfigs(R, o.numSms ?? DEFAULT_NUM_SMS, this.numNodes);
+    this.dispatchConfig = validateEpConfig({ ...d.dispatch, ...o.dispatchConfig }, this.numNodes, 'dispatch');
+    this.combineConfig = validateEpConfig({ ...d.combine, ...o.combineConfig }, this.numNodes, 'combine');
+    if (this.combineConfig.numSms !== this.dispatchConfig.numSms)
+      fail('E_CONFIG', `createExpertParallel: combineConfig.numSms (${this.combineConfig.numSms}) must equal dispatchConfig.numSms (${this.dispatchConfig.numSms}): combine walks the dispatch's channels`, { field: 'combineConfig.numSms', value: this.combineConfig.numSms });
+  }
+
+  /** DeepEP's `get_dispatch_layout`, per rank. */
+  getDispatchLayout(topkIdx: Int32Array[]): DispatchLayout[] {
+    this.checkPerRank(topkIdx, 'topkIdx', 'getDispatchLayout');
+    const shape = { numRanks: this.cluster.numRanks, gpusPerNode: this.cluster.config.gpusPerNode };
+    return topkIdx.map((t) => getDispatchLayout(t, this.topk, this.numExperts, shape));
+  }
+
+  private checkPerRank(a: unknown[] | undefined, name: string, where: string): void {
+    if (!Array.isArray(a) || a.length !== this.cluster.numRanks)
+      fail('E_ARGUMENT', `${where}: '${name}' must be an array with one entry per rank (${this.cluster.numRanks}), got ${Array.isArray(a) ? `length ${a.length}` : typeof a}`, { argument: name });
+  }
+
+  private args(numTokens: number[], numRecv?: number[]): EpArgs {
+    return {
+      numExperts: this.numExperts, topk: this.topk, hidden: this.hidden, dtype: this.dtype,
+      dispatch: this.dispatchConfig, combine: this.combineConfig, sizesOnly: this.sizesOnly, numTokens,
+      expertAlignment: this.expertAlignment, ...(numRecv ? { numRecv } : {}),
+    };
+  }
+
+  /** Register (or reuse) a kernel's ring regions and zero its counters. */
+  private prepareRings(kernel: 'd' | 'c', a: EpArgs): void {
+    const c = this.cluster;
+    const names = ringNames(kernel);
+    const counters = new Set([names.nvlCtrl, names.rdmaCtrl, names.local]);
+    for (let r = 0; r < c.numRanks; r++)
+      for (const { name, bytes } of ringRegionSizes(kernel, a, c.numRanks, c.config.gpusPerNode)) {
+        const reg = c.ensureRegion(r, name, bytes);
+        if (counters.has(name)) reg.i32.fill(0);
+      }
+  }
+
+  /**
+   * Dispatch every rank's tokens to the ranks holding their experts. Runs the notify step (unless a
+   * handle is given), then the normal dispatch kernel (intranode on one node, two-hop otherwise).
+   */
+  async dispatch(input: DispatchInput, run: RunOptions = {}): Promise<DispatchResult> {
+    const c = this.cluster;
+    const R = c.numRanks;
+    const where = 'dispatch';
+    this.checkPerRank(input?.topkIdx, 'topkIdx', where);
+    if (!this.sizesOnly) this.checkPerRank(input.x, 'x', where);
+    if (input.topkWeights !== undefined) this.checkPerRank(input.topkWeights as unknown[], 'topkWeights', where);
+    const numTokens = input.topkIdx.map((t, r) => {
+      if (!(t instanceof Int32Array) || t.length % this.topk !== 0)
+        fail('E_ARGUMENT', `dispatch: topkIdx[${r}] must be an Int32Array of [tokens][${this.topk}], got length ${(t as Int32Array)?.length}`, { argument: `topkIdx[${r}]` });
+      for (let i = 0; i < t.length; i++)
+        if (t[i]! < -1 || t[i]! >= this.numExperts || !Number.isInteger(t[i]))
+          fail('E_ROUTING', `dispatch: topkIdx[${r}][${Math.floor(i / this.topk)}][${i % this.topk}] = ${t[i]} is outside [-1, ${this.numExperts})`, { argument: `topkIdx[${r}]`, value: t[i] });
+      return t.length / this.topk;
+    });
+    if (input.handle && input.handle.numTokens.some((n, r) => n !== numTokens[r]))
+      fail('E_ARGUMENT', 'dispatch: the handle was made for other token counts; a cached dispatch needs the same routing', { argument: 'handle' });
+    const a = this.args(numTokens);
+    const L = layoutOf(a);
+    for (let r = 0; r < R; r++) {
+      const T = numTokens[r]!;
+      const topk = c.ensureRegion(r, R_TOPK, Math.max(4, T * this.topk * 4));
+      new Int32Array(topk.buffer, 0, T * this.topk).set(input.topkIdx[r]!);
+      const w = input.topkWeights?.[r];
+      if (w !== undefined && w.length !== T * this.topk)
+        fail('E_ARGUMENT', `dispatch: topkWeights[${r}] has length ${w.length}, expected ${T * this.topk}`, { argument: `topkWeights[${r}]` });
+      if (!this.sizesOnly) packRecords(c.ensureRegion(r, R_IN, Math.max(16, T * L.bytes)), L, r, T, input.x![r], input.topkIdx[r]!, w, where);
+      const stride = notifyStride(a, R) * 4 * R;
+      c.ensureRegion(r, R_NOTIFY, stride);
+      c.ensureRegion(r, R_NOTIFY_OUT, stride);
+      c.ensureRegion(r, R_NOTIFY_SIG, 4);
+    }
+    let notifyUs = 0;
+    let handle = input.handle;
+    if (!handle) {
+      const n = await c.run<NotifyResult>('ep.notify', a, run);
+      notifyUs = n.endUs - n.startUs;
+      const align = (v: number) => Math.ceil(v / this.expertAlignment) * this.expertAlignment;
+      handle = {
+        id: ++this.handles,
+        numTokens,
+        numRecv: n.results.map((x) => x.numRecv),
+        topkIdx: input.topkIdx.map((t) => t.slice()),
+        notifyCounts: Array.from({ length: R }, (_, r) => Int32Array.from(c.region(r, R_NOTIFY).i32)),
+        numRecvTokensPerExpert: n.results.map((x) => x.perExpert.map(align)),
+      };
+      this.notifyOf = handle.id;
+    } else this.restoreNotify(handle);
+    for (let r = 0; r < R; r++) if (!this.sizesOnly) c.ensureRegion(r, R_RECV, Math.max(16, handle.numRecv[r]! * L.bytes));
+    this.prepareRings('d', a);
+    const op = this.numNodes === 1 ? 'ep.dispatch.intranode' : 'ep.dispatch.internode';
+    const k = await c.run(op, a, run);
+    const recv = this.sizesOnly
+      ? []
+      : Array.from({ length: R }, (_, r) => unpackRecords(c.region(r, R_RECV), L, handle.numRecv[r]!, r, this.numExperts / R));
+    return { recv, numRecvTokensPerExpert: handle.numRecvTokensPerExpert, handle, timing: timingOf(k, notifyUs) };
+  }
+
+  /** Put a handle's counts back in place if another dispatch has run since. */
+  private restoreNotify(h: DispatchHandle): void {
+    if (this.notifyOf === h.id) return;
+    const c = this.cluster;
+    for (let r = 0; r < c.numRanks; r++) {
+      c.region(r, R_NOTIFY).i32.set(h.notifyCounts[r]!);
+      const T = h.numTokens[r]!;
+      new Int32Array(c.ensureRegion(r, R_TOPK, Math.max(4, T * this.topk * 4)).buffer, 0, T * this.topk).set(h.topkIdx[r]!);
+    }
+    this.notifyOf = h.id;
+  }
+
+  /**
+   * Combine expert outputs back to the tokens' ranks on a dispatch's handle: a plain sum of the
+   * rows (callers weight them first), FP32 accumulation, BF16 out, plus an optional bias.
+   */
+  async combine(input: CombineInput, run: RunOptions = {}): Promise<CombineResult> {
+    const c = this.cluster;
+    const R = c.numRanks;
+    const h = input?.handle;
+    if (!h || !Array.isArray(h.numRecv)) fail('E_ARGUMENT', 'combine: a handle from dispatch() is required', { argument: 'handle' });
+    this.restoreNotify(h);
+    const a = this.args(h.numTokens, h.numRecv);
+    const rec = combineRecordBytes(this.hidden);
+    const H = this.hidden;
+    if (!this.sizesOnly) {
+      this.checkPerRank(input.x, 'x', 'combine');
+      for (let r = 0; r < R; r++) {
+        const rows = h.numRecv[r]!;
+        const y = input.x![r]!;
+        if (!(y instanceof Uint16Array || y instanceof Float32Array) || y.length !== rows * H)
+          fail('E_ARGUMENT', `combine: x[${r}] must hold ${rows} x ${H} values (BF16 bits or float32), got length ${(y as Uint16Array)?.length}`, { argument: `x[${r}]` });
+        const reg = c.ensureRegion(r, R_COMBINE_IN, Math.max(16, rows * rec));
+        writeBf16Rows(reg.u8, rec, y, rows, H);
+        c.ensureRegion(r, R_COMBINE_OUT, Math.max(16, h.numTokens[r]! * H * 2));
+      }
+    }
+    this.prepareRings('c', a);
+    const op = this.numNodes === 1 ? 'ep.combine.intranode' : 'ep.combine.internode';
+    const k = await c.run(op, a, run);
+    const out: Uint16Array[] = [];
+    if (!this.sizesOnly)
+      for (let r = 0; r < R; r++) {
+        const T = h.numTokens[r]!;
+        const o = new Uint16Array(c.region(r, R_COMBINE_OUT).buffer.slice(0, T * H * 2));
+        if (input.bias) addBias(o, input.bias[r]!, T * H, r);
+        out.push(o);
+      }
+    return { x: out, timing: timingOf(k, 0) };
+  }
+}
+
+function timingOf(k: { startUs: number; endUs: number; rankEndUs: number[]; events: number; windows: number }, notifyUs: number): KernelTiming {
+  const perRankUs = k.rankEndUs.map((e) => e - k.startUs);
+  return { notifyUs, kernelUs: k.endUs - k.startUs, perRankUs, startUs: k.startUs, events: k.events, windows: k.windows };
+}
+
+
+
+function writeBf16Rows(dst: Uint8Array, rec: number, y: Uint16Array | Float32Array, rows: number, H: number): void {
+  const v = new Uint16Array(dst.buffer, dst.byteOffset, (rows * rec) / 2);
+  const stride = rec / 2;
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < H; j++) v[i * stride + j] = y instanceof Uint16Array ? y[i * H + j]! : toBF16Bits(y[i * H + j]!);
+}
+
+function addBias(o: Uint16Array, bias: Uint16Array | Float32Array, n: number, r: number): void {
+  if (!bias || bias.length !== n) fail('E_ARGUMENT', `combine: bias[${r}] must hold ${n} values`, { argument: `bias[${r}]` });
+  for (let i = 0; i < n; i++) {
+    const b = bias instanceof Uint16Array ? fromBF16Bits(bias[i]!) : bias[i]!;
+    o[i] = toBF16Bits(Math.fround(fromBF16Bits(o[i]!) + b));
+  }
+}
+
+/** Create the expert-parallel layer of a cluster. */
+export async function createExpertParallel(cluster: Cluster, options: ExpertParallelOptions): Promise<ExpertParallel> {
+  return new ExpertParallel(cluster, options);
+}

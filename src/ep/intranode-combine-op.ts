@@ -1,0 +1,153 @@
+/**
+ * @module
+ * DeepEP's intranode normal combine: the mirror of dispatch. On every rank, per channel, sender
+ * warps push the rows it received from each source back into that source's ring (rows of one
+ * (source, channel) are contiguous in receive order); on the source, the channel's receiver walks
+ * its tokens in order, waits until every rank that holds a token has delivered it, reduces up to
+ * top-k contributions in FP32, writes BF16, and advances the heads its senders poll.
+ */
+import { defineOp } from '../actors/op-registry.js';
+import type { RankContext } from '../sim/rank-context.js';
+import type { TaskBody } from '../sim/task.js';
+import { numChannels, notifyStride, ringNames, R_COMBINE_IN, R_COMBINE_OUT, R_NOTIFY, R_TOPK, type EpArgs } from './ep-args.js';
+import { putSlots } from './intranode-dispatch-op.js';
+import { channelRange, receiveOffsets } from './plan.js';
+import { combineRecordBytes } from './records.js';
+import { RowAccumulator } from './reduce-rows.js';
+import { SmClock } from './sm-clock.js';
+
+const N = ringNames('c');
+
+interface State {
+  counts: Int32Array;
+  offsets: Int32Array;
+  sendSm: SmClock[];
+  recvSm: SmClock[];
+  rec: number;
+}
+
+function* sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {
+  const R = ctx.numRanks;
+  const C = numChannels(a.dispatch);
+  const cfg = a.combine;
+  const B = cfg.nvlBuffer;
+  const rec = st.rec;
+  const n = st.counts[s * notifyStride(a, R) + c]!;
+  const base = st.offsets[s * C + c]!;
+  const me = ctx.rank;
+  const ctrl = ctx.peerRegion(s, N.nvlCtrl);
+  const tailIdx = (c * R + me) * 2;
+  const ring = a.sizesOnly ? null : ctx.peerRegion(s, N.nvlRing);
+  const stage = a.sizesOnly ? null : ctx.region(N.nvlStage);
+  const input = a.sizesOnly ? null : ctx.region(R_COMBINE_IN);
+  const copyRate = ctx.hardware.smCopyGBps * 1e3;
+  const stageBase = (c * R + s) * B;
+  let sent = 0;
+  let head = 0;
+  while (sent < n) {
+    const k = Math.min(cfg.nvlChunk, n - sent);
+    while (sent + k - head > B) head = s === me ? yield ctx.untilAtLeast(ctrl, tailIdx + 1, sent + k - B) : yield ctx.read(ctrl, tailIdx + 1);
+    if (stage && input)
+      for (let i = 0; i < k; i++) {
+        const slot = (sent + i) % B;
+        stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (stageBase + slot) * rec);
+      }
+    yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+    putSlots(ctx, s, ring, (c * R + me) * B, stage, stageBase, sent % B, k, B, rec);
+    ctx.atomicAdd(ctrl, tailIdx * 4, k);
+    sent += k;
+  }
+}
+
+function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody {
+  const R = ctx.numRanks;
+  const C = numChannels(a.dispatch);
+  const B = a.combine.nvlBuffer;
+  const rec = st.rec;
+  const H = a.hidden;
+  const T = a.numTokens[ctx.rank]!;
+  const epr = a.numExperts / R;
+  const [t0, t1] = channelRange(T, C, c);
+  const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
+  const ctrl = ctx.region(N.nvlCtrl);
+  const ring = a.sizesOnly ? null : ctx.region(N.nvlRing);
+  const out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
+  const acc = a.sizesOnly ? null : new RowAccumulator(H);
+  const reduceRate = ctx.hardware.smReduceGBps * 1e3;
+  // Per token: the ranks holding it, and its position in each one's stream for this channel.
+  const consumed = new Int32Array(R);
+  const contrib: number[][] = [];
+  for (let t = t0; t < t1; t++) {
+    const ranks: number[] = [];
+    for (let j = 0; j < a.topk; j++) {
+      const e = topk[t * a.topk + j]!;
+      if (e < 0) continue;
+      const d = (e / epr) | 0;
+      if (!ranks.includes(d)) ranks.push(d);
+    }
+    contrib.push(ranks.sort((x, y) => x - y));
+  }
+  const need = new Int32Array(R);
+  let t = t0;
+  while (t < t1) {
+    // Wait until every contributor of token t has delivered it.
+    for (const d of contrib[t - t0]!) yield ctx.untilAtLeast(ctrl, (c * R + d) * 2, consumed[d]! + 1);
+    // Then take every following token that is already complete: one reduction step.
+    need.set(consumed);
+    let end = t;
+    let bytes = 0;
+    while (end < t1) {
+      const ranks = contrib[end - t0]!;
+      let ok = true;
+      for (const d of ranks) if (Atomics.load(ctrl.i32, (c * R + d) * 2) < need[d]! + 1) ok = false;
+      if (!ok) break;
+      for (const d of ranks) need[d]!++;
+      bytes += ranks.length * H * 2;
+      end++;
+    }
+    yield ctx.sleep(st.recvSm[c]!.reserve(ctx.now, bytes / reduceRate));
+    for (; t < end; t++) {
+      const ranks = contrib[t - t0]!;
+      if (ring && out && acc) {
+        acc.reset();
+        for (const d of ranks) acc.addBf16(ring.u8, ((c * R + d) * B + (consumed[d]! % B)) * rec);
+        acc.writeBf16(out.u8, t * H * 2);
+      }
+      for (const d of ranks) consumed[d]!++;
+    }
+    for (let d = 0; d < R; d++) if (Atomics.load(ctrl.i32, (c * R + d) * 2 + 1) !== consumed[d]) ctx.store(ctrl, (c * R + d) * 2 + 1, consumed[d]!);
+  }
+}
+
+defineOp<EpArgs>({
+  name: 'ep.combine.intranode',
+  prepare(ctx, a) {
+    const R = ctx.numRanks;
+    const C = numChannels(a.dispatch);
+    const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
+    const st: State = {
+      counts,
+      offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
+      sendSm: Array.from({ length: C }, () => new SmClock()),
+      recvSm: Array.from({ length: C }, () => new SmClock()),
+      rec: combineRecordBytes(a.hidden),
+    };
+    if (!a.sizesOnly) ctx.region(R_COMBINE_OUT).u8.fill(0);
+    ctx.state['combine'] = st;
+  },
+  *task(ctx, a) {
+    const st = ctx.state['combine'] as State;
+    const R = ctx.numRanks;
+    const C = numChannels(a.dispatch);
+    const stride = notifyStride(a, R);
+    const tasks = [];
+    for (let c = 0; c < C; c++) {
+      for (let k = 0; k < R; k++) {
+        const s = (ctx.rank + k) % R;
+        if (st.counts[s * stride + c]! > 0) tasks.push(ctx.spawn(`nvl.sender[${c}->${s}]`, sender(ctx, a, st, c, s)));
+      }
+      tasks.push(ctx.spawn(`nvl.receiver[${c}]`, receiver(ctx, a, st, c)));
+    }
+    yield ctx.join(tasks);
+  },
+});
