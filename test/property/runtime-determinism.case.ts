@@ -1,0 +1,124 @@
+/**
+ * The runtime's determinism, causality, bandwidth and FIFO properties over random small clusters
+ * and random traffic. Shared by the in-process property test and its worker-thread variant.
+ */
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { createCluster } from '../../src/cluster/cluster.js';
+import type { HostTransportKind } from '../../src/actors/host-channel.js';
+import { runTraffic, type TrafficResult, type TrafficTransfer } from '../../src/ep/traffic.js';
+import { H800 } from '../../src/hardware/profile.js';
+import type { TimelineRecord } from '../../src/sim/timeline.js';
+import { LinkModel } from '../../src/transport/links.js';
+import { PATH_LOCAL } from '../../src/transport/protocol.js';
+
+export interface Scenario {
+  nodes: number;
+  gpus: number;
+  /** Two rounds of traffic, run one after the other on the same cluster. */
+  rounds: TrafficTransfer[][];
+}
+
+export const scenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({ nodes: fc.integer({ min: 1, max: 3 }), gpus: fc.integer({ min: 1, max: 4 }) })
+  .chain(({ nodes, gpus }) => {
+    const rank = fc.integer({ min: 0, max: nodes * gpus - 1 });
+    const transfer = fc.record({
+      src: rank,
+      dst: rank,
+      bytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300_000 })),
+      atUs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 }), fc.double({ min: 0, max: 20, noNaN: true })),
+    });
+    return fc.record({
+      nodes: fc.constant(nodes),
+      gpus: fc.constant(gpus),
+      rounds: fc.array(fc.array(transfer, { maxLength: 12 }), { minLength: 1, maxLength: 2 }),
+    });
+  });
+
+export async function runScenario(s: Scenario, workers: number, transport: HostTransportKind): Promise<TrafficResult[]> {
+  const c = await createCluster({ nodes: s.nodes, gpusPerNode: s.gpus, hardware: H800, workers, transport });
+  try {
+    const out: TrafficResult[] = [];
+    for (const r of s.rounds) out.push(await runTraffic(c, r));
+    return out;
+  } finally {
+    await c.close();
+  }
+}
+
+const EPS = 1e-9;
+const links = (gpus: number) => new LinkModel(H800, gpus);
+
+/** Causality, per-port bandwidth and per-pair FIFO of one result. */
+export function checkPhysics(res: TrafficResult, gpus: number): void {
+  const L = links(gpus);
+  const rs = res.records;
+  const tol = (x: number) => EPS * Math.max(1, Math.abs(x));
+  for (const r of rs) {
+    const lat = L.latencyUs[r.path]!;
+    expect(r.path).toBe(L.path(r.src, r.dst));
+    expect(r.deliverT).toBeGreaterThanOrEqual(r.issueT + lat - tol(r.deliverT));
+    expect(r.egressStartT).toBeGreaterThanOrEqual(r.issueT);
+    expect(r.ingressStartT).toBeGreaterThanOrEqual(r.egressStartT + lat - tol(r.ingressStartT));
+    expect(r.deliverT).toBeGreaterThanOrEqual(r.egressDoneT + lat - tol(r.deliverT));
+    expect(r.deliverT).toBeGreaterThanOrEqual(r.ingressDoneT);
+    if (r.path !== PATH_LOCAL) {
+      const bw = L.bytesPerUs[r.path]!;
+      expect(r.egressDoneT - r.egressStartT).toBeGreaterThanOrEqual(r.bytes / bw - tol(r.egressDoneT));
+      expect(r.ingressDoneT - r.ingressStartT).toBeGreaterThanOrEqual(r.bytes / bw - tol(r.ingressDoneT));
+    }
+  }
+  // No port carries more than its bandwidth over any interval formed from its record times.
+  const ports = new Map<string, Array<{ s: number; e: number; bytes: number; bw: number }>>();
+  const add = (key: string, s: number, e: number, r: TimelineRecord) => {
+    let l = ports.get(key);
+    if (!l) ports.set(key, (l = []));
+    l.push({ s, e, bytes: r.bytes, bw: L.bytesPerUs[r.path]! });
+  };
+  for (const r of rs) {
+    if (r.path === PATH_LOCAL) continue;
+    add(`out ${r.src} ${r.path}`, r.egressStartT, r.egressDoneT, r);
+    add(`in ${r.dst} ${r.path}`, r.ingressStartT, r.ingressDoneT, r);
+  }
+  for (const [port, jobs] of ports) {
+    const times = [...new Set(jobs.flatMap((j) => [j.s, j.e]))].sort((a, b) => a - b);
+    for (let i = 0; i < times.length; i++)
+      for (let k = i; k < times.length; k++) {
+        const a = times[i]!, b = times[k]!;
+        const carried = jobs.reduce((sum, j) => (j.s >= a && j.e <= b ? sum + j.bytes : sum), 0);
+        const cap = jobs[0]!.bw * (b - a) * (1 + EPS) + 1e-6;
+        if (carried > cap) expect.fail(`port ${port} carried ${carried} B in [${a}, ${b}] > ${cap} B`);
+      }
+  }
+  // FIFO per pair: delivery times never decrease along pairSeq.
+  const pairs = new Map<string, TimelineRecord[]>();
+  for (const r of rs) {
+    const k = `${r.src}>${r.dst}`;
+    pairs.set(k, [...(pairs.get(k) ?? []), r]);
+  }
+  for (const l of pairs.values()) {
+    l.sort((x, y) => x.pairSeq - y.pairSeq);
+    l.forEach((r, i) => {
+      expect(r.pairSeq).toBe(l[0]!.pairSeq + i); // pair sequence numbers run on across operations
+      if (i > 0) expect(r.deliverT).toBeGreaterThanOrEqual(l[i - 1]!.deliverT);
+    });
+  }
+}
+
+/** One property run: identical results over worker counts, and physics on each. */
+export async function checkScenario(s: Scenario, workerCounts: number[], transport: HostTransportKind): Promise<void> {
+  const n = s.nodes * s.gpus;
+  const counts = workerCounts.filter((w) => w <= n);
+  const base = await runScenario(s, counts[0]!, transport);
+  base.forEach((r) => checkPhysics(r, s.gpus));
+  base.forEach((r, i) => expect(r.records).toHaveLength(2 * s.rounds[i]!.length));
+  for (const w of counts.slice(1)) {
+    const other = await runScenario(s, w, transport);
+    other.forEach((r, i) => {
+      expect(r.timelineDigest, `round ${i}, ${w} workers`).toBe(base[i]!.timelineDigest);
+      expect(r.records).toEqual(base[i]!.records);
+      expect(r.timeUs).toBe(base[i]!.timeUs);
+    });
+  }
+}

@@ -1,0 +1,3 @@
+import { runTransportContract } from './transport.case.js';
+
+runTransportContract({ transport: 'in-process' });

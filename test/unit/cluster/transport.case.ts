@@ -1,0 +1,120 @@
+/**
+ * The contract every host transport passes (hono's router-suite style): run by
+ * test/unit/cluster/transport-in-process.test.ts and test/workers/transport-worker.test.ts.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
+import type { HostTransportKind } from '../../../src/actors/host-channel.js';
+import { allToAll } from '../../../src/ep/all-to-all.js';
+import { A2A_RECV, A2A_SEND, peerSlot } from '../../../src/ep/all-to-all-op.js';
+import { fillPairBytes } from '../../../src/ep/seeded-bytes.js';
+import { runTraffic } from '../../../src/ep/traffic.js';
+import { timelineDigest } from '../../../src/sim/timeline.js';
+import { H800 } from '../../../src/hardware/profile.js';
+import { CONTROL_MESSAGE_BYTES } from '../../../src/transport/protocol.js';
+import { expectReject } from './helpers.js';
+
+const NODES = 2, GPUS = 4, N = NODES * GPUS, B = 16 << 10, SEED = 11;
+
+async function open(transport: HostTransportKind, workers: number, nodes = NODES, gpus = GPUS): Promise<Cluster> {
+  return createCluster({ nodes, gpusPerNode: gpus, hardware: H800, workers, seed: SEED, transport });
+}
+
+async function using<T>(c: Cluster, fn: (c: Cluster) => Promise<T>): Promise<T> {
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+/** SHA-256 of what allToAll must deliver, computed independently of the runtime. */
+function expectedReceivedDigest(n: number, bytes: number, seed: number): string {
+  const h = createHash('sha256');
+  const slot = new Uint8Array(bytes);
+  for (let r = 0; r < n; r++) for (let s = 0; s < n; s++) if (s !== r) { fillPairBytes(slot, seed, s, r); h.update(slot); }
+  return h.digest('hex');
+}
+
+/** Analytic port bound of a uniform all-to-all: for each path, latency + busiest port's bytes / bandwidth. */
+function uniformBound(nodes: number, gpus: number, bytes: number): number {
+  const wire = bytes + CONTROL_MESSAGE_BYTES; // each put is followed by one counter add on its pair
+  const nvl = gpus > 1 ? H800.nvlinkLatencyUs + ((gpus - 1) * wire) / (H800.nvlinkGBps * 1e3) : 0;
+  const ib = nodes > 1 ? H800.ibLatencyUs + ((nodes - 1) * gpus * wire) / (H800.ibGBps * 1e3) : 0;
+  return Math.max(nvl, ib);
+}
+
+export function runTransportContract({ transport }: { transport: HostTransportKind }): void {
+  describe(`transport contract: ${transport}`, () => {
+    let reference: { received: string; timeline: string; timeUs: number } | undefined;
+    /** Received and timeline digests of the uniform case on the in-process transport with 1 worker. */
+    async function ref() {
+      return (reference ??= await using(await open('in-process', 1), async (c) => {
+        const r = await allToAll(c, { bytesPerPair: B });
+        return { received: r.receivedDigest, timeline: timelineDigest(await c.takeTimeline()), timeUs: r.timeUs };
+      }));
+    }
+
+    it.each([1, 2, 4])('uniform allToAll, %i worker(s): port bound within 1%, right bytes, same digests as in-process x1', async (workers) => {
+      await using(await open(transport, workers), async (c) => {
+        const r = await allToAll(c, { bytesPerPair: B });
+        const bound = uniformBound(NODES, GPUS, B);
+        expect(Math.abs(r.timeUs - bound) / bound).toBeLessThan(0.01);
+        expect(r.receivedDigest).toBe(expectedReceivedDigest(N, B, SEED));
+        const tl = await c.takeTimeline();
+        expect(tl.length / 12).toBe(2 * N * (N - 1)); // a put and an add per ordered pair
+        const want = await ref();
+        expect(r.receivedDigest).toBe(want.received);
+        expect(timelineDigest(tl)).toBe(want.timeline);
+        expect(r.timeUs).toBe(want.timeUs);
+      });
+    });
+
+    it('uniform allToAll on one node (NVLink only) and with the call seed overriding the cluster seed', async () => {
+      await using(await open(transport, 2, 1, 4), async (c) => {
+        const r = await allToAll(c, { bytesPerPair: B, seed: 99 });
+        const bound = uniformBound(1, 4, B);
+        expect(Math.abs(r.timeUs - bound) / bound).toBeLessThan(0.01);
+        expect(r.receivedDigest).toBe(expectedReceivedDigest(4, B, 99));
+      });
+    });
+
+    it.each([1, 2, 4])('incast (7 senders -> rank 0), %i worker(s): receiver port bound within 1%', async (workers) => {
+      await using(await open(transport, workers, 4, 2), async (c) => {
+        const bytes = 1 << 20;
+        const r = await runTraffic(c, Array.from({ length: 7 }, (_, i) => ({ src: i + 1, dst: 0, bytes })));
+        // Rank 0's NIC ingress is the busiest port: 6 IB senders' puts and adds.
+        const bound = H800.ibLatencyUs + (6 * (bytes + CONTROL_MESSAGE_BYTES)) / (H800.ibGBps * 1e3);
+        expect(Math.abs(r.timeUs - bound) / bound).toBeLessThan(0.01);
+        expect(r.records).toHaveLength(14);
+      });
+    });
+
+    it('a corrupted receive is detected: the verify op names rank, source and byte', async () => {
+      await using(await open(transport, 2), async (c) => {
+        await allToAll(c, { bytesPerPair: B }); // verifies: E_VERIFY is not thrown
+        const args = { bytesPerPair: B, seed: SEED, sizesOnly: false };
+        const ok = await c.run<{ ok: boolean }>('a2a.verify', args);
+        expect(ok.results.every((x) => x.ok)).toBe(true);
+        c.region(5, A2A_RECV).u8[peerSlot(5, 2) * B + 123]! ^= 0xff;
+        const bad = await c.run<{ ok: boolean; source?: number; byte?: number }>('a2a.verify', args);
+        expect(bad.results.map((x, rank) => (x.ok ? null : { rank, ...x })).filter(Boolean)).toEqual([{ rank: 5, ok: false, source: 2, byte: 123 }]);
+      });
+    });
+
+    it('allToAll throws E_VERIFY when a source buffer changes before delivery (RDMA source-stability rule)', async () => {
+      await using(await open(transport, 2), async (c) => {
+        let done = false;
+        const p = allToAll(c, { bytesPerPair: B }, {
+          onProgress: () => {
+            if (done) return;
+            done = true;
+            c.region(0, A2A_SEND).u8.fill(0); // first window over: rank 0's IB puts are not delivered yet
+          },
+        });
+        await expectReject(p, 'E_VERIFY', 'received wrong bytes from rank 0');
+      });
+    });
+  });
+}
