@@ -2,3 +2,6 @@
 import './ep/all-to-all-op.js';
 import './ep/traffic.js';
 import './ep/debug-ops.js';
+import './ep/notify-op.js';
+import './ep/intranode-dispatch-op.js';
+import './ep/intranode-combine-op.js';

@@ -107,6 +107,7 @@ export class EngineHost {
       const ctx = e.contexts[rank]!;
       const group: TaskGroup = { opId: m.opId, rank, live: 0, result: undefined, failed: false, endTime: m.startTime };
       ctx.group = group;
+      ctx.state = {};
       this.actors.get(rank)!.send({ type: 'OP_START', op: m.name, opId: m.opId });
       try {
         def.prepare?.(ctx, m.args);

@@ -21,7 +21,7 @@ import {
   CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_EGRESS_DONE, EV_INGRESS_START, EV_LOCAL_DELIVER, EV_PORT,
   EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_EGRESS_DONE,
   PKT_INGRESS_START, PKT_READ, PKT_READ_REPLY, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, WAIT_COUNTER,
-  WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
+  WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import { EventQueue } from './event-queue.js';
 import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
@@ -197,6 +197,22 @@ export class Engine implements PortHost<Job> {
           list.push(task);
           return;
         }
+        case WAIT_ANY: {
+          const hit = firstSatisfied(w.conds);
+          if (hit >= 0) {
+            v = hit;
+            continue;
+          }
+          task.wait = w;
+          for (let i = 0; i < w.conds.length; i++) {
+            const id = w.conds[i]!.region.id;
+            let list = this.waiters.get(id);
+            if (!list) this.waiters.set(id, (list = []));
+            // One entry per region is enough: a wake re-checks every condition.
+            if (list[list.length - 1] !== task) list.push(task);
+          }
+          return;
+        }
         case WAIT_TRANSFER:
           if (w.transfer.acked) {
             v = 0;
@@ -263,7 +279,8 @@ export class Engine implements PortHost<Job> {
       .map((t) => ({ rank: t.rank, task: t.name, waitingFor: describeWait(t.wait) }));
   }
 
-  private wakeWaiters(region: Region): void {
+  /** Re-check the tasks waiting on counters of `region` after it changed. */
+  wakeWaiters(region: Region): void {
     const list = this.waiters.get(region.id);
     if (!list || list.length === 0) return;
     const i32 = region.i32;
@@ -271,14 +288,26 @@ export class Engine implements PortHost<Job> {
     for (let i = 0; i < list.length; i++) {
       const t = list[i]!;
       const w = t.wait;
-      if (t.done || w === null || w.kind !== WAIT_COUNTER) continue;
-      const cur = Atomics.load(i32, w.index);
-      if (counterSatisfied(cur, w.cmp, w.value)) {
-        // Resume through the queue so the task runs under its own rank's ordering key; the wait
-        // resumes with the counter value that satisfied it (as when satisfied at once).
-        this.queue.push(this.now, t.rank, this.nextSeq(t.rank), EV_TASK, cur, t);
-        t.wait = null;
-      } else list[keep++] = t;
+      if (t.done || w === null) continue;
+      let value: number;
+      if (w.kind === WAIT_COUNTER) {
+        if (w.region !== region) continue;
+        value = Atomics.load(i32, w.index);
+        if (!counterSatisfied(value, w.cmp, w.value)) {
+          list[keep++] = t;
+          continue;
+        }
+      } else if (w.kind === WAIT_ANY) {
+        value = firstSatisfied(w.conds);
+        if (value < 0) {
+          list[keep++] = t;
+          continue;
+        }
+      } else continue;
+      // Resume through the queue so the task runs under its own rank's ordering key; the wait
+      // resumes with the counter value (WAIT_ANY: the index of the condition) that satisfied it.
+      this.queue.push(this.now, t.rank, this.nextSeq(t.rank), EV_TASK, value, t);
+      t.wait = null;
     }
     list.length = keep;
   }
@@ -585,6 +614,15 @@ interface ReadRequest {
 
 function pairKey(src: number, dst: number, seq: number): number {
   return (seq * 4096 + src) * 4096 + dst;
+}
+
+/** Index of the first satisfied condition, or -1. */
+function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[]): number {
+  for (let i = 0; i < conds.length; i++) {
+    const c = conds[i]!;
+    if (counterSatisfied(Atomics.load(c.region.i32, c.index), c.cmp, c.value)) return i;
+  }
+  return -1;
 }
 
 export function counterSatisfied(cur: number, cmp: number, value: number): boolean {
