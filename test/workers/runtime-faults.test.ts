@@ -1,0 +1,88 @@
+/** Thread-spawning runtime tests: scale, worker death, close(), timeouts, mirrored actor states. */
+import { describe, expect, it } from 'vitest';
+import { createCluster, type Cluster } from '../../src/cluster/cluster.js';
+import type { RankSnapshot } from '../../src/actors/gpu-machine.js';
+import { allToAll } from '../../src/ep/all-to-all.js';
+import { DEBUG_NEVER } from '../../src/ep/debug-ops.js';
+import { runTraffic } from '../../src/ep/traffic.js';
+import { H800 } from '../../src/hardware/profile.js';
+import { expectReject } from '../unit/cluster/helpers.js';
+
+const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort' || r === 'Worker').length;
+
+async function using<T>(c: Cluster, fn: (c: Cluster) => Promise<T>): Promise<T> {
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+describe('runtime on worker threads', () => {
+  it('256 ranks (32 nodes x 8) on 2 workers run a sizes-only allToAll at the port bound', async () => {
+    await using(await createCluster({ nodes: 32, gpusPerNode: 8, hardware: H800, workers: 2, recordTimeline: false }), async (c) => {
+      expect(c.ranksOfWorker(0)).toHaveLength(128);
+      expect(new Set(c.threadIds).size).toBe(2);
+      const B = 4096;
+      const r = await allToAll(c, { bytesPerPair: B, sizesOnly: true });
+      const bound = H800.ibLatencyUs + (31 * 8 * (B + 8)) / (H800.ibGBps * 1e3);
+      expect(Math.abs(r.timeUs - bound) / bound).toBeLessThan(0.01);
+      expect(r.events).toBeGreaterThan(256 * 255);
+    });
+  });
+
+  it('a worker that dies fails the pending operation with E_WORKER naming it and its ranks; its ranks show failed', async () => {
+    const before = ports();
+    const c = await createCluster({ nodes: 4, gpusPerNode: 2, hardware: H800, workers: 2 });
+    const died: Array<[number, number[]]> = [];
+    c.on('workerDied', (w, ranks) => died.push([w, ranks]));
+    const pending = allToAll(c, { bytesPerPair: 1 << 16, sizesOnly: true });
+    c.injectFault(1, 'exit');
+    const data = await expectReject(pending, 'E_WORKER', 'host worker 1 (ranks 4-7) died', 'exited with code 3');
+    expect(data).toMatchObject({ worker: 1, ranks: [4, 5, 6, 7] });
+    expect(died).toEqual([[1, [4, 5, 6, 7]]]);
+    for (let r = 4; r < 8; r++) expect(c.snapshot(r)).toMatchObject({ value: 'failed', error: expect.stringContaining('host worker 1') });
+    expect(c.snapshot(0).value).not.toBe('failed');
+    await expectReject(runTraffic(c, []), 'E_WORKER', 'host worker 1');
+    await c.close();
+    expect(ports()).toBe(before);
+  });
+
+  it('close() ends every thread, also with an operation pending (which rejects with E_CLOSED)', async () => {
+    const before = ports();
+    const c = await createCluster({ nodes: 2, gpusPerNode: 2, hardware: H800, workers: 2 });
+    expect(ports()).toBe(before + 2);
+    const pending = allToAll(c, { bytesPerPair: 1 << 20 });
+    await new Promise((r) => setTimeout(r, 5));
+    const closing = c.close();
+    await expectReject(pending, 'E_CLOSED', 'closed');
+    await closing;
+    expect(ports()).toBe(before);
+    await c.close();
+  });
+
+  it('a wait that can never be satisfied ends with E_TIMEOUT naming rank, task and the wait', async () => {
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2 }), async (c) => {
+      for (let r = 0; r < 2; r++) c.register(r, DEBUG_NEVER, 4);
+      const data = await expectReject(c.run('debug.waitForever', null), 'E_TIMEOUT', "rank 0 task 'debug.waitForever' waits for counter debug.never[0] of rank 0 >= 1 (now 0)", 'rank 1');
+      expect(data['blocked']).toHaveLength(2);
+    });
+  });
+
+  it('the wall-clock timeoutMs applies to a host that does not answer', async () => {
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 100 }), async (c) => {
+      const t0 = performance.now();
+      await expectReject(c.run('debug.stall', { ms: 1500 }), 'E_TIMEOUT', 'did not answer', 'within 100 ms', "start 'debug.stall'");
+      expect(performance.now() - t0).toBeLessThan(1000);
+    });
+  });
+
+  it("mirrors rank states: idle -> busy -> idle per operation", async () => {
+    await using(await createCluster({ nodes: 2, gpusPerNode: 2, hardware: H800, workers: 2 }), async (c) => {
+      const seen: RankSnapshot[] = [];
+      c.on('rankState', (s) => seen.push(s));
+      await runTraffic(c, [{ src: 0, dst: 3, bytes: 100 }]);
+      for (let r = 0; r < 4; r++) expect(seen.filter((s) => s.rank === r).map((s) => s.value)).toEqual(['busy', 'idle']);
+    });
+  });
+});

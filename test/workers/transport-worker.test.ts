@@ -1,0 +1,3 @@
+import { runTransportContract } from '../unit/cluster/transport.case.js';
+
+runTransportContract({ transport: 'worker' });
