@@ -1,0 +1,62 @@
+/**
+ * @module
+ * Plain-text tables for the end of a run and for `trace summarize`.
+ */
+import { PHASES } from '../scenario/moe-steps.js';
+import type { RunFigures, ScenarioResult } from '../scenario/result.js';
+import type { TraceSummary } from '../trace/summarize.js';
+
+/** Left-aligned first column, right-aligned others. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  const w = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
+  const line = (r: readonly string[]) => r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  ').trimEnd();
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const f1 = (v: number) => v.toFixed(1);
+const f2 = (v: number) => v.toFixed(2);
+
+function figuresTable(r: RunFigures): string {
+  const head = `${r.scenario}: ${r.cluster.ranks} ranks (${r.cluster.nodes} x ${r.cluster.gpusPerNode} ${r.cluster.hardware}), ${r.payload}, ${r.steps} step(s), ${r.cluster.workers} worker(s)`;
+  const phases = table(
+    ['phase', 'virtual us', 'NVLink GB/s', 'IB GB/s', 'NVLink MB', 'IB MB', 'transfers'],
+    PHASES.map((p) => {
+      const s = r.phases[p];
+      return [p, f1(s.timeUs), f1(s.bandwidthGBps.nvlink), f1(s.bandwidthGBps.ib), f1(s.bytes.nvlink / 1e6), f1(s.bytes.ib / 1e6), String(s.transfers)];
+    }),
+  );
+  const loads = table(
+    ['load', 'max', 'mean', 'max/mean'],
+    ([['expert pairs', r.load.expert], ['GPU pairs', r.load.gpu], ['GPU tokens', r.load.gpuTokens]] as const).map(([n, l]) => [n, f1(l.max), f1(l.mean), f2(l.maxOverMean)]),
+  );
+  const verified = r.verified === null ? 'not checked' : r.verified ? 'match the dense reference' : 'DO NOT match the dense reference';
+  return [
+    head,
+    phases,
+    loads,
+    `tokens: ${r.tokens.dispatched} dispatched, ${r.tokens.received} received, ${r.tokens.conserved ? 'conserved' : 'NOT conserved'}; outputs: ${verified}`,
+    `virtual time ${f1(r.virtualTimeUs)} us; wall time ${(r.wallMs / 1000).toFixed(2)} s`,
+    `outputDigest   ${r.outputDigest}`,
+    `timelineDigest ${r.timelineDigest}`,
+  ].join('\n\n');
+}
+
+/** The summary printed at the end of `expertmesh run`. */
+export function formatRunSummary(r: ScenarioResult): string {
+  const parts = [figuresTable(r)];
+  if (r.check) parts.push(`check run (real payload, reduced shape):\n\n${figuresTable(r.check)}`);
+  if (r.trace) parts.push(`trace: ${r.trace.path} (${r.trace.events} events, ${r.trace.transfersDrawn} transfers drawn, ${r.trace.transfersNotDrawn} not drawn); open it in https://ui.perfetto.dev`);
+  parts.push(`total wall time ${(r.wallMs / 1000).toFixed(2)} s`);
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** The table of `expertmesh trace summarize`. */
+export function formatTraceSummary(s: TraceSummary): string {
+  const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+  return [
+    `span ${f1(s.spanUs)} us, ${s.events} events${s.incomplete ? ', INCOMPLETE (the run failed before the end)' : ''}`,
+    table(['rank', 'node', 'busy us', 'utilisation'], s.ranks.map((r) => [String(r.rank), String(r.node), f1(r.busyUs), pct(r.utilisation)])),
+    table(['link', 'busy us', 'utilisation', 'transfers', 'MB', 'GB/s busy'], s.links.map((l) => [`rank ${l.rank} ${l.port}`, f1(l.busyUs), pct(l.utilisation), String(l.transfers), f1(l.bytes / 1e6), f1(l.busyGBps)])),
+  ].join('\n\n') + '\n';
+}

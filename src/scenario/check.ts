@@ -1,0 +1,42 @@
+/**
+ * @module
+ * Cross-field rules of a scenario: what no single field can check (divisibility, limits that
+ * depend on other fields, the hardware name).
+ */
+import { fail } from '../errors.js';
+import { hardwareProfileNames } from '../hardware/profile.js';
+import { MAX_RANKS } from '../cluster/config.js';
+import type { Scenario } from './schema.js';
+
+/** Throws `E_SCENARIO` naming the first rule a validated scenario breaks. */
+export function checkScenario(s: Scenario, source = 'scenario'): void {
+  const bad = (field: string, value: unknown, message: string): never =>
+    fail('E_SCENARIO', `${source}: ${field}: got ${JSON.stringify(value)}; ${message}`, { source, field, value });
+  const { cluster: c, model: m, balancing: b, routing: r } = s;
+  const ranks = c.nodes * c.gpusPerNode;
+  if (ranks > MAX_RANKS) bad('cluster.nodes', c.nodes, `nodes x gpusPerNode must be at most ${MAX_RANKS} ranks, this is ${ranks}`);
+  if (!hardwareProfileNames().includes(c.hardware.toUpperCase()))
+    bad('cluster.hardware', c.hardware, `allowed: ${hardwareProfileNames().map((n) => JSON.stringify(n)).join(', ')}`);
+  if (c.workers !== undefined && c.workers > ranks) bad('cluster.workers', c.workers, `allowed: at most one worker per rank (${ranks} ranks)`);
+  if (m.numExperts % m.numGroups !== 0) bad('model.numGroups', m.numGroups, `allowed: a divisor of model.numExperts (${m.numExperts})`);
+  if (m.topkGroups > m.numGroups) bad('model.topkGroups', m.topkGroups, `allowed: at most model.numGroups (${m.numGroups})`);
+  const reachable = m.topkGroups * (m.numExperts / m.numGroups);
+  if (m.topk > reachable) bad('model.topk', m.topk, `allowed: at most topkGroups x experts per group = ${reachable}`);
+  if (b.numRedundantExperts > 0 && !b.enableEplb) bad('balancing.numRedundantExperts', b.numRedundantExperts, 'redundant experts need balancing.enableEplb: true');
+  const slots = m.numExperts + b.numRedundantExperts;
+  if (slots % ranks !== 0)
+    bad(b.numRedundantExperts > 0 ? 'balancing.numRedundantExperts' : 'model.numExperts', b.numRedundantExperts > 0 ? b.numRedundantExperts : m.numExperts,
+      `numExperts + numRedundantExperts (${slots}) must be a multiple of the ${ranks} ranks (nodes ${c.nodes} x gpusPerNode ${c.gpusPerNode})`);
+  if (r.maxNodesPerToken !== undefined) {
+    if (r.maxNodesPerToken > c.nodes) bad('routing.maxNodesPerToken', r.maxNodesPerToken, `allowed: at most cluster.nodes (${c.nodes})`);
+    if (r.mode !== 'gate') bad('routing.maxNodesPerToken', r.maxNodesPerToken, "node-limited routing needs routing.mode 'gate'");
+  }
+  for (const k of ['dispatchConfig', 'combineConfig'] as const) {
+    const cfg = s[k];
+    if (cfg.numSms % 2 !== 0) bad(`${k}.numSms`, cfg.numSms, 'allowed: an even number (DeepEP runs numSms / 2 channels)');
+    if (cfg.nvlBuffer < cfg.nvlChunk) bad(`${k}.nvlBuffer`, cfg.nvlBuffer, `allowed: at least ${k}.nvlChunk (${cfg.nvlChunk})`);
+    if (cfg.rdmaBuffer < cfg.rdmaChunk) bad(`${k}.rdmaBuffer`, cfg.rdmaBuffer, `allowed: at least ${k}.rdmaChunk (${cfg.rdmaChunk})`);
+  }
+  if (s.trace?.sampling.ranks) for (const [i, rk] of s.trace.sampling.ranks.entries())
+    if (rk >= ranks) bad(`trace.sampling.ranks.${i}`, rk, `allowed: a rank in [0, ${ranks - 1}]`);
+}

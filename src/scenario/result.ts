@@ -1,0 +1,119 @@
+/**
+ * @module
+ * The result of `runScenario` and how it is computed from the phases of a run: per phase virtual
+ * time, bytes and bandwidth per link type, loads, tokens.
+ */
+import { PATH_IB, PATH_LOCAL, PATH_NVLINK, OP_PUT } from '../transport/protocol.js';
+import { PHASES, type PhaseName, type PhaseRun } from './moe-steps.js';
+import type { MoePlan } from './plan.js';
+
+/** Bytes or GB/s per link type. */
+export interface PerLink {
+  local: number;
+  nvlink: number;
+  ib: number;
+}
+
+/** One phase, summed over steps. */
+export interface PhaseSummary {
+  /** Virtual time, us (sum over steps). */
+  timeUs: number;
+  /** Payload bytes moved per link type (puts only). */
+  bytes: PerLink;
+  /** Per-GPU algorithmic bandwidth per link type (bytes / ranks / time), GB/s, as DeepEP reports it. */
+  bandwidthGBps: PerLink;
+  /** Transfers (puts and signals). */
+  transfers: number;
+}
+
+/** Max, mean and their ratio. */
+export interface LoadStats {
+  max: number;
+  mean: number;
+  maxOverMean: number;
+}
+
+/** The figures of one run. */
+export interface RunFigures {
+  scenario: string;
+  payload: 'real' | 'sizes-only';
+  cluster: { nodes: number; gpusPerNode: number; ranks: number; hardware: string; workers: number };
+  steps: number;
+  /** Virtual time of all steps, us. */
+  virtualTimeUs: number;
+  phases: Record<PhaseName, PhaseSummary>;
+  load: {
+    /** (token, k) pairs per logical expert, per step. */
+    expert: LoadStats;
+    /** (token, k) pairs each GPU computes, per step. */
+    gpu: LoadStats;
+    /** Distinct tokens each GPU receives, per step. */
+    gpuTokens: LoadStats;
+  };
+  tokens: { dispatched: number; received: number; conserved: boolean };
+  /** SHA-256 hex over all ranks' outputs in rank order (sizes-only: received counts and layouts). */
+  outputDigest: string;
+  /** SHA-256 hex over the canonical timeline (see `MoeStepsResult.timeline`). */
+  timelineDigest: string;
+  /** Outputs matched the dense reference; null when not checked. */
+  verified: boolean | null;
+  /** Wall-clock time of the run, ms. */
+  wallMs: number;
+}
+
+/** What `runScenario` returns. */
+export interface ScenarioResult extends RunFigures {
+  schemaVersion: 1;
+  /** The reduced real-payload check run, when the scenario has `check`. */
+  check: RunFigures | null;
+  trace: { path: string; events: number; transfersDrawn: number; transfersNotDrawn: number } | null;
+}
+
+export function loadStats(v: ArrayLike<number>): LoadStats {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) {
+    max = Math.max(max, v[i]!);
+    sum += v[i]!;
+  }
+  const mean = v.length ? sum / v.length : 0;
+  return { max, mean, maxOverMean: mean > 0 ? max / mean : 0 };
+}
+
+/** Sum the phases of a run into per-phase summaries. */
+export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): Record<PhaseName, PhaseSummary> {
+  const out = Object.fromEntries(PHASES.map((p) => [p, { timeUs: 0, bytes: { local: 0, nvlink: 0, ib: 0 }, bandwidthGBps: { local: 0, nvlink: 0, ib: 0 }, transfers: 0 }])) as Record<PhaseName, PhaseSummary>;
+  const key = { [PATH_LOCAL]: 'local', [PATH_NVLINK]: 'nvlink', [PATH_IB]: 'ib' } as Record<number, keyof PerLink>;
+  for (const p of phases) {
+    const s = out[p.phase];
+    s.timeUs += p.endUs - p.startUs;
+    s.transfers += p.records.length;
+    for (const r of p.records) if (r.op === OP_PUT) s.bytes[key[r.path]!] += r.bytes;
+  }
+  for (const s of Object.values(out))
+    for (const k of ['local', 'nvlink', 'ib'] as const) s.bandwidthGBps[k] = s.timeUs > 0 ? s.bytes[k] / numRanks / s.timeUs / 1e3 : 0;
+  return out;
+}
+
+/** Loads and token counts of a plan, per step (stats over all steps' values). */
+export function planFigures(plan: MoePlan): Pick<RunFigures, 'load'> & { dispatched: number } {
+  const R = plan.numRanks;
+  const perGpu = plan.layout.slotsPerGpu;
+  const expert: number[] = [];
+  const gpu: number[] = [];
+  const gpuTokens: number[] = [];
+  let dispatched = 0;
+  for (const st of plan.steps) {
+    expert.push(...st.expertLoad);
+    for (let g = 0; g < R; g++) {
+      let pairs = 0;
+      for (let j = 0; j < perGpu; j++) pairs += st.slotLoad[g * perGpu + j]!;
+      gpu.push(pairs);
+      let toks = 0;
+      for (let src = 0; src < R; src++) toks += st.sendTokens[src * R + g]!;
+      gpuTokens.push(toks);
+      dispatched += toks;
+    }
+  }
+  return { load: { expert: loadStats(expert), gpu: loadStats(gpu), gpuTokens: loadStats(gpuTokens) }, dispatched };
+}

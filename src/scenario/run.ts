@@ -1,0 +1,138 @@
+/**
+ * @module
+ * `runScenario`: plan the routing, start the cluster, run the MoE steps (see `moe-steps.ts`, the
+ * seam with the dispatch/combine layer), stream the trace, and return the figures.
+ */
+import { createCluster, type Cluster } from '../cluster/cluster.js';
+import type { RankSnapshot } from '../actors/gpu-machine.js';
+import { TraceRecorder } from '../trace/recorder.js';
+import type { TraceOptions } from '../trace/events.js';
+import { OP_PUT } from '../transport/protocol.js';
+import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
+import { dispatchBytesPerToken, planScenario } from './plan.js';
+import { planFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
+import type { Scenario } from './schema.js';
+
+/** Progress of {@link runScenario}. */
+export interface RunProgress {
+  /** The main run, or the reduced real-payload check that follows it. */
+  run: 'main' | 'check';
+  step: number;
+  steps: number;
+  phase: PhaseName;
+  /** Phases finished so far in this run, and how many it has. */
+  done: number;
+  total: number;
+  /** Virtual time reached, us. */
+  virtualUs: number;
+}
+
+/** Options of {@link runScenario}. */
+export interface RunScenarioOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: RunProgress) => void;
+  /**
+   * Where to write the trace: a path (sampling from the scenario's `trace.sampling`), a path with
+   * options, or `false` for none. Default: the scenario's `trace`, if any.
+   */
+  trace?: string | { path: string; options?: TraceOptions } | false;
+  /** @internal The MoE layer to run (tests inject failures here). Default {@link runMoeSteps}. */
+  moeSteps?: MoeStepsRunner;
+}
+
+function traceTarget(s: Scenario, t: RunScenarioOptions['trace']): { path: string; options: TraceOptions } | null {
+  if (t === false) return null;
+  if (typeof t === 'string') return { path: t, options: s.trace?.sampling ?? {} };
+  if (t) return { path: t.path, options: t.options ?? s.trace?.sampling ?? {} };
+  return s.trace ? { path: s.trace.path, options: s.trace.sampling } : null;
+}
+
+async function runOnce(
+  cluster: Cluster, s: Scenario, run: RunProgress['run'], opts: RunScenarioOptions, rec: TraceRecorder | null,
+): Promise<RunFigures> {
+  const t0 = performance.now();
+  const plan = planScenario(s);
+  const total = s.steps * PHASES.length;
+  let done = 0;
+  const progress = (step: number, phase: PhaseName, virtualUs: number) =>
+    opts.onProgress?.({ run, step, steps: s.steps, phase, done, total, virtualUs });
+  const res = await (opts.moeSteps ?? runMoeSteps)(cluster, plan, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onProgress: (p) => progress(p.step, p.phase, p.virtualUs),
+    onPhase: (p) => {
+      rec?.phase(p);
+      done++;
+      progress(p.step, p.phase, p.endUs);
+    },
+  });
+  const f = planFigures(plan);
+  const bpt = dispatchBytesPerToken(s);
+  let receivedBytes = 0;
+  for (const p of res.phases) if (p.phase === 'dispatch') for (const r of p.records) if (r.op === OP_PUT) receivedBytes += r.bytes;
+  const last = res.phases[res.phases.length - 1];
+  return {
+    scenario: s.name,
+    payload: s.payload,
+    cluster: { nodes: s.cluster.nodes, gpusPerNode: s.cluster.gpusPerNode, ranks: plan.numRanks, hardware: plan.hardware.name, workers: cluster.config.workers },
+    steps: s.steps,
+    virtualTimeUs: last && res.phases[0] ? last.endUs - res.phases[0].startUs : 0,
+    phases: summarizePhases(res.phases, plan.numRanks),
+    load: f.load,
+    tokens: { dispatched: f.dispatched, received: Math.round(receivedBytes / bpt), conserved: res.tokensConserved && receivedBytes === f.dispatched * bpt },
+    outputDigest: res.outputDigest,
+    timelineDigest: runTimelineDigest(res.timeline),
+    verified: res.verified,
+    wallMs: performance.now() - t0,
+  };
+}
+
+/** The reduced real-payload scenario a `check` describes. */
+export function checkScenarioOf(s: Scenario): Scenario | null {
+  if (!s.check) return null;
+  const { trace: _t, check: _c, ...rest } = s;
+  return { ...rest, name: `${s.name} (check)`, payload: 'real', steps: 1, model: { ...s.model, ...s.check } };
+}
+
+/**
+ * Run a scenario: returns the figures of the main run (and of its check run), and writes the
+ * trace if asked. A run that fails still writes the trace it has, marked incomplete.
+ * @throws ExpertmeshError `E_ARGUMENT` when the trace file cannot be written (before running),
+ * `E_ABORTED` when `signal` aborts, and whatever the run fails with.
+ * @example
+ * const scenario = loadScenario({ cluster: { nodes: 1, gpusPerNode: 4, workers: 1 }, model: { numExperts: 16, numGroups: 4, topkGroups: 2, topk: 4, tokensPerRank: 64, hidden: 256 } });
+ * const r = await runScenario(scenario, { onProgress: (p) => console.error(p.phase) });
+ * console.log(r.phases.dispatch.timeUs, r.timelineDigest);
+ */
+export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioResult> {
+  const t0 = performance.now();
+  const target = traceTarget(scenario, opts.trace);
+  const R = scenario.cluster.nodes * scenario.cluster.gpusPerNode;
+  const rec = target ? new TraceRecorder(target.path, { numRanks: R, gpusPerNode: scenario.cluster.gpusPerNode }, target.options, { scenario: scenario.name }) : null;
+  let cluster: Cluster | null = null;
+  const onState = (s: RankSnapshot) => rec?.rankState(s);
+  try {
+    cluster = await createCluster({
+      nodes: scenario.cluster.nodes, gpusPerNode: scenario.cluster.gpusPerNode, hardware: scenario.cluster.hardware,
+      ...(scenario.cluster.workers !== undefined ? { workers: scenario.cluster.workers } : {}),
+      seed: scenario.routing.seed, transport: scenario.cluster.transport, recordTimeline: true,
+    });
+    if (rec) cluster.on('rankState', onState);
+    const main = await runOnce(cluster, scenario, 'main', opts, rec);
+    cluster.off('rankState', onState);
+    rec?.close();
+    const cs = checkScenarioOf(scenario);
+    const check = cs ? await runOnce(cluster, cs, 'check', opts, null) : null;
+    return {
+      schemaVersion: 1,
+      ...main,
+      wallMs: performance.now() - t0,
+      check,
+      trace: rec ? { path: rec.path, events: rec.writer.events, transfersDrawn: rec.stats.transfersDrawn, transfersNotDrawn: rec.stats.transfersNotDrawn } : null,
+    };
+  } catch (e) {
+    rec?.close(e);
+    throw e;
+  } finally {
+    await cluster?.close();
+  }
+}

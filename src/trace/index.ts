@@ -1,0 +1,16 @@
+/**
+ * @module
+ * Public surface of src/trace (re-exported by src/index.ts): Chrome Trace Event JSON of a run,
+ * streamed to a file, validated, and summarised.
+ */
+export { LINK_PORTS, resolveTraceOptions } from './events.js';
+export type { TraceEvent, TraceOptions, LinkPort } from './events.js';
+export { TraceBuilder } from './builder.js';
+export type { TracePhase, TraceStats } from './builder.js';
+export { TraceWriter } from './writer.js';
+export type { TraceMetadata } from './writer.js';
+export { TraceRecorder, writeTrace } from './recorder.js';
+export type { TraceInput, TraceShape } from './recorder.js';
+export { validateTrace } from './validate.js';
+export { summarizeTrace } from './summarize.js';
+export type { TraceSummary, RankUtilisation, LinkUtilisation } from './summarize.js';

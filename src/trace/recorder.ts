@@ -1,0 +1,75 @@
+/**
+ * @module
+ * `TraceRecorder`: a {@link TraceBuilder} feeding a {@link TraceWriter}, the object a run streams
+ * into phase by phase; and `writeTrace`, the one-call form for a finished run.
+ */
+import type { RankSnapshot } from '../actors/gpu-machine.js';
+import { TraceBuilder, type TracePhase, type TraceStats } from './builder.js';
+import type { TraceOptions } from './events.js';
+import { TraceWriter } from './writer.js';
+
+/** Shape of the cluster a trace describes. */
+export interface TraceShape {
+  numRanks: number;
+  gpusPerNode: number;
+}
+
+export class TraceRecorder {
+  readonly builder: TraceBuilder;
+  readonly writer: TraceWriter;
+
+  /** Opens `path` at once: throws `E_ARGUMENT` if it cannot be written. */
+  constructor(path: string, shape: TraceShape, options: TraceOptions = {}, private readonly meta: Record<string, unknown> = {}) {
+    this.writer = new TraceWriter(path);
+    this.builder = new TraceBuilder(shape.numRanks, shape.gpusPerNode, options);
+  }
+
+  get path(): string {
+    return this.writer.path;
+  }
+
+  get stats(): TraceStats {
+    return this.builder.stats;
+  }
+
+  phase(p: TracePhase): void {
+    this.writer.write(this.builder.phase(p));
+  }
+
+  rankState(s: RankSnapshot): void {
+    this.builder.rankState(s);
+  }
+
+  /** Write what is left and the metadata; `error` marks the trace incomplete. */
+  close(error?: unknown): void {
+    this.writer.write([...this.builder.header(), ...this.builder.flushStates()]);
+    const { transfers, transfersDrawn, transfersNotDrawn } = this.builder.stats;
+    this.writer.close({
+      ...this.meta,
+      incomplete: error !== undefined,
+      ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
+      transfers, transfersDrawn, transfersNotDrawn,
+      sampling: this.builder.options,
+    });
+  }
+}
+
+/** What {@link writeTrace} needs from a finished run. */
+export interface TraceInput extends TraceShape {
+  phases: readonly TracePhase[];
+  rankStates?: readonly RankSnapshot[];
+}
+
+/**
+ * Write a Chrome Trace Event JSON file (open it in https://ui.perfetto.dev) for a finished run.
+ * @example
+ * const res = await runScenario(scenario);               // or your own phases
+ * writeTrace('run.trace.json', { numRanks: 8, gpusPerNode: 8, phases: res.phases });
+ */
+export function writeTrace(path: string, input: TraceInput, options: TraceOptions = {}): TraceStats {
+  const rec = new TraceRecorder(path, input, options);
+  for (const s of input.rankStates ?? []) rec.rankState(s);
+  for (const p of input.phases) rec.phase(p);
+  rec.close();
+  return rec.stats;
+}

@@ -1,0 +1,133 @@
+/**
+ * @module
+ * `summarizeTrace`: per-rank and per-link utilisation from a trace file written by expertmesh
+ * (busy time is the union of a track's slices over the trace's span).
+ */
+import { readFileSync } from 'node:fs';
+import { fail } from '../errors.js';
+import type { TraceEvent } from './events.js';
+
+/** One rank's compute track. */
+export interface RankUtilisation {
+  rank: number;
+  node: number;
+  busyUs: number;
+  utilisation: number;
+}
+
+/** One link port of one rank (all its lanes together). */
+export interface LinkUtilisation {
+  rank: number;
+  port: string;
+  busyUs: number;
+  utilisation: number;
+  transfers: number;
+  bytes: number;
+  /** Bytes over busy time, GB/s. */
+  busyGBps: number;
+}
+
+/** What {@link summarizeTrace} returns. */
+export interface TraceSummary {
+  schemaVersion: 1;
+  /** First event to last slice end, us. */
+  spanUs: number;
+  events: number;
+  incomplete: boolean;
+  ranks: RankUtilisation[];
+  links: LinkUtilisation[];
+}
+
+const TRACK = /^rank (\d+) (compute|nvlink\.out|nvlink\.in|ib\.out|ib\.in)(?: #\d+)?$/;
+
+function unionLength(iv: Array<[number, number]>): number {
+  iv.sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let [s, e] = [-Infinity, -Infinity];
+  for (const [a, b] of iv) {
+    if (a > e) {
+      if (e > s) total += e - s;
+      [s, e] = [a, b];
+    } else e = Math.max(e, b);
+  }
+  if (e > s) total += e - s;
+  return total;
+}
+
+/**
+ * Summarise a trace: a parsed trace object, or a file path.
+ * @throws ExpertmeshError `E_ARGUMENT` when the file cannot be read or is not a trace.
+ * @example
+ * const s = summarizeTrace('run.trace.json');
+ * console.log(s.links.filter((l) => l.port === 'ib.out').map((l) => l.utilisation));
+ */
+export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; otherData?: Record<string, unknown> }): TraceSummary {
+  let doc = trace;
+  if (typeof doc === 'string') {
+    const path = doc;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      fail('E_ARGUMENT', `cannot read trace file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path });
+    }
+    try {
+      doc = JSON.parse(text) as { traceEvents: TraceEvent[] };
+    } catch (e) {
+      fail('E_ARGUMENT', `trace file ${path} is not valid JSON: ${(e as Error).message}`, { path });
+    }
+  }
+  const events = Array.isArray(doc) ? (doc as TraceEvent[]) : doc.traceEvents;
+  if (!Array.isArray(events)) fail('E_ARGUMENT', 'not a trace: expected an object with a traceEvents array', {});
+  const names = new Map<string, { rank: number; track: string }>();
+  for (const e of events) {
+    if (e.ph === 'M' && e.name === 'thread_name') {
+      const m = TRACK.exec(String(e.args?.['name'] ?? ''));
+      if (m) names.set(`${e.pid}:${e.tid}`, { rank: Number(m[1]), track: m[2]! });
+    }
+  }
+  const busy = new Map<string, Array<[number, number]>>();
+  const bytes = new Map<string, { n: number; bytes: number }>();
+  const nodeOf = new Map<number, number>();
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  for (const e of events) {
+    if (e.ph === 'M') continue;
+    t0 = Math.min(t0, e.ts);
+    t1 = Math.max(t1, e.ts + (e.dur ?? 0));
+    if (e.ph !== 'X') continue;
+    const who = names.get(`${e.pid}:${e.tid}`);
+    if (!who) continue;
+    nodeOf.set(who.rank, e.pid);
+    const key = `${who.rank}|${who.track}`;
+    (busy.get(key) ?? busy.set(key, []).get(key)!).push([e.ts, e.ts + e.dur!]);
+    if (who.track !== 'compute') {
+      const b = bytes.get(key) ?? { n: 0, bytes: 0 };
+      b.n++;
+      b.bytes += Number(e.args?.['bytes'] ?? 0);
+      bytes.set(key, b);
+    }
+  }
+  const spanUs = t1 > t0 ? t1 - t0 : 0;
+  const ranks: RankUtilisation[] = [];
+  const links: LinkUtilisation[] = [];
+  for (const [key, iv] of [...busy].sort((a, b) => cmpKey(a[0], b[0]))) {
+    const [rank, track] = [Number(key.split('|')[0]), key.split('|')[1]!];
+    const busyUs = unionLength(iv);
+    const utilisation = spanUs > 0 ? busyUs / spanUs : 0;
+    if (track === 'compute') ranks.push({ rank, node: nodeOf.get(rank) ?? 0, busyUs, utilisation });
+    else {
+      const b = bytes.get(key)!;
+      links.push({ rank, port: track, busyUs, utilisation, transfers: b.n, bytes: b.bytes, busyGBps: busyUs > 0 ? b.bytes / busyUs / 1e3 : 0 });
+    }
+  }
+  const other = Array.isArray(doc) ? undefined : doc.otherData;
+  return { schemaVersion: 1, spanUs, events: events.length, incomplete: other?.['incomplete'] === true, ranks, links };
+}
+
+const PORT_ORDER = ['compute', 'nvlink.out', 'nvlink.in', 'ib.out', 'ib.in'];
+function cmpKey(a: string, b: string): number {
+  const [ra, ta] = a.split('|');
+  const [rb, tb] = b.split('|');
+  return Number(ra) - Number(rb) || PORT_ORDER.indexOf(ta!) - PORT_ORDER.indexOf(tb!);
+}

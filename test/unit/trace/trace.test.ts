@@ -1,0 +1,119 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TraceBuilder, TraceRecorder, summarizeTrace, validateTrace, writeTrace, type TraceEvent, type TracePhase } from '../../../src/trace/index.js';
+import type { TimelineRecord } from '../../../src/sim/timeline.js';
+import { PATH_IB, PATH_NVLINK } from '../../../src/transport/protocol.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'expertmesh-trace-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let seq = 0;
+function rec(src: number, dst: number, t: number, dur: number, bytes = 1000): TimelineRecord {
+  const path = Math.floor(src / 2) === Math.floor(dst / 2) ? PATH_NVLINK : PATH_IB;
+  const lat = path === PATH_IB ? 2.5 : 1;
+  return {
+    dst, src, pairSeq: seq++, op: 0, path, bytes,
+    issueT: t, egressStartT: t, egressDoneT: t + dur, ingressStartT: t + lat, ingressDoneT: t + dur + lat, deliverT: t + dur + lat,
+  };
+}
+
+/** An incast: ranks 1..3 all send to rank 0 at once (overlapping slices on rank 0's ports). */
+const incast: TracePhase = {
+  step: 0, phase: 'dispatch', startUs: 0, endUs: 20,
+  records: [rec(1, 0, 0, 10), rec(2, 0, 0, 15), rec(3, 0, 0, 15), rec(3, 0, 1, 5), rec(0, 1, 0, 4)],
+};
+const experts: TracePhase = { step: 0, phase: 'experts', startUs: 20, endUs: 40, records: [], compute: [[20, 40], [20, 30], [20, 35], [20, 25]] };
+
+describe('TraceBuilder', () => {
+  it('emits valid Trace Event Format: required fields, nested per-thread slices, matched flows', () => {
+    const b = new TraceBuilder(4, 2);
+    b.rankState({ rank: 0, value: 'busy', op: 'traffic', opsCompleted: 0, error: null, timeUs: 0 });
+    const ev = [...b.phase(incast), ...b.phase(experts)];
+    expect(validateTrace(ev)).toEqual([]);
+    for (const e of ev) for (const k of ['ph', 'ts', 'pid', 'tid', 'name'] as const) expect(e[k]).toBeDefined();
+    const flows = ev.filter((e) => e.ph === 's' || e.ph === 'f');
+    expect(flows.length).toBe(2 * 5);
+    const instants = ev.filter((e) => e.ph === 'i');
+    expect(instants).toEqual([expect.objectContaining({ name: 'busy (traffic)', cat: 'xstate', s: 't', pid: 0, tid: b.tid(0) })]);
+    // a process per node, named threads per rank
+    const names = ev.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args!['name']);
+    expect(names).toEqual(expect.arrayContaining(['rank 0 compute', 'rank 0 ib.in', 'rank 0 ib.in #1', 'rank 0 ib.in #2', 'rank 1 nvlink.out']));
+    expect(ev.filter((e) => e.name === 'process_name').map((e) => e.args!['name'])).toEqual(['node 0', 'node 1']);
+  });
+
+  it('counts bytes in flight per port back to zero', () => {
+    const b = new TraceBuilder(4, 2);
+    const ev = b.phase(incast);
+    const c = ev.filter((e) => e.ph === 'C' && e.name === 'r0 ib.in bytes in flight');
+    expect(Math.max(...c.map((e) => e.args!['bytes'] as number))).toBe(3000);
+    expect(c[c.length - 1]!.args!['bytes']).toBe(0);
+    expect(c.map((e) => e.ts)).toEqual([...c.map((e) => e.ts)].sort((x, y) => x - y));
+  });
+
+  it('samples: ranks, every, maxTransfers, maxLanes, no flows, no counters', () => {
+    const only = new TraceBuilder(4, 2, { ranks: [1], flows: false, counters: false });
+    const ev = only.phase(incast);
+    expect(ev.filter((e) => e.cat === 'transfer').length).toBe(2 * 2);
+    expect(ev.some((e) => e.ph === 's' || e.ph === 'C')).toBe(false);
+    const lanes = new TraceBuilder(4, 2, { maxLanes: 1 });
+    const lev = lanes.phase(incast);
+    expect(validateTrace(lev)).toEqual([]);
+    expect(lanes.stats.transfersNotDrawn).toBeGreaterThan(0);
+    expect(lanes.stats.transfersDrawn + lanes.stats.transfersNotDrawn).toBe(5);
+    const capped = new TraceBuilder(4, 2, { maxTransfers: 2 });
+    capped.phase(incast);
+    expect(capped.stats.transfersDrawn).toBe(2);
+    const every = new TraceBuilder(4, 2, { every: 2 });
+    every.phase(incast);
+    expect(every.stats.transfersDrawn).toBe(3);
+  });
+});
+
+describe('validateTrace', () => {
+  const base = { pid: 0, tid: 0, name: 'x' };
+  it('finds missing fields, overlapping slices, unmatched B/E and flows', () => {
+    expect(validateTrace([{ ph: 'X', ts: 0, pid: 0, tid: 0 } as unknown as TraceEvent])).toEqual([expect.stringMatching(/name must be a string/), expect.stringMatching(/dur/)]);
+    expect(validateTrace([{ ...base, ph: 'X', ts: 0, dur: 5 }, { ...base, ph: 'X', ts: 3, dur: 5 }])[0]).toMatch(/overlaps/);
+    expect(validateTrace([{ ...base, ph: 'X', ts: 0, dur: 5 }, { ...base, ph: 'X', ts: 1, dur: 2 }, { ...base, ph: 'X', ts: 5, dur: 1 }])).toEqual([]);
+    expect(validateTrace([{ ...base, ph: 'E', ts: 0 }])[0]).toMatch(/E without a matching B/);
+    expect(validateTrace([{ ...base, ph: 'B', ts: 0 }])[0]).toMatch(/never ended/);
+    expect(validateTrace([{ ...base, ph: 'B', ts: 0 }, { ...base, ph: 'E', ts: 2 }])).toEqual([]);
+    expect(validateTrace([{ ...base, ph: 's', ts: 0, id: 4 }])[0]).toMatch(/flow id 4: 1 start\(s\) and 0 end\(s\)/);
+  });
+});
+
+describe('writing and summarising', () => {
+  it('writes a loadable file and summarises per-rank and per-link utilisation', () => {
+    const path = join(dir, 'ok.trace.json');
+    const stats = writeTrace(path, { numRanks: 4, gpusPerNode: 2, phases: [incast, experts] });
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    expect(doc.otherData).toMatchObject({ incomplete: false, schemaVersion: 1, transfers: 5 });
+    expect(doc.traceEvents.length).toBe(stats.events);
+    expect(validateTrace(doc.traceEvents)).toEqual([]);
+    const s = summarizeTrace(path);
+    expect(s.spanUs).toBeCloseTo(40);
+    expect(s.ranks.map((r) => r.rank)).toEqual([0, 1, 2, 3]);
+    const in0 = s.links.find((l) => l.rank === 0 && l.port === 'ib.in')!;
+    expect(in0).toMatchObject({ transfers: 3, bytes: 3000 });
+    expect(in0.busyUs).toBeCloseTo(15);
+    expect(in0.utilisation).toBeCloseTo(15 / 40);
+  });
+
+  it('marks a trace incomplete when closed with an error', () => {
+    const path = join(dir, 'bad.trace.json');
+    const r = new TraceRecorder(path, { numRanks: 4, gpusPerNode: 2 });
+    r.phase(incast);
+    r.close(new Error('rank 2 died'));
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    expect(doc.otherData).toMatchObject({ incomplete: true, error: 'rank 2 died' });
+    expect(summarizeTrace(doc).incomplete).toBe(true);
+  });
+
+  it('reports unreadable or malformed trace files', () => {
+    expect(() => summarizeTrace(join(dir, 'none.json'))).toThrow(/cannot read trace file .*ENOENT/);
+    expect(() => summarizeTrace('README.md')).toThrow(/not valid JSON/);
+    expect(() => new TraceRecorder(join(dir, 'x', 'y.json'), { numRanks: 1, gpusPerNode: 1 })).toThrow(/cannot write trace file/);
+  });
+});
