@@ -5,3 +5,5 @@ import './ep/debug-ops.js';
 import './ep/notify-op.js';
 import './ep/intranode-dispatch-op.js';
 import './ep/intranode-combine-op.js';
+import './ep/internode-dispatch-op.js';
+import './ep/internode-combine-op.js';

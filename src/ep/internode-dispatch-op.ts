@@ -1,0 +1,392 @@
+/**
+ * @module
+ * DeepEP's internode (two-hop) normal dispatch, role by role. A token bound for node m crosses
+ * InfiniBand once, to the GPU with the same local index on m, which forwards it over NVLink to
+ * every GPU of m that needs it. Per channel:
+ * - `RDMASender` (sender SM): walks the channel's tokens in order and copies each into the local
+ *   RDMA send buffer of every destination node, waiting for room (the head that node returns).
+ * - `RDMASenderCoordinator`: posts chunked RDMA writes plus a remote tail increment, visiting
+ *   destination nodes in a rotated order (`(i + channel + node) % nodes`) to soften incast.
+ * - `RDMAAndNVLForwarder` (forwarder SM, one per local destination GPU): scans each source node's
+ *   RDMA ring as it fills and forwards the tokens its GPU needs into that GPU's NVLink ring (each
+ *   source node owns a share of it) in chunks, advancing the receiver's tail.
+ * - `ForwarderCoordinator`: once every forwarder has passed a chunk of a source node's ring, returns
+ *   those slots to the source (remote head increment), lazily, a chunk at a time.
+ * - `NVLReceivers` (sender SM): copy arrived tokens to the output rows (fixed by source rank and
+ *   channel) and return NVLink slots to the forwarder.
+ * The receiver owns every tail and the sender every head, so each side polls only its own memory.
+ */
+import { defineOp } from '../actors/op-registry.js';
+import type { RankContext } from '../sim/rank-context.js';
+import type { CounterCondition, TaskBody } from '../sim/task.js';
+import type { Region } from '../transport/memory.js';
+import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
+import { putSlots } from './intranode-dispatch-op.js';
+import { channelRange, receiveOffsets } from './plan.js';
+import { SmClock } from './sm-clock.js';
+import { copySlots } from './slots.js';
+import { combineRecordBytes } from './records.js';
+
+const NM = ringNames('d');
+
+/** Index helpers for the internode regions of one kernel. */
+export class InternodeLayout {
+  constructor(readonly C: number, readonly N: number, readonly G: number, readonly share: number, readonly RB: number) {}
+  /** rdma ctrl: tail of the ring from source node m / head of my sends to node m. */
+  rdmaTail(c: number, m: number): number { return (c * this.N + m) * 2; }
+  rdmaHead(c: number, m: number): number { return (c * this.N + m) * 2 + 1; }
+  rdmaSlot(c: number, m: number): number { return (c * this.N + m) * this.RB; }
+  /** nvl ctrl: tail of data from local peer p for source node m / head of my forwarding to p. */
+  nvlTail(c: number, p: number, m: number): number { return ((c * this.G + p) * this.N + m) * 2; }
+  nvlHead(c: number, p: number, m: number): number { return ((c * this.G + p) * this.N + m) * 2 + 1; }
+  nvlSlot(c: number, p: number, m: number): number { return ((c * this.G + p) * this.N + m) * this.share; }
+  /** local counters. */
+  staged(c: number, m: number): number { return c * this.N + m; }
+  progress(c: number, m: number, j: number): number { return this.C * this.N + (c * this.N + m) * this.G + j; }
+  tick(c: number): number { return this.C * this.N + this.C * this.N * this.G + c; }
+}
+
+export interface SourceStream {
+  /** Tokens (source token ids) of source rank (m, l), channel c, bound for my node, in order. */
+  tokens: Int32Array;
+  /** Per local GPU j: 1 where the token goes to GPU j. */
+  toGpu: Uint8Array[];
+}
+
+export interface InternodePlan {
+  L: InternodeLayout;
+  rec: number;
+  /** Sender: per channel, tokens in order with their destination nodes. */
+  sendTokens: Int32Array[];
+  sendNodes: Int32Array[][];
+  /** Sender: per channel and node, tokens bound there. */
+  totals: Int32Array[];
+  /** Forwarder: per channel and source node. */
+  streams: SourceStream[][];
+  counts: Int32Array;
+  offsets: Int32Array;
+  sendSm: SmClock[];
+  fwdSm: SmClock[];
+  postClock: SmClock[];
+}
+
+function rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+  return (function* () {
+    const { L, rec } = st;
+    const RB = a.dispatch.rdmaBuffer;
+    const ctrl = ctx.region(NM.rdmaCtrl);
+    const local = ctx.region(NM.local);
+    const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+    const input = a.sizesOnly ? null : ctx.region(R_IN);
+    const copyRate = ctx.hardware.smCopyGBps * 1e3;
+    const staged = new Int32Array(L.N);
+    const toks = st.sendTokens[c]!;
+    const nodes = st.sendNodes[c]!;
+    for (let i = 0; i < toks.length; i++) {
+      const t = toks[i]!;
+      const ns = nodes[i]!;
+      for (let q = 0; q < ns.length; q++) {
+        const m = ns[q]!;
+        // Room in the send buffer for node m: its slots come back with the head m returns.
+        if (staged[m]! - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), staged[m]! + 1 - RB);
+        if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (staged[m]! % RB)) * rec);
+      }
+      yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (ns.length * rec) / copyRate));
+      for (let q = 0; q < ns.length; q++) {
+        const m = ns[q]!;
+        staged[m]!++;
+        ctx.store(local, L.staged(c, m), staged[m]!);
+      }
+    }
+  })();
+}
+
+function rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+  return (function* () {
+    const { L, rec } = st;
+    const { rdmaChunk: RC, rdmaBuffer: RB } = a.dispatch;
+    const n = ctx.node;
+    const ctrl = ctx.region(NM.rdmaCtrl);
+    const local = ctx.region(NM.local);
+    const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+    const totals = st.totals[c]!;
+    const sent = new Int32Array(L.N);
+    let remaining = 0;
+    for (let m = 0; m < L.N; m++) if (totals[m]! > 0) remaining++;
+    while (remaining > 0) {
+      let progressed = false;
+      for (let i = 0; i < L.N; i++) {
+        const m = (i + c + n) % L.N;
+        const total = totals[m]!;
+        if (sent[m] === total) continue;
+        const staged = Atomics.load(local.i32, L.staged(c, m));
+        const k = Math.min(RC, staged - sent[m]!);
+        if (k <= 0 || (k < RC && staged < total)) continue;
+        if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
+        yield ctx.sleep(st.postClock[c]!.reserve(ctx.now, ctx.hardware.ibMessageUs));
+        const dst = m * L.G + ctx.localIndex;
+        const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
+        putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec);
+        ctx.atomicAdd(ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n) * 4, k);
+        sent[m]! += k;
+        if (sent[m] === total) remaining--;
+        progressed = true;
+      }
+      if (progressed || remaining === 0) continue;
+      // Nothing could be posted: wait for a chunk to be staged, or for room where one is.
+      const conds: CounterCondition[] = [];
+      for (let m = 0; m < L.N; m++) {
+        const total = totals[m]!;
+        if (sent[m] === total) continue;
+        const k = Math.min(RC, total - sent[m]!);
+        const staged = Atomics.load(local.i32, L.staged(c, m));
+        if (staged < sent[m]! + k) conds.push(ctx.atLeast(local, L.staged(c, m), sent[m]! + k));
+        else conds.push(ctx.atLeast(ctrl, L.rdmaHead(c, m), sent[m]! + k - RB));
+      }
+      yield ctx.untilAny(conds);
+    }
+  })();
+}
+
+function forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j: number): TaskBody {
+  return (function* () {
+    const { L, rec } = st;
+    const { nvlChunk: NC, rdmaBuffer: RB } = a.dispatch;
+    const share = L.share;
+    const me = ctx.localIndex;
+    const dst = ctx.node * L.G + j;
+    const rctrl = ctx.region(NM.rdmaCtrl);
+    const nctrl = ctx.region(NM.nvlCtrl);
+    const local = ctx.region(NM.local);
+    const rring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
+    const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
+    const dring: Region | null = a.sizesOnly ? null : ctx.peerRegion(dst, NM.nvlRing);
+    const dctrl = ctx.peerRegion(dst, NM.nvlCtrl);
+    const copyRate = ctx.hardware.smCopyGBps * 1e3;
+    const scanned = new Int32Array(L.N);
+    const sent = new Int32Array(L.N);
+    const streams = st.streams[c]!;
+    let remaining = 0;
+    for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
+    while (remaining > 0) {
+      let progressed = false;
+      for (let m = 0; m < L.N; m++) {
+        const s = streams[m]!;
+        const total = s.tokens.length;
+        if (scanned[m] === total) continue;
+        const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
+        if (tail <= scanned[m]!) continue;
+        const flags = s.toGpu[j]!;
+        const space = share - (sent[m]! - Atomics.load(nctrl.i32, L.nvlHead(c, j, m)));
+        // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
+        let p = scanned[m]!;
+        let k = 0;
+        const first = sent[m]!;
+        while (p < tail && k < NC) {
+          if (flags[p]) {
+            if (k >= space) break;
+            if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, m) + ((first + k) % share)) * rec);
+            k++;
+          }
+          p++;
+        }
+        if (p === scanned[m] && k === 0) continue;
+        if (k > 0) {
+          yield ctx.sleep(st.fwdSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+          putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec);
+          ctx.atomicAdd(dctrl, L.nvlTail(c, me, m) * 4, k);
+          sent[m]! += k;
+        }
+        scanned[m] = p;
+        if (p === total) remaining--;
+        ctx.store(local, L.progress(c, m, j), p);
+        ctx.addLocal(local, L.tick(c), 1);
+        progressed = true;
+      }
+      if (progressed || remaining === 0) continue;
+      // Stuck: wait for data where the ring is drained, or for room where our next token waits.
+      const conds: CounterCondition[] = [];
+      for (let m = 0; m < L.N; m++) {
+        if (scanned[m] === streams[m]!.tokens.length) continue;
+        if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) conds.push(ctx.atLeast(rctrl, L.rdmaTail(c, m), scanned[m]! + 1));
+        else conds.push(ctx.atLeast(nctrl, L.nvlHead(c, j, m), sent[m]! + 1 - share));
+      }
+      yield ctx.untilAny(conds);
+    }
+  })();
+}
+
+function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+  return (function* () {
+    const { L } = st;
+    const RC = a.dispatch.rdmaChunk;
+    const local = ctx.region(NM.local);
+    const streams = st.streams[c]!;
+    const returned = new Int32Array(L.N);
+    let remaining = 0;
+    for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
+    let seen = 0;
+    while (remaining > 0) {
+      for (let m = 0; m < L.N; m++) {
+        const total = streams[m]!.tokens.length;
+        if (returned[m] === total) continue;
+        let min = total;
+        for (let j = 0; j < L.G; j++) min = Math.min(min, Atomics.load(local.i32, L.progress(c, m, j)));
+        let k = min - returned[m]!;
+        if (k < RC && min < total) continue;
+        if (k <= 0) continue;
+        // Lazily, whole chunks at a time (the rest once the stream is done).
+        if (min < total) k -= k % RC;
+        const src = m * L.G + ctx.localIndex;
+        ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
+        returned[m]! += k;
+        if (returned[m] === total) remaining--;
+      }
+      if (remaining === 0) break;
+      seen = yield ctx.untilAtLeast(local, L.tick(c), seen + 1);
+    }
+  })();
+}
+
+function nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f: number): TaskBody {
+  return (function* () {
+    const { L, rec } = st;
+    const R = ctx.numRanks;
+    const C = L.C;
+    const NC = a.dispatch.nvlChunk;
+    const share = L.share;
+    const stride = notifyStride(a, R);
+    const nctrl = ctx.region(NM.nvlCtrl);
+    const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
+    const out = a.sizesOnly ? null : ctx.region(R_RECV);
+    const fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
+    const copyRate = ctx.hardware.smCopyGBps * 1e3;
+    const consumed = new Int32Array(L.N);
+    const returned = new Int32Array(L.N);
+    const counts = new Int32Array(L.N);
+    let remaining = 0;
+    for (let m = 0; m < L.N; m++) {
+      counts[m] = st.counts[(m * L.G + f) * stride + c]!;
+      if (counts[m]! > 0) remaining++;
+    }
+    while (remaining > 0) {
+      let progressed = false;
+      for (let m = 0; m < L.N; m++) {
+        const n = counts[m]!;
+        if (consumed[m] === n) continue;
+        const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, m));
+        const k = tail - consumed[m]!;
+        if (k <= 0) continue;
+        yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate));
+        const s = m * L.G + f;
+        if (ring && out) copySlots(ring, L.nvlSlot(c, f, m), consumed[m]! % share, share, out, st.offsets[s * C + c]! + consumed[m]!, k, rec);
+        consumed[m] = tail;
+        if (consumed[m]! - returned[m]! >= NC || consumed[m] === n) {
+          ctx.atomicAdd(fwd, L.nvlHead(c, ctx.localIndex, m) * 4, consumed[m]! - returned[m]!);
+          returned[m] = consumed[m]!;
+        }
+        if (consumed[m] === n) remaining--;
+        progressed = true;
+      }
+      if (progressed || remaining === 0) continue;
+      const conds: CounterCondition[] = [];
+      for (let m = 0; m < L.N; m++) if (consumed[m]! < counts[m]!) conds.push(ctx.atLeast(nctrl, L.nvlTail(c, f, m), consumed[m]! + 1));
+      yield ctx.untilAny(conds);
+    }
+  })();
+}
+
+/** Build the per-rank plan: what this rank sends, forwards and receives (combine reuses it). */
+export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): InternodePlan {
+  const R = ctx.numRanks;
+  const G = ctx.gpusPerNode;
+  const N = R / G;
+  const C = numChannels(a.dispatch);
+  const epr = a.numExperts / R;
+  const T = a.numTokens[ctx.rank]!;
+  const cfg = kernel === 'd' ? a.dispatch : a.combine;
+  const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / N, cfg.rdmaBuffer);
+  const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
+  const sendTokens: Int32Array[] = [];
+  const sendNodes: Int32Array[][] = [];
+  const totals: Int32Array[] = [];
+  const seen = new Int32Array(N).fill(-1);
+  for (let c = 0; c < C; c++) {
+    const [t0, t1] = channelRange(T, C, c);
+    const tl: number[] = [];
+    const nl: Int32Array[] = [];
+    const tot = new Int32Array(N);
+    for (let t = t0; t < t1; t++) {
+      const ns: number[] = [];
+      for (let q = 0; q < a.topk; q++) {
+        const e = topk[t * a.topk + q]!;
+        if (e < 0) continue;
+        const m = ((e / epr) | 0) / G | 0;
+        if (seen[m] === t) continue;
+        seen[m] = t;
+        ns.push(m);
+        tot[m]!++;
+      }
+      if (ns.length === 0) continue;
+      tl.push(t);
+      nl.push(Int32Array.from(ns.sort((x, y) => x - y)));
+    }
+    sendTokens.push(Int32Array.from(tl));
+    sendNodes.push(nl);
+    totals.push(tot);
+  }
+  // Forwarder streams: what the same-index GPU of every node sends to this node, read from its
+  // routing (the metadata every record carries).
+  const streams: SourceStream[][] = Array.from({ length: C }, () => []);
+  const n = ctx.node;
+  for (let m = 0; m < N; m++) {
+    const s = m * G + ctx.localIndex;
+    const Ts = a.numTokens[s]!;
+    const stopk = new Int32Array(ctx.peerRegion(s, R_TOPK).buffer, 0, Ts * a.topk);
+    for (let c = 0; c < C; c++) {
+      const [t0, t1] = channelRange(Ts, C, c);
+      const tl: number[] = [];
+      const flags: number[][] = Array.from({ length: G }, () => []);
+      for (let t = t0; t < t1; t++) {
+        const gs = new Set<number>();
+        for (let q = 0; q < a.topk; q++) {
+          const e = stopk[t * a.topk + q]!;
+          if (e < 0) continue;
+          const r = (e / epr) | 0;
+          if (((r / G) | 0) === n) gs.add(r % G);
+        }
+        if (gs.size === 0) continue;
+        tl.push(t);
+        for (let j = 0; j < G; j++) flags[j]!.push(gs.has(j) ? 1 : 0);
+      }
+      streams[c]!.push({ tokens: Int32Array.from(tl), toGpu: flags.map((f) => Uint8Array.from(f)) });
+    }
+  }
+  const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
+  return {
+    L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, totals, streams, counts,
+    offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
+    sendSm: Array.from({ length: C }, () => new SmClock()),
+    fwdSm: Array.from({ length: C }, () => new SmClock()),
+    postClock: Array.from({ length: C }, () => new SmClock()),
+  };
+}
+
+defineOp<EpArgs>({
+  name: 'ep.dispatch.internode',
+  prepare(ctx, a) {
+    ctx.state['dispatch'] = internodePlan(ctx, a, 'd');
+  },
+  *task(ctx, a) {
+    const st = ctx.state['dispatch'] as InternodePlan;
+    const tasks = [];
+    for (let c = 0; c < st.L.C; c++) {
+      tasks.push(ctx.spawn(`RDMASender[${c}]`, rdmaSender(ctx, a, st, c)));
+      tasks.push(ctx.spawn(`RDMASenderCoordinator[${c}]`, rdmaCoordinator(ctx, a, st, c)));
+      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, forwarder(ctx, a, st, c, j)));
+      tasks.push(ctx.spawn(`ForwarderCoordinator[${c}]`, forwarderCoordinator(ctx, a, st, c)));
+      for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(`NVLReceivers[${c}<-${f}]`, nvlReceiver(ctx, a, st, c, f)));
+    }
+    yield ctx.join(tasks);
+  },
+});
