@@ -169,6 +169,6 @@ export class EngineHost {
     const total = e?.eventsProcessed ?? 0;
     const events = total - this.eventsReported;
     this.eventsReported = total;
-    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, outbound, finished, failures, states, events };
+    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, outbound, finished, failures, states, events };
   }
 }

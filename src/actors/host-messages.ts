@@ -81,6 +81,8 @@ export interface HostReply {
   finished: FinishedRank[];
   failures: TaskFailure[];
   states: RankSnapshot[];
+  /** The host's virtual clock (time of its last event), us. */
+  now: number;
   /** Events processed since the host's previous reply. */
   events: number;
   /** Set when the request itself failed (bad packet, unknown op...). */

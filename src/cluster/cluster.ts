@@ -209,6 +209,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     let remaining = this.numRanks;
     let endUs = startUs;
     let windows = 0;
+    let lastEventUs = startUs;
     const eventsBefore = this.eventsTotal;
     const next = new Array<number>(this.hosts.length).fill(Infinity);
     let inbound: Uint8Array[][] = this.hosts.map(() => []);
@@ -216,6 +217,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
     const absorb = (w: number, r: HostReply) => {
       next[w] = r.next;
+      lastEventUs = Math.max(lastEventUs, r.now);
       for (const b of r.outbound) {
         inbound[b.to]!.push(b.bytes);
         inboundMin[b.to] = Math.min(inboundMin[b.to]!, b.minTime);
@@ -235,11 +237,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
     const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: startUs }), `start '${name}'`);
     started.forEach((r, w) => absorb(w, r));
-    while (remaining > 0) {
+    // Run until every rank has finished and nothing is in flight: trailing transfers (a last head
+    // return, an ack) still move memory and must land before the next operation starts.
+    for (;;) {
       if (opts.signal?.aborted) throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${endUs} us`, { op: name });
       let t = Infinity;
       for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, next[w]!, inboundMin[w]!);
-      if (t === Infinity) throw await this.stuck(name);
+      if (t === Infinity) {
+        if (remaining === 0) break;
+        throw await this.stuck(name);
+      }
       const end = t + this.lookaheadUs;
       const sendTo: number[] = [];
       for (let w = 0; w < this.hosts.length; w++) if (next[w]! < end || inbound[w]!.length > 0) sendTo.push(w);
@@ -254,7 +261,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       opts.onProgress?.(t);
       this.emit('progress', name, t);
     }
-    this.nowUs = endUs;
+    this.nowUs = Math.max(endUs, lastEventUs);
     const events = this.eventsTotal - eventsBefore;
     return { results, rankEndUs, startUs, endUs, windows, events };
   }
