@@ -22,3 +22,5 @@ export type { TrafficTransfer, TrafficResult } from './ep/traffic.js';
 export { TIMELINE_FIELDS, timelineDigest, timelineRecords } from './sim/timeline.js';
 export type { TimelineRecord } from './sim/timeline.js';
 export { PATH_NAMES, OP_NAMES } from './transport/protocol.js';
+export * from './scenario/index.js';
+export * from './trace/index.js';

@@ -91,6 +91,8 @@ export const traceSamplingSchema = z
     flows: z.boolean().default(true),
     /** Emit bytes-in-flight counters per link. */
     counters: z.boolean().default(true),
+    /** Lanes (tracks) per link port; a transfer finding every lane busy is counted but not drawn. */
+    maxLanes: int(1, 256).default(16),
   })
   .strict();
 

@@ -133,10 +133,12 @@ export class TraceBuilder {
     // Compute track: the rank's own span of the phase (compute, or its first to last transfer).
     const span = Array.from({ length: this.numRanks }, () => [Infinity, -Infinity]);
     for (const r of p.records) {
-      for (const [rank, a, b] of [[r.src, r.issueT, r.egressDoneT], [r.dst, r.ingressStartT, r.deliverT]] as const) {
-        span[rank]![0] = Math.min(span[rank]![0]!, a);
-        span[rank]![1] = Math.max(span[rank]![1]!, b);
-      }
+      const s = span[r.src]!;
+      if (r.issueT < s[0]!) s[0] = r.issueT;
+      if (r.egressDoneT > s[1]!) s[1] = r.egressDoneT;
+      const d = span[r.dst]!;
+      if (r.ingressStartT < d[0]!) d[0] = r.ingressStartT;
+      if (r.deliverT > d[1]!) d[1] = r.deliverT;
     }
     p.compute?.forEach(([a, b], rank) => {
       span[rank] = [a, b];
@@ -172,7 +174,7 @@ export class TraceBuilder {
       drawnOut[i] = l;
       timed.push({
         ph: 'X', cat: 'transfer', name: `${p.phase} ${OP_NAMES[r.op]} → r${r.dst}`, pid: this.pid(r.src), tid: this.tid(r.src, port, l),
-        ts: r.egressStartT, dur: r.egressDoneT - r.egressStartT, args: { ...args, src: r.src, dst: r.dst, pairSeq: r.pairSeq, bytes: r.bytes },
+        ts: r.egressStartT, dur: r.egressDoneT - r.egressStartT, args: { step: p.step, phase: p.phase, src: r.src, dst: r.dst, pairSeq: r.pairSeq, bytes: r.bytes },
       });
     }
     let drawn = 0;
@@ -189,7 +191,7 @@ export class TraceBuilder {
       const tid = this.tid(r.dst, port, l);
       timed.push({
         ph: 'X', cat: 'transfer', name: `${p.phase} ${OP_NAMES[r.op]} ← r${r.src}`, pid: this.pid(r.dst), tid,
-        ts: r.ingressStartT, dur: r.ingressDoneT - r.ingressStartT, args: { ...args, src: r.src, dst: r.dst, pairSeq: r.pairSeq, bytes: r.bytes },
+        ts: r.ingressStartT, dur: r.ingressDoneT - r.ingressStartT, args: { step: p.step, phase: p.phase, src: r.src, dst: r.dst, pairSeq: r.pairSeq, bytes: r.bytes },
       });
       if (this.options.flows) {
         const id = this.nextFlow++;
@@ -199,15 +201,15 @@ export class TraceBuilder {
     }
     this.stats.transfersDrawn += drawn;
     this.stats.transfersNotDrawn += order.reduce((a, i) => a + (want[i] ? 0 : 1), 0);
-    if (this.options.counters) timed.push(...this.counters(p.records));
-    timed.sort((a, b) => a.ts - b.ts);
-    ev.push(...timed);
+    // Not sorted by time: viewers sort, and every thread's slices are already in order.
+    for (const e of timed) ev.push(e);
+    if (this.options.counters) this.counters(p.records, ev);
     this.stats.events = before + ev.length;
     return ev;
   }
 
   /** Bytes in service per port, as counters on the rank's compute thread. */
-  private counters(records: readonly TimelineRecord[]): TraceEvent[] {
+  private counters(records: readonly TimelineRecord[], ev: TraceEvent[]): void {
     const deltas: Array<[slot: number, t: number, d: number]> = [];
     for (const r of records) {
       const out = PORT_OUT[r.path];
@@ -216,7 +218,6 @@ export class TraceBuilder {
       deltas.push([r.dst * 4 + out + 1, r.ingressStartT, r.bytes], [r.dst * 4 + out + 1, r.ingressDoneT, -r.bytes]);
     }
     deltas.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const ev: TraceEvent[] = [];
     for (let i = 0; i < deltas.length; ) {
       const [slot, t] = deltas[i]!;
       while (i < deltas.length && deltas[i]![0] === slot && deltas[i]![1] === t) this.inFlight[slot]! += deltas[i++]![2];
@@ -225,6 +226,5 @@ export class TraceBuilder {
       const v = Math.abs(this.inFlight[slot]!) < 0.5 ? (this.inFlight[slot] = 0) : this.inFlight[slot]!;
       ev.push({ ph: 'C', name: `r${rank} ${LINK_PORTS[slot % 4]} bytes in flight`, pid: this.pid(rank), tid: this.tid(rank), ts: t, args: { bytes: v } });
     }
-    return ev;
   }
 }

@@ -59,8 +59,11 @@ export class TraceWriter {
   /** Append events. */
   write(events: readonly TraceEvent[]): void {
     if (this.fd === null) throw new ExpertmeshError('E_CLOSED', `trace file ${this.path} is already closed`, { path: this.path });
-    for (const e of events) {
-      this.push(this.first ? JSON.stringify(e) : `,\n${JSON.stringify(e)}`);
+    if (events.length === 0) return;
+    // One native stringify per batch is several times faster than one per event.
+    for (let i = 0; i < events.length; i += 2048) {
+      const body = JSON.stringify(events.slice(i, i + 2048));
+      this.push(`${this.first ? '' : ',\n'}${body.slice(1, -1)}`);
       this.first = false;
     }
     this.events += events.length;
