@@ -24,3 +24,14 @@ export type { TimelineRecord } from './sim/timeline.js';
 export { PATH_NAMES, OP_NAMES } from './transport/protocol.js';
 export * from './scenario/index.js';
 export * from './trace/index.js';
+export { createExpertParallel, ExpertParallel } from './ep/expert-parallel.js';
+export type {
+  ExpertParallelOptions, KernelTiming, DispatchHandle, DispatchInput, DispatchResult, CombineInput, CombineResult,
+  MoeLayerInput, MoeLayerResult,
+} from './ep/expert-parallel.js';
+export type { DispatchX, ReceivedTokens } from './ep/ep-records-io.js';
+export type { Expert, ExpertsResult, RunExpertsOptions } from './ep/experts.js';
+export { defaultEpConfigs, validateEpConfig, DEFAULT_NUM_SMS } from './ep/ep-config.js';
+export type { EpConfig } from './ep/ep-config.js';
+export { dispatchRecordLayout, combineRecordBytes, benchmarkRowBytes } from './ep/records.js';
+export type { DispatchDtype, RecordLayout } from './ep/records.js';

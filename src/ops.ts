@@ -7,3 +7,4 @@ import './ep/intranode-dispatch-op.js';
 import './ep/intranode-combine-op.js';
 import './ep/internode-dispatch-op.js';
 import './ep/internode-combine-op.js';
+import './ep/experts.js';

@@ -22,6 +22,8 @@ export interface EpArgs {
   expertAlignment: number;
   /** Rows each rank received in the dispatch being combined (set for combine). */
   numRecv?: number[];
+  /** Combine adds the float32 bias in `ep.cbias` before rounding to BF16. */
+  hasBias?: boolean;
 }
 
 /** Region names. Counters are int32 arrays. */
@@ -33,6 +35,7 @@ export const R_NOTIFY_SIG = 'ep.notify.sig'; // [1] rows received
 export const R_RECV = 'ep.recv'; // [rows] received dispatch records
 export const R_COMBINE_IN = 'ep.cin'; // [rows] combine records (the caller's expert outputs)
 export const R_COMBINE_OUT = 'ep.cout'; // [T] combined BF16 rows
+export const R_COMBINE_BIAS = 'ep.cbias'; // [T][hidden] float32 bias added by combine
 
 /** Per-kernel ring regions: prefix 'ep.d.' for dispatch, 'ep.c.' for combine. */
 export function ringNames(kernel: 'd' | 'c') {

@@ -9,13 +9,15 @@ import type { Cluster, RunOptions } from '../cluster/cluster.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
 import { defaultEpConfigs, DEFAULT_NUM_SMS, validateEpConfig, type EpConfig } from './ep-config.js';
 import {
-  layoutOf, notifyStride, ringRegionSizes, ringNames, R_COMBINE_IN, R_COMBINE_OUT, R_IN, R_NOTIFY, R_NOTIFY_OUT,
+  layoutOf, notifyStride, ringRegionSizes, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_IN, R_NOTIFY, R_NOTIFY_OUT,
   R_NOTIFY_SIG, R_RECV, R_TOPK, type EpArgs,
 } from './ep-args.js';
 import { packRecords, unpackRecords, type DispatchX, type ReceivedTokens } from './ep-records-io.js';
 import { combineRecordBytes, type DispatchDtype } from './records.js';
 import { fromBF16Bits, toBF16Bits } from '../kernels/bf16.js';
+import { expertFfn } from '../kernels/ffn.js';
 import type { NotifyResult } from './notify-op.js';
+import { applyLocalExperts, chargeCompute, decodeRows, expertsTimeUs, type Expert, type ExpertsResult, type RunExpertsOptions } from './experts.js';
 
 /** Options of {@link createExpertParallel}. */
 export interface ExpertParallelOptions {
@@ -258,7 +260,7 @@ export class ExpertParallel {
     const h = input?.handle;
     if (!h || !Array.isArray(h.numRecv)) fail('E_ARGUMENT', 'combine: a handle from dispatch() is required', { argument: 'handle' });
     this.restoreNotify(h);
-    const a = this.args(h.numTokens, h.numRecv);
+    const a = { ...this.args(h.numTokens, h.numRecv), hasBias: input.bias !== undefined };
     const rec = combineRecordBytes(this.hidden);
     const H = this.hidden;
     if (!this.sizesOnly) {
@@ -271,6 +273,14 @@ export class ExpertParallel {
         const reg = c.ensureRegion(r, R_COMBINE_IN, Math.max(16, rows * rec));
         writeBf16Rows(reg.u8, rec, y, rows, H);
         c.ensureRegion(r, R_COMBINE_OUT, Math.max(16, h.numTokens[r]! * H * 2));
+        if (input.bias) {
+          const b = input.bias[r];
+          const n = h.numTokens[r]! * H;
+          if (!(b instanceof Uint16Array || b instanceof Float32Array) || b.length !== n)
+            fail('E_ARGUMENT', `combine: bias[${r}] must hold ${h.numTokens[r]} x ${H} values (BF16 bits or float32)`, { argument: `bias[${r}]` });
+          const f = new Float32Array(c.ensureRegion(r, R_COMBINE_BIAS, Math.max(16, n * 4)).buffer, 0, n);
+          for (let i = 0; i < n; i++) f[i] = b instanceof Uint16Array ? fromBF16Bits(b[i]!) : b[i]!;
+        }
       }
     }
     this.prepareRings('c', a);
@@ -280,13 +290,55 @@ export class ExpertParallel {
     if (!this.sizesOnly)
       for (let r = 0; r < R; r++) {
         const T = h.numTokens[r]!;
-        const o = new Uint16Array(c.region(r, R_COMBINE_OUT).buffer.slice(0, T * H * 2));
-        if (input.bias) addBias(o, input.bias[r]!, T * H, r);
-        out.push(o);
+        out.push(new Uint16Array(c.region(r, R_COMBINE_OUT).buffer.slice(0, T * H * 2)));
       }
     return { x: out, timing: timingOf(k, 0) };
   }
+
+  /** Run each rank's local experts on a dispatch's rows (weighted), charging compute-model time. */
+  async runExperts(d: DispatchResult, experts: readonly Expert[], opts: RunExpertsOptions = {}, run: RunOptions = {}): Promise<ExpertsResult> {
+    if (this.sizesOnly) fail('E_ARGUMENT', 'runExperts: not available in sizes-only mode (no payload); charge compute with the compute model instead', {});
+    if (!Array.isArray(experts) || experts.length !== this.numExperts)
+      fail('E_ARGUMENT', `runExperts: 'experts' must list ${this.numExperts} experts, got ${Array.isArray(experts) ? experts.length : typeof experts}`, { argument: 'experts' });
+    const R = this.cluster.numRanks;
+    const epr = this.numExperts / R;
+    const y: Float32Array[] = [];
+    const perRankUs: number[] = [];
+    for (let r = 0; r < R; r++) {
+      const res = applyLocalExperts(d.recv[r]!, r, epr, this.hidden, this.topk, experts);
+      y.push(res.y);
+      const first = experts[r * epr];
+      const inter = opts.intermediate ?? (first && typeof first !== 'function' ? first.intermediate : 2048);
+      perRankUs.push(expertsTimeUs(this.cluster, res.tokensPerExpert, this.hidden, opts, inter));
+    }
+    const timeUs = await chargeCompute(this.cluster, perRankUs, run);
+    return { y, perRankUs, timeUs };
+  }
+
+  /** A whole MoE layer in one call: dispatch, experts, combine, plus the shared expert. */
+  async moeLayer(input: MoeLayerInput, run: RunOptions = {}): Promise<MoeLayerResult> {
+    const d = await this.dispatch({ x: input.x, topkIdx: input.topkIdx, topkWeights: input.topkWeights }, run);
+    const e = await this.runExperts(d, input.experts, input.expertOptions, run);
+    let bias: Float32Array[] | undefined;
+    const se = input.sharedExpert;
+    if (se) {
+      // The shared expert runs on each token's own rank, overlapped with the routed path; its output
+      // joins the combined rows as the combine's bias.
+      bias = input.x.map((x, r) => {
+        const T = input.topkIdx[r]!.length / this.topk;
+        const xf = decodeRows(x, T, this.hidden);
+        return typeof se === 'function' ? se(xf, T, -1) : expertFfn(xf, T, se);
+      });
+    }
+    const c = await this.combine({ x: e.y, handle: d.handle, ...(bias ? { bias } : {}) }, run);
+    const timing = {
+      notifyUs: d.timing.notifyUs, dispatchUs: d.timing.kernelUs, expertsUs: e.timeUs, combineUs: c.timing.kernelUs,
+      totalUs: d.timing.notifyUs + d.timing.kernelUs + e.timeUs + c.timing.kernelUs,
+    };
+    return { y: c.x, dispatch: d, combine: c, experts: e, timing };
+  }
 }
+
 
 function timingOf(k: { startUs: number; endUs: number; rankEndUs: number[]; events: number; windows: number }, notifyUs: number): KernelTiming {
   const perRankUs = k.rankEndUs.map((e) => e - k.startUs);
@@ -302,12 +354,30 @@ function writeBf16Rows(dst: Uint8Array, rec: number, y: Uint16Array | Float32Arr
     for (let j = 0; j < H; j++) v[i * stride + j] = y instanceof Uint16Array ? y[i * H + j]! : toBF16Bits(y[i * H + j]!);
 }
 
-function addBias(o: Uint16Array, bias: Uint16Array | Float32Array, n: number, r: number): void {
-  if (!bias || bias.length !== n) fail('E_ARGUMENT', `combine: bias[${r}] must hold ${n} values`, { argument: `bias[${r}]` });
-  for (let i = 0; i < n; i++) {
-    const b = bias instanceof Uint16Array ? fromBF16Bits(bias[i]!) : bias[i]!;
-    o[i] = toBF16Bits(Math.fround(fromBF16Bits(o[i]!) + b));
-  }
+
+/** Input of {@link ExpertParallel.moeLayer}. */
+export interface MoeLayerInput {
+  /** Per rank payload. */
+  x: DispatchX[];
+  topkIdx: Int32Array[];
+  topkWeights: ArrayLike<number>[];
+  /** Routed experts, indexed by global expert id. */
+  experts: readonly Expert[];
+  /** Optional shared expert, applied to every token on its own rank (added to the combined rows). */
+  sharedExpert?: Expert;
+  /** Options of the expert step. */
+  expertOptions?: RunExpertsOptions;
+}
+
+/** Result of {@link ExpertParallel.moeLayer}: per rank output rows and the phase timeline. */
+export interface MoeLayerResult {
+  /** Per rank [tokens][hidden] BF16 bits. */
+  y: Uint16Array[];
+  dispatch: DispatchResult;
+  combine: CombineResult;
+  experts: ExpertsResult;
+  /** Virtual time per phase, us. */
+  timing: { notifyUs: number; dispatchUs: number; expertsUs: number; combineUs: number; totalUs: number };
 }
 
 /** Create the expert-parallel layer of a cluster. */

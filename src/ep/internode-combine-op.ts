@@ -13,10 +13,10 @@
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
-import { ringNames, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from './ep-args.js';
+import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from './ep-args.js';
+import { toBF16Bits } from '../kernels/bf16.js';
 import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
 import { putSlots } from './intranode-dispatch-op.js';
-import { channelRange } from './plan.js';
 import { RowAccumulator } from './reduce-rows.js';
 
 const NM = ringNames('c');
@@ -132,19 +132,17 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
   const { L, rec } = st;
   const { rdmaChunk: RC, rdmaBuffer: RB } = a.combine;
   const H = a.hidden;
-  const T = a.numTokens[ctx.rank]!;
-  const [t0] = channelRange(T, L.C, c);
   const toks = st.sendTokens[c]!;
   const nodes = st.sendNodes[c]!;
   const rctrl = ctx.region(NM.rdmaCtrl);
   const ring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
   const out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
   const acc = a.sizesOnly ? null : new RowAccumulator(H);
+  const bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
   const reduceRate = ctx.hardware.smReduceGBps * 1e3;
   const pos = new Int32Array(L.N);
   const returned = new Int32Array(L.N);
   const totals = st.totals[c]!;
-  void t0;
   let i = 0;
   while (i < toks.length) {
     for (const m of nodes[i]!) yield ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
@@ -167,6 +165,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
         if (acc && ring) acc.addBf16(ring.u8, (L.rdmaSlot(c, m) + (pos[m]! % RB)) * rec);
         pos[m]!++;
       }
+      if (bias && acc) acc.addF32(bias, toks[i]! * H);
       if (acc && out) acc.writeBf16(out.u8, toks[i]! * H * 2);
     }
     for (let m = 0; m < L.N; m++) {
@@ -183,7 +182,14 @@ defineOp<EpArgs>({
   name: 'ep.combine.internode',
   prepare(ctx, a) {
     ctx.state['combine'] = internodePlan(ctx, a, 'c');
-    if (!a.sizesOnly) ctx.region(R_COMBINE_OUT).u8.fill(0);
+    if (!a.sizesOnly) {
+      // Tokens routed nowhere get no contributions: their output is the bias (or zero).
+      const out = new Uint16Array(ctx.region(R_COMBINE_OUT).buffer);
+      if (a.hasBias) {
+        const bias = new Float32Array(ctx.region(R_COMBINE_BIAS).buffer);
+        for (let i = 0; i < a.numTokens[ctx.rank]! * a.hidden; i++) out[i] = toBF16Bits(bias[i]!);
+      } else out.fill(0);
+    }
   },
   *task(ctx, a) {
     const st = ctx.state['combine'] as InternodePlan;

@@ -9,7 +9,7 @@
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
-import { numChannels, notifyStride, ringNames, R_COMBINE_IN, R_COMBINE_OUT, R_NOTIFY, R_TOPK, type EpArgs } from './ep-args.js';
+import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_NOTIFY, R_TOPK, type EpArgs } from './ep-args.js';
 import { putSlots } from './intranode-dispatch-op.js';
 import { channelRange, receiveOffsets } from './plan.js';
 import { combineRecordBytes } from './records.js';
@@ -73,6 +73,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
   const ring = a.sizesOnly ? null : ctx.region(N.nvlRing);
   const out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
   const acc = a.sizesOnly ? null : new RowAccumulator(H);
+  const bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
   const reduceRate = ctx.hardware.smReduceGBps * 1e3;
   // Per token: the ranks holding it, and its position in each one's stream for this channel.
   const consumed = new Int32Array(R);
@@ -111,6 +112,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
       if (ring && out && acc) {
         acc.reset();
         for (const d of ranks) acc.addBf16(ring.u8, ((c * R + d) * B + (consumed[d]! % B)) * rec);
+        if (bias) acc.addF32(bias, t * H);
         acc.writeBf16(out.u8, t * H * 2);
       }
       for (const d of ranks) consumed[d]!++;

@@ -33,6 +33,12 @@ export class RowAccumulator {
     }
   }
 
+  /** Add float32 values (a bias row) starting at element `offset` of `f32`. */
+  addF32(f32: Float32Array, offset: number): void {
+    const acc = this.acc;
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + f32[offset + i]!;
+  }
+
   /** Write the accumulator as BF16 at byte `offset` of `u8`. */
   writeBf16(u8: Uint8Array, offset: number): void {
     const dst = new Uint16Array(u8.buffer, u8.byteOffset + offset, this.hidden);
