@@ -44,8 +44,7 @@ function* nvlSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f
       for (let i = 0; i < k; i++)
         stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
     yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-    putSlots(ctx, fwd, ring, L.nvlSlot(c, ctx.localIndex, m), stage, L.nvlSlot(c, f, m), sent % share, k, share, rec);
-    ctx.atomicAdd(fctrl, L.nvlTail(c, ctx.localIndex, m) * 4, k);
+    putSlots(ctx, fwd, ring, L.nvlSlot(c, ctx.localIndex, m), stage, L.nvlSlot(c, f, m), sent % share, k, share, rec, fctrl, L.nvlTail(c, ctx.localIndex, m));
     sent += k;
   }
 }
@@ -113,8 +112,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
     while (done - sent >= RC || (done === total && sent < total)) {
       const k = Math.min(RC, done - sent);
       yield ctx.sleep(st.postClock[c]!.reserve(ctx.now, ctx.hardware.ibMessageUs));
-      putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), sent % RB, k, RB, rec);
-      ctx.atomicAdd(dctrl, L.rdmaTail(c, ctx.node) * 4, k);
+      putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), sent % RB, k, RB, rec, dctrl, L.rdmaTail(c, ctx.node));
       sent += k;
     }
   }

@@ -126,8 +126,7 @@ function rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: numb
         yield ctx.sleep(st.postClock[c]!.reserve(ctx.now, ctx.hardware.ibMessageUs));
         const dst = m * L.G + ctx.localIndex;
         const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
-        putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec);
-        ctx.atomicAdd(ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n) * 4, k);
+        putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n));
         sent[m]! += k;
         if (sent[m] === total) remaining--;
         progressed = true;
@@ -193,14 +192,12 @@ function forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j:
         if (p === scanned[m] && k === 0) continue;
         if (k > 0) {
           yield ctx.sleep(st.fwdSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-          putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec);
-          ctx.atomicAdd(dctrl, L.nvlTail(c, me, m) * 4, k);
+          putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec, dctrl, L.nvlTail(c, me, m));
           sent[m]! += k;
         }
         scanned[m] = p;
         if (p === total) remaining--;
         ctx.store(local, L.progress(c, m, j), p);
-        ctx.addLocal(local, L.tick(c), 1);
         progressed = true;
       }
       if (progressed || remaining === 0) continue;
@@ -225,25 +222,35 @@ function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c:
     const returned = new Int32Array(L.N);
     let remaining = 0;
     for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
-    let seen = 0;
     while (remaining > 0) {
+      const conds: CounterCondition[] = [];
       for (let m = 0; m < L.N; m++) {
         const total = streams[m]!.tokens.length;
         if (returned[m] === total) continue;
         let min = total;
-        for (let j = 0; j < L.G; j++) min = Math.min(min, Atomics.load(local.i32, L.progress(c, m, j)));
-        let k = min - returned[m]!;
-        if (k < RC && min < total) continue;
-        if (k <= 0) continue;
-        // Lazily, whole chunks at a time (the rest once the stream is done).
-        if (min < total) k -= k % RC;
-        const src = m * L.G + ctx.localIndex;
-        ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
-        returned[m]! += k;
-        if (returned[m] === total) remaining--;
+        let lag = 0;
+        for (let j = 0; j < L.G; j++) {
+          const p = Atomics.load(local.i32, L.progress(c, m, j));
+          if (p < min) {
+            min = p;
+            lag = j;
+          }
+        }
+        // Lazily, whole chunks at a time (the rest once every forwarder is through the stream).
+        const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
+        if (k > 0) {
+          const src = m * L.G + ctx.localIndex;
+          ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
+          returned[m]! += k;
+          if (returned[m] === total) {
+            remaining--;
+            continue;
+          }
+        }
+        // Wake when the slowest forwarder passes the next chunk boundary.
+        conds.push(ctx.atLeast(local, L.progress(c, m, lag), Math.min(returned[m]! + RC, total)));
       }
-      if (remaining === 0) break;
-      seen = yield ctx.untilAtLeast(local, L.tick(c), seen + 1);
+      if (remaining > 0) yield ctx.untilAny(conds);
     }
   })();
 }

@@ -53,8 +53,7 @@ function* sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): 
         stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (stageBase + slot) * rec);
       }
     yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-    putSlots(ctx, s, ring, (c * R + me) * B, stage, stageBase, sent % B, k, B, rec);
-    ctx.atomicAdd(ctrl, tailIdx * 4, k);
+    putSlots(ctx, s, ring, (c * R + me) * B, stage, stageBase, sent % B, k, B, rec, ctrl, tailIdx);
     sent += k;
   }
 }

@@ -53,21 +53,30 @@ function* sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): 
     while (sent + k - head > B) head = d === me ? yield ctx.untilAtLeast(ctrl, headIdx, sent + k - B) : yield ctx.read(ctrl, headIdx);
     if (stage && input) for (let i = 0; i < k; i++) stage.u8.set(input.u8.subarray(toks[sent + i]! * rec, (toks[sent + i]! + 1) * rec), (stageBase + ((sent + i) % B)) * rec);
     yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-    putSlots(ctx, d, ring, ringBase, stage, stageBase, sent % B, k, B, rec);
-    ctx.atomicAdd(ctrl, tailIdx * 4, k);
+    putSlots(ctx, d, ring, ringBase, stage, stageBase, sent % B, k, B, rec, ctrl, tailIdx);
     sent += k;
   }
 }
 
-/** Put `k` ring slots starting at `slot` (wrapping) from the staging mirror to the peer's ring. */
-export function putSlots(ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number, slot: number, k: number, B: number, rec: number): void {
+/**
+ * Put `k` ring slots starting at `slot` (wrapping) from the staging mirror to the peer's ring, and
+ * advance the peer's tail by `k` with the last write (the tail is released after the data). A chunk
+ * that wraps is two transfers; sizes-only mode sends the same two, so its timeline is real mode's.
+ */
+export function putSlots(
+  ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number,
+  slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number,
+): void {
+  const signal = { region: tail, offset: tailIndex * 4, value: k };
+  const first = Math.min(k, B - slot);
+  const wraps = k > first;
   if (!ring || !stage) {
-    ctx.send(dst, k * rec);
+    ctx.send(dst, first * rec, wraps ? undefined : { signal });
+    if (wraps) ctx.send(dst, (k - first) * rec, { signal });
     return;
   }
-  const first = Math.min(k, B - slot);
-  ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec);
-  if (k > first) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec);
+  ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, wraps ? undefined : { signal });
+  if (wraps) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, { signal });
 }
 
 function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {

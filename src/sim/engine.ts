@@ -56,7 +56,7 @@ class Transfer implements TransferHandle {
     readonly src: number, readonly dst: number, readonly xid: number, readonly pairSeq: number, readonly op: number,
     readonly path: number, readonly bytes: number, readonly srcRegion: number, readonly srcOffset: number,
     readonly dstRegion: number, readonly dstOffset: number, readonly value: number, readonly issueT: number,
-    readonly flags: number,
+    readonly flags: number, readonly sigRegion = -1, readonly sigOffset = -1,
   ) {
     this.egressJob = { bytes, peer: dst, finishV: 0, x: this };
     this.ingressJob = { bytes, peer: src, finishV: 0, x: this };
@@ -320,7 +320,7 @@ export class Engine implements PortHost<Job> {
    */
   issue(
     src: number, dst: number, op: number, bytes: number, srcRegion: number, srcOffset: number,
-    dstRegion: number, dstOffset: number, value: number, flags: number,
+    dstRegion: number, dstOffset: number, value: number, flags: number, sigRegion = -1, sigOffset = -1,
   ): Transfer {
     if (!Number.isInteger(dst) || dst < 0 || dst >= this.shape.numRanks)
       fail('E_RANK', `rank ${src}: destination rank ${dst} does not exist (cluster has ${this.shape.numRanks} ranks)`, { rank: src, dst });
@@ -328,6 +328,12 @@ export class Engine implements PortHost<Job> {
       const dr = this.regions.get(dstRegion);
       if (dr.rank !== dst) fail('E_REGION', `region '${dr.name}' belongs to rank ${dr.rank}, not destination rank ${dst}`, { region: dr.name, dst });
       checkRange(dr, dstOffset, op === OP_PUT ? bytes : 4, `rank ${src} ${op === OP_PUT ? 'put' : 'atomic add'} to rank ${dst}`);
+    }
+    if (sigRegion >= 0) {
+      const gr = this.regions.get(sigRegion);
+      if (gr.rank !== dst) fail('E_REGION', `signal region '${gr.name}' belongs to rank ${gr.rank}, not destination rank ${dst}`, { region: gr.name, dst });
+      if ((sigOffset & 3) !== 0) fail('E_REGION', `signal offset ${sigOffset} in '${gr.name}' is not 4-byte aligned`, { offset: sigOffset });
+      checkRange(gr, sigOffset, 4, `rank ${src} put signal to rank ${dst}`);
     }
     if (srcRegion >= 0) {
       const sr = this.regions.get(srcRegion);
@@ -343,7 +349,7 @@ export class Engine implements PortHost<Job> {
     pairOut[dst] = pairSeq + 1;
     const x = new Transfer(
       src, dst, xid, pairSeq, op, path, wire,
-      srcRegion, srcOffset, dstRegion, dstOffset, value, this.now, flags,
+      srcRegion, srcOffset, dstRegion, dstOffset, value, this.now, flags, sigRegion, sigOffset,
     );
     if (flags & FLAG_WANT_ACK) this.sentByXid.set(x.xid * 4096 + (src & 4095), x);
     if (path === PATH_LOCAL) {
@@ -366,7 +372,7 @@ export class Engine implements PortHost<Job> {
     } else {
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
         makePacket(PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
-          -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id),
+          -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1),
       );
     }
   }
@@ -404,7 +410,7 @@ export class Engine implements PortHost<Job> {
   private packetOf(kind: number, time: number, keyRank: number, keySeq: number, x: Transfer): Packet {
     return makePacket(
       kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
-      x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId,
+      x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset,
     );
   }
 
@@ -437,6 +443,12 @@ export class Engine implements PortHost<Job> {
         }
       } else if (x.op === OP_ADD) Atomics.add(dr.i32, x.dstOffset >> 2, x.value);
       this.wakeWaiters(dr);
+    }
+    if (x.sigRegion >= 0) {
+      // Put with signal: the counter moves with the data, as a release store of a tail after it.
+      const sr = this.regions.get(x.sigRegion);
+      Atomics.add(sr.i32, x.sigOffset >> 2, x.value);
+      this.wakeWaiters(sr);
     }
     if (this.shape.recordTimeline) {
       this.timeline.push(
@@ -472,7 +484,7 @@ export class Engine implements PortHost<Job> {
         case PKT_INGRESS_START: {
           const x = new Transfer(
             p.src, p.dst, p.xid, p.pairSeq, p.op, p.path, p.bytes, p.srcRegion, p.srcOffset, p.dstRegion, p.dstOffset,
-            p.value, p.issueT, p.flags,
+            p.value, p.issueT, p.flags, p.sigRegion, p.sigOffset,
           );
           x.egressStartT = p.egressStartT;
           this.inbound.set(p.xid * 4096 + (p.src & 4095), x);
@@ -593,7 +605,7 @@ export class Engine implements PortHost<Job> {
     else
       this.outbox[this.shape.workerOfRank[req.src]!]!.push(
         makePacket(PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
-          CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1),
+          CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1),
       );
   }
 

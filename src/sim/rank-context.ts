@@ -18,6 +18,11 @@ export interface PutOptions {
   ack?: boolean;
   /** Move no payload bytes: only the timing (sizes-only mode). */
   sizesOnly?: boolean;
+  /**
+   * Put with signal: add `value` to the destination's int32 counter at byte `offset` of `region`
+   * when the data is delivered (a tail released after the data, in one transfer).
+   */
+  signal?: { region: Region; offset: number; value: number };
 }
 
 export class RankContext {
@@ -66,12 +71,20 @@ export class RankContext {
    */
   put(dst: Region, dstOffset: number, src: Region | null, srcOffset: number, length: number, opts?: PutOptions): TransferHandle {
     const flags = (opts?.ack ? FLAG_WANT_ACK : 0) | (opts?.sizesOnly || src === null ? FLAG_NO_DATA : 0);
-    return this.engine.issue(this.rank, dst.rank, OP_PUT, length, src ? src.id : -1, srcOffset, dst.id, dstOffset, 0, flags);
+    const sig = opts?.signal;
+    return this.engine.issue(
+      this.rank, dst.rank, OP_PUT, length, src ? src.id : -1, srcOffset, dst.id, dstOffset, sig ? sig.value : 0, flags,
+      sig ? sig.region.id : -1, sig ? sig.offset : -1,
+    );
   }
 
-  /** Sizes-only transfer of `length` bytes to `dst` with no destination region. */
-  send(dst: number, length: number, opts?: { ack?: boolean }): TransferHandle {
-    return this.engine.issue(this.rank, dst, OP_PUT, length, -1, 0, -1, 0, 0, FLAG_NO_DATA | (opts?.ack ? FLAG_WANT_ACK : 0));
+  /** Sizes-only transfer of `length` bytes to `dst` with no destination region (optionally with a signal). */
+  send(dst: number, length: number, opts?: { ack?: boolean; signal?: { region: Region; offset: number; value: number } }): TransferHandle {
+    const sig = opts?.signal;
+    return this.engine.issue(
+      this.rank, dst, OP_PUT, length, -1, 0, -1, 0, sig ? sig.value : 0, FLAG_NO_DATA | (opts?.ack ? FLAG_WANT_ACK : 0),
+      sig ? sig.region.id : -1, sig ? sig.offset : -1,
+    );
   }
 
   /** Remote atomic add of `value` on the int32 counter at byte `offset` of `dst` (FIFO after earlier puts). */

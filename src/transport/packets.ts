@@ -49,6 +49,9 @@ export interface Packet {
   flags: number;
   /** Id of the task waiting for completion on the source, or -1. */
   waiter: number;
+  /** Put with signal: region id and byte offset of the int32 counter that `value` is added to at delivery, or -1. */
+  sigRegion: number;
+  sigOffset: number;
 }
 
 /** The transfer moves no payload bytes (sizes-only mode). */
@@ -58,7 +61,7 @@ export const FLAG_WANT_ACK = 2;
 
 const FIELDS = [
   'kind', 'time', 'keyRank', 'keySeq', 'src', 'dst', 'xid', 'pairSeq', 'op', 'path', 'bytes',
-  'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter',
+  'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter', 'sigRegion', 'sigOffset',
 ] as const;
 
 /** The one packet factory: always the same field order, so msgpackr reuses one record structure. */
@@ -66,11 +69,11 @@ export function makePacket(
   kind: number, time: number, keyRank: number, keySeq: number, src: number, dst: number, xid: number,
   pairSeq: number, op: number, path: number, bytes: number, srcRegion: number, srcOffset: number,
   dstRegion: number, dstOffset: number, value: number, issueT: number, egressStartT: number,
-  egressDoneT: number, flags: number, waiter: number,
+  egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number,
 ): Packet {
   return {
     kind, time, keyRank, keySeq, src, dst, xid, pairSeq, op, path, bytes, srcRegion, srcOffset,
-    dstRegion, dstOffset, value, issueT, egressStartT, egressDoneT, flags, waiter,
+    dstRegion, dstOffset, value, issueT, egressStartT, egressDoneT, flags, waiter, sigRegion, sigOffset,
   };
 }
 
@@ -151,4 +154,6 @@ export function validatePacket(x: unknown, i: number, limits: PacketLimits): ass
   time(p, i, 'egressDoneT', true);
   int(p, i, 'flags', 0, 3);
   int(p, i, 'waiter', -1, Number.MAX_SAFE_INTEGER);
+  int(p, i, 'sigRegion', -1, limits.numRegions - 1);
+  int(p, i, 'sigOffset', -1, Number.MAX_SAFE_INTEGER);
 }
