@@ -35,8 +35,11 @@ const DEFAULTS: ReadonlyArray<[number, Tuple, Tuple]> = [
 /**
  * The default configs for `numRanks` ranks. DeepEP ships defaults for 8, 16, 32, 64 and 128 ranks;
  * other counts take the entry of the largest listed count not above them (the smallest entry below
- * 8). With `numNodes` given, the NVLink ring is rounded up to a multiple of the node count, as the
- * internode kernels require.
+ * 8). With `numNodes` > 1, as the internode kernels require: the NVLink ring is rounded up to a
+ * multiple of the node count and grows until each node's share holds the NVLink send chunk plus the
+ * forwarder warps sharing it (and more than the RDMA send chunk); the RDMA ring is rounded up to a
+ * multiple of the RDMA send chunk, as DeepEP's `Config` does (128 slots with chunk 12 become 132).
+ * So every default passes {@link validateEpConfig}.
  */
 export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, numNodes = 1): { dispatch: EpConfig; combine: EpConfig } {
   let pick = DEFAULTS[0]!;
@@ -44,9 +47,13 @@ export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, num
   const mk = ([nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer]: Tuple): EpConfig => ({
     numSms,
     nvlChunk,
-    nvlBuffer: Math.ceil(nvlBuffer / numNodes) * numNodes,
+    // Internode, each node's share must hold a send chunk plus the forwarders sharing it: past the
+    // listed counts (256 ranks: 560 / 32 nodes < 20 + 1) the ring grows, as DeepEP's larger entries do.
+    nvlBuffer: numNodes * Math.max(Math.ceil(nvlBuffer / numNodes), numNodes > 1 ? Math.max(nvlChunk + forwarderWarpsPerNode(numNodes), rdmaChunk + 1) : 0),
     rdmaChunk,
-    rdmaBuffer,
+    // DeepEP's Config constructor aligns the RDMA ring up to a multiple of the send chunk (only
+    // internode kernels use it; intranode the listed value stays).
+    rdmaBuffer: numNodes > 1 ? Math.ceil(rdmaBuffer / rdmaChunk) * rdmaChunk : rdmaBuffer,
   });
   return { dispatch: mk(pick[1]), combine: mk(pick[2]) };
 }

@@ -1,0 +1,273 @@
+/**
+ * Expert-parallel configuration: DeepEP's default configs per rank count (and the rule for other
+ * counts), every deadlock constraint rejected with E_CONFIG naming it, record sizes, and typed
+ * errors for bad inputs to createExpertParallel, dispatch, combine and runExperts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
+import { H800 } from '../../../src/hardware/profile.js';
+import { createExpertParallel, type ExpertParallel } from '../../../src/ep/expert-parallel.js';
+import { defaultEpConfigs, forwarderWarpsPerNode, validateEpConfig, type EpConfig } from '../../../src/ep/ep-config.js';
+import { benchmarkRowBytes, combineRecordBytes, dispatchRecordLayout } from '../../../src/ep/records.js';
+import { expectError, expectReject } from '../cluster/helpers.js';
+import { makeInputs, smallConfig, type EpCase } from './ep-case.js';
+
+const cfg = (numSms: number, nvlChunk: number, nvlBuffer: number, rdmaChunk: number, rdmaBuffer: number): EpConfig => ({ numSms, nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer });
+
+describe('record sizes', () => {
+  it('hidden 7168, top-8: FP8 7,472 B and BF16 14,416 B; combine rows 14,336 B', () => {
+    expect(dispatchRecordLayout(7168, 8, 'fp8').bytes).toBe(7472);
+    expect(dispatchRecordLayout(7168, 8, 'bf16').bytes).toBe(14416);
+    const f = dispatchRecordLayout(7168, 8, 'fp8');
+    expect([f.dataBytes, f.scaleBytes, f.metaOffset, f.idxOffset, f.weightOffset]).toEqual([7168, 224, 7392, 7400, 7432]);
+    expect(combineRecordBytes(7168)).toBe(14336);
+    expect(dispatchRecordLayout(128, 1, 'bf16').bytes % 16).toBe(0);
+    expect(benchmarkRowBytes(7168, 'fp8')).toBe(7168 * (1 + 4 / 128));
+    expect(benchmarkRowBytes(7168, 'bf16')).toBe(14336);
+  });
+});
+
+describe('default configs', () => {
+  const ref: Array<[number, number[], number[]]> = [
+    [8, [6, 256, 6, 128], [4, 256, 6, 128]],
+    [16, [36, 288, 20, 128], [4, 288, 12, 128]],
+    [32, [32, 288, 8, 128], [1, 288, 8, 128]],
+    [64, [32, 288, 8, 128], [1, 288, 8, 128]],
+    [128, [20, 560, 12, 128], [1, 560, 8, 128]],
+  ];
+  const tuple = (c: EpConfig) => [c.nvlChunk, c.nvlBuffer, c.rdmaChunk, c.rdmaBuffer];
+
+  it("DeepEP's defaults per rank count (reference page §5), 20 SMs unless told", () => {
+    for (const [R, d, c] of ref) {
+      const got = defaultEpConfigs(R);
+      expect(tuple(got.dispatch), `${R} ranks dispatch`).toEqual(d);
+      expect(tuple(got.combine), `${R} ranks combine`).toEqual(c);
+      expect(got.dispatch.numSms).toBe(20);
+    }
+    expect(defaultEpConfigs(8, 24).combine.numSms).toBe(24);
+  });
+
+  it('other counts take the largest listed count not above them (the 8-rank entry below 8)', () => {
+    expect(defaultEpConfigs(2)).toEqual(defaultEpConfigs(8));
+    expect(defaultEpConfigs(4)).toEqual(defaultEpConfigs(8));
+    expect(defaultEpConfigs(24)).toEqual(defaultEpConfigs(16));
+    expect(defaultEpConfigs(96)).toEqual(defaultEpConfigs(64));
+  });
+
+  it("internode, the rings are adjusted as DeepEP's Config does: RDMA ring to a multiple of its chunk, NVLink ring to the node count", () => {
+    // EP16 on 2 nodes: RDMA chunk 20 in a 128-slot ring -> 140 (DeepEP aligns up), combine 12 -> 132.
+    const e16 = defaultEpConfigs(16, 20, 2);
+    expect(tuple(e16.dispatch)).toEqual([36, 288, 20, 140]);
+    expect(tuple(e16.combine)).toEqual([4, 288, 12, 132]);
+    expect(defaultEpConfigs(24, 20, 3).dispatch.nvlBuffer).toBe(288);
+    expect(defaultEpConfigs(40, 20, 5).dispatch.nvlBuffer).toBe(290);
+    // EP256 (32 nodes): 560 / 32 is below a 20-token chunk plus its forwarder, so the ring grows.
+    const e256 = defaultEpConfigs(256, 20, 32).dispatch;
+    expect(e256.nvlBuffer / 32).toBeGreaterThanOrEqual(e256.nvlChunk + forwarderWarpsPerNode(32));
+  });
+
+  it('every default passes validation, on every shape of 1-64 nodes x 1, 2, 4, 8 GPUs', () => {
+    for (let N = 1; N <= 64; N++)
+      for (const G of [1, 2, 4, 8]) {
+        const d = defaultEpConfigs(N * G, 24, N);
+        expect(() => validateEpConfig(d.dispatch, N, 'dispatch'), `${N}x${G} dispatch`).not.toThrow();
+        expect(() => validateEpConfig(d.combine, N, 'combine'), `${N}x${G} combine`).not.toThrow();
+      }
+  });
+
+  it('createExpertParallel uses them when configs are not given, and merges partial ones', async () => {
+    const cluster = await createCluster({ nodes: 1, gpusPerNode: 8, hardware: H800, workers: 1, transport: 'in-process' });
+    try {
+      const ep = await createExpertParallel(cluster, { numExperts: 16, hidden: 128 });
+      expect(ep.dispatchConfig).toEqual(defaultEpConfigs(8).dispatch);
+      expect(ep.combineConfig).toEqual(defaultEpConfigs(8).combine);
+      expect(ep.topk).toBe(8);
+      expect(ep.dtype).toBe('bf16');
+      const ep2 = await createExpertParallel(cluster, { numExperts: 16, hidden: 128, numSms: 24, dispatchConfig: { nvlChunk: 10 } });
+      expect(ep2.dispatchConfig).toEqual({ ...defaultEpConfigs(8, 24).dispatch, nvlChunk: 10 });
+      expect(ep2.combineConfig.numSms).toBe(24);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe('deadlock constraints are rejected with E_CONFIG naming them', () => {
+  it('numSms even, positive integer fields', () => {
+    expectError(() => validateEpConfig(cfg(3, 4, 8, 4, 8), 1, 'dispatch'), 'E_CONFIG', 'dispatchConfig.numSms', 'even');
+    for (const f of ['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const)
+      for (const bad of [0, -2, 1.5, Number.NaN, '4' as unknown as number]) {
+        const c = { ...cfg(4, 4, 8, 4, 8), [f]: bad };
+        const data = expectError(() => validateEpConfig(c, 2, 'combine'), 'E_CONFIG', `combineConfig.${f}`, 'positive integer');
+        expect(data.field).toBe(`combineConfig.${f}`);
+      }
+  });
+
+  it('NVLink send chunk < NVLink receive ring (intranode and internode)', () => {
+    for (const [nvlChunk, nvlBuffer] of [[8, 8], [9, 8]] as const)
+      expectError(() => validateEpConfig(cfg(4, nvlChunk, nvlBuffer, 4, 8), 1, 'dispatch'), 'E_CONFIG', 'NVLink send chunk', 'smaller than the NVLink receive ring');
+    expectError(() => validateEpConfig(cfg(4, 16, 16, 4, 8), 2, 'dispatch'), 'E_CONFIG', 'NVLink send chunk (16)', 'NVLink receive ring (16)');
+    expect(validateEpConfig(cfg(4, 7, 8, 4, 8), 1, 'dispatch').nvlChunk).toBe(7);
+  });
+
+  it('RDMA receive ring a multiple of the RDMA send chunk (internode only)', () => {
+    expectError(() => validateEpConfig(cfg(4, 2, 32, 4, 10), 2, 'dispatch'), 'E_CONFIG', 'RDMA receive ring (10)', 'multiple of the RDMA send chunk (4)');
+    expect(() => validateEpConfig(cfg(4, 2, 32, 4, 10), 1, 'dispatch')).not.toThrow();
+  });
+
+  it('RDMA send chunk at most half the RDMA ring (lazy head returns)', () => {
+    expectError(() => validateEpConfig(cfg(4, 2, 32, 8, 8), 2, 'combine'), 'E_CONFIG', 'combineConfig', 'RDMA send chunk (8)', 'at most half');
+    expect(() => validateEpConfig(cfg(4, 2, 32, 4, 8), 2, 'combine')).not.toThrow();
+  });
+
+  it('NVLink ring divisible by the node count', () => {
+    expectError(() => validateEpConfig(cfg(4, 2, 31, 4, 8), 2, 'dispatch'), 'E_CONFIG', 'NVLink receive ring (31)', 'divisible by the node count (2)');
+  });
+
+  it("each node's share at least the NVLink send chunk plus the forwarder warps sharing it", () => {
+    // 2 nodes: 4 forwarder warps per node; share 10 < 7 + 4.
+    expect(forwarderWarpsPerNode(2)).toBe(4);
+    expectError(() => validateEpConfig(cfg(4, 7, 20, 4, 8), 2, 'dispatch'), 'E_CONFIG', "each node's share of the NVLink ring", 'NVLink send chunk (7)', 'plus the 4 forwarder warps');
+    expect(() => validateEpConfig(cfg(4, 6, 20, 4, 8), 2, 'dispatch')).not.toThrow();
+    // 16 nodes: one forwarder warp each.
+    expect(forwarderWarpsPerNode(16)).toBe(1);
+    expectError(() => validateEpConfig(cfg(4, 4, 64, 2, 4), 16, 'dispatch'), 'E_CONFIG', 'plus the 1 forwarder warps');
+  });
+
+  it("each node's share larger than the RDMA send chunk", () => {
+    expectError(() => validateEpConfig(cfg(4, 1, 16, 8, 16), 2, 'dispatch'), 'E_CONFIG', "each node's share of the NVLink ring (8)", 'larger than the RDMA send chunk (8)');
+  });
+
+  it('RDMA send chunk at least the forwarder warps per destination', () => {
+    expectError(() => validateEpConfig(cfg(4, 1, 40, 2, 4), 2, 'dispatch'), 'E_CONFIG', 'RDMA send chunk (2)', 'at least the 4 forwarder warps per destination');
+    expect(() => validateEpConfig(cfg(4, 1, 40, 2, 4), 4, 'dispatch')).not.toThrow();
+  });
+
+  it('createExpertParallel rejects bad dispatch and combine configs, naming which', async () => {
+    const cluster = await createCluster({ nodes: 2, gpusPerNode: 2, hardware: H800, workers: 1, transport: 'in-process' });
+    try {
+      const base = { numExperts: 8, hidden: 128, topk: 2, ...smallConfig(2, 4, 2, 4) };
+      await expectReject(createExpertParallel(cluster, { ...base, dispatchConfig: { ...base.dispatchConfig, rdmaBuffer: 6 } }), 'E_CONFIG', 'dispatchConfig', 'multiple of the RDMA send chunk');
+      await expectReject(createExpertParallel(cluster, { ...base, combineConfig: { ...base.combineConfig, nvlChunk: 99 } }), 'E_CONFIG', 'combineConfig', 'NVLink send chunk');
+      await expectReject(createExpertParallel(cluster, { ...base, numSms: 5 }), 'E_CONFIG', 'numSms', 'even');
+      await expectReject(createExpertParallel(cluster, { ...base, combineConfig: { ...base.combineConfig, numSms: 6 } }), 'E_CONFIG', 'combineConfig.numSms (6) must equal dispatchConfig.numSms (4)');
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe('bad inputs give typed errors', () => {
+  let cluster: Cluster;
+  let ep: ExpertParallel;
+  const k: EpCase = {
+    nodes: 2, gpus: 2, numExperts: 8, hidden: 128, topk: 2, dtype: 'bf16', ...smallConfig(2, 4, 2, 4), expertAlignment: 1,
+    tokens: [3, 2, 0, 4], routing: 'random', minusOne: 0, seed: 1,
+  };
+  beforeAll(async () => {
+    cluster = await createCluster({ nodes: 2, gpusPerNode: 2, hardware: H800, workers: 1, transport: 'in-process' });
+    ep = await createExpertParallel(cluster, { numExperts: 8, hidden: 128, topk: 2, numSms: k.numSms, dispatchConfig: k.dispatchConfig, combineConfig: k.combineConfig });
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
+
+  it('createExpertParallel: layer options', async () => {
+    const o = { numExperts: 8, hidden: 128, topk: 2, ...smallConfig(2, 4, 2, 4) };
+    await expectReject(createExpertParallel(cluster, { ...o, numExperts: 6 }), 'E_CONFIG', 'numExperts 6', 'not divisible by the 4 ranks');
+    await expectReject(createExpertParallel(cluster, { ...o, numExperts: 0 }), 'E_CONFIG', "'numExperts'");
+    await expectReject(createExpertParallel(cluster, { ...o, hidden: 0 }), 'E_CONFIG', "'hidden'");
+    await expectReject(createExpertParallel(cluster, { ...o, topk: 9 }), 'E_CONFIG', 'topk 9 exceeds numExperts 8');
+    await expectReject(createExpertParallel(cluster, { ...o, topk: 0 }), 'E_CONFIG', "'topk'");
+    await expectReject(createExpertParallel(cluster, { ...o, dtype: 'fp16' as 'bf16' }), 'E_CONFIG', 'dtype');
+    await expectReject(createExpertParallel(cluster, { ...o, dtype: 'fp8', hidden: 192 }), 'E_CONFIG', 'FP8', 'divisible by 128');
+    await expectReject(createExpertParallel(cluster, { ...o, expertAlignment: 0 }), 'E_CONFIG', "'expertAlignment'");
+  });
+
+  it('dispatch: per-rank arrays of the wrong length or type', async () => {
+    const inp = makeInputs(k);
+    const ok = { x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights };
+    await expectReject(ep.dispatch({ ...ok, topkIdx: inp.topkIdx.slice(1) }), 'E_ARGUMENT', "'topkIdx'", 'one entry per rank (4)', 'length 3');
+    await expectReject(ep.dispatch({ ...ok, x: inp.x.slice(0, 2) }), 'E_ARGUMENT', "'x'", 'one entry per rank');
+    await expectReject(ep.dispatch({ ...ok, topkWeights: inp.topkWeights.slice(0, 1) }), 'E_ARGUMENT', "'topkWeights'");
+    await expectReject(ep.dispatch({ ...ok, topkIdx: [inp.topkIdx[0]!, new Int32Array(3), inp.topkIdx[2]!, inp.topkIdx[3]!] }), 'E_ARGUMENT', 'topkIdx[1]', '[tokens][2]', 'length 3');
+    await expectReject(ep.dispatch({ ...ok, topkIdx: [Array.from(inp.topkIdx[0]!) as unknown as Int32Array, ...inp.topkIdx.slice(1)] }), 'E_ARGUMENT', 'topkIdx[0]', 'Int32Array');
+    const w = inp.topkWeights.slice();
+    w[3] = new Float32Array(7);
+    await expectReject(ep.dispatch({ ...ok, topkWeights: w }), 'E_ARGUMENT', 'topkWeights[3] has length 7, expected 8');
+    const x = inp.x.slice();
+    x[1] = new Uint16Array(5);
+    await expectReject(ep.dispatch({ ...ok, x }), 'E_ARGUMENT', 'x[1]', 'BF16', '2 x 128 = 256');
+    x[1] = new Float32Array(256) as unknown as Uint16Array;
+    await expectReject(ep.dispatch({ ...ok, x }), 'E_ARGUMENT', 'x[1]');
+    // The cluster is still usable after rejected inputs.
+    const d = await ep.dispatch(ok);
+    expect(d.handle.numTokens).toEqual(k.tokens);
+  });
+
+  it('dispatch: FP8 payloads of the wrong shape', async () => {
+    const f8 = { ...k, dtype: 'fp8' as const };
+    const ep8 = await createExpertParallel(cluster, { numExperts: 8, hidden: 128, topk: 2, dtype: 'fp8', numSms: k.numSms, dispatchConfig: k.dispatchConfig, combineConfig: k.combineConfig });
+    const inp = makeInputs(f8);
+    const ok = { x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights };
+    const x = inp.x.slice();
+    x[0] = { q: new Uint8Array(3 * 128), scales: new Float32Array(2) };
+    await expectReject(ep8.dispatch({ ...ok, x }), 'E_ARGUMENT', 'x[0]', 'scales: Float32Array(3)');
+    x[0] = new Uint16Array(3 * 128);
+    await expectReject(ep8.dispatch({ ...ok, x }), 'E_ARGUMENT', 'x[0]', 'for FP8');
+    await expect(ep8.dispatch(ok)).resolves.toBeDefined();
+  });
+
+  it('dispatch: expert ids out of range are routing errors', async () => {
+    const inp = makeInputs(k);
+    for (const bad of [8, -2, 1000]) {
+      const idx = inp.topkIdx.map((t) => t.slice());
+      idx[3]![5] = bad;
+      const data = await expectReject(ep.dispatch({ x: inp.x, topkIdx: idx, topkWeights: inp.topkWeights }), 'E_ROUTING', `topkIdx[3][2][1] = ${bad}`, 'outside [-1, 8)');
+      expect(data.value).toBe(bad);
+    }
+    await expectReject(Promise.resolve().then(() => ep.getDispatchLayout(inp.topkIdx.slice(2))), 'E_ARGUMENT', "'topkIdx'");
+  });
+
+  it('dispatch: a handle made for other token counts', async () => {
+    const inp = makeInputs(k);
+    const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+    const k2 = { ...k, tokens: [3, 2, 1, 4] };
+    const i2 = makeInputs(k2);
+    await expectReject(ep.dispatch({ x: i2.x, topkIdx: i2.topkIdx, topkWeights: i2.topkWeights, handle: d.handle }), 'E_ARGUMENT', 'handle', 'other token counts');
+  });
+
+  it('combine: missing handle, rows of the wrong size, bias of the wrong size', async () => {
+    const inp = makeInputs(k);
+    const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+    const y = d.recv.map((r) => new Float32Array((r.recvSrc.length / 2) * 128));
+    await expectReject(ep.combine({ x: y } as unknown as Parameters<ExpertParallel['combine']>[0]), 'E_ARGUMENT', 'handle');
+    await expectReject(ep.combine({ x: y.slice(1), handle: d.handle }), 'E_ARGUMENT', "'x'", 'one entry per rank');
+    const yb: Float32Array[] = y.slice();
+    yb[0] = new Float32Array(y[0]!.length + 128);
+    await expectReject(ep.combine({ x: yb, handle: d.handle }), 'E_ARGUMENT', 'x[0]', `${d.handle.numRecv[0]} x 128`);
+    yb[0] = new Float64Array(y[0]!.length) as unknown as Float32Array;
+    await expectReject(ep.combine({ x: yb, handle: d.handle }), 'E_ARGUMENT', 'x[0]');
+    const bias = k.tokens.map((T) => new Float32Array(T * 128));
+    bias[3] = new Float32Array(4);
+    await expectReject(ep.combine({ x: y, handle: d.handle, bias }), 'E_ARGUMENT', 'bias[3]', '4 x 128');
+    // Still usable.
+    const c = await ep.combine({ x: y, handle: d.handle });
+    expect(c.x.map((r) => r.length)).toEqual(k.tokens.map((T) => T * 128));
+  });
+
+  it('runExperts: wrong expert list, missing expert, wrong output size; sizes-only has no runExperts', async () => {
+    const inp = makeInputs(k);
+    const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+    const id = (x: Float32Array) => x;
+    await expectReject(ep.runExperts(d, [id]), 'E_ARGUMENT', "'experts' must list 8 experts, got 1");
+    const holes = new Array(8).fill(id);
+    const used = inp.topkIdx[0]![0]!;
+    delete holes[used];
+    await expectReject(ep.runExperts(d, holes), 'E_ARGUMENT', `no expert given for expert ${used}`);
+    await expectReject(ep.runExperts(d, new Array(8).fill((x: Float32Array) => x.subarray(1))), 'E_ARGUMENT', 'returned');
+    const sz = await createExpertParallel(cluster, { numExperts: 8, hidden: 128, topk: 2, sizesOnly: true, numSms: k.numSms, dispatchConfig: k.dispatchConfig, combineConfig: k.combineConfig });
+    const ds = await sz.dispatch({ topkIdx: inp.topkIdx });
+    await expectReject(sz.runExperts(ds, new Array(8).fill(id)), 'E_ARGUMENT', 'sizes-only');
+  });
+});
