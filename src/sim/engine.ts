@@ -96,7 +96,10 @@ export class Engine implements PortHost<Job> {
   private readonly inbound = new Map<number, Transfer>();
   private readonly sentByXid = new Map<number, Transfer>();
   private readonly tasks = new Map<number, Task>();
+  /** Tasks waiting on one int32 counter, keyed by {@link counterKey}. */
   private readonly waiters = new Map<number, Task[]>();
+  /** Per region id: the counter indexes that have waiters (for puts that overwrite a range). */
+  private readonly watched = new Map<number, Set<number>>();
   private taskIdNext = 0;
   readonly outbox: Packet[][];
   readonly contexts: Array<RankContext | undefined>;
@@ -192,9 +195,7 @@ export class Engine implements PortHost<Job> {
             continue;
           }
           task.wait = w;
-          let list = this.waiters.get(w.region.id);
-          if (!list) this.waiters.set(w.region.id, (list = []));
-          list.push(task);
+          this.watch(w.region, w.index, task);
           return;
         }
         case WAIT_ANY: {
@@ -204,13 +205,8 @@ export class Engine implements PortHost<Job> {
             continue;
           }
           task.wait = w;
-          for (let i = 0; i < w.conds.length; i++) {
-            const id = w.conds[i]!.region.id;
-            let list = this.waiters.get(id);
-            if (!list) this.waiters.set(id, (list = []));
-            // One entry per region is enough: a wake re-checks every condition.
-            if (list[list.length - 1] !== task) list.push(task);
-          }
+          // Entries left under the other counters once one fires are dropped when next scanned.
+          for (let i = 0; i < w.conds.length; i++) this.watch(w.conds[i]!.region, w.conds[i]!.index, task);
           return;
         }
         case WAIT_TRANSFER:
@@ -279,11 +275,22 @@ export class Engine implements PortHost<Job> {
       .map((t) => ({ rank: t.rank, task: t.name, waitingFor: describeWait(t.wait) }));
   }
 
-  /** Re-check the tasks waiting on counters of `region` after it changed. */
-  wakeWaiters(region: Region): void {
-    const list = this.waiters.get(region.id);
+  private watch(region: Region, index: number, task: Task): void {
+    const key = counterKey(region.id, index);
+    let list = this.waiters.get(key);
+    if (!list) {
+      this.waiters.set(key, (list = []));
+      let set = this.watched.get(region.id);
+      if (!set) this.watched.set(region.id, (set = new Set()));
+      set.add(index);
+    }
+    if (list[list.length - 1] !== task) list.push(task);
+  }
+
+  /** Re-check the tasks waiting on counter `region[index]` after it changed. */
+  wakeCounter(region: Region, index: number): void {
+    const list = this.waiters.get(counterKey(region.id, index));
     if (!list || list.length === 0) return;
-    const i32 = region.i32;
     let keep = 0;
     for (let i = 0; i < list.length; i++) {
       const t = list[i]!;
@@ -291,8 +298,8 @@ export class Engine implements PortHost<Job> {
       if (t.done || w === null) continue;
       let value: number;
       if (w.kind === WAIT_COUNTER) {
-        if (w.region !== region) continue;
-        value = Atomics.load(i32, w.index);
+        if (w.region !== region || w.index !== index) continue;
+        value = Atomics.load(region.i32, index);
         if (!counterSatisfied(value, w.cmp, w.value)) {
           list[keep++] = t;
           continue;
@@ -310,6 +317,15 @@ export class Engine implements PortHost<Job> {
       t.wait = null;
     }
     list.length = keep;
+  }
+
+  /** Re-check the waiters on every watched counter in bytes [offset, offset + length) of `region`. */
+  wakeRange(region: Region, offset: number, length: number): void {
+    const set = this.watched.get(region.id);
+    if (!set) return;
+    const lo = offset >> 2;
+    const hi = (offset + length + 3) >> 2;
+    for (const index of set) if (index >= lo && index < hi) this.wakeCounter(region, index);
   }
 
   // ---------------------------------------------------------------- transfers
@@ -441,14 +457,17 @@ export class Engine implements PortHost<Job> {
           const sr = this.regions.get(x.srcRegion);
           dr.u8.set(sr.u8.subarray(x.srcOffset, x.srcOffset + x.bytes), x.dstOffset);
         }
-      } else if (x.op === OP_ADD) Atomics.add(dr.i32, x.dstOffset >> 2, x.value);
-      this.wakeWaiters(dr);
+        this.wakeRange(dr, x.dstOffset, x.bytes);
+      } else if (x.op === OP_ADD) {
+        Atomics.add(dr.i32, x.dstOffset >> 2, x.value);
+        this.wakeCounter(dr, x.dstOffset >> 2);
+      }
     }
     if (x.sigRegion >= 0) {
       // Put with signal: the counter moves with the data, as a release store of a tail after it.
       const sr = this.regions.get(x.sigRegion);
       Atomics.add(sr.i32, x.sigOffset >> 2, x.value);
-      this.wakeWaiters(sr);
+      this.wakeCounter(sr, x.sigOffset >> 2);
     }
     if (this.shape.recordTimeline) {
       this.timeline.push(
@@ -626,6 +645,11 @@ interface ReadRequest {
 
 function pairKey(src: number, dst: number, seq: number): number {
   return (seq * 4096 + src) * 4096 + dst;
+}
+
+/** Map key of one int32 counter (region ids stay far below 2^21). */
+function counterKey(regionId: number, index: number): number {
+  return regionId * 4294967296 + index;
 }
 
 /** Index of the first satisfied condition, or -1. */
