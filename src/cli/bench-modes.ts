@@ -6,4 +6,4 @@
  */
 import { registerLazyBenchMode } from './bench-registry.js';
 
-void registerLazyBenchMode;
+registerLazyBenchMode('deepep', "DeepEP's normal dispatch/combine benchmark", async () => (await import('./bench-deepep-command.js')).benchDeepepCommand);

@@ -34,6 +34,8 @@ export interface DeepepBenchOptions {
   hardware?: HardwareProfile | string;
   /** Called with progress lines (for stderr). */
   onProgress?: (line: string) => void;
+  /** Aborts the run. */
+  signal?: AbortSignal;
 }
 
 export interface KernelFigures {
@@ -118,7 +120,8 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     const w = topkIdx.map((t) => new Float32Array(t.length).fill(1 / topk));
     let ep = await mkEp();
     o.onProgress?.('notify + dispatch');
-    let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) });
+    const run = o.signal ? { signal: o.signal } : {};
+    let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) }, run);
     const notifyUs = d.timing.notifyUs;
     const layouts = ep.getDispatchLayout(topkIdx);
     const rowD = benchmarkRowBytes(hidden, dtype);
@@ -137,18 +140,18 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
         } catch {
           continue;
         }
-        const dd = await e2.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) });
+        const dd = await e2.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
         const f = dispatchFig(dd, e2.dispatchConfig);
         o.onProgress?.(`dispatch ${JSON.stringify(cfg)}: ${f.timeUs.toFixed(1)} us`);
         if (f.timeUs < best.timeUs) best = f;
       }
       ep = await mkEp(best.config, undefined);
-      d = await ep.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) });
+      d = await ep.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
     }
     o.onProgress?.('combine');
     const y = payload ? d.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
     const combineFig = (us: number[], cfg: EpConfig) => figures(us, nodes > 1 ? rdmaTokens.map((n) => n * rowC) : null, nvlRows.map((n) => n * rowC), cfg);
-    const c = await ep.combine({ handle: d.handle, ...(y ? { x: y } : {}) });
+    const c = await ep.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
     let bestC = combineFig(c.timing.perRankUs, ep.combineConfig);
     events += c.timing.events;
     if (o.tune) {
@@ -159,7 +162,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
         } catch {
           continue;
         }
-        const cc = await e2.combine({ handle: d.handle, ...(y ? { x: y } : {}) });
+        const cc = await e2.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
         const f = combineFig(cc.timing.perRankUs, e2.combineConfig);
         o.onProgress?.(`combine ${JSON.stringify(cfg)}: ${f.timeUs.toFixed(1)} us`);
         if (f.timeUs < bestC.timeUs) bestC = f;
