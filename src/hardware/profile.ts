@@ -67,7 +67,7 @@ export const H800: HardwareProfile = Object.freeze({
   ibLatencyUs: 2.5,
   peakTflops: Object.freeze({ fp8: 1979, bf16: 989, fp32: 67 }),
   kernelLaunchUs: 4,
-  smCopyGBps: 60,
+  smCopyGBps: 15,
   smReduceGBps: 120,
   nvlinkMessageUs: 0.3,
   ibMessageUs: 0.6,
