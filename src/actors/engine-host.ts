@@ -47,8 +47,7 @@ export class EngineHost {
           const r = this.reply(msg.id);
           const e = this.mustEngine();
           if (msg.what === 'timeline') {
-            r.timeline = Float64Array.from(e.timeline);
-            e.timeline.length = 0;
+            r.timeline = e.timeline.take();
           } else if (msg.what === 'blocked') r.blocked = e.blockedTasks();
           return r;
         }

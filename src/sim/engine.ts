@@ -27,7 +27,7 @@ import { EventQueue } from './event-queue.js';
 import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
 import { RankContext } from './rank-context.js';
 import { describeWait, Task, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
-import { TIMELINE_FIELDS, type TimelineLog } from './timeline.js';
+import { TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
 export interface EngineShape {
@@ -103,7 +103,7 @@ export class Engine implements PortHost<Job> {
   private taskIdNext = 0;
   readonly outbox: Packet[][];
   readonly contexts: Array<RankContext | undefined>;
-  readonly timeline: TimelineLog = [];
+  readonly timeline = new TimelineLog();
   readonly failures: TaskFailure[] = [];
   /** Groups (one per local rank per op) that finished since the host last collected them. */
   readonly finishedGroups: TaskGroup[] = [];
@@ -343,18 +343,18 @@ export class Engine implements PortHost<Job> {
     if (dstRegion >= 0) {
       const dr = this.regions.get(dstRegion);
       if (dr.rank !== dst) fail('E_REGION', `region '${dr.name}' belongs to rank ${dr.rank}, not destination rank ${dst}`, { region: dr.name, dst });
-      checkRange(dr, dstOffset, op === OP_PUT ? bytes : 4, `rank ${src} ${op === OP_PUT ? 'put' : 'atomic add'} to rank ${dst}`);
+      checkRange(dr, dstOffset, op === OP_PUT ? bytes : 4, () => `rank ${src} ${op === OP_PUT ? 'put' : 'atomic add'} to rank ${dst}`);
     }
     if (sigRegion >= 0) {
       const gr = this.regions.get(sigRegion);
       if (gr.rank !== dst) fail('E_REGION', `signal region '${gr.name}' belongs to rank ${gr.rank}, not destination rank ${dst}`, { region: gr.name, dst });
       if ((sigOffset & 3) !== 0) fail('E_REGION', `signal offset ${sigOffset} in '${gr.name}' is not 4-byte aligned`, { offset: sigOffset });
-      checkRange(gr, sigOffset, 4, `rank ${src} put signal to rank ${dst}`);
+      checkRange(gr, sigOffset, 4, () => `rank ${src} put signal to rank ${dst}`);
     }
     if (srcRegion >= 0) {
       const sr = this.regions.get(srcRegion);
       if (sr.rank !== src) fail('E_REGION', `source region '${sr.name}' belongs to rank ${sr.rank}, not rank ${src}`, { region: sr.name, src });
-      checkRange(sr, srcOffset, bytes, `rank ${src} put source`);
+      checkRange(sr, srcOffset, bytes, () => `rank ${src} put source`);
     }
     const path = this.links.path(src, dst);
     const wire = op === OP_PUT ? bytes : CONTROL_MESSAGE_BYTES;
@@ -470,7 +470,7 @@ export class Engine implements PortHost<Job> {
       this.wakeCounter(sr, x.sigOffset >> 2);
     }
     if (this.shape.recordTimeline) {
-      this.timeline.push(
+      this.timeline.record(
         x.dst, x.src, x.pairSeq, x.op, x.path, x.bytes, x.issueT, x.egressStartT, x.egressDoneT, x.ingressStartT,
         x.ingressDoneT, this.now,
       );

@@ -13,8 +13,36 @@ export const TIMELINE_FIELDS = [
 ] as const;
 export const TIMELINE_STRIDE = TIMELINE_FIELDS.length;
 
-/** Flat records, {@link TIMELINE_STRIDE} numbers each. */
-export type TimelineLog = number[];
+/** Flat records, {@link TIMELINE_STRIDE} numbers each, in a growable float64 buffer. */
+export class TimelineLog {
+  private buf = new Float64Array(TIMELINE_STRIDE * 1024);
+  private n = 0;
+
+  /** Append one record (fields in {@link TIMELINE_FIELDS} order). */
+  record(
+    dst: number, src: number, pairSeq: number, op: number, path: number, bytes: number, issueT: number,
+    egressStartT: number, egressDoneT: number, ingressStartT: number, ingressDoneT: number, deliverT: number,
+  ): void {
+    if (this.n + TIMELINE_STRIDE > this.buf.length) {
+      const b = new Float64Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    const B = this.buf;
+    let i = this.n;
+    B[i++] = dst; B[i++] = src; B[i++] = pairSeq; B[i++] = op; B[i++] = path; B[i++] = bytes;
+    B[i++] = issueT; B[i++] = egressStartT; B[i++] = egressDoneT; B[i++] = ingressStartT; B[i++] = ingressDoneT;
+    B[i++] = deliverT;
+    this.n = i;
+  }
+
+  /** Remove and return every record so far. */
+  take(): Float64Array {
+    const out = this.buf.slice(0, this.n);
+    this.n = 0;
+    return out;
+  }
+}
 
 /** One record as an object. */
 export type TimelineRecord = { [K in (typeof TIMELINE_FIELDS)[number]]: number };

@@ -88,12 +88,19 @@ export class RegionTable {
   }
 }
 
-/** Throw `E_REGION` unless [offset, offset + length) lies inside the region. */
-export function checkRange(r: Region, offset: number, length: number, what: string): void {
+/**
+ * Throw `E_REGION` unless [offset, offset + length) lies inside the region. `what` names the
+ * operation; it is only called to build the message (this check runs once per transfer).
+ */
+export function checkRange(r: Region, offset: number, length: number, what: string | (() => string)): void {
   if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > r.byteLength)
-    fail(
+    failRange(r, offset, length, typeof what === 'string' ? what : what());
+}
+
+function failRange(r: Region, offset: number, length: number, what: string): never {
+  fail(
       'E_REGION',
       `${what}: bytes [${offset}, ${offset + length}) are outside region '${r.name}' of rank ${r.rank} (${r.byteLength} bytes)`,
-      { rank: r.rank, region: r.name, offset, length, size: r.byteLength },
-    );
+    { rank: r.rank, region: r.name, offset, length, size: r.byteLength },
+  );
 }
