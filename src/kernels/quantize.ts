@@ -6,8 +6,15 @@
  * scale is `amax / 448` rounded *up* to a power of two and `q = e4m3(x * (1 / scale))`, so quantized
  * values stay within +-448. Conversions saturate. Dequantized value: `decodeE4M3(q) * scale`.
  */
-import { E4M3, E4M3_VALUES, encodeFp8Bits } from './fp8-format.js';
+import { e4m3SlowBits, e4m3Table } from './e4m3-fast.js';
+import { E4M3_VALUES } from './fp8-format.js';
 import { checkArray, checkDim, checkMultiple, checkScales, failNonFinite } from './validate.js';
+
+// Module-local aliases of the imports used in hot loops: some loaders (tsx, for the bench and the tests)
+// compile imported bindings to getter calls, one per access. The table's E4M3_AMBIGUOUS marker is
+// written as the literal 0xff in the loops, so it folds into the comparisons.
+const slowE4M3 = e4m3SlowBits;
+const DECODE = E4M3_VALUES;
 
 /** Width of a tile and side of a block. */
 export const QUANT_GROUP = 128;
@@ -28,9 +35,12 @@ export interface Quantized {
 
 const AMAX_FLOOR = Math.fround(1e-4);
 const MAX = 448;
-const SCRATCH = new Float32Array(QUANT_GROUP);
+// Float32 scratch read back through an int32 view: storing a product rounds it to float32 (Math.fround)
+// and the view gives its bit pattern without a conversion. Slot QUANT_GROUP carries single values.
 // Int32 (not Uint32) view: V8 keeps int32 values unboxed, uint32 values >= 2^31 become doubles.
+const SCRATCH = new Float32Array(QUANT_GROUP + 1);
 const SCRATCH_BITS = new Int32Array(SCRATCH.buffer);
+const ONE = QUANT_GROUP;
 
 /** Scale and multiplier for a group whose max |x| is `amax` (already floored). @internal */
 export function scaleFor(amax: number, ue8m0: boolean): { scale: number; factor: number } {
@@ -41,60 +51,131 @@ export function scaleFor(amax: number, ue8m0: boolean): { scale: number; factor:
 
 /** Smallest power of two >= the positive normal float32 `v` (exact, from the bits). @internal */
 export function ceilPow2(v: number): number {
-  SCRATCH[0] = v;
-  const bits = SCRATCH_BITS[0]!;
+  SCRATCH[ONE] = v;
+  const bits = SCRATCH_BITS[ONE]!;
   const exp = ((bits >>> 23) & 0xff) - 127;
   return (bits & 0x7fffff) === 0 ? 2 ** exp : 2 ** (exp + 1);
 }
 
-/** Saturating E4M3 code of float32 bits: c10's integer rounding inline for the normal range. */
-function e4m3(b: number): number {
-  const abs = b & 0x7fffffff;
-  return abs >= 0x3c800000 && abs < 0x43e80000
-    ? ((b >> 24) & 0x80) | ((abs - 0x3c000000 + 0x7ffff + ((abs >> 20) & 1)) >> 20)
-    : encodeFp8Bits(b >>> 0, E4M3, true);
+/** The float32 value of the bit pattern `b`. */
+function f32Of(b: number): number {
+  SCRATCH_BITS[ONE] = b;
+  return SCRATCH[ONE]!;
 }
 
 /**
- * Encode `len` elements `src[off + i*stride] * factor` (float32 products) to saturating E4M3 at
- * `dst[dOff + i]`. The products go through a float32 scratch so their bits are read without a
- * conversion; full contiguous tiles take an unrolled path (the hot loop of per-tile quantization).
+ * Encode `len` (<= 128) contiguous elements `src[off + i] * factor` (float32 products) to saturating
+ * E4M3 at `dst[dOff + i]`: the products go through the float32 scratch, their bit patterns through the
+ * table of `e4m3-fast.ts` (exact fallback for the ambiguous buckets).
  */
-function encodeRun(src: Float32Array, off: number, stride: number, len: number, factor: number, dst: Uint8Array, dOff: number): void {
-  if (stride === 1 && len === QUANT_GROUP) {
-    for (let i = 0; i < QUANT_GROUP; i += 8) {
-      const s = off + i, d = dOff + i;
-      SCRATCH[0] = src[s]! * factor; SCRATCH[1] = src[s + 1]! * factor; SCRATCH[2] = src[s + 2]! * factor; SCRATCH[3] = src[s + 3]! * factor;
-      SCRATCH[4] = src[s + 4]! * factor; SCRATCH[5] = src[s + 5]! * factor; SCRATCH[6] = src[s + 6]! * factor; SCRATCH[7] = src[s + 7]! * factor;
-      dst[d] = e4m3(SCRATCH_BITS[0]!); dst[d + 1] = e4m3(SCRATCH_BITS[1]!); dst[d + 2] = e4m3(SCRATCH_BITS[2]!); dst[d + 3] = e4m3(SCRATCH_BITS[3]!);
-      dst[d + 4] = e4m3(SCRATCH_BITS[4]!); dst[d + 5] = e4m3(SCRATCH_BITS[5]!); dst[d + 6] = e4m3(SCRATCH_BITS[6]!); dst[d + 7] = e4m3(SCRATCH_BITS[7]!);
-    }
-    return;
-  }
+function encodeRun(src: Float32Array, off: number, len: number, factor: number, dst: Uint8Array, dOff: number): void {
+  const f = SCRATCH, fb = SCRATCH_BITS, tab = e4m3Table();
+  for (let i = 0; i < len; i++) f[i] = src[off + i]! * factor;
   for (let i = 0; i < len; i++) {
-    SCRATCH[0] = src[off + i * stride]! * factor;
-    dst[dOff + i] = e4m3(SCRATCH_BITS[0]!);
+    const b = fb[i]!;
+    const c = tab[b >>> 16]!;
+    dst[dOff + i] = c === 0xff ? slowE4M3(b) : c;
   }
 }
 
 /**
- * max(|x|) over `len` elements from `off` with `stride`, at least `current`; fails on NaN/Inf. The max
- * is taken on the int32 bit patterns with the sign cleared (same order as the magnitudes); anything at
- * or above 0x7f800000 is Inf or NaN.
+ * max(|x|) bit pattern over `len` contiguous elements from `off`: the max of the int32 patterns with the
+ * sign cleared (same order as the magnitudes). At or above 0x7f800000 means an Inf or NaN was seen.
  */
-function amaxRun(name: string, x: Float32Array, bits: Int32Array, off: number, stride: number, len: number, current: number): number {
-  let mb = 0;
-  for (let i = 0; i < len; i++) {
-    const b = bits[off + i * stride]! & 0x7fffffff;
-    if (b > mb) mb = b;
+function maxAbsBits(bits: Int32Array, off: number, len: number): number {
+  let m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+  const end4 = off + (len & ~3), end = off + len;
+  let i = off;
+  for (; i < end4; i += 4) {
+    m0 = Math.max(m0, bits[i]! & 0x7fffffff);
+    m1 = Math.max(m1, bits[i + 1]! & 0x7fffffff);
+    m2 = Math.max(m2, bits[i + 2]! & 0x7fffffff);
+    m3 = Math.max(m3, bits[i + 3]! & 0x7fffffff);
   }
-  if (mb >= 0x7f800000) failNonFinite(name, x, off, off + (len - 1) * stride + 1);
-  SCRATCH_BITS[0] = mb;
-  return Math.max(SCRATCH[0]!, current);
+  for (; i < end; i++) m0 = Math.max(m0, bits[i]! & 0x7fffffff);
+  return Math.max(Math.max(m0, m1), Math.max(m2, m3));
 }
 
 function int32View(x: Float32Array): Int32Array {
   return new Int32Array(x.buffer, x.byteOffset, x.length);
+}
+
+/** Encode the scratch's 128 float32 patterns to `q[off..]`, one byte store each. */
+function encodeScratch(tab: Uint8Array, q: Uint8Array, off: number): void {
+  const fb = SCRATCH_BITS;
+  for (let i = 0; i < QUANT_GROUP; i++) {
+    const b = fb[i]!;
+    const c = tab[b >>> 16]!;
+    q[off + i] = c === 0xff ? slowE4M3(b) : c;
+  }
+}
+
+/** Whether four bytes can be stored as one little-endian int32 (code i in the low byte). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The hot loop of {@link quantizePerTile}, kept apart so V8 optimizes it whole (no allocation, no throw,
+ * no calls except the rare exact fallback). Per tile: the float32 products `x * factor` go into the
+ * scratch (unrolled by 8) while the same loop takes the amax of the *next* tile on the int32 bit patterns
+ * (sign cleared: same order as the magnitudes); then the products' patterns are encoded through the
+ * table, four codes per int32 store when `q` is 4-byte aligned.
+ * @returns the first tile holding an Inf or NaN (nothing written from it on), or -1.
+ */
+function tileKernel(x: Float32Array, bits: Int32Array, tiles: number, ue8m0: boolean, q: Uint8Array, scales: Float32Array, tab: Uint8Array): number {
+  const f = SCRATCH, fb = SCRATCH_BITS;
+  const q32 = LITTLE_ENDIAN && q.byteOffset % 4 === 0 ? new Int32Array(q.buffer, q.byteOffset, q.length >> 2) : null;
+  let m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+  for (let i = 0; i < QUANT_GROUP; i += 4) {
+    m0 = Math.max(m0, bits[i]! & 0x7fffffff);
+    m1 = Math.max(m1, bits[i + 1]! & 0x7fffffff);
+    m2 = Math.max(m2, bits[i + 2]! & 0x7fffffff);
+    m3 = Math.max(m3, bits[i + 3]! & 0x7fffffff);
+  }
+  for (let t = 0, off = 0; t < tiles; t++, off += QUANT_GROUP) {
+    const mb = Math.max(Math.max(m0, m1), Math.max(m2, m3));
+    if (mb >= 0x7f800000) return t;
+    fb[ONE] = mb;
+    const amax = Math.max(f[ONE]!, AMAX_FLOOR);
+    let factor: number;
+    if (ue8m0) {
+      const scale = ceilPow2(Math.fround(amax / MAX));
+      scales[t] = scale;
+      factor = 1 / scale;
+    } else {
+      scales[t] = amax / MAX;
+      factor = Math.fround(MAX / amax);
+    }
+    // The last tile has no next one: it takes its own amax again (unused).
+    const next = t + 1 < tiles ? off + QUANT_GROUP : off;
+    m0 = 0; m1 = 0; m2 = 0; m3 = 0;
+    for (let i = 0; i < QUANT_GROUP; i += 8) {
+      const s = off + i, k = next + i;
+      f[i] = x[s]! * factor;
+      f[i + 1] = x[s + 1]! * factor;
+      f[i + 2] = x[s + 2]! * factor;
+      f[i + 3] = x[s + 3]! * factor;
+      f[i + 4] = x[s + 4]! * factor;
+      f[i + 5] = x[s + 5]! * factor;
+      f[i + 6] = x[s + 6]! * factor;
+      f[i + 7] = x[s + 7]! * factor;
+      m0 = Math.max(m0, bits[k]! & 0x7fffffff, bits[k + 4]! & 0x7fffffff);
+      m1 = Math.max(m1, bits[k + 1]! & 0x7fffffff, bits[k + 5]! & 0x7fffffff);
+      m2 = Math.max(m2, bits[k + 2]! & 0x7fffffff, bits[k + 6]! & 0x7fffffff);
+      m3 = Math.max(m3, bits[k + 3]! & 0x7fffffff, bits[k + 7]! & 0x7fffffff);
+    }
+    if (q32 !== null) {
+      for (let i = 0, w = off >> 2; i < QUANT_GROUP; i += 4, w++) {
+        const b0 = fb[i]!, b1 = fb[i + 1]!, b2 = fb[i + 2]!, b3 = fb[i + 3]!;
+        let c0 = tab[b0 >>> 16]!, c1 = tab[b1 >>> 16]!, c2 = tab[b2 >>> 16]!, c3 = tab[b3 >>> 16]!;
+        if (c0 === 0xff) c0 = slowE4M3(b0);
+        if (c1 === 0xff) c1 = slowE4M3(b1);
+        if (c2 === 0xff) c2 = slowE4M3(b2);
+        if (c3 === 0xff) c3 = slowE4M3(b3);
+        q32[w] = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+      }
+    } else encodeScratch(tab, q, off);
+  }
+  return -1;
 }
 
 /**
@@ -113,21 +194,8 @@ export function quantizePerTile(x: Float32Array, m: number, n: number, opts?: Qu
   const tiles = (m * n) / QUANT_GROUP;
   const q = opts?.out ? checkArray('out.q', opts.out.q, Uint8Array, m * n) : new Uint8Array(m * n);
   const scales = opts?.out ? checkArray('out.scales', opts.out.scales, Float32Array, tiles) : new Float32Array(tiles);
-  const bits = int32View(x);
-  for (let t = 0; t < tiles; t++) {
-    const off = t * QUANT_GROUP;
-    const amax = amaxRun('x', x, bits, off, 1, QUANT_GROUP, AMAX_FLOOR);
-    let factor: number;
-    if (ue8m0) {
-      const scale = ceilPow2(Math.fround(amax / MAX));
-      scales[t] = scale;
-      factor = 1 / scale;
-    } else {
-      scales[t] = amax / MAX;
-      factor = Math.fround(MAX / amax);
-    }
-    encodeRun(x, off, 1, QUANT_GROUP, factor, q, off);
-  }
+  const bad = tileKernel(x, int32View(x), tiles, ue8m0, q, scales, e4m3Table());
+  if (bad >= 0) failNonFinite('x', x, bad * QUANT_GROUP, (bad + 1) * QUANT_GROUP);
   return { q, scales };
 }
 
@@ -154,11 +222,15 @@ export function quantizePerBlock(w: Float32Array, m: number, n: number, opts?: Q
     for (let bj = 0; bj < bn; bj++) {
       const c0 = bj * QUANT_GROUP;
       const len = Math.min(n, c0 + QUANT_GROUP) - c0;
-      let amax = AMAX_FLOOR;
-      for (let r = r0; r < r1; r++) amax = amaxRun('w', w, bits, r * n + c0, 1, len, amax);
-      const { scale, factor } = scaleFor(amax, ue8m0);
+      let mb = 0;
+      for (let r = r0; r < r1; r++) {
+        const rb = maxAbsBits(bits, r * n + c0, len);
+        if (rb >= 0x7f800000) failNonFinite('w', w, r * n + c0, r * n + c0 + len);
+        mb = Math.max(mb, rb);
+      }
+      const { scale, factor } = scaleFor(Math.max(f32Of(mb), AMAX_FLOOR), ue8m0);
       scales[bi * bn + bj] = scale;
-      for (let r = r0; r < r1; r++) encodeRun(w, r * n + c0, 1, len, factor, q, r * n + c0);
+      for (let r = r0; r < r1; r++) encodeRun(w, r * n + c0, len, factor, q, r * n + c0);
     }
   }
   return { q, scales };
@@ -176,7 +248,10 @@ export function dequantizePerTile(q: Uint8Array, scales: Float32Array, m: number
   checkArray('scales', scales, Float32Array, (m * n) / QUANT_GROUP);
   checkScales('scales', scales);
   const x = new Float32Array(m * n);
-  for (let i = 0; i < x.length; i++) x[i] = E4M3_VALUES[q[i]!]! * scales[(i / QUANT_GROUP) | 0]!;
+  for (let t = 0, off = 0; off < x.length; t++, off += QUANT_GROUP) {
+    const s = scales[t]!;
+    for (let i = off; i < off + QUANT_GROUP; i++) x[i] = DECODE[q[i]!]! * s;
+  }
   return x;
 }
 
@@ -194,7 +269,7 @@ export function dequantizePerBlock(q: Uint8Array, scales: Float32Array, m: numbe
   const w = new Float32Array(m * n);
   for (let i = 0; i < m; i++) {
     const srow = ((i / QUANT_GROUP) | 0) * bn;
-    for (let j = 0; j < n; j++) w[i * n + j] = E4M3_VALUES[q[i * n + j]!]! * scales[srow + ((j / QUANT_GROUP) | 0)]!;
+    for (let j = 0; j < n; j++) w[i * n + j] = DECODE[q[i * n + j]!]! * scales[srow + ((j / QUANT_GROUP) | 0)]!;
   }
   return w;
 }
@@ -212,22 +287,34 @@ export function tileToColumnQuant(q: Uint8Array, scales: Float32Array, m: number
   const groups = Math.ceil(m / QUANT_GROUP);
   const outQ = new Uint8Array(m * n);
   const outScales = new Float32Array(groups * n);
+  const colMax = new Int32Array(n);
   const factors = new Float32Array(n);
-  const row = new Float32Array(QUANT_GROUP);
+  const row = new Float32Array(n);
+  const rowBits = new Int32Array(row.buffer);
+  const tab = e4m3Table();
   for (let g = 0; g < groups; g++) {
     const r0 = g * QUANT_GROUP;
-    const rows = Math.min(m, r0 + QUANT_GROUP) - r0;
+    const r1 = Math.min(m, r0 + QUANT_GROUP);
+    // Column maxima of |x| over the row group, sweeping rows (contiguous) rather than columns.
+    colMax.fill(0);
+    for (let r = r0; r < r1; r++)
+      for (let j = 0, o = r * n; j < n; j++, o++) colMax[j] = Math.max(colMax[j]!, bits[o]! & 0x7fffffff);
     for (let j = 0; j < n; j++) {
-      const { scale, factor } = scaleFor(amaxRun('q', x, bits, r0 * n + j, n, rows, AMAX_FLOOR), ue8m0);
+      if (colMax[j]! >= 0x7f800000) failNonFinite('q', x, r0 * n, r1 * n);
+      const { scale, factor } = scaleFor(Math.max(f32Of(colMax[j]!), AMAX_FLOOR), ue8m0);
       outScales[g * n + j] = scale;
       factors[j] = factor;
     }
     // Encode row by row (contiguous) with each column's factor.
-    for (let r = r0; r < r0 + rows; r++)
-      for (let c0 = 0; c0 < n; c0 += QUANT_GROUP) {
-        for (let i = 0; i < QUANT_GROUP; i++) row[i] = x[r * n + c0 + i]! * factors[c0 + i]!;
-        encodeRun(row, 0, 1, QUANT_GROUP, 1, outQ, r * n + c0);
+    for (let r = r0; r < r1; r++) {
+      const o = r * n;
+      for (let j = 0; j < n; j++) row[j] = x[o + j]! * factors[j]!;
+      for (let j = 0; j < n; j++) {
+        const b = rowBits[j]!;
+        const c = tab[b >>> 16]!;
+        outQ[o + j] = c === 0xff ? slowE4M3(b) : c;
       }
+    }
   }
   return { q: outQ, scales: outScales };
 }
