@@ -8,7 +8,7 @@
  */
 import { createCluster, allToAll, H800 } from '../src/index.js';
 import { timelineDigest } from '../src/sim/timeline.js';
-import { nowMs, table } from './util.js';
+import { bareHeapEventsPerSec, nowMs, table } from './util.js';
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
@@ -28,50 +28,6 @@ function memcpyBytesPerSec(totalBytes: number, chunk: number): number {
     t.push(nowMs() - s);
   }
   return totalBytes / (median(t) / 1e3);
-}
-
-/** A bare binary min-heap over typed arrays keyed (time, seq): push/pop events like a scheduler. */
-function bareHeapEventsPerSec(events: number): number {
-  const cap = 1 << 16;
-  const T = new Float64Array(cap), S = new Float64Array(cap);
-  let n = 0, seq = 0, x = 12345;
-  const push = (t: number) => {
-    let i = n++;
-    const s = seq++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (T[p]! < t || (T[p] === t && S[p]! < s)) break;
-      T[i] = T[p]!; S[i] = S[p]!; i = p;
-    }
-    T[i] = t; S[i] = s;
-  };
-  const pop = (): number => {
-    const top = T[0]!;
-    const last = --n, t = T[last]!, s = S[last]!;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= last) break;
-      if (c + 1 < last && (T[c + 1]! < T[c]! || (T[c + 1] === T[c] && S[c + 1]! < S[c]!))) c++;
-      if (t < T[c]! || (t === T[c] && s < S[c]!)) break;
-      T[i] = T[c]!; S[i] = S[c]!; i = c;
-    }
-    T[i] = t; S[i] = s;
-    return top;
-  };
-  const run = () => {
-    n = 0;
-    for (let i = 0; i < 4096; i++) push(i * 0.01);
-    for (let i = 0; i < events; i++) {
-      const t = pop();
-      x = (x * 1103515245 + 12345) & 0x7fffffff;
-      push(t + (x & 1023) * 0.001);
-    }
-  };
-  run();
-  const s = nowMs();
-  run();
-  return events / ((nowMs() - s) / 1e3);
 }
 
 export default async function (): Promise<void> {
