@@ -158,9 +158,22 @@ export class Engine implements PortHost<Job> {
     return t;
   }
 
+  /** The task being resumed (its context helpers reuse its wait records). */
+  current: Task | null = null;
+
   private resume(task: Task, value: number): void {
     if (task.done || task.group.failed) return;
     task.wait = null;
+    const prev = this.current;
+    this.current = task;
+    try {
+      this.step(task, value);
+    } finally {
+      this.current = prev;
+    }
+  }
+
+  private step(task: Task, value: number): void {
     let v = value;
     for (;;) {
       let r: IteratorResult<unknown, void>;

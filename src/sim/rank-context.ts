@@ -95,7 +95,11 @@ export class RankContext {
 
   /** Wait `us` microseconds of virtual time (compute, copies). */
   sleep(us: number): Wait {
-    return { kind: WAIT_SLEEP, us };
+    const t = this.engine.current;
+    if (t === null) return { kind: WAIT_SLEEP, us };
+    // Yield it at once: the running task's sleep record is reused.
+    t.sleepWait.us = us;
+    return t.sleepWait;
   }
 
   /** Wait until this rank's int32 counter `region[index]` >= value; resumes with the counter value. */

@@ -42,6 +42,8 @@ export class Task {
   wait: Wait | null = null;
   /** Tasks waiting for this one (WAIT_TASKS). */
   joiners: Task[] | null = null;
+  /** Reused wait records: a task yields one wait at a time, so the hot waits allocate nothing. */
+  readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = { kind: WAIT_SLEEP, us: 0 };
   constructor(
     readonly id: number,
     readonly rank: number,
