@@ -70,3 +70,26 @@ export function bareHeapEventsPerSec(events: number): number {
   return events / ((nowMs() - s) / 1e3);
 }
 
+
+/**
+ * Speed of `fn` relative to `baseline`, measured in alternating pairs so both see the same machine
+ * load: the median over `trials` pairs of baselineMs / fnMs (after one warm-up of each).
+ */
+export async function pairedRatio(trials: number, baseline: () => unknown, fn: () => unknown | Promise<unknown>): Promise<{ ratio: number; baselineMs: number; fnMs: number }> {
+  baseline();
+  await fn();
+  const ratios: number[] = [], bs: number[] = [], fs: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    let s = nowMs();
+    baseline();
+    const b = nowMs() - s;
+    s = nowMs();
+    await fn();
+    const f = nowMs() - s;
+    ratios.push(b / f);
+    bs.push(b);
+    fs.push(f);
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  return { ratio: med(ratios), baselineMs: med(bs), fnMs: med(fs) };
+}
