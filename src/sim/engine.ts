@@ -44,6 +44,9 @@ class Transfer implements TransferHandle {
   acked = false;
   egressArrived = false;
   ingressFinished = false;
+  /** Same-engine transfers: when and under which key the egress-done news reaches the receiver. */
+  egressArriveT = -1;
+  egressSeq = -1;
   egressStartT = -1;
   egressDoneT = -1;
   ingressStartT = -1;
@@ -427,12 +430,28 @@ export class Engine implements PortHost<Job> {
       x.egressDoneT = time;
       const t = time + this.links.latencyUs[x.path]!;
       const seq = this.nextSeq(x.src);
-      if (this.isLocal(x.dst)) this.queue.push(t, x.src, seq, EV_EGRESS_DONE, 0, x);
-      else this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_EGRESS_DONE, t, x.src, seq, x));
+      if (!this.isLocal(x.dst)) this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_EGRESS_DONE, t, x.src, seq, x));
+      else if (x.ingressFinished) this.queue.push(t, x.src, seq, EV_EGRESS_DONE, 0, x);
+      else {
+        // Same engine, ingress still busy: no event needed unless ingress finishes first (see
+        // below). The key is kept so the delivery happens exactly where the event would have.
+        x.egressArriveT = t;
+        x.egressSeq = seq;
+      }
     } else {
       x.ingressDoneT = time;
       x.ingressFinished = true;
       if (x.egressArrived) this.ready(x);
+      else if (x.egressSeq >= 0) {
+        // The egress-done event (t, src, seq) was elided: deliver now if it would already have
+        // been processed, else schedule it as it would have been.
+        const q = this.queue;
+        const t = x.egressArriveT;
+        if (t < time || (t === time && (x.src < q.popRank || (x.src === q.popRank && x.egressSeq < q.popSeq)))) {
+          x.egressArrived = true;
+          this.ready(x);
+        } else this.queue.push(t, x.src, x.egressSeq, EV_EGRESS_DONE, 0, x);
+      }
     }
   }
 
