@@ -99,10 +99,7 @@ export class Engine implements PortHost<Job> {
   private readonly inbound = new Map<number, Transfer>();
   private readonly sentByXid = new Map<number, Transfer>();
   private readonly tasks = new Map<number, Task>();
-  /** Tasks waiting on one int32 counter, keyed by {@link counterKey}. */
-  private readonly waiters = new Map<number, Task[]>();
-  /** Per region id: the counter indexes that have waiters (for puts that overwrite a range). */
-  private readonly watched = new Map<number, Set<number>>();
+
   private taskIdNext = 0;
   readonly outbox: Packet[][];
   readonly contexts: Array<RankContext | undefined>;
@@ -292,20 +289,17 @@ export class Engine implements PortHost<Job> {
   }
 
   private watch(region: Region, index: number, task: Task): void {
-    const key = counterKey(region.id, index);
-    let list = this.waiters.get(key);
-    if (!list) {
-      this.waiters.set(key, (list = []));
-      let set = this.watched.get(region.id);
-      if (!set) this.watched.set(region.id, (set = new Set()));
-      set.add(index);
-    }
+    const lists = (region.waiters ??= []) as Array<Task[] | undefined>;
+    let list = lists[index];
+    if (!list) lists[index] = list = [];
     if (list[list.length - 1] !== task) list.push(task);
   }
 
   /** Re-check the tasks waiting on counter `region[index]` after it changed. */
   wakeCounter(region: Region, index: number): void {
-    const list = this.waiters.get(counterKey(region.id, index));
+    const lists = region.waiters as Array<Task[] | undefined> | null;
+    if (lists === null) return;
+    const list = lists[index];
     if (!list || list.length === 0) return;
     let keep = 0;
     for (let i = 0; i < list.length; i++) {
@@ -337,11 +331,11 @@ export class Engine implements PortHost<Job> {
 
   /** Re-check the waiters on every watched counter in bytes [offset, offset + length) of `region`. */
   wakeRange(region: Region, offset: number, length: number): void {
-    const set = this.watched.get(region.id);
-    if (!set) return;
+    const lists = region.waiters;
+    if (lists === null) return;
     const lo = offset >> 2;
-    const hi = (offset + length + 3) >> 2;
-    for (const index of set) if (index >= lo && index < hi) this.wakeCounter(region, index);
+    const hi = Math.min((offset + length + 3) >> 2, lists.length);
+    for (let i = lo; i < hi; i++) if (lists[i] !== undefined) this.wakeCounter(region, i);
   }
 
   // ---------------------------------------------------------------- transfers
@@ -677,11 +671,6 @@ interface ReadRequest {
 
 function pairKey(src: number, dst: number, seq: number): number {
   return (seq * 4096 + src) * 4096 + dst;
-}
-
-/** Map key of one int32 counter (region ids stay far below 2^21). */
-function counterKey(regionId: number, index: number): number {
-  return regionId * 4294967296 + index;
 }
 
 /** Index of the first satisfied condition, or -1. */

@@ -18,6 +18,11 @@ export interface Region {
   readonly u8: Uint8Array;
   /** Int32 view over the whole 4-byte-aligned prefix, for counters. */
   readonly i32: Int32Array;
+  /**
+   * Engine-private: per int32 counter, the tasks waiting on it (sparse). Kept on the region so a
+   * counter write finds its waiters with one array index, not a hash lookup.
+   */
+  waiters: Array<unknown[] | undefined> | null;
 }
 
 /** The plain description that crosses threads (the SharedArrayBuffer is shared, not copied). */
@@ -38,6 +43,7 @@ export function regionFromInfo(info: RegionInfo): Region {
     buffer,
     u8: new Uint8Array(buffer),
     i32: new Int32Array(buffer, 0, buffer.byteLength >> 2),
+    waiters: null,
   };
 }
 
