@@ -18,7 +18,8 @@
  */
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
-import type { CounterCondition, TaskBody } from '../sim/task.js';
+import type { TaskBody } from '../sim/task.js';
+import { CondSet } from './cond-set.js';
 import type { Region } from '../transport/memory.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
 import { putSlots } from './intranode-dispatch-op.js';
@@ -111,6 +112,7 @@ function rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: numb
     const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
     const totals = st.totals[c]!;
     const sent = new Int32Array(L.N);
+    const waits = new CondSet();
     let remaining = 0;
     for (let m = 0; m < L.N; m++) if (totals[m]! > 0) remaining++;
     while (remaining > 0) {
@@ -133,16 +135,16 @@ function rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: numb
       }
       if (progressed || remaining === 0) continue;
       // Nothing could be posted: wait for a chunk to be staged, or for room where one is.
-      const conds: CounterCondition[] = [];
+      waits.clear();
       for (let m = 0; m < L.N; m++) {
         const total = totals[m]!;
         if (sent[m] === total) continue;
         const k = Math.min(RC, total - sent[m]!);
         const staged = Atomics.load(local.i32, L.staged(c, m));
-        if (staged < sent[m]! + k) conds.push(ctx.atLeast(local, L.staged(c, m), sent[m]! + k));
-        else conds.push(ctx.atLeast(ctrl, L.rdmaHead(c, m), sent[m]! + k - RB));
+        if (staged < sent[m]! + k) waits.add(2 * m, local, L.staged(c, m), sent[m]! + k);
+        else waits.add(2 * m + 1, ctrl, L.rdmaHead(c, m), sent[m]! + k - RB);
       }
-      yield ctx.untilAny(conds);
+      yield waits.wait;
     }
   })();
 }
@@ -164,6 +166,7 @@ function forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j:
     const copyRate = ctx.hardware.smCopyGBps * 1e3;
     const scanned = new Int32Array(L.N);
     const sent = new Int32Array(L.N);
+    const waits = new CondSet();
     const streams = st.streams[c]!;
     let remaining = 0;
     for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
@@ -202,13 +205,13 @@ function forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j:
       }
       if (progressed || remaining === 0) continue;
       // Stuck: wait for data where the ring is drained, or for room where our next token waits.
-      const conds: CounterCondition[] = [];
+      waits.clear();
       for (let m = 0; m < L.N; m++) {
         if (scanned[m] === streams[m]!.tokens.length) continue;
-        if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) conds.push(ctx.atLeast(rctrl, L.rdmaTail(c, m), scanned[m]! + 1));
-        else conds.push(ctx.atLeast(nctrl, L.nvlHead(c, j, m), sent[m]! + 1 - share));
+        if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(2 * m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
+        else waits.add(2 * m + 1, nctrl, L.nvlHead(c, j, m), sent[m]! + 1 - share);
       }
-      yield ctx.untilAny(conds);
+      yield waits.wait;
     }
   })();
 }
@@ -222,8 +225,9 @@ function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c:
     const returned = new Int32Array(L.N);
     let remaining = 0;
     for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
+    const waits = new CondSet();
     while (remaining > 0) {
-      const conds: CounterCondition[] = [];
+      waits.clear();
       for (let m = 0; m < L.N; m++) {
         const total = streams[m]!.tokens.length;
         if (returned[m] === total) continue;
@@ -248,9 +252,9 @@ function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c:
           }
         }
         // Wake when the slowest forwarder passes the next chunk boundary.
-        conds.push(ctx.atLeast(local, L.progress(c, m, lag), Math.min(returned[m]! + RC, total)));
+        waits.add(m, local, L.progress(c, m, lag), Math.min(returned[m]! + RC, total));
       }
-      if (remaining > 0) yield ctx.untilAny(conds);
+      if (remaining > 0) yield waits.wait;
     }
   })();
 }
@@ -271,6 +275,7 @@ function nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
     const consumed = new Int32Array(L.N);
     const returned = new Int32Array(L.N);
     const counts = new Int32Array(L.N);
+    const waits = new CondSet();
     let remaining = 0;
     for (let m = 0; m < L.N; m++) {
       counts[m] = st.counts[(m * L.G + f) * stride + c]!;
@@ -296,9 +301,9 @@ function nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
         progressed = true;
       }
       if (progressed || remaining === 0) continue;
-      const conds: CounterCondition[] = [];
-      for (let m = 0; m < L.N; m++) if (consumed[m]! < counts[m]!) conds.push(ctx.atLeast(nctrl, L.nvlTail(c, f, m), consumed[m]! + 1));
-      yield ctx.untilAny(conds);
+      waits.clear();
+      for (let m = 0; m < L.N; m++) if (consumed[m]! < counts[m]!) waits.add(m, nctrl, L.nvlTail(c, f, m), consumed[m]! + 1);
+      yield waits.wait;
     }
   })();
 }

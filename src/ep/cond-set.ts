@@ -1,0 +1,35 @@
+/**
+ * @module
+ * A reusable "wait for any of these counters" for the kernels' polling roles: the condition records
+ * and the wait are allocated once per task and refilled each time the task has to wait, so a
+ * stalled forwarder or coordinator allocates nothing per wait.
+ */
+import type { Region } from '../transport/memory.js';
+import { CMP_GE, WAIT_ANY } from '../transport/protocol.js';
+import type { CounterCondition, Wait } from '../sim/task.js';
+
+export class CondSet {
+  private readonly conds: CounterCondition[] = [];
+  /** Yield this after filling the set with {@link add}. */
+  readonly wait: Wait = { kind: WAIT_ANY, conds: this.conds };
+
+  /** Condition slots, one per key, created on first use. */
+  private readonly slots = new Map<number, CounterCondition>();
+
+  clear(): this {
+    this.conds.length = 0;
+    return this;
+  }
+
+  /** Add `region[index] >= value` (under a stable `key` so its record is reused). */
+  add(key: number, region: Region, index: number, value: number): void {
+    let c = this.slots.get(key);
+    if (!c || c.region !== region || c.index !== index) this.slots.set(key, (c = { region, index, cmp: CMP_GE, value }));
+    c.value = value;
+    this.conds.push(c);
+  }
+
+  get size(): number {
+    return this.conds.length;
+  }
+}
