@@ -48,7 +48,10 @@ export const runCommand: Command = {
       if (args.values['json']) io.stdout.write(`${JSON.stringify(r)}\n`);
       else io.stdout.write(formatRunSummary(r));
       const ok = r.tokens.conserved && r.verified !== false && (r.check === null || (r.check.tokens.conserved && r.check.verified !== false));
-      if (!ok) io.stderr.write('expertmesh run: the run finished but failed its checks (tokens not conserved or outputs differ from the reference)\n');
+      if (!ok) {
+        io.stderr.write('expertmesh run: the run finished but failed its checks (tokens not conserved or outputs differ from the reference)\n');
+        for (const m of [r.mismatch, r.check?.mismatch]) if (m) io.stderr.write(`expertmesh run: ${m}\n`);
+      }
       return ok ? 0 : 1;
     } finally {
       progress.done();

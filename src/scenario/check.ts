@@ -3,9 +3,11 @@
  * Cross-field rules of a scenario: what no single field can check (divisibility, limits that
  * depend on other fields, the hardware name).
  */
-import { fail } from '../errors.js';
+import { fail, isExpertmeshError } from '../errors.js';
 import { hardwareProfileNames } from '../hardware/profile.js';
 import { MAX_RANKS } from '../cluster/config.js';
+import { validateEpConfig } from '../ep/ep-config.js';
+import { epKernelConfig } from './moe-steps.js';
 import type { Scenario } from './schema.js';
 
 /** Throws `E_SCENARIO` naming the first rule a validated scenario breaks. */
@@ -31,12 +33,23 @@ export function checkScenario(s: Scenario, source = 'scenario'): void {
     if (r.maxNodesPerToken > c.nodes) bad('routing.maxNodesPerToken', r.maxNodesPerToken, `allowed: at most cluster.nodes (${c.nodes})`);
     if (r.mode !== 'gate') bad('routing.maxNodesPerToken', r.maxNodesPerToken, "node-limited routing needs routing.mode 'gate'");
   }
+  for (const [field, h] of [['model.hidden', m.hidden], ['check.hidden', s.check?.hidden]] as const)
+    if (h !== undefined && m.dispatchFormat === 'fp8' && h % 128 !== 0)
+      bad(field, h, "allowed: a multiple of 128 with model.dispatchFormat 'fp8' (one scale per 128 values); or use dispatchFormat 'bf16'");
   for (const k of ['dispatchConfig', 'combineConfig'] as const) {
     const cfg = s[k];
     if (cfg.numSms % 2 !== 0) bad(`${k}.numSms`, cfg.numSms, 'allowed: an even number (DeepEP runs numSms / 2 channels)');
-    if (cfg.nvlBuffer < cfg.nvlChunk) bad(`${k}.nvlBuffer`, cfg.nvlBuffer, `allowed: at least ${k}.nvlChunk (${cfg.nvlChunk})`);
-    if (cfg.rdmaBuffer < cfg.rdmaChunk) bad(`${k}.rdmaBuffer`, cfg.rdmaBuffer, `allowed: at least ${k}.rdmaChunk (${cfg.rdmaChunk})`);
+    // The EP layer's own rules (ring sizes that cannot deadlock), on the config as DeepEP aligns it.
+    try {
+      validateEpConfig(epKernelConfig(cfg), c.nodes, k.replace('Config', ''));
+    } catch (e) {
+      if (!isExpertmeshError(e) || e.code !== 'E_CONFIG') throw e;
+      const f = typeof e.data['field'] === 'string' ? e.data['field'] : k;
+      bad(f, (cfg as Record<string, unknown>)[f.slice(k.length + 1)] ?? cfg, e.message.replace(/^\w+Config[.:]?\s*/, ''));
+    }
   }
+  if (s.combineConfig.numSms !== s.dispatchConfig.numSms)
+    bad('combineConfig.numSms', s.combineConfig.numSms, `allowed: dispatchConfig.numSms (${s.dispatchConfig.numSms}); combine walks the dispatch's channels`);
   if (s.trace?.sampling.ranks) for (const [i, rk] of s.trace.sampling.ranks.entries())
     if (rk >= ranks) bad(`trace.sampling.ranks.${i}`, rk, `allowed: a rank in [0, ${ranks - 1}]`);
 }

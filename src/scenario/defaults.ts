@@ -2,7 +2,8 @@
  * @module
  * The embedded default scenario: DeepSeek-V3's prefill unit (EP32 = 4 nodes x 8 H800, 4096 tokens
  * per rank, hidden 7168, 256 experts top-8) in sizes-only mode, followed by a real-payload check of
- * the same cluster at a reduced shape (hidden 512, 256 tokens per rank).
+ * the same cluster at a reduced shape (hidden 512, 256 tokens per rank, expert intermediate 64:
+ * the check is of the dispatch/combine mechanism, and its experts and dense reference run in JS).
  */
 import type { ScenarioInput } from './schema.js';
 
@@ -20,7 +21,7 @@ const DEFAULT: ScenarioInput = {
   combineConfig: { numSms: 20, nvlChunk: 8, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128 },
   payload: 'sizes-only',
   steps: 1,
-  check: { hidden: 512, tokensPerRank: 256, moeIntermediateSize: 256 },
+  check: { hidden: 512, tokensPerRank: 256, moeIntermediateSize: 64 },
 };
 
 /** The scenario `expertmesh run` uses when given none. Frozen; spread to vary. */

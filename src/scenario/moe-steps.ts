@@ -2,19 +2,25 @@
  * @module
  * THE SEAM between the scenario runner and the MoE layer. `runScenario` calls {@link runMoeSteps}
  * once per scenario, with a started cluster and the routing plan, and consumes only
- * {@link MoeStepsResult}. Until the dispatch/combine layer of `src/ep` lands, the body below is a
- * placeholder built from what exists: the DeepEP traffic pattern of every phase sent with
- * `runTraffic` (sizes only, chunked by the receive buffers of the kernel configs) and the experts'
- * time from the compute model. Replacing the body (same signature, same result) is all it takes.
+ * {@link MoeStepsResult}. The body runs DeepEP's mechanism from `src/ep`: per step, the notify step
+ * and the normal dispatch kernel on the plan's physical top-k (physical expert slots are the EP
+ * layer's experts, contiguous per rank), the experts' time from the compute model charged on every
+ * rank's clock, and the combine kernel on the dispatch's handle. Sizes-only scenarios move no payload
+ * bytes (same tasks, chunks and flow control); real-payload scenarios dispatch seeded BF16/FP8 inputs,
+ * run seeded SwiGLU experts and check every rank's output against a dense reference (`payload.ts`).
  */
 import { createHash } from 'node:crypto';
 import { fail } from '../errors.js';
-import type { Cluster } from '../cluster/cluster.js';
-import { runTraffic, type TrafficTransfer } from '../ep/traffic.js';
+import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { createExpertParallel, type DispatchResult } from '../ep/expert-parallel.js';
+import { applyLocalExperts, chargeCompute, expertsTimeUs } from '../ep/experts.js';
+import type { EpConfig } from '../ep/ep-config.js';
 import { expertTimeUs } from '../kernels/compute-model.js';
-import { TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
-import { OP_PUT } from '../transport/protocol.js';
-import { combineBytesPerToken, dispatchBytesPerToken, layoutDigest, type MoePlan } from './plan.js';
+import { expertFfn } from '../kernels/ffn.js';
+import { TIMELINE_STRIDE, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
+import { checkAgainstReference, expertWeights, rankInput, sharedOutput, type RankInput } from './payload.js';
+import type { MoePlan } from './plan.js';
+import type { KernelConfig, Scenario } from './schema.js';
 
 /** The phases of one MoE layer, in order. */
 export const PHASES = ['notify', 'dispatch', 'experts', 'combine'] as const;
@@ -27,8 +33,13 @@ export interface PhaseRun {
   /** Virtual start and end, us (absolute cluster time). */
   startUs: number;
   endUs: number;
-  /** The transfers of the phase, canonical order (dst, src, pairSeq), absolute times. */
-  records: TimelineRecord[];
+  /**
+   * The transfers of the phase, canonical order (dst, src, pairSeq), absolute times. Built on first
+   * access from {@link timeline} (a full-size dispatch has about a million transfers).
+   */
+  readonly records: TimelineRecord[];
+  /** The same transfers as flat {@link TIMELINE_STRIDE}-number records (`TIMELINE_FIELDS` order). */
+  timeline?: Float64Array;
   /** Per rank `[startUs, endUs]` of its compute in the phase, when the phase computes. */
   compute?: Array<readonly [number, number]>;
 }
@@ -64,104 +75,191 @@ export interface MoeStepsResult {
   verified: boolean | null;
   /** Every token dispatched arrived, and every combined token came back. */
   tokensConserved: boolean;
+  /** Tokens received by all ranks over all steps (a token counts once per destination rank). */
+  tokensReceived?: number;
+  /** When `verified` is false: what differed. */
+  mismatch?: string;
 }
 
 /** The signature a MoE layer implements to plug into `runScenario`. */
 export type MoeStepsRunner = (cluster: Cluster, plan: MoePlan, opts: MoeStepsOptions) => Promise<MoeStepsResult>;
 
-/** Split `tokens` into transfers of at most `chunk` tokens. */
-function chunked(out: TrafficTransfer[], src: number, dst: number, tokens: number, chunk: number, bytesPerToken: number, atUs = 0): void {
-  for (let c = 0; c < tokens; c += chunk) out.push({ src, dst, bytes: Math.min(chunk, tokens - c) * bytesPerToken, atUs });
-}
-
-/** Payload bytes per (src, dst) pair in the records (puts only). */
-function pairBytes(records: readonly TimelineRecord[], R: number): Float64Array {
-  const b = new Float64Array(R * R);
-  for (const r of records) if (r.op === OP_PUT) b[r.src * R + r.dst]! += r.bytes;
-  return b;
+/**
+ * A scenario kernel config as the EP layer takes it. Like DeepEP's `Config` constructor, the RDMA
+ * receive ring is rounded up to a multiple of the RDMA send chunk (128 slots with chunk 28 become 140).
+ */
+export function epKernelConfig(c: KernelConfig): EpConfig {
+  return { ...c, rdmaBuffer: Math.ceil(c.rdmaBuffer / c.rdmaChunk) * c.rdmaChunk };
 }
 
 /**
- * Run every step of `plan` on `cluster`: notify, dispatch, experts, combine.
- * PLACEHOLDER body (see the module comment): the lead's dispatch/combine layer replaces it.
+ * A phase whose `records` are materialised from its flat timeline on first access and kept until
+ * `release()` (called once the phase has been streamed, so a traced run does not hold them all).
+ */
+function makePhase(base: Omit<PhaseRun, 'records' | 'timeline'>, timeline: Float64Array): { p: PhaseRun; release: () => void } {
+  let cache: TimelineRecord[] | null = null;
+  const p = { ...base, timeline } as PhaseRun;
+  Object.defineProperty(p, 'records', { enumerable: true, get: () => (cache ??= timelineRecords(timeline)) });
+  return { p, release: () => (cache = null) };
+}
+
+/** Split a canonical timeline into the records issued before `t` and the rest (order kept). */
+function splitAt(tl: Float64Array, t: number): [Float64Array, Float64Array] {
+  const issue = 6; // TIMELINE_FIELDS.indexOf('issueT')
+  const n = tl.length / TIMELINE_STRIDE;
+  const before: number[] = [];
+  for (let i = 0; i < n; i++) if (tl[i * TIMELINE_STRIDE + issue]! < t) before.push(i);
+  if (before.length === 0) return [new Float64Array(0), tl];
+  const a = new Float64Array(before.length * TIMELINE_STRIDE);
+  const b = new Float64Array(tl.length - a.length);
+  let ia = 0, ib = 0, k = 0;
+  for (let i = 0; i < n; i++) {
+    const row = tl.subarray(i * TIMELINE_STRIDE, (i + 1) * TIMELINE_STRIDE);
+    if (k < before.length && before[k] === i) {
+      a.set(row, ia);
+      ia += TIMELINE_STRIDE;
+      k++;
+    } else {
+      b.set(row, ib);
+      ib += TIMELINE_STRIDE;
+    }
+  }
+  return [a, b];
+}
+
+/** Compute-model time of one rank's experts (its slots' loads plus the shared experts on its own tokens), us. */
+function rankExpertsUs(cluster: Cluster, s: Scenario, slotLoad: ArrayLike<number>): number {
+  const m = s.model;
+  const format = m.dispatchFormat === 'fp8' ? 'fp8' : 'bf16';
+  const hw = cluster.config.hardware;
+  const shared = m.numSharedExperts * expertTimeUs(hw, { tokens: m.tokensPerRank, hidden: m.hidden, intermediate: m.moeIntermediateSize, format }, { sms: hw.smCount });
+  return shared + expertsTimeUs(cluster, Array.from(slotLoad), m.hidden, { format }, m.moeIntermediateSize);
+}
+
+/**
+ * Run every step of `plan` on `cluster`: notify, dispatch, experts, combine, with DeepEP's kernels
+ * (see the module comment). Phase records are the cluster's canonical timeline of each phase.
  */
 export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStepsOptions = {}): Promise<MoeStepsResult> {
   const s = plan.scenario;
+  const m = s.model;
   const R = plan.numRanks;
-  const gpn = plan.gpusPerNode;
+  const perGpu = plan.layout.slotsPerGpu;
+  const numSlots = plan.layout.phy2log.length;
+  const real = s.payload === 'real';
+  const recording = cluster.config.recordTimeline;
   const phases: PhaseRun[] = [];
+  const timelines: Float64Array[] = [];
   let conserved = true;
-  const run = { ...(opts.signal ? { signal: opts.signal } : {}) };
-  const sameNode = (a: number, b: number) => Math.floor(a / gpn) === Math.floor(b / gpn);
+  let received = 0;
+  let verified: boolean | null = real ? true : null;
+  let mismatch: string | undefined;
+  const digest = createHash('sha256');
 
-  const traffic = async (step: number, phase: PhaseName, transfers: TrafficTransfer[], delayUs = 0): Promise<PhaseRun> => {
-    const callUs = cluster.nowUs;
-    const startUs = callUs + delayUs;
-    const res = await runTraffic(cluster, transfers, {
-      ...run,
-      onProgress: (t) => opts.onProgress?.({ step, phase, virtualUs: t }),
-    });
-    for (const r of res.records) for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] += callUs;
-    const p: PhaseRun = { step, phase, startUs, endUs: callUs + res.timeUs, records: res.records };
+  const ep = await createExpertParallel(cluster, {
+    numExperts: numSlots, hidden: m.hidden, topk: m.topk, dtype: m.dispatchFormat, sizesOnly: !real,
+    numSms: s.dispatchConfig.numSms, dispatchConfig: epKernelConfig(s.dispatchConfig), combineConfig: epKernelConfig(s.combineConfig),
+  });
+  const shared = real ? Array.from({ length: m.numSharedExperts }, (_, i) => expertWeights(plan, -1 - i)) : [];
+  const experts = real
+    ? Array.from({ length: numSlots }, (_, p) => (x: Float32Array, n: number) => expertFfn(x, n, expertWeights(plan, plan.layout.phy2log[p]!)))
+    : [];
+
+  const runOpts = (step: number, phase: PhaseName): RunOptions => ({
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onProgress: (t) => opts.onProgress?.({ step, phase, virtualUs: t }),
+  });
+  const take = async () => (recording ? cluster.takeTimeline() : new Float64Array(0));
+  const emit = ({ p, release }: ReturnType<typeof makePhase>) => {
     phases.push(p);
+    timelines.push(p.timeline!);
     opts.onPhase?.(p);
-    return p;
+    release();
   };
 
-  const dispatchBpt = dispatchBytesPerToken(s);
-  const combineBpt = combineBytesPerToken(s);
-  const { dispatchConfig: dc, combineConfig: cc } = s;
   for (const [step, st] of plan.steps.entries()) {
     if (opts.signal?.aborted) fail('E_ABORTED', `run aborted before step ${step}`, { step });
-    // notify: every rank tells every other rank how many tokens (and per-expert counts) to expect.
-    const counts = 4 * (1 + plan.layout.slotsPerGpu);
-    const notify: TrafficTransfer[] = [];
-    for (let a = 0; a < R; a++) for (let b = 0; b < R; b++) if (a !== b) notify.push({ src: a, dst: b, bytes: counts });
-    await traffic(step, 'notify', notify);
+    await take(); // clear whatever ran before this step
+    const inputs: RankInput[] = real ? Array.from({ length: R }, (_, r) => rankInput(plan, step, r)) : [];
 
-    const dispatch: TrafficTransfer[] = [];
-    for (let a = 0; a < R; a++)
-      for (let b = 0; b < R; b++) {
-        const n = st.sendTokens[a * R + b]!;
-        if (n > 0) chunked(dispatch, a, b, n, sameNode(a, b) ? dc.nvlBuffer : dc.rdmaBuffer, dispatchBpt);
-      }
-    const d = await traffic(step, 'dispatch', dispatch);
-    const sent = pairBytes(d.records, R);
-    for (let i = 0; i < R * R; i++) if (sent[i] !== st.sendTokens[i]! * dispatchBpt) conserved = false;
+    // notify + dispatch (one call: the notify step, then the kernel).
+    const t0 = cluster.nowUs;
+    const d: DispatchResult = await ep.dispatch({
+      topkIdx: st.slots,
+      ...(real ? { x: inputs.map((i) => i.x), topkWeights: inputs.map((i) => i.weights) } : {}),
+    }, runOpts(step, 'dispatch'));
+    const [notifyTl, dispatchTl] = splitAt(await take(), d.timing.startUs);
+    emit(makePhase({ step, phase: 'notify', startUs: t0, endUs: d.timing.startUs }, notifyTl));
+    emit(makePhase({ step, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs }, dispatchTl));
 
-    // experts: each rank's slots (fp8 grouped GEMMs) plus the shared experts on its own tokens.
-    const m = s.model;
-    const t0 = d.endUs;
-    const compute = Array.from({ length: R }, (_, g) => {
-      let us = m.numSharedExperts * expertTimeUs(plan.hardware, { tokens: m.tokensPerRank, hidden: m.hidden, intermediate: m.moeIntermediateSize, format: 'fp8' });
-      for (let j = 0; j < plan.layout.slotsPerGpu; j++) {
-        const tokens = st.slotLoad[g * plan.layout.slotsPerGpu + j]!;
-        us += expertTimeUs(plan.hardware, { tokens, hidden: m.hidden, intermediate: m.moeIntermediateSize, format: 'fp8' });
+    // What arrived, against the plan: rows per source rank and per local expert slot.
+    const h = d.handle;
+    for (let dst = 0; dst < R; dst++) {
+      const counts = h.notifyCounts[dst]!;
+      const stride = counts.length / R;
+      const channels = stride - perGpu;
+      const row = new Int32Array(R + perGpu);
+      for (let src = 0; src < R; src++) {
+        let n = 0;
+        for (let c = 0; c < channels; c++) n += counts[src * stride + c]!;
+        row[src] = n;
+        if (n !== st.sendTokens[src * R + dst]) conserved = false;
       }
-      return [t0, t0 + us] as const;
-    });
-    const expertsEnd = Math.max(t0, ...compute.map((c) => c[1]));
-    const experts: PhaseRun = { step, phase: 'experts', startUs: t0, endUs: expertsEnd, records: [], compute };
-    phases.push(experts);
-    opts.onPhase?.(experts);
+      for (let j = 0; j < perGpu; j++) {
+        row[R + j] = h.numRecvTokensPerExpert[dst]![j]!;
+        if (row[R + j] !== st.slotLoad[dst * perGpu + j]) conserved = false;
+      }
+      received += h.numRecv[dst]!;
+      if (real && d.recv[dst]!.recvSrc.length !== 2 * h.numRecv[dst]!) conserved = false;
+      if (!real) digest.update(new Uint8Array(row.buffer));
+    }
 
-    // combine: the reverse of dispatch in BF16, once every expert is done (no overlap modelled here).
-    const combine: TrafficTransfer[] = [];
-    for (let a = 0; a < R; a++)
-      for (let b = 0; b < R; b++) {
-        const n = st.sendTokens[a * R + b]!;
-        if (n > 0) chunked(combine, b, a, n, sameNode(a, b) ? cc.nvlBuffer : cc.rdmaBuffer, combineBpt, expertsEnd - t0);
+    // experts: compute-model time per rank; real payload: the arithmetic too (main thread).
+    let y: Float32Array[] = [];
+    let bias: Float32Array[] | undefined;
+    if (real) {
+      const epr = numSlots / R;
+      y = d.recv.map((rv, r) => {
+        const res = applyLocalExperts(rv, r, epr, m.hidden, m.topk, experts);
+        for (let j = 0; j < epr; j++) if (res.tokensPerExpert[j] !== st.slotLoad[r * perGpu + j]) conserved = false;
+        return res.y;
+      });
+      if (shared.length > 0) bias = inputs.map((i) => sharedOutput(plan, i.xf, m.tokensPerRank, shared)!);
+    }
+    const perRankUs = Array.from({ length: R }, (_, r) => rankExpertsUs(cluster, s, st.slotLoad.subarray(r * perGpu, (r + 1) * perGpu)));
+    const e0 = cluster.nowUs;
+    const expertsUs = await chargeCompute(cluster, perRankUs, runOpts(step, 'experts'));
+    emit(makePhase({ step, phase: 'experts', startUs: e0, endUs: e0 + expertsUs, compute: perRankUs.map((us) => [e0, e0 + us] as const) }, await take()));
+
+    // combine on the dispatch's handle (the shared experts' output joins as the combine's bias).
+    const c = await ep.combine({ handle: h, ...(real ? { x: y } : {}), ...(bias ? { bias } : {}) }, runOpts(step, 'combine'));
+    emit(makePhase({ step, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs }, await take()));
+
+    if (real) {
+      for (const [r, out] of c.x.entries()) {
+        if (out.length !== m.tokensPerRank * m.hidden) conserved = false;
+        digest.update(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
       }
-    const c = await traffic(step, 'combine', combine, expertsEnd - t0);
-    const back = pairBytes(c.records, R);
-    for (let a = 0; a < R; a++) for (let b = 0; b < R; b++) if (back[b * R + a] !== st.sendTokens[a * R + b]! * combineBpt) conserved = false;
+      const chk = checkAgainstReference(plan, step, inputs, c.x, shared, opts.signal);
+      if (!chk.ok) {
+        verified = false;
+        const f = chk.first;
+        mismatch ??= `step ${step}: ${chk.mismatches} output values differ from the dense reference` +
+          (f ? ` (first: rank ${f.rank} token ${f.token} column ${f.col}: got ${f.got}, want ${f.want} +- ${f.tol.toExponential(2)})` : '');
+      }
+    }
   }
 
-  const n = phases.reduce((acc, p) => acc + p.records.length, 0);
-  const timeline = new Float64Array(n * TIMELINE_STRIDE);
+  const timeline = new Float64Array(timelines.reduce((a, t) => a + t.length, 0));
   let o = 0;
-  for (const p of phases) for (const r of p.records) for (const f of TIMELINE_FIELDS) timeline[o++] = r[f];
-  return { phases, timeline, outputDigest: layoutDigest(plan), verified: null, tokensConserved: conserved };
+  for (const t of timelines) {
+    timeline.set(t, o);
+    o += t.length;
+  }
+  return {
+    phases, timeline, outputDigest: digest.digest('hex'), verified, tokensConserved: conserved, tokensReceived: received,
+    ...(mismatch ? { mismatch } : {}),
+  };
 }
 
 /** SHA-256 hex of a canonical run timeline (see {@link MoeStepsResult.timeline}). */

@@ -4,6 +4,7 @@
  * time, bytes and bandwidth per link type, loads, tokens.
  */
 import { PATH_IB, PATH_LOCAL, PATH_NVLINK, OP_PUT } from '../transport/protocol.js';
+import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
 import { PHASES, type PhaseName, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
 
@@ -57,6 +58,8 @@ export interface RunFigures {
   timelineDigest: string;
   /** Outputs matched the dense reference; null when not checked. */
   verified: boolean | null;
+  /** When `verified` is false: the first difference from the dense reference. */
+  mismatch?: string;
   /** Wall-clock time of the run, ms. */
   wallMs: number;
 }
@@ -84,11 +87,19 @@ export function loadStats(v: ArrayLike<number>): LoadStats {
 export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): Record<PhaseName, PhaseSummary> {
   const out = Object.fromEntries(PHASES.map((p) => [p, { timeUs: 0, bytes: { local: 0, nvlink: 0, ib: 0 }, bandwidthGBps: { local: 0, nvlink: 0, ib: 0 }, transfers: 0 }])) as Record<PhaseName, PhaseSummary>;
   const key = { [PATH_LOCAL]: 'local', [PATH_NVLINK]: 'nvlink', [PATH_IB]: 'ib' } as Record<number, keyof PerLink>;
+  const [OP, PATH, BYTES] = (['op', 'path', 'bytes'] as const).map((f) => TIMELINE_FIELDS.indexOf(f));
   for (const p of phases) {
     const s = out[p.phase];
     s.timeUs += p.endUs - p.startUs;
-    s.transfers += p.records.length;
-    for (const r of p.records) if (r.op === OP_PUT) s.bytes[key[r.path]!] += r.bytes;
+    const tl = p.timeline;
+    if (tl) {
+      // Read the flat records: a full-size phase has about a million of them.
+      s.transfers += tl.length / TIMELINE_STRIDE;
+      for (let i = 0; i < tl.length; i += TIMELINE_STRIDE) if (tl[i + OP!] === OP_PUT) s.bytes[key[tl[i + PATH!]!]!] += tl[i + BYTES!]!;
+    } else {
+      s.transfers += p.records.length;
+      for (const r of p.records) if (r.op === OP_PUT) s.bytes[key[r.path]!] += r.bytes;
+    }
   }
   for (const s of Object.values(out))
     for (const k of ['local', 'nvlink', 'ib'] as const) s.bandwidthGBps[k] = s.timeUs > 0 ? s.bytes[k] / numRanks / s.timeUs / 1e3 : 0;

@@ -66,9 +66,13 @@ async function runOnce(
     },
   });
   const f = planFigures(plan);
-  const bpt = dispatchBytesPerToken(s);
-  let receivedBytes = 0;
-  for (const p of res.phases) if (p.phase === 'dispatch') for (const r of p.records) if (r.op === OP_PUT) receivedBytes += r.bytes;
+  // Tokens received: what the MoE layer counted, else the dispatch's payload bytes over bytes per token.
+  let received = res.tokensReceived;
+  if (received === undefined) {
+    let bytes = 0;
+    for (const p of res.phases) if (p.phase === 'dispatch') for (const r of p.records) if (r.op === OP_PUT) bytes += r.bytes;
+    received = Math.round(bytes / dispatchBytesPerToken(s));
+  }
   const last = res.phases[res.phases.length - 1];
   return {
     scenario: s.name,
@@ -78,10 +82,11 @@ async function runOnce(
     virtualTimeUs: last && res.phases[0] ? last.endUs - res.phases[0].startUs : 0,
     phases: summarizePhases(res.phases, plan.numRanks),
     load: f.load,
-    tokens: { dispatched: f.dispatched, received: Math.round(receivedBytes / bpt), conserved: res.tokensConserved && receivedBytes === f.dispatched * bpt },
+    tokens: { dispatched: f.dispatched, received, conserved: res.tokensConserved && received === f.dispatched },
     outputDigest: res.outputDigest,
     timelineDigest: runTimelineDigest(res.timeline),
     verified: res.verified,
+    ...(res.mismatch ? { mismatch: res.mismatch } : {}),
     wallMs: performance.now() - t0,
   };
 }

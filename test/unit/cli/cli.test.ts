@@ -19,7 +19,7 @@ writeFileSync(tiny, JSON.stringify({
   name: 'tiny',
   cluster: { nodes: 2, gpusPerNode: 2, transport: 'in-process', workers: 1 },
   model: { numExperts: 8, numGroups: 4, topkGroups: 2, topk: 2, hidden: 256, moeIntermediateSize: 128, tokensPerRank: 32 },
-  check: { hidden: 64, tokensPerRank: 8, moeIntermediateSize: 32 },
+  check: { hidden: 128, tokensPerRank: 8, moeIntermediateSize: 32 },
 }));
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -102,6 +102,7 @@ describe('expertmesh run', () => {
     expect(a.code).toBe(0);
     const j = JSON.parse(a.out);
     expect(j).toMatchObject({ schemaVersion: 1, scenario: 'tiny', cluster: { workers: 2 }, tokens: { conserved: true }, trace: { path: trace } });
+    expect(j).toMatchObject({ verified: null, check: { payload: 'real', verified: true, tokens: { conserved: true } } });
     expect(j.phases.dispatch.bandwidthGBps).toHaveProperty('ib');
     const b = JSON.parse((await cli('run', tiny, '--json', '--seed', '5')).out);
     expect(b.timelineDigest).toBe(j.timelineDigest);

@@ -3,6 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseScenario, planScenario, runMoeSteps, runScenario, type ScenarioInput } from '../../../src/scenario/index.js';
+import { layoutDigest } from '../../../src/scenario/plan.js';
+import { checkAgainstReference, expertWeights, rankInput } from '../../../src/scenario/payload.js';
+import type { PhaseRun } from '../../../src/scenario/moe-steps.js';
+import { createCluster } from '../../../src/cluster/cluster.js';
+import { TIMELINE_STRIDE } from '../../../src/sim/timeline.js';
+import { expertFfn } from '../../../src/kernels/ffn.js';
+import { fromBF16Bits, toBF16Array, toBF16Bits } from '../../../src/kernels/bf16.js';
 import { validateTrace } from '../../../src/trace/validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'expertmesh-run-'));
@@ -84,8 +91,100 @@ describe('runScenario', () => {
     });
     expect(r.check?.payload).toBe('real');
     expect(r.check?.tokens.conserved).toBe(true);
+    expect(r.check?.verified).toBe(true);
+    expect(r.verified).toBeNull();
     expect(seen).toContain('main:combine:4/4');
     expect(seen).toContain('check:combine:4/4');
+  });
+
+  it('streams phases in order with absolute times, each phase holding its own transfers', async () => {
+    const s = parseScenario(input({ steps: 2 }));
+    const plan = planScenario(s);
+    const cluster = await createCluster({ nodes: 2, gpusPerNode: 2, hardware: 'H800', transport: 'in-process', workers: 1, recordTimeline: true });
+    try {
+      const seen: PhaseRun[] = [];
+      const res = await runMoeSteps(cluster, plan, { onPhase: (p) => seen.push(p) });
+      expect(seen.map((p) => `${p.step}:${p.phase}`)).toEqual(['0:notify', '0:dispatch', '0:experts', '0:combine', '1:notify', '1:dispatch', '1:experts', '1:combine']);
+      let prevEnd = 0;
+      let n = 0;
+      for (const [i, p] of res.phases.entries()) {
+        expect(p.startUs).toBeGreaterThanOrEqual(prevEnd);
+        expect(p.endUs).toBeGreaterThanOrEqual(p.startUs);
+        prevEnd = p.endUs;
+        // A kernel ends with its last task; a trailing flag may land a little later, before the next phase.
+        const next = res.phases[i + 1]?.startUs ?? Infinity;
+        for (const r of p.records) {
+          expect(r.issueT).toBeGreaterThanOrEqual(p.startUs);
+          expect(r.deliverT).toBeLessThanOrEqual(next + 1e-9);
+        }
+        n += p.records.length;
+        if (p.phase !== 'experts') expect(p.records.length).toBeGreaterThan(0);
+        else expect(p.compute).toHaveLength(4);
+      }
+      expect(res.timeline.length).toBe(n * TIMELINE_STRIDE);
+      expect(res.tokensConserved).toBe(true);
+      expect(res.tokensReceived).toBe(plan.steps.reduce((a, st) => a + st.sendTokens.reduce((x, y) => x + y, 0), 0));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('runs real payloads through dispatch, experts and combine, matching the dense reference whatever the workers', async () => {
+    const real = (workers: number, over: Partial<ScenarioInput> = {}) => parseScenario(input({
+      payload: 'real', steps: 1, cluster: { nodes: 2, gpusPerNode: 2, transport: 'in-process', workers },
+      model: { numExperts: 8, numGroups: 4, topkGroups: 2, topk: 2, hidden: 128, moeIntermediateSize: 64, tokensPerRank: 24, numSharedExperts: 1 }, ...over,
+    }));
+    const a = await runScenario(real(1));
+    const b = await runScenario(real(2));
+    expect(a.verified).toBe(true);
+    expect(a.tokens.conserved).toBe(true);
+    expect(b.outputDigest).toBe(a.outputDigest);
+    expect(b.timelineDigest).toBe(a.timelineDigest);
+    // BF16 dispatch, no shared expert, EPLB with redundant replicas (physical slots are the EP layer's experts).
+    const c = await runScenario(real(2, {
+      model: { numExperts: 8, numGroups: 4, topkGroups: 2, topk: 2, hidden: 96, moeIntermediateSize: 32, tokensPerRank: 24, numSharedExperts: 0, dispatchFormat: 'bf16' },
+      balancing: { enableEplb: true, numRedundantExperts: 4 }, routing: { mode: 'synthetic', zipf: 1.2, seed: 5 },
+    }));
+    expect(c.verified).toBe(true);
+    expect(c.tokens.conserved).toBe(true);
+    expect(c.outputDigest).not.toBe(a.outputDigest);
+  });
+
+  it('sizes-only with redundant experts conserves tokens and digests the received layout', async () => {
+    const s = parseScenario(input({ steps: 1, balancing: { enableEplb: true, numRedundantExperts: 4 }, routing: { mode: 'synthetic', zipf: 1.5, seed: 1 } }));
+    const r = await runScenario(s);
+    expect(r.tokens.conserved).toBe(true);
+    expect(r.outputDigest).toBe(layoutDigest(planScenario(s)));
+  });
+
+  it('the reference check accepts BF16 rounding and catches a wrong value', () => {
+    const s = parseScenario(input({ payload: 'real', steps: 1, model: { numExperts: 8, numGroups: 4, topkGroups: 2, topk: 2, hidden: 128, moeIntermediateSize: 32, tokensPerRank: 6, numSharedExperts: 1 } }));
+    const plan = planScenario(s);
+    const { hidden: H, topk: K } = s.model;
+    const inputs = Array.from({ length: plan.numRanks }, (_, r) => rankInput(plan, 0, r));
+    const shared = [expertWeights(plan, -1)];
+    // An independent dense computation, token by token, rounded to BF16 once.
+    const y = inputs.map((inp, r) => {
+      const out = new Float32Array(6 * H);
+      for (let t = 0; t < 6; t++) {
+        const row = inp.xf.subarray(t * H, (t + 1) * H);
+        const acc = Float64Array.from(expertFfn(row, 1, shared[0]!));
+        for (let j = 0; j < K; j++) {
+          const p = plan.steps[0]!.slots[r]![t * K + j]!;
+          const e = expertFfn(row, 1, expertWeights(plan, plan.layout.phy2log[p]!));
+          for (let h = 0; h < H; h++) acc[h]! += inp.weights[t * K + j]! * e[h]!;
+        }
+        out.set(acc, t * H);
+      }
+      return toBF16Array(out);
+    });
+    expect(checkAgainstReference(plan, 0, inputs, y, shared).ok).toBe(true);
+    const v = fromBF16Bits(y[1]![2 * H + 5]!);
+    y[1]![2 * H + 5] = toBF16Bits(v + 0.5);
+    const bad = checkAgainstReference(plan, 0, inputs, y, shared);
+    expect(bad.ok).toBe(false);
+    expect(bad.mismatches).toBe(1);
+    expect(bad.first).toMatchObject({ rank: 1, token: 2, col: 5 });
   });
 
   it('writes the trace it has, marked incomplete, when the run fails midway', async () => {

@@ -34,7 +34,7 @@ describe('scenario schema', () => {
     expect(s.cluster.nodes * s.cluster.gpusPerNode).toBe(32);
     expect(s.model).toMatchObject({ hidden: 7168, tokensPerRank: 4096, numExperts: 256, topk: 8 });
     expect(s.payload).toBe('sizes-only');
-    expect(s.check).toEqual({ hidden: 512, tokensPerRank: 256, moeIntermediateSize: 256 });
+    expect(s.check).toEqual({ hidden: 512, tokensPerRank: 256, moeIntermediateSize: 64 });
   });
 
   it('rejects unknown fields, naming them and the allowed ones', () => {
@@ -63,7 +63,16 @@ describe('scenario schema', () => {
     expect(message({ ...small, cluster: { nodes: 1, gpusPerNode: 4, hardware: 'A100' } })).toMatch(/cluster\.hardware: got "A100"; allowed: "H800", "H100", "H200"/);
     expect(message({ ...small, cluster: { nodes: 1, gpusPerNode: 4, workers: 5 } })).toMatch(/cluster\.workers: got 5/);
     expect(message({ ...small, dispatchConfig: { numSms: 21 } })).toMatch(/dispatchConfig\.numSms: got 21; allowed: an even number/);
-    expect(message({ ...small, combineConfig: { nvlChunk: 300, nvlBuffer: 256 } })).toMatch(/combineConfig\.nvlBuffer: got 256; allowed: at least combineConfig\.nvlChunk \(300\)/);
+    expect(message({ ...small, combineConfig: { nvlChunk: 300, nvlBuffer: 256 } })).toMatch(/combineConfig\.nvlChunk: got 300; NVLink send chunk \(300\) must be smaller than the NVLink receive ring \(256\)/);
+    expect(message({ ...small, dispatchConfig: { numSms: 20 }, combineConfig: { numSms: 24 } })).toMatch(/combineConfig\.numSms: got 24; allowed: dispatchConfig\.numSms \(20\)/);
+    // Internode rings: the EP layer's deadlock rules, on the config as DeepEP aligns it (RDMA ring up to a multiple of the chunk).
+    const two = { ...small, cluster: { nodes: 2, gpusPerNode: 2 } };
+    expect(message({ ...two, dispatchConfig: { nvlBuffer: 255 } })).toMatch(/dispatchConfig\.nvlBuffer: got 255; NVLink receive ring \(255\) must be divisible by the node count \(2\)/);
+    expect(message({ ...two, dispatchConfig: { rdmaChunk: 130, rdmaBuffer: 128 } })).toMatch(/dispatchConfig\.rdmaChunk: got 130; RDMA send chunk \(130\) must be at most half the RDMA receive ring \(130\)/);
+    expect(() => parseScenario({ ...two, dispatchConfig: { rdmaChunk: 28, rdmaBuffer: 128 } })).not.toThrow();
+    expect(message({ ...small, model: { ...small.model, hidden: 200 } })).toMatch(/model\.hidden: got 200; allowed: a multiple of 128 with model\.dispatchFormat 'fp8'/);
+    expect(message({ ...small, check: { hidden: 64 } })).toMatch(/check\.hidden: got 64; allowed: a multiple of 128/);
+    expect(() => parseScenario({ ...small, model: { ...small.model, hidden: 200, dispatchFormat: 'bf16' }, check: { hidden: 64 } })).not.toThrow();
     expect(message({ ...small, routing: { mode: 'gate', maxNodesPerToken: 2 } })).toMatch(/routing\.maxNodesPerToken: got 2; allowed: at most cluster\.nodes \(1\)/);
     expect(message({ ...small, trace: { path: 'x.json', sampling: { ranks: [9] } } })).toMatch(/trace\.sampling\.ranks\.0: got 9/);
   });
