@@ -137,6 +137,7 @@ export class EngineHost {
     const finished: HostReply['finished'] = [];
     let failures: HostReply['failures'] = [];
     if (e) {
+      e.flushStarts();
       e.outbox.forEach((pkts, to) => {
         if (pkts.length === 0) return;
         let minTime = Infinity;

@@ -20,7 +20,7 @@ import {
 import {
   CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_EGRESS_DONE, EV_INGRESS_START, EV_LOCAL_DELIVER, EV_PORT,
   EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_EGRESS_DONE,
-  PKT_INGRESS_START, PKT_READ, PKT_READ_REPLY, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, WAIT_COUNTER,
+  PKT_INGRESS_START, PKT_READ, PKT_READ_REPLY, PKT_START_DONE, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, WAIT_COUNTER,
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import { EventQueue } from './event-queue.js';
@@ -47,6 +47,9 @@ class Transfer implements TransferHandle {
   /** Same-engine transfers: when and under which key the egress-done news reaches the receiver. */
   egressArriveT = -1;
   egressSeq = -1;
+  /** Cross-engine transfers: the ingress-start news not sent yet (time and key seq), or -1. */
+  startT = -1;
+  startSeq = -1;
   egressStartT = -1;
   egressDoneT = -1;
   ingressStartT = -1;
@@ -102,6 +105,8 @@ export class Engine implements PortHost<Job> {
 
   private taskIdNext = 0;
   readonly outbox: Packet[][];
+  /** Cross-engine transfers whose ingress-start packet is held until the window's end. */
+  private readonly pendingStarts: Transfer[] = [];
   readonly contexts: Array<RankContext | undefined>;
   readonly timeline = new TimelineLog();
   readonly failures: TaskFailure[] = [];
@@ -398,7 +403,7 @@ export class Engine implements PortHost<Job> {
     } else {
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
         makePacket(PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
-          -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1),
+          -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1, -1),
       );
     }
   }
@@ -414,7 +419,13 @@ export class Engine implements PortHost<Job> {
       const t = time + this.links.latencyUs[x.path]!;
       const seq = this.nextSeq(x.src);
       if (this.isLocal(x.dst)) this.queue.push(t, x.src, seq, EV_INGRESS_START, 0, x);
-      else this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_INGRESS_START, t, x.src, seq, x));
+      else {
+        // Held until the window's packets leave: if the egress finishes first, both halves travel
+        // in one packet (it is due at t >= the window's end, so holding it changes nothing).
+        x.startT = t;
+        x.startSeq = seq;
+        this.pendingStarts.push(x);
+      }
     } else x.ingressStartT = time;
   }
 
@@ -424,7 +435,13 @@ export class Engine implements PortHost<Job> {
       x.egressDoneT = time;
       const t = time + this.links.latencyUs[x.path]!;
       const seq = this.nextSeq(x.src);
-      if (!this.isLocal(x.dst)) this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_EGRESS_DONE, t, x.src, seq, x));
+      if (!this.isLocal(x.dst)) {
+        const box = this.outbox[this.shape.workerOfRank[x.dst]!]!;
+        if (x.startSeq >= 0) {
+          box.push(this.packetOf(PKT_START_DONE, x.startT, x.src, x.startSeq, x, seq));
+          x.startSeq = -1;
+        } else box.push(this.packetOf(PKT_EGRESS_DONE, t, x.src, seq, x));
+      }
       else if (x.ingressFinished) this.queue.push(t, x.src, seq, EV_EGRESS_DONE, 0, x);
       else {
         // Same engine, ingress still busy: no event needed unless ingress finishes first (see
@@ -449,10 +466,10 @@ export class Engine implements PortHost<Job> {
     }
   }
 
-  private packetOf(kind: number, time: number, keyRank: number, keySeq: number, x: Transfer): Packet {
+  private packetOf(kind: number, time: number, keyRank: number, keySeq: number, x: Transfer, keySeq2 = -1): Packet {
     return makePacket(
       kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
-      x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset,
+      x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset, keySeq2,
     );
   }
 
@@ -526,14 +543,19 @@ export class Engine implements PortHost<Job> {
     this.checkPackets(packets);
     for (const p of packets) {
       switch (p.kind) {
-        case PKT_INGRESS_START: {
+        case PKT_INGRESS_START:
+        case PKT_START_DONE: {
           const x = new Transfer(
             p.src, p.dst, p.xid, p.pairSeq, p.op, p.path, p.bytes, p.srcRegion, p.srcOffset, p.dstRegion, p.dstOffset,
             p.value, p.issueT, p.flags, p.sigRegion, p.sigOffset,
           );
           x.egressStartT = p.egressStartT;
-          this.inbound.set(p.xid * 4096 + (p.src & 4095), x);
           this.queue.push(p.time, p.keyRank, p.keySeq, EV_INGRESS_START, 0, x);
+          if (p.kind === PKT_START_DONE) {
+            // The same event the egress-done packet would have made: time and key as the sender had them.
+            x.egressDoneT = p.egressDoneT;
+            this.queue.push(p.egressDoneT + this.links.latencyUs[p.path]!, p.keyRank, p.keySeq2, EV_EGRESS_DONE, 0, x);
+          } else this.inbound.set(p.xid * 4096 + (p.src & 4095), x);
           break;
         }
         case PKT_EGRESS_DONE: {
@@ -650,8 +672,18 @@ export class Engine implements PortHost<Job> {
     else
       this.outbox[this.shape.workerOfRank[req.src]!]!.push(
         makePacket(PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
-          CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1),
+          CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1, -1),
       );
+  }
+
+  /** Send the ingress-start packets still held (call when a window ends, before the outbox leaves). */
+  flushStarts(): void {
+    for (const x of this.pendingStarts) {
+      if (x.startSeq < 0) continue;
+      this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_INGRESS_START, x.startT, x.src, x.startSeq, x));
+      x.startSeq = -1;
+    }
+    this.pendingStarts.length = 0;
   }
 
   /** Time of the next local event (Infinity if none). */

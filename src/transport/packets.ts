@@ -52,6 +52,8 @@ export interface Packet {
   /** Put with signal: region id and byte offset of the int32 counter that `value` is added to at delivery, or -1. */
   sigRegion: number;
   sigOffset: number;
+  /** PKT_START_DONE: the tie-break seq of the egress-done event (its time is egressDoneT + latency); else -1. */
+  keySeq2: number;
 }
 
 /** The transfer moves no payload bytes (sizes-only mode). */
@@ -61,7 +63,7 @@ export const FLAG_WANT_ACK = 2;
 
 const FIELDS = [
   'kind', 'time', 'keyRank', 'keySeq', 'src', 'dst', 'xid', 'pairSeq', 'op', 'path', 'bytes',
-  'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter', 'sigRegion', 'sigOffset',
+  'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter', 'sigRegion', 'sigOffset', 'keySeq2',
 ] as const;
 
 /** The one packet factory: always the same field order, so msgpackr reuses one record structure. */
@@ -69,11 +71,11 @@ export function makePacket(
   kind: number, time: number, keyRank: number, keySeq: number, src: number, dst: number, xid: number,
   pairSeq: number, op: number, path: number, bytes: number, srcRegion: number, srcOffset: number,
   dstRegion: number, dstOffset: number, value: number, issueT: number, egressStartT: number,
-  egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number,
+  egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number, keySeq2: number,
 ): Packet {
   return {
     kind, time, keyRank, keySeq, src, dst, xid, pairSeq, op, path, bytes, srcRegion, srcOffset,
-    dstRegion, dstOffset, value, issueT, egressStartT, egressDoneT, flags, waiter, sigRegion, sigOffset,
+    dstRegion, dstOffset, value, issueT, egressStartT, egressDoneT, flags, waiter, sigRegion, sigOffset, keySeq2,
   };
 }
 
@@ -128,8 +130,30 @@ function time(p: Record<string, unknown>, i: number, f: string, allowUnknown: bo
   if (typeof v !== 'number' || !Number.isFinite(v) || v < (allowUnknown ? -1 : 0)) bad(i, f, v, 'must be a finite time >= 0');
 }
 
+const MAX = Number.MAX_SAFE_INTEGER;
+const isInt = (v: unknown, lo: number, hi: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+const isTime = (v: unknown, lo: number): boolean => typeof v === 'number' && Number.isFinite(v) && v >= lo;
+
+/** The common case in one pass of direct field reads; the detailed check below names what is wrong. */
+function looksValid(x: unknown, limits: PacketLimits): boolean {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const p = x as Packet;
+  const R = limits.numRanks - 1;
+  const G = limits.numRegions - 1;
+  return (
+    isInt(p.kind, 1, PACKET_KIND_MAX) && isTime(p.time, 0) && isInt(p.keyRank, 0, R) && isInt(p.keySeq, 0, MAX) &&
+    isInt(p.src, 0, R) && isInt(p.dst, 0, R) && isInt(p.xid, 0, MAX) && isInt(p.pairSeq, 0, MAX) &&
+    isInt(p.op, 0, OP_READ_REPLY) && isInt(p.path, 0, 2) && isInt(p.bytes, 0, MAX) && isInt(p.srcRegion, -1, G) &&
+    isInt(p.srcOffset, -1, MAX) && isInt(p.dstRegion, -1, G) && isInt(p.dstOffset, -1, MAX) &&
+    typeof p.value === 'number' && Number.isFinite(p.value) && isTime(p.issueT, 0) && isTime(p.egressStartT, -1) &&
+    isTime(p.egressDoneT, -1) && isInt(p.flags, 0, 3) && isInt(p.waiter, -1, MAX) && isInt(p.sigRegion, -1, G) &&
+    isInt(p.sigOffset, -1, MAX) && isInt(p.keySeq2, -1, MAX)
+  );
+}
+
 /** Check one decoded packet; exported for tests. */
 export function validatePacket(x: unknown, i: number, limits: PacketLimits): asserts x is Packet {
+  if (looksValid(x, limits)) return;
   if (typeof x !== 'object' || x === null || Array.isArray(x)) bad(i, 'packet', x, 'must be a record');
   const p = x as Record<string, unknown>;
   const maxRank = limits.numRanks - 1;
@@ -156,4 +180,5 @@ export function validatePacket(x: unknown, i: number, limits: PacketLimits): ass
   int(p, i, 'waiter', -1, Number.MAX_SAFE_INTEGER);
   int(p, i, 'sigRegion', -1, limits.numRegions - 1);
   int(p, i, 'sigOffset', -1, Number.MAX_SAFE_INTEGER);
+  int(p, i, 'keySeq2', -1, Number.MAX_SAFE_INTEGER);
 }

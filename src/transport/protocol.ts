@@ -33,7 +33,12 @@ export const PKT_EGRESS_DONE = 2; // a transfer's last byte has left the sender 
 export const PKT_ACK = 3; // delivery acknowledged to the sender (completes a put it waits on)
 export const PKT_READ = 4; // remote read request reaches the peer
 export const PKT_READ_REPLY = 5; // remote read value reaches the requester
-export const PACKET_KIND_MAX = 5;
+/**
+ * Both halves of a short transfer in one packet: its egress finished before the window's packets
+ * left, so the ingress-start (key `keySeq`) and egress-done (key `keySeq2`) news travel together.
+ */
+export const PKT_START_DONE = 6;
+export const PACKET_KIND_MAX = 6;
 
 /** Event kinds inside one engine's queue. */
 export const EV_TASK = 1; // resume (or start) a task

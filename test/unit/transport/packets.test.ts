@@ -9,7 +9,7 @@ import { expectError, ROUND } from '../cluster/helpers.js';
 
 const limits = { numRanks: 8, numRegions: 4 };
 const good = (o: Partial<Packet> = {}): Packet => ({
-  ...makePacket(PKT_INGRESS_START, 5, 0, 3, 0, 4, 0, 0, OP_PUT, PATH_IB, 1000, -1, 0, 0, 0, 0, 0, 2.5, -1, 1, -1, -1, -1),
+  ...makePacket(PKT_INGRESS_START, 5, 0, 3, 0, 4, 0, 0, OP_PUT, PATH_IB, 1000, -1, 0, 0, 0, 0, 0, 2.5, -1, 1, -1, -1, -1, -1),
   ...o,
 });
 
@@ -20,18 +20,18 @@ const packetArb: fc.Arbitrary<Packet> = fc
     fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }),
     fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }), fc.double({ noNaN: true, noDefaultInfinity: true }),
     fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double({ min: -1, max: 1e6, noNaN: true }), fc.double({ min: -1, max: 1e6, noNaN: true }),
-    fc.integer({ min: 0, max: 3 }), fc.integer({ min: -1, max: 1000 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }),
+    fc.integer({ min: 0, max: 3 }), fc.integer({ min: -1, max: 1000 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }), fc.integer({ min: -1, max: 1 << 30 }),
   )
   // msgpack has no -0: it decodes as 0, which means the same here.
   .map((t) => makePacket(...(t.map((v) => (Object.is(v, -0) ? 0 : v)) as typeof t)));
 
 // For every field, values the decoder must reject (wrong type, non-integer, out of range).
 const BAD: Record<keyof Packet, unknown[]> = {
-  kind: [0, 6, 1.5, '1'], time: [-1, NaN, Infinity, '5'], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, null],
+  kind: [0, 7, 1.5, '1'], time: [-1, NaN, Infinity, '5'], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, null],
   src: [-1, 8, 'a'], dst: [8, 2.5], xid: [-1, 0.1], pairSeq: [-3, 1e300], op: [-1, 4], path: [3, -1],
   bytes: [-1, 1.5], srcRegion: [-2, 4], srcOffset: [-2, 0.5], dstRegion: [4, -2], dstOffset: [-2], value: [NaN, Infinity, 'x'],
   issueT: [-1, NaN], egressStartT: [-2, NaN], egressDoneT: [-1.5, Infinity], flags: [4, -1], waiter: [-2, 0.5],
-  sigRegion: [-2, 4, 0.5], sigOffset: [-2, 1.5],
+  sigRegion: [-2, 4, 0.5], sigOffset: [-2, 1.5], keySeq2: [-2, 0.5],
 };
 
 describe('packets', () => {
