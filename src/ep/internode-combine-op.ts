@@ -16,7 +16,7 @@ import type { TaskBody } from '../sim/task.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from './ep-args.js';
 import { toBF16Bits } from '../kernels/bf16.js';
 import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
-import { putSlots } from './intranode-dispatch-op.js';
+import { putSlots } from './slots.js';
 import { RowAccumulator } from './reduce-rows.js';
 
 const NM = ringNames('c');

@@ -22,10 +22,10 @@ import type { TaskBody } from '../sim/task.js';
 import { CondSet } from './cond-set.js';
 import type { Region } from '../transport/memory.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
-import { putSlots } from './intranode-dispatch-op.js';
+
 import { channelRange, receiveOffsets } from './plan.js';
 import { SmClock } from './sm-clock.js';
-import { copySlots } from './slots.js';
+import { copySlots, putSlots } from './slots.js';
 import { combineRecordBytes } from './records.js';
 
 const NM = ringNames('d');

@@ -10,7 +10,7 @@ import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
 import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_NOTIFY, R_TOPK, type EpArgs } from './ep-args.js';
-import { putSlots } from './intranode-dispatch-op.js';
+import { sendOverNvlRing } from './nvl-ring-sender.js';
 import { channelRange, receiveOffsets } from './plan.js';
 import { combineRecordBytes } from './records.js';
 import { RowAccumulator } from './reduce-rows.js';
@@ -26,36 +26,20 @@ interface State {
   rec: number;
 }
 
-function* sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {
+function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {
   const R = ctx.numRanks;
   const C = numChannels(a.dispatch);
-  const cfg = a.combine;
-  const B = cfg.nvlBuffer;
-  const rec = st.rec;
-  const n = st.counts[s * notifyStride(a, R) + c]!;
+  const B = a.combine.nvlBuffer;
   const base = st.offsets[s * C + c]!;
-  const me = ctx.rank;
-  const ctrl = ctx.peerRegion(s, N.nvlCtrl);
-  const tailIdx = (c * R + me) * 2;
-  const ring = a.sizesOnly ? null : ctx.peerRegion(s, N.nvlRing);
-  const stage = a.sizesOnly ? null : ctx.region(N.nvlStage);
-  const input = a.sizesOnly ? null : ctx.region(R_COMBINE_IN);
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
-  const stageBase = (c * R + s) * B;
-  let sent = 0;
-  let head = 0;
-  while (sent < n) {
-    const k = Math.min(cfg.nvlChunk, n - sent);
-    while (sent + k - head > B) head = s === me ? yield ctx.untilAtLeast(ctrl, tailIdx + 1, sent + k - B) : yield ctx.read(ctrl, tailIdx + 1);
-    if (stage && input)
-      for (let i = 0; i < k; i++) {
-        const slot = (sent + i) % B;
-        stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (stageBase + slot) * rec);
-      }
-    yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-    putSlots(ctx, s, ring, (c * R + me) * B, stage, stageBase, sent % B, k, B, rec, ctrl, tailIdx);
-    sent += k;
-  }
+  const real = !a.sizesOnly;
+  // The rows received from source s in channel c are contiguous in receive order.
+  return sendOverNvlRing(ctx, {
+    dst: s, ctrl: ctx.peerRegion(s, N.nvlCtrl), tailIndex: (c * R + ctx.rank) * 2,
+    ring: real ? ctx.peerRegion(s, N.nvlRing) : null, ringBase: (c * R + ctx.rank) * B,
+    stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + s) * B,
+    input: real ? ctx.region(R_COMBINE_IN) : null, rowOf: (i) => base + i, rows: st.counts[s * notifyStride(a, R) + c]!,
+    chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!,
+  });
 }
 
 function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody {

@@ -9,12 +9,12 @@
  */
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
-import type { Region } from '../transport/memory.js';
 import type { TaskBody } from '../sim/task.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
 import { receiveOffsets, tokensByChannelAndDest } from './plan.js';
 import { SmClock } from './sm-clock.js';
 import { copySlots } from './slots.js';
+import { sendOverNvlRing } from './nvl-ring-sender.js';
 
 const N = ringNames('d');
 
@@ -27,56 +27,18 @@ interface State {
   rec: number;
 }
 
-function* sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): TaskBody {
+function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): TaskBody {
   const R = ctx.numRanks;
-  const cfg = a.dispatch;
-  const B = cfg.nvlBuffer;
-  const rec = st.rec;
+  const B = a.dispatch.nvlBuffer;
   const toks = st.lists[c]![d]!;
-  const n = toks.length;
-  const me = ctx.rank;
-  const ctrl = ctx.peerRegion(d, N.nvlCtrl);
-  const tailIdx = (c * R + me) * 2;
-  const headIdx = tailIdx + 1;
   const real = !a.sizesOnly;
-  const ring = real ? ctx.peerRegion(d, N.nvlRing) : null;
-  const stage = real ? ctx.region(N.nvlStage) : null;
-  const input = real ? ctx.region(R_IN) : null;
-  const ringBase = (c * R + me) * B;
-  const stageBase = (c * R + d) * B;
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
-  let sent = 0;
-  let head = 0;
-  while (sent < n) {
-    const k = Math.min(cfg.nvlChunk, n - sent);
-    // Wait until a whole chunk fits: poll the receiver's head (over NVLink; own memory for self).
-    while (sent + k - head > B) head = d === me ? yield ctx.untilAtLeast(ctrl, headIdx, sent + k - B) : yield ctx.read(ctrl, headIdx);
-    if (stage && input) for (let i = 0; i < k; i++) stage.u8.set(input.u8.subarray(toks[sent + i]! * rec, (toks[sent + i]! + 1) * rec), (stageBase + ((sent + i) % B)) * rec);
-    yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-    putSlots(ctx, d, ring, ringBase, stage, stageBase, sent % B, k, B, rec, ctrl, tailIdx);
-    sent += k;
-  }
-}
-
-/**
- * Put `k` ring slots starting at `slot` (wrapping) from the staging mirror to the peer's ring, and
- * advance the peer's tail by `k` with the last write (the tail is released after the data). A chunk
- * that wraps is two transfers; sizes-only mode sends the same two, so its timeline is real mode's.
- */
-export function putSlots(
-  ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number,
-  slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number,
-): void {
-  const signal = { region: tail, offset: tailIndex * 4, value: k };
-  const first = Math.min(k, B - slot);
-  const wraps = k > first;
-  if (!ring || !stage) {
-    ctx.send(dst, first * rec, wraps ? undefined : { signal });
-    if (wraps) ctx.send(dst, (k - first) * rec, { signal });
-    return;
-  }
-  ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, wraps ? undefined : { signal });
-  if (wraps) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, { signal });
+  return sendOverNvlRing(ctx, {
+    dst: d, ctrl: ctx.peerRegion(d, N.nvlCtrl), tailIndex: (c * R + ctx.rank) * 2,
+    ring: real ? ctx.peerRegion(d, N.nvlRing) : null, ringBase: (c * R + ctx.rank) * B,
+    stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + d) * B,
+    input: real ? ctx.region(R_IN) : null, rowOf: (i) => toks[i]!, rows: toks.length,
+    chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!,
+  });
 }
 
 function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {

@@ -1,0 +1,54 @@
+/**
+ * @module
+ * The intranode sender warps' loop, shared by dispatch and combine: rows go to a peer's ring in
+ * chunks; before each chunk the warps poll the peer's head (a remote read over NVLink; their own
+ * memory when the peer is themselves) until the whole chunk fits, copy the rows into the staging
+ * mirror of the ring slots, spend the SM time, and put the chunk with the tail released after it.
+ */
+import type { RankContext } from '../sim/rank-context.js';
+import type { TaskBody } from '../sim/task.js';
+import type { Region } from '../transport/memory.js';
+import { putSlots } from './slots.js';
+import type { SmClock } from './sm-clock.js';
+
+export interface NvlRingSend {
+  dst: number;
+  /** The destination's ring counters; the tail is at `tailIndex`, the head right after it. */
+  ctrl: Region;
+  tailIndex: number;
+  /** Ring data at the destination and its first slot (null in sizes-only mode). */
+  ring: Region | null;
+  ringBase: number;
+  /** Local staging mirror of the ring slots and its first slot (null in sizes-only mode). */
+  stage: Region | null;
+  stageBase: number;
+  /** Where the rows come from: record `rowOf(i)` of `input` is the i-th row sent. */
+  input: Region | null;
+  rowOf: (i: number) => number;
+  rows: number;
+  chunk: number;
+  slots: number;
+  rec: number;
+  sm: SmClock;
+}
+
+export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
+  const { ctrl, ring, stage, input, rec, slots: B } = o;
+  const headIndex = o.tailIndex + 1;
+  const copyRate = ctx.hardware.smCopyGBps * 1e3;
+  const self = o.dst === ctx.rank;
+  let sent = 0;
+  let head = 0;
+  while (sent < o.rows) {
+    const k = Math.min(o.chunk, o.rows - sent);
+    while (sent + k - head > B) head = self ? yield ctx.untilAtLeast(ctrl, headIndex, sent + k - B) : yield ctx.read(ctrl, headIndex);
+    if (stage && input)
+      for (let i = 0; i < k; i++) {
+        const row = o.rowOf(sent + i);
+        stage.u8.set(input.u8.subarray(row * rec, (row + 1) * rec), (o.stageBase + ((sent + i) % B)) * rec);
+      }
+    yield ctx.sleep(o.sm.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+    putSlots(ctx, o.dst, ring, o.ringBase, stage, o.stageBase, sent % B, k, B, rec, ctrl, o.tailIndex);
+    sent += k;
+  }
+}
