@@ -50,12 +50,15 @@ export function regionFromInfo(info: RegionInfo): Region {
 /** Region lookup by id and by (rank, name), with bounds checks that name the region. */
 export class RegionTable {
   private readonly byId: Array<Region | undefined> = [];
-  private readonly byRankName = new Map<string, Region>();
+  /** Per rank, its regions by name (nested maps: no key strings built per lookup). */
+  private readonly byRank: Array<Map<string, Region> | undefined> = [];
 
   add(info: RegionInfo): Region {
     const r = regionFromInfo(info);
     this.byId[r.id] = r;
-    this.byRankName.set(`${r.rank}/${r.name}`, r);
+    let m = this.byRank[r.rank];
+    if (!m) this.byRank[r.rank] = m = new Map();
+    m.set(r.name, r);
     return r;
   }
 
@@ -63,7 +66,7 @@ export class RegionTable {
     const r = this.byId[id];
     if (!r) return;
     this.byId[id] = undefined;
-    this.byRankName.delete(`${r.rank}/${r.name}`);
+    this.byRank[r.rank]?.delete(r.name);
   }
 
   /** Number of ids ever assigned (an upper bound for packet validation). */
@@ -78,12 +81,12 @@ export class RegionTable {
   }
 
   find(rank: number, name: string): Region | undefined {
-    return this.byRankName.get(`${rank}/${name}`);
+    return this.byRank[rank]?.get(name);
   }
 
   /** The region `name` of `rank`; throws `E_REGION` naming both when it is not registered. */
   lookup(rank: number, name: string): Region {
-    const r = this.byRankName.get(`${rank}/${name}`);
+    const r = this.byRank[rank]?.get(name);
     if (!r) fail('E_REGION', `rank ${rank} has no registered region '${name}'`, { rank, region: name });
     return r;
   }
