@@ -133,7 +133,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     let best = dispatchFig(d, ep.dispatchConfig);
     let events = d.timing.events;
     if (o.tune) {
-      for (const cfg of sweepDispatch(ep, nodes)) {
+      for (const cfg of sweepDispatch(nodes)) {
         let e2: ExpertParallel;
         try {
           e2 = await mkEp(cfg, undefined);
@@ -155,7 +155,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     let bestC = combineFig(c.timing.perRankUs, ep.combineConfig);
     events += c.timing.events;
     if (o.tune) {
-      for (const cfg of sweepCombine(ep, nodes)) {
+      for (const cfg of sweepCombine(nodes)) {
         let e2: ExpertParallel;
         try {
           e2 = await mkEp(best.config, cfg);
@@ -178,21 +178,19 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
 }
 
 /** DeepEP's test sweep for dispatch: NVLink chunk 4-44 step 4 (x RDMA chunk 4-32 step 4 internode). */
-function* sweepDispatch(ep: ExpertParallel, nodes: number): Generator<Partial<EpConfig>> {
+function* sweepDispatch(nodes: number): Generator<Partial<EpConfig>> {
   for (let nvl = 4; nvl <= 44; nvl += 4) {
     if (nodes === 1) yield { nvlChunk: nvl };
     else for (let rdma = 4; rdma <= 32; rdma += 4) yield { nvlChunk: nvl, rdmaChunk: rdma };
   }
-  void ep;
 }
 
 /** DeepEP's test sweep for combine: NVLink chunk 1-7 (x RDMA chunk 8-32 step 4 internode). */
-function* sweepCombine(ep: ExpertParallel, nodes: number): Generator<Partial<EpConfig>> {
+function* sweepCombine(nodes: number): Generator<Partial<EpConfig>> {
   for (let nvl = 1; nvl <= 7; nvl++) {
     if (nodes === 1) yield { nvlChunk: nvl };
     else for (let rdma = 8; rdma <= 32; rdma += 4) yield { nvlChunk: nvl, rdmaChunk: rdma };
   }
-  void ep;
 }
 
 function makePayload(T: number, H: number, dtype: DispatchDtype): Uint16Array | { q: Uint8Array; scales: Float32Array } {

@@ -20,8 +20,6 @@ export interface EpArgs {
   numTokens: number[];
   /** `numRecvTokensPerExpert` is rounded up to a multiple of this. */
   expertAlignment: number;
-  /** Rows each rank received in the dispatch being combined (set for combine). */
-  numRecv?: number[];
   /** Combine adds the float32 bias in `ep.cbias` before rounding to BF16. */
   hasBias?: boolean;
 }

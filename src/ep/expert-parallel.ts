@@ -156,11 +156,11 @@ export class ExpertParallel {
       fail('E_ARGUMENT', `${where}: '${name}' must be an array with one entry per rank (${this.cluster.numRanks}), got ${Array.isArray(a) ? `length ${a.length}` : typeof a}`, { argument: name });
   }
 
-  private args(numTokens: number[], numRecv?: number[]): EpArgs {
+  private args(numTokens: number[]): EpArgs {
     return {
       numExperts: this.numExperts, topk: this.topk, hidden: this.hidden, dtype: this.dtype,
       dispatch: this.dispatchConfig, combine: this.combineConfig, sizesOnly: this.sizesOnly, numTokens,
-      expertAlignment: this.expertAlignment, ...(numRecv ? { numRecv } : {}),
+      expertAlignment: this.expertAlignment,
     };
   }
 
@@ -260,7 +260,7 @@ export class ExpertParallel {
     const h = input?.handle;
     if (!h || !Array.isArray(h.numRecv)) fail('E_ARGUMENT', 'combine: a handle from dispatch() is required', { argument: 'handle' });
     this.restoreNotify(h);
-    const a = { ...this.args(h.numTokens, h.numRecv), hasBias: input.bias !== undefined };
+    const a = { ...this.args(h.numTokens), hasBias: input.bias !== undefined };
     const rec = combineRecordBytes(this.hidden);
     const H = this.hidden;
     if (!this.sizesOnly) {
