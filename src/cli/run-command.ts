@@ -1,12 +1,12 @@
 /**
  * @module
- * `expertmesh run [scenario.json] [--trace out.json] [--workers N] [--seed S] [--json]`.
+ * `expertmesh run [scenario.json] [--trace out.json] [--trace-detail sampled|full] [--workers N] [--seed S] [--json]`.
  */
 import { DEFAULT_SCENARIO } from '../scenario/defaults.js';
 import { loadScenario, parseScenario } from '../scenario/load.js';
 import { runScenario } from '../scenario/run.js';
 import type { Scenario } from '../scenario/schema.js';
-import { intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
+import { intOption, usageError, type CliIo, type Command, type ParsedArgs } from './command.js';
 import { progressReporter } from './progress.js';
 import { formatRunSummary } from './table.js';
 
@@ -17,14 +17,20 @@ export function scenarioFromArgs(args: ParsedArgs): Scenario {
   const workers = intOption('run', args, 'workers', 1);
   const seed = intOption('run', args, 'seed', 0);
   const trace = args.values['trace'];
-  if (workers === undefined && seed === undefined && typeof trace !== 'string') return base;
+  const detail = args.values['trace-detail'];
+  if (detail !== undefined && detail !== 'sampled' && detail !== 'full')
+    throw usageError(`run: --trace-detail must be 'sampled' or 'full', got ${JSON.stringify(detail)}`, { option: 'trace-detail', value: detail });
+  if (typeof detail === 'string' && typeof trace !== 'string' && !base.trace)
+    throw usageError('run: --trace-detail needs --trace out.json (or a scenario with a trace)', { option: 'trace-detail' });
+  if (workers === undefined && seed === undefined && typeof trace !== 'string' && detail === undefined) return base;
   // Re-validate with the overrides so that, e.g., too many workers is reported like a file error.
   const { trace: t, ...rest } = base;
+  const sampling = { ...(t?.sampling ?? {}), ...(typeof detail === 'string' ? { detail } : {}) };
   return parseScenario({
     ...rest,
     cluster: { ...base.cluster, ...(workers !== undefined ? { workers } : {}) },
     routing: { ...base.routing, ...(seed !== undefined ? { seed } : {}) },
-    ...(typeof trace === 'string' ? { trace: { path: trace, sampling: t?.sampling ?? {} } } : t ? { trace: t } : {}),
+    ...(typeof trace === 'string' || t ? { trace: { path: typeof trace === 'string' ? trace : t!.path, sampling } } : {}),
   }, file ?? 'default scenario');
 }
 
@@ -35,6 +41,7 @@ export const runCommand: Command = {
   maxPositionals: 1,
   options: {
     trace: { type: 'string', value: 'out.json', help: 'write a Chrome Trace Event JSON file (open it in https://ui.perfetto.dev)' },
+    'trace-detail': { type: 'string', value: 'sampled|full', help: 'trace detail: sampled (default: at most 5000 transfer slices per phase, counters as 200 time-bucket means per phase) or full (every transfer and counter change; for small runs)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: the scenario\'s, else the cores available)' },
     seed: { type: 'string', value: 'S', help: 'routing seed (overrides routing.seed)' },
     json: { type: 'boolean', help: 'print one JSON object (schemaVersion, figures, digests) on stdout and nothing else' },

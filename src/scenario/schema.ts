@@ -81,12 +81,18 @@ export const balancingSchema = z
 
 export const traceSamplingSchema = z
   .object({
+    /** `sampled` (default: capped slices, bucketed counters) or `full` (every transfer, every counter change). */
+    detail: z.enum(['sampled', 'full']).optional(),
     /** Keep transfers whose source or destination is in this list (default: all ranks). */
     ranks: z.array(int(0)).optional(),
     /** Keep one transfer in `every` (deterministic, by canonical index). */
     every: int(1).default(1),
     /** Stop adding transfer slices after this many (the rest is aggregated into counters). */
     maxTransfers: int(1).optional(),
+    /** At most this many transfer slices per phase, evenly spaced (default 5000 when sampled, no limit when full). */
+    maxTransfersPerPhase: int(1).optional(),
+    /** Counter buckets per phase, each sampled with its mean bytes in flight; 0 = every change (default 200 when sampled, 0 when full). */
+    counterBuckets: int(0, 100000).optional(),
     /** Emit flow arrows from each send to its receive. */
     flows: z.boolean().default(true),
     /** Emit bytes-in-flight counters per link. */

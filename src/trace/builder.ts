@@ -8,7 +8,7 @@
  * slices never overlap. Flow arrows join a transfer's egress slice to its ingress slice.
  */
 import type { RankSnapshot } from '../actors/gpu-machine.js';
-import type { TimelineRecord } from '../sim/timeline.js';
+import { TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
 import { OP_NAMES, PATH_IB, PATH_NVLINK } from '../transport/protocol.js';
 import { LINK_PORTS, resolveTraceOptions, tidsPerRank, type ResolvedTraceOptions, type TraceEvent, type TraceOptions } from './events.js';
 
@@ -18,9 +18,15 @@ export interface TracePhase {
   phase: string;
   startUs: number;
   endUs: number;
-  records: readonly TimelineRecord[];
+  /**
+   * The transfers as flat records ({@link TIMELINE_STRIDE} numbers each, `TIMELINE_FIELDS` order).
+   * Read instead of `records` when present: the builder never builds per-transfer objects.
+   */
+  timeline?: ArrayLike<number> | undefined;
+  /** The transfers as objects (used when `timeline` is absent). */
+  records?: readonly TimelineRecord[] | undefined;
   /** Per rank `[startUs, endUs]` of its compute, for phases that compute. */
-  compute?: ReadonlyArray<readonly [number, number]>;
+  compute?: ReadonlyArray<readonly [number, number]> | undefined;
 }
 
 /** Counts of what a builder drew and left out. */
@@ -29,6 +35,18 @@ export interface TraceStats {
   transfersDrawn: number;
   transfersNotDrawn: number;
   events: number;
+}
+
+const F = Object.fromEntries(TIMELINE_FIELDS.map((f, i) => [f, i])) as Record<(typeof TIMELINE_FIELDS)[number], number>;
+const [DST, SRC, SEQ, OP, PATH, BYTES, ISSUE, E0, E1, I0, I1, DELIVER] = [
+  F.dst, F.src, F.pairSeq, F.op, F.path, F.bytes, F.issueT, F.egressStartT, F.egressDoneT, F.ingressStartT, F.ingressDoneT, F.deliverT,
+] as const;
+
+/** Records as flat numbers, `TIMELINE_FIELDS` order. */
+function flatten(records: readonly TimelineRecord[]): Float64Array {
+  const out = new Float64Array(records.length * TIMELINE_STRIDE);
+  records.forEach((r, i) => TIMELINE_FIELDS.forEach((f, k) => (out[i * TIMELINE_STRIDE + k] = r[f])));
+  return out;
 }
 
 const PORT_OUT = { [PATH_NVLINK]: 0, [PATH_IB]: 2 } as Record<number, number>;
@@ -118,113 +136,258 @@ export class TraceBuilder {
     return -1;
   }
 
-  private sampled(index: number, r: TimelineRecord): boolean {
-    const o = this.options;
-    if (this.rankFilter && !this.rankFilter.has(r.src) && !this.rankFilter.has(r.dst)) return false;
-    return index % o.every === 0;
-  }
-
-  /** The events of one phase, sorted by time. */
+  /** The events of one phase: compute-track slice per rank, sampled transfers, counters. */
   phase(p: TracePhase): TraceEvent[] {
     const before = this.stats.events;
     const ev: TraceEvent[] = [...this.header(), ...this.flushStates()];
-    const timed: TraceEvent[] = [];
-    const args = { step: p.step, phase: p.phase };
-    // Compute track: the rank's own span of the phase (compute, or its first to last transfer).
-    const span = Array.from({ length: this.numRanks }, () => [Infinity, -Infinity]);
-    for (const r of p.records) {
-      const s = span[r.src]!;
-      if (r.issueT < s[0]!) s[0] = r.issueT;
-      if (r.egressDoneT > s[1]!) s[1] = r.egressDoneT;
-      const d = span[r.dst]!;
-      if (r.ingressStartT < d[0]!) d[0] = r.ingressStartT;
-      if (r.deliverT > d[1]!) d[1] = r.deliverT;
-    }
-    p.compute?.forEach(([a, b], rank) => {
-      span[rank] = [a, b];
-    });
-    span.forEach(([a, b], rank) => {
-      if (b! >= a!) timed.push({ ph: 'X', cat: 'phase', name: p.phase, pid: this.pid(rank), tid: this.tid(rank), ts: a!, dur: b! - a!, args });
-    });
-
-    // Link lanes: assign in order of start time (greedy interval partitioning is optimal that way).
-    const order = p.records.map((_, i) => i).filter((i) => PORT_OUT[p.records[i]!.path] !== undefined);
+    const o = this.options;
+    // Flat records only: a full-size phase has about a million transfers.
+    const tl = p.timeline !== undefined ? p.timeline : flatten(p.records ?? []);
+    const n = tl.length / TIMELINE_STRIDE;
+    const R = this.numRanks;
+    // One pass: each rank's span, the transfers the options keep (canonical order), the time range.
+    const span = new Float64Array(2 * R);
+    for (let r = 0; r < R; r++) (span[2 * r] = Infinity), (span[2 * r + 1] = -Infinity);
+    const cand = new Int32Array(n);
+    let m = 0;
+    let links = 0;
+    let lo = p.startUs;
+    let hi = p.endUs;
+    const every = o.every;
+    const filter = this.rankFilter;
     const base = this.stats.transfers;
-    this.stats.transfers += order.length;
-    const drawnOut = new Int32Array(p.records.length).fill(-1);
-    const byEgress = [...order].sort((a, b) => p.records[a]!.egressStartT - p.records[b]!.egressStartT || a - b);
-    const byIngress = [...order].sort((a, b) => p.records[a]!.ingressStartT - p.records[b]!.ingressStartT || a - b);
-    const want = new Uint8Array(p.records.length);
-    order.forEach((i, k) => {
-      if (this.sampled(base + k, p.records[i]!)) want[i] = 1;
+    for (let i = 0, x = 0; i < n; i++, x += TIMELINE_STRIDE) {
+      const src = tl[x + SRC]!;
+      const dst = tl[x + DST]!;
+      if (tl[x + ISSUE]! < span[2 * src]!) span[2 * src] = tl[x + ISSUE]!;
+      if (tl[x + E1]! > span[2 * src + 1]!) span[2 * src + 1] = tl[x + E1]!;
+      if (tl[x + I0]! < span[2 * dst]!) span[2 * dst] = tl[x + I0]!;
+      if (tl[x + DELIVER]! > span[2 * dst + 1]!) span[2 * dst + 1] = tl[x + DELIVER]!;
+      if (PORT_OUT[tl[x + PATH]!] === undefined) continue;
+      if (tl[x + E0]! < lo) lo = tl[x + E0]!;
+      if (tl[x + I1]! > hi) hi = tl[x + I1]!;
+      const k = base + links++;
+      if (filter && !filter.has(src) && !filter.has(dst)) continue;
+      if (k % every === 0) cand[m++] = i;
+    }
+    this.stats.transfers += links;
+    p.compute?.forEach(([a, b], rank) => {
+      span[2 * rank] = a;
+      span[2 * rank + 1] = b;
     });
-    const limit = this.options.maxTransfers ?? Infinity;
-    let started = 0;
-    for (const i of byEgress) {
-      if (!want[i]) continue;
-      if (this.stats.transfersDrawn + started >= limit) {
-        want[i] = 0;
-        continue;
+    const ls = links > 0 ? this.linkStats(tl, n) : null;
+    const timed: TraceEvent[] = [];
+    for (let rank = 0; rank < R; rank++) {
+      const a = span[2 * rank]!;
+      const b = span[2 * rank + 1]!;
+      if (!(b >= a)) continue;
+      const args: Record<string, unknown> = { step: p.step, phase: p.phase };
+      if (ls) {
+        // Exact per-port totals of every transfer (the slices may be a sample): what `trace summarize` reads.
+        const perPort: Record<string, { transfers: number; bytes: number; busyUs: number }> = {};
+        for (let port = 0; port < LINK_PORTS.length; port++) {
+          const k = 3 * (rank * LINK_PORTS.length + port);
+          if (ls[k]! > 0) perPort[LINK_PORTS[port]!] = { transfers: ls[k]!, bytes: ls[k + 1]!, busyUs: ls[k + 2]! };
+        }
+        if (Object.keys(perPort).length > 0) args['links'] = perPort;
       }
-      const r = p.records[i]!;
-      const port = PORT_OUT[r.path]!;
-      const l = this.lane(r.src, port, r.egressStartT, r.egressDoneT, ev);
+      timed.push({ ph: 'X', cat: 'phase', name: p.phase, pid: this.pid(rank), tid: this.tid(rank), ts: a, dur: b - a, args });
+    }
+
+    // Sample: at most maxTransfersPerPhase of the kept ones, evenly spaced in canonical order.
+    const cap = o.maxTransfersPerPhase ?? Infinity;
+    let picks: number[];
+    if (m <= cap) picks = Array.from(cand.subarray(0, m));
+    else {
+      picks = new Array<number>(cap);
+      for (let j = 0; j < cap; j++) picks[j] = cand[Math.floor((j * m) / cap)]!;
+    }
+    // Link lanes: assign in order of start time (greedy interval partitioning is optimal that way).
+    const byEgress = [...picks].sort((a, b) => tl[a * TIMELINE_STRIDE + E0]! - tl[b * TIMELINE_STRIDE + E0]! || a - b);
+    const limit = o.maxTransfers ?? Infinity;
+    const outLane = new Map<number, number>();
+    for (const i of byEgress) {
+      if (this.stats.transfersDrawn + outLane.size >= limit) break;
+      const x = i * TIMELINE_STRIDE;
+      const src = tl[x + SRC]!;
+      const port = PORT_OUT[tl[x + PATH]!]!;
+      const l = this.lane(src, port, tl[x + E0]!, tl[x + E1]!, ev);
       if (l < 0) continue;
-      started++;
-      drawnOut[i] = l;
+      outLane.set(i, l);
       timed.push({
-        ph: 'X', cat: 'transfer', name: `${p.phase} ${OP_NAMES[r.op]} → r${r.dst}`, pid: this.pid(r.src), tid: this.tid(r.src, port, l),
-        ts: r.egressStartT, dur: r.egressDoneT - r.egressStartT, args: { step: p.step, phase: p.phase, src: r.src, dst: r.dst, pairSeq: r.pairSeq, bytes: r.bytes },
+        ph: 'X', cat: 'transfer', name: `${p.phase} ${OP_NAMES[tl[x + OP]!]} → r${tl[x + DST]}`, pid: this.pid(src), tid: this.tid(src, port, l),
+        ts: tl[x + E0]!, dur: tl[x + E1]! - tl[x + E0]!, args: this.sliceArgs(p, tl, x),
       });
     }
+    const byIngress = [...outLane.keys()].sort((a, b) => tl[a * TIMELINE_STRIDE + I0]! - tl[b * TIMELINE_STRIDE + I0]! || a - b);
     let drawn = 0;
     for (const i of byIngress) {
-      if (!want[i]) continue;
-      const r = p.records[i]!;
-      const port = PORT_OUT[r.path]! + 1;
-      const l = drawnOut[i]! < 0 ? -1 : this.lane(r.dst, port, r.ingressStartT, r.ingressDoneT, ev);
-      if (l < 0) {
-        this.stats.transfersNotDrawn++;
-        continue;
-      }
+      const x = i * TIMELINE_STRIDE;
+      const src = tl[x + SRC]!;
+      const dst = tl[x + DST]!;
+      const port = PORT_OUT[tl[x + PATH]!]! + 1;
+      const l = this.lane(dst, port, tl[x + I0]!, tl[x + I1]!, ev);
+      if (l < 0) continue;
       drawn++;
-      const tid = this.tid(r.dst, port, l);
+      const tid = this.tid(dst, port, l);
       timed.push({
-        ph: 'X', cat: 'transfer', name: `${p.phase} ${OP_NAMES[r.op]} ← r${r.src}`, pid: this.pid(r.dst), tid,
-        ts: r.ingressStartT, dur: r.ingressDoneT - r.ingressStartT, args: { step: p.step, phase: p.phase, src: r.src, dst: r.dst, pairSeq: r.pairSeq, bytes: r.bytes },
+        ph: 'X', cat: 'transfer', name: `${p.phase} ${OP_NAMES[tl[x + OP]!]} ← r${src}`, pid: this.pid(dst), tid,
+        ts: tl[x + I0]!, dur: tl[x + I1]! - tl[x + I0]!, args: this.sliceArgs(p, tl, x),
       });
-      if (this.options.flows) {
+      if (o.flows) {
         const id = this.nextFlow++;
-        timed.push({ ph: 's', cat: 'flow', name: 'send', id, pid: this.pid(r.src), tid: this.tid(r.src, port - 1, drawnOut[i]!), ts: r.egressStartT });
-        timed.push({ ph: 'f', bp: 'e', cat: 'flow', name: 'send', id, pid: this.pid(r.dst), tid, ts: r.ingressStartT });
+        timed.push({ ph: 's', cat: 'flow', name: 'send', id, pid: this.pid(src), tid: this.tid(src, port - 1, outLane.get(i)!), ts: tl[x + E0]! });
+        timed.push({ ph: 'f', bp: 'e', cat: 'flow', name: 'send', id, pid: this.pid(dst), tid, ts: tl[x + I0]! });
       }
     }
     this.stats.transfersDrawn += drawn;
-    this.stats.transfersNotDrawn += order.reduce((a, i) => a + (want[i] ? 0 : 1), 0);
+    this.stats.transfersNotDrawn += links - drawn;
     // Not sorted by time: viewers sort, and every thread's slices are already in order.
     for (const e of timed) ev.push(e);
-    if (this.options.counters) this.counters(p.records, ev);
+    if (o.counters) {
+      if (o.counterBuckets > 0) this.bucketCounters(tl, n, lo, hi, ev);
+      else this.exactCounters(tl, n, ev);
+    }
     this.stats.events = before + ev.length;
     return ev;
   }
 
-  /** Bytes in service per port, as counters on the rank's compute thread. */
-  private counters(records: readonly TimelineRecord[], ev: TraceEvent[]): void {
-    const deltas: Array<[slot: number, t: number, d: number]> = [];
-    for (const r of records) {
-      const out = PORT_OUT[r.path];
+  /**
+   * Per port (rank * 4 + port): transfers, bytes and busy time (the union of its transfers' egress or
+   * ingress intervals), as `[transfers, bytes, busyUs]` triples. Intervals are grouped by port with a
+   * counting sort; the union is a sweep over each port's sorted starts and sorted ends.
+   */
+  private linkStats(tl: ArrayLike<number>, n: number): Float64Array {
+    const slots = this.numRanks * LINK_PORTS.length;
+    const stats = new Float64Array(3 * slots);
+    const at = new Int32Array(slots + 1);
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
+      const out = PORT_OUT[tl[x + PATH]!];
       if (out === undefined) continue;
-      deltas.push([r.src * 4 + out, r.egressStartT, r.bytes], [r.src * 4 + out, r.egressDoneT, -r.bytes]);
-      deltas.push([r.dst * 4 + out + 1, r.ingressStartT, r.bytes], [r.dst * 4 + out + 1, r.ingressDoneT, -r.bytes]);
+      const s = tl[x + SRC]! * 4 + out;
+      const d = tl[x + DST]! * 4 + out + 1;
+      at[s + 1]!++;
+      at[d + 1]!++;
+      stats[3 * s]!++;
+      stats[3 * d]!++;
+      stats[3 * s + 1]! += tl[x + BYTES]!;
+      stats[3 * d + 1]! += tl[x + BYTES]!;
     }
-    deltas.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (let i = 0; i < deltas.length; ) {
-      const [slot, t] = deltas[i]!;
-      while (i < deltas.length && deltas[i]![0] === slot && deltas[i]![1] === t) this.inFlight[slot]! += deltas[i++]![2];
-      const rank = Math.floor(slot / 4);
+    for (let k = 0; k < slots; k++) at[k + 1]! += at[k]!;
+    const starts = new Float64Array(at[slots]!);
+    const ends = new Float64Array(at[slots]!);
+    const pos = at.slice(0, slots);
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
+      const out = PORT_OUT[tl[x + PATH]!];
+      if (out === undefined) continue;
+      const s = tl[x + SRC]! * 4 + out;
+      const d = tl[x + DST]! * 4 + out + 1;
+      starts[pos[s]!] = tl[x + E0]!;
+      ends[pos[s]!++] = tl[x + E1]!;
+      starts[pos[d]!] = tl[x + I0]!;
+      ends[pos[d]!++] = tl[x + I1]!;
+    }
+    for (let k = 0; k < slots; k++) {
+      const len = at[k + 1]! - at[k]!;
+      if (len === 0) continue;
+      const a = starts.subarray(at[k]!, at[k + 1]!).sort();
+      const b = ends.subarray(at[k]!, at[k + 1]!).sort();
+      let i = 0;
+      let j = 0;
+      let open = 0;
+      let from = 0;
+      let busy = 0;
+      while (j < len) {
+        if (i < len && (a[i]! < b[j]! || open === 0)) {
+          if (open++ === 0) from = a[i]!;
+          i++;
+        } else {
+          if (--open === 0) busy += b[j]! - from;
+          j++;
+        }
+      }
+      stats[3 * k + 2] = busy;
+    }
+    return stats;
+  }
+
+  private sliceArgs(p: TracePhase, tl: ArrayLike<number>, x: number): Record<string, unknown> {
+    return { step: p.step, phase: p.phase, src: tl[x + SRC], dst: tl[x + DST], pairSeq: tl[x + SEQ], bytes: tl[x + BYTES] };
+  }
+
+  private counterEvent(slot: number, t: number, bytes: number): TraceEvent {
+    const rank = slot >> 2;
+    return { ph: 'C', name: `r${rank} ${LINK_PORTS[slot & 3]} bytes in flight`, pid: this.pid(rank), tid: this.tid(rank), ts: t, args: { bytes } };
+  }
+
+  /**
+   * Mean bytes in flight per port over `counterBuckets` equal buckets of `[lo, hi]`, in one pass over
+   * the transfers (each egress or ingress interval adds its partial first and last buckets directly
+   * and its full buckets through a difference array). A sample is written only when the value
+   * changes, and the counter returns to 0 at `hi`.
+   */
+  private bucketCounters(tl: ArrayLike<number>, n: number, lo: number, hi: number, ev: TraceEvent[]): void {
+    const B = this.options.counterBuckets;
+    const w = (hi - lo) / B;
+    if (!(w > 0)) return;
+    const slots = this.numRanks * LINK_PORTS.length;
+    const part = new Float64Array(slots * B);
+    const full = new Float64Array(slots * (B + 1));
+    const add = (slot: number, a: number, b: number, bytes: number) => {
+      if (!(b > a)) return;
+      const ka = Math.min(B - 1, Math.floor((a - lo) / w));
+      const kb = Math.min(B - 1, Math.floor((b - lo) / w));
+      if (ka === kb) part[slot * B + ka]! += bytes * (b - a);
+      else {
+        part[slot * B + ka]! += bytes * (lo + (ka + 1) * w - a);
+        part[slot * B + kb]! += bytes * (b - (lo + kb * w));
+        full[slot * (B + 1) + ka + 1]! += bytes;
+        full[slot * (B + 1) + kb]! -= bytes;
+      }
+    };
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
+      const out = PORT_OUT[tl[x + PATH]!];
+      if (out === undefined) continue;
+      const bytes = tl[x + BYTES]!;
+      add(tl[x + SRC]! * 4 + out, tl[x + E0]!, tl[x + E1]!, bytes);
+      add(tl[x + DST]! * 4 + out + 1, tl[x + I0]!, tl[x + I1]!, bytes);
+    }
+    for (let slot = 0; slot < slots; slot++) {
+      let last = this.inFlight[slot]!;
+      let rate = 0;
+      for (let k = 0; k < B; k++) {
+        rate += full[slot * (B + 1) + k]!;
+        const v = Math.round(part[slot * B + k]! / w + rate);
+        if (v !== last) ev.push(this.counterEvent(slot, lo + k * w, (last = v)));
+      }
+      if (last !== 0) ev.push(this.counterEvent(slot, hi, 0));
+      this.inFlight[slot] = 0;
+    }
+  }
+
+  /** Bytes in service per port at every change, as counters on the rank's compute thread. */
+  private exactCounters(tl: ArrayLike<number>, n: number, ev: TraceEvent[]): void {
+    const slot: number[] = [];
+    const time: number[] = [];
+    const delta: number[] = [];
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
+      const out = PORT_OUT[tl[x + PATH]!];
+      if (out === undefined) continue;
+      const bytes = tl[x + BYTES]!;
+      const s = tl[x + SRC]! * 4 + out;
+      const d = tl[x + DST]! * 4 + out + 1;
+      slot.push(s, s, d, d);
+      time.push(tl[x + E0]!, tl[x + E1]!, tl[x + I0]!, tl[x + I1]!);
+      delta.push(bytes, -bytes, bytes, -bytes);
+    }
+    const order = Uint32Array.from(slot, (_, i) => i).sort((a, b) => slot[a]! - slot[b]! || time[a]! - time[b]!);
+    for (let j = 0; j < order.length; ) {
+      const s = slot[order[j]!]!;
+      const t = time[order[j]!]!;
+      while (j < order.length && slot[order[j]!] === s && time[order[j]!] === t) this.inFlight[s]! += delta[order[j++]!]!;
       // Float sums of +b and -b can leave dust; a port with nothing in service reads exactly 0.
-      const v = Math.abs(this.inFlight[slot]!) < 0.5 ? (this.inFlight[slot] = 0) : this.inFlight[slot]!;
-      ev.push({ ph: 'C', name: `r${rank} ${LINK_PORTS[slot % 4]} bytes in flight`, pid: this.pid(rank), tid: this.tid(rank), ts: t, args: { bytes: v } });
+      const v = Math.abs(this.inFlight[s]!) < 0.5 ? (this.inFlight[s] = 0) : this.inFlight[s]!;
+      ev.push(this.counterEvent(s, t, v));
     }
   }
 }

@@ -34,18 +34,46 @@ export type LinkPort = (typeof LINK_PORTS)[number];
 /** Thread ids per rank: one compute track plus `maxLanes` lanes per port. */
 export const tidsPerRank = (maxLanes: number) => 1 + LINK_PORTS.length * maxLanes;
 
+/**
+ * How much of a run a trace draws. `sampled` (the default) keeps any run loadable: at most
+ * {@link DEFAULT_MAX_TRANSFERS_PER_PHASE} transfers per phase get slices and flows (evenly spaced in
+ * canonical order) and the bytes-in-flight counters are time-bucket means
+ * ({@link DEFAULT_COUNTER_BUCKETS} buckets per phase). `full` draws every transfer and samples the
+ * counters at every change: for small runs.
+ */
+export type TraceDetail = 'sampled' | 'full';
+
+/** Transfers drawn per phase by default (`detail: 'sampled'`). */
+export const DEFAULT_MAX_TRANSFERS_PER_PHASE = 5000;
+/** Counter buckets per phase by default (`detail: 'sampled'`). */
+export const DEFAULT_COUNTER_BUCKETS = 200;
+
 /** Options that keep large traces loadable. */
 export interface TraceOptions {
+  /** `sampled` (default) or `full`: sets the defaults of `maxTransfersPerPhase` and `counterBuckets`. */
+  detail?: TraceDetail | undefined;
   /** Only transfers from or to these ranks get slices and flows (default: all). */
   ranks?: readonly number[] | undefined;
   /** Keep one transfer in `every`, by canonical index (default 1: all). */
   every?: number | undefined;
+  /**
+   * At most this many transfers of one phase drawn as slices, evenly spaced in canonical order among
+   * those the other options keep (default {@link DEFAULT_MAX_TRANSFERS_PER_PHASE}; no limit with
+   * `detail: 'full'`).
+   */
+  maxTransfersPerPhase?: number | undefined;
   /** At most this many transfers drawn as slices in the whole trace (default: no limit). */
   maxTransfers?: number | undefined;
   /** Flow arrows from each send to its receive (default true). */
   flows?: boolean | undefined;
   /** Bytes-in-flight counters per link port (default true); always computed from every transfer. */
   counters?: boolean | undefined;
+  /**
+   * Counter buckets per phase: each port's counter is sampled once per bucket with the mean bytes in
+   * flight over it (default {@link DEFAULT_COUNTER_BUCKETS}). 0: a sample at every change (the
+   * default with `detail: 'full'`).
+   */
+  counterBuckets?: number | undefined;
   /**
    * Lanes per port (default 16). Transfers sharing a port overlap (processor sharing), so each port
    * has lanes, each a thread whose slices never overlap; a transfer finding every lane busy is not
@@ -54,21 +82,29 @@ export interface TraceOptions {
   maxLanes?: number | undefined;
 }
 
-/** Trace options with defaults filled in. */
+/** Trace options with defaults filled in (what `otherData.sampling` of a trace records). */
 export interface ResolvedTraceOptions {
+  detail: TraceDetail;
   ranks: readonly number[] | undefined;
   every: number;
+  maxTransfersPerPhase: number | undefined;
   maxTransfers: number | undefined;
   flows: boolean;
   counters: boolean;
+  counterBuckets: number;
   maxLanes: number;
 }
 
 export function resolveTraceOptions(o: TraceOptions = {}): ResolvedTraceOptions {
+  const detail = o.detail ?? 'sampled';
+  const full = detail === 'full';
   return {
+    detail,
     every: o.every ?? 1,
+    maxTransfersPerPhase: o.maxTransfersPerPhase ?? (full ? undefined : DEFAULT_MAX_TRANSFERS_PER_PHASE),
     flows: o.flows ?? true,
     counters: o.counters ?? true,
+    counterBuckets: o.counterBuckets ?? (full ? 0 : DEFAULT_COUNTER_BUCKETS),
     maxLanes: o.maxLanes ?? 16,
     ranks: o.ranks,
     maxTransfers: o.maxTransfers,

@@ -3,8 +3,8 @@
  * Public surface of src/trace (re-exported by src/index.ts): Chrome Trace Event JSON of a run,
  * streamed to a file, validated, and summarised.
  */
-export { LINK_PORTS, resolveTraceOptions } from './events.js';
-export type { TraceEvent, TraceOptions, LinkPort } from './events.js';
+export { LINK_PORTS, resolveTraceOptions, DEFAULT_COUNTER_BUCKETS, DEFAULT_MAX_TRANSFERS_PER_PHASE } from './events.js';
+export type { TraceEvent, TraceOptions, TraceDetail, ResolvedTraceOptions, LinkPort } from './events.js';
 export { TraceBuilder } from './builder.js';
 export type { TracePhase, TraceStats } from './builder.js';
 export { TraceWriter } from './writer.js';

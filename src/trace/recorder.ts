@@ -44,12 +44,18 @@ export class TraceRecorder {
   close(error?: unknown): void {
     this.writer.write([...this.builder.header(), ...this.builder.flushStates()]);
     const { transfers, transfersDrawn, transfersNotDrawn } = this.builder.stats;
+    const o = this.builder.options;
     this.writer.close({
       ...this.meta,
       incomplete: error !== undefined,
       ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
       transfers, transfersDrawn, transfersNotDrawn,
-      sampling: this.builder.options,
+      /** True when some transfers have no slice (sampling, caps or lanes): counters still count them. */
+      sampled: transfersNotDrawn > 0,
+      sampling: o,
+      counters: !o.counters ? 'none'
+        : o.counterBuckets > 0 ? { mode: 'buckets', bucketsPerPhase: o.counterBuckets, value: 'mean bytes in flight over each bucket' }
+        : { mode: 'exact', value: 'bytes in flight at every change' },
     });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * @module
  * `summarizeTrace`: per-rank and per-link utilisation from a trace file written by expertmesh
- * (busy time is the union of a track's slices over the trace's span).
+ * (busy time is the union of a track's slices over the trace's span; for links, the exact per-port
+ * totals the phase slices carry, which count every transfer even when the slices are a sample).
  */
 import { readFileSync } from 'node:fs';
 import { fail } from '../errors.js';
@@ -86,6 +87,9 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
       if (m) names.set(`${e.pid}:${e.tid}`, { rank: Number(m[1]), track: m[2]! });
     }
   }
+  // Traces by expertmesh carry exact per-port totals on each rank's phase slices (`args.links`): the
+  // transfer slices may be a sample. Older or foreign traces: from the slices.
+  const totals = new Map<string, { n: number; bytes: number; busyUs: number }>();
   const busy = new Map<string, Array<[number, number]>>();
   const bytes = new Map<string, { n: number; bytes: number }>();
   const nodeOf = new Map<number, number>();
@@ -101,6 +105,17 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
     nodeOf.set(who.rank, e.pid);
     const key = `${who.rank}|${who.track}`;
     (busy.get(key) ?? busy.set(key, []).get(key)!).push([e.ts, e.ts + e.dur!]);
+    const perPort = who.track === 'compute' && e.cat === 'phase' ? e.args?.['links'] : undefined;
+    if (perPort && typeof perPort === 'object') {
+      for (const [port, v] of Object.entries(perPort as Record<string, { transfers: number; bytes: number; busyUs: number }>)) {
+        const k = `${who.rank}|${port}`;
+        const t = totals.get(k) ?? { n: 0, bytes: 0, busyUs: 0 };
+        t.n += Number(v.transfers) || 0;
+        t.bytes += Number(v.bytes) || 0;
+        t.busyUs += Number(v.busyUs) || 0;
+        totals.set(k, t);
+      }
+    }
     if (who.track !== 'compute') {
       const b = bytes.get(key) ?? { n: 0, bytes: 0 };
       b.n++;
@@ -111,15 +126,19 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
   const spanUs = t1 > t0 ? t1 - t0 : 0;
   const ranks: RankUtilisation[] = [];
   const links: LinkUtilisation[] = [];
-  for (const [key, iv] of [...busy].sort((a, b) => cmpKey(a[0], b[0]))) {
+  const useTotals = totals.size > 0;
+  const keys = new Set([...busy.keys()].filter((k) => !useTotals || k.endsWith('|compute')));
+  if (useTotals) for (const k of totals.keys()) keys.add(k);
+  for (const key of [...keys].sort(cmpKey)) {
     const [rank, track] = [Number(key.split('|')[0]), key.split('|')[1]!];
-    const busyUs = unionLength(iv);
-    const utilisation = spanUs > 0 ? busyUs / spanUs : 0;
-    if (track === 'compute') ranks.push({ rank, node: nodeOf.get(rank) ?? 0, busyUs, utilisation });
-    else {
-      const b = bytes.get(key)!;
-      links.push({ rank, port: track, busyUs, utilisation, transfers: b.n, bytes: b.bytes, busyGBps: busyUs > 0 ? b.bytes / busyUs / 1e3 : 0 });
+    if (track === 'compute') {
+      const busyUs = unionLength(busy.get(key)!);
+      ranks.push({ rank, node: nodeOf.get(rank) ?? 0, busyUs, utilisation: spanUs > 0 ? busyUs / spanUs : 0 });
+      continue;
     }
+    const t = useTotals ? totals.get(key)! : { ...bytes.get(key)!, busyUs: unionLength(busy.get(key)!) };
+    const busyUs = t.busyUs;
+    links.push({ rank, port: track, busyUs, utilisation: spanUs > 0 ? busyUs / spanUs : 0, transfers: t.n, bytes: t.bytes, busyGBps: busyUs > 0 ? t.bytes / busyUs / 1e3 : 0 });
   }
   const other = Array.isArray(doc) ? undefined : doc.otherData;
   return { schemaVersion: 1, spanUs, events: events.length, incomplete: other?.['incomplete'] === true, ranks, links };

@@ -67,6 +67,8 @@ describe('bad input exits 2 with one line naming the problem', () => {
     [['run', join(dir, 'missing.json')], /cannot read scenario file .*missing\.json: ENOENT/],
     [['run', tiny, '--workers', '9'], /cluster\.workers: got 9; allowed: at most one worker per rank \(4 ranks\)/],
     [['run', tiny, '--trace', join(dir, 'nodir', 't.json')], /cannot write trace file .*nodir.*ENOENT/],
+    [['run', tiny, '--trace', join(dir, 't.json'), '--trace-detail', 'all'], /--trace-detail must be 'sampled' or 'full', got "all"/],
+    [['run', tiny, '--trace-detail', 'full'], /--trace-detail needs --trace/],
     [['trace', 'summarize'], /missing argument <trace\.json>/],
     [['trace', 'explain'], /unknown subcommand 'explain'/],
     [['bench', 'nope'], /bench: unknown mode 'nope'/],
@@ -116,6 +118,16 @@ describe('expertmesh run', () => {
     const sj = JSON.parse((await cli('trace', 'summarize', trace, '--json')).out);
     expect(sj.schemaVersion).toBe(1);
     expect(sj.ranks).toHaveLength(4);
+  });
+
+  it('--trace-detail full draws every transfer and samples counters at every change', async () => {
+    const trace = join(dir, 'full.trace.json');
+    const r = await cli('run', tiny, '--json', '--trace', trace, '--trace-detail', 'full');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(readFileSync(trace, 'utf8'));
+    expect(doc.otherData).toMatchObject({ incomplete: false, sampled: false, sampling: { detail: 'full', counterBuckets: 0 }, counters: { mode: 'exact' } });
+    expect(doc.otherData.transfersDrawn).toBe(doc.otherData.transfers);
+    expect(validateTrace(doc.traceEvents)).toEqual([]);
   });
 });
 

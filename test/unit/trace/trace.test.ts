@@ -43,13 +43,54 @@ describe('TraceBuilder', () => {
     expect(ev.filter((e) => e.name === 'process_name').map((e) => e.args!['name'])).toEqual(['node 0', 'node 1']);
   });
 
-  it('counts bytes in flight per port back to zero', () => {
-    const b = new TraceBuilder(4, 2);
+  it('counts bytes in flight per port back to zero (full detail: a sample at every change)', () => {
+    const b = new TraceBuilder(4, 2, { detail: 'full' });
     const ev = b.phase(incast);
     const c = ev.filter((e) => e.ph === 'C' && e.name === 'r0 ib.in bytes in flight');
     expect(Math.max(...c.map((e) => e.args!['bytes'] as number))).toBe(3000);
     expect(c[c.length - 1]!.args!['bytes']).toBe(0);
     expect(c.map((e) => e.ts)).toEqual([...c.map((e) => e.ts)].sort((x, y) => x - y));
+  });
+
+  it('aggregates counters by default: per-bucket means that keep the byte-time integral', () => {
+    const b = new TraceBuilder(4, 2, { counterBuckets: 4 });
+    expect(b.options).toMatchObject({ detail: 'sampled', counterBuckets: 4, maxTransfersPerPhase: 5000 });
+    const ev = b.phase(incast);
+    expect(validateTrace(ev)).toEqual([]);
+    const c = ev.filter((e) => e.ph === 'C' && e.name === 'r0 ib.in bytes in flight');
+    // phase [0, 20] (ingress ends at 17.5) in 4 buckets of 5 us, then back to 0 at the end
+    expect(c.map((e) => e.ts)).toEqual([0, 5, 10, 15, 20]);
+    const vals = c.map((e) => e.args!['bytes'] as number);
+    expect(vals[vals.length - 1]).toBe(0);
+    // rank 0's ib.in (ranks 2 and 3 are on the other node): [2.5, 17.5] twice, [3.5, 8.5], 1000 bytes each
+    const integral = 1000 * (15 + 15 + 5);
+    expect(vals.slice(0, 4).reduce((a, v) => a + v * 5, 0)).toBeCloseTo(integral, -1);
+    expect(new Set(c.map((e) => e.ts)).size).toBe(c.length);
+    // a long run of equal buckets writes one sample
+    const idle = new TraceBuilder(4, 2, { counterBuckets: 1000 });
+    const iev = idle.phase({ ...incast, endUs: 1000 }).filter((e) => e.ph === 'C' && e.name === 'r0 ib.in bytes in flight');
+    expect(iev.length).toBeLessThan(40);
+  });
+
+  it('caps transfer slices per phase by default, evenly spaced; detail full draws them all', () => {
+    const many: TracePhase = {
+      step: 0, phase: 'dispatch', startUs: 0, endUs: 100,
+      timeline: Float64Array.from(
+        Array.from({ length: 40 }, (_, i) => rec(i % 4, (i + 1) % 4, i * 2, 1)).flatMap((r) => [r.dst, r.src, r.pairSeq, r.op, r.path, r.bytes, r.issueT, r.egressStartT, r.egressDoneT, r.ingressStartT, r.ingressDoneT, r.deliverT]),
+      ),
+    };
+    const capped = new TraceBuilder(4, 2, { maxTransfersPerPhase: 10 });
+    const ev = capped.phase(many);
+    expect(validateTrace(ev)).toEqual([]);
+    expect(capped.stats).toMatchObject({ transfers: 40, transfersDrawn: 10, transfersNotDrawn: 30 });
+    expect(ev.filter((e) => e.ph === 's').length).toBe(10);
+    // every 4th in canonical order
+    const seqs = ev.filter((e) => e.cat === 'transfer' && e.name.includes('→')).map((e) => e.args!['pairSeq'] as number).sort((a, b) => a - b);
+    expect(seqs.map((q) => q - seqs[0]!)).toEqual([0, 4, 8, 12, 16, 20, 24, 28, 32, 36]);
+    const full = new TraceBuilder(4, 2, { detail: 'full' });
+    full.phase(many);
+    expect(full.stats).toMatchObject({ transfers: 40, transfersDrawn: 40 });
+    expect(full.options).toMatchObject({ counterBuckets: 0, maxTransfersPerPhase: undefined });
   });
 
   it('samples: ranks, every, maxTransfers, maxLanes, no flows, no counters', () => {
@@ -89,7 +130,11 @@ describe('writing and summarising', () => {
     const path = join(dir, 'ok.trace.json');
     const stats = writeTrace(path, { numRanks: 4, gpusPerNode: 2, phases: [incast, experts] });
     const doc = JSON.parse(readFileSync(path, 'utf8'));
-    expect(doc.otherData).toMatchObject({ incomplete: false, schemaVersion: 1, transfers: 5 });
+    expect(doc.otherData).toMatchObject({
+      incomplete: false, schemaVersion: 1, transfers: 5, sampled: false,
+      sampling: { detail: 'sampled', maxTransfersPerPhase: 5000, counterBuckets: 200 },
+      counters: { mode: 'buckets', bucketsPerPhase: 200 },
+    });
     expect(doc.traceEvents.length).toBe(stats.events);
     expect(validateTrace(doc.traceEvents)).toEqual([]);
     const s = summarizeTrace(path);
@@ -99,6 +144,14 @@ describe('writing and summarising', () => {
     expect(in0).toMatchObject({ transfers: 3, bytes: 3000 });
     expect(in0.busyUs).toBeCloseTo(15);
     expect(in0.utilisation).toBeCloseTo(15 / 40);
+  });
+
+  it('summarises links from exact per-port totals, the same whether the slices are sampled or not', () => {
+    const full = summarizeTrace(JSON.parse(JSON.stringify({ traceEvents: new TraceBuilder(4, 2, { detail: 'full' }).phase(incast) })));
+    const sampled = summarizeTrace({ traceEvents: new TraceBuilder(4, 2, { maxTransfersPerPhase: 1, flows: false }).phase(incast) });
+    expect(sampled.links).toEqual(full.links);
+    expect(full.links.find((l) => l.rank === 0 && l.port === 'ib.in')).toMatchObject({ transfers: 3, bytes: 3000, busyUs: 15 });
+    expect(full.links.reduce((a, l) => a + l.transfers, 0)).toBe(2 * 5);
   });
 
   it('marks a trace incomplete when closed with an error', () => {
