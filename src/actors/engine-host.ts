@@ -48,6 +48,8 @@ export class EngineHost {
           const e = this.mustEngine();
           if (msg.what === 'timeline') {
             r.timeline = e.timeline.take();
+          } else if (msg.what === 'samples') {
+            r.samples = e.samples.take();
           } else if (msg.what === 'blocked') r.blocked = e.blockedTasks();
           return r;
         }

@@ -48,7 +48,7 @@ export interface WindowMessage {
 export interface CollectMessage {
   type: 'collect';
   id: number;
-  what: 'timeline' | 'blocked' | 'stats';
+  what: 'timeline' | 'samples' | 'blocked' | 'stats';
 }
 export interface FaultMessage {
   type: 'fault';
@@ -88,5 +88,6 @@ export interface HostReply {
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
   timeline?: Float64Array;
+  samples?: Float64Array;
   blocked?: BlockedTask[];
 }

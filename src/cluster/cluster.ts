@@ -12,7 +12,7 @@ import type { HostReply, HostRequest } from '../actors/host-messages.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
-import { canonicalTimeline } from '../sim/timeline.js';
+import { canonicalSamples, canonicalTimeline } from '../sim/timeline.js';
 import type { BlockedTask } from '../sim/engine.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
 
@@ -291,6 +291,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       o += p.length;
     }
     return canonicalTimeline(all);
+  }
+
+  /**
+   * Collect and clear the counter samples tasks recorded since the last call (flat
+   * `SAMPLE_STRIDE` records: time, rank, series, delta), in canonical (time, rank, series) order.
+   */
+  async takeSamples(): Promise<Float64Array> {
+    this.checkUsable();
+    const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'samples' }), 'collect samples');
+    const parts = replies.map((r) => r.samples ?? new Float64Array(0));
+    const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
+    return canonicalSamples(all);
   }
 
   /** @internal Fault injection for tests: make host `w` exit or throw. */

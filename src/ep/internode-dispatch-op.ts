@@ -20,6 +20,7 @@ import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
 import { CondSet } from './cond-set.js';
+import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
 import type { Region } from '../transport/memory.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
 
@@ -226,8 +227,15 @@ function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c:
     let remaining = 0;
     for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
     const waits = new CondSet();
+    const rctrl = ctx.region(NM.rdmaCtrl);
+    const held = new Int32Array(L.N); // RDMA slots of each source node not returned yet, last sampled
     while (remaining > 0) {
       waits.clear();
+      for (let m = 0; m < L.N; m++) {
+        const now = Atomics.load(rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
+        ctx.sample(SERIES_RDMA_RING, now - held[m]!);
+        held[m] = now;
+      }
       for (let m = 0; m < L.N; m++) {
         const total = streams[m]!.tokens.length;
         if (returned[m] === total) continue;
@@ -256,6 +264,8 @@ function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c:
       }
       if (remaining > 0) yield waits.wait;
     }
+    // Every slot is returned: the rings are empty.
+    for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
   })();
 }
 
@@ -289,7 +299,9 @@ function nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
         const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, m));
         const k = tail - consumed[m]!;
         if (k <= 0) continue;
+        ctx.sample(SERIES_NVL_RING, k);
         yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate));
+        ctx.sample(SERIES_NVL_RING, -k);
         const s = m * L.G + f;
         if (ring && out) copySlots(ring, L.nvlSlot(c, f, m), consumed[m]! % share, share, out, st.offsets[s * C + c]! + consumed[m]!, k, rec);
         consumed[m] = tail;

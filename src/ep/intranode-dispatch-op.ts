@@ -14,6 +14,7 @@ import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV,
 import { receiveOffsets, tokensByChannelAndDest } from './plan.js';
 import { SmClock } from './sm-clock.js';
 import { copySlots } from './slots.js';
+import { SERIES_NVL_RING } from '../sim/timeline.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
 
 const N = ringNames('d');
@@ -57,7 +58,9 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number)
   while (consumed < n) {
     const tail: number = yield ctx.untilAtLeast(ctrl, tailIdx, consumed + 1);
     const k = tail - consumed;
+    ctx.sample(SERIES_NVL_RING, k);
     yield ctx.sleep(st.recvSm[c]!.reserve(ctx.now, (k * rec) / copyRate));
+    ctx.sample(SERIES_NVL_RING, -k);
     if (ring && out) copySlots(ring, (c * R + s) * B, consumed % B, B, out, base + consumed, k, rec);
     consumed = tail;
     ctx.store(ctrl, tailIdx + 1, consumed);

@@ -42,6 +42,8 @@ export interface PhaseRun {
   timeline?: Float64Array;
   /** Per rank `[startUs, endUs]` of its compute in the phase, when the phase computes. */
   compute?: Array<readonly [number, number]>;
+  /** Counter samples of the phase (ring occupancy), flat `SAMPLE_STRIDE` records (time, rank, series, delta). */
+  samples?: Float64Array;
 }
 
 /** Progress inside {@link runMoeSteps}. */
@@ -189,8 +191,9 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
       ...(real ? { x: inputs.map((i) => i.x), topkWeights: inputs.map((i) => i.weights) } : {}),
     }, runOpts(step, 'dispatch'));
     const [notifyTl, dispatchTl] = splitAt(await take(), d.timing.startUs);
+    const samples = recording ? await cluster.takeSamples() : undefined;
     emit(makePhase({ step, phase: 'notify', startUs: t0, endUs: d.timing.startUs }, notifyTl));
-    emit(makePhase({ step, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs }, dispatchTl));
+    emit(makePhase({ step, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs, ...(samples ? { samples } : {}) }, dispatchTl));
 
     // What arrived, against the plan: rows per source rank and per local expert slot.
     const h = d.handle;

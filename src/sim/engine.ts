@@ -27,7 +27,7 @@ import { EventQueue } from './event-queue.js';
 import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
 import { RankContext } from './rank-context.js';
 import { describeWait, Task, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
-import { TIMELINE_FIELDS, TimelineLog } from './timeline.js';
+import { SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
 export interface EngineShape {
@@ -109,6 +109,8 @@ export class Engine implements PortHost<Job> {
   private readonly pendingStarts: Transfer[] = [];
   readonly contexts: Array<RankContext | undefined>;
   readonly timeline = new TimelineLog();
+  /** Counter samples recorded by tasks (kept only when the timeline is recorded). */
+  readonly samples = new SampleLog();
   readonly failures: TaskFailure[] = [];
   /** Groups (one per local rank per op) that finished since the host last collected them. */
   readonly finishedGroups: TaskGroup[] = [];

@@ -176,6 +176,14 @@ export class RankContext {
     return { kind: WAIT_TASKS, tasks };
   }
 
+  /**
+   * Record a change of `delta` in counter series `series` of this rank at the current time (for
+   * traces: e.g. tokens buffered in its receive rings). Free when the timeline is not recorded.
+   */
+  sample(series: number, delta: number): void {
+    if (this.engine.shape.recordTimeline && delta !== 0) this.engine.samples.record(this.engine.now, this.rank, series, delta);
+  }
+
   /** Set this rank's result for the current operation (returned to the caller on the main thread). */
   setResult(value: unknown): void {
     if (this.group) this.group.result = value;

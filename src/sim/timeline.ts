@@ -74,3 +74,51 @@ export function timelineRecords(canonical: ArrayLike<number>): TimelineRecord[] 
   }
   return out;
 }
+
+/**
+ * Counter samples tasks record for traces (e.g. ring-buffer occupancy): flat records of
+ * (time, rank, series, delta); a series' value is the running sum of its deltas in time order.
+ */
+export const SAMPLE_STRIDE = 4;
+
+/** Sample series: tokens buffered in the rank's NVLink receive rings / RDMA receive rings. */
+export const SERIES_NVL_RING = 0;
+export const SERIES_RDMA_RING = 1;
+export const SERIES_NAMES = ['nvlink ring tokens', 'rdma ring tokens'] as const;
+
+export class SampleLog {
+  private buf = new Float64Array(SAMPLE_STRIDE * 1024);
+  private n = 0;
+
+  record(time: number, rank: number, series: number, delta: number): void {
+    if (this.n + SAMPLE_STRIDE > this.buf.length) {
+      const b = new Float64Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    const B = this.buf;
+    B[this.n] = time;
+    B[this.n + 1] = rank;
+    B[this.n + 2] = series;
+    B[this.n + 3] = delta;
+    this.n += SAMPLE_STRIDE;
+  }
+
+  take(): Float64Array {
+    const out = this.buf.slice(0, this.n);
+    this.n = 0;
+    return out;
+  }
+}
+
+/** Sort flat samples by (time, rank, series), stable: a placement-free order. */
+export function canonicalSamples(log: ArrayLike<number>): Float64Array {
+  const n = log.length / SAMPLE_STRIDE;
+  const idx = Array.from({ length: n }, (_, i) => i * SAMPLE_STRIDE);
+  idx.sort((a, b) => log[a]! - log[b]! || log[a + 1]! - log[b + 1]! || log[a + 2]! - log[b + 2]! || a - b);
+  const out = new Float64Array(log.length);
+  idx.forEach((s, i) => {
+    for (let f = 0; f < SAMPLE_STRIDE; f++) out[i * SAMPLE_STRIDE + f] = log[s + f]!;
+  });
+  return out;
+}

@@ -8,7 +8,7 @@
  * slices never overlap. Flow arrows join a transfer's egress slice to its ingress slice.
  */
 import type { RankSnapshot } from '../actors/gpu-machine.js';
-import { TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
+import { SAMPLE_STRIDE, SERIES_NAMES, TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
 import { OP_NAMES, PATH_IB, PATH_NVLINK } from '../transport/protocol.js';
 import { LINK_PORTS, resolveTraceOptions, tidsPerRank, type ResolvedTraceOptions, type TraceEvent, type TraceOptions } from './events.js';
 
@@ -27,6 +27,8 @@ export interface TracePhase {
   records?: readonly TimelineRecord[] | undefined;
   /** Per rank `[startUs, endUs]` of its compute, for phases that compute. */
   compute?: ReadonlyArray<readonly [number, number]> | undefined;
+  /** Counter samples (ring occupancy): flat (time, rank, series, delta) records in time order. */
+  samples?: ArrayLike<number> | undefined;
 }
 
 /** Counts of what a builder drew and left out. */
@@ -247,6 +249,7 @@ export class TraceBuilder {
     if (o.counters) {
       if (o.counterBuckets > 0) this.bucketCounters(tl, n, lo, hi, ev);
       else this.exactCounters(tl, n, ev);
+      if (p.samples && p.samples.length > 0) this.sampleCounters(p.samples, lo, hi, ev);
     }
     this.stats.events = before + ev.length;
     return ev;
@@ -313,6 +316,37 @@ export class TraceBuilder {
 
   private sliceArgs(p: TracePhase, tl: ArrayLike<number>, x: number): Record<string, unknown> {
     return { step: p.step, phase: p.phase, src: tl[x + SRC], dst: tl[x + DST], pairSeq: tl[x + SEQ], bytes: tl[x + BYTES] };
+  }
+
+  /**
+   * Sampled series (tokens buffered in each rank's receive rings) as counters on the rank's compute
+   * thread: the running sum of the deltas, written at most once per bucket width per series (every
+   * change with exact counters), and its final value at the phase end.
+   */
+  private sampleCounters(s: ArrayLike<number>, lo: number, hi: number, ev: TraceEvent[]): void {
+    const B = this.options.counterBuckets;
+    const gap = B > 0 ? (hi - lo) / B : 0;
+    const value = new Map<number, number>();
+    const shown = new Map<number, number>();
+    const shownAt = new Map<number, number>();
+    const filter = this.rankFilter;
+    for (let i = 0; i + SAMPLE_STRIDE <= s.length; i += SAMPLE_STRIDE) {
+      const t = s[i]!, rank = s[i + 1]!, series = s[i + 2]!;
+      if (filter && !filter.has(rank)) continue;
+      const key = rank * 8 + series;
+      const v = (value.get(key) ?? 0) + s[i + 3]!;
+      value.set(key, v);
+      const at = shownAt.get(key);
+      if (at !== undefined && t - at < gap) continue;
+      if (shown.get(key) !== v) ev.push(this.seriesEvent(rank, series, t, v));
+      shown.set(key, v);
+      shownAt.set(key, t);
+    }
+    for (const [key, v] of value) if (shown.get(key) !== v) ev.push(this.seriesEvent(key >> 3, key & 7, Math.max(hi, shownAt.get(key) ?? hi), v));
+  }
+
+  private seriesEvent(rank: number, series: number, t: number, tokens: number): TraceEvent {
+    return { ph: 'C', name: `r${rank} ${SERIES_NAMES[series] ?? `series ${series}`}`, pid: this.pid(rank), tid: this.tid(rank), ts: t, args: { tokens } };
   }
 
   private counterEvent(slot: number, t: number, bytes: number): TraceEvent {

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_STRIDE, SERIES_NVL_RING, SERIES_RDMA_RING } from '../../../src/sim/timeline.js';
+import { makeInputs, makeLayer, type EpCase } from './ep-case.js';
+
+const base: EpCase = {
+  nodes: 2, gpus: 4, numExperts: 32, hidden: 128, topk: 4, dtype: 'bf16', numSms: 4,
+  dispatchConfig: { nvlChunk: 2, nvlBuffer: 16, rdmaChunk: 4, rdmaBuffer: 8 },
+  combineConfig: { nvlChunk: 2, nvlBuffer: 16, rdmaChunk: 4, rdmaBuffer: 8 },
+  expertAlignment: 1, tokens: [24, 24, 0, 24, 24, 24, 24, 24], routing: 'random', minusOne: 0.1, seed: 5,
+};
+
+/** Running value of every (rank, series) through the samples; checks it never goes negative. */
+function replay(s: Float64Array): Map<string, { value: number; peak: number }> {
+  const out = new Map<string, { value: number; peak: number }>();
+  for (let i = 0; i < s.length; i += SAMPLE_STRIDE) {
+    if (i > 0) expect(s[i]!).toBeGreaterThanOrEqual(s[i - SAMPLE_STRIDE]!);
+    const key = `${s[i + 1]}/${s[i + 2]}`;
+    const e = out.get(key) ?? { value: 0, peak: 0 };
+    e.value += s[i + 3]!;
+    expect(e.value, `rank/series ${key} went negative at ${s[i]} us`).toBeGreaterThanOrEqual(0);
+    e.peak = Math.max(e.peak, e.value);
+    out.set(key, e);
+  }
+  return out;
+}
+
+describe('ring occupancy samples', () => {
+  for (const nodes of [1, 2]) {
+    it(`${nodes} node(s): every ring series rises, never goes negative, and drains to zero; bounded by the ring sizes`, async () => {
+      const k: EpCase = { ...base, nodes, gpus: 8 / nodes, tokens: base.tokens };
+      const { cluster, ep } = await makeLayer(k, 2);
+      try {
+        const inp = makeInputs(k);
+        await cluster.takeSamples();
+        await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+        const series = replay(await cluster.takeSamples());
+        expect(series.size).toBeGreaterThan(0);
+        const C = k.numSms / 2;
+        for (const [key, e] of series) {
+          expect(e.value, key).toBe(0);
+          expect(e.peak, key).toBeGreaterThan(0);
+          const [, s] = key.split('/').map(Number);
+          // Never more tokens buffered than the rank's rings of that kind hold.
+          if (s === SERIES_NVL_RING) expect(e.peak).toBeLessThanOrEqual(C * 8 * k.dispatchConfig.nvlBuffer!);
+          if (s === SERIES_RDMA_RING) expect(e.peak).toBeLessThanOrEqual(C * nodes * k.dispatchConfig.rdmaBuffer!);
+        }
+        if (nodes > 1) expect([...series.keys()].some((key) => key.endsWith(`/${SERIES_RDMA_RING}`))).toBe(true);
+      } finally {
+        await cluster.close();
+      }
+    });
+  }
+});
