@@ -357,21 +357,29 @@ export class Engine implements PortHost<Job> {
   ): Transfer {
     if (!Number.isInteger(dst) || dst < 0 || dst >= this.shape.numRanks)
       fail('E_RANK', `rank ${src}: destination rank ${dst} does not exist (cluster has ${this.shape.numRanks} ranks)`, { rank: src, dst });
+    // Checked inline on this hot path; the messages are only built when a check fails.
     if (dstRegion >= 0) {
       const dr = this.regions.get(dstRegion);
-      if (dr.rank !== dst) fail('E_REGION', `region '${dr.name}' belongs to rank ${dr.rank}, not destination rank ${dst}`, { region: dr.name, dst });
-      checkRange(dr, dstOffset, op === OP_PUT ? bytes : 4, () => `rank ${src} ${op === OP_PUT ? 'put' : 'atomic add'} to rank ${dst}`);
+      const len = op === OP_PUT ? bytes : 4;
+      if (dr.rank !== dst || !inRange(dr, dstOffset, len)) {
+        if (dr.rank !== dst) fail('E_REGION', `region '${dr.name}' belongs to rank ${dr.rank}, not destination rank ${dst}`, { region: dr.name, dst });
+        checkRange(dr, dstOffset, len, `rank ${src} ${op === OP_PUT ? 'put' : 'atomic add'} to rank ${dst}`);
+      }
     }
     if (sigRegion >= 0) {
       const gr = this.regions.get(sigRegion);
-      if (gr.rank !== dst) fail('E_REGION', `signal region '${gr.name}' belongs to rank ${gr.rank}, not destination rank ${dst}`, { region: gr.name, dst });
-      if ((sigOffset & 3) !== 0) fail('E_REGION', `signal offset ${sigOffset} in '${gr.name}' is not 4-byte aligned`, { offset: sigOffset });
-      checkRange(gr, sigOffset, 4, () => `rank ${src} put signal to rank ${dst}`);
+      if (gr.rank !== dst || (sigOffset & 3) !== 0 || !inRange(gr, sigOffset, 4)) {
+        if (gr.rank !== dst) fail('E_REGION', `signal region '${gr.name}' belongs to rank ${gr.rank}, not destination rank ${dst}`, { region: gr.name, dst });
+        if ((sigOffset & 3) !== 0) fail('E_REGION', `signal offset ${sigOffset} in '${gr.name}' is not 4-byte aligned`, { offset: sigOffset });
+        checkRange(gr, sigOffset, 4, `rank ${src} put signal to rank ${dst}`);
+      }
     }
     if (srcRegion >= 0) {
       const sr = this.regions.get(srcRegion);
-      if (sr.rank !== src) fail('E_REGION', `source region '${sr.name}' belongs to rank ${sr.rank}, not rank ${src}`, { region: sr.name, src });
-      checkRange(sr, srcOffset, bytes, () => `rank ${src} put source`);
+      if (sr.rank !== src || !inRange(sr, srcOffset, bytes)) {
+        if (sr.rank !== src) fail('E_REGION', `source region '${sr.name}' belongs to rank ${sr.rank}, not rank ${src}`, { region: sr.name, src });
+        checkRange(sr, srcOffset, bytes, `rank ${src} put source`);
+      }
     }
     const path = this.links.path(src, dst);
     const wire = op === OP_PUT ? bytes : CONTROL_MESSAGE_BYTES;
@@ -705,6 +713,11 @@ interface ReadRequest {
 
 function pairKey(src: number, dst: number, seq: number): number {
   return (seq * 4096 + src) * 4096 + dst;
+}
+
+/** [offset, offset + length) lies inside the region (whole, non-negative numbers). */
+function inRange(r: Region, offset: number, length: number): boolean {
+  return offset >= 0 && length >= 0 && offset + length <= r.byteLength && Number.isInteger(offset) && Number.isInteger(length);
 }
 
 /** Index of the first satisfied condition, or -1. */
