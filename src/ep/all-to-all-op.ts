@@ -1,7 +1,7 @@
 /**
  * @module
  * The all-to-all operations hosts run: fill the send buffers, move every rank's slot to every other
- * rank (one put plus a counter add per pair), and verify what arrived.
+ * rank (one put with a signal per pair), and verify what arrived.
  */
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
@@ -46,8 +46,10 @@ defineOp<AllToAllArgs>({
     for (let k = 1; k < n; k++) {
       const d = (ctx.rank + k) % n;
       const recv = ctx.peerRegion(d, A2A_RECV);
-      ctx.put(recv, peerSlot(d, ctx.rank) * B, a.sizesOnly ? null : send, peerSlot(ctx.rank, d) * B, B);
-      ctx.atomicAdd(ctx.peerRegion(d, A2A_SIGNAL), 0, 1);
+      // The receiver's counter moves with the data (put with signal): one transfer per pair.
+      ctx.put(recv, peerSlot(d, ctx.rank) * B, a.sizesOnly ? null : send, peerSlot(ctx.rank, d) * B, B, {
+        signal: { region: ctx.peerRegion(d, A2A_SIGNAL), offset: 0, value: 1 },
+      });
     }
     yield ctx.untilAtLeast(ctx.region(A2A_SIGNAL), 0, n - 1);
   },
