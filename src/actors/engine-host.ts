@@ -50,6 +50,8 @@ export class EngineHost {
             r.timeline = e.timeline.take();
           } else if (msg.what === 'samples') {
             r.samples = e.samples.take();
+          } else if (msg.what === 'activities') {
+            r.activities = e.activities.take();
           } else if (msg.what === 'blocked') r.blocked = e.blockedTasks();
           return r;
         }

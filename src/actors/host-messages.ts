@@ -48,7 +48,7 @@ export interface WindowMessage {
 export interface CollectMessage {
   type: 'collect';
   id: number;
-  what: 'timeline' | 'samples' | 'blocked' | 'stats';
+  what: 'timeline' | 'samples' | 'activities' | 'blocked' | 'stats';
 }
 export interface FaultMessage {
   type: 'fault';
@@ -89,5 +89,6 @@ export interface HostReply {
   error?: WireError;
   timeline?: Float64Array;
   samples?: Float64Array;
+  activities?: Float64Array;
   blocked?: BlockedTask[];
 }

@@ -10,6 +10,6 @@ import type { HostRequest } from './host-messages.js';
 const host = new EngineHost(() => process.exit(3));
 parentPort!.on('message', (msg: HostRequest) => {
   const reply = host.handle(msg);
-  parentPort!.postMessage(reply, [...reply.outbound.map((b) => b.bytes.buffer as ArrayBuffer), ...(reply.timeline ? [reply.timeline.buffer as ArrayBuffer] : []), ...(reply.samples ? [reply.samples.buffer as ArrayBuffer] : [])]);
+  parentPort!.postMessage(reply, [...reply.outbound.map((b) => b.bytes.buffer as ArrayBuffer), ...(reply.timeline ? [reply.timeline.buffer as ArrayBuffer] : []), ...(reply.samples ? [reply.samples.buffer as ArrayBuffer] : []), ...(reply.activities ? [reply.activities.buffer as ArrayBuffer] : [])]);
 });
 parentPort!.postMessage({ type: 'ready' });

@@ -12,7 +12,7 @@ import type { HostReply, HostRequest } from '../actors/host-messages.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
-import { canonicalSamples, canonicalTimeline } from '../sim/timeline.js';
+import { canonicalActivities, canonicalSamples, canonicalTimeline } from '../sim/timeline.js';
 import type { BlockedTask } from '../sim/engine.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
 
@@ -281,16 +281,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Collect and clear the timeline (canonical order) recorded since the last call. */
   async takeTimeline(): Promise<Float64Array> {
-    this.checkUsable();
-    const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'timeline' }), 'collect timeline');
-    const parts = replies.map((r) => r.timeline ?? new Float64Array(0));
-    const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    return canonicalTimeline(all);
+    return canonicalTimeline(await this.collectFlat('timeline'));
   }
 
   /**
@@ -298,16 +289,28 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * `SAMPLE_STRIDE` records: time, rank, series, delta), in canonical (time, rank, series) order.
    */
   async takeSamples(): Promise<Float64Array> {
+    return canonicalSamples(await this.collectFlat('samples'));
+  }
+
+  /**
+   * Collect and clear the activity slices tasks recorded since the last call (flat
+   * `ACTIVITY_STRIDE` records: start, end, rank, track, label), ordered by (rank, track, start).
+   */
+  async takeActivities(): Promise<Float64Array> {
+    return canonicalActivities(await this.collectFlat('activities'));
+  }
+
+  private async collectFlat(what: 'timeline' | 'samples' | 'activities'): Promise<Float64Array> {
     this.checkUsable();
-    const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'samples' }), 'collect samples');
-    const parts = replies.map((r) => r.samples ?? new Float64Array(0));
+    const replies = await this.all(() => ({ type: 'collect', id: 0, what }), `collect ${what}`);
+    const parts = replies.map((r) => r[what] ?? new Float64Array(0));
     const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
     for (const p of parts) {
       all.set(p, o);
       o += p.length;
     }
-    return canonicalSamples(all);
+    return all;
   }
 
   /** @internal Fault injection for tests: make host `w` exit or throw. */

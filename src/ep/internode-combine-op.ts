@@ -43,7 +43,7 @@ function* nvlSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f
     if (stage && input)
       for (let i = 0; i < k; i++)
         stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
-    yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLSender', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
     putSlots(ctx, fwd, ring, L.nvlSlot(c, ctx.localIndex, m), stage, L.nvlSlot(c, f, m), sent % share, k, share, rec, fctrl, L.nvlTail(c, ctx.localIndex, m));
     sent += k;
   }
@@ -90,7 +90,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
         bytes += have * H * 2;
         end++;
       }
-      yield ctx.sleep(st.fwdSm[c]!.reserve(ctx.now, bytes / reduceRate));
+      yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'NVLAndRDMAForwarder', bytes / reduceRate));
       for (; done < end; done++) {
         if (acc) acc.reset();
         for (let j = 0; j < L.G; j++) {
@@ -111,7 +111,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
     // Post whole chunks (the rest at the end), as the RDMA coordinator does.
     while (done - sent >= RC || (done === total && sent < total)) {
       const k = Math.min(RC, done - sent);
-      yield ctx.sleep(st.postClock[c]!.reserve(ctx.now, ctx.hardware.ibMessageUs));
+      yield ctx.sleep(st.postClock[c]!.busy(ctx, 'NVLAndRDMAForwarder', ctx.hardware.ibMessageUs));
       putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), sent % RB, k, RB, rec, dctrl, L.rdmaTail(c, ctx.node));
       sent += k;
     }
@@ -156,7 +156,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
       bytes += nodes[end]!.length * H * 2;
       end++;
     }
-    yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, bytes / reduceRate));
+    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMAReceiver', bytes / reduceRate));
     for (; i < end; i++) {
       if (acc) acc.reset();
       for (const m of nodes[i]!) {

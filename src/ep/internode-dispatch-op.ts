@@ -25,7 +25,7 @@ import type { Region } from '../transport/memory.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
 
 import { channelRange, receiveOffsets } from './plan.js';
-import { SmClock } from './sm-clock.js';
+import { SM_POST, SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
 import { copySlots, putSlots } from './slots.js';
 import { combineRecordBytes } from './records.js';
 
@@ -93,7 +93,7 @@ function rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): 
         if (staged[m]! - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), staged[m]! + 1 - RB);
         if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (staged[m]! % RB)) * rec);
       }
-      yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (ns.length * rec) / copyRate));
+      yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMASender', (ns.length * rec) / copyRate));
       for (let q = 0; q < ns.length; q++) {
         const m = ns[q]!;
         staged[m]!++;
@@ -126,7 +126,7 @@ function rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: numb
         const k = Math.min(RC, staged - sent[m]!);
         if (k <= 0 || (k < RC && staged < total)) continue;
         if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
-        yield ctx.sleep(st.postClock[c]!.reserve(ctx.now, ctx.hardware.ibMessageUs));
+        yield ctx.sleep(st.postClock[c]!.busy(ctx, 'RDMASenderCoordinator', ctx.hardware.ibMessageUs));
         const dst = m * L.G + ctx.localIndex;
         const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
         putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n));
@@ -195,7 +195,7 @@ function forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j:
         }
         if (p === scanned[m] && k === 0) continue;
         if (k > 0) {
-          yield ctx.sleep(st.fwdSm[c]!.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+          yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'RDMAAndNVLForwarder', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
           putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec, dctrl, L.nvlTail(c, me, m));
           sent[m]! += k;
         }
@@ -300,7 +300,7 @@ function nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
         const k = tail - consumed[m]!;
         if (k <= 0) continue;
         ctx.sample(SERIES_NVL_RING, k);
-        yield ctx.sleep(st.sendSm[c]!.reserve(ctx.now, (k * rec) / copyRate));
+        yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLReceivers', (k * rec) / copyRate));
         ctx.sample(SERIES_NVL_RING, -k);
         const s = m * L.G + f;
         if (ring && out) copySlots(ring, L.nvlSlot(c, f, m), consumed[m]! % share, share, out, st.offsets[s * C + c]! + consumed[m]!, k, rec);
@@ -390,9 +390,9 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   return {
     L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, totals, streams, counts,
     offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
-    sendSm: Array.from({ length: C }, () => new SmClock()),
-    fwdSm: Array.from({ length: C }, () => new SmClock()),
-    postClock: Array.from({ length: C }, () => new SmClock()),
+    sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
+    fwdSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
+    postClock: Array.from({ length: C }, (_, c) => new SmClock(c, SM_POST)),
   };
 }
 

@@ -14,7 +14,7 @@ import { sendOverNvlRing } from './nvl-ring-sender.js';
 import { channelRange, receiveOffsets } from './plan.js';
 import { combineRecordBytes } from './records.js';
 import { RowAccumulator } from './reduce-rows.js';
-import { SmClock } from './sm-clock.js';
+import { SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
 
 const N = ringNames('c');
 
@@ -38,7 +38,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): T
     ring: real ? ctx.peerRegion(s, N.nvlRing) : null, ringBase: (c * R + ctx.rank) * B,
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + s) * B,
     input: real ? ctx.region(R_COMBINE_IN) : null, rowOf: (i) => base + i, rows: st.counts[s * notifyStride(a, R) + c]!,
-    chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!,
+    chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
   });
 }
 
@@ -89,7 +89,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
       bytes += ranks.length * H * 2;
       end++;
     }
-    yield ctx.sleep(st.recvSm[c]!.reserve(ctx.now, bytes / reduceRate));
+    yield ctx.sleep(st.recvSm[c]!.busy(ctx, 'combine reduce', bytes / reduceRate));
     for (; t < end; t++) {
       const ranks = contrib[t - t0]!;
       if (ring && out && acc) {
@@ -113,8 +113,8 @@ defineOp<EpArgs>({
     const st: State = {
       counts,
       offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
-      sendSm: Array.from({ length: C }, () => new SmClock()),
-      recvSm: Array.from({ length: C }, () => new SmClock()),
+      sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
+      recvSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
       rec: combineRecordBytes(a.hidden),
     };
     if (!a.sizesOnly) ctx.region(R_COMBINE_OUT).u8.fill(0);

@@ -12,7 +12,7 @@ import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
 import { receiveOffsets, tokensByChannelAndDest } from './plan.js';
-import { SmClock } from './sm-clock.js';
+import { SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
 import { copySlots } from './slots.js';
 import { SERIES_NVL_RING } from '../sim/timeline.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
@@ -38,7 +38,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): T
     ring: real ? ctx.peerRegion(d, N.nvlRing) : null, ringBase: (c * R + ctx.rank) * B,
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + d) * B,
     input: real ? ctx.region(R_IN) : null, rowOf: (i) => toks[i]!, rows: toks.length,
-    chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!,
+    chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
   });
 }
 
@@ -59,7 +59,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number)
     const tail: number = yield ctx.untilAtLeast(ctrl, tailIdx, consumed + 1);
     const k = tail - consumed;
     ctx.sample(SERIES_NVL_RING, k);
-    yield ctx.sleep(st.recvSm[c]!.reserve(ctx.now, (k * rec) / copyRate));
+    yield ctx.sleep(st.recvSm[c]!.busy(ctx, 'nvl receiver', (k * rec) / copyRate));
     ctx.sample(SERIES_NVL_RING, -k);
     if (ring && out) copySlots(ring, (c * R + s) * B, consumed % B, B, out, base + consumed, k, rec);
     consumed = tail;
@@ -80,8 +80,8 @@ defineOp<EpArgs>({
       lists: tokensByChannelAndDest(topk, T, a.topk, C, R, (e) => (e / epr) | 0),
       offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
       counts,
-      sendSm: Array.from({ length: C }, () => new SmClock()),
-      recvSm: Array.from({ length: C }, () => new SmClock()),
+      sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
+      recvSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
       rec: layoutOf(a).bytes,
     };
     ctx.state['dispatch'] = st;

@@ -9,7 +9,7 @@ import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
 import type { Region } from '../transport/memory.js';
 import { putSlots } from './slots.js';
-import type { SmClock } from './sm-clock.js';
+import type { RoleName, SmClock } from './sm-clock.js';
 
 export interface NvlRingSend {
   dst: number;
@@ -30,6 +30,8 @@ export interface NvlRingSend {
   slots: number;
   rec: number;
   sm: SmClock;
+  /** Role named on the SM's trace track. */
+  role: RoleName;
 }
 
 export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
@@ -47,7 +49,7 @@ export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
         const row = o.rowOf(sent + i);
         stage.u8.set(input.u8.subarray(row * rec, (row + 1) * rec), (o.stageBase + ((sent + i) % B)) * rec);
       }
-    yield ctx.sleep(o.sm.reserve(ctx.now, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+    yield ctx.sleep(o.sm.busy(ctx, o.role, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
     putSlots(ctx, o.dst, ring, o.ringBase, stage, o.stageBase, sent % B, k, B, rec, ctrl, o.tailIndex);
     sent += k;
   }

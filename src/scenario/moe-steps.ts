@@ -44,6 +44,8 @@ export interface PhaseRun {
   compute?: Array<readonly [number, number]>;
   /** Counter samples of the phase (ring occupancy), flat `SAMPLE_STRIDE` records (time, rank, series, delta). */
   samples?: Float64Array;
+  /** SM activity slices of the phase, flat `ACTIVITY_STRIDE` records (start, end, rank, track, label). */
+  activities?: Float64Array;
 }
 
 /** Progress inside {@link runMoeSteps}. */
@@ -192,8 +194,12 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     }, runOpts(step, 'dispatch'));
     const [notifyTl, dispatchTl] = splitAt(await take(), d.timing.startUs);
     const samples = recording ? await cluster.takeSamples() : undefined;
+    const activities = recording ? await cluster.takeActivities() : undefined;
     emit(makePhase({ step, phase: 'notify', startUs: t0, endUs: d.timing.startUs }, notifyTl));
-    emit(makePhase({ step, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs, ...(samples ? { samples } : {}) }, dispatchTl));
+    emit(makePhase({
+      step, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs,
+      ...(samples ? { samples } : {}), ...(activities ? { activities } : {}),
+    }, dispatchTl));
 
     // What arrived, against the plan: rows per source rank and per local expert slot.
     const h = d.handle;
@@ -236,7 +242,12 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
 
     // combine on the dispatch's handle (the shared experts' output joins as the combine's bias).
     const c = await ep.combine({ handle: h, ...(real ? { x: y } : {}), ...(bias ? { bias } : {}) }, runOpts(step, 'combine'));
-    emit(makePhase({ step, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs }, await take()));
+    const combineTl = await take();
+    const combineActivities = recording ? await cluster.takeActivities() : undefined;
+    emit(makePhase({
+      step, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs,
+      ...(combineActivities ? { activities: combineActivities } : {}),
+    }, combineTl));
 
     if (real) {
       for (const [r, out] of c.x.entries()) {

@@ -27,7 +27,7 @@ import { EventQueue } from './event-queue.js';
 import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
 import { RankContext } from './rank-context.js';
 import { describeWait, Task, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
-import { SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
+import { ActivityLog, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
 export interface EngineShape {
@@ -111,6 +111,8 @@ export class Engine implements PortHost<Job> {
   readonly timeline = new TimelineLog();
   /** Counter samples recorded by tasks (kept only when the timeline is recorded). */
   readonly samples = new SampleLog();
+  /** Activity slices recorded by tasks (kept only when the timeline is recorded). */
+  readonly activities = new ActivityLog();
   readonly failures: TaskFailure[] = [];
   /** Groups (one per local rank per op) that finished since the host last collected them. */
   readonly finishedGroups: TaskGroup[] = [];

@@ -184,6 +184,11 @@ export class RankContext {
     if (this.engine.shape.recordTimeline && delta !== 0) this.engine.samples.record(this.engine.now, this.rank, series, delta);
   }
 
+  /** Record that this rank was busy on `track` doing `label` over [start, end] (for traces). */
+  activity(track: number, label: number, start: number, end: number): void {
+    if (this.engine.shape.recordTimeline) this.engine.activities.record(start, end, this.rank, track, label);
+  }
+
   /** Set this rank's result for the current operation (returned to the caller on the main thread). */
   setResult(value: unknown): void {
     if (this.group) this.group.result = value;

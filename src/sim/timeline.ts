@@ -122,3 +122,48 @@ export function canonicalSamples(log: ArrayLike<number>): Float64Array {
   });
   return out;
 }
+
+/**
+ * Activity slices tasks record for traces (e.g. an SM copying a chunk): flat records of
+ * (start, end, rank, track, label); `track` and `label` are numbers whose names the recorder defines.
+ */
+export const ACTIVITY_STRIDE = 5;
+
+export class ActivityLog {
+  private buf = new Float64Array(ACTIVITY_STRIDE * 1024);
+  private n = 0;
+
+  record(start: number, end: number, rank: number, track: number, label: number): void {
+    if (this.n + ACTIVITY_STRIDE > this.buf.length) {
+      const b = new Float64Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    const B = this.buf;
+    const i = this.n;
+    B[i] = start;
+    B[i + 1] = end;
+    B[i + 2] = rank;
+    B[i + 3] = track;
+    B[i + 4] = label;
+    this.n = i + ACTIVITY_STRIDE;
+  }
+
+  take(): Float64Array {
+    const out = this.buf.slice(0, this.n);
+    this.n = 0;
+    return out;
+  }
+}
+
+/** Sort flat activities by (rank, track, start), stable: per-track slices in time order. */
+export function canonicalActivities(log: ArrayLike<number>): Float64Array {
+  const n = log.length / ACTIVITY_STRIDE;
+  const idx = Array.from({ length: n }, (_, i) => i * ACTIVITY_STRIDE);
+  idx.sort((a, b) => log[a + 2]! - log[b + 2]! || log[a + 3]! - log[b + 3]! || log[a]! - log[b]! || a - b);
+  const out = new Float64Array(log.length);
+  idx.forEach((s, i) => {
+    for (let f = 0; f < ACTIVITY_STRIDE; f++) out[i * ACTIVITY_STRIDE + f] = log[s + f]!;
+  });
+  return out;
+}

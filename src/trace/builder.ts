@@ -8,7 +8,12 @@
  * slices never overlap. Flow arrows join a transfer's egress slice to its ingress slice.
  */
 import type { RankSnapshot } from '../actors/gpu-machine.js';
-import { SAMPLE_STRIDE, SERIES_NAMES, TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
+import { ACTIVITY_STRIDE, SAMPLE_STRIDE, SERIES_NAMES, TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
+import { ROLE_NAMES, SM_NAMES } from '../ep/sm-clock.js';
+
+/** SM tracks' thread ids: a range of their own, above every rank's compute and link tracks. */
+const SM_TID_BASE = 1_000_000;
+const SM_TIDS_PER_RANK = 4096;
 import { OP_NAMES, PATH_IB, PATH_NVLINK } from '../transport/protocol.js';
 import { LINK_PORTS, resolveTraceOptions, tidsPerRank, type ResolvedTraceOptions, type TraceEvent, type TraceOptions } from './events.js';
 
@@ -29,6 +34,9 @@ export interface TracePhase {
   compute?: ReadonlyArray<readonly [number, number]> | undefined;
   /** Counter samples (ring occupancy): flat (time, rank, series, delta) records in time order. */
   samples?: ArrayLike<number> | undefined;
+  /** SM activity slices (a channel's SM copying or reducing a chunk, per warp role): flat
+   * (start, end, rank, track, label) records ordered by (rank, track, start). */
+  activities?: ArrayLike<number> | undefined;
 }
 
 /** Counts of what a builder drew and left out. */
@@ -61,6 +69,8 @@ export class TraceBuilder {
   private readonly inFlight: Float64Array;
   private readonly states: RankSnapshot[] = [];
   private readonly rankFilter: Set<number> | null;
+  /** SM tracks already named. */
+  private readonly smThreads = new Set<number>();
   private nextFlow = 1;
   private started = false;
 
@@ -244,6 +254,7 @@ export class TraceBuilder {
     }
     this.stats.transfersDrawn += drawn;
     this.stats.transfersNotDrawn += links - drawn;
+    if (p.activities && p.activities.length > 0) this.activitySlices(p, p.activities, timed);
     // Not sorted by time: viewers sort, and every thread's slices are already in order.
     for (const e of timed) ev.push(e);
     if (o.counters) {
@@ -316,6 +327,35 @@ export class TraceBuilder {
 
   private sliceArgs(p: TracePhase, tl: ArrayLike<number>, x: number): Record<string, unknown> {
     return { step: p.step, phase: p.phase, src: tl[x + SRC], dst: tl[x + DST], pairSeq: tl[x + SEQ], bytes: tl[x + BYTES] };
+  }
+
+  /**
+   * Each channel's SMs as threads of the rank (`rank R ch C send SM`, ...), with a slice per chunk
+   * copied or reduced, named by the warp role. Capped like transfers (evenly spaced in their order,
+   * which keeps every track's slices in time order and disjoint).
+   */
+  private activitySlices(p: TracePhase, a: ArrayLike<number>, out: TraceEvent[]): void {
+    const n = a.length / ACTIVITY_STRIDE;
+    const cap = this.options.maxTransfersPerPhase ?? Infinity;
+    const step = n > cap ? n / cap : 1;
+    const filter = this.rankFilter;
+    for (let f = 0; f < n; f += step) {
+      const x = Math.floor(f) * ACTIVITY_STRIDE;
+      const rank = a[x + 2]!, track = a[x + 3]!;
+      if (filter && !filter.has(rank)) continue;
+      const tid = SM_TID_BASE + rank * SM_TIDS_PER_RANK + track;
+      const key = rank * SM_TIDS_PER_RANK + track;
+      if (!this.smThreads.has(key)) {
+        this.smThreads.add(key);
+        const ch = Math.floor(track / SM_NAMES.length);
+        out.push({ ph: 'M', name: 'thread_name', pid: this.pid(rank), tid, ts: 0, args: { name: `rank ${rank} ch ${ch} ${SM_NAMES[track % SM_NAMES.length]}` } });
+        out.push({ ph: 'M', name: 'thread_sort_index', pid: this.pid(rank), tid, ts: 0, args: { sort_index: tid } });
+      }
+      out.push({
+        ph: 'X', cat: 'sm', name: ROLE_NAMES[a[x + 4]!] ?? 'work', pid: this.pid(rank), tid, ts: a[x]!, dur: a[x + 1]! - a[x]!,
+        args: { step: p.step, phase: p.phase },
+      });
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SAMPLE_STRIDE, SERIES_NVL_RING, SERIES_RDMA_RING } from '../../../src/sim/timeline.js';
+import { ACTIVITY_STRIDE, SAMPLE_STRIDE, SERIES_NVL_RING, SERIES_RDMA_RING } from '../../../src/sim/timeline.js';
+import { ROLE_NAMES, SM_NAMES } from '../../../src/ep/sm-clock.js';
 import { makeInputs, makeLayer, type EpCase } from './ep-case.js';
 
 const base: EpCase = {
@@ -23,6 +24,36 @@ function replay(s: Float64Array): Map<string, { value: number; peak: number }> {
   }
   return out;
 }
+
+describe('SM activity slices', () => {
+  it('every channel SM track holds disjoint slices in time order, named by a warp role, for dispatch and combine', async () => {
+    const k: EpCase = { ...base };
+    const { cluster, ep } = await makeLayer(k, 2);
+    try {
+      const inp = makeInputs(k);
+      await cluster.takeActivities();
+      const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+      const da = await cluster.takeActivities();
+      await ep.combine({ x: d.recv.map((r) => r.recvX as Uint16Array), handle: d.handle });
+      const ca = await cluster.takeActivities();
+      for (const [name, a] of [['dispatch', da], ['combine', ca]] as const) {
+        expect(a.length, name).toBeGreaterThan(0);
+        const roles = new Set<string>();
+        for (let i = 0; i < a.length; i += ACTIVITY_STRIDE) {
+          expect(a[i + 1]!).toBeGreaterThan(a[i]!);
+          expect(a[i + 3]!).toBeLessThan((k.numSms / 2) * SM_NAMES.length);
+          roles.add(ROLE_NAMES[a[i + 4]!]!);
+          const prev = i - ACTIVITY_STRIDE;
+          if (prev >= 0 && a[prev + 2] === a[i + 2] && a[prev + 3] === a[i + 3]) expect(a[i]!).toBeGreaterThanOrEqual(a[prev + 1]! - 1e-9);
+        }
+        expect([...roles].every((r) => r !== undefined)).toBe(true);
+        if (name === 'dispatch') expect(roles).toEqual(new Set(['RDMASender', 'RDMASenderCoordinator', 'RDMAAndNVLForwarder', 'NVLReceivers']));
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+});
 
 describe('ring occupancy samples', () => {
   for (const nodes of [1, 2]) {
