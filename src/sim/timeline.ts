@@ -13,27 +13,28 @@ export const TIMELINE_FIELDS = [
 ] as const;
 export const TIMELINE_STRIDE = TIMELINE_FIELDS.length;
 
-/** Flat records, {@link TIMELINE_STRIDE} numbers each, in a growable float64 buffer. */
-export class TimelineLog {
-  private buf = new Float64Array(TIMELINE_STRIDE * 1024);
-  private n = 0;
+/**
+ * A growable log of fixed-stride float64 records: the shape of every per-engine log (timeline,
+ * samples, activities). `slot()` returns where the next record's fields go.
+ */
+class FlatLog {
+  protected buf: Float64Array;
+  protected n = 0;
 
-  /** Append one record (fields in {@link TIMELINE_FIELDS} order). */
-  record(
-    dst: number, src: number, pairSeq: number, op: number, path: number, bytes: number, issueT: number,
-    egressStartT: number, egressDoneT: number, ingressStartT: number, ingressDoneT: number, deliverT: number,
-  ): void {
-    if (this.n + TIMELINE_STRIDE > this.buf.length) {
+  constructor(private readonly stride: number) {
+    this.buf = new Float64Array(stride * 1024);
+  }
+
+  /** Index of a new record's first field (growing the buffer when full). */
+  protected slot(): number {
+    if (this.n + this.stride > this.buf.length) {
       const b = new Float64Array(this.buf.length * 2);
       b.set(this.buf);
       this.buf = b;
     }
-    const B = this.buf;
-    let i = this.n;
-    B[i++] = dst; B[i++] = src; B[i++] = pairSeq; B[i++] = op; B[i++] = path; B[i++] = bytes;
-    B[i++] = issueT; B[i++] = egressStartT; B[i++] = egressDoneT; B[i++] = ingressStartT; B[i++] = ingressDoneT;
-    B[i++] = deliverT;
-    this.n = i;
+    const i = this.n;
+    this.n = i + this.stride;
+    return i;
   }
 
   /** Remove and return every record so far. */
@@ -44,19 +45,43 @@ export class TimelineLog {
   }
 }
 
+/** Sort flat records by `compare(a, b)` over their start offsets, stable. */
+function sortRecords(log: ArrayLike<number>, stride: number, compare: (a: number, b: number) => number): Float64Array {
+  const n = log.length / stride;
+  const idx = Array.from({ length: n }, (_, i) => i * stride);
+  idx.sort((a, b) => compare(a, b) || a - b);
+  const out = new Float64Array(log.length);
+  idx.forEach((s, i) => {
+    for (let f = 0; f < stride; f++) out[i * stride + f] = log[s + f]!;
+  });
+  return out;
+}
+
+/** Flat records, {@link TIMELINE_STRIDE} numbers each, in a growable float64 buffer. */
+export class TimelineLog extends FlatLog {
+  constructor() {
+    super(TIMELINE_STRIDE);
+  }
+
+  /** Append one record (fields in {@link TIMELINE_FIELDS} order). */
+  record(
+    dst: number, src: number, pairSeq: number, op: number, path: number, bytes: number, issueT: number,
+    egressStartT: number, egressDoneT: number, ingressStartT: number, ingressDoneT: number, deliverT: number,
+  ): void {
+    let i = this.slot();
+    const B = this.buf;
+    B[i++] = dst; B[i++] = src; B[i++] = pairSeq; B[i++] = op; B[i++] = path; B[i++] = bytes;
+    B[i++] = issueT; B[i++] = egressStartT; B[i++] = egressDoneT; B[i++] = ingressStartT; B[i++] = ingressDoneT;
+    B[i] = deliverT;
+  }
+}
+
 /** One record as an object. */
 export type TimelineRecord = { [K in (typeof TIMELINE_FIELDS)[number]]: number };
 
 /** Sort flat records into canonical order (dst, src, pairSeq). */
 export function canonicalTimeline(log: ArrayLike<number>): Float64Array {
-  const n = log.length / TIMELINE_STRIDE;
-  const idx = Array.from({ length: n }, (_, i) => i * TIMELINE_STRIDE);
-  idx.sort((a, b) => log[a]! - log[b]! || log[a + 1]! - log[b + 1]! || log[a + 2]! - log[b + 2]!);
-  const out = new Float64Array(log.length);
-  idx.forEach((s, i) => {
-    for (let f = 0; f < TIMELINE_STRIDE; f++) out[i * TIMELINE_STRIDE + f] = log[s + f]!;
-  });
-  return out;
+  return sortRecords(log, TIMELINE_STRIDE, (a, b) => log[a]! - log[b]! || log[a + 1]! - log[b + 1]! || log[a + 2]! - log[b + 2]!);
 }
 
 /** SHA-256 hex of a canonical timeline. */
@@ -86,41 +111,24 @@ export const SERIES_NVL_RING = 0;
 export const SERIES_RDMA_RING = 1;
 export const SERIES_NAMES = ['nvlink ring tokens', 'rdma ring tokens'] as const;
 
-export class SampleLog {
-  private buf = new Float64Array(SAMPLE_STRIDE * 1024);
-  private n = 0;
-
-  record(time: number, rank: number, series: number, delta: number): void {
-    if (this.n + SAMPLE_STRIDE > this.buf.length) {
-      const b = new Float64Array(this.buf.length * 2);
-      b.set(this.buf);
-      this.buf = b;
-    }
-    const B = this.buf;
-    B[this.n] = time;
-    B[this.n + 1] = rank;
-    B[this.n + 2] = series;
-    B[this.n + 3] = delta;
-    this.n += SAMPLE_STRIDE;
+export class SampleLog extends FlatLog {
+  constructor() {
+    super(SAMPLE_STRIDE);
   }
 
-  take(): Float64Array {
-    const out = this.buf.slice(0, this.n);
-    this.n = 0;
-    return out;
+  record(time: number, rank: number, series: number, delta: number): void {
+    const i = this.slot();
+    const B = this.buf;
+    B[i] = time;
+    B[i + 1] = rank;
+    B[i + 2] = series;
+    B[i + 3] = delta;
   }
 }
 
 /** Sort flat samples by (time, rank, series), stable: a placement-free order. */
 export function canonicalSamples(log: ArrayLike<number>): Float64Array {
-  const n = log.length / SAMPLE_STRIDE;
-  const idx = Array.from({ length: n }, (_, i) => i * SAMPLE_STRIDE);
-  idx.sort((a, b) => log[a]! - log[b]! || log[a + 1]! - log[b + 1]! || log[a + 2]! - log[b + 2]! || a - b);
-  const out = new Float64Array(log.length);
-  idx.forEach((s, i) => {
-    for (let f = 0; f < SAMPLE_STRIDE; f++) out[i * SAMPLE_STRIDE + f] = log[s + f]!;
-  });
-  return out;
+  return sortRecords(log, SAMPLE_STRIDE, (a, b) => log[a]! - log[b]! || log[a + 1]! - log[b + 1]! || log[a + 2]! - log[b + 2]!);
 }
 
 /**
@@ -129,41 +137,23 @@ export function canonicalSamples(log: ArrayLike<number>): Float64Array {
  */
 export const ACTIVITY_STRIDE = 5;
 
-export class ActivityLog {
-  private buf = new Float64Array(ACTIVITY_STRIDE * 1024);
-  private n = 0;
+export class ActivityLog extends FlatLog {
+  constructor() {
+    super(ACTIVITY_STRIDE);
+  }
 
   record(start: number, end: number, rank: number, track: number, label: number): void {
-    if (this.n + ACTIVITY_STRIDE > this.buf.length) {
-      const b = new Float64Array(this.buf.length * 2);
-      b.set(this.buf);
-      this.buf = b;
-    }
+    const i = this.slot();
     const B = this.buf;
-    const i = this.n;
     B[i] = start;
     B[i + 1] = end;
     B[i + 2] = rank;
     B[i + 3] = track;
     B[i + 4] = label;
-    this.n = i + ACTIVITY_STRIDE;
-  }
-
-  take(): Float64Array {
-    const out = this.buf.slice(0, this.n);
-    this.n = 0;
-    return out;
   }
 }
 
 /** Sort flat activities by (rank, track, start), stable: per-track slices in time order. */
 export function canonicalActivities(log: ArrayLike<number>): Float64Array {
-  const n = log.length / ACTIVITY_STRIDE;
-  const idx = Array.from({ length: n }, (_, i) => i * ACTIVITY_STRIDE);
-  idx.sort((a, b) => log[a + 2]! - log[b + 2]! || log[a + 3]! - log[b + 3]! || log[a]! - log[b]! || a - b);
-  const out = new Float64Array(log.length);
-  idx.forEach((s, i) => {
-    for (let f = 0; f < ACTIVITY_STRIDE; f++) out[i * ACTIVITY_STRIDE + f] = log[s + f]!;
-  });
-  return out;
+  return sortRecords(log, ACTIVITY_STRIDE, (a, b) => log[a + 2]! - log[b + 2]! || log[a + 3]! - log[b + 3]! || log[a]! - log[b]!);
 }
