@@ -9,22 +9,16 @@
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
-import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_NOTIFY, R_TOPK, type EpArgs } from './ep-args.js';
+import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_TOPK, type EpArgs } from './ep-args.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
-import { channelRange, receiveOffsets } from './plan.js';
+import { channelRange } from './plan.js';
 import { combineRecordBytes } from './records.js';
 import { RowAccumulator } from './reduce-rows.js';
-import { SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
+import { intranodeState, type IntranodeState } from './intranode-state.js';
 
 const N = ringNames('c');
 
-interface State {
-  counts: Int32Array;
-  offsets: Int32Array;
-  sendSm: SmClock[];
-  recvSm: SmClock[];
-  rec: number;
-}
+type State = IntranodeState;
 
 function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {
   const R = ctx.numRanks;
@@ -107,16 +101,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
 defineOp<EpArgs>({
   name: 'ep.combine.intranode',
   prepare(ctx, a) {
-    const R = ctx.numRanks;
-    const C = numChannels(a.dispatch);
-    const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
-    const st: State = {
-      counts,
-      offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
-      sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
-      recvSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
-      rec: combineRecordBytes(a.hidden),
-    };
+    const st = intranodeState(ctx, a, combineRecordBytes(a.hidden));
     if (!a.sizesOnly) ctx.region(R_COMBINE_OUT).u8.fill(0);
     ctx.state['combine'] = st;
   },

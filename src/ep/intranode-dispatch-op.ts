@@ -10,22 +10,18 @@
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
-import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
-import { receiveOffsets, tokensByChannelAndDest } from './plan.js';
-import { SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
+import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
+import { tokensByChannelAndDest } from './plan.js';
+import { intranodeState, type IntranodeState } from './intranode-state.js';
 import { copySlots } from './slots.js';
 import { SERIES_NVL_RING } from '../sim/timeline.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
 
 const N = ringNames('d');
 
-interface State {
+interface State extends IntranodeState {
+  /** Per channel and destination rank, the tokens sent there in order. */
   lists: Int32Array[][];
-  offsets: Int32Array;
-  counts: Int32Array;
-  sendSm: SmClock[];
-  recvSm: SmClock[];
-  rec: number;
 }
 
 function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): TaskBody {
@@ -71,18 +67,12 @@ defineOp<EpArgs>({
   name: 'ep.dispatch.intranode',
   prepare(ctx, a) {
     const R = ctx.numRanks;
-    const C = numChannels(a.dispatch);
     const T = a.numTokens[ctx.rank]!;
     const epr = a.numExperts / R;
     const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
-    const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
     const st: State = {
-      lists: tokensByChannelAndDest(topk, T, a.topk, C, R, (e) => (e / epr) | 0),
-      offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
-      counts,
-      sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
-      recvSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
-      rec: layoutOf(a).bytes,
+      ...intranodeState(ctx, a, layoutOf(a).bytes),
+      lists: tokensByChannelAndDest(topk, T, a.topk, numChannels(a.dispatch), R, (e) => (e / epr) | 0),
     };
     ctx.state['dispatch'] = st;
   },

@@ -250,7 +250,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     }, combineTl));
 
     if (real) {
-      for (const [r, out] of c.x.entries()) {
+      for (const out of c.x) {
         if (out.length !== m.tokensPerRank * m.hidden) conserved = false;
         digest.update(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
       }
