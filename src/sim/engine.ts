@@ -40,7 +40,15 @@ export interface EngineShape {
   recordTimeline: boolean;
 }
 
-class Transfer implements TransferHandle {
+/**
+ * A transfer in flight. It is its own egress port job (peer = destination); its ingress job is made
+ * when its first byte reaches the receiver.
+ */
+class Transfer implements TransferHandle, PortJob {
+  readonly peer: number;
+  finishV = 0;
+  readonly x: Transfer;
+  ingressJob: Job | null = null;
   acked = false;
   egressArrived = false;
   ingressFinished = false;
@@ -56,16 +64,14 @@ class Transfer implements TransferHandle {
   ingressDoneT = -1;
   ackWaiter: Task | null = null;
   waiterId = -1;
-  readonly egressJob: PortJob & { x: Transfer };
-  readonly ingressJob: PortJob & { x: Transfer };
   constructor(
     readonly src: number, readonly dst: number, readonly xid: number, readonly pairSeq: number, readonly op: number,
     readonly path: number, readonly bytes: number, readonly srcRegion: number, readonly srcOffset: number,
     readonly dstRegion: number, readonly dstOffset: number, readonly value: number, readonly issueT: number,
     readonly flags: number, readonly sigRegion = -1, readonly sigOffset = -1,
   ) {
-    this.egressJob = { bytes, peer: dst, finishV: 0, x: this };
-    this.ingressJob = { bytes, peer: src, finishV: 0, x: this };
+    this.peer = dst;
+    this.x = this;
   }
 }
 
@@ -399,7 +405,7 @@ export class Engine implements PortHost<Job> {
       x.egressStartT = x.ingressStartT = this.now;
       this.queue.push(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, src, this.nextSeq(src), EV_LOCAL_DELIVER, 0, x);
     } else {
-      this.ports[src]![path === PATH_NVLINK ? PORT_NVL_OUT : PORT_IB_OUT]!.enqueue(x.egressJob, this.now);
+      this.ports[src]![path === PATH_NVLINK ? PORT_NVL_OUT : PORT_IB_OUT]!.enqueue(x, this.now);
     }
     return x;
   }
@@ -647,7 +653,8 @@ export class Engine implements PortHost<Job> {
           break;
         case EV_INGRESS_START: {
           const x = o as Transfer;
-          this.ports[x.dst]![x.path === PATH_NVLINK ? PORT_NVL_IN : PORT_IB_IN]!.enqueue(x.ingressJob, this.now);
+          const job = (x.ingressJob ??= { bytes: x.bytes, peer: x.src, finishV: 0, x });
+          this.ports[x.dst]![x.path === PATH_NVLINK ? PORT_NVL_IN : PORT_IB_IN]!.enqueue(job, this.now);
           break;
         }
         case EV_EGRESS_DONE: {
