@@ -72,252 +72,242 @@ export interface InternodePlan {
   postClock: SmClock[];
 }
 
-function rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
-  return (function* () {
-    const { L, rec } = st;
-    const RB = a.dispatch.rdmaBuffer;
-    const ctrl = ctx.region(NM.rdmaCtrl);
-    const local = ctx.region(NM.local);
-    const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
-    const input = a.sizesOnly ? null : ctx.region(R_IN);
-    const copyRate = ctx.hardware.smCopyGBps * 1e3;
-    const staged = new Int32Array(L.N);
-    const toks = st.sendTokens[c]!;
-    const nodes = st.sendNodes[c]!;
-    for (let i = 0; i < toks.length; i++) {
-      const t = toks[i]!;
-      const ns = nodes[i]!;
-      for (let q = 0; q < ns.length; q++) {
-        const m = ns[q]!;
-        // Room in the send buffer for node m: its slots come back with the head m returns.
-        if (staged[m]! - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), staged[m]! + 1 - RB);
-        if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (staged[m]! % RB)) * rec);
-      }
-      yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMASender', (ns.length * rec) / copyRate));
-      for (let q = 0; q < ns.length; q++) {
-        const m = ns[q]!;
-        staged[m]!++;
-        ctx.store(local, L.staged(c, m), staged[m]!);
-      }
+function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+  const { L, rec } = st;
+  const RB = a.dispatch.rdmaBuffer;
+  const ctrl = ctx.region(NM.rdmaCtrl);
+  const local = ctx.region(NM.local);
+  const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+  const input = a.sizesOnly ? null : ctx.region(R_IN);
+  const copyRate = ctx.hardware.smCopyGBps * 1e3;
+  const staged = new Int32Array(L.N);
+  const toks = st.sendTokens[c]!;
+  const nodes = st.sendNodes[c]!;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const ns = nodes[i]!;
+    for (let q = 0; q < ns.length; q++) {
+      const m = ns[q]!;
+      // Room in the send buffer for node m: its slots come back with the head m returns.
+      if (staged[m]! - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), staged[m]! + 1 - RB);
+      if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (staged[m]! % RB)) * rec);
     }
-  })();
+    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMASender', (ns.length * rec) / copyRate));
+    for (let q = 0; q < ns.length; q++) {
+      const m = ns[q]!;
+      staged[m]!++;
+      ctx.store(local, L.staged(c, m), staged[m]!);
+    }
+  }
 }
 
-function rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
-  return (function* () {
-    const { L, rec } = st;
-    const { rdmaChunk: RC, rdmaBuffer: RB } = a.dispatch;
-    const n = ctx.node;
-    const ctrl = ctx.region(NM.rdmaCtrl);
-    const local = ctx.region(NM.local);
-    const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
-    const totals = st.totals[c]!;
-    const sent = new Int32Array(L.N);
-    const waits = new CondSet();
-    let remaining = 0;
-    for (let m = 0; m < L.N; m++) if (totals[m]! > 0) remaining++;
-    while (remaining > 0) {
-      let progressed = false;
-      for (let i = 0; i < L.N; i++) {
-        const m = (i + c + n) % L.N;
-        const total = totals[m]!;
-        if (sent[m] === total) continue;
-        const staged = Atomics.load(local.i32, L.staged(c, m));
-        const k = Math.min(RC, staged - sent[m]!);
-        if (k <= 0 || (k < RC && staged < total)) continue;
-        if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
-        yield ctx.sleep(st.postClock[c]!.busy(ctx, 'RDMASenderCoordinator', ctx.hardware.ibMessageUs));
-        const dst = m * L.G + ctx.localIndex;
-        const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
-        putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n));
-        sent[m]! += k;
-        if (sent[m] === total) remaining--;
-        progressed = true;
-      }
-      if (progressed || remaining === 0) continue;
-      // Nothing could be posted: wait for a chunk to be staged, or for room where one is.
-      waits.clear();
-      for (let m = 0; m < L.N; m++) {
-        const total = totals[m]!;
-        if (sent[m] === total) continue;
-        const k = Math.min(RC, total - sent[m]!);
-        const staged = Atomics.load(local.i32, L.staged(c, m));
-        if (staged < sent[m]! + k) waits.add(2 * m, local, L.staged(c, m), sent[m]! + k);
-        else waits.add(2 * m + 1, ctrl, L.rdmaHead(c, m), sent[m]! + k - RB);
-      }
-      yield waits.wait;
+function* rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+  const { L, rec } = st;
+  const { rdmaChunk: RC, rdmaBuffer: RB } = a.dispatch;
+  const n = ctx.node;
+  const ctrl = ctx.region(NM.rdmaCtrl);
+  const local = ctx.region(NM.local);
+  const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+  const totals = st.totals[c]!;
+  const sent = new Int32Array(L.N);
+  const waits = new CondSet();
+  let remaining = 0;
+  for (let m = 0; m < L.N; m++) if (totals[m]! > 0) remaining++;
+  while (remaining > 0) {
+    let progressed = false;
+    for (let i = 0; i < L.N; i++) {
+      const m = (i + c + n) % L.N;
+      const total = totals[m]!;
+      if (sent[m] === total) continue;
+      const staged = Atomics.load(local.i32, L.staged(c, m));
+      const k = Math.min(RC, staged - sent[m]!);
+      if (k <= 0 || (k < RC && staged < total)) continue;
+      if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
+      yield ctx.sleep(st.postClock[c]!.busy(ctx, 'RDMASenderCoordinator', ctx.hardware.ibMessageUs));
+      const dst = m * L.G + ctx.localIndex;
+      const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
+      putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n));
+      sent[m]! += k;
+      if (sent[m] === total) remaining--;
+      progressed = true;
     }
-  })();
-}
-
-function forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j: number): TaskBody {
-  return (function* () {
-    const { L, rec } = st;
-    const { nvlChunk: NC, rdmaBuffer: RB } = a.dispatch;
-    const share = L.share;
-    const me = ctx.localIndex;
-    const dst = ctx.node * L.G + j;
-    const rctrl = ctx.region(NM.rdmaCtrl);
-    const nctrl = ctx.region(NM.nvlCtrl);
-    const local = ctx.region(NM.local);
-    const rring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
-    const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
-    const dring: Region | null = a.sizesOnly ? null : ctx.peerRegion(dst, NM.nvlRing);
-    const dctrl = ctx.peerRegion(dst, NM.nvlCtrl);
-    const copyRate = ctx.hardware.smCopyGBps * 1e3;
-    const scanned = new Int32Array(L.N);
-    const sent = new Int32Array(L.N);
-    const waits = new CondSet();
-    const streams = st.streams[c]!;
-    let remaining = 0;
-    for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
-    while (remaining > 0) {
-      let progressed = false;
-      for (let m = 0; m < L.N; m++) {
-        const s = streams[m]!;
-        const total = s.tokens.length;
-        if (scanned[m] === total) continue;
-        const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
-        if (tail <= scanned[m]!) continue;
-        const flags = s.toGpu[j]!;
-        const space = share - (sent[m]! - Atomics.load(nctrl.i32, L.nvlHead(c, j, m)));
-        // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
-        let p = scanned[m]!;
-        let k = 0;
-        const first = sent[m]!;
-        while (p < tail && k < NC) {
-          if (flags[p]) {
-            if (k >= space) break;
-            if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, m) + ((first + k) % share)) * rec);
-            k++;
-          }
-          p++;
-        }
-        if (p === scanned[m] && k === 0) continue;
-        if (k > 0) {
-          yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'RDMAAndNVLForwarder', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-          putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec, dctrl, L.nvlTail(c, me, m));
-          sent[m]! += k;
-        }
-        scanned[m] = p;
-        if (p === total) remaining--;
-        ctx.store(local, L.progress(c, m, j), p);
-        progressed = true;
-      }
-      if (progressed || remaining === 0) continue;
-      // Stuck: wait for data where the ring is drained, or for room where our next token waits.
-      waits.clear();
-      for (let m = 0; m < L.N; m++) {
-        if (scanned[m] === streams[m]!.tokens.length) continue;
-        if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(2 * m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
-        else waits.add(2 * m + 1, nctrl, L.nvlHead(c, j, m), sent[m]! + 1 - share);
-      }
-      yield waits.wait;
-    }
-  })();
-}
-
-function forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
-  return (function* () {
-    const { L } = st;
-    const RC = a.dispatch.rdmaChunk;
-    const local = ctx.region(NM.local);
-    const streams = st.streams[c]!;
-    const returned = new Int32Array(L.N);
-    let remaining = 0;
-    for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
-    const waits = new CondSet();
-    const rctrl = ctx.region(NM.rdmaCtrl);
-    const held = new Int32Array(L.N); // RDMA slots of each source node not returned yet, last sampled
-    while (remaining > 0) {
-      waits.clear();
-      for (let m = 0; m < L.N; m++) {
-        const now = Atomics.load(rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
-        ctx.sample(SERIES_RDMA_RING, now - held[m]!);
-        held[m] = now;
-      }
-      for (let m = 0; m < L.N; m++) {
-        const total = streams[m]!.tokens.length;
-        if (returned[m] === total) continue;
-        let min = total;
-        let lag = 0;
-        for (let j = 0; j < L.G; j++) {
-          const p = Atomics.load(local.i32, L.progress(c, m, j));
-          if (p < min) {
-            min = p;
-            lag = j;
-          }
-        }
-        // Lazily, whole chunks at a time (the rest once every forwarder is through the stream).
-        const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
-        if (k > 0) {
-          const src = m * L.G + ctx.localIndex;
-          ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
-          returned[m]! += k;
-          if (returned[m] === total) {
-            remaining--;
-            continue;
-          }
-        }
-        // Wake when the slowest forwarder passes the next chunk boundary.
-        waits.add(m, local, L.progress(c, m, lag), Math.min(returned[m]! + RC, total));
-      }
-      if (remaining > 0) yield waits.wait;
-    }
-    // Every slot is returned: the rings are empty.
-    for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
-  })();
-}
-
-function nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f: number): TaskBody {
-  return (function* () {
-    const { L, rec } = st;
-    const R = ctx.numRanks;
-    const C = L.C;
-    const NC = a.dispatch.nvlChunk;
-    const share = L.share;
-    const stride = notifyStride(a, R);
-    const nctrl = ctx.region(NM.nvlCtrl);
-    const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
-    const out = a.sizesOnly ? null : ctx.region(R_RECV);
-    const fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
-    const copyRate = ctx.hardware.smCopyGBps * 1e3;
-    const consumed = new Int32Array(L.N);
-    const returned = new Int32Array(L.N);
-    const counts = new Int32Array(L.N);
-    const waits = new CondSet();
-    let remaining = 0;
+    if (progressed || remaining === 0) continue;
+    // Nothing could be posted: wait for a chunk to be staged, or for room where one is.
+    waits.clear();
     for (let m = 0; m < L.N; m++) {
-      counts[m] = st.counts[(m * L.G + f) * stride + c]!;
-      if (counts[m]! > 0) remaining++;
+      const total = totals[m]!;
+      if (sent[m] === total) continue;
+      const k = Math.min(RC, total - sent[m]!);
+      const staged = Atomics.load(local.i32, L.staged(c, m));
+      if (staged < sent[m]! + k) waits.add(2 * m, local, L.staged(c, m), sent[m]! + k);
+      else waits.add(2 * m + 1, ctrl, L.rdmaHead(c, m), sent[m]! + k - RB);
     }
-    while (remaining > 0) {
-      let progressed = false;
-      for (let m = 0; m < L.N; m++) {
-        const n = counts[m]!;
-        if (consumed[m] === n) continue;
-        const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, m));
-        const k = tail - consumed[m]!;
-        if (k <= 0) continue;
-        ctx.sample(SERIES_NVL_RING, k);
-        yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLReceivers', (k * rec) / copyRate));
-        ctx.sample(SERIES_NVL_RING, -k);
-        const s = m * L.G + f;
-        if (ring && out) copySlots(ring, L.nvlSlot(c, f, m), consumed[m]! % share, share, out, st.offsets[s * C + c]! + consumed[m]!, k, rec);
-        consumed[m] = tail;
-        if (consumed[m]! - returned[m]! >= NC || consumed[m] === n) {
-          ctx.atomicAdd(fwd, L.nvlHead(c, ctx.localIndex, m) * 4, consumed[m]! - returned[m]!);
-          returned[m] = consumed[m]!;
+    yield waits.wait;
+  }
+}
+
+function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j: number): TaskBody {
+  const { L, rec } = st;
+  const { nvlChunk: NC, rdmaBuffer: RB } = a.dispatch;
+  const share = L.share;
+  const me = ctx.localIndex;
+  const dst = ctx.node * L.G + j;
+  const rctrl = ctx.region(NM.rdmaCtrl);
+  const nctrl = ctx.region(NM.nvlCtrl);
+  const local = ctx.region(NM.local);
+  const rring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
+  const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
+  const dring: Region | null = a.sizesOnly ? null : ctx.peerRegion(dst, NM.nvlRing);
+  const dctrl = ctx.peerRegion(dst, NM.nvlCtrl);
+  const copyRate = ctx.hardware.smCopyGBps * 1e3;
+  const scanned = new Int32Array(L.N);
+  const sent = new Int32Array(L.N);
+  const waits = new CondSet();
+  const streams = st.streams[c]!;
+  let remaining = 0;
+  for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
+  while (remaining > 0) {
+    let progressed = false;
+    for (let m = 0; m < L.N; m++) {
+      const s = streams[m]!;
+      const total = s.tokens.length;
+      if (scanned[m] === total) continue;
+      const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
+      if (tail <= scanned[m]!) continue;
+      const flags = s.toGpu[j]!;
+      const space = share - (sent[m]! - Atomics.load(nctrl.i32, L.nvlHead(c, j, m)));
+      // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
+      let p = scanned[m]!;
+      let k = 0;
+      const first = sent[m]!;
+      while (p < tail && k < NC) {
+        if (flags[p]) {
+          if (k >= space) break;
+          if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, m) + ((first + k) % share)) * rec);
+          k++;
         }
-        if (consumed[m] === n) remaining--;
-        progressed = true;
+        p++;
       }
-      if (progressed || remaining === 0) continue;
-      waits.clear();
-      for (let m = 0; m < L.N; m++) if (consumed[m]! < counts[m]!) waits.add(m, nctrl, L.nvlTail(c, f, m), consumed[m]! + 1);
-      yield waits.wait;
+      if (p === scanned[m] && k === 0) continue;
+      if (k > 0) {
+        yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'RDMAAndNVLForwarder', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+        putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec, dctrl, L.nvlTail(c, me, m));
+        sent[m]! += k;
+      }
+      scanned[m] = p;
+      if (p === total) remaining--;
+      ctx.store(local, L.progress(c, m, j), p);
+      progressed = true;
     }
-  })();
+    if (progressed || remaining === 0) continue;
+    // Stuck: wait for data where the ring is drained, or for room where our next token waits.
+    waits.clear();
+    for (let m = 0; m < L.N; m++) {
+      if (scanned[m] === streams[m]!.tokens.length) continue;
+      if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(2 * m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
+      else waits.add(2 * m + 1, nctrl, L.nvlHead(c, j, m), sent[m]! + 1 - share);
+    }
+    yield waits.wait;
+  }
+}
+
+function* forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+  const { L } = st;
+  const RC = a.dispatch.rdmaChunk;
+  const local = ctx.region(NM.local);
+  const streams = st.streams[c]!;
+  const returned = new Int32Array(L.N);
+  let remaining = 0;
+  for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
+  const waits = new CondSet();
+  const rctrl = ctx.region(NM.rdmaCtrl);
+  const held = new Int32Array(L.N); // RDMA slots of each source node not returned yet, last sampled
+  while (remaining > 0) {
+    waits.clear();
+    for (let m = 0; m < L.N; m++) {
+      const now = Atomics.load(rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
+      ctx.sample(SERIES_RDMA_RING, now - held[m]!);
+      held[m] = now;
+    }
+    for (let m = 0; m < L.N; m++) {
+      const total = streams[m]!.tokens.length;
+      if (returned[m] === total) continue;
+      let min = total;
+      let lag = 0;
+      for (let j = 0; j < L.G; j++) {
+        const p = Atomics.load(local.i32, L.progress(c, m, j));
+        if (p < min) {
+          min = p;
+          lag = j;
+        }
+      }
+      // Lazily, whole chunks at a time (the rest once every forwarder is through the stream).
+      const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
+      if (k > 0) {
+        const src = m * L.G + ctx.localIndex;
+        ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
+        returned[m]! += k;
+        if (returned[m] === total) {
+          remaining--;
+          continue;
+        }
+      }
+      // Wake when the slowest forwarder passes the next chunk boundary.
+      waits.add(m, local, L.progress(c, m, lag), Math.min(returned[m]! + RC, total));
+    }
+    if (remaining > 0) yield waits.wait;
+  }
+  // Every slot is returned: the rings are empty.
+  for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
+}
+
+function* nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f: number): TaskBody {
+  const { L, rec } = st;
+  const R = ctx.numRanks;
+  const C = L.C;
+  const NC = a.dispatch.nvlChunk;
+  const share = L.share;
+  const stride = notifyStride(a, R);
+  const nctrl = ctx.region(NM.nvlCtrl);
+  const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
+  const out = a.sizesOnly ? null : ctx.region(R_RECV);
+  const fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
+  const copyRate = ctx.hardware.smCopyGBps * 1e3;
+  const consumed = new Int32Array(L.N);
+  const returned = new Int32Array(L.N);
+  const counts = new Int32Array(L.N);
+  const waits = new CondSet();
+  let remaining = 0;
+  for (let m = 0; m < L.N; m++) {
+    counts[m] = st.counts[(m * L.G + f) * stride + c]!;
+    if (counts[m]! > 0) remaining++;
+  }
+  while (remaining > 0) {
+    let progressed = false;
+    for (let m = 0; m < L.N; m++) {
+      const n = counts[m]!;
+      if (consumed[m] === n) continue;
+      const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, m));
+      const k = tail - consumed[m]!;
+      if (k <= 0) continue;
+      ctx.sample(SERIES_NVL_RING, k);
+      yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLReceivers', (k * rec) / copyRate));
+      ctx.sample(SERIES_NVL_RING, -k);
+      const s = m * L.G + f;
+      if (ring && out) copySlots(ring, L.nvlSlot(c, f, m), consumed[m]! % share, share, out, st.offsets[s * C + c]! + consumed[m]!, k, rec);
+      consumed[m] = tail;
+      if (consumed[m]! - returned[m]! >= NC || consumed[m] === n) {
+        ctx.atomicAdd(fwd, L.nvlHead(c, ctx.localIndex, m) * 4, consumed[m]! - returned[m]!);
+        returned[m] = consumed[m]!;
+      }
+      if (consumed[m] === n) remaining--;
+      progressed = true;
+    }
+    if (progressed || remaining === 0) continue;
+    waits.clear();
+    for (let m = 0; m < L.N; m++) if (consumed[m]! < counts[m]!) waits.add(m, nctrl, L.nvlTail(c, f, m), consumed[m]! + 1);
+    yield waits.wait;
+  }
 }
 
 /** Build the per-rank plan: what this rank sends, forwards and receives (combine reuses it). */

@@ -42,8 +42,9 @@ export class ProcessorSharingPort<J extends PortJob> {
   private lastT = 0;
   /** Active jobs, a binary min-heap on (finishV, peer). */
   private readonly heap: J[] = [];
-  private readonly waiting = new Map<number, J[]>();
-  private readonly busyPeers = new Set<number>();
+  /** Per peer rank: jobs queued behind the one in service (arrays indexed by rank: no hashing). */
+  private readonly waiting: Array<J[] | undefined> = [];
+  private readonly busyPeers: boolean[] = [];
   private timerAt = Infinity;
   private timerGen = 0;
   /** Total bytes completed, for statistics. */
@@ -64,9 +65,9 @@ export class ProcessorSharingPort<J extends PortJob> {
 
   /** Add a job at `time` (not earlier than the port's last update). */
   enqueue(job: J, time: number): void {
-    if (this.busyPeers.has(job.peer)) {
-      let q = this.waiting.get(job.peer);
-      if (!q) this.waiting.set(job.peer, (q = []));
+    if (this.busyPeers[job.peer] === true) {
+      let q = this.waiting[job.peer];
+      if (!q) this.waiting[job.peer] = q = [];
       q.push(job);
       return;
     }
@@ -89,18 +90,18 @@ export class ProcessorSharingPort<J extends PortJob> {
     }
     while (h.length > 0 && h[0]!.finishV <= this.v) {
       const j = this.pop();
-      this.busyPeers.delete(j.peer);
+      this.busyPeers[j.peer] = false;
       this.bytesDone += j.bytes;
       this.host.jobDone(this, j, time);
-      const q = this.waiting.get(j.peer);
-      if (q && q.length > 0) this.start(q.shift()!, time);
+      const q = this.waiting[j.peer];
+      if (q !== undefined && q.length > 0) this.start(q.shift()!, time);
     }
     this.arm(time);
   }
 
   private start(job: J, time: number): void {
     job.finishV = this.v + job.bytes;
-    this.busyPeers.add(job.peer);
+    this.busyPeers[job.peer] = true;
     this.push(job);
     this.host.jobStarted(this, job, time);
   }
