@@ -120,9 +120,17 @@ export class RankContext {
   private counterWait(region: Region, index: number, cmp: number, value: number): Wait {
     if (region.rank !== this.rank)
       fail('E_REGION', `rank ${this.rank} cannot poll region '${region.name}' of rank ${region.rank} locally; use read()`, { region: region.name });
-    if (!Number.isInteger(index) || index < 0 || index >= region.i32.length)
+    if (!(index >= 0 && index < region.i32.length) || !Number.isInteger(index))
       fail('E_REGION', `counter index ${index} outside region '${region.name}' (${region.i32.length} int32s)`, { index });
-    return { kind: WAIT_COUNTER, region, index, cmp, value };
+    const t = this.engine.current;
+    if (t === null) return { kind: WAIT_COUNTER, region, index, cmp, value };
+    // Yield it at once: the running task's counter-wait record is reused.
+    const w = (t.counterWait ??= { kind: WAIT_COUNTER, region, index, cmp, value });
+    w.region = region;
+    w.index = index;
+    w.cmp = cmp;
+    w.value = value;
+    return w;
   }
 
   /** A condition `region[index] >= value` for {@link untilAny}. */

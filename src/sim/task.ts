@@ -44,6 +44,8 @@ export class Task {
   joiners: Task[] | null = null;
   /** Reused wait records: a task yields one wait at a time, so the hot waits allocate nothing. */
   readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = { kind: WAIT_SLEEP, us: 0 };
+  /** Reused counter-wait record (made on the task's first counter wait). */
+  counterWait: { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number } | null = null;
   constructor(
     readonly id: number,
     readonly rank: number,
