@@ -35,3 +35,7 @@ export { defaultEpConfigs, validateEpConfig, DEFAULT_NUM_SMS } from './ep/ep-con
 export type { EpConfig } from './ep/ep-config.js';
 export { dispatchRecordLayout, combineRecordBytes, benchmarkRowBytes } from './ep/records.js';
 export type { DispatchDtype, RecordLayout } from './ep/records.js';
+export { runDeepepBenchmark } from './ep/deepep-benchmark.js';
+export type { DeepepBenchOptions, DeepepBenchResult, KernelFigures } from './ep/deepep-benchmark.js';
+export { SAMPLE_STRIDE, SERIES_NAMES, ACTIVITY_STRIDE } from './sim/timeline.js';
+export { ROLE_NAMES, SM_NAMES } from './ep/sm-clock.js';
