@@ -16,7 +16,7 @@ describe('runtime properties (in-process, 1/2/4 workers)', () => {
   it('identical timelines over worker counts; causality; no port over its bandwidth; FIFO per pair', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, (s) => checkScenario(s, [1, 2, 4], 'in-process')),
-      { numRuns: 60, examples: pinned.map((p) => [p]) },
+      { numRuns: Number(process.env['RUNTIME_PROP_RUNS'] ?? 60), examples: pinned.map((p) => [p]) },
     );
   }, 60_000);
 });
