@@ -15,6 +15,7 @@ import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from './ep-args.js';
 import { toBF16Bits } from '../kernels/bf16.js';
+import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
 import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
 import { putSlots } from './slots.js';
 import { RowAccumulator } from './reduce-rows.js';
@@ -69,6 +70,14 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
   const returned = new Int32Array(L.G);
   let done = 0; // tokens reduced into the send buffer
   let sent = 0; // tokens posted
+  // Rows waiting in the NVLink rings of this source node's stream (ring-occupancy counter).
+  let shown = 0;
+  const showOccupancy = () => {
+    let o = 0;
+    for (let j = 0; j < L.G; j++) o += Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) - pos[j]!;
+    ctx.sample(SERIES_NVL_RING, o - shown);
+    shown = o;
+  };
   while (sent < total) {
     // Reduce as many complete tokens as fit (room in the RDMA buffer), at least one.
     if (done < total) {
@@ -91,6 +100,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
         end++;
       }
       yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'NVLAndRDMAForwarder', bytes / reduceRate));
+      showOccupancy();
       for (; done < end; done++) {
         if (acc) acc.reset();
         for (let j = 0; j < L.G; j++) {
@@ -107,6 +117,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
           returned[j] = pos[j]!;
         }
       }
+      showOccupancy();
     }
     // Post whole chunks (the rest at the end), as the RDMA coordinator does.
     while (done - sent >= RC || (done === total && sent < total)) {
@@ -116,6 +127,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
       sent += k;
     }
   }
+  ctx.sample(SERIES_NVL_RING, -shown);
 }
 
 /** Rows of GPU j among stream tokens [from, to). */
@@ -142,8 +154,17 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
   const returned = new Int32Array(L.N);
   const totals = st.totals[c]!;
   let i = 0;
+  // Tokens waiting in this channel's RDMA rings (for the trace's ring-occupancy counter).
+  let shown = 0;
+  const showOccupancy = () => {
+    let o = 0;
+    for (let m = 0; m < L.N; m++) o += Atomics.load(rctrl.i32, L.rdmaTail(c, m)) - pos[m]!;
+    ctx.sample(SERIES_RDMA_RING, o - shown);
+    shown = o;
+  };
   while (i < toks.length) {
     for (const m of nodes[i]!) yield ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
+    showOccupancy();
     // Every following token whose contributions are all in, in one reduction step.
     const need = Int32Array.from(pos);
     let end = i;
@@ -173,7 +194,9 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
         returned[m] = pos[m]!;
       }
     }
+    showOccupancy();
   }
+  ctx.sample(SERIES_RDMA_RING, -shown);
 }
 
 defineOp<EpArgs>({

@@ -14,6 +14,7 @@ import { sendOverNvlRing } from './nvl-ring-sender.js';
 import { channelRange } from './plan.js';
 import { combineRecordBytes } from './records.js';
 import { RowAccumulator } from './reduce-rows.js';
+import { SERIES_NVL_RING } from '../sim/timeline.js';
 import { intranodeState, type IntranodeState } from './intranode-state.js';
 
 const N = ringNames('c');
@@ -66,10 +67,19 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
     contrib.push(ranks.sort((x, y) => x - y));
   }
   const need = new Int32Array(R);
+  // Tokens waiting in this channel's rings (for the trace's ring-occupancy counter).
+  let shown = 0;
+  const showOccupancy = () => {
+    let o = 0;
+    for (let d = 0; d < R; d++) o += Atomics.load(ctrl.i32, (c * R + d) * 2) - consumed[d]!;
+    ctx.sample(SERIES_NVL_RING, o - shown);
+    shown = o;
+  };
   let t = t0;
   while (t < t1) {
     // Wait until every contributor of token t has delivered it.
     for (const d of contrib[t - t0]!) yield ctx.untilAtLeast(ctrl, (c * R + d) * 2, consumed[d]! + 1);
+    showOccupancy();
     // Then take every following token that is already complete: one reduction step.
     need.set(consumed);
     let end = t;
@@ -94,8 +104,10 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
       }
       for (const d of ranks) consumed[d]!++;
     }
+    showOccupancy();
     for (let d = 0; d < R; d++) if (Atomics.load(ctrl.i32, (c * R + d) * 2 + 1) !== consumed[d]) ctx.store(ctrl, (c * R + d) * 2 + 1, consumed[d]!);
   }
+  ctx.sample(SERIES_NVL_RING, -shown);
 }
 
 defineOp<EpArgs>({

@@ -243,10 +243,11 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     // combine on the dispatch's handle (the shared experts' output joins as the combine's bias).
     const c = await ep.combine({ handle: h, ...(real ? { x: y } : {}), ...(bias ? { bias } : {}) }, runOpts(step, 'combine'));
     const combineTl = await take();
+    const combineSamples = recording ? await cluster.takeSamples() : undefined;
     const combineActivities = recording ? await cluster.takeActivities() : undefined;
     emit(makePhase({
       step, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs,
-      ...(combineActivities ? { activities: combineActivities } : {}),
+      ...(combineSamples ? { samples: combineSamples } : {}), ...(combineActivities ? { activities: combineActivities } : {}),
     }, combineTl));
 
     if (real) {

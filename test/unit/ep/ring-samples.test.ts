@@ -57,14 +57,22 @@ describe('SM activity slices', () => {
 
 describe('ring occupancy samples', () => {
   for (const nodes of [1, 2]) {
-    it(`${nodes} node(s): every ring series rises, never goes negative, and drains to zero; bounded by the ring sizes`, async () => {
+    it(`${nodes} node(s): every ring series rises, never goes negative, and drains to zero (dispatch, bounded by the ring sizes, and combine)`, async () => {
       const k: EpCase = { ...base, nodes, gpus: 8 / nodes, tokens: base.tokens };
       const { cluster, ep } = await makeLayer(k, 2);
       try {
         const inp = makeInputs(k);
         await cluster.takeSamples();
-        await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+        const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
         const series = replay(await cluster.takeSamples());
+        // Combine's rings too: they fill, never go negative, and drain.
+        await ep.combine({ x: d.recv.map((r) => r.recvX as Uint16Array), handle: d.handle });
+        const combined = replay(await cluster.takeSamples());
+        expect(combined.size).toBeGreaterThan(0);
+        for (const [key, e] of combined) {
+          expect(e.value, `combine ${key}`).toBe(0);
+          expect(e.peak, `combine ${key}`).toBeGreaterThan(0);
+        }
         expect(series.size).toBeGreaterThan(0);
         const C = k.numSms / 2;
         for (const [key, e] of series) {
