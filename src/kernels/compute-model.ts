@@ -102,19 +102,19 @@ export interface ComputeTimeOptions {
   params?: ComputeModelParams;
 }
 
-function checkFormat(fmt: unknown): ComputeFormat {
+export function checkFormat(fmt: unknown): ComputeFormat {
   if (typeof fmt !== 'string' || !(fmt in FORMAT_BYTES)) fail('E_ARGUMENT', `format must be fp8, bf16 or fp32, got ${String(fmt)}`, { argument: 'format', value: fmt });
   return fmt as ComputeFormat;
 }
 
-function checkSms(profile: HardwareProfile, sms: number | undefined): number {
+export function checkSms(profile: HardwareProfile, sms: number | undefined): number {
   const s = checkDim('sms', sms ?? profile.smCount);
   if (s > profile.smCount) fail('E_ARGUMENT', `sms must be at most ${profile.smCount} on ${profile.name}, got ${s}`, { argument: 'sms', value: s });
   return s;
 }
 
 /** HBM rate a kernel on `sms` SMs reaches, bytes/us: the streaming rate, or the SMs' own load rate if lower. */
-function streamBytesPerUs(profile: HardwareProfile, p: ComputeModelParams, fmt: ComputeFormat, sms: number): number {
+export function streamBytesPerUs(profile: HardwareProfile, p: ComputeModelParams, fmt: ComputeFormat, sms: number): number {
   return Math.min(profile.hbmGBps * p.hbmEfficiency[fmt], sms * p.smLoadGBps[fmt]) * 1e3;
 }
 
@@ -175,25 +175,42 @@ export interface GemmPlan {
   bound: 'tiles' | 'hbm';
 }
 
-/** Time of one tile with `rows` valid rows of `bm`, `cols` valid columns of `bn`, `kLen` of k, us. */
+/** Work of one k-loop tile: its iterations, the MMA flops and operand bytes of each, the bytes its epilogue stores. */
+export interface LoopTile {
+  iters: number;
+  iterFlops: number;
+  iterBytes: number;
+  outBytes: number;
+}
+
+/**
+ * Time of one tile on one SM, us: pipeline fill, then each iteration the larger of its MMA time
+ * (per-SM tensor peak at `computeEfficiency`) and its operand loads (`smLoadGBps`), then the epilogue's stores.
+ */
+export function loopTileUs(profile: HardwareProfile, p: ComputeModelParams, fmt: ComputeFormat, t: LoopTile): number {
+  const perSmFlopsPerUs = (profile.peakTflops[fmt] * 1e6 * p.computeEfficiency[fmt]) / profile.smCount;
+  const smBytesPerUs = p.smLoadGBps[fmt] * 1e3;
+  return p.pipelineFillUs + t.iters * Math.max(t.iterFlops / perSmFlopsPerUs, t.iterBytes / smBytesPerUs) + t.outBytes / smBytesPerUs;
+}
+
+/** Time of one GEMM tile with `rows` valid rows of `bm`, `cols` valid columns of `bn`, `kLen` of k, us. */
 function tileUs(profile: HardwareProfile, p: ComputeModelParams, fmt: ComputeFormat, c: GemmTileConfig, rows: number, cols: number, kLen: number): number {
   const b = FORMAT_BYTES[fmt];
   const bk = p.stageBytesK / b;
-  const iters = Math.ceil(kLen / bk);
-  const perSmFlopsPerUs = (profile.peakTflops[fmt] * 1e6 * p.computeEfficiency[fmt]) / profile.smCount;
-  const smBytesPerUs = p.smLoadGBps[fmt] * 1e3;
   // The tensor cores compute the whole tile (padding included); only valid rows/columns are loaded.
-  const mmaUs = (2 * c.bm * c.bn * bk) / perSmFlopsPerUs;
-  const loadUs = ((rows + cols) * bk * b) / smBytesPerUs;
-  const epilogueUs = (rows * cols * (c.splitK > 1 ? 4 : 2)) / smBytesPerUs;
-  return p.pipelineFillUs + iters * Math.max(mmaUs, loadUs) + epilogueUs;
+  return loopTileUs(profile, p, fmt, {
+    iters: Math.ceil(kLen / bk),
+    iterFlops: 2 * c.bm * c.bn * bk,
+    iterBytes: (rows + cols) * bk * b,
+    outBytes: rows * cols * (c.splitK > 1 ? 4 : 2),
+  });
 }
 
 /**
  * Sum of wave times when `tileTimes` run `sms` at a time, longest first: each wave lasts as long as
  * its longest tile. Sorting makes the total non-increasing in `sms` and non-decreasing in every tile.
  */
-function wavesUs(tileTimes: Array<[us: number, count: number]>, sms: number): { us: number; tiles: number; waves: number } {
+export function wavesUs(tileTimes: Array<[us: number, count: number]>, sms: number): { us: number; tiles: number; waves: number } {
   tileTimes.sort((a, b) => b[0] - a[0]);
   let us = 0, seen = 0, tilesTotal = 0;
   for (const [t, count] of tileTimes) {

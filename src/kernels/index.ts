@@ -10,8 +10,12 @@ export { swigluInPlace, expertFfn, expertFfnFp8, quantizeExpertWeights } from '.
 export type { ExpertWeights, QuantizedExpertWeights, ExpertFfnOptions } from './ffn.js';
 export { combine } from './combine.js';
 export type { CombineOptions } from './combine.js';
-export { DEFAULT_COMPUTE_MODEL, FORMAT_BYTES, kernelTimeUs, gemmCost, gemmTimeUs, expertTimeUs } from './compute-model.js';
-export type { ComputeFormat, ComputeModelParams, KernelCost, ComputeTimeOptions, GemmShape, ExpertShape } from './compute-model.js';
+export { DEFAULT_COMPUTE_MODEL, FORMAT_BYTES, kernelTimeUs, gemmCost, gemmTimeUs, measuredGemmUs, planGroupedGemm, groupedGemmTimeUs, expertTimeUs, groupedExpertsTimeUs } from './compute-model.js';
+export type { ComputeFormat, ComputeModelParams, GemmTileConfig, GemmPlan, KernelCost, ComputeTimeOptions, GemmShape, GroupedGemmShape, ExpertShape, GroupedExpertsShape } from './compute-model.js';
+export { DEEPSEEK_V3_MLA, mlaPrefillAttentionUs, mlaDecodeAttentionUs } from './mla-attention.js';
+export type { MlaDims } from './mla-attention.js';
+export { DEEPSEEK_V3_LAYER, layerComputeUs } from './layer-compute.js';
+export type { LayerDims, LayerKernelKind, LayerKernel, LayerComputeOptions, LayerCompute } from './layer-compute.js';
 export { KernelPool, createKernelPool } from './kernel-pool.js';
 export type { KernelPoolOptions, KernelPoolStats } from './kernel-pool.js';
 export { runKernelTask } from './kernel-tasks.js';
