@@ -55,7 +55,9 @@ export function validateTrace(events: readonly TraceEvent[]): string[] {
     const sorted = [...list].sort((a, b) => a[0] - b[0] || b[1] - a[1]);
     const stack: Array<[number, number]> = [];
     for (const s of sorted) {
-      while (stack.length > 0 && stack[stack.length - 1]![1] <= s[0]) stack.pop();
+      // The same 1e-9 us tolerance as the overlap check: back-to-back slices whose times were summed
+      // in different orders may touch with a rounding error of one ulp.
+      while (stack.length > 0 && stack[stack.length - 1]![1] <= s[0] + 1e-9) stack.pop();
       const top = stack[stack.length - 1];
       if (top && s[1] > top[1] + 1e-9) {
         problems.push(`thread ${key}: slice [${s[0]}, ${s[1]}] overlaps [${top[0]}, ${top[1]}] without nesting`);
