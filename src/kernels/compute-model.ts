@@ -122,7 +122,7 @@ export function streamBytesPerUs(profile: HardwareProfile, p: ComputeModelParams
  * Virtual time of a kernel given only its work (a bandwidth or elementwise kernel, or any kernel
  * without tiles), us: launch plus the larger of its flops at the SMs' share of the tensor peak and
  * its bytes at the HBM rate (or the given SMs' load rate if lower). Zero work costs the launch.
- * @example kernelTimeUs(H200, { flops: 2e12, bytes: 1e9, format: 'bf16' }) // ~2.3 ms
+ * @example kernelTimeUs(H200, { flops: 2e12, bytes: 1e9, format: 'bf16' }) // ~2.4 ms
  */
 export function kernelTimeUs(profile: HardwareProfile, cost: KernelCost, opts?: ComputeTimeOptions): number {
   const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
@@ -284,7 +284,7 @@ export function groupedGemmTimeUs(profile: HardwareProfile, shape: GroupedGemmSh
 
 /**
  * Virtual time of one GEMM, us (zero rows cost nothing).
- * @example gemmTimeUs(H200, { m: 4096, n: 4096, k: 7168, format: 'fp8' }) // ~180 us
+ * @example gemmTimeUs(H200, { m: 4096, n: 4096, k: 7168, format: 'fp8' }) // ~174 us
  */
 export function gemmTimeUs(profile: HardwareProfile, shape: GemmShape, opts?: ComputeTimeOptions): number {
   return groupedGemmTimeUs(profile, { ms: [checkDim('m', shape.m, true)], n: shape.n, k: shape.k, format: shape.format }, opts);
