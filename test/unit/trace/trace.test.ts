@@ -118,6 +118,9 @@ describe('validateTrace', () => {
     expect(validateTrace([{ ph: 'X', ts: 0, pid: 0, tid: 0 } as unknown as TraceEvent])).toEqual([expect.stringMatching(/name must be a string/), expect.stringMatching(/dur/)]);
     expect(validateTrace([{ ...base, ph: 'X', ts: 0, dur: 5 }, { ...base, ph: 'X', ts: 3, dur: 5 }])[0]).toMatch(/overlaps/);
     expect(validateTrace([{ ...base, ph: 'X', ts: 0, dur: 5 }, { ...base, ph: 'X', ts: 1, dur: 2 }, { ...base, ph: 'X', ts: 5, dur: 1 }])).toEqual([]);
+    // back-to-back slices whose boundary differs by one ulp (times summed in different orders) touch, not overlap
+    expect(validateTrace([{ ...base, ph: 'X', ts: 63.27578666666667, dur: 0.6 }, { ...base, ph: 'X', ts: 63.87578666666666, dur: 0.6 }])).toEqual([]);
+    expect(validateTrace([{ ...base, ph: 'X', ts: 0, dur: 1 }, { ...base, ph: 'X', ts: 1 - 1e-6, dur: 1 }])[0]).toMatch(/overlaps/);
     expect(validateTrace([{ ...base, ph: 'E', ts: 0 }])[0]).toMatch(/E without a matching B/);
     expect(validateTrace([{ ...base, ph: 'B', ts: 0 }])[0]).toMatch(/never ended/);
     expect(validateTrace([{ ...base, ph: 'B', ts: 0 }, { ...base, ph: 'E', ts: 2 }])).toEqual([]);
