@@ -3,7 +3,7 @@
  * Plain-text tables for the end of a run and for `trace summarize`.
  */
 import { PHASES } from '../scenario/moe-steps.js';
-import type { RunFigures, ScenarioResult } from '../scenario/result.js';
+import type { BiasRange, RoutingFigures, RunFigures, ScenarioResult } from '../scenario/result.js';
 import type { TraceSummary } from '../trace/summarize.js';
 
 /** Left-aligned first column, right-aligned others. */
@@ -30,16 +30,45 @@ function figuresTable(r: RunFigures): string {
     ['load', 'max', 'mean', 'max/mean'],
     ([['expert pairs', r.load.expert], ['GPU pairs', r.load.gpu], ['GPU tokens', r.load.gpuTokens]] as const).map(([n, l]) => [n, f1(l.max), f1(l.mean), f2(l.maxOverMean)]),
   );
+  const routing = routingTables(r.routing);
   const verified = r.verified === null ? 'not checked' : r.verified ? 'match the dense reference' : 'DO NOT match the dense reference';
   return [
     head,
     phases,
     loads,
+    ...routing,
     `tokens: ${r.tokens.dispatched} dispatched, ${r.tokens.received} received, ${r.tokens.conserved ? 'conserved' : 'NOT conserved'}; outputs: ${verified}`,
     `virtual time ${f1(r.virtualTimeUs)} us; wall time ${(r.wallMs / 1000).toFixed(2)} s`,
     `outputDigest   ${r.outputDigest}`,
     `timelineDigest ${r.timelineDigest}`,
   ].join('\n\n');
+}
+
+const range = (b: BiasRange | null) => (b === null ? '-' : `${b.min.toFixed(3)}..${b.max.toFixed(3)}`);
+
+/** Tokens between distinct nodes, and the busiest such node pair over their mean. */
+function interNode(m: readonly (readonly number[])[]): { total: number; maxOverMean: number } {
+  const off = m.flatMap((row, i) => row.filter((_, j) => j !== i));
+  const total = off.reduce((a, b) => a + b, 0);
+  return { total, maxOverMean: total > 0 ? (Math.max(...off) * off.length) / total : 0 };
+}
+
+/** Warm-up line, per-step routing table, and the last step's tokens per node pair. */
+function routingTables(g: RoutingFigures): string[] {
+  const w = g.warmup;
+  const head = `routing: ${g.mode}${g.mode === 'gate' ? (g.biasUpdateRate > 0 ? `, bias update rate ${g.biasUpdateRate}` : ', no bias') : ''}; ` +
+    (w.steps === 0 ? 'no warm-up' : `warm-up ${w.steps} step(s), the last at expert max/mean ${f2(w.load!.expert.maxOverMean)}, GPU max/mean ${f2(w.load!.gpu.maxOverMean)}, bias left ${range(w.bias)}`);
+  const steps = table(
+    ['step', 'expert max/mean', 'GPU max/mean', 'inter-node tokens', 'node pair max/mean', 'bias'],
+    g.steps.map((st) => {
+      const n = interNode(st.nodeTokens);
+      return [String(st.step), f2(st.load.expert.maxOverMean), f2(st.load.gpu.maxOverMean), String(n.total), f2(n.maxOverMean), range(st.bias)];
+    }),
+  );
+  const last = g.steps[g.steps.length - 1];
+  if (!last || last.nodeTokens.length < 2 || last.nodeTokens.length > 16) return [head, steps];
+  const pairs = table(['src/dst', ...last.nodeTokens.map((_, j) => `node ${j}`)], last.nodeTokens.map((row, i) => [`node ${i}`, ...row.map(String)]));
+  return [head, steps, `tokens per node pair, step ${last.step}:\n${pairs}`];
 }
 
 /** The summary printed at the end of `expertmesh run`. */

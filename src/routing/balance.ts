@@ -46,6 +46,16 @@ export function expertLoad(topkIdx: Int32Array, numExperts: number): Int32Array 
   return load;
 }
 
+/** {@link expertLoad} summed over the parts of a batch (e.g. one top-k array per rank). @internal */
+export function batchExpertLoad(parts: readonly Int32Array[], numExperts: number): Int32Array {
+  const load = new Int32Array(numExperts);
+  for (const part of parts) for (let i = 0; i < part.length; i++) {
+    const e = part[i]!;
+    if (e >= 0 && e < numExperts) load[e]!++;
+  }
+  return load;
+}
+
 /** Max over mean of a load vector (1 = perfectly balanced). @public */
 export function maxOverMean(load: ArrayLike<number>): number {
   let max = 0;
@@ -55,6 +65,41 @@ export function maxOverMean(load: ArrayLike<number>): number {
     sum += load[e]!;
   }
   return sum === 0 ? 1 : (max * load.length) / sum;
+}
+
+/**
+ * One training step of auxiliary-loss-free balancing, as DeepSeek-V3 trains: `route` routes the
+ * step's whole batch with the current bias (selection only) and returns its top-k (one array per
+ * part of the batch, e.g. per rank); the load is counted over the whole batch and the bias updated
+ * by {@link updateBias} for the next step. `bias` is not modified.
+ * @example
+ * let bias = new Float64Array(4);
+ * const r = biasBalancingStep(bias, 0.01, 4, (b) => [gateFromLogits(logits, b, tokens, config).topkIdx]);
+ * bias = r.bias; // for the next step; r.load is this step's load
+ * @public
+ */
+export function biasBalancingStep(
+  bias: Float64Array,
+  gamma: number,
+  numExperts: number,
+  route: (bias: Float64Array) => readonly Int32Array[],
+): BiasBalancingStep {
+  const topkIdx = route(bias);
+  const load = batchExpertLoad(topkIdx, numExperts);
+  return { topkIdx, load, bias: updateBias(bias, load, gamma) };
+}
+
+/**
+ * Result of {@link biasBalancingStep}.
+ * @public
+ */
+export interface BiasBalancingStep {
+  /** The step's routing, as `route` returned it. */
+  readonly topkIdx: readonly Int32Array[];
+  /** `[numExperts]`: (token, k) pairs per expert over the whole batch, routed with the bias before the update. */
+  readonly load: Int32Array;
+  /** The bias after this step's update (for the next step). */
+  readonly bias: Float64Array;
 }
 
 /**
@@ -90,7 +135,7 @@ export interface BiasBalancingResult {
 /**
  * Run auxiliary-loss-free balancing on a skewed token stream: token logits are a fixed per-expert
  * offset (popular experts) plus unit noise; each step routes the batch with the current bias, then
- * applies {@link updateBias}. Deterministic for a given seed.
+ * applies {@link updateBias} (through {@link biasBalancingStep}). Deterministic for a given seed.
  * @example
  * const { maxOverMean } = simulateBiasBalancing({ steps: 50 });
  * console.log(maxOverMean[0], maxOverMean[49]); // falls
@@ -111,10 +156,12 @@ export function simulateBiasBalancing(options: BiasBalancingOptions = {}): BiasB
   let bias: Float64Array = new Float64Array(E);
   const history = new Float64Array(steps);
   for (let step = 0; step < steps; step++) {
-    for (let i = 0; i < logits.length; i++) logits[i] = popularity[i % E]! + rng.normal();
-    const load = expertLoad(gateFromLogits(logits, bias, tokens, config).topkIdx, E);
-    history[step] = maxOverMean(load);
-    bias = updateBias(bias, load, gamma);
+    const r = biasBalancingStep(bias, gamma, E, (b) => {
+      for (let i = 0; i < logits.length; i++) logits[i] = popularity[i % E]! + rng.normal();
+      return [gateFromLogits(logits, b, tokens, config).topkIdx];
+    });
+    history[step] = maxOverMean(r.load);
+    bias = r.bias;
   }
   return { maxOverMean: history, bias };
 }

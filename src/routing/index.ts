@@ -15,5 +15,5 @@ export { contiguousPlacement, placementFromSlots, validatePlacement } from './pl
 export type { Placement } from './placement.js';
 export { getDispatchLayout } from './layout.js';
 export type { ClusterShape, DispatchLayout } from './layout.js';
-export { expertLoad, maxOverMean, simulateBiasBalancing, updateBias } from './balance.js';
-export type { BiasBalancingOptions, BiasBalancingResult } from './balance.js';
+export { biasBalancingStep, expertLoad, maxOverMean, simulateBiasBalancing, updateBias } from './balance.js';
+export type { BiasBalancingOptions, BiasBalancingResult, BiasBalancingStep } from './balance.js';

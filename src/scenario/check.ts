@@ -33,6 +33,9 @@ export function checkScenario(s: Scenario, source = 'scenario'): void {
     if (r.maxNodesPerToken > c.nodes) bad('routing.maxNodesPerToken', r.maxNodesPerToken, `allowed: at most cluster.nodes (${c.nodes})`);
     if (r.mode !== 'gate') bad('routing.maxNodesPerToken', r.maxNodesPerToken, "node-limited routing needs routing.mode 'gate'");
   }
+  if (r.mode === 'gate' && r.biasUpdateRate > 0 && m.numGroups > 1 && m.numExperts / m.numGroups < 2)
+    bad('routing.biasUpdateRate', r.biasUpdateRate, `a biased gate scores each group by its 2 best experts, and model.numGroups ${m.numGroups} leaves 1 per group; use 0 (no bias) or fewer groups`);
+  if (r.warmupSteps > 0 && r.mode !== 'gate') bad('routing.warmupSteps', r.warmupSteps, "a warm-up balances the gate's bias; it needs routing.mode 'gate'");
   for (const [field, h] of [['model.hidden', m.hidden], ['check.hidden', s.check?.hidden]] as const)
     if (h !== undefined && m.dispatchFormat === 'fp8' && h % 128 !== 0)
       bad(field, h, "allowed: a multiple of 128 with model.dispatchFormat 'fp8' (one scale per 128 values); or use dispatchFormat 'bf16'");

@@ -2,18 +2,17 @@
  * @module
  * The routing plan of a scenario, computed on the main thread before anything is simulated: which
  * physical expert slot every (token, k) of every rank goes to, per step, and the counts that follow
- * (tokens per source/destination pair, pairs per slot). Pure and deterministic in the seed.
+ * (tokens per source/destination pair and node pair, pairs per slot). In gate mode the gate's bias
+ * is balanced across steps, after an optional routing-only warm-up (`route-steps.ts`). Pure and
+ * deterministic in the seed.
  */
 import { createHash } from 'node:crypto';
 import { getHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
-import { gateFromLogits } from '../routing/gate.js';
-import { contiguousPlacement } from '../routing/placement.js';
-import type { GateConfig } from '../routing/config.js';
-import { createRng } from '../routing/rng.js';
 import { rebalanceExperts } from '../balancer/eplb.js';
 import { layerLayout, layoutFromPhy2log, slotGpu, type ReplicaLayout } from '../balancer/layout.js';
 import { routeToReplicas } from '../balancer/replica-routing.js';
-import { sampleTopk, zipfPopularity } from '../balancer/zipf.js';
+import { zipfPopularity } from '../balancer/zipf.js';
+import { createStepRouter, type RoutedStep } from './route-steps.js';
 import type { Scenario } from './schema.js';
 
 /** The routed work of one step. */
@@ -26,6 +25,19 @@ export interface MoeStepPlan {
   slotLoad: Int32Array;
   /** (token, k) pairs per logical expert. */
   expertLoad: Int32Array;
+  /** Distinct tokens node `src` sends to node `dst` (once per destination node, as RDMA carries them): `src * numNodes + dst`. */
+  nodeTokens: Int32Array;
+  /** The gate bias the step was routed with (gate mode with a bias), else null. */
+  bias: Float64Array | null;
+}
+
+/** What the routing-only warm-up did. */
+export interface WarmupPlan {
+  steps: number;
+  /** The last warm-up step (routed with the bias before its update): pairs per logical expert, and per GPU on the contiguous placement. Null with no warm-up. */
+  last: { expertLoad: Int32Array; gpuLoad: Int32Array } | null;
+  /** The bias the warm-up left (the first simulated step's), or null without a bias. */
+  bias: Float64Array | null;
 }
 
 /** Everything the MoE layer needs to run a scenario. */
@@ -37,46 +49,25 @@ export interface MoePlan {
   numNodes: number;
   /** Physical slots on the GPUs (identity when EPLB is off). */
   layout: ReplicaLayout;
+  /** The routing-only steps run before `steps`. */
+  warmup: WarmupPlan;
   steps: MoeStepPlan[];
 }
 
-function gateConfig(s: Scenario): GateConfig {
-  const m = s.model;
-  return { scoreFunc: m.scoreFunc, numExperts: m.numExperts, topk: m.topk, numGroups: m.numGroups, topkGroups: m.topkGroups, routeScale: m.routeScale };
-}
-
-/** Seed of (step, rank): distinct, stable streams. */
-const streamSeed = (seed: number, step: number, rank: number) => (Math.imul(seed ^ 0x9e3779b9, 2654435761) + step * 100_003 + rank * 7919) >>> 0;
-
-/** Logical top-k of one rank's tokens in one step. */
-export function routeRank(s: Scenario, step: number, rank: number, popularity: readonly number[], numRanks: number): Int32Array {
-  const { tokensPerRank: T, topk: K, numExperts: E } = s.model;
-  const seed = streamSeed(s.routing.seed, step, rank);
-  if (s.routing.mode === 'synthetic') {
-    const rows = sampleTopk(popularity, T, K, seed);
-    const out = new Int32Array(T * K);
-    rows.forEach((row, t) => out.set(row, t * K));
-    return out;
-  }
-  // Gate mode: seeded logits, skewed by log-popularity, through DeepSeek's gate.
-  const rng = createRng(seed);
-  const logits = new Float64Array(T * E);
-  const skew = popularity.map((p) => Math.log(p * E));
-  for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) logits[t * E + e] = rng.normal() + skew[e]!;
-  const limit = s.routing.maxNodesPerToken === undefined ? undefined
-    : { placement: contiguousPlacement(E, numRanks, s.cluster.gpusPerNode), maxNodes: s.routing.maxNodesPerToken };
-  return gateFromLogits(logits, null, T, gateConfig(s), limit).topkIdx;
-}
-
 /** Count what a step's slots imply. */
-function countStep(slots: Int32Array[], layout: ReplicaLayout, K: number, E: number): MoeStepPlan {
+function countStep(slots: Int32Array[], layout: ReplicaLayout, K: number, E: number, numNodes: number, bias: Float64Array | null): MoeStepPlan {
   const R = layout.numGpus;
+  const gpn = R / numNodes;
   const sendTokens = new Int32Array(R * R);
+  const nodeTokens = new Int32Array(numNodes * numNodes);
   const slotLoad = new Int32Array(layout.phy2log.length);
   const expertLoad = new Int32Array(E);
   const seen = new Int32Array(R).fill(-1);
+  const seenNode = new Int32Array(numNodes).fill(-1);
   slots.forEach((row, src) => {
     seen.fill(-1);
+    seenNode.fill(-1);
+    const srcNode = Math.floor(src / gpn);
     for (let i = 0; i < row.length; i++) {
       const p = row[i]!;
       if (p < 0) continue;
@@ -88,14 +79,29 @@ function countStep(slots: Int32Array[], layout: ReplicaLayout, K: number, E: num
         seen[g] = t;
         sendTokens[src * R + g]!++;
       }
+      const n = Math.floor(g / gpn);
+      if (seenNode[n] !== t) {
+        seenNode[n] = t;
+        nodeTokens[srcNode * numNodes + n]!++;
+      }
     }
   });
-  return { slots, sendTokens, slotLoad, expertLoad };
+  return { slots, sendTokens, slotLoad, expertLoad, nodeTokens, bias };
+}
+
+/** Pairs per GPU when `numRanks` GPUs hold the experts contiguously (the warm-up's view: no replicas yet). */
+function contiguousGpuLoad(expertLoad: Int32Array, numRanks: number): Int32Array {
+  const per = expertLoad.length / numRanks;
+  const out = new Int32Array(numRanks);
+  for (let e = 0; e < expertLoad.length; e++) out[Math.floor(e / per)]! += expertLoad[e]!;
+  return out;
 }
 
 /**
- * Route every step of a scenario. With `balancing.enableEplb`, EPLB plans the replicas from the
- * expert loads of step 0 and every step is then routed onto the replicas.
+ * Route every step of a scenario: first `routing.warmupSteps` routing-only steps (gate and bias
+ * update, no kernels), then the simulated steps, the gate's bias carried across all of them. With
+ * `balancing.enableEplb`, EPLB plans the replicas from the expert loads of the first simulated step
+ * and every step is then routed onto the replicas.
  */
 export function planScenario(s: Scenario): MoePlan {
   const hardware = getHardwareProfile(s.cluster.hardware);
@@ -103,25 +109,31 @@ export function planScenario(s: Scenario): MoePlan {
   const R = nodes * gpusPerNode;
   const { numExperts: E, topk: K, tokensPerRank: T } = s.model;
   const popularity = zipfPopularity(1, E, s.routing.zipf, s.routing.seed)[0]!;
-  const logical = Array.from({ length: s.steps }, (_, step) => Array.from({ length: R }, (_, r) => routeRank(s, step, r, popularity, R)));
+  const router = createStepRouter(s, R, popularity);
+  let last: RoutedStep | null = null;
+  for (let w = 0; w < s.routing.warmupSteps; w++) last = router.next();
+  const warmup: WarmupPlan = {
+    steps: s.routing.warmupSteps,
+    last: last && { expertLoad: last.expertLoad, gpuLoad: contiguousGpuLoad(last.expertLoad, R) },
+    bias: router.bias,
+  };
+  const logical = Array.from({ length: s.steps }, () => router.next());
   let layout = layoutFromPhy2log(Array.from({ length: E }, (_, p) => p), E, R, nodes);
   if (s.balancing.enableEplb) {
-    const load = new Array<number>(E).fill(0);
-    for (const row of logical[0]!) for (const e of row) if (e >= 0) load[e]!++;
     const numSlots = E + s.balancing.numRedundantExperts;
-    layout = layerLayout(rebalanceExperts([load], numSlots, s.model.numGroups, nodes, R), 0, R, nodes);
+    layout = layerLayout(rebalanceExperts([Array.from(logical[0]!.expertLoad)], numSlots, s.model.numGroups, nodes, R), 0, R, nodes);
   }
-  const steps = logical.map((ranks) => {
+  const steps = logical.map(({ topk, bias }) => {
     const slots = s.balancing.enableEplb
-      ? ranks.map((idx) => {
+      ? topk.map((idx) => {
           const rows = Array.from({ length: T }, (_, t) => Array.from(idx.subarray(t * K, t * K + K)));
           const routed = routeToReplicas(rows, layout, { policy: s.balancing.replicaPolicy, tokenNodes: 'any' });
           return Int32Array.from(routed.slots.flat());
         })
-      : ranks;
-    return countStep(slots, layout, K, E);
+      : topk;
+    return countStep(slots, layout, K, E, nodes, bias);
   });
-  return { scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, steps };
+  return { scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, warmup, steps };
 }
 
 /** Bytes of one dispatched token: FP8 with per-128 float32 scales, or BF16, plus top-k ids (int64) and weights (float32). */

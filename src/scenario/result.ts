@@ -1,7 +1,7 @@
 /**
  * @module
  * The result of `runScenario` and how it is computed from the phases of a run: per phase virtual
- * time, bytes and bandwidth per link type, loads, tokens.
+ * time, bytes and bandwidth per link type, loads, tokens, and the routing of every step.
  */
 import { PATH_IB, PATH_LOCAL, PATH_NVLINK, OP_PUT } from '../transport/protocol.js';
 import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
@@ -34,6 +34,43 @@ export interface LoadStats {
   maxOverMean: number;
 }
 
+/** Smallest and largest entry of the gate's bias. */
+export interface BiasRange {
+  min: number;
+  max: number;
+}
+
+/** The routing of one simulated step. */
+export interface StepRouting {
+  step: number;
+  load: {
+    /** (token, k) pairs per logical expert. */
+    expert: LoadStats;
+    /** (token, k) pairs each GPU computes. */
+    gpu: LoadStats;
+  };
+  /** `[src node][dst node]`: distinct tokens a node sends to each node (the diagonal stays on NVLink). */
+  nodeTokens: number[][];
+  /** Range of the bias the step was routed with; null without a bias. */
+  bias: BiasRange | null;
+}
+
+/** How the run routed: bias balancing, the routing-only warm-up, and every simulated step. */
+export interface RoutingFigures {
+  mode: 'gate' | 'synthetic';
+  /** γ of the bias update after each step (gate mode); 0 = no bias. */
+  biasUpdateRate: number;
+  warmup: {
+    /** Routing-only steps run before the simulated ones. */
+    steps: number;
+    /** Load of the last warm-up step (GPU: on the contiguous placement); null with no warm-up. */
+    load: { expert: LoadStats; gpu: LoadStats } | null;
+    /** Range of the bias the warm-up left; null without a bias. */
+    bias: BiasRange | null;
+  };
+  steps: StepRouting[];
+}
+
 /** The figures of one run. */
 export interface RunFigures {
   scenario: string;
@@ -52,6 +89,8 @@ export interface RunFigures {
     gpuTokens: LoadStats;
   };
   tokens: { dispatched: number; received: number; conserved: boolean };
+  /** The routing of the run: the warm-up and every simulated step's load, node-pair traffic and bias. */
+  routing: RoutingFigures;
   /** SHA-256 hex over all ranks' outputs in rank order (sizes-only: received counts and layouts). */
   outputDigest: string;
   /** SHA-256 hex over the canonical timeline (see `MoeStepsResult.timeline`). */
@@ -127,4 +166,45 @@ export function planFigures(plan: MoePlan): Pick<RunFigures, 'load'> & { dispatc
     }
   }
   return { load: { expert: loadStats(expert), gpu: loadStats(gpu), gpuTokens: loadStats(gpuTokens) }, dispatched };
+}
+
+function biasRange(b: Float64Array | null): BiasRange | null {
+  if (b === null) return null;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of b) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  return { min, max };
+}
+
+/** Pairs per GPU of one step (physical slots summed per GPU). */
+function gpuPairs(plan: MoePlan, slotLoad: Int32Array): Int32Array {
+  const perGpu = plan.layout.slotsPerGpu;
+  const out = new Int32Array(plan.numRanks);
+  for (let g = 0; g < plan.numRanks; g++) for (let j = 0; j < perGpu; j++) out[g]! += slotLoad[g * perGpu + j]!;
+  return out;
+}
+
+/** The routing figures of a plan: warm-up, then per simulated step. */
+export function routingFigures(plan: MoePlan): RoutingFigures {
+  const s = plan.scenario;
+  const N = plan.numNodes;
+  const w = plan.warmup;
+  return {
+    mode: s.routing.mode,
+    biasUpdateRate: s.routing.mode === 'gate' ? s.routing.biasUpdateRate : 0,
+    warmup: {
+      steps: w.steps,
+      load: w.last && { expert: loadStats(w.last.expertLoad), gpu: loadStats(w.last.gpuLoad) },
+      bias: biasRange(w.bias),
+    },
+    steps: plan.steps.map((st, step) => ({
+      step,
+      load: { expert: loadStats(st.expertLoad), gpu: loadStats(gpuPairs(plan, st.slotLoad)) },
+      nodeTokens: Array.from({ length: N }, (_, src) => Array.from(st.nodeTokens.subarray(src * N, src * N + N))),
+      bias: biasRange(st.bias),
+    })),
+  };
 }

@@ -10,7 +10,7 @@ import type { TraceOptions } from '../trace/events.js';
 import { OP_PUT } from '../transport/protocol.js';
 import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
 import { dispatchBytesPerToken, planScenario } from './plan.js';
-import { planFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
+import { planFigures, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
 import type { Scenario } from './schema.js';
 
 /** Progress of {@link runScenario}. */
@@ -83,6 +83,7 @@ async function runOnce(
     phases: summarizePhases(res.phases, plan.numRanks),
     load: f.load,
     tokens: { dispatched: f.dispatched, received, conserved: res.tokensConserved && received === f.dispatched },
+    routing: routingFigures(plan),
     outputDigest: res.outputDigest,
     timelineDigest: runTimelineDigest(res.timeline),
     verified: res.verified,

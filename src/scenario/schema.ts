@@ -65,6 +65,13 @@ export const routingSchema = z
     seed: z.number().int().default(0),
     /** Node-limited routing: nodes one token may reach (DeepSeek-V3: 4). Omit for no limit. */
     maxNodesPerToken: int(1).optional(),
+    /**
+     * Gate mode: γ of auxiliary-loss-free balancing, applied to the gate's bias after every step
+     * (warm-up and simulated). DeepSeek-V3: 0.001 (Megatron's `moe_router_bias_update_rate`). 0 = a fixed zero bias.
+     */
+    biasUpdateRate: z.number().min(0).max(1).default(0.001),
+    /** Gate mode: steps of routing and bias updates only (no kernels) before the simulated steps. */
+    warmupSteps: int(0, 100000).default(0),
   })
   .strict();
 
