@@ -46,6 +46,22 @@ const streamSeed = (seed: number, step: number, rank: number) => (Math.imul(seed
 export const hasBias = (s: Scenario): boolean => s.routing.mode === 'gate' && s.routing.biasUpdateRate > 0;
 
 /**
+ * The node limit of a scenario on DeepEP's contiguous placement, or undefined when there is none or
+ * when the group limit already implies it: if every expert group lies within one node and at most
+ * `maxNodesPerToken` groups are kept, the surviving experts span at most that many nodes, so the
+ * limit would keep them all (V3 training: 8 groups on 8 nodes, 4 of each). Skipping it saves about a
+ * third of the routing time and changes no choice.
+ */
+export function nodeLimit(s: Scenario, numRanks: number): RouteLimit | undefined {
+  const M = s.routing.maxNodesPerToken;
+  if (M === undefined) return undefined;
+  const { numExperts: E, numGroups: G, topkGroups } = s.model;
+  const perNode = E / s.cluster.nodes;
+  if (G > 1 && topkGroups <= M && Number.isInteger(perNode) && perNode % (E / G) === 0) return undefined;
+  return { placement: contiguousPlacement(E, numRanks, s.cluster.gpusPerNode), maxNodes: M };
+}
+
+/**
  * The router of a scenario, at stream step 0 with a zero bias. `popularity` is the Zipf popularity of
  * the experts (in gate mode its logarithm skews each expert's logit).
  */
@@ -70,8 +86,7 @@ export function createStepRouter(s: Scenario, numRanks: number, popularity: read
   // Gate mode: seeded unit-normal logits plus each expert's log-popularity, through DeepSeek's gate.
   const config = gateConfig(s);
   const skew = Float64Array.from(popularity, (p) => Math.log(p * E));
-  const limit: RouteLimit | undefined = s.routing.maxNodesPerToken === undefined ? undefined
-    : { placement: contiguousPlacement(E, numRanks, s.cluster.gpusPerNode), maxNodes: s.routing.maxNodesPerToken };
+  const limit = nodeLimit(s, numRanks);
   const logits = new Float64Array(T * E);
   const routeAll = (bias: Float64Array | null, step: number): Int32Array[] =>
     Array.from({ length: numRanks }, (_, r) => {
