@@ -8,6 +8,7 @@ export { loadScenario, parseScenario } from './load.js';
 export { DEFAULT_SCENARIO } from './defaults.js';
 export { runScenario, checkScenarioOf } from './run.js';
 export type { RunProgress, RunScenarioOptions } from './run.js';
+export { routingFigures } from './result.js';
 export type { ScenarioResult, RunFigures, PhaseSummary, PerLink, LoadStats, RoutingFigures, StepRouting, BiasRange } from './result.js';
 export { PHASES, runMoeSteps } from './moe-steps.js';
 export type { PhaseName, PhaseRun, MoeStepsResult, MoeStepsOptions, MoeStepsRunner, MoeProgress } from './moe-steps.js';

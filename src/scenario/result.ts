@@ -187,7 +187,13 @@ function gpuPairs(plan: MoePlan, slotLoad: Int32Array): Int32Array {
   return out;
 }
 
-/** The routing figures of a plan: warm-up, then per simulated step. */
+/**
+ * The routing figures of a plan, as `runScenario` reports them in `routing`: the warm-up, then each
+ * simulated step's load, tokens per node pair and bias range.
+ * @example
+ * const f = routingFigures(planScenario(loadScenario('examples/training-ep64.json')));
+ * console.log(f.warmup.load?.gpu.maxOverMean, f.steps[0]?.bias);
+ */
 export function routingFigures(plan: MoePlan): RoutingFigures {
   const s = plan.scenario;
   const N = plan.numNodes;

@@ -42,7 +42,7 @@ export function gateConfig(s: Scenario): GateConfig {
 /** Seed of (step, rank): distinct, stable streams. */
 const streamSeed = (seed: number, step: number, rank: number) => (Math.imul(seed ^ 0x9e3779b9, 2654435761) + step * 100_003 + rank * 7919) >>> 0;
 
-/** Whether a scenario's gate carries a bias: gate mode with a non-zero update rate (0 = DeepSeek-V2's gate, no bias). */
+/** Whether a scenario's gate carries a bias: gate mode with a non-zero update rate (0 = a gate without one). */
 export const hasBias = (s: Scenario): boolean => s.routing.mode === 'gate' && s.routing.biasUpdateRate > 0;
 
 /**
