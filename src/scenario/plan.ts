@@ -7,6 +7,7 @@
  * deterministic in the seed.
  */
 import { createHash } from 'node:crypto';
+import { fail } from '../errors.js';
 import { getHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
 import { rebalanceExperts } from '../balancer/eplb.js';
 import { layerLayout, layoutFromPhy2log, slotGpu, type ReplicaLayout } from '../balancer/layout.js';
@@ -97,13 +98,15 @@ function contiguousGpuLoad(expertLoad: Int32Array, numRanks: number): Int32Array
   return out;
 }
 
-/**
- * Route every step of a scenario: first `routing.warmupSteps` routing-only steps (gate and bias
- * update, no kernels), then the simulated steps, the gate's bias carried across all of them. With
- * `balancing.enableEplb`, EPLB plans the replicas from the expert loads of the first simulated step
- * and every step is then routed onto the replicas.
- */
-export function planScenario(s: Scenario): MoePlan {
+/** Where {@link planSteps} pauses: after each routed step, warm-up or simulated. */
+interface RoutedMark {
+  warmup: boolean;
+  /** Steps of that kind routed so far. */
+  done: number;
+}
+
+/** The plan, built step by step: yields after each routed step so that a caller may pause there. */
+function* planSteps(s: Scenario): Generator<RoutedMark, MoePlan> {
   const hardware = getHardwareProfile(s.cluster.hardware);
   const { nodes, gpusPerNode } = s.cluster;
   const R = nodes * gpusPerNode;
@@ -111,13 +114,20 @@ export function planScenario(s: Scenario): MoePlan {
   const popularity = zipfPopularity(1, E, s.routing.zipf, s.routing.seed)[0]!;
   const router = createStepRouter(s, R, popularity);
   let last: RoutedStep | null = null;
-  for (let w = 0; w < s.routing.warmupSteps; w++) last = router.next();
+  for (let w = 0; w < s.routing.warmupSteps; w++) {
+    last = router.next();
+    yield { warmup: true, done: w + 1 };
+  }
   const warmup: WarmupPlan = {
     steps: s.routing.warmupSteps,
     last: last && { expertLoad: last.expertLoad, gpuLoad: contiguousGpuLoad(last.expertLoad, R) },
     bias: router.bias,
   };
-  const logical = Array.from({ length: s.steps }, () => router.next());
+  const logical: RoutedStep[] = [];
+  for (let i = 0; i < s.steps; i++) {
+    logical.push(router.next());
+    yield { warmup: false, done: i + 1 };
+  }
   let layout = layoutFromPhy2log(Array.from({ length: E }, (_, p) => p), E, R, nodes);
   if (s.balancing.enableEplb) {
     const numSlots = E + s.balancing.numRedundantExperts;
@@ -134,6 +144,38 @@ export function planScenario(s: Scenario): MoePlan {
     return countStep(slots, layout, K, E, nodes, bias);
   });
   return { scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, warmup, steps };
+}
+
+/**
+ * Route every step of a scenario: first `routing.warmupSteps` routing-only steps (gate and bias
+ * update, no kernels), then the simulated steps, the gate's bias carried across all of them. With
+ * `balancing.enableEplb`, EPLB plans the replicas from the expert loads of the first simulated step
+ * and every step is then routed onto the replicas.
+ */
+export function planScenario(s: Scenario): MoePlan {
+  const it = planSteps(s);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * {@link planScenario}, returning to the event loop after each routed step (a training step's routing
+ * takes seconds of CPU) so that `signal` can abort it there.
+ * @throws ExpertmeshError `E_ABORTED` when `signal` aborts.
+ */
+export async function planScenarioAsync(s: Scenario, signal?: AbortSignal): Promise<MoePlan> {
+  const it = planSteps(s);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal?.aborted) {
+      const what = r.value.warmup ? `warm-up step ${r.value.done} of ${s.routing.warmupSteps}` : `routing step ${r.value.done} of ${s.steps}`;
+      fail('E_ABORTED', `run aborted while routing, after ${what}`, { warmup: r.value.warmup, done: r.value.done });
+    }
+  }
 }
 
 /** Bytes of one dispatched token: FP8 with per-128 float32 scales, or BF16, plus top-k ids (int64) and weights (float32). */

@@ -9,7 +9,7 @@ import { TraceRecorder } from '../trace/recorder.js';
 import type { TraceOptions } from '../trace/events.js';
 import { OP_PUT } from '../transport/protocol.js';
 import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
-import { dispatchBytesPerToken, planScenario } from './plan.js';
+import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
 import { planFigures, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
 import type { Scenario } from './schema.js';
 
@@ -51,7 +51,7 @@ async function runOnce(
   cluster: Cluster, s: Scenario, run: RunProgress['run'], opts: RunScenarioOptions, rec: TraceRecorder | null,
 ): Promise<RunFigures> {
   const t0 = performance.now();
-  const plan = planScenario(s);
+  const plan = await planScenarioAsync(s, opts.signal);
   const total = s.steps * PHASES.length;
   let done = 0;
   const progress = (step: number, phase: PhaseName, virtualUs: number) =>

@@ -118,4 +118,12 @@ describe('gate bias across steps and the routing-only warm-up', () => {
     expect(text).toMatch(/tokens per node pair, step 1:\nsrc\/dst +node 0 +node 1 +node 2 +node 3/);
     expect(JSON.parse(JSON.stringify(r)).routing.steps[1].nodeTokens).toEqual(g.steps[1]!.nodeTokens);
   });
+
+  it('a run aborts during its warm-up, between routing steps', async () => {
+    const c = new AbortController();
+    c.abort();
+    const err = await runScenario(parseScenario(input({ warmupSteps: 50 })), { signal: c.signal }).catch((e: unknown) => e);
+    expect(isExpertmeshError(err) && err.code).toBe('E_ABORTED');
+    expect((err as Error).message).toBe('run aborted while routing, after warm-up step 1 of 50');
+  });
 });
