@@ -1,9 +1,17 @@
 /**
  * @module
  * DeepEP's `Config` for the normal kernels: SMs and chunk/ring sizes (in tokens), the defaults DeepEP
- * ships per rank count, and the checks that reject configurations that would deadlock.
+ * ships per rank count (`get_dispatch_config` / `get_combine_config`, all 12 entries), and DeepEP's
+ * host asserts, each refused before running under its own name.
  */
 import { fail } from '../errors.js';
+
+/**
+ * Where a config's values come from: `deepep` the table entry for this rank count, `nearest` the
+ * entry of the nearest lower rank count (DeepEP has none for this count), `given` by the caller,
+ * `tuned` the best of the benchmark's sweep.
+ */
+export type EpConfigSource = 'deepep' | 'nearest' | 'given' | 'tuned';
 
 /** One kernel's buffer configuration, DeepEP's `Config(num_sms, nvl_send, nvl_recv, rdma_send, rdma_recv)`. */
 export interface EpConfig {
@@ -17,54 +25,108 @@ export interface EpConfig {
   rdmaChunk: number;
   /** RDMA receive ring, tokens (`num_max_rdma_chunked_recv_tokens`). */
   rdmaBuffer: number;
+  /** Where the values come from (absent on hand-built configs). */
+  source?: EpConfigSource;
+  /** With `source: 'nearest'`: the rank count of the table entry used. */
+  entryRanks?: number;
+  /** What was changed from the table entry to satisfy one of DeepEP's asserts, if anything. */
+  adjusted?: string;
 }
 
-/** DeepEP's default SM count for the normal kernels. */
+/** DeepEP's default SM count for the normal kernels (`Buffer.num_sms`). */
 export const DEFAULT_NUM_SMS = 20;
 
-type Tuple = [number, number, number, number];
-/** DeepEP's shipped defaults (late 2025): ranks -> [dispatch, combine] as (nvl chunk, nvl ring, rdma chunk, rdma ring). */
-const DEFAULTS: ReadonlyArray<[number, Tuple, Tuple]> = [
+/** DeepEP's `NUM_MAX_NVL_PEERS`: GPUs of one node. */
+export const NUM_MAX_NVL_PEERS = 8;
+/** DeepEP's `kNumCombineForwarderWarps`: the internode combine's forwarder warps per channel. */
+export const COMBINE_FORWARDER_WARPS = 24;
+
+type Tuple = readonly [number, number, number, number];
+/** DeepEP's shipped defaults: ranks -> [dispatch, combine] as (nvl chunk, nvl ring, rdma chunk, rdma ring). */
+const DEFAULTS: ReadonlyArray<readonly [number, Tuple, Tuple]> = [
+  [2, [24, 256, 6, 128], [10, 256, 6, 128]],
+  [4, [6, 256, 6, 128], [9, 256, 6, 128]],
   [8, [6, 256, 6, 128], [4, 256, 6, 128]],
   [16, [36, 288, 20, 128], [4, 288, 12, 128]],
+  [24, [32, 288, 8, 128], [1, 288, 8, 128]],
   [32, [32, 288, 8, 128], [1, 288, 8, 128]],
+  [48, [32, 288, 8, 128], [1, 288, 8, 128]],
   [64, [32, 288, 8, 128], [1, 288, 8, 128]],
+  [96, [20, 480, 12, 128], [1, 480, 8, 128]],
   [128, [20, 560, 12, 128], [1, 560, 8, 128]],
+  [144, [32, 720, 12, 128], [2, 720, 8, 128]],
+  [160, [28, 720, 12, 128], [2, 720, 8, 128]],
 ];
 
+/** The rank counts DeepEP has a default config for. */
+export function deepepConfigRanks(): number[] {
+  return DEFAULTS.map((d) => d[0]);
+}
+
+/** DeepEP's combine: forwarder warps per source node, `max(kNumCombineForwarderWarps / num_nodes, 1)`. */
+export function combineWarpsPerForwarder(numNodes: number): number {
+  return Math.max(Math.floor(COMBINE_FORWARDER_WARPS / numNodes), 1);
+}
+
 /**
- * The default configs for `numRanks` ranks. DeepEP ships defaults for 8, 16, 32, 64 and 128 ranks;
- * other counts take the entry of the largest listed count not above them (the smallest entry below
- * 8). With `numNodes` > 1, as the internode kernels require: the NVLink ring is rounded up to a
- * multiple of the node count and grows until each node's share holds the NVLink send chunk plus the
- * forwarder warps sharing it (and more than the RDMA send chunk); the RDMA ring is rounded up to a
- * multiple of the RDMA send chunk, as DeepEP's `Config` does (128 slots with chunk 12 become 132).
- * So every default passes {@link validateEpConfig}.
+ * The default configs for `numRanks` ranks: DeepEP's table entry (`source: 'deepep'`), or for a rank
+ * count DeepEP has no entry for, the entry of the nearest lower count as it is (`source: 'nearest'`;
+ * below 2 ranks, the 2-rank entry). Internode (`numNodes` > 1), DeepEP's `Config` constructor aligns
+ * the RDMA ring up to a multiple of the RDMA send chunk (128 slots with chunk 12 become 132). A
+ * nearest combine ring that DeepEP's `nvl_recv_slots % num_nodes == 0` assert would refuse is rounded
+ * down to a multiple of the node count, and `adjusted` says so (no other change is made).
  */
 export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, numNodes = 1): { dispatch: EpConfig; combine: EpConfig } {
   let pick = DEFAULTS[0]!;
   for (const d of DEFAULTS) if (d[0] <= numRanks) pick = d;
-  const mk = ([nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer]: Tuple): EpConfig => ({
-    numSms,
-    nvlChunk,
-    // Internode, each node's share must hold a send chunk plus the forwarders sharing it: past the
-    // listed counts (256 ranks: 560 / 32 nodes < 20 + 1) the ring grows, as DeepEP's larger entries do.
-    nvlBuffer: numNodes * Math.max(Math.ceil(nvlBuffer / numNodes), numNodes > 1 ? Math.max(nvlChunk + forwarderWarpsPerNode(numNodes), rdmaChunk + 1) : 0),
-    rdmaChunk,
-    // DeepEP's Config constructor aligns the RDMA ring up to a multiple of the send chunk (only
-    // internode kernels use it; intranode the listed value stays).
-    rdmaBuffer: numNodes > 1 ? Math.ceil(rdmaBuffer / rdmaChunk) * rdmaChunk : rdmaBuffer,
-  });
-  return { dispatch: mk(pick[1]), combine: mk(pick[2]) };
-}
-
-/** Forwarder warps that share one source node's part of an NVLink ring (DeepEP: 8 forwarders over the nodes). */
-export function forwarderWarpsPerNode(numNodes: number): number {
-  return Math.max(1, Math.floor(8 / numNodes));
+  const exact = pick[0] === numRanks;
+  const mk = ([nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer]: Tuple, combine: boolean): EpConfig => {
+    const c: EpConfig = {
+      numSms, nvlChunk, nvlBuffer, rdmaChunk,
+      rdmaBuffer: numNodes > 1 ? Math.ceil(rdmaBuffer / rdmaChunk) * rdmaChunk : rdmaBuffer,
+      source: exact ? 'deepep' : 'nearest',
+    };
+    if (!exact) c.entryRanks = pick[0];
+    if (!exact && combine && numNodes > 1 && nvlBuffer % numNodes !== 0) {
+      c.nvlBuffer = nvlBuffer - (nvlBuffer % numNodes);
+      c.adjusted = `nvlBuffer ${nvlBuffer} -> ${c.nvlBuffer}: DeepEP's combine asserts num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0 (${numNodes} nodes)`;
+    }
+    return c;
+  };
+  return { dispatch: mk(pick[1], false), combine: mk(pick[2], true) };
 }
 
 /**
- * Check a config; throws `E_CONFIG` naming the violated constraint and values.
+ * The configs a layer runs with: the defaults for the shape, overridden field by field by what the
+ * caller gives (then `source: 'given'`), each checked against DeepEP's asserts.
+ */
+export function resolveEpConfigs(
+  numRanks: number, numNodes: number, numSms = DEFAULT_NUM_SMS, given: { dispatch?: Partial<EpConfig>; combine?: Partial<EpConfig> } = {},
+): { dispatch: EpConfig; combine: EpConfig } {
+  const d = defaultEpConfigs(numRanks, numSms, numNodes);
+  const merge = (base: EpConfig, g: Partial<EpConfig> | undefined): EpConfig => {
+    const keys = g ? (['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const).filter((k) => g[k] !== undefined && g[k] !== base[k]) : [];
+    if (keys.length === 0) return g?.source ? { ...base, source: g.source } : base;
+    const { entryRanks: _e, adjusted: _a, ...rest } = base;
+    return { ...rest, ...g, source: g!.source ?? 'given' };
+  };
+  return {
+    dispatch: validateEpConfig(merge(d.dispatch, given.dispatch), numNodes, 'dispatch'),
+    combine: validateEpConfig(merge(d.combine, given.combine), numNodes, 'combine'),
+  };
+}
+
+/** One of DeepEP's host asserts that failed: throws `E_CONFIG` naming it, the values and the rule. */
+function refuse(where: string, field: string, assert: string, values: string, why: string, data: Record<string, unknown>): never {
+  fail('E_CONFIG', `${where}: DeepEP's assert \`${assert}\` fails: ${values}; ${why}`, { field: `${where}.${field}`, assert, ...data });
+}
+
+/**
+ * Check a config against DeepEP's host asserts; throws `E_CONFIG` naming the violated assert, the
+ * config values and DeepEP's rule. `Config`'s own asserts apply to both kernels (the RDMA ones
+ * internode only, where the RDMA ring exists). Internode dispatch shares one NVLink ring per
+ * (channel, peer) among all source nodes, so it has no per-node asserts; internode combine
+ * partitions its ring per source node and carries DeepEP's combine asserts.
  * @param which 'dispatch' or 'combine', for the message.
  */
 export function validateEpConfig(c: EpConfig, numNodes: number, which: string): EpConfig {
@@ -74,24 +136,38 @@ export function validateEpConfig(c: EpConfig, numNodes: number, which: string): 
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
       fail('E_CONFIG', `${where}.${f} must be a positive integer, got ${JSON.stringify(v)}`, { field: `${where}.${f}`, value: v });
   }
-  if (c.numSms % 2 !== 0) fail('E_CONFIG', `${where}.numSms must be even (two SMs per channel), got ${c.numSms}`, { field: `${where}.numSms`, value: c.numSms });
+  if (c.numSms % 2 !== 0) fail('E_CONFIG', `${where}.numSms must be even (two SMs per channel), got ${c.numSms}`, { field: `${where}.numSms`, value: c.numSms, assert: 'num_sms % 2 == 0' });
   if (c.nvlChunk >= c.nvlBuffer)
-    fail('E_CONFIG', `${where}: NVLink send chunk (${c.nvlChunk}) must be smaller than the NVLink receive ring (${c.nvlBuffer}), or senders wait forever`, { field: `${where}.nvlChunk`, value: c.nvlChunk, nvlBuffer: c.nvlBuffer });
-  if (numNodes > 1) {
-    if (c.rdmaBuffer % c.rdmaChunk !== 0)
-      fail('E_CONFIG', `${where}: RDMA receive ring (${c.rdmaBuffer}) must be a multiple of the RDMA send chunk (${c.rdmaChunk})`, { field: `${where}.rdmaBuffer`, value: c.rdmaBuffer, rdmaChunk: c.rdmaChunk });
-    if (c.rdmaChunk * 2 > c.rdmaBuffer)
-      fail('E_CONFIG', `${where}: RDMA send chunk (${c.rdmaChunk}) must be at most half the RDMA receive ring (${c.rdmaBuffer}): heads return lazily, a chunk at a time`, { field: `${where}.rdmaChunk`, value: c.rdmaChunk, rdmaBuffer: c.rdmaBuffer });
-    if (c.nvlBuffer % numNodes !== 0)
-      fail('E_CONFIG', `${where}: NVLink receive ring (${c.nvlBuffer}) must be divisible by the node count (${numNodes})`, { field: `${where}.nvlBuffer`, value: c.nvlBuffer, numNodes });
-    const share = c.nvlBuffer / numNodes;
-    const fwd = forwarderWarpsPerNode(numNodes);
-    if (share < c.nvlChunk + fwd)
-      fail('E_CONFIG', `${where}: each node's share of the NVLink ring (${c.nvlBuffer} / ${numNodes} = ${share}) must be at least the NVLink send chunk (${c.nvlChunk}) plus the ${fwd} forwarder warps sharing it`, { field: `${where}.nvlBuffer`, value: c.nvlBuffer, share, nvlChunk: c.nvlChunk, forwarders: fwd });
-    if (share <= c.rdmaChunk)
-      fail('E_CONFIG', `${where}: each node's share of the NVLink ring (${share}) must be larger than the RDMA send chunk (${c.rdmaChunk})`, { field: `${where}.nvlBuffer`, value: c.nvlBuffer, share, rdmaChunk: c.rdmaChunk });
-    if (c.rdmaChunk < fwd)
-      fail('E_CONFIG', `${where}: RDMA send chunk (${c.rdmaChunk}) must be at least the ${fwd} forwarder warps per destination`, { field: `${where}.rdmaChunk`, value: c.rdmaChunk, forwarders: fwd });
-  }
+    refuse(where, 'nvlChunk', 'num_max_nvl_chunked_send_tokens < num_max_nvl_chunked_recv_tokens', `NVLink send chunk (${c.nvlChunk}) vs NVLink receive ring (${c.nvlBuffer})`,
+      'the send chunk must be smaller than the NVLink receive ring, or senders wait forever', { value: c.nvlChunk, nvlBuffer: c.nvlBuffer });
+  if (numNodes <= 1) return c;
+  if (c.rdmaBuffer % c.rdmaChunk !== 0)
+    refuse(where, 'rdmaBuffer', 'num_max_rdma_chunked_recv_tokens == align(num_max_rdma_chunked_recv_tokens, num_max_rdma_chunked_send_tokens)',
+      `RDMA receive ring (${c.rdmaBuffer}) is not a multiple of the RDMA send chunk (${c.rdmaChunk})`, "DeepEP's Config aligns the RDMA ring up to a multiple of the send chunk", { value: c.rdmaBuffer, rdmaChunk: c.rdmaChunk });
+  if (c.rdmaChunk * 2 > c.rdmaBuffer)
+    refuse(where, 'rdmaChunk', 'num_max_rdma_chunked_send_tokens <= num_max_rdma_chunked_recv_tokens / 2', `RDMA send chunk (${c.rdmaChunk}), RDMA receive ring (${c.rdmaBuffer})`,
+      'the RDMA send chunk must be at most half the RDMA receive ring: heads return lazily, a chunk at a time', { value: c.rdmaChunk, rdmaBuffer: c.rdmaBuffer });
+  if (which !== 'combine') return c;
+  const N = numNodes;
+  const wpf = combineWarpsPerForwarder(N);
+  const rule = `warps_per_forwarder = max(${COMBINE_FORWARDER_WARPS} / num_nodes, 1) = ${wpf}`;
+  if (N > COMBINE_FORWARDER_WARPS)
+    refuse(where, 'nvlBuffer', 'num_rdma_ranks <= kNumCombineForwarderWarps', `${N} nodes > ${COMBINE_FORWARDER_WARPS}`,
+      `DeepEP's internode combine has ${COMBINE_FORWARDER_WARPS} forwarder warps per channel, at least one per source node (the normal-kernel combine runs on at most 24 nodes; the low-latency kernels have no such limit)`, { numNodes: N });
+  if (N * wpf <= NUM_MAX_NVL_PEERS)
+    refuse(where, 'nvlBuffer', 'num_forwarder_warps > NUM_MAX_NVL_PEERS', `${N} nodes x ${wpf} warps = ${N * wpf} <= ${NUM_MAX_NVL_PEERS}`, rule, { numNodes: N, warpsPerForwarder: wpf });
+  if (c.nvlBuffer % N !== 0)
+    refuse(where, 'nvlBuffer', 'num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0', `NVLink receive ring (${c.nvlBuffer}) % ${N} nodes = ${c.nvlBuffer % N}`,
+      "combine partitions the NVLink ring per source node (separate buffers per RDMA source, to avoid deadlocks)", { value: c.nvlBuffer, numNodes: N });
+  const share = c.nvlBuffer / N;
+  if (share <= Math.max(c.rdmaChunk, c.nvlChunk))
+    refuse(where, 'nvlBuffer', 'num_max_nvl_chunked_recv_tokens / num_rdma_ranks > max(num_max_rdma_chunked_send_tokens, num_max_nvl_chunked_send_tokens)',
+      `each node's share of the NVLink ring (${c.nvlBuffer} / ${N} = ${share}) vs RDMA send chunk (${c.rdmaChunk}) and NVLink send chunk (${c.nvlChunk})`,
+      "each node's share must be larger than both send chunks", { value: c.nvlBuffer, share, rdmaChunk: c.rdmaChunk, nvlChunk: c.nvlChunk });
+  if (share - wpf < c.nvlChunk)
+    refuse(where, 'nvlBuffer', 'num_max_nvl_chunked_recv_tokens / num_rdma_ranks - warps_per_forwarder >= num_max_nvl_chunked_send_tokens',
+      `each node's share of the NVLink ring (${share}) - ${wpf} forwarder warps < NVLink send chunk (${c.nvlChunk})`, rule, { value: c.nvlBuffer, share, nvlChunk: c.nvlChunk, warpsPerForwarder: wpf });
+  if (c.rdmaChunk < wpf)
+    refuse(where, 'rdmaChunk', 'num_max_rdma_chunked_send_tokens >= warps_per_forwarder', `RDMA send chunk (${c.rdmaChunk}) < ${wpf} forwarder warps`, rule, { value: c.rdmaChunk, warpsPerForwarder: wpf });
   return c;
 }

@@ -7,7 +7,7 @@
 import { fail } from '../errors.js';
 import type { Cluster, RunOptions } from '../cluster/cluster.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
-import { defaultEpConfigs, DEFAULT_NUM_SMS, validateEpConfig, type EpConfig } from './ep-config.js';
+import { DEFAULT_NUM_SMS, resolveEpConfigs, type EpConfig } from './ep-config.js';
 import {
   layoutOf, notifyStride, ringRegionSizes, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_IN, R_NOTIFY, R_NOTIFY_OUT,
   R_NOTIFY_SIG, R_RECV, R_TOPK, type EpArgs,
@@ -137,9 +137,11 @@ export class ExpertParallel {
     this.expertAlignment = int(o.expertAlignment ?? 1, 'expertAlignment');
     this.sizesOnly = o.sizesOnly ?? false;
     this.numNodes = cluster.config.nodes;
-    const d = defaultEpConfigs(R, o.numSms ?? DEFAULT_NUM_SMS, this.numNodes);
-    this.dispatchConfig = validateEpConfig({ ...d.dispatch, ...o.dispatchConfig }, this.numNodes, 'dispatch');
-    this.combineConfig = validateEpConfig({ ...d.combine, ...o.combineConfig }, this.numNodes, 'combine');
+    const cfg = resolveEpConfigs(R, this.numNodes, o.numSms ?? DEFAULT_NUM_SMS, {
+      ...(o.dispatchConfig ? { dispatch: o.dispatchConfig } : {}), ...(o.combineConfig ? { combine: o.combineConfig } : {}),
+    });
+    this.dispatchConfig = cfg.dispatch;
+    this.combineConfig = cfg.combine;
     if (this.combineConfig.numSms !== this.dispatchConfig.numSms)
       fail('E_CONFIG', `createExpertParallel: combineConfig.numSms (${this.combineConfig.numSms}) must equal dispatchConfig.numSms (${this.dispatchConfig.numSms}): combine walks the dispatch's channels`, { field: 'combineConfig.numSms', value: this.combineConfig.numSms });
   }

@@ -3,17 +3,18 @@
  * DeepEP's internode (two-hop) normal dispatch, role by role. A token bound for node m crosses
  * InfiniBand once, to the GPU with the same local index on m, which forwards it over NVLink to
  * every GPU of m that needs it. Per channel:
- * - `RDMASender` (sender SM): walks the channel's tokens in order and copies each into the local
- *   RDMA send buffer of every destination node, waiting for room (the head that node returns).
+ * - `RDMASender` (7 warps of the sender SM): every 7th token of the channel each, copied into the
+ *   local RDMA send buffer of every destination node once there is room (the head that node
+ *   returns), committed in token order.
  * - `RDMASenderCoordinator`: posts chunked RDMA writes plus a remote tail increment, visiting
  *   destination nodes in a rotated order (`(i + channel + node) % nodes`) to soften incast.
  * - `RDMAAndNVLForwarder` (forwarder SM, one per local destination GPU): scans each source node's
  *   RDMA ring as it fills and forwards the tokens its GPU needs into that GPU's NVLink ring (each
- *   source node owns a share of it) in chunks, advancing the receiver's tail.
+ *   ring is shared by all source nodes: no per-node partition) in chunks, advancing its tail.
  * - `ForwarderCoordinator`: once every forwarder has passed a chunk of a source node's ring, returns
  *   those slots to the source (remote head increment), lazily, a chunk at a time.
- * - `NVLReceivers` (sender SM): copy arrived tokens to the output rows (fixed by source rank and
- *   channel) and return NVLink slots to the forwarder.
+ * - `NVLReceivers` (8 warps of the sender SM, one per forwarder): copy arrived tokens to the output
+ *   rows (fixed by the source rank in each token's metadata and the channel) and return NVLink slots.
  * The receiver owns every tail and the sender every head, so each side polls only its own memory.
  */
 import { defineOp } from '../actors/op-registry.js';
@@ -31,22 +32,32 @@ import { combineRecordBytes } from './records.js';
 
 const NM = ringNames('d');
 
-/** Index helpers for the internode regions of one kernel. */
+/**
+ * Index helpers for the internode regions of one kernel. The NVLink ring of (channel, peer) is split
+ * in `nvlParts` parts of `share` slots: one part shared by every source node in dispatch (DeepEP's
+ * dispatch ring has no per-node partition), one part per source node in combine (DeepEP's combine
+ * keeps "separate NVL buffers for different RDMA sources, to avoid deadlocks").
+ */
 export class InternodeLayout {
-  constructor(readonly C: number, readonly N: number, readonly G: number, readonly share: number, readonly RB: number) {}
+  constructor(readonly C: number, readonly N: number, readonly G: number, readonly share: number, readonly RB: number, readonly nvlParts: number) {}
   /** rdma ctrl: tail of the ring from source node m / head of my sends to node m. */
   rdmaTail(c: number, m: number): number { return (c * this.N + m) * 2; }
   rdmaHead(c: number, m: number): number { return (c * this.N + m) * 2 + 1; }
   rdmaSlot(c: number, m: number): number { return (c * this.N + m) * this.RB; }
-  /** nvl ctrl: tail of data from local peer p for source node m / head of my forwarding to p. */
-  nvlTail(c: number, p: number, m: number): number { return ((c * this.G + p) * this.N + m) * 2; }
-  nvlHead(c: number, p: number, m: number): number { return ((c * this.G + p) * this.N + m) * 2 + 1; }
-  nvlSlot(c: number, p: number, m: number): number { return ((c * this.G + p) * this.N + m) * this.share; }
+  /** nvl ctrl: tail of data from local peer p (part `part`) / head of my forwarding to p. */
+  nvlTail(c: number, p: number, part: number): number { return ((c * this.G + p) * this.nvlParts + part) * 2; }
+  nvlHead(c: number, p: number, part: number): number { return ((c * this.G + p) * this.nvlParts + part) * 2 + 1; }
+  nvlSlot(c: number, p: number, part: number): number { return ((c * this.G + p) * this.nvlParts + part) * this.share; }
   /** local counters. */
   staged(c: number, m: number): number { return c * this.N + m; }
   progress(c: number, m: number, j: number): number { return this.C * this.N + (c * this.N + m) * this.G + j; }
   tick(c: number): number { return this.C * this.N + this.C * this.N * this.G + c; }
 }
+
+/** DeepEP's internode dispatch warps per channel (two SMs): roles and counts. */
+export const INTERNODE_DISPATCH_WARPS = Object.freeze({
+  RDMASender: 7, RDMASenderCoordinator: 1, RDMAAndNVLForwarder: 8, ForwarderCoordinator: 1, NVLReceivers: 8,
+});
 
 export interface SourceStream {
   /** Tokens (source token ids) of source rank (m, l), channel c, bound for my node, in order. */
@@ -61,6 +72,8 @@ export interface InternodePlan {
   /** Sender: per channel, tokens in order with their destination nodes. */
   sendTokens: Int32Array[];
   sendNodes: Int32Array[][];
+  /** Sender: per channel, each token's position in the stream of each of its destination nodes. */
+  sendPos: Int32Array[][];
   /** Sender: per channel and node, tokens bound there. */
   totals: Int32Array[];
   /** Forwarder: per channel and source node. */
@@ -72,7 +85,12 @@ export interface InternodePlan {
   postClock: SmClock[];
 }
 
-function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
+/**
+ * One of the 7 `RDMASender` warps of channel c: takes every 7th token of the channel, waits for room
+ * in each destination node's send buffer, copies the token there, and commits it in token order
+ * (the warps advance a shared tail in order, so the coordinator sees a contiguous prefix).
+ */
+function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, w: number, warps: number): TaskBody {
   const { L, rec } = st;
   const RB = a.dispatch.rdmaBuffer;
   const ctrl = ctx.region(NM.rdmaCtrl);
@@ -80,23 +98,26 @@ function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number):
   const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
   const input = a.sizesOnly ? null : ctx.region(R_IN);
   const copyRate = ctx.hardware.smCopyGBps * 1e3;
-  const staged = new Int32Array(L.N);
   const toks = st.sendTokens[c]!;
   const nodes = st.sendNodes[c]!;
-  for (let i = 0; i < toks.length; i++) {
+  const poss = st.sendPos[c]!;
+  for (let i = w; i < toks.length; i += warps) {
     const t = toks[i]!;
     const ns = nodes[i]!;
+    const ps = poss[i]!;
     for (let q = 0; q < ns.length; q++) {
       const m = ns[q]!;
+      const p = ps[q]!;
       // Room in the send buffer for node m: its slots come back with the head m returns.
-      if (staged[m]! - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), staged[m]! + 1 - RB);
-      if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (staged[m]! % RB)) * rec);
+      if (p - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), p + 1 - RB);
+      if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (p % RB)) * rec);
     }
     yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMASender', (ns.length * rec) / copyRate));
     for (let q = 0; q < ns.length; q++) {
       const m = ns[q]!;
-      staged[m]!++;
-      ctx.store(local, L.staged(c, m), staged[m]!);
+      const p = ps[q]!;
+      if (Atomics.load(local.i32, L.staged(c, m)) < p) yield ctx.untilAtLeast(local, L.staged(c, m), p);
+      ctx.store(local, L.staged(c, m), p + 1);
     }
   }
 }
@@ -149,7 +170,8 @@ function* rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: num
 function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j: number): TaskBody {
   const { L, rec } = st;
   const { nvlChunk: NC, rdmaBuffer: RB } = a.dispatch;
-  const share = L.share;
+  // One ring per (channel, peer), shared by the tokens of every source node.
+  const B = L.share;
   const me = ctx.localIndex;
   const dst = ctx.node * L.G + j;
   const rctrl = ctx.region(NM.rdmaCtrl);
@@ -161,7 +183,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
   const dctrl = ctx.peerRegion(dst, NM.nvlCtrl);
   const copyRate = ctx.hardware.smCopyGBps * 1e3;
   const scanned = new Int32Array(L.N);
-  const sent = new Int32Array(L.N);
+  let sent = 0;
   const waits = new CondSet();
   const streams = st.streams[c]!;
   let remaining = 0;
@@ -175,15 +197,15 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
       const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
       if (tail <= scanned[m]!) continue;
       const flags = s.toGpu[j]!;
-      const space = share - (sent[m]! - Atomics.load(nctrl.i32, L.nvlHead(c, j, m)));
+      const space = B - (sent - Atomics.load(nctrl.i32, L.nvlHead(c, j, 0)));
       // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
       let p = scanned[m]!;
       let k = 0;
-      const first = sent[m]!;
+      const first = sent;
       while (p < tail && k < NC) {
         if (flags[p]) {
           if (k >= space) break;
-          if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, m) + ((first + k) % share)) * rec);
+          if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, 0) + ((first + k) % B)) * rec);
           k++;
         }
         p++;
@@ -191,8 +213,8 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
       if (p === scanned[m] && k === 0) continue;
       if (k > 0) {
         yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'RDMAAndNVLForwarder', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
-        putSlots(ctx, dst, dring, L.nvlSlot(c, me, m), stage, L.nvlSlot(c, j, m), first % share, k, share, rec, dctrl, L.nvlTail(c, me, m));
-        sent[m]! += k;
+        putSlots(ctx, dst, dring, L.nvlSlot(c, me, 0), stage, L.nvlSlot(c, j, 0), first % B, k, B, rec, dctrl, L.nvlTail(c, me, 0));
+        sent += k;
       }
       scanned[m] = p;
       if (p === total) remaining--;
@@ -200,13 +222,15 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
       progressed = true;
     }
     if (progressed || remaining === 0) continue;
-    // Stuck: wait for data where the ring is drained, or for room where our next token waits.
+    // Stuck: wait for data where the RDMA ring is drained, or for room in the shared NVLink ring.
     waits.clear();
+    let full = false;
     for (let m = 0; m < L.N; m++) {
       if (scanned[m] === streams[m]!.tokens.length) continue;
-      if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(2 * m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
-      else waits.add(2 * m + 1, nctrl, L.nvlHead(c, j, m), sent[m]! + 1 - share);
+      if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
+      else full = true;
     }
+    if (full) waits.add(L.N, nctrl, L.nvlHead(c, j, 0), sent + 1 - B);
     yield waits.wait;
   }
 }
@@ -261,52 +285,47 @@ function* forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c
   for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
 }
 
+/**
+ * `NVLReceivers` warp for forwarder f: drains the ring f shares among all source nodes; each token's
+ * source rank (from its record's metadata, as DeepEP's receivers read it) gives its output row.
+ */
 function* nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f: number): TaskBody {
   const { L, rec } = st;
-  const R = ctx.numRanks;
   const C = L.C;
   const NC = a.dispatch.nvlChunk;
-  const share = L.share;
-  const stride = notifyStride(a, R);
+  const B = L.share;
+  const stride = notifyStride(a, ctx.numRanks);
   const nctrl = ctx.region(NM.nvlCtrl);
   const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
   const out = a.sizesOnly ? null : ctx.region(R_RECV);
+  const meta = layoutOf(a).metaOffset;
   const fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
   const copyRate = ctx.hardware.smCopyGBps * 1e3;
-  const consumed = new Int32Array(L.N);
-  const returned = new Int32Array(L.N);
-  const counts = new Int32Array(L.N);
-  const waits = new CondSet();
-  let remaining = 0;
-  for (let m = 0; m < L.N; m++) {
-    counts[m] = st.counts[(m * L.G + f) * stride + c]!;
-    if (counts[m]! > 0) remaining++;
-  }
-  while (remaining > 0) {
-    let progressed = false;
-    for (let m = 0; m < L.N; m++) {
-      const n = counts[m]!;
-      if (consumed[m] === n) continue;
-      const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, m));
-      const k = tail - consumed[m]!;
-      if (k <= 0) continue;
-      ctx.sample(SERIES_NVL_RING, k);
-      yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLReceivers', (k * rec) / copyRate));
-      ctx.sample(SERIES_NVL_RING, -k);
-      const s = m * L.G + f;
-      if (ring && out) copySlots(ring, L.nvlSlot(c, f, m), consumed[m]! % share, share, out, st.offsets[s * C + c]! + consumed[m]!, k, rec);
-      consumed[m] = tail;
-      if (consumed[m]! - returned[m]! >= NC || consumed[m] === n) {
-        ctx.atomicAdd(fwd, L.nvlHead(c, ctx.localIndex, m) * 4, consumed[m]! - returned[m]!);
-        returned[m] = consumed[m]!;
+  const perSource = new Int32Array(L.N);
+  let total = 0;
+  for (let m = 0; m < L.N; m++) total += st.counts[(m * L.G + f) * stride + c]!;
+  let consumed = 0;
+  let returned = 0;
+  while (consumed < total) {
+    if (Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)) <= consumed) yield ctx.untilAtLeast(nctrl, L.nvlTail(c, f, 0), consumed + 1);
+    const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, 0));
+    const k = tail - consumed;
+    ctx.sample(SERIES_NVL_RING, k);
+    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLReceivers', (k * rec) / copyRate));
+    ctx.sample(SERIES_NVL_RING, -k);
+    if (ring && out)
+      for (let i = consumed; i < tail; i++) {
+        const o = (L.nvlSlot(c, f, 0) + (i % B)) * rec;
+        const u = ring.u8;
+        const s = u[o + meta]! | (u[o + meta + 1]! << 8) | (u[o + meta + 2]! << 16) | (u[o + meta + 3]! << 24);
+        const m = (s / L.G) | 0;
+        out.u8.set(u.subarray(o, o + rec), (st.offsets[s * C + c]! + perSource[m]!++) * rec);
       }
-      if (consumed[m] === n) remaining--;
-      progressed = true;
+    consumed = tail;
+    if (consumed - returned >= NC || consumed === total) {
+      ctx.atomicAdd(fwd, L.nvlHead(c, ctx.localIndex, 0) * 4, consumed - returned);
+      returned = consumed;
     }
-    if (progressed || remaining === 0) continue;
-    waits.clear();
-    for (let m = 0; m < L.N; m++) if (consumed[m]! < counts[m]!) waits.add(m, nctrl, L.nvlTail(c, f, m), consumed[m]! + 1);
-    yield waits.wait;
   }
 }
 
@@ -319,16 +338,19 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const epr = a.numExperts / R;
   const T = a.numTokens[ctx.rank]!;
   const cfg = kernel === 'd' ? a.dispatch : a.combine;
-  const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / N, cfg.rdmaBuffer);
+  const parts = kernel === 'd' ? 1 : N;
+  const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / parts, cfg.rdmaBuffer, parts);
   const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
   const sendTokens: Int32Array[] = [];
   const sendNodes: Int32Array[][] = [];
+  const sendPos: Int32Array[][] = [];
   const totals: Int32Array[] = [];
   const seen = new Int32Array(N).fill(-1);
   for (let c = 0; c < C; c++) {
     const [t0, t1] = channelRange(T, C, c);
     const tl: number[] = [];
     const nl: Int32Array[] = [];
+    const pl: Int32Array[] = [];
     const tot = new Int32Array(N);
     for (let t = t0; t < t1; t++) {
       const ns: number[] = [];
@@ -343,10 +365,13 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
       }
       if (ns.length === 0) continue;
       tl.push(t);
-      nl.push(Int32Array.from(ns.sort((x, y) => x - y)));
+      const sorted = Int32Array.from(ns.sort((x, y) => x - y));
+      nl.push(sorted);
+      pl.push(sorted.map((m) => tot[m]! - 1));
     }
     sendTokens.push(Int32Array.from(tl));
     sendNodes.push(nl);
+    sendPos.push(pl);
     totals.push(tot);
   }
   // Forwarder streams: what the same-index GPU of every node sends to this node, read from its
@@ -378,7 +403,7 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   }
   const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
   return {
-    L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, totals, streams, counts,
+    L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, sendPos, totals, streams, counts,
     offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
     sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
     fwdSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
@@ -395,7 +420,8 @@ defineOp<EpArgs>({
     const st = ctx.state['dispatch'] as InternodePlan;
     const tasks = [];
     for (let c = 0; c < st.L.C; c++) {
-      tasks.push(ctx.spawn(`RDMASender[${c}]`, rdmaSender(ctx, a, st, c)));
+      const senders = INTERNODE_DISPATCH_WARPS.RDMASender;
+      for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(`RDMASender[${c}.${w}]`, rdmaSender(ctx, a, st, c, w, senders)));
       tasks.push(ctx.spawn(`RDMASenderCoordinator[${c}]`, rdmaCoordinator(ctx, a, st, c)));
       for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, forwarder(ctx, a, st, c, j)));
       tasks.push(ctx.spawn(`ForwarderCoordinator[${c}]`, forwarderCoordinator(ctx, a, st, c)));

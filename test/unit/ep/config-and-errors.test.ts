@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { createExpertParallel, type ExpertParallel } from '../../../src/ep/expert-parallel.js';
-import { defaultEpConfigs, forwarderWarpsPerNode, validateEpConfig, type EpConfig } from '../../../src/ep/ep-config.js';
+import { defaultEpConfigs, resolveEpConfigs, validateEpConfig, type EpConfig } from '../../../src/ep/ep-config.js';
 import { benchmarkRowBytes, combineRecordBytes, dispatchRecordLayout } from '../../../src/ep/records.js';
 import { expectError, expectReject } from '../cluster/helpers.js';
 import { makeInputs, smallConfig, type EpCase } from './ep-case.js';
@@ -28,63 +28,91 @@ describe('record sizes', () => {
 });
 
 describe('default configs', () => {
+  // deepep-details.md §1, all 12 entries: (nvl_send_chunk, nvl_recv_slots, rdma_send_chunk, rdma_recv_slots).
   const ref: Array<[number, number[], number[]]> = [
+    [2, [24, 256, 6, 128], [10, 256, 6, 128]],
+    [4, [6, 256, 6, 128], [9, 256, 6, 128]],
     [8, [6, 256, 6, 128], [4, 256, 6, 128]],
     [16, [36, 288, 20, 128], [4, 288, 12, 128]],
+    [24, [32, 288, 8, 128], [1, 288, 8, 128]],
     [32, [32, 288, 8, 128], [1, 288, 8, 128]],
+    [48, [32, 288, 8, 128], [1, 288, 8, 128]],
     [64, [32, 288, 8, 128], [1, 288, 8, 128]],
+    [96, [20, 480, 12, 128], [1, 480, 8, 128]],
     [128, [20, 560, 12, 128], [1, 560, 8, 128]],
+    [144, [32, 720, 12, 128], [2, 720, 8, 128]],
+    [160, [28, 720, 12, 128], [2, 720, 8, 128]],
   ];
   const tuple = (c: EpConfig) => [c.nvlChunk, c.nvlBuffer, c.rdmaChunk, c.rdmaBuffer];
 
-  it("DeepEP's defaults per rank count (reference page §5), 20 SMs unless told", () => {
+  it("DeepEP's 12 entries (reference §1), source 'deepep', 20 SMs unless told", () => {
     for (const [R, d, c] of ref) {
       const got = defaultEpConfigs(R);
       expect(tuple(got.dispatch), `${R} ranks dispatch`).toEqual(d);
       expect(tuple(got.combine), `${R} ranks combine`).toEqual(c);
       expect(got.dispatch.numSms).toBe(20);
+      expect([got.dispatch.source, got.combine.source]).toEqual(['deepep', 'deepep']);
     }
     expect(defaultEpConfigs(8, 24).combine.numSms).toBe(24);
   });
 
-  it('other counts take the largest listed count not above them (the 8-rank entry below 8)', () => {
-    expect(defaultEpConfigs(2)).toEqual(defaultEpConfigs(8));
-    expect(defaultEpConfigs(4)).toEqual(defaultEpConfigs(8));
-    expect(defaultEpConfigs(24)).toEqual(defaultEpConfigs(16));
-    expect(defaultEpConfigs(96)).toEqual(defaultEpConfigs(64));
+  it('other counts take the nearest lower entry as it is, marked nearest', () => {
+    const e40 = defaultEpConfigs(40);
+    expect(tuple(e40.dispatch)).toEqual([32, 288, 8, 128]);
+    expect([e40.dispatch.source, e40.dispatch.entryRanks]).toEqual(['nearest', 32]);
+    expect(tuple(defaultEpConfigs(6).dispatch)).toEqual([6, 256, 6, 128]);
+    expect(tuple(defaultEpConfigs(1).combine)).toEqual([10, 256, 6, 128]);
+    // EP112 (14 nodes) takes EP96's rings, not grown.
+    expect(tuple(defaultEpConfigs(112, 20, 14).dispatch)).toEqual([20, 480, 12, 132]);
+    expect(defaultEpConfigs(112, 20, 14).dispatch.source).toBe('nearest');
   });
 
-  it("internode, the rings are adjusted as DeepEP's Config does: RDMA ring to a multiple of its chunk, NVLink ring to the node count", () => {
-    // EP16 on 2 nodes: RDMA chunk 20 in a 128-slot ring -> 140 (DeepEP aligns up), combine 12 -> 132.
+  it("internode, the RDMA ring is aligned up to its chunk as DeepEP's Config does; a nearest combine ring is cut to the node count", () => {
     const e16 = defaultEpConfigs(16, 20, 2);
     expect(tuple(e16.dispatch)).toEqual([36, 288, 20, 140]);
     expect(tuple(e16.combine)).toEqual([4, 288, 12, 132]);
-    expect(defaultEpConfigs(24, 20, 3).dispatch.nvlBuffer).toBe(288);
-    expect(defaultEpConfigs(40, 20, 5).dispatch.nvlBuffer).toBe(290);
-    // EP256 (32 nodes): 560 / 32 is below a 20-token chunk plus its forwarder, so the ring grows.
-    const e256 = defaultEpConfigs(256, 20, 32).dispatch;
-    expect(e256.nvlBuffer / 32).toBeGreaterThanOrEqual(e256.nvlChunk + forwarderWarpsPerNode(32));
+    expect(tuple(defaultEpConfigs(96, 20, 12).dispatch)).toEqual([20, 480, 12, 132]);
+    expect(defaultEpConfigs(96, 20, 12).dispatch.nvlBuffer).toBe(480);
+    // EP40: 288 % 5 != 0 would fail the combine assert; 285 is the largest multiple of 5 below.
+    const e40 = defaultEpConfigs(40, 20, 5);
+    expect(e40.dispatch.nvlBuffer).toBe(288);
+    expect(e40.combine.nvlBuffer).toBe(285);
+    expect(e40.combine.adjusted).toContain('% num_rdma_ranks == 0');
   });
 
-  it('every default passes validation, on every shape of 1-64 nodes x 1, 2, 4, 8 GPUs', () => {
-    for (let N = 1; N <= 64; N++)
-      for (const G of [1, 2, 4, 8]) {
-        const d = defaultEpConfigs(N * G, 24, N);
-        expect(() => validateEpConfig(d.dispatch, N, 'dispatch'), `${N}x${G} dispatch`).not.toThrow();
-        expect(() => validateEpConfig(d.combine, N, 'combine'), `${N}x${G} combine`).not.toThrow();
-      }
+  it('every default passes validation on 1-24 nodes x 8 GPUs and on one node of 1, 2, 4, 8 GPUs', () => {
+    for (let N = 1; N <= 24; N++) {
+      const d = defaultEpConfigs(N * 8, 24, N);
+      expect(() => validateEpConfig(d.dispatch, N, 'dispatch'), `${N}x8 dispatch`).not.toThrow();
+      expect(() => validateEpConfig(d.combine, N, 'combine'), `${N}x8 combine`).not.toThrow();
+    }
+    for (const G of [1, 2, 4, 8]) expect(() => resolveEpConfigs(G, 1, 24)).not.toThrow();
+  });
+
+  it('EP256 (32 nodes) is refused naming the combine assert', () => {
+    const data = expectError(() => resolveEpConfigs(256, 32, 24), 'E_CONFIG', 'combineConfig', 'num_rdma_ranks <= kNumCombineForwarderWarps', '32 nodes > 24');
+    expect(data.assert).toBe('num_rdma_ranks <= kNumCombineForwarderWarps');
+    // Dispatch alone has no such limit.
+    expect(() => validateEpConfig(defaultEpConfigs(256, 24, 32).dispatch, 32, 'dispatch')).not.toThrow();
+  });
+
+  it('a given config wins, field by field, and is marked given', () => {
+    const r = resolveEpConfigs(8, 1, 24, { dispatch: { nvlChunk: 10 } });
+    expect(tuple(r.dispatch)).toEqual([10, 256, 6, 128]);
+    expect(r.dispatch.source).toBe('given');
+    expect(r.combine.source).toBe('deepep');
   });
 
   it('createExpertParallel uses them when configs are not given, and merges partial ones', async () => {
     const cluster = await createCluster({ nodes: 1, gpusPerNode: 8, hardware: H800, workers: 1, transport: 'in-process' });
     try {
       const ep = await createExpertParallel(cluster, { numExperts: 16, hidden: 128 });
-      expect(ep.dispatchConfig).toEqual(defaultEpConfigs(8).dispatch);
-      expect(ep.combineConfig).toEqual(defaultEpConfigs(8).combine);
+      expect(ep.dispatchConfig).toEqual({ numSms: 20, nvlChunk: 6, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 128, source: 'deepep' });
+      expect(ep.combineConfig).toEqual({ numSms: 20, nvlChunk: 4, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 128, source: 'deepep' });
       expect(ep.topk).toBe(8);
       expect(ep.dtype).toBe('bf16');
       const ep2 = await createExpertParallel(cluster, { numExperts: 16, hidden: 128, numSms: 24, dispatchConfig: { nvlChunk: 10 } });
-      expect(ep2.dispatchConfig).toEqual({ ...defaultEpConfigs(8, 24).dispatch, nvlChunk: 10 });
+      expect(ep2.dispatchConfig).toEqual({ numSms: 24, nvlChunk: 10, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 128, source: 'given' });
       expect(ep2.combineConfig.numSms).toBe(24);
     } finally {
       await cluster.close();
@@ -92,7 +120,7 @@ describe('default configs', () => {
   });
 });
 
-describe('deadlock constraints are rejected with E_CONFIG naming them', () => {
+describe("DeepEP's asserts are refused with E_CONFIG naming them", () => {
   it('numSms even, positive integer fields', () => {
     expectError(() => validateEpConfig(cfg(3, 4, 8, 4, 8), 1, 'dispatch'), 'E_CONFIG', 'dispatchConfig.numSms', 'even');
     for (const f of ['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const)
@@ -105,7 +133,7 @@ describe('deadlock constraints are rejected with E_CONFIG naming them', () => {
 
   it('NVLink send chunk < NVLink receive ring (intranode and internode)', () => {
     for (const [nvlChunk, nvlBuffer] of [[8, 8], [9, 8]] as const)
-      expectError(() => validateEpConfig(cfg(4, nvlChunk, nvlBuffer, 4, 8), 1, 'dispatch'), 'E_CONFIG', 'NVLink send chunk', 'smaller than the NVLink receive ring');
+      expectError(() => validateEpConfig(cfg(4, nvlChunk, nvlBuffer, 4, 8), 1, 'dispatch'), 'E_CONFIG', 'num_max_nvl_chunked_send_tokens < num_max_nvl_chunked_recv_tokens');
     expectError(() => validateEpConfig(cfg(4, 16, 16, 4, 8), 2, 'dispatch'), 'E_CONFIG', 'NVLink send chunk (16)', 'NVLink receive ring (16)');
     expect(validateEpConfig(cfg(4, 7, 8, 4, 8), 1, 'dispatch').nvlChunk).toBe(7);
   });
@@ -116,31 +144,43 @@ describe('deadlock constraints are rejected with E_CONFIG naming them', () => {
   });
 
   it('RDMA send chunk at most half the RDMA ring (lazy head returns)', () => {
-    expectError(() => validateEpConfig(cfg(4, 2, 32, 8, 8), 2, 'combine'), 'E_CONFIG', 'combineConfig', 'RDMA send chunk (8)', 'at most half');
-    expect(() => validateEpConfig(cfg(4, 2, 32, 4, 8), 2, 'combine')).not.toThrow();
+    expectError(() => validateEpConfig(cfg(4, 2, 32, 8, 8), 2, 'dispatch'), 'E_CONFIG', 'dispatchConfig', 'num_max_rdma_chunked_send_tokens <= num_max_rdma_chunked_recv_tokens / 2');
+    expect(() => validateEpConfig(cfg(4, 2, 32, 4, 8), 2, 'dispatch')).not.toThrow();
   });
 
-  it('NVLink ring divisible by the node count', () => {
-    expectError(() => validateEpConfig(cfg(4, 2, 31, 4, 8), 2, 'dispatch'), 'E_CONFIG', 'NVLink receive ring (31)', 'divisible by the node count (2)');
+  it('internode dispatch shares its NVLink ring: none of the per-node asserts apply', () => {
+    // 288 slots on 5 nodes, chunk 32: combine would refuse (288 % 5), dispatch runs.
+    expect(() => validateEpConfig(cfg(24, 32, 288, 8, 128), 5, 'dispatch')).not.toThrow();
+    expect(() => validateEpConfig(cfg(4, 7, 21, 1, 8), 2, 'dispatch')).not.toThrow();
   });
 
-  it("each node's share at least the NVLink send chunk plus the forwarder warps sharing it", () => {
-    // 2 nodes: 4 forwarder warps per node; share 10 < 7 + 4.
-    expect(forwarderWarpsPerNode(2)).toBe(4);
-    expectError(() => validateEpConfig(cfg(4, 7, 20, 4, 8), 2, 'dispatch'), 'E_CONFIG', "each node's share of the NVLink ring", 'NVLink send chunk (7)', 'plus the 4 forwarder warps');
-    expect(() => validateEpConfig(cfg(4, 6, 20, 4, 8), 2, 'dispatch')).not.toThrow();
-    // 16 nodes: one forwarder warp each.
-    expect(forwarderWarpsPerNode(16)).toBe(1);
-    expectError(() => validateEpConfig(cfg(4, 4, 64, 2, 4), 16, 'dispatch'), 'E_CONFIG', 'plus the 1 forwarder warps');
+  // Reference §3: warps_per_forwarder = max(24 / num_nodes, 1): 2 nodes -> 12, 3 -> 8, 5 -> 4, 16 -> 1.
+  it('combine: nvl_recv_slots % num_nodes == 0', () => {
+    const data = expectError(() => validateEpConfig(cfg(4, 1, 288, 8, 128), 5, 'combine'), 'E_CONFIG', 'num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0', 'NVLink receive ring (288) % 5 nodes = 3');
+    expect(data.field).toBe('combineConfig.nvlBuffer');
   });
 
-  it("each node's share larger than the RDMA send chunk", () => {
-    expectError(() => validateEpConfig(cfg(4, 1, 16, 8, 16), 2, 'dispatch'), 'E_CONFIG', "each node's share of the NVLink ring (8)", 'larger than the RDMA send chunk (8)');
+  it('combine: nvl_recv_slots / num_nodes > max(rdma_send_chunk, nvl_send_chunk)', () => {
+    expectError(() => validateEpConfig(cfg(4, 1, 48, 24, 48), 2, 'combine'), 'E_CONFIG', '/ num_rdma_ranks > max(num_max_rdma_chunked_send_tokens, num_max_nvl_chunked_send_tokens)', '(48 / 2 = 24)');
+    expect(() => validateEpConfig(cfg(4, 1, 50, 24, 48), 2, 'combine')).not.toThrow();
   });
 
-  it('RDMA send chunk at least the forwarder warps per destination', () => {
-    expectError(() => validateEpConfig(cfg(4, 1, 40, 2, 4), 2, 'dispatch'), 'E_CONFIG', 'RDMA send chunk (2)', 'at least the 4 forwarder warps per destination');
-    expect(() => validateEpConfig(cfg(4, 1, 40, 2, 4), 4, 'dispatch')).not.toThrow();
+  it('combine: nvl_recv_slots / num_nodes - warps_per_forwarder >= nvl_send_chunk', () => {
+    // 2 nodes: share 20 - 12 warps = 8 < chunk 9.
+    expectError(() => validateEpConfig(cfg(4, 9, 40, 12, 24), 2, 'combine'), 'E_CONFIG', '- warps_per_forwarder >= num_max_nvl_chunked_send_tokens', '(20) - 12 forwarder warps < NVLink send chunk (9)');
+    expect(() => validateEpConfig(cfg(4, 8, 40, 12, 24), 2, 'combine')).not.toThrow();
+    // 5 nodes: 4 warps; share 10 - 4 = 6 < chunk 7.
+    expectError(() => validateEpConfig(cfg(4, 7, 50, 4, 8), 5, 'combine'), 'E_CONFIG', '(10) - 4 forwarder warps < NVLink send chunk (7)');
+  });
+
+  it('combine: rdma_send_chunk >= warps_per_forwarder', () => {
+    expectError(() => validateEpConfig(cfg(4, 1, 288, 6, 12), 3, 'combine'), 'E_CONFIG', 'num_max_rdma_chunked_send_tokens >= warps_per_forwarder', 'RDMA send chunk (6) < 8 forwarder warps');
+    expect(() => validateEpConfig(cfg(4, 1, 285, 4, 128), 5, 'combine')).not.toThrow();
+  });
+
+  it('combine: num_nodes <= 24 (kNumCombineForwarderWarps)', () => {
+    expectError(() => validateEpConfig(cfg(4, 1, 1250, 8, 128), 25, 'combine'), 'E_CONFIG', 'num_rdma_ranks <= kNumCombineForwarderWarps', '25 nodes > 24');
+    expect(() => validateEpConfig(cfg(4, 1, 720, 8, 128), 24, 'combine')).not.toThrow();
   });
 
   it('createExpertParallel rejects bad dispatch and combine configs, naming which', async () => {

@@ -275,10 +275,13 @@ export function timingKey(d: DispatchResult, c: CombineResult): string {
 
 /** A small valid config for a shape: rings of a few tokens so that flow control wraps often. */
 export function smallConfig(nodes: number, numSms: number, nvlChunk: number, rdmaChunk: number, extra = 0): { numSms: number; dispatchConfig: Partial<EpConfig>; combineConfig: Partial<EpConfig> } {
-  const fwd = Math.max(1, Math.floor(8 / nodes));
-  // Each node's NVLink share must hold a chunk plus the forwarders and exceed the RDMA chunk.
+  // DeepEP's combine: max(24 / nodes, 1) forwarder warps per source node; each node's NVLink share
+  // must hold a chunk plus those warps and exceed both chunks, and the RDMA chunk be at least the warps.
+  const fwd = Math.max(1, Math.floor(24 / nodes));
   const rc = Math.max(rdmaChunk, fwd);
-  const share = nodes > 1 ? Math.max(nvlChunk + fwd, rc + 1) + extra : nvlChunk + 1 + extra;
+  const share = nodes > 1 ? Math.max(nvlChunk + fwd, rc + 1, nvlChunk + 1) + extra : nvlChunk + 1 + extra;
   const cfg = { nvlChunk, nvlBuffer: share * nodes, rdmaChunk: rc, rdmaBuffer: rc * 2 + (extra % 2) * rc };
-  return { numSms, dispatchConfig: cfg, combineConfig: { ...cfg } };
+  // Dispatch shares one NVLink ring among all source nodes (no per-node asserts): one chunk plus a slot.
+  const d = { nvlChunk, nvlBuffer: nvlChunk + 1 + extra, rdmaChunk, rdmaBuffer: rdmaChunk * 2 + (extra % 2) * rdmaChunk };
+  return { numSms, dispatchConfig: nodes > 1 ? d : cfg, combineConfig: { ...cfg } };
 }

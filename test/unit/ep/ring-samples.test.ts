@@ -6,7 +6,8 @@ import { makeInputs, makeLayer, type EpCase } from './ep-case.js';
 const base: EpCase = {
   nodes: 2, gpus: 4, numExperts: 32, hidden: 128, topk: 4, dtype: 'bf16', numSms: 4,
   dispatchConfig: { nvlChunk: 2, nvlBuffer: 16, rdmaChunk: 4, rdmaBuffer: 8 },
-  combineConfig: { nvlChunk: 2, nvlBuffer: 16, rdmaChunk: 4, rdmaBuffer: 8 },
+  // DeepEP's combine asserts on 2 nodes: 12 warps per forwarder, so RDMA chunk >= 12 and share - 12 >= NVLink chunk.
+  combineConfig: { nvlChunk: 2, nvlBuffer: 32, rdmaChunk: 12, rdmaBuffer: 24 },
   expertAlignment: 1, tokens: [24, 24, 0, 24, 24, 24, 24, 24], routing: 'random', minusOne: 0.1, seed: 5,
 };
 
