@@ -3,6 +3,7 @@
  * `expertmesh bench deepep --mode normal --ranks R [...]`: DeepEP's normal-kernel benchmark on the
  * simulated cluster (see src/ep/deepep-benchmark.ts).
  */
+import { formatEpConfig } from './table.js';
 import { usageError, intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
 import { runDeepepBenchmark, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
 
@@ -10,11 +11,10 @@ const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
 function formatKernel(name: string, k: KernelFigures): string {
   const rdma = k.rdmaGBps === null ? '' : `, RDMA ${f1(k.rdmaGBps)} GB/s (ranks ${f1(k.rdmaGBpsMin)}-${f1(k.rdmaGBpsMax)})`;
-  const c = k.config;
   return (
     `[${name}] rank 0: ${k.timeUs.toFixed(1)} us${rdma}, NVL ${f1(k.nvlGBps)} GB/s (ranks ${f1(k.nvlGBpsMin)}-${f1(k.nvlGBpsMax)}); ` +
     `time over ranks ${k.timeUs === k.minTimeUs && k.timeUs === k.maxTimeUs ? '' : `${k.minTimeUs.toFixed(1)}-`}${k.maxTimeUs.toFixed(1)} us; ` +
-    `config (sms ${c.numSms}, nvl ${c.nvlChunk}/${c.nvlBuffer}, rdma ${c.rdmaChunk}/${c.rdmaBuffer})\n`
+    `config ${formatEpConfig(k.config)}\n`
   );
 }
 

@@ -2,6 +2,7 @@
  * @module
  * Plain-text tables for the end of a run and for `trace summarize`.
  */
+import type { EpConfig } from '../ep/ep-config.js';
 import { PHASES } from '../scenario/moe-steps.js';
 import type { BiasRange, RoutingFigures, RunFigures, ScenarioResult } from '../scenario/result.js';
 import type { TraceSummary } from '../trace/summarize.js';
@@ -15,6 +16,12 @@ export function table(header: readonly string[], rows: readonly (readonly string
 }
 
 const f1 = (v: number) => v.toFixed(1);
+
+/** One kernel config on a line: `(sms 24, nvl 32/288, rdma 8/128, deepep)`. */
+export function formatEpConfig(c: EpConfig): string {
+  const src = c.source === 'nearest' ? `nearest: EP${c.entryRanks}'s entry${c.adjusted ? `; ${c.adjusted}` : ''}` : (c.source ?? 'given');
+  return `(sms ${c.numSms}, nvl ${c.nvlChunk}/${c.nvlBuffer}, rdma ${c.rdmaChunk}/${c.rdmaBuffer}, ${src})`;
+}
 const f2 = (v: number) => v.toFixed(2);
 
 function figuresTable(r: RunFigures): string {
@@ -33,7 +40,7 @@ function figuresTable(r: RunFigures): string {
   const routing = routingTables(r.routing);
   const verified = r.verified === null ? 'not checked' : r.verified ? 'match the dense reference' : 'DO NOT match the dense reference';
   return [
-    head,
+    `${head}\nconfigs: dispatch ${formatEpConfig(r.configs.dispatch)}; combine ${formatEpConfig(r.configs.combine)}`,
     phases,
     loads,
     ...routing,

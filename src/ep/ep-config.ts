@@ -71,14 +71,18 @@ export function combineWarpsPerForwarder(numNodes: number): number {
 /**
  * The default configs for `numRanks` ranks: DeepEP's table entry (`source: 'deepep'`), or for a rank
  * count DeepEP has no entry for, the entry of the nearest lower count as it is (`source: 'nearest'`;
- * below 2 ranks, the 2-rank entry). Internode (`numNodes` > 1), DeepEP's `Config` constructor aligns
+ * below 2 ranks, the 2-rank entry; internode, the entries above 8 ranks only). Internode (`numNodes` > 1), DeepEP's `Config` constructor aligns
  * the RDMA ring up to a multiple of the RDMA send chunk (128 slots with chunk 12 become 132). A
  * nearest combine ring that DeepEP's `nvl_recv_slots % num_nodes == 0` assert would refuse is rounded
  * down to a multiple of the node count, and `adjusted` says so (no other change is made).
  */
 export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, numNodes = 1): { dispatch: EpConfig; combine: EpConfig } {
-  let pick = DEFAULTS[0]!;
-  for (const d of DEFAULTS) if (d[0] <= numRanks) pick = d;
+  // Internode shapes take internode entries: DeepEP's internode kernels need more than one node of
+  // 8 GPUs, so the entries up to 8 ranks are intranode configs (this matters only for reduced shapes
+  // of fewer than 8 GPUs per node, which then take the 16-rank entry, marked nearest).
+  const table = numNodes > 1 ? DEFAULTS.filter((d) => d[0] > NUM_MAX_NVL_PEERS) : DEFAULTS;
+  let pick = table[0]!;
+  for (const d of table) if (d[0] <= numRanks) pick = d;
   const exact = pick[0] === numRanks;
   const mk = ([nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer]: Tuple, combine: boolean): EpConfig => {
     const c: EpConfig = {

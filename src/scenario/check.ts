@@ -6,8 +6,7 @@
 import { fail, isExpertmeshError } from '../errors.js';
 import { hardwareProfileNames } from '../hardware/profile.js';
 import { MAX_RANKS } from '../cluster/config.js';
-import { validateEpConfig } from '../ep/ep-config.js';
-import { epKernelConfig } from './moe-steps.js';
+import { scenarioEpConfigs } from './moe-steps.js';
 import type { Scenario } from './schema.js';
 
 /** Throws `E_SCENARIO` naming the first rule a validated scenario breaks. */
@@ -39,17 +38,16 @@ export function checkScenario(s: Scenario, source = 'scenario'): void {
   for (const [field, h] of [['model.hidden', m.hidden], ['check.hidden', s.check?.hidden]] as const)
     if (h !== undefined && m.dispatchFormat === 'fp8' && h % 128 !== 0)
       bad(field, h, "allowed: a multiple of 128 with model.dispatchFormat 'fp8' (one scale per 128 values); or use dispatchFormat 'bf16'");
-  for (const k of ['dispatchConfig', 'combineConfig'] as const) {
-    const cfg = s[k];
-    if (cfg.numSms % 2 !== 0) bad(`${k}.numSms`, cfg.numSms, 'allowed: an even number (DeepEP runs numSms / 2 channels)');
-    // The EP layer's own rules (ring sizes that cannot deadlock), on the config as DeepEP aligns it.
-    try {
-      validateEpConfig(epKernelConfig(cfg), c.nodes, k.replace('Config', ''));
-    } catch (e) {
-      if (!isExpertmeshError(e) || e.code !== 'E_CONFIG') throw e;
-      const f = typeof e.data['field'] === 'string' ? e.data['field'] : k;
-      bad(f, (cfg as Record<string, unknown>)[f.slice(k.length + 1)] ?? cfg, e.message.replace(/^\w+Config[.:]?\s*/, ''));
-    }
+  for (const k of ['dispatchConfig', 'combineConfig'] as const)
+    if (s[k].numSms % 2 !== 0) bad(`${k}.numSms`, s[k].numSms, 'allowed: an even number (DeepEP runs numSms / 2 channels)');
+  // DeepEP's asserts on the configs as they will run (its defaults for the rank count where not given).
+  try {
+    scenarioEpConfigs(s);
+  } catch (e) {
+    if (!isExpertmeshError(e) || e.code !== 'E_CONFIG') throw e;
+    const f = typeof e.data['field'] === 'string' ? e.data['field'] : 'dispatchConfig';
+    const k = f.startsWith('combine') ? 'combineConfig' : 'dispatchConfig';
+    bad(f, (s[k] as Record<string, unknown>)[f.slice(k.length + 1)] ?? e.data['value'] ?? s[k], e.message.replace(/^\w+Config[.:]?\s*/, ''));
   }
   if (s.combineConfig.numSms !== s.dispatchConfig.numSms)
     bad('combineConfig.numSms', s.combineConfig.numSms, `allowed: dispatchConfig.numSms (${s.dispatchConfig.numSms}); combine walks the dispatch's channels`);

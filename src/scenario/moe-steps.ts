@@ -14,7 +14,7 @@ import { fail } from '../errors.js';
 import type { Cluster, RunOptions } from '../cluster/cluster.js';
 import { createExpertParallel, type DispatchResult } from '../ep/expert-parallel.js';
 import { applyLocalExperts, chargeCompute, expertsTimeUs } from '../ep/experts.js';
-import type { EpConfig } from '../ep/ep-config.js';
+import { defaultEpConfigs, resolveEpConfigs, type EpConfig } from '../ep/ep-config.js';
 import { expertTimeUs } from '../kernels/compute-model.js';
 import { expertFfn } from '../kernels/ffn.js';
 import { TIMELINE_STRIDE, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
@@ -89,11 +89,23 @@ export interface MoeStepsResult {
 export type MoeStepsRunner = (cluster: Cluster, plan: MoePlan, opts: MoeStepsOptions) => Promise<MoeStepsResult>;
 
 /**
- * A scenario kernel config as the EP layer takes it. Like DeepEP's `Config` constructor, the RDMA
- * receive ring is rounded up to a multiple of the RDMA send chunk (128 slots with chunk 28 become 140).
+ * A scenario's kernel configs as the EP layer takes them: DeepEP's defaults for the rank count,
+ * overridden by the fields the scenario gives (then `source: 'given'`). Like DeepEP's `Config`
+ * constructor, the RDMA receive ring is rounded up to a multiple of the RDMA send chunk (128 slots
+ * with chunk 28 become 140). Checked against DeepEP's asserts (throws `E_CONFIG`).
  */
-export function epKernelConfig(c: KernelConfig): EpConfig {
-  return { ...c, rdmaBuffer: Math.ceil(c.rdmaBuffer / c.rdmaChunk) * c.rdmaChunk };
+export function scenarioEpConfigs(s: Pick<Scenario, 'cluster' | 'dispatchConfig' | 'combineConfig'>): { dispatch: EpConfig; combine: EpConfig } {
+  const nodes = s.cluster.nodes;
+  const ranks = nodes * s.cluster.gpusPerNode;
+  const d = defaultEpConfigs(ranks, s.dispatchConfig.numSms, nodes);
+  const merge = (base: EpConfig, c: KernelConfig): Partial<EpConfig> => {
+    const given = Object.fromEntries(Object.entries(c).filter(([k, v]) => v !== undefined && k !== 'numSms')) as Partial<EpConfig>;
+    const rdmaChunk = given.rdmaChunk ?? base.rdmaChunk;
+    const rdmaBuffer = given.rdmaBuffer ?? base.rdmaBuffer;
+    if (given.rdmaChunk !== undefined || given.rdmaBuffer !== undefined) given.rdmaBuffer = Math.ceil(rdmaBuffer / rdmaChunk) * rdmaChunk;
+    return { ...given, numSms: c.numSms };
+  };
+  return resolveEpConfigs(ranks, nodes, s.dispatchConfig.numSms, { dispatch: merge(d.dispatch, s.dispatchConfig), combine: merge(d.combine, s.combineConfig) });
 }
 
 /**
@@ -162,7 +174,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
 
   const ep = await createExpertParallel(cluster, {
     numExperts: numSlots, hidden: m.hidden, topk: m.topk, dtype: m.dispatchFormat, sizesOnly: !real,
-    numSms: s.dispatchConfig.numSms, dispatchConfig: epKernelConfig(s.dispatchConfig), combineConfig: epKernelConfig(s.combineConfig),
+    numSms: s.dispatchConfig.numSms, dispatchConfig: plan.epConfigs.dispatch, combineConfig: plan.epConfigs.combine,
   });
   const shared = real ? Array.from({ length: m.numSharedExperts }, (_, i) => expertWeights(plan, -1 - i)) : [];
   const experts = real

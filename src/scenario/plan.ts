@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import { fail } from '../errors.js';
 import { getHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
+import type { EpConfig } from '../ep/ep-config.js';
+import { scenarioEpConfigs } from './moe-steps.js';
 import { rebalanceExperts } from '../balancer/eplb.js';
 import { layerLayout, layoutFromPhy2log, slotGpu, type ReplicaLayout } from '../balancer/layout.js';
 import { routeToReplicas } from '../balancer/replica-routing.js';
@@ -52,6 +54,8 @@ export interface MoePlan {
   layout: ReplicaLayout;
   /** The routing-only steps run before `steps`. */
   warmup: WarmupPlan;
+  /** The dispatch and combine configs (DeepEP's defaults for the rank count unless given), with their `source`. */
+  epConfigs: { dispatch: EpConfig; combine: EpConfig };
   steps: MoeStepPlan[];
 }
 
@@ -143,7 +147,7 @@ function* planSteps(s: Scenario): Generator<RoutedMark, MoePlan> {
       : topk;
     return countStep(slots, layout, K, E, nodes, bias);
   });
-  return { scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, warmup, steps };
+  return { scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, warmup, epConfigs: scenarioEpConfigs(s), steps };
 }
 
 /**

@@ -7,6 +7,7 @@ import { PATH_IB, PATH_LOCAL, PATH_NVLINK, OP_PUT } from '../transport/protocol.
 import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
 import { PHASES, type PhaseName, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
+import type { EpConfig } from '../ep/ep-config.js';
 
 /** Bytes or GB/s per link type. */
 export interface PerLink {
@@ -76,6 +77,8 @@ export interface RunFigures {
   scenario: string;
   payload: 'real' | 'sizes-only';
   cluster: { nodes: number; gpusPerNode: number; ranks: number; hardware: string; workers: number };
+  /** The kernel configs run, each with its `source` ('deepep', 'nearest' or 'given'). */
+  configs: { dispatch: EpConfig; combine: EpConfig };
   steps: number;
   /** Virtual time of all steps, us. */
   virtualTimeUs: number;

@@ -78,6 +78,7 @@ async function runOnce(
     scenario: s.name,
     payload: s.payload,
     cluster: { nodes: s.cluster.nodes, gpusPerNode: s.cluster.gpusPerNode, ranks: plan.numRanks, hardware: plan.hardware.name, workers: cluster.config.workers },
+    configs: plan.epConfigs,
     steps: s.steps,
     virtualTimeUs: last && res.phases[0] ? last.endUs - res.phases[0].startUs : 0,
     phases: summarizePhases(res.phases, plan.numRanks),

@@ -8,19 +8,22 @@ import { z } from 'zod';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
-/** DeepEP `Config` of a normal (high-throughput) kernel; sizes in tokens. */
+/**
+ * DeepEP `Config` of a normal (high-throughput) kernel; sizes in tokens. A field left out takes
+ * DeepEP's default for the cluster's rank count (`get_dispatch_config` / `get_combine_config`).
+ */
 export const kernelConfigSchema = z
   .object({
     /** SMs the kernel occupies (DeepEP `Buffer.num_sms`; channels = numSms / 2). */
     numSms: int(2, 1024).default(24),
     /** Tokens per NVLink chunk (`num_max_nvl_chunked_send_tokens`). */
-    nvlChunk: int(1).default(6),
+    nvlChunk: int(1).optional(),
     /** NVLink receive buffer per channel, tokens (`num_max_nvl_chunked_recv_tokens`). */
-    nvlBuffer: int(1).default(256),
+    nvlBuffer: int(1).optional(),
     /** Tokens per RDMA chunk (`num_max_rdma_chunked_send_tokens`). */
-    rdmaChunk: int(1).default(6),
+    rdmaChunk: int(1).optional(),
     /** RDMA receive buffer per channel, tokens (`num_max_rdma_chunked_recv_tokens`). */
-    rdmaBuffer: int(1).default(128),
+    rdmaBuffer: int(1).optional(),
   })
   .strict();
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO, loadScenario, parseScenario } from '../../../src/scenario/index.js';
 import { isExpertmeshError } from '../../../src/errors.js';
+import { scenarioEpConfigs } from '../../../src/scenario/moe-steps.js';
 
 const small = { cluster: { nodes: 1, gpusPerNode: 4 }, model: { numExperts: 16, numGroups: 4, topkGroups: 2, topk: 4 } };
 
@@ -23,7 +24,12 @@ describe('scenario schema', () => {
     const s = parseScenario({ cluster: { nodes: 4 } });
     expect(s.cluster).toMatchObject({ nodes: 4, gpusPerNode: 8, hardware: 'H800', transport: 'worker' });
     expect(s.model).toMatchObject({ numExperts: 256, topk: 8, hidden: 7168, tokensPerRank: 4096 });
-    expect(s.dispatchConfig).toEqual({ numSms: 24, nvlChunk: 6, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 128 });
+    // Ring fields left out take DeepEP's defaults for the rank count (EP32: reference §1).
+    expect(s.dispatchConfig).toEqual({ numSms: 24 });
+    expect(scenarioEpConfigs(s).dispatch).toEqual({ numSms: 24, nvlChunk: 32, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128, source: 'deepep' });
+    expect(scenarioEpConfigs(s).combine).toEqual({ numSms: 24, nvlChunk: 1, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128, source: 'deepep' });
+    expect(scenarioEpConfigs(parseScenario({ cluster: { nodes: 4 }, combineConfig: { nvlChunk: 2 } })).combine).toMatchObject({ nvlChunk: 2, nvlBuffer: 288, source: 'given' });
+    expect(scenarioEpConfigs(parseScenario({ cluster: { nodes: 5 }, model: { numExperts: 320 } })).dispatch).toMatchObject({ nvlChunk: 32, source: 'nearest', entryRanks: 32 });
     expect(s.payload).toBe('sizes-only');
     expect(s.steps).toBe(1);
     expect(s.trace).toBeUndefined();
@@ -63,12 +69,13 @@ describe('scenario schema', () => {
     expect(message({ ...small, cluster: { nodes: 1, gpusPerNode: 4, hardware: 'A100' } })).toMatch(/cluster\.hardware: got "A100"; allowed: "H800", "H100", "H200"/);
     expect(message({ ...small, cluster: { nodes: 1, gpusPerNode: 4, workers: 5 } })).toMatch(/cluster\.workers: got 5/);
     expect(message({ ...small, dispatchConfig: { numSms: 21 } })).toMatch(/dispatchConfig\.numSms: got 21; allowed: an even number/);
-    expect(message({ ...small, combineConfig: { nvlChunk: 300, nvlBuffer: 256 } })).toMatch(/combineConfig\.nvlChunk: got 300; NVLink send chunk \(300\) must be smaller than the NVLink receive ring \(256\)/);
+    expect(message({ ...small, combineConfig: { nvlChunk: 300, nvlBuffer: 256 } })).toMatch(/combineConfig\.nvlChunk: got 300; DeepEP's assert `num_max_nvl_chunked_send_tokens < num_max_nvl_chunked_recv_tokens` fails: NVLink send chunk \(300\) vs NVLink receive ring \(256\)/);
     expect(message({ ...small, dispatchConfig: { numSms: 20 }, combineConfig: { numSms: 24 } })).toMatch(/combineConfig\.numSms: got 24; allowed: dispatchConfig\.numSms \(20\)/);
     // Internode rings: the EP layer's deadlock rules, on the config as DeepEP aligns it (RDMA ring up to a multiple of the chunk).
     const two = { ...small, cluster: { nodes: 2, gpusPerNode: 2 } };
-    expect(message({ ...two, dispatchConfig: { nvlBuffer: 255 } })).toMatch(/dispatchConfig\.nvlBuffer: got 255; NVLink receive ring \(255\) must be divisible by the node count \(2\)/);
-    expect(message({ ...two, dispatchConfig: { rdmaChunk: 130, rdmaBuffer: 128 } })).toMatch(/dispatchConfig\.rdmaChunk: got 130; RDMA send chunk \(130\) must be at most half the RDMA receive ring \(130\)/);
+    expect(message({ ...two, combineConfig: { nvlBuffer: 255 } })).toMatch(/combineConfig\.nvlBuffer: got 255; DeepEP's assert `num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0` fails: NVLink receive ring \(255\) % 2 nodes = 1/);
+    expect(() => parseScenario({ ...two, dispatchConfig: { nvlBuffer: 255 } })).not.toThrow();
+    expect(message({ ...two, dispatchConfig: { rdmaChunk: 130, rdmaBuffer: 128 } })).toMatch(/dispatchConfig\.rdmaChunk: got 130; DeepEP's assert `num_max_rdma_chunked_send_tokens <= num_max_rdma_chunked_recv_tokens \/ 2` fails: RDMA send chunk \(130\), RDMA receive ring \(130\)/);
     expect(() => parseScenario({ ...two, dispatchConfig: { rdmaChunk: 28, rdmaBuffer: 128 } })).not.toThrow();
     expect(message({ ...small, model: { ...small.model, hidden: 200 } })).toMatch(/model\.hidden: got 200; allowed: a multiple of 128 with model\.dispatchFormat 'fp8'/);
     expect(message({ ...small, check: { hidden: 64 } })).toMatch(/check\.hidden: got 64; allowed: a multiple of 128/);
