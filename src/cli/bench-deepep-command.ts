@@ -5,7 +5,7 @@
  */
 import { formatEpConfig } from './table.js';
 import { usageError, intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
-import { runDeepepBenchmark, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
+import { runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
 
 const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
@@ -19,11 +19,13 @@ function formatKernel(name: string, k: KernelFigures): string {
 }
 
 export function formatDeepepResult(r: DeepepBenchResult): string {
+  const sweep = r.sweep ? `tuned over DeepEP's sweep: ${r.sweep.dispatchRuns} dispatch and ${r.sweep.combineRuns} combine configs run, ${r.sweep.refused} refused by DeepEP's asserts\n` : '';
   return (
-    `DeepEP normal kernels, ${r.ranks} ranks (${r.nodes} node${r.nodes > 1 ? 's' : ''}), ${r.sms} SMs, ${r.tokens} tokens x hidden ${r.hidden}, dispatch ${r.dtype}\n` +
+    `DeepEP normal kernels, ${r.ranks} ranks (${r.nodes} node${r.nodes > 1 ? 's' : ''}), ${r.sms} SMs, ${r.tokens} tokens x hidden ${r.hidden}, dispatch ${r.dtype}, ${r.hardware}\n` +
     `[notify] ${r.notifyUs.toFixed(1)} us (excluded from kernel times)\n` +
-    formatKernel('dispatch', r.dispatch) +
-    formatKernel('combine', r.combine) +
+    (r.defaults ? formatKernel('dispatch, default', r.defaults.dispatch) + formatKernel('combine, default', r.defaults.combine) + sweep : '') +
+    formatKernel(r.tuned ? 'dispatch, tuned' : 'dispatch', r.dispatch) +
+    formatKernel(r.tuned ? 'combine, tuned' : 'combine', r.combine) +
     `simulated ${r.events} events in ${(r.wallMs / 1000).toFixed(1)} s wall\n`
   );
 }
@@ -35,17 +37,18 @@ export const benchDeepepCommand: Command = {
   options: {
     mode: { type: 'string', value: 'normal', help: "kernel family; only 'normal' (high-throughput) is modelled" },
     ranks: { type: 'string', value: 'R', help: 'ranks (EP size): below 8 on one node, else a multiple of 8 (8 GPUs per node); required' },
-    sms: { type: 'string', value: 'N', help: 'SMs per kernel, even (default 24, as DeepEP test uses)' },
+    sms: { type: 'string', value: 'N[,N...]', help: 'SMs per kernel, even (default 24, as DeepEP test uses); a list (8,16,20,24,32) runs one row per count' },
     tokens: { type: 'string', value: 'T', help: 'tokens per rank (default 4096)' },
     hidden: { type: 'string', value: 'H', help: 'hidden size (default 7168)' },
     topk: { type: 'string', value: 'K', help: 'experts per token (default 8)' },
     experts: { type: 'string', value: 'E', help: 'routed experts (default 256)' },
     dtype: { type: 'string', value: 'fp8|bf16', help: 'dispatch payload (default fp8; combine is always bf16)' },
-    tune: { type: 'boolean', help: "sweep chunk sizes as DeepEP's test does and report the best" },
+    tune: { type: 'boolean', help: "sweep chunk sizes and ring sizes as DeepEP's tests do (up to 88 dispatch + 42 combine runs) and report the best with the defaults" },
+    hardware: { type: 'string', value: 'NAME|path.json', help: 'hardware profile: a built-in name (default H800) or a JSON profile file (see expertmesh hardware show)' },
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
-    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, notifyUs, dispatch, combine, wallMs) and nothing else' },
+    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, wallMs; with an --sms list: rows) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';
@@ -53,21 +56,33 @@ export const benchDeepepCommand: Command = {
     if (mode !== 'normal') throw usageError(`${cmd}: --mode must be 'normal' (the low-latency kernels are not modelled yet), got '${mode}'`, { option: 'mode', value: mode });
     const ranks = intOption(cmd, args, 'ranks', 1);
     if (ranks === undefined) throw usageError(`${cmd}: --ranks R is required (see expertmesh bench deepep --help)`, { option: 'ranks' });
-    const sms = intOption(cmd, args, 'sms', 2);
-    if (sms !== undefined && sms % 2 !== 0) throw usageError(`${cmd}: --sms must be even (two SMs per channel), got ${sms}`, { option: 'sms', value: sms });
+    const smsText = args.values['sms'];
+    const smsList = typeof smsText === 'string' ? smsText.split(',').map((t) => t.trim()) : [];
+    for (const t of smsList)
+      if (!/^\d+$/.test(t) || Number(t) < 2 || Number(t) % 2 !== 0)
+        throw usageError(`${cmd}: --sms must be an even integer >= 2 or a comma-separated list of them (two SMs per channel), got '${smsText as string}'`, { option: 'sms', value: smsText });
+    const sms = smsList.length === 1 ? Number(smsList[0]) : undefined;
+    const hardware = args.values['hardware'];
     const dtype = (args.values['dtype'] as string | undefined) ?? 'fp8';
     if (dtype !== 'fp8' && dtype !== 'bf16') throw usageError(`${cmd}: --dtype must be fp8 or bf16, got '${dtype}'`, { option: 'dtype', value: dtype });
     const opt = (n: string, min: number) => intOption(cmd, args, n, min);
     const tokens = opt('tokens', 1), hidden = opt('hidden', 1), topk = opt('topk', 1), experts = opt('experts', 1), workers = opt('workers', 1), seed = opt('seed', 0);
     if (hidden !== undefined && dtype === 'fp8' && hidden % 128 !== 0) throw usageError(`${cmd}: --hidden must be a multiple of 128 for fp8, got ${hidden}`, { option: 'hidden', value: hidden });
-    const r = await runDeepepBenchmark({
-      mode: 'normal', ranks, dtype, tune: args.values['tune'] === true, payload: args.values['payload'] === true,
+    const o = {
+      mode: 'normal' as const, ranks, dtype: dtype as 'fp8' | 'bf16', tune: args.values['tune'] === true, payload: args.values['payload'] === true,
+      ...(typeof hardware === 'string' ? { hardware } : {}),
       ...(sms !== undefined ? { sms } : {}), ...(tokens !== undefined ? { tokens } : {}), ...(hidden !== undefined ? { hidden } : {}),
       ...(topk !== undefined ? { topk } : {}), ...(experts !== undefined ? { experts } : {}), ...(workers !== undefined ? { workers } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      onProgress: (line) => io.stderr.write(`${line}\n`),
+      onProgress: (line: string) => io.stderr.write(`${line}\n`),
       ...(io.signal ? { signal: io.signal } : {}),
-    });
+    };
+    if (smsList.length > 1) {
+      const rows = await runDeepepSmsSweep(o, smsList.map(Number));
+      io.stdout.write(args.values['json'] ? `${JSON.stringify(rows)}\n` : rows.rows.map(formatDeepepResult).join('\n'));
+      return 0;
+    }
+    const r = await runDeepepBenchmark(o);
     io.stdout.write(args.values['json'] ? `${JSON.stringify(r)}\n` : formatDeepepResult(r));
     return 0;
   },

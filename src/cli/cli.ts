@@ -9,8 +9,9 @@ import './bench-modes.js';
 import { exitCodeOf, formatHelp, parseCommandArgs, usageError, type CliIo, type Command } from './command.js';
 import { runCommand } from './run-command.js';
 import { traceSummarizeCommand } from './trace-command.js';
+import { hardwareShowCommand } from './hardware-command.js';
 
-const COMMANDS: Command[] = [runCommand, traceSummarizeCommand];
+const COMMANDS: Command[] = [runCommand, traceSummarizeCommand, hardwareShowCommand];
 
 function topHelp(): string {
   const modes = benchModes();
@@ -67,6 +68,12 @@ async function resolve(argv: string[]): Promise<{ cmd: Command; rest: string[] }
       return { help: `Usage: expertmesh trace summarize <trace.json> [--json]\n\nSubcommands:\n  summarize  ${traceSummarizeCommand.summary}\n\nOptions:\n  -h, --help  show this help and exit\n` };
     throw usageError(`trace: unknown subcommand '${second}'; known: summarize`);
   }
+  if (first === 'hardware') {
+    if (second === 'show') return { cmd: hardwareShowCommand, rest: more };
+    if (second === undefined || second === '--help' || second === '-h')
+      return { help: `Usage: expertmesh hardware show <NAME|profile.json> [--json]\n\nSubcommands:\n  show  ${hardwareShowCommand.summary}\n\nOptions:\n  -h, --help  show this help and exit\n` };
+    throw usageError(`hardware: unknown subcommand '${second}'; known: show`);
+  }
   if (first === 'bench') {
     if (second === undefined || second === '--help' || second === '-h') return { help: benchHelp() };
     const mode = await getBenchMode(second);
@@ -74,7 +81,7 @@ async function resolve(argv: string[]): Promise<{ cmd: Command; rest: string[] }
     return { cmd: mode, rest: more };
   }
   const cmd = COMMANDS.find((c) => c.name === first);
-  if (!cmd) throw usageError(`unknown command '${first}'; known: run, trace summarize, bench (see expertmesh --help)`);
+  if (!cmd) throw usageError(`unknown command '${first}'; known: run, trace summarize, hardware show, bench (see expertmesh --help)`);
   return { cmd, rest: argv.slice(1) };
 }
 

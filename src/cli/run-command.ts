@@ -1,8 +1,9 @@
 /**
  * @module
- * `expertmesh run [scenario.json] [--trace out.json] [--trace-detail sampled|full] [--workers N] [--seed S] [--json]`.
+ * `expertmesh run [scenario.json] [--trace out.json] [--trace-detail sampled|full] [--workers N] [--seed S] [--hardware NAME|path.json] [--json]`.
  */
 import { DEFAULT_SCENARIO } from '../scenario/defaults.js';
+import { resolveHardware } from '../hardware/profile-file.js';
 import { loadScenario, parseScenario } from '../scenario/load.js';
 import { runScenario } from '../scenario/run.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -18,17 +19,18 @@ export function scenarioFromArgs(args: ParsedArgs): Scenario {
   const seed = intOption('run', args, 'seed', 0);
   const trace = args.values['trace'];
   const detail = args.values['trace-detail'];
+  const hardware = args.values['hardware'];
   if (detail !== undefined && detail !== 'sampled' && detail !== 'full')
     throw usageError(`run: --trace-detail must be 'sampled' or 'full', got ${JSON.stringify(detail)}`, { option: 'trace-detail', value: detail });
   if (typeof detail === 'string' && typeof trace !== 'string' && !base.trace)
     throw usageError('run: --trace-detail needs --trace out.json (or a scenario with a trace)', { option: 'trace-detail' });
-  if (workers === undefined && seed === undefined && typeof trace !== 'string' && detail === undefined) return base;
+  if (workers === undefined && seed === undefined && typeof trace !== 'string' && detail === undefined && typeof hardware !== 'string') return base;
   // Re-validate with the overrides so that, e.g., too many workers is reported like a file error.
   const { trace: t, ...rest } = base;
   const sampling = { ...(t?.sampling ?? {}), ...(typeof detail === 'string' ? { detail } : {}) };
   return parseScenario({
     ...rest,
-    cluster: { ...base.cluster, ...(workers !== undefined ? { workers } : {}) },
+    cluster: { ...base.cluster, ...(workers !== undefined ? { workers } : {}), ...(typeof hardware === 'string' ? { hardware } : {}) },
     routing: { ...base.routing, ...(seed !== undefined ? { seed } : {}) },
     ...(typeof trace === 'string' || t ? { trace: { path: typeof trace === 'string' ? trace : t!.path, sampling } } : {}),
   }, file ?? 'default scenario');
@@ -44,10 +46,12 @@ export const runCommand: Command = {
     'trace-detail': { type: 'string', value: 'sampled|full', help: 'trace detail: sampled (default: at most 5000 transfer slices per phase, counters as 200 time-bucket means per phase) or full (every transfer and counter change; for small runs)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: the scenario\'s, else the cores available)' },
     seed: { type: 'string', value: 'S', help: 'routing seed (overrides routing.seed)' },
+    hardware: { type: 'string', value: 'NAME|path.json', help: "hardware profile: a built-in name (H800, H100, H200) or a JSON profile file (overrides cluster.hardware; see expertmesh hardware show)" },
     json: { type: 'boolean', help: 'print one JSON object (schemaVersion, figures, digests) on stdout and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const scenario = scenarioFromArgs(args);
+    for (const n of resolveHardware(scenario.cluster.hardware, 'cluster.hardware').notes) io.stderr.write(`expertmesh run: hardware: ${n}\n`);
     const progress = progressReporter(io);
     try {
       const r = await runScenario(scenario, { onProgress: progress.onProgress, ...(io.signal ? { signal: io.signal } : {}) });

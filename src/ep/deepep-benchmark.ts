@@ -6,11 +6,12 @@
  */
 import { fail } from '../errors.js';
 import { createCluster } from '../cluster/cluster.js';
-import { getHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
+import type { HardwareProfile } from '../hardware/profile.js';
+import { loadHardwareProfile } from '../hardware/profile-file.js';
 import { createExpertParallel, type ExpertParallel, type DispatchResult } from './expert-parallel.js';
 import { deepepTopk } from './deepep-inputs.js';
 import { benchmarkRowBytes, type DispatchDtype } from './records.js';
-import type { EpConfig } from './ep-config.js';
+import { resolveEpConfigs, type EpConfig } from './ep-config.js';
 
 export interface DeepepBenchOptions {
   /** Only 'normal' (the high-throughput kernels) is modelled. */
@@ -25,12 +26,16 @@ export interface DeepepBenchOptions {
   dtype?: DispatchDtype;
   /** Move real payload bytes (default: sizes only). */
   payload?: boolean;
-  /** Sweep chunk sizes as DeepEP's test does and report the best. */
+  /**
+   * Sweep chunk sizes over the ranges and ring sizes of DeepEP's tests and report the best (the
+   * default figures are kept in `defaults`). Costly: up to 88 dispatch and 42 combine runs.
+   */
   tune?: boolean;
   workers?: number;
   /** Host transport (default worker threads). */
   transport?: 'worker' | 'in-process';
   seed?: number;
+  /** A profile, a built-in name or a path to a JSON profile file (default H800). */
   hardware?: HardwareProfile | string;
   /** Called with progress lines (for stderr). */
   onProgress?: (line: string) => void;
@@ -52,7 +57,7 @@ export interface KernelFigures {
   rdmaGBpsMax: number | null;
   nvlGBpsMin: number;
   nvlGBpsMax: number;
-  /** The config used (the best one when tuning). */
+  /** The config used (the best one when tuning, `source: 'tuned'`). */
   config: EpConfig;
 }
 
@@ -65,9 +70,16 @@ export interface DeepepBenchResult {
   dtype: DispatchDtype;
   tokens: number;
   hidden: number;
+  /** Hardware profile name. */
+  hardware: string;
   notifyUs: number;
+  /** True when `dispatch` and `combine` are the best of DeepEP's sweep (`--tune`). */
+  tuned: boolean;
   dispatch: KernelFigures;
   combine: KernelFigures;
+  /** With `tuned`: the default configs' figures, and how many configs were run and refused by DeepEP's asserts. */
+  defaults?: { dispatch: KernelFigures; combine: KernelFigures };
+  sweep?: { dispatchRuns: number; combineRuns: number; refused: number };
   /** Events processed by the simulation (dispatch + combine of the reported configs). */
   events: number;
   wallMs: number;
@@ -107,7 +119,9 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const dtype = o.dtype ?? 'fp8';
   const seed = o.seed ?? 0;
   if (experts % R !== 0) fail('E_ARGUMENT', `bench deepep: --experts ${experts} must be divisible by --ranks ${R}`, { option: 'experts', value: experts });
-  const hardware = typeof o.hardware === 'string' ? getHardwareProfile(o.hardware) : (o.hardware ?? getHardwareProfile('H800'));
+  const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, 'bench deepep: --hardware') : (o.hardware ?? loadHardwareProfile('H800'));
+  // DeepEP's asserts refuse a shape before anything runs (EP256: the combine's 24-node limit).
+  resolveEpConfigs(R, nodes, sms);
   const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: false, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
   try {
     const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
@@ -130,67 +144,118 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     const nvlRows = d.handle.numRecv;
     const dispatchFig = (dd: DispatchResult, cfg: EpConfig) =>
       figures(dd.timing.perRankUs, nodes > 1 ? rdmaTokens.map((n) => n * rowD) : null, nvlRows.map((n) => n * rowD), cfg);
-    let best = dispatchFig(d, ep.dispatchConfig);
+    const defD = dispatchFig(d, ep.dispatchConfig);
+    let best = defD;
     let events = d.timing.events;
+    let refused = 0;
+    let dispatchRuns = 0;
+    let combineRuns = 0;
+    const tag = (f: KernelFigures): KernelFigures => ({ ...f, config: { ...f.config, source: 'tuned' } });
     if (o.tune) {
-      for (const cfg of sweepDispatch(nodes)) {
+      let bestT: KernelFigures | null = null;
+      for (const cfg of sweepDispatch(R, nodes, ep.dispatchConfig)) {
         let e2: ExpertParallel;
         try {
           e2 = await mkEp(cfg, undefined);
         } catch {
+          refused++;
           continue;
         }
         const dd = await e2.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
+        dispatchRuns++;
         const f = dispatchFig(dd, e2.dispatchConfig);
         o.onProgress?.(`dispatch ${JSON.stringify(cfg)}: ${f.timeUs.toFixed(1)} us`);
-        if (f.timeUs < best.timeUs) best = f;
+        if (!bestT || f.timeUs < bestT.timeUs) bestT = f;
       }
+      if (bestT) best = tag(bestT);
       ep = await mkEp(best.config, undefined);
       d = await ep.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
     }
     o.onProgress?.('combine');
     const y = payload ? d.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
     const combineFig = (us: number[], cfg: EpConfig) => figures(us, nodes > 1 ? rdmaTokens.map((n) => n * rowC) : null, nvlRows.map((n) => n * rowC), cfg);
-    const c = await ep.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
-    let bestC = combineFig(c.timing.perRankUs, ep.combineConfig);
+    const defEp = o.tune ? await mkEp() : ep;
+    const c = await defEp.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
+    const defC = combineFig(c.timing.perRankUs, defEp.combineConfig);
+    let bestC = defC;
     events += c.timing.events;
     if (o.tune) {
-      for (const cfg of sweepCombine(nodes)) {
+      let bestT: KernelFigures | null = null;
+      for (const cfg of sweepCombine(R, nodes, defEp.combineConfig)) {
         let e2: ExpertParallel;
         try {
           e2 = await mkEp(best.config, cfg);
         } catch {
+          refused++;
           continue;
         }
         const cc = await e2.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
+        combineRuns++;
         const f = combineFig(cc.timing.perRankUs, e2.combineConfig);
         o.onProgress?.(`combine ${JSON.stringify(cfg)}: ${f.timeUs.toFixed(1)} us`);
-        if (f.timeUs < bestC.timeUs) bestC = f;
+        if (!bestT || f.timeUs < bestT.timeUs) bestT = f;
       }
+      if (bestT) bestC = tag(bestT);
     }
     return {
-      schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, notifyUs,
-      dispatch: best, combine: bestC, events, wallMs: performance.now() - t0,
+      schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, notifyUs, tuned: o.tune === true,
+      dispatch: best, combine: bestC,
+      ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
+      events, wallMs: performance.now() - t0,
     };
   } finally {
     await cluster.close();
   }
 }
 
-/** DeepEP's test sweep for dispatch: NVLink chunk 4-44 step 4 (x RDMA chunk 4-32 step 4 internode). */
-function* sweepDispatch(nodes: number): Generator<Partial<EpConfig>> {
-  for (let nvl = 4; nvl <= 44; nvl += 4) {
-    if (nodes === 1) yield { nvlChunk: nvl };
-    else for (let rdma = 4; rdma <= 32; rdma += 4) yield { nvlChunk: nvl, rdmaChunk: rdma };
+/**
+ * Run the benchmark once per SM count (`--sms 8,16,20,24,32`), one row each, in order.
+ */
+export async function runDeepepSmsSweep(o: DeepepBenchOptions, sms: number[]): Promise<{ schemaVersion: 1; mode: 'normal'; ranks: number; sweep: 'sms'; rows: DeepepBenchResult[] }> {
+  const rows: DeepepBenchResult[] = [];
+  for (const n of sms) {
+    o.onProgress?.(`--sms ${n}`);
+    rows.push(await runDeepepBenchmark({ ...o, sms: n }));
   }
+  return { schemaVersion: 1, mode: 'normal', ranks: o.ranks, sweep: 'sms', rows };
 }
 
-/** DeepEP's test sweep for combine: NVLink chunk 1-7 (x RDMA chunk 8-32 step 4 internode). */
-function* sweepCombine(nodes: number): Generator<Partial<EpConfig>> {
-  for (let nvl = 1; nvl <= 7; nvl++) {
-    if (nodes === 1) yield { nvlChunk: nvl };
-    else for (let rdma = 8; rdma <= 32; rdma += 4) yield { nvlChunk: nvl, rdmaChunk: rdma };
+/** Rank counts whose internode tests use a 720-slot NVLink ring (reference §2); the others 512. */
+const RING_720 = new Set([24, 48, 96, 144, 160]);
+
+/** DeepEP's RDMA ring in its tests, 128 slots, aligned up to the chunk as its `Config` does. */
+const rdmaRing = (chunk: number) => Math.ceil(128 / chunk) * chunk;
+
+/**
+ * DeepEP's test sweep for dispatch (reference §2). Intranode: NVLink ring 256, chunk 4-32 step 2
+ * plus the default. Internode: NVLink ring 512 (720 for 24, 48, 96, 144, 160 ranks), RDMA ring 128,
+ * NVLink chunk 4-44 step 4 x RDMA chunk 4-32 step 4.
+ */
+export function* sweepDispatch(ranks: number, nodes: number, def: EpConfig): Generator<Partial<EpConfig>> {
+  if (nodes === 1) {
+    for (let nvl = 4; nvl <= 32; nvl += 2) yield { nvlChunk: nvl, nvlBuffer: 256 };
+    if (def.nvlChunk < 4 || def.nvlChunk > 32 || def.nvlChunk % 2 !== 0) yield { nvlChunk: def.nvlChunk, nvlBuffer: 256 };
+    return;
   }
+  const ring = RING_720.has(ranks) ? 720 : 512;
+  for (let nvl = 4; nvl <= 44; nvl += 4)
+    for (let rdma = 4; rdma <= 32; rdma += 4) yield { nvlChunk: nvl, nvlBuffer: ring, rdmaChunk: rdma, rdmaBuffer: rdmaRing(rdma) };
+}
+
+/**
+ * DeepEP's test sweep for combine (reference §2). Intranode: NVLink ring 256, chunk 1-16 plus the
+ * default. Internode: NVLink ring 512 (720 for 24, 48, 96, 144, 160 ranks), RDMA ring 128, NVLink
+ * chunk 1-7 x RDMA chunk 12-32 step 4 on 2 nodes, 8-32 step 4 otherwise.
+ */
+export function* sweepCombine(ranks: number, nodes: number, def: EpConfig): Generator<Partial<EpConfig>> {
+  if (nodes === 1) {
+    for (let nvl = 1; nvl <= 16; nvl++) yield { nvlChunk: nvl, nvlBuffer: 256 };
+    if (def.nvlChunk > 16) yield { nvlChunk: def.nvlChunk, nvlBuffer: 256 };
+    return;
+  }
+  const ring = RING_720.has(ranks) ? 720 : 512;
+  for (let nvl = 1; nvl <= 7; nvl++)
+    for (let rdma = nodes === 2 ? 12 : 8; rdma <= 32; rdma += 4) yield { nvlChunk: nvl, nvlBuffer: ring, rdmaChunk: rdma, rdmaBuffer: rdmaRing(rdma) };
 }
 
 function makePayload(T: number, H: number, dtype: DispatchDtype): Uint16Array | { q: Uint8Array; scales: Float32Array } {

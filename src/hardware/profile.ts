@@ -92,6 +92,59 @@ export const H200: HardwareProfile = Object.freeze({
 
 const BUILT_IN: ReadonlyMap<string, HardwareProfile> = new Map([H800, H100, H200].map((p) => [p.name, p]));
 
+/** The numeric fields of a profile, `peakTflops.*` dotted, in display order. */
+export const HARDWARE_FIELDS = [
+  'smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs',
+  'peakTflops.fp8', 'peakTflops.bf16', 'peakTflops.fp32', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps',
+  'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs',
+] as const;
+export type HardwareField = (typeof HARDWARE_FIELDS)[number];
+
+/** Where each value of a profile comes from: a citation, "fitted to <figures>" or "estimate: <reason>". */
+export type HardwareSources = Record<HardwareField, string>;
+
+const H800_SOURCES: HardwareSources = Object.freeze({
+  smCount: 'NVIDIA Hopper whitepaper: H100/H800 SXM5 have 132 SMs',
+  hbmBytes: 'NVIDIA H800 SXM datasheet: 80 GB HBM3',
+  hbmGBps: 'NVIDIA H100/H800 SXM datasheet: 3.35 TB/s HBM3',
+  nvlinkGBps: 'DeepSeek-V3 technical report §3.2.2: about 160 GB/s achievable NVLink per GPU',
+  nvlinkLatencyUs: 'estimate: typical one-way latency of SM-issued NVLink stores; no figure in the reference',
+  ibGBps: 'DeepSeek-V3 report §3.2.2: one ConnectX-7 400 Gb/s NIC per GPU, 400 Gb/s = 50 GB/s line rate',
+  ibLatencyUs: 'estimate: typical one-way RDMA write latency through one switch tier; no figure in the reference',
+  'peakTflops.fp8': 'NVIDIA H100 SXM datasheet (H800 has H100 compute): 1,979 dense FP8 TFLOP/s',
+  'peakTflops.bf16': 'NVIDIA H100 SXM datasheet: 989 dense BF16 TFLOP/s',
+  'peakTflops.fp32': 'NVIDIA H100 SXM datasheet: 67 FP32 TFLOP/s',
+  kernelLaunchUs: 'estimate: CUDA kernel launch overhead of a few us; no figure in the reference',
+  smCopyGBps: "fitted to DeepEP's intranode EP8 dispatch figure on H800 (153 GB/s NVLink at 24 SMs)",
+  smReduceGBps: 'estimate: FP32 reduction of BF16 rows from local HBM per SM; not binding on H800',
+  nvlinkMessageUs: 'estimate: fence and tail release of one chunked NVLink send',
+  ibMessageUs: 'estimate: building and posting one RDMA work request (WQE and doorbell)',
+  hostSyncUs: "estimate: CPU polling the notify step's pinned counters and launching the next kernel",
+}) as HardwareSources;
+
+const SOURCES: ReadonlyMap<string, HardwareSources> = new Map([
+  ['H800', H800_SOURCES],
+  ['H100', Object.freeze({ ...H800_SOURCES, nvlinkGBps: 'NVIDIA H100 SXM datasheet: NVLink 4, 900 GB/s both directions = 450 GB/s per direction (peak)' }) as HardwareSources],
+  ['H200', Object.freeze({
+    ...H800_SOURCES,
+    nvlinkGBps: 'NVIDIA H200 SXM datasheet: NVLink 4, 900 GB/s both directions = 450 GB/s per direction (peak)',
+    hbmBytes: 'NVIDIA H200 SXM datasheet: 141 GB HBM3e',
+    hbmGBps: 'NVIDIA H200 SXM datasheet: 4.8 TB/s HBM3e',
+  }) as HardwareSources],
+]);
+
+/** The sources of a built-in profile's values (by name, case-insensitive). */
+export function builtInHardwareSources(name: string): HardwareSources {
+  const s = SOURCES.get(String(name).toUpperCase());
+  if (!s) fail('E_CONFIG', `unknown hardware profile '${name}'; known: ${hardwareProfileNames().join(', ')}`, { name });
+  return s;
+}
+
+/** Read a field (`peakTflops.fp8` dotted) of a profile. */
+export function hardwareField(p: HardwareProfile, f: HardwareField): number {
+  return f.startsWith('peakTflops.') ? p.peakTflops[f.slice(11) as keyof PeakTflops] : (p[f as Exclude<HardwareField, `peakTflops.${string}`>] as number);
+}
+
 /** The built-in profile names. */
 export function hardwareProfileNames(): string[] {
   return [...BUILT_IN.keys()];

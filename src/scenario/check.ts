@@ -5,6 +5,7 @@
  */
 import { fail, isExpertmeshError } from '../errors.js';
 import { hardwareProfileNames } from '../hardware/profile.js';
+import { resolveHardware } from '../hardware/profile-file.js';
 import { MAX_RANKS } from '../cluster/config.js';
 import { scenarioEpConfigs } from './moe-steps.js';
 import type { Scenario } from './schema.js';
@@ -16,8 +17,13 @@ export function checkScenario(s: Scenario, source = 'scenario'): void {
   const { cluster: c, model: m, balancing: b, routing: r } = s;
   const ranks = c.nodes * c.gpusPerNode;
   if (ranks > MAX_RANKS) bad('cluster.nodes', c.nodes, `nodes x gpusPerNode must be at most ${MAX_RANKS} ranks, this is ${ranks}`);
-  if (!hardwareProfileNames().includes(c.hardware.toUpperCase()))
-    bad('cluster.hardware', c.hardware, `allowed: ${hardwareProfileNames().map((n) => JSON.stringify(n)).join(', ')}`);
+  try {
+    resolveHardware(c.hardware, 'cluster.hardware');
+  } catch (e) {
+    if (!isExpertmeshError(e) || e.code !== 'E_CONFIG') throw e;
+    bad(typeof e.data['field'] === 'string' ? `cluster.hardware.${e.data['field']}` : 'cluster.hardware', c.hardware,
+      `allowed: ${hardwareProfileNames().map((n) => JSON.stringify(n)).join(', ')}, a profile file or object (${e.message})`);
+  }
   if (c.workers !== undefined && c.workers > ranks) bad('cluster.workers', c.workers, `allowed: at most one worker per rank (${ranks} ranks)`);
   if (m.numExperts % m.numGroups !== 0) bad('model.numGroups', m.numGroups, `allowed: a divisor of model.numExperts (${m.numExperts})`);
   if (m.topkGroups > m.numGroups) bad('model.topkGroups', m.topkGroups, `allowed: at most model.numGroups (${m.numGroups})`);

@@ -4,6 +4,8 @@
  * path, the bad value and what is allowed, thrown as `E_SCENARIO`.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isBuiltInHardware } from '../hardware/profile-file.js';
 import { z } from 'zod';
 import { fail } from '../errors.js';
 import { scenarioSchema, type Scenario } from './schema.js';
@@ -120,5 +122,8 @@ export function loadScenario(source: string | object): Scenario {
   } catch (e) {
     fail('E_SCENARIO', `${source} is not valid JSON: ${(e as Error).message}`, { source });
   }
+  // A hardware profile file is named relative to the scenario file.
+  const cl = (json as { cluster?: { hardware?: unknown } } | null)?.cluster;
+  if (cl && typeof cl.hardware === 'string' && !isBuiltInHardware(cl.hardware) && !isAbsolute(cl.hardware)) cl.hardware = resolve(dirname(source), cl.hardware);
   return parseScenario(json, source);
 }

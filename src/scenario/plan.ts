@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { fail } from '../errors.js';
-import { getHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
+import type { HardwareProfile } from '../hardware/profile.js';
+import { loadHardwareProfile } from '../hardware/profile-file.js';
 import type { EpConfig } from '../ep/ep-config.js';
 import { scenarioEpConfigs } from './moe-steps.js';
 import { rebalanceExperts } from '../balancer/eplb.js';
@@ -111,7 +112,7 @@ interface RoutedMark {
 
 /** The plan, built step by step: yields after each routed step so that a caller may pause there. */
 function* planSteps(s: Scenario): Generator<RoutedMark, MoePlan> {
-  const hardware = getHardwareProfile(s.cluster.hardware);
+  const hardware = loadHardwareProfile(s.cluster.hardware, 'cluster.hardware');
   const { nodes, gpusPerNode } = s.cluster;
   const R = nodes * gpusPerNode;
   const { numExperts: E, topk: K, tokensPerRank: T } = s.model;

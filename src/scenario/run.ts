@@ -3,6 +3,7 @@
  * `runScenario`: plan the routing, start the cluster, run the MoE steps (see `moe-steps.ts`, the
  * seam with the dispatch/combine layer), stream the trace, and return the figures.
  */
+import { loadHardwareProfile } from '../hardware/profile-file.js';
 import { createCluster, type Cluster } from '../cluster/cluster.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { TraceRecorder } from '../trace/recorder.js';
@@ -119,7 +120,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
   const onState = (s: RankSnapshot) => rec?.rankState(s);
   try {
     cluster = await createCluster({
-      nodes: scenario.cluster.nodes, gpusPerNode: scenario.cluster.gpusPerNode, hardware: scenario.cluster.hardware,
+      nodes: scenario.cluster.nodes, gpusPerNode: scenario.cluster.gpusPerNode, hardware: loadHardwareProfile(scenario.cluster.hardware, 'cluster.hardware'),
       ...(scenario.cluster.workers !== undefined ? { workers: scenario.cluster.workers } : {}),
       seed: scenario.routing.seed, transport: scenario.cluster.transport, recordTimeline: true,
     });

@@ -31,8 +31,11 @@ export const clusterSchema = z
   .object({
     nodes: int(1),
     gpusPerNode: int(1).default(8),
-    /** Built-in hardware profile name ('H800', 'H100', 'H200'). */
-    hardware: z.string().min(1).default('H800'),
+    /**
+     * Hardware profile: a built-in name ('H800', 'H100', 'H200'), a path to a JSON profile file
+     * (relative to the scenario file), or an inline profile object (`{ "extends": "H100", ... }`).
+     */
+    hardware: z.union([z.string().min(1), z.record(z.unknown())]).default('H800'),
     /** Host worker threads; default: the cores available (at most one per rank). */
     workers: int(1).optional(),
     /** Where the simulated ranks run. */
