@@ -43,7 +43,7 @@ export const benchDeepepCommand: Command = {
     topk: { type: 'string', value: 'K', help: 'experts per token (default 8)' },
     experts: { type: 'string', value: 'E', help: 'routed experts (default 256)' },
     dtype: { type: 'string', value: 'fp8|bf16', help: 'dispatch payload (default fp8; combine is always bf16)' },
-    tune: { type: 'boolean', help: "sweep chunk sizes and ring sizes as DeepEP's tests do (up to 88 dispatch + 42 combine runs) and report the best with the defaults" },
+    tune: { type: 'boolean', help: "sweep chunk sizes and ring sizes as DeepEP's tests do (up to 88 dispatch + 49 combine runs) and report the best with the defaults" },
     hardware: { type: 'string', value: 'NAME|path.json', help: 'hardware profile: a built-in name (default H800) or a JSON profile file (see expertmesh hardware show)' },
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },

@@ -28,7 +28,7 @@ export interface DeepepBenchOptions {
   payload?: boolean;
   /**
    * Sweep chunk sizes over the ranges and ring sizes of DeepEP's tests and report the best (the
-   * default figures are kept in `defaults`). Costly: up to 88 dispatch and 42 combine runs.
+   * default figures are kept in `defaults`). Costly: up to 88 dispatch and 49 combine runs.
    */
   tune?: boolean;
   workers?: number;

@@ -5,7 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.js';
 import type { CliIo } from '../../src/cli/command.js';
-import { runDeepepBenchmark } from '../../src/ep/deepep-benchmark.js';
+import { runDeepepBenchmark, sweepCombine, sweepDispatch } from '../../src/ep/deepep-benchmark.js';
+import { defaultEpConfigs } from '../../src/ep/ep-config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { benchmarkRowBytes } from '../../src/ep/records.js';
 import { deepepTopk } from '../../src/ep/deepep-inputs.js';
 
@@ -24,7 +28,10 @@ describe('expertmesh bench deepep', () => {
     expect(lines).toHaveLength(1);
     const j = JSON.parse(lines[0]!);
     for (const k of ['schemaVersion', 'mode', 'ranks', 'nodes', 'sms', 'notifyUs', 'dispatch', 'combine', 'wallMs']) expect(j).toHaveProperty(k);
-    expect(j).toMatchObject({ schemaVersion: 1, mode: 'normal', ranks: 8, nodes: 1, sms: 24 });
+    expect(j).toMatchObject({ schemaVersion: 1, mode: 'normal', ranks: 8, nodes: 1, sms: 24, hardware: 'H800', tuned: false });
+    // DeepEP's EP8 entry (reference §1), with the benchmark's 24 SMs.
+    expect(j.dispatch.config).toEqual({ numSms: 24, nvlChunk: 6, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 128, source: 'deepep' });
+    expect(j.combine.config).toEqual({ numSms: 24, nvlChunk: 4, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 128, source: 'deepep' });
     for (const k of ['dispatch', 'combine']) {
       expect(j[k].rdmaGBps).toBeNull();
       expect(j[k].timeUs).toBeGreaterThan(0);
@@ -52,10 +59,64 @@ describe('expertmesh bench deepep', () => {
     expect(r.dispatch.maxTimeUs).toBeGreaterThanOrEqual(r.dispatch.timeUs);
   });
 
+  it('EP256 is refused before running, naming the combine assert; EP40 runs on the nearest entry', async () => {
+    const r = await cli('bench', 'deepep', '--ranks', '256', '--json');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out).error.message).toContain('num_rdma_ranks <= kNumCombineForwarderWarps');
+    const e40 = await runDeepepBenchmark({ ranks: 40, experts: 320, tokens: 8, hidden: 256, workers: 2 });
+    expect(e40.dispatch.config).toMatchObject({ nvlChunk: 32, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128, source: 'nearest', entryRanks: 32 });
+    expect(e40.combine.config).toMatchObject({ nvlChunk: 1, nvlBuffer: 285, source: 'nearest' });
+  });
+
+  it("--tune sweeps DeepEP's ranges (reference §2) and reports the best with the defaults", async () => {
+    // Intranode: dispatch chunk 4..32 step 2 (15, the default 6 among them), combine 1..16; ring 256.
+    const def8 = defaultEpConfigs(8, 24);
+    const d1 = [...sweepDispatch(8, 1, def8.dispatch)];
+    expect(d1.map((c) => c.nvlChunk)).toEqual([4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32]);
+    expect([...sweepCombine(8, 1, def8.combine)].map((c) => c.nvlChunk)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    expect(new Set(d1.map((c) => c.nvlBuffer))).toEqual(new Set([256]));
+    // Internode: 11 x 8 dispatch configs, NVLink ring 512 (720 at 24 ranks), RDMA ring 128 aligned to the chunk.
+    const d16 = [...sweepDispatch(16, 2, defaultEpConfigs(16, 24, 2).dispatch)];
+    expect(d16).toHaveLength(88);
+    expect(d16[0]).toEqual({ nvlChunk: 4, nvlBuffer: 512, rdmaChunk: 4, rdmaBuffer: 128 });
+    expect(d16.find((c) => c.rdmaChunk === 12)!.rdmaBuffer).toBe(132);
+    expect([...sweepDispatch(24, 3, defaultEpConfigs(24, 24, 3).dispatch)][0]!.nvlBuffer).toBe(720);
+    // Combine: NVLink chunk 1..7 x RDMA chunk 12..32 step 4 on 2 nodes, 8..32 otherwise.
+    const c16 = [...sweepCombine(16, 2, defaultEpConfigs(16, 24, 2).combine)];
+    expect(c16).toHaveLength(42);
+    expect(new Set(c16.map((c) => c.rdmaChunk))).toEqual(new Set([12, 16, 20, 24, 28, 32]));
+    expect([...sweepCombine(32, 4, defaultEpConfigs(32, 24, 4).combine)]).toHaveLength(49);
+
+    const r = await runDeepepBenchmark({ ranks: 8, tokens: 32, hidden: 256, workers: 1, tune: true });
+    expect(r.tuned).toBe(true);
+    expect(r.sweep).toEqual({ dispatchRuns: 15, combineRuns: 16, refused: 0 });
+    expect(r.dispatch.config.source).toBe('tuned');
+    expect(r.dispatch.config.nvlBuffer).toBe(256);
+    expect(r.defaults!.dispatch.config.source).toBe('deepep');
+    expect(r.dispatch.timeUs).toBeLessThanOrEqual(r.defaults!.dispatch.timeUs);
+    expect(r.combine.timeUs).toBeLessThanOrEqual(r.defaults!.combine.timeUs);
+  });
+
+  it('--sms 8,16 runs one row per SM count in one JSON object; --hardware takes a profile file', async () => {
+    const r = await cli('bench', 'deepep', '--ranks', '8', '--tokens', '32', '--hidden', '256', '--workers', '1', '--sms', '8,16', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ schemaVersion: 1, sweep: 'sms', ranks: 8 });
+    expect(j.rows.map((x: { sms: number }) => x.sms)).toEqual([8, 16]);
+    expect(j.rows[0].dispatch.config.numSms).toBe(8);
+    expect(j.rows[0].dispatch.timeUs).toBeGreaterThan(j.rows[1].dispatch.timeUs);
+    const dir = mkdtempSync(join(tmpdir(), 'expertmesh-bench-'));
+    const p = join(dir, 'slow.json');
+    writeFileSync(p, JSON.stringify({ extends: 'H800', name: 'H800-slowNVL', nvlinkGBps: { value: 20, source: 'what if' } }));
+    const slow = JSON.parse((await cli('bench', 'deepep', '--ranks', '8', '--tokens', '32', '--hidden', '256', '--workers', '1', '--sms', '16', '--hardware', p, '--json')).out);
+    expect(slow.hardware).toBe('H800-slowNVL');
+    expect(slow.dispatch.timeUs).toBeGreaterThan(j.rows[1].dispatch.timeUs);
+  });
+
   it('bad arguments exit 2 with a one-line message naming the option', async () => {
     for (const [args, word] of [
       [['--ranks', '12'], 'ranks'], [['--ranks', '8', '--sms', '5'], 'sms'], [['--ranks', '8', '--dtype', 'int4'], 'dtype'],
-      [['--ranks', '8', '--mode', 'low-latency'], 'mode'], [[], 'ranks'], [['--ranks', '8', '--bogus'], 'bogus'],
+      [['--ranks', '8', '--mode', 'low-latency'], 'mode'], [['--ranks', '8', '--sms', '8,x'], 'sms'], [['--ranks', '8', '--hardware', 'A100'], 'A100'], [[], 'ranks'], [['--ranks', '8', '--bogus'], 'bogus'],
     ] as const) {
       const r = await cli('bench', 'deepep', ...args);
       expect(r.code, args.join(' ')).toBe(2);

@@ -8,6 +8,7 @@ import { runCli } from '../../../src/cli/cli.js';
 import { registerBenchMode } from '../../../src/cli/bench-registry.js';
 import { runCommand } from '../../../src/cli/run-command.js';
 import { traceSummarizeCommand } from '../../../src/cli/trace-command.js';
+import { hardwareShowCommand } from '../../../src/cli/hardware-command.js';
 import type { CliIo } from '../../../src/cli/command.js';
 import { validateTrace } from '../../../src/trace/validate.js';
 
@@ -34,8 +35,8 @@ describe('expertmesh help', () => {
   it('lists every command and, per command, every option', async () => {
     const top = await cli('--help');
     expect(top.code).toBe(0);
-    for (const w of ['run', 'trace summarize', 'bench <mode>', '--help', '--version']) expect(top.out).toContain(w);
-    for (const cmd of [runCommand, traceSummarizeCommand]) {
+    for (const w of ['run', 'trace summarize', 'hardware show', 'bench <mode>', '--help', '--version']) expect(top.out).toContain(w);
+    for (const cmd of [runCommand, traceSummarizeCommand, hardwareShowCommand]) {
       const h = await cli(...cmd.name.split(' '), '--help');
       expect(h.code).toBe(0);
       for (const o of [...Object.keys(cmd.options), 'help']) expect(h.out).toContain(`--${o}`);
@@ -118,6 +119,18 @@ describe('expertmesh run', () => {
     const sj = JSON.parse((await cli('trace', 'summarize', trace, '--json')).out);
     expect(sj.schemaVersion).toBe(1);
     expect(sj.ranks).toHaveLength(4);
+  });
+
+  it('--hardware overrides the scenario profile; the configs run are in the summary with their source', async () => {
+    const h = JSON.parse((await cli('run', tiny, '--json', '--hardware', 'H100')).out);
+    expect(h.cluster.hardware).toBe('H100');
+    // 2 nodes x 2 GPUs: internode, so the 16-rank entry (reference §1), marked nearest.
+    expect(h.configs.dispatch).toMatchObject({ nvlChunk: 36, nvlBuffer: 288, rdmaChunk: 20, rdmaBuffer: 140, source: 'nearest', entryRanks: 16 });
+    const t = await cli('run', tiny, '--hardware', 'H100');
+    expect(t.out).toContain("configs: dispatch (sms 24, nvl 36/288, rdma 20/140, nearest: EP16's entry)");
+    const bad = await cli('run', tiny, '--hardware', 'A100');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/cluster\.hardware: got "A100"/);
   });
 
   it('--trace-detail full draws every transfer and samples counters at every change', async () => {
