@@ -43,9 +43,14 @@ export interface ExpertParallelOptions {
 
 /** Virtual-time breakdown of a dispatch or combine, us. */
 export interface KernelTiming {
-  /** Notify step (count exchange + CPU wait); 0 for a cached dispatch and for combine. */
+  /**
+   * Notify step (launch, barriers, count exchange, host wait, counter clean); for a cached dispatch
+   * DeepEP's cached notify (launch, barrier, clean, barrier); 0 for combine.
+   */
   notifyUs: number;
-  /** Kernel time: the slowest rank, from kernel start to its last task's end. */
+  /** The kernel's launch cost (`kernelLaunchUs`), charged before it starts; not in `kernelUs`. */
+  launchUs: number;
+  /** Kernel time: the slowest rank, from kernel start (after its launch) to its last task's end. */
   kernelUs: number;
   /** Kernel time per rank. */
   perRankUs: number[];
@@ -212,7 +217,7 @@ export class ExpertParallel {
       const stride = notifyStride(a, R) * 4 * R;
       c.ensureRegion(r, R_NOTIFY, stride);
       c.ensureRegion(r, R_NOTIFY_OUT, stride);
-      c.ensureRegion(r, R_NOTIFY_SIG, 4);
+      c.ensureRegion(r, R_NOTIFY_SIG, 8);
     }
     let notifyUs = 0;
     let handle = input.handle;
@@ -229,7 +234,12 @@ export class ExpertParallel {
         numRecvTokensPerExpert: n.results.map((x) => x.perExpert.map(align)),
       };
       this.notifyOf = handle.id;
-    } else this.restoreNotify(handle);
+    } else {
+      this.restoreNotify(handle);
+      // DeepEP's cached notify: barrier, copy the stored prefix matrix and clean, barrier.
+      const n = await c.run('ep.notify.cached', a, run);
+      notifyUs = n.endUs - n.startUs;
+    }
     for (let r = 0; r < R; r++) if (!this.sizesOnly) c.ensureRegion(r, R_RECV, Math.max(16, handle.numRecv[r]! * L.bytes));
     this.prepareRings('d', a);
     const op = this.numNodes === 1 ? 'ep.dispatch.intranode' : 'ep.dispatch.internode';
@@ -237,7 +247,7 @@ export class ExpertParallel {
     const recv = this.sizesOnly
       ? []
       : Array.from({ length: R }, (_, r) => unpackRecords(c.region(r, R_RECV), L, handle.numRecv[r]!, r, this.numExperts / R));
-    return { recv, numRecvTokensPerExpert: handle.numRecvTokensPerExpert, handle, timing: timingOf(k, notifyUs) };
+    return { recv, numRecvTokensPerExpert: handle.numRecvTokensPerExpert, handle, timing: timingOf(k, notifyUs, c.config.hardware.kernelLaunchUs) };
   }
 
   /** Put a handle's counts back in place if another dispatch has run since. */
@@ -294,7 +304,7 @@ export class ExpertParallel {
         const T = h.numTokens[r]!;
         out.push(new Uint16Array(c.region(r, R_COMBINE_OUT).buffer.slice(0, T * H * 2)));
       }
-    return { x: out, timing: timingOf(k, 0) };
+    return { x: out, timing: timingOf(k, 0, c.config.hardware.kernelLaunchUs) };
   }
 
   /** Run each rank's local experts on a dispatch's rows (weighted), charging compute-model time. */
@@ -342,9 +352,11 @@ export class ExpertParallel {
 }
 
 
-function timingOf(k: { startUs: number; endUs: number; rankEndUs: number[]; events: number; windows: number }, notifyUs: number): KernelTiming {
-  const perRankUs = k.rankEndUs.map((e) => e - k.startUs);
-  return { notifyUs, kernelUs: k.endUs - k.startUs, perRankUs, startUs: k.startUs, events: k.events, windows: k.windows };
+/** A kernel's figures: its launch cost comes first and is not kernel time (a profiler's kernel time starts on the GPU). */
+function timingOf(k: { startUs: number; endUs: number; rankEndUs: number[]; events: number; windows: number }, notifyUs: number, launchUs: number): KernelTiming {
+  const start = k.startUs + launchUs;
+  const perRankUs = k.rankEndUs.map((e) => e - start);
+  return { notifyUs, launchUs, kernelUs: k.endUs - start, perRankUs, startUs: start, events: k.events, windows: k.windows };
 }
 
 

@@ -213,6 +213,8 @@ defineOp<EpArgs>({
     }
   },
   *task(ctx, a) {
+    // The kernel's launch (its own fixed cost, before it runs on the GPU).
+    yield ctx.sleep(ctx.hardware.kernelLaunchUs);
     const st = ctx.state['combine'] as InternodePlan;
     const R = ctx.numRanks;
     const stride = notifyStride(a, R);

@@ -417,6 +417,8 @@ defineOp<EpArgs>({
     ctx.state['dispatch'] = internodePlan(ctx, a, 'd');
   },
   *task(ctx, a) {
+    // The kernel's launch (its own fixed cost, before it runs on the GPU).
+    yield ctx.sleep(ctx.hardware.kernelLaunchUs);
     const st = ctx.state['dispatch'] as InternodePlan;
     const tasks = [];
     for (let c = 0; c < st.L.C; c++) {

@@ -77,6 +77,8 @@ defineOp<EpArgs>({
     ctx.state['dispatch'] = st;
   },
   *task(ctx, a) {
+    // The kernel's launch (its own fixed cost, before it runs on the GPU).
+    yield ctx.sleep(ctx.hardware.kernelLaunchUs);
     const st = ctx.state['dispatch'] as State;
     const R = ctx.numRanks;
     const C = numChannels(a.dispatch);

@@ -119,7 +119,7 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   smReduceGBps: 'estimate: FP32 reduction of BF16 rows from local HBM per SM; not binding on H800',
   nvlinkMessageUs: 'estimate: fence and tail release of one chunked NVLink send',
   ibMessageUs: 'estimate: building and posting one RDMA work request (WQE and doorbell)',
-  hostSyncUs: "estimate: CPU polling the notify step's pinned counters and launching the next kernel",
+  hostSyncUs: "estimate: host round trip of the CPU polling the notify step's pinned counters (launches are kernelLaunchUs)",
 }) as HardwareSources;
 
 const SOURCES: ReadonlyMap<string, HardwareSources> = new Map([
