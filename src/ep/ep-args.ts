@@ -47,6 +47,8 @@ export function ringNames(kernel: 'd' | 'c') {
     rdmaStage: `${p}rdma.stage`,
     /** Local progress counters between roles of one rank. */
     local: `${p}local`,
+    /** Channel metadata flags: set by each sender (start/end offsets written) before its first token. */
+    meta: `${p}meta`,
   };
 }
 
@@ -79,6 +81,7 @@ export function ringRegionSizes(kernel: 'd' | 'c', a: EpArgs, numRanks: number, 
     data(n.nvlRing, C * numRanks * cfg.nvlBuffer);
     data(n.nvlStage, C * numRanks * cfg.nvlBuffer);
     out.push({ name: n.local, bytes: 4 * C * 4 });
+    out.push({ name: n.meta, bytes: C * numRanks * 4 });
   } else {
     out.push({ name: n.rdmaCtrl, bytes: C * N * 2 * 4 });
     data(n.rdmaRing, C * N * cfg.rdmaBuffer);
@@ -88,6 +91,8 @@ export function ringRegionSizes(kernel: 'd' | 'c', a: EpArgs, numRanks: number, 
     data(n.nvlStage, C * gpusPerNode * cfg.nvlBuffer);
     // staged counts [C][N], forwarder progress [C][N][gpn], ticks [C]
     out.push({ name: n.local, bytes: (C * N + C * N * gpusPerNode + C) * 4 });
+    // RDMA channel metadata per source node [C][N], NVLink channel metadata per forwarder [C][gpn].
+    out.push({ name: n.meta, bytes: (C * N + C * gpusPerNode) * 4 });
   }
   return out;
 }

@@ -175,7 +175,7 @@ export class ExpertParallel {
   private prepareRings(kernel: 'd' | 'c', a: EpArgs): void {
     const c = this.cluster;
     const names = ringNames(kernel);
-    const counters = new Set([names.nvlCtrl, names.rdmaCtrl, names.local]);
+    const counters = new Set([names.nvlCtrl, names.rdmaCtrl, names.local, names.meta]);
     for (let r = 0; r < c.numRanks; r++)
       for (const { name, bytes } of ringRegionSizes(kernel, a, c.numRanks, c.config.gpusPerNode)) {
         const reg = c.ensureRegion(r, name, bytes);

@@ -52,6 +52,9 @@ export class InternodeLayout {
   staged(c: number, m: number): number { return c * this.N + m; }
   progress(c: number, m: number, j: number): number { return this.C * this.N + (c * this.N + m) * this.G + j; }
   tick(c: number): number { return this.C * this.N + this.C * this.N * this.G + c; }
+  /** meta flags: RDMA channel metadata from source node m / NVLink metadata from forwarder f. */
+  rdmaMeta(c: number, m: number): number { return c * this.N + m; }
+  nvlMeta(c: number, f: number): number { return this.C * this.N + c * this.G + f; }
 }
 
 /** DeepEP's internode dispatch warps per channel (two SMs): roles and counts. */
@@ -101,6 +104,10 @@ function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
   const toks = st.sendTokens[c]!;
   const nodes = st.sendNodes[c]!;
   const poss = st.sendPos[c]!;
+  // Before any token, the channel's metadata (start/end per destination) goes to every node it sends to.
+  if (w === 0)
+    for (let m = 0; m < L.N; m++)
+      if (st.totals[c]![m]! > 0) ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.meta), L.rdmaMeta(c, ctx.node) * 4, 1);
   for (let i = w; i < toks.length; i += warps) {
     const t = toks[i]!;
     const ns = nodes[i]!;
@@ -188,6 +195,11 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
   const streams = st.streams[c]!;
   let remaining = 0;
   for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
+  // Each source node's channel metadata before its ring is read; then this forwarder's own prefix
+  // start/end per source node to its receiver.
+  const meta = ctx.region(NM.meta);
+  for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) yield ctx.untilAtLeast(meta, L.rdmaMeta(c, m), 1);
+  ctx.atomicAdd(ctx.peerRegion(dst, NM.meta), L.nvlMeta(c, me) * 4, 1);
   while (remaining > 0) {
     let progressed = false;
     for (let m = 0; m < L.N; m++) {
@@ -306,6 +318,8 @@ function* nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number,
   for (let m = 0; m < L.N; m++) total += st.counts[(m * L.G + f) * stride + c]!;
   let consumed = 0;
   let returned = 0;
+  // The forwarder's per-source-node prefix start/end comes before its ring is read.
+  if (total > 0) yield ctx.untilAtLeast(ctx.region(NM.meta), L.nvlMeta(c, f), 1);
   while (consumed < total) {
     if (Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)) <= consumed) yield ctx.untilAtLeast(nctrl, L.nvlTail(c, f, 0), consumed + 1);
     const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, 0));

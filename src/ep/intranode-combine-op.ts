@@ -34,6 +34,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): T
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + s) * B,
     input: real ? ctx.region(R_COMBINE_IN) : null, rowOf: (i) => base + i, rows: st.counts[s * notifyStride(a, R) + c]!,
     chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
+    meta: { region: ctx.peerRegion(s, N.meta), index: c * R + ctx.rank },
   });
 }
 
@@ -48,6 +49,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
   const [t0, t1] = channelRange(T, C, c);
   const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
   const ctrl = ctx.region(N.nvlCtrl);
+  const meta = ctx.region(N.meta);
   const ring = a.sizesOnly ? null : ctx.region(N.nvlRing);
   const out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
   const acc = a.sizesOnly ? null : new RowAccumulator(H);
@@ -78,7 +80,11 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
   let t = t0;
   while (t < t1) {
     // Wait until every contributor of token t has delivered it.
-    for (const d of contrib[t - t0]!) yield ctx.untilAtLeast(ctrl, (c * R + d) * 2, consumed[d]! + 1);
+    for (const d of contrib[t - t0]!) {
+      // A sender's channel metadata comes before its first row is read.
+      if (consumed[d] === 0) yield ctx.untilAtLeast(meta, c * R + d, 1);
+      yield ctx.untilAtLeast(ctrl, (c * R + d) * 2, consumed[d]! + 1);
+    }
     showOccupancy();
     // Then take every following token that is already complete: one reduction step.
     need.set(consumed);

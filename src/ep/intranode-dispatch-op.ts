@@ -35,6 +35,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): T
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + d) * B,
     input: real ? ctx.region(R_IN) : null, rowOf: (i) => toks[i]!, rows: toks.length,
     chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
+    meta: { region: ctx.peerRegion(d, N.meta), index: c * R + ctx.rank },
   });
 }
 
@@ -51,6 +52,8 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number)
   const out = a.sizesOnly ? null : ctx.region(R_RECV);
   const copyRate = ctx.hardware.smCopyGBps * 1e3;
   let consumed = 0;
+  // The sender's channel metadata (start/end offsets) comes before any token is read.
+  if (n > 0) yield ctx.untilAtLeast(ctx.region(N.meta), c * R + s, 1);
   while (consumed < n) {
     const tail: number = yield ctx.untilAtLeast(ctrl, tailIdx, consumed + 1);
     const k = tail - consumed;

@@ -4,6 +4,7 @@
  * chunks; before each chunk the warps poll the peer's head (a remote read over NVLink; their own
  * memory when the peer is themselves) until the whole chunk fits, copy the rows into the staging
  * mirror of the ring slots, spend the SM time, and put the chunk with the tail released after it.
+ * Before the first chunk it writes the channel metadata (start/end offsets) the receiver waits for.
  */
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
@@ -32,6 +33,8 @@ export interface NvlRingSend {
   sm: SmClock;
   /** Role named on the SM's trace track. */
   role: RoleName;
+  /** The receiver's channel-metadata flag this sender sets (start/end offsets) before its first token. */
+  meta?: { region: Region; index: number };
 }
 
 export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
@@ -41,6 +44,8 @@ export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
   const self = o.dst === ctx.rank;
   let sent = 0;
   let head = 0;
+  // DeepEP's senders first write the channel's start and end offsets into the receiver's buffer.
+  if (o.meta && o.rows > 0) ctx.atomicAdd(o.meta.region, o.meta.index * 4, 1);
   while (sent < o.rows) {
     const k = Math.min(o.chunk, o.rows - sent);
     while (sent + k - head > B) head = self ? yield ctx.untilAtLeast(ctrl, headIndex, sent + k - B) : yield ctx.read(ctrl, headIndex);

@@ -85,6 +85,30 @@ describe('dispatch delivers exactly the right rows', () => {
   });
 });
 
+describe('channel metadata', () => {
+  it("every receiver got its senders' start/end metadata: one flag per (channel, source) with rows (intranode), per (channel, source node) and per (channel, forwarder) internode", async () => {
+    for (const [nodes, gpus] of [[1, 4], [2, 2]] as const) {
+      const k = mkCase(nodes, gpus);
+      const { ep, cluster } = await layer(k);
+      const inp = makeInputs(k);
+      const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+      const R = nodes * gpus;
+      const C = 2; // numSms 4
+      const stride = C + k.numExperts / R;
+      for (let r = 0; r < R; r++) {
+        const meta = cluster.region(r, 'ep.d.meta').i32;
+        const counts = d.handle.notifyCounts[r]!;
+        if (nodes === 1)
+          for (let c = 0; c < C; c++) for (let s = 0; s < R; s++) expect(meta[c * R + s], `rank ${r} ch ${c} src ${s}`).toBe(counts[s * stride + c]! > 0 ? 1 : 0);
+        else {
+          // Every forwarder of the node writes its NVLink metadata to this rank, once per channel.
+          for (let c = 0; c < C; c++) for (let f = 0; f < gpus; f++) expect(meta[C * nodes + c * gpus + f]).toBe(1);
+        }
+      }
+    }
+  });
+});
+
 describe('cached dispatch', () => {
   for (const [name, nodes, gpus] of SHAPES.slice(0, 2))
     it(`${name}: a handle gives the same result with DeepEP's cached notify (launch, barrier, clean, barrier; no host wait)`, async () => {
