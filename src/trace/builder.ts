@@ -3,9 +3,12 @@
  * `TraceBuilder`: turns the phases of a run (transfer records, compute spans) and rank state
  * changes into trace events, incrementally, so a trace can be streamed while the run goes on.
  *
- * Tracks: a process per node; per rank a compute thread (phase slices, xstate instants, counters)
- * and lanes per link port (`nvlink.out`, `nvlink.in`, `ib.out`, `ib.in`), each lane a thread whose
- * slices never overlap. Flow arrows join a transfer's egress slice to its ingress slice.
+ * Tracks: a process per rank (`rank R (node N)`), so that a viewer shows each rank as one expandable
+ * group: its compute thread (phase slices, xstate instants, counters), lanes per link port
+ * (`nvlink.out`, `nvlink.in`, `ib.out`, `ib.in`), each lane a thread whose slices never overlap, and
+ * its SMs. Flow arrows join a transfer's egress slice to its ingress slice. A last process,
+ * `cluster`, carries the utilisation counters of the whole cluster over virtual time (NVLink, IB and
+ * SM busy %, exact: computed from every transfer and SM slice, not from the drawn sample).
  */
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { ACTIVITY_STRIDE, SAMPLE_STRIDE, SERIES_NAMES, TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
@@ -59,6 +62,11 @@ function flatten(records: readonly TimelineRecord[]): Float64Array {
   return out;
 }
 
+/** Buckets per phase of the cluster utilisation counters. */
+export const UTILISATION_BUCKETS = 100;
+/** Names of the cluster utilisation counters (percent). */
+export const UTILISATION_SERIES = { nvlink: 'NVLink busy %', ib: 'IB busy %', sm: 'SM busy %' } as const;
+
 const PORT_OUT = { [PATH_NVLINK]: 0, [PATH_IB]: 2 } as Record<number, number>;
 
 export class TraceBuilder {
@@ -83,9 +91,19 @@ export class TraceBuilder {
     this.rankFilter = options.ranks ? new Set(options.ranks) : null;
   }
 
-  /** Node (trace process id) of a rank. */
+  /** Trace process id of a rank: one process (an expandable group in viewers) per rank. */
   pid(rank: number): number {
+    return rank;
+  }
+
+  /** Node of a rank. */
+  node(rank: number): number {
     return Math.floor(rank / this.gpusPerNode);
+  }
+
+  /** Process id of the cluster-wide utilisation counters, after every rank's. */
+  get clusterPid(): number {
+    return this.numRanks;
   }
 
   /** Thread id of a rank's compute track (`lane` < 0) or of lane `lane` of port `port`. */
@@ -104,10 +122,12 @@ export class TraceBuilder {
     if (this.started) return [];
     this.started = true;
     const ev: TraceEvent[] = [];
-    for (let n = 0; n < Math.ceil(this.numRanks / this.gpusPerNode); n++) {
-      ev.push({ ph: 'M', name: 'process_name', pid: n, tid: 0, ts: 0, args: { name: `node ${n}` } });
-      ev.push({ ph: 'M', name: 'process_sort_index', pid: n, tid: 0, ts: 0, args: { sort_index: n } });
+    for (let r = 0; r < this.numRanks; r++) {
+      ev.push({ ph: 'M', name: 'process_name', pid: this.pid(r), tid: 0, ts: 0, args: { name: `rank ${r} (node ${this.node(r)})` } });
+      ev.push({ ph: 'M', name: 'process_sort_index', pid: this.pid(r), tid: 0, ts: 0, args: { sort_index: r } });
     }
+    ev.push({ ph: 'M', name: 'process_name', pid: this.clusterPid, tid: 0, ts: 0, args: { name: 'cluster' } });
+    ev.push({ ph: 'M', name: 'process_sort_index', pid: this.clusterPid, tid: 0, ts: 0, args: { sort_index: -1 } });
     for (let r = 0; r < this.numRanks; r++) {
       ev.push({ ph: 'M', name: 'thread_name', pid: this.pid(r), tid: this.tid(r), ts: 0, args: { name: `rank ${r} compute` } });
       ev.push({ ph: 'M', name: 'thread_sort_index', pid: this.pid(r), tid: this.tid(r), ts: 0, args: { sort_index: this.tid(r) } });
@@ -193,7 +213,7 @@ export class TraceBuilder {
       const a = span[2 * rank]!;
       const b = span[2 * rank + 1]!;
       if (!(b >= a)) continue;
-      const args: Record<string, unknown> = { step: p.step, phase: p.phase };
+      const args: Record<string, unknown> = { step: p.step, phase: p.phase, rank, node: this.node(rank) };
       if (ls) {
         // Exact per-port totals of every transfer (the slices may be a sample): what `trace summarize` reads.
         const perPort: Record<string, { transfers: number; bytes: number; busyUs: number }> = {};
@@ -261,6 +281,7 @@ export class TraceBuilder {
       if (o.counterBuckets > 0) this.bucketCounters(tl, n, lo, hi, ev);
       else this.exactCounters(tl, n, ev);
       if (p.samples && p.samples.length > 0) this.sampleCounters(p.samples, lo, hi, ev);
+      if (hi > lo) this.utilisationCounters(tl, n, p.activities, lo, hi, ev);
     }
     this.stats.events = before + ev.length;
     return ev;
@@ -437,6 +458,70 @@ export class TraceBuilder {
       if (last !== 0) ev.push(this.counterEvent(slot, hi, 0));
       this.inFlight[slot] = 0;
     }
+  }
+
+  /**
+   * Cluster-wide utilisation over `[lo, hi]` in {@link UTILISATION_BUCKETS} buckets, as counters
+   * (percent) on the `cluster` process: per link type the busy time of every port (the union of its
+   * transfers' egress or ingress intervals) over ports x bucket width, the ports being every rank's
+   * two ports of that type; and the SMs' busy time over the SM tracks active in the phase.
+   */
+  private utilisationCounters(tl: ArrayLike<number>, n: number, act: ArrayLike<number> | undefined, lo: number, hi: number, ev: TraceEvent[]): void {
+    const B = UTILISATION_BUCKETS;
+    const w = (hi - lo) / B;
+    const add = (acc: Float64Array, a: number, b: number) => {
+      a = Math.max(a, lo);
+      b = Math.min(b, hi);
+      for (let k = Math.max(0, Math.floor((a - lo) / w)); k < B && lo + k * w < b; k++) {
+        const x = Math.max(a, lo + k * w);
+        const y = Math.min(b, lo + (k + 1) * w);
+        if (y > x) acc[k]! += y - x;
+      }
+    };
+    const ports = this.numRanks * LINK_PORTS.length;
+    const iv: number[][] = Array.from({ length: ports }, () => []);
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
+      const out = PORT_OUT[tl[x + PATH]!];
+      if (out === undefined) continue;
+      iv[tl[x + SRC]! * 4 + out]!.push(tl[x + E0]!, tl[x + E1]!);
+      iv[tl[x + DST]! * 4 + out + 1]!.push(tl[x + I0]!, tl[x + I1]!);
+    }
+    const busy = { nvlink: new Float64Array(B), ib: new Float64Array(B) };
+    const used = { nvlink: false, ib: false };
+    for (let slot = 0; slot < ports; slot++) {
+      const v = iv[slot]!;
+      if (v.length === 0) continue;
+      const kind = (slot & 3) < 2 ? 'nvlink' : 'ib';
+      used[kind] = true;
+      const order = Array.from({ length: v.length / 2 }, (_, i) => i).sort((a, b) => v[2 * a]! - v[2 * b]!);
+      let s = -Infinity, e = -Infinity;
+      for (const i of order) {
+        const a = v[2 * i]!, b = v[2 * i + 1]!;
+        if (a > e) {
+          if (e > s) add(busy[kind], s, e);
+          s = a;
+          e = b;
+        } else if (b > e) e = b;
+      }
+      if (e > s) add(busy[kind], s, e);
+    }
+    const sm = new Float64Array(B);
+    const smTracks = new Set<number>();
+    if (act) {
+      for (let x = 0; x + ACTIVITY_STRIDE <= act.length; x += ACTIVITY_STRIDE) {
+        smTracks.add(act[x + 2]! * SM_TIDS_PER_RANK + act[x + 3]!);
+        add(sm, act[x]!, act[x + 1]!);
+      }
+    }
+    const pid = this.clusterPid;
+    const emit = (name: string, acc: Float64Array, units: number) => {
+      for (let k = 0; k < B; k++) ev.push({ ph: 'C', name, pid, tid: 0, ts: lo + k * w, args: { percent: Math.min(100, (100 * acc[k]!) / (units * w)) } });
+      ev.push({ ph: 'C', name, pid, tid: 0, ts: hi, args: { percent: 0 } });
+    };
+    // Every rank has an out and an in port per link type.
+    if (used.nvlink) emit(UTILISATION_SERIES.nvlink, busy.nvlink, 2 * this.numRanks);
+    if (used.ib) emit(UTILISATION_SERIES.ib, busy.ib, 2 * this.numRanks);
+    if (smTracks.size > 0) emit(UTILISATION_SERIES.sm, sm, smTracks.size);
   }
 
   /** Bytes in service per port at every change, as counters on the rank's compute thread. */

@@ -102,7 +102,8 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
     if (e.ph !== 'X') continue;
     const who = names.get(`${e.pid}:${e.tid}`);
     if (!who) continue;
-    nodeOf.set(who.rank, e.pid);
+    // Traces that group tracks by rank carry the node in the phase slices' args; older ones: pid = node.
+    if (!nodeOf.has(who.rank) || e.args?.['node'] !== undefined) nodeOf.set(who.rank, typeof e.args?.['node'] === 'number' ? (e.args['node'] as number) : e.pid);
     const key = `${who.rank}|${who.track}`;
     (busy.get(key) ?? busy.set(key, []).get(key)!).push([e.ts, e.ts + e.dur!]);
     const perPort = who.track === 'compute' && e.cat === 'phase' ? e.args?.['links'] : undefined;

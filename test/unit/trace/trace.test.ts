@@ -37,10 +37,29 @@ describe('TraceBuilder', () => {
     expect(flows.length).toBe(2 * 5);
     const instants = ev.filter((e) => e.ph === 'i');
     expect(instants).toEqual([expect.objectContaining({ name: 'busy (traffic)', cat: 'xstate', s: 't', pid: 0, tid: b.tid(0) })]);
-    // a process per node, named threads per rank
+    // a process per rank (one expandable group), named threads per rank, and the cluster's counters
     const names = ev.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args!['name']);
     expect(names).toEqual(expect.arrayContaining(['rank 0 compute', 'rank 0 ib.in', 'rank 0 ib.in #1', 'rank 0 ib.in #2', 'rank 1 nvlink.out']));
-    expect(ev.filter((e) => e.name === 'process_name').map((e) => e.args!['name'])).toEqual(['node 0', 'node 1']);
+    expect(ev.filter((e) => e.name === 'process_name').map((e) => e.args!['name'])).toEqual(['rank 0 (node 0)', 'rank 1 (node 0)', 'rank 2 (node 1)', 'rank 3 (node 1)', 'cluster']);
+    expect(ev.filter((e) => e.cat === 'phase' && e.args!['rank'] === 3).map((e) => e.args!['node'])).toEqual([1, 1]);
+  });
+
+  it('draws exact cluster utilisation counters: busy port time over ports and time, per link type', () => {
+    const b = new TraceBuilder(4, 2);
+    const ev = b.phase(incast);
+    const series = (name: string) => ev.filter((e) => e.ph === 'C' && e.name === name && e.pid === 4);
+    const nvl = series('NVLink busy %');
+    const ib = series('IB busy %');
+    // 100 buckets over [0, 20] us plus the closing zero.
+    expect(nvl).toHaveLength(101);
+    const mean = (c: TraceEvent[]) => c.slice(0, -1).reduce((a, e) => a + (e.args!['percent'] as number), 0) / 100;
+    // NVLink: r1 out [0,10], r0 in [1,11], r0 out [0,4], r1 in [1,5] = 28 us over 8 ports x 20 us.
+    expect(mean(nvl)).toBeCloseTo(17.5, 6);
+    // IB: r2 out [0,15], r3 out [0,15] (its second send overlaps), r0 in [2.5,17.5] = 45 us over 160.
+    expect(mean(ib)).toBeCloseTo(28.125, 6);
+    // First bucket: only r1's and r0's NVLink egress are busy, 2 ports of 8.
+    expect(nvl[0]!.args!['percent']).toBeCloseTo(25, 6);
+    expect(series('SM busy %')).toEqual([]);
   });
 
   it('counts bytes in flight per port back to zero (full detail: a sample at every change)', () => {
