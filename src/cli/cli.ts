@@ -7,11 +7,12 @@ import { isExpertmeshError } from '../errors.js';
 import { benchModes, getBenchMode } from './bench-registry.js';
 import './bench-modes.js';
 import { exitCodeOf, formatHelp, parseCommandArgs, usageError, type CliIo, type Command } from './command.js';
+import { reportCommand } from './report-command.js';
 import { runCommand } from './run-command.js';
 import { traceSummarizeCommand } from './trace-command.js';
 import { hardwareShowCommand } from './hardware-command.js';
 
-const COMMANDS: Command[] = [runCommand, traceSummarizeCommand, hardwareShowCommand];
+const COMMANDS: Command[] = [runCommand, reportCommand, traceSummarizeCommand, hardwareShowCommand];
 
 function topHelp(): string {
   const modes = benchModes();
@@ -81,7 +82,7 @@ async function resolve(argv: string[]): Promise<{ cmd: Command; rest: string[] }
     return { cmd: mode, rest: more };
   }
   const cmd = COMMANDS.find((c) => c.name === first);
-  if (!cmd) throw usageError(`unknown command '${first}'; known: run, trace summarize, hardware show, bench (see expertmesh --help)`);
+  if (!cmd) throw usageError(`unknown command '${first}'; known: run, report, trace summarize, hardware show, bench (see expertmesh --help)`);
   return { cmd, rest: argv.slice(1) };
 }
 

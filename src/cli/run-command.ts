@@ -9,6 +9,9 @@ import { runScenario } from '../scenario/run.js';
 import type { Scenario } from '../scenario/schema.js';
 import { intOption, usageError, type CliIo, type Command, type ParsedArgs } from './command.js';
 import { progressReporter } from './progress.js';
+import { readTraceFile, runReport } from '../report/index.js';
+import { emitReport, REPORT_OPTION, reportPath, scratchDir } from './report-output.js';
+import { join } from 'node:path';
 import { formatRunSummary } from './table.js';
 
 /** The scenario a `run` invocation describes: file (or the default) plus command-line overrides. */
@@ -47,17 +50,26 @@ export const runCommand: Command = {
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: the scenario\'s, else the cores available)' },
     seed: { type: 'string', value: 'S', help: 'routing seed (overrides routing.seed)' },
     hardware: { type: 'string', value: 'NAME|path.json', help: "hardware profile: a built-in name (H800, H100, H200) or a JSON profile file (overrides cluster.hardware; see expertmesh hardware show)" },
+    report: REPORT_OPTION,
     json: { type: 'boolean', help: 'print one JSON object (schemaVersion, figures, digests) on stdout and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const scenario = scenarioFromArgs(args);
     for (const n of resolveHardware(scenario.cluster.hardware, 'cluster.hardware').notes) io.stderr.write(`expertmesh run: hardware: ${n}\n`);
+    const report = reportPath('run', args);
+    // The report's plots come from the trace: write one to a scratch directory when none was asked for.
+    const scratch = report !== undefined && !scenario.trace ? scratchDir() : null;
     const progress = progressReporter(io);
     try {
-      const r = await runScenario(scenario, { onProgress: progress.onProgress, ...(io.signal ? { signal: io.signal } : {}) });
+      const r = await runScenario(scenario, {
+        onProgress: progress.onProgress, ...(io.signal ? { signal: io.signal } : {}),
+        ...(scratch ? { trace: join(scratch.path, 'run.trace.json') } : {}),
+      });
       progress.done();
-      if (args.values['json']) io.stdout.write(`${JSON.stringify(r)}\n`);
-      else io.stdout.write(formatRunSummary(r));
+      const summary = formatRunSummary(scratch ? { ...r, trace: null } : r);
+      if (args.values['json']) io.stdout.write(`${JSON.stringify(scratch ? { ...r, trace: null } : r)}\n`);
+      else io.stdout.write(summary);
+      if (report !== undefined && r.trace) await emitReport(io, report, runReport(r, readTraceFile(r.trace.path), [{ heading: 'Run summary', text: summary }]));
       const ok = r.tokens.conserved && r.verified !== false && (r.check === null || (r.check.tokens.conserved && r.check.verified !== false));
       if (!ok) {
         io.stderr.write('expertmesh run: the run finished but failed its checks (tokens not conserved or outputs differ from the reference)\n');
@@ -66,6 +78,7 @@ export const runCommand: Command = {
       return ok ? 0 : 1;
     } finally {
       progress.done();
+      scratch?.dispose();
     }
   },
 };

@@ -217,3 +217,31 @@ export function routingFigures(plan: MoePlan): RoutingFigures {
     })),
   };
 }
+
+/**
+ * Per-step loads for plots: (token, k) pairs per logical expert, and per GPU before EPLB (each GPU
+ * holding its contiguous block of experts) and after it (the replica layout the run used; null when
+ * EPLB is off, as the two would be the same).
+ */
+export interface RunLoads {
+  /** `experts[step][expert]`. */
+  experts: number[][];
+  /** `gpuBefore[step][gpu]`: the contiguous layout, experts E/R per GPU. */
+  gpuBefore: number[][];
+  /** `gpuAfter[step][gpu]`: with EPLB's replicas; null without EPLB. */
+  gpuAfter: number[][] | null;
+}
+
+export function planLoads(plan: MoePlan): RunLoads {
+  const R = plan.numRanks;
+  const eplb = plan.scenario.balancing.enableEplb;
+  const experts = plan.steps.map((st) => Array.from(st.expertLoad));
+  const gpuBefore = experts.map((load) => {
+    const per = load.length / R;
+    return Array.from({ length: R }, (_, g) => load.slice(Math.floor(g * per), Math.floor((g + 1) * per)).reduce((a, b) => a + b, 0));
+  });
+  const gpuAfter = eplb
+    ? plan.steps.map((st) => Array.from(gpuPairs(plan, st.slotLoad)))
+    : null;
+  return { experts, gpuBefore, gpuAfter };
+}

@@ -11,7 +11,7 @@ import type { TraceOptions } from '../trace/events.js';
 import { OP_PUT } from '../transport/protocol.js';
 import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
 import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
-import { planFigures, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
+import { planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
 import type { Scenario } from './schema.js';
 
 /** Progress of {@link runScenario}. */
@@ -53,6 +53,8 @@ async function runOnce(
 ): Promise<RunFigures> {
   const t0 = performance.now();
   const plan = await planScenarioAsync(s, opts.signal);
+  // The loads the report plots (expert and GPU heatmaps) travel in the trace's metadata.
+  rec?.addMeta({ loads: planLoads(plan) });
   const total = s.steps * PHASES.length;
   let done = 0;
   const progress = (step: number, phase: PhaseName, virtualUs: number) =>

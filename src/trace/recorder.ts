@@ -17,6 +17,7 @@ export interface TraceShape {
 export class TraceRecorder {
   readonly builder: TraceBuilder;
   readonly writer: TraceWriter;
+  private extra: Record<string, unknown> = {};
 
   /** Opens `path` at once: throws `E_ARGUMENT` if it cannot be written. */
   constructor(path: string, shape: TraceShape, options: TraceOptions = {}, private readonly meta: Record<string, unknown> = {}) {
@@ -40,6 +41,11 @@ export class TraceRecorder {
     this.builder.rankState(s);
   }
 
+  /** Add fields to the metadata written at {@link close} (`otherData`), e.g. the run's loads. */
+  addMeta(fields: Record<string, unknown>): void {
+    this.extra = { ...this.extra, ...fields };
+  }
+
   /** Write what is left and the metadata; `error` marks the trace incomplete. */
   close(error?: unknown): void {
     this.writer.write([...this.builder.header(), ...this.builder.flushStates()]);
@@ -47,6 +53,7 @@ export class TraceRecorder {
     const o = this.builder.options;
     this.writer.close({
       ...this.meta,
+      ...this.extra,
       incomplete: error !== undefined,
       ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
       transfers, transfersDrawn, transfersNotDrawn,

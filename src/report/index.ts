@@ -1,0 +1,67 @@
+/**
+ * @module
+ * HTML reports of runs: `runReport` for a scenario run (from its result and its trace),
+ * `traceReport` for an existing trace file, `benchReport` for `bench deepep` results (one per SM
+ * count of a sweep). Each gives {@link ReportData}; {@link writeReport} renders and writes it.
+ */
+import type { DeepepBenchResult } from '../ep/deepep-benchmark.js';
+import type { ScenarioResult } from '../scenario/result.js';
+import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow, type TraceDocument } from './data.js';
+
+export { readTraceFile, reportRowsFromTrace } from './data.js';
+export type { KernelRow, PhaseRow, ReportData, ReportText, RingRow, SmSweepRow, TraceDocument, UtilisationRow } from './data.js';
+export { renderReportHtml, writeReport, plotSvg } from './html.js';
+export { reportPlots, type PlotSpec } from './specs.js';
+
+/** The report of a scenario run: its summary (`summary`, preformatted) and the plots its trace holds. */
+export function runReport(r: ScenarioResult, trace: TraceDocument, summary: ReportText[]): ReportData {
+  const c = r.cluster;
+  return {
+    title: `expertmesh run: ${r.scenario}`,
+    subtitle: `${c.ranks} ranks (${c.nodes} x ${c.gpusPerNode} ${c.hardware}), ${r.payload}, ${r.steps} step(s); virtual time ${r.virtualTimeUs.toFixed(1)} us`,
+    summary,
+    ...reportRowsFromTrace(trace),
+    smSweep: [],
+    kernels: [],
+  };
+}
+
+/** The report of an existing trace file (`expertmesh report trace.json`). */
+export function traceReport(trace: TraceDocument, name: string, summary: ReportText[]): ReportData {
+  const scenario = trace.otherData?.['scenario'];
+  return {
+    title: `expertmesh trace: ${typeof scenario === 'string' ? scenario : name}`,
+    subtitle: `from ${name}${trace.otherData?.['incomplete'] === true ? ' (INCOMPLETE: the run failed before the end)' : ''}`,
+    summary,
+    ...reportRowsFromTrace(trace),
+    smSweep: [],
+    kernels: [],
+  };
+}
+
+/** The SM sweep rows of `bench deepep` results (one result per SM count). */
+export function smSweepRows(results: readonly DeepepBenchResult[]): SmSweepRow[] {
+  return results.flatMap((r) => (['dispatch', 'combine'] as const).map((kernel) => ({
+    sms: r.sms, kernel, timeUs: r[kernel].timeUs, rdmaGBps: r[kernel].rdmaGBps, nvlGBps: r[kernel].nvlGBps,
+  })));
+}
+
+/** The report of `bench deepep`: the kernels of the first result, and the SM sweep when there are several. */
+export function benchReport(results: readonly DeepepBenchResult[], summary: ReportText[]): ReportData {
+  const r = results[0]!;
+  const kernels: KernelRow[] = (['dispatch', 'combine'] as const).flatMap((kernel) => {
+    const k = r[kernel];
+    return [
+      ...(k.rdmaGBps === null ? [] : [{ kernel, link: 'RDMA' as const, gbps: k.rdmaGBps, min: k.rdmaGBpsMin ?? k.rdmaGBps, max: k.rdmaGBpsMax ?? k.rdmaGBps }]),
+      { kernel, link: 'NVL' as const, gbps: k.nvlGBps, min: k.nvlGBpsMin, max: k.nvlGBpsMax },
+    ];
+  });
+  return {
+    title: `expertmesh bench deepep: ${r.ranks} ranks`,
+    subtitle: `DeepEP normal kernels, ${r.ranks} ranks (${r.nodes} node(s)), ${results.map((x) => x.sms).join(', ')} SMs, ${r.tokens} tokens x hidden ${r.hidden}, dispatch ${r.dtype}`,
+    summary,
+    phases: [], utilisation: [], rings: [], loads: null,
+    smSweep: smSweepRows(results),
+    kernels,
+  };
+}
