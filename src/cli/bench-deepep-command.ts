@@ -6,6 +6,8 @@
 import { formatEpConfig } from './table.js';
 import { usageError, intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
 import { runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
+import { benchReport } from '../report/index.js';
+import { emitReport, REPORT_OPTION, reportPath } from './report-output.js';
 
 const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
@@ -48,12 +50,14 @@ export const benchDeepepCommand: Command = {
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
+    report: REPORT_OPTION,
     json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, wallMs; with an --sms list: rows) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';
     const mode = (args.values['mode'] as string | undefined) ?? 'normal';
     if (mode !== 'normal') throw usageError(`${cmd}: --mode must be 'normal' (the low-latency kernels are not modelled yet), got '${mode}'`, { option: 'mode', value: mode });
+    const report = reportPath(cmd, args);
     const ranks = intOption(cmd, args, 'ranks', 1);
     if (ranks === undefined) throw usageError(`${cmd}: --ranks R is required (see expertmesh bench deepep --help)`, { option: 'ranks' });
     const smsText = args.values['sms'];
@@ -80,10 +84,13 @@ export const benchDeepepCommand: Command = {
     if (smsList.length > 1) {
       const rows = await runDeepepSmsSweep(o, smsList.map(Number));
       io.stdout.write(args.values['json'] ? `${JSON.stringify(rows)}\n` : rows.rows.map(formatDeepepResult).join('\n'));
+      if (report !== undefined) await emitReport(io, report, benchReport(rows.rows, rows.rows.map((r) => ({ heading: `bench deepep, ${r.sms} SMs`, text: formatDeepepResult(r) }))));
       return 0;
     }
     const r = await runDeepepBenchmark(o);
     io.stdout.write(args.values['json'] ? `${JSON.stringify(r)}\n` : formatDeepepResult(r));
+    // One result per SM count: the report's SM sweep plot draws when a sweep gives several.
+    if (report !== undefined) await emitReport(io, report, benchReport([r], [{ heading: 'bench deepep', text: formatDeepepResult(r) }]));
     return 0;
   },
 };
