@@ -68,6 +68,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly snapshots: RankSnapshot[];
   /** Events reported by all hosts so far. */
   private eventsTotal = 0;
+
+  /** Simulation events processed by all hosts since the cluster started (progress: events per second). */
+  get eventsProcessed(): number {
+    return this.eventsTotal;
+  }
   private nextId = 1;
   private nextRegionId = 0;
   private nextOpId = 0;

@@ -114,6 +114,7 @@ export function reportRowsFromTrace(doc: TraceDocument): Pick<ReportData, 'phase
   const other = doc.otherData ?? {};
   const sampling = (other['sampling'] ?? {}) as { maxLanes?: number };
   const perRank = tidsPerRank(sampling.maxLanes ?? 16);
+  const stepShift = other['stepBase'] === 1 ? 0 : 1;
   const phases: PhaseRow[] = [];
   const utilisation: UtilisationRow[] = [];
   const ringEvents = new Map<string, Array<[number, number, number]>>();
@@ -123,7 +124,7 @@ export function reportRowsFromTrace(doc: TraceDocument): Pick<ReportData, 'phase
       // Older traces (a process per node) have no rank in the args: the compute track's thread id tells.
       const rank = typeof a['rank'] === 'number' ? a['rank'] : Math.floor(e.tid / perRank);
       const node = typeof a['node'] === 'number' ? a['node'] : e.pid;
-      phases.push({ rank, node, step: Number(a['step'] ?? 0) + 1, phase: String(a['phase'] ?? e.name), startUs: e.ts, endUs: e.ts + e.dur });
+      phases.push({ rank, node, step: Number(a['step'] ?? 0) + stepShift, phase: String(a['phase'] ?? e.name), startUs: e.ts, endUs: e.ts + e.dur });
     } else if (e.ph === 'C') {
       const series = SERIES_OF[e.name];
       if (series) {

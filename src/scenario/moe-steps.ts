@@ -28,6 +28,7 @@ export type PhaseName = (typeof PHASES)[number];
 
 /** One phase of one step, as simulated. */
 export interface PhaseRun {
+  /** Step, 1-based. */
   step: number;
   phase: PhaseName;
   /** Virtual start and end, us (absolute cluster time). */
@@ -50,6 +51,7 @@ export interface PhaseRun {
 
 /** Progress inside {@link runMoeSteps}. */
 export interface MoeProgress {
+  /** Step, 1-based. */
   step: number;
   phase: PhaseName;
   /** Virtual time reached, us. */
@@ -194,7 +196,8 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
   };
 
   for (const [step, st] of plan.steps.entries()) {
-    if (opts.signal?.aborted) fail('E_ABORTED', `run aborted before step ${step}`, { step });
+    const n = step + 1; // steps are 1-based in everything the layer reports
+    if (opts.signal?.aborted) fail('E_ABORTED', `run aborted before step ${n}`, { step: n });
     await take(); // clear whatever ran before this step
     const inputs: RankInput[] = real ? Array.from({ length: R }, (_, r) => rankInput(plan, step, r)) : [];
 
@@ -203,13 +206,13 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     const d: DispatchResult = await ep.dispatch({
       topkIdx: st.slots,
       ...(real ? { x: inputs.map((i) => i.x), topkWeights: inputs.map((i) => i.weights) } : {}),
-    }, runOpts(step, 'dispatch'));
+    }, runOpts(n, 'dispatch'));
     const [notifyTl, dispatchTl] = splitAt(await take(), d.timing.startUs);
     const samples = recording ? await cluster.takeSamples() : undefined;
     const activities = recording ? await cluster.takeActivities() : undefined;
-    emit(makePhase({ step, phase: 'notify', startUs: t0, endUs: d.timing.startUs }, notifyTl));
+    emit(makePhase({ step: n, phase: 'notify', startUs: t0, endUs: d.timing.startUs }, notifyTl));
     emit(makePhase({
-      step, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs,
+      step: n, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs,
       ...(samples ? { samples } : {}), ...(activities ? { activities } : {}),
     }, dispatchTl));
 
@@ -249,16 +252,16 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     }
     const perRankUs = Array.from({ length: R }, (_, r) => rankExpertsUs(cluster, s, st.slotLoad.subarray(r * perGpu, (r + 1) * perGpu)));
     const e0 = cluster.nowUs;
-    const expertsUs = await chargeCompute(cluster, perRankUs, runOpts(step, 'experts'));
-    emit(makePhase({ step, phase: 'experts', startUs: e0, endUs: e0 + expertsUs, compute: perRankUs.map((us) => [e0, e0 + us] as const) }, await take()));
+    const expertsUs = await chargeCompute(cluster, perRankUs, runOpts(n, 'experts'));
+    emit(makePhase({ step: n, phase: 'experts', startUs: e0, endUs: e0 + expertsUs, compute: perRankUs.map((us) => [e0, e0 + us] as const) }, await take()));
 
     // combine on the dispatch's handle (the shared experts' output joins as the combine's bias).
-    const c = await ep.combine({ handle: h, ...(real ? { x: y } : {}), ...(bias ? { bias } : {}) }, runOpts(step, 'combine'));
+    const c = await ep.combine({ handle: h, ...(real ? { x: y } : {}), ...(bias ? { bias } : {}) }, runOpts(n, 'combine'));
     const combineTl = await take();
     const combineSamples = recording ? await cluster.takeSamples() : undefined;
     const combineActivities = recording ? await cluster.takeActivities() : undefined;
     emit(makePhase({
-      step, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs,
+      step: n, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs,
       ...(combineSamples ? { samples: combineSamples } : {}), ...(combineActivities ? { activities: combineActivities } : {}),
     }, combineTl));
 
@@ -271,7 +274,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
       if (!chk.ok) {
         verified = false;
         const f = chk.first;
-        mismatch ??= `step ${step}: ${chk.mismatches} output values differ from the dense reference` +
+        mismatch ??= `step ${n}: ${chk.mismatches} output values differ from the dense reference` +
           (f ? ` (first: rank ${f.rank} token ${f.token} column ${f.col}: got ${f.got}, want ${f.want} +- ${f.tol.toExponential(2)})` : '');
       }
     }

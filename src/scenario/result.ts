@@ -102,13 +102,15 @@ export interface RunFigures {
   verified: boolean | null;
   /** When `verified` is false: the first difference from the dense reference. */
   mismatch?: string;
-  /** Wall-clock time of the run, ms. */
+  /** Wall-clock time of this run alone, ms (for the main run: without the check run and the cluster's start). */
   wallMs: number;
 }
 
 /** What `runScenario` returns. */
 export interface ScenarioResult extends RunFigures {
   schemaVersion: 1;
+  /** Wall-clock time of the whole call, ms: cluster start, main run, check run, trace. */
+  totalWallMs: number;
   /** The reduced real-payload check run, when the scenario has `check`. */
   check: RunFigures | null;
   trace: { path: string; events: number; transfersDrawn: number; transfersNotDrawn: number } | null;

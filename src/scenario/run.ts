@@ -14,18 +14,25 @@ import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
 import { planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
 import type { Scenario } from './schema.js';
 
-/** Progress of {@link runScenario}. */
+/**
+ * Progress of {@link runScenario}. Within one run (`main`, then `check`) reports come in order:
+ * `virtualUs`, `done` and `events` never go down.
+ */
 export interface RunProgress {
   /** The main run, or the reduced real-payload check that follows it. */
   run: 'main' | 'check';
+  /** Step, 1-based (1..steps), as everywhere in expertmesh. */
   step: number;
   steps: number;
+  /** The phase running (or just finished, when `done` has just grown). */
   phase: PhaseName;
   /** Phases finished so far in this run, and how many it has. */
   done: number;
   total: number;
-  /** Virtual time reached, us. */
+  /** Virtual time reached, us (absolute cluster time; never less than in an earlier report of the run). */
   virtualUs: number;
+  /** Simulation events processed so far in this run (for events per second). */
+  events: number;
 }
 
 /** Options of {@link runScenario}. */
@@ -57,8 +64,14 @@ async function runOnce(
   rec?.addMeta({ loads: planLoads(plan) });
   const total = s.steps * PHASES.length;
   let done = 0;
-  const progress = (step: number, phase: PhaseName, virtualUs: number) =>
-    opts.onProgress?.({ run, step, steps: s.steps, phase, done, total, virtualUs });
+  // The notify phase is reported once its dispatch has finished (they run as one call), so times
+  // reported by the phases can be earlier than those reported during the dispatch: keep the maximum.
+  let reached = -Infinity;
+  const events0 = cluster.eventsProcessed;
+  const progress = (step: number, phase: PhaseName, virtualUs: number) => {
+    reached = Math.max(reached, virtualUs);
+    opts.onProgress?.({ run, step, steps: s.steps, phase, done, total, virtualUs: reached, events: cluster.eventsProcessed - events0 });
+  };
   const res = await (opts.moeSteps ?? runMoeSteps)(cluster, plan, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     onProgress: (p) => progress(p.step, p.phase, p.virtualUs),
@@ -135,7 +148,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
     return {
       schemaVersion: 1,
       ...main,
-      wallMs: performance.now() - t0,
+      totalWallMs: performance.now() - t0,
       check,
       trace: rec ? { path: rec.path, events: rec.writer.events, transfersDrawn: rec.stats.transfersDrawn, transfersNotDrawn: rec.stats.transfersNotDrawn } : null,
     };

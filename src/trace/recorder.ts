@@ -57,6 +57,8 @@ export class TraceRecorder {
       incomplete: error !== undefined,
       ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
       transfers, transfersDrawn, transfersNotDrawn,
+      /** Phase slices' `args.step` is 1-based (older traces: 0-based, without this field). */
+      stepBase: 1,
       /** True when some transfers have no slice (sampling, caps or lanes): counters still count them. */
       sampled: transfersNotDrawn > 0,
       sampling: o,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseScenario, planScenario, runMoeSteps, runScenario, type ScenarioInput } from '../../../src/scenario/index.js';
+import { parseScenario, planScenario, runMoeSteps, runScenario, type RunProgress, type ScenarioInput } from '../../../src/scenario/index.js';
 import { layoutDigest } from '../../../src/scenario/plan.js';
 import { checkAgainstReference, expertWeights, rankInput } from '../../../src/scenario/payload.js';
 import type { PhaseRun } from '../../../src/scenario/moe-steps.js';
@@ -86,14 +86,31 @@ describe('runScenario', () => {
 
   it('runs the reduced real-payload check after the main run and reports progress', async () => {
     const seen: string[] = [];
-    const r = await runScenario(parseScenario(input({ steps: 1, check: { hidden: 128, tokensPerRank: 16, moeIntermediateSize: 64 } })), {
-      onProgress: (p) => seen.push(`${p.run}:${p.phase}:${p.done}/${p.total}`),
+    const all: RunProgress[] = [];
+    const r = await runScenario(parseScenario(input({ steps: 2, check: { hidden: 128, tokensPerRank: 16, moeIntermediateSize: 64 } })), {
+      onProgress: (p) => {
+        seen.push(`${p.run}:${p.phase}:${p.done}/${p.total}`);
+        all.push(p);
+      },
     });
+    // Steps are 1-based; within a run, virtual time, phases done and events never go down.
+    expect([...new Set(all.filter((p) => p.run === 'main').map((p) => p.step))]).toEqual([1, 2]);
+    expect([...new Set(all.filter((p) => p.run === 'check').map((p) => p.step))]).toEqual([1]);
+    for (const run of ['main', 'check'] as const) {
+      const xs = all.filter((p) => p.run === run);
+      for (let i = 1; i < xs.length; i++) {
+        expect(xs[i]!.virtualUs).toBeGreaterThanOrEqual(xs[i - 1]!.virtualUs);
+        expect(xs[i]!.done).toBeGreaterThanOrEqual(xs[i - 1]!.done);
+        expect(xs[i]!.events).toBeGreaterThanOrEqual(xs[i - 1]!.events);
+      }
+      expect(xs[xs.length - 1]!.events).toBeGreaterThan(0);
+    }
+    expect(r.totalWallMs).toBeGreaterThanOrEqual(r.wallMs + r.check!.wallMs);
     expect(r.check?.payload).toBe('real');
     expect(r.check?.tokens.conserved).toBe(true);
     expect(r.check?.verified).toBe(true);
     expect(r.verified).toBeNull();
-    expect(seen).toContain('main:combine:4/4');
+    expect(seen).toContain('main:combine:8/8');
     expect(seen).toContain('check:combine:4/4');
   });
 
@@ -104,7 +121,7 @@ describe('runScenario', () => {
     try {
       const seen: PhaseRun[] = [];
       const res = await runMoeSteps(cluster, plan, { onPhase: (p) => seen.push(p) });
-      expect(seen.map((p) => `${p.step}:${p.phase}`)).toEqual(['0:notify', '0:dispatch', '0:experts', '0:combine', '1:notify', '1:dispatch', '1:experts', '1:combine']);
+      expect(seen.map((p) => `${p.step}:${p.phase}`)).toEqual(['1:notify', '1:dispatch', '1:experts', '1:combine', '2:notify', '2:dispatch', '2:experts', '2:combine']);
       let prevEnd = 0;
       let n = 0;
       for (const [i, p] of res.phases.entries()) {
