@@ -42,6 +42,8 @@ export interface Command {
   maxPositionals: number;
   minPositionals?: number;
   options: Record<string, OptionSpec>;
+  /** Printed after the options by `--help` (e.g. what each output column means). */
+  details?: string;
   /** Returns the exit code. */
   run(args: ParsedArgs, io: CliIo): Promise<number>;
 }
@@ -71,6 +73,7 @@ export function formatHelp(cmd: Command, prog = 'expertmesh'): string {
     'Options:',
     ...rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`),
     '',
+    ...(cmd.details ? [cmd.details] : []),
   ].join('\n');
 }
 

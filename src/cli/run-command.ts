@@ -12,7 +12,7 @@ import { progressReporter } from './progress.js';
 import { readTraceFile, runReport } from '../report/index.js';
 import { emitReport, REPORT_OPTION, reportPath, scratchDir } from './report-output.js';
 import { join } from 'node:path';
-import { formatRunSummary } from './table.js';
+import { formatRunSummary, RUN_SUMMARY_COLUMNS } from './table.js';
 
 /** The scenario a `run` invocation describes: file (or the default) plus command-line overrides. */
 export function scenarioFromArgs(args: ParsedArgs): Scenario {
@@ -44,6 +44,7 @@ export const runCommand: Command = {
   summary: 'Run a scenario file (default: the embedded DeepSeek-V3 prefill EP32 scenario plus its real-payload check) and print a summary.',
   args: '[scenario.json]',
   maxPositionals: 1,
+  details: RUN_SUMMARY_COLUMNS,
   options: {
     trace: { type: 'string', value: 'out.json', help: 'write a Chrome Trace Event JSON file (open it in https://ui.perfetto.dev)' },
     'trace-detail': { type: 'string', value: 'sampled|full', help: 'trace detail: sampled (default: at most 5000 transfer slices per phase, counters as 200 time-bucket means per phase) or full (every transfer and counter change; for small runs)' },

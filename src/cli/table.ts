@@ -23,14 +23,38 @@ export function formatEpConfig(c: EpConfig): string {
   return `(sms ${c.numSms}, nvl ${c.nvlChunk}/${c.nvlBuffer}, rdma ${c.rdmaChunk}/${c.rdmaBuffer}, ${src})`;
 }
 const f2 = (v: number) => v.toFixed(2);
+const f1n = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(1));
+
+/**
+ * What every column of the run summary means (printed by `expertmesh run --help`; docs/getting-started.md
+ * says the same).
+ */
+export const RUN_SUMMARY_COLUMNS = `Summary columns (per phase of the MoE layer, summed over steps):
+  virtual us           simulated time of the phase
+  RDMA GB/s, NVL GB/s  dispatch and combine bandwidth as DeepEP's test and \`bench deepep\` print it, for
+                       rank 0: RDMA = (token, node) pairs the rank sends x row bytes / its kernel time;
+                       NVL = tokens it receives x row bytes / the same time (row: hidden x 1.03 FP8, x 2 BF16)
+  IB avg, NVLink avg   per-GPU average, GB/s: bytes moved on that link type / ranks / phase time
+                       (every GPU, whole phase: lower than DeepEP's figures)
+  IB MB, NVLink MB     payload bytes moved on that link type (all ranks)
+  link transfers       puts and signals crossing NVLink or IB (local copies excluded); over all phases
+                       they add up to the trace's otherData.transfers
+Load rows (per step, over all steps):
+  expert pairs         (token, k) pairs routed to each logical expert: max, mean, max/mean
+  GPU pairs            (token, k) pairs each GPU computes (its experts' pairs, EPLB replicas included)
+  GPU tokens           distinct tokens each GPU receives (a token counts once per GPU)
+  max/mean             1.00 is perfect balance
+wall time is the main run's own; total wall time adds the cluster start, the check run and the trace.
+`;
 
 function figuresTable(r: RunFigures): string {
   const head = `${r.scenario}: ${r.cluster.ranks} ranks (${r.cluster.nodes} x ${r.cluster.gpusPerNode} ${r.cluster.hardware}), ${r.payload}, ${r.steps} step(s), ${r.cluster.workers} worker(s)`;
   const phases = table(
-    ['phase', 'virtual us', 'NVLink GB/s', 'IB GB/s', 'NVLink MB', 'IB MB', 'transfers'],
+    ['phase', 'virtual us', 'RDMA GB/s', 'NVL GB/s', 'IB avg', 'NVLink avg', 'IB MB', 'NVLink MB', 'link transfers'],
     PHASES.map((p) => {
       const s = r.phases[p];
-      return [p, f1(s.timeUs), f1(s.bandwidthGBps.nvlink), f1(s.bandwidthGBps.ib), f1(s.bytes.nvlink / 1e6), f1(s.bytes.ib / 1e6), String(s.transfers)];
+      const d = s.deepep ?? null;
+      return [p, f1(s.timeUs), f1n(d?.rdmaGBps), f1n(d?.nvlGBps), f1(s.bandwidthGBps.ib), f1(s.bandwidthGBps.nvlink), f1(s.bytes.ib / 1e6), f1(s.bytes.nvlink / 1e6), String(s.linkTransfers ?? s.transfers)];
     }),
   );
   const loads = table(
@@ -45,7 +69,7 @@ function figuresTable(r: RunFigures): string {
     loads,
     ...routing,
     `tokens: ${r.tokens.dispatched} dispatched, ${r.tokens.received} received, ${r.tokens.conserved ? 'conserved' : 'NOT conserved'}; outputs: ${verified}`,
-    `virtual time ${f1(r.virtualTimeUs)} us; wall time ${(r.wallMs / 1000).toFixed(2)} s`,
+    `virtual time ${f1(r.virtualTimeUs)} us; wall time ${(r.wallMs / 1000).toFixed(2)} s (this run alone)`,
     `outputDigest   ${r.outputDigest}`,
     `timelineDigest ${r.timelineDigest}`,
   ].join('\n\n');
@@ -83,7 +107,8 @@ export function formatRunSummary(r: ScenarioResult): string {
   const parts = [figuresTable(r)];
   if (r.check) parts.push(`check run (real payload, reduced shape):\n\n${figuresTable(r.check)}`);
   if (r.trace) parts.push(`trace: ${r.trace.path} (${r.trace.events} events, ${r.trace.transfersDrawn} transfers drawn, ${r.trace.transfersNotDrawn} not drawn); open it in https://ui.perfetto.dev`);
-  parts.push(`total wall time ${(r.wallMs / 1000).toFixed(2)} s`);
+  parts.push(`total wall time ${((r.totalWallMs ?? r.wallMs) / 1000).toFixed(2)} s (cluster start, runs, trace)`);
+  parts.push('RDMA/NVL GB/s: rank 0 as DeepEP prints it; IB/NVLink avg: GB/s per GPU over the phase (see expertmesh run --help)');
   return `${parts.join('\n\n')}\n`;
 }
 
@@ -93,6 +118,7 @@ export function formatTraceSummary(s: TraceSummary): string {
   return [
     `span ${f1(s.spanUs)} us, ${s.events} events${s.incomplete ? ', INCOMPLETE (the run failed before the end)' : ''}`,
     table(['rank', 'node', 'busy us', 'utilisation'], s.ranks.map((r) => [String(r.rank), String(r.node), f1(r.busyUs), pct(r.utilisation)])),
-    table(['link', 'busy us', 'utilisation', 'transfers', 'MB', 'GB/s busy'], s.links.map((l) => [`rank ${l.rank} ${l.port}`, f1(l.busyUs), pct(l.utilisation), String(l.transfers), f1(l.bytes / 1e6), f1(l.busyGBps)])),
+    table(['link', 'busy us', 'utilisation', 'transfers', 'MB', 'GB/s avg'], s.links.map((l) => [`rank ${l.rank} ${l.port}`, f1(l.busyUs), pct(l.utilisation), String(l.transfers), f1(l.bytes / 1e6), f1(l.avgGBps ?? 0)])),
+    'GB/s avg: bytes over the trace span (busyGBps in --json: bytes over busy time, about the link rate when the link is the bottleneck)',
   ].join('\n\n') + '\n';
 }

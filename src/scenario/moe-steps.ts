@@ -47,6 +47,8 @@ export interface PhaseRun {
   samples?: Float64Array;
   /** SM activity slices of the phase, flat `ACTIVITY_STRIDE` records (start, end, rank, track, label). */
   activities?: Float64Array;
+  /** Dispatch and combine: each rank's kernel time, us (what DeepEP's test times per rank). */
+  kernelRankUs?: number[];
 }
 
 /** Progress inside {@link runMoeSteps}. */
@@ -212,7 +214,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     const activities = recording ? await cluster.takeActivities() : undefined;
     emit(makePhase({ step: n, phase: 'notify', startUs: t0, endUs: d.timing.startUs }, notifyTl));
     emit(makePhase({
-      step: n, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs,
+      step: n, phase: 'dispatch', startUs: d.timing.startUs, endUs: d.timing.startUs + d.timing.kernelUs, kernelRankUs: d.timing.perRankUs,
       ...(samples ? { samples } : {}), ...(activities ? { activities } : {}),
     }, dispatchTl));
 
@@ -261,7 +263,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     const combineSamples = recording ? await cluster.takeSamples() : undefined;
     const combineActivities = recording ? await cluster.takeActivities() : undefined;
     emit(makePhase({
-      step: n, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs,
+      step: n, phase: 'combine', startUs: c.timing.startUs, endUs: c.timing.startUs + c.timing.kernelUs, kernelRankUs: c.timing.perRankUs,
       ...(combineSamples ? { samples: combineSamples } : {}), ...(combineActivities ? { activities: combineActivities } : {}),
     }, combineTl));
 

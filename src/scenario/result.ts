@@ -8,6 +8,8 @@ import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
 import { PHASES, type PhaseName, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
 import type { EpConfig } from '../ep/ep-config.js';
+import { slotGpu } from '../balancer/layout.js';
+import { benchmarkRowBytes } from '../ep/records.js';
 
 /** Bytes or GB/s per link type. */
 export interface PerLink {
@@ -16,16 +18,41 @@ export interface PerLink {
   ib: number;
 }
 
+/**
+ * Bandwidth of a kernel as DeepEP's test (`test_internode.py`, `test_intranode.py`) and
+ * `expertmesh bench deepep` count it, for rank 0: RDMA = (token, destination node) pairs the rank
+ * sends (its `num_tokens_per_rdma_rank`, own node included) x row bytes over the rank's kernel time;
+ * NVL = tokens the rank receives x row bytes over the same time. Row bytes: hidden x (1 + 4/128) for
+ * FP8 (scales included), hidden x 2 for BF16 (combine is always BF16). Summed over steps.
+ */
+export interface DeepepBandwidth {
+  /** RDMA GB/s; null on one node. */
+  rdmaGBps: number | null;
+  /** NVL GB/s. */
+  nvlGBps: number;
+  /** The rank the figures are of (0, as DeepEP prints). */
+  rank: number;
+  /** That rank's kernel time, us (sum over steps). */
+  kernelUs: number;
+}
+
 /** One phase, summed over steps. */
 export interface PhaseSummary {
   /** Virtual time, us (sum over steps). */
   timeUs: number;
   /** Payload bytes moved per link type (puts only). */
   bytes: PerLink;
-  /** Per-GPU algorithmic bandwidth per link type (bytes / ranks / time), GB/s, as DeepEP reports it. */
+  /**
+   * Per-GPU average bandwidth per link type: bytes over ranks over the phase time, GB/s. Not the
+   * figure DeepEP prints (see {@link deepep}): an average over every GPU and the whole phase.
+   */
   bandwidthGBps: PerLink;
-  /** Transfers (puts and signals). */
+  /** Transfers (puts and signals), local copies included. */
   transfers: number;
+  /** Transfers that cross NVLink or IB (local copies excluded): the trace's `otherData.transfers` counts these. */
+  linkTransfers: number;
+  /** Dispatch and combine: bandwidth as DeepEP's benchmark counts it; null for notify and experts. */
+  deepep: DeepepBandwidth | null;
 }
 
 /** Max, mean and their ratio. */
@@ -129,7 +156,7 @@ export function loadStats(v: ArrayLike<number>): LoadStats {
 
 /** Sum the phases of a run into per-phase summaries. */
 export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): Record<PhaseName, PhaseSummary> {
-  const out = Object.fromEntries(PHASES.map((p) => [p, { timeUs: 0, bytes: { local: 0, nvlink: 0, ib: 0 }, bandwidthGBps: { local: 0, nvlink: 0, ib: 0 }, transfers: 0 }])) as Record<PhaseName, PhaseSummary>;
+  const out = Object.fromEntries(PHASES.map((p) => [p, { timeUs: 0, bytes: { local: 0, nvlink: 0, ib: 0 }, bandwidthGBps: { local: 0, nvlink: 0, ib: 0 }, transfers: 0, linkTransfers: 0, deepep: null }])) as Record<PhaseName, PhaseSummary>;
   const key = { [PATH_LOCAL]: 'local', [PATH_NVLINK]: 'nvlink', [PATH_IB]: 'ib' } as Record<number, keyof PerLink>;
   const [OP, PATH, BYTES] = (['op', 'path', 'bytes'] as const).map((f) => TIMELINE_FIELDS.indexOf(f));
   for (const p of phases) {
@@ -139,15 +166,62 @@ export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): 
     if (tl) {
       // Read the flat records: a full-size phase has about a million of them.
       s.transfers += tl.length / TIMELINE_STRIDE;
-      for (let i = 0; i < tl.length; i += TIMELINE_STRIDE) if (tl[i + OP!] === OP_PUT) s.bytes[key[tl[i + PATH!]!]!] += tl[i + BYTES!]!;
+      for (let i = 0; i < tl.length; i += TIMELINE_STRIDE) {
+        if (tl[i + PATH!] !== PATH_LOCAL) s.linkTransfers++;
+        if (tl[i + OP!] === OP_PUT) s.bytes[key[tl[i + PATH!]!]!] += tl[i + BYTES!]!;
+      }
     } else {
       s.transfers += p.records.length;
-      for (const r of p.records) if (r.op === OP_PUT) s.bytes[key[r.path]!] += r.bytes;
+      for (const r of p.records) {
+        if (r.path !== PATH_LOCAL) s.linkTransfers++;
+        if (r.op === OP_PUT) s.bytes[key[r.path]!] += r.bytes;
+      }
     }
   }
   for (const s of Object.values(out))
     for (const k of ['local', 'nvlink', 'ib'] as const) s.bandwidthGBps[k] = s.timeUs > 0 ? s.bytes[k] / numRanks / s.timeUs / 1e3 : 0;
   return out;
+}
+
+/**
+ * DeepEP's bandwidth figures of dispatch and combine for `rank` (see {@link DeepepBandwidth}), from
+ * the plan's routing and the phases' per-rank kernel times. Null for a kernel without those times.
+ */
+export function deepepBandwidth(plan: MoePlan, phases: readonly PhaseRun[], rank = 0): { dispatch: DeepepBandwidth | null; combine: DeepepBandwidth | null } {
+  const R = plan.numRanks;
+  const K = plan.scenario.model.topk;
+  const gpn = plan.gpusPerNode;
+  const multiNode = plan.numNodes > 1;
+  let rdmaTokens = 0;
+  let recvTokens = 0;
+  const nodeSeen = new Int32Array(plan.numNodes);
+  for (const st of plan.steps) {
+    for (let src = 0; src < R; src++) recvTokens += st.sendTokens[src * R + rank]!;
+    const row = st.slots[rank]!;
+    nodeSeen.fill(-1);
+    for (let i = 0; i < row.length; i++) {
+      const p = row[i]!;
+      if (p < 0) continue;
+      const node = Math.floor(slotGpu(plan.layout, p) / gpn);
+      const t = (i / K) | 0;
+      if (nodeSeen[node] !== t) {
+        nodeSeen[node] = t;
+        rdmaTokens++;
+      }
+    }
+  }
+  const fig = (phase: 'dispatch' | 'combine', rowBytes: number): DeepepBandwidth | null => {
+    let us = 0;
+    for (const p of phases) {
+      if (p.phase !== phase) continue;
+      if (!p.kernelRankUs) return null;
+      us += p.kernelRankUs[rank]!;
+    }
+    if (!(us > 0)) return null;
+    return { rdmaGBps: multiNode ? (rdmaTokens * rowBytes) / us / 1e3 : null, nvlGBps: (recvTokens * rowBytes) / us / 1e3, rank, kernelUs: us };
+  };
+  const h = plan.scenario.model.hidden;
+  return { dispatch: fig('dispatch', benchmarkRowBytes(h, plan.scenario.model.dispatchFormat)), combine: fig('combine', benchmarkRowBytes(h, 'bf16')) };
 }
 
 /** Loads and token counts of a plan, per step (stats over all steps' values). */

@@ -11,7 +11,7 @@ import type { TraceOptions } from '../trace/events.js';
 import { OP_PUT } from '../transport/protocol.js';
 import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
 import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
-import { planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
+import { deepepBandwidth, planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
 import type { Scenario } from './schema.js';
 
 /**
@@ -97,7 +97,7 @@ async function runOnce(
     configs: plan.epConfigs,
     steps: s.steps,
     virtualTimeUs: last && res.phases[0] ? last.endUs - res.phases[0].startUs : 0,
-    phases: summarizePhases(res.phases, plan.numRanks),
+    phases: withDeepep(summarizePhases(res.phases, plan.numRanks), deepepBandwidth(plan, res.phases)),
     load: f.load,
     tokens: { dispatched: f.dispatched, received, conserved: res.tokensConserved && received === f.dispatched },
     routing: routingFigures(plan),
@@ -107,6 +107,12 @@ async function runOnce(
     ...(res.mismatch ? { mismatch: res.mismatch } : {}),
     wallMs: performance.now() - t0,
   };
+}
+
+function withDeepep(phases: RunFigures['phases'], d: ReturnType<typeof deepepBandwidth>): RunFigures['phases'] {
+  phases.dispatch.deepep = d.dispatch;
+  phases.combine.deepep = d.combine;
+  return phases;
 }
 
 /** The reduced real-payload scenario a `check` describes. */

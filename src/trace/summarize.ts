@@ -24,8 +24,10 @@ export interface LinkUtilisation {
   utilisation: number;
   transfers: number;
   bytes: number;
-  /** Bytes over busy time, GB/s. */
+  /** Bytes over busy time, GB/s: the rate while busy (the link's rate when it is the bottleneck). */
   busyGBps: number;
+  /** Bytes over the trace's span, GB/s: the port's average. */
+  avgGBps: number;
 }
 
 /** What {@link summarizeTrace} returns. */
@@ -139,7 +141,7 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
     }
     const t = useTotals ? totals.get(key)! : { ...bytes.get(key)!, busyUs: unionLength(busy.get(key)!) };
     const busyUs = t.busyUs;
-    links.push({ rank, port: track, busyUs, utilisation: spanUs > 0 ? busyUs / spanUs : 0, transfers: t.n, bytes: t.bytes, busyGBps: busyUs > 0 ? t.bytes / busyUs / 1e3 : 0 });
+    links.push({ rank, port: track, busyUs, utilisation: spanUs > 0 ? busyUs / spanUs : 0, transfers: t.n, bytes: t.bytes, busyGBps: busyUs > 0 ? t.bytes / busyUs / 1e3 : 0, avgGBps: spanUs > 0 ? t.bytes / spanUs / 1e3 : 0 });
   }
   const other = Array.isArray(doc) ? undefined : doc.otherData;
   return { schemaVersion: 1, spanUs, events: events.length, incomplete: other?.['incomplete'] === true, ranks, links };

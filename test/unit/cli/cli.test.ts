@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/cli.js';
 import { registerBenchMode } from '../../../src/cli/bench-registry.js';
 import { runCommand } from '../../../src/cli/run-command.js';
+import { reportCommand } from '../../../src/cli/report-command.js';
 import { traceSummarizeCommand } from '../../../src/cli/trace-command.js';
 import { hardwareShowCommand } from '../../../src/cli/hardware-command.js';
 import type { CliIo } from '../../../src/cli/command.js';
@@ -35,13 +36,17 @@ describe('expertmesh help', () => {
   it('lists every command and, per command, every option', async () => {
     const top = await cli('--help');
     expect(top.code).toBe(0);
-    for (const w of ['run', 'trace summarize', 'hardware show', 'bench <mode>', '--help', '--version']) expect(top.out).toContain(w);
-    for (const cmd of [runCommand, traceSummarizeCommand, hardwareShowCommand]) {
+    for (const w of ['run', 'report <trace.json>', 'trace summarize', 'hardware show', 'bench <mode>', '--help', '--version']) expect(top.out).toContain(w);
+    for (const cmd of [runCommand, reportCommand, traceSummarizeCommand, hardwareShowCommand]) {
       const h = await cli(...cmd.name.split(' '), '--help');
       expect(h.code).toBe(0);
       for (const o of [...Object.keys(cmd.options), 'help']) expect(h.out).toContain(`--${o}`);
     }
     expect((await cli('trace', '--help')).out).toContain('summarize');
+    // Every column of the run summary is defined in run --help.
+    const run = (await cli('run', '--help')).out;
+    for (const col of ['virtual us', 'RDMA GB/s', 'NVL GB/s', 'IB avg', 'NVLink avg', 'IB MB', 'NVLink MB', 'link transfers', 'expert pairs', 'GPU pairs', 'GPU tokens', 'max/mean'])
+      expect(run).toContain(col);
     expect((await cli('bench', '--help')).out).toContain('Modes:');
   });
 
@@ -68,6 +73,9 @@ describe('bad input exits 2 with one line naming the problem', () => {
     [['run', join(dir, 'missing.json')], /cannot read scenario file .*missing\.json: ENOENT/],
     [['run', tiny, '--workers', '9'], /cluster\.workers: got 9; allowed: at most one worker per rank \(4 ranks\)/],
     [['run', tiny, '--trace', join(dir, 'nodir', 't.json')], /cannot write trace file .*nodir.*ENOENT/],
+    [['run', tiny, '--report', join(dir, 'nodir', 'r.html')], /run: cannot write report .*nodir/],
+    [['report'], /report: missing argument <trace.json>/],
+    [['report', join(dir, 'missing.trace.json')], /cannot read trace file .*missing\.trace\.json: ENOENT/],
     [['run', tiny, '--trace', join(dir, 't.json'), '--trace-detail', 'all'], /--trace-detail must be 'sampled' or 'full', got "all"/],
     [['run', tiny, '--trace-detail', 'full'], /--trace-detail needs --trace/],
     [['trace', 'summarize'], /missing argument <trace\.json>/],
@@ -94,7 +102,7 @@ describe('expertmesh run', () => {
   it('prints a summary table with every phase, loads, tokens and digests', async () => {
     const r = await cli('run', tiny);
     expect(r.code).toBe(0);
-    for (const w of ['notify', 'dispatch', 'experts', 'combine', 'NVLink GB/s', 'IB GB/s', 'GPU pairs', 'max/mean', 'conserved', 'outputDigest', 'timelineDigest', 'wall time', 'check run'])
+    for (const w of ['notify', 'dispatch', 'experts', 'combine', 'RDMA GB/s', 'NVL GB/s', 'IB avg', 'NVLink avg', 'link transfers', 'GPU pairs', 'max/mean', 'conserved', 'outputDigest', 'timelineDigest', 'wall time', 'check run'])
       expect(r.out).toContain(w);
     expect(r.err).toMatch(/\[1\/4\] main step 1\/1 notify done at/);
   });
@@ -110,7 +118,21 @@ describe('expertmesh run', () => {
     const b = JSON.parse((await cli('run', tiny, '--json', '--seed', '5')).out);
     expect(b.timelineDigest).toBe(j.timelineDigest);
     expect(b.outputDigest).toBe(j.outputDigest);
-    expect(validateTrace(JSON.parse(readFileSync(trace, 'utf8')).traceEvents)).toEqual([]);
+    const doc = JSON.parse(readFileSync(trace, 'utf8'));
+    expect(validateTrace(doc.traceEvents)).toEqual([]);
+    // The summary's link transfers add up to the trace's total; the old all-transfers field stays.
+    const phases = Object.values(j.phases) as Array<{ linkTransfers: number; transfers: number }>;
+    expect(phases.reduce((a, p) => a + p.linkTransfers, 0)).toBe(doc.otherData.transfers);
+    expect(phases.every((p) => p.transfers >= p.linkTransfers)).toBe(true);
+    expect(j.phases.dispatch.deepep).toMatchObject({ rank: 0 });
+    expect(j.totalWallMs).toBeGreaterThanOrEqual(j.wallMs);
+
+    // The report of that trace: the plots the trace holds, named by id, in one HTML file.
+    const rep = await cli('report', trace);
+    expect(rep.code).toBe(0);
+    const html = readFileSync(trace.replace(/\.json$/, '.html'), 'utf8');
+    for (const id of ['phase-timeline', 'expert-load', 'gpu-load', 'utilisation']) expect(html).toContain(`data-plot="${id}"`);
+    expect(html).toContain('<svg');
 
     const s = await cli('trace', 'summarize', trace);
     expect(s.code).toBe(0);
