@@ -5,8 +5,6 @@
  * network and no script.
  */
 import { writeFileSync } from 'node:fs';
-import { parse, View } from 'vega';
-import { compile } from 'vega-lite';
 import { ExpertmeshError } from '../errors.js';
 import type { ReportData } from './data.js';
 import { reportPlots, type PlotSpec } from './specs.js';
@@ -15,6 +13,8 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', 
 
 /** One plot as SVG text. */
 export async function plotSvg(p: PlotSpec): Promise<string> {
+  // Loaded on first use: importing expertmesh (or starting the CLI) does not pay for the plotting stack.
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(p.spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
