@@ -41,7 +41,7 @@ export { runDeepepBenchmark, runDeepepSmsSweep } from './ep/deepep-benchmark.js'
 export type { DeepepBenchOptions, DeepepBenchResult, KernelFigures } from './ep/deepep-benchmark.js';
 export { SAMPLE_STRIDE, SERIES_NAMES, ACTIVITY_STRIDE } from './sim/timeline.js';
 export { ROLE_NAMES, SM_NAMES } from './ep/sm-clock.js';
-export { runReport, traceReport, benchReport, smSweepRows, readTraceFile, renderReportHtml, writeReport, reportPlots } from './report/index.js';
-export type { ReportData, ReportText, PhaseRow, UtilisationRow, RingRow, SmSweepRow, KernelRow, TraceDocument, PlotSpec } from './report/index.js';
+export { runReport, traceReport, benchReport, smSweepRows, renderReportHtml, writeReport, reportPlots } from './report/index.js';
+export type { ReportData, ReportText, PhaseRow, UtilisationRow, RingRow, SmSweepRow, KernelRow, PlotSpec } from './report/index.js';
 export type { RunLoads, DeepepBandwidth } from './scenario/result.js';
 export { planLoads, deepepBandwidth } from './scenario/result.js';

@@ -4,11 +4,10 @@
  * written by expertmesh: phase slices per rank, the cluster's utilisation counters, the ring
  * occupancy counters and the loads in `otherData`.
  */
-import { readFileSync } from 'node:fs';
-import { fail } from '../errors.js';
 import type { RunLoads } from '../scenario/result.js';
 import { UTILISATION_SERIES } from '../trace/builder.js';
-import { tidsPerRank, type TraceEvent } from '../trace/events.js';
+import { tidsPerRank } from '../trace/events.js';
+import type { TraceDocument } from '../trace/read.js';
 
 /** One phase of one step on one rank. */
 export interface PhaseRow {
@@ -72,31 +71,6 @@ export interface ReportData {
   smSweep: SmSweepRow[];
   /** `bench deepep`'s kernels (rank 0 and the range over ranks). */
   kernels: KernelRow[];
-}
-
-/** A parsed trace file. */
-export interface TraceDocument {
-  traceEvents: TraceEvent[];
-  otherData?: Record<string, unknown>;
-}
-
-/** Read and parse a trace file; `E_ARGUMENT` naming the path when it cannot. */
-export function readTraceFile(path: string): TraceDocument {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    fail('E_ARGUMENT', `cannot read trace file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path });
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    fail('E_ARGUMENT', `trace file ${path} is not valid JSON: ${(e as Error).message}`, { path });
-  }
-  if (!doc || typeof doc !== 'object' || !Array.isArray((doc as TraceDocument).traceEvents))
-    fail('E_ARGUMENT', `trace file ${path} is not a trace: expected an object with a traceEvents array`, { path });
-  return doc as TraceDocument;
 }
 
 const SERIES_OF: Record<string, UtilisationRow['series']> = {

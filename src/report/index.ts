@@ -6,10 +6,12 @@
  */
 import type { DeepepBenchResult } from '../ep/deepep-benchmark.js';
 import type { ScenarioResult } from '../scenario/result.js';
-import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow, type TraceDocument } from './data.js';
+import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow } from './data.js';
+import type { TraceDocument } from '../trace/read.js';
 
-export { readTraceFile, reportRowsFromTrace } from './data.js';
-export type { KernelRow, PhaseRow, ReportData, ReportText, RingRow, SmSweepRow, TraceDocument, UtilisationRow } from './data.js';
+export { reportRowsFromTrace } from './data.js';
+export { readTraceFile, type TraceDocument } from '../trace/read.js';
+export type { KernelRow, PhaseRow, ReportData, ReportText, RingRow, SmSweepRow, UtilisationRow } from './data.js';
 export { renderReportHtml, writeReport, plotSvg } from './html.js';
 export { reportPlots, type PlotSpec } from './specs.js';
 

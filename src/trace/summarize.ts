@@ -4,9 +4,9 @@
  * (busy time is the union of a track's slices over the trace's span; for links, the exact per-port
  * totals the phase slices carry, which count every transfer even when the slices are a sample).
  */
-import { readFileSync } from 'node:fs';
 import { fail } from '../errors.js';
 import type { TraceEvent } from './events.js';
+import { readTraceFile } from './read.js';
 
 /** One rank's compute track. */
 export interface RankUtilisation {
@@ -65,21 +65,7 @@ function unionLength(iv: Array<[number, number]>): number {
  * console.log(s.links.filter((l) => l.port === 'ib.out').map((l) => l.utilisation));
  */
 export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; otherData?: Record<string, unknown> }): TraceSummary {
-  let doc = trace;
-  if (typeof doc === 'string') {
-    const path = doc;
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      fail('E_ARGUMENT', `cannot read trace file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path });
-    }
-    try {
-      doc = JSON.parse(text) as { traceEvents: TraceEvent[] };
-    } catch (e) {
-      fail('E_ARGUMENT', `trace file ${path} is not valid JSON: ${(e as Error).message}`, { path });
-    }
-  }
+  const doc = typeof trace === 'string' ? readTraceFile(trace) : trace;
   const events = Array.isArray(doc) ? (doc as TraceEvent[]) : doc.traceEvents;
   if (!Array.isArray(events)) fail('E_ARGUMENT', 'not a trace: expected an object with a traceEvents array', {});
   const names = new Map<string, { rank: number; track: string }>();
