@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { progressReporter } from '../../../src/cli/progress.js';
 import type { RunProgress } from '../../../src/scenario/run.js';
 
@@ -16,9 +16,9 @@ describe('run progress on stderr', () => {
     const s = sink(false);
     const r = progressReporter(s.io, { now: () => t, timer: false });
     r.onProgress(p({ virtualUs: 5, events: 100 }));
-    t = 1500;
+    t = 1400;
     r.onProgress(p({ virtualUs: 10, events: 200 }));
-    expect(s.text()).toBe(''); // under 2 s: nothing yet
+    expect(s.text()).toBe(''); // well under 2 s: nothing yet
     t = 2100;
     r.onProgress(p({ virtualUs: 20, events: 4200 }));
     expect(s.text()).toBe('[0/4] main step 1/1 dispatch running at 20.0 us virtual, 4,200 events (2,000/s), 2.1 s, ETA ?\n');
@@ -30,6 +30,27 @@ describe('run progress on stderr', () => {
     expect(lines[1]).toBe('[1/4] main step 1/1 notify done at 20.0 us virtual, 4,200 events (1,400/s), 3.0 s, ETA 9s');
     expect(lines[2]).toBe('[2/4] main step 1/1 dispatch done at 30.0 us virtual, 6,000 events (1,500/s), 4.0 s, ETA 4s');
     r.done();
+  });
+
+  it('without a terminal, a timer speaks up before the first progress too (cluster start, routing plan)', () => {
+    vi.useFakeTimers();
+    try {
+      let t = 0;
+      const s = sink(false);
+      const r = progressReporter(s.io, { now: () => t });
+      t = 1000;
+      vi.advanceTimersByTime(1000);
+      expect(s.text()).toBe('');
+      t = 1600;
+      vi.advanceTimersByTime(500);
+      expect(s.text()).toBe('[0/?] starting: routing the tokens and starting the cluster, 1.6 s\n');
+      r.done();
+      t = 10_000;
+      vi.advanceTimersByTime(5000);
+      expect(s.text().split('\n')).toHaveLength(2); // stopped with done()
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('on a terminal: a bar per phase with step, virtual time, events per second and ETA', () => {
