@@ -44,6 +44,11 @@ Load rows (per step, over all steps):
   GPU pairs            (token, k) pairs each GPU computes (its experts' pairs, EPLB replicas included)
   GPU tokens           distinct tokens each GPU receives (a token counts once per GPU)
   max/mean             1.00 is perfect balance
+Routing rows (per simulated step; see docs/routing.md):
+  expert max/mean, GPU max/mean  that step's load balance (as above)
+  inter-node tokens    tokens sent between distinct nodes (the off-diagonal sum of tokens per node pair)
+  node pair max/mean   the busiest node pair's tokens over the mean of all pairs of distinct nodes
+  bias                 range of the gate's balancing bias after the step (- without bias balancing)
 wall time is the main run's own; total wall time adds the cluster start, the check run and the trace.
 `;
 
