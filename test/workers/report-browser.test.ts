@@ -113,10 +113,10 @@ describe('HTML report in headless Chromium', () => {
     // A sweep (as `--sms 8,16,24` gives): one result per SM count, figures written from a DeepEP-like curve.
     const k = (t: number, rdma: number | null, nvl: number) => ({
       timeUs: t, rdmaGBps: rdma, nvlGBps: nvl, minTimeUs: t, maxTimeUs: t, rdmaGBpsMin: rdma, rdmaGBpsMax: rdma, nvlGBpsMin: nvl, nvlGBpsMax: nvl,
-      config: { numSms: 0, nvlChunk: 0, nvlBuffer: 0, rdmaChunk: 0, rdmaBuffer: 0 },
+      config: { numSms: 0, nvlChunk: 0, nvlBuffer: 0, rdmaChunk: 0, rdmaBuffer: 0, source: 'deepep' as const },
     });
     const res = (sms: number, d: number): DeepepBenchResult => ({
-      schemaVersion: 1, mode: 'normal', ranks: 16, nodes: 2, sms, dtype: 'fp8', tokens: 4096, hidden: 7168, notifyUs: 10,
+      schemaVersion: 1, mode: 'normal', ranks: 16, nodes: 2, sms, dtype: 'fp8', tokens: 4096, hidden: 7168, hardware: 'H800', notifyUs: 10, tuned: false,
       dispatch: k(1000 / d, 20 * d, 60 * d), combine: k(2000 / d, 18 * d, 55 * d), events: 1, wallMs: 1,
     });
     const sweep = join(dir, 'sweep.html');
