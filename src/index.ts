@@ -3,6 +3,9 @@
  * expertmesh: an actor-model runtime that simulates expert-parallel Mixture-of-Experts clusters.
  * This is the one module users import from.
  */
+// Every operation registers itself in the operation registry: in-process hosts find them there,
+// as host threads do through their entry shell (host-worker.ts).
+import './ops.js';
 export { ExpertmeshError, isExpertmeshError, toWireError, fromWireError } from './errors.js';
 export type { ErrorCode, WireError } from './errors.js';
 export * from './routing/index.js';

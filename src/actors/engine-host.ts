@@ -1,31 +1,69 @@
 /**
  * @module
  * The host of one worker thread: an {@link Engine} for its ranks, one xstate GPU actor per rank,
- * and the handling of the main thread's requests. Pure message-in, message-out logic, so it runs
- * the same inside a worker thread and in-process (tests, the in-process transport).
+ * the handling of the main thread's requests, and its side of the window synchronisation with the
+ * other hosts (shared block and packet rings, see window-sync.ts). Message-in, message-out logic
+ * plus a run loop, so it runs the same inside a worker thread and in-process (tests, the
+ * in-process transport, which steps the same round functions without barriers).
+ *
+ * Operations come from an injected {@link OpLookup}: the entry shells hand it over, so this layer
+ * does not import the operations (which live above it).
  */
 import { createActor, type Actor } from 'xstate';
 import { ExpertmeshError, fail, toWireError } from '../errors.js';
 import { Engine } from '../sim/engine.js';
-import { decodePackets, encodePackets } from '../transport/packets.js';
+import type { PacketRing } from '../transport/packet-ring.js';
+import { BatchCodec, PacketColumns, type PacketLimits } from '../transport/packets.js';
+import {
+  BATCH_MAX_PACKETS, SYNC_ABORT_CLOSE, SYNC_ABORT_DEATH, SYNC_ABORT_HOST, SYNC_ABORT_NONE, SYNC_ABORT_SIGNAL,
+  SYNC_F_FAILED, SYNC_F_REMAINING,
+} from '../transport/protocol.js';
 import { gpuMachine, type GpuStateValue, type RankSnapshot } from './gpu-machine.js';
-import type { HostReply, HostRequest, InitMessage, OpMessage, OutboundBatch, WindowMessage } from './host-messages.js';
-import { getOp } from './op-registry.js';
+import type { HostReply, HostRequest, InitMessage, OpMessage } from './host-messages.js';
+import type { OpLookup } from './op-registry.js';
 import type { TaskGroup } from '../sim/task.js';
-import '../ops.js';
+import { SyncBlock, windowBounds } from './window-sync.js';
+
+/** What a round's decision says (the same on every host: all read the same published values). */
+export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, ROUND_ABORTED = 4;
 
 export class EngineHost {
-  /** @param exitThread how a host ends its thread on an injected 'exit' fault. */
-  constructor(private readonly exitThread: () => never = () => fail('E_WORKER', 'injected exit fault (in-process host)')) {}
+  /**
+   * @param ops where operations are found by name (the registry the entry shell imported).
+   * @param exitThread how a host ends its thread on an injected 'exit' fault.
+   */
+  constructor(
+    private readonly ops: OpLookup,
+    private readonly exitThread: () => never = () => fail('E_WORKER', 'injected exit fault (in-process host)'),
+  ) {}
 
   private engine: Engine | null = null;
   private actors = new Map<number, Actor<typeof gpuMachine>>();
   private stateChanges: RankSnapshot[] = [];
   private opArgs = new Map<number, { name: string; args: unknown }>();
   private eventsReported = 0;
+  // Window synchronisation (set at init).
+  private sync: SyncBlock | null = null;
+  private me = 0;
+  private timeoutMs = 30_000;
+  private inRings: Array<PacketRing | null> = [];
+  private outRings: Array<PacketRing | null> = [];
+  private readonly codec = new BatchCodec();
+  private readonly inbox = new PacketColumns(256);
+  private limits: PacketLimits = { numRanks: 0, numRegions: 0 };
+  private nextTimes = new Float64Array(1);
+  private earliest = new Float64Array(1);
+  private bounds = new Float64Array(1);
+  // The running operation.
+  private running = 0;
+  private finished: HostReply['finished'] = [];
+  private windowsRun = 0;
+  /** Main-thread messages this host received (diagnostics: none per window). */
+  messagesReceived = 0;
 
   /** Handle one request; always returns a reply (errors travel inside it). */
   handle(msg: HostRequest): HostReply {
+    this.messagesReceived++;
     try {
       switch (msg.type) {
         case 'init':
@@ -40,9 +78,8 @@ export class EngineHost {
         case 'op':
           this.startOp(msg);
           return this.reply(msg.id);
-        case 'window':
-          this.window(msg);
-          return this.reply(msg.id);
+        case 'run':
+          return this.runLoop(msg.id);
         case 'collect': {
           const r = this.reply(msg.id);
           const e = this.mustEngine();
@@ -71,6 +108,11 @@ export class EngineHost {
     return this.engine;
   }
 
+  private mustSync(): SyncBlock {
+    if (!this.sync) throw new ExpertmeshError('E_WORKER', 'host used before init');
+    return this.sync;
+  }
+
   private init(m: InitMessage): void {
     const localRanks = m.workerOfRank.flatMap((w, r) => (w === m.workerIndex ? [r] : []));
     this.engine = new Engine(
@@ -79,6 +121,15 @@ export class EngineHost {
       localRanks,
       m.numWorkers,
     );
+    const W = m.numWorkers;
+    this.me = m.workerIndex;
+    this.timeoutMs = m.timeoutMs;
+    this.sync = new SyncBlock(m.sync);
+    this.inRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(w, this.me)));
+    this.outRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(this.me, w)));
+    this.nextTimes = new Float64Array(W);
+    this.earliest = new Float64Array(W);
+    this.bounds = new Float64Array(W);
     for (const rank of localRanks) {
       const actor = createActor(gpuMachine, { input: { rank } });
       actor.subscribe((s) => {
@@ -98,19 +149,22 @@ export class EngineHost {
 
   private startOp(m: OpMessage): void {
     const e = this.mustEngine();
-    const def = getOp(m.name);
+    const def = this.ops.get(m.name);
     if (!def) fail('E_ARGUMENT', `unknown operation '${m.name}'`, { op: m.name });
     for (const rank of e.localRanks) {
       const a = this.actors.get(rank)!;
       if (a.getSnapshot().value === 'failed') fail('E_TASK', `rank ${rank} has failed and cannot start '${m.name}'`, { rank, op: m.name });
     }
     this.opArgs.set(m.opId, { name: m.name, args: m.args });
+    this.running = 0;
+    this.finished = [];
     if (e.now < m.startTime) e.now = m.startTime;
     for (const rank of e.localRanks) {
       const ctx = e.contexts[rank]!;
       const group: TaskGroup = { opId: m.opId, rank, live: 0, result: undefined, failed: false, endTime: m.startTime };
       ctx.group = group;
       ctx.state = {};
+      this.running++;
       this.actors.get(rank)!.send({ type: 'OP_START', op: m.name, opId: m.opId });
       try {
         def.prepare?.(ctx, m.args);
@@ -125,54 +179,230 @@ export class EngineHost {
     }
   }
 
-  private window(m: WindowMessage): void {
+  // ---------------------------------------------------------------- one round, in steps
+
+  /**
+   * Move every packet waiting in this host's inbound rings into its engine (each message decoded
+   * and validated whole, then the drained packets checked and applied as one batch). True when it
+   * found any. Safe whenever the engine is not running a window: packets are due at or after the
+   * bound of the window they were sent in, which is past this host's clock.
+   */
+  drainInbound(): boolean {
     const e = this.mustEngine();
-    const limits = { numRanks: e.shape.numRanks, numRegions: e.regions.idLimit };
-    // Validate every batch before applying any: a bad batch is rejected whole.
-    const decoded = m.inbound.map((b) => decodePackets(b, limits));
-    // The engine checks what it applies as one unit, so a bad packet in a later batch rejects all.
-    e.acceptPackets(decoded.length === 1 ? decoded[0]! : decoded.flat());
-    e.runUntil(m.end);
+    const inbox = this.inbox;
+    let any = false;
+    for (let w = 0; w < this.inRings.length; w++) {
+      const ring = this.inRings[w];
+      if (!ring) continue;
+      let frames = 0;
+      for (let f = ring.peek(); f !== null; f = ring.peek()) {
+        if (frames === 0) this.limits = { numRanks: e.shape.numRanks, numRegions: e.regions.idLimit };
+        try {
+          this.codec.decodeInto(f, inbox, this.limits);
+        } finally {
+          ring.release();
+        }
+        frames++;
+      }
+      // The writer may be waiting for room.
+      if (frames > 0) { this.sync!.wake(w); any = true; }
+    }
+    if (inbox.count > 0) {
+      try {
+        e.acceptColumns(inbox);
+      } finally {
+        inbox.clear();
+      }
+    }
+    return any;
+  }
+
+  /** Publish this host's next event time, ranks still running and failures, for the round's decision. */
+  publish(): void {
+    const e = this.mustEngine();
+    this.collectFinished();
+    this.mustSync().publish(this.me, e.nextEventTime(), this.running - this.finished.length, e.failures.length, e.now);
+  }
+
+  /** The round's decision, from the values every host published (same on every host); sets the bounds. */
+  decide(): number {
+    const s = this.mustSync();
+    const W = s.workers;
+    if (s.abort !== SYNC_ABORT_NONE) return ROUND_ABORTED;
+    let remaining = 0, failed = 0, t = Infinity;
+    for (let w = 0; w < W; w++) {
+      const n = s.next(w);
+      this.nextTimes[w] = n;
+      if (n < t) t = n;
+      remaining += s.slot(w, SYNC_F_REMAINING);
+      failed += s.slot(w, SYNC_F_FAILED);
+    }
+    if (failed > 0) return ROUND_FAILED;
+    // Nothing left anywhere: every packet sent has been drained (writers finish before the barrier).
+    if (t === Infinity) return remaining === 0 ? ROUND_DONE : ROUND_STUCK;
+    if (W === 1) this.bounds[0] = Infinity;
+    else windowBounds(this.nextTimes, s.buffers.lookahead, W, this.earliest, this.bounds);
+    return ROUND_RUN;
+  }
+
+  /** This host's bound for the round just decided. */
+  get bound(): number {
+    return this.bounds[this.me]!;
+  }
+
+  /**
+   * Run the events before `end`, then write the packets for other hosts into their rings, a
+   * message per (peer, up to BATCH_MAX_PACKETS packets). `onFull(peer)` is called while a ring has
+   * no room (it must make some: wait for the reader, or drain it in-process).
+   */
+  runWindow(end: number, onFull: (peer: number) => void): void {
+    const e = this.mustEngine();
+    if (e.nextEventTime() < end) e.runUntil(end);
+    e.flushStarts();
+    this.collectFinished();
+    for (let w = 0; w < e.outbox.length; w++) {
+      const box = e.outbox[w]!;
+      if (box.count === 0) continue;
+      const ring = this.outRings[w]!;
+      for (let from = 0; from < box.count; from += BATCH_MAX_PACKETS) {
+        const bytes = this.codec.encode(box, from, Math.min(BATCH_MAX_PACKETS, box.count - from));
+        while (!ring.tryWrite(bytes)) onFull(w);
+      }
+      box.clear();
+      this.sync!.wake(w);
+    }
+    this.windowsRun++;
+  }
+
+  /**
+   * Threads: wait until the reader of the ring to `peer` frees some of it, draining this host's own
+   * rings meanwhile (two hosts filling each other's rings cannot block each other).
+   */
+  private waitForRoom(peer: number): void {
+    const s = this.mustSync();
+    const ring = this.outRings[peer]!;
+    const used = ring.usedBytes;
+    // The reader may be asleep at its barrier: tell it there is something to read.
+    s.wake(peer);
+    const deadline = performance.now() + this.timeoutMs;
+    for (;;) {
+      const d = s.doorbell(this.me);
+      if (ring.usedBytes < used) return;
+      this.drainInbound();
+      if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
+      const left = deadline - performance.now();
+      if (left <= 0)
+        fail('E_TIMEOUT', `host worker ${this.me}: the packet ring to host worker ${peer} stayed full for ${this.timeoutMs} ms`, { worker: this.me, peer, timeoutMs: this.timeoutMs });
+      Atomics.wait(s.i32, s.doorbellIndex(this.me), d, left);
+    }
+  }
+
+  /** Run the finished groups' wrap-up and mark their actors done. */
+  private collectFinished(): void {
+    const e = this.mustEngine();
+    if (e.finishedGroups.length === 0) return;
+    for (const g of e.finishedGroups) {
+      const ctx = e.contexts[g.rank]!;
+      const op = this.opArgs.get(g.opId);
+      let result = g.result;
+      try {
+        const def = op ? this.ops.get(op.name) : undefined;
+        if (def?.finish) result = def.finish(ctx, op!.args);
+      } catch (err) {
+        const w = toWireError(err);
+        e.failures.push({ rank: g.rank, task: `${op?.name}.finish`, opId: g.opId, error: { ...w, message: `rank ${g.rank} ${op?.name}.finish: ${w.message}` } });
+        continue;
+      }
+      this.actors.get(g.rank)!.send({ type: 'OP_DONE', opId: g.opId });
+      this.finished.push({ rank: g.rank, opId: g.opId, endTime: g.endTime, result });
+    }
+    e.finishedGroups.length = 0;
+  }
+
+  /** Start a run: clears the window count. */
+  beginRun(): void {
+    this.windowsRun = 0;
+  }
+
+  /** The reply that ends a run with the round's outcome (or the error that stopped it). */
+  endRun(id: number, outcome: number, error?: unknown): HostReply {
+    const r = this.reply(id);
+    r.windows = this.windowsRun;
+    if (error !== undefined) r.error = toWireError(error);
+    else if (outcome === ROUND_ABORTED) r.error = toWireError(abortError(this.mustSync().abort, this.me));
+    if (outcome === ROUND_STUCK) r.stuck = true;
+    return r;
+  }
+
+  // ---------------------------------------------------------------- the loop on a thread
+
+  /**
+   * Threads: rounds until the operation is done, stuck, failed or aborted, synchronised with the
+   * other hosts by barriers on the shared block. No message to or from the main thread.
+   */
+  private runLoop(id: number): HostReply {
+    const s = this.mustSync();
+    const me = this.me;
+    const idle = () => this.drainInbound();
+    const ranksOf = (w: number) => fmtRanks(this.mustEngine().shape.workerOfRank, w);
+    const onFull = (peer: number) => this.waitForRoom(peer);
+    this.beginRun();
+    let outcome = ROUND_RUN;
+    try {
+      for (;;) {
+        this.drainInbound();
+        this.publish();
+        if (!s.arrive(me, this.timeoutMs, idle, ranksOf)) { outcome = ROUND_ABORTED; break; }
+        outcome = this.decide();
+        if (outcome !== ROUND_RUN) break;
+        this.runWindow(this.bound, onFull);
+        if (me === 0) s.windows = this.windowsRun;
+        if (s.faultWorker === me) this.exitThread();
+        if (!s.arrive(me, this.timeoutMs, idle, ranksOf)) { outcome = ROUND_ABORTED; break; }
+      }
+    } catch (err) {
+      // Stop the others at once rather than at their barrier deadline.
+      if (s.abort === SYNC_ABORT_NONE) s.setAbort(SYNC_ABORT_HOST);
+      return this.endRun(id, ROUND_ABORTED, err);
+    }
+    return this.endRun(id, outcome);
   }
 
   private reply(id: number): HostReply {
     const e = this.engine;
-    const outbound: OutboundBatch[] = [];
-    const finished: HostReply['finished'] = [];
+    const finished = this.finished;
+    this.finished = [];
     let failures: HostReply['failures'] = [];
     if (e) {
-      e.flushStarts();
-      e.outbox.forEach((pkts, to) => {
-        if (pkts.length === 0) return;
-        let minTime = Infinity;
-        for (const p of pkts) if (p.time < minTime) minTime = p.time;
-        outbound.push({ to, bytes: encodePackets(pkts), minTime });
-        pkts.length = 0;
-      });
-      for (const g of e.finishedGroups) {
-        const ctx = e.contexts[g.rank]!;
-        const op = this.opArgs.get(g.opId);
-        let result = g.result;
-        try {
-          const def = op ? getOp(op.name) : undefined;
-          if (def?.finish) result = def.finish(ctx, op!.args);
-        } catch (err) {
-          const w = toWireError(err);
-          e.failures.push({ rank: g.rank, task: `${op?.name}.finish`, opId: g.opId, error: { ...w, message: `rank ${g.rank} ${op?.name}.finish: ${w.message}` } });
-          continue;
-        }
-        this.actors.get(g.rank)!.send({ type: 'OP_DONE', opId: g.opId });
-        finished.push({ rank: g.rank, opId: g.opId, endTime: g.endTime, result });
-      }
-      e.finishedGroups.length = 0;
       failures = e.failures.splice(0);
       for (const f of failures) this.actors.get(f.rank)?.send({ type: 'FAIL', message: f.error.message });
     }
+    this.running -= finished.length;
     const states = this.stateChanges;
     this.stateChanges = [];
     const total = e?.eventsProcessed ?? 0;
     const events = total - this.eventsReported;
     this.eventsReported = total;
-    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, outbound, finished, failures, states, events };
+    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, finished, failures, states, events, windows: 0 };
   }
+}
+
+/** Why a run stopped when the shared block was aborted. */
+function abortError(reason: number, me: number): ExpertmeshError {
+  switch (reason) {
+    case SYNC_ABORT_SIGNAL:
+      return new ExpertmeshError('E_ABORTED', `host worker ${me}: the operation was aborted`, { worker: me });
+    case SYNC_ABORT_CLOSE:
+      return new ExpertmeshError('E_CLOSED', 'the cluster was closed while an operation was pending', {});
+    case SYNC_ABORT_DEATH:
+      return new ExpertmeshError('E_WORKER', `host worker ${me}: stopped because another host worker died`, { worker: me });
+    default:
+      return new ExpertmeshError('E_WORKER', `host worker ${me}: stopped because another host worker failed`, { worker: me, secondary: true });
+  }
+}
+
+function fmtRanks(workerOfRank: readonly number[], w: number): string {
+  const r = workerOfRank.flatMap((x, i) => (x === w ? [i] : []));
+  if (r.length === 0) return 'none';
+  return r.length > 1 && r[r.length - 1]! - r[0]! === r.length - 1 ? `${r[0]}-${r[r.length - 1]}` : r.join(',');
 }

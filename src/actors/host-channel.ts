@@ -1,12 +1,15 @@
 /**
  * @module
  * How the main thread reaches a host: one interface, two implementations that pass the same
- * contract tests. `WorkerHostChannel` runs the host in a worker thread (the default);
- * `InProcessHostChannel` runs it on the calling thread (debugging, tests, tiny clusters).
+ * contract suite. `WorkerHostChannel` runs the host in a worker thread (the default; hosts then
+ * synchronise windows among themselves on shared memory); `InProcessHostChannel` runs it on the
+ * calling thread (debugging, tests, tiny clusters), where an {@link InProcessHostGroup} steps the
+ * same rounds for all its hosts in turn instead of meeting at barriers.
  */
 import type { Worker } from 'node:worker_threads';
-import { EngineHost } from './engine-host.js';
-import type { HostReply, HostRequest } from './host-messages.js';
+import { EngineHost, ROUND_ABORTED, ROUND_RUN } from './engine-host.js';
+import type { HostReply, HostRequest, RunMessage } from './host-messages.js';
+import type { OpLookup } from './op-registry.js';
 import { resolveSibling, startWorker } from './worker-url.js';
 
 export interface HostChannel {
@@ -34,11 +37,14 @@ export class WorkerHostChannel implements HostChannel {
   private readonly exitP: Promise<void>;
   private closing = false;
 
-  constructor(name: string) {
-    this.worker = startWorker(resolveSibling('worker-entry', import.meta.url), { name });
+  /** @param entry the thread's entry shell (it imports the operation registry); default `src/host-worker`. */
+  constructor(name: string, entry: URL = resolveSibling('../host-worker', import.meta.url)) {
+    this.worker = startWorker(entry, { name });
     let onReady!: () => void;
     let onFail!: (e: Error) => void;
     this.readyP = new Promise<void>((res, rej) => ((onReady = res), (onFail = rej)));
+    // A rejection nobody awaits (the host died before anyone asked) must not be unhandled.
+    this.readyP.catch(() => {});
     this.worker.on('message', (m: HostReply | { type: 'ready' }) => {
       if (m.type === 'ready') onReady();
       else this.replyCb(m);
@@ -61,8 +67,7 @@ export class WorkerHostChannel implements HostChannel {
   }
 
   post(msg: HostRequest): void {
-    const transfer = msg.type === 'window' ? msg.inbound.map((b) => b.buffer as ArrayBuffer) : [];
-    this.worker.postMessage(msg, transfer);
+    this.worker.postMessage(msg);
   }
 
   onReply(cb: (r: HostReply) => void): void {
@@ -84,13 +89,89 @@ export class WorkerHostChannel implements HostChannel {
   }
 }
 
+/**
+ * The in-process hosts of one cluster. A run starts once every host has been asked to run; the
+ * group then steps the rounds (drain and publish on every host, the shared decision, every host's
+ * window) on the calling thread, yielding to its event loop now and then, and replies for each.
+ * A full ring is emptied by draining its reader directly.
+ */
+export class InProcessHostGroup {
+  readonly hosts: EngineHost[] = [];
+  private runs: Array<{ msg: RunMessage; reply: (r: HostReply) => void } | undefined> = [];
+  private closed = false;
+
+  constructor(private readonly ops: OpLookup) {}
+
+  /** A host of this group (index = worker index). */
+  add(): EngineHost {
+    const h = new EngineHost(this.ops);
+    this.hosts.push(h);
+    return h;
+  }
+
+  requestRun(w: number, msg: RunMessage, reply: (r: HostReply) => void): void {
+    this.runs[w] = { msg, reply };
+    if (this.runs.filter(Boolean).length < this.hosts.length) return;
+    const runs = this.runs;
+    this.runs = [];
+    void this.drive(runs as Array<{ msg: RunMessage; reply: (r: HostReply) => void }>);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async drive(runs: Array<{ msg: RunMessage; reply: (r: HostReply) => void }>): Promise<void> {
+    const hosts = this.hosts;
+    let outcome = ROUND_RUN;
+    let cur = -1;
+    let error: unknown;
+    let errorAt = -1;
+    for (const h of hosts) h.beginRun();
+    let lastYield = performance.now();
+    try {
+      for (;;) {
+        for (cur = 0; cur < hosts.length; cur++) {
+          hosts[cur]!.drainInbound();
+          hosts[cur]!.publish();
+        }
+        for (cur = 0; cur < hosts.length; cur++) outcome = hosts[cur]!.decide();
+        if (this.closed) outcome = ROUND_ABORTED;
+        if (outcome !== ROUND_RUN) break;
+        for (cur = 0; cur < hosts.length; cur++) hosts[cur]!.runWindow(hosts[cur]!.bound, (peer) => void hosts[peer]!.drainInbound());
+        // Let timers, signals and close() in between windows now and then.
+        if (performance.now() - lastYield > 20) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
+        }
+      }
+    } catch (e) {
+      error = e;
+      errorAt = cur;
+      outcome = ROUND_ABORTED;
+    }
+    if (this.closed) return;
+    runs.forEach((r, w) => r.reply(hosts[w]!.endRun(r.msg.id, outcome, w === errorAt ? error : undefined)));
+  }
+}
+
 export class InProcessHostChannel implements HostChannel {
-  private readonly host = new EngineHost();
+  private readonly host: EngineHost;
   private replyCb: (r: HostReply) => void = () => {};
   private closed = false;
   readonly threadId = 0;
 
+  constructor(private readonly group: InProcessHostGroup, private readonly index: number) {
+    this.host = group.add();
+  }
+
   post(msg: HostRequest): void {
+    if (msg.type === 'run') {
+      this.group.requestRun(this.index, msg, (r) => {
+        if (!this.closed) this.replyCb(r);
+      });
+      return;
+    }
     // Asynchronous like a thread, so callers cannot depend on synchronous replies.
     setImmediate(() => {
       if (!this.closed) this.replyCb(this.host.handle(msg));
@@ -105,5 +186,6 @@ export class InProcessHostChannel implements HostChannel {
   }
   async terminate(): Promise<void> {
     this.closed = true;
+    this.group.close();
   }
 }

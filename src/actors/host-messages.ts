@@ -1,14 +1,16 @@
 /**
  * @module
  * The messages between the main thread and a host worker. They are small control records (posted
- * with structured clone); packet batches inside them are transferred ArrayBuffers of msgpack, and
- * region buffers are SharedArrayBuffers (shared, never copied).
+ * with structured clone), a few per operation and none per window: windows are synchronised host
+ * to host on shared memory (see window-sync.ts), and packets travel in shared rings. Region
+ * buffers, the sync block and the rings are SharedArrayBuffers (shared, never copied).
  */
 import type { WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RegionInfo } from '../transport/memory.js';
 import type { BlockedTask, TaskFailure } from '../sim/engine.js';
 import type { RankSnapshot } from './gpu-machine.js';
+import type { SyncBuffers } from './window-sync.js';
 
 export interface InitMessage {
   type: 'init';
@@ -20,6 +22,10 @@ export interface InitMessage {
   hardware: HardwareProfile;
   workerOfRank: number[];
   recordTimeline: boolean;
+  /** The shared window block and packet rings of the cluster. */
+  sync: SyncBuffers;
+  /** Wall-clock limit of any wait on another host, ms. */
+  timeoutMs: number;
 }
 export interface RegisterMessage {
   type: 'register';
@@ -39,11 +45,11 @@ export interface OpMessage {
   args: unknown;
   startTime: number;
 }
-export interface WindowMessage {
-  type: 'window';
+/** Run the started operation to its end, window by window with the other hosts; one reply at the end. */
+export interface RunMessage {
+  type: 'run';
   id: number;
-  end: number;
-  inbound: Uint8Array[];
+  opId: number;
 }
 export interface CollectMessage {
   type: 'collect';
@@ -55,14 +61,7 @@ export interface FaultMessage {
   id: number;
   kind: 'exit' | 'throw';
 }
-export type HostRequest = InitMessage | RegisterMessage | UnregisterMessage | OpMessage | WindowMessage | CollectMessage | FaultMessage;
-
-/** A batch of packets for another host, with the earliest event time in it. */
-export interface OutboundBatch {
-  to: number;
-  bytes: Uint8Array;
-  minTime: number;
-}
+export type HostRequest = InitMessage | RegisterMessage | UnregisterMessage | OpMessage | RunMessage | CollectMessage | FaultMessage;
 
 export interface FinishedRank {
   rank: number;
@@ -77,7 +76,6 @@ export interface HostReply {
   id: number;
   /** Time of the host's next local event (Infinity when idle). */
   next: number;
-  outbound: OutboundBatch[];
   finished: FinishedRank[];
   failures: TaskFailure[];
   states: RankSnapshot[];
@@ -85,6 +83,10 @@ export interface HostReply {
   now: number;
   /** Events processed since the host's previous reply. */
   events: number;
+  /** Windows the run took (replies to 'run'; 0 otherwise). */
+  windows: number;
+  /** A run ended with ranks still running and no event left anywhere (replies to 'run'). */
+  stuck?: boolean;
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
   timeline?: Float64Array;

@@ -1,8 +1,9 @@
 /**
  * @module
  * Operations a host worker can run, by name. An operation gives each rank a root task (and may
- * prepare or finish synchronously, outside virtual time). The worker entry imports this registry,
- * so every operation is available on every thread.
+ * prepare or finish synchronously, outside virtual time). Operations register themselves here when
+ * their module loads; the host entry shells (thread and in-process) hand the registry to each
+ * `EngineHost`, so the actor layer never imports the operations themselves.
  */
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
@@ -29,3 +30,11 @@ export function defineOp<A>(def: OpDefinition<A>): OpDefinition<A> {
 export function getOp(name: string): OpDefinition<unknown> | undefined {
   return registry.get(name) as OpDefinition<unknown> | undefined;
 }
+
+/** How a host finds operations by name. */
+export interface OpLookup {
+  get(name: string): OpDefinition<unknown> | undefined;
+}
+
+/** The registry every operation module registers into. */
+export const opRegistry: OpLookup = { get: getOp };

@@ -1,13 +1,18 @@
 /**
  * @module
  * The main-thread side of a cluster: it starts and supervises the host workers, registers memory,
- * runs operations window by window (conservative synchronisation: a window never spans more than
- * the smallest latency of a link between workers, so nothing sent in a window is due inside it),
- * and mirrors every rank's actor state through typed events.
+ * starts operations and collects their results, and mirrors every rank's actor state through typed
+ * events. The hosts run an operation window by window among themselves (conservative
+ * synchronisation on shared memory, see actors/window-sync.ts): the main thread sends two messages
+ * per host per operation and none per window; it only wakes the hosts (close, abort, a dead
+ * worker) and reads their progress.
  */
 import { EventEmitter } from 'eventemitter3';
 import { ExpertmeshError, fail, fromWireError } from '../errors.js';
-import { InProcessHostChannel, WorkerHostChannel, type HostChannel } from '../actors/host-channel.js';
+import { InProcessHostChannel, InProcessHostGroup, WorkerHostChannel, type HostChannel } from '../actors/host-channel.js';
+import { opRegistry } from '../actors/op-registry.js';
+import { createSyncBuffers, SyncBlock, type SyncBuffers } from '../actors/window-sync.js';
+import { SYNC_ABORT_CLOSE, SYNC_ABORT_DEATH, SYNC_ABORT_NONE, SYNC_ABORT_SIGNAL, SYNC_F_NEXT } from '../transport/protocol.js';
 import type { HostReply, HostRequest } from '../actors/host-messages.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
@@ -37,6 +42,8 @@ export interface OpResult<R = unknown> {
   endUs: number;
   /** Windows (synchronisation rounds) the run took. */
   windows: number;
+  /** Messages the main thread exchanged with hosts for the run (posted and received; none per window). */
+  mainThreadMessages: number;
   /** Events processed by all hosts during the operation. */
   events: number;
 }
@@ -51,14 +58,22 @@ export interface RunOptions {
 interface Pending {
   resolve: (r: HostReply) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | null;
+  /** Resolve with replies that carry an error (runs: every host's outcome is needed). */
+  keepErrors: boolean;
 }
 
 export class Cluster extends EventEmitter<ClusterEvents> {
   readonly config: ResolvedClusterConfig;
   readonly links: LinkModel;
-  /** Synchronisation window, us (Infinity with one worker). */
+  /** Synchronisation window, us (Infinity with one worker): the smallest entry of the lookahead matrix. */
   readonly lookaheadUs: number;
+  /** Least time from an event on worker p to its effect on worker w, us (`[p * workers + w]`). */
+  readonly lookaheadMatrix: Float64Array;
+  private readonly syncBuffers: SyncBuffers;
+  private readonly sync: SyncBlock;
+  /** Messages posted to and received from hosts so far. */
+  private messages = 0;
   /** Virtual time after the last operation, us. */
   nowUs = 0;
   private readonly hosts: HostChannel[];
@@ -85,13 +100,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     super();
     this.config = config;
     this.links = new LinkModel(config.hardware, config.gpusPerNode);
-    this.lookaheadUs = this.links.lookahead(config.workerOfRank);
+    this.lookaheadMatrix = this.links.lookaheadMatrix(config.workerOfRank, config.workers);
+    this.lookaheadUs = config.workers > 1 ? Math.min(...this.lookaheadMatrix) : Infinity;
+    this.syncBuffers = createSyncBuffers(config.workers, this.lookaheadMatrix);
+    this.sync = new SyncBlock(this.syncBuffers);
     this.hbmUsed = new Float64Array(config.numRanks);
     this.snapshots = Array.from({ length: config.numRanks }, (_, rank) => ({
       rank, value: 'idle' as const, op: null, opsCompleted: 0, error: null, timeUs: 0,
     }));
+    // In-process hosts share one group that steps their rounds; it uses the same operation registry
+    // the thread shells import.
+    const group = config.transport === 'worker' ? null : new InProcessHostGroup(opRegistry);
     this.hosts = Array.from({ length: config.workers }, (_, w) =>
-      config.transport === 'worker' ? new WorkerHostChannel(`expertmesh-host-${w}`) : new InProcessHostChannel(),
+      group ? new InProcessHostChannel(group, w) : new WorkerHostChannel(`expertmesh-host-${w}`),
     );
     this.pending = this.hosts.map(() => new Map());
     this.hosts.forEach((h, w) => {
@@ -121,6 +142,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     await this.all((w) => ({
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
       hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline,
+      sync: this.syncBuffers, timeoutMs: c.timeoutMs,
     }), 'init');
   }
 
@@ -152,6 +174,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const region = this.regions.add(info);
     this.hbmUsed[rank] = this.hbmUsed[rank]! + bytes;
     // Ordered before any later operation on every host: no reply needed.
+    this.messages += this.hosts.length;
     this.hosts.forEach((h) => h.post({ type: 'register', id: 0, regions: [info] }));
     return region;
   }
@@ -161,6 +184,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const r = this.regions.lookup(rank, name);
     this.regions.remove(r.id);
     this.hbmUsed[rank] = this.hbmUsed[rank]! - r.byteLength;
+    this.messages += this.hosts.length;
     this.hosts.forEach((h) => h.post({ type: 'unregister', id: 0, regionIds: [r.id] }));
   }
 
@@ -211,64 +235,59 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const startUs = this.nowUs;
     const results = new Array<R>(this.numRanks);
     const rankEndUs = new Array<number>(this.numRanks).fill(startUs);
-    let remaining = this.numRanks;
-    let endUs = startUs;
-    let windows = 0;
-    let lastEventUs = startUs;
     const eventsBefore = this.eventsTotal;
-    const next = new Array<number>(this.hosts.length).fill(Infinity);
-    let inbound: Uint8Array[][] = this.hosts.map(() => []);
-    let inboundMin = new Array<number>(this.hosts.length).fill(Infinity);
+    const messagesBefore = this.messages;
+    if (opts.signal?.aborted) throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${startUs} us`, { op: name });
 
-    const absorb = (w: number, r: HostReply) => {
-      next[w] = r.next;
-      lastEventUs = Math.max(lastEventUs, r.now);
-      for (const b of r.outbound) {
-        inbound[b.to]!.push(b.bytes);
-        inboundMin[b.to] = Math.min(inboundMin[b.to]!, b.minTime);
+    const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: startUs }), `start '${name}'`);
+    for (const r of started) if (r.failures.length > 0) throw fromWireError(r.failures[0]!.error);
+
+    // The hosts run every window among themselves; meanwhile the main thread only listens for an
+    // abort and samples progress from the shared block.
+    this.sync.resetForRun();
+    const onAbort = () => this.sync.setAbort(SYNC_ABORT_SIGNAL);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const progress = setInterval(() => {
+      let t = Infinity;
+      for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, this.sync.slot(w, SYNC_F_NEXT));
+      if (t !== Infinity) {
+        opts.onProgress?.(t);
+        this.emit('progress', name, t);
       }
+    }, 100);
+    progress.unref();
+    let replies: HostReply[];
+    try {
+      replies = await Promise.all(this.hosts.map((_, w) => this.request(w, { type: 'run', id: 0, opId }, `run '${name}'`, false)));
+    } finally {
+      clearInterval(progress);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+
+    let endUs = startUs;
+    let lastEventUs = startUs;
+    for (const r of replies) {
+      lastEventUs = Math.max(lastEventUs, r.now);
       for (const f of r.finished) {
         if (f.opId !== opId) continue;
         results[f.rank] = f.result as R;
         rankEndUs[f.rank] = f.endTime;
         endUs = Math.max(endUs, f.endTime);
-        remaining--;
       }
-      if (r.failures.length > 0) {
-        const f = r.failures[0]!;
-        throw fromWireError(f.error);
-      }
-    };
-
-    const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: startUs }), `start '${name}'`);
-    started.forEach((r, w) => absorb(w, r));
-    // Run until every rank has finished and nothing is in flight: trailing transfers (a last head
-    // return, an ack) still move memory and must land before the next operation starts.
-    for (;;) {
-      if (opts.signal?.aborted) throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${endUs} us`, { op: name });
-      let t = Infinity;
-      for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, next[w]!, inboundMin[w]!);
-      if (t === Infinity) {
-        if (remaining === 0) break;
-        throw await this.stuck(name);
-      }
-      const end = t + this.lookaheadUs;
-      const sendTo: number[] = [];
-      for (let w = 0; w < this.hosts.length; w++) if (next[w]! < end || inbound[w]!.length > 0) sendTo.push(w);
-      const batches = inbound;
-      inbound = this.hosts.map(() => []);
-      inboundMin = new Array<number>(this.hosts.length).fill(Infinity);
-      const replies = await Promise.all(
-        sendTo.map((w) => this.request(w, { type: 'window', id: 0, end, inbound: batches[w]! }, `window ending at ${end} us of '${name}'`)),
-      );
-      replies.forEach((r, i) => absorb(sendTo[i]!, r));
-      windows++;
-      opts.onProgress?.(t);
-      this.emit('progress', name, t);
     }
+    // A task's own failure first; then the error that stopped a host (not the ones stopped because of it).
+    for (const r of replies) if (r.failures.length > 0) throw fromWireError(r.failures[0]!.error);
+    const errors = replies.map((r) => r.error).filter((e) => e !== undefined);
+    const primary = errors.find((e) => !(e.data as { secondary?: boolean } | undefined)?.secondary) ?? errors[0];
+    if (primary) {
+      if (primary.code === 'E_ABORTED') throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${lastEventUs} us`, { op: name });
+      throw fromWireError(primary);
+    }
+    if (replies.some((r) => r.stuck)) throw await this.stuck(name);
     this.nowUs = Math.max(endUs, lastEventUs);
     const events = this.eventsTotal - eventsBefore;
-    return { results, rankEndUs, startUs, endUs, windows, events };
+    const windows = replies[0]!.windows;
+    return { results, rankEndUs, startUs, endUs, windows, events, mainThreadMessages: this.messages - messagesBefore };
   }
 
   /** Build the error for a run that can make no more progress. */
@@ -318,20 +337,36 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return all;
   }
 
-  /** @internal Fault injection for tests: make host `w` exit or throw. */
+  /**
+   * @internal Fault injection for tests: make host `w` exit (mid-window when an operation is
+   * running: it checks the shared block after each window) or throw.
+   */
   injectFault(w: number, kind: 'exit' | 'throw'): void {
-    this.hosts[w]!.post({ type: 'fault', id: 0, kind });
+    if (kind === 'exit' && this.busy) this.sync.injectExit(w);
+    else this.hosts[w]!.post({ type: 'fault', id: 0, kind });
   }
 
   private all(make: (w: number) => HostRequest, what: string): Promise<HostReply[]> {
     return Promise.all(this.hosts.map((_, w) => this.request(w, make(w), what)));
   }
 
-  private request(w: number, msg: HostRequest, what: string): Promise<HostReply> {
+  /**
+   * Post a request and wait for its reply. With `timed`, the wall-clock `timeoutMs` applies; a run
+   * is not timed here (a single window may legitimately run long on one worker): hosts time out
+   * waiting for each other at their barriers, and a dead host or close() ends the wait. A run's
+   * reply resolves even when it carries an error, so the caller sees every host's outcome.
+   */
+  private request(w: number, msg: HostRequest, what: string, timed = true): Promise<HostReply> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     msg.id = id;
+    this.messages++;
     return new Promise<HostReply>((resolve, reject) => {
+      if (!timed) {
+        this.pending[w]!.set(id, { resolve, reject, timer: null, keepErrors: true });
+        this.hosts[w]!.post(msg);
+        return;
+      }
       const timer = setTimeout(() => {
         this.pending[w]!.delete(id);
         reject(new ExpertmeshError(
@@ -341,12 +376,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         ));
       }, this.config.timeoutMs);
       timer.unref();
-      this.pending[w]!.set(id, { resolve, reject, timer });
+      this.pending[w]!.set(id, { resolve, reject, timer, keepErrors: false });
       this.hosts[w]!.post(msg);
     });
   }
 
   private onReply(w: number, r: HostReply): void {
+    this.messages++;
     this.eventsTotal += r.events;
     for (const s of r.states) {
       this.snapshots[s.rank] = s;
@@ -355,8 +391,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const p = this.pending[w]!.get(r.id);
     if (!p) return;
     this.pending[w]!.delete(r.id);
-    clearTimeout(p.timer);
-    if (r.error) p.reject(fromWireError(r.error));
+    if (p.timer) clearTimeout(p.timer);
+    if (r.error && !p.keepErrors) p.reject(fromWireError(r.error));
     else p.resolve(r);
   }
 
@@ -368,6 +404,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       { worker: w, ranks, reason },
     );
     this.dead ??= err;
+    // Hosts waiting for the dead one at a barrier or a full ring leave their loop now.
+    this.sync.setAbort(SYNC_ABORT_DEATH);
     for (const r of ranks) {
       this.snapshots[r] = { ...this.snapshots[r]!, value: 'failed', error: err.message };
       this.emit('rankState', this.snapshots[r]!);
@@ -375,7 +413,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('workerDied', w, ranks, reason);
     for (const pend of this.pending) {
       for (const p of pend.values()) {
-        clearTimeout(p.timer);
+        if (p.timer) clearTimeout(p.timer);
         p.reject(err);
       }
       pend.clear();
@@ -392,9 +430,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (this.closed) return;
     this.closed = true;
     const err = new ExpertmeshError('E_CLOSED', 'the cluster was closed while an operation was pending', {});
+    // Wake every host blocked in Atomics.wait, so terminate() finds them interruptible at once.
+    if (this.sync.abort === SYNC_ABORT_NONE) this.sync.setAbort(SYNC_ABORT_CLOSE);
     for (const pend of this.pending) {
       for (const p of pend.values()) {
-        clearTimeout(p.timer);
+        if (p.timer) clearTimeout(p.timer);
         p.reject(err);
       }
       pend.clear();

@@ -5,6 +5,7 @@
  */
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
+import type { TaskBody } from '../sim/task.js';
 import { fillPairBytes } from './seeded-bytes.js';
 
 export interface AllToAllArgs {
@@ -36,24 +37,24 @@ defineOp<AllToAllArgs>({
   },
 });
 
-defineOp<AllToAllArgs>({
-  name: 'a2a',
-  *task(ctx: RankContext, a) {
-    const n = ctx.numRanks;
-    const send = ctx.region(A2A_SEND);
-    const B = a.bytesPerPair;
-    // Every rank starts with its next neighbour, so the first puts do not all hit one rank.
-    for (let k = 1; k < n; k++) {
-      const d = (ctx.rank + k) % n;
-      const recv = ctx.peerRegion(d, A2A_RECV);
-      // The receiver's counter moves with the data (put with signal): one transfer per pair.
-      ctx.put(recv, peerSlot(d, ctx.rank) * B, a.sizesOnly ? null : send, peerSlot(ctx.rank, d) * B, B, {
-        signal: { region: ctx.peerRegion(d, A2A_SIGNAL), offset: 0, value: 1 },
-      });
-    }
-    yield ctx.untilAtLeast(ctx.region(A2A_SIGNAL), 0, n - 1);
-  },
-});
+/** A rank's part of the exchange: one put with signal per peer, then wait for every peer's. */
+export function* a2aTask(ctx: RankContext, a: AllToAllArgs): TaskBody {
+  const n = ctx.numRanks;
+  const send = ctx.region(A2A_SEND);
+  const B = a.bytesPerPair;
+  // Every rank starts with its next neighbour, so the first puts do not all hit one rank.
+  for (let k = 1; k < n; k++) {
+    const d = (ctx.rank + k) % n;
+    const recv = ctx.peerRegion(d, A2A_RECV);
+    // The receiver's counter moves with the data (put with signal): one transfer per pair.
+    ctx.put(recv, peerSlot(d, ctx.rank) * B, a.sizesOnly ? null : send, peerSlot(ctx.rank, d) * B, B, {
+      signal: { region: ctx.peerRegion(d, A2A_SIGNAL), offset: 0, value: 1 },
+    });
+  }
+  yield ctx.untilAtLeast(ctx.region(A2A_SIGNAL), 0, n - 1);
+}
+
+defineOp<AllToAllArgs>({ name: 'a2a', task: a2aTask });
 
 defineOp<AllToAllArgs>({
   name: 'a2a.verify',

@@ -7,9 +7,12 @@
  *   nothing ever does: the run ends with `E_TIMEOUT` naming each rank, task and wait.
  * - `debug.stall`: each host blocks its thread for `ms` wall-clock milliseconds while starting the
  *   operation (a host that does not answer), to exercise the cluster's `timeoutMs`.
+ * - `debug.a2aClobber`: the `a2a` exchange, except that rank `clobberRank` zeroes its send buffer
+ *   right after issuing its puts, before they are delivered (the RDMA source-stability rule).
  */
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
+import { A2A_SEND, a2aTask, type AllToAllArgs } from './all-to-all-op.js';
 
 /** Region `debug.waitForever` waits on (registered by the caller, 4 bytes per rank). */
 export const DEBUG_NEVER = 'debug.never';
@@ -29,5 +32,15 @@ defineOp<{ ms: number }>({
     if (stalled.has(a)) return;
     stalled.add(a);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.ms);
+  },
+});
+
+defineOp<AllToAllArgs & { clobberRank: number }>({
+  name: 'debug.a2aClobber',
+  *task(ctx: RankContext, a) {
+    const body = a2aTask(ctx, a);
+    let r = body.next(); // every put issued; r.value is the wait for the peers' puts
+    if (ctx.rank === a.clobberRank) ctx.region(A2A_SEND).u8.fill(0);
+    while (!r.done) r = body.next((yield r.value) as number);
   },
 });

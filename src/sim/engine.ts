@@ -14,11 +14,11 @@ import { fail, toWireError, type WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import { LinkModel } from '../transport/links.js';
 import { checkRange, RegionTable, type Region } from '../transport/memory.js';
+import { FLAG_NO_DATA, FLAG_WANT_ACK, PacketColumns } from '../transport/packets.js';
 import {
-  FLAG_NO_DATA, FLAG_WANT_ACK, makePacket, type Packet,
-} from '../transport/packets.js';
-import {
-  CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_EGRESS_DONE, EV_INGRESS_START, EV_LOCAL_DELIVER, EV_PORT,
+  C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T, C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ,
+  C_KEY_SEQ2, C_OP, C_PAIR_SEQ, C_PATH, C_SIG_OFFSET, C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE,
+  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_EGRESS_DONE, EV_INGRESS_START, EV_LOCAL_DELIVER, EV_PORT,
   EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_EGRESS_DONE,
   PKT_INGRESS_START, PKT_READ, PKT_READ_REPLY, PKT_START_DONE, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, WAIT_COUNTER,
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
@@ -110,7 +110,8 @@ export class Engine implements PortHost<Job> {
   private readonly tasks = new Map<number, Task>();
 
   private taskIdNext = 0;
-  readonly outbox: Packet[][];
+  /** Packets for each other host, as reused columns (cleared once the host has sent them). */
+  readonly outbox: PacketColumns[];
   /** Cross-engine transfers whose ingress-start packet is held until the window's end. */
   private readonly pendingStarts: Transfer[] = [];
   readonly contexts: Array<RankContext | undefined>;
@@ -137,7 +138,7 @@ export class Engine implements PortHost<Job> {
     this.pairSeqOut = new Array(n);
     this.nextDeliver = new Array(n);
     this.contexts = new Array(n);
-    this.outbox = Array.from({ length: numWorkers }, () => []);
+    this.outbox = Array.from({ length: numWorkers }, (_, w) => new PacketColumns(w === workerIndex ? 1 : 256));
     const bw = this.links.bytesPerUs;
     for (const r of localRanks) {
       this.ports[r] = [
@@ -420,8 +421,8 @@ export class Engine implements PortHost<Job> {
       this.queue.push(t, src, seq, EV_READ, 0, x);
     } else {
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
-        makePacket(PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
-          -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1, -1),
+        PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
+        -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1, -1,
       );
     }
   }
@@ -456,9 +457,9 @@ export class Engine implements PortHost<Job> {
       if (!this.isLocal(x.dst)) {
         const box = this.outbox[this.shape.workerOfRank[x.dst]!]!;
         if (x.startSeq >= 0) {
-          box.push(this.packetOf(PKT_START_DONE, x.startT, x.src, x.startSeq, x, seq));
+          pushPacketOf(box, PKT_START_DONE, x.startT, x.src, x.startSeq, x, seq);
           x.startSeq = -1;
-        } else box.push(this.packetOf(PKT_EGRESS_DONE, t, x.src, seq, x));
+        } else pushPacketOf(box, PKT_EGRESS_DONE, t, x.src, seq, x);
       }
       else if (x.ingressFinished) this.queue.push(t, x.src, seq, EV_EGRESS_DONE, 0, x);
       else {
@@ -482,13 +483,6 @@ export class Engine implements PortHost<Job> {
         } else this.queue.push(t, x.src, x.egressSeq, EV_EGRESS_DONE, 0, x);
       }
     }
-  }
-
-  private packetOf(kind: number, time: number, keyRank: number, keySeq: number, x: Transfer, keySeq2 = -1): Packet {
-    return makePacket(
-      kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
-      x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset, keySeq2,
-    );
   }
 
   /** Both halves are in: deliver now unless an earlier transfer on the pair is still missing. */
@@ -540,7 +534,7 @@ export class Engine implements PortHost<Job> {
       const t = this.now + this.links.latencyUs[x.path]!;
       const seq = this.nextSeq(x.dst);
       if (this.isLocal(x.src)) this.queue.push(t, x.dst, seq, EV_ACK, 0, x);
-      else this.outbox[this.shape.workerOfRank[x.src]!]!.push(this.packetOf(PKT_ACK, t, x.dst, seq, x));
+      else pushPacketOf(this.outbox[this.shape.workerOfRank[x.src]!]!, PKT_ACK, t, x.dst, seq, x);
     }
   }
 
@@ -556,48 +550,53 @@ export class Engine implements PortHost<Job> {
 
   // ---------------------------------------------------------------- packets from other engines
 
-  /** Turn a validated batch of packets into events. */
-  acceptPackets(packets: readonly Packet[]): void {
-    this.checkPackets(packets);
-    for (const p of packets) {
-      switch (p.kind) {
+  /**
+   * Turn a validated batch of packets (columns, read by index: no object per packet) into events.
+   * The batch is checked as a whole first, so a rejected batch changes nothing.
+   */
+  acceptColumns(b: PacketColumns): void {
+    this.checkColumns(b);
+    const k = b.kinds, c = b.col;
+    const time = c[C_TIME]!, keyRank = c[C_KEY_RANK]!, keySeq = c[C_KEY_SEQ]!, src = c[C_SRC]!, xid = c[C_XID]!;
+    for (let i = 0; i < b.count; i++) {
+      switch (k[i]) {
         case PKT_INGRESS_START:
         case PKT_START_DONE: {
+          const path = c[C_PATH]![i]!;
           const x = new Transfer(
-            p.src, p.dst, p.xid, p.pairSeq, p.op, p.path, p.bytes, p.srcRegion, p.srcOffset, p.dstRegion, p.dstOffset,
-            p.value, p.issueT, p.flags, p.sigRegion, p.sigOffset,
+            src[i]!, c[C_DST]![i]!, xid[i]!, c[C_PAIR_SEQ]![i]!, c[C_OP]![i]!, path, c[C_BYTES]![i]!, c[C_SRC_REGION]![i]!,
+            c[C_SRC_OFFSET]![i]!, c[C_DST_REGION]![i]!, c[C_DST_OFFSET]![i]!, c[C_VALUE]![i]!, c[C_ISSUE_T]![i]!, c[C_FLAGS]![i]!,
+            c[C_SIG_REGION]![i]!, c[C_SIG_OFFSET]![i]!,
           );
-          x.egressStartT = p.egressStartT;
-          this.queue.push(p.time, p.keyRank, p.keySeq, EV_INGRESS_START, 0, x);
-          if (p.kind === PKT_START_DONE) {
+          x.egressStartT = c[C_EGRESS_START_T]![i]!;
+          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_INGRESS_START, 0, x);
+          if (k[i] === PKT_START_DONE) {
             // The same event the egress-done packet would have made: time and key as the sender had them.
-            x.egressDoneT = p.egressDoneT;
-            this.queue.push(p.egressDoneT + this.links.latencyUs[p.path]!, p.keyRank, p.keySeq2, EV_EGRESS_DONE, 0, x);
-          } else this.inbound.set(p.xid * 4096 + (p.src & 4095), x);
+            x.egressDoneT = c[C_EGRESS_DONE_T]![i]!;
+            this.queue.push(x.egressDoneT + this.links.latencyUs[path]!, keyRank[i]!, c[C_KEY_SEQ2]![i]!, EV_EGRESS_DONE, 0, x);
+          } else this.inbound.set(xid[i]! * 4096 + (src[i]! & 4095), x);
           break;
         }
         case PKT_EGRESS_DONE: {
-          const x = this.inbound.get(p.xid * 4096 + (p.src & 4095));
-          if (!x) fail('E_PACKET', `egress-done packet for unknown transfer ${p.xid} from rank ${p.src}`, { field: 'xid', value: p.xid });
-          x.egressDoneT = p.egressDoneT;
-          this.queue.push(p.time, p.keyRank, p.keySeq, EV_EGRESS_DONE, 0, x);
+          const x = this.inbound.get(xid[i]! * 4096 + (src[i]! & 4095))!;
+          x.egressDoneT = c[C_EGRESS_DONE_T]![i]!;
+          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_EGRESS_DONE, 0, x);
           break;
         }
         case PKT_ACK: {
-          const x = this.sentByXid.get(p.xid * 4096 + (p.src & 4095));
-          if (!x) fail('E_PACKET', `ack for unknown transfer ${p.xid} of rank ${p.src}`, { field: 'xid', value: p.xid });
-          this.queue.push(p.time, p.keyRank, p.keySeq, EV_ACK, 0, x);
+          const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095))!;
+          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_ACK, 0, x);
           break;
         }
         case PKT_READ: {
-          const region = this.regions.get(p.dstRegion);
-          const req = { task: null, taskId: p.waiter, region, index: p.dstOffset >> 2, src: p.src, peer: p.dst };
-          this.queue.push(p.time, p.keyRank, p.keySeq, EV_READ, 0, req);
+          const region = this.regions.get(c[C_DST_REGION]![i]!);
+          const req = { task: null, taskId: c[C_WAITER]![i]!, region, index: c[C_DST_OFFSET]![i]! >> 2, src: src[i]!, peer: c[C_DST]![i]! };
+          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ, 0, req);
           break;
         }
         case PKT_READ_REPLY: {
-          const task = this.tasks.get(p.waiter);
-          if (task) this.queue.push(p.time, p.keyRank, p.keySeq, EV_READ_REPLY, p.value, task);
+          const task = this.tasks.get(c[C_WAITER]![i]!);
+          if (task) this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ_REPLY, c[C_VALUE]![i]!, task);
           break;
         }
       }
@@ -609,21 +608,28 @@ export class Engine implements PortHost<Job> {
    * regions it does not know. Checked for the whole batch before any packet is applied, so a
    * rejected batch changes nothing.
    */
-  private checkPackets(packets: readonly Packet[]): void {
-    const started = new Set<number>();
-    packets.forEach((p, i) => {
-      const key = p.xid * 4096 + (p.src & 4095);
-      if (p.time < this.now)
-        fail('E_PACKET', `packet ${i}: field 'time' ${p.time} is before the receiver's clock ${this.now}`, { index: i, field: 'time', value: p.time });
-      if (p.kind === PKT_INGRESS_START) started.add(key);
-      else if (p.kind === PKT_EGRESS_DONE && !this.inbound.has(key) && !started.has(key))
-        fail('E_PACKET', `packet ${i}: field 'xid': egress-done for unknown transfer ${p.xid} from rank ${p.src}`, { index: i, field: 'xid', value: p.xid });
-      else if (p.kind === PKT_ACK && !this.sentByXid.has(key))
-        fail('E_PACKET', `packet ${i}: field 'xid': ack for unknown transfer ${p.xid} of rank ${p.src}`, { index: i, field: 'xid', value: p.xid });
-      else if (p.kind === PKT_READ && !this.hasRegion(p.dstRegion))
-        fail('E_PACKET', `packet ${i}: field 'dstRegion': read of unknown region ${p.dstRegion}`, { index: i, field: 'dstRegion', value: p.dstRegion });
-    });
+  private checkColumns(b: PacketColumns): void {
+    const k = b.kinds, c = b.col;
+    const time = c[C_TIME]!, src = c[C_SRC]!, xid = c[C_XID]!;
+    const started = this.startedInBatch;
+    started.clear();
+    for (let i = 0; i < b.count; i++) {
+      const key = xid[i]! * 4096 + (src[i]! & 4095);
+      if (time[i]! < this.now)
+        fail('E_PACKET', `packet ${i}: field 'time' ${time[i]} is before the receiver's clock ${this.now}`, { index: i, field: 'time', value: time[i] });
+      const kind = k[i];
+      if (kind === PKT_INGRESS_START) started.add(key);
+      else if (kind === PKT_EGRESS_DONE && !this.inbound.has(key) && !started.has(key))
+        fail('E_PACKET', `packet ${i}: field 'xid': egress-done for unknown transfer ${xid[i]} from rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
+      else if (kind === PKT_ACK && !this.sentByXid.has(key))
+        fail('E_PACKET', `packet ${i}: field 'xid': ack for unknown transfer ${xid[i]} of rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
+      else if (kind === PKT_READ && !this.hasRegion(c[C_DST_REGION]![i]!))
+        fail('E_PACKET', `packet ${i}: field 'dstRegion': read of unknown region ${c[C_DST_REGION]![i]}`, { index: i, field: 'dstRegion', value: c[C_DST_REGION]![i] });
+    }
   }
+
+  /** Transfers whose ingress-start is in the batch being checked (reused). */
+  private readonly startedInBatch = new Set<number>();
 
   private hasRegion(id: number): boolean {
     try {
@@ -690,8 +696,8 @@ export class Engine implements PortHost<Job> {
     if (req.task) this.queue.push(t, req.peer, seq, EV_READ_REPLY, value, req.task);
     else
       this.outbox[this.shape.workerOfRank[req.src]!]!.push(
-        makePacket(PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
-          CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1, -1),
+        PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
+        CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1, -1,
       );
   }
 
@@ -699,7 +705,7 @@ export class Engine implements PortHost<Job> {
   flushStarts(): void {
     for (const x of this.pendingStarts) {
       if (x.startSeq < 0) continue;
-      this.outbox[this.shape.workerOfRank[x.dst]!]!.push(this.packetOf(PKT_INGRESS_START, x.startT, x.src, x.startSeq, x));
+      pushPacketOf(this.outbox[this.shape.workerOfRank[x.dst]!]!, PKT_INGRESS_START, x.startT, x.src, x.startSeq, x);
       x.startSeq = -1;
     }
     this.pendingStarts.length = 0;
@@ -718,6 +724,14 @@ interface ReadRequest {
   index: number;
   src: number;
   peer: number;
+}
+
+/** Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push). */
+function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: number, keySeq: number, x: Transfer, keySeq2 = -1): void {
+  box.push(
+    kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
+    x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset, keySeq2,
+  );
 }
 
 function pairKey(src: number, dst: number, seq: number): number {

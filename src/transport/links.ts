@@ -26,6 +26,37 @@ export class LinkModel {
   }
 
   /**
+   * The least time from an event on one host worker to its effect on another, us, as a
+   * `workers x workers` matrix (`[from * workers + to]`; Infinity on the diagonal): the smallest
+   * latency of a link between their ranks plus the smallest cost per message. The transport has
+   * no per-message cost of its own (the warp costs of posting a message, `nvlinkMessageUs` and
+   * `ibMessageUs`, are spent by the EP kernels' tasks before they issue, so the engine cannot prove
+   * them for an arbitrary task), so that term is 0 here.
+   */
+  lookaheadMatrix(workerOfRank: ArrayLike<number>, workers: number): Float64Array {
+    const minMessageUs = 0;
+    const n = workerOfRank.length;
+    const nodes = Math.ceil(n / this.gpusPerNode);
+    // Which workers have ranks on each node.
+    const onNode = Array.from({ length: nodes }, () => new Set<number>());
+    for (let r = 0; r < n; r++) onNode[Math.floor(r / this.gpusPerNode)]!.add(workerOfRank[r]!);
+    const m = new Float64Array(workers * workers).fill(Infinity);
+    const nvl = this.latencyUs[PATH_NVLINK]! + minMessageUs;
+    const ib = this.latencyUs[PATH_IB]! + minMessageUs;
+    for (let a = 0; a < nodes; a++) {
+      const wa = [...onNode[a]!];
+      // Two workers sharing a node: an NVLink link between them.
+      for (const p of wa) for (const w of wa) if (p !== w) m[p * workers + w] = Math.min(m[p * workers + w]!, nvl);
+      // Workers on different nodes: an InfiniBand link.
+      for (let b = 0; b < nodes; b++) {
+        if (b === a) continue;
+        for (const p of wa) for (const w of onNode[b]!) if (p !== w) m[p * workers + w] = Math.min(m[p * workers + w]!, ib);
+      }
+    }
+    return m;
+  }
+
+  /**
    * The conservative synchronisation window: the smallest latency of any link between ranks on
    * different workers (Infinity when no link crosses workers).
    */

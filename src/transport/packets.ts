@@ -1,16 +1,24 @@
 /**
  * @module
- * Packets between engines on different threads: msgpackr records of one fixed shape, built only by
- * {@link makePacket} (object spread made msgpackr packing ~7x slower), encoded a batch at a time.
+ * Packets between engines on different threads, columnar: a {@link PacketColumns} holds a batch as
+ * one typed array per field (struct of arrays, reused and grown, never one object per packet); a
+ * {@link BatchCodec} packs a batch as one msgpack message of those columns into a reused buffer and
+ * decodes a message back into reused columns. The layout is named in `protocol.ts`.
+ *
  * Payload bytes never travel in a packet: they stay in registered SharedArrayBuffer regions and
  * the receiver copies them at delivery. Decoding validates every field of every packet before the
  * batch is handed over, so a malformed batch is rejected whole and changes nothing.
  */
 import { Packr } from 'msgpackr';
 import { fail } from '../errors.js';
-import { PACKET_KIND_MAX, OP_READ_REPLY } from './protocol.js';
+import {
+  BATCH_HEADER_ITEMS, BATCH_LAYOUT_VERSION, BATCH_MAX_PACKETS, C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T,
+  C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ, C_KEY_SEQ2, C_OP, C_PAIR_SEQ, C_PATH, C_SIG_OFFSET,
+  C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE, C_WAITER, C_XID, OP_READ_REPLY, PACKET_COLUMNS,
+  PACKET_KIND_MAX, type PacketColumn,
+} from './protocol.js';
 
-/** One control message between engines. All fields are numbers, so the shape never changes. */
+/** One control message between engines, as an object (tests and diagnostics; the hot path uses columns). */
 export interface Packet {
   /** PKT_* kind. */
   kind: number;
@@ -61,12 +69,7 @@ export const FLAG_NO_DATA = 1;
 /** The source waits for an acknowledgement of delivery. */
 export const FLAG_WANT_ACK = 2;
 
-const FIELDS = [
-  'kind', 'time', 'keyRank', 'keySeq', 'src', 'dst', 'xid', 'pairSeq', 'op', 'path', 'bytes',
-  'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter', 'sigRegion', 'sigOffset', 'keySeq2',
-] as const;
-
-/** The one packet factory: always the same field order, so msgpackr reuses one record structure. */
+/** Build a packet object (always the same field order). */
 export function makePacket(
   kind: number, time: number, keyRank: number, keySeq: number, src: number, dst: number, xid: number,
   pairSeq: number, op: number, path: number, bytes: number, srcRegion: number, srcOffset: number,
@@ -79,19 +82,90 @@ export function makePacket(
   };
 }
 
-function newPackr(): Packr {
-  // Both ends predefine the one structure, so no structure definitions travel with the data.
-  return new Packr({ structures: [[...FIELDS]], useRecords: true, maxSharedStructures: 1 });
-}
+const NCOL = PACKET_COLUMNS.length;
 
-const encoder = newPackr();
-const decoder = newPackr();
+/**
+ * A batch of packets as columns: `kinds[i]` and `col[C_*][i]` for packet `i < count`. Reused: `clear()`
+ * keeps the arrays, `push` grows them by doubling.
+ */
+export class PacketColumns {
+  count = 0;
+  kinds: Uint8Array;
+  readonly col: Float64Array[];
 
-/** Encode a batch of packets into a fresh, transferable buffer. */
-export function encodePackets(packets: readonly Packet[]): Uint8Array {
-  // pack() returns a view into msgpackr's shared arena (a Buffer, whose slice() is another view):
-  // copy it into a buffer of its own, so transferring it never detaches or aliases the arena.
-  return Uint8Array.prototype.slice.call(encoder.pack(packets));
+  constructor(capacity = 64) {
+    this.kinds = new Uint8Array(capacity);
+    this.col = Array.from({ length: NCOL }, () => new Float64Array(capacity));
+  }
+
+  get capacity(): number {
+    return this.kinds.length;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  /** Make room for `n` packets (keeps the first `count`). */
+  reserve(n: number): void {
+    if (n <= this.kinds.length) return;
+    let cap = this.kinds.length * 2;
+    while (cap < n) cap *= 2;
+    const k = new Uint8Array(cap);
+    k.set(this.kinds.subarray(0, this.count));
+    this.kinds = k;
+    for (let f = 0; f < NCOL; f++) {
+      const c = new Float64Array(cap);
+      c.set(this.col[f]!.subarray(0, this.count));
+      this.col[f] = c;
+    }
+  }
+
+  /** Append one packet (arguments in {@link makePacket} order). */
+  push(
+    kind: number, time: number, keyRank: number, keySeq: number, src: number, dst: number, xid: number,
+    pairSeq: number, op: number, path: number, bytes: number, srcRegion: number, srcOffset: number,
+    dstRegion: number, dstOffset: number, value: number, issueT: number, egressStartT: number,
+    egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number, keySeq2: number,
+  ): void {
+    const i = this.count;
+    if (i === this.kinds.length) this.reserve(i + 1);
+    this.kinds[i] = kind;
+    const c = this.col;
+    c[C_TIME]![i] = time; c[C_KEY_RANK]![i] = keyRank; c[C_KEY_SEQ]![i] = keySeq; c[C_SRC]![i] = src; c[C_DST]![i] = dst;
+    c[C_XID]![i] = xid; c[C_PAIR_SEQ]![i] = pairSeq; c[C_OP]![i] = op; c[C_PATH]![i] = path; c[C_BYTES]![i] = bytes;
+    c[C_SRC_REGION]![i] = srcRegion; c[C_SRC_OFFSET]![i] = srcOffset; c[C_DST_REGION]![i] = dstRegion;
+    c[C_DST_OFFSET]![i] = dstOffset; c[C_VALUE]![i] = value; c[C_ISSUE_T]![i] = issueT; c[C_EGRESS_START_T]![i] = egressStartT;
+    c[C_EGRESS_DONE_T]![i] = egressDoneT; c[C_FLAGS]![i] = flags; c[C_WAITER]![i] = waiter; c[C_SIG_REGION]![i] = sigRegion;
+    c[C_SIG_OFFSET]![i] = sigOffset; c[C_KEY_SEQ2]![i] = keySeq2;
+    this.count = i + 1;
+  }
+
+  pushPacket(p: Packet): void {
+    this.push(
+      p.kind, p.time, p.keyRank, p.keySeq, p.src, p.dst, p.xid, p.pairSeq, p.op, p.path, p.bytes, p.srcRegion, p.srcOffset,
+      p.dstRegion, p.dstOffset, p.value, p.issueT, p.egressStartT, p.egressDoneT, p.flags, p.waiter, p.sigRegion, p.sigOffset, p.keySeq2,
+    );
+  }
+
+  /** Packet `i` as an object (tests, diagnostics). */
+  packetAt(i: number): Packet {
+    const c = this.col;
+    const g = (f: number) => c[f]![i]!;
+    return makePacket(
+      this.kinds[i]!, g(C_TIME), g(C_KEY_RANK), g(C_KEY_SEQ), g(C_SRC), g(C_DST), g(C_XID), g(C_PAIR_SEQ), g(C_OP), g(C_PATH),
+      g(C_BYTES), g(C_SRC_REGION), g(C_SRC_OFFSET), g(C_DST_REGION), g(C_DST_OFFSET), g(C_VALUE), g(C_ISSUE_T),
+      g(C_EGRESS_START_T), g(C_EGRESS_DONE_T), g(C_FLAGS), g(C_WAITER), g(C_SIG_REGION), g(C_SIG_OFFSET), g(C_KEY_SEQ2),
+    );
+  }
+
+  /** Smallest `time` of the batch (Infinity when empty). */
+  minTime(): number {
+    let m = Infinity;
+    const t = this.col[C_TIME]!;
+    for (let i = 0; i < this.count; i++) if (t[i]! < m) m = t[i]!;
+    return m;
+  }
 }
 
 /** Limits that decoded packets are checked against. */
@@ -100,85 +174,136 @@ export interface PacketLimits {
   numRegions: number;
 }
 
-/**
- * Decode and validate a batch. Throws `E_PACKET` naming the packet index, field and value; nothing
- * of a rejected batch should be applied by the caller.
- */
-export function decodePackets(bytes: Uint8Array, limits: PacketLimits): Packet[] {
-  let value: unknown;
-  try {
-    value = decoder.unpack(bytes);
-  } catch (e) {
-    fail('E_PACKET', `packet batch is not valid msgpack: ${(e as Error).message}`, { field: 'batch' });
-  }
-  if (!Array.isArray(value)) fail('E_PACKET', 'packet batch must be an array', { field: 'batch' });
-  for (let i = 0; i < value.length; i++) validatePacket(value[i], i, limits);
-  return value as Packet[];
-}
+const MAX = Number.MAX_SAFE_INTEGER;
+/** Range of every column: [lo, hi, integer]; `hi` of -2 / -3 stands for numRanks-1 / numRegions-1. */
+const RANKS = -2, REGIONS = -3;
+const SPEC: ReadonlyArray<readonly [number, number, boolean]> = [
+  /* time */ [0, Number.MAX_VALUE, false], /* keyRank */ [0, RANKS, true], /* keySeq */ [0, MAX, true],
+  /* src */ [0, RANKS, true], /* dst */ [0, RANKS, true], /* xid */ [0, MAX, true], /* pairSeq */ [0, MAX, true],
+  /* op */ [0, OP_READ_REPLY, true], /* path */ [0, 2, true], /* bytes */ [0, MAX, true],
+  /* srcRegion */ [-1, REGIONS, true], /* srcOffset */ [-1, MAX, true], /* dstRegion */ [-1, REGIONS, true],
+  /* dstOffset */ [-1, MAX, true], /* value */ [-Number.MAX_VALUE, Number.MAX_VALUE, false],
+  /* issueT */ [0, Number.MAX_VALUE, false], /* egressStartT */ [-1, Number.MAX_VALUE, false],
+  /* egressDoneT */ [-1, Number.MAX_VALUE, false], /* flags */ [0, 3, true], /* waiter */ [-1, MAX, true],
+  /* sigRegion */ [-1, REGIONS, true], /* sigOffset */ [-1, MAX, true], /* keySeq2 */ [-1, MAX, true],
+];
 
 function bad(i: number, field: string, v: unknown, want: string): never {
   fail('E_PACKET', `packet ${i}: field '${field}' ${want}, got ${JSON.stringify(v) ?? String(v)}`, { index: i, field, value: v });
 }
 
-function int(p: Record<string, unknown>, i: number, f: string, lo: number, hi: number): void {
-  const v = p[f];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(i, f, v, `must be an integer in [${lo}, ${hi}]`);
+/**
+ * Check every field of every packet of a batch, column by column. Throws `E_PACKET` naming the
+ * packet index, field and value (the first bad packet in index order).
+ */
+export function validateColumns(b: PacketColumns, limits: PacketLimits, from = 0, to = b.count): void {
+  let worst = -1;
+  const k = b.kinds;
+  for (let i = from; i < to; i++) if (!(k[i]! >= 1 && k[i]! <= PACKET_KIND_MAX)) { worst = i; break; }
+  for (let f = 0; f < NCOL; f++) {
+    const [lo, hiSpec, integer] = SPEC[f]!;
+    const hi = hiSpec === RANKS ? limits.numRanks - 1 : hiSpec === REGIONS ? limits.numRegions - 1 : hiSpec;
+    const c = b.col[f]!;
+    const stop = worst < 0 ? to : worst;
+    for (let i = from; i < stop; i++) {
+      const v = c[i]!;
+      if (!(v >= lo && v <= hi) || (integer && !Number.isInteger(v))) { worst = i; break; }
+    }
+  }
+  if (worst < 0) return;
+  // Name the first bad field of the first bad packet, in wire order (index within the batch).
+  const at = worst;
+  const i = at - from;
+  if (!(k[at]! >= 1 && k[at]! <= PACKET_KIND_MAX)) bad(i, 'kind', k[at], `must be an integer in [1, ${PACKET_KIND_MAX}]`);
+  for (let f = 0; f < NCOL; f++) {
+    const [lo, hiSpec, integer] = SPEC[f]!;
+    const hi = hiSpec === RANKS ? limits.numRanks - 1 : hiSpec === REGIONS ? limits.numRegions - 1 : hiSpec;
+    const v = b.col[f]![at]!;
+    if (!(v >= lo && v <= hi) || (integer && !Number.isInteger(v)))
+      bad(i, PACKET_COLUMNS[f]!, v, integer ? `must be an integer in [${lo}, ${hi}]` : lo >= -1 ? `must be a finite time >= ${lo === -1 ? '0 (or -1: unknown)' : '0'}` : 'must be a finite number');
+  }
 }
 
-function time(p: Record<string, unknown>, i: number, f: string, allowUnknown: boolean): void {
-  const v = p[f];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < (allowUnknown ? -1 : 0)) bad(i, f, v, 'must be a finite time >= 0');
+/**
+ * Packs batches into one reused buffer and decodes them into reused columns. One codec per host
+ * (single-threaded use): `encode` returns a view into its buffer, valid until the next `encode`.
+ */
+export class BatchCodec {
+  private readonly packr = new Packr({ useRecords: false, moreTypes: false });
+  private buffer = new Uint8Array(256 << 10);
+  private readonly items: unknown[] = new Array(BATCH_HEADER_ITEMS + NCOL);
+
+  /** msgpack of packets [from, from + n) of `b` (n <= BATCH_MAX_PACKETS), as a view into the codec's buffer. */
+  encode(b: PacketColumns, from = 0, n = b.count - from): Uint8Array {
+    if (n > BATCH_MAX_PACKETS) throw new RangeError(`encode: ${n} packets exceed BATCH_MAX_PACKETS (${BATCH_MAX_PACKETS})`);
+    const items = this.items;
+    items[0] = BATCH_LAYOUT_VERSION;
+    items[1] = n;
+    items[2] = b.kinds.subarray(from, from + n);
+    for (let f = 0; f < NCOL; f++) items[BATCH_HEADER_ITEMS + f] = b.col[f]!.subarray(from, from + n);
+    const need = 64 + n * (1 + 8 * NCOL) + 8 * NCOL;
+    if (this.buffer.length < need) this.buffer = new Uint8Array(need * 2);
+    // Packing into our own buffer: msgpackr writes in place and returns a view of it.
+    this.packr.useBuffer(this.buffer);
+    return this.packr.pack(items);
+  }
+
+  /**
+   * Decode one message and append its packets to `into` (validated as a whole first: on any bad
+   * field nothing is appended). Throws `E_PACKET` naming the packet and field.
+   */
+  decodeInto(bytes: Uint8Array, into: PacketColumns, limits: PacketLimits): void {
+    let v: unknown;
+    try {
+      v = this.packr.unpack(bytes);
+    } catch (e) {
+      fail('E_PACKET', `packet batch is not valid msgpack: ${(e as Error).message}`, { field: 'batch' });
+    }
+    if (!Array.isArray(v) || v.length !== BATCH_HEADER_ITEMS + NCOL)
+      fail('E_PACKET', `packet batch must be an array of ${BATCH_HEADER_ITEMS + NCOL} items (layout ${BATCH_LAYOUT_VERSION})`, { field: 'batch' });
+    if (v[0] !== BATCH_LAYOUT_VERSION) fail('E_PACKET', `packet batch: field 'version' must be ${BATCH_LAYOUT_VERSION}, got ${JSON.stringify(v[0])}`, { field: 'version', value: v[0] });
+    const n = v[1] as unknown;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > BATCH_MAX_PACKETS)
+      fail('E_PACKET', `packet batch: field 'count' must be an integer in [0, ${BATCH_MAX_PACKETS}], got ${JSON.stringify(n)}`, { field: 'count', value: n });
+    const column = (j: number, name: string, width: number): Uint8Array => {
+      const c = v[j] as unknown;
+      if (!(c instanceof Uint8Array) || c.length !== n * width)
+        fail('E_PACKET', `packet batch: column '${name}' must be ${n * width} bytes of binary, got ${c instanceof Uint8Array ? `${c.length} bytes` : typeof c}`, { field: name });
+      return c;
+    };
+    const base = into.count;
+    into.reserve(base + n);
+    // Copy into the reused aligned columns (the wire bytes need not be 8-aligned).
+    into.kinds.set(column(2, 'kind', 1), base);
+    for (let f = 0; f < NCOL; f++) {
+      const c = column(BATCH_HEADER_ITEMS + f, PACKET_COLUMNS[f]!, 8);
+      new Uint8Array(into.col[f]!.buffer, base * 8, n * 8).set(c);
+    }
+    // Validate the new packets only; on failure they are dropped (count unchanged).
+    try {
+      validateColumns(into, limits, base, base + n);
+    } catch (e) {
+      into.count = base;
+      throw e;
+    }
+    into.count = base + n;
+  }
 }
 
-const MAX = Number.MAX_SAFE_INTEGER;
-const isInt = (v: unknown, lo: number, hi: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
-const isTime = (v: unknown, lo: number): boolean => typeof v === 'number' && Number.isFinite(v) && v >= lo;
+const sharedCodec = new BatchCodec();
 
-/** The common case in one pass of direct field reads; the detailed check below names what is wrong. */
-function looksValid(x: unknown, limits: PacketLimits): boolean {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
-  const p = x as Packet;
-  const R = limits.numRanks - 1;
-  const G = limits.numRegions - 1;
-  return (
-    isInt(p.kind, 1, PACKET_KIND_MAX) && isTime(p.time, 0) && isInt(p.keyRank, 0, R) && isInt(p.keySeq, 0, MAX) &&
-    isInt(p.src, 0, R) && isInt(p.dst, 0, R) && isInt(p.xid, 0, MAX) && isInt(p.pairSeq, 0, MAX) &&
-    isInt(p.op, 0, OP_READ_REPLY) && isInt(p.path, 0, 2) && isInt(p.bytes, 0, MAX) && isInt(p.srcRegion, -1, G) &&
-    isInt(p.srcOffset, -1, MAX) && isInt(p.dstRegion, -1, G) && isInt(p.dstOffset, -1, MAX) &&
-    typeof p.value === 'number' && Number.isFinite(p.value) && isTime(p.issueT, 0) && isTime(p.egressStartT, -1) &&
-    isTime(p.egressDoneT, -1) && isInt(p.flags, 0, 3) && isInt(p.waiter, -1, MAX) && isInt(p.sigRegion, -1, G) &&
-    isInt(p.sigOffset, -1, MAX) && isInt(p.keySeq2, -1, MAX)
-  );
+/** Encode packets into a fresh buffer (tests and tools; the runtime uses a {@link BatchCodec}). */
+export function encodePackets(packets: readonly Packet[]): Uint8Array {
+  const c = new PacketColumns(Math.max(1, packets.length));
+  for (const p of packets) c.pushPacket(p);
+  return sharedCodec.encode(c).slice();
 }
 
-/** Check one decoded packet; exported for tests. */
-export function validatePacket(x: unknown, i: number, limits: PacketLimits): asserts x is Packet {
-  if (looksValid(x, limits)) return;
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) bad(i, 'packet', x, 'must be a record');
-  const p = x as Record<string, unknown>;
-  const maxRank = limits.numRanks - 1;
-  int(p, i, 'kind', 1, PACKET_KIND_MAX);
-  time(p, i, 'time', false);
-  int(p, i, 'keyRank', 0, maxRank);
-  int(p, i, 'keySeq', 0, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'src', 0, maxRank);
-  int(p, i, 'dst', 0, maxRank);
-  int(p, i, 'xid', 0, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'pairSeq', 0, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'op', 0, OP_READ_REPLY);
-  int(p, i, 'path', 0, 2);
-  int(p, i, 'bytes', 0, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'srcRegion', -1, limits.numRegions - 1);
-  int(p, i, 'srcOffset', -1, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'dstRegion', -1, limits.numRegions - 1);
-  int(p, i, 'dstOffset', -1, Number.MAX_SAFE_INTEGER);
-  if (typeof p['value'] !== 'number' || !Number.isFinite(p['value'])) bad(i, 'value', p['value'], 'must be a finite number');
-  time(p, i, 'issueT', false);
-  time(p, i, 'egressStartT', true);
-  time(p, i, 'egressDoneT', true);
-  int(p, i, 'flags', 0, 3);
-  int(p, i, 'waiter', -1, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'sigRegion', -1, limits.numRegions - 1);
-  int(p, i, 'sigOffset', -1, Number.MAX_SAFE_INTEGER);
-  int(p, i, 'keySeq2', -1, Number.MAX_SAFE_INTEGER);
+/** Decode and validate one batch message into packet objects (tests and tools). */
+export function decodePackets(bytes: Uint8Array, limits: PacketLimits): Packet[] {
+  const c = new PacketColumns(1);
+  sharedCodec.decodeInto(bytes, c, limits);
+  return Array.from({ length: c.count }, (_, i) => c.packetAt(i));
 }
+
+export type { PacketColumn };

@@ -40,6 +40,73 @@ export const PKT_READ_REPLY = 5; // remote read value reaches the requester
 export const PKT_START_DONE = 6;
 export const PACKET_KIND_MAX = 6;
 
+/**
+ * A packet batch on the wire: one msgpack array per (window, ordered host pair), columnar:
+ *
+ *   [BATCH_LAYOUT_VERSION, count, kinds, time, keyRank, ..., keySeq2]
+ *
+ * - `kinds`: bin of `count` bytes, the PKT_* kind of each packet (a kind column: a new packet kind
+ *   needs no layout change);
+ * - then one bin per field of `PACKET_COLUMNS`, in that order: `count` native (little-endian on
+ *   every platform Node runs threads on here) float64s.
+ *
+ * Typed arrays travel as msgpack bin (msgpackr's encoding of typed arrays, zero-copy on both ends);
+ * the receiver copies each column into its reused aligned arrays and reads packets by index: no
+ * object per packet. A batch larger than `BATCH_MAX_PACKETS` is split into several messages of
+ * the same layout. `BATCH_HEADER_ITEMS` items precede the columns.
+ */
+export const BATCH_HEADER_ITEMS = 3;
+export const BATCH_LAYOUT_VERSION = 1;
+export const PACKET_COLUMNS = [
+  'time', 'keyRank', 'keySeq', 'src', 'dst', 'xid', 'pairSeq', 'op', 'path', 'bytes',
+  'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter',
+  'sigRegion', 'sigOffset', 'keySeq2',
+] as const;
+export type PacketColumn = (typeof PACKET_COLUMNS)[number];
+/** Column indexes (`C_*`), in the order above. */
+export const C_TIME = 0, C_KEY_RANK = 1, C_KEY_SEQ = 2, C_SRC = 3, C_DST = 4, C_XID = 5, C_PAIR_SEQ = 6, C_OP = 7,
+  C_PATH = 8, C_BYTES = 9, C_SRC_REGION = 10, C_SRC_OFFSET = 11, C_DST_REGION = 12, C_DST_OFFSET = 13, C_VALUE = 14,
+  C_ISSUE_T = 15, C_EGRESS_START_T = 16, C_EGRESS_DONE_T = 17, C_FLAGS = 18, C_WAITER = 19, C_SIG_REGION = 20,
+  C_SIG_OFFSET = 21, C_KEY_SEQ2 = 22;
+/** Packets per msgpack message at most (bounds a frame to ~190 KiB). */
+export const BATCH_MAX_PACKETS = 1024;
+
+/**
+ * One packet ring per ordered pair of hosts, in a SharedArrayBuffer: an Int32 header then the data.
+ * `head` and `tail` are byte counters (mod 2^32, as int32) of frames written and consumed; the
+ * writer owns `head`, the reader `tail`. A frame is an int32 byte length, the msgpack bytes, padding
+ * to 8. A frame never wraps: when it does not fit before the end, the writer stores
+ * `RING_WRAP` as the length and continues at offset 0.
+ */
+export const RING_HEAD = 0;
+export const RING_TAIL = 1;
+export const RING_HEADER_BYTES = 16;
+export const RING_FRAME_HEADER_BYTES = 8;
+export const RING_WRAP = -1;
+/** Data bytes of each ring (a multiple of 8; at least two maximal frames). */
+export const RING_DEFAULT_BYTES = 1 << 20;
+
+/**
+ * The window-synchronisation block shared by all hosts of a cluster and the main thread: Int32
+ * words first, then Float64 slots. Per-worker slots are indexed `base + worker`.
+ */
+export const SYNC_BARRIER_COUNT = 0; // hosts arrived at the current barrier
+export const SYNC_BARRIER_GEN = 1; // barriers completed (every waiter watches it)
+export const SYNC_ABORT = 2; // SYNC_ABORT_*: set by the main thread (or a host) to end every loop
+export const SYNC_FAULT = 3; // test fault injection: worker index + 1 that must exit mid-window
+export const SYNC_WINDOWS = 4; // windows completed in the current run (progress, read by the main thread)
+export const SYNC_INT_HEADER = 8;
+/** Int32 per worker: its doorbell (bumped and notified whenever something concerns it). */
+export const SYNC_DOORBELL = SYNC_INT_HEADER;
+/** Then, after `workers` doorbells, int32 per worker: the barrier round it last arrived at. */
+export const SYNC_ABORT_NONE = 0, SYNC_ABORT_CLOSE = 1, SYNC_ABORT_DEATH = 2, SYNC_ABORT_SIGNAL = 3, SYNC_ABORT_HOST = 4;
+/** Float64 slots per worker, published before each window's first barrier. */
+export const SYNC_F_NEXT = 0; // time of its next event (Infinity: none)
+export const SYNC_F_REMAINING = 1; // its ranks still running the operation
+export const SYNC_F_FAILED = 2; // failures it reported
+export const SYNC_F_NOW = 3; // its clock
+export const SYNC_F_SLOTS = 4;
+
 /** Event kinds inside one engine's queue. */
 export const EV_TASK = 1; // resume (or start) a task
 export const EV_PORT = 2; // a port's completion timer

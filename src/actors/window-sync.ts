@@ -1,0 +1,210 @@
+/**
+ * @module
+ * Conservative window synchronisation between hosts, worker to worker on shared memory: the
+ * shared block (layout `SYNC_*` in `protocol.ts`), a barrier on it with Atomics, the packet rings
+ * of every ordered host pair, and the window bounds each host may safely run to.
+ *
+ * A round: every host drains its inbound rings into its queue and publishes its next event time
+ * (and how many of its ranks still run, and its failures); barrier; every host reads the same
+ * published values, so all take the same decision (stop, or each host's bound); each runs its
+ * events before its bound and writes its packets to the rings; barrier. The main thread only
+ * creates the block, wakes waiters (close, abort, a dead worker) and reads progress.
+ */
+import { ExpertmeshError } from '../errors.js';
+import { PacketRing } from '../transport/packet-ring.js';
+import {
+  RING_DEFAULT_BYTES, SYNC_ABORT, SYNC_ABORT_NONE, SYNC_BARRIER_COUNT, SYNC_BARRIER_GEN, SYNC_DOORBELL, SYNC_F_FAILED,
+  SYNC_F_NEXT, SYNC_F_NOW, SYNC_F_REMAINING, SYNC_F_SLOTS, SYNC_FAULT, SYNC_INT_HEADER, SYNC_WINDOWS,
+} from '../transport/protocol.js';
+
+/** What the main thread hands every host so they share one block and one set of rings. */
+export interface SyncBuffers {
+  workers: number;
+  /** The SYNC_* block. */
+  sync: SharedArrayBuffer;
+  /** Every ring, `ringIndex(from, to)` in order, each `PacketRing.byteLength(ringBytes)` long. */
+  rings: SharedArrayBuffer;
+  ringBytes: number;
+  /** Window bound matrix: `lookahead[from * workers + to]`, us (see {@link windowBounds}). */
+  lookahead: Float64Array;
+}
+
+const intWords = (workers: number): number => (SYNC_INT_HEADER + 2 * workers + 1) & ~1;
+
+/** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
+export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = RING_DEFAULT_BYTES): SyncBuffers {
+  const pairs = workers * (workers - 1);
+  return {
+    workers,
+    sync: new SharedArrayBuffer(intWords(workers) * 4 + workers * SYNC_F_SLOTS * 8),
+    rings: new SharedArrayBuffer(Math.max(8, pairs * PacketRing.byteLength(ringBytes))),
+    ringBytes,
+    lookahead,
+  };
+}
+
+/** Index of the ring carrying packets from host `from` to host `to` (from !== to). */
+export function ringIndex(from: number, to: number, workers: number): number {
+  return from * (workers - 1) + (to < from ? to : to - 1);
+}
+
+/** Typed views of a {@link SyncBuffers}, one per thread. */
+export class SyncBlock {
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly workers: number;
+  private readonly arrivedBase: number;
+
+  constructor(readonly buffers: SyncBuffers) {
+    const w = buffers.workers;
+    this.workers = w;
+    this.i32 = new Int32Array(buffers.sync, 0, intWords(w));
+    this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, w * SYNC_F_SLOTS);
+    this.arrivedBase = SYNC_DOORBELL + w;
+  }
+
+  /** The ring from `from` to `to`. */
+  ring(from: number, to: number): PacketRing {
+    const b = this.buffers;
+    return new PacketRing(b.rings, ringIndex(from, to, b.workers) * PacketRing.byteLength(b.ringBytes), b.ringBytes);
+  }
+
+  /** Wake host `w` (its doorbell moves, so a wait on it returns). */
+  wake(w: number): void {
+    Atomics.add(this.i32, SYNC_DOORBELL + w, 1);
+    Atomics.notify(this.i32, SYNC_DOORBELL + w);
+  }
+
+  wakeAll(): void {
+    for (let w = 0; w < this.workers; w++) this.wake(w);
+  }
+
+  /** Index in `i32` of host `w`'s doorbell. */
+  doorbellIndex(w: number): number {
+    return SYNC_DOORBELL + w;
+  }
+
+  doorbell(w: number): number {
+    return Atomics.load(this.i32, SYNC_DOORBELL + w);
+  }
+
+  get abort(): number {
+    return Atomics.load(this.i32, SYNC_ABORT);
+  }
+
+  /** Ask every host to leave its loop (main thread: close, abort signal, a dead worker). */
+  setAbort(reason: number): void {
+    Atomics.store(this.i32, SYNC_ABORT, reason);
+    this.wakeAll();
+  }
+
+  /** Before a run (main thread, every host idle): clear the barrier, abort flag and progress. */
+  resetForRun(): void {
+    Atomics.store(this.i32, SYNC_BARRIER_COUNT, 0);
+    Atomics.store(this.i32, SYNC_ABORT, SYNC_ABORT_NONE);
+    Atomics.store(this.i32, SYNC_WINDOWS, 0);
+    for (let w = 0; w < this.workers; w++) Atomics.store(this.i32, this.arrivedBase + w, 0);
+  }
+
+  get windows(): number {
+    return Atomics.load(this.i32, SYNC_WINDOWS);
+  }
+
+  set windows(n: number) {
+    Atomics.store(this.i32, SYNC_WINDOWS, n);
+  }
+
+  /** Fault injection (tests): the host that must exit mid-window, or -1. */
+  get faultWorker(): number {
+    return Atomics.load(this.i32, SYNC_FAULT) - 1;
+  }
+
+  injectExit(w: number): void {
+    Atomics.store(this.i32, SYNC_FAULT, w + 1);
+    this.wake(w);
+  }
+
+  publish(w: number, next: number, remaining: number, failed: number, now: number): void {
+    const o = w * SYNC_F_SLOTS;
+    this.f64[o + SYNC_F_NEXT] = next;
+    this.f64[o + SYNC_F_REMAINING] = remaining;
+    this.f64[o + SYNC_F_FAILED] = failed;
+    this.f64[o + SYNC_F_NOW] = now;
+  }
+
+  next(w: number): number {
+    return this.f64[w * SYNC_F_SLOTS + SYNC_F_NEXT]!;
+  }
+
+  slot(w: number, field: number): number {
+    return this.f64[w * SYNC_F_SLOTS + field]!;
+  }
+
+  /**
+   * Arrive at the barrier as host `me` and wait for the others. While waiting, `idle()` runs (it
+   * drains inbound rings; true when it found something, so the wait re-checks at once). Returns
+   * false if the block was aborted. Throws `E_TIMEOUT` naming the hosts that did not arrive within
+   * `timeoutMs`. Atomics.wait always has a deadline, and the main thread can wake it.
+   */
+  arrive(me: number, timeoutMs: number, idle: () => boolean, ranksOf: (w: number) => string): boolean {
+    const i32 = this.i32;
+    const gen = Atomics.load(i32, SYNC_BARRIER_GEN);
+    Atomics.store(i32, this.arrivedBase + me, gen + 1);
+    if (Atomics.add(i32, SYNC_BARRIER_COUNT, 1) === this.workers - 1) {
+      // Reset before the generation moves: nobody leaves (and arrives again) before it does.
+      Atomics.store(i32, SYNC_BARRIER_COUNT, 0);
+      Atomics.add(i32, SYNC_BARRIER_GEN, 1);
+      for (let w = 0; w < this.workers; w++) if (w !== me) this.wake(w);
+      return true;
+    }
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const d = Atomics.load(i32, SYNC_DOORBELL + me);
+      if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
+      if (Atomics.load(i32, SYNC_ABORT) !== SYNC_ABORT_NONE) return false;
+      if (idle()) continue;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        const late: number[] = [];
+        for (let w = 0; w < this.workers; w++) if (Atomics.load(i32, this.arrivedBase + w) !== gen + 1) late.push(w);
+        throw new ExpertmeshError(
+          'E_TIMEOUT',
+          `host worker ${me} waited ${timeoutMs} ms at a window barrier for ${late.map((w) => `host worker ${w} (ranks ${ranksOf(w)})`).join(', ')}`,
+          { worker: me, waitingFor: late, timeoutMs },
+        );
+      }
+      Atomics.wait(i32, SYNC_DOORBELL + me, d, left);
+    }
+  }
+}
+
+/**
+ * The bound each host may run to, from the published next-event times (conservative: nothing any
+ * host can still send reaches another before that bound). `lookahead[p * W + w]` is the least time
+ * from an event on host p to its effect on host w. The earliest time anything can happen on p is
+ * `E_p = min(next_p, min_q E_q + lookahead[q][p])` (a fixed point: a host with no events can still
+ * be woken by another's packets, and answer); host w's bound is `min_{p != w} E_p + lookahead[p][w]`.
+ * Writes the bounds into `out`; with one host the bound is Infinity.
+ */
+export function windowBounds(next: ArrayLike<number>, lookahead: ArrayLike<number>, workers: number, earliest: Float64Array, out: Float64Array): void {
+  for (let p = 0; p < workers; p++) earliest[p] = next[p]!;
+  // Bellman-Ford relaxation: at most workers - 1 rounds until nothing changes.
+  for (let round = 1; round < workers; round++) {
+    let changed = false;
+    for (let q = 0; q < workers; q++) {
+      const eq = earliest[q]!;
+      if (eq === Infinity) continue;
+      for (let p = 0; p < workers; p++) {
+        if (p === q) continue;
+        const t = eq + lookahead[q * workers + p]!;
+        if (t < earliest[p]!) { earliest[p] = t; changed = true; }
+      }
+    }
+    if (!changed) break;
+  }
+  for (let w = 0; w < workers; w++) {
+    let b = Infinity;
+    for (let p = 0; p < workers; p++) if (p !== w) b = Math.min(b, earliest[p]! + lookahead[p * workers + w]!);
+    out[w] = b;
+  }
+}

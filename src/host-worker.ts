@@ -1,0 +1,20 @@
+/**
+ * @module
+ * Entry shell of a host worker thread: imports every operation (`ops.ts`), hands the registry to
+ * an {@link EngineHost} and wires the parent port to it. Kept thin: the logic lives in EngineHost,
+ * which is tested in-process. It sits at the top of `src/` because it depends on every layer.
+ */
+import { parentPort } from 'node:worker_threads';
+import { EngineHost } from './actors/engine-host.js';
+import type { HostReply, HostRequest } from './actors/host-messages.js';
+import { opRegistry } from './actors/op-registry.js';
+import './ops.js';
+
+const host = new EngineHost(opRegistry, () => process.exit(3));
+parentPort!.on('message', (msg: HostRequest) => {
+  const reply: HostReply = host.handle(msg);
+  const transfer: ArrayBuffer[] = [];
+  for (const a of [reply.timeline, reply.samples, reply.activities]) if (a) transfer.push(a.buffer as ArrayBuffer);
+  parentPort!.postMessage(reply, transfer);
+});
+parentPort!.postMessage({ type: 'ready' });
