@@ -191,28 +191,27 @@ export class EngineHost {
     const e = this.mustEngine();
     const inbox = this.inbox;
     let any = false;
-    for (let w = 0; w < this.inRings.length; w++) {
-      const ring = this.inRings[w];
-      if (!ring) continue;
-      let frames = 0;
-      for (let f = ring.peek(); f !== null; f = ring.peek()) {
-        if (frames === 0) this.limits = { numRanks: e.shape.numRanks, numRegions: e.regions.idLimit };
-        try {
-          this.codec.decodeInto(f, inbox, this.limits);
-        } finally {
-          ring.release();
+    try {
+      for (let w = 0; w < this.inRings.length; w++) {
+        const ring = this.inRings[w];
+        if (!ring) continue;
+        let frames = 0;
+        for (let f = ring.peek(); f !== null; f = ring.peek()) {
+          if (frames === 0) this.limits = { numRanks: e.shape.numRanks, numRegions: e.regions.idLimit };
+          try {
+            this.codec.decodeInto(f, inbox, this.limits);
+          } finally {
+            ring.release();
+          }
+          frames++;
         }
-        frames++;
+        // The writer may be waiting for room.
+        if (frames > 0) { this.sync!.wake(w); any = true; }
       }
-      // The writer may be waiting for room.
-      if (frames > 0) { this.sync!.wake(w); any = true; }
-    }
-    if (inbox.count > 0) {
-      try {
-        e.acceptColumns(inbox);
-      } finally {
-        inbox.clear();
-      }
+      if (inbox.count > 0) e.acceptColumns(inbox);
+    } finally {
+      // Applied, or rejected whole (a bad message drops everything drained with it).
+      inbox.clear();
     }
     return any;
   }

@@ -1,39 +1,70 @@
 import { describe, expect, it } from 'vitest';
-import { EngineHost } from '../../../src/actors/engine-host.js';
+import { EngineHost, ROUND_DONE, ROUND_RUN } from '../../../src/actors/engine-host.js';
 import type { HostReply, HostRequest } from '../../../src/actors/host-messages.js';
+import { opRegistry } from '../../../src/actors/op-registry.js';
+import { createSyncBuffers } from '../../../src/actors/window-sync.js';
+import '../../../src/ep/traffic.js';
 import { ROUND } from '../cluster/helpers.js';
 
 function host() {
-  const h = new EngineHost();
+  const h = new EngineHost(opRegistry);
   const send = (m: HostRequest): HostReply => h.handle(m);
-  return send;
+  return { h, send };
 }
-const init: HostRequest = { type: 'init', id: 1, workerIndex: 0, numWorkers: 1, numRanks: 2, gpusPerNode: 2, hardware: ROUND, workerOfRank: [0, 0], recordTimeline: true };
+const init = (): HostRequest => ({
+  type: 'init', id: 1, workerIndex: 0, numWorkers: 1, numRanks: 2, gpusPerNode: 2, hardware: ROUND, workerOfRank: [0, 0],
+  recordTimeline: true, sync: createSyncBuffers(1, Float64Array.of(Infinity)), timeoutMs: 1000,
+});
 
 describe('EngineHost', () => {
-  it('reports the actors\' initial idle states, then idle -> busy -> idle around an operation', () => {
-    const send = host();
-    const r0 = send(init);
+  it("reports the actors' initial idle states, then idle -> busy -> idle around an operation run in one reply", () => {
+    const { send } = host();
+    const r0 = send(init());
     expect(r0.states.map((s) => [s.rank, s.value])).toEqual([[0, 'idle'], [1, 'idle']]);
     send({ type: 'register', id: 2, regions: [0, 1].map((rank) => ({ id: rank, rank, name: 'traffic.signal', buffer: new SharedArrayBuffer(4) })) });
     const r1 = send({ type: 'op', id: 3, opId: 0, name: 'traffic', args: { perRank: [[1, 100, 0], []], expected: [0, 1] }, startTime: 0 });
     expect(r1.states.map((s) => [s.rank, s.value, s.op])).toEqual([[0, 'busy', 'traffic'], [1, 'busy', 'traffic']]);
     expect(r1.next).toBe(0);
-    const r2 = send({ type: 'window', id: 4, end: Infinity, inbound: [] });
+    const r2 = send({ type: 'run', id: 4, opId: 0 });
+    expect(r2.error).toBeUndefined();
     expect(r2.finished.map((f) => f.rank).sort()).toEqual([0, 1]);
     expect(r2.states.map((s) => [s.rank, s.value])).toEqual([[0, 'idle'], [1, 'idle']]);
     expect(r2.events).toBeGreaterThan(0);
-    expect(r2.outbound).toEqual([]); // one worker: nothing leaves the host
+    expect(r2.windows).toBe(1); // one host: one window to the end
+    expect(r2.next).toBe(Infinity);
+  });
+
+  it('a round: publish, decide, run the window; the decision is done once nothing is left', () => {
+    const { h, send } = host();
+    send(init());
+    send({ type: 'register', id: 2, regions: [0, 1].map((rank) => ({ id: rank, rank, name: 'traffic.signal', buffer: new SharedArrayBuffer(4) })) });
+    send({ type: 'op', id: 3, opId: 0, name: 'traffic', args: { perRank: [[1, 100, 0], []], expected: [0, 1] }, startTime: 0 });
+    h.publish();
+    expect(h.decide()).toBe(ROUND_RUN);
+    expect(h.bound).toBe(Infinity);
+    h.runWindow(h.bound, () => { throw new Error('no ring to fill with one host'); });
+    h.publish();
+    expect(h.decide()).toBe(ROUND_DONE);
   });
 
   it('errors travel inside the reply: unknown op, use before init, injected throw', () => {
-    const send = host();
-    expect(send({ type: 'window', id: 1, end: 1, inbound: [] }).error?.code).toBe('E_WORKER');
-    send(init);
+    const { send } = host();
+    expect(send({ type: 'run', id: 1, opId: 0 }).error?.code).toBe('E_WORKER');
+    send(init());
     const r = send({ type: 'op', id: 2, opId: 0, name: 'no.such.op', args: null, startTime: 0 });
     expect(r.error).toMatchObject({ code: 'E_ARGUMENT', message: "unknown operation 'no.such.op'" });
     expect(r.id).toBe(2);
     expect(send({ type: 'fault', id: 3, kind: 'throw' }).error?.code).toBe('E_TASK');
     expect(send({ type: 'fault', id: 4, kind: 'exit' }).error?.code).toBe('E_WORKER'); // in-process: no thread to end
+  });
+
+  it('the actor layer does not import the EP layer (operations come from the injected registry)', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const dir = new URL('../../../src/actors/', import.meta.url);
+    for (const f of readdirSync(dir)) {
+      const src = readFileSync(new URL(f, dir), 'utf8');
+      expect(src, f).not.toMatch(/from '\.\.\/(ep|ops|scenario|cli)[/.]/);
+      expect(src, f).not.toMatch(/import '\.\.\/(ep|ops)[/.]/);
+    }
   });
 });

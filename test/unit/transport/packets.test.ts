@@ -1,9 +1,11 @@
 import fc from 'fast-check';
-import { Packr, pack } from 'msgpackr';
+import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { EngineHost } from '../../../src/actors/engine-host.js';
 import type { HostReply, HostRequest } from '../../../src/actors/host-messages.js';
-import { decodePackets, encodePackets, makePacket, type Packet } from '../../../src/transport/packets.js';
+import { opRegistry } from '../../../src/actors/op-registry.js';
+import { createSyncBuffers, SyncBlock } from '../../../src/actors/window-sync.js';
+import { BatchCodec, decodePackets, encodePackets, makePacket, PacketColumns, type Packet } from '../../../src/transport/packets.js';
 import { OP_PUT, PATH_IB, PKT_ACK, PKT_EGRESS_DONE, PKT_INGRESS_START, PKT_READ } from '../../../src/transport/protocol.js';
 import { expectError, ROUND } from '../cluster/helpers.js';
 
@@ -15,26 +17,26 @@ const good = (o: Partial<Packet> = {}): Packet => ({
 
 const packetArb: fc.Arbitrary<Packet> = fc
   .tuple(
-    fc.integer({ min: 1, max: 5 }), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 7 }), fc.nat(),
+    fc.integer({ min: 1, max: 6 }), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 7 }), fc.nat(),
     fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 3 }),
     fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }),
     fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }), fc.double({ noNaN: true, noDefaultInfinity: true }),
     fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double({ min: -1, max: 1e6, noNaN: true }), fc.double({ min: -1, max: 1e6, noNaN: true }),
     fc.integer({ min: 0, max: 3 }), fc.integer({ min: -1, max: 1000 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }), fc.integer({ min: -1, max: 1 << 30 }),
   )
-  // msgpack has no -0: it decodes as 0, which means the same here.
-  .map((t) => makePacket(...(t.map((v) => (Object.is(v, -0) ? 0 : v)) as typeof t)));
+  .map((t) => makePacket(...t));
 
-// For every field, values the decoder must reject (wrong type, non-integer, out of range).
-const BAD: Record<keyof Packet, unknown[]> = {
-  kind: [0, 7, 1.5, '1'], time: [-1, NaN, Infinity, '5'], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, null],
-  src: [-1, 8, 'a'], dst: [8, 2.5], xid: [-1, 0.1], pairSeq: [-3, 1e300], op: [-1, 4], path: [3, -1],
-  bytes: [-1, 1.5], srcRegion: [-2, 4], srcOffset: [-2, 0.5], dstRegion: [4, -2], dstOffset: [-2], value: [NaN, Infinity, 'x'],
+// For every field, values the decoder must reject (non-integer, out of range, not finite). The
+// columns are float64 (kinds: bytes), so only numbers can travel.
+const BAD: Record<keyof Packet, number[]> = {
+  kind: [0, 7, 255], time: [-1, NaN, Infinity], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, NaN],
+  src: [-1, 8], dst: [8, 2.5], xid: [-1, 0.1], pairSeq: [-3, 1e300], op: [-1, 4], path: [3, -1],
+  bytes: [-1, 1.5], srcRegion: [-2, 4], srcOffset: [-2, 0.5], dstRegion: [4, -2], dstOffset: [-2], value: [NaN, Infinity, -Infinity],
   issueT: [-1, NaN], egressStartT: [-2, NaN], egressDoneT: [-1.5, Infinity], flags: [4, -1], waiter: [-2, 0.5],
   sigRegion: [-2, 4, 0.5], sigOffset: [-2, 1.5], keySeq2: [-2, 0.5],
 };
 
-describe('packets', () => {
+describe('packets: columnar msgpack batches', () => {
   it('round trip: decode(encode(batch)) equals the batch', () => {
     fc.assert(
       fc.property(fc.array(packetArb, { maxLength: 20 }), (batch) => {
@@ -44,36 +46,71 @@ describe('packets', () => {
     );
   });
 
-  it('the encoded buffer is its own (transferable) ArrayBuffer', () => {
-    const b = encodePackets([good()]);
-    expect(b.byteOffset).toBe(0);
-    expect(b.buffer.byteLength).toBe(b.byteLength);
+  it('a batch is one msgpack array: version, count, the kind column and one binary column per field', () => {
+    const bytes = encodePackets([good({ time: 7 }), good({ time: 9 })]);
+    const v = new BatchCodec() as unknown as { packr: { unpack(b: Uint8Array): unknown[] } };
+    const items = v.packr.unpack(bytes);
+    expect(items).toHaveLength(3 + 23);
+    expect(items[0]).toBe(1);
+    expect(items[1]).toBe(2);
+    expect(Array.from(items[2] as Uint8Array)).toEqual([PKT_INGRESS_START, PKT_INGRESS_START]);
+    const time = items[3] as Uint8Array;
+    expect(Array.from(new Float64Array(time.slice().buffer))).toEqual([7, 9]);
+  });
+
+  it('the codec packs into one reused buffer and decodes into reused columns', () => {
+    const codec = new BatchCodec();
+    const cols = new PacketColumns(4);
+    cols.pushPacket(good());
+    const a = codec.encode(cols);
+    const b = codec.encode(cols);
+    expect(b.buffer).toBe(a.buffer);
+    const into = new PacketColumns(8);
+    const kinds = into.kinds;
+    codec.decodeInto(b, into, limits);
+    codec.decodeInto(b, into, limits);
+    expect(into.count).toBe(2);
+    expect(into.kinds).toBe(kinds); // no reallocation while there is room
   });
 
   for (const [field, values] of Object.entries(BAD))
-    it(`a malformed '${field}' is rejected with E_PACKET naming the field`, () => {
+    it(`a malformed '${field}' is rejected with E_PACKET naming the field; the whole batch is dropped`, () => {
       for (const v of values) {
-        const data = expectError(() => decodePackets(encodePackets([good(), good({ [field]: v } as Partial<Packet>)]), limits), 'E_PACKET', `packet 1: field '${field}'`);
+        const codec = new BatchCodec();
+        const into = new PacketColumns(4);
+        into.pushPacket(good()); // decoded earlier: must stay as it is
+        const bytes = encodePackets([good(), good({ [field]: v } as Partial<Packet>)]);
+        const data = expectError(() => codec.decodeInto(bytes, into, limits), 'E_PACKET', `packet 1: field '${field}'`);
         expect(data).toMatchObject({ index: 1, field });
+        expect(into.count).toBe(1);
       }
     });
 
-  it('a batch that is not msgpack, or not an array of records, is rejected', () => {
+  it('a batch that is not msgpack, not the layout, or has a short column is rejected', () => {
     expectError(() => decodePackets(new Uint8Array([0x92, 0x01]), limits), 'E_PACKET', 'not valid msgpack');
-    expectError(() => decodePackets(pack({ a: 1 }), limits), 'E_PACKET', 'must be an array');
-    expectError(() => decodePackets(pack([7]), limits), 'E_PACKET', "packet 0: field 'packet'");
-    // A plain map (not the packet record) lacks every field: the first one is named.
-    expectError(() => decodePackets(new Packr({ useRecords: false }).pack([{ kind: 1 }]), limits), 'E_PACKET', "packet 0: field 'kind'");
+    expectError(() => decodePackets(pack({ a: 1 }), limits), 'E_PACKET', 'must be an array of 26 items');
+    const items = new BatchCodec() as unknown as { packr: { unpack(b: Uint8Array): unknown[] } };
+    const ok = items.packr.unpack(encodePackets([good()]));
+    expectError(() => decodePackets(pack([2, ...ok.slice(1)]), limits), 'E_PACKET', "field 'version' must be 1, got 2");
+    expectError(() => decodePackets(pack([1, 2, ...ok.slice(2)]), limits), 'E_PACKET', "column 'kind' must be 2 bytes");
+    expectError(() => decodePackets(pack([1, -1, ...ok.slice(2)]), limits), 'E_PACKET', "field 'count'");
+    const short = [...ok];
+    short[5] = new Uint8Array(4);
+    expectError(() => decodePackets(pack(short), limits), 'E_PACKET', "column 'keySeq' must be 8 bytes of binary, got 4 bytes");
   });
 });
 
 describe('a bad batch changes nothing in the receiving EngineHost', () => {
-  const init = (h: EngineHost) => {
+  // Host 1 of 2; packets reach it through the ring from host 0.
+  const setup = () => {
+    const sync = createSyncBuffers(2, Float64Array.of(Infinity, 2.5, 2.5, Infinity), 4096);
+    const h = new EngineHost(opRegistry);
     const send = (m: HostRequest): HostReply => h.handle(m);
-    send({ type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 4, gpusPerNode: 2, hardware: ROUND, workerOfRank: [0, 0, 1, 1], recordTimeline: true });
+    send({ type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 4, gpusPerNode: 2, hardware: ROUND, workerOfRank: [0, 0, 1, 1], recordTimeline: true, sync, timeoutMs: 1000 });
     send({ type: 'register', id: 2, regions: [{ id: 0, rank: 2, name: 'r', buffer: new SharedArrayBuffer(64) }, { id: 1, rank: 2, name: 'gone', buffer: new SharedArrayBuffer(4) }] });
     send({ type: 'unregister', id: 3, regionIds: [1] });
-    return send;
+    const ring = new SyncBlock(sync).ring(0, 1);
+    return { h, write: (b: Uint8Array) => expect(ring.tryWrite(b)).toBe(true) };
   };
   // A transfer from rank 0 (worker 0) to rank 2 (worker 1): its ingress starts at 3 us.
   const start = good({ kind: PKT_INGRESS_START, time: 3, src: 0, dst: 2, keyRank: 0, keySeq: 1, xid: 0, dstRegion: 0, bytes: 8, path: PATH_IB, flags: 1 });
@@ -87,17 +124,16 @@ describe('a bad batch changes nothing in the receiving EngineHost', () => {
   ];
   for (const [what, inbound] of cases)
     it(what, () => {
-      const host = new EngineHost();
-      const send = init(host);
-      const engine = (host as unknown as { engine: { now: number; queue: { size: number } } }).engine;
+      const { h, write } = setup();
+      const engine = (h as unknown as { engine: { now: number; queue: { size: number }; nextEventTime(): number } }).engine;
       engine.now = 1; // as after an idle window ending at 1 us: "the past" exists
-      const r = send({ type: 'window', id: 4, end: 2, inbound });
-      expect(r.error?.code).toBe('E_PACKET');
+      for (const b of inbound) write(b);
+      expectError(() => h.drainInbound(), 'E_PACKET');
       expect(engine.queue.size).toBe(0);
-      expect(r.next).toBe(Infinity);
+      expect(engine.nextEventTime()).toBe(Infinity);
       // The host still works: the valid batch alone is accepted afterwards.
-      const ok = send({ type: 'window', id: 5, end: 2, inbound: [encodePackets([start])] });
-      expect(ok.error).toBeUndefined();
-      expect(ok.next).toBe(3);
+      write(encodePackets([start]));
+      expect(h.drainInbound()).toBe(true);
+      expect(engine.nextEventTime()).toBe(3);
     });
 });

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { createSyncBuffers, ringIndex, SyncBlock, windowBounds } from '../../../src/actors/window-sync.js';
+import { LinkModel } from '../../../src/transport/links.js';
+import { ROUND } from '../cluster/helpers.js';
+
+const I = Infinity;
+function bounds(next: number[], lookahead: number[]): number[] {
+  const W = next.length;
+  const out = new Float64Array(W);
+  windowBounds(next, lookahead, W, new Float64Array(W), out);
+  return [...out];
+}
+
+describe('window bounds from the model', () => {
+  it('two workers 2 us apart: the one behind runs to the other side + 2 us; the one ahead may run one more hop', () => {
+    // E0 = 0, E1 = min(10, 0 + 2) = 2: worker 0 may run to E1 + 2 = 4, worker 1 to E0 + 2 = 2.
+    expect(bounds([0, 10], [I, 2, 2, I])).toEqual([4, 2]);
+    // A worker with no events can still be woken (at 2) and answer (at 4).
+    expect(bounds([0, I], [I, 2, 2, I])).toEqual([4, 2]);
+    expect(bounds([I, I], [I, 2, 2, I])).toEqual([I, I]);
+  });
+
+  it('three workers: effects travel through the cheaper route (0 -> 1 -> 2 beats 0 -> 2)', () => {
+    // lookahead[p][w]: 0<->1 1 us, 1<->2 1 us, 0<->2 5 us.
+    const L = [I, 1, 5, 1, I, 1, 5, 1, I];
+    // E = [0, 1, 2]; bounds: w0 = min(E1+1, E2+5) = 2, w1 = min(E0+1, E2+1) = 1, w2 = min(E0+5, E1+1) = 2.
+    expect(bounds([0, I, I], L)).toEqual([2, 1, 2]);
+  });
+
+  it('the lookahead matrix: IB between workers holding whole nodes, NVLink where a node is split', () => {
+    const links = new LinkModel(ROUND, 4);
+    // 2 nodes x 4 GPUs on 2 workers: a node each, so only IB (2 us) links them.
+    expect([...links.lookaheadMatrix([0, 0, 0, 0, 1, 1, 1, 1], 2)]).toEqual([I, 2, 2, I]);
+    // 1 node on 2 workers: NVLink (1 us).
+    expect([...new LinkModel(ROUND, 8).lookaheadMatrix([0, 0, 0, 0, 1, 1, 1, 1], 2)]).toEqual([I, 1, 1, I]);
+  });
+});
+
+describe('shared block and rings', () => {
+  it('one ring per ordered pair, each in its own slice', () => {
+    const W = 4;
+    const seen = new Set<number>();
+    for (let a = 0; a < W; a++) for (let b = 0; b < W; b++) if (a !== b) seen.add(ringIndex(a, b, W));
+    expect([...seen].sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('a barrier of one passes at once; an aborted block makes waiters return false; a missing host times out naming it', () => {
+    const one = new SyncBlock(createSyncBuffers(1, Float64Array.of(I)));
+    expect(one.arrive(0, 10, () => false, () => '0')).toBe(true);
+    const two = new SyncBlock(createSyncBuffers(2, Float64Array.of(I, 2, 2, I), 4096));
+    two.setAbort(1);
+    expect(two.arrive(0, 1000, () => false, () => '0-3')).toBe(false);
+    two.resetForRun();
+    const t0 = performance.now();
+    expect(() => two.arrive(0, 30, () => false, (w) => (w === 1 ? '4-7' : '0-3'))).toThrow(/host worker 0 waited 30 ms at a window barrier for host worker 1 \(ranks 4-7\)/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
