@@ -4,6 +4,7 @@
  * dispatch then combine on the dispatch's handle, kernel time with the notify step excluded, and
  * bandwidth counted exactly as DeepEP's test counts it (logical bytes, same-node traffic included).
  */
+import { createHash } from 'node:crypto';
 import { fail } from '../errors.js';
 import { createCluster } from '../cluster/cluster.js';
 import type { HardwareProfile } from '../hardware/profile.js';
@@ -41,6 +42,11 @@ export interface DeepepBenchOptions {
   onProgress?: (line: string) => void;
   /** Aborts the run. */
   signal?: AbortSignal;
+  /**
+   * Record the timeline of every kernel run and report its digest (default true). Costs memory per
+   * transfer while a kernel runs (each kernel's timeline is folded into the digest and dropped).
+   */
+  timelineDigest?: boolean;
 }
 
 export interface KernelFigures {
@@ -83,6 +89,17 @@ export interface DeepepBenchResult {
   /** Events processed by the simulation (dispatch + combine of the reported configs). */
   events: number;
   wallMs: number;
+  /**
+   * SHA-256 over the canonical timelines of every kernel run, in run order (tuning runs included);
+   * the same whatever the number of workers. Null when timelines were not recorded.
+   */
+  timelineDigest: string | null;
+  /** Synchronisation windows of the reported dispatch and the default combine. */
+  windows: number;
+  /** Host worker threads used. */
+  workers: number;
+  /** Peak resident memory of the process (every thread), bytes. */
+  peakRssBytes: number;
 }
 
 function figures(perRankUs: number[], rdmaBytes: number[] | null, nvlBytes: number[], config: EpConfig): KernelFigures {
@@ -122,7 +139,9 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, 'bench deepep: --hardware') : (o.hardware ?? loadHardwareProfile('H800'));
   // DeepEP's asserts refuse a shape before anything runs (EP256: the combine's 24-node limit).
   resolveEpConfigs(R, nodes, sms);
-  const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: false, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
+  const withDigest = o.timelineDigest ?? true;
+  const digest = createHash('sha256');
+  const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
   try {
     const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
     o.onProgress?.(`building inputs for ${R} ranks`);
@@ -135,7 +154,14 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     let ep = await mkEp();
     o.onProgress?.('notify + dispatch');
     const run = o.signal ? { signal: o.signal } : {};
+    // Each kernel's timeline folds into the digest as soon as it ends, so only one is ever held.
+    const fold = async () => {
+      if (!withDigest) return;
+      const t = await cluster.takeTimeline();
+      digest.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    };
     let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) }, run);
+    await fold();
     const notifyUs = d.timing.notifyUs;
     const layouts = ep.getDispatchLayout(topkIdx);
     const rowD = benchmarkRowBytes(hidden, dtype);
@@ -162,6 +188,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
           continue;
         }
         const dd = await e2.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
+        await fold();
         dispatchRuns++;
         const f = dispatchFig(dd, e2.dispatchConfig);
         o.onProgress?.(`dispatch ${JSON.stringify(cfg)}: ${f.timeUs.toFixed(1)} us`);
@@ -170,12 +197,14 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       if (bestT) best = tag(bestT);
       ep = await mkEp(best.config, undefined);
       d = await ep.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
+      await fold();
     }
     o.onProgress?.('combine');
     const y = payload ? d.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
     const combineFig = (us: number[], cfg: EpConfig) => figures(us, nodes > 1 ? rdmaTokens.map((n) => n * rowC) : null, nvlRows.map((n) => n * rowC), cfg);
     const defEp = o.tune ? await mkEp() : ep;
     const c = await defEp.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
+    await fold();
     const defC = combineFig(c.timing.perRankUs, defEp.combineConfig);
     let bestC = defC;
     events += c.timing.events;
@@ -190,6 +219,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
           continue;
         }
         const cc = await e2.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
+        await fold();
         combineRuns++;
         const f = combineFig(cc.timing.perRankUs, e2.combineConfig);
         o.onProgress?.(`combine ${JSON.stringify(cfg)}: ${f.timeUs.toFixed(1)} us`);
@@ -202,6 +232,8 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
       events, wallMs: performance.now() - t0,
+      timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
+      workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
     await cluster.close();

@@ -38,7 +38,24 @@ describe('expertmesh bench deepep', () => {
       expect(j[k].nvlGBps).toBeGreaterThan(0);
     }
     expect(j.notifyUs).toBeGreaterThan(0);
+    expect(j).toMatchObject({ workers: 1, timelineDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(j.windows).toBeGreaterThan(0);
+    expect(j.events).toBeGreaterThan(0);
+    expect(j.peakRssBytes).toBeGreaterThan(10 << 20);
   });
+
+  it('the timeline digest is the same with 1, 2 and 4 workers (and changes with the seed)', async () => {
+    const o = { ranks: 16, tokens: 16, hidden: 128 };
+    const r1 = await runDeepepBenchmark({ ...o, workers: 1 });
+    const r2 = await runDeepepBenchmark({ ...o, workers: 2 });
+    const r4 = await runDeepepBenchmark({ ...o, workers: 4 });
+    expect(r2.timelineDigest).toBe(r1.timelineDigest);
+    expect(r4.timelineDigest).toBe(r1.timelineDigest);
+    expect([r1.workers, r2.workers, r4.workers]).toEqual([1, 2, 4]);
+    expect(r2.windows).toBeGreaterThan(r1.windows);
+    const other = await runDeepepBenchmark({ ...o, workers: 2, seed: 1 });
+    expect(other.timelineDigest).not.toBe(r1.timelineDigest);
+  }, 120_000);
 
   it("counts bandwidth as DeepEP's test does: token copies to nodes (own node included) and rows received, per kernel time", async () => {
     const o = { ranks: 16, tokens: 48, hidden: 256, workers: 2, seed: 3 };
