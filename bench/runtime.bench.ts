@@ -4,9 +4,16 @@
  *   Uint8Array.prototype.set of the same bytes (target >= 0.5);
  * - scheduler events/s per worker (sizes-only allToAll on many ranks) vs a bare typed-array heap
  *   loop (target >= 1/6);
- * - speed-up of 2 workers over 1 on the same run, digests checked identical (target >= 1.6x).
+ * - speed-up of 2 workers over 1 on the same run, digests checked identical (target >= 1.6x);
+ * - worker threads that pay for themselves (paired A/B: 1 and 2 workers alternate in the same run,
+ *   `BENCH_REPS` repetitions, medians of the per-pair ratios): the EP64 DeepEP benchmark
+ *   (sizes-only) and a runTraffic replay of the 16,256-flow EP128 set of the SimGrid peer data
+ *   (target >= 1.5x each, identical timeline digests); main-thread messages per window (target 0).
  */
-import { createCluster, allToAll, H800 } from '../src/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { createCluster, allToAll, H800, runDeepepBenchmark, runTraffic } from '../src/index.js';
+import { A2A_SIGNAL } from '../src/ep/all-to-all-op.js';
 import { timelineDigest } from '../src/sim/timeline.js';
 import { bareHeapEventsPerSec, nowMs, table } from './util.js';
 
@@ -83,4 +90,92 @@ export default async function (): Promise<void> {
     { figure: 'speed-up 2 workers vs 1 (same timeline digest)', value: w1.ms / w2.ms, baseline: 1, ratio: w1.ms / w2.ms, target: '>= 1.6' },
   ]);
   console.log(`allToAll digest ${digest.slice(0, 16)}; ${w1.events} events per sizes-only run; simulate ${w1.ms.toFixed(1)} ms (1 worker) vs ${w2.ms.toFixed(1)} ms (2 workers)`);
+  await workersPayOff();
+}
+
+/** The peer flow sets (SimGrid), looked up next to the repository as the team keeps them. */
+function peerFlows(): { name: string; nodes: number; gpusPerNode: number; flows: [number, number, number][] }[] | null {
+  const candidates = [process.env['EXPERTMESH_PEERS'], '../shared/peers', '../../shared/peers', '/work/shared/peers'];
+  for (const c of candidates) {
+    if (!c) continue;
+    const f = new URL(`${c.replace(/\/$/, '')}/simgrid-flows.json`, `file://${process.cwd()}/`);
+    if (existsSync(f)) return (JSON.parse(readFileSync(f, 'utf8')) as { cases: never[] }).cases;
+  }
+  return null;
+}
+
+/** 1 vs 2 workers, alternating in this run; medians of per-pair ratios. */
+async function workersPayOff(): Promise<void> {
+  const reps = Number(process.env['BENCH_REPS'] ?? 3);
+  const load = loadavg()[0]!.toFixed(1);
+  const rows: Array<Record<string, string | number>> = [];
+
+  // runTraffic replay of the EP128 DeepEP-like flow set (16 nodes x 8, 16,256 flows).
+  const set = peerFlows()?.find((c) => c.flows.length === 16_256);
+  if (set) {
+    const flows = set.flows.map(([src, dst, bytes]) => ({ src, dst, bytes }));
+    const open = (workers: number) => createCluster({ nodes: set.nodes, gpusPerNode: set.gpusPerNode, hardware: H800, workers });
+    const c1 = await open(1), c2 = await open(2);
+    try {
+      await runTraffic(c1, flows);
+      await runTraffic(c2, flows); // warm-up (JIT, pages)
+      const t1: number[] = [], t2: number[] = [], ratio: number[] = [];
+      let d1 = '', d2 = '';
+      for (let i = 0; i < reps; i++) {
+        let s = nowMs();
+        d1 = (await runTraffic(c1, flows)).timelineDigest;
+        t1.push(nowMs() - s);
+        s = nowMs();
+        d2 = (await runTraffic(c2, flows)).timelineDigest;
+        t2.push(nowMs() - s);
+        ratio.push(t1[i]! / t2[i]!);
+      }
+      if (d1 !== d2) throw new Error(`runTraffic EP128: timeline digests differ between 1 and 2 workers: ${d1} vs ${d2}`);
+      rows.push({ figure: `runTraffic EP128 ${set.flows.length} flows: ms 1 worker / 2 workers`, value: `${median(t1).toFixed(0)} / ${median(t2).toFixed(0)}`, baseline: 1, ratio: median(ratio), target: '>= 1.5' });
+      console.log(`runTraffic EP128 digest ${d1.slice(0, 16)} (1 and 2 workers)`);
+    } finally {
+      await c1.close();
+      await c2.close();
+    }
+  } else console.log('runTraffic EP128: peer flow set not found (set EXPERTMESH_PEERS); skipped');
+
+  // Main-thread messages per window: a small and a large run take the same number of messages.
+  const c = await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, recordTimeline: false });
+  try {
+    const per: string[] = [];
+    let perWindow = 0;
+    for (const bytes of [1 << 10, 1 << 16]) {
+      await allToAll(c, { bytesPerPair: bytes, sizesOnly: true });
+      for (let r = 0; r < c.numRanks; r++) Atomics.store(c.region(r, A2A_SIGNAL).i32, 0, 0);
+      const r = await c.run('a2a', { bytesPerPair: bytes, seed: 0, sizesOnly: true });
+      // Per run: 'op' and 'run' to each host and their replies; anything beyond is per window.
+      perWindow = Math.max(perWindow, (r.mainThreadMessages - 4 * c.config.workers) / r.windows);
+      per.push(`${r.mainThreadMessages} messages / ${r.windows} windows`);
+    }
+    rows.push({ figure: `main-thread messages per window (${per.join(', ')})`, value: perWindow, baseline: 0, ratio: perWindow, target: '0' });
+  } finally {
+    await c.close();
+  }
+
+  // The EP64 DeepEP benchmark (sizes-only), as `bench deepep --ranks 64` runs it.
+  if (process.env['BENCH_EP64'] !== '0') {
+    const t1: number[] = [], t2: number[] = [], ratio: number[] = [];
+    let g1 = '', g2 = '';
+    const epReps = Number(process.env['BENCH_EP64_REPS'] ?? 2);
+    for (let i = 0; i < epReps; i++) {
+      const a = await runDeepepBenchmark({ mode: 'normal', ranks: 64, workers: 1 });
+      const b = await runDeepepBenchmark({ mode: 'normal', ranks: 64, workers: 2 });
+      t1.push(a.wallMs);
+      t2.push(b.wallMs);
+      ratio.push(a.wallMs / b.wallMs);
+      g1 = a.timelineDigest!;
+      g2 = b.timelineDigest!;
+      console.log(`EP64 rep ${i}: ${(a.wallMs / 1e3).toFixed(1)} s (1 worker, ${a.windows} windows) vs ${(b.wallMs / 1e3).toFixed(1)} s (2 workers, ${b.windows} windows); peak RSS ${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    }
+    if (g1 !== g2) throw new Error(`EP64: timeline digests differ between 1 and 2 workers: ${g1} vs ${g2}`);
+    rows.push({ figure: 'DeepEP EP64 benchmark: s 1 worker / 2 workers', value: `${(median(t1) / 1e3).toFixed(1)} / ${(median(t2) / 1e3).toFixed(1)}`, baseline: 1, ratio: median(ratio), target: '>= 1.5' });
+    console.log(`EP64 timeline digest ${g1.slice(0, 16)} (1 and 2 workers)`);
+  }
+  table(rows);
+  console.log(`paired A/B over ${reps} repetitions (EP64: ${process.env['BENCH_EP64_REPS'] ?? 2}); 1-minute load average at start ${load} on ${(await import('node:os')).availableParallelism()} cores`);
 }

@@ -29,6 +29,9 @@ export interface SyncBuffers {
   lookahead: Float64Array;
 }
 
+/** Checks of the barrier generation before a host sleeps on its doorbell (a few microseconds). */
+const BARRIER_SPINS = 2000;
+
 const intWords = (workers: number): number => (SYNC_INT_HEADER + 2 * workers + 1) & ~1;
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
@@ -157,6 +160,9 @@ export class SyncBlock {
       for (let w = 0; w < this.workers; w++) if (w !== me) this.wake(w);
       return true;
     }
+    // Spin briefly first: when the other hosts run on other cores they arrive within microseconds,
+    // and a sleep/wake-up through the kernel costs more than that.
+    for (let spin = 0; spin < BARRIER_SPINS; spin++) if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const d = Atomics.load(i32, SYNC_DOORBELL + me);

@@ -247,6 +247,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.sync.resetForRun();
     const onAbort = () => this.sync.setAbort(SYNC_ABORT_SIGNAL);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
     const progress = setInterval(() => {
       let t = Infinity;
       for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, this.sync.slot(w, SYNC_F_NEXT));

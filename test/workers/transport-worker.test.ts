@@ -1,3 +1,3 @@
-import { runTransportContract } from '../unit/cluster/transport.case.js';
+import { openOn, runTransportContract } from '../unit/cluster/transport.case.js';
 
-runTransportContract({ transport: 'worker' });
+runTransportContract({ name: 'worker threads', open: openOn('worker') });

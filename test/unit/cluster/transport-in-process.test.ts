@@ -1,3 +1,3 @@
-import { runTransportContract } from './transport.case.js';
+import { openOn, runTransportContract } from './transport.case.js';
 
-runTransportContract({ transport: 'in-process' });
+runTransportContract({ name: 'in-process', open: openOn('in-process') });

@@ -1,13 +1,15 @@
 /**
- * The contract every host transport passes (hono's router-suite style): run by
- * test/unit/cluster/transport-in-process.test.ts and test/workers/transport-worker.test.ts.
+ * The contract every host channel passes (hono's router-suite style), in one place: run by
+ * test/unit/cluster/transport-in-process.test.ts (in-process hosts) and
+ * test/workers/transport-worker.test.ts (worker threads). A channel joins by giving a name and a
+ * way to open a cluster on it (a network channel would pass its own `open`).
  */
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import type { HostTransportKind } from '../../../src/actors/host-channel.js';
 import { allToAll } from '../../../src/ep/all-to-all.js';
-import { A2A_RECV, A2A_SEND, peerSlot } from '../../../src/ep/all-to-all-op.js';
+import { A2A_RECV, A2A_SEND, A2A_SIGNAL, peerSlot } from '../../../src/ep/all-to-all-op.js';
 import '../../../src/ep/debug-ops.js';
 import { fillPairBytes } from '../../../src/ep/seeded-bytes.js';
 import { runTraffic } from '../../../src/ep/traffic.js';
@@ -18,8 +20,15 @@ import { expectReject } from './helpers.js';
 
 const NODES = 2, GPUS = 4, N = NODES * GPUS, B = 16 << 10, SEED = 11;
 
-async function open(transport: HostTransportKind, workers: number, nodes = NODES, gpus = GPUS): Promise<Cluster> {
-  return createCluster({ nodes, gpusPerNode: gpus, hardware: H800, workers, seed: SEED, transport });
+/** Opens a cluster on the channel under test. */
+export type OpenCluster = (shape: { nodes: number; gpusPerNode: number; workers: number; seed: number }) => Promise<Cluster>;
+
+/** The built-in channels, by transport kind. */
+export const openOn = (transport: HostTransportKind): OpenCluster => (shape) => createCluster({ ...shape, hardware: H800, transport });
+
+let openCluster: OpenCluster = openOn('in-process');
+async function open(_: unknown, workers: number, nodes = NODES, gpus = GPUS): Promise<Cluster> {
+  return openCluster({ nodes, gpusPerNode: gpus, workers, seed: SEED });
 }
 
 async function using<T>(c: Cluster, fn: (c: Cluster) => Promise<T>): Promise<T> {
@@ -46,12 +55,16 @@ function uniformBound(nodes: number, gpus: number, bytes: number): number {
   return Math.max(nvl, ib);
 }
 
-export function runTransportContract({ transport }: { transport: HostTransportKind }): void {
-  describe(`transport contract: ${transport}`, () => {
+export function runTransportContract({ name, open: openWith }: { name: string; open: OpenCluster }): void {
+  const transport = name;
+  describe(`host channel contract: ${name}`, () => {
+    beforeAll(() => {
+      openCluster = openWith;
+    });
     let reference: { received: string; timeline: string; timeUs: number } | undefined;
     /** Received and timeline digests of the uniform case on the in-process transport with 1 worker. */
     async function ref() {
-      return (reference ??= await using(await open('in-process', 1), async (c) => {
+      return (reference ??= await using(await openOn('in-process')({ nodes: NODES, gpusPerNode: GPUS, workers: 1, seed: SEED }), async (c) => {
         const r = await allToAll(c, { bytesPerPair: B });
         return { received: r.receivedDigest, timeline: timelineDigest(await c.takeTimeline()), timeUs: r.timeUs };
       }));
@@ -115,6 +128,33 @@ export function runTransportContract({ transport }: { transport: HostTransportKi
         for (let r = 1; r < N; r++) expect(v.results[r]).toMatchObject({ ok: false, source: 0 });
         expect(v.results[0]).toEqual({ ok: true });
       });
+    });
+
+    it('no main-thread message per window: a run takes the same messages however many windows it spans', async () => {
+      await using(await open(transport, 2), async (c) => {
+        const runs = [];
+        for (const bytes of [1 << 8, 1 << 18]) {
+          await allToAll(c, { bytesPerPair: bytes, sizesOnly: true });
+          for (let r = 0; r < N; r++) Atomics.store(c.region(r, A2A_SIGNAL).i32, 0, 0);
+          runs.push(await c.run('a2a', { bytesPerPair: bytes, seed: SEED, sizesOnly: true }));
+        }
+        expect(runs[1]!.windows).toBeGreaterThan(runs[0]!.windows);
+        // 'op' and 'run' to each of the 2 hosts, and their replies.
+        expect(runs.map((r) => r.mainThreadMessages)).toEqual([8, 8]);
+      });
+    });
+
+    it('close() with an operation pending rejects it with E_CLOSED; an aborted operation rejects with E_ABORTED', async () => {
+      const c = await open(transport, 2);
+      const ac = new AbortController();
+      const aborted = allToAll(c, { bytesPerPair: 1 << 20, sizesOnly: true }, { signal: ac.signal });
+      ac.abort();
+      await expectReject(aborted, 'E_ABORTED', 'aborted');
+      const pending = allToAll(c, { bytesPerPair: 1 << 22, sizesOnly: true });
+      await new Promise((r) => setTimeout(r, 1));
+      const closing = c.close();
+      await expectReject(pending, 'E_CLOSED', 'closed');
+      await closing;
     });
   });
 }
