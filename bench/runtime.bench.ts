@@ -109,6 +109,10 @@ async function workersPayOff(): Promise<void> {
   const reps = Number(process.env['BENCH_REPS'] ?? 3);
   const load = loadavg()[0]!.toFixed(1);
   const rows: Array<Record<string, string | number>> = [];
+  const say = (r: Record<string, string | number>) => {
+    rows.push(r);
+    console.log(`${r['figure']}: ${r['value']} (ratio ${Number(r['ratio']).toFixed(3)}, target ${r['target']})`);
+  };
 
   // runTraffic replay of the EP128 DeepEP-like flow set (16 nodes x 8, 16,256 flows).
   const set = peerFlows()?.find((c) => c.flows.length === 16_256);
@@ -131,7 +135,7 @@ async function workersPayOff(): Promise<void> {
         ratio.push(t1[i]! / t2[i]!);
       }
       if (d1 !== d2) throw new Error(`runTraffic EP128: timeline digests differ between 1 and 2 workers: ${d1} vs ${d2}`);
-      rows.push({ figure: `runTraffic EP128 ${set.flows.length} flows: ms 1 worker / 2 workers`, value: `${median(t1).toFixed(0)} / ${median(t2).toFixed(0)}`, baseline: 1, ratio: median(ratio), target: '>= 1.5' });
+      say({ figure: `runTraffic EP128 ${set.flows.length} flows: ms 1 worker / 2 workers`, value: `${median(t1).toFixed(0)} / ${median(t2).toFixed(0)}`, baseline: 1, ratio: median(ratio), target: '>= 1.5' });
       console.log(`runTraffic EP128 digest ${d1.slice(0, 16)} (1 and 2 workers)`);
     } finally {
       await c1.close();
@@ -152,7 +156,7 @@ async function workersPayOff(): Promise<void> {
       perWindow = Math.max(perWindow, (r.mainThreadMessages - 4 * c.config.workers) / r.windows);
       per.push(`${r.mainThreadMessages} messages / ${r.windows} windows`);
     }
-    rows.push({ figure: `main-thread messages per window (${per.join(', ')})`, value: perWindow, baseline: 0, ratio: perWindow, target: '0' });
+    say({ figure: `main-thread messages per window (${per.join(', ')})`, value: perWindow, baseline: 0, ratio: perWindow, target: '0' });
   } finally {
     await c.close();
   }
@@ -173,7 +177,7 @@ async function workersPayOff(): Promise<void> {
       console.log(`EP64 rep ${i}: ${(a.wallMs / 1e3).toFixed(1)} s (1 worker, ${a.windows} windows) vs ${(b.wallMs / 1e3).toFixed(1)} s (2 workers, ${b.windows} windows); peak RSS ${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
     }
     if (g1 !== g2) throw new Error(`EP64: timeline digests differ between 1 and 2 workers: ${g1} vs ${g2}`);
-    rows.push({ figure: 'DeepEP EP64 benchmark: s 1 worker / 2 workers', value: `${(median(t1) / 1e3).toFixed(1)} / ${(median(t2) / 1e3).toFixed(1)}`, baseline: 1, ratio: median(ratio), target: '>= 1.5' });
+    say({ figure: 'DeepEP EP64 benchmark: s 1 worker / 2 workers', value: `${(median(t1) / 1e3).toFixed(1)} / ${(median(t2) / 1e3).toFixed(1)}`, baseline: 1, ratio: median(ratio), target: '>= 1.5' });
     console.log(`EP64 timeline digest ${g1.slice(0, 16)} (1 and 2 workers)`);
   }
   table(rows);

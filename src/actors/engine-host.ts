@@ -50,10 +50,14 @@ export class EngineHost {
   private outRings: Array<PacketRing | null> = [];
   private readonly codec = new BatchCodec();
   private readonly inbox = new PacketColumns(256);
-  private limits: PacketLimits = { numRanks: 0, numRegions: 0 };
+  private readonly limits: PacketLimits = { numRanks: 0, numRegions: 0 };
   private nextTimes = new Float64Array(1);
   private earliest = new Float64Array(1);
   private bounds = new Float64Array(1);
+  /** Earliest time of the packets written to each host since the last publish (Infinity: none). */
+  private sent = new Float64Array(1);
+  /** Rounds of the current run so far (its parity picks the published copy). */
+  private round = 0;
   // The running operation.
   private running = 0;
   private finished: HostReply['finished'] = [];
@@ -130,6 +134,7 @@ export class EngineHost {
     this.nextTimes = new Float64Array(W);
     this.earliest = new Float64Array(W);
     this.bounds = new Float64Array(W);
+    this.sent = new Float64Array(W).fill(Infinity);
     for (const rank of localRanks) {
       const actor = createActor(gpuMachine, { input: { rank } });
       actor.subscribe((s) => {
@@ -197,7 +202,10 @@ export class EngineHost {
         if (!ring) continue;
         let frames = 0;
         for (let f = ring.peek(); f !== null; f = ring.peek()) {
-          if (frames === 0) this.limits = { numRanks: e.shape.numRanks, numRegions: e.regions.idLimit };
+          if (frames === 0) {
+            this.limits.numRanks = e.shape.numRanks;
+            this.limits.numRegions = e.regions.idLimit;
+          }
           try {
             this.codec.decodeInto(f, inbox, this.limits);
           } finally {
@@ -216,11 +224,15 @@ export class EngineHost {
     return any;
   }
 
-  /** Publish this host's next event time, ranks still running and failures, for the round's decision. */
+  /**
+   * Publish, for the round's decision: this host's next event time, the earliest packet it wrote to
+   * each other host, its ranks still running and its failures.
+   */
   publish(): void {
     const e = this.mustEngine();
     this.collectFinished();
-    this.mustSync().publish(this.me, e.nextEventTime(), this.running - this.finished.length, e.failures.length, e.now);
+    this.mustSync().publish(this.round & 1, this.me, e.nextEventTime(), this.running - this.finished.length, e.failures.length, e.now, this.sent);
+    this.sent.fill(Infinity);
   }
 
   /** The round's decision, from the values every host published (same on every host); sets the bounds. */
@@ -228,16 +240,18 @@ export class EngineHost {
     const s = this.mustSync();
     const W = s.workers;
     if (s.abort !== SYNC_ABORT_NONE) return ROUND_ABORTED;
+    const parity = this.round & 1;
     let remaining = 0, failed = 0, t = Infinity;
     for (let w = 0; w < W; w++) {
-      const n = s.next(w);
+      // Packets still in a ring count as due on their receiver.
+      const n = s.due(parity, w);
       this.nextTimes[w] = n;
       if (n < t) t = n;
-      remaining += s.slot(w, SYNC_F_REMAINING);
-      failed += s.slot(w, SYNC_F_FAILED);
+      remaining += s.slot(parity, w, SYNC_F_REMAINING);
+      failed += s.slot(parity, w, SYNC_F_FAILED);
     }
     if (failed > 0) return ROUND_FAILED;
-    // Nothing left anywhere: every packet sent has been drained (writers finish before the barrier).
+    // Nothing left anywhere: no event, and no packet in any ring.
     if (t === Infinity) return remaining === 0 ? ROUND_DONE : ROUND_STUCK;
     if (W === 1) this.bounds[0] = Infinity;
     else windowBounds(this.nextTimes, s.buffers.lookahead, W, this.earliest, this.bounds);
@@ -256,6 +270,7 @@ export class EngineHost {
    */
   runWindow(end: number, onFull: (peer: number) => void): void {
     const e = this.mustEngine();
+    this.drainInbound();
     if (e.nextEventTime() < end) e.runUntil(end);
     e.flushStarts();
     this.collectFinished();
@@ -263,6 +278,7 @@ export class EngineHost {
       const box = e.outbox[w]!;
       if (box.count === 0) continue;
       const ring = this.outRings[w]!;
+      this.sent[w] = Math.min(this.sent[w]!, box.minTime());
       for (let from = 0; from < box.count; from += BATCH_MAX_PACKETS) {
         const bytes = this.codec.encode(box, from, Math.min(BATCH_MAX_PACKETS, box.count - from));
         while (!ring.tryWrite(bytes)) onFull(w);
@@ -271,6 +287,7 @@ export class EngineHost {
       this.sync!.wake(w);
     }
     this.windowsRun++;
+    this.round++;
   }
 
   /**
@@ -318,9 +335,11 @@ export class EngineHost {
     e.finishedGroups.length = 0;
   }
 
-  /** Start a run: clears the window count. */
+  /** Start a run: clears the window and round counts. */
   beginRun(): void {
     this.windowsRun = 0;
+    this.round = 0;
+    this.sent.fill(Infinity);
   }
 
   /** The reply that ends a run with the round's outcome (or the error that stopped it). */
@@ -348,16 +367,17 @@ export class EngineHost {
     this.beginRun();
     let outcome = ROUND_RUN;
     try {
+      this.publish();
       for (;;) {
-        this.drainInbound();
-        this.publish();
+        // One barrier per round: what a host reads was published before it, in the copy of this
+        // round's parity (no host can be writing that copy until everyone has passed the next one).
         if (!s.arrive(me, this.timeoutMs, idle, ranksOf)) { outcome = ROUND_ABORTED; break; }
         outcome = this.decide();
         if (outcome !== ROUND_RUN) break;
         this.runWindow(this.bound, onFull);
         if (me === 0) s.windows = this.windowsRun;
         if (s.faultWorker === me) this.exitThread();
-        if (!s.arrive(me, this.timeoutMs, idle, ranksOf)) { outcome = ROUND_ABORTED; break; }
+        this.publish();
       }
     } catch (err) {
       // Stop the others at once rather than at their barrier deadline.

@@ -91,8 +91,7 @@ export class WorkerHostChannel implements HostChannel {
 
 /**
  * The in-process hosts of one cluster. A run starts once every host has been asked to run; the
- * group then steps the rounds (drain and publish on every host, the shared decision, every host's
- * window) on the calling thread, yielding to its event loop now and then, and replies for each.
+ * group then steps the rounds (the shared decision, every host's window, every host's publish) on the calling thread, yielding to its event loop now and then, and replies for each.
  * A full ring is emptied by draining its reader directly.
  */
 export class InProcessHostGroup {
@@ -130,15 +129,13 @@ export class InProcessHostGroup {
     for (const h of hosts) h.beginRun();
     let lastYield = performance.now();
     try {
+      for (cur = 0; cur < hosts.length; cur++) hosts[cur]!.publish();
       for (;;) {
-        for (cur = 0; cur < hosts.length; cur++) {
-          hosts[cur]!.drainInbound();
-          hosts[cur]!.publish();
-        }
         for (cur = 0; cur < hosts.length; cur++) outcome = hosts[cur]!.decide();
         if (this.closed) outcome = ROUND_ABORTED;
         if (outcome !== ROUND_RUN) break;
         for (cur = 0; cur < hosts.length; cur++) hosts[cur]!.runWindow(hosts[cur]!.bound, (peer) => void hosts[peer]!.drainInbound());
+        for (cur = 0; cur < hosts.length; cur++) hosts[cur]!.publish();
         // Let timers, signals and close() in between windows now and then.
         if (performance.now() - lastYield > 20) {
           await new Promise((r) => setImmediate(r));

@@ -4,17 +4,18 @@
  * shared block (layout `SYNC_*` in `protocol.ts`), a barrier on it with Atomics, the packet rings
  * of every ordered host pair, and the window bounds each host may safely run to.
  *
- * A round: every host drains its inbound rings into its queue and publishes its next event time
- * (and how many of its ranks still run, and its failures); barrier; every host reads the same
- * published values, so all take the same decision (stop, or each host's bound); each runs its
- * events before its bound and writes its packets to the rings; barrier. The main thread only
- * creates the block, wakes waiters (close, abort, a dead worker) and reads progress.
+ * A round, one barrier: every host publishes its next event time, the earliest packet it wrote
+ * to each other host, how many of its ranks still run and its failures; barrier; every host reads
+ * the same published values, so all take the same decision (stop, or each host's bound); each
+ * drains its inbound rings, runs its events before its bound, writes its packets to the rings and
+ * publishes again. The main thread only creates the block, wakes waiters (close, abort, a dead
+ * worker) and reads progress.
  */
 import { ExpertmeshError } from '../errors.js';
 import { PacketRing } from '../transport/packet-ring.js';
 import {
   RING_DEFAULT_BYTES, SYNC_ABORT, SYNC_ABORT_NONE, SYNC_BARRIER_COUNT, SYNC_BARRIER_GEN, SYNC_DOORBELL, SYNC_F_FAILED,
-  SYNC_F_NEXT, SYNC_F_NOW, SYNC_F_REMAINING, SYNC_F_SLOTS, SYNC_FAULT, SYNC_INT_HEADER, SYNC_WINDOWS,
+  SYNC_F_NEXT, SYNC_F_NOW, SYNC_F_REMAINING, SYNC_F_SENT, SYNC_F_SLOTS, SYNC_FAULT, SYNC_INT_HEADER, SYNC_WINDOWS,
 } from '../transport/protocol.js';
 
 /** What the main thread hands every host so they share one block and one set of rings. */
@@ -39,7 +40,7 @@ export function createSyncBuffers(workers: number, lookahead: Float64Array, ring
   const pairs = workers * (workers - 1);
   return {
     workers,
-    sync: new SharedArrayBuffer(intWords(workers) * 4 + workers * SYNC_F_SLOTS * 8),
+    sync: new SharedArrayBuffer(intWords(workers) * 4 + 2 * workers * (SYNC_F_SLOTS + workers) * 8),
     rings: new SharedArrayBuffer(Math.max(8, pairs * PacketRing.byteLength(ringBytes))),
     ringBytes,
     lookahead,
@@ -62,7 +63,7 @@ export class SyncBlock {
     const w = buffers.workers;
     this.workers = w;
     this.i32 = new Int32Array(buffers.sync, 0, intWords(w));
-    this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, w * SYNC_F_SLOTS);
+    this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, 2 * w * (SYNC_F_SLOTS + w));
     this.arrivedBase = SYNC_DOORBELL + w;
   }
 
@@ -127,20 +128,30 @@ export class SyncBlock {
     this.wake(w);
   }
 
-  publish(w: number, next: number, remaining: number, failed: number, now: number): void {
-    const o = w * SYNC_F_SLOTS;
+  private base(parity: number, w: number): number {
+    return (parity * this.workers + w) * (SYNC_F_SLOTS + this.workers);
+  }
+
+  /** Publish host `w`'s state for the round of `parity`; `sent[to]`: earliest packet written to `to`. */
+  publish(parity: number, w: number, next: number, remaining: number, failed: number, now: number, sent: Float64Array): void {
+    const o = this.base(parity, w);
     this.f64[o + SYNC_F_NEXT] = next;
     this.f64[o + SYNC_F_REMAINING] = remaining;
     this.f64[o + SYNC_F_FAILED] = failed;
     this.f64[o + SYNC_F_NOW] = now;
+    this.f64.set(sent, o + SYNC_F_SENT);
   }
 
-  next(w: number): number {
-    return this.f64[w * SYNC_F_SLOTS + SYNC_F_NEXT]!;
+  /** A published field (SYNC_F_*) of host `w` for the round of `parity`. */
+  slot(parity: number, w: number, field: number): number {
+    return this.f64[this.base(parity, w) + field]!;
   }
 
-  slot(w: number, field: number): number {
-    return this.f64[w * SYNC_F_SLOTS + field]!;
+  /** The earliest moment anything is due on host `p` in the round of `parity`: its next event or a packet sent to it. */
+  due(parity: number, p: number): number {
+    let t = this.slot(parity, p, SYNC_F_NEXT);
+    for (let q = 0; q < this.workers; q++) if (q !== p) t = Math.min(t, this.slot(parity, q, SYNC_F_SENT + p));
+    return t;
   }
 
   /**

@@ -101,7 +101,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.config = config;
     this.links = new LinkModel(config.hardware, config.gpusPerNode);
     this.lookaheadMatrix = this.links.lookaheadMatrix(config.workerOfRank, config.workers);
-    this.lookaheadUs = config.workers > 1 ? Math.min(...this.lookaheadMatrix) : Infinity;
+    this.lookaheadUs = this.lookaheadMatrix.reduce((a, b) => Math.min(a, b), Infinity);
     this.syncBuffers = createSyncBuffers(config.workers, this.lookaheadMatrix);
     this.sync = new SyncBlock(this.syncBuffers);
     this.hbmUsed = new Float64Array(config.numRanks);
@@ -250,7 +250,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (opts.signal?.aborted) onAbort();
     const progress = setInterval(() => {
       let t = Infinity;
-      for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, this.sync.slot(w, SYNC_F_NEXT));
+      for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, this.sync.slot(0, w, SYNC_F_NEXT), this.sync.slot(1, w, SYNC_F_NEXT));
       if (t !== Infinity) {
         opts.onProgress?.(t);
         this.emit('progress', name, t);

@@ -61,11 +61,10 @@ export class LinkModel {
    * different workers (Infinity when no link crosses workers).
    */
   lookahead(workerOfRank: ArrayLike<number>): number {
+    let workers = 0;
+    for (let r = 0; r < workerOfRank.length; r++) workers = Math.max(workers, workerOfRank[r]! + 1);
     let best = Infinity;
-    const n = workerOfRank.length;
-    for (let a = 0; a < n; a++)
-      for (let b = a + 1; b < n; b++)
-        if (workerOfRank[a] !== workerOfRank[b]) best = Math.min(best, this.latencyUs[this.path(a, b)]!);
+    for (const v of this.lookaheadMatrix(workerOfRank, workers)) best = Math.min(best, v);
     return best;
   }
 }

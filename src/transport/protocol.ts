@@ -100,12 +100,18 @@ export const SYNC_INT_HEADER = 8;
 export const SYNC_DOORBELL = SYNC_INT_HEADER;
 /** Then, after `workers` doorbells, int32 per worker: the barrier round it last arrived at. */
 export const SYNC_ABORT_NONE = 0, SYNC_ABORT_CLOSE = 1, SYNC_ABORT_DEATH = 2, SYNC_ABORT_SIGNAL = 3, SYNC_ABORT_HOST = 4;
-/** Float64 slots per worker, published before each window's first barrier. */
+/**
+ * Float64 slots per worker, published after each window (before the round's barrier), in two
+ * copies by round parity (a host is at most one round ahead of another, so the copy being read is
+ * never the one being written): at `((parity * workers + w) * (SYNC_F_SLOTS + workers))`, then
+ * `SYNC_F_SENT + to`: the earliest time of the packets it wrote to host `to` in that window.
+ */
 export const SYNC_F_NEXT = 0; // time of its next event (Infinity: none)
 export const SYNC_F_REMAINING = 1; // its ranks still running the operation
 export const SYNC_F_FAILED = 2; // failures it reported
 export const SYNC_F_NOW = 3; // its clock
 export const SYNC_F_SLOTS = 4;
+export const SYNC_F_SENT = SYNC_F_SLOTS;
 
 /** Event kinds inside one engine's queue. */
 export const EV_TASK = 1; // resume (or start) a task
