@@ -4,13 +4,25 @@
  * an {@link EngineHost} and wires the parent port to it. Kept thin: the logic lives in EngineHost,
  * which is tested in-process. It sits at the top of `src/` because it depends on every layer.
  */
+import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { EngineHost } from './actors/engine-host.js';
 import type { HostReply, HostRequest } from './actors/host-messages.js';
 import { opRegistry } from './actors/op-registry.js';
 import './ops.js';
 
-const host = new EngineHost(opRegistry, () => process.exit(3));
+/** This thread's CPU time (Linux: utime + stime of /proc/thread-self/stat, 10 ms ticks), ms; NaN elsewhere. */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // fields 14 and 15 of stat(5), at USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+const host = new EngineHost(opRegistry, () => process.exit(3), threadCpuMs);
 parentPort!.on('message', (msg: HostRequest) => {
   const reply: HostReply = host.handle(msg);
   const transfer: ArrayBuffer[] = [];

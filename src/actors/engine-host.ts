@@ -35,7 +35,10 @@ export class EngineHost {
   constructor(
     private readonly ops: OpLookup,
     private readonly exitThread: () => never = () => fail('E_WORKER', 'injected exit fault (in-process host)'),
+    /** CPU time of the host's own thread, ms, when the shell can tell (a thread's, not the process's). */
+    private readonly threadCpuMs: (() => number) | null = null,
   ) {}
+  private cpuAtRunStart = 0;
 
   private engine: Engine | null = null;
   private actors = new Map<number, Actor<typeof gpuMachine>>();
@@ -337,6 +340,7 @@ export class EngineHost {
 
   /** Start a run: clears the window and round counts. */
   beginRun(): void {
+    this.cpuAtRunStart = this.threadCpuMs?.() ?? 0;
     this.windowsRun = 0;
     this.round = 0;
     this.sent.fill(Infinity);
@@ -349,6 +353,7 @@ export class EngineHost {
     if (error !== undefined) r.error = toWireError(error);
     else if (outcome === ROUND_ABORTED) r.error = toWireError(abortError(this.mustSync().abort, this.me));
     if (outcome === ROUND_STUCK) r.stuck = true;
+    if (this.threadCpuMs) r.cpuMs = this.threadCpuMs() - this.cpuAtRunStart;
     return r;
   }
 

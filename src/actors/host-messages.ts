@@ -87,6 +87,8 @@ export interface HostReply {
   windows: number;
   /** A run ended with ranks still running and no event left anywhere (replies to 'run'). */
   stuck?: boolean;
+  /** CPU time the host's thread spent in the run, ms (replies to 'run'; absent where unknown). */
+  cpuMs?: number;
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
   timeline?: Float64Array;

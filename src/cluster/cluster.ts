@@ -44,6 +44,8 @@ export interface OpResult<R = unknown> {
   windows: number;
   /** Messages the main thread exchanged with hosts for the run (posted and received; none per window). */
   mainThreadMessages: number;
+  /** CPU time each host thread spent in the run, ms (NaN where the platform does not tell; in-process hosts). */
+  hostCpuMs: number[];
   /** Events processed by all hosts during the operation. */
   events: number;
 }
@@ -288,7 +290,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.nowUs = Math.max(endUs, lastEventUs);
     const events = this.eventsTotal - eventsBefore;
     const windows = replies[0]!.windows;
-    return { results, rankEndUs, startUs, endUs, windows, events, mainThreadMessages: this.messages - messagesBefore };
+    const hostCpuMs = replies.map((r) => r.cpuMs ?? NaN);
+    return { results, rankEndUs, startUs, endUs, windows, events, mainThreadMessages: this.messages - messagesBefore, hostCpuMs };
   }
 
   /** Build the error for a run that can make no more progress. */

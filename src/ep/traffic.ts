@@ -27,6 +27,10 @@ export interface TrafficResult {
   records: TimelineRecord[];
   /** SHA-256 of the canonical timeline. */
   timelineDigest: string;
+  /** Synchronisation windows the run took. */
+  windows: number;
+  /** CPU time each host thread spent in the run, ms (NaN where unknown). */
+  hostCpuMs: number[];
 }
 
 interface TrafficArgs {
@@ -90,5 +94,5 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
     for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
     return r;
   });
-  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl) };
+  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs };
 }

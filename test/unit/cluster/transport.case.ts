@@ -141,6 +141,7 @@ export function runTransportContract({ name, open: openWith }: { name: string; o
         expect(runs[1]!.windows).toBeGreaterThan(runs[0]!.windows);
         // 'op' and 'run' to each of the 2 hosts, and their replies.
         expect(runs.map((r) => r.mainThreadMessages)).toEqual([8, 8]);
+        expect(runs[1]!.hostCpuMs).toHaveLength(2); // per host thread (NaN where the platform cannot tell)
       });
     });
 
