@@ -17,6 +17,13 @@ import { combineRecordBytes, type DispatchDtype } from './records.js';
 import { fromBF16Bits, toBF16Bits } from '../kernels/bf16.js';
 import { expertFfn } from '../kernels/ffn.js';
 import type { NotifyResult } from './notify-op.js';
+// The operations this module runs register themselves when loaded: in-process hosts find them in
+// the registry (worker threads load every operation through their entry shell).
+import './notify-op.js';
+import './intranode-dispatch-op.js';
+import './intranode-combine-op.js';
+import './internode-dispatch-op.js';
+import './internode-combine-op.js';
 import { applyLocalExperts, chargeCompute, decodeRows, expertsTimeUs, type Expert, type ExpertsResult, type RunExpertsOptions } from './experts.js';
 
 /** Options of {@link createExpertParallel}. */
