@@ -14,7 +14,7 @@
 import { ExpertmeshError } from '../errors.js';
 import { PacketRing } from '../transport/packet-ring.js';
 import {
-  RING_DEFAULT_BYTES, SYNC_ABORT, SYNC_ABORT_NONE, SYNC_BARRIER_COUNT, SYNC_BARRIER_GEN, SYNC_DOORBELL, SYNC_F_FAILED,
+  RING_DEFAULT_BYTES, RING_MIN_BYTES, RING_TOTAL_BYTES, SYNC_ABORT, SYNC_ABORT_NONE, SYNC_BARRIER_COUNT, SYNC_BARRIER_GEN, SYNC_DOORBELL, SYNC_F_FAILED,
   SYNC_F_NEXT, SYNC_F_NOW, SYNC_F_REMAINING, SYNC_F_SENT, SYNC_F_SLOTS, SYNC_FAULT, SYNC_INT_HEADER, SYNC_WINDOWS,
 } from '../transport/protocol.js';
 
@@ -36,7 +36,7 @@ const BARRIER_SPINS = 2000;
 const intWords = (workers: number): number => (SYNC_INT_HEADER + 2 * workers + 1) & ~1;
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
-export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = RING_DEFAULT_BYTES): SyncBuffers {
+export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = defaultRingBytes(workers)): SyncBuffers {
   const pairs = workers * (workers - 1);
   return {
     workers,
@@ -45,6 +45,13 @@ export function createSyncBuffers(workers: number, lookahead: Float64Array, ring
     ringBytes,
     lookahead,
   };
+}
+
+/** Ring size for `workers` hosts: RING_DEFAULT_BYTES, shrunk (to a power of two) so all rings stay near RING_TOTAL_BYTES. */
+export function defaultRingBytes(workers: number): number {
+  let b = RING_DEFAULT_BYTES;
+  while (b > RING_MIN_BYTES && b * workers * (workers - 1) > RING_TOTAL_BYTES) b >>= 1;
+  return b;
 }
 
 /** Index of the ring carrying packets from host `from` to host `to` (from !== to). */

@@ -83,8 +83,14 @@ export const RING_TAIL = 1;
 export const RING_HEADER_BYTES = 16;
 export const RING_FRAME_HEADER_BYTES = 8;
 export const RING_WRAP = -1;
-/** Data bytes of each ring (a multiple of 8; at least two maximal frames). */
-export const RING_DEFAULT_BYTES = 1 << 20;
+/**
+ * Data bytes of each ring (a power of two): up to 4 MiB, room for a burst of ~20k packets, so a
+ * writer rarely waits for a reader still running its window; with many workers, smaller (32 MiB
+ * over all rings, at least RING_MIN_BYTES: two maximal frames). Pages are touched only when used.
+ */
+export const RING_DEFAULT_BYTES = 1 << 22;
+export const RING_MIN_BYTES = 1 << 19;
+export const RING_TOTAL_BYTES = 1 << 25;
 
 /**
  * The window-synchronisation block shared by all hosts of a cluster and the main thread: Int32

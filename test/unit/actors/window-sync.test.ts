@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSyncBuffers, ringIndex, SyncBlock, windowBounds } from '../../../src/actors/window-sync.js';
+import { createSyncBuffers, defaultRingBytes, ringIndex, SyncBlock, windowBounds } from '../../../src/actors/window-sync.js';
 import { LinkModel } from '../../../src/transport/links.js';
 import { ROUND } from '../cluster/helpers.js';
 
@@ -37,6 +37,10 @@ describe('window bounds from the model', () => {
 });
 
 describe('shared block and rings', () => {
+  it('rings: 4 MiB each for 2 or 4 workers, smaller with more, never under two maximal frames', () => {
+    expect([2, 4, 8, 64].map(defaultRingBytes)).toEqual([4 << 20, 2 << 20, 512 << 10, 512 << 10]);
+  });
+
   it('one ring per ordered pair, each in its own slice', () => {
     const W = 4;
     const seen = new Set<number>();
