@@ -12,6 +12,7 @@
 import { createActor, type Actor } from 'xstate';
 import { ExpertmeshError, fail, toWireError } from '../errors.js';
 import { Engine } from '../sim/engine.js';
+import { canonicalTimeline } from '../sim/timeline.js';
 import type { PacketRing } from '../transport/packet-ring.js';
 import { BatchCodec, PacketColumns, type PacketLimits } from '../transport/packets.js';
 import {
@@ -91,7 +92,8 @@ export class EngineHost {
           const r = this.reply(msg.id);
           const e = this.mustEngine();
           if (msg.what === 'timeline') {
-            r.timeline = e.timeline.take();
+            // Sorted here, in parallel on every host: the main thread only concatenates.
+            r.timeline = canonicalTimeline(e.timeline.take());
           } else if (msg.what === 'samples') {
             r.samples = e.samples.take();
           } else if (msg.what === 'activities') {
