@@ -38,7 +38,18 @@ export type ErrorCode =
   /** A scenario file is invalid. */
   | 'E_SCENARIO'
   /** A task inside a simulated GPU failed. */
-  | 'E_TASK';
+  | 'E_TASK'
+  /**
+   * A run's estimate (host memory, simulated HBM per rank) is over a limit; raised before any work
+   * starts, with the estimate, the limit and what to lower.
+   */
+  | 'E_LIMIT';
+
+/** Every code, in the order they were added (docs/errors.md describes each). */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'E_CONFIG', 'E_ARGUMENT', 'E_RANK', 'E_REGION', 'E_MEMORY', 'E_PACKET', 'E_TIMEOUT', 'E_WORKER', 'E_CLOSED',
+  'E_ABORTED', 'E_ROUTING', 'E_EPLB', 'E_NUMERIC', 'E_VERIFY', 'E_SCENARIO', 'E_TASK', 'E_LIMIT',
+];
 
 const FOOTPRINT = Symbol.for('expertmesh.error');
 
@@ -92,6 +103,27 @@ export function toWireError(e: unknown): WireError {
 /** Rebuild an {@link ExpertmeshError} from its wire form (on the receiving thread). */
 export function fromWireError(w: WireError): ExpertmeshError {
   return new ExpertmeshError(w.code, w.message, w.data);
+}
+
+/**
+ * A value as an error message shows it: JSON where JSON says the truth, otherwise by name (`NaN`,
+ * `Infinity`, `undefined`, `12n`, a function), cut to `max` characters.
+ */
+export function showValue(v: unknown, max = 60): string {
+  let s: string;
+  if (typeof v === 'number') s = String(v);
+  else if (v === undefined) s = 'undefined';
+  else if (typeof v === 'bigint') s = `${v}n`;
+  else if (typeof v === 'function') s = `a function`;
+  else if (typeof v === 'symbol') s = v.toString();
+  else {
+    try {
+      s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+    } catch {
+      s = Object.prototype.toString.call(v);
+    }
+  }
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
 /** Shorthand used at API boundaries. */

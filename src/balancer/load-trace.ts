@@ -8,7 +8,7 @@
  * CSV: a `layer,expert,tokens` header then one record per line; blank lines and `#` lines are skipped.
  * Records of the same (layer, expert) add up, so steps can simply be concatenated; absent ones are 0.
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import { requireLoad, requireLoadMatrix } from './validate.js';
 
 /** One trace record. */
@@ -26,7 +26,7 @@ export interface LoadTraceShape {
 
 function requireId(name: string, v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    fail('E_ARGUMENT', `${where}: ${name} must be an integer >= 0, got ${JSON.stringify(v)}`, { argument: name, value: v, where });
+    fail('E_ARGUMENT', `${where}: ${name} must be an integer >= 0, got ${showValue(v)}`, { argument: name, value: v, where });
   }
   return v;
 }

@@ -65,7 +65,8 @@ async function resolve(argv: string[]): Promise<{ cmd: Command; rest: string[] }
   const [first, second, ...more] = argv;
   if (first === 'trace') {
     if (second === 'summarize') return { cmd: traceSummarizeCommand, rest: more };
-    if (second === undefined || second === '--help' || second === '-h')
+    if (second === undefined) throw usageError('trace: a subcommand is required; known: summarize (see expertmesh trace --help)');
+    if (second === '--help' || second === '-h')
       return { help: `Usage: expertmesh trace summarize <trace.json> [--json]\n\nSubcommands:\n  summarize  ${traceSummarizeCommand.summary}\n\nOptions:\n  -h, --help  show this help and exit\n` };
     throw usageError(`trace: unknown subcommand '${second}'; known: summarize`);
   }
@@ -76,7 +77,9 @@ async function resolve(argv: string[]): Promise<{ cmd: Command; rest: string[] }
     throw usageError(`hardware: unknown subcommand '${second}'; known: show`);
   }
   if (first === 'bench') {
-    if (second === undefined || second === '--help' || second === '-h') return { help: benchHelp() };
+    if (second === undefined)
+      throw usageError(`bench: a mode is required; known: ${benchModes().map((m) => m.name).join(', ') || 'none registered yet'} (see expertmesh bench --help)`);
+    if (second === '--help' || second === '-h') return { help: benchHelp() };
     const mode = await getBenchMode(second);
     if (!mode) throw usageError(`bench: unknown mode '${second}'; known: ${benchModes().map((m) => m.name).join(', ') || 'none registered yet'}`);
     return { cmd: mode, rest: more };

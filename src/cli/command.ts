@@ -4,7 +4,8 @@
  * text); parsing, `--help` and usage errors are derived from that declaration.
  */
 import { parseArgs } from 'node:util';
-import { ExpertmeshError, isExpertmeshError } from '../errors.js';
+import { ExpertmeshError, isExpertmeshError, showValue } from '../errors.js';
+import { normalizeValueArgs } from './arg-checks.js';
 
 /** Where a command writes. `stdout` carries results only; progress and messages go to `stderr`. */
 export interface CliIo {
@@ -55,9 +56,12 @@ export function usageError(message: string, data: Record<string, unknown> = {}):
   return new ExpertmeshError('E_ARGUMENT', message, data);
 }
 
+/** Codes that mean the input was bad (exit 2): nothing ran, or nothing could have run. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['E_ARGUMENT', 'E_SCENARIO', 'E_CONFIG', 'E_LIMIT']);
+
 /** Exit code of a failure: 2 for bad input or usage, 1 for a run that failed. */
 export function exitCodeOf(e: unknown): 1 | 2 {
-  return isExpertmeshError(e) && (e.code === 'E_ARGUMENT' || e.code === 'E_SCENARIO' || e.code === 'E_CONFIG') ? 2 : 1;
+  return isExpertmeshError(e) && USAGE_CODES.has(e.code) ? 2 : 1;
 }
 
 /** The help text of a command: usage line and every option. */
@@ -84,8 +88,9 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs & { h
   );
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: normalizeValueArgs(cmd.name, cmd.options, argv), options, allowPositionals: true, strict: true });
   } catch (e) {
+    if (isExpertmeshError(e)) throw e;
     throw usageError(`${cmd.name}: ${(e as Error).message.split('\n')[0]} (see expertmesh ${cmd.name} --help)`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
@@ -103,6 +108,6 @@ export function intOption(cmd: string, args: ParsedArgs, name: string, min: numb
   if (v === undefined) return undefined;
   const n = Number(v);
   if (typeof v !== 'string' || !/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min)
-    throw usageError(`${cmd}: --${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`, { option: name, value: v });
+    throw usageError(`${cmd}: --${name} must be an integer >= ${min}, got ${showValue(v)}`, { option: name, value: v });
   return n;
 }

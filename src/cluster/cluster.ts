@@ -8,7 +8,7 @@
  * worker) and reads their progress.
  */
 import { EventEmitter } from 'eventemitter3';
-import { ExpertmeshError, fail, fromWireError } from '../errors.js';
+import { ExpertmeshError, fail, fromWireError, showValue } from '../errors.js';
 import { InProcessHostChannel, InProcessHostGroup, WorkerHostChannel, type HostChannel } from '../actors/host-channel.js';
 import { opRegistry } from '../actors/op-registry.js';
 import { createSyncBuffers, SyncBlock, type SyncBuffers } from '../actors/window-sync.js';
@@ -166,7 +166,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   register(rank: number, name: string, bytes: number): Region {
     this.checkUsable();
     this.checkRank(rank, 'register');
-    if (typeof name !== 'string' || name.length === 0) fail('E_REGION', `register: region name must be a non-empty string, got ${JSON.stringify(name)}`, { name });
+    if (typeof name !== 'string' || name.length === 0) fail('E_REGION', `register: region name must be a non-empty string, got ${showValue(name)}`, { name });
     if (!Number.isInteger(bytes) || bytes < 0) fail('E_REGION', `register: size of '${name}' must be a whole number of bytes, got ${bytes}`, { rank, region: name, bytes });
     if (this.regions.find(rank, name)) fail('E_REGION', `register: rank ${rank} already has a region '${name}'`, { rank, region: name });
     const cap = this.config.hardware.hbmBytes;

@@ -2,8 +2,9 @@
  * @module
  * Cluster configuration: validation at the boundary, and the placement of ranks on host workers.
  */
+import { breakRule, NVLINK_DOMAIN_MAX_GPUS } from '../hardware/shape-rules.js';
 import { availableParallelism } from 'node:os';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import { getHardwareProfile, validateHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
 import type { HostTransportKind } from '../actors/host-channel.js';
 
@@ -47,7 +48,7 @@ export const MAX_RANKS = 4096;
 
 function positiveInt(v: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
-    fail('E_CONFIG', `cluster config: '${field}' must be an integer in [1, ${max}], got ${JSON.stringify(v)}`, { field, value: v });
+    fail('E_CONFIG', `cluster config: '${field}' must be an integer in [1, ${max}], got ${showValue(v)}`, { field, value: v });
   return v;
 }
 
@@ -56,6 +57,8 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   if (typeof c !== 'object' || c === null) fail('E_CONFIG', 'cluster config must be an object', { value: c });
   const nodes = positiveInt(c.nodes, 'nodes');
   const gpusPerNode = positiveInt(c.gpusPerNode, 'gpusPerNode');
+  if (gpusPerNode > NVLINK_DOMAIN_MAX_GPUS)
+    breakRule('nvlink-domain', 'cluster config', `gpusPerNode ${gpusPerNode} is over ${NVLINK_DOMAIN_MAX_GPUS}`, { field: 'gpusPerNode', value: gpusPerNode });
   const numRanks = nodes * gpusPerNode;
   if (numRanks > MAX_RANKS)
     fail('E_CONFIG', `cluster config: nodes * gpusPerNode = ${numRanks} exceeds the ${MAX_RANKS}-rank limit`, { field: 'nodes', value: numRanks });
@@ -63,10 +66,10 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   const hardware = typeof c.hardware === 'string' ? getHardwareProfile(c.hardware) : validateHardwareProfile(c.hardware);
   const workers = c.workers === undefined ? Math.min(availableParallelism(), numRanks) : positiveInt(c.workers, 'workers', numRanks);
   const seed = c.seed ?? 0;
-  if (!Number.isInteger(seed)) fail('E_CONFIG', `cluster config: 'seed' must be an integer, got ${JSON.stringify(seed)}`, { field: 'seed', value: seed });
+  if (!Number.isInteger(seed)) fail('E_CONFIG', `cluster config: 'seed' must be an integer, got ${showValue(seed)}`, { field: 'seed', value: seed });
   const transport = c.transport ?? 'worker';
   if (transport !== 'worker' && transport !== 'in-process')
-    fail('E_CONFIG', `cluster config: 'transport' must be 'worker' or 'in-process', got ${JSON.stringify(transport)}`, { field: 'transport', value: transport });
+    fail('E_CONFIG', `cluster config: 'transport' must be 'worker' or 'in-process', got ${showValue(transport)}`, { field: 'transport', value: transport });
   const timeoutMs = c.timeoutMs === undefined ? 30_000 : positiveInt(c.timeoutMs, 'timeoutMs');
   return {
     nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs,

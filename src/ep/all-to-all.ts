@@ -4,7 +4,7 @@
  * through registered memory; the bytes are verified on arrival and digested in rank order.
  */
 import { createHash } from 'node:crypto';
-import { ExpertmeshError, fail } from '../errors.js';
+import { ExpertmeshError, fail, showValue } from '../errors.js';
 import type { Cluster, RunOptions } from '../cluster/cluster.js';
 import { A2A_RECV, A2A_SEND, A2A_SIGNAL, type AllToAllArgs } from './all-to-all-op.js';
 
@@ -41,9 +41,9 @@ export interface AllToAllResult {
  */
 export async function allToAll(cluster: Cluster, opts: AllToAllOptions, run: RunOptions = {}): Promise<AllToAllResult> {
   const B = opts?.bytesPerPair;
-  if (!Number.isInteger(B) || B < 1) fail('E_ARGUMENT', `allToAll: bytesPerPair must be a positive integer, got ${JSON.stringify(B)}`, { field: 'bytesPerPair', value: B });
+  if (!Number.isInteger(B) || B < 1) fail('E_ARGUMENT', `allToAll: bytesPerPair must be a positive integer, got ${showValue(B)}`, { field: 'bytesPerPair', value: B });
   const seed = opts.seed ?? cluster.config.seed;
-  if (!Number.isInteger(seed)) fail('E_ARGUMENT', `allToAll: seed must be an integer, got ${JSON.stringify(seed)}`, { field: 'seed', value: seed });
+  if (!Number.isInteger(seed)) fail('E_ARGUMENT', `allToAll: seed must be an integer, got ${showValue(seed)}`, { field: 'seed', value: seed });
   const n = cluster.numRanks;
   const slotBytes = (n - 1) * B;
   for (let r = 0; r < n; r++) {

@@ -5,7 +5,8 @@
  * bandwidth counted exactly as DeepEP's test counts it (logical bytes, same-node traffic included).
  */
 import { createHash } from 'node:crypto';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
+import { breakRule, checkExpertsDivisible, checkRowBytes } from '../hardware/shape-rules.js';
 import { createCluster } from '../cluster/cluster.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import { loadHardwareProfile } from '../hardware/profile-file.js';
@@ -124,7 +125,8 @@ function figures(perRankUs: number[], rdmaBytes: number[] | null, nvlBytes: numb
 export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepBenchResult> {
   const t0 = performance.now();
   const R = o.ranks;
-  if (!Number.isInteger(R) || R < 1) fail('E_ARGUMENT', `bench deepep: --ranks must be a positive integer, got ${R}`, { option: 'ranks', value: R });
+  if (!Number.isInteger(R) || R < 1) fail('E_ARGUMENT', `bench deepep: --ranks must be a positive integer, got ${showValue(R)}`, { option: 'ranks', value: R });
+  if (R < 2) breakRule('bench-min-ranks', 'bench deepep', `ranks ${R}`, { field: 'ranks', value: R });
   const gpn = R >= 8 ? 8 : R;
   if (R % gpn !== 0) fail('E_ARGUMENT', `bench deepep: --ranks ${R} must be below 8 or a multiple of 8 (8 GPUs per node)`, { option: 'ranks', value: R });
   const nodes = R / gpn;
@@ -135,7 +137,8 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const experts = o.experts ?? 256;
   const dtype = o.dtype ?? 'fp8';
   const seed = o.seed ?? 0;
-  if (experts % R !== 0) fail('E_ARGUMENT', `bench deepep: --experts ${experts} must be divisible by --ranks ${R}`, { option: 'experts', value: experts });
+  checkExpertsDivisible(experts, R, 'bench deepep', 'experts');
+  checkRowBytes(hidden, dtype, 'bench deepep');
   const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, 'bench deepep: --hardware') : (o.hardware ?? loadHardwareProfile('H800'));
   // DeepEP's asserts refuse a shape before anything runs (EP256: the combine's 24-node limit).
   resolveEpConfigs(R, nodes, sms);

@@ -4,7 +4,7 @@
  * ships per rank count (`get_dispatch_config` / `get_combine_config`, all 12 entries), and DeepEP's
  * host asserts, each refused before running under its own name.
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 
 /**
  * Where a config's values come from: `deepep` the table entry for this rank count, `nearest` the
@@ -138,7 +138,7 @@ export function validateEpConfig(c: EpConfig, numNodes: number, which: string): 
   for (const f of ['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const) {
     const v = c?.[f];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-      fail('E_CONFIG', `${where}.${f} must be a positive integer, got ${JSON.stringify(v)}`, { field: `${where}.${f}`, value: v });
+      fail('E_CONFIG', `${where}.${f} must be a positive integer, got ${showValue(v)}`, { field: `${where}.${f}`, value: v });
   }
   if (c.numSms % 2 !== 0) fail('E_CONFIG', `${where}.numSms must be even (two SMs per channel), got ${c.numSms}`, { field: `${where}.numSms`, value: c.numSms, assert: 'num_sms % 2 == 0' });
   if (c.nvlChunk >= c.nvlBuffer)

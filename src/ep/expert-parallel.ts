@@ -4,7 +4,8 @@
  * step + kernel), `runExperts`, `combine` on the dispatch's handle, or `moeLayer` for the whole
  * thing. Inputs and outputs are per rank; the kernels run as tasks of the GPU actors.
  */
-import { fail } from '../errors.js';
+import { checkDeepepGpusPerNode, checkExpertsDivisible, checkRowBytes } from '../hardware/shape-rules.js';
+import { fail, showValue } from '../errors.js';
 import type { Cluster, RunOptions } from '../cluster/cluster.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
 import { DEFAULT_NUM_SMS, resolveEpConfigs, type EpConfig } from './ep-config.js';
@@ -135,17 +136,19 @@ export class ExpertParallel {
   constructor(readonly cluster: Cluster, o: ExpertParallelOptions) {
     const R = cluster.numRanks;
     const int = (v: unknown, f: string, min = 1) => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail('E_CONFIG', `createExpertParallel: '${f}' must be an integer >= ${min}, got ${JSON.stringify(v)}`, { field: f, value: v });
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail('E_CONFIG', `createExpertParallel: '${f}' must be an integer >= ${min}, got ${showValue(v)}`, { field: f, value: v });
       return v;
     };
     this.numExperts = int(o.numExperts, 'numExperts');
-    if (this.numExperts % R !== 0) fail('E_CONFIG', `createExpertParallel: numExperts ${this.numExperts} is not divisible by the ${R} ranks`, { field: 'numExperts', value: this.numExperts, ranks: R });
+    checkDeepepGpusPerNode(cluster.config.gpusPerNode, 'createExpertParallel', 'cluster gpusPerNode');
+    checkExpertsDivisible(this.numExperts, R, 'createExpertParallel');
     this.hidden = int(o.hidden, 'hidden');
     this.topk = int(o.topk ?? 8, 'topk');
     if (this.topk > this.numExperts) fail('E_CONFIG', `createExpertParallel: topk ${this.topk} exceeds numExperts ${this.numExperts}`, { field: 'topk', value: this.topk });
     this.dtype = o.dtype ?? 'bf16';
-    if (this.dtype !== 'bf16' && this.dtype !== 'fp8') fail('E_CONFIG', `createExpertParallel: dtype must be 'bf16' or 'fp8', got ${JSON.stringify(this.dtype)}`, { field: 'dtype', value: this.dtype });
+    if (this.dtype !== 'bf16' && this.dtype !== 'fp8') fail('E_CONFIG', `createExpertParallel: dtype must be 'bf16' or 'fp8', got ${showValue(this.dtype)}`, { field: 'dtype', value: this.dtype });
     if (this.dtype === 'fp8' && this.hidden % 128 !== 0) fail('E_CONFIG', `createExpertParallel: FP8 payloads need hidden divisible by 128, got ${this.hidden}`, { field: 'hidden', value: this.hidden });
+    checkRowBytes(this.hidden, this.dtype, 'createExpertParallel');
     this.expertAlignment = int(o.expertAlignment ?? 1, 'expertAlignment');
     this.sizesOnly = o.sizesOnly ?? false;
     this.numNodes = cluster.config.nodes;

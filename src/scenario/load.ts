@@ -7,15 +7,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isBuiltInHardware } from '../hardware/profile-file.js';
 import { z } from 'zod';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { checkScenario } from './check.js';
 
 /** Render a value for an error message (short). */
 export function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return v === undefined ? 'nothing' : showValue(v);
 }
 
 function valueAt(root: unknown, path: readonly (string | number)[]): unknown {

@@ -10,7 +10,7 @@
  * batch is handed over, so a malformed batch is rejected whole and changes nothing.
  */
 import { Packr } from 'msgpackr';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import {
   BATCH_HEADER_ITEMS, BATCH_LAYOUT_VERSION, BATCH_MAX_PACKETS, C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T,
   C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ, C_KEY_SEQ2, C_OP, C_PAIR_SEQ, C_PATH, C_SIG_OFFSET,
@@ -189,7 +189,7 @@ const SPEC: ReadonlyArray<readonly [number, number, boolean]> = [
 ];
 
 function bad(i: number, field: string, v: unknown, want: string): never {
-  fail('E_PACKET', `packet ${i}: field '${field}' ${want}, got ${JSON.stringify(v) ?? String(v)}`, { index: i, field, value: v });
+  fail('E_PACKET', `packet ${i}: field '${field}' ${want}, got ${showValue(v)}`, { index: i, field, value: v });
 }
 
 /**
