@@ -5,9 +5,10 @@
  */
 import { formatEpConfig } from './table.js';
 import { usageError, intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
-import { runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
+import { estimateDeepepBenchmark, runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
 import { benchReport } from '../report/index.js';
 import { emitReport, REPORT_OPTION, reportPath } from './report-output.js';
+import { printDryRun } from './dry-run.js';
 
 const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
@@ -51,6 +52,7 @@ export const benchDeepepCommand: Command = {
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
+    'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
     json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, events, wallMs, timelineDigest, windows, workers, peakRssBytes; with an --sms list: rows) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
@@ -81,6 +83,7 @@ export const benchDeepepCommand: Command = {
       onProgress: (line: string) => io.stderr.write(`${line}\n`),
       ...(io.signal ? { signal: io.signal } : {}),
     };
+    if (args.values['dry-run']) return printDryRun(estimateDeepepBenchmark(o), args, io);
     if (smsList.length > 1) {
       const rows = await runDeepepSmsSweep(o, smsList.map(Number));
       io.stdout.write(args.values['json'] ? `${JSON.stringify(rows)}\n` : rows.rows.map(formatDeepepResult).join('\n'));

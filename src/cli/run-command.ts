@@ -6,6 +6,8 @@ import { DEFAULT_SCENARIO } from '../scenario/defaults.js';
 import { resolveHardware } from '../hardware/profile-file.js';
 import { loadScenario, parseScenario } from '../scenario/load.js';
 import { runScenario } from '../scenario/run.js';
+import { estimateScenarioRun } from '../scenario/estimate.js';
+import { printDryRun } from './dry-run.js';
 import type { Scenario } from '../scenario/schema.js';
 import { intOption, usageError, type CliIo, type Command, type ParsedArgs } from './command.js';
 import { progressReporter } from './progress.js';
@@ -52,10 +54,12 @@ export const runCommand: Command = {
     seed: { type: 'string', value: 'S', help: 'routing seed (overrides routing.seed)' },
     hardware: { type: 'string', value: 'NAME|path.json', help: "hardware profile: a built-in name (H800, H100, H200) or a JSON profile file (overrides cluster.hardware; see expertmesh hardware show)" },
     report: REPORT_OPTION,
+    'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
     json: { type: 'boolean', help: 'print one JSON object (schemaVersion, figures, digests) on stdout and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const scenario = scenarioFromArgs(args);
+    if (args.values['dry-run']) return printDryRun(estimateScenarioRun(scenario), args, io);
     for (const n of resolveHardware(scenario.cluster.hardware, 'cluster.hardware').notes) io.stderr.write(`expertmesh run: hardware: ${n}\n`);
     const report = reportPath('run', args);
     // The report's plots come from the trace: write one to a scratch directory when none was asked for.

@@ -5,8 +5,11 @@
  * bandwidth counted exactly as DeepEP's test counts it (logical bytes, same-node traffic included).
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { fail, showValue } from '../errors.js';
 import { breakRule, checkExpertsDivisible, checkRowBytes } from '../hardware/shape-rules.js';
+import { checkEstimate, type RunEstimate } from '../cluster/host-limits.js';
+import { estimateEpRun } from './estimate.js';
 import { createCluster } from '../cluster/cluster.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import { loadHardwareProfile } from '../hardware/profile-file.js';
@@ -121,27 +124,64 @@ function figures(perRankUs: number[], rdmaBytes: number[] | null, nvlBytes: numb
   };
 }
 
-/** Run DeepEP's normal benchmark on a simulated cluster. */
-export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepBenchResult> {
-  const t0 = performance.now();
+/** The benchmark's options, checked, with defaults. */
+function resolveBench(o: DeepepBenchOptions) {
+  if (typeof o !== 'object' || o === null) fail('E_ARGUMENT', `bench deepep: options must be an object, got ${showValue(o)}`, { value: o });
   const R = o.ranks;
   if (!Number.isInteger(R) || R < 1) fail('E_ARGUMENT', `bench deepep: --ranks must be a positive integer, got ${showValue(R)}`, { option: 'ranks', value: R });
   if (R < 2) breakRule('bench-min-ranks', 'bench deepep', `ranks ${R}`, { field: 'ranks', value: R });
   const gpn = R >= 8 ? 8 : R;
   if (R % gpn !== 0) fail('E_ARGUMENT', `bench deepep: --ranks ${R} must be below 8 or a multiple of 8 (8 GPUs per node)`, { option: 'ranks', value: R });
   const nodes = R / gpn;
-  const sms = o.sms ?? 24;
-  const tokens = o.tokens ?? 4096;
-  const hidden = o.hidden ?? 7168;
-  const topk = o.topk ?? 8;
-  const experts = o.experts ?? 256;
+  const int = (name: keyof DeepepBenchOptions, def: number, min: number): number => {
+    const v = o[name] ?? def;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+      fail('E_ARGUMENT', `bench deepep: --${name} must be an integer >= ${min}, got ${showValue(v)}`, { option: name, value: v });
+    return v;
+  };
+  const sms = int('sms', 24, 2);
+  if (sms % 2 !== 0) fail('E_ARGUMENT', `bench deepep: --sms must be even (two SMs per channel), got ${sms}`, { option: 'sms', value: sms });
+  const tokens = int('tokens', 4096, 1);
+  const hidden = int('hidden', 7168, 1);
+  const topk = int('topk', 8, 1);
+  const experts = int('experts', 256, 1);
+  if (topk > experts) fail('E_ARGUMENT', `bench deepep: --topk ${topk} exceeds --experts ${experts}`, { option: 'topk', value: topk });
+  const seed = int('seed', 0, 0);
+  if (o.workers !== undefined) int('workers', 1, 1);
   const dtype = o.dtype ?? 'fp8';
-  const seed = o.seed ?? 0;
+  if (dtype !== 'fp8' && dtype !== 'bf16') fail('E_ARGUMENT', `bench deepep: --dtype must be fp8 or bf16, got ${showValue(dtype)}`, { option: 'dtype', value: dtype });
+  if (dtype === 'fp8' && hidden % 128 !== 0) fail('E_ARGUMENT', `bench deepep: --hidden must be a multiple of 128 for fp8, got ${hidden}`, { option: 'hidden', value: hidden });
   checkExpertsDivisible(experts, R, 'bench deepep', 'experts');
   checkRowBytes(hidden, dtype, 'bench deepep');
   const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, 'bench deepep: --hardware') : (o.hardware ?? loadHardwareProfile('H800'));
   // DeepEP's asserts refuse a shape before anything runs (EP256: the combine's 24-node limit).
-  resolveEpConfigs(R, nodes, sms);
+  const configs = resolveEpConfigs(R, nodes, sms);
+  const workers = o.workers ?? Math.min(availableParallelism(), R);
+  return { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware, workers, configs };
+}
+
+/**
+ * What the benchmark will need (host memory, simulated HBM per rank, events), before any work.
+ * @throws ExpertmeshError `E_ARGUMENT` / `E_CONFIG` for bad options.
+ */
+export function estimateDeepepBenchmark(o: DeepepBenchOptions): RunEstimate {
+  const b = resolveBench(o);
+  const sweeps = o.tune ? [...sweepDispatch(b.R, b.nodes, b.configs.dispatch)].length + [...sweepCombine(b.R, b.nodes, b.configs.combine)].length + 2 : 0;
+  return estimateEpRun({
+    what: 'bench deepep', ranks: b.R, gpusPerNode: b.gpn, tokens: b.tokens, hidden: b.hidden, topk: b.topk, experts: b.experts,
+    dtype: b.dtype, sizesOnly: !(o.payload ?? false), numSms: b.sms, kernelRuns: 1 + sweeps, recordTimeline: o.timelineDigest ?? true, trace: 'none',
+    workers: b.workers, hardware: b.hardware, lower: '--tokens, --ranks or --hidden',
+  });
+}
+
+/**
+ * Run DeepEP's normal benchmark on a simulated cluster. Checks {@link estimateDeepepBenchmark}
+ * first: over a limit it throws `E_LIMIT` before starting anything.
+ */
+export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepBenchResult> {
+  const t0 = performance.now();
+  checkEstimate(estimateDeepepBenchmark(o));
+  const { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware } = resolveBench(o);
   const withDigest = o.timelineDigest ?? true;
   const digest = createHash('sha256');
   const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });

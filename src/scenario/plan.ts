@@ -18,6 +18,9 @@ import { routeToReplicas } from '../balancer/replica-routing.js';
 import { zipfPopularity } from '../balancer/zipf.js';
 import { createStepRouter, type RoutedStep } from './route-steps.js';
 import type { Scenario } from './schema.js';
+import { parseScenario } from './load.js';
+import { estimateScenarioRun } from './estimate.js';
+import { checkEstimate } from '../cluster/host-limits.js';
 
 /** The routed work of one step. */
 export interface MoeStepPlan {
@@ -111,7 +114,11 @@ interface RoutedMark {
 }
 
 /** The plan, built step by step: yields after each routed step so that a caller may pause there. */
-function* planSteps(s: Scenario): Generator<RoutedMark, MoePlan> {
+function* planSteps(input: Scenario, where: string): Generator<RoutedMark, MoePlan> {
+  // Validated again (cheap, idempotent): a hand-built object gets the same one-line errors as a file.
+  const s = parseScenario(input, where);
+  // The plan alone holds steps x ranks x tokens x topk ids: refuse before allocating them.
+  checkEstimate(estimateScenarioRun(s, 'none'));
   const hardware = loadHardwareProfile(s.cluster.hardware, 'cluster.hardware');
   const { nodes, gpusPerNode } = s.cluster;
   const R = nodes * gpusPerNode;
@@ -158,7 +165,7 @@ function* planSteps(s: Scenario): Generator<RoutedMark, MoePlan> {
  * and every step is then routed onto the replicas.
  */
 export function planScenario(s: Scenario): MoePlan {
-  const it = planSteps(s);
+  const it = planSteps(s, 'planScenario');
   for (;;) {
     const r = it.next();
     if (r.done) return r.value;
@@ -171,7 +178,7 @@ export function planScenario(s: Scenario): MoePlan {
  * @throws ExpertmeshError `E_ABORTED` when `signal` aborts.
  */
 export async function planScenarioAsync(s: Scenario, signal?: AbortSignal): Promise<MoePlan> {
-  const it = planSteps(s);
+  const it = planSteps(s, 'planScenario');
   for (;;) {
     const r = it.next();
     if (r.done) return r.value;

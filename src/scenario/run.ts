@@ -5,6 +5,10 @@
  */
 import { loadHardwareProfile } from '../hardware/profile-file.js';
 import { createCluster, type Cluster } from '../cluster/cluster.js';
+import { checkEstimate } from '../cluster/host-limits.js';
+import { fail, showValue } from '../errors.js';
+import { estimateScenarioRun } from './estimate.js';
+import { parseScenario } from './load.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { TraceRecorder } from '../trace/recorder.js';
 import type { TraceOptions } from '../trace/events.js';
@@ -132,9 +136,15 @@ export function checkScenarioOf(s: Scenario): Scenario | null {
  * const r = await runScenario(scenario, { onProgress: (p) => console.error(p.phase) });
  * console.log(r.phases.dispatch.timeUs, r.timelineDigest);
  */
-export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioResult> {
+export async function runScenario(input: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioResult> {
   const t0 = performance.now();
+  // Validated again (cheap, idempotent): a hand-built object gets the same one-line errors as a file.
+  const scenario = parseScenario(input, 'runScenario');
+  if (typeof opts !== 'object' || opts === null) fail('E_ARGUMENT', `runScenario: options must be an object, got ${showValue(opts)}`, { argument: 'opts' });
   const target = traceTarget(scenario, opts.trace);
+  checkEstimate(estimateScenarioRun(scenario, target ? (target.options.detail ?? 'sampled') : 'none'));
+  const cs0 = checkScenarioOf(scenario);
+  if (cs0) checkEstimate(estimateScenarioRun(cs0, 'none'));
   const R = scenario.cluster.nodes * scenario.cluster.gpusPerNode;
   const rec = target ? new TraceRecorder(target.path, { numRanks: R, gpusPerNode: scenario.cluster.gpusPerNode }, target.options, { scenario: scenario.name }) : null;
   let cluster: Cluster | null = null;
