@@ -24,6 +24,11 @@ export interface HostChannel {
   ready(): Promise<void>;
   /** End the host; resolves when its thread has exited. */
   terminate(): Promise<void>;
+  /**
+   * Whether the host keeps the Node process alive: a cluster holds its hosts only while a request
+   * is outstanding, so an idle cluster whose owner forgot `close()` does not stop Node exiting.
+   */
+  keepAlive(on: boolean): void;
 }
 
 /** Which host implementation a cluster uses. */
@@ -80,6 +85,11 @@ export class WorkerHostChannel implements HostChannel {
 
   ready(): Promise<void> {
     return this.readyP;
+  }
+
+  keepAlive(on: boolean): void {
+    if (on) this.worker.ref();
+    else this.worker.unref();
   }
 
   async terminate(): Promise<void> {
@@ -178,6 +188,7 @@ export class InProcessHostChannel implements HostChannel {
     this.replyCb = cb;
   }
   onDeath(): void {}
+  keepAlive(): void {}
   ready(): Promise<void> {
     return Promise.resolve();
   }

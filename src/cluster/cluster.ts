@@ -96,6 +96,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private dead: ExpertmeshError | null = null;
   private closed = false;
   private busy = false;
+  /** Requests awaiting a reply: the hosts keep Node alive only while this is above zero. */
+  private inflight = 0;
 
   /** Use {@link createCluster}. */
   constructor(config: ResolvedClusterConfig) {
@@ -123,6 +125,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
   }
 
+  private hold(): void {
+    if (this.inflight++ === 0) for (const h of this.hosts) h.keepAlive(true);
+  }
+
+  private release(): void {
+    if (--this.inflight === 0 && !this.closed) for (const h of this.hosts) h.keepAlive(false);
+  }
+
   get numRanks(): number {
     return this.config.numRanks;
   }
@@ -139,7 +149,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** @internal Start the hosts; used by createCluster. */
   async start(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.ready()));
+    this.hold();
+    try {
+      await Promise.all(this.hosts.map((h) => h.ready()));
+    } finally {
+      this.release();
+    }
     const c = this.config;
     await this.all((w) => ({
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
@@ -172,7 +187,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const cap = this.config.hardware.hbmBytes;
     if (this.hbmUsed[rank]! + bytes > cap)
       fail('E_MEMORY', `register: '${name}' (${bytes} B) would take rank ${rank} to ${this.hbmUsed[rank]! + bytes} B, over its ${cap} B of HBM`, { rank, region: name, bytes, capacity: cap });
-    const info = { id: this.nextRegionId++, rank, name, buffer: new SharedArrayBuffer(bytes) };
+    let buffer: SharedArrayBuffer;
+    try {
+      buffer = new SharedArrayBuffer(bytes);
+    } catch (e) {
+      fail('E_MEMORY', `register: '${name}' (${bytes} B) on rank ${rank} could not be allocated in host memory: ${(e as Error).message}`, { rank, region: name, bytes });
+    }
+    const info = { id: this.nextRegionId++, rank, name, buffer };
     const region = this.regions.add(info);
     this.hbmUsed[rank] = this.hbmUsed[rank]! + bytes;
     // Ordered before any later operation on every host: no reply needed.
@@ -375,7 +396,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const id = this.nextId++;
     msg.id = id;
     this.messages++;
-    return new Promise<HostReply>((resolve, reject) => {
+    this.hold();
+    const p = new Promise<HostReply>((resolve, reject) => {
       if (!timed) {
         this.pending[w]!.set(id, { resolve, reject, timer: null, keepErrors: true });
         this.hosts[w]!.post(msg);
@@ -393,6 +415,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.pending[w]!.set(id, { resolve, reject, timer, keepErrors: false });
       this.hosts[w]!.post(msg);
     });
+    const done = () => this.release();
+    p.then(done, done);
+    return p;
   }
 
   private onReply(w: number, r: HostReply): void {
@@ -461,6 +486,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Throw `E_ARGUMENT` unless `c` is a cluster made by {@link createCluster}. */
+export function checkCluster(c: unknown, where: string): asserts c is Cluster {
+  if (!(c instanceof Cluster)) fail('E_ARGUMENT', `${where}: the first argument must be a cluster from createCluster(), got ${showValue(c)}`, { argument: 'cluster' });
 }
 
 function fmtRanks(r: number[]): string {

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { ExpertmeshError, fail, showValue } from '../errors.js';
-import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
+import { checkEstimate, makeEstimate } from '../cluster/host-limits.js';
 import { A2A_RECV, A2A_SEND, A2A_SIGNAL, type AllToAllArgs } from './all-to-all-op.js';
 
 /** Options of {@link allToAll}. */
@@ -40,12 +41,18 @@ export interface AllToAllResult {
  * console.log(r.timeUs, r.receivedDigest);
  */
 export async function allToAll(cluster: Cluster, opts: AllToAllOptions, run: RunOptions = {}): Promise<AllToAllResult> {
-  const B = opts?.bytesPerPair;
+  if (typeof opts !== 'object' || opts === null) fail('E_ARGUMENT', `allToAll: options must be an object ({ bytesPerPair }), got ${showValue(opts)}`, { argument: 'opts' });
+  checkCluster(cluster, 'allToAll');
+  const B = opts.bytesPerPair;
   if (!Number.isInteger(B) || B < 1) fail('E_ARGUMENT', `allToAll: bytesPerPair must be a positive integer, got ${showValue(B)}`, { field: 'bytesPerPair', value: B });
   const seed = opts.seed ?? cluster.config.seed;
   if (!Number.isInteger(seed)) fail('E_ARGUMENT', `allToAll: seed must be an integer, got ${showValue(seed)}`, { field: 'seed', value: seed });
   const n = cluster.numRanks;
   const slotBytes = (n - 1) * B;
+  const perRank = 2 * slotBytes + 4;
+  // Payload is filled, verified and digested on the ranks' own regions; nothing else grows with B.
+  checkEstimate(makeEstimate('allToAll', n, { registered: n * perRank, payload: 0, plan: 0, timeline: cluster.config.recordTimeline ? n * n * 2 * 96 * 2 : 0, trace: 0 },
+    0, perRank, cluster.config.hardware.hbmBytes, n * n * 8, 'bytesPerPair (or use fewer ranks)'));
   for (let r = 0; r < n; r++) {
     cluster.ensureRegion(r, A2A_SEND, slotBytes);
     cluster.ensureRegion(r, A2A_RECV, slotBytes);

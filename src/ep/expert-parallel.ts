@@ -6,7 +6,7 @@
  */
 import { checkDeepepGpusPerNode, checkExpertsDivisible, checkRowBytes } from '../hardware/shape-rules.js';
 import { fail, showValue } from '../errors.js';
-import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
 import { DEFAULT_NUM_SMS, resolveEpConfigs, type EpConfig } from './ep-config.js';
 import {
@@ -134,6 +134,8 @@ export class ExpertParallel {
   private notifyOf = -1;
 
   constructor(readonly cluster: Cluster, o: ExpertParallelOptions) {
+    checkCluster(cluster, 'createExpertParallel');
+    if (typeof o !== 'object' || o === null) fail('E_CONFIG', `createExpertParallel: options must be an object, got ${showValue(o)}`, { argument: 'options' });
     const R = cluster.numRanks;
     const int = (v: unknown, f: string, min = 1) => {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail('E_CONFIG', `createExpertParallel: '${f}' must be an integer >= ${min}, got ${showValue(v)}`, { field: f, value: v });

@@ -4,8 +4,8 @@
  * through the transport in sizes-only mode. The tool for studying the link model itself
  * (incast, hot spots, random traffic) and for property-testing it.
  */
-import { fail } from '../errors.js';
-import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { fail, showValue } from '../errors.js';
+import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import { timelineDigest, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
@@ -67,16 +67,19 @@ defineOp<TrafficArgs>({
  * with `op` 1 and 4 bytes.
  */
 export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTransfer[], run: RunOptions = {}): Promise<TrafficResult> {
+  checkCluster(cluster, 'runTraffic');
+  if (!Array.isArray(transfers)) fail('E_ARGUMENT', `runTraffic: transfers must be an array of { src, dst, bytes, atUs? }, got ${showValue(transfers)}`, { argument: 'transfers' });
   const n = cluster.numRanks;
   const perRank: number[][] = Array.from({ length: n }, () => []);
   const expected = new Array<number>(n).fill(0);
   const sorted = transfers.map((t, i) => ({ t, i }));
   transfers.forEach((t, i) => {
+    if (typeof t !== 'object' || t === null) fail('E_ARGUMENT', `runTraffic: transfers[${i}] must be an object { src, dst, bytes, atUs? }, got ${showValue(t)}`, { index: i });
     for (const f of ['src', 'dst'] as const)
-      if (!Number.isInteger(t[f]) || t[f] < 0 || t[f] >= n) fail('E_RANK', `runTraffic: transfers[${i}].${f} = ${t[f]} is not a rank of this ${n}-rank cluster`, { index: i, field: f, value: t[f] });
-    if (!Number.isInteger(t.bytes) || t.bytes < 0) fail('E_ARGUMENT', `runTraffic: transfers[${i}].bytes must be a whole number >= 0, got ${t.bytes}`, { index: i, field: 'bytes', value: t.bytes });
+      if (!Number.isInteger(t[f]) || t[f] < 0 || t[f] >= n) fail('E_RANK', `runTraffic: transfers[${i}].${f} = ${showValue(t[f])} is not a rank of this ${n}-rank cluster`, { index: i, field: f, value: t[f] });
+    if (!Number.isInteger(t.bytes) || t.bytes < 0) fail('E_ARGUMENT', `runTraffic: transfers[${i}].bytes must be a whole number >= 0, got ${showValue(t.bytes)}`, { index: i, field: 'bytes', value: t.bytes });
     const at = t.atUs ?? 0;
-    if (!(at >= 0) || !Number.isFinite(at)) fail('E_ARGUMENT', `runTraffic: transfers[${i}].atUs must be a finite time >= 0, got ${at}`, { index: i, field: 'atUs', value: at });
+    if (!(at >= 0) || !Number.isFinite(at)) fail('E_ARGUMENT', `runTraffic: transfers[${i}].atUs must be a finite time >= 0, got ${showValue(at)}`, { index: i, field: 'atUs', value: at });
   });
   sorted.sort((a, b) => (a.t.atUs ?? 0) - (b.t.atUs ?? 0) || a.i - b.i);
   for (const { t } of sorted) {
