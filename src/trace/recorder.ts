@@ -48,6 +48,16 @@ export class TraceRecorder {
 
   /** Write what is left and the metadata; `error` marks the trace incomplete. */
   close(error?: unknown): void {
+    try {
+      this.finish(error);
+    } catch (e) {
+      // Not even an incomplete trace can be written: leave no file rather than a partial one.
+      this.writer.abandon();
+      throw e;
+    }
+  }
+
+  private finish(error?: unknown): void {
     this.writer.write([...this.builder.header(), ...this.builder.flushStates()]);
     const { transfers, transfersDrawn, transfersNotDrawn } = this.builder.stats;
     const o = this.builder.options;

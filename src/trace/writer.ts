@@ -3,9 +3,11 @@
  * `TraceWriter`: streams trace events to a JSON file in the Trace Event Format's object form,
  * `{"traceEvents":[...],"displayTimeUnit":"ms","otherData":{...}}`. `otherData` is written last, by
  * {@link TraceWriter.close}, and says whether the run completed (`incomplete: true` otherwise).
+ * The file is written under a temporary name and renamed by `close`: the path holds a whole trace
+ * (complete, or marked incomplete) or nothing.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { ExpertmeshError } from '../errors.js';
+import { AtomicFile } from './atomic-file.js';
 import type { TraceEvent } from './events.js';
 
 /** Written into `otherData` when the writer closes. */
@@ -22,7 +24,7 @@ export interface TraceMetadata {
 const FLUSH_BYTES = 1 << 20;
 
 export class TraceWriter {
-  private fd: number | null;
+  private file: AtomicFile;
   private buf: string[] = [];
   private bufBytes = 0;
   private first = true;
@@ -30,15 +32,11 @@ export class TraceWriter {
   events = 0;
 
   /**
-   * Create (or truncate) `path`. Throws `E_ARGUMENT` naming the path when it cannot be written,
-   * before anything runs.
+   * Start writing `path` (under a temporary name until {@link close}). Throws `E_ARGUMENT` naming
+   * the path when it cannot be written, before anything runs.
    */
   constructor(readonly path: string) {
-    try {
-      this.fd = openSync(path, 'w');
-    } catch (e) {
-      throw new ExpertmeshError('E_ARGUMENT', `cannot write trace file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field: 'trace', path });
-    }
+    this.file = new AtomicFile(path, 'trace file');
     this.push('{"traceEvents":[\n');
   }
 
@@ -50,15 +48,15 @@ export class TraceWriter {
 
   /** Write buffered text to the file. */
   flush(): void {
-    if (this.fd === null || this.buf.length === 0) return;
-    writeSync(this.fd, this.buf.join(''));
+    if (!this.file.isOpen || this.buf.length === 0) return;
+    this.file.write(this.buf.join(''));
     this.buf = [];
     this.bufBytes = 0;
   }
 
   /** Append events. */
   write(events: readonly TraceEvent[]): void {
-    if (this.fd === null) throw new ExpertmeshError('E_CLOSED', `trace file ${this.path} is already closed`, { path: this.path });
+    if (!this.file.isOpen) throw new ExpertmeshError('E_CLOSED', `trace file ${this.path} is already closed`, { path: this.path });
     if (events.length === 0) return;
     // One native stringify per batch is several times faster than one per event.
     for (let i = 0; i < events.length; i += 2048) {
@@ -69,12 +67,16 @@ export class TraceWriter {
     this.events += events.length;
   }
 
-  /** Finish the file with its metadata; safe to call twice (the second call does nothing). */
+  /** Finish the file with its metadata and rename it into place; safe to call twice (the second call does nothing). */
   close(meta: TraceMetadata): void {
-    if (this.fd === null) return;
+    if (!this.file.isOpen) return;
     this.push(`\n],"displayTimeUnit":"ms","otherData":${JSON.stringify({ schemaVersion: 1, ...meta, events: this.events })}}\n`);
     this.flush();
-    closeSync(this.fd);
-    this.fd = null;
+    this.file.commit();
+  }
+
+  /** Drop the file: the path is left as it was (used when not even a partial trace can be written). */
+  abandon(): void {
+    this.file.abandon();
   }
 }
