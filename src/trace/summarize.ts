@@ -4,7 +4,7 @@
  * (busy time is the union of a track's slices over the trace's span; for links, the exact per-port
  * totals the phase slices carry, which count every transfer even when the slices are a sample).
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import type { TraceEvent } from './events.js';
 import { readTraceFile } from './read.js';
 
@@ -66,8 +66,17 @@ function unionLength(iv: Array<[number, number]>): number {
  */
 export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; otherData?: Record<string, unknown> }): TraceSummary {
   const doc = typeof trace === 'string' ? readTraceFile(trace) : trace;
+  if (typeof doc !== 'object' || doc === null) fail('E_ARGUMENT', `not a trace: expected an object with a traceEvents array, got ${showValue(doc)}`, {});
   const events = Array.isArray(doc) ? (doc as TraceEvent[]) : doc.traceEvents;
   if (!Array.isArray(events)) fail('E_ARGUMENT', 'not a trace: expected an object with a traceEvents array', {});
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail('E_ARGUMENT', `not a trace: event ${i} is not an object, got ${showValue(e)}`, { index: i });
+    if (e.ph !== 'M' && (typeof e.ts !== 'number' || !Number.isFinite(e.ts)))
+      fail('E_ARGUMENT', `not a trace: event ${i} (ph ${showValue(e.ph)}) needs a finite ts, got ${showValue(e.ts)}`, { index: i, field: 'ts' });
+    if (e.ph === 'X' && (typeof e.dur !== 'number' || !(e.dur >= 0) || !Number.isFinite(e.dur)))
+      fail('E_ARGUMENT', `not a trace: slice ${i} needs a finite dur >= 0, got ${showValue(e.dur)}`, { index: i, field: 'dur' });
+  }
   const names = new Map<string, { rank: number; track: string }>();
   for (const e of events) {
     if (e.ph === 'M' && e.name === 'thread_name') {
@@ -96,7 +105,8 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
     (busy.get(key) ?? busy.set(key, []).get(key)!).push([e.ts, e.ts + e.dur!]);
     const perPort = who.track === 'compute' && e.cat === 'phase' ? e.args?.['links'] : undefined;
     if (perPort && typeof perPort === 'object') {
-      for (const [port, v] of Object.entries(perPort as Record<string, { transfers: number; bytes: number; busyUs: number }>)) {
+      for (const [port, v] of Object.entries(perPort as Record<string, Partial<Record<'transfers' | 'bytes' | 'busyUs', unknown>> | null>)) {
+        if (port === 'compute' || typeof v !== 'object' || v === null) continue;
         const k = `${who.rank}|${port}`;
         const t = totals.get(k) ?? { n: 0, bytes: 0, busyUs: 0 };
         t.n += Number(v.transfers) || 0;
@@ -121,11 +131,11 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
   for (const key of [...keys].sort(cmpKey)) {
     const [rank, track] = [Number(key.split('|')[0]), key.split('|')[1]!];
     if (track === 'compute') {
-      const busyUs = unionLength(busy.get(key)!);
+      const busyUs = unionLength(busy.get(key) ?? []);
       ranks.push({ rank, node: nodeOf.get(rank) ?? 0, busyUs, utilisation: spanUs > 0 ? busyUs / spanUs : 0 });
       continue;
     }
-    const t = useTotals ? totals.get(key)! : { ...bytes.get(key)!, busyUs: unionLength(busy.get(key)!) };
+    const t = useTotals ? totals.get(key)! : { n: 0, bytes: 0, ...bytes.get(key), busyUs: unionLength(busy.get(key) ?? []) };
     const busyUs = t.busyUs;
     links.push({ rank, port: track, busyUs, utilisation: spanUs > 0 ? busyUs / spanUs : 0, transfers: t.n, bytes: t.bytes, busyGBps: busyUs > 0 ? t.bytes / busyUs / 1e3 : 0, avgGBps: spanUs > 0 ? t.bytes / spanUs / 1e3 : 0 });
   }
