@@ -104,7 +104,7 @@ export function estimateProblems(e: RunEstimate): string[] {
 export function checkEstimate(e: RunEstimate): void {
   const problems = estimateProblems(e);
   if (problems.length === 0) return;
-  fail('E_LIMIT', `${e.what}: ${problems.join('; ')}; lower ${e.lower} (or see --dry-run)`, { estimate: e, problems });
+  fail('E_LIMIT', `${e.what}: ${problems.join('; ')}; lower ${e.lower}`, { estimate: e, problems });
 }
 
 /** The estimate as text lines (for `--dry-run`). */
