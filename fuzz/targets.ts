@@ -52,6 +52,8 @@ function mutate<T>(base: T, replacement: fc.Arbitrary<unknown>): fc.Arbitrary<un
 /** Values a wrong field could hold: wrong types, NaN, infinities, negatives, huge numbers, strings. */
 export const oddValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 0.5, 2 ** 31, 2 ** 53, 1e308, -0, null, undefined, '', 'x', true, [], {}),
+  // An object that cannot be turned into a string or number: String(), Number() and templates throw.
+  fc.constant({ toString: true, valueOf: 'x' }),
   fc.integer(),
   fc.double(),
   fc.string({ maxLength: 8 }),

@@ -6,7 +6,7 @@
 // Every operation registers itself in the operation registry: in-process hosts find them there,
 // as host threads do through their entry shell (host-worker.ts).
 import './ops.js';
-export { ExpertmeshError, isExpertmeshError, toWireError, fromWireError } from './errors.js';
+export { ExpertmeshError, isExpertmeshError, toWireError, fromWireError, ERROR_CODES } from './errors.js';
 export type { ErrorCode, WireError } from './errors.js';
 export * from './routing/index.js';
 export * from './balancer/index.js';
@@ -40,7 +40,12 @@ export { defaultEpConfigs, resolveEpConfigs, validateEpConfig, combineWarpsPerFo
 export type { EpConfig, EpConfigSource } from './ep/ep-config.js';
 export { dispatchRecordLayout, combineRecordBytes, benchmarkRowBytes } from './ep/records.js';
 export type { DispatchDtype, RecordLayout } from './ep/records.js';
-export { runDeepepBenchmark, runDeepepSmsSweep } from './ep/deepep-benchmark.js';
+export { runDeepepBenchmark, runDeepepSmsSweep, estimateDeepepBenchmark } from './ep/deepep-benchmark.js';
+export { estimateScenarioRun as estimateScenario } from './scenario/estimate.js';
+export { formatEstimate, estimateProblems } from './cluster/host-limits.js';
+export type { RunEstimate, HostBytes } from './cluster/host-limits.js';
+export { SHAPE_RULES, DEEPEP_MAX_GPUS_PER_NODE, NVLINK_DOMAIN_MAX_GPUS } from './hardware/shape-rules.js';
+export type { ShapeRule } from './hardware/shape-rules.js';
 export type { DeepepBenchOptions, DeepepBenchResult, KernelFigures } from './ep/deepep-benchmark.js';
 export { SAMPLE_STRIDE, SERIES_NAMES, ACTIVITY_STRIDE } from './sim/timeline.js';
 export { ROLE_NAMES, SM_NAMES } from './ep/sm-clock.js';

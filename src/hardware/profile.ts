@@ -6,7 +6,7 @@
  * `bytes / (GBps * 1e3)` is microseconds), latency and time in microseconds (us), memory in bytes,
  * compute in TFLOP/s (1e12 floating-point operations per second).
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 
 /** Peak dense tensor-core throughput per number format, TFLOP/s. */
 export interface PeakTflops {
@@ -155,7 +155,8 @@ export function hardwareProfileNames(): string[] {
  * @throws ExpertmeshError `E_CONFIG` naming the unknown name and the known ones.
  */
 export function getHardwareProfile(name: string): HardwareProfile {
-  const p = BUILT_IN.get(String(name).toUpperCase());
+  if (typeof name !== 'string') fail('E_CONFIG', `hardware profile name must be a string such as 'H800', got ${showValue(name)}`, { name });
+  const p = BUILT_IN.get(name.toUpperCase());
   if (!p) fail('E_CONFIG', `unknown hardware profile '${name}'; known: ${hardwareProfileNames().join(', ')}`, { name });
   return p;
 }
@@ -167,9 +168,9 @@ export function getHardwareProfile(name: string): HardwareProfile {
 export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'): HardwareProfile {
   const check = (field: string, v: unknown) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-      fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${String(v)}`, { field, value: v });
+      fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${showValue(v)}`, { field, value: v });
   };
-  if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object`, { value: p });
+  if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object, got ${showValue(p)}`, { value: p });
   for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs'] as const)
     check(f, p[f]);
   for (const f of ['fp8', 'bf16', 'fp32'] as const) check(`peakTflops.${f}`, p.peakTflops?.[f]);

@@ -41,6 +41,9 @@ export interface TraceSummary {
   links: LinkUtilisation[];
 }
 
+/** A finite number from a trace field, else 0 (fields of foreign traces may be anything). */
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
 const TRACK = /^rank (\d+) (compute|nvlink\.out|nvlink\.in|ib\.out|ib\.in)(?: #\d+)?$/;
 
 function unionLength(iv: Array<[number, number]>): number {
@@ -72,6 +75,9 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) fail('E_ARGUMENT', `not a trace: event ${i} is not an object, got ${showValue(e)}`, { index: i });
+    for (const f of ['pid', 'tid'] as const)
+      if (typeof e[f] !== 'number' && typeof e[f] !== 'string')
+        fail('E_ARGUMENT', `not a trace: event ${i} needs a numeric ${f}, got ${showValue(e[f])}`, { index: i, field: f });
     if (e.ph !== 'M' && (typeof e.ts !== 'number' || !Number.isFinite(e.ts)))
       fail('E_ARGUMENT', `not a trace: event ${i} (ph ${showValue(e.ph)}) needs a finite ts, got ${showValue(e.ts)}`, { index: i, field: 'ts' });
     if (e.ph === 'X' && (typeof e.dur !== 'number' || !(e.dur >= 0) || !Number.isFinite(e.dur)))
@@ -80,7 +86,8 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
   const names = new Map<string, { rank: number; track: string }>();
   for (const e of events) {
     if (e.ph === 'M' && e.name === 'thread_name') {
-      const m = TRACK.exec(String(e.args?.['name'] ?? ''));
+      const name = e.args?.['name'];
+      const m = TRACK.exec(typeof name === 'string' ? name : '');
       if (m) names.set(`${e.pid}:${e.tid}`, { rank: Number(m[1]), track: m[2]! });
     }
   }
@@ -109,16 +116,16 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
         if (port === 'compute' || typeof v !== 'object' || v === null) continue;
         const k = `${who.rank}|${port}`;
         const t = totals.get(k) ?? { n: 0, bytes: 0, busyUs: 0 };
-        t.n += Number(v.transfers) || 0;
-        t.bytes += Number(v.bytes) || 0;
-        t.busyUs += Number(v.busyUs) || 0;
+        t.n += num(v.transfers);
+        t.bytes += num(v.bytes);
+        t.busyUs += num(v.busyUs);
         totals.set(k, t);
       }
     }
     if (who.track !== 'compute') {
       const b = bytes.get(key) ?? { n: 0, bytes: 0 };
       b.n++;
-      b.bytes += Number(e.args?.['bytes'] ?? 0);
+      b.bytes += num(e.args?.['bytes']);
       bytes.set(key, b);
     }
   }

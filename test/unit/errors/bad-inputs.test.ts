@@ -184,7 +184,7 @@ describe('API: bad input throws a coded ExpertmeshError naming the problem', () 
   });
 
   it('limit errors carry the estimate, the limit and what to lower', async () => {
-    const e = await allToAll(a2a, { bytesPerPair: 2 ** 31 }).catch((x: unknown) => x as { data: Record<string, unknown>; message: string });
+    const e = (await allToAll(a2a, { bytesPerPair: 2 ** 31 }).catch((x: unknown) => x)) as { data: Record<string, unknown>; message: string };
     expect(e.message).toContain('lower bytesPerPair');
     expect(e.data['estimate']).toMatchObject({ ranks: 32, hostLimitBytes: 8e9, hostLimitSource: 'EXPERTMESH_HOST_MEMORY_LIMIT' });
   });
