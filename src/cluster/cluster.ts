@@ -171,7 +171,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private checkRank(rank: number, where: string): void {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.numRanks)
-      fail('E_RANK', `${where}: rank ${rank} does not exist (cluster has ranks 0..${this.numRanks - 1})`, { rank });
+      fail('E_RANK', `${where}: rank ${showValue(rank)} does not exist (cluster has ranks 0..${this.numRanks - 1})`, { rank });
   }
 
   /**
@@ -182,6 +182,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.checkUsable();
     this.checkRank(rank, 'register');
     if (typeof name !== 'string' || name.length === 0) fail('E_REGION', `register: region name must be a non-empty string, got ${showValue(name)}`, { name });
+    if (typeof bytes !== 'number') fail('E_REGION', `register: size of '${name}' must be a whole number of bytes, got ${showValue(bytes)}`, { rank, region: name, bytes });
     if (!Number.isInteger(bytes) || bytes < 0) fail('E_REGION', `register: size of '${name}' must be a whole number of bytes, got ${bytes}`, { rank, region: name, bytes });
     if (this.regions.find(rank, name)) fail('E_REGION', `register: rank ${rank} already has a region '${name}'`, { rank, region: name });
     const cap = this.config.hardware.hbmBytes;

@@ -134,7 +134,10 @@ function refuse(where: string, field: string, assert: string, values: string, wh
  * @param which 'dispatch' or 'combine', for the message.
  */
 export function validateEpConfig(c: EpConfig, numNodes: number, which: string): EpConfig {
+  if (typeof which !== 'string') which = 'ep';
+  if (!Number.isSafeInteger(numNodes) || numNodes < 1) fail('E_CONFIG', `validateEpConfig: numNodes must be an integer >= 1, got ${showValue(numNodes)}`, { field: 'numNodes', value: numNodes });
   const where = `${which}Config`;
+  if (typeof c !== 'object' || c === null) fail('E_CONFIG', `${where} must be an object, got ${showValue(c)}`, { field: where, value: c });
   for (const f of ['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const) {
     const v = c?.[f];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)

@@ -9,9 +9,11 @@ import { loadHardwareProfile } from '../hardware/profile-file.js';
 import type { RunEstimate } from '../cluster/host-limits.js';
 import { estimateEpRun } from '../ep/estimate.js';
 import type { Scenario } from './schema.js';
+import { parseScenario } from './load.js';
 
-/** Estimate one run (main or check) of a validated scenario. */
-export function estimateScenarioRun(s: Scenario, trace: 'none' | 'sampled' | 'full' = s.trace ? (s.trace.sampling.detail ?? 'sampled') : 'none'): RunEstimate {
+/** Estimate one run (main or check) of a scenario (validated first: `E_SCENARIO` when invalid). */
+export function estimateScenarioRun(input: Scenario, trace: 'none' | 'sampled' | 'full' = input?.trace ? (input.trace.sampling?.detail ?? 'sampled') : 'none'): RunEstimate {
+  const s = parseScenario(input, 'estimateScenario');
   const { nodes, gpusPerNode } = s.cluster;
   const R = nodes * gpusPerNode;
   const m = s.model;

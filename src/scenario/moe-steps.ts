@@ -10,8 +10,8 @@
  * run seeded SwiGLU experts and check every rank's output against a dense reference (`payload.ts`).
  */
 import { createHash } from 'node:crypto';
-import { fail } from '../errors.js';
-import type { Cluster, RunOptions } from '../cluster/cluster.js';
+import { fail, showValue } from '../errors.js';
+import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { createExpertParallel, type DispatchResult } from '../ep/expert-parallel.js';
 import { applyLocalExperts, chargeCompute, expertsTimeUs } from '../ep/experts.js';
 import { defaultEpConfigs, resolveEpConfigs, type EpConfig } from '../ep/ep-config.js';
@@ -161,6 +161,9 @@ function rankExpertsUs(cluster: Cluster, s: Scenario, slotLoad: ArrayLike<number
  * (see the module comment). Phase records are the cluster's canonical timeline of each phase.
  */
 export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStepsOptions = {}): Promise<MoeStepsResult> {
+  checkCluster(cluster, 'runMoeSteps');
+  if (typeof plan !== 'object' || plan === null || typeof plan.scenario !== 'object' || !Array.isArray(plan.steps))
+    fail('E_ARGUMENT', `runMoeSteps: plan must be a MoePlan from planScenario(), got ${showValue(plan)}`, { argument: 'plan' });
   const s = plan.scenario;
   const m = s.model;
   const R = plan.numRanks;

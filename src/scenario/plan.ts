@@ -192,6 +192,7 @@ export async function planScenarioAsync(s: Scenario, signal?: AbortSignal): Prom
 
 /** Bytes of one dispatched token: FP8 with per-128 float32 scales, or BF16, plus top-k ids (int64) and weights (float32). */
 export function dispatchBytesPerToken(s: Scenario): number {
+  if (typeof s?.model?.hidden !== 'number') s = parseScenario(s, 'dispatchBytesPerToken');
   const h = s.model.hidden;
   const x = s.model.dispatchFormat === 'fp8' ? h + Math.ceil(h / 128) * 4 : 2 * h;
   return x + s.model.topk * 12;
@@ -199,6 +200,7 @@ export function dispatchBytesPerToken(s: Scenario): number {
 
 /** Bytes of one combined token (BF16 hidden). */
 export function combineBytesPerToken(s: Scenario): number {
+  if (typeof s?.model?.hidden !== 'number') s = parseScenario(s, 'combineBytesPerToken');
   return 2 * s.model.hidden;
 }
 

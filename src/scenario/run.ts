@@ -121,6 +121,7 @@ function withDeepep(phases: RunFigures['phases'], d: ReturnType<typeof deepepBan
 
 /** The reduced real-payload scenario a `check` describes. */
 export function checkScenarioOf(s: Scenario): Scenario | null {
+  if (typeof s !== 'object' || s === null || typeof s.model !== 'object') s = parseScenario(s, 'checkScenarioOf');
   if (!s.check) return null;
   const { trace: _t, check: _c, ...rest } = s;
   return { ...rest, name: `${s.name} (check)`, payload: 'real', steps: 1, model: { ...s.model, ...s.check } };

@@ -5,6 +5,7 @@
  * that is unique and placement-free, and hashed as little-endian float64s with SHA-256.
  */
 import { createHash } from 'node:crypto';
+import { fail, showValue } from '../errors.js';
 
 /** Field order of one timeline record. Times in us; `path` and `op` are protocol constants. */
 export const TIMELINE_FIELDS = [
@@ -86,11 +87,14 @@ export function canonicalTimeline(log: ArrayLike<number>): Float64Array {
 
 /** SHA-256 hex of a canonical timeline. */
 export function timelineDigest(canonical: Float64Array): string {
+  if (!(canonical instanceof Float64Array)) fail('E_ARGUMENT', `timelineDigest: the timeline must be a Float64Array, got ${showValue(canonical)}`, { argument: 'canonical' });
   return createHash('sha256').update(new Uint8Array(canonical.buffer, canonical.byteOffset, canonical.byteLength)).digest('hex');
 }
 
 /** Records as objects (for tests, summaries and traces). */
 export function timelineRecords(canonical: ArrayLike<number>): TimelineRecord[] {
+  if (typeof canonical !== 'object' || canonical === null || typeof canonical.length !== 'number')
+    fail('E_ARGUMENT', `timelineRecords: the timeline must be a Float64Array (or array of numbers), got ${showValue(canonical)}`, { argument: 'canonical' });
   const out: TimelineRecord[] = [];
   for (let i = 0; i < canonical.length; i += TIMELINE_STRIDE) {
     const r = {} as TimelineRecord;

@@ -4,6 +4,7 @@
  * complete slices (`X`), instants (`i`), counters (`C`), flow arrows (`s`/`f`) and metadata (`M`).
  * Timestamps and durations are virtual microseconds.
  */
+import { fail, showValue } from '../errors.js';
 
 /** One trace event. */
 export interface TraceEvent {
@@ -95,7 +96,23 @@ export interface ResolvedTraceOptions {
   maxLanes: number;
 }
 
+/** Throw `E_ARGUMENT` naming the first bad trace option. */
+function checkTraceOptions(o: TraceOptions): void {
+  const bad = (f: string, v: unknown, want: string): never =>
+    fail('E_ARGUMENT', `trace options: ${f} must be ${want}, got ${showValue(v)}`, { argument: `trace.${f}`, value: v });
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('(options)', o, 'an object');
+  if (o.detail !== undefined && o.detail !== 'sampled' && o.detail !== 'full') bad('detail', o.detail, "'sampled' or 'full'");
+  const ints: Array<[keyof TraceOptions, number]> = [['every', 1], ['maxTransfersPerPhase', 1], ['counterBuckets', 0], ['maxLanes', 1], ['maxTransfers', 1]];
+  for (const [f, min] of ints) {
+    const v = o[f];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)) bad(f, v, `an integer >= ${min}`);
+  }
+  for (const f of ['flows', 'counters'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, o[f], 'true or false');
+  if (o.ranks !== undefined && (!Array.isArray(o.ranks) || o.ranks.some((r) => !Number.isSafeInteger(r) || r < 0))) bad('ranks', o.ranks, 'an array of rank ids');
+}
+
 export function resolveTraceOptions(o: TraceOptions = {}): ResolvedTraceOptions {
+  checkTraceOptions(o);
   const detail = o.detail ?? 'sampled';
   const full = detail === 'full';
   return {
