@@ -4,7 +4,7 @@
  * from, and throws an {@link ExpertmeshError} (`E_ARGUMENT`, or `E_NUMERIC` for non-finite numbers).
  * @internal
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 
 /** Row-major numeric matrix accepted by the routing functions. */
 export type NumericArray = Float32Array | Float64Array;
@@ -12,7 +12,7 @@ export type NumericArray = Float32Array | Float64Array;
 /** Throw unless `value` is an integer in `[min, max]`. */
 export function checkInt(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail('E_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${String(value)}`, { argument: name, value, min, max });
+    fail('E_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${showValue(value)}`, { argument: name, value, min, max });
   }
   return value;
 }
@@ -41,7 +41,7 @@ export function checkFinite(array: ArrayLike<number>, name: string): void {
 export function checkNumber(value: unknown, name: string, nonNegative = false): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || (nonNegative && value < 0)) {
     const what = nonNegative ? 'a finite number >= 0' : 'a finite number';
-    fail(typeof value === 'number' && !Number.isFinite(value) ? 'E_NUMERIC' : 'E_ARGUMENT', `${name} must be ${what}, got ${String(value)}`, { argument: name, value });
+    fail(typeof value === 'number' && !Number.isFinite(value) ? 'E_NUMERIC' : 'E_ARGUMENT', `${name} must be ${what}, got ${showValue(value)}`, { argument: name, value });
   }
   return value;
 }
