@@ -3,12 +3,12 @@
  * Argument checks shared by the balancer modules. Every failure names the argument and the bad
  * value, and raises an {@link ExpertmeshError} with a stable code.
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 
 /** Require a positive (or, with `min = 0`, non-negative) safe integer. @internal */
 export function requireInt(name: string, value: number, min = 1): number {
   if (!Number.isSafeInteger(value) || value < min) {
-    fail('E_ARGUMENT', `${name} must be an integer >= ${min}, got ${String(value)}`, { argument: name, value });
+    fail('E_ARGUMENT', `${name} must be an integer >= ${min}, got ${showValue(value)}`, { argument: name, value });
   }
   return value;
 }
@@ -32,7 +32,7 @@ export function requireLoadMatrix(name: string, m: readonly (readonly number[])[
 
 /** Require one finite, non-negative load value. @internal */
 export function requireLoad(name: string, v: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail('E_NUMERIC', `${name} must be finite, got ${String(v)}`, { argument: name, value: v });
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail('E_NUMERIC', `${name} must be finite, got ${showValue(v)}`, { argument: name, value: v });
   if (v < 0) fail('E_NUMERIC', `${name} must be >= 0, got ${v}`, { argument: name, value: v });
   return v;
 }

@@ -15,7 +15,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { fail, fromWireError } from '../errors.js';
+import { fail, fromWireError, showValue } from '../errors.js';
 import type { GemmOptions } from './gemm.js';
 import { runKernelTask, taskOperands, transferList, type KernelResult, type KernelTask, type KernelValue } from './kernel-tasks.js';
 import type { Quantized, QuantizeOptions } from './quantize.js';
@@ -154,7 +154,7 @@ export class KernelPool {
 }
 
 function nonNegative(name: string, v: number): number {
-  if (!(typeof v === 'number' && v >= 0)) fail('E_ARGUMENT', `${name} must be a non-negative number, got ${String(v)}`, { argument: name, value: v });
+  if (!(typeof v === 'number' && v >= 0)) fail('E_ARGUMENT', `${name} must be a non-negative number, got ${showValue(v)}`, { argument: name, value: v });
   return v;
 }
 

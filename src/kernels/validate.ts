@@ -3,7 +3,7 @@
  * Argument checks shared by the kernels. Every failure is an `ExpertmeshError` that names the argument
  * and the offending value (`E_ARGUMENT` for shapes and types, `E_NUMERIC` for NaN / infinite values).
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 
 /** Any typed array a kernel accepts as an operand. */
 export type KernelArray = Float32Array | Float64Array | Uint8Array | Uint16Array;
@@ -11,7 +11,7 @@ export type KernelArray = Float32Array | Float64Array | Uint8Array | Uint16Array
 /** `value` must be a positive (or, with `allowZero`, non-negative) safe integer. */
 export function checkDim(name: string, value: unknown, allowZero = false): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1))
-    fail('E_ARGUMENT', `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`, { argument: name, value });
+    fail('E_ARGUMENT', `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${showValue(value)}`, { argument: name, value });
   return value;
 }
 

@@ -2,7 +2,7 @@
  * @module
  * Gate configuration and the DeepSeek presets (V3 report §2.1.2; DeepSeek-V2 / V2-Lite configs).
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import { checkInt, checkNumber } from './check.js';
 
 /**
@@ -65,9 +65,9 @@ export const DEEPSEEK_V2_LITE: GateConfig = Object.freeze({
  * @public
  */
 export function validateGateConfig(config: GateConfig): GateConfig {
-  if (typeof config !== 'object' || config === null) fail('E_ARGUMENT', `config must be a GateConfig object, got ${String(config)}`, { argument: 'config' });
+  if (typeof config !== 'object' || config === null) fail('E_ARGUMENT', `config must be a GateConfig object, got ${showValue(config)}`, { argument: 'config' });
   if (config.scoreFunc !== 'sigmoid' && config.scoreFunc !== 'softmax') {
-    fail('E_ARGUMENT', `config.scoreFunc must be 'sigmoid' or 'softmax', got ${String(config.scoreFunc)}`, { argument: 'config.scoreFunc', value: config.scoreFunc });
+    fail('E_ARGUMENT', `config.scoreFunc must be 'sigmoid' or 'softmax', got ${showValue(config.scoreFunc)}`, { argument: 'config.scoreFunc', value: config.scoreFunc });
   }
   const e = checkInt(config.numExperts, 'config.numExperts', 1);
   const g = checkInt(config.numGroups, 'config.numGroups', 1, e);
