@@ -16,7 +16,7 @@
  * hardware fact of the profile or one of the fitted parameters of {@link DEFAULT_COMPUTE_MODEL},
  * documented with the data it was fitted to in docs/compute-model.md.
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import { checkDim } from './validate.js';
 
@@ -103,7 +103,7 @@ export interface ComputeTimeOptions {
 }
 
 export function checkFormat(fmt: unknown): ComputeFormat {
-  if (typeof fmt !== 'string' || !(fmt in FORMAT_BYTES)) fail('E_ARGUMENT', `format must be fp8, bf16 or fp32, got ${String(fmt)}`, { argument: 'format', value: fmt });
+  if (typeof fmt !== 'string' || !(fmt in FORMAT_BYTES)) fail('E_ARGUMENT', `format must be fp8, bf16 or fp32, got ${showValue(fmt)}`, { argument: 'format', value: fmt });
   return fmt as ComputeFormat;
 }
 
@@ -258,7 +258,7 @@ function planConfig(profile: HardwareProfile, p: ComputeModelParams, shape: Grou
 export function planGroupedGemm(profile: HardwareProfile, shape: GroupedGemmShape, opts?: ComputeTimeOptions): GemmPlan | null {
   const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
   const fmt = checkFormat(shape.format);
-  if (!Array.isArray(shape.ms)) fail('E_ARGUMENT', `ms must be an array of group sizes, got ${String(shape.ms)}`, { argument: 'ms', value: shape.ms });
+  if (!Array.isArray(shape.ms)) fail('E_ARGUMENT', `ms must be an array of group sizes, got ${showValue(shape.ms)}`, { argument: 'ms', value: shape.ms });
   shape.ms.forEach((m, i) => checkDim(`ms[${i}]`, m, true));
   checkDim('n', shape.n);
   checkDim('k', shape.k);
