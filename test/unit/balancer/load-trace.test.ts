@@ -44,7 +44,7 @@ describe('load traces', () => {
     expectError(() => loadTraceFromJson('[]'), 'E_ARGUMENT', 'at least one layer');
     expectError(() => loadTraceFromCsv('a,b,c\n'), 'E_ARGUMENT', 'header', '"a,b,c"');
     expectError(() => loadTraceFromCsv('layer,expert,tokens\n0,1\n'), 'E_ARGUMENT', 'CSV line 2', '2 fields');
-    expectError(() => loadTraceFromCsv('layer,expert,tokens\n0,x,1\n'), 'E_ARGUMENT', 'expert', 'null');
+    expectError(() => loadTraceFromCsv('layer,expert,tokens\n0,x,1\n'), 'E_ARGUMENT', 'expert', 'NaN');
   });
 });
 
