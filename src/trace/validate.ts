@@ -3,6 +3,7 @@
  * `validateTrace`: checks trace events against the rules of the Trace Event Format that viewers
  * rely on. Returns the problems found (empty when the trace is valid).
  */
+import { fail, showValue } from '../errors.js';
 import type { TraceEvent } from './events.js';
 
 const PHASES = new Set(['X', 'B', 'E', 'i', 'I', 'C', 's', 't', 'f', 'M', 'b', 'e', 'n']);
@@ -15,12 +16,13 @@ const PHASES = new Set(['X', 'B', 'E', 'i', 'I', 'C', 's', 't', 'f', 'M', 'b', '
  * const problems = validateTrace(JSON.parse(readFileSync('run.trace.json', 'utf8')).traceEvents);
  */
 export function validateTrace(events: readonly TraceEvent[]): string[] {
+  if (!Array.isArray(events)) fail('E_ARGUMENT', `validateTrace: events must be an array of trace events, got ${showValue(events)}`, { argument: 'events' });
   const problems: string[] = [];
   const slices = new Map<string, Array<[number, number]>>();
   const open = new Map<string, TraceEvent[]>();
   const flows = new Map<number, { s: number; f: number }>();
   events.forEach((e, i) => {
-    const at = `event ${i} (${JSON.stringify(e).slice(0, 80)})`;
+    const at = `event ${i} (${showValue(e, 80)})`;
     if (typeof e !== 'object' || e === null) return void problems.push(`${at}: not an object`);
     if (!PHASES.has(e.ph)) problems.push(`${at}: unknown ph ${JSON.stringify(e.ph)}`);
     if (typeof e.name !== 'string') problems.push(`${at}: name must be a string`);
