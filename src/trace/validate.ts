@@ -16,7 +16,7 @@ const PHASES = new Set(['X', 'B', 'E', 'i', 'I', 'C', 's', 't', 'f', 'M', 'b', '
  * const problems = validateTrace(JSON.parse(readFileSync('run.trace.json', 'utf8')).traceEvents);
  */
 export function validateTrace(events: readonly TraceEvent[]): string[] {
-  if (!Array.isArray(events)) fail('E_ARGUMENT', `validateTrace: events must be an array of trace events, got ${showValue(events)}`, { argument: 'events' });
+  if (!Array.isArray(events as unknown)) fail('E_ARGUMENT', `validateTrace: events must be an array of trace events, got ${showValue(events)}`, { argument: 'events' });
   const problems: string[] = [];
   const slices = new Map<string, Array<[number, number]>>();
   const open = new Map<string, TraceEvent[]>();
