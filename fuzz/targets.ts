@@ -12,7 +12,8 @@ import type { ErrorCode } from '../src/errors.js';
 import { encodePackets, decodePackets, makePacket, type Packet } from '../src/transport/packets.js';
 import { parseScenario } from '../src/scenario/load.js';
 import { DEFAULT_SCENARIO } from '../src/scenario/defaults.js';
-import { H800, getHardwareProfile, validateHardwareProfile } from '../src/hardware/profile.js';
+import { H800, getHardwareProfile } from '../src/hardware/profile.js';
+import { resolveHardware } from '../src/hardware/profile-file.js';
 import { summarizeTrace } from '../src/trace/summarize.js';
 import { Packr } from 'msgpackr';
 
@@ -87,7 +88,9 @@ const scenarioInput = fc.oneof(
 );
 
 const hardwareInput = fc.oneof(
-  { weight: 6, arbitrary: mutate({ ...H800, peakTflops: { ...H800.peakTflops } }, oddValue) },
+  { weight: 3, arbitrary: mutate({ ...H800, peakTflops: { ...H800.peakTflops } }, oddValue) },
+  // Profile-file form: extends a built-in, values with sources, a sources table.
+  { weight: 3, arbitrary: mutate({ extends: 'H100', name: 'H100-RoCE', ibGBps: { value: 25, source: 'RoCE 200G' }, peakTflops: { fp8: 1500 }, sources: { ibLatencyUs: 'measured' } }, oddValue) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
   { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
 );
@@ -112,7 +115,9 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: 'scenario loader', codes: ['E_SCENARIO'], arbitrary: scenarioInput, run: (s) => void parseScenario(s, 'fuzz') },
   {
     name: 'hardware-profile loader', codes: ['E_CONFIG'], arbitrary: hardwareInput,
-    run: (p) => void (typeof p === 'string' ? getHardwareProfile(p) : validateHardwareProfile(p as never)),
+    // Objects go through the profile-file loader (inline form; it ends in validateHardwareProfile);
+    // strings are looked up as built-in names (as paths they would only fuzz the file system).
+    run: (p) => void (typeof p === 'string' ? getHardwareProfile(p) : resolveHardware(p as never, 'fuzz')),
   },
   { name: 'trace summariser', codes: ['E_ARGUMENT'], arbitrary: traceInput, run: (t) => void summarizeTrace(t as never) },
 ];
