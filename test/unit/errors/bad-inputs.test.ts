@@ -88,7 +88,7 @@ const CLI_CASES: Array<[string[], number, string]> = [
   [['bench', 'deepep', '--ranks', '8', '--experts', '100'], 2, "bench deepep: experts 100 is not divisible by the 8 ranks; rule 'experts-divisible-by-ranks'"],
   [['trace', 'summarize'], 2, 'trace summarize: missing argument <trace.json>'],
   [['trace', 'summarize', join(dir, 'none.json')], 2, `cannot read trace file ${join(dir, 'none.json')}: ENOENT`],
-  [['trace', 'summarize', file('nottrace.json', { a: 1 })], 2, 'not a trace: expected an object with a traceEvents array'],
+  [['trace', 'summarize', file('nottrace.json', { a: 1 })], 2, `trace file ${join(dir, 'nottrace.json')} is not a trace: expected an object with a traceEvents array`],
   [['trace', 'summarize', file('nullevent.json', { traceEvents: [null] })], 2, 'not a trace: event 0 is not an object, got null'],
 ];
 
