@@ -8,3 +8,4 @@ import './ep/intranode-combine-op.js';
 import './ep/internode-dispatch-op.js';
 import './ep/internode-combine-op.js';
 import './ep/experts.js';
+import './actors/stream-runner.js';

@@ -149,11 +149,13 @@ export class EngineHost {
           op: s.context.op,
           opsCompleted: s.context.opsCompleted,
           error: s.context.error,
+          ...(s.context.streams ? { streams: s.context.streams } : {}),
           timeUs: this.engine?.now ?? 0,
         });
       });
       actor.start();
       this.actors.set(rank, actor);
+      this.engine.contexts[rank]!.onStreams = (streams) => actor.send({ type: 'STREAMS', streams });
     }
   }
 

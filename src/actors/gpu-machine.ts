@@ -9,7 +9,9 @@ import { assign, setup } from 'xstate';
 export type GpuEvent =
   | { type: 'OP_START'; op: string; opId: number }
   | { type: 'OP_DONE'; opId: number }
-  | { type: 'FAIL'; message: string };
+  | { type: 'FAIL'; message: string }
+  /** What each of the rank's streams is doing (a scheduled operation runs them). */
+  | { type: 'STREAMS'; streams: Record<string, string> };
 
 /** A GPU actor's context. */
 export interface GpuContext {
@@ -20,6 +22,8 @@ export interface GpuContext {
   opsCompleted: number;
   /** Why the rank failed, or null. */
   error: string | null;
+  /** Per stream, what it runs or waits for, while a scheduled operation runs; else null. */
+  streams: Record<string, string> | null;
 }
 
 /** The states a rank can be in. */
@@ -34,7 +38,7 @@ export const gpuMachine = setup({
 }).createMachine({
   id: 'gpu',
   initial: 'idle',
-  context: ({ input }) => ({ rank: input.rank, op: null, opId: -1, opsCompleted: 0, error: null }),
+  context: ({ input }) => ({ rank: input.rank, op: null, opId: -1, opsCompleted: 0, error: null, streams: null }),
   states: {
     idle: {
       on: {
@@ -47,8 +51,9 @@ export const gpuMachine = setup({
         OP_DONE: {
           target: 'idle',
           guard: ({ context, event }) => context.opId === event.opId,
-          actions: assign({ op: null, opsCompleted: ({ context }) => context.opsCompleted + 1 }),
+          actions: assign({ op: null, streams: null, opsCompleted: ({ context }) => context.opsCompleted + 1 }),
         },
+        STREAMS: { actions: assign({ streams: ({ event }) => event.streams }) },
         FAIL: { target: 'failed', actions: assign({ error: ({ event }) => event.message }) },
       },
     },
@@ -63,6 +68,8 @@ export interface RankSnapshot {
   op: string | null;
   opsCompleted: number;
   error: string | null;
+  /** Per stream state while a scheduled operation runs (`running <kernel>`, `waiting <kernel>`, `drained`). */
+  streams?: Record<string, string>;
   /** Virtual time of the change, us. */
   timeUs: number;
 }

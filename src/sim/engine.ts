@@ -26,7 +26,7 @@ import {
 import { EventQueue } from './event-queue.js';
 import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
 import { RankContext } from './rank-context.js';
-import { describeWait, Task, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
+import { describeWait, Task, type KernelTag, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
 import { ActivityLog, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
@@ -165,9 +165,13 @@ export class Engine implements PortHost<Job> {
 
   // ---------------------------------------------------------------- tasks
 
-  /** Start a task on a local rank at the current time (it runs from its first event). */
-  spawn(rank: number, name: string, body: TaskBody, group: TaskGroup, at = this.now): Task {
+  /**
+   * Start a task on a local rank at the current time (it runs from its first event). It belongs to
+   * kernel `kernel`, by default to the kernel of the task spawning it.
+   */
+  spawn(rank: number, name: string, body: TaskBody, group: TaskGroup, at = this.now, kernel?: KernelTag | null): Task {
     const t = new Task(this.taskIdNext++, rank, name, body, group);
+    t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
     this.tasks.set(t.id, t);
     this.queue.push(at, rank, this.nextSeq(rank), EV_TASK, 0, t);
@@ -295,6 +299,7 @@ export class Engine implements PortHost<Job> {
     });
     // Every other task of the failed group stops too.
     for (const t of [...this.tasks.values()]) if (t.group === g) { t.done = true; this.tasks.delete(t.id); }
+    task.kernel?.onFail?.(w.message);
   }
 
   /** Tasks still blocked, with what each waits for. */

@@ -10,7 +10,7 @@ import {
   CMP_EQ, CMP_GE, CMP_NE, OP_ADD, OP_PUT, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import type { Engine } from './engine.js';
-import type { CounterCondition, Task, TaskBody, TaskGroup, TransferHandle, Wait } from './task.js';
+import type { CounterCondition, KernelTag, Task, TaskBody, TaskGroup, TransferHandle, Wait } from './task.js';
 
 /** Options of a put. */
 export interface PutOptions {
@@ -55,14 +55,25 @@ export class RankContext {
     return this.engine.shape.hardware;
   }
 
-  /** This rank's registered region `name`. */
+  /**
+   * Publishes the state of this rank's streams to its GPU actor (set by the host; a no-op in a bare
+   * engine).
+   */
+  onStreams: ((streams: Record<string, string>) => void) | null = null;
+
+  /** The region-name prefix of the running task's kernel ('' outside a scheduled kernel). */
+  private get scope(): string {
+    return this.engine.current?.kernel?.scope ?? '';
+  }
+
+  /** This rank's registered region `name` (in the running kernel's scope). */
   region(name: string): Region {
-    return this.engine.regions.lookup(this.rank, name);
+    return this.engine.regions.lookup(this.rank, this.scope + name);
   }
 
   /** Rank `rank`'s registered region `name` (for addressing puts; its bytes are not yours to read). */
   peerRegion(rank: number, name: string): Region {
-    return this.engine.regions.lookup(rank, name);
+    return this.engine.regions.lookup(rank, this.scope + name);
   }
 
   /**
@@ -177,6 +188,12 @@ export class RankContext {
   spawn(name: string, body: TaskBody): Task {
     if (!this.group) fail('E_TASK', `rank ${this.rank}: spawn('${name}') outside an operation`, { rank: this.rank });
     return this.engine.spawn(this.rank, name, body, this.group);
+  }
+
+  /** Start a task of kernel `kernel` (its regions scoped, its failure reported to it). */
+  launch(name: string, body: TaskBody, kernel: KernelTag): Task {
+    if (!this.group) fail('E_TASK', `rank ${this.rank}: launch('${name}') outside an operation`, { rank: this.rank });
+    return this.engine.spawn(this.rank, name, body, this.group, this.engine.now, kernel);
   }
 
   /** Wait for tasks to finish. */

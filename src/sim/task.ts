@@ -46,6 +46,8 @@ export class Task {
   readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = { kind: WAIT_SLEEP, us: 0 };
   /** Reused counter-wait record (made on the task's first counter wait). */
   counterWait: { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number } | null = null;
+  /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
+  kernel: KernelTag | null = null;
   constructor(
     readonly id: number,
     readonly rank: number,
@@ -53,6 +55,16 @@ export class Task {
     readonly body: TaskBody,
     readonly group: TaskGroup,
   ) {}
+}
+
+/**
+ * What a task of a scheduled kernel carries: the prefix of the regions it addresses (one set of
+ * regions per micro-batch, so two micro-batches' kernels never share rings) and who to tell when
+ * one of its tasks fails.
+ */
+export interface KernelTag {
+  readonly scope: string;
+  onFail?(message: string): void;
 }
 
 /** All tasks one rank runs for one operation; the operation ends on that rank when it empties. */

@@ -8,7 +8,7 @@ describe('gpuMachine', () => {
   it('idle -> busy (op named) -> idle, counting completed operations', () => {
     const a = start();
     expect(a.getSnapshot().value).toBe('idle');
-    expect(a.getSnapshot().context).toEqual({ rank: 5, op: null, opId: -1, opsCompleted: 0, error: null });
+    expect(a.getSnapshot().context).toEqual({ rank: 5, op: null, opId: -1, opsCompleted: 0, error: null, streams: null });
     a.send({ type: 'OP_START', op: 'a2a', opId: 3 });
     expect(a.getSnapshot().value).toBe('busy');
     expect(a.getSnapshot().context).toMatchObject({ op: 'a2a', opId: 3 });
