@@ -95,7 +95,7 @@ function barReporter(io: CliIo, now: () => number): { onProgress: (p: RunProgres
   };
 }
 
-const phaseIndex = (p: RunProgress) => Math.max(0, PHASES.indexOf(p.phase));
+const phaseIndex = (p: RunProgress) => Math.max(0, (PHASES as readonly string[]).indexOf(p.phase));
 
 function lineReporter(io: CliIo, now: () => number, timer: boolean): { onProgress: (p: RunProgress) => void; done: () => void } {
   const clock = new RunClock(now);

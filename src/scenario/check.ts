@@ -8,7 +8,7 @@ import { fail, isExpertmeshError, showValue } from '../errors.js';
 import { hardwareProfileNames } from '../hardware/profile.js';
 import { resolveHardware } from '../hardware/profile-file.js';
 import { MAX_RANKS } from '../cluster/config.js';
-import { scenarioEpConfigs } from './moe-steps.js';
+import { scenarioEpConfigs, withCommSms } from './moe-steps.js';
 import type { Scenario } from './schema.js';
 
 /** Throws `E_SCENARIO` naming the first rule a validated scenario breaks. */
@@ -69,6 +69,18 @@ export function checkScenario(s: Scenario, source = 'scenario'): void {
   }
   if (s.combineConfig.numSms !== s.dispatchConfig.numSms)
     bad('combineConfig.numSms', s.combineConfig.numSms, `allowed: dispatchConfig.numSms (${s.dispatchConfig.numSms}); combine walks the dispatch's channels`);
+  if (s.schedule) {
+    const sc = s.schedule;
+    if (s.payload !== 'sizes-only') bad('schedule', sc.kind, "a scheduled run needs payload 'sizes-only'");
+    if (sc.commSms % 2 !== 0) bad('schedule.commSms', sc.commSms, 'allowed: an even number (DeepEP runs numSms / 2 channels)');
+    if (sc.kind === 'two-batch-overlap' && m.tokensPerRank < 2) bad('model.tokensPerRank', m.tokensPerRank, 'two micro-batches need at least 2 tokens per rank');
+    try {
+      scenarioEpConfigs(withCommSms(s));
+    } catch (e) {
+      if (!isExpertmeshError(e) || e.code !== 'E_CONFIG') throw e;
+      bad('schedule.commSms', sc.commSms, e.message);
+    }
+  }
   if (s.trace?.sampling.ranks) for (const [i, rk] of s.trace.sampling.ranks.entries())
     if (rk >= ranks) bad(`trace.sampling.ranks.${i}`, rk, `allowed: a rank in [0, ${ranks - 1}]`);
 }

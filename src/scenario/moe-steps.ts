@@ -21,10 +21,12 @@ import { TIMELINE_STRIDE, timelineRecords, type TimelineRecord } from '../sim/ti
 import { checkAgainstReference, expertWeights, rankInput, sharedOutput, type RankInput } from './payload.js';
 import type { MoePlan } from './plan.js';
 import type { KernelConfig, Scenario } from './schema.js';
+import type { ScheduleFigures } from '../schedule/figures.js';
 
 /** The phases of one MoE layer, in order. */
 export const PHASES = ['notify', 'dispatch', 'experts', 'combine'] as const;
-export type PhaseName = (typeof PHASES)[number];
+/** A kernel phase, or `schedule`: a whole step run as a schedule on the GPUs' streams. */
+export type PhaseName = (typeof PHASES)[number] | 'schedule';
 
 /** One phase of one step, as simulated. */
 export interface PhaseRun {
@@ -49,6 +51,8 @@ export interface PhaseRun {
   activities?: Float64Array;
   /** Dispatch and combine: each rank's kernel time, us (what DeepEP's test times per rank). */
   kernelRankUs?: number[];
+  /** Scheduled phases: every kernel on every rank's streams. */
+  kernels?: ReadonlyArray<{ rank: number; stream: string; id: string; startUs: number; endUs: number }>;
 }
 
 /** Progress inside {@link runMoeSteps}. */
@@ -87,6 +91,8 @@ export interface MoeStepsResult {
   tokensReceived?: number;
   /** When `verified` is false: what differed. */
   mismatch?: string;
+  /** Scheduled runs: the step figures (mean over steps). */
+  schedule?: ScheduleFigures;
 }
 
 /** The signature a MoE layer implements to plug into `runScenario`. */
@@ -112,11 +118,18 @@ export function scenarioEpConfigs(s: Pick<Scenario, 'cluster' | 'dispatchConfig'
   return resolveEpConfigs(ranks, nodes, s.dispatchConfig.numSms, { dispatch: merge(d.dispatch, s.dispatchConfig), combine: merge(d.combine, s.combineConfig) });
 }
 
+/** A scheduled scenario's kernel configs: dispatch and combine on the schedule's communication SMs. */
+export function withCommSms<S extends Pick<Scenario, 'cluster' | 'dispatchConfig' | 'combineConfig' | 'schedule'>>(s: S): S {
+  if (!s.schedule) return s;
+  const numSms = s.schedule.commSms;
+  return { ...s, dispatchConfig: { ...s.dispatchConfig, numSms }, combineConfig: { ...s.combineConfig, numSms } };
+}
+
 /**
  * A phase whose `records` are materialised from its flat timeline on first access and kept until
  * `release()` (called once the phase has been streamed, so a traced run does not hold them all).
  */
-function makePhase(base: Omit<PhaseRun, 'records' | 'timeline'>, timeline: Float64Array): { p: PhaseRun; release: () => void } {
+export function makePhase(base: Omit<PhaseRun, 'records' | 'timeline'>, timeline: Float64Array): { p: PhaseRun; release: () => void } {
   let cache: TimelineRecord[] | null = null;
   const p = { ...base, timeline } as PhaseRun;
   Object.defineProperty(p, 'records', { enumerable: true, get: () => (cache ??= timelineRecords(timeline)) });
@@ -124,7 +137,7 @@ function makePhase(base: Omit<PhaseRun, 'records' | 'timeline'>, timeline: Float
 }
 
 /** Split a canonical timeline into the records issued before `t` and the rest (order kept). */
-function splitAt(tl: Float64Array, t: number): [Float64Array, Float64Array] {
+export function splitAt(tl: Float64Array, t: number): [Float64Array, Float64Array] {
   const issue = 6; // TIMELINE_FIELDS.indexOf('issueT')
   const n = tl.length / TIMELINE_STRIDE;
   const before: number[] = [];

@@ -10,6 +10,7 @@ import type { MoePlan } from './plan.js';
 import type { EpConfig } from '../ep/ep-config.js';
 import { slotGpu } from '../balancer/layout.js';
 import { benchmarkRowBytes } from '../ep/records.js';
+import type { ScheduleFigures } from '../schedule/figures.js';
 
 /** Bytes or GB/s per link type. */
 export interface PerLink {
@@ -109,7 +110,8 @@ export interface RunFigures {
   steps: number;
   /** Virtual time of all steps, us. */
   virtualTimeUs: number;
-  phases: Record<PhaseName, PhaseSummary>;
+  /** Per kernel phase; scheduled runs add `schedule` (the whole scheduled step). */
+  phases: PhaseSummaries;
   load: {
     /** (token, k) pairs per logical expert, per step. */
     expert: LoadStats;
@@ -131,7 +133,22 @@ export interface RunFigures {
   mismatch?: string;
   /** Wall-clock time of this run alone, ms (for the main run: without the check run and the cluster's start). */
   wallMs: number;
+  /** Scheduled runs: one step of the whole model (scaled from `layersSimulated` MoE layers), us. */
+  stepUs?: number;
+  /** Scheduled runs: all communication kernel time per step (mean rank), us. */
+  commUs?: number;
+  /** Scheduled runs: the communication no compute overlaps, per step (mean rank), us. */
+  exposedCommUs?: number;
+  /** Scheduled runs: MoE layers simulated to scale a step from. */
+  layersSimulated?: number;
+  /** Scheduled runs: input tokens per second per node (reference §3 assumptions: cache hits count). */
+  throughputPerNode?: ScheduleFigures['throughputPerNode'];
+  /** Scheduled runs: the schedule's figures in full. */
+  schedule?: ScheduleFigures;
 }
+
+/** Per-phase summaries: every kernel phase, plus `schedule` for scheduled runs. */
+export type PhaseSummaries = Record<(typeof PHASES)[number], PhaseSummary> & { schedule?: PhaseSummary };
 
 /** What `runScenario` returns. */
 export interface ScenarioResult extends RunFigures {
@@ -155,8 +172,10 @@ export function loadStats(v: ArrayLike<number>): LoadStats {
 }
 
 /** Sum the phases of a run into per-phase summaries. */
-export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): Record<PhaseName, PhaseSummary> {
-  const out = Object.fromEntries(PHASES.map((p) => [p, { timeUs: 0, bytes: { local: 0, nvlink: 0, ib: 0 }, bandwidthGBps: { local: 0, nvlink: 0, ib: 0 }, transfers: 0, linkTransfers: 0, deepep: null }])) as Record<PhaseName, PhaseSummary>;
+export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): PhaseSummaries {
+  const empty = (): PhaseSummary => ({ timeUs: 0, bytes: { local: 0, nvlink: 0, ib: 0 }, bandwidthGBps: { local: 0, nvlink: 0, ib: 0 }, transfers: 0, linkTransfers: 0, deepep: null });
+  const out = Object.fromEntries(PHASES.map((p) => [p, empty()])) as Record<PhaseName, PhaseSummary>;
+  if (phases.some((p) => p.phase === 'schedule')) out.schedule = empty();
   const key = { [PATH_LOCAL]: 'local', [PATH_NVLINK]: 'nvlink', [PATH_IB]: 'ib' } as Record<number, keyof PerLink>;
   const [OP, PATH, BYTES] = (['op', 'path', 'bytes'] as const).map((f) => TIMELINE_FIELDS.indexOf(f));
   for (const p of phases) {
@@ -180,7 +199,7 @@ export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): 
   }
   for (const s of Object.values(out))
     for (const k of ['local', 'nvlink', 'ib'] as const) s.bandwidthGBps[k] = s.timeUs > 0 ? s.bytes[k] / numRanks / s.timeUs / 1e3 : 0;
-  return out;
+  return out as PhaseSummaries;
 }
 
 /**

@@ -16,6 +16,7 @@ import { OP_PUT } from '../transport/protocol.js';
 import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
 import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
 import { deepepBandwidth, planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
+import { runScheduledSteps } from './scheduled-steps.js';
 import type { Scenario } from './schema.js';
 
 /**
@@ -66,7 +67,7 @@ async function runOnce(
   const plan = await planScenarioAsync(s, opts.signal);
   // The loads the report plots (expert and GPU heatmaps) travel in the trace's metadata.
   rec?.addMeta({ loads: planLoads(plan) });
-  const total = s.steps * PHASES.length;
+  const total = s.steps * (s.schedule ? 2 : PHASES.length);
   let done = 0;
   // The notify phase is reported once its dispatch has finished (they run as one call), so times
   // reported by the phases can be earlier than those reported during the dispatch: keep the maximum.
@@ -76,7 +77,7 @@ async function runOnce(
     reached = Math.max(reached, virtualUs);
     opts.onProgress?.({ run, step, steps: s.steps, phase, done, total, virtualUs: reached, events: cluster.eventsProcessed - events0 });
   };
-  const res = await (opts.moeSteps ?? runMoeSteps)(cluster, plan, {
+  const res = await (opts.moeSteps ?? (s.schedule ? runScheduledSteps : runMoeSteps))(cluster, plan, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     onProgress: (p) => progress(p.step, p.phase, p.virtualUs),
     onPhase: (p) => {
@@ -110,6 +111,10 @@ async function runOnce(
     verified: res.verified,
     ...(res.mismatch ? { mismatch: res.mismatch } : {}),
     wallMs: performance.now() - t0,
+    ...(res.schedule ? {
+      stepUs: res.schedule.stepUs, commUs: res.schedule.commUs, exposedCommUs: res.schedule.exposedCommUs,
+      layersSimulated: res.schedule.layersSimulated, throughputPerNode: res.schedule.throughputPerNode, schedule: res.schedule,
+    } : {}),
   };
 }
 
@@ -123,7 +128,7 @@ function withDeepep(phases: RunFigures['phases'], d: ReturnType<typeof deepepBan
 export function checkScenarioOf(s: Scenario): Scenario | null {
   if (typeof s !== 'object' || s === null || typeof s.model !== 'object') s = parseScenario(s, 'checkScenarioOf');
   if (!s.check) return null;
-  const { trace: _t, check: _c, ...rest } = s;
+  const { trace: _t, check: _c, schedule: _s, ...rest } = s;
   return { ...rest, name: `${s.name} (check)`, payload: 'real', steps: 1, model: { ...s.model, ...s.check } };
 }
 

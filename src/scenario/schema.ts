@@ -122,6 +122,23 @@ export const traceSchema = z
   })
   .strict();
 
+/**
+ * How each rank's streams run a step: `serial` (one stream, one kernel at a time) or DeepSeek's
+ * prefill `two-batch-overlap` (two micro-batches, compute and communication streams on an SM
+ * partition). Scheduled runs simulate `layers` MoE layers and scale them to a DeepSeek-V3 step.
+ */
+export const scheduleSchema = z
+  .object({
+    kind: z.enum(['serial', 'two-batch-overlap']).default('serial'),
+    /** SMs of the communication stream (dispatch and combine run on them; DeepSeek prefill: 24). */
+    commSms: int(2, 1024).default(24),
+    /** MoE layers simulated (>= 3 measures the steady state between layers 1 and the last). */
+    layers: int(1, 64).default(3),
+    /** Prompt length the tokens are split into for attention (reference assumption §3: 4096). */
+    promptLen: int(1).default(4096),
+  })
+  .strict();
+
 /** The reduced real-payload run that follows the main run on the same cluster. */
 export const checkSchema = z
   .object({
@@ -146,6 +163,8 @@ export const scenarioSchema = z
     /** A reduced real-payload run checked against the dense reference after the main run. */
     check: checkSchema.optional(),
     trace: traceSchema.optional(),
+    /** Run each step as a schedule on the GPUs' streams (default: the kernels one by one, as benchmarks). */
+    schedule: scheduleSchema.optional(),
   })
   .strict();
 
@@ -155,3 +174,4 @@ export type Scenario = z.output<typeof scenarioSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type KernelConfig = Scenario['dispatchConfig'];
 export type TraceSampling = z.output<typeof traceSamplingSchema>;
+export type ScheduleConfig = z.output<typeof scheduleSchema>;

@@ -17,6 +17,9 @@ import { ROLE_NAMES, SM_NAMES } from '../ep/sm-clock.js';
 /** SM tracks' thread ids: a range of their own, above every rank's compute and link tracks. */
 const SM_TID_BASE = 1_000_000;
 const SM_TIDS_PER_RANK = 4096;
+/** Stream tracks' thread ids: below the SM tracks, above every rank's compute and link tracks. */
+const STREAM_TID_BASE = 900_000;
+const STREAM_TIDS_PER_RANK = 16;
 import { OP_NAMES, PATH_IB, PATH_NVLINK } from '../transport/protocol.js';
 import { LINK_PORTS, resolveTraceOptions, tidsPerRank, type ResolvedTraceOptions, type TraceEvent, type TraceOptions } from './events.js';
 
@@ -40,6 +43,8 @@ export interface TracePhase {
   /** SM activity slices (a channel's SM copying or reducing a chunk, per warp role): flat
    * (start, end, rank, track, label) records ordered by (rank, track, start). */
   activities?: ArrayLike<number> | undefined;
+  /** Scheduled phases: each kernel on each rank's streams, drawn on a track per stream. */
+  kernels?: ReadonlyArray<{ rank: number; stream: string; id: string; startUs: number; endUs: number }> | undefined;
 }
 
 /** Counts of what a builder drew and left out. */
@@ -79,6 +84,10 @@ export class TraceBuilder {
   private readonly rankFilter: Set<number> | null;
   /** SM tracks already named. */
   private readonly smThreads = new Set<number>();
+  /** Stream names by index, and stream tracks already named. */
+  private readonly streamIndex = new Map<string, number>();
+  private readonly streamThreads = new Set<number>();
+  private readonly lastStreams = new Map<number, Record<string, string>>();
   private nextFlow = 1;
   private started = false;
 
@@ -140,13 +149,43 @@ export class TraceBuilder {
     this.states.push(s);
   }
 
-  /** The buffered state changes as instant events. */
+  /**
+   * The buffered state changes as instant events: the rank's state on its compute track, and each
+   * stream's state, when it changes, on that stream's track.
+   */
   flushStates(): TraceEvent[] {
-    const ev = this.states.splice(0).map((s): TraceEvent => ({
-      ph: 'i', s: 't', cat: 'xstate', name: s.op ? `${s.value} (${s.op})` : s.value, pid: this.pid(s.rank), tid: this.tid(s.rank), ts: s.timeUs,
-      args: { rank: s.rank, value: s.value, op: s.op, opsCompleted: s.opsCompleted, ...(s.error ? { error: s.error } : {}) },
-    }));
+    const ev: TraceEvent[] = [];
+    for (const s of this.states.splice(0)) {
+      if (s.streams) {
+        const last = this.lastStreams.get(s.rank) ?? {};
+        for (const [name, state] of Object.entries(s.streams)) {
+          if (last[name] === state) continue;
+          const tid = this.streamTid(s.rank, name, ev);
+          ev.push({ ph: 'i', s: 't', cat: 'xstate', name: state, pid: this.pid(s.rank), tid, ts: s.timeUs, args: { rank: s.rank, stream: name, state } });
+        }
+        this.lastStreams.set(s.rank, s.streams);
+        continue;
+      }
+      this.lastStreams.delete(s.rank);
+      ev.push({
+        ph: 'i', s: 't', cat: 'xstate', name: s.op ? `${s.value} (${s.op})` : s.value, pid: this.pid(s.rank), tid: this.tid(s.rank), ts: s.timeUs,
+        args: { rank: s.rank, value: s.value, op: s.op, opsCompleted: s.opsCompleted, ...(s.error ? { error: s.error } : {}) },
+      });
+    }
     return this.count(ev);
+  }
+
+  /** Thread id of stream `stream` of `rank`, naming the thread the first time. */
+  private streamTid(rank: number, stream: string, out: TraceEvent[]): number {
+    let si = this.streamIndex.get(stream);
+    if (si === undefined) this.streamIndex.set(stream, (si = this.streamIndex.size));
+    const tid = STREAM_TID_BASE + rank * STREAM_TIDS_PER_RANK + (si % STREAM_TIDS_PER_RANK);
+    if (!this.streamThreads.has(tid)) {
+      this.streamThreads.add(tid);
+      out.push({ ph: 'M', name: 'thread_name', pid: this.pid(rank), tid, ts: 0, args: { name: `rank ${rank} stream ${stream}` } });
+      out.push({ ph: 'M', name: 'thread_sort_index', pid: this.pid(rank), tid, ts: 0, args: { sort_index: tid } });
+    }
+    return tid;
   }
 
   /** Take a free lane of (rank, port) from `start` to `end`, or -1. */
@@ -275,6 +314,7 @@ export class TraceBuilder {
     this.stats.transfersDrawn += drawn;
     this.stats.transfersNotDrawn += links - drawn;
     if (p.activities && p.activities.length > 0) this.activitySlices(p, p.activities, timed);
+    if (p.kernels) this.kernelSlices(p, p.kernels, timed);
     // Not sorted by time: viewers sort, and every thread's slices are already in order.
     for (const e of timed) ev.push(e);
     if (o.counters) {
@@ -348,6 +388,16 @@ export class TraceBuilder {
 
   private sliceArgs(p: TracePhase, tl: ArrayLike<number>, x: number): Record<string, unknown> {
     return { step: p.step, phase: p.phase, src: tl[x + SRC], dst: tl[x + DST], pairSeq: tl[x + SEQ], bytes: tl[x + BYTES] };
+  }
+
+  /** Each rank's streams as threads (`rank R stream compute`, ...), a slice per kernel. */
+  private kernelSlices(p: TracePhase, ks: NonNullable<TracePhase['kernels']>, out: TraceEvent[]): void {
+    const filter = this.rankFilter;
+    for (const k of ks) {
+      if (filter && !filter.has(k.rank)) continue;
+      const tid = this.streamTid(k.rank, k.stream, out);
+      out.push({ ph: 'X', cat: 'kernel', name: k.id, pid: this.pid(k.rank), tid, ts: k.startUs, dur: k.endUs - k.startUs, args: { step: p.step, stream: k.stream } });
+    }
   }
 
   /**

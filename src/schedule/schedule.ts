@@ -1,0 +1,122 @@
+/**
+ * @module
+ * Schedules as data: which kernels of which micro-batch and layer run on which stream, in which
+ * order, waiting for which others. A schedule says nothing about time; the stream machines run it
+ * (`run-schedule.ts`) and the compute model and EP kernels time it.
+ *
+ * Two built-in schedules:
+ * - `serial`: one micro-batch, one stream on every SM, one kernel at a time (what the kernel
+ *   benchmarks measure).
+ * - `two-batch-overlap`: DeepSeek's prefill (deepseek-v3-workloads.md §3): two micro-batches, a
+ *   compute stream and a communication stream on an SM partition, per layer compute ATTN(mb1),
+ *   SHARED(mb0), ATTN(mb0), MLP(mb1), MLP(mb0), SHARED(mb1) against communication COMBINE(mb0),
+ *   DISPATCH(mb1), DISPATCH(mb0), COMBINE(mb1). mb0's combine and shared expert close a layer
+ *   during the next one's ATTN(mb1), so mb0 runs half a layer behind mb1.
+ */
+import { fail } from '../errors.js';
+
+/** The kernels of one MoE layer. ATTN covers the attention block up to the FFN norm. */
+export const KERNEL_KINDS = ['attn', 'gate', 'shared', 'dispatch', 'experts', 'combine'] as const;
+export type KernelKind = (typeof KERNEL_KINDS)[number];
+
+/** Kernels that move data between ranks (run on the communication SMs). */
+export const COMM_KINDS: ReadonlySet<KernelKind> = new Set(['dispatch', 'combine']);
+
+/** One kernel of a schedule. */
+export interface ScheduleKernel {
+  /** Unique id, also the event its completion records, e.g. `L1.mb0.dispatch`. */
+  id: string;
+  kind: KernelKind;
+  layer: number;
+  mb: number;
+  /** Index of the stream it runs on. */
+  stream: number;
+  /** Ids of the kernels (any stream) that must complete before it starts. */
+  waits: string[];
+}
+
+/** A schedule: streams with their SMs, and kernels listed in each stream's launch order. */
+export interface Schedule {
+  kind: string;
+  streams: Array<{ name: string; sms: number }>;
+  /** Every kernel; those of one stream launch in the order they appear here. */
+  kernels: ScheduleKernel[];
+  microBatches: number;
+  layers: number;
+}
+
+/** The kinds of schedule a scenario can name. */
+export type ScheduleKind = 'serial' | 'two-batch-overlap';
+
+export const kernelId = (layer: number, mb: number, kind: KernelKind): string => `L${layer}.mb${mb}.${kind}`;
+
+/** What a kernel needs from its own micro-batch (data dependencies, any stream). */
+function dataWaits(layer: number, mb: number, kind: KernelKind): string[] {
+  const id = (k: KernelKind, l = layer) => kernelId(l, mb, k);
+  switch (kind) {
+    case 'attn':
+      return layer > 0 ? [id('combine', layer - 1), id('shared', layer - 1)] : [];
+    case 'gate':
+      return [id('attn')];
+    case 'shared':
+      return [id('attn')];
+    case 'dispatch':
+      return [id('gate')];
+    case 'experts':
+      return [id('dispatch')];
+    case 'combine':
+      return [id('experts')];
+  }
+}
+
+const kernel = (layer: number, mb: number, kind: KernelKind, stream: number): ScheduleKernel =>
+  ({ id: kernelId(layer, mb, kind), kind, layer, mb, stream, waits: dataWaits(layer, mb, kind) });
+
+/** `layers` MoE layers, one micro-batch, one stream on all `smCount` SMs, kernels one at a time. */
+export function serialSchedule(layers: number, smCount: number): Schedule {
+  const kernels: ScheduleKernel[] = [];
+  for (let l = 0; l < layers; l++)
+    for (const k of ['attn', 'gate', 'dispatch', 'experts', 'shared', 'combine'] as const) kernels.push(kernel(l, 0, k, 0));
+  return { kind: 'serial', streams: [{ name: 'gpu', sms: smCount }], kernels, microBatches: 1, layers };
+}
+
+/** DeepSeek's prefill two-micro-batch overlap over `layers` MoE layers (see the module comment). */
+export function twoBatchOverlapSchedule(layers: number, smCount: number, commSms: number): Schedule {
+  if (!Number.isInteger(commSms) || commSms < 2 || commSms >= smCount)
+    fail('E_CONFIG', `schedule.commSms must be an integer in [2, ${smCount - 1}], got ${commSms}`, { field: 'schedule.commSms', value: commSms });
+  const C = 0, M = 1;
+  const kernels: ScheduleKernel[] = [];
+  for (let l = 0; l < layers; l++) {
+    // Compute: ATTN(mb1), SHARED(mb0) of the previous layer, ATTN(mb0), MLP(mb1), MLP(mb0), SHARED(mb1).
+    kernels.push(kernel(l, 1, 'attn', C), kernel(l, 1, 'gate', C));
+    if (l > 0) kernels.push(kernel(l - 1, 0, 'shared', C));
+    kernels.push(kernel(l, 0, 'attn', C), kernel(l, 0, 'gate', C));
+    kernels.push(kernel(l, 1, 'experts', C), kernel(l, 0, 'experts', C), kernel(l, 1, 'shared', C));
+    // Communication: COMBINE(mb0) of the previous layer, DISPATCH(mb1), DISPATCH(mb0), COMBINE(mb1).
+    if (l > 0) kernels.push(kernel(l - 1, 0, 'combine', M));
+    kernels.push(kernel(l, 1, 'dispatch', M), kernel(l, 0, 'dispatch', M), kernel(l, 1, 'combine', M));
+  }
+  kernels.push(kernel(layers - 1, 0, 'shared', C), kernel(layers - 1, 0, 'combine', M));
+  return {
+    kind: 'two-batch-overlap',
+    streams: [{ name: 'compute', sms: smCount - commSms }, { name: 'comm', sms: commSms }],
+    kernels, microBatches: 2, layers,
+  };
+}
+
+/** The built-in schedule `kind`. */
+export function buildSchedule(kind: ScheduleKind, layers: number, smCount: number, commSms: number): Schedule {
+  if (!Number.isInteger(layers) || layers < 1) fail('E_CONFIG', `schedule.layers must be a positive integer, got ${layers}`, { field: 'schedule.layers', value: layers });
+  if (kind === 'serial') return serialSchedule(layers, smCount);
+  if (kind === 'two-batch-overlap') return twoBatchOverlapSchedule(layers, smCount, commSms);
+  return fail('E_CONFIG', `unknown schedule kind '${String(kind)}' (expected 'serial' or 'two-batch-overlap')`, { field: 'schedule.kind', value: kind });
+}
+
+/** The schedule's streams with their launch queues, as the stream machine takes them. */
+export function streamSpecs(s: Schedule) {
+  return s.streams.map((st, i) => ({
+    name: st.name,
+    sms: st.sms,
+    launches: s.kernels.filter((k) => k.stream === i).map((k) => ({ id: k.id, waits: k.waits })),
+  }));
+}
