@@ -174,13 +174,28 @@ export async function runSchedule(cluster: Cluster, schedule: Schedule, input: S
       work[k.id] = { kind: 'op', op: `ep.${kernel}.${nodes === 1 ? 'intranode' : 'internode'}`, args: args[k.mb]!, scope: scopeOf(k.layer, k.mb) };
     } else work[k.id] = { kind: 'compute', us: computeUs[k.mb]![k.kind as 'attn']! };
   }
-  const res = await cluster.run<StreamsRunResult>('streams.run', { smCount: hw.smCount, streams: streamSpecs(schedule), work } satisfies StreamsRunArgs, run);
+  const specs = streamSpecs(schedule);
+  // Lockstep: one operation per kernel (each starts on every rank once the previous one is over).
+  const parts: StreamsRunArgs[] = schedule.lockstep
+    ? schedule.kernels.map((k) => ({
+      smCount: hw.smCount,
+      streams: specs.map((st, i) => ({ ...st, launches: i === k.stream ? [{ id: k.id, waits: [] }] : [] })),
+      work: { [k.id]: work[k.id]! },
+    }))
+    : [{ smCount: hw.smCount, streams: specs, work }];
   const byId = new Map(schedule.kernels.map((k) => [k.id, k]));
-  const kernels = res.results.flatMap((x, rank) => x.spans.map((s): ScheduledKernelRun => {
-    const k = byId.get(s.id)!;
-    return { ...s, rank, kind: k.kind, layer: k.layer, mb: k.mb };
-  }));
-  return { kernels, startUs: res.startUs, endUs: res.endUs, notifyUs, computeUs, tokensPerMb: args.map((a) => a.numTokens) };
+  const kernels: ScheduledKernelRun[][] = Array.from({ length: R }, () => []);
+  const startUs = cluster.nowUs;
+  for (const part of parts) {
+    const res = await cluster.run<StreamsRunResult>('streams.run', part, run);
+    res.results.forEach((x, rank) => {
+      for (const s of x.spans) {
+        const k = byId.get(s.id)!;
+        kernels[rank]!.push({ ...s, rank, kind: k.kind, layer: k.layer, mb: k.mb });
+      }
+    });
+  }
+  return { kernels: kernels.flat(), startUs, endUs: cluster.nowUs, notifyUs, computeUs, tokensPerMb: args.map((a) => a.numTokens) };
 }
 
 export { kernelId };

@@ -5,8 +5,8 @@
  * (`run-schedule.ts`) and the compute model and EP kernels time it.
  *
  * Two built-in schedules:
- * - `serial`: one micro-batch, one stream on every SM, one kernel at a time (what the kernel
- *   benchmarks measure).
+ * - `serial`: one micro-batch, one stream on every SM, one kernel at a time, in lockstep across
+ *   the ranks (what the kernel benchmarks measure).
  * - `two-batch-overlap`: DeepSeek's prefill (deepseek-v3-workloads.md §3): two micro-batches, a
  *   compute stream and a communication stream on an SM partition, per layer compute ATTN(mb1),
  *   SHARED(mb0), ATTN(mb0), MLP(mb1), MLP(mb0), SHARED(mb1) against communication COMBINE(mb0),
@@ -43,6 +43,12 @@ export interface Schedule {
   kernels: ScheduleKernel[];
   microBatches: number;
   layers: number;
+  /**
+   * Kernels start together on every rank, each once the previous one has ended on all of them and
+   * its last transfers have landed: the kernel-by-kernel runs of the benchmarks (and of scenarios
+   * without a schedule), barrier idle time included.
+   */
+  lockstep?: boolean;
 }
 
 /** The kinds of schedule a scenario can name. */
@@ -72,12 +78,15 @@ function dataWaits(layer: number, mb: number, kind: KernelKind): string[] {
 const kernel = (layer: number, mb: number, kind: KernelKind, stream: number): ScheduleKernel =>
   ({ id: kernelId(layer, mb, kind), kind, layer, mb, stream, waits: dataWaits(layer, mb, kind) });
 
-/** `layers` MoE layers, one micro-batch, one stream on all `smCount` SMs, kernels one at a time. */
+/**
+ * `layers` MoE layers, one micro-batch, one stream on all `smCount` SMs, kernels one at a time in
+ * lockstep across the cluster (as the kernel benchmarks run them).
+ */
 export function serialSchedule(layers: number, smCount: number): Schedule {
   const kernels: ScheduleKernel[] = [];
   for (let l = 0; l < layers; l++)
     for (const k of ['attn', 'gate', 'dispatch', 'experts', 'shared', 'combine'] as const) kernels.push(kernel(l, 0, k, 0));
-  return { kind: 'serial', streams: [{ name: 'gpu', sms: smCount }], kernels, microBatches: 1, layers };
+  return { kind: 'serial', streams: [{ name: 'gpu', sms: smCount }], kernels, microBatches: 1, layers, lockstep: true };
 }
 
 /** DeepSeek's prefill two-micro-batch overlap over `layers` MoE layers (see the module comment). */
