@@ -56,8 +56,8 @@ function figuresTable(r: RunFigures): string {
   const head = `${r.scenario}: ${r.cluster.ranks} ranks (${r.cluster.nodes} x ${r.cluster.gpusPerNode} ${r.cluster.hardware}), ${r.payload}, ${r.steps} step(s), ${r.cluster.workers} worker(s)`;
   const phases = table(
     ['phase', 'virtual us', 'RDMA GB/s', 'NVL GB/s', 'IB avg', 'NVLink avg', 'IB MB', 'NVLink MB', 'link transfers'],
-    PHASES.map((p) => {
-      const s = r.phases[p];
+    [...PHASES, ...(r.phases.schedule ? (['schedule'] as const) : [])].map((p) => {
+      const s = r.phases[p]!;
       const d = s.deepep ?? null;
       return [p, f1(s.timeUs), f1n(d?.rdmaGBps), f1n(d?.nvlGBps), f1(s.bandwidthGBps.ib), f1(s.bandwidthGBps.nvlink), f1(s.bytes.ib / 1e6), f1(s.bytes.nvlink / 1e6), String(s.linkTransfers ?? s.transfers)];
     }),
@@ -67,10 +67,29 @@ function figuresTable(r: RunFigures): string {
     ([['expert pairs', r.load.expert], ['GPU pairs', r.load.gpu], ['GPU tokens', r.load.gpuTokens]] as const).map(([n, l]) => [n, f1(l.max), f1(l.mean), f2(l.maxOverMean)]),
   );
   const routing = routingTables(r.routing);
+  const sc = r.schedule;
+  const schedule = sc
+    ? [
+      `schedule ${sc.kind} (${sc.commSms} comm SMs), ${sc.layersSimulated} MoE layers simulated, scaled to ${sc.layersPerStep} layers:`,
+      table(
+        ['per step', 'value'],
+        [
+          ['step ms', f2(sc.stepUs / 1000)],
+          ['communication ms', f2(sc.commUs / 1000)],
+          ['exposed communication ms', f2(sc.exposedCommUs / 1000)],
+          ['hidden share', `${(sc.hiddenShare * 100).toFixed(1)}%`],
+          ...Object.entries(sc.simulated.smBusyShare).map(([k, v]) => [`SM busy share, stream ${k}`, `${(v * 100).toFixed(1)}%`]),
+          ['input tokens/s per node (cache hits counted)', sc.throughputPerNode.inputTokensPerSec.toFixed(0)],
+          ['computed tokens/s per node', sc.throughputPerNode.computedTokensPerSec.toFixed(0)],
+        ],
+      ),
+    ].join('\n')
+    : null;
   const verified = r.verified === null ? 'not checked' : r.verified ? 'match the dense reference' : 'DO NOT match the dense reference';
   return [
     `${head}\nconfigs: dispatch ${formatEpConfig(r.configs.dispatch)}; combine ${formatEpConfig(r.configs.combine)}`,
     phases,
+    ...(schedule ? [schedule] : []),
     loads,
     ...routing,
     `tokens: ${r.tokens.dispatched} dispatched, ${r.tokens.received} received, ${r.tokens.conserved ? 'conserved' : 'NOT conserved'}; outputs: ${verified}`,
