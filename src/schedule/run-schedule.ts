@@ -17,7 +17,7 @@ import { validateEpConfig, type EpConfig } from '../ep/ep-config.js';
 import { groupedExpertsTimeUs, type ComputeFormat } from '../kernels/compute-model.js';
 import { layerComputeUs, type LayerDims } from '../kernels/layer-compute.js';
 import { DEEPSEEK_V3_MLA } from '../kernels/mla-attention.js';
-import { COMM_KINDS, kernelId, streamSpecs, type KernelKind, type Schedule } from './schedule.js';
+import { COMM_KINDS, streamSpecs, type KernelKind, type Schedule } from './schedule.js';
 
 /** The model and routing one scheduled step runs. */
 export interface ScheduledStepInput {
@@ -198,4 +198,3 @@ export async function runSchedule(cluster: Cluster, schedule: Schedule, input: S
   return { kernels: kernels.flat(), startUs, endUs: cluster.nowUs, notifyUs, computeUs, tokensPerMb: args.map((a) => a.numTokens) };
 }
 
-export { kernelId };
