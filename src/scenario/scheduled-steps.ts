@@ -54,6 +54,7 @@ export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: M
 
   for (const [step, st] of plan.steps.entries()) {
     if (opts.signal?.aborted) fail('E_ABORTED', `run aborted before step ${step}`, { step });
+    const n = step + 1; // steps are 1-based in everything the layer reports
     if (recording) await cluster.takeTimeline();
     const t0 = cluster.nowUs;
     const run = await runSchedule(cluster, schedule, {
@@ -62,7 +63,7 @@ export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: M
       dispatchConfig: configs.dispatch, combineConfig: configs.combine, commSms: sc.commSms, promptLen: sc.promptLen,
     }, {
       ...(opts.signal ? { signal: opts.signal } : {}),
-      onProgress: (t) => opts.onProgress?.({ step, phase: 'schedule', virtualUs: t }),
+      onProgress: (t) => opts.onProgress?.({ step: n, phase: 'schedule', virtualUs: t }),
     });
 
     // What arrived, against the plan: rows per source rank over the micro-batches (layer 0's counts).
@@ -90,9 +91,9 @@ export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: M
       opts.onPhase?.(p);
       release();
     };
-    emit(makePhase({ step, phase: 'notify', startUs: t0, endUs: run.startUs }, notifyTl));
+    emit(makePhase({ step: n, phase: 'notify', startUs: t0, endUs: run.startUs }, notifyTl));
     emit(makePhase({
-      step, phase: 'schedule', startUs: run.startUs, endUs: run.endUs,
+      step: n, phase: 'schedule', startUs: run.startUs, endUs: run.endUs,
       kernels: run.kernels.map((k) => ({ rank: k.rank, stream: schedule.streams[k.stream]!.name, id: k.id, startUs: k.startUs, endUs: k.endUs })),
       ...(samples ? { samples } : {}), ...(activities ? { activities } : {}),
     }, scheduleTl));

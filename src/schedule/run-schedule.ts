@@ -116,11 +116,11 @@ export async function runSchedule(cluster: Cluster, schedule: Schedule, input: S
         const T = a.numTokens[r]!;
         const topk = cluster.ensureRegion(r, sc + R_TOPK, Math.max(4, T * input.topk * 4));
         new Int32Array(topk.buffer, 0, T * input.topk).set(mbSlots[m]![r]!);
-        for (const [name, bytes] of [[R_NOTIFY, stride], [R_NOTIFY_OUT, stride], [R_NOTIFY_SIG, 4]] as const)
+        for (const [name, bytes] of [[R_NOTIFY, stride], [R_NOTIFY_OUT, stride], [R_NOTIFY_SIG, 8]] as const)
           cluster.ensureRegion(r, sc + name, bytes).i32.fill(0);
         for (const k of ['d', 'c'] as const) {
           const names = ringNames(k);
-          const counters = new Set([names.nvlCtrl, names.rdmaCtrl, names.local]);
+          const counters = new Set([names.nvlCtrl, names.rdmaCtrl, names.local, names.meta]);
           for (const { name, bytes } of ringRegionSizes(k, a, R, gpn)) {
             const reg = cluster.ensureRegion(r, sc + name, bytes);
             if (counters.has(name)) reg.i32.fill(0);
