@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { createExpertParallel } from '../../../src/ep/expert-parallel.js';
+import { defaultEpConfigs } from '../../../src/ep/ep-config.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { groupedExpertsTimeUs } from '../../../src/kernels/compute-model.js';
 import { runSchedule, type ScheduledStepInput } from '../../../src/schedule/run-schedule.js';
@@ -11,10 +12,10 @@ import '../../../src/ops.js';
 // every rank runs the same compute and starts each kernel at the same time.
 const R = 8, T = 256, TOPK = 4, EPR = 4, NSLOTS = R * EPR;
 const slots = Array.from({ length: R }, (_, r) => Int32Array.from({ length: T * TOPK }, (_, i) => (r * T * TOPK + i) % NSLOTS));
-const cfg = { numSms: 24, nvlChunk: 6, nvlBuffer: 256, rdmaChunk: 6, rdmaBuffer: 126 };
+const cfg = defaultEpConfigs(R, 24, 2);
 const input: ScheduledStepInput = {
   slots, slotsPerRank: EPR, topk: TOPK, hidden: 1024, moeIntermediate: 512, routedExperts: NSLOTS, sharedExperts: 1, format: 'fp8',
-  dispatchConfig: cfg, combineConfig: cfg, commSms: 24, promptLen: 4096,
+  dispatchConfig: cfg.dispatch, combineConfig: cfg.combine, commSms: 24, promptLen: 4096,
 };
 const cluster = () => createCluster({ nodes: 2, gpusPerNode: 4, hardware: H800, workers: 1, transport: 'in-process' });
 
@@ -30,7 +31,7 @@ async function using<T>(f: (c: Cluster) => Promise<T>): Promise<T> {
 describe('runSchedule', () => {
   it("serial reproduces today's per-kernel times exactly (dispatch and combine as separate operations)", async () => {
     const today = await using(async (c) => {
-      const ep = await createExpertParallel(c, { numExperts: NSLOTS, hidden: 1024, topk: TOPK, dtype: 'fp8', sizesOnly: true, numSms: 24, dispatchConfig: cfg, combineConfig: cfg });
+      const ep = await createExpertParallel(c, { numExperts: NSLOTS, hidden: 1024, topk: TOPK, dtype: 'fp8', sizesOnly: true, numSms: 24, dispatchConfig: cfg.dispatch, combineConfig: cfg.combine });
       const d = await ep.dispatch({ topkIdx: slots });
       const cb = await ep.combine({ handle: d.handle });
       return { notify: d.timing.notifyUs, dispatch: d.timing.perRankUs, combine: cb.timing.perRankUs };
@@ -43,8 +44,10 @@ describe('runSchedule', () => {
     expect(run.notifyUs).toBe(today.notify);
     // The same events at a later absolute time: equal up to the rounding of the absolute clock.
     const same = (got: number[], want: number[]) => want.forEach((w, r) => expect(Math.abs(got[r]! - w), `rank ${r}`).toBeLessThan(1e-9));
-    same(per('dispatch'), today.dispatch);
-    same(per('combine'), today.combine);
+    // A kernel's span on its stream includes its launch; DeepEP's kernel time starts after it.
+    const kernel = (kind: string) => per(kind).map((us) => us - H800.kernelLaunchUs);
+    same(kernel('dispatch'), today.dispatch);
+    same(kernel('combine'), today.combine);
     expect(today.combine.every((c, r) => c !== today.dispatch[r])).toBe(true);
     // Compute kernels take exactly the compute model's time on the stream's 132 SMs.
     const load = new Array(EPR).fill((R * T * TOPK) / NSLOTS);
