@@ -17,6 +17,13 @@ import { validateEpConfig, type EpConfig } from '../ep/ep-config.js';
 import { groupedExpertsTimeUs, type ComputeFormat } from '../kernels/compute-model.js';
 import { layerComputeUs, type LayerDims } from '../kernels/layer-compute.js';
 import { DEEPSEEK_V3_MLA } from '../kernels/mla-attention.js';
+// The operations a schedule runs (in-process hosts find them in the registry).
+import '../actors/stream-runner.js';
+import '../ep/notify-op.js';
+import '../ep/intranode-dispatch-op.js';
+import '../ep/intranode-combine-op.js';
+import '../ep/internode-dispatch-op.js';
+import '../ep/internode-combine-op.js';
 import { COMM_KINDS, streamSpecs, type KernelKind, type Schedule } from './schedule.js';
 
 /** The model and routing one scheduled step runs. */
