@@ -279,7 +279,6 @@ export class EngineHost {
     const e = this.mustEngine();
     this.drainInbound();
     if (e.nextEventTime() < end) e.runUntil(end);
-    e.flushStarts();
     this.collectFinished();
     for (let w = 0; w < e.outbox.length; w++) {
       const box = e.outbox[w]!;

@@ -31,6 +31,8 @@ export interface TrafficResult {
   windows: number;
   /** CPU time each host thread spent in the run, ms (NaN where unknown). */
   hostCpuMs: number[];
+  /** Scheduler events the call took (all workers). */
+  events: number;
 }
 
 interface TrafficArgs {
@@ -97,5 +99,5 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
     for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
     return r;
   });
-  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs };
+  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events };
 }

@@ -118,6 +118,7 @@ function fromObject(obj: Record<string, unknown>, origin: string, baseDir: strin
     peakTflops: { fp8: value('peakTflops.fp8'), bf16: value('peakTflops.bf16'), fp32: value('peakTflops.fp32') },
     kernelLaunchUs: value('kernelLaunchUs'), smCopyGBps: value('smCopyGBps'), smReduceGBps: value('smReduceGBps'),
     nvlinkMessageUs: value('nvlinkMessageUs'), ibMessageUs: value('ibMessageUs'), hostSyncUs: value('hostSyncUs'),
+    ibQpGBps: value('ibQpGBps'),
   };
   validateHardwareProfile(profile, origin);
   const sources = {} as HardwareSources;

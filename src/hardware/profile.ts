@@ -50,11 +50,16 @@ export interface HardwareProfile {
   ibMessageUs: number;
   /** Host round trip of a CPU-synchronised step (the notify step's wait for counts), us. */
   hostSyncUs: number;
+  /**
+   * Rate one RDMA queue pair reaches on its own, GB/s: a work request's transfer is capped at its
+   * QP's rate, while the NIC (`ibGBps`) is shared by all QPs.
+   */
+  ibQpGBps: number;
 }
 
 /**
  * NVIDIA H800 SXM as DeepSeek deploys it: NVLink ~160 GB/s achievable per GPU (V3 report §3.2.2),
- * one CX7 400 Gb/s NIC per GPU (~50 GB/s), 132 SMs, 80 GB HBM3 at ~3.35 TB/s, H100 compute.
+ * one CX7 400 Gb/s NIC per GPU (50 GB/s line rate; 49 GB/s with two queue pairs, 45.625 with one), 132 SMs, 80 GB HBM3 at ~3.35 TB/s, H100 compute.
  */
 export const H800: HardwareProfile = Object.freeze({
   name: 'H800',
@@ -63,7 +68,9 @@ export const H800: HardwareProfile = Object.freeze({
   hbmGBps: 3350,
   nvlinkGBps: 160,
   nvlinkLatencyUs: 1.0,
-  ibGBps: 50,
+  // 392 Gb/s: what two queue pairs reach on 4 MB writes on a 400 Gb/s CX7 (deepep-details.md §5;
+  // "46-48 GB/s in practice" there too). Was 50 (the line rate) before the NIC model.
+  ibGBps: 49,
   ibLatencyUs: 2.5,
   peakTflops: Object.freeze({ fp8: 1979, bf16: 989, fp32: 67 }),
   kernelLaunchUs: 4,
@@ -72,6 +79,8 @@ export const H800: HardwareProfile = Object.freeze({
   nvlinkMessageUs: 0.3,
   ibMessageUs: 0.6,
   hostSyncUs: 15,
+  // 365 Gb/s: one queue pair on 4 MB writes (deepep-details.md §5).
+  ibQpGBps: 45.625,
 }) as HardwareProfile;
 
 /** NVIDIA H100 SXM: NVLink 4 at 900 GB/s both directions (450 per direction), CX7 NIC per GPU. */
@@ -96,7 +105,7 @@ const BUILT_IN: ReadonlyMap<string, HardwareProfile> = new Map([H800, H100, H200
 export const HARDWARE_FIELDS = [
   'smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs',
   'peakTflops.fp8', 'peakTflops.bf16', 'peakTflops.fp32', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps',
-  'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs',
+  'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps',
 ] as const;
 export type HardwareField = (typeof HARDWARE_FIELDS)[number];
 
@@ -109,7 +118,7 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   hbmGBps: 'NVIDIA H100/H800 SXM datasheet: 3.35 TB/s HBM3',
   nvlinkGBps: 'DeepSeek-V3 technical report §3.2.2: about 160 GB/s achievable NVLink per GPU',
   nvlinkLatencyUs: 'estimate: typical one-way latency of SM-issued NVLink stores; no figure in the reference',
-  ibGBps: 'DeepSeek-V3 report §3.2.2: one ConnectX-7 400 Gb/s NIC per GPU, 400 Gb/s = 50 GB/s line rate',
+  ibGBps: 'deepep-details.md §5: two queue pairs reach ~392 Gb/s = 49 GB/s on 4 MB writes on the 400 Gb/s ConnectX-7 NIC per GPU (DeepSeek-V3 report §3.2.2; 50 GB/s line rate)',
   ibLatencyUs: 'estimate: typical one-way RDMA write latency through one switch tier; no figure in the reference',
   'peakTflops.fp8': 'NVIDIA H100 SXM datasheet (H800 has H100 compute): 1,979 dense FP8 TFLOP/s',
   'peakTflops.bf16': 'NVIDIA H100 SXM datasheet: 989 dense BF16 TFLOP/s',
@@ -120,6 +129,7 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   nvlinkMessageUs: 'estimate: fence and tail release of one chunked NVLink send',
   ibMessageUs: 'estimate: building and posting one RDMA work request (WQE and doorbell)',
   hostSyncUs: "estimate: host round trip of the CPU polling the notify step's pinned counters (launches are kernelLaunchUs)",
+  ibQpGBps: 'deepep-details.md §5: one queue pair reaches ~365 Gb/s = 45.625 GB/s on 4 MB writes',
 }) as HardwareSources;
 
 const SOURCES: ReadonlyMap<string, HardwareSources> = new Map([
@@ -171,7 +181,7 @@ export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'):
       fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${showValue(v)}`, { field, value: v });
   };
   if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object, got ${showValue(p)}`, { value: p });
-  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs'] as const)
+  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps'] as const)
     check(f, p[f]);
   for (const f of ['fp8', 'bf16', 'fp32'] as const) check(`peakTflops.${f}`, p.peakTflops?.[f]);
   return p;

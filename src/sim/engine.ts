@@ -4,11 +4,12 @@
  * and the transfers between them and to ranks of other workers. Pure logic over plain data, driven
  * window by window by its host; it is tested in-process, several engines in one thread.
  *
- * A transfer's life: issued by a task at the source; served by the source's egress port (processor
- * sharing, FIFO per destination); its first byte reaches the destination's ingress port one link
- * latency after egress service starts; it is delivered (data readable, counter moved, waiters woken)
- * once both its last byte has left the source (+latency) and the ingress port has served it, and
- * never before an earlier transfer on the same (source, destination) pair.
+ * A transfer's life: issued by a task at the source; sent by the source's egress port (a stream per
+ * destination and queue pair, FIFO; streams share the port max-min fairly, each capped by the last
+ * credit its receiver sent); the news of its sending rate reaches the destination's ingress port one
+ * link latency later, which serves the bytes that have arrived (docs/hardware.md); it is delivered
+ * (data readable, counter moved, waiters woken) when its last byte has been served there, so never
+ * before an earlier transfer of the same stream.
  */
 import { fail, toWireError, type WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
@@ -17,17 +18,19 @@ import { checkRange, RegionTable, type Region } from '../transport/memory.js';
 import { FLAG_NO_DATA, FLAG_WANT_ACK, PacketColumns } from '../transport/packets.js';
 import {
   C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T, C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ,
-  C_KEY_SEQ2, C_OP, C_PAIR_SEQ, C_PATH, C_SIG_OFFSET, C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE,
-  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_EGRESS_DONE, EV_INGRESS_START, EV_LOCAL_DELIVER, EV_PORT,
-  EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_EGRESS_DONE,
-  PKT_INGRESS_START, PKT_READ, PKT_READ_REPLY, PKT_START_DONE, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, WAIT_COUNTER,
+  C_OP, C_PAIR_SEQ, C_PATH, C_QP, C_RATE, C_SIG_OFFSET, C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE,
+  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_CREDIT, EV_LOCAL_DELIVER, EV_SETTLE, EV_NEWS, EV_PORT, EV_RECV_PORT,
+  EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_CREDIT, PKT_EGRESS_DONE,
+  PKT_INGRESS_START, PKT_RATE, PKT_READ, PKT_READ_REPLY, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, QP_SLOTS, WAIT_COUNTER,
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import { EventQueue } from './event-queue.js';
-import { ProcessorSharingPort, type PortHost, type PortJob } from './ps-port.js';
+import {
+  NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type FlowJob, type NewsItem, type RecvHost, type SendHost,
+} from './flow-port.js';
 import { RankContext } from './rank-context.js';
 import { describeWait, Task, type KernelTag, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
-import { ActivityLog, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
+import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
 export interface EngineShape {
@@ -40,24 +43,14 @@ export interface EngineShape {
   recordTimeline: boolean;
 }
 
-/**
- * A transfer in flight. It is its own egress port job (peer = destination); its ingress job is made
- * when its first byte reaches the receiver.
- */
-class Transfer implements TransferHandle, PortJob {
-  readonly peer: number;
-  finishV = 0;
-  readonly x: Transfer;
-  ingressJob: Job | null = null;
+/** A transfer in flight: a job of its sender's port and, once its first byte arrives, of its receiver's. */
+class Transfer implements TransferHandle, FlowJob {
+  sent = 0;
+  arrived = 0;
+  served = 0;
+  arrRate = 0;
+  arrivedAll = false;
   acked = false;
-  egressArrived = false;
-  ingressFinished = false;
-  /** Same-engine transfers: when and under which key the egress-done news reaches the receiver. */
-  egressArriveT = -1;
-  egressSeq = -1;
-  /** Cross-engine transfers: the ingress-start news not sent yet (time and key seq), or -1. */
-  startT = -1;
-  startSeq = -1;
   egressStartT = -1;
   egressDoneT = -1;
   ingressStartT = -1;
@@ -68,14 +61,24 @@ class Transfer implements TransferHandle, PortJob {
     readonly src: number, readonly dst: number, readonly xid: number, readonly pairSeq: number, readonly op: number,
     readonly path: number, readonly bytes: number, readonly srcRegion: number, readonly srcOffset: number,
     readonly dstRegion: number, readonly dstOffset: number, readonly value: number, readonly issueT: number,
-    readonly flags: number, readonly sigRegion = -1, readonly sigOffset = -1,
-  ) {
-    this.peer = dst;
-    this.x = this;
-  }
+    readonly flags: number, readonly sigRegion = -1, readonly sigOffset = -1, readonly qp = 0,
+  ) {}
 }
 
-type Job = PortJob & { x: Transfer };
+/** The event-key rank of end-of-instant port settles: above every real rank (ranks are < 4095). */
+const SETTLE_RANK = 4095;
+
+/** News for the receiver ports of one engine, or credits for its sender ports: one event per batch. */
+interface CreditBatch {
+  /** Path index (0 NVLink, 1 IB) of the ports. */
+  pathIdx: number;
+  /** Receiver rank and fair level (bytes/us). */
+  dst: number;
+  level: number;
+  /** Sender ranks and their stream keys (dst * QP_SLOTS + qp). */
+  srcs: number[];
+  keys: number[];
+}
 
 /** A task that failed, as reported to the main thread. */
 export interface TaskFailure {
@@ -92,7 +95,7 @@ export interface BlockedTask {
   waitingFor: string;
 }
 
-export class Engine implements PortHost<Job> {
+export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
   readonly links: LinkModel;
   readonly regions = new RegionTable();
   readonly queue = new EventQueue(4096);
@@ -101,10 +104,14 @@ export class Engine implements PortHost<Job> {
   eventsProcessed = 0;
   private readonly seq: Float64Array;
   private readonly xidNext: Float64Array;
-  private readonly ports: Array<ProcessorSharingPort<Job>[] | undefined>;
+  /** Per local rank: sender ports [NVLink, NIC] and receiver ports [NVLink, NIC]. */
+  private readonly sendPorts: Array<SendPort<Transfer>[] | undefined>;
+  private readonly recvPorts: Array<RecvPort<Transfer>[] | undefined>;
   private readonly pairSeqOut: Array<Int32Array | undefined>;
-  private readonly nextDeliver: Array<Int32Array | undefined>;
-  private readonly heldBack = new Map<number, Transfer>();
+  /** Record link rate segments and port busy periods into the activity log (runTraffic). */
+  private recordLinks = false;
+  /** Transfers issued (events per transfer is a cost figure). */
+  transfersIssued = 0;
   private readonly inbound = new Map<number, Transfer>();
   private readonly sentByXid = new Map<number, Transfer>();
   private readonly tasks = new Map<number, Task>();
@@ -112,8 +119,6 @@ export class Engine implements PortHost<Job> {
   private taskIdNext = 0;
   /** Packets for each other host, as reused columns (cleared once the host has sent them). */
   readonly outbox: PacketColumns[];
-  /** Cross-engine transfers whose ingress-start packet is held until the window's end. */
-  private readonly pendingStarts: Transfer[] = [];
   readonly contexts: Array<RankContext | undefined>;
   readonly timeline = new TimelineLog();
   /** Counter samples recorded by tasks (kept only when the timeline is recorded). */
@@ -134,21 +139,22 @@ export class Engine implements PortHost<Job> {
     this.links = new LinkModel(shape.hardware, shape.gpusPerNode);
     this.seq = new Float64Array(n);
     this.xidNext = new Float64Array(n);
-    this.ports = new Array(n);
+    this.sendPorts = new Array(n);
+    this.recvPorts = new Array(n);
     this.pairSeqOut = new Array(n);
-    this.nextDeliver = new Array(n);
     this.contexts = new Array(n);
     this.outbox = Array.from({ length: numWorkers }, (_, w) => new PacketColumns(w === workerIndex ? 1 : 256));
     const bw = this.links.bytesPerUs;
     for (const r of localRanks) {
-      this.ports[r] = [
-        new ProcessorSharingPort<Job>(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this),
-        new ProcessorSharingPort<Job>(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this),
-        new ProcessorSharingPort<Job>(r, PORT_IB_OUT, bw[PATH_IB]!, this),
-        new ProcessorSharingPort<Job>(r, PORT_IB_IN, bw[PATH_IB]!, this),
+      this.sendPorts[r] = [
+        new SendPort<Transfer>(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this),
+        new SendPort<Transfer>(r, PORT_IB_OUT, bw[PATH_IB]!, this),
+      ];
+      this.recvPorts[r] = [
+        new RecvPort<Transfer>(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this),
+        new RecvPort<Transfer>(r, PORT_IB_IN, bw[PATH_IB]!, this),
       ];
       this.pairSeqOut[r] = new Int32Array(n);
-      this.nextDeliver[r] = new Int32Array(n);
       this.contexts[r] = new RankContext(this, r);
     }
   }
@@ -367,8 +373,10 @@ export class Engine implements PortHost<Job> {
    */
   issue(
     src: number, dst: number, op: number, bytes: number, srcRegion: number, srcOffset: number,
-    dstRegion: number, dstOffset: number, value: number, flags: number, sigRegion = -1, sigOffset = -1,
+    dstRegion: number, dstOffset: number, value: number, flags: number, sigRegion = -1, sigOffset = -1, qp = -1,
   ): Transfer {
+    if (qp !== -1 && !(Number.isInteger(qp) && qp >= 0 && qp < QP_SLOTS))
+      fail('E_ARGUMENT', `rank ${src}: queue pair ${qp} outside 0..${QP_SLOTS - 1}`, { rank: src, qp });
     if (!Number.isInteger(dst) || dst < 0 || dst >= this.shape.numRanks)
       fail('E_RANK', `rank ${src}: destination rank ${dst} does not exist (cluster has ${this.shape.numRanks} ranks)`, { rank: src, dst });
     // Checked inline on this hot path; the messages are only built when a check fails.
@@ -402,16 +410,20 @@ export class Engine implements PortHost<Job> {
     const pairOut = this.pairSeqOut[src]!;
     const pairSeq = pairOut[dst]!;
     pairOut[dst] = pairSeq + 1;
+    // An RDMA work request (qp >= 0, InfiniBand) runs on its queue pair, at most at the QP's rate.
+    const wr = qp >= 0 && path === PATH_IB;
     const x = new Transfer(
       src, dst, xid, pairSeq, op, path, wire,
-      srcRegion, srcOffset, dstRegion, dstOffset, value, this.now, flags, sigRegion, sigOffset,
+      srcRegion, srcOffset, dstRegion, dstOffset, value, this.now, flags, sigRegion, sigOffset, wr ? qp : 0,
     );
+    this.transfersIssued++;
     if (flags & FLAG_WANT_ACK) this.sentByXid.set(x.xid * 4096 + (src & 4095), x);
     if (path === PATH_LOCAL) {
       x.egressStartT = x.ingressStartT = this.now;
       this.queue.push(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, src, this.nextSeq(src), EV_LOCAL_DELIVER, 0, x);
     } else {
-      this.ports[src]![path === PATH_NVLINK ? PORT_NVL_OUT : PORT_IB_OUT]!.enqueue(x, this.now);
+      const limit = wr ? this.shape.hardware.ibQpGBps * 1e3 : Infinity;
+      this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + x.qp, limit, this.now);
     }
     return x;
   }
@@ -427,86 +439,135 @@ export class Engine implements PortHost<Job> {
     } else {
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
         PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
-        -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1, -1,
+        -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1, 0, 0,
       );
     }
   }
 
-  scheduleTimer(port: ProcessorSharingPort<Job>, time: number, generation: number): void {
-    this.queue.push(time, port.owner, this.nextSeq(port.owner), EV_PORT, generation, port);
+  // ---------------------------------------------------------------- link flow (docs/hardware.md)
+
+  /** Port timers share the port's settle key: what falls due settles with the rest of its instant. */
+  sendTimer(port: SendPort<Transfer>, time: number, generation: number): void {
+    this.queue.push(time, SETTLE_RANK, port.owner * 4 + port.index, EV_PORT, generation, port);
   }
 
-  jobStarted(port: ProcessorSharingPort<Job>, job: Job, time: number): void {
-    const x = job.x;
-    if (port.index === PORT_NVL_OUT || port.index === PORT_IB_OUT) {
-      x.egressStartT = time;
-      const t = time + this.links.latencyUs[x.path]!;
-      const seq = this.nextSeq(x.src);
-      if (this.isLocal(x.dst)) this.queue.push(t, x.src, seq, EV_INGRESS_START, 0, x);
-      else {
-        // Held until the window's packets leave: if the egress finishes first, both halves travel
-        // in one packet (it is due at t >= the window's end, so holding it changes nothing).
-        x.startT = t;
-        x.startSeq = seq;
-        this.pendingStarts.push(x);
-      }
-    } else x.ingressStartT = time;
+  recvTimer(port: RecvPort<Transfer>, time: number, generation: number): void {
+    this.queue.push(time, SETTLE_RANK, port.owner * 4 + port.index, EV_RECV_PORT, generation, port);
   }
 
-  jobDone(port: ProcessorSharingPort<Job>, job: Job, time: number): void {
-    const x = job.x;
-    if (port.index === PORT_NVL_OUT || port.index === PORT_IB_OUT) {
-      x.egressDoneT = time;
+  /**
+   * A sender port's news (starts, rate changes, ends), due at the receivers one latency later.
+   * Every item takes its own key (consecutive seqs of the sender); the items for this engine's
+   * receivers travel as one event under the first of their keys, the others as packets. Items for
+   * different receivers are independent and nothing else can sit between consecutive seqs of one
+   * rank, so the outcome is the same however the receivers are spread over workers.
+   */
+  news(port: SendPort<Transfer>, items: NewsItem<Transfer>[], time: number): void {
+    const src = port.owner;
+    let local: NewsItem<Transfer>[] | null = null;
+    let localSeq = -1;
+    for (const it of items) {
+      const x = it.job;
       const t = time + this.links.latencyUs[x.path]!;
-      const seq = this.nextSeq(x.src);
-      if (!this.isLocal(x.dst)) {
-        const box = this.outbox[this.shape.workerOfRank[x.dst]!]!;
-        if (x.startSeq >= 0) {
-          pushPacketOf(box, PKT_START_DONE, x.startT, x.src, x.startSeq, x, seq);
-          x.startSeq = -1;
-        } else pushPacketOf(box, PKT_EGRESS_DONE, t, x.src, seq, x);
+      const seq = this.nextSeq(src);
+      if (it.kind === NEWS_START) x.egressStartT = time;
+      else if (it.kind === NEWS_DONE) x.egressDoneT = time;
+      it.key = src * QP_SLOTS + x.qp;
+      it.seq = seq;
+      if (this.isLocal(x.dst)) {
+        if (local === null) {
+          local = [];
+          localSeq = seq;
+        }
+        local.push(it);
+        continue;
       }
-      else if (x.ingressFinished) this.queue.push(t, x.src, seq, EV_EGRESS_DONE, 0, x);
-      else {
-        // Same engine, ingress still busy: no event needed unless ingress finishes first (see
-        // below). The key is kept so the delivery happens exactly where the event would have.
-        x.egressArriveT = t;
-        x.egressSeq = seq;
-      }
-    } else {
-      x.ingressDoneT = time;
-      x.ingressFinished = true;
-      if (x.egressArrived) this.ready(x);
-      else if (x.egressSeq >= 0) {
-        // The egress-done event (t, src, seq) was elided: deliver now if it would already have
-        // been processed, else schedule it as it would have been.
-        const q = this.queue;
-        const t = x.egressArriveT;
-        if (t < time || (t === time && (x.src < q.popRank || (x.src === q.popRank && x.egressSeq < q.popSeq)))) {
-          x.egressArrived = true;
-          this.ready(x);
-        } else this.queue.push(t, x.src, x.egressSeq, EV_EGRESS_DONE, 0, x);
-      }
+      const box = this.outbox[this.shape.workerOfRank[x.dst]!]!;
+      const kind = it.kind === NEWS_START ? PKT_INGRESS_START : it.kind === NEWS_DONE ? PKT_EGRESS_DONE : PKT_RATE;
+      pushPacketOf(box, kind, t, src, seq, x, it.rate);
+    }
+    if (local !== null) this.queue.push(time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!, src, localSeq, EV_NEWS, 0, local);
+  }
+
+  /** Apply a batch of news in order; settle each receiver port once its items of the batch are in. */
+  private applyNews(items: readonly NewsItem<Transfer>[]): void {
+    for (const it of items) {
+      const x = it.job;
+      if (it.kind === NEWS_START) x.ingressStartT = this.now;
+      else if (it.kind === NEWS_DONE) this.inbound.delete(x.xid * 4096 + (x.src & 4095));
+      this.recvPorts[x.dst]![x.path === PATH_NVLINK ? 0 : 1]!.news(it, this.now);
     }
   }
 
-  /** Both halves are in: deliver now unless an earlier transfer on the pair is still missing. */
-  private ready(x: Transfer): void {
-    const nd = this.nextDeliver[x.dst]!;
-    if (x.pairSeq !== nd[x.src]) {
-      this.heldBack.set(pairKey(x.src, x.dst, x.pairSeq), x);
-      return;
+  /**
+   * A port changed at `time`: settle it once after every other event of that instant, under a key
+   * of its own past every rank's (pseudo-rank SETTLE_RANK, seq = the port's number), so the same
+   * changes are settled together however ranks are spread over workers.
+   */
+  settleLater(port: SendPort<never> | RecvPort<never>, time: number): void {
+    this.queue.push(time, SETTLE_RANK, port.owner * 4 + port.index, EV_SETTLE, 0, port);
+  }
+
+  /** A receiver port's credit, due at its senders one latency later (keys as for news). */
+  credit(port: RecvPort<Transfer>, keys: number[], level: number, time: number): void {
+    const dst = port.owner;
+    const pathIdx = port.index === PORT_NVL_IN ? 0 : 1;
+    const path = pathIdx === 0 ? PATH_NVLINK : PATH_IB;
+    const t = time + this.links.latencyUs[path]!;
+    let local: CreditBatch | null = null;
+    let localSeq = -1;
+    for (const key of keys) {
+      const src = Math.floor(key / QP_SLOTS);
+      const qp = key - src * QP_SLOTS;
+      const seq = this.nextSeq(dst);
+      if (this.isLocal(src)) {
+        if (local === null) {
+          local = { pathIdx, dst, level, srcs: [], keys: [] };
+          localSeq = seq;
+        }
+        local.srcs.push(src);
+        local.keys.push(dst * QP_SLOTS + qp);
+        continue;
+      }
+      this.outbox[this.shape.workerOfRank[src]!]!.push(
+        PKT_CREDIT, t, dst, seq, src, dst, 0, 0, OP_PUT, path, 0, -1, -1, -1, -1, 0, time, -1, -1, 0, -1, -1, -1, level === Infinity ? 0 : level, qp, // rate 0: no limit
+      );
     }
+    if (local !== null) this.queue.push(t, dst, localSeq, EV_CREDIT, 0, local);
+  }
+
+  private applyCredits(b: CreditBatch): void {
+    for (let i = 0; i < b.srcs.length; i++) this.sendPorts[b.srcs[i]!]![b.pathIdx]!.credit(b.keys[i]!, b.level, this.now);
+  }
+
+  served(_port: RecvPort<Transfer>, x: Transfer, time: number): void {
+    x.ingressDoneT = time;
     this.deliver(x);
-    nd[x.src] = nd[x.src]! + 1;
-    for (;;) {
-      const k = pairKey(x.src, x.dst, nd[x.src]!);
-      const next = this.heldBack.get(k);
-      if (!next) break;
-      this.heldBack.delete(k);
-      this.deliver(next);
-      nd[x.src] = nd[x.src]! + 1;
+  }
+
+  /** Sender rate segments (src, start, end, dst, rate) for runTraffic, as activities on link tracks. */
+  rateSegment(port: SendPort<Transfer>, x: Transfer, _key: number, start: number, end: number, rate: number): void {
+    if (end > start) this.activities.record(start, end, port.owner, LINK_RATE_TRACK + x.dst, rate);
+  }
+
+  /** Turn link recording on or off for the ports of this engine (runTraffic's per-port and per-transfer figures). */
+  setRecordLinks(on: boolean): void {
+    if (this.recordLinks === on) return;
+    this.recordLinks = on;
+    for (const r of this.localRanks) {
+      for (const p of [...this.sendPorts[r]!, ...this.recvPorts[r]!]) {
+        p.recording = on;
+        p.onBusy = on ? (q, start, end, bytes) => this.activities.record(start, end, q.owner, LINK_PORT_TRACK + q.index, bytes) : null;
+      }
     }
+  }
+
+  /** Port figures of this engine's ranks: [rank, port index, busy us, bytes, max load / capacity] rows. */
+  portStats(): number[][] {
+    const out: number[][] = [];
+    for (const r of this.localRanks)
+      for (const p of [...this.sendPorts[r]!, ...this.recvPorts[r]!]) out.push([r, p.index, p.busyUs, p.bytesMoved, p.maxLoad / p.bytesPerUs]);
+    return out;
   }
 
   private deliver(x: Transfer): void {
@@ -562,30 +623,54 @@ export class Engine implements PortHost<Job> {
   acceptColumns(b: PacketColumns): void {
     this.checkColumns(b);
     const k = b.kinds, c = b.col;
-    const time = c[C_TIME]!, keyRank = c[C_KEY_RANK]!, keySeq = c[C_KEY_SEQ]!, src = c[C_SRC]!, xid = c[C_XID]!;
+    const time = c[C_TIME]!, keyRank = c[C_KEY_RANK]!, keySeq = c[C_KEY_SEQ]!, src = c[C_SRC]!, dst = c[C_DST]!, xid = c[C_XID]!;
+    const path = c[C_PATH]!, rate = c[C_RATE]!, qp = c[C_QP]!;
+    let news: NewsItem<Transfer>[] | null = null;
+    let credits: CreditBatch | null = null;
     for (let i = 0; i < b.count; i++) {
-      switch (k[i]) {
+      const kind = k[i]!;
+      // Consecutive flow packets of one batch (same time and sender, same receiver port or sender
+      // port) become one event, as they would have been on one engine.
+      const j = i - 1;
+      const follows = j >= 0 && time[i] === time[j] && keyRank[i] === keyRank[j] && keySeq[i] === keySeq[j]! + 1 && path[i] === path[j];
+      if (news !== null && !(follows && k[j] !== PKT_CREDIT && dst[i] === dst[j] && (kind === PKT_INGRESS_START || kind === PKT_RATE || kind === PKT_EGRESS_DONE))) news = null;
+      if (credits !== null && !(follows && kind === PKT_CREDIT && rate[i] === rate[j])) credits = null;
+      switch (kind) {
         case PKT_INGRESS_START:
-        case PKT_START_DONE: {
-          const path = c[C_PATH]![i]!;
-          const x = new Transfer(
-            src[i]!, c[C_DST]![i]!, xid[i]!, c[C_PAIR_SEQ]![i]!, c[C_OP]![i]!, path, c[C_BYTES]![i]!, c[C_SRC_REGION]![i]!,
-            c[C_SRC_OFFSET]![i]!, c[C_DST_REGION]![i]!, c[C_DST_OFFSET]![i]!, c[C_VALUE]![i]!, c[C_ISSUE_T]![i]!, c[C_FLAGS]![i]!,
-            c[C_SIG_REGION]![i]!, c[C_SIG_OFFSET]![i]!,
-          );
-          x.egressStartT = c[C_EGRESS_START_T]![i]!;
-          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_INGRESS_START, 0, x);
-          if (k[i] === PKT_START_DONE) {
-            // The same event the egress-done packet would have made: time and key as the sender had them.
-            x.egressDoneT = c[C_EGRESS_DONE_T]![i]!;
-            this.queue.push(x.egressDoneT + this.links.latencyUs[path]!, keyRank[i]!, c[C_KEY_SEQ2]![i]!, EV_EGRESS_DONE, 0, x);
-          } else this.inbound.set(xid[i]! * 4096 + (src[i]! & 4095), x);
+        case PKT_RATE:
+        case PKT_EGRESS_DONE: {
+          const key = xid[i]! * 4096 + (src[i]! & 4095);
+          let x: Transfer;
+          if (kind === PKT_INGRESS_START) {
+            x = new Transfer(
+              src[i]!, dst[i]!, xid[i]!, c[C_PAIR_SEQ]![i]!, c[C_OP]![i]!, path[i]!, c[C_BYTES]![i]!, c[C_SRC_REGION]![i]!,
+              c[C_SRC_OFFSET]![i]!, c[C_DST_REGION]![i]!, c[C_DST_OFFSET]![i]!, c[C_VALUE]![i]!, c[C_ISSUE_T]![i]!, c[C_FLAGS]![i]!,
+              c[C_SIG_REGION]![i]!, c[C_SIG_OFFSET]![i]!, qp[i]!,
+            );
+            x.egressStartT = c[C_EGRESS_START_T]![i]!;
+            this.inbound.set(key, x);
+          } else {
+            x = this.inbound.get(key)!;
+            if (kind === PKT_EGRESS_DONE) x.egressDoneT = c[C_EGRESS_DONE_T]![i]!;
+          }
+          const item: NewsItem<Transfer> = {
+            job: x, kind: kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE, rate: rate[i]!, key: src[i]! * QP_SLOTS + qp[i]!, seq: keySeq[i]!,
+          };
+          if (news !== null) news.push(item);
+          else {
+            news = [item];
+            this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_NEWS, 0, news);
+          }
           break;
         }
-        case PKT_EGRESS_DONE: {
-          const x = this.inbound.get(xid[i]! * 4096 + (src[i]! & 4095))!;
-          x.egressDoneT = c[C_EGRESS_DONE_T]![i]!;
-          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_EGRESS_DONE, 0, x);
+        case PKT_CREDIT: {
+          const pathIdx = path[i] === PATH_NVLINK ? 0 : 1;
+          if (credits === null) {
+            credits = { pathIdx, dst: dst[i]!, level: rate[i] === 0 ? Infinity : rate[i]!, srcs: [], keys: [] };
+            this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_CREDIT, 0, credits);
+          }
+          credits.srcs.push(src[i]!);
+          credits.keys.push(dst[i]! * QP_SLOTS + qp[i]!);
           break;
         }
         case PKT_ACK: {
@@ -595,7 +680,7 @@ export class Engine implements PortHost<Job> {
         }
         case PKT_READ: {
           const region = this.regions.get(c[C_DST_REGION]![i]!);
-          const req = { task: null, taskId: c[C_WAITER]![i]!, region, index: c[C_DST_OFFSET]![i]! >> 2, src: src[i]!, peer: c[C_DST]![i]! };
+          const req = { task: null, taskId: c[C_WAITER]![i]!, region, index: c[C_DST_OFFSET]![i]! >> 2, src: src[i]!, peer: dst[i]! };
           this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ, 0, req);
           break;
         }
@@ -610,8 +695,8 @@ export class Engine implements PortHost<Job> {
 
   /**
    * What field validation cannot see: packets due before this engine's clock, transfers and
-   * regions it does not know. Checked for the whole batch before any packet is applied, so a
-   * rejected batch changes nothing.
+   * regions it does not know, credits for ranks it does not host. Checked for the whole batch
+   * before any packet is applied, so a rejected batch changes nothing.
    */
   private checkColumns(b: PacketColumns): void {
     const k = b.kinds, c = b.col;
@@ -624,8 +709,10 @@ export class Engine implements PortHost<Job> {
         fail('E_PACKET', `packet ${i}: field 'time' ${time[i]} is before the receiver's clock ${this.now}`, { index: i, field: 'time', value: time[i] });
       const kind = k[i];
       if (kind === PKT_INGRESS_START) started.add(key);
-      else if (kind === PKT_EGRESS_DONE && !this.inbound.has(key) && !started.has(key))
-        fail('E_PACKET', `packet ${i}: field 'xid': egress-done for unknown transfer ${xid[i]} from rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
+      else if ((kind === PKT_EGRESS_DONE || kind === PKT_RATE) && !this.inbound.has(key) && !started.has(key))
+        fail('E_PACKET', `packet ${i}: field 'xid': ${kind === PKT_RATE ? 'rate' : 'egress-done'} for unknown transfer ${xid[i]} from rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
+      else if (kind === PKT_CREDIT && !this.isLocal(src[i]!))
+        fail('E_PACKET', `packet ${i}: field 'src': credit for rank ${src[i]}, which this worker does not host`, { index: i, field: 'src', value: src[i] });
       else if (kind === PKT_ACK && !this.sentByXid.has(key))
         fail('E_PACKET', `packet ${i}: field 'xid': ack for unknown transfer ${xid[i]} of rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
       else if (kind === PKT_READ && !this.hasRegion(c[C_DST_REGION]![i]!))
@@ -660,25 +747,24 @@ export class Engine implements PortHost<Job> {
           this.resume(o as Task, q.popArg);
           break;
         case EV_PORT:
-          (o as ProcessorSharingPort<Job>).onTimer(this.now, q.popArg);
+          (o as SendPort<Transfer>).onTimer(this.now, q.popArg);
           break;
-        case EV_INGRESS_START: {
-          const x = o as Transfer;
-          const job = (x.ingressJob ??= { bytes: x.bytes, peer: x.src, finishV: 0, x });
-          this.ports[x.dst]![x.path === PATH_NVLINK ? PORT_NVL_IN : PORT_IB_IN]!.enqueue(job, this.now);
+        case EV_RECV_PORT:
+          (o as RecvPort<Transfer>).onTimer(this.now, q.popArg);
           break;
-        }
-        case EV_EGRESS_DONE: {
-          const x = o as Transfer;
-          x.egressArrived = true;
-          this.inbound.delete(x.xid * 4096 + (x.src & 4095));
-          if (x.ingressFinished) this.ready(x);
+        case EV_SETTLE:
+          (o as SendPort<Transfer> | RecvPort<Transfer>).settle(this.now);
           break;
-        }
+        case EV_NEWS:
+          this.applyNews(o as NewsItem<Transfer>[]);
+          break;
+        case EV_CREDIT:
+          this.applyCredits(o as CreditBatch);
+          break;
         case EV_LOCAL_DELIVER: {
           const x = o as Transfer;
           x.egressDoneT = x.ingressDoneT = this.now;
-          this.ready(x);
+          this.deliver(x);
           break;
         }
         case EV_ACK:
@@ -702,24 +788,22 @@ export class Engine implements PortHost<Job> {
     else
       this.outbox[this.shape.workerOfRank[req.src]!]!.push(
         PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
-        CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1, -1,
+        CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1, 0, 0,
       );
-  }
-
-  /** Send the ingress-start packets still held (call when a window ends, before the outbox leaves). */
-  flushStarts(): void {
-    for (const x of this.pendingStarts) {
-      if (x.startSeq < 0) continue;
-      pushPacketOf(this.outbox[this.shape.workerOfRank[x.dst]!]!, PKT_INGRESS_START, x.startT, x.src, x.startSeq, x);
-      x.startSeq = -1;
-    }
-    this.pendingStarts.length = 0;
   }
 
   /** Time of the next local event (Infinity if none). */
   nextEventTime(): number {
     return this.queue.peekTime();
   }
+}
+
+/** Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push). */
+function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: number, keySeq: number, x: Transfer, rate = 0): void {
+  box.push(
+    kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
+    x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset, rate, x.qp,
+  );
 }
 
 interface ReadRequest {
@@ -731,17 +815,6 @@ interface ReadRequest {
   peer: number;
 }
 
-/** Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push). */
-function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: number, keySeq: number, x: Transfer, keySeq2 = -1): void {
-  box.push(
-    kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
-    x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset, keySeq2,
-  );
-}
-
-function pairKey(src: number, dst: number, seq: number): number {
-  return (seq * 4096 + src) * 4096 + dst;
-}
 
 /** [offset, offset + length) lies inside the region (whole, non-negative numbers). */
 function inRange(r: Region, offset: number, length: number): boolean {

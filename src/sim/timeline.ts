@@ -141,6 +141,14 @@ export function canonicalSamples(log: ArrayLike<number>): Float64Array {
  */
 export const ACTIVITY_STRIDE = 5;
 
+/**
+ * Link activities (recorded only while a `runTraffic` call asks for them): a port's busy period on
+ * track LINK_PORT_TRACK + port index (label: bytes moved), and a sender's rate segment for one
+ * transfer on track LINK_RATE_TRACK + destination rank (label: rate, bytes/us).
+ */
+export const LINK_PORT_TRACK = 1 << 20;
+export const LINK_RATE_TRACK = 1 << 21;
+
 export class ActivityLog extends FlatLog {
   constructor() {
     super(ACTIVITY_STRIDE);

@@ -13,9 +13,9 @@ import { Packr } from 'msgpackr';
 import { fail, showValue } from '../errors.js';
 import {
   BATCH_HEADER_ITEMS, BATCH_LAYOUT_VERSION, BATCH_MAX_PACKETS, C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T,
-  C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ, C_KEY_SEQ2, C_OP, C_PAIR_SEQ, C_PATH, C_SIG_OFFSET,
+  C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ, C_OP, C_PAIR_SEQ, C_PATH, C_QP, C_RATE, C_SIG_OFFSET,
   C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE, C_WAITER, C_XID, OP_READ_REPLY, PACKET_COLUMNS,
-  PACKET_KIND_MAX, type PacketColumn,
+  PACKET_KIND_MAX, QP_SLOTS, type PacketColumn,
 } from './protocol.js';
 
 /** One control message between engines, as an object (tests and diagnostics; the hot path uses columns). */
@@ -60,8 +60,10 @@ export interface Packet {
   /** Put with signal: region id and byte offset of the int32 counter that `value` is added to at delivery, or -1. */
   sigRegion: number;
   sigOffset: number;
-  /** PKT_START_DONE: the tie-break seq of the egress-done event (its time is egressDoneT + latency); else -1. */
-  keySeq2: number;
+  /** Link flow news: the sending rate (PKT_INGRESS_START, PKT_RATE) or credit level (PKT_CREDIT), bytes/us; else 0. */
+  rate: number;
+  /** Queue pair of the transfer's stream (0 unless an RDMA work request on another QP). */
+  qp: number;
 }
 
 /** The transfer moves no payload bytes (sizes-only mode). */
@@ -74,11 +76,12 @@ export function makePacket(
   kind: number, time: number, keyRank: number, keySeq: number, src: number, dst: number, xid: number,
   pairSeq: number, op: number, path: number, bytes: number, srcRegion: number, srcOffset: number,
   dstRegion: number, dstOffset: number, value: number, issueT: number, egressStartT: number,
-  egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number, keySeq2: number,
+  egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number,
+  rate = 0, qp = 0,
 ): Packet {
   return {
     kind, time, keyRank, keySeq, src, dst, xid, pairSeq, op, path, bytes, srcRegion, srcOffset,
-    dstRegion, dstOffset, value, issueT, egressStartT, egressDoneT, flags, waiter, sigRegion, sigOffset, keySeq2,
+    dstRegion, dstOffset, value, issueT, egressStartT, egressDoneT, flags, waiter, sigRegion, sigOffset, rate, qp,
   };
 }
 
@@ -126,7 +129,7 @@ export class PacketColumns {
     kind: number, time: number, keyRank: number, keySeq: number, src: number, dst: number, xid: number,
     pairSeq: number, op: number, path: number, bytes: number, srcRegion: number, srcOffset: number,
     dstRegion: number, dstOffset: number, value: number, issueT: number, egressStartT: number,
-    egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number, keySeq2: number,
+    egressDoneT: number, flags: number, waiter: number, sigRegion: number, sigOffset: number, rate: number, qp: number,
   ): void {
     const i = this.count;
     if (i === this.kinds.length) this.reserve(i + 1);
@@ -137,14 +140,14 @@ export class PacketColumns {
     c[C_SRC_REGION]![i] = srcRegion; c[C_SRC_OFFSET]![i] = srcOffset; c[C_DST_REGION]![i] = dstRegion;
     c[C_DST_OFFSET]![i] = dstOffset; c[C_VALUE]![i] = value; c[C_ISSUE_T]![i] = issueT; c[C_EGRESS_START_T]![i] = egressStartT;
     c[C_EGRESS_DONE_T]![i] = egressDoneT; c[C_FLAGS]![i] = flags; c[C_WAITER]![i] = waiter; c[C_SIG_REGION]![i] = sigRegion;
-    c[C_SIG_OFFSET]![i] = sigOffset; c[C_KEY_SEQ2]![i] = keySeq2;
+    c[C_SIG_OFFSET]![i] = sigOffset; c[C_RATE]![i] = rate; c[C_QP]![i] = qp;
     this.count = i + 1;
   }
 
   pushPacket(p: Packet): void {
     this.push(
       p.kind, p.time, p.keyRank, p.keySeq, p.src, p.dst, p.xid, p.pairSeq, p.op, p.path, p.bytes, p.srcRegion, p.srcOffset,
-      p.dstRegion, p.dstOffset, p.value, p.issueT, p.egressStartT, p.egressDoneT, p.flags, p.waiter, p.sigRegion, p.sigOffset, p.keySeq2,
+      p.dstRegion, p.dstOffset, p.value, p.issueT, p.egressStartT, p.egressDoneT, p.flags, p.waiter, p.sigRegion, p.sigOffset, p.rate, p.qp,
     );
   }
 
@@ -155,7 +158,7 @@ export class PacketColumns {
     return makePacket(
       this.kinds[i]!, g(C_TIME), g(C_KEY_RANK), g(C_KEY_SEQ), g(C_SRC), g(C_DST), g(C_XID), g(C_PAIR_SEQ), g(C_OP), g(C_PATH),
       g(C_BYTES), g(C_SRC_REGION), g(C_SRC_OFFSET), g(C_DST_REGION), g(C_DST_OFFSET), g(C_VALUE), g(C_ISSUE_T),
-      g(C_EGRESS_START_T), g(C_EGRESS_DONE_T), g(C_FLAGS), g(C_WAITER), g(C_SIG_REGION), g(C_SIG_OFFSET), g(C_KEY_SEQ2),
+      g(C_EGRESS_START_T), g(C_EGRESS_DONE_T), g(C_FLAGS), g(C_WAITER), g(C_SIG_REGION), g(C_SIG_OFFSET), g(C_RATE), g(C_QP),
     );
   }
 
@@ -185,7 +188,8 @@ const SPEC: ReadonlyArray<readonly [number, number, boolean]> = [
   /* dstOffset */ [-1, MAX, true], /* value */ [-Number.MAX_VALUE, Number.MAX_VALUE, false],
   /* issueT */ [0, Number.MAX_VALUE, false], /* egressStartT */ [-1, Number.MAX_VALUE, false],
   /* egressDoneT */ [-1, Number.MAX_VALUE, false], /* flags */ [0, 3, true], /* waiter */ [-1, MAX, true],
-  /* sigRegion */ [-1, REGIONS, true], /* sigOffset */ [-1, MAX, true], /* keySeq2 */ [-1, MAX, true],
+  /* sigRegion */ [-1, REGIONS, true], /* sigOffset */ [-1, MAX, true],
+  /* rate */ [0, Number.MAX_VALUE, false], /* qp */ [0, QP_SLOTS - 1, true],
 ];
 
 function bad(i: number, field: string, v: unknown, want: string): never {

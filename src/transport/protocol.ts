@@ -28,22 +28,23 @@ export const OP_NAMES = ['put', 'add', 'read', 'readReply'] as const;
 export const CONTROL_MESSAGE_BYTES = 8;
 
 /** Packet kinds between engines on different threads (msgpack records). */
-export const PKT_INGRESS_START = 1; // a transfer's first byte reaches the receiver's ingress port
-export const PKT_EGRESS_DONE = 2; // a transfer's last byte has left the sender (arrives +latency)
+export const PKT_INGRESS_START = 1; // a transfer started leaving the sender at `rate` (news due at the receiver's port +latency)
+export const PKT_EGRESS_DONE = 2; // a transfer's last byte has left the sender (news due +latency)
 export const PKT_ACK = 3; // delivery acknowledged to the sender (completes a put it waits on)
 export const PKT_READ = 4; // remote read request reaches the peer
 export const PKT_READ_REPLY = 5; // remote read value reaches the requester
-/**
- * Both halves of a short transfer in one packet: its egress finished before the window's packets
- * left, so the ingress-start (key `keySeq`) and egress-done (key `keySeq2`) news travel together.
- */
-export const PKT_START_DONE = 6;
-export const PACKET_KIND_MAX = 6;
+/** Link flow control (docs/hardware.md): a sender's rate changed (`rate`), seen by the receiver one latency later. */
+export const PKT_RATE = 6;
+/** Link flow control: a receiver's fair share (`rate`) for the sender's stream, seen by the sender one latency later. */
+export const PKT_CREDIT = 7;
+export const PACKET_KIND_MAX = 7;
+/** Queue pairs per (sender, receiver) pair a transfer can name; streams are keyed rank * QP_SLOTS + qp. */
+export const QP_SLOTS = 32;
 
 /**
  * A packet batch on the wire: one msgpack array per (window, ordered host pair), columnar:
  *
- *   [BATCH_LAYOUT_VERSION, count, kinds, time, keyRank, ..., keySeq2]
+ *   [BATCH_LAYOUT_VERSION, count, kinds, time, keyRank, ..., rate, qp]
  *
  * - `kinds`: bin of `count` bytes, the PKT_* kind of each packet (a kind column: a new packet kind
  *   needs no layout change);
@@ -56,18 +57,18 @@ export const PACKET_KIND_MAX = 6;
  * the same layout. `BATCH_HEADER_ITEMS` items precede the columns.
  */
 export const BATCH_HEADER_ITEMS = 3;
-export const BATCH_LAYOUT_VERSION = 1;
+export const BATCH_LAYOUT_VERSION = 2; // 2: keySeq2 replaced by the link flow columns rate and qp
 export const PACKET_COLUMNS = [
   'time', 'keyRank', 'keySeq', 'src', 'dst', 'xid', 'pairSeq', 'op', 'path', 'bytes',
   'srcRegion', 'srcOffset', 'dstRegion', 'dstOffset', 'value', 'issueT', 'egressStartT', 'egressDoneT', 'flags', 'waiter',
-  'sigRegion', 'sigOffset', 'keySeq2',
+  'sigRegion', 'sigOffset', 'rate', 'qp',
 ] as const;
 export type PacketColumn = (typeof PACKET_COLUMNS)[number];
 /** Column indexes (`C_*`), in the order above. */
 export const C_TIME = 0, C_KEY_RANK = 1, C_KEY_SEQ = 2, C_SRC = 3, C_DST = 4, C_XID = 5, C_PAIR_SEQ = 6, C_OP = 7,
   C_PATH = 8, C_BYTES = 9, C_SRC_REGION = 10, C_SRC_OFFSET = 11, C_DST_REGION = 12, C_DST_OFFSET = 13, C_VALUE = 14,
   C_ISSUE_T = 15, C_EGRESS_START_T = 16, C_EGRESS_DONE_T = 17, C_FLAGS = 18, C_WAITER = 19, C_SIG_REGION = 20,
-  C_SIG_OFFSET = 21, C_KEY_SEQ2 = 22;
+  C_SIG_OFFSET = 21, C_RATE = 22, C_QP = 23;
 /** Packets per msgpack message at most (bounds a frame to ~190 KiB). */
 export const BATCH_MAX_PACKETS = 1024;
 
@@ -128,6 +129,10 @@ export const EV_ACK = 5;
 export const EV_READ = 6;
 export const EV_READ_REPLY = 7;
 export const EV_LOCAL_DELIVER = 8; // same-rank copy completes
+export const EV_RECV_PORT = 9; // a receiver port's timer (a queue empties or a transfer is served)
+export const EV_NEWS = 10; // news of senders' rates reaches receiver ports
+export const EV_CREDIT = 11; // a receiver's credit reaches sender ports
+export const EV_SETTLE = 12; // a changed port settles, at the end of the instant
 
 /** Wait kinds a task can yield. */
 export const WAIT_SLEEP = 1;

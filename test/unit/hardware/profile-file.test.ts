@@ -34,11 +34,15 @@ describe('hardware profiles from files', () => {
     const h = resolveHardware('h800');
     expect(h.profile).toBe(H800);
     expect(h.origin).toBe('built-in');
-    expect(Object.keys(h.sources)).toHaveLength(16);
+    expect(Object.keys(h.sources)).toHaveLength(17);
     for (const s of Object.values(h.sources)) expect(s.length).toBeGreaterThan(10);
     expect(h.sources.nvlinkGBps).toContain('DeepSeek-V3');
     expect(h.sources.smCopyGBps).toMatch(/^fitted to /);
     expect(h.sources.kernelLaunchUs).toMatch(/^estimate: /);
+    // The NIC's queue pair rates (deepep-details §5): one QP ~365 Gb/s, two ~392 Gb/s.
+    expect([h.profile.ibQpGBps, h.profile.ibGBps]).toEqual([45.625, 49]);
+    expect(h.sources.ibQpGBps).toContain('365 Gb/s');
+    expect(h.sources.ibGBps).toContain('392 Gb/s');
   });
 
   it('a file extends a built-in: given values with their sources, the rest inherited', () => {
@@ -56,6 +60,12 @@ describe('hardware profiles from files', () => {
     const q = file('roce2.json', { extends: 'roce.json', name: 'x', sources: { hostSyncUs: 'measured' }, hostSyncUs: 9 });
     const h2 = resolveHardware(q);
     expect([h2.profile.ibGBps, h2.profile.hostSyncUs, h2.sources.hostSyncUs]).toEqual([25, 9, 'measured']);
+    // A field the file does not give is inherited with its source, ibQpGBps too.
+    expect(h2.profile.ibQpGBps).toBe(H100.ibQpGBps);
+    expect(h2.sources.ibQpGBps).toContain('365 Gb/s');
+    const qp = resolveHardware(file('qp.json', { extends: 'H800', ibQpGBps: { value: 24, source: 'one QP on a 200 Gb/s NIC' } }));
+    expect([qp.profile.ibQpGBps, qp.sources.ibQpGBps]).toEqual([24, 'one QP on a 200 Gb/s NIC']);
+    expectError(() => resolveHardware(file('qp0.json', { extends: 'H800', ibQpGBps: 0 })), 'E_CONFIG', 'ibQpGBps must be a positive finite number');
     expect(h2.sources.ibGBps).toBe('200 Gb/s RoCE NIC (from H100-RoCE200)');
   });
 
@@ -90,6 +100,7 @@ describe('hardware profiles from files', () => {
     expect(t.out).toContain('H800-x');
     expect(t.out).toMatch(/ibGBps\s+25\s+half a NIC/);
     expect(t.out).toMatch(/nvlinkGBps\s+160\s+DeepSeek-V3/);
+    expect(t.out).toMatch(/ibQpGBps\s+45\.625\s+deepep-details/);
     expect(t.out).toContain("note: unknown field 'bogus' ignored");
     const j = await cli('hardware', 'show', 'H200', '--json');
     const o = JSON.parse(j.out);

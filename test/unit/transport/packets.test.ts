@@ -6,34 +6,36 @@ import type { HostReply, HostRequest } from '../../../src/actors/host-messages.j
 import { opRegistry } from '../../../src/actors/op-registry.js';
 import { createSyncBuffers, SyncBlock } from '../../../src/actors/window-sync.js';
 import { BatchCodec, decodePackets, encodePackets, makePacket, PacketColumns, type Packet } from '../../../src/transport/packets.js';
-import { OP_PUT, PATH_IB, PKT_ACK, PKT_EGRESS_DONE, PKT_INGRESS_START, PKT_READ } from '../../../src/transport/protocol.js';
+import { OP_PUT, PATH_IB, PKT_ACK, PKT_CREDIT, PKT_EGRESS_DONE, PKT_INGRESS_START, PKT_RATE, PKT_READ } from '../../../src/transport/protocol.js';
 import { expectError, ROUND } from '../cluster/helpers.js';
 
 const limits = { numRanks: 8, numRegions: 4 };
 const good = (o: Partial<Packet> = {}): Packet => ({
-  ...makePacket(PKT_INGRESS_START, 5, 0, 3, 0, 4, 0, 0, OP_PUT, PATH_IB, 1000, -1, 0, 0, 0, 0, 0, 2.5, -1, 1, -1, -1, -1, -1),
+  ...makePacket(PKT_INGRESS_START, 5, 0, 3, 0, 4, 0, 0, OP_PUT, PATH_IB, 1000, -1, 0, 0, 0, 0, 0, 2.5, -1, 1, -1, -1, -1, 0, 0),
   ...o,
 });
 
 const packetArb: fc.Arbitrary<Packet> = fc
   .tuple(
-    fc.integer({ min: 1, max: 6 }), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 7 }), fc.nat(),
+    fc.integer({ min: 1, max: 7 }), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 7 }), fc.nat(),
     fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 3 }),
     fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }),
     fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }), fc.double({ noNaN: true, noDefaultInfinity: true }),
     fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double({ min: -1, max: 1e6, noNaN: true }), fc.double({ min: -1, max: 1e6, noNaN: true }),
-    fc.integer({ min: 0, max: 3 }), fc.integer({ min: -1, max: 1000 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }), fc.integer({ min: -1, max: 1 << 30 }),
+    fc.integer({ min: 0, max: 3 }), fc.integer({ min: -1, max: 1000 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 1 << 30 }),
+    fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 31 }),
   )
   .map((t) => makePacket(...t));
 
 // For every field, values the decoder must reject (non-integer, out of range, not finite). The
 // columns are float64 (kinds: bytes), so only numbers can travel.
 const BAD: Record<keyof Packet, number[]> = {
-  kind: [0, 7, 255], time: [-1, NaN, Infinity], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, NaN],
+  rate: [-1, NaN, Infinity], qp: [-1, 32, 0.5],
+  kind: [0, 8, 255], time: [-1, NaN, Infinity], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, NaN],
   src: [-1, 8], dst: [8, 2.5], xid: [-1, 0.1], pairSeq: [-3, 1e300], op: [-1, 4], path: [3, -1],
   bytes: [-1, 1.5], srcRegion: [-2, 4], srcOffset: [-2, 0.5], dstRegion: [4, -2], dstOffset: [-2], value: [NaN, Infinity, -Infinity],
   issueT: [-1, NaN], egressStartT: [-2, NaN], egressDoneT: [-1.5, Infinity], flags: [4, -1], waiter: [-2, 0.5],
-  sigRegion: [-2, 4, 0.5], sigOffset: [-2, 1.5], keySeq2: [-2, 0.5],
+  sigRegion: [-2, 4, 0.5], sigOffset: [-2, 1.5],
 };
 
 describe('packets: columnar msgpack batches', () => {
@@ -50,8 +52,8 @@ describe('packets: columnar msgpack batches', () => {
     const bytes = encodePackets([good({ time: 7 }), good({ time: 9 })]);
     const v = new BatchCodec() as unknown as { packr: { unpack(b: Uint8Array): unknown[] } };
     const items = v.packr.unpack(bytes);
-    expect(items).toHaveLength(3 + 23);
-    expect(items[0]).toBe(1);
+    expect(items).toHaveLength(3 + 24);
+    expect(items[0]).toBe(2);
     expect(items[1]).toBe(2);
     expect(Array.from(items[2] as Uint8Array)).toEqual([PKT_INGRESS_START, PKT_INGRESS_START]);
     const time = items[3] as Uint8Array;
@@ -88,12 +90,12 @@ describe('packets: columnar msgpack batches', () => {
 
   it('a batch that is not msgpack, not the layout, or has a short column is rejected', () => {
     expectError(() => decodePackets(new Uint8Array([0x92, 0x01]), limits), 'E_PACKET', 'not valid msgpack');
-    expectError(() => decodePackets(pack({ a: 1 }), limits), 'E_PACKET', 'must be an array of 26 items');
+    expectError(() => decodePackets(pack({ a: 1 }), limits), 'E_PACKET', 'must be an array of 27 items');
     const items = new BatchCodec() as unknown as { packr: { unpack(b: Uint8Array): unknown[] } };
     const ok = items.packr.unpack(encodePackets([good()]));
-    expectError(() => decodePackets(pack([2, ...ok.slice(1)]), limits), 'E_PACKET', "field 'version' must be 1, got 2");
-    expectError(() => decodePackets(pack([1, 2, ...ok.slice(2)]), limits), 'E_PACKET', "column 'kind' must be 2 bytes");
-    expectError(() => decodePackets(pack([1, -1, ...ok.slice(2)]), limits), 'E_PACKET', "field 'count'");
+    expectError(() => decodePackets(pack([1, ...ok.slice(1)]), limits), 'E_PACKET', "field 'version' must be 2, got 1");
+    expectError(() => decodePackets(pack([2, 2, ...ok.slice(2)]), limits), 'E_PACKET', "column 'kind' must be 2 bytes");
+    expectError(() => decodePackets(pack([2, -1, ...ok.slice(2)]), limits), 'E_PACKET', "field 'count'");
     const short = [...ok];
     short[5] = new Uint8Array(4);
     expectError(() => decodePackets(pack(short), limits), 'E_PACKET', "column 'keySeq' must be 8 bytes of binary, got 4 bytes");
@@ -119,6 +121,8 @@ describe('a bad batch changes nothing in the receiving EngineHost', () => {
     ['a malformed field in a later batch', [encodePackets([start]), encodePackets([good({ dst: 99 })])]],
     ['egress-done of an unknown transfer after a valid packet', [encodePackets([start, { ...start, kind: PKT_EGRESS_DONE, time: 4, xid: 77 }])]],
     ['an ack of an unknown transfer', [encodePackets([start, { ...start, kind: PKT_ACK, time: 4, xid: 5 }])]],
+    ['a rate change of an unknown transfer', [encodePackets([start, { ...start, kind: PKT_RATE, time: 4, xid: 77, rate: 5e3 }])]],
+    ['a credit for a sender this worker does not host', [encodePackets([start, { ...start, kind: PKT_CREDIT, time: 4, src: 1, dst: 2, rate: 5e3 }])]],
     ['a read of an unregistered region', [encodePackets([start, { ...start, kind: PKT_READ, time: 4, dstRegion: 1 }])]],
     ["a packet due before the receiver's clock", [encodePackets([start]), encodePackets([{ ...start, time: 0.5, xid: 9 }])]],
   ];
