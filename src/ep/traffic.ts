@@ -8,7 +8,8 @@ import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
-import { timelineDigest, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
+import { ACTIVITY_STRIDE, LINK_PORT_TRACK, LINK_RATE_TRACK, timelineDigest, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
+import { PORT_NAMES } from '../transport/protocol.js';
 
 /** One transfer of {@link runTraffic}. */
 export interface TrafficTransfer {
@@ -33,6 +34,13 @@ export interface TrafficResult {
   hostCpuMs: number[];
   /** Scheduler events the call took (all workers). */
   events: number;
+  /** Every port that moved bytes: time it was busy (bytes moving) and bytes, rank order. */
+  ports: Array<{ rank: number; port: (typeof PORT_NAMES)[number]; busyUs: number; bytes: number }>;
+  /**
+   * The rates each transfer was sent at over time: one segment per constant rate at the sender,
+   * in (src, dst, startUs) order; times relative to the call's start, rates in GB/s.
+   */
+  rates: Array<{ src: number; dst: number; startUs: number; endUs: number; GBps: number }>;
 }
 
 interface TrafficArgs {
@@ -49,6 +57,7 @@ defineOp<TrafficArgs>({
   *task(ctx: RankContext, a) {
     const mine = a.perRank[ctx.rank]!;
     const start = ctx.now;
+    ctx.recordLinks(true);
     const receiver = ctx.spawn('traffic.recv', (function* () {
       yield ctx.untilAtLeast(ctx.region(SIGNAL), 0, a.expected[ctx.rank]!);
     })());
@@ -60,6 +69,7 @@ defineOp<TrafficArgs>({
       ctx.atomicAdd(ctx.peerRegion(dst, SIGNAL), 0, 1);
     }
     yield ctx.join([receiver]);
+    ctx.recordLinks(false);
   },
 });
 
@@ -93,11 +103,33 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
     Atomics.store(cluster.region(r, SIGNAL).i32, 0, 0);
   }
   if (cluster.config.recordTimeline) await cluster.takeTimeline();
+  await cluster.takeActivities();
   const res = await cluster.run('traffic', { perRank, expected } satisfies TrafficArgs, run);
   const tl = cluster.config.recordTimeline ? await cluster.takeTimeline() : new Float64Array(0);
   const records = timelineRecords(tl).map((r) => {
     for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
     return r;
   });
-  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events };
+  const { ports, rates } = linkFigures(await cluster.takeActivities(), res.startUs);
+  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, ports, rates };
+}
+
+/** Port busy periods and sender rate segments out of the activity log (link tracks). */
+function linkFigures(a: Float64Array, t0: number): Pick<TrafficResult, 'ports' | 'rates'> {
+  const busy = new Map<number, { busyUs: number; bytes: number }>();
+  const rates: TrafficResult['rates'] = [];
+  for (let i = 0; i < a.length; i += ACTIVITY_STRIDE) {
+    const start = a[i]!, end = a[i + 1]!, rank = a[i + 2]!, track = a[i + 3]!, label = a[i + 4]!;
+    if (track >= LINK_RATE_TRACK) rates.push({ src: rank, dst: track - LINK_RATE_TRACK, startUs: start - t0, endUs: end - t0, GBps: label / 1e3 });
+    else if (track >= LINK_PORT_TRACK) {
+      const key = rank * 4 + (track - LINK_PORT_TRACK);
+      const b = busy.get(key) ?? { busyUs: 0, bytes: 0 };
+      b.busyUs += end - start;
+      b.bytes += label;
+      busy.set(key, b);
+    }
+  }
+  rates.sort((x, y) => x.src - y.src || x.dst - y.dst || x.startUs - y.startUs);
+  const ports = [...busy.entries()].sort((x, y) => x[0] - y[0]).map(([k, b]) => ({ rank: Math.floor(k / 4), port: PORT_NAMES[k % 4]!, busyUs: b.busyUs, bytes: b.bytes }));
+  return { ports, rates };
 }

@@ -108,6 +108,8 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
   private readonly sendPorts: Array<SendPort<Transfer>[] | undefined>;
   private readonly recvPorts: Array<RecvPort<Transfer>[] | undefined>;
   private readonly pairSeqOut: Array<Int32Array | undefined>;
+  /** Per rank: when its latest local copy is delivered. */
+  private readonly localDone: Float64Array;
   /** Record link rate segments and port busy periods into the activity log (runTraffic). */
   private recordLinks = false;
   /** Transfers issued (events per transfer is a cost figure). */
@@ -142,6 +144,7 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     this.sendPorts = new Array(n);
     this.recvPorts = new Array(n);
     this.pairSeqOut = new Array(n);
+    this.localDone = new Float64Array(n);
     this.contexts = new Array(n);
     this.outbox = Array.from({ length: numWorkers }, (_, w) => new PacketColumns(w === workerIndex ? 1 : 256));
     const bw = this.links.bytesPerUs;
@@ -420,7 +423,10 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     if (flags & FLAG_WANT_ACK) this.sentByXid.set(x.xid * 4096 + (src & 4095), x);
     if (path === PATH_LOCAL) {
       x.egressStartT = x.ingressStartT = this.now;
-      this.queue.push(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, src, this.nextSeq(src), EV_LOCAL_DELIVER, 0, x);
+      // Never before an earlier copy within the rank (FIFO, as the pair's streams are).
+      const t = Math.max(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, this.localDone[src]!);
+      this.localDone[src] = t;
+      this.queue.push(t, src, this.nextSeq(src), EV_LOCAL_DELIVER, 0, x);
     } else {
       const limit = wr ? this.shape.hardware.ibQpGBps * 1e3 : Infinity;
       this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + x.qp, limit, this.now);
@@ -550,8 +556,18 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     if (end > start) this.activities.record(start, end, port.owner, LINK_RATE_TRACK + x.dst, rate);
   }
 
-  /** Turn link recording on or off for the ports of this engine (runTraffic's per-port and per-transfer figures). */
-  setRecordLinks(on: boolean): void {
+  private linkRecorders = 0;
+
+  /**
+   * A rank's operation starts (+1) or stops (-1) asking for link figures (runTraffic's per-port busy
+   * periods and per-transfer rate segments); the ports of this engine record while anyone asks.
+   */
+  recordLinksFor(delta: number): void {
+    this.linkRecorders += delta;
+    this.setRecordLinks(this.linkRecorders > 0);
+  }
+
+  private setRecordLinks(on: boolean): void {
     if (this.recordLinks === on) return;
     this.recordLinks = on;
     for (const r of this.localRanks) {

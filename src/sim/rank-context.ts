@@ -214,6 +214,14 @@ export class RankContext {
     if (this.engine.shape.recordTimeline) this.engine.activities.record(start, end, this.rank, track, label);
   }
 
+  /**
+   * Ask this rank's engine to record link figures (true) until a matching `recordLinks(false)`:
+   * port busy periods and sender rate segments, as activities on link tracks (see timeline.ts).
+   */
+  recordLinks(on: boolean): void {
+    this.engine.recordLinksFor(on ? 1 : -1);
+  }
+
   /** Set this rank's result for the current operation (returned to the caller on the main thread). */
   setResult(value: unknown): void {
     if (this.group) this.group.result = value;

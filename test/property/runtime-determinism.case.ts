@@ -91,6 +91,46 @@ export function checkPhysics(res: TrafficResult, gpus: number): void {
         if (carried > cap) expect.fail(`port ${port} carried ${carried} B in [${a}, ${b}] > ${cap} B`);
       }
   }
+  // Completion: no earlier than the busiest port allows (from its first issue, plus one latency), no
+  // later than every transfer one after the other, each alone on idle links.
+  let bound = 0;
+  let serial = 0;
+  const portLoad = new Map<string, { first: number; bytes: number; bw: number; lat: number }>();
+  for (const r of rs) {
+    const bw = L.bytesPerUs[r.path]!;
+    const lat = L.latencyUs[r.path]!;
+    serial += lat + r.bytes / bw;
+    bound = Math.max(bound, r.issueT + lat + r.bytes / bw);
+    if (r.path === PATH_LOCAL) continue;
+    for (const key of [`out ${r.src} ${r.path}`, `in ${r.dst} ${r.path}`]) {
+      const p = portLoad.get(key) ?? { first: Infinity, bytes: 0, bw, lat };
+      p.first = Math.min(p.first, r.issueT);
+      p.bytes += r.bytes;
+      portLoad.set(key, p);
+    }
+  }
+  for (const p of portLoad.values()) bound = Math.max(bound, p.first + p.lat + p.bytes / p.bw);
+  const lastIssue = rs.reduce((m, r) => Math.max(m, r.issueT), 0);
+  const lastDeliver = rs.reduce((m, r) => Math.max(m, r.deliverT), 0);
+  expect(lastDeliver).toBeGreaterThanOrEqual(bound - tol(bound));
+  expect(lastDeliver).toBeLessThanOrEqual(lastIssue + serial + tol(lastIssue + serial));
+  // No sender port ever sends faster than its capacity: sum the rate segments alive at each start.
+  const segs = new Map<string, Array<{ s: number; e: number; r: number; bw: number }>>();
+  for (const g of res.rates) {
+    const path = L.path(g.src, g.dst);
+    const key = `${g.src} ${path}`;
+    segs.set(key, [...(segs.get(key) ?? []), { s: g.startUs, e: g.endUs, r: g.GBps * 1e3, bw: L.bytesPerUs[path]! }]);
+  }
+  for (const [port, l] of segs)
+    for (const a of l) {
+      const load = l.reduce((sum, b) => (b.s <= a.s && b.e > a.s ? sum + b.r : sum), 0);
+      if (load > a.bw * (1 + 1e-9)) expect.fail(`sender port ${port} sends ${load} B/us at ${a.s} us > ${a.bw}`);
+    }
+  // ... and no port is busy for less time than its bytes need.
+  for (const p of res.ports) {
+    const bw = L.bytesPerUs[p.port.startsWith('nvlink') ? 1 : 2]!;
+    expect(p.busyUs * bw * (1 + 1e-9) + 1e-6).toBeGreaterThanOrEqual(p.bytes);
+  }
   // FIFO per pair: delivery times never decrease along pairSeq.
   const pairs = new Map<string, TimelineRecord[]>();
   for (const r of rs) {

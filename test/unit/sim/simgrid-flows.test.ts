@@ -31,6 +31,13 @@ describe('link model vs SimGrid max-min', () => {
     // SimGrid: 4 + 2.6 x 1,310,720 B / 50 GB/s = 72.16 us; the per-port bound (56.43 us) is not reachable.
     expect(Math.abs(r.timeUs - 72.1574) / 72.1574).toBeLessThan(0.05);
     expect(r.timeUs).toBeGreaterThan(56.4288 * 1.1);
+    // Rank 8 shares its NIC four ways (12.5 GB/s each); once its small flows end, the hot flow is
+    // held at rank 0's credit, half of rank 0's NIC (25 GB/s), not the 50 GB/s its own NIC could give.
+    const hot = r.rates.filter((g) => g.src === 8 && g.dst === 0);
+    expect(hot[0]!.GBps).toBeCloseTo(12.5, 6);
+    expect(hot[hot.length - 1]!.GBps).toBeCloseTo(25, 6);
+    const nic0 = r.ports.find((p) => p.rank === 0 && p.port === 'ib.in')!;
+    expect(nic0.bytes).toBeCloseTo(2 * 1310720 + 2 * 8, 3);
   });
 
   it('incast: 7 NVLink and 8 IB senders into rank 0 take latency + bytes / ingress bandwidth (within 1%)', async () => {
