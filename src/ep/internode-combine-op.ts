@@ -10,6 +10,7 @@
  *   token, reduces across nodes in FP32, writes BF16 (plus the bias), and returns RDMA slots lazily.
  * Heads flow back as in dispatch: every side polls only its own memory.
  */
+import { QP_SLOTS } from '../transport/protocol.js';
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
@@ -123,7 +124,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
     while (done - sent >= RC || (done === total && sent < total)) {
       const k = Math.min(RC, done - sent);
       yield ctx.sleep(st.postClock[c]!.busy(ctx, 'NVLAndRDMAForwarder', ctx.hardware.ibMessageUs));
-      putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), sent % RB, k, RB, rec, dctrl, L.rdmaTail(c, ctx.node));
+      putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), sent % RB, k, RB, rec, dctrl, L.rdmaTail(c, ctx.node), c % QP_SLOTS);
       sent += k;
     }
   }
@@ -190,7 +191,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
     for (let m = 0; m < L.N; m++) {
       const k = pos[m]! - returned[m]!;
       if (k > 0 && (k >= RC || pos[m] === totals[m])) {
-        ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
+        ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, { qp: c % QP_SLOTS });
         returned[m] = pos[m]!;
       }
     }

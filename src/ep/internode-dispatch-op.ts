@@ -17,6 +17,7 @@
  *   rows (fixed by the source rank in each token's metadata and the channel) and return NVLink slots.
  * The receiver owns every tail and the sender every head, so each side polls only its own memory.
  */
+import { QP_SLOTS } from '../transport/protocol.js';
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
@@ -154,7 +155,7 @@ function* rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: num
       yield ctx.sleep(st.postClock[c]!.busy(ctx, 'RDMASenderCoordinator', ctx.hardware.ibMessageUs));
       const dst = m * L.G + ctx.localIndex;
       const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
-      putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n));
+      putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n), c % QP_SLOTS);
       sent[m]! += k;
       if (sent[m] === total) remaining--;
       progressed = true;
@@ -281,7 +282,7 @@ function* forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c
       const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
       if (k > 0) {
         const src = m * L.G + ctx.localIndex;
-        ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k);
+        ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, { qp: c % QP_SLOTS });
         returned[m]! += k;
         if (returned[m] === total) {
           remaining--;

@@ -15,21 +15,27 @@ export function copySlots(ring: Region, ringBase: number, slot: number, B: numbe
 
 /**
  * Put `k` ring slots starting at `slot` (wrapping) from the staging mirror to the peer's ring, and
- * advance the peer's tail by `k` with the last write (the tail is released after the data). A chunk
- * that wraps is two transfers; sizes-only mode sends the same two, so its timeline is real mode's.
+ * advance the peer's tail by `k` after the data. Over NVLink the tail is released with the last
+ * write (a store after the data, in one transfer). Over RDMA (`qp` given) the writes are work
+ * requests on queue pair `qp` and the tail is a remote atomic on the same QP, ordered after them.
+ * A chunk that wraps is two writes; sizes-only mode sends the same ones, so its timeline is real mode's.
  */
 export function putSlots(
   ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number,
-  slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number,
+  slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp?: number,
 ): void {
-  const signal = { region: tail, offset: tailIndex * 4, value: k };
+  const rdma = qp !== undefined;
+  const signal = rdma ? undefined : { region: tail, offset: tailIndex * 4, value: k };
   const first = Math.min(k, B - slot);
   const wraps = k > first;
+  const o1 = { ...(wraps || !signal ? {} : { signal }), ...(rdma ? { qp } : {}) };
+  const o2 = { ...(signal ? { signal } : {}), ...(rdma ? { qp } : {}) };
   if (!ring || !stage) {
-    ctx.send(dst, first * rec, wraps ? undefined : { signal });
-    if (wraps) ctx.send(dst, (k - first) * rec, { signal });
-    return;
+    ctx.send(dst, first * rec, o1);
+    if (wraps) ctx.send(dst, (k - first) * rec, o2);
+  } else {
+    ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, o1);
+    if (wraps) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, o2);
   }
-  ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, wraps ? undefined : { signal });
-  if (wraps) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, { signal });
+  if (rdma) ctx.atomicAdd(tail, tailIndex * 4, k, { qp });
 }

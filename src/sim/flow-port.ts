@@ -418,6 +418,7 @@ export class RecvPort<J extends FlowJob> extends PortStats {
     for (const s of act) {
       total += s.rate;
       const q = queued(s);
+      if (s.rate < s.arr * (1 - 1e-12)) saturated = true; // a queue starts now
       if (q > eps(1)) {
         saturated = true;
         // A queue served as fast as it fills (to rounding) keeps its bytes until the stream ends.

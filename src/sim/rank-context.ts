@@ -23,6 +23,12 @@ export interface PutOptions {
    * when the data is delivered (a tail released after the data, in one transfer).
    */
   signal?: { region: Region; offset: number; value: number };
+  /**
+   * Post it as an RDMA work request on queue pair `qp` (0..31) of the pair: across nodes it then
+   * runs at most at the QP's rate (`hardware.ibQpGBps`) and in order with that QP's other requests.
+   * Without it a transfer is a plain flow (as runTraffic moves them).
+   */
+  qp?: number;
 }
 
 export class RankContext {
@@ -85,23 +91,26 @@ export class RankContext {
     const sig = opts?.signal;
     return this.engine.issue(
       this.rank, dst.rank, OP_PUT, length, src ? src.id : -1, srcOffset, dst.id, dstOffset, sig ? sig.value : 0, flags,
-      sig ? sig.region.id : -1, sig ? sig.offset : -1,
+      sig ? sig.region.id : -1, sig ? sig.offset : -1, opts?.qp ?? -1,
     );
   }
 
   /** Sizes-only transfer of `length` bytes to `dst` with no destination region (optionally with a signal). */
-  send(dst: number, length: number, opts?: { ack?: boolean; signal?: { region: Region; offset: number; value: number } }): TransferHandle {
+  send(dst: number, length: number, opts?: { ack?: boolean; signal?: { region: Region; offset: number; value: number }; qp?: number }): TransferHandle {
     const sig = opts?.signal;
     return this.engine.issue(
       this.rank, dst, OP_PUT, length, -1, 0, -1, 0, sig ? sig.value : 0, FLAG_NO_DATA | (opts?.ack ? FLAG_WANT_ACK : 0),
-      sig ? sig.region.id : -1, sig ? sig.offset : -1,
+      sig ? sig.region.id : -1, sig ? sig.offset : -1, opts?.qp ?? -1,
     );
   }
 
-  /** Remote atomic add of `value` on the int32 counter at byte `offset` of `dst` (FIFO after earlier puts). */
-  atomicAdd(dst: Region, offset: number, value: number, opts?: { ack?: boolean }): TransferHandle {
+  /**
+   * Remote atomic add of `value` on the int32 counter at byte `offset` of `dst`, FIFO after earlier
+   * puts of the same stream (with `qp`: an RDMA atomic on that queue pair, after its writes).
+   */
+  atomicAdd(dst: Region, offset: number, value: number, opts?: { ack?: boolean; qp?: number }): TransferHandle {
     if ((offset & 3) !== 0) fail('E_REGION', `atomic add offset ${offset} in '${dst.name}' is not 4-byte aligned`, { offset });
-    return this.engine.issue(this.rank, dst.rank, OP_ADD, 4, -1, 0, dst.id, offset, value, opts?.ack ? FLAG_WANT_ACK : 0);
+    return this.engine.issue(this.rank, dst.rank, OP_ADD, 4, -1, 0, dst.id, offset, value, opts?.ack ? FLAG_WANT_ACK : 0, -1, -1, opts?.qp ?? -1);
   }
 
   /** Wait `us` microseconds of virtual time (compute, copies). */
