@@ -65,8 +65,13 @@ class Transfer implements TransferHandle, FlowJob {
   ) {}
 }
 
-/** The event-key rank of end-of-instant port settles: above every real rank (ranks are < 4095). */
+/**
+ * Event keys of end-of-instant port settles (and port timers): rank slot 4095 (the last) with seqs
+ * from 2^31 up, so they sort after every rank's own events of the instant (rank 4095's own seqs stay
+ * far below 2^31).
+ */
 const SETTLE_RANK = 4095;
+const SETTLE_SEQ = 2 ** 31;
 
 /** News for the receiver ports of one engine, or credits for its sender ports: one event per batch. */
 interface CreditBatch {
@@ -454,11 +459,11 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
 
   /** Port timers share the port's settle key: what falls due settles with the rest of its instant. */
   sendTimer(port: SendPort<Transfer>, time: number, generation: number): void {
-    this.queue.push(time, SETTLE_RANK, port.owner * 4 + port.index, EV_PORT, generation, port);
+    this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_PORT, generation, port);
   }
 
   recvTimer(port: RecvPort<Transfer>, time: number, generation: number): void {
-    this.queue.push(time, SETTLE_RANK, port.owner * 4 + port.index, EV_RECV_PORT, generation, port);
+    this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_RECV_PORT, generation, port);
   }
 
   /**
@@ -511,7 +516,7 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
    * changes are settled together however ranks are spread over workers.
    */
   settleLater(port: SendPort<never> | RecvPort<never>, time: number): void {
-    this.queue.push(time, SETTLE_RANK, port.owner * 4 + port.index, EV_SETTLE, 0, port);
+    this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_SETTLE, 0, port);
   }
 
   /** A receiver port's credit, due at its senders one latency later (keys as for news). */
