@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import type { ErrorCode } from '../src/errors.js';
 import { encodePackets, decodePackets, makePacket, type Packet } from '../src/transport/packets.js';
+import { PACKET_KIND_MAX } from '../src/transport/protocol.js';
 import { parseScenario } from '../src/scenario/load.js';
 import { DEFAULT_SCENARIO } from '../src/scenario/defaults.js';
 import { H800, getHardwareProfile } from '../src/hardware/profile.js';
@@ -64,8 +65,8 @@ export const oddValue: fc.Arbitrary<unknown> = fc.oneof(
 const packr = new Packr({ useRecords: false });
 const LIMITS = { numRanks: 8, numRegions: 16 };
 const packetArb: fc.Arbitrary<Packet> = fc
-  .tuple(fc.integer({ min: 1, max: 5 }), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }))
-  .map(([kind, time, keyRank, src, dst]) => makePacket(kind, time, keyRank, 1, src, dst, 3, 0, 0, 1, 4096, 1, 0, 2, 64, 0, time, time, time, 0, -1, -1, -1, -1));
+  .tuple(fc.integer({ min: 1, max: PACKET_KIND_MAX }), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }))
+  .map(([kind, time, keyRank, src, dst]) => makePacket(kind, time, keyRank, 1, src, dst, 3, 0, 0, 1, 4096, 1, 0, 2, 64, 0, time, time, time, 0, -1, -1, -1));
 
 const packetBytes: fc.Arbitrary<unknown> = fc.oneof(
   fc.uint8Array({ maxLength: 64 }),

@@ -35,7 +35,7 @@ export interface RunEstimate {
   hbmPerRankBytes: number;
   /** The hardware profile's HBM per rank. */
   hbmCapacityBytes: number;
-  /** Simulated events (transfers cost 2-4 events each; see docs/errors.md, E_LIMIT). */
+  /** Simulated events (transfers cost 4-8 events each under the credit-controlled links; see docs/errors.md, E_LIMIT). */
   events: number;
   /** Limit on host memory and where it came from. */
   hostLimitBytes: number;

@@ -27,7 +27,7 @@ describe('fuzz sample: parsers throw only their coded errors', () => {
   });
 
   it('the decoder names the packet, field and value of a bad batch', () => {
-    const p = makePacket(1, 5, 0, 1, 0, 1, 3, 0, 0, 1, 64, 1, 0, 2, 0, 0, 5, 5, 5, 0, -1, -1, -1, -1);
+    const p = makePacket(1, 5, 0, 1, 0, 1, 3, 0, 0, 1, 64, 1, 0, 2, 0, 0, 5, 5, 5, 0, -1, -1, -1);
     expect(() => decodePackets(encodePackets([p, { ...p, dst: 9 }]), { numRanks: 8, numRegions: 4 })).toThrow("packet 1: field 'dst' must be an integer in [0, 7], got 9");
   });
 });
