@@ -126,7 +126,8 @@ export function stepFigures(sim: SimulatedFigures, denseLayerUs: number, tokensP
   const exposedCommUs = (sim.exposedCommUs / sim.layers) * moe;
   const computed = (tokensPerRank * gpusPerNode) / (stepUs * 1e-6);
   return {
-    stepUs, commUs, exposedCommUs, hiddenShare: commUs > 0 ? 1 - exposedCommUs / commUs : 0,
+    stepUs, commUs, exposedCommUs, // Exposed time is part of the communication time; their sums may differ by a rounding ulp.
+    hiddenShare: commUs > 0 ? Math.max(0, 1 - exposedCommUs / commUs) : 0,
     layersSimulated: sim.layers, layersPerStep: V3_LAYERS,
     throughputPerNode: { inputTokensPerSec: computed / (1 - CACHE_HIT_SHARE), computedTokensPerSec: computed, cacheHitShare: CACHE_HIT_SHARE },
   };
