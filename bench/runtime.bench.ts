@@ -102,9 +102,9 @@ export default async function (): Promise<void> {
   await linkModelCost();
 }
 
-/** The peer flow sets (SimGrid), looked up next to the repository as the team keeps them. */
+/** The peer flow sets (SimGrid): the copy in test/fixtures, unless EXPERTMESH_PEERS names another folder. */
 function peerFlows(): { name: string; nodes: number; gpusPerNode: number; flows: [number, number, number][] }[] | null {
-  const candidates = [process.env['EXPERTMESH_PEERS'], '../shared/peers', '../../shared/peers', '/work/shared/peers'];
+  const candidates = [process.env['EXPERTMESH_PEERS'], 'test/fixtures'];
   for (const c of candidates) {
     if (!c) continue;
     const f = new URL(`${c.replace(/\/$/, '')}/simgrid-flows.json`, `file://${process.cwd()}/`);

@@ -1,6 +1,6 @@
 /**
  * The link model against SimGrid 3.32 (CM02 pure max-min) on the same flow sets
- * (../shared/peers/simgrid-flows.json, copied as literals here: sizes and SimGrid's times).
+ * (test/fixtures/simgrid-flows.json, a copy of the team's SimGrid run: flow sizes and SimGrid's times).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { createCluster, runTraffic, H800, type HardwareProfile } from '../../../
 const SG: HardwareProfile = { ...H800, name: 'simgrid', nvlinkGBps: 160, nvlinkLatencyUs: 2, ibGBps: 50, ibLatencyUs: 4 };
 
 interface Case { name: string; nodes: number; gpusPerNode: number; simgridUs: number; boundUs: number; flows: [number, number, number][] }
-const file = new URL('../../../../../shared/peers/simgrid-flows.json', import.meta.url);
+const file = new URL('../../fixtures/simgrid-flows.json', import.meta.url);
 const cases: Case[] = (JSON.parse(readFileSync(file, 'utf8')) as { cases: Case[] }).cases;
 
 async function run(c: { nodes: number; gpusPerNode: number; flows: [number, number, number][] }) {
