@@ -37,7 +37,6 @@ function* nvlSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f
   const ring = a.sizesOnly ? null : ctx.peerRegion(fwd, NM.nvlRing);
   const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
   const input = a.sizesOnly ? null : ctx.region(R_COMBINE_IN);
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
   let sent = 0;
   while (sent < n) {
     const k = Math.min(NC, n - sent);
@@ -45,7 +44,7 @@ function* nvlSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f
     if (stage && input)
       for (let i = 0; i < k; i++)
         stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
-    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLSender', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+    yield ctx.sleep(/* one NVLSender warp per forwarder serves every source node in turn */ st.sendSm[c]!.copy(ctx, 'NVLSender', k * rec, fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs));
     putSlots(ctx, fwd, ring, L.nvlSlot(c, ctx.localIndex, m), stage, L.nvlSlot(c, f, m), sent % share, k, share, rec, fctrl, L.nvlTail(c, ctx.localIndex, m));
     sent += k;
   }

@@ -101,7 +101,6 @@ function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
   const local = ctx.region(NM.local);
   const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
   const input = a.sizesOnly ? null : ctx.region(R_IN);
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
   const toks = st.sendTokens[c]!;
   const nodes = st.sendNodes[c]!;
   const poss = st.sendPos[c]!;
@@ -120,7 +119,7 @@ function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
       if (p - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), p + 1 - RB);
       if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (p % RB)) * rec);
     }
-    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMASender', (ns.length * rec) / copyRate));
+    yield ctx.sleep(st.sendSm[c]!.copy(ctx, 'RDMASender', ns.length * rec, 'hbm', 1));
     for (let q = 0; q < ns.length; q++) {
       const m = ns[q]!;
       const p = ps[q]!;
@@ -189,7 +188,6 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
   const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
   const dring: Region | null = a.sizesOnly ? null : ctx.peerRegion(dst, NM.nvlRing);
   const dctrl = ctx.peerRegion(dst, NM.nvlCtrl);
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
   const scanned = new Int32Array(L.N);
   let sent = 0;
   const waits = new CondSet();
@@ -225,7 +223,7 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j
       }
       if (p === scanned[m] && k === 0) continue;
       if (k > 0) {
-        yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'RDMAAndNVLForwarder', (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+        yield ctx.sleep(st.fwdSm[c]!.copy(ctx, 'RDMAAndNVLForwarder', k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs));
         putSlots(ctx, dst, dring, L.nvlSlot(c, me, 0), stage, L.nvlSlot(c, j, 0), first % B, k, B, rec, dctrl, L.nvlTail(c, me, 0));
         sent += k;
       }
@@ -313,7 +311,6 @@ function* nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number,
   const out = a.sizesOnly ? null : ctx.region(R_RECV);
   const meta = layoutOf(a).metaOffset;
   const fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
   const perSource = new Int32Array(L.N);
   let total = 0;
   for (let m = 0; m < L.N; m++) total += st.counts[(m * L.G + f) * stride + c]!;
@@ -326,7 +323,7 @@ function* nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number,
     const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, 0));
     const k = tail - consumed;
     ctx.sample(SERIES_NVL_RING, k);
-    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'NVLReceivers', (k * rec) / copyRate));
+    yield ctx.sleep(st.sendSm[c]!.copy(ctx, 'NVLReceivers', k * rec, 'hbm', 1));
     ctx.sample(SERIES_NVL_RING, -k);
     if (ring && out)
       for (let i = consumed; i < tail; i++) {
@@ -420,8 +417,10 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   return {
     L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, sendPos, totals, streams, counts,
     offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
-    sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND)),
-    fwdSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV)),
+    // Copying warps per SM: dispatch 7 RDMASender + 8 NVLReceivers / 8 forwarders; combine 8
+    // NVLSender (the receivers reduce) / 24 forwarders (they reduce; their posts are the NIC's).
+    sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND, kernel === 'd' ? INTERNODE_DISPATCH_WARPS.RDMASender + INTERNODE_DISPATCH_WARPS.NVLReceivers : 8)),
+    fwdSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV, kernel === 'd' ? INTERNODE_DISPATCH_WARPS.RDMAAndNVLForwarder : 24)),
     postClock: Array.from({ length: C }, (_, c) => new SmClock(c, SM_POST)),
   };
 }

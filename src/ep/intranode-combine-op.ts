@@ -11,6 +11,7 @@ import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
 import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_TOPK, type EpArgs } from './ep-args.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
+import { INTRANODE_WARPS_PER_SM } from './sm-clock.js';
 import { channelRange } from './plan.js';
 import { combineRecordBytes } from './records.js';
 import { RowAccumulator } from './reduce-rows.js';
@@ -34,6 +35,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): T
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + s) * B,
     input: real ? ctx.region(R_COMBINE_IN) : null, rowOf: (i) => base + i, rows: st.counts[s * notifyStride(a, R) + c]!,
     chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
+    warps: INTRANODE_WARPS_PER_SM / R,
     meta: { region: ctx.peerRegion(s, N.meta), index: c * R + ctx.rank },
   });
 }

@@ -16,6 +16,7 @@ import { intranodeState, type IntranodeState } from './intranode-state.js';
 import { copySlots } from './slots.js';
 import { SERIES_NVL_RING } from '../sim/timeline.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
+import { INTRANODE_WARPS_PER_SM } from './sm-clock.js';
 
 const N = ringNames('d');
 
@@ -35,6 +36,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): T
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + d) * B,
     input: real ? ctx.region(R_IN) : null, rowOf: (i) => toks[i]!, rows: toks.length,
     chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
+    warps: INTRANODE_WARPS_PER_SM / R,
     meta: { region: ctx.peerRegion(d, N.meta), index: c * R + ctx.rank },
   });
 }
@@ -50,7 +52,6 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number)
   const tailIdx = (c * R + s) * 2;
   const ring = a.sizesOnly ? null : ctx.region(N.nvlRing);
   const out = a.sizesOnly ? null : ctx.region(R_RECV);
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
   let consumed = 0;
   // The sender's channel metadata (start/end offsets) comes before any token is read.
   if (n > 0) yield ctx.untilAtLeast(ctx.region(N.meta), c * R + s, 1);
@@ -58,7 +59,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number)
     const tail: number = yield ctx.untilAtLeast(ctrl, tailIdx, consumed + 1);
     const k = tail - consumed;
     ctx.sample(SERIES_NVL_RING, k);
-    yield ctx.sleep(st.recvSm[c]!.busy(ctx, 'nvl receiver', (k * rec) / copyRate));
+    yield ctx.sleep(st.recvSm[c]!.copy(ctx, 'nvl receiver', k * rec, 'hbm', INTRANODE_WARPS_PER_SM / R));
     ctx.sample(SERIES_NVL_RING, -k);
     if (ring && out) copySlots(ring, (c * R + s) * B, consumed % B, B, out, base + consumed, k, rec);
     consumed = tail;

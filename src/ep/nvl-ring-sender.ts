@@ -31,6 +31,8 @@ export interface NvlRingSend {
   slots: number;
   rec: number;
   sm: SmClock;
+  /** Warps of the SM copying this ring's rows (their bytes in flight bound the copy). */
+  warps: number;
   /** Role named on the SM's trace track. */
   role: RoleName;
   /** The receiver's channel-metadata flag this sender sets (start/end offsets) before its first token. */
@@ -40,7 +42,6 @@ export interface NvlRingSend {
 export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
   const { ctrl, ring, stage, input, rec, slots: B } = o;
   const headIndex = o.tailIndex + 1;
-  const copyRate = ctx.hardware.smCopyGBps * 1e3;
   const self = o.dst === ctx.rank;
   let sent = 0;
   let head = 0;
@@ -54,7 +55,8 @@ export function* sendOverNvlRing(ctx: RankContext, o: NvlRingSend): TaskBody {
         const row = o.rowOf(sent + i);
         stage.u8.set(input.u8.subarray(row * rec, (row + 1) * rec), (o.stageBase + ((sent + i) % B)) * rec);
       }
-    yield ctx.sleep(o.sm.busy(ctx, o.role, (k * rec) / copyRate + ctx.hardware.nvlinkMessageUs));
+    // The warps store the chunk straight into the peer's ring over NVLink (their own HBM for self).
+    yield ctx.sleep(o.sm.copy(ctx, o.role, k * rec, self ? 'hbm' : 'nvlink', o.warps, ctx.hardware.nvlinkMessageUs));
     putSlots(ctx, o.dst, ring, o.ringBase, stage, o.stageBase, sent % B, k, B, rec, ctrl, o.tailIndex);
     sent += k;
   }

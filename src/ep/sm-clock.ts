@@ -1,10 +1,19 @@
 /**
  * @module
- * The time an SM spends on a kernel's copies and reductions. All warps of one SM share its rate:
- * work is reserved on the SM's clock in request order, and the requesting task sleeps until its
- * share is done. This is what makes fewer SMs show up in the timeline. Each reservation is also an
- * activity slice on the SM's trace track (`ch C <sm>`), labelled with the warp role that asked.
+ * What bounds a communication SM. A role (a group of warps) copying `bytes` to a destination is
+ * bounded by
+ * - memory-level parallelism: its warps keep `warps * smBytesInFlightPerWarp` bytes in flight, and
+ *   each byte occupies its slot for the destination's latency (local HBM or a peer's HBM over
+ *   NVLink), so it takes at least `bytes * latency / (warps * smBytesInFlightPerWarp)`;
+ * - the SM it runs on: the issue rate and the per-SM HBM read and write rates (every copy reads
+ *   HBM and writes, locally or over NVLink), and the bytes in flight of all the SM's warps. These
+ *   are shared by every role on the SM: the role's share is reserved on the SM's clock in request
+ *   order, so two roles asking at once each get half.
+ * The requesting task sleeps until both bounds are met. Each reservation is also an activity slice
+ * on the SM's trace track (`ch C <sm>`), labelled with the role that asked; the slices are what the
+ * sensitivity bench measures an SM's busy fraction from.
  */
+import type { HardwareProfile } from '../hardware/profile.js';
 import type { RankContext } from '../sim/rank-context.js';
 
 /** The SMs (and warp groups) of a channel that kernels charge time to. */
@@ -21,16 +30,41 @@ export const ROLE_NAMES = [
 export type RoleName = (typeof ROLE_NAMES)[number];
 const ROLE_ID = new Map<string, number>(ROLE_NAMES.map((n, i) => [n, i]));
 
+/** Where a copy's stores go: local HBM (a ring, the output, the RDMA send buffer) or a peer's HBM over NVLink. */
+export type CopyDest = 'hbm' | 'nvlink';
+
+/** Warps per SM of DeepEP's intranode kernels (split evenly over the peers). */
+export const INTRANODE_WARPS_PER_SM = 24;
+
 /** Trace track of SM `sm` of channel `channel`. */
 export function smTrack(channel: number, sm: number): number {
   return channel * SM_NAMES.length + sm;
+}
+
+/** Latency a copying warp waits on per byte slot for destination `dest`, us. */
+export function destLatencyUs(hw: HardwareProfile, dest: CopyDest): number {
+  return dest === 'nvlink' ? hw.nvlinkLatencyUs : hw.hbmLatencyUs;
+}
+
+/**
+ * The two bounds of a copy of `bytes` by `warps` warps (of an SM with `smWarps`) to `dest`:
+ * `ownUs`, the role's memory-level-parallelism time, and `smUs`, the SM time it takes from every
+ * role on the SM (issue, HBM read/write, and its share of the SM's bytes in flight).
+ */
+export function copyBounds(hw: HardwareProfile, bytes: number, dest: CopyDest, warps: number, smWarps: number): { ownUs: number; smUs: number } {
+  const lat = destLatencyUs(hw, dest);
+  const ownUs = (bytes * lat) / (warps * hw.smBytesInFlightPerWarp);
+  const rate = Math.min(hw.smIssueGBps, hw.smHbmReadGBps, hw.smHbmWriteGBps) * 1e3;
+  const inFlightShare = (ownUs * warps) / smWarps;
+  return { ownUs, smUs: Math.max(bytes / rate, inFlightShare) };
 }
 
 export class SmClock {
   private freeAt = 0;
   private readonly track: number;
 
-  constructor(channel = 0, sm = SM_SEND) {
+  /** `warps`: the warps DeepEP runs on this SM (their bytes in flight are the SM's). */
+  constructor(channel = 0, sm = SM_SEND, readonly warps = INTRANODE_WARPS_PER_SM) {
     this.track = smTrack(channel, sm);
   }
 
@@ -46,5 +80,15 @@ export class SmClock {
     const wait = this.reserve(ctx.now, us);
     if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)!, this.freeAt - us, this.freeAt);
     return wait;
+  }
+
+  /**
+   * A copy of `bytes` by `warps` of this SM's warps to `dest`, plus `fixedUs` of per-message work
+   * (fence, tail release) on the role: returns how long the role sleeps.
+   */
+  copy(ctx: RankContext, role: RoleName, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
+    const { ownUs, smUs } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
+    const wait = this.busy(ctx, role, smUs);
+    return Math.max(wait, ownUs) + fixedUs;
   }
 }

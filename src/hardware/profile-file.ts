@@ -116,7 +116,8 @@ function fromObject(obj: Record<string, unknown>, origin: string, baseDir: strin
     smCount: value('smCount'), hbmBytes: value('hbmBytes'), hbmGBps: value('hbmGBps'), nvlinkGBps: value('nvlinkGBps'),
     nvlinkLatencyUs: value('nvlinkLatencyUs'), ibGBps: value('ibGBps'), ibLatencyUs: value('ibLatencyUs'),
     peakTflops: { fp8: value('peakTflops.fp8'), bf16: value('peakTflops.bf16'), fp32: value('peakTflops.fp32') },
-    kernelLaunchUs: value('kernelLaunchUs'), smCopyGBps: value('smCopyGBps'), smReduceGBps: value('smReduceGBps'),
+    kernelLaunchUs: value('kernelLaunchUs'), smBytesInFlightPerWarp: value('smBytesInFlightPerWarp'), hbmLatencyUs: value('hbmLatencyUs'),
+    smIssueGBps: value('smIssueGBps'), smHbmReadGBps: value('smHbmReadGBps'), smHbmWriteGBps: value('smHbmWriteGBps'), smReduceGBps: value('smReduceGBps'),
     nvlinkMessageUs: value('nvlinkMessageUs'), ibMessageUs: value('ibMessageUs'), hostSyncUs: value('hostSyncUs'),
     ibQpGBps: value('ibQpGBps'),
   };

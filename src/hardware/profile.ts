@@ -38,10 +38,19 @@ export interface HardwareProfile {
   /** Fixed cost of launching one kernel, us. */
   kernelLaunchUs: number;
   /**
-   * Rate at which one SM of a communication kernel copies token data (loads from HBM, stores to a
-   * local buffer or to a peer over NVLink), GB/s. Bounds a channel's throughput when few SMs are given.
+   * Bytes one warp of a communication kernel keeps in flight (loads issued, stores not yet
+   * acknowledged). With the destination's latency it gives the memory-level-parallelism bound of a
+   * copy: `warps * smBytesInFlightPerWarp / latency` (see `src/ep/sm-clock.ts`).
    */
-  smCopyGBps: number;
+  smBytesInFlightPerWarp: number;
+  /** Latency of a load from (or store to) local HBM as a copying warp sees it, us. */
+  hbmLatencyUs: number;
+  /** Rate at which one SM issues copy instructions (load + store of 16 B per lane), GB/s. */
+  smIssueGBps: number;
+  /** Rate at which one SM reads HBM, GB/s. */
+  smHbmReadGBps: number;
+  /** Rate at which one SM writes (local HBM or a peer's over NVLink), GB/s. */
+  smHbmWriteGBps: number;
   /** Rate at which one SM reduces rows (bytes of input rows consumed), GB/s. */
   smReduceGBps: number;
   /** Fixed cost of one chunked NVLink send (stores, fence, tail update) on the issuing warp, us. */
@@ -58,7 +67,7 @@ export interface HardwareProfile {
 }
 
 /**
- * NVIDIA H800 SXM as DeepSeek deploys it: NVLink ~160 GB/s achievable per GPU (V3 report §3.2.2),
+ * NVIDIA H800 SXM as DeepSeek deploys it: 8 NVLink links (~165 GB/s per direction, NCCL; x 0.9 usable),
  * one CX7 400 Gb/s NIC per GPU (50 GB/s line rate; 49 GB/s with two queue pairs, 45.625 with one), 132 SMs, 80 GB HBM3 at ~3.35 TB/s, H100 compute.
  */
 export const H800: HardwareProfile = Object.freeze({
@@ -66,7 +75,7 @@ export const H800: HardwareProfile = Object.freeze({
   smCount: 132,
   hbmBytes: 80e9,
   hbmGBps: 3350,
-  nvlinkGBps: 160,
+  nvlinkGBps: 148.5,
   nvlinkLatencyUs: 1.0,
   // 392 Gb/s: what two queue pairs reach on 4 MB writes on a 400 Gb/s CX7 (deepep-details.md §5;
   // "46-48 GB/s in practice" there too). Was 50 (the line rate) before the NIC model.
@@ -74,7 +83,11 @@ export const H800: HardwareProfile = Object.freeze({
   ibLatencyUs: 2.5,
   peakTflops: Object.freeze({ fp8: 1979, bf16: 989, fp32: 67 }),
   kernelLaunchUs: 4,
-  smCopyGBps: 15,
+  smBytesInFlightPerWarp: 1024,
+  hbmLatencyUs: 0.6,
+  smIssueGBps: 112,
+  smHbmReadGBps: 200,
+  smHbmWriteGBps: 50,
   smReduceGBps: 120,
   nvlinkMessageUs: 0.3,
   ibMessageUs: 0.6,
@@ -83,11 +96,14 @@ export const H800: HardwareProfile = Object.freeze({
   ibQpGBps: 45.625,
 }) as HardwareProfile;
 
-/** NVIDIA H100 SXM: NVLink 4 at 900 GB/s both directions (450 per direction), CX7 NIC per GPU. */
+/**
+ * NVIDIA H100 SXM: 18 NVLink 4 links (NCCL counts ~371 GB/s per direction; x 0.9 usable), CX7 NIC per GPU; every
+ * other value is the H800's (same die, same SM).
+ */
 export const H100: HardwareProfile = Object.freeze({
   ...H800,
   name: 'H100',
-  nvlinkGBps: 450,
+  nvlinkGBps: 334,
   peakTflops: H800.peakTflops,
 }) as HardwareProfile;
 
@@ -104,7 +120,8 @@ const BUILT_IN: ReadonlyMap<string, HardwareProfile> = new Map([H800, H100, H200
 /** The numeric fields of a profile, `peakTflops.*` dotted, in display order. */
 export const HARDWARE_FIELDS = [
   'smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs',
-  'peakTflops.fp8', 'peakTflops.bf16', 'peakTflops.fp32', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps',
+  'peakTflops.fp8', 'peakTflops.bf16', 'peakTflops.fp32', 'kernelLaunchUs', 'smBytesInFlightPerWarp', 'hbmLatencyUs',
+  'smIssueGBps', 'smHbmReadGBps', 'smHbmWriteGBps', 'smReduceGBps',
   'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps',
 ] as const;
 export type HardwareField = (typeof HARDWARE_FIELDS)[number];
@@ -116,7 +133,7 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   smCount: 'NVIDIA Hopper whitepaper: H100/H800 SXM5 have 132 SMs',
   hbmBytes: 'NVIDIA H800 SXM datasheet: 80 GB HBM3',
   hbmGBps: 'NVIDIA H100/H800 SXM datasheet: 3.35 TB/s HBM3',
-  nvlinkGBps: 'DeepSeek-V3 technical report §3.2.2: about 160 GB/s achievable NVLink per GPU',
+  nvlinkGBps: "NCCL's topology model: ~20.6 GB/s per NVLink 4 link on Hopper, 8 links on H800 = ~165 GB/s per direction (DeepSeek-V3 §3.2.2: ~160 achievable), x 0.9 usable (DeepEP V2 get_theoretical_num_sms) = 148.5",
   nvlinkLatencyUs: 'estimate: typical one-way latency of SM-issued NVLink stores; no figure in the reference',
   ibGBps: 'deepep-details.md §5: two queue pairs reach ~392 Gb/s = 49 GB/s on 4 MB writes on the 400 Gb/s ConnectX-7 NIC per GPU (DeepSeek-V3 report §3.2.2; 50 GB/s line rate)',
   ibLatencyUs: 'estimate: typical one-way RDMA write latency through one switch tier; no figure in the reference',
@@ -124,7 +141,11 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   'peakTflops.bf16': 'NVIDIA H100 SXM datasheet: 989 dense BF16 TFLOP/s',
   'peakTflops.fp32': 'NVIDIA H100 SXM datasheet: 67 FP32 TFLOP/s',
   kernelLaunchUs: 'estimate: CUDA kernel launch overhead of a few us; no figure in the reference',
-  smCopyGBps: "fitted to DeepEP's intranode EP8 dispatch figure on H800 (153 GB/s NVLink at 24 SMs)",
+  smBytesInFlightPerWarp: "fitted to DeepEP's H800 normal EP8 dispatch (153 GB/s NVLink) and EP32 dispatch (58 GB/s RDMA) at 24 SMs, and DeepSeek-V3 §3.2.2 (20 SMs saturate IB and NVLink): the round value at which both rows are within 10% and 20 SMs saturate (docs/hardware.md)",
+  hbmLatencyUs: 'estimate: loaded HBM3 access latency on Hopper is ~0.5-0.7 us; no figure in the reference',
+  smIssueGBps: 'estimate: 64 B copied per SM cycle (a 16 B load and a 16 B store per lane, LSU-bound) at 1.755 GHz = 112 GB/s; the reference gives only the HBM rates',
+  smHbmReadGBps: "DeepEP V2 get_theoretical_num_sms: per-SM HBM read 200 GB/s (its Hopper default)",
+  smHbmWriteGBps: "DeepEP V2 get_theoretical_num_sms: per-SM HBM write 50 GB/s (its Hopper default)",
   smReduceGBps: 'estimate: FP32 reduction of BF16 rows from local HBM per SM; not binding on H800',
   nvlinkMessageUs: 'estimate: fence and tail release of one chunked NVLink send',
   ibMessageUs: 'estimate: building and posting one RDMA work request (WQE and doorbell)',
@@ -134,10 +155,10 @@ const H800_SOURCES: HardwareSources = Object.freeze({
 
 const SOURCES: ReadonlyMap<string, HardwareSources> = new Map([
   ['H800', H800_SOURCES],
-  ['H100', Object.freeze({ ...H800_SOURCES, nvlinkGBps: 'NVIDIA H100 SXM datasheet: NVLink 4, 900 GB/s both directions = 450 GB/s per direction (peak)' }) as HardwareSources],
+  ['H100', Object.freeze({ ...H800_SOURCES, nvlinkGBps: "NCCL's topology model: ~20.6 GB/s per NVLink 4 link on Hopper, 18 links on H100 = ~371 GB/s per direction, x 0.9 usable (DeepEP V2 get_theoretical_num_sms) = 334" }) as HardwareSources],
   ['H200', Object.freeze({
     ...H800_SOURCES,
-    nvlinkGBps: 'NVIDIA H200 SXM datasheet: NVLink 4, 900 GB/s both directions = 450 GB/s per direction (peak)',
+    nvlinkGBps: "NCCL's topology model: ~20.6 GB/s per NVLink 4 link on Hopper, 18 links on H200 = ~371 GB/s per direction, x 0.9 usable (DeepEP V2 get_theoretical_num_sms) = 334",
     hbmBytes: 'NVIDIA H200 SXM datasheet: 141 GB HBM3e',
     hbmGBps: 'NVIDIA H200 SXM datasheet: 4.8 TB/s HBM3e',
   }) as HardwareSources],
@@ -181,7 +202,7 @@ export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'):
       fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${showValue(v)}`, { field, value: v });
   };
   if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object, got ${showValue(p)}`, { value: p });
-  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smCopyGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps'] as const)
+  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smBytesInFlightPerWarp', 'hbmLatencyUs', 'smIssueGBps', 'smHbmReadGBps', 'smHbmWriteGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps'] as const)
     check(f, p[f]);
   for (const f of ['fp8', 'bf16', 'fp32'] as const) check(`peakTflops.${f}`, p.peakTflops?.[f]);
   return p;

@@ -37,7 +37,7 @@ describe('hardware profiles from files', () => {
     expect(Object.keys(h.sources)).toHaveLength(17);
     for (const s of Object.values(h.sources)) expect(s.length).toBeGreaterThan(10);
     expect(h.sources.nvlinkGBps).toContain('DeepSeek-V3');
-    expect(h.sources.smCopyGBps).toMatch(/^fitted to /);
+    expect(h.sources.smBytesInFlightPerWarp).toMatch(/^fitted to /);
     expect(h.sources.kernelLaunchUs).toMatch(/^estimate: /);
     // The NIC's queue pair rates (deepep-details §5): one QP ~365 Gb/s, two ~392 Gb/s.
     expect([h.profile.ibQpGBps, h.profile.ibGBps]).toEqual([45.625, 49]);
