@@ -17,6 +17,7 @@ import { createExpertParallel, type ExpertParallel, type DispatchResult } from '
 import { deepepTopk } from './deepep-inputs.js';
 import { benchmarkRowBytes, type DispatchDtype } from './records.js';
 import { resolveEpConfigs, type EpConfig } from './ep-config.js';
+import { measureUtilisation, type Utilisation } from './utilisation.js';
 
 export interface DeepepBenchOptions {
   /** Only 'normal' (the high-throughput kernels) is modelled. */
@@ -42,6 +43,11 @@ export interface DeepepBenchOptions {
   seed?: number;
   /** A profile, a built-in name or a path to a JSON profile file (default H800). */
   hardware?: HardwareProfile | string;
+  /**
+   * Record the timeline and measure rank 0's utilisation per kernel (SMs, NVLink and NIC ports) and
+   * the resource that binds (the sensitivity bench). Default false.
+   */
+  utilisation?: boolean;
   /** Called with progress lines (for stderr). */
   onProgress?: (line: string) => void;
   /** Aborts the run. */
@@ -90,6 +96,8 @@ export interface DeepepBenchResult {
   /** With `tuned`: the default configs' figures, and how many configs were run and refused by DeepEP's asserts. */
   defaults?: { dispatch: KernelFigures; combine: KernelFigures };
   sweep?: { dispatchRuns: number; combineRuns: number; refused: number };
+  /** With `utilisation`: rank 0's busy fractions per kernel (default configs) and what binds. */
+  utilisation?: { dispatch: Utilisation; combine: Utilisation };
   /** Events processed by the simulation (dispatch + combine of the reported configs). */
   events: number;
   wallMs: number;
@@ -184,7 +192,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware } = resolveBench(o);
   const withDigest = o.timelineDigest ?? true;
   const digest = createHash('sha256');
-  const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
+  const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
   try {
     const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
     o.onProgress?.(`building inputs for ${R} ranks`);
@@ -198,13 +206,15 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     o.onProgress?.('notify + dispatch');
     const run = o.signal ? { signal: o.signal } : {};
     // Each kernel's timeline folds into the digest as soon as it ends, so only one is ever held.
-    const fold = async () => {
-      if (!withDigest) return;
+    // With `utilisation`, the same timeline (and the SMs' activity slices) give rank 0's busy fractions.
+    const fold = async (): Promise<Utilisation | null> => {
+      if (!withDigest && !o.utilisation) return null;
       const t = await cluster.takeTimeline();
-      digest.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+      if (withDigest) digest.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+      return o.utilisation ? measureUtilisation(t, await cluster.takeActivities(), 0) : null;
     };
     let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) }, run);
-    await fold();
+    const utilD = await fold();
     const notifyUs = d.timing.notifyUs;
     const layouts = ep.getDispatchLayout(topkIdx);
     const rowD = benchmarkRowBytes(hidden, dtype);
@@ -246,8 +256,9 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     const y = payload ? d.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
     const combineFig = (us: number[], cfg: EpConfig) => figures(us, nodes > 1 ? rdmaTokens.map((n) => n * rowC) : null, nvlRows.map((n) => n * rowC), cfg);
     const defEp = o.tune ? await mkEp() : ep;
+    if (o.utilisation) await cluster.takeActivities(); // drop what the tuning runs recorded
     const c = await defEp.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
-    await fold();
+    const utilC = await fold();
     const defC = combineFig(c.timing.perRankUs, defEp.combineConfig);
     let bestC = defC;
     events += c.timing.events;
@@ -274,6 +285,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, notifyUs, tuned: o.tune === true,
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
+      ...(utilD && utilC ? { utilisation: { dispatch: utilD, combine: utilC } } : {}),
       events, wallMs: performance.now() - t0,
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
       workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
