@@ -1,0 +1,78 @@
+/**
+ * The communication SM from physics (src/ep/sm-clock.ts): the memory-level-parallelism law per
+ * destination, issue slots shared by the roles of one SM, and, through DeepEP's benchmark, that a
+ * link which binds speeds the kernel when doubled while one which does not bind leaves it alone.
+ */
+import { describe, expect, it } from 'vitest';
+import { copyBounds, SmClock } from '../../../src/ep/sm-clock.js';
+import { H800, type HardwareProfile } from '../../../src/hardware/profile.js';
+import type { RankContext } from '../../../src/sim/rank-context.js';
+import { runDeepepBenchmark } from '../../../src/ep/deepep-benchmark.js';
+
+// Literal parameters (not the profile's), so the expected times below are computed by hand.
+const HW: HardwareProfile = { ...H800, smBytesInFlightPerWarp: 1024, nvlinkLatencyUs: 1.0, hbmLatencyUs: 0.5, smIssueGBps: 100, smHbmReadGBps: 200, smHbmWriteGBps: 50 };
+
+function fakeCtx(hw: HardwareProfile): RankContext & { now: number } {
+  return { now: 0, hardware: hw, activity: () => {} } as unknown as RankContext & { now: number };
+}
+
+describe('SM copy bounds', () => {
+  it('a copy to a slow destination is slower than to a fast one by the latency ratio (MLP law)', () => {
+    // 3 warps x 1024 B in flight: 30,720 B over NVLink (1 us) = 10 us; to HBM (0.5 us) = 5 us.
+    expect(copyBounds(HW, 30720, 'nvlink', 3, 24).ownUs).toBeCloseTo(10, 9);
+    expect(copyBounds(HW, 30720, 'hbm', 3, 24).ownUs).toBeCloseTo(5, 9);
+    // More warps in flight, proportionally faster.
+    expect(copyBounds(HW, 30720, 'nvlink', 6, 24).ownUs).toBeCloseTo(5, 9);
+    // A role's sleep is its MLP time when the SM is idle.
+    const ctx = fakeCtx(HW);
+    expect(new SmClock(0, 0, 24).copy(ctx, 'nvl sender', 30720, 'nvlink', 3)).toBeCloseTo(10, 9);
+    expect(new SmClock(0, 0, 24).copy(ctx, 'nvl receiver', 30720, 'hbm', 3)).toBeCloseTo(5, 9);
+  });
+
+  it('the SM takes the lowest of issue, HBM read and write rates, and its share of the bytes in flight', () => {
+    // 50,000 B at min(100, 200, 50) GB/s = 1 us; in-flight share of 24 warps (of 24) = ownUs.
+    expect(copyBounds(HW, 50_000, 'hbm', 24, 24).smUs).toBeCloseTo(Math.max(1, (50_000 * 0.5) / (24 * 1024)), 9);
+    expect(copyBounds({ ...HW, smHbmWriteGBps: 400, smIssueGBps: 25 }, 50_000, 'hbm', 240, 24).smUs).toBeCloseTo(2, 9);
+  });
+
+  it('an SM shared by two roles halves their issue share', () => {
+    // Issue-bound copies (64 KB in flight per warp: the MLP bound is far below): 50,000 B = 1 us of the SM each.
+    const ctx = fakeCtx({ ...HW, smBytesInFlightPerWarp: 65536 });
+    // Alone: a role asking for 10 chunks at once has the last one done after 10 us.
+    const alone = new SmClock(0, 0, 24);
+    let last = 0;
+    for (let i = 0; i < 10; i++) last = alone.copy(ctx, 'RDMASender', 50_000, 'hbm', 12);
+    expect(last).toBeCloseTo(10, 9);
+    // Two roles on one SM asking for 10 chunks each, interleaved: each one's last chunk is done
+    // after about 20 us, the rate it had alone halved.
+    const shared = new SmClock(0, 0, 24);
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < 10; i++) {
+      a = shared.copy(ctx, 'RDMASender', 50_000, 'hbm', 12);
+      b = shared.copy(ctx, 'NVLReceivers', 50_000, 'hbm', 12);
+    }
+    expect(a).toBeCloseTo(19, 9);
+    expect(b).toBeCloseTo(20, 9);
+  });
+});
+
+describe('links that bind and links that do not (EP8, DeepEP benchmark, 24 SMs)', () => {
+  const run = (hw: HardwareProfile) => runDeepepBenchmark({ ranks: 8, tokens: 512, hardware: hw, workers: 1, transport: 'in-process' });
+  it('doubling NVLink (binding at 24 SMs) speeds dispatch; doubling the NIC (unused in one node) changes it < 2%', async () => {
+    const base = await run(H800);
+    const nvl = await run({ ...H800, nvlinkGBps: 2 * H800.nvlinkGBps });
+    const nic = await run({ ...H800, ibGBps: 2 * H800.ibGBps });
+    expect(nvl.dispatch.timeUs).toBeLessThan(0.85 * base.dispatch.timeUs);
+    expect(Math.abs(nic.dispatch.timeUs / base.dispatch.timeUs - 1)).toBeLessThan(0.02);
+  });
+
+  it('the sender role is latency-bound at 8 SMs: doubling the NVLink store latency nearly doubles dispatch time', async () => {
+    const few = (hw: HardwareProfile) => runDeepepBenchmark({ ranks: 8, sms: 8, tokens: 512, hardware: hw, workers: 1, transport: 'in-process' });
+    const base = await few(H800);
+    const slow = await few({ ...H800, nvlinkLatencyUs: 2 * H800.nvlinkLatencyUs });
+    const r = slow.dispatch.timeUs / base.dispatch.timeUs;
+    expect(r).toBeGreaterThan(1.6);
+    expect(r).toBeLessThan(2.05);
+  });
+});
