@@ -83,7 +83,7 @@ export const H800: HardwareProfile = Object.freeze({
   ibLatencyUs: 2.5,
   peakTflops: Object.freeze({ fp8: 1979, bf16: 989, fp32: 67 }),
   kernelLaunchUs: 4,
-  smBytesInFlightPerWarp: 1024,
+  smBytesInFlightPerWarp: 4096,
   hbmLatencyUs: 0.6,
   smIssueGBps: 112,
   smHbmReadGBps: 200,
