@@ -67,10 +67,12 @@ describe('links that bind and links that do not (EP8, DeepEP benchmark, 24 SMs)'
     expect(Math.abs(nic.dispatch.timeUs / base.dispatch.timeUs - 1)).toBeLessThan(0.02);
   });
 
-  it('the sender role is latency-bound at 8 SMs: doubling the NVLink store latency nearly doubles dispatch time', async () => {
-    const few = (hw: HardwareProfile) => runDeepepBenchmark({ ranks: 8, sms: 8, tokens: 512, hardware: hw, workers: 1, transport: 'in-process' });
-    const base = await few(H800);
-    const slow = await few({ ...H800, nvlinkLatencyUs: 2 * H800.nvlinkLatencyUs });
+  it('a latency-bound sender role (512 B in flight per warp, 8 SMs): doubling the NVLink store latency nearly doubles dispatch time', async () => {
+    // 4 sender SMs x 24 warps x 512 B / 1 us = 49 GB/s, well below the link: the MLP law binds.
+    const hw = { ...H800, smBytesInFlightPerWarp: 512, nvlinkLatencyUs: 1 };
+    const few = (h: HardwareProfile) => runDeepepBenchmark({ ranks: 8, sms: 8, tokens: 512, hardware: h, workers: 1, transport: 'in-process' });
+    const base = await few(hw);
+    const slow = await few({ ...hw, nvlinkLatencyUs: 2 });
     const r = slow.dispatch.timeUs / base.dispatch.timeUs;
     expect(r).toBeGreaterThan(1.6);
     expect(r).toBeLessThan(2.05);

@@ -34,9 +34,9 @@ describe('hardware profiles from files', () => {
     const h = resolveHardware('h800');
     expect(h.profile).toBe(H800);
     expect(h.origin).toBe('built-in');
-    expect(Object.keys(h.sources)).toHaveLength(17);
+    expect(Object.keys(h.sources)).toHaveLength(21);
     for (const s of Object.values(h.sources)) expect(s.length).toBeGreaterThan(10);
-    expect(h.sources.nvlinkGBps).toContain('DeepSeek-V3');
+    expect(h.sources.nvlinkGBps).toContain('NCCL');
     expect(h.sources.smBytesInFlightPerWarp).toMatch(/^fitted to /);
     expect(h.sources.kernelLaunchUs).toMatch(/^estimate: /);
     // The NIC's queue pair rates (deepep-details §5): one QP ~365 Gb/s, two ~392 Gb/s.
@@ -50,7 +50,7 @@ describe('hardware profiles from files', () => {
     const h = resolveHardware(p);
     expect(h.profile.name).toBe('H100-RoCE200');
     expect(h.profile.ibGBps).toBe(25);
-    expect(h.profile.nvlinkGBps).toBe(450);
+    expect(h.profile.nvlinkGBps).toBe(334);
     expect(h.profile.peakTflops).toEqual({ fp8: 1000, bf16: 989, fp32: 67 });
     expect(h.sources.ibGBps).toBe('200 Gb/s RoCE NIC');
     expect(h.sources.nvlinkGBps).toContain('(from H100)');
@@ -99,7 +99,7 @@ describe('hardware profiles from files', () => {
     expect(t.code).toBe(0);
     expect(t.out).toContain('H800-x');
     expect(t.out).toMatch(/ibGBps\s+25\s+half a NIC/);
-    expect(t.out).toMatch(/nvlinkGBps\s+160\s+DeepSeek-V3/);
+    expect(t.out).toMatch(/nvlinkGBps\s+148.5\s+NCCL/);
     expect(t.out).toMatch(/ibQpGBps\s+45\.625\s+deepep-details/);
     expect(t.out).toContain("note: unknown field 'bogus' ignored");
     const j = await cli('hardware', 'show', 'H200', '--json');
