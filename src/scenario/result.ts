@@ -71,6 +71,7 @@ export interface BiasRange {
 
 /** The routing of one simulated step. */
 export interface StepRouting {
+  /** The simulated step, counted from 1 as in progress, traces and the CLI (warm-up steps not counted). */
   step: number;
   load: {
     /** (token, k) pairs per logical expert. */
@@ -304,8 +305,8 @@ export function routingFigures(plan: MoePlan): RoutingFigures {
       load: w.last && { expert: loadStats(w.last.expertLoad), gpu: loadStats(w.last.gpuLoad) },
       bias: biasRange(w.bias),
     },
-    steps: plan.steps.map((st, step) => ({
-      step,
+    steps: plan.steps.map((st, i) => ({
+      step: i + 1,
       load: { expert: loadStats(st.expertLoad), gpu: loadStats(gpuPairs(plan, st.slotLoad)) },
       nodeTokens: Array.from({ length: N }, (_, src) => Array.from(st.nodeTokens.subarray(src * N, src * N + N))),
       bias: biasRange(st.bias),

@@ -98,7 +98,7 @@ describe('gate bias across steps and the routing-only warm-up', () => {
     // after 3 updates of ±0.01 the bias lies within ±0.03
     expect(g.warmup.bias!.min).toBeGreaterThanOrEqual(-0.03 - 1e-12);
     expect(g.warmup.bias!.max).toBeLessThanOrEqual(0.03 + 1e-12);
-    expect(g.steps.map((s) => s.step)).toEqual([0, 1]);
+    expect(g.steps.map((s) => s.step)).toEqual([1, 2]);
     expect(g.steps[0]!.bias).toEqual(g.warmup.bias);
     for (const st of g.steps) {
       expect(st.nodeTokens).toHaveLength(4);
@@ -115,7 +115,7 @@ describe('gate bias across steps and the routing-only warm-up', () => {
     const text = formatRunSummary(r);
     expect(text).toMatch(/routing: gate, bias update rate 0\.01; warm-up 3 step\(s\), the last at expert max\/mean \d+\.\d\d, GPU max\/mean \d+\.\d\d, bias left -0\.0\d\d\.\.0\.0\d\d/);
     expect(text).toMatch(/step +expert max\/mean +GPU max\/mean +inter-node tokens +node pair max\/mean +bias/);
-    expect(text).toMatch(/tokens per node pair, step 1:\nsrc\/dst +node 0 +node 1 +node 2 +node 3/);
+    expect(text).toMatch(/tokens per node pair, step 2:\nsrc\/dst +node 0 +node 1 +node 2 +node 3/);
     expect(JSON.parse(JSON.stringify(r)).routing.steps[1].nodeTokens).toEqual(g.steps[1]!.nodeTokens);
   });
 
