@@ -127,6 +127,16 @@ abstract class PortStats {
   onBusy: ((port: PortStats, start: number, end: number, bytes: number) => void) | null = null;
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number) {}
 
+  /** Charge `dt` us at `total` bytes/us of moving streams and move the clock to `time`. */
+  protected account(time: number, dt: number, total: number): void {
+    if (total > 0) {
+      this.busyUs += dt;
+      this.bytesMoved += total * dt;
+      this.busyBytes += total * dt;
+    }
+    this.lastT = time;
+  }
+
   protected closeBusy(time: number): void {
     this.onBusy?.(this, this.busyStart, time, this.busyBytes);
     this.busyStart = -1;
@@ -209,12 +219,7 @@ export class SendPort<J extends FlowJob> extends PortStats {
       s.first().sent += s.rate * dt;
       total += s.rate;
     }
-    if (total > 0) {
-      this.busyUs += dt;
-      this.bytesMoved += total * dt;
-      this.busyBytes += total * dt;
-    }
-    this.lastT = time;
+    this.account(time, dt, total);
   }
 
   /** Finish what is done, start what follows, reallocate, tell the receivers, re-arm. */
@@ -373,12 +378,7 @@ export class RecvPort<J extends FlowJob> extends PortStats {
         }
       }
     }
-    if (total > 0) {
-      this.busyUs += dt;
-      this.bytesMoved += total * dt;
-      this.busyBytes += total * dt;
-    }
-    this.lastT = time;
+    this.account(time, dt, total);
   }
 
   /** Deliver what is served, reallocate, tell senders the new level, re-arm. */
