@@ -4,6 +4,7 @@
  * simulated cluster (see src/ep/deepep-benchmark.ts).
  */
 import { formatEpConfig } from './table.js';
+import type { EpConfig } from '../ep/ep-config.js';
 import { usageError, intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
 import { estimateDeepepBenchmark, runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
 import { benchReport } from '../report/index.js';
@@ -48,6 +49,8 @@ export const benchDeepepCommand: Command = {
     dtype: { type: 'string', value: 'fp8|bf16', help: 'dispatch payload (default fp8; combine is always bf16)' },
     tune: { type: 'boolean', help: "sweep chunk sizes and ring sizes as DeepEP's tests do (up to 88 dispatch + 49 combine runs) and report the best with the defaults" },
     hardware: { type: 'string', value: 'NAME|path.json', help: 'hardware profile: a built-in name (default H800) or a JSON profile file (see expertmesh hardware show)' },
+    'dispatch-config': { type: 'string', value: 'JSON', help: "dispatch config fields over DeepEP's default, e.g. '{\"nvlChunk\":16}' (numSms, nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer)" },
+    'combine-config': { type: 'string', value: 'JSON', help: "combine config fields over DeepEP's default, e.g. '{\"nvlBuffer\":290}' where DeepEP has no entry for the rank count" },
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
@@ -74,8 +77,25 @@ export const benchDeepepCommand: Command = {
     const opt = (n: string, min: number) => intOption(cmd, args, n, min);
     const tokens = opt('tokens', 1), hidden = opt('hidden', 1), topk = opt('topk', 1), experts = opt('experts', 1), workers = opt('workers', 1), seed = opt('seed', 0);
     if (hidden !== undefined && dtype === 'fp8' && hidden % 128 !== 0) throw usageError(`${cmd}: --hidden must be a multiple of 128 for fp8, got ${hidden}`, { option: 'hidden', value: hidden });
+    const config = (name: 'dispatch-config' | 'combine-config'): Partial<EpConfig> | undefined => {
+      const text = args.values[name];
+      if (typeof text !== 'string') return undefined;
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        throw usageError(`${cmd}: --${name} must be a JSON object such as '{"nvlBuffer":290}', got '${text}'`, { option: name, value: text });
+      }
+      const keys = ['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'];
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.keys(v).some((k) => !keys.includes(k)))
+        throw usageError(`${cmd}: --${name} must be a JSON object with fields among ${keys.join(', ')}, got '${text}'`, { option: name, value: text });
+      return v as Partial<EpConfig>;
+    };
+    const dispatchConfig = config('dispatch-config');
+    const combineConfig = config('combine-config');
     const o = {
-      mode: 'normal' as const, ranks, dtype: dtype as 'fp8' | 'bf16', tune: args.values['tune'] === true, payload: args.values['payload'] === true,
+      mode: 'normal' as const,
+      ...(dispatchConfig ? { dispatchConfig } : {}), ...(combineConfig ? { combineConfig } : {}), ranks, dtype: dtype as 'fp8' | 'bf16', tune: args.values['tune'] === true, payload: args.values['payload'] === true,
       ...(typeof hardware === 'string' ? { hardware } : {}),
       ...(sms !== undefined ? { sms } : {}), ...(tokens !== undefined ? { tokens } : {}), ...(hidden !== undefined ? { hidden } : {}),
       ...(topk !== undefined ? { topk } : {}), ...(experts !== undefined ? { experts } : {}), ...(workers !== undefined ? { workers } : {}),

@@ -19,7 +19,7 @@ const f1 = (v: number) => v.toFixed(1);
 
 /** One kernel config on a line: `(sms 24, nvl 32/288, rdma 8/128, deepep)`. */
 export function formatEpConfig(c: EpConfig): string {
-  const src = c.source === 'nearest' ? `nearest: EP${c.entryRanks}'s entry${c.adjusted ? `; ${c.adjusted}` : ''}` : (c.source ?? 'given');
+  const src = c.source === 'nearest' ? `nearest: EP${c.entryRanks}'s entry` : (c.source ?? 'given');
   return `(sms ${c.numSms}, nvl ${c.nvlChunk}/${c.nvlBuffer}, rdma ${c.rdmaChunk}/${c.rdmaBuffer}, ${src})`;
 }
 const f2 = (v: number) => v.toFixed(2);

@@ -44,6 +44,13 @@ export interface DeepepBenchOptions {
   /** A profile, a built-in name or a path to a JSON profile file (default H800). */
   hardware?: HardwareProfile | string;
   /**
+   * Config fields that override DeepEP's defaults for the rank count (`source: 'given'`), e.g. a
+   * combine ring that DeepEP's asserts accept where the nearest entry's does not (EP40). `--tune`
+   * sweeps from these.
+   */
+  dispatchConfig?: Partial<EpConfig>;
+  combineConfig?: Partial<EpConfig>;
+  /**
    * Record the timeline and measure rank 0's utilisation per kernel (SMs, NVLink and NIC ports) and
    * the resource that binds (the sensitivity bench). Default false.
    */
@@ -163,7 +170,8 @@ function resolveBench(o: DeepepBenchOptions) {
   checkRowBytes(hidden, dtype, 'bench deepep');
   const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, 'bench deepep: --hardware') : (o.hardware ?? loadHardwareProfile('H800'));
   // DeepEP's asserts refuse a shape before anything runs (EP256: the combine's 24-node limit).
-  const configs = resolveEpConfigs(R, nodes, sms);
+  const given = { ...(o.dispatchConfig ? { dispatch: o.dispatchConfig } : {}), ...(o.combineConfig ? { combine: o.combineConfig } : {}) };
+  const configs = resolveEpConfigs(R, nodes, sms, given);
   const workers = o.workers ?? Math.min(availableParallelism(), R);
   return { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware, workers, configs };
 }
@@ -198,7 +206,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     o.onProgress?.(`building inputs for ${R} ranks`);
     const topkIdx = Array.from({ length: R }, (_, r) => deepepTopk(shape, r, seed));
     const payload = o.payload ?? false;
-    const mkEp = (d?: Partial<EpConfig>, c?: Partial<EpConfig>) =>
+    const mkEp = (d = o.dispatchConfig, c = o.combineConfig) =>
       createExpertParallel(cluster, { numExperts: experts, hidden, topk, dtype, numSms: sms, sizesOnly: !payload, ...(d ? { dispatchConfig: d } : {}), ...(c ? { combineConfig: c } : {}) });
     const x = payload ? topkIdx.map((t) => makePayload(t.length / topk, hidden, dtype)) : undefined;
     const w = topkIdx.map((t) => new Float32Array(t.length).fill(1 / topk));

@@ -4,7 +4,7 @@
  * ships per rank count (`get_dispatch_config` / `get_combine_config`, all 12 entries), and DeepEP's
  * host asserts, each refused before running under its own name.
  */
-import { fail, showValue } from '../errors.js';
+import { ExpertmeshError, fail, isExpertmeshError, showValue } from '../errors.js';
 
 /**
  * Where a config's values come from: `deepep` the table entry for this rank count, `nearest` the
@@ -29,8 +29,6 @@ export interface EpConfig {
   source?: EpConfigSource;
   /** With `source: 'nearest'`: the rank count of the table entry used. */
   entryRanks?: number;
-  /** What was changed from the table entry to satisfy one of DeepEP's asserts, if anything. */
-  adjusted?: string;
 }
 
 /** DeepEP's default SM count for the normal kernels (`Buffer.num_sms`). */
@@ -72,9 +70,9 @@ export function combineWarpsPerForwarder(numNodes: number): number {
  * The default configs for `numRanks` ranks: DeepEP's table entry (`source: 'deepep'`), or for a rank
  * count DeepEP has no entry for, the entry of the nearest lower count as it is (`source: 'nearest'`;
  * below 2 ranks, the 2-rank entry; internode, the entries above 8 ranks only). Internode (`numNodes` > 1), DeepEP's `Config` constructor aligns
- * the RDMA ring up to a multiple of the RDMA send chunk (128 slots with chunk 12 become 132). A
- * nearest combine ring that DeepEP's `nvl_recv_slots % num_nodes == 0` assert would refuse is rounded
- * down to a multiple of the node count, and `adjusted` says so (no other change is made).
+ * the RDMA ring up to a multiple of the RDMA send chunk (128 slots with chunk 12 become 132). Nothing
+ * else is changed: a nearest entry DeepEP's asserts refuse on this shape (EP40's combine ring, 288
+ * slots on 5 nodes) is refused by {@link resolveEpConfigs}, which says what to pass instead.
  */
 export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, numNodes = 1): { dispatch: EpConfig; combine: EpConfig } {
   // Internode shapes take internode entries: DeepEP's internode kernels need more than one node of
@@ -84,25 +82,24 @@ export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, num
   let pick = table[0]!;
   for (const d of table) if (d[0] <= numRanks) pick = d;
   const exact = pick[0] === numRanks;
-  const mk = ([nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer]: Tuple, combine: boolean): EpConfig => {
+  const mk = ([nvlChunk, nvlBuffer, rdmaChunk, rdmaBuffer]: Tuple): EpConfig => {
     const c: EpConfig = {
       numSms, nvlChunk, nvlBuffer, rdmaChunk,
       rdmaBuffer: numNodes > 1 ? Math.ceil(rdmaBuffer / rdmaChunk) * rdmaChunk : rdmaBuffer,
       source: exact ? 'deepep' : 'nearest',
     };
     if (!exact) c.entryRanks = pick[0];
-    if (!exact && combine && numNodes > 1 && nvlBuffer % numNodes !== 0) {
-      c.nvlBuffer = nvlBuffer - (nvlBuffer % numNodes);
-      c.adjusted = `nvlBuffer ${nvlBuffer} -> ${c.nvlBuffer}: DeepEP's combine asserts num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0 (${numNodes} nodes)`;
-    }
     return c;
   };
-  return { dispatch: mk(pick[1], false), combine: mk(pick[2], true) };
+  return { dispatch: mk(pick[1]), combine: mk(pick[2]) };
 }
 
 /**
  * The configs a layer runs with: the defaults for the shape, overridden field by field by what the
- * caller gives (then `source: 'given'`), each checked against DeepEP's asserts.
+ * caller gives (then `source: 'given'`), each checked against DeepEP's asserts. A nearest entry
+ * (a rank count DeepEP has no config for) that an assert refuses on this shape is refused, not
+ * resized: the error names the assert, the values, the entry taken, and a ring size that passes
+ * (`data.suggest`) with the ways to give it.
  */
 export function resolveEpConfigs(
   numRanks: number, numNodes: number, numSms = DEFAULT_NUM_SMS, given: { dispatch?: Partial<EpConfig>; combine?: Partial<EpConfig> } = {},
@@ -111,13 +108,46 @@ export function resolveEpConfigs(
   const merge = (base: EpConfig, g: Partial<EpConfig> | undefined): EpConfig => {
     const keys = g ? (['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const).filter((k) => g[k] !== undefined && g[k] !== base[k]) : [];
     if (keys.length === 0) return g?.source ? { ...base, source: g.source } : base;
-    const { entryRanks: _e, adjusted: _a, ...rest } = base;
+    const { entryRanks: _e, ...rest } = base;
     return { ...rest, ...g, source: g!.source ?? 'given' };
   };
-  return {
-    dispatch: validateEpConfig(merge(d.dispatch, given.dispatch), numNodes, 'dispatch'),
-    combine: validateEpConfig(merge(d.combine, given.combine), numNodes, 'combine'),
+  const check = (c: EpConfig, which: 'dispatch' | 'combine'): EpConfig => {
+    try {
+      return validateEpConfig(c, numNodes, which);
+    } catch (e) {
+      if (c.source !== 'nearest' || !isExpertmeshError(e) || e.code !== 'E_CONFIG') throw e;
+      throw nearestRefused(e, c, numRanks, numNodes, which);
+    }
   };
+  return { dispatch: check(merge(d.dispatch, given.dispatch), 'dispatch'), combine: check(merge(d.combine, given.combine), 'combine') };
+}
+
+/**
+ * A nearest entry refused by one of DeepEP's asserts: the same error, saying which entry was taken
+ * as it is and how to give a config that passes (the NVLink ring sizes nearest to the entry's that
+ * pass every assert with its other values, if any does).
+ */
+function nearestRefused(e: ExpertmeshError, c: EpConfig, numRanks: number, numNodes: number, which: 'dispatch' | 'combine'): ExpertmeshError {
+  const passes = (nvlBuffer: number) => {
+    try {
+      validateEpConfig({ ...c, nvlBuffer }, numNodes, which);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let up = 0;
+  let down = 0;
+  for (let b = c.nvlBuffer + 1; b <= 4 * c.nvlBuffer && !up; b++) if (passes(b)) up = b;
+  for (let b = c.nvlBuffer - 1; b > c.nvlChunk && !down; b--) if (passes(b)) down = b;
+  const key = `${which}Config`;
+  const entry = `DeepEP has no default config for ${numRanks} ranks; this is EP${c.entryRanks}'s entry (nvl ${c.nvlChunk}/${c.nvlBuffer}, rdma ${c.rdmaChunk}/${c.rdmaBuffer}) taken as it is (expertmesh does not resize DeepEP's entries)`;
+  const b = up || down;
+  const how = b
+    ? `; pass a ${which} config that passes, e.g. NVLink ring ${up ? up : down}${up && down ? ` (or ${down})` : ''} slots: ` +
+      `createExpertParallel(cluster, { ${key}: { nvlBuffer: ${b} } }), "${key}": { "nvlBuffer": ${b} } in a scenario, or bench deepep --${which}-config '{"nvlBuffer":${b}}'`
+    : `; no NVLink ring size passes with the entry's other values: pass a full ${which} config (${key})`;
+  return new ExpertmeshError('E_CONFIG', `${e.message}. ${entry}${how}`, { ...e.data, ranks: numRanks, entryRanks: c.entryRanks, ...(b ? { suggest: { nvlBuffer: b } } : {}) });
 }
 
 /** One of DeepEP's host asserts that failed: throws `E_CONFIG` naming it, the values and the rule. */

@@ -3,9 +3,10 @@
  * DeepEP's internode normal combine, the mirror of the two-hop dispatch. Per channel:
  * - `NVLSender` (on every expert GPU, one per forwarder): pushes the rows it received from each
  *   source back over NVLink to the GPU of its node with the source's local index.
- * - `NVLAndRDMAForwarder` (one per source node): walks that source's tokens in dispatch order,
- *   waits for every local GPU that held a token, reduces the node's contributions in FP32 to one
- *   BF16 row, and posts chunked RDMA writes of reduced rows to the source (crossing IB once).
+ * - `NVLAndRDMAForwarder` (`max(24 / num_nodes, 1)` warps per source node, each its own role
+ *   instance): the group walks that source's tokens in dispatch order, a chunk at a time; each warp
+ *   waits for every local GPU that held one of its tokens, reduces the node's contributions in FP32
+ *   to one BF16 row, and the last warp posts the chunk as an RDMA write to the source (crossing IB once).
  * - `RDMAReceiver` (on the source): walks its tokens in order, waits for every node that held a
  *   token, reduces across nodes in FP32, writes BF16 (plus the bias), and returns RDMA slots lazily.
  * Heads flow back as in dispatch: every side polls only its own memory.
@@ -20,6 +21,7 @@ import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
 import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
 import { putSlots } from './slots.js';
 import { RowAccumulator } from './reduce-rows.js';
+import { combineWarpsPerForwarder } from './ep-config.js';
 
 const NM = ringNames('c');
 
@@ -50,9 +52,67 @@ function* nvlSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f
   }
 }
 
-function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m: number): TaskBody {
+/**
+ * The forwarder group of (channel c, source node m): DeepEP's `warps_per_forwarder =
+ * max(24 / num_nodes, 1)` warps (`kNumWarpsPerForwarder`), each a role instance of its own. The
+ * group walks the source's tokens in RDMA chunks. Per chunk: wait for room in the source's RDMA ring
+ * (sub-warp 0 polls the head; `bar.sync` releases the others); each sub-warp reduces tokens
+ * `start + sub, start + sub + warps, ...` of the chunk, each once every local GPU that held it has
+ * delivered its row, into the RDMA send buffer; after a second `bar.sync` the last sub-warp posts the
+ * chunk (RDMA write plus the remote tail add). The NVLink heads go back lazily, a chunk at a time,
+ * at the lowest progress over the group's sub-warps (DeepEP's coordinator takes the minimum of their
+ * heads, which is why each node's share of the ring must leave `warps_per_forwarder` slots spare).
+ */
+interface ForwarderGroup {
+  /** Per local GPU j: rows of j among the stream's first t tokens (t = 0..total). */
+  prefix: Int32Array[];
+  /** Per sub-warp: the next token it has not reduced (total once retired). */
+  next: Int32Array;
+  /** Per local GPU j: NVLink slots returned. */
+  returned: Int32Array;
+  /** Ring occupancy last sampled. */
+  shown: number;
+}
+
+function forwarderGroup(st: InternodePlan, c: number, m: number, warps: number): ForwarderGroup {
+  const stream = st.streams[c]![m]!;
+  const total = stream.tokens.length;
+  const prefix = stream.toGpu.map((f) => {
+    const p = new Int32Array(total + 1);
+    for (let t = 0; t < total; t++) p[t + 1] = p[t]! + f[t]!;
+    return p;
+  });
+  const next = new Int32Array(warps);
+  for (let s = 0; s < warps; s++) next[s] = Math.min(s, total);
+  return { prefix, next, returned: new Int32Array(st.L.G), shown: 0 };
+}
+
+/** Return NVLink slots up to the group's lowest progress (lazily, `nvlChunk` at a time, all at the end). */
+function returnNvlHeads(ctx: RankContext, a: EpArgs, st: InternodePlan, g: ForwarderGroup, c: number, m: number): void {
+  const { L } = st;
+  const NC = a.combine.nvlChunk;
+  const total = g.prefix[0]!.length - 1;
+  let P = total;
+  for (let s = 0; s < g.next.length; s++) if (g.next[s]! < P) P = g.next[s]!;
+  const nctrl = ctx.region(NM.nvlCtrl);
+  let o = 0;
+  for (let j = 0; j < L.G; j++) {
+    const h = g.prefix[j]![P]!;
+    const k = h - g.returned[j]!;
+    if (k > 0 && (k >= NC || P === total)) {
+      ctx.atomicAdd(ctx.peerRegion(ctx.node * L.G + j, NM.nvlCtrl), L.nvlHead(c, ctx.localIndex, m) * 4, k);
+      g.returned[j] = h;
+    }
+    o += Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) - h;
+  }
+  // Rows waiting in this source node's NVLink rings (ring-occupancy counter).
+  ctx.sample(SERIES_NVL_RING, o - g.shown);
+  g.shown = o;
+}
+
+function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, g: ForwarderGroup, c: number, m: number, sub: number, warps: number): TaskBody {
   const { L, rec } = st;
-  const { nvlChunk: NC, rdmaChunk: RC, rdmaBuffer: RB } = a.combine;
+  const { rdmaChunk: RC, rdmaBuffer: RB } = a.combine;
   const share = L.share;
   const H = a.hidden;
   const stream = st.streams[c]![m]!;
@@ -60,82 +120,65 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, m
   const src = m * L.G + ctx.localIndex;
   const nctrl = ctx.region(NM.nvlCtrl);
   const rctrl = ctx.region(NM.rdmaCtrl);
+  const local = ctx.region(NM.local);
   const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
   const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
-  const dring = a.sizesOnly ? null : ctx.peerRegion(src, NM.rdmaRing);
-  const dctrl = ctx.peerRegion(src, NM.rdmaCtrl);
   const acc = a.sizesOnly ? null : new RowAccumulator(H);
-  const reduceRate = ctx.hardware.smReduceGBps * 1e3;
-  const pos = new Int32Array(L.G); // rows consumed from each local GPU
-  const returned = new Int32Array(L.G);
-  let done = 0; // tokens reduced into the send buffer
-  let sent = 0; // tokens posted
-  // Rows waiting in the NVLink rings of this source node's stream (ring-occupancy counter).
-  let shown = 0;
-  const showOccupancy = () => {
-    let o = 0;
-    for (let j = 0; j < L.G; j++) o += Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) - pos[j]!;
-    ctx.sample(SERIES_NVL_RING, o - shown);
-    shown = o;
-  };
-  while (sent < total) {
-    // Reduce as many complete tokens as fit (room in the RDMA buffer), at least one.
-    if (done < total) {
+  const poster = sub === warps - 1;
+  for (let start = 0, k = 0; start < total; start += RC, k++) {
+    const end = Math.min(start + RC, total);
+    // bar.sync: the group enters chunk k once the last sub-warp has posted chunk k - 1 ...
+    if (Atomics.load(local.i32, L.fwdPosted(c, m)) < k) yield ctx.untilAtLeast(local, L.fwdPosted(c, m), k);
+    // ... and sub-warp 0 has seen room for the chunk in the source's RDMA ring.
+    if (end - Atomics.load(rctrl.i32, L.rdmaHead(c, m)) > RB) yield ctx.untilAtLeast(rctrl, L.rdmaHead(c, m), end - RB);
+    let t = start + sub;
+    while (t < end) {
       for (let j = 0; j < L.G; j++)
-        if (stream.toGpu[j]![done]) yield ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), pos[j]! + 1);
-      if (done - Atomics.load(rctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(rctrl, L.rdmaHead(c, m), done + 1 - RB);
-      let end = done;
+        if (stream.toGpu[j]![t] && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![t]!) yield ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), g.prefix[j]![t]! + 1);
+      // This token and the following ones of this sub-warp whose rows are all in: one reduction.
+      let last = t;
       let bytes = 0;
-      const head = Atomics.load(rctrl.i32, L.rdmaHead(c, m));
-      while (end < total && end - head < RB && end - sent < RC) {
+      for (let u = t; u < end; u += warps) {
         let ok = true;
         let have = 0;
-        for (let j = 0; j < L.G; j++)
-          if (stream.toGpu[j]![end]) {
+        for (let j = 0; j < L.G && ok; j++)
+          if (stream.toGpu[j]![u]) {
             have++;
-            if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) < pos[j]! + 1 + countBefore(stream, j, done, end)) ok = false;
+            if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![u]!) ok = false;
           }
         if (!ok) break;
         bytes += have * H * 2;
-        end++;
+        last = u;
       }
-      yield ctx.sleep(st.fwdSm[c]!.busy(ctx, 'NVLAndRDMAForwarder', bytes / reduceRate));
-      showOccupancy();
-      for (; done < end; done++) {
-        if (acc) acc.reset();
-        for (let j = 0; j < L.G; j++) {
-          if (!stream.toGpu[j]![done]) continue;
-          if (acc && ring) acc.addBf16(ring.u8, (L.nvlSlot(c, j, m) + (pos[j]! % share)) * rec);
-          pos[j]!++;
-        }
-        if (acc && stage) acc.writeBf16(stage.u8, (L.rdmaSlot(c, m) + (done % RB)) * rec);
+      yield ctx.sleep(st.fwdSm[c]!.reduce(ctx, 'NVLAndRDMAForwarder', bytes, 1));
+      for (let u = t; u <= last; u += warps) {
+        if (!acc || !ring || !stage) continue;
+        acc.reset();
+        for (let j = 0; j < L.G; j++)
+          if (stream.toGpu[j]![u]) acc.addBf16(ring.u8, (L.nvlSlot(c, j, m) + (g.prefix[j]![u]! % share)) * rec);
+        acc.writeBf16(stage.u8, (L.rdmaSlot(c, m) + (u % RB)) * rec);
       }
-      for (let j = 0; j < L.G; j++) {
-        const k = pos[j]! - returned[j]!;
-        if (k > 0 && (k >= NC || done === total)) {
-          ctx.atomicAdd(ctx.peerRegion(ctx.node * L.G + j, NM.nvlCtrl), L.nvlHead(c, ctx.localIndex, m) * 4, k);
-          returned[j] = pos[j]!;
-        }
-      }
-      showOccupancy();
+      t = last + warps;
+      g.next[sub] = t < end ? t : Math.min(start + RC + sub, total);
+      returnNvlHeads(ctx, a, st, g, c, m);
     }
-    // Post whole chunks (the rest at the end), as the RDMA coordinator does.
-    while (done - sent >= RC || (done === total && sent < total)) {
-      const k = Math.min(RC, done - sent);
-      yield ctx.sleep(st.postClock[c]!.busy(ctx, 'NVLAndRDMAForwarder', ctx.hardware.ibMessageUs));
-      putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), sent % RB, k, RB, rec, dctrl, L.rdmaTail(c, ctx.node), c % QP_SLOTS);
-      sent += k;
-    }
+    g.next[sub] = Math.min(start + RC + sub, total);
+    // bar.sync: every sub-warp through the chunk; then the last one posts it.
+    ctx.addLocal(local, L.fwdArrived(c, m), 1);
+    if (!poster) continue;
+    if (Atomics.load(local.i32, L.fwdArrived(c, m)) < (k + 1) * warps) yield ctx.untilAtLeast(local, L.fwdArrived(c, m), (k + 1) * warps);
+    yield ctx.sleep(st.postClock[c]!.busy(ctx, 'NVLAndRDMAForwarder', ctx.hardware.ibMessageUs));
+    const dring = a.sizesOnly ? null : ctx.peerRegion(src, NM.rdmaRing);
+    putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), start % RB, end - start, RB, rec, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaTail(c, ctx.node), c % QP_SLOTS);
+    ctx.store(local, L.fwdPosted(c, m), k + 1);
   }
-  ctx.sample(SERIES_NVL_RING, -shown);
-}
-
-/** Rows of GPU j among stream tokens [from, to). */
-function countBefore(stream: { toGpu: Uint8Array[] }, j: number, from: number, to: number): number {
-  let k = 0;
-  const f = stream.toGpu[j]!;
-  for (let i = from; i < to; i++) k += f[i]!;
-  return k;
+  // Retired: out of the group's minimum.
+  g.next[sub] = total;
+  returnNvlHeads(ctx, a, st, g, c, m);
+  if (g.next.every((n) => n === total)) {
+    ctx.sample(SERIES_NVL_RING, -g.shown);
+    g.shown = 0;
+  }
 }
 
 function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
@@ -218,13 +261,17 @@ defineOp<EpArgs>({
     const st = ctx.state['combine'] as InternodePlan;
     const R = ctx.numRanks;
     const stride = notifyStride(a, R);
+    const wpf = combineWarpsPerForwarder(st.L.N);
     const tasks = [];
     for (let c = 0; c < st.L.C; c++) {
       for (let f = 0; f < st.L.G; f++)
         for (let m = 0; m < st.L.N; m++)
           if (st.counts[(m * st.L.G + f) * stride + c]! > 0) tasks.push(ctx.spawn(`NVLSender[${c}->${f}/${m}]`, nvlSender(ctx, a, st, c, f, m)));
-      for (let m = 0; m < st.L.N; m++)
-        if (st.streams[c]![m]!.tokens.length > 0) tasks.push(ctx.spawn(`NVLAndRDMAForwarder[${c}->${m}]`, forwarder(ctx, a, st, c, m)));
+      for (let m = 0; m < st.L.N; m++) {
+        if (st.streams[c]![m]!.tokens.length === 0) continue;
+        const g = forwarderGroup(st, c, m, wpf);
+        for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(`NVLAndRDMAForwarder[${c}->${m}.${w}]`, forwarder(ctx, a, st, g, c, m, w, wpf)));
+      }
       if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(`RDMAReceiver[${c}]`, receiver(ctx, a, st, c)));
     }
     yield ctx.join(tasks);

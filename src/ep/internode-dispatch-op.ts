@@ -30,6 +30,7 @@ import { channelRange, receiveOffsets } from './plan.js';
 import { SM_POST, SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
 import { copySlots, putSlots } from './slots.js';
 import { combineRecordBytes } from './records.js';
+import { combineWarpsPerForwarder } from './ep-config.js';
 
 const NM = ringNames('d');
 
@@ -53,6 +54,9 @@ export class InternodeLayout {
   staged(c: number, m: number): number { return c * this.N + m; }
   progress(c: number, m: number, j: number): number { return this.C * this.N + (c * this.N + m) * this.G + j; }
   tick(c: number): number { return this.C * this.N + this.C * this.N * this.G + c; }
+  /** combine's forwarder group of (c, m), a barrier: sub-warps through their chunk / chunks posted (the staged and first progress counters, unused by combine). */
+  fwdArrived(c: number, m: number): number { return this.staged(c, m); }
+  fwdPosted(c: number, m: number): number { return this.progress(c, m, 0); }
   /** meta flags: RDMA channel metadata from source node m / NVLink metadata from forwarder f. */
   rdmaMeta(c: number, m: number): number { return c * this.N + m; }
   nvlMeta(c: number, f: number): number { return this.C * this.N + c * this.G + f; }
@@ -418,9 +422,10 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
     L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, sendPos, totals, streams, counts,
     offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
     // Copying warps per SM: dispatch 7 RDMASender + 8 NVLReceivers / 8 forwarders; combine 8
-    // NVLSender (the receivers reduce) / 24 forwarders (they reduce; their posts are the NIC's).
+    // NVLSender (the receivers reduce) / num_nodes x warps_per_forwarder forwarders (DeepEP's
+    // kNumForwarders: they reduce; their posts are the NIC's).
     sendSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_SEND, kernel === 'd' ? INTERNODE_DISPATCH_WARPS.RDMASender + INTERNODE_DISPATCH_WARPS.NVLReceivers : 8)),
-    fwdSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV, kernel === 'd' ? INTERNODE_DISPATCH_WARPS.RDMAAndNVLForwarder : 24)),
+    fwdSm: Array.from({ length: C }, (_, c) => new SmClock(c, SM_RECV, kernel === 'd' ? INTERNODE_DISPATCH_WARPS.RDMAAndNVLForwarder : N * combineWarpsPerForwarder(N))),
     postClock: Array.from({ length: C }, (_, c) => new SmClock(c, SM_POST)),
   };
 }

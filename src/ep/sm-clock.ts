@@ -83,6 +83,19 @@ export class SmClock {
   }
 
   /**
+   * A reduction by `warps` of this SM's warps of `readBytes` of input rows from local HBM (the
+   * output row is stored locally): the role is bounded by its warps' bytes in flight over HBM's
+   * latency, the SM by its reduce rate and its share of the bytes in flight. Returns how long the
+   * role sleeps.
+   */
+  reduce(ctx: RankContext, role: RoleName, readBytes: number, warps: number): number {
+    const hw = ctx.hardware;
+    const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
+    const smUs = Math.max(readBytes / (hw.smReduceGBps * 1e3), (ownUs * warps) / this.warps);
+    return Math.max(this.busy(ctx, role, smUs), ownUs);
+  }
+
+  /**
    * A copy of `bytes` by `warps` of this SM's warps to `dest`, plus `fixedUs` of per-message work
    * (fence, tail release) on the role: returns how long the role sleeps.
    */

@@ -76,13 +76,23 @@ describe('expertmesh bench deepep', () => {
     expect(r.dispatch.maxTimeUs).toBeGreaterThanOrEqual(r.dispatch.timeUs);
   });
 
-  it('EP256 is refused before running, naming the combine assert; EP40 runs on the nearest entry', async () => {
+  it("EP256 is refused before running, naming the combine assert; EP40's nearest combine entry is refused, and runs with the combine ring the error suggests", async () => {
     const r = await cli('bench', 'deepep', '--ranks', '256', '--json');
     expect(r.code).toBe(2);
     expect(JSON.parse(r.out).error.message).toContain('num_rdma_ranks <= kNumCombineForwarderWarps');
-    const e40 = await runDeepepBenchmark({ ranks: 40, experts: 320, tokens: 8, hidden: 256, workers: 2 });
+    const bad = await cli('bench', 'deepep', '--ranks', '40', '--experts', '320', '--json');
+    expect(bad.code).toBe(2);
+    const err = JSON.parse(bad.out).error;
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.message).toContain('num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0');
+    expect(err.message).toContain('NVLink receive ring (288) % 5 nodes = 3');
+    expect(err.message).toContain(`--combine-config '{"nvlBuffer":290}'`);
+    const e40 = JSON.parse((await cli('bench', 'deepep', '--ranks', '40', '--experts', '320', '--tokens', '8', '--hidden', '256', '--workers', '2', '--combine-config', '{"nvlBuffer":290}', '--json')).out);
     expect(e40.dispatch.config).toMatchObject({ nvlChunk: 32, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128, source: 'nearest', entryRanks: 32 });
-    expect(e40.combine.config).toMatchObject({ nvlChunk: 1, nvlBuffer: 285, source: 'nearest' });
+    expect(e40.combine.config).toEqual({ numSms: 24, nvlChunk: 1, nvlBuffer: 290, rdmaChunk: 8, rdmaBuffer: 128, source: 'given' });
+    const notJson = await cli('bench', 'deepep', '--ranks', '40', '--combine-config', 'nvlBuffer=290');
+    expect(notJson.code).toBe(2);
+    expect(notJson.err).toContain('--combine-config must be a JSON object');
   });
 
   it("--tune sweeps DeepEP's ranges (reference §2) and reports the best with the defaults", async () => {

@@ -67,25 +67,51 @@ describe('default configs', () => {
     expect(defaultEpConfigs(112, 20, 14).dispatch.source).toBe('nearest');
   });
 
-  it("internode, the RDMA ring is aligned up to its chunk as DeepEP's Config does; a nearest combine ring is cut to the node count", () => {
+  it("internode, the RDMA ring is aligned up to its chunk as DeepEP's Config does", () => {
     const e16 = defaultEpConfigs(16, 20, 2);
     expect(tuple(e16.dispatch)).toEqual([36, 288, 20, 140]);
     expect(tuple(e16.combine)).toEqual([4, 288, 12, 132]);
     expect(tuple(defaultEpConfigs(96, 20, 12).dispatch)).toEqual([20, 480, 12, 132]);
     expect(defaultEpConfigs(96, 20, 12).dispatch.nvlBuffer).toBe(480);
-    // EP40: 288 % 5 != 0 would fail the combine assert; 285 is the largest multiple of 5 below.
+    // EP40 takes EP32's entry as it is: both rings 288, nothing cut or grown.
     const e40 = defaultEpConfigs(40, 20, 5);
-    expect(e40.dispatch.nvlBuffer).toBe(288);
-    expect(e40.combine.nvlBuffer).toBe(285);
-    expect(e40.combine.adjusted).toContain('% num_rdma_ranks == 0');
+    expect(tuple(e40.dispatch)).toEqual([32, 288, 8, 128]);
+    expect(tuple(e40.combine)).toEqual([1, 288, 8, 128]);
+    expect(Object.keys(e40.combine).sort()).toEqual(['entryRanks', 'numSms', 'nvlBuffer', 'nvlChunk', 'rdmaBuffer', 'rdmaChunk', 'source']);
   });
 
-  it('every default passes validation on 1-24 nodes x 8 GPUs and on one node of 1, 2, 4, 8 GPUs', () => {
+  it("EP40: EP32's combine ring (288 slots) fails DeepEP's divisibility assert on 5 nodes and is refused, naming the assert, the values and a config that passes", () => {
+    const data = expectError(() => resolveEpConfigs(40, 5, 24), 'E_CONFIG', 'combineConfig', '`num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0`',
+      'NVLink receive ring (288) % 5 nodes = 3', "EP32's entry", 'nvl 1/288, rdma 8/128', 'does not resize', '"combineConfig": { "nvlBuffer": 290 }', '--combine-config', '(or 285)');
+    expect(data).toMatchObject({ field: 'combineConfig.nvlBuffer', assert: 'num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0', value: 288, ranks: 40, entryRanks: 32, suggest: { nvlBuffer: 290 } });
+    // The suggestion passes; dispatch stays the nearest entry, combine is given.
+    const ok = resolveEpConfigs(40, 5, 24, { combine: { nvlBuffer: 290 } });
+    expect(ok.dispatch).toMatchObject({ nvlBuffer: 288, source: 'nearest', entryRanks: 32 });
+    expect(ok.combine).toEqual({ numSms: 24, nvlChunk: 1, nvlBuffer: 290, rdmaChunk: 8, rdmaBuffer: 128, source: 'given' });
+    // A given config failing the same assert is refused without the nearest-entry advice.
+    const given = expectError(() => resolveEpConfigs(40, 5, 24, { combine: { nvlBuffer: 291 } }), 'E_CONFIG', 'NVLink receive ring (291) % 5 nodes = 1');
+    expect(given.suggest).toBeUndefined();
+  });
+
+  it("every DeepEP entry passes on its shape; on 1-24 nodes a nearest entry passes or is refused by the combine divisibility assert with a suggestion that passes", () => {
+    const refused: number[] = [];
     for (let N = 1; N <= 24; N++) {
       const d = defaultEpConfigs(N * 8, 24, N);
       expect(() => validateEpConfig(d.dispatch, N, 'dispatch'), `${N}x8 dispatch`).not.toThrow();
-      expect(() => validateEpConfig(d.combine, N, 'combine'), `${N}x8 combine`).not.toThrow();
+      if (d.combine.source === 'deepep') expect(() => validateEpConfig(d.combine, N, 'combine'), `${N}x8 combine`).not.toThrow();
+      let data: Record<string, unknown> | null = null;
+      try {
+        resolveEpConfigs(N * 8, N, 24);
+      } catch (e) {
+        data = (e as { data: Record<string, unknown> }).data;
+      }
+      if (data === null) continue;
+      refused.push(N);
+      expect(data.assert).toBe('num_max_nvl_chunked_recv_tokens % num_rdma_ranks == 0');
+      expect(() => resolveEpConfigs(N * 8, N, 24, { combine: data!.suggest as Partial<EpConfig> }), `${N}x8 suggestion`).not.toThrow();
     }
+    // 288 % 5, 7, 10, 11; 480 % 13, 14; 560 % 17; 720 % 19, 21, 22, 23.
+    expect(refused).toEqual([5, 7, 10, 11, 13, 14, 17, 19, 21, 22, 23]);
     for (const G of [1, 2, 4, 8]) expect(() => resolveEpConfigs(G, 1, 24)).not.toThrow();
   });
 

@@ -35,6 +35,24 @@ describe('SM copy bounds', () => {
     expect(copyBounds({ ...HW, smHbmWriteGBps: 400, smIssueGBps: 25 }, 50_000, 'hbm', 240, 24).smUs).toBeCloseTo(2, 9);
   });
 
+  it("a reduction (an internode combine forwarder warp's) is bounded by its own warps' bytes in flight over HBM latency and by the SM's reduce rate", () => {
+    // 1 warp x 1024 B in flight over 0.5 us: 30,720 B of input rows take 15 us; the SM's share is 1/24 of that (or the reduce rate).
+    const hw = { ...HW, smReduceGBps: 100 };
+    const ctx = fakeCtx(hw);
+    expect(new SmClock(0, 1, 24).reduce(ctx, 'NVLAndRDMAForwarder', 30720, 1)).toBeCloseTo(15, 9);
+    // Six warps of one forwarder group, each its own role instance asking at once: each keeps its own
+    // bytes in flight, so all six finish at 15 us (the SM holds 6 x 15 / 24 = 3.75 us of in-flight share, 6 x 0.31 us of reduce).
+    const sm = new SmClock(0, 1, 24);
+    const six = Array.from({ length: 6 }, () => sm.reduce(ctx, 'NVLAndRDMAForwarder', 30720, 1));
+    for (const t of six) expect(t).toBeCloseTo(15, 9);
+    // The SM's reduce rate binds when the warps keep enough in flight: 24 warps x 64 KB.
+    const fast = fakeCtx({ ...hw, smBytesInFlightPerWarp: 65536 });
+    const busy = new SmClock(0, 1, 24);
+    let last = 0;
+    for (let w = 0; w < 24; w++) last = busy.reduce(fast, 'NVLAndRDMAForwarder', 100_000, 1);
+    expect(last).toBeCloseTo(24, 9); // 24 x 100,000 B at 100 GB/s
+  });
+
   it('an SM shared by two roles halves their issue share', () => {
     // Issue-bound copies (64 KB in flight per warp: the MLP bound is far below): 50,000 B = 1 us of the SM each.
     const ctx = fakeCtx({ ...HW, smBytesInFlightPerWarp: 65536 });

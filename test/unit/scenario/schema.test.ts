@@ -29,7 +29,11 @@ describe('scenario schema', () => {
     expect(scenarioEpConfigs(s).dispatch).toEqual({ numSms: 24, nvlChunk: 32, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128, source: 'deepep' });
     expect(scenarioEpConfigs(s).combine).toEqual({ numSms: 24, nvlChunk: 1, nvlBuffer: 288, rdmaChunk: 8, rdmaBuffer: 128, source: 'deepep' });
     expect(scenarioEpConfigs(parseScenario({ cluster: { nodes: 4 }, combineConfig: { nvlChunk: 2 } })).combine).toMatchObject({ nvlChunk: 2, nvlBuffer: 288, source: 'given' });
-    expect(scenarioEpConfigs(parseScenario({ cluster: { nodes: 5 }, model: { numExperts: 320 } })).dispatch).toMatchObject({ nvlChunk: 32, source: 'nearest', entryRanks: 32 });
+    // EP40: EP32's entry as it is; its combine ring (288) fails DeepEP's divisibility assert on 5 nodes.
+    expect(() => scenarioEpConfigs(parseScenario({ cluster: { nodes: 5 }, model: { numExperts: 320 } }))).toThrow(/% num_rdma_ranks == 0.*"combineConfig": \{ "nvlBuffer": 290 \}/);
+    const e40 = scenarioEpConfigs(parseScenario({ cluster: { nodes: 5 }, model: { numExperts: 320 }, combineConfig: { nvlBuffer: 290 } }));
+    expect(e40.dispatch).toMatchObject({ nvlChunk: 32, source: 'nearest', entryRanks: 32 });
+    expect(e40.combine).toMatchObject({ nvlChunk: 1, nvlBuffer: 290, source: 'given' });
     expect(s.payload).toBe('sizes-only');
     expect(s.steps).toBe(1);
     expect(s.trace).toBeUndefined();
