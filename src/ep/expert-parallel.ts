@@ -364,11 +364,21 @@ export class ExpertParallel {
 }
 
 
-/** A kernel's figures: its launch cost comes first and is not kernel time (a profiler's kernel time starts on the GPU). */
-function timingOf(k: { startUs: number; endUs: number; rankEndUs: number[]; events: number; windows: number }, notifyUs: number, launchUs: number): KernelTiming {
+/**
+ * A kernel's figures: its launch cost comes first and is not kernel time (a profiler's kernel time
+ * starts on the GPU). A rank's kernel ends when its warps do (`kernelEndUs` in the op's result,
+ * where the NIC may still hold work requests), else when the rank's operation does.
+ */
+function timingOf(
+  k: { startUs: number; endUs: number; rankEndUs: number[]; results: unknown[]; events: number; windows: number }, notifyUs: number, launchUs: number,
+): KernelTiming {
   const start = k.startUs + launchUs;
-  const perRankUs = k.rankEndUs.map((e) => e - start);
-  return { notifyUs, launchUs, kernelUs: k.endUs - start, perRankUs, startUs: start, events: k.events, windows: k.windows };
+  const ends = k.rankEndUs.map((e, r) => {
+    const own = (k.results[r] as { kernelEndUs?: unknown } | undefined)?.kernelEndUs;
+    return typeof own === 'number' ? own : e;
+  });
+  const perRankUs = ends.map((e) => e - start);
+  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - start, perRankUs, startUs: start, events: k.events, windows: k.windows };
 }
 
 

@@ -19,7 +19,7 @@ import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, t
 import { toBF16Bits } from '../kernels/bf16.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
 import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
-import { putSlots } from './slots.js';
+import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { RowAccumulator } from './reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 
@@ -167,7 +167,8 @@ function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, g: Forwarder
     ctx.addLocal(local, L.fwdArrived(c, m), 1);
     if (!poster) continue;
     if (Atomics.load(local.i32, L.fwdArrived(c, m)) < (k + 1) * warps) yield ctx.untilAtLeast(local, L.fwdArrived(c, m), (k + 1) * warps);
-    yield ctx.sleep(st.postClock[c]!.busy(ctx, 'NVLAndRDMAForwarder', ctx.hardware.ibMessageUs));
+    // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
+    if (src !== ctx.rank) yield ctx.sleep(st.postClock[c]!.post(ctx, 'NVLAndRDMAForwarder', 2 * ctx.hardware.ibMessageUs));
     const dring = a.sizesOnly ? null : ctx.peerRegion(src, NM.rdmaRing);
     putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), start % RB, end - start, RB, rec, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaTail(c, ctx.node), c % QP_SLOTS);
     ctx.store(local, L.fwdPosted(c, m), k + 1);
@@ -233,7 +234,8 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
     for (let m = 0; m < L.N; m++) {
       const k = pos[m]! - returned[m]!;
       if (k > 0 && (k >= RC || pos[m] === totals[m])) {
-        ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, { qp: c % QP_SLOTS });
+        if (m !== ctx.node) yield ctx.sleep(st.postClock[c]!.post(ctx, 'RDMAReceiver', ctx.hardware.ibMessageUs));
+        rdmaAtomicAdd(ctx, ctx.peerRegion(m * L.G + ctx.localIndex, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, c % QP_SLOTS);
         returned[m] = pos[m]!;
       }
     }
@@ -275,5 +277,8 @@ defineOp<EpArgs>({
       if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(`RDMAReceiver[${c}]`, receiver(ctx, a, st, c)));
     }
     yield ctx.join(tasks);
+    // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head
+    // returned last) finish within the operation but are not kernel time.
+    ctx.setResult({ kernelEndUs: ctx.now });
   },
 });

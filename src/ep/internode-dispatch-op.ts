@@ -28,7 +28,7 @@ import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV,
 
 import { channelRange, receiveOffsets } from './plan.js';
 import { SM_POST, SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
-import { copySlots, putSlots } from './slots.js';
+import { copySlots, putSlots, rdmaAtomicAdd } from './slots.js';
 import { combineRecordBytes } from './records.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 
@@ -155,8 +155,9 @@ function* rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: num
       const k = Math.min(RC, staged - sent[m]!);
       if (k <= 0 || (k < RC && staged < total)) continue;
       if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
-      yield ctx.sleep(st.postClock[c]!.busy(ctx, 'RDMASenderCoordinator', ctx.hardware.ibMessageUs));
       const dst = m * L.G + ctx.localIndex;
+      // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
+      if (m !== n) yield ctx.sleep(st.postClock[c]!.post(ctx, 'RDMASenderCoordinator', 2 * ctx.hardware.ibMessageUs));
       const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
       putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n), c % QP_SLOTS);
       sent[m]! += k;
@@ -284,7 +285,8 @@ function* forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c
       const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
       if (k > 0) {
         const src = m * L.G + ctx.localIndex;
-        ctx.atomicAdd(ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, { qp: c % QP_SLOTS });
+        if (m !== ctx.node) yield ctx.sleep(st.postClock[c]!.post(ctx, 'ForwarderCoordinator', ctx.hardware.ibMessageUs));
+        rdmaAtomicAdd(ctx, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, c % QP_SLOTS);
         returned[m]! += k;
         if (returned[m] === total) {
           remaining--;
@@ -449,5 +451,8 @@ defineOp<EpArgs>({
       for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(`NVLReceivers[${c}<-${f}]`, nvlReceiver(ctx, a, st, c, f)));
     }
     yield ctx.join(tasks);
+    // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head
+    // returned last) finish within the operation but are not kernel time.
+    ctx.setResult({ kernelEndUs: ctx.now });
   },
 });

@@ -5,6 +5,8 @@
  */
 import type { RankContext } from '../sim/rank-context.js';
 import type { Region } from '../transport/memory.js';
+import type { TaskBody } from '../sim/task.js';
+import { QP_SLOTS } from '../transport/protocol.js';
 
 /** Copy `k` records from ring slots `slot..` (wrapping at B, ring starting at slot `ringBase`) to rows `row..` of `out`. */
 export function copySlots(ring: Region, ringBase: number, slot: number, B: number, out: Region, row: number, k: number, rec: number): void {
@@ -17,13 +19,19 @@ export function copySlots(ring: Region, ringBase: number, slot: number, B: numbe
  * Put `k` ring slots starting at `slot` (wrapping) from the staging mirror to the peer's ring, and
  * advance the peer's tail by `k` after the data. Over NVLink the tail is released with the last
  * write (a store after the data, in one transfer). Over RDMA (`qp` given) the writes are work
- * requests on queue pair `qp` and the tail is a remote atomic on the same QP, ordered after them.
+ * requests on queue pair `qp` and the tail a remote atomic on the same QP, ordered after them; to a
+ * peer on another node they go through {@link rdmaWrite} (doorbell, and the atomic's extra round
+ * trip). The posting cost is the caller's (`ibMessageUs` per work request on the issuing warp).
  * A chunk that wraps is two writes; sizes-only mode sends the same ones, so its timeline is real mode's.
  */
 export function putSlots(
   ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number,
   slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp?: number,
 ): void {
+  if (qp !== undefined && overIb(ctx, dst)) {
+    ctx.spawn(`NIC[qp ${qp} -> ${dst}]`, rdmaWrite(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp));
+    return;
+  }
   const rdma = qp !== undefined;
   const signal = rdma ? undefined : { region: tail, offset: tailIndex * 4, value: k };
   const first = Math.min(k, B - slot);
@@ -38,4 +46,62 @@ export function putSlots(
     if (wraps) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, o2);
   }
   if (rdma) ctx.atomicAdd(tail, tailIndex * 4, k, { qp });
+}
+
+/** Whether rank `dst` is on another node (RDMA crosses the NIC; to its own node DeepEP copies locally). */
+function overIb(ctx: RankContext, dst: number): boolean {
+  return Math.floor(dst / ctx.gpusPerNode) !== ctx.node;
+}
+
+/**
+ * The NIC's side of a posted chunk: the writes start a doorbell (`ibDoorbellUs`) after the post;
+ * the tail atomic, posted right after them on the same QP, goes out once the writes are
+ * acknowledged (an atomic after writes on a multipath fabric costs about one extra round trip,
+ * deepep-details.md §5), so it lands one round trip (2 x `ibLatencyUs`) after its data at the
+ * earliest. The QP's later writes are not held back by it, nor is it queued behind them.
+ */
+function* rdmaWrite(
+  ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number,
+  slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp: number,
+): TaskBody {
+  yield ctx.sleep(ctx.hardware.ibDoorbellUs);
+  const first = Math.min(k, B - slot);
+  const wraps = k > first;
+  let last;
+  if (!ring || !stage) {
+    last = ctx.send(dst, first * rec, { qp, ack: !wraps });
+    if (wraps) last = ctx.send(dst, (k - first) * rec, { qp, ack: true });
+  } else {
+    last = ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, { qp, ack: !wraps });
+    if (wraps) last = ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, { qp, ack: true });
+  }
+  yield ctx.delivered(last);
+  ctx.atomicAdd(tail, tailIndex * 4, k, { qp: fencedAtomicQp(qp) });
+}
+
+/**
+ * The stream a fenced tail atomic takes. In the NIC it sits right behind its writes in the queue
+ * pair's send queue and leaves when they are acknowledged; the simulated streams are FIFO per
+ * (destination, QP), so on its own QP it would queue behind every write posted since. It takes the
+ * QP half the slots away instead (free up to 16 channels, i.e. 32 SMs; beyond, it may share a
+ * stream with another channel's writes). Its order after its own data comes from the acknowledgement.
+ */
+export function fencedAtomicQp(qp: number): number {
+  return (qp + QP_SLOTS / 2) % QP_SLOTS;
+}
+
+/**
+ * A remote atomic add posted as an RDMA work request on queue pair `qp` (a head returned to a
+ * sender): to another node it starts a doorbell (`ibDoorbellUs`) after the post; it covers no data,
+ * so it needs no fence. To a rank of this node it is a local atomic. The posting cost is the caller's.
+ */
+export function rdmaAtomicAdd(ctx: RankContext, dst: Region, offset: number, value: number, qp: number): void {
+  if (!overIb(ctx, dst.rank)) {
+    ctx.atomicAdd(dst, offset, value, { qp });
+    return;
+  }
+  ctx.spawn(`NIC[qp ${qp} -> ${dst.rank}]`, (function* (): TaskBody {
+    yield ctx.sleep(ctx.hardware.ibDoorbellUs);
+    ctx.atomicAdd(dst, offset, value, { qp });
+  })());
 }

@@ -19,13 +19,13 @@ import type { RankContext } from '../sim/rank-context.js';
 /** The SMs (and warp groups) of a channel that kernels charge time to. */
 export const SM_SEND = 0; // intranode sender SM; internode RDMA sender + NVL receiver SM
 export const SM_RECV = 1; // intranode receiver SM; internode forwarder SM
-export const SM_POST = 2; // the coordinator warp posting RDMA work requests
+export const SM_POST = 2; // posting lane: RDMA work requests posted by the channel's warps (their own time)
 export const SM_NAMES = ['send SM', 'recv/forward SM', 'RDMA post'] as const;
 
 /** Warp roles, as activity labels. */
 export const ROLE_NAMES = [
   'nvl sender', 'nvl receiver', 'RDMASender', 'RDMASenderCoordinator', 'RDMAAndNVLForwarder', 'NVLReceivers',
-  'combine reduce', 'NVLSender', 'NVLAndRDMAForwarder', 'RDMAReceiver',
+  'combine reduce', 'NVLSender', 'NVLAndRDMAForwarder', 'RDMAReceiver', 'ForwarderCoordinator',
 ] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 const ROLE_ID = new Map<string, number>(ROLE_NAMES.map((n, i) => [n, i]));
@@ -80,6 +80,19 @@ export class SmClock {
     const wait = this.reserve(ctx.now, us);
     if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)!, this.freeAt - us, this.freeAt);
     return wait;
+  }
+
+  /**
+   * A posting lane (`SM_POST`): `us` of the issuing warp's own time (posting work requests takes
+   * the warp, not the SM's issue slots or bytes in flight). The slice is drawn on the lane's track
+   * after its previous one, so a channel's posts show one after another; the warp sleeps `us`.
+   */
+  post(ctx: RankContext, role: RoleName, us: number): number {
+    if (us > 0) {
+      this.reserve(ctx.now, us);
+      ctx.activity(this.track, ROLE_ID.get(role)!, this.freeAt - us, this.freeAt);
+    }
+    return us;
   }
 
   /**

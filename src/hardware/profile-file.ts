@@ -119,7 +119,7 @@ function fromObject(obj: Record<string, unknown>, origin: string, baseDir: strin
     kernelLaunchUs: value('kernelLaunchUs'), smBytesInFlightPerWarp: value('smBytesInFlightPerWarp'), hbmLatencyUs: value('hbmLatencyUs'),
     smIssueGBps: value('smIssueGBps'), smHbmReadGBps: value('smHbmReadGBps'), smHbmWriteGBps: value('smHbmWriteGBps'), smReduceGBps: value('smReduceGBps'),
     nvlinkMessageUs: value('nvlinkMessageUs'), ibMessageUs: value('ibMessageUs'), hostSyncUs: value('hostSyncUs'),
-    ibQpGBps: value('ibQpGBps'),
+    ibQpGBps: value('ibQpGBps'), ibDoorbellUs: value('ibDoorbellUs'),
   };
   validateHardwareProfile(profile, origin);
   const sources = {} as HardwareSources;

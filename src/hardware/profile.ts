@@ -55,8 +55,18 @@ export interface HardwareProfile {
   smReduceGBps: number;
   /** Fixed cost of one chunked NVLink send (stores, fence, tail update) on the issuing warp, us. */
   nvlinkMessageUs: number;
-  /** Fixed cost of posting one RDMA write (work request, doorbell) on the issuing warp, us. */
+  /**
+   * Cost on the issuing warp of posting one RDMA work request (a write, or a remote atomic such as a
+   * ring's tail): reserving its slot in the queue pair's send queue, writing the request and the
+   * release fence before the doorbell, us. A chunk posts two (its data and its tail).
+   */
   ibMessageUs: number;
+  /**
+   * Doorbell: from a posted work request to its NIC starting on it (the doorbell's MMIO write to
+   * the NIC and the NIC's fetch of the request from GPU memory), us. It delays the transfer, not
+   * the warp.
+   */
+  ibDoorbellUs: number;
   /** Host round trip of a CPU-synchronised step (the notify step's wait for counts), us. */
   hostSyncUs: number;
   /**
@@ -90,7 +100,8 @@ export const H800: HardwareProfile = Object.freeze({
   smHbmWriteGBps: 50,
   smReduceGBps: 120,
   nvlinkMessageUs: 0.3,
-  ibMessageUs: 0.6,
+  ibMessageUs: 0.3,
+  ibDoorbellUs: 1.0,
   hostSyncUs: 15,
   // 365 Gb/s: one queue pair on 4 MB writes (deepep-details.md §5).
   ibQpGBps: 45.625,
@@ -122,7 +133,7 @@ export const HARDWARE_FIELDS = [
   'smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs',
   'peakTflops.fp8', 'peakTflops.bf16', 'peakTflops.fp32', 'kernelLaunchUs', 'smBytesInFlightPerWarp', 'hbmLatencyUs',
   'smIssueGBps', 'smHbmReadGBps', 'smHbmWriteGBps', 'smReduceGBps',
-  'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps',
+  'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps', 'ibDoorbellUs',
 ] as const;
 export type HardwareField = (typeof HARDWARE_FIELDS)[number];
 
@@ -148,7 +159,8 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   smHbmWriteGBps: "DeepEP V2 get_theoretical_num_sms: per-SM HBM write 50 GB/s (its Hopper default)",
   smReduceGBps: 'estimate: FP32 reduction of BF16 rows from local HBM per SM; not binding on H800',
   nvlinkMessageUs: 'estimate: fence and tail release of one chunked NVLink send',
-  ibMessageUs: 'estimate: building and posting one RDMA work request (WQE and doorbell)',
+  ibMessageUs: "estimate: IBGDA posting of one work request by the issuing warp: an atomic reserving its send-queue slot, a 64 B request written by the lanes, a release fence before the doorbell; a few hundred cycles each at 1.755 GHz, ~0.3 us (the reference gives no figure; EP32 moves < 0.5% for x0.5-x2, docs/hardware.md)",
+  ibDoorbellUs: "estimate: the doorbell's MMIO write crossing PCIe to the NIC (~0.5 us) and the NIC's DMA read of the request from GPU memory before the payload (~0.5 us); ibLatencyUs is the wire and switches after that (the reference gives no figure; EP32 moves < 0.5% for x0.5-x2, docs/hardware.md)",
   hostSyncUs: "estimate: host round trip of the CPU polling the notify step's pinned counters (launches are kernelLaunchUs)",
   ibQpGBps: 'deepep-details.md §5: one queue pair reaches ~365 Gb/s = 45.625 GB/s on 4 MB writes',
 }) as HardwareSources;
@@ -202,7 +214,7 @@ export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'):
       fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${showValue(v)}`, { field, value: v });
   };
   if (typeof p !== 'object' || p === null) fail('E_CONFIG', `${where} must be a HardwareProfile object, got ${showValue(p)}`, { value: p });
-  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smBytesInFlightPerWarp', 'hbmLatencyUs', 'smIssueGBps', 'smHbmReadGBps', 'smHbmWriteGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'hostSyncUs', 'ibQpGBps'] as const)
+  for (const f of ['smCount', 'hbmBytes', 'hbmGBps', 'nvlinkGBps', 'nvlinkLatencyUs', 'ibGBps', 'ibLatencyUs', 'kernelLaunchUs', 'smBytesInFlightPerWarp', 'hbmLatencyUs', 'smIssueGBps', 'smHbmReadGBps', 'smHbmWriteGBps', 'smReduceGBps', 'nvlinkMessageUs', 'ibMessageUs', 'ibDoorbellUs', 'hostSyncUs', 'ibQpGBps'] as const)
     check(f, p[f]);
   for (const f of ['fp8', 'bf16', 'fp32'] as const) check(`peakTflops.${f}`, p.peakTflops?.[f]);
   return p;

@@ -30,8 +30,8 @@ export class LinkModel {
    * `workers x workers` matrix (`[from * workers + to]`; Infinity on the diagonal): the smallest
    * latency of a link between their ranks plus the smallest cost per message. The transport has
    * no per-message cost of its own (the warp costs of posting a message, `nvlinkMessageUs` and
-   * `ibMessageUs`, are spent by the EP kernels' tasks before they issue, so the engine cannot prove
-   * them for an arbitrary task), so that term is 0 here.
+   * `ibMessageUs`, and the NIC's doorbell, `ibDoorbellUs`, are spent by the EP kernels' tasks
+   * before they issue, so the engine cannot prove them for an arbitrary task), so that term is 0 here.
    */
   lookaheadMatrix(workerOfRank: ArrayLike<number>, workers: number): Float64Array {
     const minMessageUs = 0;

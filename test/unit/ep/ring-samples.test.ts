@@ -48,7 +48,7 @@ describe('SM activity slices', () => {
           if (prev >= 0 && a[prev + 2] === a[i + 2] && a[prev + 3] === a[i + 3]) expect(a[i]!).toBeGreaterThanOrEqual(a[prev + 1]! - 1e-9);
         }
         expect([...roles].every((r) => r !== undefined)).toBe(true);
-        if (name === 'dispatch') expect(roles).toEqual(new Set(['RDMASender', 'RDMASenderCoordinator', 'RDMAAndNVLForwarder', 'NVLReceivers']));
+        if (name === 'dispatch') expect(roles).toEqual(new Set(['RDMASender', 'RDMASenderCoordinator', 'RDMAAndNVLForwarder', 'ForwarderCoordinator', 'NVLReceivers']));
       }
     } finally {
       await cluster.close();

@@ -34,7 +34,10 @@ describe('hardware profiles from files', () => {
     const h = resolveHardware('h800');
     expect(h.profile).toBe(H800);
     expect(h.origin).toBe('built-in');
-    expect(Object.keys(h.sources)).toHaveLength(21);
+    expect(Object.keys(h.sources)).toHaveLength(22);
+    // The NIC's posting cost on the issuing warp and its doorbell: two estimates, each with its reason.
+    expect(h.sources.ibMessageUs).toMatch(/^estimate: .*issuing warp/);
+    expect(h.sources.ibDoorbellUs).toMatch(/^estimate: .*doorbell/);
     for (const s of Object.values(h.sources)) expect(s.length).toBeGreaterThan(10);
     expect(h.sources.nvlinkGBps).toContain('NCCL');
     expect(h.sources.smBytesInFlightPerWarp).toMatch(/^fitted to /);

@@ -8,6 +8,7 @@ import { H800 } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import { timelineRecords } from '../../../src/sim/timeline.js';
 import { withCluster } from '../cluster/helpers.js';
+import { putSlots } from '../../../src/ep/slots.js';
 
 const MB4 = 4 * 1024 * 1024;
 
@@ -21,6 +22,17 @@ defineOp<{ qps: number[]; bytes: number }>({
       ctx.send(2, a.bytes, { qp });
       ctx.atomicAdd(tail, 0, 1, { qp });
     }
+  },
+});
+
+/** Rank 0 posts two ring chunks to rank 2 (the other node) and one to rank 1 (its own node) as the EP kernels do (putSlots on a QP), at t = 10 us. */
+defineOp<{ bytes: number }>({
+  name: 't.rdmaChunks',
+  *task(ctx: RankContext, a) {
+    if (ctx.rank !== 0) return;
+    yield ctx.sleep(10);
+    for (let k = 0; k < 2; k++) putSlots(ctx, 2, null, 0, null, 0, k, 1, 2, a.bytes, ctx.peerRegion(2, 'flag'), 0, 3);
+    putSlots(ctx, 1, null, 0, null, 0, 0, 1, 2, a.bytes, ctx.peerRegion(1, 'flag'), 0, 3);
   },
 });
 
@@ -61,5 +73,31 @@ describe('NIC: queue pairs and ordered tail atomics', () => {
         expect(add.ingressStartT).toBeGreaterThanOrEqual(put.ingressStartT);
       }
     }
+  });
+
+  it("a posted chunk starts a doorbell after its post; its tail atomic lands one round trip after its data (multipath fabric, reference §5)", async () => {
+    const rs = await withCluster({ hardware: H800 }, async (c) => {
+      for (let r = 0; r < 4; r++) c.register(r, 'flag', 4);
+      await c.takeTimeline();
+      await c.run('t.rdmaChunks', { bytes: 1_000_000 });
+      return timelineRecords(await c.takeTimeline());
+    });
+    const ib = rs.filter((r) => r.dst === 2);
+    const puts = ib.filter((r) => r.op === 0);
+    const adds = ib.filter((r) => r.op === 1);
+    expect([puts.length, adds.length]).toEqual([2, 2]);
+    for (const p of puts) expect(p.issueT).toBeCloseTo(10 + H800.ibDoorbellUs, 9);
+    for (let k = 0; k < 2; k++) {
+      // The atomic goes out when the write's acknowledgement is back: a round trip after the data lands.
+      expect(adds[k]!.issueT).toBeCloseTo(puts[k]!.deliverT + H800.ibLatencyUs, 9);
+      expect(adds[k]!.deliverT).toBeGreaterThanOrEqual(puts[k]!.deliverT + 2 * H800.ibLatencyUs - 1e-9);
+    }
+    // The QP's second write was not held back by the first chunk's atomic, nor the atomic queued behind it.
+    expect(puts[1]!.egressStartT).toBeLessThan(adds[0]!.issueT);
+    expect(puts[1]!.egressDoneT).toBeGreaterThan(adds[0]!.issueT);
+    expect(adds[0]!.egressStartT).toBeCloseTo(adds[0]!.issueT, 9);
+    // Within the node the chunk is a plain put and atomic, no doorbell and no extra round trip.
+    const local = rs.filter((r) => r.dst === 1);
+    expect(local.map((r) => r.issueT)).toEqual([10, 10]);
   });
 });
