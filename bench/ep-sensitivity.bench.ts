@@ -2,8 +2,9 @@
  * The sensitivity table of docs/dispatch-combine.md (`npm run bench -- ep-sensitivity`): DeepEP's
  * normal benchmark, one axis at a time around the H800 / 24-SM default — SMs 8..32 at EP8, EP32,
  * EP64; NVLink x1/x2 at EP8; NIC x0.5/x1/x2 at EP16 and EP32; H800/H100/H200 at EP8 and EP16 — with
- * rank 0's measured utilisation per kernel and the resource that binds (>= 90% busy over the steady
- * state; 'flow control' when none is). `EP_SENS_TOKENS` sets tokens per rank (default 1024, below
+ * rank 0's measured utilisation per kernel and the resource that binds (>= 90% used over the steady
+ * state: ports by bytes moved / (capacity x time), the busiest SM by the time its issue slots, its
+ * HBM rates or its bytes in flight bound; 'flow control' when none is). `EP_SENS_TOKENS` sets tokens per rank (default 1024, below
  * DeepEP's 4096 to keep wall time down on a small machine); `EP_SENS_ONLY=EP8,EP16` picks rows.
  */
 import { runDeepepBenchmark, type DeepepBenchResult } from '../src/ep/deepep-benchmark.js';
@@ -28,8 +29,8 @@ const pct = (x: number) => `${Math.round(x * 100)}`;
 export default async function (): Promise<void> {
   const tokens = Number(process.env['EP_SENS_TOKENS'] ?? 1024);
   const cache = new Map<string, DeepepBenchResult>();
-  console.log(`tokens per rank: ${tokens}; bandwidth: RDMA (internode) or NVLink (EP8), GB/s as DeepEP counts it; busy % of rank 0 (SM = busiest SM, NVL/NIC = busier direction)`);
-  console.log('| axis | value | EP | SMs | dispatch GB/s | SM / NVL / NIC % | binds | combine GB/s | SM / NVL / NIC % | binds |');
+  console.log(`tokens per rank: ${tokens}; bandwidth: RDMA (internode) or NVLink (EP8), GB/s as DeepEP counts it; % used of rank 0 (issue / HBM / in flight: busiest SM; NVL / NIC: busier direction, bytes / capacity)`);
+  console.log('| axis | value | EP | SMs | dispatch GB/s | issue / HBM / in flight / NVL / NIC % | binds | combine GB/s | issue / HBM / in flight / NVL / NIC % | binds |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of cells()) {
     const key = JSON.stringify([c.ranks, c.sms, { ...c.hw, name: '' }]);
@@ -40,7 +41,8 @@ export default async function (): Promise<void> {
     }
     const u = r.utilisation!;
     const bw = (k: 'dispatch' | 'combine') => (r.nodes > 1 ? r[k].rdmaGBps! : r[k].nvlGBps).toFixed(1);
-    const busy = (k: 'dispatch' | 'combine') => `${pct(u[k].sm)} / ${pct(Math.max(u[k].nvlinkOut, u[k].nvlinkIn))} / ${pct(Math.max(u[k].nicOut, u[k].nicIn))}`;
+    const busy = (k: 'dispatch' | 'combine') =>
+      `${pct(u[k].smIssue)} / ${pct(u[k].hbm)} / ${pct(u[k].smInFlight)} / ${pct(Math.max(u[k].nvlinkOut, u[k].nvlinkIn))} / ${pct(Math.max(u[k].nicOut, u[k].nicIn))}`;
     console.log(`| ${c.axis} | ${c.value} | ${c.ranks} | ${c.sms} | ${bw('dispatch')} | ${busy('dispatch')} | ${u.dispatch.binding} | ${bw('combine')} | ${busy('combine')} | ${u.combine.binding} |`);
   }
 }

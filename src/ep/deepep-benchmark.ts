@@ -219,7 +219,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       if (!withDigest && !o.utilisation) return null;
       const t = await cluster.takeTimeline();
       if (withDigest) digest.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
-      return o.utilisation ? measureUtilisation(t, await cluster.takeActivities(), 0) : null;
+      return o.utilisation ? measureUtilisation(t, await cluster.takeActivities(), 0, hardware) : null;
     };
     let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) }, run);
     const utilD = await fold();

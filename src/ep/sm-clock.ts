@@ -30,6 +30,25 @@ export const ROLE_NAMES = [
 export type RoleName = (typeof ROLE_NAMES)[number];
 const ROLE_ID = new Map<string, number>(ROLE_NAMES.map((n, i) => [n, i]));
 
+/**
+ * What bounds an SM reservation, kept in its activity label (`role + ROLE_STRIDE * bound`): the
+ * SM's issue slots (copy and reduce instructions), its HBM read/write rates, or its bytes in flight;
+ * posting-lane slices are the issuing warp's own time.
+ */
+export const BOUND_ISSUE = 0;
+export const BOUND_HBM = 1;
+export const BOUND_IN_FLIGHT = 2;
+export const BOUND_POST = 3;
+export const ROLE_STRIDE = 32;
+/** The warp role of an SM activity label. */
+export function activityRole(label: number): RoleName | undefined {
+  return ROLE_NAMES[label % ROLE_STRIDE];
+}
+/** What bounded an SM activity (BOUND_*). */
+export function activityBound(label: number): number {
+  return Math.floor(label / ROLE_STRIDE);
+}
+
 /** Where a copy's stores go: local HBM (a ring, the output, the RDMA send buffer) or a peer's HBM over NVLink. */
 export type CopyDest = 'hbm' | 'nvlink';
 
@@ -51,12 +70,14 @@ export function destLatencyUs(hw: HardwareProfile, dest: CopyDest): number {
  * `ownUs`, the role's memory-level-parallelism time, and `smUs`, the SM time it takes from every
  * role on the SM (issue, HBM read/write, and its share of the SM's bytes in flight).
  */
-export function copyBounds(hw: HardwareProfile, bytes: number, dest: CopyDest, warps: number, smWarps: number): { ownUs: number; smUs: number } {
+export function copyBounds(hw: HardwareProfile, bytes: number, dest: CopyDest, warps: number, smWarps: number): { ownUs: number; smUs: number; bound: number } {
   const lat = destLatencyUs(hw, dest);
   const ownUs = (bytes * lat) / (warps * hw.smBytesInFlightPerWarp);
-  const rate = Math.min(hw.smIssueGBps, hw.smHbmReadGBps, hw.smHbmWriteGBps) * 1e3;
+  const issueUs = bytes / (hw.smIssueGBps * 1e3);
+  const hbmUs = bytes / (Math.min(hw.smHbmReadGBps, hw.smHbmWriteGBps) * 1e3);
   const inFlightShare = (ownUs * warps) / smWarps;
-  return { ownUs, smUs: Math.max(bytes / rate, inFlightShare) };
+  const smUs = Math.max(issueUs, hbmUs, inFlightShare);
+  return { ownUs, smUs, bound: smUs === inFlightShare ? BOUND_IN_FLIGHT : smUs === hbmUs ? BOUND_HBM : BOUND_ISSUE };
 }
 
 export class SmClock {
@@ -75,10 +96,13 @@ export class SmClock {
     return this.freeAt - now;
   }
 
-  /** {@link reserve}, recording the work as an activity of `role` on this SM's track. */
-  busy(ctx: RankContext, role: RoleName, us: number): number {
+  /**
+   * {@link reserve}, recording the work as an activity of `role` on this SM's track, with what
+   * bounds it (`bound`, default the issue slots: a reduction's instructions).
+   */
+  busy(ctx: RankContext, role: RoleName, us: number, bound = BOUND_ISSUE): number {
     const wait = this.reserve(ctx.now, us);
-    if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)!, this.freeAt - us, this.freeAt);
+    if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
     return wait;
   }
 
@@ -90,7 +114,7 @@ export class SmClock {
   post(ctx: RankContext, role: RoleName, us: number): number {
     if (us > 0) {
       this.reserve(ctx.now, us);
-      ctx.activity(this.track, ROLE_ID.get(role)!, this.freeAt - us, this.freeAt);
+      ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
     }
     return us;
   }
@@ -104,8 +128,9 @@ export class SmClock {
   reduce(ctx: RankContext, role: RoleName, readBytes: number, warps: number): number {
     const hw = ctx.hardware;
     const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
-    const smUs = Math.max(readBytes / (hw.smReduceGBps * 1e3), (ownUs * warps) / this.warps);
-    return Math.max(this.busy(ctx, role, smUs), ownUs);
+    const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
+    const inFlightShare = (ownUs * warps) / this.warps;
+    return Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs);
   }
 
   /**
@@ -113,8 +138,8 @@ export class SmClock {
    * (fence, tail release) on the role: returns how long the role sleeps.
    */
   copy(ctx: RankContext, role: RoleName, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
-    const { ownUs, smUs } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
-    const wait = this.busy(ctx, role, smUs);
+    const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
+    const wait = this.busy(ctx, role, smUs, bound);
     return Math.max(wait, ownUs) + fixedUs;
   }
 }

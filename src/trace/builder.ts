@@ -12,7 +12,7 @@
  */
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { ACTIVITY_STRIDE, SAMPLE_STRIDE, SERIES_NAMES, TIMELINE_FIELDS, TIMELINE_STRIDE, type TimelineRecord } from '../sim/timeline.js';
-import { ROLE_NAMES, SM_NAMES } from '../ep/sm-clock.js';
+import { activityRole, SM_NAMES } from '../ep/sm-clock.js';
 
 /** SM tracks' thread ids: a range of their own, above every rank's compute and link tracks. */
 const SM_TID_BASE = 1_000_000;
@@ -423,7 +423,7 @@ export class TraceBuilder {
         out.push({ ph: 'M', name: 'thread_sort_index', pid: this.pid(rank), tid, ts: 0, args: { sort_index: tid } });
       }
       out.push({
-        ph: 'X', cat: 'sm', name: ROLE_NAMES[a[x + 4]!] ?? 'work', pid: this.pid(rank), tid, ts: a[x]!, dur: a[x + 1]! - a[x]!,
+        ph: 'X', cat: 'sm', name: activityRole(a[x + 4]!) ?? 'work', pid: this.pid(rank), tid, ts: a[x]!, dur: a[x + 1]! - a[x]!,
         args: { step: p.step, phase: p.phase },
       });
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVITY_STRIDE, SAMPLE_STRIDE, SERIES_NVL_RING, SERIES_RDMA_RING } from '../../../src/sim/timeline.js';
-import { ROLE_NAMES, SM_NAMES } from '../../../src/ep/sm-clock.js';
+import { activityRole, SM_NAMES } from '../../../src/ep/sm-clock.js';
 import { makeInputs, makeLayer, type EpCase } from './ep-case.js';
 
 const base: EpCase = {
@@ -43,7 +43,7 @@ describe('SM activity slices', () => {
         for (let i = 0; i < a.length; i += ACTIVITY_STRIDE) {
           expect(a[i + 1]!).toBeGreaterThan(a[i]!);
           expect(a[i + 3]!).toBeLessThan((k.numSms / 2) * SM_NAMES.length);
-          roles.add(ROLE_NAMES[a[i + 4]!]!);
+          roles.add(activityRole(a[i + 4]!)!);
           const prev = i - ACTIVITY_STRIDE;
           if (prev >= 0 && a[prev + 2] === a[i + 2] && a[prev + 3] === a[i + 3]) expect(a[i]!).toBeGreaterThanOrEqual(a[prev + 1]! - 1e-9);
         }

@@ -4,7 +4,7 @@
  * link which binds speeds the kernel when doubled while one which does not bind leaves it alone.
  */
 import { describe, expect, it } from 'vitest';
-import { copyBounds, SmClock } from '../../../src/ep/sm-clock.js';
+import { BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, copyBounds, SmClock } from '../../../src/ep/sm-clock.js';
 import { H800, type HardwareProfile } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import { runDeepepBenchmark } from '../../../src/ep/deepep-benchmark.js';
@@ -33,6 +33,10 @@ describe('SM copy bounds', () => {
     // 50,000 B at min(100, 200, 50) GB/s = 1 us; in-flight share of 24 warps (of 24) = ownUs.
     expect(copyBounds(HW, 50_000, 'hbm', 24, 24).smUs).toBeCloseTo(Math.max(1, (50_000 * 0.5) / (24 * 1024)), 9);
     expect(copyBounds({ ...HW, smHbmWriteGBps: 400, smIssueGBps: 25 }, 50_000, 'hbm', 240, 24).smUs).toBeCloseTo(2, 9);
+    // What bounds each (kept with the SM's activity slice for the utilisation measure).
+    expect(copyBounds({ ...HW, smBytesInFlightPerWarp: 65536 }, 50_000, 'hbm', 24, 24).bound).toBe(BOUND_HBM);
+    expect(copyBounds({ ...HW, smHbmWriteGBps: 400, smIssueGBps: 25 }, 50_000, 'hbm', 240, 24).bound).toBe(BOUND_ISSUE);
+    expect(copyBounds(HW, 50_000, 'nvlink', 24, 24).bound).toBe(BOUND_IN_FLIGHT);
   });
 
   it("a reduction (an internode combine forwarder warp's) is bounded by its own warps' bytes in flight over HBM latency and by the SM's reduce rate", () => {
