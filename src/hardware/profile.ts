@@ -152,7 +152,7 @@ const H800_SOURCES: HardwareSources = Object.freeze({
   'peakTflops.bf16': 'NVIDIA H100 SXM datasheet: 989 dense BF16 TFLOP/s',
   'peakTflops.fp32': 'NVIDIA H100 SXM datasheet: 67 FP32 TFLOP/s',
   kernelLaunchUs: 'estimate: CUDA kernel launch overhead of a few us; no figure in the reference',
-  smBytesInFlightPerWarp: "fitted to DeepEP's H800 normal EP8 dispatch (153 GB/s NVLink) and EP32 dispatch (58 GB/s RDMA) at 24 SMs, and DeepSeek-V3 §3.2.2 (20 SMs saturate IB and NVLink): the round value at which both rows are within 10% and 20 SMs saturate (docs/hardware.md)",
+  smBytesInFlightPerWarp: "fitted to DeepEP's H800 normal rows at 24 SMs and 4096 tokens (EP8 dispatch 153 / combine 158 GB/s NVLink, EP32 dispatch 58 / combine 57 GB/s RDMA) under DeepSeek-V3 §3.2.2 (20 SMs saturate IB and NVLink: EP32 and EP64 within 10% of 32 SMs); re-fitted on the credit-controlled links and the NIC's queue pairs over 2048-4096 B: every value meets both, their largest errors (9.3-9.8%) differ by less than the published figures' rounding, so the value stays 4096 (docs/hardware.md)",
   hbmLatencyUs: 'estimate: loaded HBM3 access latency on Hopper is ~0.5-0.7 us; no figure in the reference',
   smIssueGBps: 'estimate: 64 B copied per SM cycle (a 16 B load and a 16 B store per lane, LSU-bound) at 1.755 GHz = 112 GB/s; the reference gives only the HBM rates',
   smHbmReadGBps: "DeepEP V2 get_theoretical_num_sms: per-SM HBM read 200 GB/s (its Hopper default)",
