@@ -25,11 +25,10 @@ import {
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import { EventQueue } from './event-queue.js';
-import {
-  NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type FlowJob, type NewsItem, type RecvHost, type SendHost,
-} from './flow-port.js';
+import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, type SendHost } from './flow-port.js';
+import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
-import { describeWait, Task, type KernelTag, type TaskBody, type TaskGroup, type TransferHandle } from './task.js';
+import { describeWait, Task, type KernelTag, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
@@ -43,28 +42,6 @@ export interface EngineShape {
   recordTimeline: boolean;
 }
 
-/** A transfer in flight: a job of its sender's port and, once its first byte arrives, of its receiver's. */
-class Transfer implements TransferHandle, FlowJob {
-  sent = 0;
-  arrived = 0;
-  served = 0;
-  arrRate = 0;
-  arrivedAll = false;
-  acked = false;
-  egressStartT = -1;
-  egressDoneT = -1;
-  ingressStartT = -1;
-  ingressDoneT = -1;
-  ackWaiter: Task | null = null;
-  waiterId = -1;
-  constructor(
-    readonly src: number, readonly dst: number, readonly xid: number, readonly pairSeq: number, readonly op: number,
-    readonly path: number, readonly bytes: number, readonly srcRegion: number, readonly srcOffset: number,
-    readonly dstRegion: number, readonly dstOffset: number, readonly value: number, readonly issueT: number,
-    readonly flags: number, readonly sigRegion = -1, readonly sigOffset = -1, readonly qp = 0,
-  ) {}
-}
-
 /**
  * Event keys of end-of-instant port settles (and port timers): rank slot 4095 (the last) with seqs
  * from 2^31 up, so they sort after every rank's own events of the instant (rank 4095's own seqs stay
@@ -73,16 +50,47 @@ class Transfer implements TransferHandle, FlowJob {
 const SETTLE_RANK = 4095;
 const SETTLE_SEQ = 2 ** 31;
 
-/** News for the receiver ports of one engine, or credits for its sender ports: one event per batch. */
-interface CreditBatch {
-  /** Path index (0 NVLink, 1 IB) of the ports. */
-  pathIdx: number;
-  /** Receiver rank and fair level (bytes/us). */
-  dst: number;
-  level: number;
-  /** Sender ranks and their stream keys (dst * QP_SLOTS + qp). */
-  srcs: number[];
-  keys: number[];
+/**
+ * News for the receiver ports of one engine (job, NEWS_* kind, rate and receiver stream key per
+ * item), or credits for its sender ports (sender rank and stream key per item, one level): one
+ * event per batch. Batches are pooled and reused once applied.
+ */
+class FlowBatch {
+  n = 0;
+  /** Credits: path index (0 NVLink, 1 IB) of the ports, receiver rank and fair level (bytes/us). */
+  pathIdx = 0;
+  dst = 0;
+  level = 0;
+  /** News: the transfer; credits: the sender rank. */
+  job = new Int32Array(8);
+  kind = new Uint8Array(8);
+  rate = new Float64Array(8);
+  key = new Float64Array(8);
+
+  push(job: number, kind: number, rate: number, key: number): void {
+    if (this.n === this.job.length) {
+      const c = this.n * 2;
+      const j = new Int32Array(c); j.set(this.job); this.job = j;
+      const k = new Uint8Array(c); k.set(this.kind); this.kind = k;
+      const r = new Float64Array(c); r.set(this.rate); this.rate = r;
+      const y = new Float64Array(c); y.set(this.key); this.key = y;
+    }
+    const i = this.n++;
+    this.job[i] = job;
+    this.kind[i] = kind;
+    this.rate[i] = rate;
+    this.key[i] = key;
+  }
+}
+
+/** A remote read being served (pooled). */
+interface ReadRequest {
+  task: Task | null;
+  taskId: number;
+  region: Region;
+  index: number;
+  src: number;
+  peer: number;
 }
 
 /** A task that failed, as reported to the main thread. */
@@ -100,7 +108,7 @@ export interface BlockedTask {
   waitingFor: string;
 }
 
-export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
+export class Engine implements SendHost, RecvHost {
   readonly links: LinkModel;
   readonly regions = new RegionTable();
   readonly queue = new EventQueue(4096);
@@ -110,8 +118,13 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
   private readonly seq: Float64Array;
   private readonly xidNext: Float64Array;
   /** Per local rank: sender ports [NVLink, NIC] and receiver ports [NVLink, NIC]. */
-  private readonly sendPorts: Array<SendPort<Transfer>[] | undefined>;
-  private readonly recvPorts: Array<RecvPort<Transfer>[] | undefined>;
+  private readonly sendPorts: Array<SendPort[] | undefined>;
+  private readonly recvPorts: Array<RecvPort[] | undefined>;
+  /** Every transfer this engine holds, as records (handles are indexes with a generation). */
+  readonly xf = new TransferTable();
+  /** Flow batches and read requests, reused. */
+  private readonly batchPool: FlowBatch[] = [];
+  private readonly readPool: ReadRequest[] = [];
   private readonly pairSeqOut: Array<Int32Array | undefined>;
   /** Per rank: when its latest local copy is delivered. */
   private readonly localDone: Float64Array;
@@ -119,8 +132,9 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
   private recordLinks = false;
   /** Transfers issued (events per transfer is a cost figure). */
   transfersIssued = 0;
-  private readonly inbound = new Map<number, Transfer>();
-  private readonly sentByXid = new Map<number, Transfer>();
+  /** Transfers from other workers being received, and sent ones awaiting their ack, by xid and source. */
+  private readonly inbound = new Map<number, number>();
+  private readonly sentByXid = new Map<number, number>();
   private readonly tasks = new Map<number, Task>();
 
   private taskIdNext = 0;
@@ -155,12 +169,12 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     const bw = this.links.bytesPerUs;
     for (const r of localRanks) {
       this.sendPorts[r] = [
-        new SendPort<Transfer>(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this),
-        new SendPort<Transfer>(r, PORT_IB_OUT, bw[PATH_IB]!, this),
+        new SendPort(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this.xf, this),
+        new SendPort(r, PORT_IB_OUT, bw[PATH_IB]!, this.xf, this),
       ];
       this.recvPorts[r] = [
-        new RecvPort<Transfer>(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this),
-        new RecvPort<Transfer>(r, PORT_IB_IN, bw[PATH_IB]!, this),
+        new RecvPort(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this.xf, this),
+        new RecvPort(r, PORT_IB_IN, bw[PATH_IB]!, this.xf, this),
       ];
       this.pairSeqOut[r] = new Int32Array(n);
       this.contexts[r] = new RankContext(this, r);
@@ -256,14 +270,17 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
           for (let i = 0; i < w.conds.length; i++) this.watch(w.conds[i]!.region, w.conds[i]!.index, task);
           return;
         }
-        case WAIT_TRANSFER:
-          if (w.transfer.acked) {
+        case WAIT_TRANSFER: {
+          // A released record's transfer is over (a record asking for an ack outlives its ack).
+          const x = this.xf.index(w.transfer);
+          if (x < 0 || this.xf.acked[x]) {
             v = 0;
             continue;
           }
           task.wait = w;
-          (w.transfer as Transfer).ackWaiter = task;
+          this.xf.ackWaiter[x] = task;
           return;
+        }
         case WAIT_READ:
           task.wait = w;
           this.issueRead(task, w.peer, w.region, w.index);
@@ -377,12 +394,12 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
 
   /**
    * Issue a one-sided operation from `src` (local). `srcRegion`/`dstRegion` are region ids or -1.
-   * Returns the transfer, whose delivery a task can wait on when `wantAck` is set.
+   * Returns the transfer's handle, whose delivery a task can wait on when `wantAck` is set.
    */
   issue(
     src: number, dst: number, op: number, bytes: number, srcRegion: number, srcOffset: number,
     dstRegion: number, dstOffset: number, value: number, flags: number, sigRegion = -1, sigOffset = -1, qp = -1,
-  ): Transfer {
+  ): number {
     if (qp !== -1 && !(Number.isInteger(qp) && qp >= 0 && qp < QP_SLOTS))
       fail('E_ARGUMENT', `rank ${src}: queue pair ${qp} outside 0..${QP_SLOTS - 1}`, { rank: src, qp });
     if (!Number.isInteger(dst) || dst < 0 || dst >= this.shape.numRanks)
@@ -420,23 +437,26 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     pairOut[dst] = pairSeq + 1;
     // An RDMA work request (qp >= 0, InfiniBand) runs on its queue pair, at most at the QP's rate.
     const wr = qp >= 0 && path === PATH_IB;
-    const x = new Transfer(
-      src, dst, xid, pairSeq, op, path, wire,
-      srcRegion, srcOffset, dstRegion, dstOffset, value, this.now, flags, sigRegion, sigOffset, wr ? qp : 0,
-    );
+    const T = this.xf;
+    const x = T.alloc();
+    T.src[x] = src; T.dst[x] = dst; T.xid[x] = xid; T.pairSeq[x] = pairSeq; T.op[x] = op; T.path[x] = path; T.bytes[x] = wire;
+    T.srcRegion[x] = srcRegion; T.srcOffset[x] = srcOffset; T.dstRegion[x] = dstRegion; T.dstOffset[x] = dstOffset;
+    T.value[x] = value; T.issueT[x] = this.now; T.flags[x] = flags; T.sigRegion[x] = sigRegion; T.sigOffset[x] = sigOffset;
+    T.qp[x] = wr ? qp : 0;
     this.transfersIssued++;
-    if (flags & FLAG_WANT_ACK) this.sentByXid.set(x.xid * 4096 + (src & 4095), x);
+    if (flags & FLAG_WANT_ACK) this.sentByXid.set(xid * 4096 + (src & 4095), x);
+    const handle = T.handle(x);
     if (path === PATH_LOCAL) {
-      x.egressStartT = x.ingressStartT = this.now;
+      T.egressStartT[x] = T.ingressStartT[x] = this.now;
       // Never before an earlier copy within the rank (FIFO, as the pair's streams are).
       const t = Math.max(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, this.localDone[src]!);
       this.localDone[src] = t;
-      this.queue.push(t, src, this.nextSeq(src), EV_LOCAL_DELIVER, 0, x);
+      this.queue.push(t, src, this.nextSeq(src), EV_LOCAL_DELIVER, x, null);
     } else {
       const limit = wr ? this.shape.hardware.ibQpGBps * 1e3 : Infinity;
-      this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + x.qp, limit, this.now);
+      this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + T.qp[x]!, limit, this.now);
     }
-    return x;
+    return handle;
   }
 
   private issueRead(task: Task, peer: number, region: Region, index: number): void {
@@ -445,7 +465,8 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     const t = this.now + lat;
     const seq = this.nextSeq(src);
     if (this.isLocal(peer)) {
-      const x = { task, region, index, src, peer };
+      const x = this.readPool.pop() ?? { task: null, taskId: -1, region, index: 0, src: 0, peer: 0 };
+      x.task = task; x.taskId = task.id; x.region = region; x.index = index; x.src = src; x.peer = peer;
       this.queue.push(t, src, seq, EV_READ, 0, x);
     } else {
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
@@ -458,11 +479,11 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
   // ---------------------------------------------------------------- link flow (docs/hardware.md)
 
   /** Port timers share the port's settle key: what falls due settles with the rest of its instant. */
-  sendTimer(port: SendPort<Transfer>, time: number, generation: number): void {
+  sendTimer(port: SendPort, time: number, generation: number): void {
     this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_PORT, generation, port);
   }
 
-  recvTimer(port: RecvPort<Transfer>, time: number, generation: number): void {
+  recvTimer(port: RecvPort, time: number, generation: number): void {
     this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_RECV_PORT, generation, port);
   }
 
@@ -473,41 +494,54 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
    * different receivers are independent and nothing else can sit between consecutive seqs of one
    * rank, so the outcome is the same however the receivers are spread over workers.
    */
-  news(port: SendPort<Transfer>, items: NewsItem<Transfer>[], time: number): void {
+  news(port: SendPort, count: number, time: number): void {
     const src = port.owner;
-    let local: NewsItem<Transfer>[] | null = null;
+    const T = this.xf;
+    const jobs = port.newsJob, kinds = port.newsKind, rates = port.newsRate;
+    let local: FlowBatch | null = null;
     let localSeq = -1;
-    for (const it of items) {
-      const x = it.job;
-      const t = time + this.links.latencyUs[x.path]!;
+    for (let i = 0; i < count; i++) {
+      const x = jobs[i]!;
+      const kind = kinds[i]!;
       const seq = this.nextSeq(src);
-      if (it.kind === NEWS_START) x.egressStartT = time;
-      else if (it.kind === NEWS_DONE) x.egressDoneT = time;
-      it.key = src * QP_SLOTS + x.qp;
-      it.seq = seq;
-      if (this.isLocal(x.dst)) {
+      if (kind === NEWS_START) T.egressStartT[x] = time;
+      else if (kind === NEWS_DONE) T.egressDoneT[x] = time;
+      const dst = T.dst[x]!;
+      if (this.isLocal(dst)) {
         if (local === null) {
-          local = [];
+          local = this.batch();
           localSeq = seq;
         }
-        local.push(it);
+        local.push(x, kind, rates[i]!, src * QP_SLOTS + T.qp[x]!);
         continue;
       }
-      const box = this.outbox[this.shape.workerOfRank[x.dst]!]!;
-      const kind = it.kind === NEWS_START ? PKT_INGRESS_START : it.kind === NEWS_DONE ? PKT_EGRESS_DONE : PKT_RATE;
-      pushPacketOf(box, kind, t, src, seq, x, it.rate);
+      const box = this.outbox[this.shape.workerOfRank[dst]!]!;
+      const pkt = kind === NEWS_START ? PKT_INGRESS_START : kind === NEWS_DONE ? PKT_EGRESS_DONE : PKT_RATE;
+      pushPacketOf(box, pkt, time + this.links.latencyUs[T.path[x]!]!, src, seq, T, x, rates[i]!);
+      // The receiving worker holds its own record from here; this one waits only for an ack.
+      if (kind === NEWS_DONE && !(T.flags[x]! & FLAG_WANT_ACK)) T.release(x);
     }
     if (local !== null) this.queue.push(time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!, src, localSeq, EV_NEWS, 0, local);
   }
 
+  /** A flow batch from the pool, empty. */
+  private batch(): FlowBatch {
+    const b = this.batchPool.pop() ?? new FlowBatch();
+    b.n = 0;
+    return b;
+  }
+
   /** Apply a batch of news in order; settle each receiver port once its items of the batch are in. */
-  private applyNews(items: readonly NewsItem<Transfer>[]): void {
-    for (const it of items) {
-      const x = it.job;
-      if (it.kind === NEWS_START) x.ingressStartT = this.now;
-      else if (it.kind === NEWS_DONE) this.inbound.delete(x.xid * 4096 + (x.src & 4095));
-      this.recvPorts[x.dst]![x.path === PATH_NVLINK ? 0 : 1]!.news(it, this.now);
+  private applyNews(b: FlowBatch): void {
+    const T = this.xf;
+    for (let i = 0; i < b.n; i++) {
+      const x = b.job[i]!;
+      const kind = b.kind[i]!;
+      if (kind === NEWS_START) T.ingressStartT[x] = this.now;
+      else if (kind === NEWS_DONE) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
+      this.recvPorts[T.dst[x]!]![T.path[x] === PATH_NVLINK ? 0 : 1]!.news(x, kind, b.rate[i]!, b.key[i]!, this.now);
     }
+    this.batchPool.push(b);
   }
 
   /**
@@ -515,29 +549,33 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
    * of its own past every rank's (pseudo-rank SETTLE_RANK, seq = the port's number), so the same
    * changes are settled together however ranks are spread over workers.
    */
-  settleLater(port: SendPort<never> | RecvPort<never>, time: number): void {
+  settleLater(port: SendPort | RecvPort, time: number): void {
     this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_SETTLE, 0, port);
   }
 
   /** A receiver port's credit, due at its senders one latency later (keys as for news). */
-  credit(port: RecvPort<Transfer>, keys: number[], level: number, time: number): void {
+  credit(port: RecvPort, count: number, level: number, time: number): void {
     const dst = port.owner;
     const pathIdx = port.index === PORT_NVL_IN ? 0 : 1;
     const path = pathIdx === 0 ? PATH_NVLINK : PATH_IB;
     const t = time + this.links.latencyUs[path]!;
-    let local: CreditBatch | null = null;
+    const keys = port.creditKeys;
+    let local: FlowBatch | null = null;
     let localSeq = -1;
-    for (const key of keys) {
+    for (let i = 0; i < count; i++) {
+      const key = keys[i]!;
       const src = Math.floor(key / QP_SLOTS);
       const qp = key - src * QP_SLOTS;
       const seq = this.nextSeq(dst);
       if (this.isLocal(src)) {
         if (local === null) {
-          local = { pathIdx, dst, level, srcs: [], keys: [] };
+          local = this.batch();
+          local.pathIdx = pathIdx;
+          local.dst = dst;
+          local.level = level;
           localSeq = seq;
         }
-        local.srcs.push(src);
-        local.keys.push(dst * QP_SLOTS + qp);
+        local.push(src, 0, 0, dst * QP_SLOTS + qp);
         continue;
       }
       this.outbox[this.shape.workerOfRank[src]!]!.push(
@@ -547,18 +585,19 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     if (local !== null) this.queue.push(t, dst, localSeq, EV_CREDIT, 0, local);
   }
 
-  private applyCredits(b: CreditBatch): void {
-    for (let i = 0; i < b.srcs.length; i++) this.sendPorts[b.srcs[i]!]![b.pathIdx]!.credit(b.keys[i]!, b.level, this.now);
+  private applyCredits(b: FlowBatch): void {
+    for (let i = 0; i < b.n; i++) this.sendPorts[b.job[i]!]![b.pathIdx]!.credit(b.key[i]!, b.level, this.now);
+    this.batchPool.push(b);
   }
 
-  served(_port: RecvPort<Transfer>, x: Transfer, time: number): void {
-    x.ingressDoneT = time;
+  served(_port: RecvPort, x: number, time: number): void {
+    this.xf.ingressDoneT[x] = time;
     this.deliver(x);
   }
 
   /** Sender rate segments (src, start, end, dst, rate) for runTraffic, as activities on link tracks. */
-  rateSegment(port: SendPort<Transfer>, x: Transfer, _key: number, start: number, end: number, rate: number): void {
-    if (end > start) this.activities.record(start, end, port.owner, LINK_RATE_TRACK + x.dst, rate);
+  rateSegment(port: SendPort, x: number, _key: number, start: number, end: number, rate: number): void {
+    if (end > start) this.activities.record(start, end, port.owner, LINK_RATE_TRACK + this.xf.dst[x]!, rate);
   }
 
   private linkRecorders = 0;
@@ -591,48 +630,61 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     return out;
   }
 
-  private deliver(x: Transfer): void {
-    if (x.dstRegion >= 0) {
-      const dr = this.regions.get(x.dstRegion);
-      if (x.op === OP_PUT) {
-        if (!(x.flags & FLAG_NO_DATA) && x.srcRegion >= 0) {
-          const sr = this.regions.get(x.srcRegion);
-          dr.u8.set(sr.u8.subarray(x.srcOffset, x.srcOffset + x.bytes), x.dstOffset);
+  private deliver(x: number): void {
+    const T = this.xf;
+    const dstRegion = T.dstRegion[x]!, op = T.op[x]!, flags = T.flags[x]!;
+    if (dstRegion >= 0) {
+      const dr = this.regions.get(dstRegion);
+      const dstOffset = T.dstOffset[x]!;
+      if (op === OP_PUT) {
+        const srcRegion = T.srcRegion[x]!;
+        if (!(flags & FLAG_NO_DATA) && srcRegion >= 0) {
+          const sr = this.regions.get(srcRegion);
+          const srcOffset = T.srcOffset[x]!;
+          dr.u8.set(sr.u8.subarray(srcOffset, srcOffset + T.bytes[x]!), dstOffset);
         }
-        this.wakeRange(dr, x.dstOffset, x.bytes);
-      } else if (x.op === OP_ADD) {
-        Atomics.add(dr.i32, x.dstOffset >> 2, x.value);
-        this.wakeCounter(dr, x.dstOffset >> 2);
+        this.wakeRange(dr, dstOffset, T.bytes[x]!);
+      } else if (op === OP_ADD) {
+        Atomics.add(dr.i32, dstOffset >> 2, T.value[x]!);
+        this.wakeCounter(dr, dstOffset >> 2);
       }
     }
-    if (x.sigRegion >= 0) {
+    const sigRegion = T.sigRegion[x]!;
+    if (sigRegion >= 0) {
       // Put with signal: the counter moves with the data, as a release store of a tail after it.
-      const sr = this.regions.get(x.sigRegion);
-      Atomics.add(sr.i32, x.sigOffset >> 2, x.value);
-      this.wakeCounter(sr, x.sigOffset >> 2);
+      const sr = this.regions.get(sigRegion);
+      const sigOffset = T.sigOffset[x]!;
+      Atomics.add(sr.i32, sigOffset >> 2, T.value[x]!);
+      this.wakeCounter(sr, sigOffset >> 2);
     }
     if (this.shape.recordTimeline) {
       this.timeline.record(
-        x.dst, x.src, x.pairSeq, x.op, x.path, x.bytes, x.issueT, x.egressStartT, x.egressDoneT, x.ingressStartT,
-        x.ingressDoneT, this.now,
+        T.dst[x]!, T.src[x]!, T.pairSeq[x]!, op, T.path[x]!, T.bytes[x]!, T.issueT[x]!, T.egressStartT[x]!, T.egressDoneT[x]!,
+        T.ingressStartT[x]!, T.ingressDoneT[x]!, this.now,
       );
     }
-    if (x.flags & FLAG_WANT_ACK) {
-      const t = this.now + this.links.latencyUs[x.path]!;
-      const seq = this.nextSeq(x.dst);
-      if (this.isLocal(x.src)) this.queue.push(t, x.dst, seq, EV_ACK, 0, x);
-      else pushPacketOf(this.outbox[this.shape.workerOfRank[x.src]!]!, PKT_ACK, t, x.dst, seq, x);
+    const local = this.isLocal(T.src[x]!);
+    if (flags & FLAG_WANT_ACK) {
+      const dst = T.dst[x]!;
+      const t = this.now + this.links.latencyUs[T.path[x]!]!;
+      const seq = this.nextSeq(dst);
+      if (local) {
+        // The sender's record too: released once acknowledged.
+        this.queue.push(t, dst, seq, EV_ACK, x, null);
+        return;
+      }
+      pushPacketOf(this.outbox[this.shape.workerOfRank[T.src[x]!]!]!, PKT_ACK, t, dst, seq, T, x);
     }
+    T.release(x);
   }
 
-  private acked(x: Transfer): void {
-    x.acked = true;
-    this.sentByXid.delete(x.xid * 4096 + (x.src & 4095));
-    const t = x.ackWaiter;
-    if (t) {
-      x.ackWaiter = null;
-      this.resume(t, 0);
-    }
+  private acked(x: number): void {
+    const T = this.xf;
+    T.acked[x] = 1;
+    this.sentByXid.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
+    const t = T.ackWaiter[x] as Task | null;
+    T.release(x);
+    if (t) this.resume(t, 0);
   }
 
   // ---------------------------------------------------------------- packets from other engines
@@ -646,8 +698,9 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     const k = b.kinds, c = b.col;
     const time = c[C_TIME]!, keyRank = c[C_KEY_RANK]!, keySeq = c[C_KEY_SEQ]!, src = c[C_SRC]!, dst = c[C_DST]!, xid = c[C_XID]!;
     const path = c[C_PATH]!, rate = c[C_RATE]!, qp = c[C_QP]!;
-    let news: NewsItem<Transfer>[] | null = null;
-    let credits: CreditBatch | null = null;
+    const T = this.xf;
+    let news: FlowBatch | null = null;
+    let credits: FlowBatch | null = null;
     for (let i = 0; i < b.count; i++) {
       const kind = k[i]!;
       // Consecutive flow packets of one batch (same time and sender, same receiver port or sender
@@ -661,47 +714,48 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
         case PKT_RATE:
         case PKT_EGRESS_DONE: {
           const key = xid[i]! * 4096 + (src[i]! & 4095);
-          let x: Transfer;
+          let x: number;
           if (kind === PKT_INGRESS_START) {
-            x = new Transfer(
-              src[i]!, dst[i]!, xid[i]!, c[C_PAIR_SEQ]![i]!, c[C_OP]![i]!, path[i]!, c[C_BYTES]![i]!, c[C_SRC_REGION]![i]!,
-              c[C_SRC_OFFSET]![i]!, c[C_DST_REGION]![i]!, c[C_DST_OFFSET]![i]!, c[C_VALUE]![i]!, c[C_ISSUE_T]![i]!, c[C_FLAGS]![i]!,
-              c[C_SIG_REGION]![i]!, c[C_SIG_OFFSET]![i]!, qp[i]!,
-            );
-            x.egressStartT = c[C_EGRESS_START_T]![i]!;
+            x = T.alloc();
+            T.src[x] = src[i]!; T.dst[x] = dst[i]!; T.xid[x] = xid[i]!; T.pairSeq[x] = c[C_PAIR_SEQ]![i]!; T.op[x] = c[C_OP]![i]!;
+            T.path[x] = path[i]!; T.bytes[x] = c[C_BYTES]![i]!; T.srcRegion[x] = c[C_SRC_REGION]![i]!; T.srcOffset[x] = c[C_SRC_OFFSET]![i]!;
+            T.dstRegion[x] = c[C_DST_REGION]![i]!; T.dstOffset[x] = c[C_DST_OFFSET]![i]!; T.value[x] = c[C_VALUE]![i]!;
+            T.issueT[x] = c[C_ISSUE_T]![i]!; T.flags[x] = c[C_FLAGS]![i]!; T.sigRegion[x] = c[C_SIG_REGION]![i]!;
+            T.sigOffset[x] = c[C_SIG_OFFSET]![i]!; T.qp[x] = qp[i]!;
+            T.egressStartT[x] = c[C_EGRESS_START_T]![i]!;
             this.inbound.set(key, x);
           } else {
             x = this.inbound.get(key)!;
-            if (kind === PKT_EGRESS_DONE) x.egressDoneT = c[C_EGRESS_DONE_T]![i]!;
+            if (kind === PKT_EGRESS_DONE) T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
           }
-          const item: NewsItem<Transfer> = {
-            job: x, kind: kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE, rate: rate[i]!, key: src[i]! * QP_SLOTS + qp[i]!, seq: keySeq[i]!,
-          };
-          if (news !== null) news.push(item);
-          else {
-            news = [item];
+          if (news === null) {
+            news = this.batch();
             this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_NEWS, 0, news);
           }
+          news.push(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE, rate[i]!, src[i]! * QP_SLOTS + qp[i]!);
           break;
         }
         case PKT_CREDIT: {
           const pathIdx = path[i] === PATH_NVLINK ? 0 : 1;
           if (credits === null) {
-            credits = { pathIdx, dst: dst[i]!, level: rate[i] === 0 ? Infinity : rate[i]!, srcs: [], keys: [] };
+            credits = this.batch();
+            credits.pathIdx = pathIdx;
+            credits.dst = dst[i]!;
+            credits.level = rate[i] === 0 ? Infinity : rate[i]!;
             this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_CREDIT, 0, credits);
           }
-          credits.srcs.push(src[i]!);
-          credits.keys.push(dst[i]! * QP_SLOTS + qp[i]!);
+          credits.push(src[i]!, 0, 0, dst[i]! * QP_SLOTS + qp[i]!);
           break;
         }
         case PKT_ACK: {
           const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095))!;
-          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_ACK, 0, x);
+          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_ACK, x, null);
           break;
         }
         case PKT_READ: {
           const region = this.regions.get(c[C_DST_REGION]![i]!);
-          const req = { task: null, taskId: c[C_WAITER]![i]!, region, index: c[C_DST_OFFSET]![i]! >> 2, src: src[i]!, peer: dst[i]! };
+          const req = this.readPool.pop() ?? { task: null, taskId: -1, region, index: 0, src: 0, peer: 0 };
+          req.task = null; req.taskId = c[C_WAITER]![i]!; req.region = region; req.index = c[C_DST_OFFSET]![i]! >> 2; req.src = src[i]!; req.peer = dst[i]!;
           this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ, 0, req);
           break;
         }
@@ -768,28 +822,28 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
           this.resume(o as Task, q.popArg);
           break;
         case EV_PORT:
-          (o as SendPort<Transfer>).onTimer(this.now, q.popArg);
+          (o as SendPort).onTimer(this.now, q.popArg);
           break;
         case EV_RECV_PORT:
-          (o as RecvPort<Transfer>).onTimer(this.now, q.popArg);
+          (o as RecvPort).onTimer(this.now, q.popArg);
           break;
         case EV_SETTLE:
-          (o as SendPort<Transfer> | RecvPort<Transfer>).settle(this.now);
+          (o as SendPort | RecvPort).settle(this.now);
           break;
         case EV_NEWS:
-          this.applyNews(o as NewsItem<Transfer>[]);
+          this.applyNews(o as FlowBatch);
           break;
         case EV_CREDIT:
-          this.applyCredits(o as CreditBatch);
+          this.applyCredits(o as FlowBatch);
           break;
         case EV_LOCAL_DELIVER: {
-          const x = o as Transfer;
-          x.egressDoneT = x.ingressDoneT = this.now;
+          const x = q.popArg;
+          this.xf.egressDoneT[x] = this.xf.ingressDoneT[x] = this.now;
           this.deliver(x);
           break;
         }
         case EV_ACK:
-          this.acked(o as Transfer);
+          this.acked(q.popArg);
           break;
         case EV_READ:
           this.serveRead(o as ReadRequest);
@@ -809,8 +863,10 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
     else
       this.outbox[this.shape.workerOfRank[req.src]!]!.push(
         PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
-        CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId ?? -1, -1, -1, 0, 0,
+        CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId, -1, -1, 0, 0,
       );
+    req.task = null;
+    this.readPool.push(req);
   }
 
   /** Time of the next local event (Infinity if none). */
@@ -820,22 +876,13 @@ export class Engine implements SendHost<Transfer>, RecvHost<Transfer> {
 }
 
 /** Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push). */
-function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: number, keySeq: number, x: Transfer, rate = 0): void {
+function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: number, keySeq: number, T: TransferTable, x: number, rate = 0): void {
   box.push(
-    kind, time, keyRank, keySeq, x.src, x.dst, x.xid, x.pairSeq, x.op, x.path, x.bytes, x.srcRegion, x.srcOffset,
-    x.dstRegion, x.dstOffset, x.value, x.issueT, x.egressStartT, x.egressDoneT, x.flags, x.waiterId, x.sigRegion, x.sigOffset, rate, x.qp,
+    kind, time, keyRank, keySeq, T.src[x]!, T.dst[x]!, T.xid[x]!, T.pairSeq[x]!, T.op[x]!, T.path[x]!, T.bytes[x]!, T.srcRegion[x]!,
+    T.srcOffset[x]!, T.dstRegion[x]!, T.dstOffset[x]!, T.value[x]!, T.issueT[x]!, T.egressStartT[x]!, T.egressDoneT[x]!, T.flags[x]!,
+    -1, T.sigRegion[x]!, T.sigOffset[x]!, rate, T.qp[x]!,
   );
 }
-
-interface ReadRequest {
-  task: Task | null;
-  taskId?: number;
-  region: Region;
-  index: number;
-  src: number;
-  peer: number;
-}
-
 
 /** [offset, offset + length) lies inside the region (whole, non-negative numbers). */
 function inRange(r: Region, offset: number, length: number): boolean {

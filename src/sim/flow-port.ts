@@ -17,55 +17,41 @@
  * Rates are recomputed only when something changes at a port (a transfer starts or ends, news of
  * a sender's rate arrives, a credit arrives, a queue empties); between, everything is linear. The
  * host carries the news between ports with the link latency (events, or packets across workers).
+ *
+ * Transfers are indexes into the host's {@link FlowJobs} columns; a port's streams are long-lived
+ * objects holding their transfers' indexes, and what a settle tells the host (news, credits) goes
+ * through the port's reused buffers: a port allocates nothing per transfer or per settle.
  */
-
-/** What the ports keep on a transfer. */
-export interface FlowJob {
-  readonly bytes: number;
-  /** Sender: bytes sent so far. */
-  sent: number;
-  /** Receiver: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived. */
-  arrived: number;
-  served: number;
-  arrRate: number;
-  arrivedAll: boolean;
-}
+import type { FlowJobs } from './transfers.js';
 
 /** News a sender port sends its receivers (one latency later). */
 export const NEWS_START = 0; // first byte: the transfer joins the receiver's stream, at `rate`
 export const NEWS_RATE = 1; // the sending rate changed to `rate`
 export const NEWS_DONE = 2; // last byte sent: nothing more arrives after it
 
-export interface NewsItem<J> {
-  job: J;
-  kind: number;
-  rate: number;
-  /** The stream key: the sender's (destination * QP_SLOTS + qp) until the host rekeys it for the receiver (source * QP_SLOTS + qp). */
-  key: number;
-  /** The event key's seq the host gave it. */
-  seq: number;
-}
-
 /** Both hosts: settle `port` once at the end of the instant `time` (after every other event then). */
 export interface SettleHost {
-  settleLater(port: SendPort<never> | RecvPort<never>, time: number): void;
+  settleLater(port: SendPort | RecvPort, time: number): void;
 }
 
-export interface SendHost<J extends FlowJob> extends SettleHost {
+export interface SendHost extends SettleHost {
   /** Schedule `port.onTimer(time, generation)`. */
-  sendTimer(port: SendPort<J>, time: number, generation: number): void;
-  /** The port changed what it sends: carry these items to the receivers (in order). */
-  news(port: SendPort<J>, items: NewsItem<J>[], time: number): void;
+  sendTimer(port: SendPort, time: number, generation: number): void;
+  /**
+   * The port changed what it sends: carry its news items `port.newsJob/newsKind/newsRate[0..count)`
+   * to the receivers (in order). The buffers are reused once this returns.
+   */
+  news(port: SendPort, count: number, time: number): void;
   /** A rate segment of a job ended (only when recording). */
-  rateSegment?(port: SendPort<J>, job: J, key: number, start: number, end: number, rate: number): void;
+  rateSegment?(port: SendPort, job: number, key: number, start: number, end: number, rate: number): void;
 }
 
-export interface RecvHost<J extends FlowJob> extends SettleHost {
-  recvTimer(port: RecvPort<J>, time: number, generation: number): void;
+export interface RecvHost extends SettleHost {
+  recvTimer(port: RecvPort, time: number, generation: number): void;
   /** The job's last byte has been served: deliver it. */
-  served(port: RecvPort<J>, job: J, time: number): void;
-  /** Tell the senders of these streams (keys) the fair level `level`, bytes/us. */
-  credit(port: RecvPort<J>, keys: number[], level: number, time: number): void;
+  served(port: RecvPort, job: number, time: number): void;
+  /** Tell the senders of streams `port.creditKeys[0..count)` the fair level `level`, bytes/us. */
+  credit(port: RecvPort, count: number, level: number, time: number): void;
 }
 
 /**
@@ -81,9 +67,25 @@ function eps(bytes: number): number {
   return 1e-9 * bytes + 1e-6;
 }
 
-class Stream<J extends FlowJob> {
-  readonly jobs: J[] = [];
+/** A growable list of numbers in a typed array (reused: clearing keeps the storage). */
+class NumList<A extends Float64Array | Int32Array | Uint8Array> {
+  n = 0;
+  constructor(public a: A, private readonly make: (n: number) => A) {}
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = this.make(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+}
+
+export class Stream {
+  /** Job indexes, FIFO: `jobs[head..tail)`. */
+  jobs = new Int32Array(4);
   head = 0;
+  tail = 0;
   rate = 0;
   /** Sender: the last credit heard (Infinity before the first); the QP's own rate limit. */
   credit = Infinity;
@@ -97,16 +99,30 @@ class Stream<J extends FlowJob> {
   active = false;
   constructor(readonly key: number) {}
   get size(): number {
-    return this.jobs.length - this.head;
+    return this.tail - this.head;
   }
-  first(): J {
+  first(): number {
     return this.jobs[this.head]!;
+  }
+  push(job: number): void {
+    if (this.tail === this.jobs.length) {
+      if (this.head > 0) {
+        this.jobs.copyWithin(0, this.head, this.tail);
+        this.tail -= this.head;
+        this.head = 0;
+      } else {
+        const b = new Int32Array(this.jobs.length * 2);
+        b.set(this.jobs);
+        this.jobs = b;
+      }
+    }
+    this.jobs[this.tail++] = job;
   }
   shift(): void {
     this.head++;
-    if (this.head === this.jobs.length) {
-      this.jobs.length = 0;
+    if (this.head === this.tail) {
       this.head = 0;
+      this.tail = 0;
     }
   }
 }
@@ -125,7 +141,27 @@ abstract class PortStats {
   dirty = false;
   /** Called with each busy period when it ends (set while recording). */
   onBusy: ((port: PortStats, start: number, end: number, bytes: number) => void) | null = null;
-  constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number) {}
+  /** Streams by key (sparse), and the active ones in their allocation order. */
+  protected readonly streams: Array<Stream | undefined> = [];
+  protected readonly active: Stream[] = [];
+  protected timerAt = Infinity;
+  protected timerGen = 0;
+  /** Scratch of the water-filling (demands and order), reused. */
+  private wantBuf = new Float64Array(8);
+  private orderBuf = new Int32Array(8);
+  private readonly orderArr: number[] = [];
+  private readonly byWant = (a: number, b: number): number => this.wantBuf[a]! - this.wantBuf[b]! || a - b;
+  constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {}
+
+  get activeStreams(): number {
+    return this.active.length;
+  }
+
+  protected stream(key: number): Stream {
+    let s = this.streams[key];
+    if (!s) this.streams[key] = s = new Stream(key);
+    return s;
+  }
 
   /** Charge `dt` us at `total` bytes/us of moving streams and move the clock to `time`. */
   protected account(time: number, dt: number, total: number): void {
@@ -142,32 +178,98 @@ abstract class PortStats {
     this.busyStart = -1;
     this.busyBytes = 0;
   }
+
+  /** The demand buffer of the next {@link waterFill}, room for `n` streams. */
+  protected wants(n: number): Float64Array {
+    if (this.wantBuf.length < n) {
+      let c = this.wantBuf.length;
+      while (c < n) c *= 2;
+      this.wantBuf = new Float64Array(c);
+      this.orderBuf = new Int32Array(c);
+    }
+    return this.wantBuf;
+  }
+
+  /**
+   * Max-min share of the capacity among the active streams with demands `wants()[i]` (filled by
+   * the caller): sets each stream's rate and returns the fair level (what a stream with unlimited
+   * demand would get; with spare capacity, what the largest one could take).
+   */
+  protected waterFill(): number {
+    const streams = this.active;
+    const n = streams.length;
+    const d = this.wantBuf;
+    const order = this.orderBuf;
+    // Demands ascending, ties by position: insertion sort for the few streams of most ports.
+    if (n <= 24) {
+      for (let i = 0; i < n; i++) {
+        const di = d[i]!;
+        let k = i;
+        while (k > 0) {
+          const o = order[k - 1]!;
+          if (d[o]! > di || (d[o] === di ? o > i : false)) {
+            order[k] = o;
+            k--;
+          } else break;
+        }
+        order[k] = i;
+      }
+    } else {
+      const arr = this.orderArr;
+      arr.length = n;
+      for (let i = 0; i < n; i++) arr[i] = i;
+      arr.sort(this.byWant);
+      for (let i = 0; i < n; i++) order[i] = arr[i]!;
+    }
+    const capacity = this.bytesPerUs;
+    let rem = capacity;
+    let level = capacity;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      const share = rem / (n - k);
+      level = share;
+      if (d[i]! < share && k < n - 1) {
+        streams[i]!.rate = d[i]!;
+        rem -= d[i]!;
+        continue;
+      }
+      for (let m = k; m < n; m++) {
+        const o = order[m]!;
+        streams[o]!.rate = Math.min(d[o]!, share);
+      }
+      break;
+    }
+    return level;
+  }
 }
 
-export class SendPort<J extends FlowJob> extends PortStats {
-  private readonly streams: Array<Stream<J> | undefined> = [];
-  private readonly active: Stream<J>[] = [];
-  private timerAt = Infinity;
-  private timerGen = 0;
-  private readonly items: NewsItem<J>[] = [];
-  private readonly started: Stream<J>[] = [];
+export class SendPort extends PortStats {
+  /** News of the settle in progress, for the host: job, NEWS_* kind and rate per item (reused). */
+  private readonly nJob = new NumList(new Int32Array(16), (n) => new Int32Array(n));
+  private readonly nKind = new NumList(new Uint8Array(16), (n) => new Uint8Array(n));
+  private readonly nRate = new NumList(new Float64Array(16), (n) => new Float64Array(n));
   /** Record rate segments through the host. */
   recording = false;
 
-  constructor(owner: number, index: number, bytesPerUs: number, private readonly host: SendHost<J>) {
-    super(owner, index, bytesPerUs);
+  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: SendHost) {
+    super(owner, index, bytesPerUs, jobs);
   }
 
-  get activeStreams(): number {
-    return this.active.length;
+  get newsJob(): Int32Array { return this.nJob.a; }
+  get newsKind(): Uint8Array { return this.nKind.a; }
+  get newsRate(): Float64Array { return this.nRate.a; }
+
+  private item(job: number, kind: number, rate: number): void {
+    this.nJob.push(job);
+    this.nKind.push(kind);
+    this.nRate.push(rate);
   }
 
   /** Add a job to stream `key` (destination rank * QP_SLOTS + qp) with the QP's rate limit. */
-  enqueue(job: J, key: number, limit: number, time: number): void {
-    let s = this.streams[key];
-    if (!s) this.streams[key] = s = new Stream<J>(key);
+  enqueue(job: number, key: number, limit: number, time: number): void {
+    const s = this.stream(key);
     s.limit = limit;
-    s.jobs.push(job);
+    s.push(job);
     if (s.active) return; // queued behind the head: nothing changes now
     this.advance(time);
     this.activate(s, time);
@@ -199,24 +301,27 @@ export class SendPort<J extends FlowJob> extends PortStats {
   private touch(time: number): void {
     if (this.dirty) return;
     this.dirty = true;
-    this.host.settleLater(this as unknown as SendPort<never>, time);
+    this.host.settleLater(this, time);
   }
 
-  private activate(s: Stream<J>, time: number): void {
+  private activate(s: Stream, time: number): void {
     s.active = true;
     s.told = -1;
     s.since = time;
-    s.first().sent = 0;
+    this.jobs.sent[s.first()] = 0;
     this.active.push(s);
-    this.started.push(s);
   }
 
   private advance(time: number): void {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
-    for (const s of this.active) {
-      s.first().sent += s.rate * dt;
+    const sent = this.jobs.sent;
+    const act = this.active;
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
+      const h = s.first();
+      sent[h] = sent[h]! + s.rate * dt;
       total += s.rate;
     }
     this.account(time, dt, total);
@@ -226,25 +331,24 @@ export class SendPort<J extends FlowJob> extends PortStats {
   settle(time: number): void {
     this.dirty = false;
     this.advance(time);
-    const items = this.items;
+    const { sent, bytes } = this.jobs;
     const act = this.active;
     for (let i = 0; i < act.length; ) {
       const s = act[i]!;
       const h = s.first();
-      if (h.bytes - h.sent > eps(h.bytes)) {
+      if (bytes[h]! - sent[h]! > eps(bytes[h]!)) {
         i++;
         continue;
       }
-      h.sent = h.bytes;
-      if (s.told < 0) items.push({ job: h, kind: NEWS_START, rate: 0, key: s.key, seq: -1 });
+      sent[h] = bytes[h]!;
+      if (s.told < 0) this.item(h, NEWS_START, 0);
       else if (this.recording) this.host.rateSegment?.(this, h, s.key, s.since, time, s.told);
-      items.push({ job: h, kind: NEWS_DONE, rate: 0, key: s.key, seq: -1 });
+      this.item(h, NEWS_DONE, 0);
       s.shift();
       if (s.size > 0) {
         s.told = -1;
         s.since = time;
-        s.first().sent = 0;
-        this.started.push(s);
+        sent[s.first()] = 0;
         continue; // the new head may be empty too
       }
       s.active = false;
@@ -253,29 +357,31 @@ export class SendPort<J extends FlowJob> extends PortStats {
       act.pop();
     }
     this.allocate();
-    for (const s of act) {
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
       if (s.rate === s.told) continue;
       const h = s.first();
-      if (s.told < 0) items.push({ job: h, kind: NEWS_START, rate: s.rate, key: s.key, seq: -1 });
+      if (s.told < 0) this.item(h, NEWS_START, s.rate);
       else {
         if (this.recording) this.host.rateSegment?.(this, h, s.key, s.since, time, s.told);
-        items.push({ job: h, kind: NEWS_RATE, rate: s.rate, key: s.key, seq: -1 });
+        this.item(h, NEWS_RATE, s.rate);
       }
       s.told = s.rate;
       s.since = time;
     }
-    this.started.length = 0;
-    if (items.length > 0) {
-      this.host.news(this, items.slice(), time);
-      items.length = 0;
+    const count = this.nJob.n;
+    if (count > 0) {
+      this.host.news(this, count, time);
+      this.nJob.n = this.nKind.n = this.nRate.n = 0;
     }
     let total = 0;
     let next = Infinity;
-    for (const s of act) {
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
       total += s.rate;
       if (s.rate > 0) {
         const h = s.first();
-        const t = time + (h.bytes - h.sent) / s.rate;
+        const t = time + (bytes[h]! - sent[h]!) / s.rate;
         if (t < next) next = t;
       }
     }
@@ -294,60 +400,61 @@ export class SendPort<J extends FlowJob> extends PortStats {
     const n = act.length;
     if (n === 0) return;
     let capped = false;
-    for (const s of act) if (Math.min(s.credit, s.limit) < Infinity) capped = true;
+    for (let i = 0; i < n; i++) if (Math.min(act[i]!.credit, act[i]!.limit) < Infinity) capped = true;
     if (!capped) {
       const r = this.bytesPerUs / n;
-      for (const s of act) s.rate = r;
+      for (let i = 0; i < n; i++) act[i]!.rate = r;
       return;
     }
-    waterFill(act, this.bytesPerUs, (s) => Math.min(s.credit, s.limit));
+    const d = this.wants(n);
+    for (let i = 0; i < n; i++) d[i] = Math.min(act[i]!.credit, act[i]!.limit);
+    this.waterFill();
   }
-
 }
 
-export class RecvPort<J extends FlowJob> extends PortStats {
-  private readonly streams: Array<Stream<J> | undefined> = [];
-  private readonly active: Stream<J>[] = [];
-  private timerAt = Infinity;
-  private timerGen = 0;
+export class RecvPort extends PortStats {
   /** The fair level last computed (bytes/us). */
   level = 0;
-  private readonly creditKeys: number[] = [];
+  /** Stream keys to credit, filled by a settle for the host (reused). */
+  private readonly keys = new NumList(new Float64Array(16), (n) => new Float64Array(n));
+  /** Bytes queued per active stream in the settle in progress (reused). */
+  private queuedBuf = new Float64Array(8);
   recording = false;
 
-  constructor(owner: number, index: number, bytesPerUs: number, private readonly host: RecvHost<J>) {
-    super(owner, index, bytesPerUs);
+  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: RecvHost) {
+    super(owner, index, bytesPerUs, jobs);
   }
 
-  /** Apply news from a sender (settled at the end of the instant). */
-  news(item: NewsItem<J>, time: number): void {
+  get creditKeys(): Float64Array { return this.keys.a; }
+
+  /** Apply news from a sender (settled at the end of the instant): job `j` of stream `key`. */
+  news(j: number, kind: number, rate: number, key: number, time: number): void {
     this.advance(time);
     if (!this.dirty) {
       this.dirty = true;
-      this.host.settleLater(this as unknown as RecvPort<never>, time);
+      this.host.settleLater(this, time);
     }
-    const j = item.job;
-    let s = this.streams[item.key];
-    if (!s) this.streams[item.key] = s = new Stream<J>(item.key);
-    if (item.kind === NEWS_START) {
-      j.arrived = 0;
-      j.served = 0;
-      j.arrRate = item.rate;
-      j.arrivedAll = false;
-      s.jobs.push(j);
-      s.arr += item.rate;
+    const J = this.jobs;
+    const s = this.stream(key);
+    if (kind === NEWS_START) {
+      J.arrived[j] = 0;
+      J.served[j] = 0;
+      J.arrRate[j] = rate;
+      J.arrivedAll[j] = 0;
+      s.push(j);
+      s.arr += rate;
       if (!s.active) {
         s.active = true;
         this.active.push(s);
       }
-    } else if (item.kind === NEWS_RATE) {
-      s.arr += item.rate - j.arrRate;
-      j.arrRate = item.rate;
+    } else if (kind === NEWS_RATE) {
+      s.arr += rate - J.arrRate[j]!;
+      J.arrRate[j] = rate;
     } else {
-      s.arr -= j.arrRate;
-      j.arrRate = 0;
-      j.arrived = j.bytes;
-      j.arrivedAll = true;
+      s.arr -= J.arrRate[j]!;
+      J.arrRate[j] = 0;
+      J.arrived[j] = J.bytes[j]!;
+      J.arrivedAll[j] = 1;
     }
     if (Math.abs(s.arr) < 1e-9) s.arr = 0;
   }
@@ -362,23 +469,39 @@ export class RecvPort<J extends FlowJob> extends PortStats {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
-    for (const s of this.active) {
+    const { arrived, served, arrRate, arrivedAll, bytes } = this.jobs;
+    const act = this.active;
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
       let give = s.rate * dt;
       total += s.rate;
-      for (let k = s.head; k < s.jobs.length; k++) {
-        const j = s.jobs[k]!;
-        if (!j.arrivedAll && j.arrRate > 0) j.arrived = Math.min(j.bytes, j.arrived + j.arrRate * dt);
+      const q = s.jobs;
+      for (let k = s.head; k < s.tail; k++) {
+        const j = q[k]!;
+        if (!arrivedAll[j] && arrRate[j]! > 0) arrived[j] = Math.min(bytes[j]!, arrived[j]! + arrRate[j]! * dt);
       }
-      for (let k = s.head; k < s.jobs.length && give > 0; k++) {
-        const j = s.jobs[k]!;
-        const take = Math.min(give, j.arrived - j.served);
+      for (let k = s.head; k < s.tail && give > 0; k++) {
+        const j = q[k]!;
+        const take = Math.min(give, arrived[j]! - served[j]!);
         if (take > 0) {
-          j.served += take;
+          served[j] = served[j]! + take;
           give -= take;
         }
       }
     }
     this.account(time, dt, total);
+  }
+
+  /** Bytes arrived and not yet served in stream `s`. */
+  private queued(s: Stream): number {
+    const { arrived, served } = this.jobs;
+    const q = s.jobs;
+    let sum = 0;
+    for (let k = s.head; k < s.tail; k++) {
+      const j = q[k]!;
+      sum += arrived[j]! - served[j]!;
+    }
+    return sum;
   }
 
   /** Deliver what is served, reallocate, tell senders the new level, re-arm. */
@@ -390,8 +513,9 @@ export class RecvPort<J extends FlowJob> extends PortStats {
       const s = act[i]!;
       while (s.size > 0) {
         const h = s.first();
-        if (!h.arrivedAll || h.bytes - h.served > eps(h.bytes)) break;
-        h.served = h.bytes;
+        const J = this.jobs;
+        if (!J.arrivedAll[h] || J.bytes[h]! - J.served[h]! > eps(J.bytes[h]!)) break;
+        J.served[h] = J.bytes[h]!;
         s.shift();
         this.host.served(this, h, time);
       }
@@ -411,13 +535,24 @@ export class RecvPort<J extends FlowJob> extends PortStats {
       return;
     }
     // Demand: all it can get with bytes queued, else its arrival rate.
-    const fair = waterFill(act, this.bytesPerUs, (s) => (queued(s) > eps(1) ? Infinity : s.arr));
+    if (this.queuedBuf.length < n) this.queuedBuf = new Float64Array(Math.max(n, this.queuedBuf.length * 2));
+    const qb = this.queuedBuf;
+    const d = this.wants(n);
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
+      const q = this.queued(s);
+      qb[i] = q;
+      d[i] = q > eps(1) ? Infinity : s.arr;
+    }
+    const fair = this.waterFill();
+    const { bytes, served, arrivedAll } = this.jobs;
     let total = 0;
     let next = Infinity;
     let saturated = false;
-    for (const s of act) {
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
       total += s.rate;
-      const q = queued(s);
+      const q = qb[i]!;
       if (s.rate < s.arr * (1 - 1e-12)) saturated = true; // a queue starts now
       if (q > eps(1)) {
         saturated = true;
@@ -428,8 +563,8 @@ export class RecvPort<J extends FlowJob> extends PortStats {
         }
       }
       const h = s.first();
-      if (h.arrivedAll && s.rate > 0) {
-        const t = time + (h.bytes - h.served) / s.rate;
+      if (arrivedAll[h] && s.rate > 0) {
+        const t = time + (bytes[h]! - served[h]!) / s.rate;
         if (t < next) next = t;
       }
     }
@@ -437,8 +572,9 @@ export class RecvPort<J extends FlowJob> extends PortStats {
     // served at once (the port is then nobody's bottleneck).
     const level = saturated ? fair : Infinity;
     this.level = level;
-    const keys = this.creditKeys;
-    for (const s of act) {
+    const keys = this.keys;
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
       // Tell a sender only what changes its rate by more than the credit resolution: a level below
       // what it sends, or a higher one when it was held at the old level (or nothing heard yet).
       const last = s.lastCredit;
@@ -447,9 +583,9 @@ export class RecvPort<J extends FlowJob> extends PortStats {
         keys.push(s.key);
       }
     }
-    if (keys.length > 0) {
-      this.host.credit(this, keys.slice(), level, time);
-      keys.length = 0;
+    if (keys.n > 0) {
+      this.host.credit(this, keys.n, level, time);
+      keys.n = 0;
     }
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
@@ -459,47 +595,4 @@ export class RecvPort<J extends FlowJob> extends PortStats {
       this.host.recvTimer(this, next, ++this.timerGen);
     }
   }
-}
-
-function queued<J extends FlowJob>(s: Stream<J>): number {
-  let q = 0;
-  for (let k = s.head; k < s.jobs.length; k++) {
-    const j = s.jobs[k]!;
-    q += j.arrived - j.served;
-  }
-  return q;
-}
-
-/**
- * Max-min share of `capacity` among streams with demands `want(s)`: sets each `s.rate` and returns
- * the fair level (what a stream with unlimited demand would get; with spare capacity, what the
- * largest one could take).
- */
-function waterFill<J extends FlowJob>(streams: Stream<J>[], capacity: number, want: (s: Stream<J>) => number): number {
-  const n = streams.length;
-  const d = new Float64Array(n);
-  const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    d[i] = want(streams[i]!);
-    order[i] = i;
-  }
-  order.sort((a, b) => d[a]! - d[b]! || a - b);
-  let rem = capacity;
-  let level = capacity;
-  for (let k = 0; k < n; k++) {
-    const i = order[k]!;
-    const share = rem / (n - k);
-    level = share;
-    if (d[i]! < share && k < n - 1) {
-      streams[i]!.rate = d[i]!;
-      rem -= d[i]!;
-      continue;
-    }
-    for (let m = k; m < n; m++) {
-      const o = order[m]!;
-      streams[o]!.rate = Math.min(d[o]!, share);
-    }
-    break;
-  }
-  return level;
 }

@@ -185,12 +185,23 @@ export class RankContext {
   read(region: Region, index: number): Wait {
     if (!Number.isInteger(index) || index < 0 || index >= region.i32.length)
       fail('E_REGION', `read index ${index} outside region '${region.name}' of rank ${region.rank}`, { index });
-    return { kind: WAIT_READ, peer: region.rank, region, index };
+    const t = this.engine.current;
+    if (t === null) return { kind: WAIT_READ, peer: region.rank, region, index };
+    // Yield it at once: the running task's read record is reused.
+    const w = (t.readWait ??= { kind: WAIT_READ, peer: region.rank, region, index });
+    w.peer = region.rank;
+    w.region = region;
+    w.index = index;
+    return w;
   }
 
   /** Wait for a put or add issued with `{ ack: true }` to be delivered (the ack has come back). */
-  delivered(t: TransferHandle): Wait {
-    return { kind: WAIT_TRANSFER, transfer: t };
+  delivered(h: TransferHandle): Wait {
+    const t = this.engine.current;
+    if (t === null) return { kind: WAIT_TRANSFER, transfer: h };
+    // Yield it at once: the running task's record is reused.
+    t.transferWait.transfer = h;
+    return t.transferWait;
   }
 
   /** Start a child task on this rank, in the current operation. */

@@ -28,13 +28,11 @@ export interface CounterCondition {
 /** The body of a task: yields waits, receives the waited value (counter value, read value). */
 export type TaskBody = Generator<Wait, void, number>;
 
-/** A handle on an issued transfer, for waiting on its delivery acknowledgement. */
-export interface TransferHandle {
-  readonly xid: number;
-  readonly src: number;
-  readonly dst: number;
-  acked: boolean;
-}
+/**
+ * A handle on an issued transfer, for waiting on its delivery acknowledgement: the index of the
+ * engine's transfer record with the record's generation (a number; no object per transfer).
+ */
+export type TransferHandle = number;
 
 /** A running task. */
 export class Task {
@@ -46,6 +44,9 @@ export class Task {
   readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = { kind: WAIT_SLEEP, us: 0 };
   /** Reused counter-wait record (made on the task's first counter wait). */
   counterWait: { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number } | null = null;
+  /** Reused read and acknowledgement wait records (made on first use). */
+  readWait: { kind: typeof WAIT_READ; peer: number; region: Region; index: number } | null = null;
+  readonly transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } = { kind: WAIT_TRANSFER, transfer: -1 };
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
   constructor(
@@ -87,7 +88,7 @@ export function describeWait(w: Wait | null): string {
     case WAIT_COUNTER:
       return `counter ${w.region.name}[${w.index}] of rank ${w.region.rank} ${CMP_NAMES[w.cmp]} ${w.value} (now ${Atomics.load(w.region.i32, w.index)})`;
     case WAIT_TRANSFER:
-      return `delivery of transfer ${w.transfer.xid} from rank ${w.transfer.src} to rank ${w.transfer.dst}`;
+      return `delivery of transfer ${w.transfer} (handle)`;
     case WAIT_READ:
       return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
     case WAIT_ANY:

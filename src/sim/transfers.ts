@@ -1,0 +1,141 @@
+/**
+ * @module
+ * The transfers of one engine as records in preallocated typed arrays (struct of arrays), reused
+ * through a free list: a transfer is an index into the columns, and issuing or receiving one
+ * allocates nothing once the table has grown to the run's peak of transfers in flight.
+ *
+ * A record lives from its issue (or, on the receiving engine of a transfer between workers, from
+ * its ingress-start packet) until nothing refers to it any more: delivered and, when an
+ * acknowledgement was asked for, acknowledged. Handles given to tasks carry the record's
+ * generation, so a handle outliving its record is recognised (its transfer is over).
+ */
+
+/** Low bits of a handle: the record index (the rest is its generation). */
+const INDEX_BITS = 26;
+const INDEX_SPAN = 2 ** INDEX_BITS;
+
+/** The columns the link ports read and write (sizes and progress of a transfer). */
+export interface FlowJobs {
+  readonly bytes: Float64Array;
+  /** Sender: bytes sent so far. */
+  readonly sent: Float64Array;
+  /** Receiver: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
+  readonly arrived: Float64Array;
+  readonly served: Float64Array;
+  readonly arrRate: Float64Array;
+  readonly arrivedAll: Uint8Array;
+}
+
+export class TransferTable implements FlowJobs {
+  private cap = 0;
+  /** Records in use. */
+  live = 0;
+  /** Indexes of free records (a stack) and its depth. */
+  private freeList = new Int32Array(0);
+  private freeN = 0;
+  /** Records ever made (the high-water mark of the table). */
+  private made = 0;
+
+  src = new Int32Array(0);
+  dst = new Int32Array(0);
+  xid = new Float64Array(0);
+  pairSeq = new Float64Array(0);
+  op = new Uint8Array(0);
+  path = new Uint8Array(0);
+  bytes = new Float64Array(0);
+  srcRegion = new Int32Array(0);
+  srcOffset = new Float64Array(0);
+  dstRegion = new Int32Array(0);
+  dstOffset = new Float64Array(0);
+  value = new Float64Array(0);
+  issueT = new Float64Array(0);
+  flags = new Int32Array(0);
+  sigRegion = new Int32Array(0);
+  sigOffset = new Float64Array(0);
+  qp = new Int32Array(0);
+  egressStartT = new Float64Array(0);
+  egressDoneT = new Float64Array(0);
+  ingressStartT = new Float64Array(0);
+  ingressDoneT = new Float64Array(0);
+  sent = new Float64Array(0);
+  arrived = new Float64Array(0);
+  served = new Float64Array(0);
+  arrRate = new Float64Array(0);
+  arrivedAll = new Uint8Array(0);
+  acked = new Uint8Array(0);
+  gen = new Float64Array(0);
+  /** The task waiting for a record's acknowledgement (objects: tasks are long-lived). */
+  ackWaiter: unknown[] = [];
+
+  constructor(capacity = 1024) {
+    this.grow(capacity);
+  }
+
+  /** A fresh record (every column reset by the caller's writes; flow and ack state cleared here). */
+  alloc(): number {
+    let x: number;
+    if (this.freeN > 0) x = this.freeList[--this.freeN]!;
+    else {
+      if (this.made === this.cap) this.grow(this.cap * 2);
+      x = this.made++;
+    }
+    this.live++;
+    this.sent[x] = 0;
+    this.arrived[x] = 0;
+    this.served[x] = 0;
+    this.arrRate[x] = 0;
+    this.arrivedAll[x] = 0;
+    this.acked[x] = 0;
+    this.egressStartT[x] = -1;
+    this.egressDoneT[x] = -1;
+    this.ingressStartT[x] = -1;
+    this.ingressDoneT[x] = -1;
+    this.ackWaiter[x] = null;
+    return x;
+  }
+
+  /** Return record `x` to the free list; handles to it become stale. */
+  release(x: number): void {
+    this.gen[x]!++;
+    this.ackWaiter[x] = null;
+    this.freeList[this.freeN++] = x;
+    this.live--;
+  }
+
+  /** The handle a task holds for record `x`. */
+  handle(x: number): number {
+    return this.gen[x]! * INDEX_SPAN + x;
+  }
+
+  /** The record of a handle, or -1 when the record has been released since. */
+  index(h: number): number {
+    const x = h % INDEX_SPAN;
+    return x < this.made && this.gen[x] === (h - x) / INDEX_SPAN ? x : -1;
+  }
+
+  /** Records the table has room for. */
+  get capacity(): number {
+    return this.cap;
+  }
+
+  private grow(cap: number): void {
+    if (cap > INDEX_SPAN) throw new RangeError(`more than ${INDEX_SPAN} transfers in flight`);
+    const f = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
+    const i = (a: Int32Array) => { const b = new Int32Array(cap); b.set(a); return b; };
+    const u = (a: Uint8Array) => { const b = new Uint8Array(cap); b.set(a); return b; };
+    this.src = i(this.src); this.dst = i(this.dst); this.xid = f(this.xid); this.pairSeq = f(this.pairSeq);
+    this.op = u(this.op); this.path = u(this.path); this.bytes = f(this.bytes); this.srcRegion = i(this.srcRegion);
+    this.srcOffset = f(this.srcOffset); this.dstRegion = i(this.dstRegion); this.dstOffset = f(this.dstOffset);
+    this.value = f(this.value); this.issueT = f(this.issueT); this.flags = i(this.flags); this.sigRegion = i(this.sigRegion);
+    this.sigOffset = f(this.sigOffset); this.qp = i(this.qp); this.egressStartT = f(this.egressStartT);
+    this.egressDoneT = f(this.egressDoneT); this.ingressStartT = f(this.ingressStartT); this.ingressDoneT = f(this.ingressDoneT);
+    this.sent = f(this.sent); this.arrived = f(this.arrived); this.served = f(this.served); this.arrRate = f(this.arrRate);
+    this.arrivedAll = u(this.arrivedAll); this.acked = u(this.acked); this.gen = f(this.gen);
+    this.ackWaiter.length = cap;
+    this.ackWaiter.fill(null, this.cap);
+    const fl = new Int32Array(cap);
+    fl.set(this.freeList.subarray(0, this.freeN));
+    this.freeList = fl;
+    this.cap = cap;
+  }
+}
