@@ -402,21 +402,24 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
     const stopk = new Int32Array(ctx.peerRegion(s, R_TOPK).buffer, 0, Ts * a.topk);
     for (let c = 0; c < C; c++) {
       const [t0, t1] = channelRange(Ts, C, c);
-      const tl: number[] = [];
-      const flags: number[][] = Array.from({ length: G }, () => []);
+      // Tokens of the channel bound for this node, and per local GPU whether it needs each one.
+      const tl = new Int32Array(t1 - t0);
+      const flags = Array.from({ length: G }, () => new Uint8Array(t1 - t0));
+      let k = 0;
       for (let t = t0; t < t1; t++) {
-        const gs = new Set<number>();
+        let any = false;
         for (let q = 0; q < a.topk; q++) {
           const e = stopk[t * a.topk + q]!;
           if (e < 0) continue;
           const r = (e / epr) | 0;
-          if (((r / G) | 0) === n) gs.add(r % G);
+          if (((r / G) | 0) === n) {
+            flags[r % G]![k] = 1;
+            any = true;
+          }
         }
-        if (gs.size === 0) continue;
-        tl.push(t);
-        for (let j = 0; j < G; j++) flags[j]!.push(gs.has(j) ? 1 : 0);
+        if (any) tl[k++] = t;
       }
-      streams[c]!.push({ tokens: Int32Array.from(tl), toGpu: flags.map((f) => Uint8Array.from(f)) });
+      streams[c]!.push({ tokens: tl.slice(0, k), toGpu: flags.map((f) => f.slice(0, k)) });
     }
   }
   const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);

@@ -33,11 +33,14 @@ export function putSlots(
     return;
   }
   const rdma = qp !== undefined;
-  const signal = rdma ? undefined : { region: tail, offset: tailIndex * 4, value: k };
   const first = Math.min(k, B - slot);
   const wraps = k > first;
-  const o1 = { ...(wraps || !signal ? {} : { signal }), ...(rdma ? { qp } : {}) };
-  const o2 = { ...(signal ? { signal } : {}), ...(rdma ? { qp } : {}) };
+  // Options are read when the transfer is issued, so one set of records serves every call.
+  SIGNAL.region = tail;
+  SIGNAL.offset = tailIndex * 4;
+  SIGNAL.value = k;
+  const o1 = rdma ? withQp(qp) : wraps ? NONE : WITH_SIGNAL;
+  const o2 = rdma ? withQp(qp) : WITH_SIGNAL;
   if (!ring || !stage) {
     ctx.send(dst, first * rec, o1);
     if (wraps) ctx.send(dst, (k - first) * rec, o2);
@@ -45,7 +48,17 @@ export function putSlots(
     ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, o1);
     if (wraps) ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, o2);
   }
-  if (rdma) ctx.atomicAdd(tail, tailIndex * 4, k, { qp });
+  if (rdma) ctx.atomicAdd(tail, tailIndex * 4, k, withQp(qp));
+}
+
+const SIGNAL: { region: Region; offset: number; value: number } = { region: null as unknown as Region, offset: 0, value: 0 };
+const NONE = {};
+const WITH_SIGNAL = { signal: SIGNAL };
+const QP_OPTS = { qp: 0 };
+
+function withQp(qp: number): { qp: number } {
+  QP_OPTS.qp = qp;
+  return QP_OPTS;
 }
 
 /** Whether rank `dst` is on another node (RDMA crosses the NIC; to its own node DeepEP copies locally). */

@@ -437,6 +437,8 @@ export class RecvPort extends PortStats {
     const J = this.jobs;
     const s = this.stream(key);
     if (kind === NEWS_START) {
+      // A stream's jobs arrive one after another (see advance).
+      if (s.tail > s.head && !J.arrivedAll[s.jobs[s.tail - 1]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
       J.arrived[j] = 0;
       J.served[j] = 0;
       J.arrRate[j] = rate;
@@ -476,8 +478,11 @@ export class RecvPort extends PortStats {
       let give = s.rate * dt;
       total += s.rate;
       const q = s.jobs;
-      for (let k = s.head; k < s.tail; k++) {
-        const j = q[k]!;
+      // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
+      // news of a job's end comes before the next one's start, so every earlier job has all its
+      // bytes.
+      if (s.tail > s.head) {
+        const j = q[s.tail - 1]!;
         if (!arrivedAll[j] && arrRate[j]! > 0) arrived[j] = Math.min(bytes[j]!, arrived[j]! + arrRate[j]! * dt);
       }
       for (let k = s.head; k < s.tail && give > 0; k++) {
