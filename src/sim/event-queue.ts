@@ -4,8 +4,9 @@
  * (time, rank, seq). `rank` is the rank whose action scheduled the event and `seq` that rank's own
  * counter, so the order of two events never depends on which thread they were scheduled on. Rank
  * and seq are packed into one exact float64 (`rank * 2^32 + seq`; ranks < 4096, seqs < 2^32), so a
- * comparison reads two numbers. Event payloads (`kind`, `arg`, `obj`) ride along in the same slots:
- * no per-event allocation.
+ * comparison reads two numbers. Event payloads (`kind`, `arg`) ride along in the same slots; an
+ * event's object (a task, a port, a batch) waits in a slot table of its own, which the heap refers
+ * to by index: sifting moves numbers only, and nothing is allocated per event.
  */
 
 const SEQ_SPAN = 4294967296;
@@ -15,7 +16,12 @@ export class EventQueue {
   private key: Float64Array;
   private kind: Uint8Array;
   private arg: Float64Array;
+  /** Per heap entry: its slot in `obj`. */
+  private ref: Int32Array;
+  /** Objects of queued events, by slot (null when free), and the free slots (a stack). */
   private obj: unknown[];
+  private free: Int32Array;
+  private nFree: number;
   private n = 0;
 
   /** Fields of the event last returned by {@link pop}. */
@@ -31,7 +37,11 @@ export class EventQueue {
     this.key = new Float64Array(capacity);
     this.kind = new Uint8Array(capacity);
     this.arg = new Float64Array(capacity);
+    this.ref = new Int32Array(capacity);
     this.obj = new Array<unknown>(capacity).fill(null);
+    this.free = new Int32Array(capacity);
+    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
+    this.nFree = capacity;
   }
 
   get size(): number {
@@ -46,49 +56,55 @@ export class EventQueue {
   push(time: number, rank: number, seq: number, kind: number, arg: number, obj: unknown): void {
     if (this.n === this.time.length) this.grow();
     const key = rank * SEQ_SPAN + seq;
+    const slot = this.free[--this.nFree]!;
+    this.obj[slot] = obj;
     let i = this.n++;
-    const T = this.time, K = this.key, D = this.kind, A = this.arg, O = this.obj;
+    const T = this.time, K = this.key, D = this.kind, A = this.arg, R = this.ref;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pt = T[p]!;
       if (pt < time || (pt === time && K[p]! < key)) break;
-      T[i] = pt; K[i] = K[p]!; D[i] = D[p]!; A[i] = A[p]!; O[i] = O[p];
+      T[i] = pt; K[i] = K[p]!; D[i] = D[p]!; A[i] = A[p]!; R[i] = R[p]!;
       i = p;
     }
-    T[i] = time; K[i] = key; D[i] = kind; A[i] = arg; O[i] = obj;
+    T[i] = time; K[i] = key; D[i] = kind; A[i] = arg; R[i] = slot;
   }
 
   /** Remove the earliest event into the `pop*` fields. Returns false when empty. */
   pop(): boolean {
     if (this.n === 0) return false;
-    const T = this.time, K = this.key, D = this.kind, A = this.arg, O = this.obj;
+    const T = this.time, K = this.key, D = this.kind, A = this.arg, R = this.ref;
     this.popTime = T[0]!;
     const k0 = K[0]!;
     this.popRank = Math.floor(k0 / SEQ_SPAN);
     this.popSeq = k0 - this.popRank * SEQ_SPAN;
-    this.popKind = D[0]!; this.popArg = A[0]!; this.popObj = O[0];
+    this.popKind = D[0]!; this.popArg = A[0]!;
+    const s0 = R[0]!;
+    this.popObj = this.obj[s0];
+    this.obj[s0] = null;
+    this.free[this.nFree++] = s0;
     const last = --this.n;
-    if (last === 0) { O[0] = null; return true; }
-    const t = T[last]!, k = K[last]!, d = D[last]!, a = A[last]!, o = O[last];
-    O[last] = null;
+    if (last === 0) return true;
+    const t = T[last]!, k = K[last]!, d = D[last]!, a = A[last]!, r = R[last]!;
     let i = 0;
     const half = last >> 1;
     while (i < half) {
       let c = 2 * i + 1;
-      const r = c + 1;
-      if (r < last && (T[r]! < T[c]! || (T[r] === T[c] && K[r]! < K[c]!))) c = r;
+      const rc = c + 1;
+      if (rc < last && (T[rc]! < T[c]! || (T[rc] === T[c] && K[rc]! < K[c]!))) c = rc;
       const ct = T[c]!;
       if (t < ct || (t === ct && k < K[c]!)) break;
-      T[i] = ct; K[i] = K[c]!; D[i] = D[c]!; A[i] = A[c]!; O[i] = O[c];
+      T[i] = ct; K[i] = K[c]!; D[i] = D[c]!; A[i] = A[c]!; R[i] = R[c]!;
       i = c;
     }
-    T[i] = t; K[i] = k; D[i] = d; A[i] = a; O[i] = o;
+    T[i] = t; K[i] = k; D[i] = d; A[i] = a; R[i] = r;
     return true;
   }
 
   private grow(): void {
-    const cap = this.time.length * 2;
-    const g = <T extends Float64Array | Uint8Array>(a: T, C: new (n: number) => T): T => {
+    const old = this.time.length;
+    const cap = old * 2;
+    const g = <T extends Float64Array | Uint8Array | Int32Array>(a: T, C: new (n: number) => T): T => {
       const b = new C(cap);
       b.set(a);
       return b;
@@ -97,7 +113,13 @@ export class EventQueue {
     this.key = g(this.key, Float64Array);
     this.kind = g(this.kind, Uint8Array);
     this.arg = g(this.arg, Float64Array);
+    this.ref = g(this.ref, Int32Array);
     this.obj.length = cap;
-    this.obj.fill(null, this.n);
+    this.obj.fill(null, old);
+    // Every slot is in use when the heap is full: the new ones are the free ones.
+    const free = new Int32Array(cap);
+    for (let i = 0; i < cap - old; i++) free[i] = cap - 1 - i;
+    this.free = free;
+    this.nFree = cap - old;
   }
 }

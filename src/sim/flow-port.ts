@@ -149,8 +149,6 @@ abstract class PortStats {
   /** Scratch of the water-filling (demands and order), reused. */
   private wantBuf = new Float64Array(8);
   private orderBuf = new Int32Array(8);
-  private readonly orderArr: number[] = [];
-  private readonly byWant = (a: number, b: number): number => this.wantBuf[a]! - this.wantBuf[b]! || a - b;
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {}
 
   get activeStreams(): number {
@@ -200,28 +198,35 @@ abstract class PortStats {
     const n = streams.length;
     const d = this.wantBuf;
     const order = this.orderBuf;
-    // Demands ascending, ties by position: insertion sort for the few streams of most ports.
-    if (n <= 24) {
-      for (let i = 0; i < n; i++) {
-        const di = d[i]!;
-        let k = i;
-        while (k > 0) {
-          const o = order[k - 1]!;
-          if (d[o]! > di || (d[o] === di ? o > i : false)) {
-            order[k] = o;
-            k--;
-          } else break;
-        }
-        order[k] = i;
-      }
-    } else {
-      const arr = this.orderArr;
-      arr.length = n;
-      for (let i = 0; i < n; i++) arr[i] = i;
-      arr.sort(this.byWant);
-      for (let i = 0; i < n; i++) order[i] = arr[i]!;
-    }
     const capacity = this.bytesPerUs;
+    // Every demand at least the equal share: everyone gets it (the walk below would stop at once).
+    let min = Infinity;
+    for (let i = 0; i < n; i++) if (d[i]! < min) min = d[i]!;
+    const equal = capacity / n;
+    if (min >= equal) {
+      for (let i = 0; i < n; i++) streams[i]!.rate = equal;
+      return equal;
+    }
+    // Demands ascending, ties by position. Only the finite demands need ordering: the walk stops at
+    // the first demand not below its share, and every stream from there on gets that share, so the
+    // unlimited ones (after all finite ones) may stay in position order. Binary insertion: the
+    // finite demands are few, or many and mostly equal.
+    let f = 0;
+    for (let i = 0; i < n; i++) {
+      const di = d[i]!;
+      if (di === Infinity) continue;
+      let lo = 0;
+      let hi = f;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (d[order[mid]!]! <= di) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < f) order.copyWithin(lo + 1, lo, f);
+      order[lo] = i;
+      f++;
+    }
+    for (let i = 0, k = f; i < n; i++) if (d[i] === Infinity) order[k++] = i;
     let rem = capacity;
     let level = capacity;
     for (let k = 0; k < n; k++) {
