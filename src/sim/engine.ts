@@ -341,7 +341,8 @@ export class Engine implements SendHost, RecvHost {
   }
 
   private watch(region: Region, index: number, task: Task): void {
-    const lists = (region.waiters ??= []) as Array<Task[] | undefined>;
+    // Dense per-counter lists for counter regions of ordinary size (a sparse array is a hash table).
+    const lists = (region.waiters ??= region.i32.length <= 1 << 16 ? new Array<Task[] | undefined>(region.i32.length).fill(undefined) : []) as Array<Task[] | undefined>;
     let list = lists[index];
     if (!list) lists[index] = list = [];
     if (list[list.length - 1] !== task) list.push(task);
@@ -378,7 +379,7 @@ export class Engine implements SendHost, RecvHost {
       this.queue.push(this.now, t.rank, this.nextSeq(t.rank), EV_TASK, value, t);
       t.wait = null;
     }
-    list.length = keep;
+    if (keep < list.length) list.length = keep;
   }
 
   /** Re-check the waiters on every watched counter in bytes [offset, offset + length) of `region`. */

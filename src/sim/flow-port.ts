@@ -22,7 +22,11 @@
  * objects holding their transfers' indexes, and what a settle tells the host (news, credits) goes
  * through the port's reused buffers: a port allocates nothing per transfer or per settle.
  */
+import { QP_SLOTS } from '../transport/protocol.js';
 import type { FlowJobs } from './transfers.js';
+
+/** Streams per peer rank (one per queue pair): a stream's key is `peer * QP_STREAMS + qp`. */
+const QP_STREAMS = QP_SLOTS;
 
 /** News a sender port sends its receivers (one latency later). */
 export const NEWS_START = 0; // first byte: the transfer joins the receiver's stream, at `rate`
@@ -141,8 +145,8 @@ abstract class PortStats {
   dirty = false;
   /** Called with each busy period when it ends (set while recording). */
   onBusy: ((port: PortStats, start: number, end: number, bytes: number) => void) | null = null;
-  /** Streams by key (sparse), and the active ones in their allocation order. */
-  protected readonly streams: Array<Stream | undefined> = [];
+  /** Streams by peer rank, then queue pair (rows made on first use), and the active ones in their allocation order. */
+  protected readonly streams: Array<Array<Stream | undefined> | undefined> = [];
   protected readonly active: Stream[] = [];
   protected timerAt = Infinity;
   protected timerGen = 0;
@@ -156,8 +160,11 @@ abstract class PortStats {
   }
 
   protected stream(key: number): Stream {
-    let s = this.streams[key];
-    if (!s) this.streams[key] = s = new Stream(key);
+    const peer = (key / QP_STREAMS) | 0;
+    let row = this.streams[peer];
+    if (!row) this.streams[peer] = row = new Array<Stream | undefined>(QP_STREAMS).fill(undefined);
+    let s = row[key - peer * QP_STREAMS];
+    if (!s) row[key - peer * QP_STREAMS] = s = new Stream(key);
     return s;
   }
 
@@ -283,7 +290,8 @@ export class SendPort extends PortStats {
 
   /** A credit for stream `key` arrived. */
   credit(key: number, level: number, time: number): void {
-    const s = this.streams[key];
+    const peer = (key / QP_STREAMS) | 0;
+    const s = this.streams[peer]?.[key - peer * QP_STREAMS];
     if (!s || !s.active || s.credit === level) return;
     // A cap that neither binds now nor bound before changes no rate: keep it for later.
     if (level >= s.rate && s.credit > s.rate * (1 + 1e-12) && !this.dirty) {

@@ -200,8 +200,9 @@ export class RankContext {
     const t = this.engine.current;
     if (t === null) return { kind: WAIT_TRANSFER, transfer: h };
     // Yield it at once: the running task's record is reused.
-    t.transferWait.transfer = h;
-    return t.transferWait;
+    const w = (t.transferWait ??= { kind: WAIT_TRANSFER, transfer: h });
+    w.transfer = h;
+    return w;
   }
 
   /** Start a child task on this rank, in the current operation. */

@@ -46,7 +46,7 @@ export class Task {
   counterWait: { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number } | null = null;
   /** Reused read and acknowledgement wait records (made on first use). */
   readWait: { kind: typeof WAIT_READ; peer: number; region: Region; index: number } | null = null;
-  readonly transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } = { kind: WAIT_TRANSFER, transfer: -1 };
+  transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } | null = null;
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
   constructor(
