@@ -64,7 +64,16 @@ export interface RecvHost extends SettleHost {
  * each, for the whole run; with it they settle in a few rounds. A simulation tolerance, not a
  * hardware figure: the completion times it moves stay within it (docs/hardware.md).
  */
-export const CREDIT_RESOLUTION = 1e-3;
+export const CREDIT_RESOLUTION = 1e-2;
+
+/**
+ * Relative change of a stream's max-min rate below which a sender keeps the rate it announced (as
+ * long as the announced rates fit its capacity and every stream's cap). Where flows end at different
+ * times every end moves the shares of every other stream of the port a little, and each move is news
+ * for a receiver and maybe a credit back: the tail of an all-to-all would trade such corrections
+ * for its whole length. A simulation tolerance, like CREDIT_RESOLUTION (docs/hardware.md).
+ */
+export const SEND_RESOLUTION = 1e-2;
 
 /** Bytes under which a remainder counts as nothing (float rounding of rate x time). */
 function eps(bytes: number): number {
@@ -72,6 +81,11 @@ function eps(bytes: number): number {
 }
 
 /** A growable list of numbers in a typed array (reused: clearing keeps the storage). */
+/** A sender stream may keep its announced rate (see SendPort.hold). */
+function keeps(s: Stream): boolean {
+  return s.told >= 0 && Math.abs(s.rate - s.told) <= SEND_RESOLUTION * s.told && s.told <= Math.min(s.credit, s.limit);
+}
+
 class NumList<A extends Float64Array | Int32Array | Uint8Array> {
   n = 0;
   constructor(public a: A, private readonly make: (n: number) => A) {}
@@ -370,6 +384,7 @@ export class SendPort extends PortStats {
       act.pop();
     }
     this.allocate();
+    this.hold();
     for (let i = 0; i < act.length; i++) {
       const s = act[i]!;
       if (s.rate === s.told) continue;
@@ -404,6 +419,26 @@ export class SendPort extends PortStats {
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.sendTimer(this, next, ++this.timerGen);
+    }
+  }
+
+  /**
+   * Keep the rate announced for every stream whose new max-min rate is within the send resolution of
+   * it and under its cap, when the rates kept and the new ones still fit in the port's capacity
+   * (else every stream takes its new rate). A kept rate is at most the resolution below the
+   * stream's share, or above it with the capacity and the cap respected.
+   */
+  private hold(): void {
+    const act = this.active;
+    let sum = 0;
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
+      sum += keeps(s) ? s.told : s.rate;
+    }
+    if (sum > this.bytesPerUs) return;
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
+      if (keeps(s)) s.rate = s.told;
     }
   }
 
@@ -594,9 +629,10 @@ export class RecvPort extends PortStats {
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
       // Tell a sender only what changes its rate by more than the credit resolution: a level below
-      // what it sends, or a higher one when it was held at the old level (or nothing heard yet).
+      // what it sends, or a higher one when it was held at the old level (to the send resolution:
+      // a sender may keep a rate that close under its cap), or nothing heard yet.
       const last = s.lastCredit;
-      if (last < 0 || (level < last && level < s.arr * (1 - CREDIT_RESOLUTION)) || (last <= s.arr * (1 + 1e-9) && level > last * (1 + CREDIT_RESOLUTION))) {
+      if (last < 0 || (level < last && level < s.arr * (1 - CREDIT_RESOLUTION)) || (last <= s.arr * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
         s.lastCredit = level;
         keys.push(s.key);
       }
