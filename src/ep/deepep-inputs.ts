@@ -27,7 +27,11 @@ export function deepepTopk(shape: DeepepInputShape, rank: number, seed: number):
   const scores = new Float64Array(E);
   const gmax = new Float64Array(groups);
   const out = new Int32Array(T * K);
+  // Reused per token: groups by maximum score (descending, ties by index), the kept ones, the top K.
   const order = new Int32Array(groups);
+  const keep = new Uint8Array(groups);
+  const topS = new Float64Array(K);
+  const topE = new Int32Array(K);
   for (let t = 0; t < T; t++) {
     for (let e = 0; e < E; e++) scores[e] = rng();
     if (groups > 1) {
@@ -36,24 +40,35 @@ export function deepepTopk(shape: DeepepInputShape, rank: number, seed: number):
         const g = (e / perGroup) | 0;
         if (scores[e]! > gmax[g]!) gmax[g] = scores[e]!;
       }
-      for (let g = 0; g < groups; g++) order[g] = g;
-      const sorted = Array.from(order).sort((a, b) => gmax[b]! - gmax[a]! || a - b);
-      const keep = new Uint8Array(groups);
-      for (let i = 0; i < keepGroups; i++) keep[sorted[i]!] = 1;
+      for (let g = 0; g < groups; g++) {
+        let k = g;
+        while (k > 0 && gmax[order[k - 1]!]! < gmax[g]!) {
+          order[k] = order[k - 1]!;
+          k--;
+        }
+        order[k] = g;
+      }
+      keep.fill(0);
+      for (let i = 0; i < keepGroups; i++) keep[order[i]!] = 1;
       for (let e = 0; e < E; e++) if (!keep[(e / perGroup) | 0]) scores[e] = -1;
     }
-    // Partial selection of the top K.
-    for (let k = 0; k < K; k++) {
-      let best = -1;
-      let bi = -1;
-      for (let e = 0; e < E; e++)
-        if (scores[e]! > best) {
-          best = scores[e]!;
-          bi = e;
-        }
-      out[t * K + k] = bi;
-      scores[bi] = -2;
+    // The K highest scores (descending, ties by index), in one pass; a score of -1 (a group not
+    // kept) is never taken, and a slot left empty is -1.
+    let n = 0;
+    for (let e = 0; e < E; e++) {
+      const v = scores[e]!;
+      if (!(v > -1)) continue;
+      if (n === K && !(v > topS[K - 1]!)) continue;
+      let k = n < K ? n++ : K - 1;
+      while (k > 0 && topS[k - 1]! < v) {
+        topS[k] = topS[k - 1]!;
+        topE[k] = topE[k - 1]!;
+        k--;
+      }
+      topS[k] = v;
+      topE[k] = e;
     }
+    for (let k = 0; k < K; k++) out[t * K + k] = k < n ? topE[k]! : -1;
   }
   return out;
 }

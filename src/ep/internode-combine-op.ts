@@ -15,6 +15,7 @@ import { QP_SLOTS } from '../transport/protocol.js';
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { TaskBody } from '../sim/task.js';
+import type { Region } from '../transport/memory.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from './ep-args.js';
 import { toBF16Bits } from '../kernels/bf16.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
@@ -72,9 +73,12 @@ interface ForwarderGroup {
   returned: Int32Array;
   /** Ring occupancy last sampled. */
   shown: number;
+  /** This rank's NVLink ring counters, and each local GPU's (where the heads go back). */
+  nctrl: Region;
+  peerCtrl: Region[];
 }
 
-function forwarderGroup(st: InternodePlan, c: number, m: number, warps: number): ForwarderGroup {
+function forwarderGroup(ctx: RankContext, st: InternodePlan, c: number, m: number, warps: number): ForwarderGroup {
   const stream = st.streams[c]![m]!;
   const total = stream.tokens.length;
   const prefix = stream.toGpu.map((f) => {
@@ -84,7 +88,8 @@ function forwarderGroup(st: InternodePlan, c: number, m: number, warps: number):
   });
   const next = new Int32Array(warps);
   for (let s = 0; s < warps; s++) next[s] = Math.min(s, total);
-  return { prefix, next, returned: new Int32Array(st.L.G), shown: 0 };
+  const peerCtrl = Array.from({ length: st.L.G }, (_, j) => ctx.peerRegion(ctx.node * st.L.G + j, NM.nvlCtrl));
+  return { prefix, next, returned: new Int32Array(st.L.G), shown: 0, nctrl: ctx.region(NM.nvlCtrl), peerCtrl };
 }
 
 /** Return NVLink slots up to the group's lowest progress (lazily, `nvlChunk` at a time, all at the end). */
@@ -94,13 +99,13 @@ function returnNvlHeads(ctx: RankContext, a: EpArgs, st: InternodePlan, g: Forwa
   const total = g.prefix[0]!.length - 1;
   let P = total;
   for (let s = 0; s < g.next.length; s++) if (g.next[s]! < P) P = g.next[s]!;
-  const nctrl = ctx.region(NM.nvlCtrl);
+  const nctrl = g.nctrl;
   let o = 0;
   for (let j = 0; j < L.G; j++) {
     const h = g.prefix[j]![P]!;
     const k = h - g.returned[j]!;
     if (k > 0 && (k >= NC || P === total)) {
-      ctx.atomicAdd(ctx.peerRegion(ctx.node * L.G + j, NM.nvlCtrl), L.nvlHead(c, ctx.localIndex, m) * 4, k);
+      ctx.atomicAdd(g.peerCtrl[j]!, L.nvlHead(c, ctx.localIndex, m) * 4, k);
       g.returned[j] = h;
     }
     o += Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) - h;
@@ -187,7 +192,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
   const { rdmaChunk: RC, rdmaBuffer: RB } = a.combine;
   const H = a.hidden;
   const toks = st.sendTokens[c]!;
-  const nodes = st.sendNodes[c]!;
+  const { off, nodes } = st.sendNodes[c]!;
   const rctrl = ctx.region(NM.rdmaCtrl);
   const ring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
   const out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
@@ -195,6 +200,7 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
   const bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
   const reduceRate = ctx.hardware.smReduceGBps * 1e3;
   const pos = new Int32Array(L.N);
+  const need = new Int32Array(L.N);
   const returned = new Int32Array(L.N);
   const totals = st.totals[c]!;
   let i = 0;
@@ -207,24 +213,29 @@ function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): T
     shown = o;
   };
   while (i < toks.length) {
-    for (const m of nodes[i]!) yield ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
+    for (let q = off[i]!; q < off[i + 1]!; q++) {
+      const m = nodes[q]!;
+      yield ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
+    }
     showOccupancy();
     // Every following token whose contributions are all in, in one reduction step.
-    const need = Int32Array.from(pos);
+    need.set(pos);
     let end = i;
     let bytes = 0;
     while (end < toks.length) {
       let ok = true;
-      for (const m of nodes[end]!) if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) < need[m]! + 1) ok = false;
+      const q0 = off[end]!, q1 = off[end + 1]!;
+      for (let q = q0; q < q1; q++) if (Atomics.load(rctrl.i32, L.rdmaTail(c, nodes[q]!)) < need[nodes[q]!]! + 1) ok = false;
       if (!ok) break;
-      for (const m of nodes[end]!) need[m]!++;
-      bytes += nodes[end]!.length * H * 2;
+      for (let q = q0; q < q1; q++) need[nodes[q]!]!++;
+      bytes += (q1 - q0) * H * 2;
       end++;
     }
     yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMAReceiver', bytes / reduceRate));
     for (; i < end; i++) {
       if (acc) acc.reset();
-      for (const m of nodes[i]!) {
+      for (let q = off[i]!; q < off[i + 1]!; q++) {
+        const m = nodes[q]!;
         if (acc && ring) acc.addBf16(ring.u8, (L.rdmaSlot(c, m) + (pos[m]! % RB)) * rec);
         pos[m]!++;
       }
@@ -271,7 +282,7 @@ defineOp<EpArgs>({
           if (st.counts[(m * st.L.G + f) * stride + c]! > 0) tasks.push(ctx.spawn(`NVLSender[${c}->${f}/${m}]`, nvlSender(ctx, a, st, c, f, m)));
       for (let m = 0; m < st.L.N; m++) {
         if (st.streams[c]![m]!.tokens.length === 0) continue;
-        const g = forwarderGroup(st, c, m, wpf);
+        const g = forwarderGroup(ctx, st, c, m, wpf);
         for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(`NVLAndRDMAForwarder[${c}->${m}.${w}]`, forwarder(ctx, a, st, g, c, m, w, wpf)));
       }
       if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(`RDMAReceiver[${c}]`, receiver(ctx, a, st, c)));

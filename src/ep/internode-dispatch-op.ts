@@ -74,14 +74,22 @@ export interface SourceStream {
   toGpu: Uint8Array[];
 }
 
+export interface SendNodes {
+  off: Int32Array;
+  nodes: Int32Array;
+  pos: Int32Array;
+}
+
 export interface InternodePlan {
   L: InternodeLayout;
   rec: number;
   /** Sender: per channel, tokens in order with their destination nodes. */
   sendTokens: Int32Array[];
-  sendNodes: Int32Array[][];
-  /** Sender: per channel, each token's position in the stream of each of its destination nodes. */
-  sendPos: Int32Array[][];
+  /**
+   * Sender: per channel, the destination nodes of its i-th token (ascending) are
+   * `nodes[off[i]..off[i + 1])`, and `pos` at the same places its position in each node's stream.
+   */
+  sendNodes: SendNodes[];
   /** Sender: per channel and node, tokens bound there. */
   totals: Int32Array[];
   /** Forwarder: per channel and source node. */
@@ -106,27 +114,25 @@ function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, 
   const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
   const input = a.sizesOnly ? null : ctx.region(R_IN);
   const toks = st.sendTokens[c]!;
-  const nodes = st.sendNodes[c]!;
-  const poss = st.sendPos[c]!;
+  const { off, nodes, pos: poss } = st.sendNodes[c]!;
   // Before any token, the channel's metadata (start/end per destination) goes to every node it sends to.
   if (w === 0)
     for (let m = 0; m < L.N; m++)
       if (st.totals[c]![m]! > 0) ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.meta), L.rdmaMeta(c, ctx.node) * 4, 1);
   for (let i = w; i < toks.length; i += warps) {
     const t = toks[i]!;
-    const ns = nodes[i]!;
-    const ps = poss[i]!;
-    for (let q = 0; q < ns.length; q++) {
-      const m = ns[q]!;
-      const p = ps[q]!;
+    const q0 = off[i]!, q1 = off[i + 1]!;
+    for (let q = q0; q < q1; q++) {
+      const m = nodes[q]!;
+      const p = poss[q]!;
       // Room in the send buffer for node m: its slots come back with the head m returns.
       if (p - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), p + 1 - RB);
       if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (p % RB)) * rec);
     }
-    yield ctx.sleep(st.sendSm[c]!.copy(ctx, 'RDMASender', ns.length * rec, 'hbm', 1));
-    for (let q = 0; q < ns.length; q++) {
-      const m = ns[q]!;
-      const p = ps[q]!;
+    yield ctx.sleep(st.sendSm[c]!.copy(ctx, 'RDMASender', (q1 - q0) * rec, 'hbm', 1));
+    for (let q = q0; q < q1; q++) {
+      const m = nodes[q]!;
+      const p = poss[q]!;
       if (Atomics.load(local.i32, L.staged(c, m)) < p) yield ctx.untilAtLeast(local, L.staged(c, m), p);
       ctx.store(local, L.staged(c, m), p + 1);
     }
@@ -360,36 +366,42 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / parts, cfg.rdmaBuffer, parts);
   const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
   const sendTokens: Int32Array[] = [];
-  const sendNodes: Int32Array[][] = [];
-  const sendPos: Int32Array[][] = [];
+  const sendNodes: SendNodes[] = [];
   const totals: Int32Array[] = [];
   const seen = new Int32Array(N).fill(-1);
   for (let c = 0; c < C; c++) {
     const [t0, t1] = channelRange(T, C, c);
-    const tl: number[] = [];
-    const nl: Int32Array[] = [];
-    const pl: Int32Array[] = [];
+    const tl = new Int32Array(t1 - t0);
+    const off = new Int32Array(t1 - t0 + 1);
+    const nodes = new Int32Array((t1 - t0) * Math.min(a.topk, N));
+    const pos = new Int32Array(nodes.length);
     const tot = new Int32Array(N);
+    let k = 0;
+    let q1 = 0;
     for (let t = t0; t < t1; t++) {
-      const ns: number[] = [];
+      // The token's destination nodes, ascending (insertion into its slice of `nodes`).
+      const q0 = q1;
       for (let q = 0; q < a.topk; q++) {
         const e = topk[t * a.topk + q]!;
         if (e < 0) continue;
         const m = ((e / epr) | 0) / G | 0;
         if (seen[m] === t) continue;
         seen[m] = t;
-        ns.push(m);
+        let j = q1++;
+        while (j > q0 && nodes[j - 1]! > m) {
+          nodes[j] = nodes[j - 1]!;
+          j--;
+        }
+        nodes[j] = m;
         tot[m]!++;
       }
-      if (ns.length === 0) continue;
-      tl.push(t);
-      const sorted = Int32Array.from(ns.sort((x, y) => x - y));
-      nl.push(sorted);
-      pl.push(sorted.map((m) => tot[m]! - 1));
+      if (q1 === q0) continue;
+      for (let q = q0; q < q1; q++) pos[q] = tot[nodes[q]!]! - 1;
+      tl[k++] = t;
+      off[k] = q1;
     }
-    sendTokens.push(Int32Array.from(tl));
-    sendNodes.push(nl);
-    sendPos.push(pl);
+    sendTokens.push(tl.slice(0, k));
+    sendNodes.push({ off: off.slice(0, k + 1), nodes: nodes.slice(0, q1), pos: pos.slice(0, q1) });
     totals.push(tot);
   }
   // Forwarder streams: what the same-index GPU of every node sends to this node, read from its
@@ -424,7 +436,7 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   }
   const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
   return {
-    L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, sendPos, totals, streams, counts,
+    L, rec: kernel === 'd' ? layoutOf(a).bytes : combineRecordBytes(a.hidden), sendTokens, sendNodes, totals, streams, counts,
     offsets: receiveOffsets(counts, R, C, notifyStride(a, R)).offsets,
     // Copying warps per SM: dispatch 7 RDMASender + 8 NVLReceivers / 8 forwarders; combine 8
     // NVLSender (the receivers reduce) / num_nodes x warps_per_forwarder forwarders (DeepEP's

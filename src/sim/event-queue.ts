@@ -1,6 +1,7 @@
 /**
  * @module
- * The discrete-event queue of one engine: a binary min-heap in parallel typed arrays, ordered by
+ * The discrete-event queue of one engine: a 4-ary min-heap in parallel typed arrays (half the levels
+ * of a binary heap, and a node's children side by side), ordered by
  * (time, rank, seq). `rank` is the rank whose action scheduled the event and `seq` that rank's own
  * counter, so the order of two events never depends on which thread they were scheduled on. Rank
  * and seq are packed into one exact float64 (`rank * 2^32 + seq`; ranks < 4096, seqs < 2^32), so a
@@ -61,7 +62,7 @@ export class EventQueue {
     let i = this.n++;
     const T = this.time, K = this.key, D = this.kind, A = this.arg, R = this.ref;
     while (i > 0) {
-      const p = (i - 1) >> 1;
+      const p = (i - 1) >> 2;
       const pt = T[p]!;
       if (pt < time || (pt === time && K[p]! < key)) break;
       T[i] = pt; K[i] = K[p]!; D[i] = D[p]!; A[i] = A[p]!; R[i] = R[p]!;
@@ -87,14 +88,23 @@ export class EventQueue {
     if (last === 0) return true;
     const t = T[last]!, k = K[last]!, d = D[last]!, a = A[last]!, r = R[last]!;
     let i = 0;
-    const half = last >> 1;
-    while (i < half) {
-      let c = 2 * i + 1;
-      const rc = c + 1;
-      if (rc < last && (T[rc]! < T[c]! || (T[rc] === T[c] && K[rc]! < K[c]!))) c = rc;
-      const ct = T[c]!;
-      if (t < ct || (t === ct && k < K[c]!)) break;
-      T[i] = ct; K[i] = K[c]!; D[i] = D[c]!; A[i] = A[c]!; R[i] = R[c]!;
+    for (;;) {
+      const first = 4 * i + 1;
+      if (first >= last) break;
+      // The least of up to four children.
+      let c = first;
+      let ct = T[c]!, ck = K[c]!;
+      const end = first + 4 < last ? first + 4 : last;
+      for (let j = first + 1; j < end; j++) {
+        const jt = T[j]!;
+        if (jt < ct || (jt === ct && K[j]! < ck)) {
+          c = j;
+          ct = jt;
+          ck = K[j]!;
+        }
+      }
+      if (t < ct || (t === ct && k < ck)) break;
+      T[i] = ct; K[i] = ck; D[i] = D[c]!; A[i] = A[c]!; R[i] = R[c]!;
       i = c;
     }
     T[i] = t; K[i] = k; D[i] = d; A[i] = a; R[i] = r;
