@@ -29,7 +29,7 @@ export function putSlots(
   slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp?: number,
 ): void {
   if (qp !== undefined && overIb(ctx, dst)) {
-    ctx.spawn(`NIC[qp ${qp} -> ${dst}]`, rdmaWrite(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp));
+    ctx.spawn(nicName(qp, dst), rdmaWrite(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp));
     return;
   }
   const rdma = qp !== undefined;
@@ -61,6 +61,14 @@ function withQp(qp: number): { qp: number } {
   return QP_OPTS;
 }
 
+const QP_ACK_OPTS = { qp: 0, ack: false };
+
+function withQpAck(qp: number, ack: boolean): { qp: number; ack: boolean } {
+  QP_ACK_OPTS.qp = qp;
+  QP_ACK_OPTS.ack = ack;
+  return QP_ACK_OPTS;
+}
+
 /** Whether rank `dst` is on another node (RDMA crosses the NIC; to its own node DeepEP copies locally). */
 function overIb(ctx: RankContext, dst: number): boolean {
   return Math.floor(dst / ctx.gpusPerNode) !== ctx.node;
@@ -82,14 +90,14 @@ function* rdmaWrite(
   const wraps = k > first;
   let last;
   if (!ring || !stage) {
-    last = ctx.send(dst, first * rec, { qp, ack: !wraps });
-    if (wraps) last = ctx.send(dst, (k - first) * rec, { qp, ack: true });
+    last = ctx.send(dst, first * rec, withQpAck(qp, !wraps));
+    if (wraps) last = ctx.send(dst, (k - first) * rec, withQpAck(qp, true));
   } else {
-    last = ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, { qp, ack: !wraps });
-    if (wraps) last = ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, { qp, ack: true });
+    last = ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, withQpAck(qp, !wraps));
+    if (wraps) last = ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, withQpAck(qp, true));
   }
   yield ctx.delivered(last);
-  ctx.atomicAdd(tail, tailIndex * 4, k, { qp: fencedAtomicQp(qp) });
+  ctx.atomicAdd(tail, tailIndex * 4, k, withQp(fencedAtomicQp(qp)));
 }
 
 /**
@@ -113,8 +121,20 @@ export function rdmaAtomicAdd(ctx: RankContext, dst: Region, offset: number, val
     ctx.atomicAdd(dst, offset, value, { qp });
     return;
   }
-  ctx.spawn(`NIC[qp ${qp} -> ${dst.rank}]`, (function* (): TaskBody {
-    yield ctx.sleep(ctx.hardware.ibDoorbellUs);
-    ctx.atomicAdd(dst, offset, value, { qp });
-  })());
+  ctx.spawn(nicName(qp, dst.rank), rdmaAdd(ctx, dst, offset, value, qp));
+}
+
+function* rdmaAdd(ctx: RankContext, dst: Region, offset: number, value: number, qp: number): TaskBody {
+  yield ctx.sleep(ctx.hardware.ibDoorbellUs);
+  ctx.atomicAdd(dst, offset, value, withQp(qp));
+}
+
+/** Names of the NIC's tasks, made once per (queue pair, destination). */
+const NIC_NAMES = new Map<number, string>();
+
+function nicName(qp: number, dst: number): string {
+  const key = dst * QP_SLOTS + qp;
+  let name = NIC_NAMES.get(key);
+  if (name === undefined) NIC_NAMES.set(key, (name = `NIC[qp ${qp} -> ${dst}]`));
+  return name;
 }
