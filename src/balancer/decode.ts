@@ -5,7 +5,8 @@
  * The shared expert gets the logical id just after the routed ones.
  */
 import { fail } from '../errors.js';
-import { requireInt, requireLoad, requireLoadMatrix } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireLoad, requireLoadMatrix } from './validate.js';
 
 /**
  * Append the shared expert (id `numRoutedExperts`) to every token's top-k.
@@ -17,7 +18,7 @@ import { requireInt, requireLoad, requireLoadMatrix } from './validate.js';
  * @public
  */
 export function withSharedExpert(topkIdx: readonly (readonly number[])[], numRoutedExperts: number): number[][] {
-  requireInt('numRoutedExperts', numRoutedExperts);
+  checkInt(numRoutedExperts, 'numRoutedExperts', 1);
   return topkIdx.map((row) => [...row, numRoutedExperts]);
 }
 

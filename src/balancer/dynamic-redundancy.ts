@@ -9,7 +9,7 @@ import { slotGpu, type ReplicaLayout } from './layout.js';
 import { FlowNetwork } from './max-flow.js';
 import { collectPairs, type PairSet, type TokenNodes } from './replica-pairs.js';
 import { routePairs, type ReplicaRouting } from './replica-routing.js';
-import { requireInt } from './validate.js';
+import { checkInt } from '../validate.js';
 
 /** Options of {@link routeDynamic}. */
 export interface DynamicRedundancyOptions {
@@ -100,7 +100,7 @@ export function routeDynamic(
   layout: ReplicaLayout,
   options: DynamicRedundancyOptions,
 ): DynamicRouting {
-  const A = requireInt('activePerGpu', options.activePerGpu);
+  const A = checkInt(options.activePerGpu, 'activePerGpu', 1);
   const tokenNodes = options.tokenNodes ?? 'primary';
   const pairs = collectPairs(topkIdx, layout, tokenNodes);
   const lowerBound = routePairs(pairs, layout, 'balanced').maxGpuLoad;

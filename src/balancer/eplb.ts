@@ -7,7 +7,8 @@
  */
 import { packRow } from './packing.js';
 import { replicateRow } from './replicate.js';
-import { requireEplb, requireInt, requireLoadMatrix } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireEplb, requireLoadMatrix } from './validate.js';
 
 /** A replica plan, exactly the three tensors eplb.py returns (as nested arrays). */
 export interface EplbPlan {
@@ -113,10 +114,10 @@ export function rebalanceExperts(
   numGpus: number,
 ): EplbPlan {
   const { cols: E } = requireLoadMatrix('weight', weight);
-  requireInt('numReplicas', numReplicas);
-  requireInt('numGroups', numGroups);
-  requireInt('numNodes', numNodes);
-  requireInt('numGpus', numGpus);
+  checkInt(numReplicas, 'numReplicas', 1);
+  checkInt(numGroups, 'numGroups', 1);
+  checkInt(numNodes, 'numNodes', 1);
+  checkInt(numGpus, 'numGpus', 1);
   const hierarchical = numGroups % numNodes === 0;
   const [G, N] = hierarchical ? [numGroups, numNodes] : [1, 1];
   checkShape(E, numReplicas, G, N, numGpus);

@@ -6,7 +6,8 @@
 import { fail } from '../errors.js';
 import { validatePlacement, type Placement } from '../routing/placement.js';
 import type { EplbPlan } from './eplb.js';
-import { requireEplb, requireInt } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireEplb } from './validate.js';
 
 /** One layer's physical slots on the cluster. Slot `p` is on GPU `floor(p / slotsPerGpu)`. */
 export interface ReplicaLayout {
@@ -33,8 +34,8 @@ export function gpuNode(layout: ReplicaLayout, gpu: number): number {
 }
 
 function checkCluster(numSlots: number, numGpus: number, numNodes: number): void {
-  requireInt('numGpus', numGpus);
-  requireInt('numNodes', numNodes);
+  checkInt(numGpus, 'numGpus', 1);
+  checkInt(numNodes, 'numNodes', 1);
   requireEplb(numGpus % numNodes === 0, `numGpus (${numGpus}) must be a multiple of numNodes (${numNodes})`, { numGpus, numNodes });
   requireEplb(numSlots % numGpus === 0, `slot count (${numSlots}) must be a multiple of numGpus (${numGpus})`, { numSlots, numGpus });
 }
@@ -74,7 +75,7 @@ export function layerLayout(plan: EplbPlan, layer: number, numGpus: number, numN
  * @public
  */
 export function layoutFromPhy2log(phy2log: readonly number[], numExperts: number, numGpus: number, numNodes: number): ReplicaLayout {
-  requireInt('numExperts', numExperts);
+  checkInt(numExperts, 'numExperts', 1);
   checkCluster(phy2log.length, numGpus, numNodes);
   const log2phy: number[][] = Array.from({ length: numExperts }, () => []);
   phy2log.forEach((e, slot) => {
@@ -94,8 +95,8 @@ export function layoutFromPhy2log(phy2log: readonly number[], numExperts: number
  * @public
  */
 export function noRedundancyLayout(numExperts: number, numGpus: number, numNodes: number): ReplicaLayout {
-  requireInt('numExperts', numExperts);
-  requireInt('numGpus', numGpus);
+  checkInt(numExperts, 'numExperts', 1);
+  checkInt(numGpus, 'numGpus', 1);
   const slots = Math.ceil(numExperts / numGpus) * numGpus;
   return layoutFromPhy2log(Array.from({ length: slots }, (_, p) => (p < numExperts ? p : -1)), numExperts, numGpus, numNodes);
 }

@@ -3,7 +3,8 @@
  * A sliding-window recorder of per-layer, per-expert loads: the "observed load" EPLB re-plans from.
  */
 import { fail } from '../errors.js';
-import { requireInt, requireLoad } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireLoad } from './validate.js';
 
 /**
  * Records tokens per (layer, expert) step by step and sums the last `windowSteps` closed steps.
@@ -33,9 +34,9 @@ export class ExpertLoadRecorder {
     readonly numExperts: number,
     readonly windowSteps: number,
   ) {
-    requireInt('numLayers', numLayers);
-    requireInt('numExperts', numExperts);
-    requireInt('windowSteps', windowSteps);
+    checkInt(numLayers, 'numLayers', 1);
+    checkInt(numExperts, 'numExperts', 1);
+    checkInt(windowSteps, 'windowSteps', 1);
     this.sum = new Float64Array(numLayers * numExperts);
     this.current = new Float64Array(numLayers * numExperts);
   }

@@ -4,7 +4,8 @@
  * expert weights, and how many bytes cross the network.
  */
 import { fail } from '../errors.js';
-import { requireInt, requireLoad } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireLoad } from './validate.js';
 
 /** One expert's weights copied to a slot from a GPU that held it under the old plan. */
 export interface ExpertMove {
@@ -53,8 +54,8 @@ export function weightMoveCost(
   numNodes: number,
   bytesPerExpert: number,
 ): WeightMoveCost {
-  requireInt('numGpus', numGpus);
-  requireInt('numNodes', numNodes);
+  checkInt(numGpus, 'numGpus', 1);
+  checkInt(numNodes, 'numNodes', 1);
   requireLoad('bytesPerExpert', bytesPerExpert);
   if (oldPhy2log.length !== newPhy2log.length) {
     fail('E_ARGUMENT', `newPhy2log has ${newPhy2log.length} layers, oldPhy2log ${oldPhy2log.length}`, { argument: 'newPhy2log' });

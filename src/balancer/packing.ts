@@ -4,7 +4,8 @@
  * n weighted items go into m packs of exactly n/m items each, visiting items by descending weight
  * and putting each into the lightest pack that is not yet full.
  */
-import { requireEplb, requireInt, requireLoadMatrix } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireEplb, requireLoadMatrix } from './validate.js';
 
 /** Pack of every item and its position inside the pack, per row. */
 export interface PackingResult {
@@ -62,7 +63,7 @@ export function packRow(weight: ArrayLike<number>, numPacks: number): { pack: In
  */
 export function balancedPacking(weight: readonly (readonly number[])[], numPacks: number): PackingResult {
   const { cols } = requireLoadMatrix('weight', weight);
-  requireInt('numPacks', numPacks);
+  checkInt(numPacks, 'numPacks', 1);
   requireEplb(cols % numPacks === 0, `numPacks (${numPacks}) must divide the item count (${cols})`, { numPacks, items: cols });
   const packIndex: number[][] = [];
   const rankInPack: number[][] = [];

@@ -7,7 +7,8 @@ import { fail } from '../errors.js';
 import { rebalanceExperts, type EplbPlan } from './eplb.js';
 import { ExpertLoadRecorder } from './load-recorder.js';
 import { weightMoveCost, type WeightMoveCost } from './move-cost.js';
-import { requireInt, requireLoad } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireLoad } from './validate.js';
 
 /** Options of {@link PeriodicRebalancer}. */
 export interface RebalancerOptions {
@@ -57,7 +58,7 @@ export class PeriodicRebalancer {
   private sinceReplan = 0;
 
   constructor(readonly options: RebalancerOptions) {
-    requireInt('intervalSteps', options.intervalSteps);
+    checkInt(options.intervalSteps, 'intervalSteps', 1);
     requireLoad('bytesPerExpert', options.bytesPerExpert);
     this.recorder = new ExpertLoadRecorder(options.numLayers, options.numExperts, options.windowSteps ?? options.intervalSteps);
     const initial = options.initialWeight ?? Array.from({ length: options.numLayers }, () => new Array<number>(options.numExperts).fill(1));

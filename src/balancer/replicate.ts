@@ -4,7 +4,8 @@
  * every logical expert gets one physical slot, then each extra slot goes to the expert with the
  * largest load per replica.
  */
-import { requireEplb, requireInt, requireLoadMatrix } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireEplb, requireLoadMatrix } from './validate.js';
 
 /** Result of {@link replicateExperts}, per row. */
 export interface ReplicationResult {
@@ -58,7 +59,7 @@ export function replicateRow(
  */
 export function replicateExperts(weight: readonly (readonly number[])[], numPhy: number): ReplicationResult {
   const { cols } = requireLoadMatrix('weight', weight);
-  requireInt('numPhy', numPhy);
+  checkInt(numPhy, 'numPhy', 1);
   requireEplb(numPhy >= cols, `numPhy (${numPhy}) must be at least the number of logical experts (${cols})`, { numPhy, experts: cols });
   const out: ReplicationResult = { phy2log: [], rank: [], logcnt: [] };
   for (const row of weight) {

@@ -1,17 +1,10 @@
 /**
  * @module
- * Argument checks shared by the balancer modules. Every failure names the argument and the bad
+ * Checks particular to the balancer modules (load matrices, EPLB preconditions), on top of the
+ * shared ones in src/validate.ts. Every failure names the argument and the bad
  * value, and raises an {@link ExpertmeshError} with a stable code.
  */
 import { fail, showValue } from '../errors.js';
-
-/** Require a positive (or, with `min = 0`, non-negative) safe integer. @internal */
-export function requireInt(name: string, value: number, min = 1): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    fail('E_ARGUMENT', `${name} must be an integer >= ${min}, got ${showValue(value)}`, { argument: name, value });
-  }
-  return value;
-}
 
 /**
  * Require a non-empty rectangular matrix of finite, non-negative numbers and return its shape.

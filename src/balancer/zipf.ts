@@ -5,7 +5,8 @@
  */
 import { fail } from '../errors.js';
 import { createRng } from '../routing/rng.js';
-import { requireInt, requireLoad } from './validate.js';
+import { checkInt } from '../validate.js';
+import { requireLoad } from './validate.js';
 
 /**
  * Zipf popularity per layer: the expert of rank `r` (1-based) weighs `r^-exponent`, ranks shuffled
@@ -18,8 +19,8 @@ import { requireInt, requireLoad } from './validate.js';
  * @public
  */
 export function zipfPopularity(numLayers: number, numExperts: number, exponent: number, seed: number): number[][] {
-  requireInt('numLayers', numLayers);
-  requireInt('numExperts', numExperts);
+  checkInt(numLayers, 'numLayers', 1);
+  checkInt(numExperts, 'numExperts', 1);
   requireLoad('exponent', exponent);
   const rng = createRng(seed);
   const rand = (): number => rng.uniform();
@@ -48,8 +49,8 @@ export function zipfPopularity(numLayers: number, numExperts: number, exponent: 
  * @public
  */
 export function sampleTopk(popularity: readonly number[], numTokens: number, topk: number, seed: number): number[][] {
-  requireInt('numTokens', numTokens, 0);
-  requireInt('topk', topk);
+  checkInt(numTokens, 'numTokens', 0);
+  checkInt(topk, 'topk', 1);
   const positive = popularity.filter((p) => requireLoad('popularity[i]', p) > 0).length;
   if (topk > positive) {
     fail('E_ARGUMENT', `topk (${topk}) exceeds the ${positive} experts with positive popularity`, { argument: 'topk', value: topk });

@@ -6,10 +6,10 @@
  * citation when inherited, the file's when given. Unknown fields and new values without a source
  * are allowed and reported in `notes`; a non-positive value is refused naming the field.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { fail } from '../errors.js';
+import { readJsonFile } from '../json-file.js';
 import {
   builtInHardwareSources, getHardwareProfile, hardwareField, hardwareProfileNames, validateHardwareProfile, HARDWARE_FIELDS,
   type HardwareField, type HardwareProfile, type HardwareSources,
@@ -61,13 +61,9 @@ export function resolveHardware(spec: HardwareSpec, where = 'hardware', baseDir 
     if (!/\.json$/i.test(spec) && !spec.includes('/'))
       fail('E_CONFIG', `${where}: unknown hardware profile '${spec}'; known: ${hardwareProfileNames().join(', ')}, or a path to a .json profile file`, { where, value: spec });
     const path = resolve(baseDir, spec);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      fail('E_CONFIG', `${where}: cannot read hardware profile ${spec}: ${err.code ?? err.message}`, { where, path });
-    }
+    // Unreadable and not JSON read alike: the profile cannot be read.
+    const cannot = (why: string) => `${where}: cannot read hardware profile ${spec}: ${why}`;
+    const json = readJsonFile(path, { code: 'E_CONFIG', unreadable: cannot, notJson: cannot, data: { where } });
     if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('E_CONFIG', `${where}: ${spec} must hold a JSON object`, { where, path });
     return fromObject(json as Record<string, unknown>, spec, dirname(path), depth);
   }

@@ -5,7 +5,7 @@
  * low-latency combine weights each row by the token's top-k gate weight first.
  */
 import { bf16FromF32Bits } from './bf16.js';
-import { checkArray, checkDim } from './validate.js';
+import { checkInt, checkTypedArray } from '../validate.js';
 
 /** Options of {@link combine}. */
 export interface CombineOptions {
@@ -23,12 +23,12 @@ const SCRATCH_BITS = new Uint32Array(SCRATCH.buffer);
  * @example combine(new Float32Array([1, 2, 3, 4]), 1, 2, 2) // Uint16Array of BF16 [4, 6]
  */
 export function combine(rows: Float32Array | Uint16Array, tokens: number, topK: number, hidden: number, opts?: CombineOptions): Uint16Array {
-  checkDim('tokens', tokens);
-  checkDim('topK', topK);
-  checkDim('hidden', hidden);
-  if (rows instanceof Uint16Array) checkArray('rows', rows, Uint16Array, tokens * topK * hidden);
-  else checkArray('rows', rows, Float32Array, tokens * topK * hidden);
-  const w = opts?.weights === undefined ? null : checkArray('weights', opts.weights, Float32Array, tokens * topK);
+  checkInt(tokens, 'tokens', 1);
+  checkInt(topK, 'topK', 1);
+  checkInt(hidden, 'hidden', 1);
+  if (rows instanceof Uint16Array) checkTypedArray(rows, 'rows', Uint16Array, tokens * topK * hidden);
+  else checkTypedArray(rows, 'rows', Float32Array, tokens * topK * hidden);
+  const w = opts?.weights === undefined ? null : checkTypedArray(opts.weights, 'weights', Float32Array, tokens * topK);
   const values = rows instanceof Uint16Array ? null : rows;
   const bits = rows instanceof Uint16Array ? rows : null;
   const out = new Uint16Array(tokens * hidden);

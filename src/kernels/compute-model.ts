@@ -18,7 +18,7 @@
  */
 import { fail, showValue } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
-import { checkDim } from './validate.js';
+import { checkInt } from '../validate.js';
 
 /** Number formats of the compute model. */
 export type ComputeFormat = 'fp8' | 'bf16' | 'fp32';
@@ -108,7 +108,7 @@ export function checkFormat(fmt: unknown): ComputeFormat {
 }
 
 export function checkSms(profile: HardwareProfile, sms: number | undefined): number {
-  const s = checkDim('sms', sms ?? profile.smCount);
+  const s = checkInt(sms ?? profile.smCount, 'sms', 1);
   if (s > profile.smCount) fail('E_ARGUMENT', `sms must be at most ${profile.smCount} on ${profile.name}, got ${s}`, { argument: 'sms', value: s });
   return s;
 }
@@ -149,7 +149,7 @@ export interface GemmShape {
  * @example gemmCost({ m: 128, n: 4096, k: 7168, format: 'fp8' })
  */
 export function gemmCost(shape: GemmShape, _params: ComputeModelParams = DEFAULT_COMPUTE_MODEL): KernelCost {
-  const m = checkDim('m', shape.m, true), n = checkDim('n', shape.n), k = checkDim('k', shape.k);
+  const m = checkInt(shape.m, 'm', 0), n = checkInt(shape.n, 'n', 1), k = checkInt(shape.k, 'k', 1);
   const b = FORMAT_BYTES[checkFormat(shape.format)];
   return { flops: 2 * m * n * k, bytes: (m * k + n * k) * b + m * n * 2, format: shape.format };
 }
@@ -259,9 +259,9 @@ export function planGroupedGemm(profile: HardwareProfile, shape: GroupedGemmShap
   const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
   const fmt = checkFormat(shape.format);
   if (!Array.isArray(shape.ms)) fail('E_ARGUMENT', `ms must be an array of group sizes, got ${showValue(shape.ms)}`, { argument: 'ms', value: shape.ms });
-  shape.ms.forEach((m, i) => checkDim(`ms[${i}]`, m, true));
-  checkDim('n', shape.n);
-  checkDim('k', shape.k);
+  shape.ms.forEach((m, i) => checkInt(m, `ms[${i}]`, 0));
+  checkInt(shape.n, 'n', 1);
+  checkInt(shape.k, 'k', 1);
   const sms = checkSms(profile, opts?.sms);
   if (!shape.ms.some((m) => m > 0)) return null;
   let best: GemmPlan | null = null;
@@ -287,7 +287,7 @@ export function groupedGemmTimeUs(profile: HardwareProfile, shape: GroupedGemmSh
  * @example gemmTimeUs(H200, { m: 4096, n: 4096, k: 7168, format: 'fp8' }) // ~174 us
  */
 export function gemmTimeUs(profile: HardwareProfile, shape: GemmShape, opts?: ComputeTimeOptions): number {
-  return groupedGemmTimeUs(profile, { ms: [checkDim('m', shape.m, true)], n: shape.n, k: shape.k, format: shape.format }, opts);
+  return groupedGemmTimeUs(profile, { ms: [checkInt(shape.m, 'm', 0)], n: shape.n, k: shape.k, format: shape.format }, opts);
 }
 
 /**
@@ -297,7 +297,7 @@ export function gemmTimeUs(profile: HardwareProfile, shape: GemmShape, opts?: Co
  */
 export function measuredGemmUs(profile: HardwareProfile, shape: GemmShape, opts?: ComputeTimeOptions): number {
   const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
-  const plan = planGroupedGemm(profile, { ms: [checkDim('m', shape.m, true)], n: shape.n, k: shape.k, format: shape.format }, opts);
+  const plan = planGroupedGemm(profile, { ms: [checkInt(shape.m, 'm', 0)], n: shape.n, k: shape.k, format: shape.format }, opts);
   return p.measuredLaunchUs + p.measuredOpOverheadUs[shape.format] + (plan?.bodyUs ?? 0);
 }
 
@@ -318,7 +318,7 @@ export interface ExpertShape {
  * @example expertTimeUs(H800, { tokens: 256, hidden: 7168, intermediate: 2048, format: 'fp8' }, { sms: 112 })
  */
 export function expertTimeUs(profile: HardwareProfile, shape: ExpertShape, opts?: ComputeTimeOptions): number {
-  const t = checkDim('tokens', shape.tokens, true);
+  const t = checkInt(shape.tokens, 'tokens', 0);
   if (t === 0) return 0;
   return groupedExpertsTimeUs(profile, { tokensPerExpert: [t], hidden: shape.hidden, intermediate: shape.intermediate, format: shape.format }, opts);
 }
@@ -338,7 +338,7 @@ export interface GroupedExpertsShape {
  * @example groupedExpertsTimeUs(H800, { tokensPerExpert: [700, 12, 0, 300], hidden: 7168, intermediate: 2048, format: 'fp8' })
  */
 export function groupedExpertsTimeUs(profile: HardwareProfile, shape: GroupedExpertsShape, opts?: ComputeTimeOptions): number {
-  const h = checkDim('hidden', shape.hidden), i = checkDim('intermediate', shape.intermediate);
+  const h = checkInt(shape.hidden, 'hidden', 1), i = checkInt(shape.intermediate, 'intermediate', 1);
   const ms = shape.tokensPerExpert;
   return groupedGemmTimeUs(profile, { ms, n: 2 * i, k: h, format: shape.format }, opts) + groupedGemmTimeUs(profile, { ms, n: h, k: i, format: shape.format }, opts);
 }

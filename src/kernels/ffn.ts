@@ -7,7 +7,8 @@
 import { roundBF16Array } from './bf16.js';
 import { f32Gemm, fp8Gemm, type GemmOptions } from './gemm.js';
 import { quantizePerBlock, quantizePerTile, QUANT_GROUP, type Quantized, type QuantizeOptions } from './quantize.js';
-import { checkArray, checkDim, checkMultiple } from './validate.js';
+import { checkInt, checkTypedArray } from '../validate.js';
+import { checkMultiple } from './validate.js';
 
 /** Weights of one SwiGLU expert, float32, row-major. */
 export interface ExpertWeights {
@@ -39,7 +40,7 @@ export interface ExpertFfnOptions {
 }
 
 function checkWeights(w: ExpertWeights | QuantizedExpertWeights): { h: number; i: number } {
-  return { h: checkDim('weights.hidden', w.hidden), i: checkDim('weights.intermediate', w.intermediate) };
+  return { h: checkInt(w.hidden, 'weights.hidden', 1), i: checkInt(w.intermediate, 'weights.intermediate', 1) };
 }
 
 /**
@@ -47,7 +48,7 @@ function checkWeights(w: ExpertWeights | QuantizedExpertWeights): { h: number; i
  * @example swigluInPlace(new Float32Array([1]), new Float32Array([2])) // [1.4621...]
  */
 export function swigluInPlace(g: Float32Array, u: Float32Array): Float32Array {
-  checkArray('u', u, Float32Array, g.length);
+  checkTypedArray(u, 'u', Float32Array, g.length);
   for (let j = 0; j < g.length; j++) {
     const x = g[j]!;
     g[j] = Math.fround(Math.fround(x / Math.fround(1 + Math.fround(Math.exp(-x)))) * u[j]!);
@@ -62,11 +63,11 @@ export function swigluInPlace(g: Float32Array, u: Float32Array): Float32Array {
  */
 export function expertFfn(x: Float32Array, tokens: number, w: ExpertWeights, opts?: ExpertFfnOptions): Float32Array {
   const { h, i } = checkWeights(w);
-  checkDim('tokens', tokens);
-  checkArray('x', x, Float32Array, tokens * h);
-  checkArray('weights.gate', w.gate, Float32Array, i * h);
-  checkArray('weights.up', w.up, Float32Array, i * h);
-  checkArray('weights.down', w.down, Float32Array, h * i);
+  checkInt(tokens, 'tokens', 1);
+  checkTypedArray(x, 'x', Float32Array, tokens * h);
+  checkTypedArray(w.gate, 'weights.gate', Float32Array, i * h);
+  checkTypedArray(w.up, 'weights.up', Float32Array, i * h);
+  checkTypedArray(w.down, 'weights.down', Float32Array, h * i);
   const bf16 = opts?.format === 'bf16';
   const r = (a: Float32Array) => (bf16 ? roundBF16Array(a.slice()) : a);
   const xs = r(x);
@@ -99,7 +100,7 @@ export function quantizeExpertWeights(w: ExpertWeights, opts?: QuantizeOptions):
  */
 export function expertFfnFp8(x: Float32Array | Quantized, tokens: number, w: QuantizedExpertWeights, opts?: GemmOptions & QuantizeOptions): Float32Array {
   const { h, i } = checkWeights(w);
-  checkDim('tokens', tokens);
+  checkInt(tokens, 'tokens', 1);
   checkMultiple('weights.hidden', h, QUANT_GROUP);
   checkMultiple('weights.intermediate', i, QUANT_GROUP);
   const xq = x instanceof Float32Array ? quantizePerTile(x, tokens, h, opts) : x;

@@ -10,7 +10,7 @@
  * `'saturate'` (default, as the quantization kernels' saturating conversions) gives the largest finite
  * value with the input's sign; `'pytorch'` gives NaN for E4M3 and Inf for E5M2. NaN stays NaN.
  */
-import { checkArray } from './validate.js';
+import { checkTypedArray } from '../validate.js';
 
 /** What an FP8 encoder does with finite values beyond the format's range and with +-Inf. */
 export type Fp8Overflow = 'saturate' | 'pytorch';
@@ -131,8 +131,8 @@ export function decodeE5M2(byte: number): number {
 }
 
 function arrayEncode(name: string, x: Float32Array, fmt: Fp8Format, out: Uint8Array | undefined, opts?: Fp8EncodeOptions): Uint8Array {
-  checkArray(name, x, Float32Array, x.length);
-  const dst = out === undefined ? new Uint8Array(x.length) : checkArray('out', out, Uint8Array, x.length);
+  checkTypedArray(x, name, Float32Array, x.length);
+  const dst = out === undefined ? new Uint8Array(x.length) : checkTypedArray(out, 'out', Uint8Array, x.length);
   // Read the float32 bit patterns directly: keeps NaN signs and avoids a float conversion per element.
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
   const sat = opts?.overflow !== 'pytorch';
@@ -141,8 +141,8 @@ function arrayEncode(name: string, x: Float32Array, fmt: Fp8Format, out: Uint8Ar
 }
 
 function arrayDecode(name: string, q: Uint8Array, table: Float32Array, out?: Float32Array): Float32Array {
-  checkArray(name, q, Uint8Array, q.length);
-  const dst = out === undefined ? new Float32Array(q.length) : checkArray('out', out, Float32Array, q.length);
+  checkTypedArray(q, name, Uint8Array, q.length);
+  const dst = out === undefined ? new Float32Array(q.length) : checkTypedArray(out, 'out', Float32Array, q.length);
   for (let i = 0; i < q.length; i++) dst[i] = table[q[i]!]!;
   return dst;
 }

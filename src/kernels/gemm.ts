@@ -16,7 +16,8 @@
 import { fail } from '../errors.js';
 import { E4M3_VALUES } from './fp8-format.js';
 import { QUANT_GROUP } from './quantize.js';
-import { checkArray, checkDim, checkInterval, checkMultiple, checkScales } from './validate.js';
+import { checkInt, checkTypedArray } from '../validate.js';
+import { checkInterval, checkMultiple, checkScales } from './validate.js';
 
 /** Options of {@link fp8Gemm} and {@link f32Gemm}. */
 export interface GemmOptions {
@@ -118,7 +119,7 @@ function run(A: Float32Array, B: Float32Array, m: number, n: number, k: number, 
   const interval = checkInterval('promotionInterval', opts?.promotionInterval ?? QUANT_GROUP);
   const out = new Float32Array(m * n);
   if (opts?.emulateAccumulator === true) {
-    const bits = checkDim('accumulatorBits', opts.accumulatorBits ?? 14);
+    const bits = checkInt(opts.accumulatorBits ?? 14, 'accumulatorBits', 1);
     if (bits > 52) fail('E_ARGUMENT', `accumulatorBits must be at most 52, got ${bits}`, { argument: 'accumulatorBits', value: bits });
     emulatedGemm(A, B, m, n, k, interval, bits, sc, out);
   } else blockedGemm(A, B, m, n, k, interval, sc, out);
@@ -135,15 +136,15 @@ function run(A: Float32Array, B: Float32Array, m: number, n: number, k: number, 
  * const c = fp8Gemm(a.q, a.scales, b.q, b.scales, m, n, k);
  */
 export function fp8Gemm(aQ: Uint8Array, aScales: Float32Array, bQ: Uint8Array, bScales: Float32Array, m: number, n: number, k: number, opts?: GemmOptions): Float32Array {
-  checkDim('m', m);
-  checkDim('n', n);
-  checkDim('k', k);
+  checkInt(m, 'm', 1);
+  checkInt(n, 'n', 1);
+  checkInt(k, 'k', 1);
   checkMultiple('k', k, QUANT_GROUP);
   const kBlocks = k / QUANT_GROUP;
-  checkArray('aQ', aQ, Uint8Array, m * k);
-  checkArray('aScales', aScales, Float32Array, m * kBlocks);
-  checkArray('bQ', bQ, Uint8Array, n * k);
-  checkArray('bScales', bScales, Float32Array, Math.ceil(n / QUANT_GROUP) * kBlocks);
+  checkTypedArray(aQ, 'aQ', Uint8Array, m * k);
+  checkTypedArray(aScales, 'aScales', Float32Array, m * kBlocks);
+  checkTypedArray(bQ, 'bQ', Uint8Array, n * k);
+  checkTypedArray(bScales, 'bScales', Float32Array, Math.ceil(n / QUANT_GROUP) * kBlocks);
   checkScales('aScales', aScales);
   checkScales('bScales', bScales);
   return run(decode('aQ', aQ), decode('bQ', bQ), m, n, k, { a: aScales, b: bScales, kBlocks }, opts);
@@ -154,11 +155,11 @@ export function fp8Gemm(aQ: Uint8Array, aScales: Float32Array, bQ: Uint8Array, b
  * @example f32Gemm(new Float32Array([1, 2]), new Float32Array([3, 4]), 1, 1, 2) // Float32Array [11]
  */
 export function f32Gemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, opts?: GemmOptions): Float32Array {
-  checkDim('m', m);
-  checkDim('n', n);
-  checkDim('k', k);
-  checkArray('a', a, Float32Array, m * k);
-  checkArray('b', b, Float32Array, n * k);
+  checkInt(m, 'm', 1);
+  checkInt(n, 'n', 1);
+  checkInt(k, 'k', 1);
+  checkTypedArray(a, 'a', Float32Array, m * k);
+  checkTypedArray(b, 'b', Float32Array, n * k);
   return run(a, b, m, n, k, null, opts);
 }
 

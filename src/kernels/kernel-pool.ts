@@ -19,7 +19,7 @@ import { fail, fromWireError, showValue } from '../errors.js';
 import type { GemmOptions } from './gemm.js';
 import { runKernelTask, taskOperands, transferList, type KernelResult, type KernelTask, type KernelValue } from './kernel-tasks.js';
 import type { Quantized, QuantizeOptions } from './quantize.js';
-import { checkDim } from './validate.js';
+import { checkInt } from '../validate.js';
 import { kernelWorkerFilename } from './worker-entry.js';
 
 /** Options of {@link createKernelPool}. */
@@ -60,7 +60,7 @@ export class KernelPool {
 
   constructor(opts: KernelPoolOptions = {}) {
     this.#opts = {
-      threads: checkDim('threads', opts.threads ?? Math.max(1, availableParallelism() - 1)),
+      threads: checkInt(opts.threads ?? Math.max(1, availableParallelism() - 1), 'threads', 1),
       inlineBelowFlops: nonNegative('inlineBelowFlops', opts.inlineBelowFlops ?? 2 ** 24),
       inlineBelowBytes: nonNegative('inlineBelowBytes', opts.inlineBelowBytes ?? 2 ** 20),
       idleTimeoutMs: nonNegative('idleTimeoutMs', opts.idleTimeoutMs ?? 2000),

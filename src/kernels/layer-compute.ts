@@ -7,7 +7,7 @@
  */
 import { fail } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
-import { checkDim } from './validate.js';
+import { checkInt } from '../validate.js';
 import { type ComputeFormat, type ComputeTimeOptions, type ComputeModelParams, gemmTimeUs, groupedGemmTimeUs, kernelTimeUs } from './compute-model.js';
 import { DEEPSEEK_V3_MLA, type MlaDims, mlaDecodeAttentionUs, mlaPrefillAttentionUs } from './mla-attention.js';
 
@@ -83,15 +83,15 @@ export function layerComputeUs(profile: HardwareProfile, o: LayerComputeOptions)
   if (o.phase !== 'prefill' && o.phase !== 'decode') fail('E_ARGUMENT', `phase must be 'prefill' or 'decode', got ${String(o.phase)}`, { argument: 'phase', value: o.phase });
   const layer = o.layer ?? 'moe';
   if (layer !== 'moe' && layer !== 'dense') fail('E_ARGUMENT', `layer must be 'moe' or 'dense', got ${String(layer)}`, { argument: 'layer', value: layer });
-  const T = checkDim('tokens', o.tokens, true);
+  const T = checkInt(o.tokens, 'tokens', 0);
   if (o.phase === 'decode' && o.contextLen === undefined) fail('E_ARGUMENT', 'contextLen is required in decode (cached tokens per request)', { argument: 'contextLen' });
-  const ctx = checkDim('contextLen', o.contextLen ?? Math.max(T, 1));
+  const ctx = checkInt(o.contextLen ?? Math.max(T, 1), 'contextLen', 1);
   const d = o.dims ?? DEEPSEEK_V3_LAYER;
   const a = d.mla;
   const fmt = o.format ?? 'fp8';
   const opts: ComputeTimeOptions = { ...(o.sms !== undefined && { sms: o.sms }), ...(o.params && { params: o.params }) };
   const expertTokens = o.expertTokens ?? Array.from({ length: 8 }, () => T);
-  expertTokens.forEach((m, i) => checkDim(`expertTokens[${i}]`, m, true));
+  expertTokens.forEach((m, i) => checkInt(m, `expertTokens[${i}]`, 0));
 
   const kernels: LayerKernel[] = [];
   const add = (name: string, kind: LayerKernelKind, us: number) => kernels.push({ name, kind, us });

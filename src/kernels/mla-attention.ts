@@ -16,7 +16,7 @@
  * H800/H200 (242 flops per byte against a ridge near 290).
  */
 import type { HardwareProfile } from '../hardware/profile.js';
-import { checkDim } from './validate.js';
+import { checkInt } from '../validate.js';
 import { DEFAULT_COMPUTE_MODEL, type ComputeTimeOptions, checkSms, kernelTimeUs, loopTileUs, streamBytesPerUs, wavesUs } from './compute-model.js';
 
 /** MLA dimensions (DeepSeek-V3: deepseek-v3-workloads.md §1). */
@@ -56,8 +56,8 @@ function prompts(tokens: number, promptLen: number): Array<[len: number, count: 
  * @example mlaPrefillAttentionUs(H800, { tokens: 4096, promptLen: 4096 })
  */
 export function mlaPrefillAttentionUs(profile: HardwareProfile, shape: { tokens: number; promptLen: number; dims?: MlaDims }, opts?: ComputeTimeOptions): number {
-  const tokens = checkDim('tokens', shape.tokens, true);
-  const promptLen = checkDim('promptLen', shape.promptLen);
+  const tokens = checkInt(shape.tokens, 'tokens', 0);
+  const promptLen = checkInt(shape.promptLen, 'promptLen', 1);
   const d = shape.dims ?? DEEPSEEK_V3_MLA;
   const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
   const sms = checkSms(profile, opts?.sms);
@@ -85,8 +85,8 @@ export function mlaPrefillAttentionUs(profile: HardwareProfile, shape: { tokens:
  * @example mlaDecodeAttentionUs(H800, { tokens: 128, contextLen: 4989 })
  */
 export function mlaDecodeAttentionUs(profile: HardwareProfile, shape: { tokens: number; contextLen: number; dims?: MlaDims }, opts?: ComputeTimeOptions): number {
-  const tokens = checkDim('tokens', shape.tokens, true);
-  const ctx = checkDim('contextLen', shape.contextLen);
+  const tokens = checkInt(shape.tokens, 'tokens', 0);
+  const ctx = checkInt(shape.contextLen, 'contextLen', 1);
   const d = shape.dims ?? DEEPSEEK_V3_MLA;
   if (tokens === 0) return 0;
   const cacheDim = d.kvLoraRank + d.qkRopeDim;

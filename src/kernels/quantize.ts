@@ -8,7 +8,8 @@
  */
 import { e4m3SlowBits, e4m3Table } from './e4m3-fast.js';
 import { E4M3_VALUES } from './fp8-format.js';
-import { checkArray, checkDim, checkMultiple, checkScales, failNonFinite } from './validate.js';
+import { checkInt, checkTypedArray } from '../validate.js';
+import { checkMultiple, checkScales, failNonFinite } from './validate.js';
 
 // Module-local aliases of the imports used in hot loops: some loaders (tsx, for the bench and the tests)
 // compile imported bindings to getter calls, one per access. The table's E4M3_AMBIGUOUS marker is
@@ -186,14 +187,14 @@ function tileKernel(x: Float32Array, bits: Int32Array, tiles: number, ue8m0: boo
  * @example const { q, scales } = quantizePerTile(new Float32Array(256).fill(1), 1, 256); // scales = [1/448, 1/448]
  */
 export function quantizePerTile(x: Float32Array, m: number, n: number, opts?: QuantizeOptions & { out?: Quantized }): Quantized {
-  checkDim('m', m);
-  checkDim('n', n);
+  checkInt(m, 'm', 1);
+  checkInt(n, 'n', 1);
   checkMultiple('n', n, QUANT_GROUP);
-  checkArray('x', x, Float32Array, m * n);
+  checkTypedArray(x, 'x', Float32Array, m * n);
   const ue8m0 = opts?.ue8m0 === true;
   const tiles = (m * n) / QUANT_GROUP;
-  const q = opts?.out ? checkArray('out.q', opts.out.q, Uint8Array, m * n) : new Uint8Array(m * n);
-  const scales = opts?.out ? checkArray('out.scales', opts.out.scales, Float32Array, tiles) : new Float32Array(tiles);
+  const q = opts?.out ? checkTypedArray(opts.out.q, 'out.q', Uint8Array, m * n) : new Uint8Array(m * n);
+  const scales = opts?.out ? checkTypedArray(opts.out.scales, 'out.scales', Float32Array, tiles) : new Float32Array(tiles);
   const bad = tileKernel(x, int32View(x), tiles, ue8m0, q, scales, e4m3Table());
   if (bad >= 0) failNonFinite('x', x, bad * QUANT_GROUP, (bad + 1) * QUANT_GROUP);
   return { q, scales };
@@ -207,9 +208,9 @@ export function quantizePerTile(x: Float32Array, m: number, n: number, opts?: Qu
  * @example const { scales } = quantizePerBlock(new Float32Array(200 * 300).fill(2), 200, 300); // 2 x 3 scales
  */
 export function quantizePerBlock(w: Float32Array, m: number, n: number, opts?: QuantizeOptions): Quantized {
-  checkDim('m', m);
-  checkDim('n', n);
-  checkArray('w', w, Float32Array, m * n);
+  checkInt(m, 'm', 1);
+  checkInt(n, 'n', 1);
+  checkTypedArray(w, 'w', Float32Array, m * n);
   const ue8m0 = opts?.ue8m0 === true;
   const bm = Math.ceil(m / QUANT_GROUP);
   const bn = Math.ceil(n / QUANT_GROUP);
@@ -241,11 +242,11 @@ export function quantizePerBlock(w: Float32Array, m: number, n: number, opts?: Q
  * @example dequantizePerTile(quantizePerTile(x, m, n).q, quantizePerTile(x, m, n).scales, m, n)
  */
 export function dequantizePerTile(q: Uint8Array, scales: Float32Array, m: number, n: number): Float32Array {
-  checkDim('m', m);
-  checkDim('n', n);
+  checkInt(m, 'm', 1);
+  checkInt(n, 'n', 1);
   checkMultiple('n', n, QUANT_GROUP);
-  checkArray('q', q, Uint8Array, m * n);
-  checkArray('scales', scales, Float32Array, (m * n) / QUANT_GROUP);
+  checkTypedArray(q, 'q', Uint8Array, m * n);
+  checkTypedArray(scales, 'scales', Float32Array, (m * n) / QUANT_GROUP);
   checkScales('scales', scales);
   const x = new Float32Array(m * n);
   for (let t = 0, off = 0; off < x.length; t++, off += QUANT_GROUP) {
@@ -260,11 +261,11 @@ export function dequantizePerTile(q: Uint8Array, scales: Float32Array, m: number
  * @example const b = quantizePerBlock(w, m, n); dequantizePerBlock(b.q, b.scales, m, n)
  */
 export function dequantizePerBlock(q: Uint8Array, scales: Float32Array, m: number, n: number): Float32Array {
-  checkDim('m', m);
-  checkDim('n', n);
+  checkInt(m, 'm', 1);
+  checkInt(n, 'n', 1);
   const bn = Math.ceil(n / QUANT_GROUP);
-  checkArray('q', q, Uint8Array, m * n);
-  checkArray('scales', scales, Float32Array, Math.ceil(m / QUANT_GROUP) * bn);
+  checkTypedArray(q, 'q', Uint8Array, m * n);
+  checkTypedArray(scales, 'scales', Float32Array, Math.ceil(m / QUANT_GROUP) * bn);
   checkScales('scales', scales);
   const w = new Float32Array(m * n);
   for (let i = 0; i < m; i++) {

@@ -4,7 +4,8 @@
  * bias moves down by γ when it was overloaded and up by γ when underloaded, relative to the mean
  * load. The bias only changes which experts are chosen, never the weights.
  */
-import { checkFinite, checkInt, checkLength, checkNumber, type NumericArray } from './check.js';
+import { checkFinite, checkInt, checkLength, checkNumber } from '../validate.js';
+import { type NumericArray } from './check.js';
 import { validateGateConfig, type GateConfig } from './config.js';
 import { gateFromLogits } from './gate.js';
 import { createRng } from './rng.js';

@@ -3,7 +3,7 @@
  * Gate configuration and the DeepSeek presets (V3 report §2.1.2; DeepSeek-V2 / V2-Lite configs).
  */
 import { fail, showValue } from '../errors.js';
-import { checkInt, checkNumber } from './check.js';
+import { checkInt, checkNumber } from '../validate.js';
 
 /**
  * How the gate turns router logits into expert choices and weights.

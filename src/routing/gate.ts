@@ -12,7 +12,8 @@
  * ```
  */
 import { fail } from '../errors.js';
-import { checkFinite, checkInt, checkLength, type NumericArray } from './check.js';
+import { checkFinite, checkInt, checkLength } from '../validate.js';
+import { type NumericArray } from './check.js';
 import { validateGateConfig, type GateConfig } from './config.js';
 import { applyLimit, planLimits, type RouteLimit } from './limits.js';
 import { gateLogits } from './logits.js';

@@ -4,7 +4,7 @@
  * token-to-rank membership matrix, computed from `topkIdx` before dispatch.
  */
 import { fail } from '../errors.js';
-import { checkInt } from './check.js';
+import { checkInt } from '../validate.js';
 
 /**
  * The cluster shape the layout is computed for. A {@link Placement} satisfies it.

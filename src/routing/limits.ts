@@ -11,7 +11,7 @@
  * expert has a replica on a kept rank of a kept node.
  */
 import { fail } from '../errors.js';
-import { checkInt } from './check.js';
+import { checkInt } from '../validate.js';
 import { compilePlacement, type CompiledPlacement, type Placement } from './placement.js';
 import { topkInto, topSum } from './select.js';
 

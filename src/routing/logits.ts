@@ -3,7 +3,8 @@
  * The router product `logits = x · weightᵀ`, accumulated in float64. This is the expensive part of the
  * gate (tokens × experts × hidden multiply-adds); everything after it is cheap by comparison.
  */
-import { checkInt, checkLength, type NumericArray } from './check.js';
+import { checkInt, checkLength } from '../validate.js';
+import { type NumericArray } from './check.js';
 
 /**
  * Router logits: `x` is `[tokens][hidden]`, `weight` is `[numExperts][hidden]` (both row-major);

@@ -4,7 +4,7 @@
  * balancer from EPLB plans) and its compiled, per-node / per-rank form used on the routing hot path.
  */
 import { fail } from '../errors.js';
-import { checkInt } from './check.js';
+import { checkInt } from '../validate.js';
 
 /**
  * Which ranks (GPUs) hold each logical expert, and which node each rank is on. Plain, serialisable

@@ -3,11 +3,11 @@
  * `loadScenario`: read, validate and default a scenario. Every error is one line naming the field
  * path, the bad value and what is allowed, thrown as `E_SCENARIO`.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isBuiltInHardware } from '../hardware/profile-file.js';
 import { z } from 'zod';
 import { fail, showValue } from '../errors.js';
+import { readJsonFile } from '../json-file.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { checkScenario } from './check.js';
 
@@ -108,18 +108,12 @@ export function parseScenario(input: unknown, source = 'scenario'): Scenario {
  */
 export function loadScenario(source: string | object): Scenario {
   if (typeof source !== 'string') return parseScenario(source);
-  let text: string;
-  try {
-    text = readFileSync(source, 'utf8');
-  } catch (e) {
-    fail('E_SCENARIO', `cannot read scenario file ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { source });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    fail('E_SCENARIO', `${source} is not valid JSON: ${(e as Error).message}`, { source });
-  }
+  const json = readJsonFile(source, {
+    code: 'E_SCENARIO',
+    unreadable: (why) => `cannot read scenario file ${source}: ${why}`,
+    notJson: (why) => `${source} is not valid JSON: ${why}`,
+    data: { source },
+  });
   // A hardware profile file is named relative to the scenario file.
   const cl = (json as { cluster?: { hardware?: unknown } } | null)?.cluster;
   if (cl && typeof cl.hardware === 'string' && !isBuiltInHardware(cl.hardware) && !isAbsolute(cl.hardware)) cl.hardware = resolve(dirname(source), cl.hardware);
