@@ -71,7 +71,13 @@ export class ExpertmeshError extends Error {
   readonly data: Record<string, unknown>;
   readonly [FOOTPRINT] = true;
 
+  /** @throws ExpertmeshError `E_ARGUMENT` unless `code` is one of {@link ERROR_CODES}, `message` a string and `data` an object. */
   constructor(code: ErrorCode, message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    if (!ERROR_CODES.includes(code) || typeof message !== 'string' || typeof data !== 'object' || data === null) {
+      const what = !ERROR_CODES.includes(code) ? `code must be one of ${ERROR_CODES.join(', ')}, got ${showValue(code)}`
+        : typeof message !== 'string' ? `message must be a string, got ${showValue(message)}` : `data must be an object, got ${showValue(data)}`;
+      throw new ExpertmeshError('E_ARGUMENT', `ExpertmeshError: ${what}`, { argument: !ERROR_CODES.includes(code) ? 'code' : typeof message !== 'string' ? 'message' : 'data' });
+    }
     super(message, options);
     this.name = 'ExpertmeshError';
     this.code = code;
@@ -92,17 +98,18 @@ export function isExpertmeshError(e: unknown): e is ExpertmeshError {
 /** Turn any thrown value into its wire form; unknown errors become `E_TASK`. */
 export function toWireError(e: unknown): WireError {
   if (isExpertmeshError(e)) return e.toWire();
-  if (typeof e === 'object' && e !== null && typeof (e as WireError).code === 'string' && (e as WireError).code.startsWith('E_')) {
+  if (typeof e === 'object' && e !== null && ERROR_CODES.includes((e as WireError).code)) {
     const w = e as WireError;
-    return { code: w.code, message: String(w.message), data: w.data ?? {} };
+    return { code: w.code, message: typeof w.message === 'string' ? w.message : showValue(w.message), data: typeof w.data === 'object' && w.data !== null ? w.data : {} };
   }
-  const message = e instanceof Error ? e.message : String(e);
+  const message = e instanceof Error && typeof e.message === 'string' ? e.message : showValue(e);
   return { code: 'E_TASK', message, data: {} };
 }
 
 /** Rebuild an {@link ExpertmeshError} from its wire form (on the receiving thread). */
 export function fromWireError(w: WireError): ExpertmeshError {
-  return new ExpertmeshError(w.code, w.message, w.data);
+  if (typeof w !== 'object' || w === null) fail('E_ARGUMENT', `fromWireError: w must be a wire error { code, message, data }, got ${showValue(w)}`, { argument: 'w' });
+  return new ExpertmeshError(w.code, w.message, w.data ?? {});
 }
 
 /**

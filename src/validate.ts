@@ -16,6 +16,7 @@ export type TypedArray = Float32Array | Float64Array | Uint8Array | Uint16Array 
 
 /** `min`..`max` in words: "a positive integer", "an integer in [1, 8]". */
 function intRange(min: number, max: number): string {
+  if (max === Number.MAX_SAFE_INTEGER && min === Number.MIN_SAFE_INTEGER) return 'an integer';
   if (max === Number.MAX_SAFE_INTEGER) return min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
   return `an integer in [${min}, ${max}]`;
 }
@@ -39,19 +40,22 @@ export function checkNumber(value: unknown, name: string, nonNegative = false): 
   return value;
 }
 
-/** Throw `E_NUMERIC` at the first NaN or infinite element of `array`. */
-export function checkFinite(array: ArrayLike<number>, name: string): void {
-  for (let i = 0; i < array.length; i++) {
-    const v = array[i]!;
+/** Throw `E_NUMERIC` at the first NaN or infinite element of `array` (`E_ARGUMENT` if it is not an array). */
+export function checkFinite(array: unknown, name: string): asserts array is ArrayLike<number> {
+  const a = checkArray(array, name, true);
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (typeof v !== 'number') fail('E_ARGUMENT', `${name}[${i}] must be a number, got ${showValue(v)}`, { argument: name, index: i, value: v });
     if (!Number.isFinite(v)) fail('E_NUMERIC', `${name}[${i}] is ${showValue(v)}; finite values are required`, { argument: name, index: i, value: v });
   }
 }
 
 /** Throw unless `array` has exactly `expected` elements (`shape` says why, e.g. `tokens x hidden`). */
-export function checkLength(array: ArrayLike<unknown>, expected: number, name: string, shape?: string): void {
-  if (array.length !== expected) {
-    fail('E_ARGUMENT', `${name} has length ${array.length}, expected ${expected}${shape ? ` (${shape})` : ''}`, {
-      argument: name, length: array.length, expected, ...(shape ? { shape } : {}),
+export function checkLength(array: unknown, expected: number, name: string, shape?: string): asserts array is ArrayLike<unknown> {
+  const a = checkArray(array, name, true);
+  if (a.length !== expected) {
+    fail('E_ARGUMENT', `${name} has length ${a.length}, expected ${expected}${shape ? ` (${shape})` : ''}`, {
+      argument: name, length: a.length, expected, ...(shape ? { shape } : {}),
     });
   }
 }
@@ -151,5 +155,19 @@ export function checkAlloc(where: string, what: string, bytes: number, lower: st
   if (!(bytes <= limit))
     fail('E_LIMIT', `${where}: ${what} would take ${formatBytes(bytes)}, over the limit of ${formatBytes(limit)} (${source}); lower ${lower}`, {
       where, what, bytes, limitBytes: limit, limitSource: source, lower,
+    });
+}
+
+/**
+ * The most element operations one call may plan (a few minutes of single-threaded work at most):
+ * a call over it would look hung, so it is refused up front like an allocation.
+ */
+export const MAX_WORK = 1e10;
+
+/** Before a long loop: throw `E_LIMIT` when `operations` is over {@link MAX_WORK}. */
+export function checkWork(where: string, operations: number, lower: string): void {
+  if (!(operations <= MAX_WORK))
+    fail('E_LIMIT', `${where}: about ${operations.toExponential(1)} operations, over the limit of ${MAX_WORK.toExponential(0)}; lower ${lower}`, {
+      where, operations, limit: MAX_WORK, lower,
     });
 }

@@ -5,7 +5,7 @@
  * The shared expert gets the logical id just after the routed ones.
  */
 import { fail } from '../errors.js';
-import { checkInt } from '../validate.js';
+import { checkArray, checkInt, checkIntRows } from '../validate.js';
 import { requireLoad, requireLoadMatrix } from './validate.js';
 
 /**
@@ -19,6 +19,7 @@ import { requireLoad, requireLoadMatrix } from './validate.js';
  */
 export function withSharedExpert(topkIdx: readonly (readonly number[])[], numRoutedExperts: number): number[][] {
   checkInt(numRoutedExperts, 'numRoutedExperts', 1);
+  checkIntRows(topkIdx, 'topkIdx', -1, numRoutedExperts - 1);
   return topkIdx.map((row) => [...row, numRoutedExperts]);
 }
 
@@ -36,7 +37,7 @@ export function withSharedExpert(topkIdx: readonly (readonly number[])[], numRou
 export function withSharedExpertLoad(weight: readonly (readonly number[])[], tokensPerLayer: number | readonly number[]): number[][] {
   requireLoadMatrix('weight', weight);
   return weight.map((row, l) => {
-    const tokens = typeof tokensPerLayer === 'number' ? tokensPerLayer : tokensPerLayer[l];
+    const tokens = typeof tokensPerLayer === 'number' ? tokensPerLayer : (checkArray(tokensPerLayer, 'tokensPerLayer (a number or one per layer)') as readonly number[])[l];
     if (tokens === undefined) fail('E_ARGUMENT', `tokensPerLayer has no entry for layer ${l}`, { argument: 'tokensPerLayer', layer: l });
     return [...row, requireLoad(`tokensPerLayer[${l}]`, tokens)];
   });

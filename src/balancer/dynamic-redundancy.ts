@@ -5,11 +5,11 @@
  * them, minimising the largest GPU load.
  */
 import { fail } from '../errors.js';
-import { slotGpu, type ReplicaLayout } from './layout.js';
+import { slotGpuOf, type ReplicaLayout } from './layout.js';
 import { FlowNetwork } from './max-flow.js';
 import { collectPairs, type PairSet, type TokenNodes } from './replica-pairs.js';
 import { routePairs, type ReplicaRouting } from './replica-routing.js';
-import { checkInt } from '../validate.js';
+import { checkInt, checkObject } from '../validate.js';
 
 /** Options of {@link routeDynamic}. */
 export interface DynamicRedundancyOptions {
@@ -50,15 +50,15 @@ function activeCounts(demand: readonly number[], hosted: readonly number[], budg
  */
 function coverClasses(pairs: PairSet, layout: ReplicaLayout, active: boolean[], A: number): void {
   const count = new Int32Array(layout.numGpus);
-  active.forEach((on, s) => on && (count[slotGpu(layout, s)]! += 1));
+  active.forEach((on, s) => on && (count[slotGpuOf(layout, s)]! += 1));
   const seen = new Uint8Array(pairs.classes.length);
   for (const c of pairs.pairClass) {
     if (c < 0 || seen[c] === 1) continue;
     seen[c] = 1;
     const cls = pairs.classes[c]!;
     if (cls.slots.some((s) => active[s])) continue;
-    const slot = cls.slots.reduce((a, b) => (count[slotGpu(layout, b)]! < count[slotGpu(layout, a)]! ? b : a));
-    if (count[slotGpu(layout, slot)]! >= A) {
+    const slot = cls.slots.reduce((a, b) => (count[slotGpuOf(layout, b)]! < count[slotGpuOf(layout, a)]! ? b : a));
+    if (count[slotGpuOf(layout, slot)]! >= A) {
       fail('E_EPLB', `no GPU hosting expert ${cls.expert} on the token's nodes has an active slot left (activePerGpu = ${A})`, {
         argument: 'activePerGpu',
         value: A,
@@ -66,7 +66,7 @@ function coverClasses(pairs: PairSet, layout: ReplicaLayout, active: boolean[], 
       });
     }
     active[slot] = true;
-    count[slotGpu(layout, slot)]! += 1;
+    count[slotGpuOf(layout, slot)]! += 1;
   }
 }
 
@@ -100,6 +100,7 @@ export function routeDynamic(
   layout: ReplicaLayout,
   options: DynamicRedundancyOptions,
 ): DynamicRouting {
+  checkObject(options, 'options');
   const A = checkInt(options.activePerGpu, 'activePerGpu', 1);
   const tokenNodes = options.tokenNodes ?? 'primary';
   const pairs = collectPairs(topkIdx, layout, tokenNodes);
@@ -116,7 +117,7 @@ export function routeDynamic(
   const srcEdge = counts.map((c, e) => net.addEdge(src, e, c > 0 ? 1 : 0));
   const hostEdges = layout.log2phy.map((slots, e) => {
     const perGpu = new Map<number, number>();
-    for (const s of slots) perGpu.set(slotGpu(layout, s), (perGpu.get(slotGpu(layout, s)) ?? 0) + 1);
+    for (const s of slots) perGpu.set(slotGpuOf(layout, s), (perGpu.get(slotGpuOf(layout, s)) ?? 0) + 1);
     return [...perGpu].map(([g, n]) => ({ g, id: net.addEdge(e, E + g, n) }));
   });
   for (let g = 0; g < P; g++) net.addEdge(E + g, sink, A);
@@ -134,7 +135,7 @@ export function routeDynamic(
   hostEdges.forEach((edges, e) => {
     for (const { g, id } of edges) {
       let n = net.cap[id ^ 1]!;
-      for (const s of layout.log2phy[e]!) if (n > 0 && slotGpu(layout, s) === g) (active[s] = true), n--;
+      for (const s of layout.log2phy[e]!) if (n > 0 && slotGpuOf(layout, s) === g) (active[s] = true), n--;
     }
   });
   coverClasses(pairs, layout, active, A);

@@ -3,11 +3,14 @@
  * One layer of a replica plan seen as hardware: which slot is on which GPU and node, which slots
  * hold each logical expert, and the routing `Placement` that node-limited routing consumes.
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import { validatePlacement, type Placement } from '../routing/placement.js';
 import type { EplbPlan } from './eplb.js';
-import { checkInt } from '../validate.js';
-import { requireEplb } from './validate.js';
+import { checkAlloc, checkArray, checkInt, checkLength, checkObject } from '../validate.js';
+
+/** Heap bytes of one slot or expert entry of a layout (a number in a list, a list per expert), for the allocation check. */
+const LAYOUT_BYTES_PER_ENTRY = 64;
+import { requireEplb, requireLoad } from './validate.js';
 
 /** One layer's physical slots on the cluster. Slot `p` is on GPU `floor(p / slotsPerGpu)`. */
 export interface ReplicaLayout {
@@ -23,14 +26,51 @@ export interface ReplicaLayout {
   log2phy: readonly (readonly number[])[];
 }
 
+/** Checked layouts (a layout is checked once, then trusted while it is the same object). */
+const checkedLayouts = new WeakSet<object>();
+
+/**
+ * Throw unless `layout` is a well-formed {@link ReplicaLayout}: positive integer sizes, `numGpus`
+ * a multiple of `numNodes`, `phy2log` of `numGpus * slotsPerGpu` experts (or -1), `log2phy` listing
+ * the slots of each expert. Names the field and the value. @internal
+ */
+export function checkLayout(layout: unknown, name = 'layout'): ReplicaLayout {
+  checkObject(layout, name);
+  if (checkedLayouts.has(layout as object)) return layout as ReplicaLayout;
+  const l = layout as ReplicaLayout;
+  const G = checkInt(l.numGpus, `${name}.numGpus`, 1);
+  const N = checkInt(l.numNodes, `${name}.numNodes`, 1);
+  const S = checkInt(l.slotsPerGpu, `${name}.slotsPerGpu`, 1);
+  requireEplb(G % N === 0, `${name}.numGpus (${G}) must be a multiple of ${name}.numNodes (${N})`, { numGpus: G, numNodes: N });
+  checkLength(l.phy2log, G * S, `${name}.phy2log`, `numGpus ${G} x slotsPerGpu ${S}`);
+  const E = checkArray(l.log2phy, `${name}.log2phy`).length;
+  for (let p = 0; p < l.phy2log.length; p++) checkInt(l.phy2log[p], `${name}.phy2log[${p}]`, -1, E - 1);
+  for (let e = 0; e < E; e++) {
+    const slots = checkArray(l.log2phy[e], `${name}.log2phy[${e}]`);
+    for (let i = 0; i < slots.length; i++) {
+      const s = checkInt(slots[i], `${name}.log2phy[${e}][${i}]`, 0, G * S - 1);
+      if (l.phy2log[s] !== e) fail('E_ARGUMENT', `${name}.log2phy[${e}][${i}] = ${s} is a slot of expert ${l.phy2log[s]}, not ${e}`, { argument: `${name}.log2phy`, expert: e, slot: s });
+    }
+  }
+  checkedLayouts.add(layout as object);
+  return l;
+}
+
+/** GPU of a slot, unchecked (inner loops of checked callers). @internal */
+export const slotGpuOf = (layout: ReplicaLayout, slot: number): number => Math.floor(slot / layout.slotsPerGpu);
+/** Node of a GPU, unchecked. @internal */
+export const gpuNodeOf = (layout: ReplicaLayout, gpu: number): number => Math.floor(gpu / (layout.numGpus / layout.numNodes));
+
 /** GPU of a slot. @public */
 export function slotGpu(layout: ReplicaLayout, slot: number): number {
-  return Math.floor(slot / layout.slotsPerGpu);
+  const l = checkLayout(layout);
+  return Math.floor(checkInt(slot, 'slot', 0, l.phy2log.length - 1) / l.slotsPerGpu);
 }
 
 /** Node of a GPU. @public */
 export function gpuNode(layout: ReplicaLayout, gpu: number): number {
-  return Math.floor(gpu / (layout.numGpus / layout.numNodes));
+  const l = checkLayout(layout);
+  return Math.floor(checkInt(gpu, 'gpu', 0, l.numGpus - 1) / (l.numGpus / l.numNodes));
 }
 
 function checkCluster(numSlots: number, numGpus: number, numNodes: number): void {
@@ -51,19 +91,20 @@ function checkCluster(numSlots: number, numGpus: number, numNodes: number): void
  * @public
  */
 export function layerLayout(plan: EplbPlan, layer: number, numGpus: number, numNodes: number): ReplicaLayout {
+  checkObject(plan, 'plan');
+  checkArray(plan.phy2log, 'plan.phy2log');
+  checkArray(plan.log2phy, 'plan.log2phy');
+  checkInt(layer, 'layer', 0);
   const phy2log = plan.phy2log[layer];
   const l2p = plan.log2phy[layer];
   if (phy2log === undefined || l2p === undefined) {
     fail('E_ARGUMENT', `layer ${layer} is out of range [0, ${plan.phy2log.length})`, { argument: 'layer', value: layer });
   }
-  checkCluster(phy2log.length, numGpus, numNodes);
-  return {
-    numGpus,
-    numNodes,
-    slotsPerGpu: phy2log.length / numGpus,
-    phy2log: phy2log.slice(),
-    log2phy: l2p.map((slots) => slots.filter((s) => s >= 0)),
-  };
+  checkCluster(checkArray(phy2log, `plan.phy2log[${layer}]`).length, numGpus, numNodes);
+  checkArray(l2p, `plan.log2phy[${layer}]`);
+  const log2phy: number[][] = [];
+  for (let e = 0; e < l2p.length; e++) log2phy.push((checkArray(l2p[e], `plan.log2phy[${layer}][${e}]`) as readonly number[]).filter((s) => s >= 0));
+  return checkLayout({ numGpus, numNodes, slotsPerGpu: phy2log.length / numGpus, phy2log: phy2log.slice(), log2phy }, `plan (layer ${layer})`);
 }
 
 /**
@@ -75,12 +116,14 @@ export function layerLayout(plan: EplbPlan, layer: number, numGpus: number, numN
  * @public
  */
 export function layoutFromPhy2log(phy2log: readonly number[], numExperts: number, numGpus: number, numNodes: number): ReplicaLayout {
+  checkArray(phy2log, 'phy2log');
   checkInt(numExperts, 'numExperts', 1);
   checkCluster(phy2log.length, numGpus, numNodes);
+  checkAlloc('layoutFromPhy2log', 'the layout', (numExperts + phy2log.length) * LAYOUT_BYTES_PER_ENTRY, 'numExperts', true);
   const log2phy: number[][] = Array.from({ length: numExperts }, () => []);
-  phy2log.forEach((e, slot) => {
+  Array.from(phy2log).forEach((e, slot) => {
     if (!Number.isInteger(e) || e < -1 || e >= numExperts) {
-      fail('E_ARGUMENT', `phy2log[${slot}] = ${e} is not an expert in [-1, ${numExperts})`, { argument: 'phy2log', slot, value: e });
+      fail('E_ARGUMENT', `phy2log[${slot}] = ${showValue(e)} is not an expert in [-1, ${numExperts})`, { argument: 'phy2log', slot, value: e });
     }
     if (e >= 0) log2phy[e]!.push(slot);
   });
@@ -97,7 +140,10 @@ export function layoutFromPhy2log(phy2log: readonly number[], numExperts: number
 export function noRedundancyLayout(numExperts: number, numGpus: number, numNodes: number): ReplicaLayout {
   checkInt(numExperts, 'numExperts', 1);
   checkInt(numGpus, 'numGpus', 1);
+  checkInt(numNodes, 'numNodes', 1);
   const slots = Math.ceil(numExperts / numGpus) * numGpus;
+  // The slot table and the layout's lists, before any of them is built.
+  checkAlloc('noRedundancyLayout', 'the layout', (numExperts + slots) * LAYOUT_BYTES_PER_ENTRY, 'numExperts or numGpus', true);
   return layoutFromPhy2log(Array.from({ length: slots }, (_, p) => (p < numExperts ? p : -1)), numExperts, numGpus, numNodes);
 }
 
@@ -113,11 +159,12 @@ export function noRedundancyLayout(numExperts: number, numGpus: number, numNodes
  * @public
  */
 export function layoutPlacement(layout: ReplicaLayout): Placement {
+  checkLayout(layout);
   return validatePlacement(
     {
       numRanks: layout.numGpus,
       gpusPerNode: layout.numGpus / layout.numNodes,
-      expertRanks: layout.log2phy.map((slots) => slots.map((s) => slotGpu(layout, s)).sort((a, b) => a - b)),
+      expertRanks: layout.log2phy.map((slots) => slots.map((s) => slotGpuOf(layout, s)).sort((a, b) => a - b)),
     },
     layout.log2phy.length,
   );
@@ -129,9 +176,12 @@ export function layoutPlacement(layout: ReplicaLayout): Placement {
  * @public
  */
 export function expectedGpuLoads(layout: ReplicaLayout, expertLoad: readonly number[]): number[] {
+  checkLayout(layout);
+  checkArray(expertLoad, 'expertLoad', true);
+  for (let e = 0; e < expertLoad.length; e++) requireLoad(`expertLoad[${e}]`, expertLoad[e]!);
   const loads = new Array<number>(layout.numGpus).fill(0);
   layout.log2phy.forEach((slots, e) => {
-    for (const s of slots) loads[slotGpu(layout, s)]! += (expertLoad[e] ?? 0) / slots.length;
+    for (const s of slots) loads[slotGpuOf(layout, s)]! += (expertLoad[e] ?? 0) / slots.length;
   });
   return loads;
 }
@@ -146,6 +196,8 @@ export function expectedGpuLoads(layout: ReplicaLayout, expertLoad: readonly num
  * @public
  */
 export function imbalance(loads: readonly number[]): number {
+  checkArray(loads, 'loads', true);
+  for (let i = 0; i < loads.length; i++) requireLoad(`loads[${i}]`, loads[i]!);
   let max = 0;
   let sum = 0;
   for (const v of loads) {

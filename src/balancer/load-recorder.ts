@@ -3,7 +3,7 @@
  * A sliding-window recorder of per-layer, per-expert loads: the "observed load" EPLB re-plans from.
  */
 import { fail } from '../errors.js';
-import { checkInt } from '../validate.js';
+import { checkAlloc, checkInt } from '../validate.js';
 import { requireLoad } from './validate.js';
 
 /**
@@ -37,6 +37,7 @@ export class ExpertLoadRecorder {
     checkInt(numLayers, 'numLayers', 1);
     checkInt(numExperts, 'numExperts', 1);
     checkInt(windowSteps, 'windowSteps', 1);
+    checkAlloc('ExpertLoadRecorder', 'the load window', numLayers * numExperts * 8 * 2, 'numLayers or numExperts');
     this.sum = new Float64Array(numLayers * numExperts);
     this.current = new Float64Array(numLayers * numExperts);
   }

@@ -10,6 +10,7 @@
  */
 import { fail, showValue } from '../errors.js';
 import { requireLoad, requireLoadMatrix } from './validate.js';
+import { checkAlloc, checkArray, checkObject, checkString } from '../validate.js';
 
 /** One trace record. */
 export interface LoadRecord {
@@ -38,20 +39,24 @@ function requireId(name: string, v: unknown, where: string): number {
  * @public
  */
 export function loadsFromRecords(records: readonly LoadRecord[], shape: LoadTraceShape = {}): number[][] {
+  checkArray(records, 'records');
+  checkObject(shape, 'shape');
   let L = 0;
   let E = 0;
   records.forEach((r, i) => {
     const where = `record ${i}`;
+    checkObject(r, where);
     L = Math.max(L, requireId('layer', r.layer, where) + 1);
     E = Math.max(E, requireId('expert', r.expert, where) + 1);
     requireLoad(`${where}: tokens`, r.tokens);
   });
-  const numLayers = shape.numLayers ?? L;
-  const numExperts = shape.numExperts ?? E;
+  const numLayers = shape.numLayers === undefined ? L : requireId('numLayers', shape.numLayers, 'shape');
+  const numExperts = shape.numExperts === undefined ? E : requireId('numExperts', shape.numExperts, 'shape');
   if (L > numLayers || E > numExperts) {
     fail('E_ARGUMENT', `records reach layer ${L - 1} / expert ${E - 1}, beyond numLayers ${numLayers} / numExperts ${numExperts}`, { argument: 'records' });
   }
   if (numLayers === 0 || numExperts === 0) fail('E_ARGUMENT', 'a load trace needs at least one layer and one expert', { argument: 'records' });
+  checkAlloc('loadsFromRecords', 'the load matrix', numLayers * numExperts * 8, 'numLayers or numExperts', true);
   const m = Array.from({ length: numLayers }, () => new Array<number>(numExperts).fill(0));
   for (const r of records) m[r.layer]![r.expert]! += r.tokens;
   return m;
@@ -67,6 +72,8 @@ export function loadsFromRecords(records: readonly LoadRecord[], shape: LoadTrac
  * @public
  */
 export function loadTraceFromJson(text: string, shape: LoadTraceShape = {}): number[][] {
+  checkString(text, 'text', true);
+  checkObject(shape, 'shape');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -95,6 +102,7 @@ export function loadTraceFromJson(text: string, shape: LoadTraceShape = {}): num
  * @public
  */
 export function loadTraceFromCsv(text: string, shape: LoadTraceShape = {}): number[][] {
+  checkString(text, 'text', true);
   const lines = text.split(/\r?\n/).map((l, i) => ({ line: l.trim(), n: i + 1 })).filter((l) => l.line !== '' && !l.line.startsWith('#'));
   const header = lines.shift();
   const cols = header?.line.split(',').map((c) => c.trim().toLowerCase());

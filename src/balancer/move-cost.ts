@@ -4,7 +4,7 @@
  * expert weights, and how many bytes cross the network.
  */
 import { fail } from '../errors.js';
-import { checkInt } from '../validate.js';
+import { checkAlloc, checkInt, checkIntRows } from '../validate.js';
 import { requireLoad } from './validate.js';
 
 /** One expert's weights copied to a slot from a GPU that held it under the old plan. */
@@ -57,6 +57,9 @@ export function weightMoveCost(
   checkInt(numGpus, 'numGpus', 1);
   checkInt(numNodes, 'numNodes', 1);
   requireLoad('bytesPerExpert', bytesPerExpert);
+  checkIntRows(oldPhy2log, 'oldPhy2log', -1, Number.MAX_SAFE_INTEGER);
+  checkIntRows(newPhy2log, 'newPhy2log', -1, Number.MAX_SAFE_INTEGER);
+  checkAlloc('weightMoveCost', 'the per-GPU byte counts', numGpus * 16, 'numGpus', true);
   if (oldPhy2log.length !== newPhy2log.length) {
     fail('E_ARGUMENT', `newPhy2log has ${newPhy2log.length} layers, oldPhy2log ${oldPhy2log.length}`, { argument: 'newPhy2log' });
   }

@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { rebalanceExperts, type EplbPlan } from './eplb.js';
 import { ExpertLoadRecorder } from './load-recorder.js';
 import { weightMoveCost, type WeightMoveCost } from './move-cost.js';
-import { checkInt } from '../validate.js';
+import { checkArray, checkInt, checkObject } from '../validate.js';
 import { requireLoad } from './validate.js';
 
 /** Options of {@link PeriodicRebalancer}. */
@@ -58,10 +58,12 @@ export class PeriodicRebalancer {
   private sinceReplan = 0;
 
   constructor(readonly options: RebalancerOptions) {
+    checkObject(options, 'options');
     checkInt(options.intervalSteps, 'intervalSteps', 1);
     requireLoad('bytesPerExpert', options.bytesPerExpert);
     this.recorder = new ExpertLoadRecorder(options.numLayers, options.numExperts, options.windowSteps ?? options.intervalSteps);
     const initial = options.initialWeight ?? Array.from({ length: options.numLayers }, () => new Array<number>(options.numExperts).fill(1));
+    checkArray(initial, 'initialWeight');
     if (initial.length !== options.numLayers) {
       fail('E_ARGUMENT', `initialWeight has ${initial.length} layers, expected ${options.numLayers}`, { argument: 'initialWeight' });
     }

@@ -4,8 +4,9 @@
  * node-limited routing. Pairs that may use the same slots form a class; classes that may use the
  * same GPUs form a group (the unit the min-max solver balances).
  */
-import { fail } from '../errors.js';
-import { gpuNode, slotGpu, type ReplicaLayout } from './layout.js';
+import { fail, showValue } from '../errors.js';
+import { checkLayout, gpuNodeOf, slotGpuOf, type ReplicaLayout } from './layout.js';
+import { checkAlloc, checkArray } from '../validate.js';
 
 /**
  * The nodes each token may reach. `'primary'` (default): the nodes of the rank-0 replicas of the
@@ -36,7 +37,7 @@ export interface PairSet {
 
 function checkExpert(layout: ReplicaLayout, t: number, k: number, e: number): void {
   if (!Number.isInteger(e) || e < -1 || e >= layout.log2phy.length) {
-    fail('E_ARGUMENT', `topkIdx[${t}][${k}] = ${e} is not a logical expert in [-1, ${layout.log2phy.length})`, {
+    fail('E_ARGUMENT', `topkIdx[${t}][${k}] = ${showValue(e)} is not a logical expert in [-1, ${layout.log2phy.length})`, {
       argument: 'topkIdx',
       token: t,
       value: e,
@@ -55,8 +56,12 @@ export function collectPairs(
   tokenNodes: TokenNodes = 'primary',
   active?: readonly boolean[],
 ): PairSet {
+  checkLayout(layout);
+  checkArray(topkIdx, 'topkIdx');
   const T = topkIdx.length;
-  const K = T === 0 ? 0 : topkIdx[0]!.length;
+  const K = T === 0 ? 0 : checkArray(topkIdx[0], 'topkIdx[0]').length;
+  if (tokenNodes !== 'primary' && tokenNodes !== 'any') checkArray(tokenNodes, "tokenNodes (an array of node lists per token, 'primary' or 'any')");
+  checkAlloc('collectPairs', 'the pair table', T * K * 4 + layout.numNodes * 4, 'the tokens of topkIdx');
   const pairClass = new Int32Array(T * K).fill(-1);
   const classes: PairClass[] = [];
   const classByKey = new Map<string, number>();
@@ -68,7 +73,7 @@ export function collectPairs(
     const key = `${expert}:${slots.join(',')}`;
     let id = classByKey.get(key);
     if (id === undefined) {
-      const gpus = [...new Set(slots.map((s) => slotGpu(layout, s)))].sort((a, b) => a - b);
+      const gpus = [...new Set(slots.map((s) => slotGpuOf(layout, s)))].sort((a, b) => a - b);
       const gkey = gpus.join(',');
       let group = groupByKey.get(gkey);
       if (group === undefined) groupByKey.set(gkey, (group = groupGpus.push(gpus) - 1));
@@ -77,20 +82,20 @@ export function collectPairs(
     return id;
   };
   for (let t = 0; t < T; t++) {
-    const row = topkIdx[t]!;
+    const row = checkArray(topkIdx[t], `topkIdx[${t}]`) as readonly number[];
     if (row.length !== K) fail('E_ARGUMENT', `topkIdx[${t}] has length ${row.length}, expected ${K}`, { argument: 'topkIdx', token: t });
     row.forEach((e, k) => checkExpert(layout, t, k, e));
     // Mark the token's reachable nodes with stamp t.
     if (tokenNodes === 'primary') {
-      for (const e of row) if (e >= 0) stamp[gpuNode(layout, slotGpu(layout, layout.log2phy[e]![0]!))] = t;
+      for (const e of row) if (e >= 0) stamp[gpuNodeOf(layout, slotGpuOf(layout, layout.log2phy[e]![0]!))] = t;
     } else if (tokenNodes !== 'any') {
-      for (const n of tokenNodes[t] ?? []) if (n >= 0 && n < layout.numNodes) stamp[n] = t;
+      for (const n of checkArray(tokenNodes[t] ?? [], `tokenNodes[${t}]`) as readonly number[]) if (n >= 0 && n < layout.numNodes) stamp[n] = t;
     }
     for (let k = 0; k < K; k++) {
       const e = row[k]!;
       if (e < 0) continue;
       const ok = (s: number): boolean =>
-        (active === undefined || active[s] === true) && (tokenNodes === 'any' || stamp[gpuNode(layout, slotGpu(layout, s))] === t);
+        (active === undefined || active[s] === true) && (tokenNodes === 'any' || stamp[gpuNodeOf(layout, slotGpuOf(layout, s))] === t);
       const all = layout.log2phy[e]!;
       // Most pairs may use every replica: reuse one class per expert without building a key.
       if (all.every(ok)) {

@@ -4,9 +4,10 @@
  * `round-robin` cycles through each expert's reachable replicas; `balanced` minimises the largest
  * number of pairs any GPU receives, exactly (a max-flow solution, see min-max-assign.ts).
  */
-import { slotGpu, type ReplicaLayout } from './layout.js';
+import { slotGpuOf, type ReplicaLayout } from './layout.js';
 import { minMaxAssign } from './min-max-assign.js';
 import { collectPairs, type PairSet, type TokenNodes } from './replica-pairs.js';
+import { checkObject, checkOneOf } from '../validate.js';
 
 /** How a pair picks among its expert's reachable replicas. */
 export type ReplicaPolicy = 'round-robin' | 'balanced';
@@ -43,7 +44,7 @@ function finish(pairs: PairSet, layout: ReplicaLayout, slotOf: Int32Array): Repl
       const s = slotOf[t * pairs.topk + k]!;
       row[k] = s;
       if (s < 0) continue;
-      const g = slotGpu(layout, s);
+      const g = slotGpuOf(layout, s);
       gpuLoad[g]! += 1;
       if (lastToken[g] !== t) {
         lastToken[g] = t;
@@ -81,7 +82,7 @@ function balanced(pairs: PairSet, layout: ReplicaLayout): Int32Array {
     const gpu = amounts[g]![cursor[g]!]![0];
     const key = c * layout.numGpus + gpu;
     let s = spread.get(key);
-    if (s === undefined) spread.set(key, (s = { slots: cls.slots.filter((x) => slotGpu(layout, x) === gpu), next: 0 }));
+    if (s === undefined) spread.set(key, (s = { slots: cls.slots.filter((x) => slotGpuOf(layout, x) === gpu), next: 0 }));
     return s.slots[s.next++ % s.slots.length]!;
   });
 }
@@ -122,6 +123,8 @@ export function routeToReplicas(
   layout: ReplicaLayout,
   options: ReplicaRoutingOptions = {},
 ): ReplicaRouting {
+  checkObject(options, 'options');
+  const policy = checkOneOf(options.policy ?? 'balanced', 'options.policy', ['balanced', 'round-robin'] as const);
   const pairs = collectPairs(topkIdx, layout, options.tokenNodes ?? 'primary');
-  return routePairs(pairs, layout, options.policy ?? 'balanced');
+  return routePairs(pairs, layout, policy);
 }

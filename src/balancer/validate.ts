@@ -12,14 +12,15 @@ import { fail, showValue } from '../errors.js';
  */
 export function requireLoadMatrix(name: string, m: readonly (readonly number[])[]): { rows: number; cols: number } {
   if (!Array.isArray(m) || m.length === 0) fail('E_ARGUMENT', `${name} must be a non-empty matrix`, { argument: name });
-  const cols = m[0]?.length ?? 0;
+  const cols = Array.isArray(m[0]) ? m[0].length : 0;
   if (cols === 0) fail('E_ARGUMENT', `${name}[0] must be a non-empty row`, { argument: name });
-  m.forEach((row, i) => {
-    if (!Array.isArray(row) || row.length !== cols) {
-      fail('E_ARGUMENT', `${name}[${i}] has length ${String(row?.length)}, expected ${cols}`, { argument: name, row: i });
-    }
-    row.forEach((v, j) => requireLoad(`${name}[${i}][${j}]`, v));
-  });
+  // Indexed loops: a sparse array's holes are checked too (forEach would skip them).
+  for (let i = 0; i < m.length; i++) {
+    const row = m[i];
+    if (!Array.isArray(row)) fail('E_ARGUMENT', `${name}[${i}] must be an array of ${cols} loads, got ${showValue(row)}`, { argument: name, row: i });
+    if (row.length !== cols) fail('E_ARGUMENT', `${name}[${i}] has length ${row.length}, expected ${cols}`, { argument: name, row: i });
+    for (let j = 0; j < cols; j++) requireLoad(`${name}[${i}][${j}]`, row[j]!);
+  }
   return { rows: m.length, cols };
 }
 

@@ -5,7 +5,7 @@
  */
 import { fail } from '../errors.js';
 import { createRng } from '../routing/rng.js';
-import { checkInt } from '../validate.js';
+import { checkAlloc, checkArray, checkInt, checkIntRows } from '../validate.js';
 import { requireLoad } from './validate.js';
 
 /**
@@ -22,6 +22,8 @@ export function zipfPopularity(numLayers: number, numExperts: number, exponent: 
   checkInt(numLayers, 'numLayers', 1);
   checkInt(numExperts, 'numExperts', 1);
   requireLoad('exponent', exponent);
+  checkInt(seed, 'seed', Number.MIN_SAFE_INTEGER);
+  checkAlloc('zipfPopularity', 'the popularity matrix', numLayers * numExperts * 16, 'numLayers or numExperts', true);
   const rng = createRng(seed);
   const rand = (): number => rng.uniform();
   let z = 0;
@@ -49,8 +51,11 @@ export function zipfPopularity(numLayers: number, numExperts: number, exponent: 
  * @public
  */
 export function sampleTopk(popularity: readonly number[], numTokens: number, topk: number, seed: number): number[][] {
+  checkArray(popularity, 'popularity', true);
   checkInt(numTokens, 'numTokens', 0);
   checkInt(topk, 'topk', 1);
+  checkInt(seed, 'seed', Number.MIN_SAFE_INTEGER);
+  checkAlloc('sampleTopk', 'the top-k table', numTokens * (topk + 4) * 8, 'numTokens or topk', true);
   const positive = popularity.filter((p) => requireLoad('popularity[i]', p) > 0).length;
   if (topk > positive) {
     fail('E_ARGUMENT', `topk (${topk}) exceeds the ${positive} experts with positive popularity`, { argument: 'topk', value: topk });
@@ -88,6 +93,9 @@ export function sampleTopk(popularity: readonly number[], numTokens: number, top
  * @public
  */
 export function countExpertTokens(topkIdx: readonly (readonly number[])[], numExperts: number): number[] {
+  checkInt(numExperts, 'numExperts', 1);
+  checkIntRows(topkIdx, 'topkIdx', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  checkAlloc('countExpertTokens', 'the counts', numExperts * 8, 'numExperts', true);
   const counts = new Array<number>(numExperts).fill(0);
   for (const row of topkIdx) for (const e of row) if (e >= 0 && e < numExperts) counts[e]! += 1;
   return counts;

@@ -4,7 +4,8 @@
  * bias moves down by γ when it was overloaded and up by γ when underloaded, relative to the mean
  * load. The bias only changes which experts are chosen, never the weights.
  */
-import { checkFinite, checkInt, checkLength, checkNumber } from '../validate.js';
+import { fail, showValue } from '../errors.js';
+import { checkAlloc, checkArray, checkFinite, checkFunction, checkInt, checkLength, checkNumber, checkObject, checkTypedArray, checkWork } from '../validate.js';
 import { type NumericArray } from './check.js';
 import { validateGateConfig, type GateConfig } from './config.js';
 import { gateFromLogits } from './gate.js';
@@ -20,6 +21,7 @@ import { createRng } from './rng.js';
  */
 export function updateBias(bias: NumericArray, expertLoad: ArrayLike<number>, gamma: number): Float64Array {
   checkNumber(gamma, 'gamma', true);
+  checkFinite(bias, 'bias');
   checkLength(expertLoad, bias.length, 'expertLoad', `bias length ${bias.length}`);
   checkFinite(bias, 'bias');
   checkFinite(expertLoad, 'expertLoad');
@@ -38,7 +40,9 @@ export function updateBias(bias: NumericArray, expertLoad: ArrayLike<number>, ga
  * @public
  */
 export function expertLoad(topkIdx: Int32Array, numExperts: number): Int32Array {
+  checkArray(topkIdx, 'topkIdx', true);
   checkInt(numExperts, 'numExperts', 1);
+  checkAlloc('expertLoad', 'the load', numExperts * 4, 'numExperts');
   const load = new Int32Array(numExperts);
   for (let i = 0; i < topkIdx.length; i++) {
     const e = topkIdx[i]!;
@@ -59,6 +63,7 @@ export function batchExpertLoad(parts: readonly Int32Array[], numExperts: number
 
 /** Max over mean of a load vector (1 = perfectly balanced). @public */
 export function maxOverMean(load: ArrayLike<number>): number {
+  checkFinite(load, 'load');
   let max = 0;
   let sum = 0;
   for (let e = 0; e < load.length; e++) {
@@ -85,7 +90,13 @@ export function biasBalancingStep(
   numExperts: number,
   route: (bias: Float64Array) => readonly Int32Array[],
 ): BiasBalancingStep {
+  checkTypedArray(bias, 'bias', Float64Array);
+  checkNumber(gamma, 'gamma', true);
+  checkLength(bias, checkInt(numExperts, 'numExperts', 1), 'bias', `numExperts ${numExperts}`);
+  checkFunction(route, 'route');
   const topkIdx = route(bias);
+  if (!Array.isArray(topkIdx)) fail('E_ARGUMENT', `biasBalancingStep: route must return an array of Int32Arrays, got ${showValue(topkIdx)}`, { argument: 'route' });
+  topkIdx.forEach((t, i) => checkTypedArray(t, `route(bias)[${i}]`, Int32Array));
   const load = batchExpertLoad(topkIdx, numExperts);
   return { topkIdx, load, bias: updateBias(bias, load, gamma) };
 }
@@ -143,6 +154,7 @@ export interface BiasBalancingResult {
  * @public
  */
 export function simulateBiasBalancing(options: BiasBalancingOptions = {}): BiasBalancingResult {
+  checkObject(options, 'options');
   const config = validateGateConfig(
     options.config ?? { scoreFunc: 'sigmoid', numExperts: 64, topk: 8, numGroups: 8, topkGroups: 4, routeScale: 2.5 },
   );
@@ -152,6 +164,8 @@ export function simulateBiasBalancing(options: BiasBalancingOptions = {}): BiasB
   const skew = checkNumber(options.skew ?? 1, 'options.skew', true);
   const rng = createRng(checkInt(options.seed ?? 1, 'options.seed', 0, 2 ** 32 - 1));
   const E = config.numExperts;
+  checkWork('simulateBiasBalancing', steps * tokens * E, 'options.steps, options.tokensPerStep or config.numExperts');
+  checkAlloc('simulateBiasBalancing', 'the logits', tokens * E * 8, 'options.tokensPerStep or config.numExperts');
   const popularity = Float64Array.from({ length: E }, () => skew * rng.normal());
   const logits = new Float64Array(tokens * E);
   let bias: Float64Array = new Float64Array(E);

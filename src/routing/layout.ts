@@ -4,7 +4,7 @@
  * token-to-rank membership matrix, computed from `topkIdx` before dispatch.
  */
 import { fail } from '../errors.js';
-import { checkInt } from '../validate.js';
+import { checkAlloc, checkInt, checkObject, checkTypedArray } from '../validate.js';
 
 /**
  * The cluster shape the layout is computed for. A {@link Placement} satisfies it.
@@ -48,8 +48,10 @@ export interface DispatchLayout {
  * @public
  */
 export function getDispatchLayout(topkIdx: Int32Array, topk: number, numExperts: number, shape: ClusterShape): DispatchLayout {
+  checkTypedArray(topkIdx, 'topkIdx', Int32Array);
   checkInt(topk, 'topk', 1);
   checkInt(numExperts, 'numExperts', 1);
+  checkObject(shape, 'shape');
   const R = checkInt(shape.numRanks, 'shape.numRanks', 1);
   const gpn = checkInt(shape.gpusPerNode, 'shape.gpusPerNode', 1);
   if (numExperts % R !== 0) fail('E_ARGUMENT', `shape.numRanks ${R} does not divide numExperts ${numExperts}`, { argument: 'shape.numRanks', value: R, numExperts });
@@ -58,6 +60,7 @@ export function getDispatchLayout(topkIdx: Int32Array, topk: number, numExperts:
     fail('E_ARGUMENT', `topkIdx has length ${topkIdx.length}, not a multiple of topk ${topk}`, { argument: 'topkIdx', length: topkIdx.length, topk });
   }
   const tokens = topkIdx.length / topk;
+  checkAlloc('getDispatchLayout', 'the layout', tokens * R + numExperts * 4 + R * 8, 'numExperts or shape.numRanks');
   const numNodes = R / gpn;
   const perRank = numExperts / R;
   const numTokensPerRank = new Int32Array(R);

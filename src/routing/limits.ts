@@ -11,7 +11,7 @@
  * expert has a replica on a kept rank of a kept node.
  */
 import { fail } from '../errors.js';
-import { checkInt } from '../validate.js';
+import { checkInt, checkObject } from '../validate.js';
 import { compilePlacement, type CompiledPlacement, type Placement } from './placement.js';
 import { topkInto, topSum } from './select.js';
 
@@ -80,6 +80,7 @@ function unitLimit(
 /** Check `limit` against the gate shape and prepare its per-token state. @internal */
 export function planLimits(limit: RouteLimit | undefined, numExperts: number, topk: number): UnitLimit[] {
   if (limit === undefined) return [];
+  checkObject(limit, 'limit');
   const c: CompiledPlacement = compilePlacement(limit.placement, numExperts);
   const out: UnitLimit[] = [];
   if (limit.maxNodes !== undefined) {

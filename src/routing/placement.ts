@@ -3,8 +3,11 @@
  * Where experts live: the {@link Placement} type (plain data, owned by routing, produced by the load
  * balancer from EPLB plans) and its compiled, per-node / per-rank form used on the routing hot path.
  */
-import { fail } from '../errors.js';
-import { checkInt } from '../validate.js';
+import { fail, showValue } from '../errors.js';
+import { checkAlloc, checkArray, checkInt, checkObject } from '../validate.js';
+
+/** Heap bytes of one expert's entry in a placement (a one-element array and its slot), for the allocation check. */
+const PLACEMENT_BYTES_PER_EXPERT = 48;
 
 /**
  * Which ranks (GPUs) hold each logical expert, and which node each rank is on. Plain, serialisable
@@ -40,6 +43,8 @@ export function contiguousPlacement(numExperts: number, numRanks: number, gpusPe
   if (numExperts % numRanks !== 0) {
     fail('E_ARGUMENT', `numRanks ${numRanks} does not divide numExperts ${numExperts}`, { argument: 'numRanks', value: numRanks, numExperts });
   }
+  checkInt(gpusPerNode, 'gpusPerNode', 1);
+  checkAlloc('contiguousPlacement', 'the placement', numExperts * PLACEMENT_BYTES_PER_EXPERT, 'numExperts', true);
   const perRank = numExperts / numRanks;
   const expertRanks = Array.from({ length: numExperts }, (_, e) => [Math.floor(e / perRank)]);
   return validatePlacement({ numRanks, gpusPerNode, expertRanks }, numExperts);
@@ -53,7 +58,11 @@ export function contiguousPlacement(numExperts: number, numRanks: number, gpusPe
  * @public
  */
 export function placementFromSlots(phy2log: ArrayLike<number>, numExperts: number, numRanks: number, gpusPerNode: number): Placement {
+  checkArray(phy2log, 'phy2log', true);
+  checkInt(numExperts, 'numExperts', 1);
   checkInt(numRanks, 'numRanks', 1);
+  checkInt(gpusPerNode, 'gpusPerNode', 1);
+  checkAlloc('placementFromSlots', 'the placement', numExperts * PLACEMENT_BYTES_PER_EXPERT, 'numExperts', true);
   if (phy2log.length % numRanks !== 0) {
     fail('E_ARGUMENT', `phy2log has ${phy2log.length} slots, not a multiple of numRanks ${numRanks}`, { argument: 'phy2log', length: phy2log.length, numRanks });
   }
@@ -72,6 +81,8 @@ export function placementFromSlots(phy2log: ArrayLike<number>, numExperts: numbe
  * @public
  */
 export function validatePlacement(placement: Placement, numExperts: number): Placement {
+  checkObject(placement, 'placement');
+  checkInt(numExperts, 'numExperts', 1);
   const numRanks = checkInt(placement.numRanks, 'placement.numRanks', 1);
   const gpn = checkInt(placement.gpusPerNode, 'placement.gpusPerNode', 1);
   if (numRanks % gpn !== 0) {
@@ -79,7 +90,7 @@ export function validatePlacement(placement: Placement, numExperts: number): Pla
   }
   const er = placement.expertRanks;
   if (!Array.isArray(er) || er.length !== numExperts) {
-    fail('E_ARGUMENT', `placement.expertRanks must list ${numExperts} experts, got ${Array.isArray(er) ? er.length : String(er)}`, {
+    fail('E_ARGUMENT', `placement.expertRanks must list ${numExperts} experts, got ${Array.isArray(er) ? er.length : showValue(er)}`, {
       argument: 'placement.expertRanks',
       expected: numExperts,
     });

@@ -13,7 +13,7 @@ import { loadHardwareProfile } from '../hardware/profile-file.js';
 import type { EpConfig } from '../ep/ep-config.js';
 import { scenarioEpConfigs } from './moe-steps.js';
 import { rebalanceExperts } from '../balancer/eplb.js';
-import { layerLayout, layoutFromPhy2log, slotGpu, type ReplicaLayout } from '../balancer/layout.js';
+import { layerLayout, layoutFromPhy2log, slotGpuOf, type ReplicaLayout } from '../balancer/layout.js';
 import { routeToReplicas } from '../balancer/replica-routing.js';
 import { zipfPopularity } from '../balancer/zipf.js';
 import { createStepRouter, type RoutedStep } from './route-steps.js';
@@ -82,7 +82,7 @@ function countStep(slots: Int32Array[], layout: ReplicaLayout, K: number, E: num
       if (p < 0) continue;
       slotLoad[p]!++;
       expertLoad[layout.phy2log[p]!]!++;
-      const g = slotGpu(layout, p);
+      const g = slotGpuOf(layout, p);
       const t = (i / K) | 0;
       if (seen[g] !== t) {
         seen[g] = t;

@@ -8,7 +8,7 @@ import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
 import { PHASES, type PhaseName, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
 import type { EpConfig } from '../ep/ep-config.js';
-import { slotGpu } from '../balancer/layout.js';
+import { slotGpuOf } from '../balancer/layout.js';
 import { benchmarkRowBytes } from '../ep/records.js';
 import type { ScheduleFigures } from '../schedule/figures.js';
 
@@ -222,7 +222,7 @@ export function deepepBandwidth(plan: MoePlan, phases: readonly PhaseRun[], rank
     for (let i = 0; i < row.length; i++) {
       const p = row[i]!;
       if (p < 0) continue;
-      const node = Math.floor(slotGpu(plan.layout, p) / gpn);
+      const node = Math.floor(slotGpuOf(plan.layout, p) / gpn);
       const t = (i / K) | 0;
       if (nodeSeen[node] !== t) {
         nodeSeen[node] = t;
