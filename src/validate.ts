@@ -60,6 +60,12 @@ export function checkLength(array: unknown, expected: number, name: string, shap
   }
 }
 
+/** Throw unless `value` is a number (NaN and infinities allowed: element-wise conversions take them). */
+export function checkNumeric(value: unknown, name: string): number {
+  if (typeof value !== 'number') fail('E_ARGUMENT', `${name} must be a number, got ${showValue(value)}`, { argument: name, value: describeType(value) });
+  return value;
+}
+
 /** What a value is, for "must be a Float32Array, got ..." messages. */
 export function describeType(v: unknown): string {
   if (v === null) return 'null';
@@ -118,6 +124,27 @@ export function checkString(value: unknown, name: string, allowEmpty = false, co
   if (typeof value !== 'string' || (!allowEmpty && value.length === 0))
     fail(code, `${name} must be a ${allowEmpty ? '' : 'non-empty '}string, got ${showValue(value)}`, { argument: name, value: describeType(value) });
   return value;
+}
+
+/**
+ * Throw unless `value` has the shape of `template` (a default object): every number of the
+ * template a finite number >= 0 in `value`, every string a string, objects and arrays recursively
+ * (an array's elements against the template's first). Returns `value`. For parameter records
+ * such as a compute model or model dimensions, checked against their defaults.
+ */
+export function checkLike<T>(value: unknown, template: T, name: string): T {
+  if (typeof template === 'number') checkNumber(value, name, true);
+  else if (typeof template === 'string') checkString(value, name, true);
+  else if (typeof template === 'boolean') {
+    if (typeof value !== 'boolean') fail('E_ARGUMENT', `${name} must be true or false, got ${showValue(value)}`, { argument: name, value });
+  } else if (Array.isArray(template)) {
+    const a = checkArray(value, name);
+    if (template.length > 0) for (let i = 0; i < a.length; i++) checkLike(a[i], template[0], `${name}[${i}]`);
+  } else if (typeof template === 'object' && template !== null) {
+    const o = checkObject(value, name);
+    for (const k of Object.keys(template)) checkLike(o[k], (template as Record<string, unknown>)[k], `${name}.${k}`);
+  }
+  return value as T;
 }
 
 /** Throw unless `value` is a function. */

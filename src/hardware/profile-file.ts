@@ -8,7 +8,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 import { readJsonFile } from '../json-file.js';
 import {
   builtInHardwareSources, getHardwareProfile, hardwareField, hardwareProfileNames, validateHardwareProfile, HARDWARE_FIELDS,
@@ -52,6 +52,8 @@ export function isBuiltInHardware(spec: string): boolean {
  * @throws ExpertmeshError `E_CONFIG` naming the file, the field and the bad value.
  */
 export function resolveHardware(spec: HardwareSpec, where = 'hardware', baseDir = process.cwd(), depth = 0): ResolvedHardware {
+  if (typeof where !== 'string') fail('E_CONFIG', `resolveHardware: where must be a string naming the spec's origin, got ${showValue(where)}`, { argument: 'where' });
+  if (typeof baseDir !== 'string') fail('E_CONFIG', `${where}: baseDir must be a directory path, got ${showValue(baseDir)}`, { where, argument: 'baseDir' });
   if (depth > 8) fail('E_CONFIG', `${where}: 'extends' chain is deeper than 8 (a cycle?)`, { where });
   if (typeof spec === 'string') {
     if (isBuiltInHardware(spec)) {
@@ -67,7 +69,7 @@ export function resolveHardware(spec: HardwareSpec, where = 'hardware', baseDir 
     if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('E_CONFIG', `${where}: ${spec} must hold a JSON object`, { where, path });
     return fromObject(json as Record<string, unknown>, spec, dirname(path), depth);
   }
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) fail('E_CONFIG', `${where}: a hardware profile is a name, a path or an object, got ${JSON.stringify(spec)}`, { where });
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) fail('E_CONFIG', `${where}: a hardware profile is a name, a path or an object, got ${showValue(spec)}`, { where });
   return fromObject(spec, where === 'hardware' ? 'inline' : where, baseDir, depth);
 }
 
@@ -84,7 +86,7 @@ function fromObject(obj: Record<string, unknown>, origin: string, baseDir: strin
   const given = new Map<HardwareField, { value: number; source?: string | undefined }>();
   const take = (field: string, v: unknown) => {
     const p = valueSchema.safeParse(v);
-    if (!p.success) fail('E_CONFIG', `${origin}: ${field} must be a number or { "value": number, "source": string }, got ${JSON.stringify(v)}`, { where: origin, field, value: v });
+    if (!p.success) fail('E_CONFIG', `${origin}: ${field} must be a number or { "value": number, "source": string }, got ${showValue(v)}`, { where: origin, field, value: v });
     const val = typeof p.data === 'number' ? { value: p.data } : p.data;
     if (!Number.isFinite(val.value) || val.value <= 0) fail('E_CONFIG', `${origin}: ${field} must be a positive finite number, got ${val.value}`, { where: origin, field, value: val.value });
     given.set(field as HardwareField, val);

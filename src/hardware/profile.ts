@@ -178,7 +178,8 @@ const SOURCES: ReadonlyMap<string, HardwareSources> = new Map([
 
 /** The sources of a built-in profile's values (by name, case-insensitive). */
 export function builtInHardwareSources(name: string): HardwareSources {
-  const s = SOURCES.get(String(name).toUpperCase());
+  if (typeof name !== 'string') fail('E_CONFIG', `hardware profile name must be a string such as 'H800', got ${showValue(name)}`, { name: showValue(name) });
+  const s = SOURCES.get(name.toUpperCase());
   if (!s) fail('E_CONFIG', `unknown hardware profile '${name}'; known: ${hardwareProfileNames().join(', ')}`, { name });
   return s;
 }

@@ -4,7 +4,7 @@
  * rounded to float32, then to the upper 16 bits with ties to even; overflow goes to +-Inf; every NaN
  * becomes the canonical `0x7fc0`.
  */
-import { checkTypedArray } from '../validate.js';
+import { checkNumeric, checkTypedArray } from '../validate.js';
 
 const SCRATCH = new ArrayBuffer(4);
 const F32 = new Float32Array(SCRATCH);
@@ -18,13 +18,13 @@ export function bf16FromF32Bits(u: number): number {
 
 /** BF16 bits (uint16) of `x`. @example toBF16Bits(1) === 0x3f80; toBF16Bits(NaN) === 0x7fc0 */
 export function toBF16Bits(x: number): number {
-  F32[0] = x;
+  F32[0] = checkNumeric(x, 'toBF16Bits: x');
   return bf16FromF32Bits(U32[0]!);
 }
 
 /** The value of BF16 bits (only the low 16 bits are used). @example fromBF16Bits(0x3f80) === 1 */
 export function fromBF16Bits(bits: number): number {
-  U32[0] = (bits & 0xffff) << 16;
+  U32[0] = (checkNumeric(bits, 'fromBF16Bits: bits') & 0xffff) << 16;
   return F32[0]!;
 }
 
@@ -35,7 +35,7 @@ export function roundBF16(x: number): number {
 
 /** BF16 bits of every element of a Float32Array (into `out` if given). @example toBF16Array(new Float32Array([1])) */
 export function toBF16Array(x: Float32Array, out?: Uint16Array): Uint16Array {
-  checkTypedArray(x, 'x', Float32Array, x.length);
+  checkTypedArray(x, 'x', Float32Array);
   const dst = out === undefined ? new Uint16Array(x.length) : checkTypedArray(out, 'out', Uint16Array, x.length);
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
   for (let i = 0; i < bits.length; i++) dst[i] = bf16FromF32Bits(bits[i]!);
@@ -44,7 +44,7 @@ export function toBF16Array(x: Float32Array, out?: Uint16Array): Uint16Array {
 
 /** Float32 values of BF16 bits (into `out` if given). @example fromBF16Array(new Uint16Array([0x3f80])) */
 export function fromBF16Array(bits: Uint16Array, out?: Float32Array): Float32Array {
-  checkTypedArray(bits, 'bits', Uint16Array, bits.length);
+  checkTypedArray(bits, 'bits', Uint16Array);
   const dst = out === undefined ? new Float32Array(bits.length) : checkTypedArray(out, 'out', Float32Array, bits.length);
   const d32 = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   for (let i = 0; i < bits.length; i++) d32[i] = bits[i]! << 16;
@@ -53,7 +53,7 @@ export function fromBF16Array(bits: Uint16Array, out?: Float32Array): Float32Arr
 
 /** Round every element of a Float32Array to BF16 in place (returns it). @example roundBF16Array(new Float32Array([1.00390625])) */
 export function roundBF16Array(x: Float32Array): Float32Array {
-  checkTypedArray(x, 'x', Float32Array, x.length);
+  checkTypedArray(x, 'x', Float32Array);
   const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
   for (let i = 0; i < u.length; i++) u[i] = bf16FromF32Bits(u[i]!) << 16;
   return x;

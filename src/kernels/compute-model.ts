@@ -18,7 +18,8 @@
  */
 import { fail, showValue } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
-import { checkInt } from '../validate.js';
+import { checkInt, checkLike, checkNumber, checkObject } from '../validate.js';
+import { validateHardwareProfile } from '../hardware/profile.js';
 
 /** Number formats of the compute model. */
 export type ComputeFormat = 'fp8' | 'bf16' | 'fp32';
@@ -107,6 +108,18 @@ export function checkFormat(fmt: unknown): ComputeFormat {
   return fmt as ComputeFormat;
 }
 
+/**
+ * Check the arguments every compute-time function shares: the profile, the options and their
+ * compute-model parameters; returns the parameters in force. @internal
+ */
+export function checkTimeArgs(profile: HardwareProfile, opts: ComputeTimeOptions | undefined, shape: unknown, shapeName = 'shape'): ComputeModelParams {
+  validateHardwareProfile(profile, 'profile');
+  checkObject(shape, shapeName);
+  if (opts === undefined) return DEFAULT_COMPUTE_MODEL;
+  checkObject(opts, 'opts');
+  return opts.params === undefined || opts.params === DEFAULT_COMPUTE_MODEL ? DEFAULT_COMPUTE_MODEL : checkLike(opts.params, DEFAULT_COMPUTE_MODEL, 'opts.params');
+}
+
 export function checkSms(profile: HardwareProfile, sms: number | undefined): number {
   const s = checkInt(sms ?? profile.smCount, 'sms', 1);
   if (s > profile.smCount) fail('E_ARGUMENT', `sms must be at most ${profile.smCount} on ${profile.name}, got ${s}`, { argument: 'sms', value: s });
@@ -125,10 +138,10 @@ export function streamBytesPerUs(profile: HardwareProfile, p: ComputeModelParams
  * @example kernelTimeUs(H200, { flops: 2e12, bytes: 1e9, format: 'bf16' }) // ~2.4 ms
  */
 export function kernelTimeUs(profile: HardwareProfile, cost: KernelCost, opts?: ComputeTimeOptions): number {
-  const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
+  const p = checkTimeArgs(profile, opts, cost, 'cost');
   const fmt = checkFormat(cost.format);
-  for (const [name, v] of [['flops', cost.flops], ['bytes', cost.bytes]] as const)
-    if (!(v >= 0 && v < Infinity)) fail('E_ARGUMENT', `${name} must be a finite non-negative number, got ${v}`, { argument: name, value: v });
+  checkNumber(cost.flops, 'cost.flops', true);
+  checkNumber(cost.bytes, 'cost.bytes', true);
   const sms = checkSms(profile, opts?.sms);
   const computeUs = cost.flops / (profile.peakTflops[fmt] * p.computeEfficiency[fmt] * (sms / profile.smCount) * 1e6);
   const memoryUs = cost.bytes / streamBytesPerUs(profile, p, fmt, sms);
@@ -149,6 +162,7 @@ export interface GemmShape {
  * @example gemmCost({ m: 128, n: 4096, k: 7168, format: 'fp8' })
  */
 export function gemmCost(shape: GemmShape, _params: ComputeModelParams = DEFAULT_COMPUTE_MODEL): KernelCost {
+  checkObject(shape, 'shape');
   const m = checkInt(shape.m, 'm', 0), n = checkInt(shape.n, 'n', 1), k = checkInt(shape.k, 'k', 1);
   const b = FORMAT_BYTES[checkFormat(shape.format)];
   return { flops: 2 * m * n * k, bytes: (m * k + n * k) * b + m * n * 2, format: shape.format };
@@ -256,7 +270,7 @@ function planConfig(profile: HardwareProfile, p: ComputeModelParams, shape: Grou
  * @example planGroupedGemm(H800, { ms: [300, 0, 41], n: 4096, k: 7168, format: 'fp8' }, { sms: 112 })
  */
 export function planGroupedGemm(profile: HardwareProfile, shape: GroupedGemmShape, opts?: ComputeTimeOptions): GemmPlan | null {
-  const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
+  const p = checkTimeArgs(profile, opts, shape);
   const fmt = checkFormat(shape.format);
   if (!Array.isArray(shape.ms)) fail('E_ARGUMENT', `ms must be an array of group sizes, got ${showValue(shape.ms)}`, { argument: 'ms', value: shape.ms });
   shape.ms.forEach((m, i) => checkInt(m, `ms[${i}]`, 0));
@@ -287,6 +301,7 @@ export function groupedGemmTimeUs(profile: HardwareProfile, shape: GroupedGemmSh
  * @example gemmTimeUs(H200, { m: 4096, n: 4096, k: 7168, format: 'fp8' }) // ~174 us
  */
 export function gemmTimeUs(profile: HardwareProfile, shape: GemmShape, opts?: ComputeTimeOptions): number {
+  checkTimeArgs(profile, opts, shape);
   return groupedGemmTimeUs(profile, { ms: [checkInt(shape.m, 'm', 0)], n: shape.n, k: shape.k, format: shape.format }, opts);
 }
 
@@ -296,7 +311,7 @@ export function gemmTimeUs(profile: HardwareProfile, shape: GemmShape, opts?: Co
  * model with the table; simulated time uses {@link gemmTimeUs}.
  */
 export function measuredGemmUs(profile: HardwareProfile, shape: GemmShape, opts?: ComputeTimeOptions): number {
-  const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
+  const p = checkTimeArgs(profile, opts, shape);
   const plan = planGroupedGemm(profile, { ms: [checkInt(shape.m, 'm', 0)], n: shape.n, k: shape.k, format: shape.format }, opts);
   return p.measuredLaunchUs + p.measuredOpOverheadUs[shape.format] + (plan?.bodyUs ?? 0);
 }
@@ -318,6 +333,7 @@ export interface ExpertShape {
  * @example expertTimeUs(H800, { tokens: 256, hidden: 7168, intermediate: 2048, format: 'fp8' }, { sms: 112 })
  */
 export function expertTimeUs(profile: HardwareProfile, shape: ExpertShape, opts?: ComputeTimeOptions): number {
+  checkTimeArgs(profile, opts, shape);
   const t = checkInt(shape.tokens, 'tokens', 0);
   if (t === 0) return 0;
   return groupedExpertsTimeUs(profile, { tokensPerExpert: [t], hidden: shape.hidden, intermediate: shape.intermediate, format: shape.format }, opts);
@@ -338,6 +354,7 @@ export interface GroupedExpertsShape {
  * @example groupedExpertsTimeUs(H800, { tokensPerExpert: [700, 12, 0, 300], hidden: 7168, intermediate: 2048, format: 'fp8' })
  */
 export function groupedExpertsTimeUs(profile: HardwareProfile, shape: GroupedExpertsShape, opts?: ComputeTimeOptions): number {
+  checkTimeArgs(profile, opts, shape);
   const h = checkInt(shape.hidden, 'hidden', 1), i = checkInt(shape.intermediate, 'intermediate', 1);
   const ms = shape.tokensPerExpert;
   return groupedGemmTimeUs(profile, { ms, n: 2 * i, k: h, format: shape.format }, opts) + groupedGemmTimeUs(profile, { ms, n: h, k: i, format: shape.format }, opts);

@@ -7,7 +7,7 @@
 import { roundBF16Array } from './bf16.js';
 import { f32Gemm, fp8Gemm, type GemmOptions } from './gemm.js';
 import { quantizePerBlock, quantizePerTile, QUANT_GROUP, type Quantized, type QuantizeOptions } from './quantize.js';
-import { checkInt, checkTypedArray } from '../validate.js';
+import { checkInt, checkObject, checkTypedArray } from '../validate.js';
 import { checkMultiple } from './validate.js';
 
 /** Weights of one SwiGLU expert, float32, row-major. */
@@ -40,6 +40,7 @@ export interface ExpertFfnOptions {
 }
 
 function checkWeights(w: ExpertWeights | QuantizedExpertWeights): { h: number; i: number } {
+  checkObject(w, 'weights');
   return { h: checkInt(w.hidden, 'weights.hidden', 1), i: checkInt(w.intermediate, 'weights.intermediate', 1) };
 }
 
@@ -48,6 +49,7 @@ function checkWeights(w: ExpertWeights | QuantizedExpertWeights): { h: number; i
  * @example swigluInPlace(new Float32Array([1]), new Float32Array([2])) // [1.4621...]
  */
 export function swigluInPlace(g: Float32Array, u: Float32Array): Float32Array {
+  checkTypedArray(g, 'g', Float32Array);
   checkTypedArray(u, 'u', Float32Array, g.length);
   for (let j = 0; j < g.length; j++) {
     const x = g[j]!;
@@ -103,7 +105,8 @@ export function expertFfnFp8(x: Float32Array | Quantized, tokens: number, w: Qua
   checkInt(tokens, 'tokens', 1);
   checkMultiple('weights.hidden', h, QUANT_GROUP);
   checkMultiple('weights.intermediate', i, QUANT_GROUP);
-  const xq = x instanceof Float32Array ? quantizePerTile(x, tokens, h, opts) : x;
+  for (const k of ['gate', 'up', 'down'] as const) checkObject(w[k], `weights.${k}`);
+  const xq = x instanceof Float32Array ? quantizePerTile(x, tokens, h, opts) : (checkObject(x, 'x (a Float32Array or a quantized { q, scales })') as unknown as Quantized);
   const g = fp8Gemm(xq.q, xq.scales, w.gate.q, w.gate.scales, tokens, i, h, opts);
   const u = fp8Gemm(xq.q, xq.scales, w.up.q, w.up.scales, tokens, i, h, opts);
   const aq = quantizePerTile(swigluInPlace(g, u), tokens, i, opts);

@@ -10,7 +10,7 @@
  * `'saturate'` (default, as the quantization kernels' saturating conversions) gives the largest finite
  * value with the input's sign; `'pytorch'` gives NaN for E4M3 and Inf for E5M2. NaN stays NaN.
  */
-import { checkTypedArray } from '../validate.js';
+import { checkNumeric, checkObject, checkOneOf, checkTypedArray } from '../validate.js';
 
 /** What an FP8 encoder does with finite values beyond the format's range and with +-Inf. */
 export type Fp8Overflow = 'saturate' | 'pytorch';
@@ -99,9 +99,16 @@ const SCRATCH = new ArrayBuffer(4);
 const F32 = new Float32Array(SCRATCH);
 const U32 = new Uint32Array(SCRATCH);
 
+/** Whether `opts` asks for saturation (the default); checks the options. */
+function saturates(opts: Fp8EncodeOptions | undefined): boolean {
+  if (opts === undefined) return true;
+  checkObject(opts, 'opts');
+  return checkOneOf(opts.overflow ?? 'saturate', 'opts.overflow', ['saturate', 'pytorch'] as const) === 'saturate';
+}
+
 function scalarEncode(x: number, fmt: Fp8Format, opts?: Fp8EncodeOptions): number {
-  F32[0] = x;
-  return encodeFp8Bits(U32[0]!, fmt, opts?.overflow !== 'pytorch');
+  F32[0] = checkNumeric(x, fmt === E4M3 ? 'encodeE4M3: x' : 'encodeE5M2: x');
+  return encodeFp8Bits(U32[0]!, fmt, saturates(opts));
 }
 
 /**
@@ -114,7 +121,7 @@ export function encodeE4M3(x: number, opts?: Fp8EncodeOptions): number {
 
 /** Decode an E4M3 byte (only the low 8 bits are used). @example decodeE4M3(0x38) === 1 */
 export function decodeE4M3(byte: number): number {
-  return E4M3_VALUES[byte & 0xff]!;
+  return E4M3_VALUES[checkNumeric(byte, 'decodeE4M3: byte') & 0xff]!;
 }
 
 /**
@@ -127,21 +134,21 @@ export function encodeE5M2(x: number, opts?: Fp8EncodeOptions): number {
 
 /** Decode an E5M2 byte (only the low 8 bits are used). @example decodeE5M2(0x3c) === 1 */
 export function decodeE5M2(byte: number): number {
-  return E5M2_VALUES[byte & 0xff]!;
+  return E5M2_VALUES[checkNumeric(byte, 'decodeE5M2: byte') & 0xff]!;
 }
 
 function arrayEncode(name: string, x: Float32Array, fmt: Fp8Format, out: Uint8Array | undefined, opts?: Fp8EncodeOptions): Uint8Array {
-  checkTypedArray(x, name, Float32Array, x.length);
+  checkTypedArray(x, name, Float32Array);
   const dst = out === undefined ? new Uint8Array(x.length) : checkTypedArray(out, 'out', Uint8Array, x.length);
   // Read the float32 bit patterns directly: keeps NaN signs and avoids a float conversion per element.
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  const sat = opts?.overflow !== 'pytorch';
+  const sat = saturates(opts);
   for (let i = 0; i < bits.length; i++) dst[i] = encodeFp8Bits(bits[i]!, fmt, sat);
   return dst;
 }
 
 function arrayDecode(name: string, q: Uint8Array, table: Float32Array, out?: Float32Array): Float32Array {
-  checkTypedArray(q, name, Uint8Array, q.length);
+  checkTypedArray(q, name, Uint8Array);
   const dst = out === undefined ? new Float32Array(q.length) : checkTypedArray(out, 'out', Float32Array, q.length);
   for (let i = 0; i < q.length; i++) dst[i] = table[q[i]!]!;
   return dst;
@@ -149,7 +156,7 @@ function arrayDecode(name: string, q: Uint8Array, table: Float32Array, out?: Flo
 
 /** Encode a whole Float32Array to E4M3 bytes (into `out` if given). @example encodeE4M3Array(new Float32Array([1, -2])) */
 export function encodeE4M3Array(x: Float32Array, opts?: Fp8EncodeOptions & { out?: Uint8Array }): Uint8Array {
-  return arrayEncode('x', x, E4M3, opts?.out, opts);
+  return arrayEncode('x', x, E4M3, opts === undefined ? undefined : checkObject(opts, 'opts')['out'] as Uint8Array | undefined, opts);
 }
 
 /** Decode E4M3 bytes to a Float32Array (into `out` if given). @example decodeE4M3Array(new Uint8Array([0x38])) */
@@ -159,7 +166,7 @@ export function decodeE4M3Array(q: Uint8Array, out?: Float32Array): Float32Array
 
 /** Encode a whole Float32Array to E5M2 bytes (into `out` if given). @example encodeE5M2Array(new Float32Array([1, -2])) */
 export function encodeE5M2Array(x: Float32Array, opts?: Fp8EncodeOptions & { out?: Uint8Array }): Uint8Array {
-  return arrayEncode('x', x, E5M2, opts?.out, opts);
+  return arrayEncode('x', x, E5M2, opts === undefined ? undefined : checkObject(opts, 'opts')['out'] as Uint8Array | undefined, opts);
 }
 
 /** Decode E5M2 bytes to a Float32Array (into `out` if given). @example decodeE5M2Array(new Uint8Array([0x3c])) */

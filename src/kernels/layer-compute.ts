@@ -7,8 +7,8 @@
  */
 import { fail } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
-import { checkInt } from '../validate.js';
-import { type ComputeFormat, type ComputeTimeOptions, type ComputeModelParams, gemmTimeUs, groupedGemmTimeUs, kernelTimeUs } from './compute-model.js';
+import { checkArray, checkInt, checkLike, checkObject, checkOneOf } from '../validate.js';
+import { type ComputeFormat, type ComputeTimeOptions, type ComputeModelParams, checkFormat, checkTimeArgs, gemmTimeUs, groupedGemmTimeUs, kernelTimeUs } from './compute-model.js';
 import { DEEPSEEK_V3_MLA, type MlaDims, mlaDecodeAttentionUs, mlaPrefillAttentionUs } from './mla-attention.js';
 
 /** Model dimensions a layer is built from (DeepSeek-V3: deepseek-v3-workloads.md §1). */
@@ -80,18 +80,20 @@ export interface LayerCompute {
  * @throws ExpertmeshError `E_ARGUMENT` naming a bad option.
  */
 export function layerComputeUs(profile: HardwareProfile, o: LayerComputeOptions): LayerCompute {
-  if (o.phase !== 'prefill' && o.phase !== 'decode') fail('E_ARGUMENT', `phase must be 'prefill' or 'decode', got ${String(o.phase)}`, { argument: 'phase', value: o.phase });
-  const layer = o.layer ?? 'moe';
-  if (layer !== 'moe' && layer !== 'dense') fail('E_ARGUMENT', `layer must be 'moe' or 'dense', got ${String(layer)}`, { argument: 'layer', value: layer });
+  checkObject(o, 'options');
+  checkTimeArgs(profile, o.params === undefined ? undefined : { params: o.params }, o, 'options');
+  checkOneOf(o.phase, 'phase', ['prefill', 'decode'] as const);
+  const layer = checkOneOf(o.layer ?? 'moe', 'layer', ['moe', 'dense'] as const);
   const T = checkInt(o.tokens, 'tokens', 0);
   if (o.phase === 'decode' && o.contextLen === undefined) fail('E_ARGUMENT', 'contextLen is required in decode (cached tokens per request)', { argument: 'contextLen' });
   const ctx = checkInt(o.contextLen ?? Math.max(T, 1), 'contextLen', 1);
-  const d = o.dims ?? DEEPSEEK_V3_LAYER;
+  const d = o.dims === undefined ? DEEPSEEK_V3_LAYER : checkLike(o.dims, DEEPSEEK_V3_LAYER, 'dims');
   const a = d.mla;
-  const fmt = o.format ?? 'fp8';
+  const fmt = checkFormat(o.format ?? 'fp8');
   const opts: ComputeTimeOptions = { ...(o.sms !== undefined && { sms: o.sms }), ...(o.params && { params: o.params }) };
   const expertTokens = o.expertTokens ?? Array.from({ length: 8 }, () => T);
-  expertTokens.forEach((m, i) => checkInt(m, `expertTokens[${i}]`, 0));
+  const et = checkArray(expertTokens, 'expertTokens');
+  for (let i = 0; i < et.length; i++) checkInt(et[i], `expertTokens[${i}]`, 0);
 
   const kernels: LayerKernel[] = [];
   const add = (name: string, kind: LayerKernelKind, us: number) => kernels.push({ name, kind, us });

@@ -16,8 +16,8 @@
  * H800/H200 (242 flops per byte against a ridge near 290).
  */
 import type { HardwareProfile } from '../hardware/profile.js';
-import { checkInt } from '../validate.js';
-import { DEFAULT_COMPUTE_MODEL, type ComputeTimeOptions, checkSms, kernelTimeUs, loopTileUs, streamBytesPerUs, wavesUs } from './compute-model.js';
+import { checkInt, checkLike } from '../validate.js';
+import { type ComputeTimeOptions, checkSms, checkTimeArgs, kernelTimeUs, loopTileUs, streamBytesPerUs, wavesUs } from './compute-model.js';
 
 /** MLA dimensions (DeepSeek-V3: deepseek-v3-workloads.md §1). */
 export interface MlaDims {
@@ -56,10 +56,10 @@ function prompts(tokens: number, promptLen: number): Array<[len: number, count: 
  * @example mlaPrefillAttentionUs(H800, { tokens: 4096, promptLen: 4096 })
  */
 export function mlaPrefillAttentionUs(profile: HardwareProfile, shape: { tokens: number; promptLen: number; dims?: MlaDims }, opts?: ComputeTimeOptions): number {
+  const p = checkTimeArgs(profile, opts, shape);
   const tokens = checkInt(shape.tokens, 'tokens', 0);
   const promptLen = checkInt(shape.promptLen, 'promptLen', 1);
-  const d = shape.dims ?? DEEPSEEK_V3_MLA;
-  const p = opts?.params ?? DEFAULT_COMPUTE_MODEL;
+  const d = shape.dims === undefined ? DEEPSEEK_V3_MLA : checkLike(shape.dims, DEEPSEEK_V3_MLA, 'shape.dims');
   const sms = checkSms(profile, opts?.sms);
   if (tokens === 0) return 0;
   const qk = d.qkNopeDim + d.qkRopeDim;
@@ -85,9 +85,10 @@ export function mlaPrefillAttentionUs(profile: HardwareProfile, shape: { tokens:
  * @example mlaDecodeAttentionUs(H800, { tokens: 128, contextLen: 4989 })
  */
 export function mlaDecodeAttentionUs(profile: HardwareProfile, shape: { tokens: number; contextLen: number; dims?: MlaDims }, opts?: ComputeTimeOptions): number {
+  checkTimeArgs(profile, opts, shape);
   const tokens = checkInt(shape.tokens, 'tokens', 0);
   const ctx = checkInt(shape.contextLen, 'contextLen', 1);
-  const d = shape.dims ?? DEEPSEEK_V3_MLA;
+  const d = shape.dims === undefined ? DEEPSEEK_V3_MLA : checkLike(shape.dims, DEEPSEEK_V3_MLA, 'shape.dims');
   if (tokens === 0) return 0;
   const cacheDim = d.kvLoraRank + d.qkRopeDim;
   const flops = tokens * ctx * 2 * d.heads * (cacheDim + d.kvLoraRank);
