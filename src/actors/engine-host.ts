@@ -26,7 +26,10 @@ import type { TaskGroup } from '../sim/task.js';
 import { SyncBlock, windowBounds } from './window-sync.js';
 
 /** What a round's decision says (the same on every host: all read the same published values). */
-export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, ROUND_ABORTED = 4;
+export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, ROUND_ABORTED = 4, ROUND_OVER_BOUND = 5;
+
+/** Events a host runs between two looks at its watchdog (wall clock, abort flag, heartbeat). */
+export const WATCHDOG_EVENTS = 1 << 14;
 
 export class EngineHost {
   /**
@@ -50,6 +53,9 @@ export class EngineHost {
   private sync: SyncBlock | null = null;
   private me = 0;
   private timeoutMs = 30_000;
+  private maxVirtualUs = 1e8;
+  /** The running operation's virtual-time bound, us (its start + maxVirtualUs). */
+  private virtualLimit = Infinity;
   private inRings: Array<PacketRing | null> = [];
   private outRings: Array<PacketRing | null> = [];
   private readonly codec = new BatchCodec();
@@ -133,6 +139,7 @@ export class EngineHost {
     const W = m.numWorkers;
     this.me = m.workerIndex;
     this.timeoutMs = m.timeoutMs;
+    this.maxVirtualUs = m.maxVirtualUs ?? 1e8;
     this.sync = new SyncBlock(m.sync);
     this.inRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(w, this.me)));
     this.outRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(this.me, w)));
@@ -168,6 +175,8 @@ export class EngineHost {
       if (a.getSnapshot().value === 'failed') fail('E_TASK', `rank ${rank} has failed and cannot start '${m.name}'`, { rank, op: m.name });
     }
     this.opArgs.set(m.opId, { name: m.name, args: m.args });
+    // The same on every host: every host gets the same start time.
+    this.virtualLimit = m.startTime + this.maxVirtualUs;
     this.running = 0;
     this.finished = [];
     if (e.now < m.startTime) e.now = m.startTime;
@@ -260,6 +269,8 @@ export class EngineHost {
     if (failed > 0) return ROUND_FAILED;
     // Nothing left anywhere: no event, and no packet in any ring.
     if (t === Infinity) return remaining === 0 ? ROUND_DONE : ROUND_STUCK;
+    // The next thing due anywhere is past the run's virtual-time bound.
+    if (t >= this.virtualLimit) return ROUND_OVER_BOUND;
     if (W === 1) this.bounds[0] = Infinity;
     else windowBounds(this.nextTimes, s.buffers.lookahead, W, this.earliest, this.bounds);
     return ROUND_RUN;
@@ -278,7 +289,9 @@ export class EngineHost {
   runWindow(end: number, onFull: (peer: number) => void): void {
     const e = this.mustEngine();
     this.drainInbound();
-    if (e.nextEventTime() < end) e.runUntil(end);
+    // Never past the run's virtual-time bound (with one host the window is unbounded otherwise).
+    if (end > this.virtualLimit) end = this.virtualLimit;
+    if (e.nextEventTime() < end) this.runWatched(e, end);
     this.collectFinished();
     for (let w = 0; w < e.outbox.length; w++) {
       const box = e.outbox[w]!;
@@ -297,6 +310,37 @@ export class EngineHost {
   }
 
   /**
+   * Run the events before `end` in slices of {@link WATCHDOG_EVENTS}, and between slices: beat the
+   * heartbeat the main thread watches, leave on an abort, and fail with `E_TIMEOUT` when virtual
+   * time has stood still for `timeoutMs` of wall-clock time (tasks waking each other forever at one
+   * instant), naming the host's blocked ranks, tasks and what they wait for.
+   */
+  private runWatched(e: Engine, end: number): void {
+    const s = this.sync;
+    let now = e.now;
+    let since = performance.now();
+    let events = e.eventsProcessed;
+    while (e.runUntil(end, WATCHDOG_EVENTS)) {
+      if (s) {
+        s.beat(this.me);
+        if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
+      }
+      const wall = performance.now();
+      if (e.now > now) {
+        now = e.now;
+        since = wall;
+        events = e.eventsProcessed;
+      } else if (wall - since > this.timeoutMs) {
+        const blocked = e.blockedTasks();
+        const lines = blocked.slice(0, 8).map((b) => `rank ${b.rank} task '${b.task}' waits for ${b.waitingFor}`).join('; ');
+        fail('E_TIMEOUT', `host worker ${this.me}: virtual time stood still at ${now} us for ${this.timeoutMs} ms of wall-clock time (${e.eventsProcessed - events} events at that instant): ${lines}${blocked.length > 8 ? `; and ${blocked.length - 8} more` : ''}`, {
+          worker: this.me, timeUs: now, timeoutMs: this.timeoutMs, events: e.eventsProcessed - events, blocked,
+        });
+      }
+    }
+  }
+
+  /**
    * Threads: wait until the reader of the ring to `peer` frees some of it, draining this host's own
    * rings meanwhile (two hosts filling each other's rings cannot block each other).
    */
@@ -308,6 +352,7 @@ export class EngineHost {
     s.wake(peer);
     const deadline = performance.now() + this.timeoutMs;
     for (;;) {
+      s.beat(this.me);
       const d = s.doorbell(this.me);
       if (ring.usedBytes < used) return;
       this.drainInbound();
@@ -356,6 +401,7 @@ export class EngineHost {
     if (error !== undefined) r.error = toWireError(error);
     else if (outcome === ROUND_ABORTED) r.error = toWireError(abortError(this.mustSync().abort, this.me));
     if (outcome === ROUND_STUCK) r.stuck = true;
+    if (outcome === ROUND_OVER_BOUND) r.overBoundUs = this.virtualLimit;
     if (this.threadCpuMs) r.cpuMs = this.threadCpuMs() - this.cpuAtRunStart;
     return r;
   }
@@ -382,6 +428,7 @@ export class EngineHost {
         if (!s.arrive(me, this.timeoutMs, idle, ranksOf)) { outcome = ROUND_ABORTED; break; }
         outcome = this.decide();
         if (outcome !== ROUND_RUN) break;
+        s.beat(me);
         this.runWindow(this.bound, onFull);
         if (me === 0) s.windows = this.windowsRun;
         if (s.faultWorker === me) this.exitThread();

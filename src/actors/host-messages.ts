@@ -24,8 +24,10 @@ export interface InitMessage {
   recordTimeline: boolean;
   /** The shared window block and packet rings of the cluster. */
   sync: SyncBuffers;
-  /** Wall-clock limit of any wait on another host, ms. */
+  /** Wall-clock limit of any wait on another host, and of virtual time standing still inside a window, ms. */
   timeoutMs: number;
+  /** Virtual-time bound of one operation, us (from its start; default 1e8). */
+  maxVirtualUs?: number;
 }
 export interface RegisterMessage {
   type: 'register';
@@ -87,6 +89,8 @@ export interface HostReply {
   windows: number;
   /** A run ended with ranks still running and no event left anywhere (replies to 'run'). */
   stuck?: boolean;
+  /** A run's next event was past its virtual-time bound (replies to 'run'): the bound, us. */
+  overBoundUs?: number;
   /** CPU time the host's thread spent in the run, ms (replies to 'run'; absent where unknown). */
   cpuMs?: number;
   /** Set when the request itself failed (bad packet, unknown op...). */

@@ -33,7 +33,8 @@ export interface SyncBuffers {
 /** Checks of the barrier generation before a host sleeps on its doorbell (a few microseconds). */
 const BARRIER_SPINS = 2000;
 
-const intWords = (workers: number): number => (SYNC_INT_HEADER + 2 * workers + 1) & ~1;
+// Header, then per host: doorbell, barrier arrival, heartbeat.
+const intWords = (workers: number): number => (SYNC_INT_HEADER + 3 * workers + 1) & ~1;
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
 export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = defaultRingBytes(workers)): SyncBuffers {
@@ -65,6 +66,7 @@ export class SyncBlock {
   readonly f64: Float64Array;
   readonly workers: number;
   private readonly arrivedBase: number;
+  private readonly heartbeatBase: number;
 
   constructor(readonly buffers: SyncBuffers) {
     const w = buffers.workers;
@@ -72,6 +74,17 @@ export class SyncBlock {
     this.i32 = new Int32Array(buffers.sync, 0, intWords(w));
     this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, 2 * w * (SYNC_F_SLOTS + w));
     this.arrivedBase = SYNC_DOORBELL + w;
+    this.heartbeatBase = SYNC_DOORBELL + 2 * w;
+  }
+
+  /** Host `w` is alive and working: it beats between slices of a window and while it waits. */
+  beat(w: number): void {
+    Atomics.add(this.i32, this.heartbeatBase + w, 1);
+  }
+
+  /** Host `w`'s heartbeat count (the main thread's watchdog watches it move). */
+  heartbeat(w: number): number {
+    return Atomics.load(this.i32, this.heartbeatBase + w);
   }
 
   /** The ring from `from` to `to`. */
@@ -183,6 +196,7 @@ export class SyncBlock {
     for (let spin = 0; spin < BARRIER_SPINS; spin++) if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
     const deadline = performance.now() + timeoutMs;
     for (;;) {
+      this.beat(me);
       const d = Atomics.load(i32, SYNC_DOORBELL + me);
       if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
       if (Atomics.load(i32, SYNC_ABORT) !== SYNC_ABORT_NONE) return false;

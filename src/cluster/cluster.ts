@@ -159,7 +159,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     await this.all((w) => ({
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
       hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline,
-      sync: this.syncBuffers, timeoutMs: c.timeoutMs,
+      sync: this.syncBuffers, timeoutMs: c.timeoutMs, maxVirtualUs: c.maxVirtualUs,
     }), 'init');
   }
 
@@ -272,7 +272,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const onAbort = () => this.sync.setAbort(SYNC_ABORT_SIGNAL);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (opts.signal?.aborted) onAbort();
+    // Watchdog: a worker host that neither replies nor beats its heartbeat for twice the wait limit
+    // (its own waits beat at least once per limit) is stuck inside its window, in code that never
+    // returns to the engine: it is ended and the run fails naming it.
+    const beats = this.hosts.map((_, w) => this.sync.heartbeat(w));
+    const beatAt = this.hosts.map(() => performance.now());
+    const replied = new Set<number>();
     const progress = setInterval(() => {
+      if (this.config.transport === 'worker') {
+        const wall = performance.now();
+        for (let w = 0; w < this.hosts.length; w++) {
+          const b = this.sync.heartbeat(w);
+          if (b !== beats[w] || replied.has(w)) { beats[w] = b; beatAt[w] = wall; continue; }
+          if (wall - beatAt[w]! > 2 * this.config.timeoutMs) this.hung(w, name);
+        }
+      }
       let t = Infinity;
       for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, this.sync.slot(0, w, SYNC_F_NEXT), this.sync.slot(1, w, SYNC_F_NEXT));
       if (t !== Infinity) {
@@ -283,7 +297,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     progress.unref();
     let replies: HostReply[];
     try {
-      replies = await Promise.all(this.hosts.map((_, w) => this.request(w, { type: 'run', id: 0, opId }, `run '${name}'`, false)));
+      replies = await Promise.all(this.hosts.map((_, w) => this.request(w, { type: 'run', id: 0, opId }, `run '${name}'`, false).then((r) => (replied.add(w), r))));
     } finally {
       clearInterval(progress);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -309,6 +323,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       throw fromWireError(primary);
     }
     if (replies.some((r) => r.stuck)) throw await this.stuck(name);
+    const over = replies.find((r) => r.overBoundUs !== undefined);
+    if (over) throw await this.stuck(name, over.overBoundUs);
     this.nowUs = Math.max(endUs, lastEventUs);
     const events = this.eventsTotal - eventsBefore;
     const windows = replies[0]!.windows;
@@ -316,17 +332,46 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return { results, rankEndUs, startUs, endUs, windows, events, mainThreadMessages: this.messages - messagesBefore, hostCpuMs };
   }
 
-  /** Build the error for a run that can make no more progress. */
-  private async stuck(name: string): Promise<ExpertmeshError> {
+  /**
+   * Build the error for a run that can make no more progress, or (with `boundUs`) whose next event
+   * is past its virtual-time bound: every blocked rank, task and what it waits for.
+   */
+  private async stuck(name: string, boundUs?: number): Promise<ExpertmeshError> {
     const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'blocked' }), 'collect blocked tasks');
     const blocked: BlockedTask[] = replies.flatMap((r) => r.blocked ?? []);
     const lines = blocked.slice(0, 8).map((b) => `rank ${b.rank} task '${b.task}' waits for ${b.waitingFor}`);
     const more = blocked.length > 8 ? `; and ${blocked.length - 8} more` : '';
-    return new ExpertmeshError(
+    const what = boundUs === undefined
+      ? `can make no more progress at ${this.nowUs} us`
+      : `passed its virtual-time bound of ${this.config.maxVirtualUs} us (maxVirtualUs) at ${boundUs} us`;
+    return new ExpertmeshError('E_TIMEOUT', `operation '${name}' ${what}: ${lines.join('; ')}${more}`, {
+      op: name, blocked, ...(boundUs === undefined ? {} : { boundUs, maxVirtualUs: this.config.maxVirtualUs }),
+    });
+  }
+
+  /**
+   * The watchdog found host `w` stuck inside a window: end its thread, stop the others, and fail
+   * the run (and the cluster, which has lost a host) with `E_TIMEOUT` naming it.
+   */
+  private hung(w: number, name: string): void {
+    if (this.dead) return;
+    const ranks = this.ranksOfWorker(w);
+    const ms = 2 * this.config.timeoutMs;
+    const err = new ExpertmeshError(
       'E_TIMEOUT',
-      `operation '${name}' can make no more progress at ${this.nowUs} us: ${lines.join('; ')}${more}`,
-      { op: name, blocked },
+      `host worker ${w} (ranks ${fmtRanks(ranks)}) ran '${name}' for ${ms} ms without returning to its engine or its window barrier (a task that never yields?); it was ended`,
+      { worker: w, ranks, op: name, timeoutMs: ms },
     );
+    this.dead = err;
+    this.sync.setAbort(SYNC_ABORT_DEATH);
+    void this.hosts[w]!.terminate();
+    for (const pend of this.pending) {
+      for (const p of pend.values()) {
+        if (p.timer) clearTimeout(p.timer);
+        p.reject(err);
+      }
+      pend.clear();
+    }
   }
 
   /** Collect and clear the timeline (canonical order) recorded since the last call. */

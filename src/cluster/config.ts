@@ -26,6 +26,12 @@ export interface ClusterConfig {
   recordTimeline?: boolean;
   /** Wall-clock limit for any single wait on a host, ms (default 30000). */
   timeoutMs?: number;
+  /**
+   * Virtual-time bound of one operation, us (default 1e8: 100 s of virtual time, far past any
+   * real step): a run whose clock passes it fails with `E_TIMEOUT` naming every blocked rank, task
+   * and what it waits for.
+   */
+  maxVirtualUs?: number;
 }
 
 /** A validated configuration with every default filled in. */
@@ -39,9 +45,13 @@ export interface ResolvedClusterConfig {
   transport: HostTransportKind;
   recordTimeline: boolean;
   timeoutMs: number;
+  maxVirtualUs: number;
   /** Host worker of every rank. */
   workerOfRank: number[];
 }
+
+/** Default virtual-time bound of one operation, us (100 s of virtual time). */
+export const DEFAULT_MAX_VIRTUAL_US = 1e8;
 
 /** The largest cluster the engine's packed keys allow. */
 export const MAX_RANKS = 4096;
@@ -54,7 +64,7 @@ function positiveInt(v: unknown, field: string, max = Number.MAX_SAFE_INTEGER): 
 
 /** Validate a cluster config and fill in defaults. Throws `E_CONFIG` naming the field and value. */
 export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
-  if (typeof c !== 'object' || c === null) fail('E_CONFIG', 'cluster config must be an object', { value: c });
+  if (typeof c !== 'object' || c === null) fail('E_CONFIG', 'cluster config must be an object', { value: showValue(c) });
   const nodes = positiveInt(c.nodes, 'nodes');
   const gpusPerNode = positiveInt(c.gpusPerNode, 'gpusPerNode');
   if (gpusPerNode > NVLINK_DOMAIN_MAX_GPUS)
@@ -71,8 +81,11 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   if (transport !== 'worker' && transport !== 'in-process')
     fail('E_CONFIG', `cluster config: 'transport' must be 'worker' or 'in-process', got ${showValue(transport)}`, { field: 'transport', value: transport });
   const timeoutMs = c.timeoutMs === undefined ? 30_000 : positiveInt(c.timeoutMs, 'timeoutMs');
+  const maxVirtualUs = c.maxVirtualUs ?? DEFAULT_MAX_VIRTUAL_US;
+  if (typeof maxVirtualUs !== 'number' || !(maxVirtualUs > 0) || maxVirtualUs === Infinity)
+    fail('E_CONFIG', `cluster config: 'maxVirtualUs' must be a positive finite number of us, got ${showValue(maxVirtualUs)}`, { field: 'maxVirtualUs', value: maxVirtualUs });
   return {
-    nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs,
+    nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs, maxVirtualUs,
     recordTimeline: c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),
   };

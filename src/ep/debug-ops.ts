@@ -7,6 +7,11 @@
  *   nothing ever does: the run ends with `E_TIMEOUT` naming each rank, task and wait.
  * - `debug.stall`: each host blocks its thread for `ms` wall-clock milliseconds while starting the
  *   operation (a host that does not answer), to exercise the cluster's `timeoutMs`.
+ * - `debug.poll`: every rank polls `debug.never[0]` every `us` microseconds of virtual time,
+ *   forever: with `us > 0` the run passes its virtual-time bound (`maxVirtualUs`); with `us = 0`
+ *   virtual time stands still and the host's watchdog ends it.
+ * - `debug.spin`: rank 0's task blocks its thread for `ms` wall-clock milliseconds without yielding
+ *   (a task that never returns to the engine), for the main thread's watchdog.
  * - `debug.a2aClobber`: the `a2a` exchange, except that rank `clobberRank` zeroes its send buffer
  *   right after issuing its puts, before they are delivered (the RDMA source-stability rule).
  */
@@ -21,6 +26,22 @@ defineOp<null>({
   name: 'debug.waitForever',
   *task(ctx: RankContext) {
     yield ctx.untilAtLeast(ctx.region(DEBUG_NEVER), 0, 1);
+  },
+});
+
+defineOp<{ us: number }>({
+  name: 'debug.poll',
+  *task(ctx: RankContext, a) {
+    const never = ctx.region(DEBUG_NEVER);
+    while (Atomics.load(never.i32, 0) === 0) yield ctx.sleep(a.us);
+  },
+});
+
+defineOp<{ ms: number }>({
+  name: 'debug.spin',
+  *task(ctx: RankContext, a) {
+    if (ctx.rank === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.ms);
+    yield ctx.sleep(1);
   },
 });
 

@@ -810,10 +810,14 @@ export class Engine implements SendHost, RecvHost {
 
   // ---------------------------------------------------------------- the loop
 
-  /** Process every event earlier than `end`. */
-  runUntil(end: number): void {
+  /**
+   * Process every event earlier than `end`, or at most `budget` events (the host's watchdog runs
+   * a window in slices); true when events before `end` remain.
+   */
+  runUntil(end: number, budget = Infinity): boolean {
     const q = this.queue;
-    while (q.size > 0 && q.peekTime() < end) {
+    for (let n = 0; q.size > 0 && q.peekTime() < end; n++) {
+      if (n >= budget) return true;
       q.pop();
       this.now = q.popTime;
       this.eventsProcessed++;
@@ -854,6 +858,7 @@ export class Engine implements SendHost, RecvHost {
           break;
       }
     }
+    return false;
   }
 
   private serveRead(req: ReadRequest): void {

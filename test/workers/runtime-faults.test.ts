@@ -73,6 +73,34 @@ describe('runtime on worker threads', () => {
     });
   });
 
+  it('a run whose virtual clock passes maxVirtualUs ends with E_TIMEOUT naming rank, task and the wait', async () => {
+    for (const [workers, transport] of [[1, 'worker'], [2, 'worker'], [2, 'in-process']] as const) {
+      await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers, transport, maxVirtualUs: 5000 }), async (c) => {
+        for (let r = 0; r < 2; r++) c.register(r, DEBUG_NEVER, 4);
+        const data = await expectReject(c.run('debug.poll', { us: 10 }), 'E_TIMEOUT', "operation 'debug.poll' passed its virtual-time bound of 5000 us (maxVirtualUs)", "rank 0 task 'debug.poll' waits for a delay of 10 us", 'rank 1');
+        expect(data).toMatchObject({ boundUs: 5000, maxVirtualUs: 5000 });
+      });
+    }
+  });
+
+  it('a host whose virtual time stands still inside a window is stopped by its watchdog, naming rank, task and wait', async () => {
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 1, timeoutMs: 300 }), async (c) => {
+      for (let r = 0; r < 2; r++) c.register(r, DEBUG_NEVER, 4);
+      const t0 = performance.now();
+      await expectReject(c.run('debug.poll', { us: 0 }), 'E_TIMEOUT', 'host worker 0: virtual time stood still at 0 us for 300 ms', "task 'debug.poll' waits for a delay of 0 us");
+      expect(performance.now() - t0).toBeLessThan(5000);
+    });
+  });
+
+  it("the main thread's watchdog ends a worker stuck in a task that never yields", async () => {
+    const c = await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 200 });
+    const t0 = performance.now();
+    await expectReject(c.run('debug.spin', { ms: 20_000 }), 'E_TIMEOUT', 'host worker 0 (ranks 0) ran \'debug.spin\' for 400 ms without returning');
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await expectReject(runTraffic(c, []), 'E_TIMEOUT', 'host worker 0');
+    await c.close();
+  });
+
   it('the wall-clock timeoutMs applies to a host that does not answer', async () => {
     await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 100 }), async (c) => {
       const t0 = performance.now();
