@@ -37,14 +37,30 @@ export interface EpRunShape {
 }
 
 /**
- * Events per (token, destination rank) pair of one dispatch + combine, fitted on measured runs of
- * `bench deepep` (sizes only, default configs): one node 2.5 (8 ranks x 512 tokens); two nodes 3.3
- * (16 ranks x 512 and x 2048 tokens: 3.6 and 3.3); four and more nodes about 12 (32 ranks x 256
- * tokens: 13; EP64 x 4096: 11.9; EP256 x 4096: 11.3), where forwarding and per-channel chunking add
- * events. A resource estimate, not a timing model: it sizes the timeline and is printed by --dry-run.
+ * Events of one dispatch + combine, in two parts that follow how the kernels work:
+ *
+ * - **per (token, destination rank) pair**: the chunks that carry the token's rows, their tail
+ *   signals and the credits and acknowledgements of the credit-controlled links. Measured with the
+ *   credit model (`bench deepep`, sizes only, default configs, slope over tokens): one node 1.5
+ *   (8 ranks, 128 -> 256 tokens); two nodes 2.9 (16 ranks, 256 -> 1024 tokens); four and more nodes, where every token is also
+ *   forwarded from its RDMA rank over NVLink, 12.4 at a few hundred tokens per rank (32 and 64
+ *   ranks) rising to 14.7 at 4096 (EP64: 29,843,442 events), as fuller rings stall and resume more
+ *   chunks: 14 is used.
+ * - **per (rank, channel, peer rank)**: what every channel does for every peer whatever the tokens
+ *   (notify counts, head and tail updates, the last empty chunk and its wake-ups): the intercept of
+ *   the same measurements: about 17 on one and two nodes (8 ranks: 13k events at zero tokens; 16
+ *   ranks: 56k), about 11 from four nodes on (32 ranks: 108k; 64 ranks: 527k).
+ *
+ * A resource estimate, not a timing model: it sizes the timeline and is printed by --dry-run;
+ * test/workers/bench-deepep.test.ts keeps it within 1.5x of measured counts on small shapes.
  */
 export function eventsPerPair(numNodes: number): number {
-  return numNodes === 1 ? 2.5 : Math.min(12, 3.3 + 4.35 * (numNodes - 2));
+  return numNodes === 1 ? 1.5 : numNodes === 2 ? 2.9 : 14;
+}
+
+/** Events per (rank, channel, peer rank) of one dispatch + combine, whatever the tokens (see {@link eventsPerPair}). */
+export function eventsPerChannelPeer(numNodes: number): number {
+  return numNodes <= 2 ? 17 : 11;
 }
 /** Bytes of one timeline record (12 float64 fields). */
 const TIMELINE_RECORD_BYTES = 12 * 8;
@@ -85,7 +101,7 @@ export function estimateEpRun(s: EpRunShape): RunEstimate {
   const payload = s.sizesOnly ? 0 : R * (T * xBytes + recvRows * H * (2 + 4) + T * H * (2 + 4));
   // top-k ids, the handle's copy, weights, and the layouts' [tokens][ranks] bytes.
   const plan = R * T * K * 4 * 3 + R * T * R + (s.planBytes ?? 0);
-  const eventsPerRun = pairs * eventsPerPair(N) + R * R;
+  const eventsPerRun = pairs * eventsPerPair(N) + R * C * R * eventsPerChannelPeer(N);
   // A phase is one kernel; its records are collected, then sorted into a copy.
   const recordsPerPhase = eventsPerRun / 2 / 2.5;
   const timeline = s.recordTimeline ? recordsPerPhase * TIMELINE_RECORD_BYTES * 2 : 0;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.js';
 import type { CliIo } from '../../src/cli/command.js';
-import { runDeepepBenchmark, sweepCombine, sweepDispatch } from '../../src/ep/deepep-benchmark.js';
+import { estimateDeepepBenchmark, runDeepepBenchmark, sweepCombine, sweepDispatch } from '../../src/ep/deepep-benchmark.js';
 import { defaultEpConfigs } from '../../src/ep/ep-config.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,19 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, isTTY: false };
   return { code: await runCli(argv, io), out, err };
 }
+
+describe('the events estimate follows the measured count', () => {
+  // Small shapes on one, two and four nodes: the estimate (made before the run) within 1.5x of the
+  // events the run counts, so a change in the engine's events or in the estimate that drifts fails.
+  const FACTOR = 1.5;
+  it.each([[8, 128], [16, 128], [32, 64]])('%i ranks x %i tokens: within %sx', { timeout: 120_000 }, async (ranks, tokens) => {
+    const o = { ranks, tokens, workers: 1 };
+    const est = estimateDeepepBenchmark(o).events;
+    const { events } = await runDeepepBenchmark(o);
+    expect(est / events, `estimated ${est}, counted ${events}`).toBeLessThan(FACTOR);
+    expect(events / est, `estimated ${est}, counted ${events}`).toBeLessThan(FACTOR);
+  });
+});
 
 describe('expertmesh bench deepep', () => {
   it('--json prints exactly one object with the schema fields; RDMA is null within one node', async () => {
