@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../../src/cli/cli.js';
 import type { CliIo } from '../../../src/cli/command.js';
 import {
+  ExpertmeshError, expertLoad, fromWireError, gemmTimeUs, noRedundancyLayout, readTraceFile, simulateBiasBalancing, slotGpu, toBF16Bits,
   allToAll, createCluster, createExpertParallel, getHardwareProfile, H800, isExpertmeshError, loadScenario, parseScenario,
   planScenario, runDeepepBenchmark, runScenario, runTraffic, summarizeTrace, validateHardwareProfile, type Cluster,
 } from '../../../src/index.js';
@@ -136,7 +137,7 @@ const API_CASES: Array<[string, () => unknown, string, string]> = [
   ['runScenario({})', () => runScenario({} as never), 'E_SCENARIO', 'runScenario: cluster is required'],
   ['runScenario(null)', () => runScenario(null as never), 'E_SCENARIO', 'runScenario: a scenario must be a JSON object, got null'],
   ['planScenario(null)', () => planScenario(null as never), 'E_SCENARIO', 'planScenario: a scenario must be a JSON object, got null'],
-  ['planScenario(tokensPerRank 1e9)', () => planScenario(loadScenario({ cluster: tinyCluster, model: { ...tinyModel, tokensPerRank: 1e9 } })), 'E_LIMIT', "scenario 'scenario': host memory estimate 1.1 TB is over the limit of 8.0 GB"],
+  ['planScenario(tokensPerRank 1e9)', () => planScenario(loadScenario({ cluster: tinyCluster, model: { ...tinyModel, tokensPerRank: 1e9 } })), 'E_LIMIT', "scenario 'scenario': host memory estimate 1.0 TB is over the limit of 8.0 GB"],
   ['parseScenario(tokensPerRank NaN)', () => parseScenario({ cluster: tinyCluster, model: { ...tinyModel, tokensPerRank: NaN } }), 'E_SCENARIO', 'scenario: model.tokensPerRank: got NaN'],
   ['loadScenario(missing file)', () => loadScenario(join(dir, 'nope.json')), 'E_SCENARIO', 'cannot read scenario file'],
   ['createCluster(null)', () => createCluster(null as never), 'E_CONFIG', 'cluster config must be an object'],
@@ -167,6 +168,16 @@ const API_CASES: Array<[string, () => unknown, string, string]> = [
   ['validateHardwareProfile(hbmBytes NaN)', () => validateHardwareProfile({ ...H800, hbmBytes: NaN }), 'E_CONFIG', 'hardware.hbmBytes must be a positive finite number, got NaN'],
   ['cluster.register(2**53 bytes)', () => a2a.register(0, 'big', 2 ** 53), 'E_MEMORY', "register: 'big' (9007199254740992 B) would take rank 0 to"],
   ['cluster.snapshot(rank 99)', () => a2a.snapshot(99), 'E_RANK', 'snapshot: rank 99 does not exist'],
+  ['noRedundancyLayout(2**31 experts)', () => noRedundancyLayout(2 ** 31, 8, 1), 'E_LIMIT', 'noRedundancyLayout: the layout would take'],
+  ['expertLoad(numExperts 2**40)', () => expertLoad(new Int32Array(4), 2 ** 40), 'E_LIMIT', 'expertLoad: the load would take'],
+  ['simulateBiasBalancing(steps 2**40)', () => simulateBiasBalancing({ steps: 2 ** 40 }), 'E_LIMIT', 'simulateBiasBalancing: about'],
+  ['slotGpu(null, 0)', () => slotGpu(null as never, 0), 'E_ARGUMENT', 'layout must be an object, got null'],
+  ['toBF16Bits("1")', () => toBF16Bits('1' as never), 'E_ARGUMENT', 'toBF16Bits: x must be a number, got "1"'],
+  ['gemmTimeUs(H800, null)', () => gemmTimeUs(H800, null as never), 'E_ARGUMENT', 'shape must be an object, got null'],
+  ['fromWireError(null)', () => fromWireError(null as never), 'E_ARGUMENT', 'fromWireError: w must be a wire error'],
+  ['new ExpertmeshError("E_NOPE")', () => new ExpertmeshError('E_NOPE' as never, 'x'), 'E_ARGUMENT', 'ExpertmeshError: code must be one of E_CONFIG'],
+  ['readTraceFile(0)', () => readTraceFile(0 as never), 'E_ARGUMENT', 'cannot read trace file 0: the path must be a non-empty string'],
+  ['createCluster({ maxVirtualUs: -1 })', () => createCluster({ nodes: 1, gpusPerNode: 2, hardware: 'H800', maxVirtualUs: -1 }), 'E_CONFIG', "cluster config: 'maxVirtualUs' must be a positive finite number of us, got -1"],
 ];
 
 describe('API: bad input throws a coded ExpertmeshError naming the problem', () => {
