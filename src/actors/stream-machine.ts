@@ -11,7 +11,8 @@
  * drive it with xstate's `transition()` and read the actions it returns.
  */
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
+import { checkArray, checkInt, checkObject, checkString } from '../validate.js';
 
 /** One kernel launch on a stream: its id (also the event recorded when it completes) and its waits. */
 export interface StreamLaunch {
@@ -67,13 +68,30 @@ export interface StreamContext {
  * streams' in-order queues).
  * @throws ExpertmeshError `E_CONFIG` naming the bad stream or kernel.
  */
+/** Most streams a machine may have (streams partition the SMs, at least one each). */
+export const MAX_STREAMS = 1024;
+
 export function checkStreams(input: StreamMachineInput): void {
-  const { streams, smCount } = input;
+  checkObject(input, 'streams input', 'E_CONFIG');
+  const { streams } = input;
+  const smCount = checkInt(input.smCount, 'smCount', 1, Number.MAX_SAFE_INTEGER, 'E_CONFIG');
+  checkArray(streams, 'streams', false, 'E_CONFIG');
+  for (let si = 0; si < streams.length; si++) {
+    const s = checkObject(streams[si], `streams[${si}]`, 'E_CONFIG');
+    checkString(s['name'], `streams[${si}].name`, false, 'E_CONFIG');
+    const launches = checkArray(s['launches'], `streams[${si}].launches`, false, 'E_CONFIG');
+    for (let i = 0; i < launches.length; i++) {
+      const l = checkObject(launches[i], `streams[${si}].launches[${i}]`, 'E_CONFIG');
+      checkString(l['id'], `streams[${si}].launches[${i}].id`, false, 'E_CONFIG');
+      const waits = checkArray(l['waits'], `streams[${si}].launches[${i}].waits`, false, 'E_CONFIG');
+      for (let j = 0; j < waits.length; j++) checkString(waits[j], `streams[${si}].launches[${i}].waits[${j}]`, false, 'E_CONFIG');
+    }
+  }
   if (streams.length === 0) fail('E_CONFIG', 'a schedule needs at least one stream', { field: 'streams' });
   let sms = 0;
   const ids = new Map<string, [number, number]>();
   streams.forEach((s, si) => {
-    if (!Number.isInteger(s.sms) || s.sms < 1) fail('E_CONFIG', `stream '${s.name}': sms must be a positive integer, got ${s.sms}`, { field: `streams[${si}].sms`, value: s.sms });
+    if (!Number.isInteger(s.sms) || s.sms < 1) fail('E_CONFIG', `stream '${s.name}': sms must be a positive integer, got ${showValue(s.sms)}`, { field: `streams[${si}].sms`, value: s.sms });
     sms += s.sms;
     s.launches.forEach((l, i) => {
       if (ids.has(l.id)) fail('E_CONFIG', `kernel id '${l.id}' appears twice (stream '${s.name}')`, { field: `streams[${si}].launches[${i}].id`, value: l.id });
@@ -121,6 +139,8 @@ export const streamSetup = setup({
 
 /** Build the machine for `count` streams (one parallel region each: waiting, running, drained). */
 export function createStreamMachine(count: number) {
+  // Streams partition a GPU's SMs, at least one each: no GPU has 1024 SMs.
+  checkInt(count, 'count', 1, MAX_STREAMS);
   const regions: Record<string, object> = {};
   for (let i = 0; i < count; i++) {
     regions[`s${i}`] = {
@@ -193,7 +213,11 @@ export type StreamMachine = ReturnType<typeof createStreamMachine>;
  * `failed` / `done` for the whole rank.
  */
 export function streamStates(snap: SnapshotFrom<StreamMachine>): Record<string, string> {
-  const c = snap.context;
+  checkObject(snap, 'snapshot');
+  const c = checkObject(snap.context, 'snapshot.context') as unknown as StreamContext;
+  const streams = checkArray(c.streams, 'snapshot.context.streams');
+  for (let i = 0; i < streams.length; i++) checkString(checkObject(streams[i], `snapshot.context.streams[${i}]`)['name'], `snapshot.context.streams[${i}].name`);
+  if (typeof snap.value !== 'string') checkObject(checkObject(snap.value, 'snapshot.value')['running'], 'snapshot.value.running');
   const out: Record<string, string> = {};
   const value = snap.value as string | { running: Record<string, string> };
   c.streams.forEach((s, i) => {

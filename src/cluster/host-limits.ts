@@ -6,7 +6,7 @@
  * separately). Over a limit: `E_LIMIT` with the estimate, the limit and what to lower.
  */
 import { freemem } from 'node:os';
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
 
 /** Host memory of a run by what holds it, bytes. */
 export interface HostBytes {
@@ -90,8 +90,21 @@ export function formatBytes(b: number): string {
   return `${i === 0 ? b : b.toFixed(1)} ${units[i]}`;
 }
 
+/** Throw unless `e` has an estimate's figures (the ones the checks and the text read). */
+function checkEstimateShape(e: RunEstimate): void {
+  if (typeof e !== 'object' || e === null || typeof e.host !== 'object' || e.host === null)
+    fail('E_ARGUMENT', `an estimate must be an object with host figures (from estimateDeepepBenchmark or estimateScenario), got ${showValue(e)}`, { argument: 'estimate' });
+  for (const k of ['hostLimitBytes', 'hbmPerRankBytes', 'hbmCapacityBytes', 'events', 'ranks'] as const)
+    if (typeof e[k] !== 'number') fail('E_ARGUMENT', `estimate.${k} must be a number, got ${showValue(e[k])}`, { argument: `estimate.${k}` });
+  for (const k of ['total', 'registered', 'payload', 'plan', 'timeline', 'trace', 'runtime'] as const)
+    if (typeof e.host[k] !== 'number') fail('E_ARGUMENT', `estimate.host.${k} must be a number, got ${showValue(e.host[k])}`, { argument: `estimate.host.${k}` });
+  for (const k of ['what', 'hostLimitSource', 'lower'] as const)
+    if (typeof e[k] !== 'string') fail('E_ARGUMENT', `estimate.${k} must be a string, got ${showValue(e[k])}`, { argument: `estimate.${k}` });
+}
+
 /** The problems of an estimate (empty when it fits). */
 export function estimateProblems(e: RunEstimate): string[] {
+  checkEstimateShape(e);
   const out: string[] = [];
   if (!(e.host.total <= e.hostLimitBytes))
     out.push(`host memory estimate ${formatBytes(e.host.total)} is over the limit of ${formatBytes(e.hostLimitBytes)} (${e.hostLimitSource})`);
@@ -109,6 +122,7 @@ export function checkEstimate(e: RunEstimate): void {
 
 /** The estimate as text lines (for `--dry-run`). */
 export function formatEstimate(e: RunEstimate): string {
+  checkEstimateShape(e);
   const h = e.host;
   const problems = estimateProblems(e);
   return [

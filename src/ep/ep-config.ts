@@ -5,6 +5,7 @@
  * host asserts, each refused before running under its own name.
  */
 import { ExpertmeshError, fail, isExpertmeshError, showValue } from '../errors.js';
+import { checkInt, checkObject } from '../validate.js';
 
 /**
  * Where a config's values come from: `deepep` the table entry for this rank count, `nearest` the
@@ -63,6 +64,7 @@ export function deepepConfigRanks(): number[] {
 
 /** DeepEP's combine: forwarder warps per source node, `max(kNumCombineForwarderWarps / num_nodes, 1)`. */
 export function combineWarpsPerForwarder(numNodes: number): number {
+  checkInt(numNodes, 'numNodes', 1);
   return Math.max(Math.floor(COMBINE_FORWARDER_WARPS / numNodes), 1);
 }
 
@@ -75,6 +77,9 @@ export function combineWarpsPerForwarder(numNodes: number): number {
  * slots on 5 nodes) is refused by {@link resolveEpConfigs}, which says what to pass instead.
  */
 export function defaultEpConfigs(numRanks: number, numSms = DEFAULT_NUM_SMS, numNodes = 1): { dispatch: EpConfig; combine: EpConfig } {
+  checkInt(numRanks, 'numRanks', 1);
+  checkInt(numSms, 'numSms', 2);
+  checkInt(numNodes, 'numNodes', 1, numRanks);
   // Internode shapes take internode entries: DeepEP's internode kernels need more than one node of
   // 8 GPUs, so the entries up to 8 ranks are intranode configs (this matters only for reduced shapes
   // of fewer than 8 GPUs per node, which then take the 16-rank entry, marked nearest).
@@ -105,6 +110,9 @@ export function resolveEpConfigs(
   numRanks: number, numNodes: number, numSms = DEFAULT_NUM_SMS, given: { dispatch?: Partial<EpConfig>; combine?: Partial<EpConfig> } = {},
 ): { dispatch: EpConfig; combine: EpConfig } {
   const d = defaultEpConfigs(numRanks, numSms, numNodes);
+  checkObject(given, 'given');
+  if (given.dispatch !== undefined) checkObject(given.dispatch, 'given.dispatch');
+  if (given.combine !== undefined) checkObject(given.combine, 'given.combine');
   const merge = (base: EpConfig, g: Partial<EpConfig> | undefined): EpConfig => {
     const keys = g ? (['numSms', 'nvlChunk', 'nvlBuffer', 'rdmaChunk', 'rdmaBuffer'] as const).filter((k) => g[k] !== undefined && g[k] !== base[k]) : [];
     if (keys.length === 0) return g?.source ? { ...base, source: g.source } : base;

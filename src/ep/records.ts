@@ -5,6 +5,7 @@
  * the top-k expert ids (int32) and weights (float32), aligned to 16 bytes. At hidden 7168 and
  * top-8 that is 7,472 B for FP8 and 14,416 B for BF16, as on the reference page.
  */
+import { checkInt, checkOneOf } from '../validate.js';
 
 /** Payload formats of dispatch. */
 export type DispatchDtype = 'bf16' | 'fp8';
@@ -31,6 +32,9 @@ export interface RecordLayout {
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
 export function dispatchRecordLayout(hidden: number, topk: number, dtype: DispatchDtype): RecordLayout {
+  checkInt(hidden, 'hidden', 1);
+  checkInt(topk, 'topk', 1);
+  checkOneOf(dtype, 'dtype', ['fp8', 'bf16'] as const);
   const dataBytes = dtype === 'bf16' ? hidden * 2 : hidden;
   const scaleBytes = dtype === 'fp8' ? (hidden / 128) * 4 : 0;
   const scaleOffset = dataBytes;
@@ -42,6 +46,7 @@ export function dispatchRecordLayout(hidden: number, topk: number, dtype: Dispat
 
 /** Combine records: one BF16 row, aligned to 16. */
 export function combineRecordBytes(hidden: number): number {
+  checkInt(hidden, 'hidden', 1);
   return align16(hidden * 2);
 }
 
@@ -50,5 +55,7 @@ export function combineRecordBytes(hidden: number): number {
  * `hidden * 2` (combine is always BF16).
  */
 export function benchmarkRowBytes(hidden: number, dtype: DispatchDtype): number {
+  checkInt(hidden, 'hidden', 1);
+  checkOneOf(dtype, 'dtype', ['fp8', 'bf16'] as const);
   return dtype === 'fp8' ? hidden * (1 + 4 / 128) : hidden * 2;
 }

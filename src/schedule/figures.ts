@@ -5,7 +5,8 @@
  * step, the input throughput of a node. Pure functions over the kernels' spans.
  */
 import type { ScheduledKernelRun } from './run-schedule.js';
-import { COMM_KINDS, type Schedule } from './schedule.js';
+import { COMM_KINDS, type Schedule, checkSchedule } from './schedule.js';
+import { checkAlloc, checkArray, checkInt, checkNumber, checkObject } from '../validate.js';
 
 /** Total length of the union of intervals. */
 function unionUs(iv: Array<[number, number]>): number {
@@ -50,6 +51,20 @@ export interface SimulatedFigures {
 
 /** Figures of the simulated layers of one scheduled run. */
 export function simulatedFigures(schedule: Schedule, kernels: readonly ScheduledKernelRun[], numRanks: number, startUs: number, endUs: number): SimulatedFigures {
+  checkSchedule(schedule);
+  checkInt(numRanks, 'numRanks', 1);
+  checkNumber(startUs, 'startUs');
+  checkNumber(endUs, 'endUs');
+  checkAlloc('simulatedFigures', 'the per-rank kernel lists', numRanks * 64, 'numRanks', true);
+  checkArray(kernels, 'kernels');
+  for (let i = 0; i < kernels.length; i++) {
+    const k = checkObject(kernels[i], `kernels[${i}]`);
+    checkInt(k['rank'], `kernels[${i}].rank`, 0, numRanks - 1);
+    checkInt(k['stream'], `kernels[${i}].stream`, 0, schedule.streams.length - 1);
+    checkInt(k['mb'], `kernels[${i}].mb`, 0, schedule.microBatches - 1);
+    checkNumber(k['startUs'], `kernels[${i}].startUs`);
+    checkNumber(k['endUs'], `kernels[${i}].endUs`);
+  }
   const perRank = Array.from({ length: numRanks }, () => [] as ScheduledKernelRun[]);
   for (const k of kernels) perRank[k.rank]!.push(k);
   let comm = 0, exposed = 0;
@@ -120,6 +135,12 @@ export interface StepFigures {
  * communication and exposure per MoE layer are the simulated totals over the simulated layers.
  */
 export function stepFigures(sim: SimulatedFigures, denseLayerUs: number, tokensPerRank: number, gpusPerNode: number): StepFigures {
+  checkObject(sim, 'sim');
+  checkInt(sim.layers, 'sim.layers', 1);
+  for (const k of ['layerUs', 'commUs', 'exposedCommUs'] as const) checkNumber(sim[k], `sim.${k}`, true);
+  checkNumber(denseLayerUs, 'denseLayerUs', true);
+  checkNumber(tokensPerRank, 'tokensPerRank', true);
+  checkInt(gpusPerNode, 'gpusPerNode', 1);
   const moe = V3_LAYERS - V3_DENSE_LAYERS;
   const stepUs = moe * sim.layerUs + V3_DENSE_LAYERS * denseLayerUs;
   const commUs = (sim.commUs / sim.layers) * moe;

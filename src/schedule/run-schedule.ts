@@ -25,6 +25,7 @@ import '../ep/intranode-combine-op.js';
 import '../ep/internode-dispatch-op.js';
 import '../ep/internode-combine-op.js';
 import { COMM_KINDS, streamSpecs, type KernelKind, type Schedule } from './schedule.js';
+import { checkInt } from '../validate.js';
 
 /** The model and routing one scheduled step runs. */
 export interface ScheduledStepInput {
@@ -71,7 +72,7 @@ export interface ScheduleRun {
 }
 
 /** Region-name prefix of a layer's micro-batch. */
-export const scopeOf = (layer: number, mb: number): string => `L${layer}.mb${mb}.`;
+export const scopeOf = (layer: number, mb: number): string => `L${checkInt(layer, 'layer')}.mb${checkInt(mb, 'mb')}.`;
 
 /** Split each rank's tokens into `n` contiguous micro-batches (the first ones one token larger). */
 function splitTokens(slots: Int32Array[], topk: number, n: number): Int32Array[][] {

@@ -13,7 +13,8 @@
  *   DISPATCH(mb1), DISPATCH(mb0), COMBINE(mb1). mb0's combine and shared expert close a layer
  *   during the next one's ATTN(mb1), so mb0 runs half a layer behind mb1.
  */
-import { fail } from '../errors.js';
+import { fail, showValue } from '../errors.js';
+import { checkAlloc, checkArray, checkInt, checkObject, checkOneOf, checkString } from '../validate.js';
 
 /** The kernels of one MoE layer. ATTN covers the attention block up to the FFN norm. */
 export const KERNEL_KINDS = ['attn', 'gate', 'shared', 'dispatch', 'experts', 'combine'] as const;
@@ -54,7 +55,18 @@ export interface Schedule {
 /** The kinds of schedule a scenario can name. */
 export type ScheduleKind = 'serial' | 'two-batch-overlap';
 
-export const kernelId = (layer: number, mb: number, kind: KernelKind): string => `L${layer}.mb${mb}.${kind}`;
+export const kernelId = (layer: number, mb: number, kind: KernelKind): string =>
+  `L${checkInt(layer, 'layer')}.mb${checkInt(mb, 'mb')}.${checkOneOf(kind, 'kind', KERNEL_KINDS)}`;
+
+/** Check a schedule's layer count and SMs, and that its kernels fit in memory. */
+function checkLayers(layers: number, smCount: number): void {
+  checkInt(layers, 'schedule.layers', 1, Number.MAX_SAFE_INTEGER, 'E_CONFIG');
+  checkInt(smCount, 'smCount', 1, Number.MAX_SAFE_INTEGER, 'E_CONFIG');
+  checkAlloc('schedule', `the kernels of ${layers} layers`, layers * 12 * KERNEL_BYTES, 'schedule.layers', true);
+}
+
+/** Heap bytes of one scheduled kernel (its record, id and waits), for the allocation check. */
+const KERNEL_BYTES = 400;
 
 /** What a kernel needs from its own micro-batch (data dependencies, any stream). */
 function dataWaits(layer: number, mb: number, kind: KernelKind): string[] {
@@ -83,6 +95,7 @@ const kernel = (layer: number, mb: number, kind: KernelKind, stream: number): Sc
  * lockstep across the cluster (as the kernel benchmarks run them).
  */
 export function serialSchedule(layers: number, smCount: number): Schedule {
+  checkLayers(layers, smCount);
   const kernels: ScheduleKernel[] = [];
   for (let l = 0; l < layers; l++)
     for (const k of ['attn', 'gate', 'dispatch', 'experts', 'shared', 'combine'] as const) kernels.push(kernel(l, 0, k, 0));
@@ -91,8 +104,9 @@ export function serialSchedule(layers: number, smCount: number): Schedule {
 
 /** DeepSeek's prefill two-micro-batch overlap over `layers` MoE layers (see the module comment). */
 export function twoBatchOverlapSchedule(layers: number, smCount: number, commSms: number): Schedule {
+  checkLayers(layers, smCount);
   if (!Number.isInteger(commSms) || commSms < 2 || commSms >= smCount)
-    fail('E_CONFIG', `schedule.commSms must be an integer in [2, ${smCount - 1}], got ${commSms}`, { field: 'schedule.commSms', value: commSms });
+    fail('E_CONFIG', `schedule.commSms must be an integer in [2, ${smCount - 1}], got ${showValue(commSms)}`, { field: 'schedule.commSms', value: commSms });
   const C = 0, M = 1;
   const kernels: ScheduleKernel[] = [];
   for (let l = 0; l < layers; l++) {
@@ -113,16 +127,37 @@ export function twoBatchOverlapSchedule(layers: number, smCount: number, commSms
   };
 }
 
+/** Throw unless `s` has a schedule's shape (streams, kernels with their stream, layer and micro-batch). @internal */
+export function checkSchedule(s: Schedule): Schedule {
+  checkObject(s, 'schedule');
+  const streams = checkArray(s.streams, 'schedule.streams');
+  for (let i = 0; i < streams.length; i++) checkObject(streams[i], `schedule.streams[${i}]`);
+  const mbs = checkInt(s.microBatches, 'schedule.microBatches', 1, 64);
+  checkInt(s.layers, 'schedule.layers', 1);
+  const kernels = checkArray(s.kernels, 'schedule.kernels');
+  if (kernels.length === 0) fail('E_ARGUMENT', 'schedule.kernels must list at least one kernel', { argument: 'schedule.kernels' });
+  for (let i = 0; i < kernels.length; i++) {
+    const k = checkObject(kernels[i], `schedule.kernels[${i}]`);
+    checkInt(k['stream'], `schedule.kernels[${i}].stream`, 0, streams.length - 1);
+    checkInt(k['mb'], `schedule.kernels[${i}].mb`, 0, mbs - 1);
+    checkInt(k['layer'], `schedule.kernels[${i}].layer`, 0);
+    checkString(k['id'], `schedule.kernels[${i}].id`);
+    checkArray(k['waits'], `schedule.kernels[${i}].waits`);
+  }
+  return s;
+}
+
 /** The built-in schedule `kind`. */
 export function buildSchedule(kind: ScheduleKind, layers: number, smCount: number, commSms: number): Schedule {
-  if (!Number.isInteger(layers) || layers < 1) fail('E_CONFIG', `schedule.layers must be a positive integer, got ${layers}`, { field: 'schedule.layers', value: layers });
+  checkInt(layers, 'schedule.layers', 1, Number.MAX_SAFE_INTEGER, 'E_CONFIG');
   if (kind === 'serial') return serialSchedule(layers, smCount);
   if (kind === 'two-batch-overlap') return twoBatchOverlapSchedule(layers, smCount, commSms);
-  return fail('E_CONFIG', `unknown schedule kind '${String(kind)}' (expected 'serial' or 'two-batch-overlap')`, { field: 'schedule.kind', value: kind });
+  return fail('E_CONFIG', `unknown schedule kind ${showValue(kind)} (expected 'serial' or 'two-batch-overlap')`, { field: 'schedule.kind', value: kind });
 }
 
 /** The schedule's streams with their launch queues, as the stream machine takes them. */
 export function streamSpecs(s: Schedule) {
+  checkSchedule(s);
   return s.streams.map((st, i) => ({
     name: st.name,
     sms: st.sms,

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { fail, showValue } from '../errors.js';
+import { checkAlloc } from '../validate.js';
 
 /** Field order of one timeline record. Times in us; `path` and `op` are protocol constants. */
 export const TIMELINE_FIELDS = [
@@ -93,8 +94,10 @@ export function timelineDigest(canonical: Float64Array): string {
 
 /** Records as objects (for tests, summaries and traces). */
 export function timelineRecords(canonical: ArrayLike<number>): TimelineRecord[] {
-  if (typeof canonical !== 'object' || canonical === null || typeof canonical.length !== 'number')
+  if (!Array.isArray(canonical) && !(canonical instanceof Float64Array))
     fail('E_ARGUMENT', `timelineRecords: the timeline must be a Float64Array (or array of numbers), got ${showValue(canonical)}`, { argument: 'canonical' });
+  // One object of 12 fields per record.
+  checkAlloc('timelineRecords', 'the records', (canonical.length / TIMELINE_STRIDE) * 200, 'the timeline (collect it per phase)', true);
   const out: TimelineRecord[] = [];
   for (let i = 0; i < canonical.length; i += TIMELINE_STRIDE) {
     const r = {} as TimelineRecord;

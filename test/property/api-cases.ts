@@ -229,7 +229,7 @@ export const CASES: Record<string, Case> = {
   'Cluster#run': { args: () => ['a2a', {}], call: (a) => cluster.run(a[0] as string, a[1]), runs: 20 },
   createStreamMachine: { args: () => [2] },
   checkStreams: { args: () => [streamInput()] },
-  streamStates: { args: () => [{ context: { streams: [] } }] },
+  streamStates: { args: () => [{ value: 'drained', context: { streams: [{ name: 'comm' }] } }] },
   // schedule
   buildSchedule: { args: () => ['two-batch-overlap', 2, 132, 24] },
   serialSchedule: { args: () => [2, 132] },
