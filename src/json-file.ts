@@ -11,6 +11,8 @@ import { fail, showValue, type ErrorCode } from './errors.js';
 /** How a reader reports its two failures; `reason` is the errno code or the parser's message. */
 export interface JsonFileErrors {
   code: ErrorCode;
+  /** The kind of file, for a path that is not a string: `trace file`. */
+  what: string;
   /** The file could not be read (`reason`: ENOENT, EISDIR, ...). */
   unreadable(reason: string): string;
   /** The text is not JSON (`reason`: the parser's message). */
@@ -22,7 +24,7 @@ export interface JsonFileErrors {
 /** Read and parse the JSON file at `path`; throws `errors.code` with the caller's words. */
 export function readJsonFile(path: string, errors: JsonFileErrors): unknown {
   // A number would be read as a file descriptor (0: standard input).
-  if (typeof path !== 'string' || path === '') fail(errors.code, errors.unreadable(`the path must be a non-empty string, got ${showValue(path)}`), { path, ...errors.data });
+  if (typeof path !== 'string' || path === '') fail(errors.code, `cannot read ${errors.what}: the path must be a non-empty string, got ${showValue(path)}`, { ...errors.data });
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

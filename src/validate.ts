@@ -198,3 +198,21 @@ export function checkWork(where: string, operations: number, lower: string): voi
       where, operations, limit: MAX_WORK, lower,
     });
 }
+
+/** What made each result the library hands out (plans, phases, run and benchmark results, reports). */
+const made = new WeakMap<object, string>();
+
+/** Mark `value` as a `kind` the library made (so {@link checkMade} accepts it); returns it. */
+export function stamp<T extends object>(value: T, kind: string): T {
+  made.set(value, kind);
+  return value;
+}
+
+/**
+ * Throw unless `value` is a `kind` the library made (`by` names the function that makes it). For
+ * arguments that are the library's own results, whose insides are not user input.
+ */
+export function checkMade(value: unknown, name: string, kind: string, by: string): void {
+  if (typeof value !== 'object' || value === null || made.get(value) !== kind)
+    fail('E_ARGUMENT', `${name} must be ${kind} from ${by}, got ${showValue(value)}`, { argument: name, expected: kind });
+}

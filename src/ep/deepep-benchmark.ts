@@ -18,6 +18,10 @@ import { deepepTopk } from './deepep-inputs.js';
 import { benchmarkRowBytes, type DispatchDtype } from './records.js';
 import { resolveEpConfigs, type EpConfig } from './ep-config.js';
 import { measureUtilisation, type Utilisation } from './utilisation.js';
+import { checkArray, checkInt, stamp } from '../validate.js';
+
+/** What {@link checkMade} calls a benchmark result. */
+export const BENCH_RESULT = 'a benchmark result';
 
 export interface DeepepBenchOptions {
   /** Only 'normal' (the high-throughput kernels) is modelled. */
@@ -289,7 +293,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       }
       if (bestT) bestC = tag(bestT);
     }
-    return {
+    return stamp({
       schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, notifyUs, tuned: o.tune === true,
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
@@ -297,7 +301,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       events, wallMs: performance.now() - t0,
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
       workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    };
+    }, BENCH_RESULT);
   } finally {
     await cluster.close();
   }
@@ -307,6 +311,10 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
  * Run the benchmark once per SM count (`--sms 8,16,20,24,32`), one row each, in order.
  */
 export async function runDeepepSmsSweep(o: DeepepBenchOptions, sms: number[]): Promise<{ schemaVersion: 1; mode: 'normal'; ranks: number; sweep: 'sms'; rows: DeepepBenchResult[] }> {
+  checkArray(sms, 'sms');
+  if (sms.length === 0) fail('E_ARGUMENT', 'runDeepepSmsSweep: sms must list at least one SM count', { argument: 'sms' });
+  // Every count checked before the first run.
+  for (let i = 0; i < sms.length; i++) estimateDeepepBenchmark({ ...o, sms: checkInt(sms[i], `sms[${i}]`, 2) });
   const rows: DeepepBenchResult[] = [];
   for (const n of sms) {
     o.onProgress?.(`--sms ${n}`);

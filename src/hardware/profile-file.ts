@@ -65,7 +65,7 @@ export function resolveHardware(spec: HardwareSpec, where = 'hardware', baseDir 
     const path = resolve(baseDir, spec);
     // Unreadable and not JSON read alike: the profile cannot be read.
     const cannot = (why: string) => `${where}: cannot read hardware profile ${spec}: ${why}`;
-    const json = readJsonFile(path, { code: 'E_CONFIG', unreadable: cannot, notJson: cannot, data: { where } });
+    const json = readJsonFile(path, { code: 'E_CONFIG', what: 'hardware profile', unreadable: cannot, notJson: cannot, data: { where } });
     if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('E_CONFIG', `${where}: ${spec} must hold a JSON object`, { where, path });
     return fromObject(json as Record<string, unknown>, spec, dirname(path), depth);
   }

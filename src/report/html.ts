@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { ExpertmeshError } from '../errors.js';
 import type { ReportData } from './data.js';
 import { reportPlots, type PlotSpec } from './specs.js';
+import { checkString } from '../validate.js';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -61,6 +62,7 @@ export async function renderReportHtml(d: ReportData): Promise<string> {
  * @throws ExpertmeshError `E_ARGUMENT` naming the path when it cannot be written.
  */
 export async function writeReport(path: string, d: ReportData): Promise<number> {
+  checkString(path, 'path');
   const html = await renderReportHtml(d);
   try {
     writeFileSync(path, html);

@@ -8,6 +8,14 @@ import type { DeepepBenchResult } from '../ep/deepep-benchmark.js';
 import type { ScenarioResult } from '../scenario/result.js';
 import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow } from './data.js';
 import type { TraceDocument } from '../trace/read.js';
+import { fail } from '../errors.js';
+import { checkArray, checkMade, checkObject, checkString, stamp } from '../validate.js';
+import { checkTraceEvents } from '../trace/summarize.js';
+import { RESULT } from '../scenario/run.js';
+import { BENCH_RESULT } from '../ep/deepep-benchmark.js';
+
+/** What {@link checkMade} calls a report. */
+export const REPORT = 'report data';
 
 export { reportRowsFromTrace } from './data.js';
 export { readTraceFile, type TraceDocument } from '../trace/read.js';
@@ -15,34 +23,58 @@ export type { KernelRow, PhaseRow, ReportData, ReportText, RingRow, SmSweepRow, 
 export { renderReportHtml, writeReport, plotSvg } from './html.js';
 export { reportPlots, type PlotSpec } from './specs.js';
 
+/** Throw unless `summary` is a list of `{ heading, text }` strings. */
+function checkSummary(summary: unknown): void {
+  const a = checkArray(summary, 'summary');
+  for (let i = 0; i < a.length; i++) {
+    const t = checkObject(a[i], `summary[${i}]`);
+    checkString(t['heading'], `summary[${i}].heading`, true);
+    checkString(t['text'], `summary[${i}].text`, true);
+  }
+}
+
+/** Throw unless `results` is a non-empty list of benchmark results. */
+function checkBenchResults(results: unknown): void {
+  const a = checkArray(results, 'results');
+  if (a.length === 0) fail('E_ARGUMENT', 'results must hold at least one benchmark result', { argument: 'results' });
+  for (let i = 0; i < a.length; i++) checkMade(a[i], `results[${i}]`, BENCH_RESULT, 'runDeepepBenchmark()');
+}
+
 /** The report of a scenario run: its summary (`summary`, preformatted) and the plots its trace holds. */
 export function runReport(r: ScenarioResult, trace: TraceDocument, summary: ReportText[]): ReportData {
+  checkMade(r, 'result', RESULT, 'runScenario()');
+  checkTraceEvents(trace);
+  checkSummary(summary);
   const c = r.cluster;
-  return {
+  return stamp({
     title: `expertmesh run: ${r.scenario}`,
     subtitle: `${c.ranks} ranks (${c.nodes} x ${c.gpusPerNode} ${c.hardware}), ${r.payload}, ${r.steps} step(s); virtual time ${r.virtualTimeUs.toFixed(1)} us`,
     summary,
     ...reportRowsFromTrace(trace),
     smSweep: [],
     kernels: [],
-  };
+  }, REPORT);
 }
 
 /** The report of an existing trace file (`expertmesh report trace.json`). */
 export function traceReport(trace: TraceDocument, name: string, summary: ReportText[]): ReportData {
+  checkTraceEvents(trace);
+  checkString(name, 'name');
+  checkSummary(summary);
   const scenario = trace.otherData?.['scenario'];
-  return {
+  return stamp({
     title: `expertmesh trace: ${typeof scenario === 'string' ? scenario : name}`,
     subtitle: `from ${name}${trace.otherData?.['incomplete'] === true ? ' (INCOMPLETE: the run failed before the end)' : ''}`,
     summary,
     ...reportRowsFromTrace(trace),
     smSweep: [],
     kernels: [],
-  };
+  }, REPORT);
 }
 
 /** The SM sweep rows of `bench deepep` results (one result per SM count). */
 export function smSweepRows(results: readonly DeepepBenchResult[]): SmSweepRow[] {
+  checkBenchResults(results);
   return results.flatMap((r) => (['dispatch', 'combine'] as const).map((kernel) => ({
     sms: r.sms, kernel, timeUs: r[kernel].timeUs, rdmaGBps: r[kernel].rdmaGBps, nvlGBps: r[kernel].nvlGBps,
   })));
@@ -50,6 +82,8 @@ export function smSweepRows(results: readonly DeepepBenchResult[]): SmSweepRow[]
 
 /** The report of `bench deepep`: the kernels of the first result, and the SM sweep when there are several. */
 export function benchReport(results: readonly DeepepBenchResult[], summary: ReportText[]): ReportData {
+  checkBenchResults(results);
+  checkSummary(summary);
   const r = results[0]!;
   const kernels: KernelRow[] = (['dispatch', 'combine'] as const).flatMap((kernel) => {
     const k = r[kernel];
@@ -58,12 +92,12 @@ export function benchReport(results: readonly DeepepBenchResult[], summary: Repo
       { kernel, link: 'NVL' as const, gbps: k.nvlGBps, min: k.nvlGBpsMin, max: k.nvlGBpsMax },
     ];
   });
-  return {
+  return stamp({
     title: `expertmesh bench deepep: ${r.ranks} ranks`,
     subtitle: `DeepEP normal kernels, ${r.ranks} ranks (${r.nodes} node(s)), ${results.map((x) => x.sms).join(', ')} SMs, ${r.tokens} tokens x hidden ${r.hidden}, dispatch ${r.dtype}`,
     summary,
     phases: [], utilisation: [], rings: [], loads: null,
     smSweep: smSweepRows(results),
     kernels,
-  };
+  }, REPORT);
 }

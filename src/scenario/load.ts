@@ -82,6 +82,7 @@ export function describeIssue(issue: z.ZodIssue, input: unknown): string {
  * const s = parseScenario({ cluster: { nodes: 1, gpusPerNode: 8 }, model: { tokensPerRank: 64 } });
  */
 export function parseScenario(input: unknown, source = 'scenario'): Scenario {
+  if (typeof source !== 'string') fail('E_ARGUMENT', `parseScenario: source must be a string naming where the scenario came from, got ${showValue(source)}`, { argument: 'source' });
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     fail('E_SCENARIO', `${source}: a scenario must be a JSON object, got ${show(input)}`, { source });
   const r = scenarioSchema.safeParse(input);
@@ -110,6 +111,7 @@ export function loadScenario(source: string | object): Scenario {
   if (typeof source !== 'string') return parseScenario(source);
   const json = readJsonFile(source, {
     code: 'E_SCENARIO',
+    what: 'scenario file',
     unreadable: (why) => `cannot read scenario file ${source}: ${why}`,
     notJson: (why) => `${source} is not valid JSON: ${why}`,
     data: { source },

@@ -22,6 +22,10 @@ import { checkAgainstReference, expertWeights, rankInput, sharedOutput, type Ran
 import type { MoePlan } from './plan.js';
 import type { KernelConfig, Scenario } from './schema.js';
 import type { ScheduleFigures } from '../schedule/figures.js';
+import { stamp } from '../validate.js';
+
+/** What {@link checkMade} calls a phase. */
+export const PHASE = 'a phase';
 
 /** The phases of one MoE layer, in order. */
 export const PHASES = ['notify', 'dispatch', 'experts', 'combine'] as const;
@@ -131,7 +135,7 @@ export function withCommSms<S extends Pick<Scenario, 'cluster' | 'dispatchConfig
  */
 export function makePhase(base: Omit<PhaseRun, 'records' | 'timeline'>, timeline: Float64Array): { p: PhaseRun; release: () => void } {
   let cache: TimelineRecord[] | null = null;
-  const p = { ...base, timeline } as PhaseRun;
+  const p = stamp({ ...base, timeline } as PhaseRun, PHASE);
   Object.defineProperty(p, 'records', { enumerable: true, get: () => (cache ??= timelineRecords(timeline)) });
   return { p, release: () => (cache = null) };
 }

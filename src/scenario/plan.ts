@@ -21,6 +21,10 @@ import type { Scenario } from './schema.js';
 import { parseScenario } from './load.js';
 import { estimateScenarioRun } from './estimate.js';
 import { checkEstimate } from '../cluster/host-limits.js';
+import { stamp } from '../validate.js';
+
+/** What {@link checkMade} calls a plan. */
+export const PLAN = 'a plan';
 
 /** The routed work of one step. */
 export interface MoeStepPlan {
@@ -155,7 +159,7 @@ function* planSteps(input: Scenario, where: string): Generator<RoutedMark, MoePl
       : topk;
     return countStep(slots, layout, K, E, nodes, bias);
   });
-  return { scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, warmup, epConfigs: scenarioEpConfigs(s), steps };
+  return stamp({ scenario: s, hardware, numRanks: R, gpusPerNode, numNodes: nodes, layout, warmup, epConfigs: scenarioEpConfigs(s), steps }, PLAN);
 }
 
 /**
@@ -192,7 +196,7 @@ export async function planScenarioAsync(s: Scenario, signal?: AbortSignal): Prom
 
 /** Bytes of one dispatched token: FP8 with per-128 float32 scales, or BF16, plus top-k ids (int64) and weights (float32). */
 export function dispatchBytesPerToken(s: Scenario): number {
-  if (typeof s?.model?.hidden !== 'number') s = parseScenario(s, 'dispatchBytesPerToken');
+  s = parseScenario(s, 'dispatchBytesPerToken');
   const h = s.model.hidden;
   const x = s.model.dispatchFormat === 'fp8' ? h + Math.ceil(h / 128) * 4 : 2 * h;
   return x + s.model.topk * 12;
@@ -200,7 +204,7 @@ export function dispatchBytesPerToken(s: Scenario): number {
 
 /** Bytes of one combined token (BF16 hidden). */
 export function combineBytesPerToken(s: Scenario): number {
-  if (typeof s?.model?.hidden !== 'number') s = parseScenario(s, 'combineBytesPerToken');
+  s = parseScenario(s, 'combineBytesPerToken');
   return 2 * s.model.hidden;
 }
 

@@ -11,6 +11,9 @@ import type { EpConfig } from '../ep/ep-config.js';
 import { slotGpuOf } from '../balancer/layout.js';
 import { benchmarkRowBytes } from '../ep/records.js';
 import type { ScheduleFigures } from '../schedule/figures.js';
+import { checkArray, checkInt, checkMade } from '../validate.js';
+import { PLAN } from './plan.js';
+import { PHASE } from './moe-steps.js';
 
 /** Bytes or GB/s per link type. */
 export interface PerLink {
@@ -208,6 +211,10 @@ export function summarizePhases(phases: readonly PhaseRun[], numRanks: number): 
  * the plan's routing and the phases' per-rank kernel times. Null for a kernel without those times.
  */
 export function deepepBandwidth(plan: MoePlan, phases: readonly PhaseRun[], rank = 0): { dispatch: DeepepBandwidth | null; combine: DeepepBandwidth | null } {
+  checkMade(plan, 'plan', PLAN, 'planScenario()');
+  checkArray(phases, 'phases');
+  for (let i = 0; i < phases.length; i++) checkMade(phases[i], `phases[${i}]`, PHASE, 'runMoeSteps() or runScenario()');
+  checkInt(rank, 'rank', 0, plan.numRanks - 1);
   const R = plan.numRanks;
   const K = plan.scenario.model.topk;
   const gpn = plan.gpusPerNode;
@@ -294,6 +301,7 @@ function gpuPairs(plan: MoePlan, slotLoad: Int32Array): Int32Array {
  * console.log(f.warmup.load?.gpu.maxOverMean, f.steps[0]?.bias);
  */
 export function routingFigures(plan: MoePlan): RoutingFigures {
+  checkMade(plan, 'plan', PLAN, 'planScenario()');
   const s = plan.scenario;
   const N = plan.numNodes;
   const w = plan.warmup;
@@ -329,6 +337,7 @@ export interface RunLoads {
 }
 
 export function planLoads(plan: MoePlan): RunLoads {
+  checkMade(plan, 'plan', PLAN, 'planScenario()');
   const R = plan.numRanks;
   const eplb = plan.scenario.balancing.enableEplb;
   const experts = plan.steps.map((st) => Array.from(st.expertLoad));

@@ -18,6 +18,10 @@ import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
 import { deepepBandwidth, planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
 import { runScheduledSteps } from './scheduled-steps.js';
 import type { Scenario } from './schema.js';
+import { stamp } from '../validate.js';
+
+/** What {@link checkMade} calls a scenario result. */
+export const RESULT = 'a scenario result';
 
 /**
  * Progress of {@link runScenario}. Within one run (`main`, then `check`) reports come in order:
@@ -95,7 +99,7 @@ async function runOnce(
     received = Math.round(bytes / dispatchBytesPerToken(s));
   }
   const last = res.phases[res.phases.length - 1];
-  return {
+  return stamp({
     scenario: s.name,
     payload: s.payload,
     cluster: { nodes: s.cluster.nodes, gpusPerNode: s.cluster.gpusPerNode, ranks: plan.numRanks, hardware: plan.hardware.name, workers: cluster.config.workers },
@@ -115,7 +119,7 @@ async function runOnce(
       stepUs: res.schedule.stepUs, commUs: res.schedule.commUs, exposedCommUs: res.schedule.exposedCommUs,
       layersSimulated: res.schedule.layersSimulated, throughputPerNode: res.schedule.throughputPerNode, schedule: res.schedule,
     } : {}),
-  };
+  }, RESULT);
 }
 
 function withDeepep(phases: RunFigures['phases'], d: ReturnType<typeof deepepBandwidth>): RunFigures['phases'] {
@@ -167,13 +171,13 @@ export async function runScenario(input: Scenario, opts: RunScenarioOptions = {}
     rec?.close();
     const cs = checkScenarioOf(scenario);
     const check = cs ? await runOnce(cluster, cs, 'check', opts, null) : null;
-    return {
-      schemaVersion: 1,
+    return stamp({
+      schemaVersion: 1 as const,
       ...main,
       totalWallMs: performance.now() - t0,
       check,
       trace: rec ? { path: rec.path, events: rec.writer.events, transfersDrawn: rec.stats.transfersDrawn, transfersNotDrawn: rec.stats.transfersNotDrawn } : null,
-    };
+    }, RESULT);
   } catch (e) {
     rec?.close(e);
     throw e;

@@ -22,6 +22,7 @@ const STREAM_TID_BASE = 900_000;
 const STREAM_TIDS_PER_RANK = 16;
 import { OP_NAMES, PATH_IB, PATH_NVLINK } from '../transport/protocol.js';
 import { LINK_PORTS, resolveTraceOptions, tidsPerRank, type ResolvedTraceOptions, type TraceEvent, type TraceOptions } from './events.js';
+import { checkAlloc, checkArray, checkInt, checkNumber, checkObject, checkString } from '../validate.js';
 
 /** What the builder needs to know about one phase of a run. */
 export interface TracePhase {
@@ -74,6 +75,41 @@ export const UTILISATION_SERIES = { nvlink: 'NVLink busy %', ib: 'IB busy %', sm
 
 const PORT_OUT = { [PATH_NVLINK]: 0, [PATH_IB]: 2 } as Record<number, number>;
 
+/** Throw unless `p` is a phase a trace can hold: its step, name and times, and well-formed parts. @internal */
+export function checkPhase(p: TracePhase, name: string): void {
+  checkObject(p, name);
+  checkInt(p.step, `${name}.step`, 0);
+  checkString(p.phase, `${name}.phase`);
+  checkNumber(p.startUs, `${name}.startUs`);
+  checkNumber(p.endUs, `${name}.endUs`);
+  if (p.timeline !== undefined) checkArray(p.timeline, `${name}.timeline`, true);
+  else if (p.records !== undefined) {
+    const rs = checkArray(p.records, `${name}.records`);
+    for (let i = 0; i < rs.length; i++) checkObject(rs[i], `${name}.records[${i}]`);
+  }
+  if (p.samples !== undefined) checkArray(p.samples, `${name}.samples`, true);
+  if (p.activities !== undefined) checkArray(p.activities, `${name}.activities`, true);
+  if (p.compute !== undefined) {
+    const c = checkArray(p.compute, `${name}.compute`);
+    for (let i = 0; i < c.length; i++) {
+      const span = checkArray(c[i], `${name}.compute[${i}]`);
+      checkNumber(span[0], `${name}.compute[${i}][0]`);
+      checkNumber(span[1], `${name}.compute[${i}][1]`);
+    }
+  }
+  if (p.kernels !== undefined) {
+    const ks = checkArray(p.kernels, `${name}.kernels`);
+    for (let i = 0; i < ks.length; i++) {
+      const k = checkObject(ks[i], `${name}.kernels[${i}]`);
+      checkInt(k['rank'], `${name}.kernels[${i}].rank`, 0);
+      checkString(k['stream'], `${name}.kernels[${i}].stream`, true);
+      checkString(k['id'], `${name}.kernels[${i}].id`, true);
+      checkNumber(k['startUs'], `${name}.kernels[${i}].startUs`);
+      checkNumber(k['endUs'], `${name}.kernels[${i}].endUs`);
+    }
+  }
+}
+
 export class TraceBuilder {
   readonly options: ResolvedTraceOptions;
   readonly stats: TraceStats = { transfers: 0, transfersDrawn: 0, transfersNotDrawn: 0, events: 0 };
@@ -92,7 +128,10 @@ export class TraceBuilder {
   private started = false;
 
   constructor(readonly numRanks: number, readonly gpusPerNode: number, options: TraceOptions = {}) {
+    checkInt(numRanks, 'numRanks', 1);
+    checkInt(gpusPerNode, 'gpusPerNode', 1, numRanks);
     this.options = resolveTraceOptions(options);
+    checkAlloc('TraceBuilder', 'the lanes of every link port', numRanks * LINK_PORTS.length * this.options.maxLanes * 9, 'numRanks or options.maxLanes');
     const slots = numRanks * LINK_PORTS.length;
     this.laneEnd = Array.from({ length: slots }, () => new Float64Array(this.options.maxLanes).fill(-Infinity));
     this.laneNamed = Array.from({ length: slots }, () => new Uint8Array(this.options.maxLanes));
@@ -209,6 +248,7 @@ export class TraceBuilder {
 
   /** The events of one phase: compute-track slice per rank, sampled transfers, counters. */
   phase(p: TracePhase): TraceEvent[] {
+    checkPhase(p, 'phase');
     const before = this.stats.events;
     const ev: TraceEvent[] = [...this.header(), ...this.flushStates()];
     const o = this.options;

@@ -16,6 +16,7 @@ export interface TraceDocument {
 export function readTraceFile(path: string): TraceDocument {
   const doc = readJsonFile(path, {
     code: 'E_ARGUMENT',
+    what: 'trace file',
     unreadable: (why) => `cannot read trace file ${path}: ${why}`,
     notJson: (why) => `trace file ${path} is not valid JSON: ${why}`,
   });

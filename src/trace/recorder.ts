@@ -4,9 +4,10 @@
  * into phase by phase; and `writeTrace`, the one-call form for a finished run.
  */
 import type { RankSnapshot } from '../actors/gpu-machine.js';
-import { TraceBuilder, type TracePhase, type TraceStats } from './builder.js';
+import { TraceBuilder, type TracePhase, type TraceStats, checkPhase } from './builder.js';
 import type { TraceOptions } from './events.js';
 import { TraceWriter } from './writer.js';
+import { checkArray, checkObject, checkString } from '../validate.js';
 
 /** Shape of the cluster a trace describes. */
 export interface TraceShape {
@@ -21,8 +22,12 @@ export class TraceRecorder {
 
   /** Opens `path` at once: throws `E_ARGUMENT` if it cannot be written. */
   constructor(path: string, shape: TraceShape, options: TraceOptions = {}, private readonly meta: Record<string, unknown> = {}) {
-    this.writer = new TraceWriter(path);
+    checkString(path, 'path');
+    checkObject(shape, 'shape');
+    checkObject(meta, 'meta');
+    // The builder first: its checks throw before the file is created.
     this.builder = new TraceBuilder(shape.numRanks, shape.gpusPerNode, options);
+    this.writer = new TraceWriter(path);
   }
 
   get path(): string {
@@ -92,6 +97,13 @@ export interface TraceInput extends TraceShape {
  * writeTrace('run.trace.json', { numRanks: 8, gpusPerNode: 8, phases: res.phases });
  */
 export function writeTrace(path: string, input: TraceInput, options: TraceOptions = {}): TraceStats {
+  checkObject(input, 'input');
+  const phases = checkArray(input.phases, 'input.phases');
+  for (let i = 0; i < phases.length; i++) checkPhase(phases[i] as TracePhase, `input.phases[${i}]`);
+  if (input.rankStates !== undefined) {
+    const st = checkArray(input.rankStates, 'input.rankStates');
+    for (let i = 0; i < st.length; i++) checkObject(st[i], `input.rankStates[${i}]`);
+  }
   const rec = new TraceRecorder(path, input, options);
   for (const s of input.rankStates ?? []) rec.rankState(s);
   for (const p of input.phases) rec.phase(p);

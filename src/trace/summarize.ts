@@ -67,13 +67,20 @@ function unionLength(iv: Array<[number, number]>): number {
  * const s = summarizeTrace('run.trace.json');
  * console.log(s.links.filter((l) => l.port === 'ib.out').map((l) => l.utilisation));
  */
-export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; otherData?: Record<string, unknown> }): TraceSummary {
-  const doc = typeof trace === 'string' ? readTraceFile(trace) : trace;
+/**
+ * The events of a trace document (object or array form), each checked for what readers of traces
+ * rely on: an object, numeric pid and tid, a finite ts (except metadata), a finite dur >= 0 on
+ * slices. Throws `E_ARGUMENT` naming the first bad event. @internal
+ */
+export function checkTraceEvents(doc: unknown): TraceEvent[] {
   if (typeof doc !== 'object' || doc === null) fail('E_ARGUMENT', `not a trace: expected an object with a traceEvents array, got ${showValue(doc)}`, {});
-  const events = Array.isArray(doc) ? (doc as TraceEvent[]) : doc.traceEvents;
+  const events = Array.isArray(doc) ? (doc as TraceEvent[]) : (doc as { traceEvents?: unknown }).traceEvents;
   if (!Array.isArray(events)) fail('E_ARGUMENT', 'not a trace: expected an object with a traceEvents array', {});
+  const other = Array.isArray(doc) ? undefined : (doc as { otherData?: unknown }).otherData;
+  if (other !== undefined && (typeof other !== 'object' || other === null || Array.isArray(other)))
+    fail('E_ARGUMENT', `not a trace: otherData must be an object, got ${showValue(other)}`, { field: 'otherData' });
   for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
+    const e = events[i] as TraceEvent;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) fail('E_ARGUMENT', `not a trace: event ${i} is not an object, got ${showValue(e)}`, { index: i });
     for (const f of ['pid', 'tid'] as const)
       if (typeof e[f] !== 'number' && typeof e[f] !== 'string')
@@ -82,7 +89,15 @@ export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; othe
       fail('E_ARGUMENT', `not a trace: event ${i} (ph ${showValue(e.ph)}) needs a finite ts, got ${showValue(e.ts)}`, { index: i, field: 'ts' });
     if (e.ph === 'X' && (typeof e.dur !== 'number' || !(e.dur >= 0) || !Number.isFinite(e.dur)))
       fail('E_ARGUMENT', `not a trace: slice ${i} needs a finite dur >= 0, got ${showValue(e.dur)}`, { index: i, field: 'dur' });
+    if (e.args !== undefined && (typeof e.args !== 'object' || e.args === null))
+      fail('E_ARGUMENT', `not a trace: event ${i} has args ${showValue(e.args)}; args must be an object`, { index: i, field: 'args' });
   }
+  return events;
+}
+
+export function summarizeTrace(trace: string | { traceEvents: TraceEvent[]; otherData?: Record<string, unknown> }): TraceSummary {
+  const doc = typeof trace === 'string' ? readTraceFile(trace) : trace;
+  const events = checkTraceEvents(doc);
   const names = new Map<string, { rank: number; track: string }>();
   for (const e of events) {
     if (e.ph === 'M' && e.name === 'thread_name') {

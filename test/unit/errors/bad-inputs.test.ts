@@ -176,7 +176,7 @@ const API_CASES: Array<[string, () => unknown, string, string]> = [
   ['gemmTimeUs(H800, null)', () => gemmTimeUs(H800, null as never), 'E_ARGUMENT', 'shape must be an object, got null'],
   ['fromWireError(null)', () => fromWireError(null as never), 'E_ARGUMENT', 'fromWireError: w must be a wire error'],
   ['new ExpertmeshError("E_NOPE")', () => new ExpertmeshError('E_NOPE' as never, 'x'), 'E_ARGUMENT', 'ExpertmeshError: code must be one of E_CONFIG'],
-  ['readTraceFile(0)', () => readTraceFile(0 as never), 'E_ARGUMENT', 'cannot read trace file 0: the path must be a non-empty string'],
+  ['readTraceFile(0)', () => readTraceFile(0 as never), 'E_ARGUMENT', 'cannot read trace file: the path must be a non-empty string, got 0'],
   ['createCluster({ maxVirtualUs: -1 })', () => createCluster({ nodes: 1, gpusPerNode: 2, hardware: 'H800', maxVirtualUs: -1 }), 'E_CONFIG', "cluster config: 'maxVirtualUs' must be a positive finite number of us, got -1"],
 ];
 
