@@ -99,10 +99,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Requests awaiting a reply: the hosts keep Node alive only while this is above zero. */
   private inflight = 0;
 
-  /** Use {@link createCluster}. */
-  constructor(config: ResolvedClusterConfig) {
+  /** Use {@link createCluster}. The config is checked (and resolved) here too. */
+  constructor(given: ClusterConfig | ResolvedClusterConfig) {
     super();
-    this.config = config;
+    const config = (this.config = resolveClusterConfig(given));
     this.links = new LinkModel(config.hardware, config.gpusPerNode);
     this.lookaheadMatrix = this.links.lookaheadMatrix(config.workerOfRank, config.workers);
     this.lookaheadUs = this.lookaheadMatrix.reduce((a, b) => Math.min(a, b), Infinity);
@@ -245,6 +245,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   async run<R = unknown>(name: string, args: unknown, opts: RunOptions = {}): Promise<OpResult<R>> {
     this.checkUsable();
+    if (typeof name !== 'string') fail('E_ARGUMENT', `run: the operation name must be a string, got ${showValue(name)}`, { argument: 'name' });
+    checkRunOptions(opts, `run('${name}')`);
     if (this.busy) fail('E_ARGUMENT', `run('${name}'): another operation is still running on this cluster`, { op: name });
     this.busy = true;
     try {
@@ -532,6 +534,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Throw `E_ARGUMENT` unless `o` is {@link RunOptions}: an object, `signal` an AbortSignal, `onProgress` a function. */
+export function checkRunOptions(o: unknown, where: string): void {
+  if (typeof o !== 'object' || o === null) fail('E_ARGUMENT', `${where}: run options must be an object, got ${showValue(o)}`, { argument: 'run' });
+  const r = o as RunOptions;
+  if (r.signal !== undefined && !(r.signal instanceof AbortSignal)) fail('E_ARGUMENT', `${where}: run.signal must be an AbortSignal, got ${showValue(r.signal)}`, { argument: 'run.signal' });
+  if (r.onProgress !== undefined && typeof r.onProgress !== 'function') fail('E_ARGUMENT', `${where}: run.onProgress must be a function, got ${showValue(r.onProgress)}`, { argument: 'run.onProgress' });
 }
 
 /** Throw `E_ARGUMENT` unless `c` is a cluster made by {@link createCluster}. */

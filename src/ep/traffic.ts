@@ -84,14 +84,14 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
   const n = cluster.numRanks;
   const perRank: number[][] = Array.from({ length: n }, () => []);
   const expected = new Array<number>(n).fill(0);
-  const sorted = transfers.map((t, i) => ({ t, i }));
-  transfers.forEach((t, i) => {
+  const sorted = Array.from(transfers, (t, i) => ({ t, i }));
+  Array.from(transfers).forEach((t, i) => {
     if (typeof t !== 'object' || t === null) fail('E_ARGUMENT', `runTraffic: transfers[${i}] must be an object { src, dst, bytes, atUs? }, got ${showValue(t)}`, { index: i });
     for (const f of ['src', 'dst'] as const)
       if (!Number.isInteger(t[f]) || t[f] < 0 || t[f] >= n) fail('E_RANK', `runTraffic: transfers[${i}].${f} = ${showValue(t[f])} is not a rank of this ${n}-rank cluster`, { index: i, field: f, value: t[f] });
     if (!Number.isInteger(t.bytes) || t.bytes < 0) fail('E_ARGUMENT', `runTraffic: transfers[${i}].bytes must be a whole number >= 0, got ${showValue(t.bytes)}`, { index: i, field: 'bytes', value: t.bytes });
     const at = t.atUs ?? 0;
-    if (!(at >= 0) || !Number.isFinite(at)) fail('E_ARGUMENT', `runTraffic: transfers[${i}].atUs must be a finite time >= 0, got ${showValue(at)}`, { index: i, field: 'atUs', value: at });
+    if (typeof at !== 'number' || !(at >= 0) || !Number.isFinite(at)) fail('E_ARGUMENT', `runTraffic: transfers[${i}].atUs must be a finite time >= 0, got ${showValue(at)}`, { index: i, field: 'atUs', value: at });
   });
   sorted.sort((a, b) => (a.t.atUs ?? 0) - (b.t.atUs ?? 0) || a.i - b.i);
   for (const { t } of sorted) {

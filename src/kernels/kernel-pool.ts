@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { fail, fromWireError, showValue } from '../errors.js';
 import type { GemmOptions } from './gemm.js';
-import { runKernelTask, taskOperands, transferList, type KernelResult, type KernelTask, type KernelValue } from './kernel-tasks.js';
+import { runKernelTask, taskOperands, transferList, type KernelResult, type KernelTask, type KernelValue, checkTask } from './kernel-tasks.js';
 import type { Quantized, QuantizeOptions } from './quantize.js';
 import { checkInt } from '../validate.js';
 import { kernelWorkerFilename } from './worker-entry.js';
@@ -130,6 +130,7 @@ export class KernelPool {
 
   async #run(task: KernelTask, inline: boolean): Promise<KernelValue> {
     if (this.#closed) fail('E_CLOSED', 'the kernel pool is closed', { op: task.op });
+    checkTask(task);
     let result: KernelResult;
     if (inline) {
       this.#stats.inline++;

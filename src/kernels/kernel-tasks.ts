@@ -8,6 +8,8 @@ import { toWireError, type WireError } from '../errors.js';
 import { f32Gemm, fp8Gemm, type GemmOptions } from './gemm.js';
 import { quantizePerBlock, quantizePerTile, tileToColumnQuant, type Quantized, type QuantizeOptions } from './quantize.js';
 import { fail } from '../errors.js';
+import { showValue } from '../errors.js';
+import { checkInt, checkObject, checkTypedArray } from '../validate.js';
 
 /** One heavy kernel call, as sent to a pool worker. */
 export type KernelTask =
@@ -49,6 +51,52 @@ function execute(t: KernelTask): KernelValue {
       return tileToColumnQuant(t.q, t.scales, t.m, t.n, t.opts);
     default:
       return fail('E_ARGUMENT', `unknown kernel op '${String((t as { op?: unknown }).op)}'`, { argument: 'op', value: (t as { op?: unknown }).op });
+  }
+}
+
+/**
+ * Check a task's operands and sizes before it is sent to a pool thread (where a wrong type would
+ * surface as an uncoded clone error): operands of the right typed-array kind and length, sizes,
+ * options of plain values. @internal
+ */
+export function checkTask(t: KernelTask): void {
+  checkObject(t, 'task');
+  const dims = (...names: Array<'m' | 'n' | 'k'>) => names.map((d) => checkInt((t as unknown as Record<string, unknown>)[d], d, 1));
+  switch (t.op) {
+    case 'fp8Gemm': {
+      const [m, n, k] = dims('m', 'n', 'k');
+      checkTypedArray(t.aQ, 'aQ', Uint8Array, m! * k!);
+      checkTypedArray(t.aScales, 'aScales', Float32Array);
+      checkTypedArray(t.bQ, 'bQ', Uint8Array, n! * k!);
+      checkTypedArray(t.bScales, 'bScales', Float32Array);
+      break;
+    }
+    case 'f32Gemm': {
+      const [m, n, k] = dims('m', 'n', 'k');
+      checkTypedArray(t.a, 'a', Float32Array, m! * k!);
+      checkTypedArray(t.b, 'b', Float32Array, n! * k!);
+      break;
+    }
+    case 'quantizePerTile':
+    case 'quantizePerBlock': {
+      const [m, n] = dims('m', 'n');
+      checkTypedArray(t.op === 'quantizePerTile' ? t.x : t.w, t.op === 'quantizePerTile' ? 'x' : 'w', Float32Array, m! * n!);
+      break;
+    }
+    case 'tileToColumnQuant': {
+      const [m, n] = dims('m', 'n');
+      checkTypedArray(t.q, 'q', Uint8Array, m! * n!);
+      checkTypedArray(t.scales, 'scales', Float32Array);
+      break;
+    }
+    default:
+      fail('E_ARGUMENT', `unknown kernel op ${showValue((t as { op?: unknown }).op)}`, { argument: 'op' });
+  }
+  if (t.opts !== undefined) {
+    const o = checkObject(t.opts, 'opts');
+    for (const [k, v] of Object.entries(o))
+      if (v !== undefined && typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean')
+        fail('E_ARGUMENT', `opts.${k} must be a number, string or boolean, got ${showValue(v)}`, { argument: `opts.${k}` });
   }
 }
 

@@ -14,7 +14,7 @@ import type { Cluster, RunOptions } from '../cluster/cluster.js';
 import type { StreamsRunArgs, StreamsRunResult, KernelWork, KernelSpan } from '../actors/stream-runner.js';
 import { notifyStride, ringRegionSizes, ringNames, R_NOTIFY, R_NOTIFY_OUT, R_NOTIFY_SIG, R_TOPK, type EpArgs } from '../ep/ep-args.js';
 import { validateEpConfig, type EpConfig } from '../ep/ep-config.js';
-import { groupedExpertsTimeUs, type ComputeFormat } from '../kernels/compute-model.js';
+import { checkFormat, groupedExpertsTimeUs, type ComputeFormat } from '../kernels/compute-model.js';
 import { layerComputeUs, type LayerDims } from '../kernels/layer-compute.js';
 import { DEEPSEEK_V3_MLA } from '../kernels/mla-attention.js';
 // The operations a schedule runs (in-process hosts find them in the registry).
@@ -24,8 +24,9 @@ import '../ep/intranode-dispatch-op.js';
 import '../ep/intranode-combine-op.js';
 import '../ep/internode-dispatch-op.js';
 import '../ep/internode-combine-op.js';
-import { COMM_KINDS, streamSpecs, type KernelKind, type Schedule } from './schedule.js';
-import { checkInt } from '../validate.js';
+import { checkSchedule, COMM_KINDS, streamSpecs, type KernelKind, type Schedule } from './schedule.js';
+import { checkArray, checkInt, checkObject, checkTypedArray } from '../validate.js';
+import { checkCluster } from '../cluster/cluster.js';
 
 /** The model and routing one scheduled step runs. */
 export interface ScheduledStepInput {
@@ -99,7 +100,17 @@ function slotLoads(slots: Int32Array[], numSlots: number): Int32Array {
  * @throws ExpertmeshError `E_CONFIG` for a bad schedule or kernel config, and whatever the run fails with.
  */
 export async function runSchedule(cluster: Cluster, schedule: Schedule, input: ScheduledStepInput, run: RunOptions = {}): Promise<ScheduleRun> {
+  checkCluster(cluster, 'runSchedule');
+  checkSchedule(schedule);
+  checkObject(input, 'input');
   const R = cluster.numRanks;
+  const slots = checkArray(input.slots, 'input.slots');
+  for (let r = 0; r < slots.length; r++) checkTypedArray(slots[r], `input.slots[${r}]`, Int32Array);
+  for (const k of ['slotsPerRank', 'topk', 'hidden', 'moeIntermediate', 'routedExperts', 'commSms', 'promptLen'] as const) checkInt(input[k], `input.${k}`, 1);
+  checkInt(input.sharedExperts, 'input.sharedExperts', 0);
+  checkFormat(input.format);
+  checkObject(input.dispatchConfig, 'input.dispatchConfig');
+  checkObject(input.combineConfig, 'input.combineConfig');
   const nodes = cluster.config.nodes;
   const gpn = cluster.config.gpusPerNode;
   const hw = cluster.config.hardware;

@@ -233,7 +233,20 @@ export const CASES: Record<string, Case> = {
   Cluster: { args: () => [{ nodes: 1, gpusPerNode: 2, hardware: 'H800', transport: 'in-process', workers: 1 }], call: async (a) => void (await new api.Cluster(a[0] as never).close()), runs: 40 },
   'Cluster#register': { args: () => [1, 'r', 64], call: (a) => { cluster.register(...(a as [number, string, number])); cluster.unregister(a[0] as number, a[1] as string); } },
   'Cluster#snapshot': { args: () => [1], call: (a) => cluster.snapshot(a[0] as number) },
-  'Cluster#run': { args: () => ['a2a', {}], call: (a) => cluster.run(a[0] as string, a[1]), runs: 20 },
+  // A run whose operation fails leaves its ranks failed: each call on a cluster of its own.
+  'Cluster#run': {
+    args: () => ['traffic', { perRank: [[], []], expected: [0, 0] }],
+    call: async (a) => {
+      const c = await api.createCluster({ nodes: 1, gpusPerNode: 2, hardware: 'H800', transport: 'in-process', workers: 1 });
+      try {
+        for (let r = 0; r < 2; r++) c.register(r, 'traffic.signal', 4);
+        return await c.run(a[0] as string, a[1]);
+      } finally {
+        await c.close();
+      }
+    },
+    runs: 20,
+  },
   createStreamMachine: { args: () => [2] },
   checkStreams: { args: () => [streamInput()] },
   streamStates: { args: () => [{ value: 'drained', context: { streams: [{ name: 'comm' }] } }] },
