@@ -22,7 +22,8 @@ import { checkAgainstReference, expertWeights, rankInput, sharedOutput, type Ran
 import type { MoePlan } from './plan.js';
 import type { KernelConfig, Scenario } from './schema.js';
 import type { ScheduleFigures } from '../schedule/figures.js';
-import { stamp } from '../validate.js';
+import { checkFunction, checkMade, checkObject, stamp } from '../validate.js';
+import { PLAN } from './plan.js';
 
 /** What {@link checkMade} calls a phase. */
 export const PHASE = 'a phase';
@@ -177,10 +178,18 @@ function rankExpertsUs(cluster: Cluster, s: Scenario, slotLoad: ArrayLike<number
  * Run every step of `plan` on `cluster`: notify, dispatch, experts, combine, with DeepEP's kernels
  * (see the module comment). Phase records are the cluster's canonical timeline of each phase.
  */
+/** Throw unless `o` is {@link MoeStepsOptions}: an object with an AbortSignal and functions where given. @internal */
+export function checkStepsOptions(o: MoeStepsOptions, where: string): void {
+  checkObject(o, `${where}: options`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('E_ARGUMENT', `${where}: options.signal must be an AbortSignal, got ${showValue(o.signal)}`, { argument: 'options.signal' });
+  for (const k of ['onPhase', 'onProgress'] as const)
+    if (o[k] !== undefined) checkFunction(o[k], `${where}: options.${k}`);
+}
+
 export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStepsOptions = {}): Promise<MoeStepsResult> {
   checkCluster(cluster, 'runMoeSteps');
-  if (typeof plan !== 'object' || plan === null || typeof plan.scenario !== 'object' || !Array.isArray(plan.steps))
-    fail('E_ARGUMENT', `runMoeSteps: plan must be a MoePlan from planScenario(), got ${showValue(plan)}`, { argument: 'plan' });
+  checkMade(plan, 'plan', PLAN, 'planScenario()');
+  checkStepsOptions(opts, 'runMoeSteps');
   const s = plan.scenario;
   const m = s.model;
   const R = plan.numRanks;

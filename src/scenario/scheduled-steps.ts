@@ -16,6 +16,10 @@ import { runSchedule, scopeOf } from '../schedule/run-schedule.js';
 import { buildSchedule } from '../schedule/schedule.js';
 import { makePhase, scenarioEpConfigs, withCommSms, splitAt, type MoeStepsOptions, type MoeStepsResult, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
+import { checkCluster } from '../cluster/cluster.js';
+import { checkMade } from '../validate.js';
+import { PLAN } from './plan.js';
+import { checkStepsOptions } from './moe-steps.js';
 
 /** Mean of the numeric leaves of objects of one shape. */
 function meanOf<T>(xs: readonly T[]): T {
@@ -34,6 +38,9 @@ function meanOf<T>(xs: readonly T[]): T {
  * on the notify counts each rank received against the plan.
  */
 export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: MoeStepsOptions = {}): Promise<MoeStepsResult> {
+  checkCluster(cluster, 'runScheduledSteps');
+  checkMade(plan, 'plan', PLAN, 'planScenario()');
+  checkStepsOptions(opts, 'runScheduledSteps');
   const s = plan.scenario;
   const sc = s.schedule;
   if (!sc) return fail('E_ARGUMENT', 'runScheduledSteps: the scenario has no schedule', { argument: 'schedule' });

@@ -79,6 +79,9 @@ let dir: string;
 let cluster: api.Cluster;
 let tiny: api.Scenario;
 let plan: api.MoePlan;
+let scheduledPlan: api.MoePlan;
+/** A cluster of the tiny scenario's shape (2 ranks), for its plans. */
+let cluster2: api.Cluster;
 let steps: api.MoeStepsResult;
 let result: api.ScenarioResult;
 let bench: api.DeepepBenchResult;
@@ -290,8 +293,8 @@ export const CASES: Record<string, Case> = {
   dispatchBytesPerToken: { args: () => [api.loadScenario(tinyScenario())] },
   combineBytesPerToken: { args: () => [api.loadScenario(tinyScenario())] },
   runScenario: { args: () => [api.loadScenario(tinyScenario())], runs: 20 },
-  runMoeSteps: { opaque: [1], args: () => [cluster, plan], call: (a) => api.runMoeSteps(...(a as Parameters<typeof api.runMoeSteps>)), runs: 20 },
-  runScheduledSteps: { opaque: [1], args: () => [cluster, plan], call: (a) => api.runScheduledSteps(...(a as Parameters<typeof api.runScheduledSteps>)), runs: 20 },
+  runMoeSteps: { opaque: [1], args: () => [cluster2, plan], call: (a) => api.runMoeSteps(...(a as Parameters<typeof api.runMoeSteps>)), runs: 20 },
+  runScheduledSteps: { opaque: [1], args: () => [cluster2, scheduledPlan], call: (a) => api.runScheduledSteps(...(a as Parameters<typeof api.runScheduledSteps>)), runs: 20 },
   routingFigures: { opaque: [0], args: () => [plan] },
   planLoads: { opaque: [0], args: () => [plan] },
   deepepBandwidth: { opaque: [0, 1], args: () => [plan, [...steps.phases], 0] },
@@ -329,6 +332,8 @@ export async function setUpFixtures(): Promise<void> {
   cluster = await api.createCluster({ nodes: 1, gpusPerNode: 4, hardware: 'H800', transport: 'in-process', workers: 1 });
   tiny = api.loadScenario(tinyScenario());
   plan = api.planScenario(tiny);
+  scheduledPlan = api.planScenario(api.loadScenario({ ...tinyScenario(), schedule: { kind: 'serial', layers: 1, promptLen: 4 } }));
+  cluster2 = await api.createCluster({ nodes: 1, gpusPerNode: 2, hardware: 'H800', transport: 'in-process', workers: 1 });
   steps = await (async () => {
     const c = await api.createCluster({ nodes: 1, gpusPerNode: 2, hardware: 'H800', transport: 'in-process', workers: 1 });
     try {
@@ -347,6 +352,7 @@ export async function setUpFixtures(): Promise<void> {
 
 export async function tearDownFixtures(): Promise<void> {
   await cluster?.close();
+  await cluster2?.close();
   await pool?.destroy();
   rmSync(dir, { recursive: true, force: true });
 }

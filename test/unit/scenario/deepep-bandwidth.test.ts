@@ -3,13 +3,19 @@ import { layoutFromPhy2log } from '../../../src/balancer/layout.js';
 import type { PhaseRun } from '../../../src/scenario/moe-steps.js';
 import type { MoePlan } from '../../../src/scenario/plan.js';
 import { deepepBandwidth } from '../../../src/scenario/result.js';
+import { PHASE } from '../../../src/scenario/moe-steps.js';
+import { PLAN } from '../../../src/scenario/plan.js';
+import { stamp } from '../../../src/validate.js';
+
+// Hand-made plans and phases, marked as the library's own (deepepBandwidth checks that).
+const made = <T extends object>(v: T, kind: string): T => stamp(v, kind);
 
 /**
  * 2 nodes x 2 GPUs, one expert per GPU, top-2. Rank 0's tokens: t0 -> experts 0 and 2 (nodes 0 and 1),
  * t1 -> 1 and 0 (node 0), t2 -> 2 and 3 (node 1): 4 (token, node) pairs, DeepEP's
  * num_tokens_per_rdma_rank summed. Rank 0 receives 2 + 3 + 0 + 1 = 6 tokens.
  */
-const plan = {
+const plan = made({
   scenario: { model: { topk: 2, hidden: 128, dispatchFormat: 'fp8' } },
   numRanks: 4, gpusPerNode: 2, numNodes: 2,
   layout: layoutFromPhy2log([0, 1, 2, 3], 4, 4, 2),
@@ -17,8 +23,8 @@ const plan = {
     slots: [Int32Array.from([0, 2, 1, 0, 2, 3]), new Int32Array(0), new Int32Array(0), new Int32Array(0)],
     sendTokens: Int32Array.from([2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]),
   }],
-} as unknown as MoePlan;
-const phase = (name: 'dispatch' | 'combine', us: number[]) => ({ phase: name, step: 1, kernelRankUs: us }) as unknown as PhaseRun;
+} as unknown as MoePlan, PLAN);
+const phase = (name: 'dispatch' | 'combine', us: number[]) => made({ phase: name, step: 1, kernelRankUs: us } as unknown as PhaseRun, PHASE);
 
 describe('DeepEP-style bandwidth of a run (as bench deepep counts it)', () => {
   it('rank 0: (token, node) pairs and received tokens x row bytes over its own kernel time', () => {
@@ -32,8 +38,8 @@ describe('DeepEP-style bandwidth of a run (as bench deepep counts it)', () => {
   });
 
   it('no RDMA figure on one node; null without per-rank kernel times', () => {
-    const one = { ...plan, numNodes: 1, gpusPerNode: 4 } as MoePlan;
+    const one = made({ ...plan, numNodes: 1, gpusPerNode: 4 } as MoePlan, PLAN);
     expect(deepepBandwidth(one, [phase('dispatch', [2, 1, 1, 1])]).dispatch!.rdmaGBps).toBeNull();
-    expect(deepepBandwidth(plan, [{ phase: 'dispatch', step: 1 } as unknown as PhaseRun]).dispatch).toBeNull();
+    expect(deepepBandwidth(plan, [made({ phase: 'dispatch', step: 1 } as unknown as PhaseRun, PHASE)]).dispatch).toBeNull();
   });
 });

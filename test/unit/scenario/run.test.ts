@@ -11,6 +11,8 @@ import { TIMELINE_STRIDE } from '../../../src/sim/timeline.js';
 import { expertFfn } from '../../../src/kernels/ffn.js';
 import { fromBF16Bits, toBF16Array, toBF16Bits } from '../../../src/kernels/bf16.js';
 import { validateTrace } from '../../../src/trace/validate.js';
+import { stamp } from '../../../src/validate.js';
+import { PLAN } from '../../../src/scenario/plan.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'expertmesh-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -210,7 +212,7 @@ describe('runScenario', () => {
     await expect(runScenario(parseScenario(input()), {
       trace: path,
       moeSteps: async (cluster, plan, opts) => {
-        await runMoeSteps(cluster, { ...plan, steps: plan.steps.slice(0, 1) }, opts);
+        await runMoeSteps(cluster, stamp({ ...plan, steps: plan.steps.slice(0, 1) }, PLAN), opts);
         throw boom;
       },
     })).rejects.toBe(boom);
