@@ -210,6 +210,7 @@ export function getHardwareProfile(name: string): HardwareProfile {
  * @throws ExpertmeshError `E_CONFIG` naming the first bad field and value.
  */
 export function validateHardwareProfile(p: HardwareProfile, where = 'hardware'): HardwareProfile {
+  if (typeof where !== 'string') fail('E_CONFIG', `validateHardwareProfile: where must be a string naming the profile's origin, got ${showValue(where)}`, { argument: 'where' });
   const check = (field: string, v: unknown) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
       fail('E_CONFIG', `${where}.${field} must be a positive finite number, got ${showValue(v)}`, { field, value: v });

@@ -357,6 +357,22 @@ export async function tearDownFixtures(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * A call whose operation failed in a task leaves ranks failed (as a real cluster does): the shared
+ * clusters are replaced then, so the next call starts from a healthy one.
+ */
+async function healClusters(): Promise<void> {
+  const failed = (c: api.Cluster) => Array.from({ length: c.numRanks }, (_, r) => c.snapshot(r).value).includes('failed');
+  if (failed(cluster)) {
+    await cluster.close();
+    cluster = await api.createCluster({ nodes: 1, gpusPerNode: 4, hardware: 'H800', transport: 'in-process', workers: 1 });
+  }
+  if (failed(cluster2)) {
+    await cluster2.close();
+    cluster2 = await api.createCluster({ nodes: 1, gpusPerNode: 2, hardware: 'H800', transport: 'in-process', workers: 1 });
+  }
+}
+
 /** One call, bounded in wall-clock time: a hang fails as loudly as a crash. */
 export async function bounded(call: () => unknown, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
@@ -392,10 +408,11 @@ export async function checkCase(name: string, c: Case, numRuns = c.runs ?? 60): 
     try {
       r = await bounded(() => call(a), 30_000);
     } catch (e) {
+      await healClusters();
       if (!api.isExpertmeshError(e)) throw new Error(`${name}(${show(a)}) threw an uncoded ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       if (!api.ERROR_CODES.includes(e.code) || e.message.length === 0) throw new Error(`${name}(${show(a)}) threw code ${e.code} '${e.message}'`);
       return;
     }
     if (r instanceof api.Cluster) await r.close();
-  }), { numRuns, seed: 19 });
+  }), { numRuns: Number(process.env['API_PROPERTY_RUNS'] ?? numRuns), seed: Number(process.env['API_PROPERTY_SEED'] ?? 19) });
 }
