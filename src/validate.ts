@@ -159,8 +159,8 @@ export function checkOptionalBoolean(value: unknown, name: string): boolean | un
   return value;
 }
 
-/** Share of V8's heap limit one call may plan to fill with JS arrays and objects. */
-const HEAP_SHARE = 0.5;
+/** Share of V8's heap limit one call may plan to fill with JS arrays and objects (the estimates are of the main structures only). */
+const HEAP_SHARE = 0.25;
 
 /**
  * Before allocating: throw `E_LIMIT` when `bytes` is over what the host can hold. Typed arrays

@@ -7,7 +7,7 @@
  */
 import { packRow } from './packing.js';
 import { replicateRow } from './replicate.js';
-import { checkInt } from '../validate.js';
+import { checkAlloc, checkInt, checkWork } from '../validate.js';
 import { requireEplb, requireLoadMatrix } from './validate.js';
 
 /** A replica plan, exactly the three tensors eplb.py returns (as nested arrays). */
@@ -115,6 +115,8 @@ export function rebalanceExperts(
 ): EplbPlan {
   const { cols: E } = requireLoadMatrix('weight', weight);
   checkInt(numReplicas, 'numReplicas', 1);
+  checkAlloc('rebalanceExperts', 'the plan', weight.length * numReplicas * 6 * 8, 'numReplicas', true);
+  checkWork('rebalanceExperts', weight.length * numReplicas * E, 'numReplicas or the number of experts');
   checkInt(numGroups, 'numGroups', 1);
   checkInt(numNodes, 'numNodes', 1);
   checkInt(numGpus, 'numGpus', 1);

@@ -43,7 +43,7 @@ export function loadsFromRecords(records: readonly LoadRecord[], shape: LoadTrac
   checkObject(shape, 'shape');
   let L = 0;
   let E = 0;
-  records.forEach((r, i) => {
+  Array.from(records).forEach((r, i) => {
     const where = `record ${i}`;
     checkObject(r, where);
     L = Math.max(L, requireId('layer', r.layer, where) + 1);
@@ -58,7 +58,10 @@ export function loadsFromRecords(records: readonly LoadRecord[], shape: LoadTrac
   if (numLayers === 0 || numExperts === 0) fail('E_ARGUMENT', 'a load trace needs at least one layer and one expert', { argument: 'records' });
   checkAlloc('loadsFromRecords', 'the load matrix', numLayers * numExperts * 8, 'numLayers or numExperts', true);
   const m = Array.from({ length: numLayers }, () => new Array<number>(numExperts).fill(0));
-  for (const r of records) m[r.layer]![r.expert]! += r.tokens;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    m[r.layer]![r.expert]! += r.tokens;
+  }
   return m;
 }
 

@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { rebalanceExperts, type EplbPlan } from './eplb.js';
 import { ExpertLoadRecorder } from './load-recorder.js';
 import { weightMoveCost, type WeightMoveCost } from './move-cost.js';
-import { checkArray, checkInt, checkObject } from '../validate.js';
+import { checkAlloc, checkArray, checkInt, checkObject } from '../validate.js';
 import { requireLoad } from './validate.js';
 
 /** Options of {@link PeriodicRebalancer}. */
@@ -62,6 +62,11 @@ export class PeriodicRebalancer {
     checkInt(options.intervalSteps, 'intervalSteps', 1);
     requireLoad('bytesPerExpert', options.bytesPerExpert);
     this.recorder = new ExpertLoadRecorder(options.numLayers, options.numExperts, options.windowSteps ?? options.intervalSteps);
+    checkInt(options.numLayers, 'numLayers', 1);
+    checkInt(options.numExperts, 'numExperts', 1);
+    checkInt(options.numReplicas, 'numReplicas', 1);
+    // The load matrices (initial, window) and a plan of numReplicas slots per layer.
+    checkAlloc('PeriodicRebalancer', 'the load matrices and plans', options.numLayers * (options.numExperts * 8 * 4 + options.numReplicas * 8 * 6), 'numLayers, numExperts or numReplicas', true);
     const initial = options.initialWeight ?? Array.from({ length: options.numLayers }, () => new Array<number>(options.numExperts).fill(1));
     checkArray(initial, 'initialWeight');
     if (initial.length !== options.numLayers) {

@@ -84,7 +84,7 @@ export function collectPairs(
   for (let t = 0; t < T; t++) {
     const row = checkArray(topkIdx[t], `topkIdx[${t}]`) as readonly number[];
     if (row.length !== K) fail('E_ARGUMENT', `topkIdx[${t}] has length ${row.length}, expected ${K}`, { argument: 'topkIdx', token: t });
-    row.forEach((e, k) => checkExpert(layout, t, k, e));
+    for (let k = 0; k < K; k++) checkExpert(layout, t, k, row[k]!);
     // Mark the token's reachable nodes with stamp t.
     if (tokenNodes === 'primary') {
       for (const e of row) if (e >= 0) stamp[gpuNodeOf(layout, slotGpuOf(layout, layout.log2phy[e]![0]!))] = t;

@@ -4,7 +4,7 @@
  * every logical expert gets one physical slot, then each extra slot goes to the expert with the
  * largest load per replica.
  */
-import { checkInt } from '../validate.js';
+import { checkAlloc, checkInt, checkWork } from '../validate.js';
 import { requireEplb, requireLoadMatrix } from './validate.js';
 
 /** Result of {@link replicateExperts}, per row. */
@@ -61,6 +61,8 @@ export function replicateExperts(weight: readonly (readonly number[])[], numPhy:
   const { cols } = requireLoadMatrix('weight', weight);
   checkInt(numPhy, 'numPhy', 1);
   requireEplb(numPhy >= cols, `numPhy (${numPhy}) must be at least the number of logical experts (${cols})`, { numPhy, experts: cols });
+  checkAlloc('replicateExperts', 'the slot tables', weight.length * numPhy * 3 * 8, 'numPhy', true);
+  checkWork('replicateExperts', weight.length * (numPhy - cols) * cols, 'numPhy or the number of experts');
   const out: ReplicationResult = { phy2log: [], rank: [], logcnt: [] };
   for (const row of weight) {
     const r = replicateRow(row, numPhy);

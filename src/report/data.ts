@@ -8,6 +8,7 @@ import type { RunLoads } from '../scenario/result.js';
 import { UTILISATION_SERIES } from '../trace/builder.js';
 import { tidsPerRank } from '../trace/events.js';
 import type { TraceDocument } from '../trace/read.js';
+import { checkArray, checkFinite, checkNumber, checkObject, checkString } from '../validate.js';
 
 /** One phase of one step on one rank. */
 export interface PhaseRow {
@@ -71,6 +72,44 @@ export interface ReportData {
   smSweep: SmSweepRow[];
   /** `bench deepep`'s kernels (rank 0 and the range over ranks). */
   kernels: KernelRow[];
+}
+
+/** The fields of each kind of report row: a string, a finite number, or a finite number or null. */
+const ROW_FIELDS = {
+  summary: { heading: 'string', text: 'string' },
+  phases: { rank: 'number', node: 'number', step: 'number', phase: 'string', startUs: 'number', endUs: 'number' },
+  utilisation: { tUs: 'number', series: 'string', percent: 'number' },
+  rings: { tUs: 'number', series: 'string', tokens: 'number' },
+  smSweep: { sms: 'number', kernel: 'string', timeUs: 'number', rdmaGBps: 'number?', nvlGBps: 'number' },
+  kernels: { kernel: 'string', link: 'string', gbps: 'number', min: 'number', max: 'number' },
+} as const satisfies Record<string, Record<string, 'string' | 'number' | 'number?'>>;
+
+/** Throw unless `d` has a report's parts: title and subtitle strings, lists of row objects, loads an object or null. @internal */
+export function checkReportData(d: unknown): ReportData {
+  const r = checkObject(d, 'report');
+  checkString(r['title'], 'report.title', true);
+  checkString(r['subtitle'], 'report.subtitle', true);
+  for (const k of Object.keys(ROW_FIELDS) as Array<keyof typeof ROW_FIELDS>) {
+    const rows = checkArray(r[k], `report.${k}`);
+    for (let i = 0; i < rows.length; i++) {
+      const row = checkObject(rows[i], `report.${k}[${i}]`);
+      for (const [f, kind] of Object.entries(ROW_FIELDS[k])) {
+        const v = row[f];
+        const name = `report.${k}[${i}].${f}`;
+        if (kind === 'string') checkString(v, name, true);
+        else if (!(kind === 'number?' && v === null)) checkNumber(v, name);
+      }
+    }
+  }
+  if (r['loads'] !== null) {
+    const loads = checkObject(r['loads'], 'report.loads');
+    for (const k of ['experts', 'gpuBefore', 'gpuAfter'] as const) {
+      if (k === 'gpuAfter' && loads[k] === null) continue;
+      const m = checkArray(loads[k], `report.loads.${k}`);
+      for (let i = 0; i < m.length; i++) checkFinite(m[i], `report.loads.${k}[${i}]`);
+    }
+  }
+  return d as ReportData;
 }
 
 const SERIES_OF: Record<string, UtilisationRow['series']> = {

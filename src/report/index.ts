@@ -9,13 +9,11 @@ import type { ScenarioResult } from '../scenario/result.js';
 import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow } from './data.js';
 import type { TraceDocument } from '../trace/read.js';
 import { fail } from '../errors.js';
-import { checkArray, checkMade, checkObject, checkString, stamp } from '../validate.js';
+import { checkArray, checkMade, checkObject, checkString } from '../validate.js';
 import { checkTraceEvents } from '../trace/summarize.js';
 import { RESULT } from '../scenario/run.js';
 import { BENCH_RESULT } from '../ep/deepep-benchmark.js';
 
-/** What {@link checkMade} calls a report. */
-export const REPORT = 'report data';
 
 export { reportRowsFromTrace } from './data.js';
 export { readTraceFile, type TraceDocument } from '../trace/read.js';
@@ -46,14 +44,14 @@ export function runReport(r: ScenarioResult, trace: TraceDocument, summary: Repo
   checkTraceEvents(trace);
   checkSummary(summary);
   const c = r.cluster;
-  return stamp({
+  return ({
     title: `expertmesh run: ${r.scenario}`,
     subtitle: `${c.ranks} ranks (${c.nodes} x ${c.gpusPerNode} ${c.hardware}), ${r.payload}, ${r.steps} step(s); virtual time ${r.virtualTimeUs.toFixed(1)} us`,
     summary,
     ...reportRowsFromTrace(trace),
     smSweep: [],
     kernels: [],
-  }, REPORT);
+  });
 }
 
 /** The report of an existing trace file (`expertmesh report trace.json`). */
@@ -62,14 +60,14 @@ export function traceReport(trace: TraceDocument, name: string, summary: ReportT
   checkString(name, 'name');
   checkSummary(summary);
   const scenario = trace.otherData?.['scenario'];
-  return stamp({
+  return ({
     title: `expertmesh trace: ${typeof scenario === 'string' ? scenario : name}`,
     subtitle: `from ${name}${trace.otherData?.['incomplete'] === true ? ' (INCOMPLETE: the run failed before the end)' : ''}`,
     summary,
     ...reportRowsFromTrace(trace),
     smSweep: [],
     kernels: [],
-  }, REPORT);
+  });
 }
 
 /** The SM sweep rows of `bench deepep` results (one result per SM count). */
@@ -92,12 +90,12 @@ export function benchReport(results: readonly DeepepBenchResult[], summary: Repo
       { kernel, link: 'NVL' as const, gbps: k.nvlGBps, min: k.nvlGBpsMin, max: k.nvlGBpsMax },
     ];
   });
-  return stamp({
+  return ({
     title: `expertmesh bench deepep: ${r.ranks} ranks`,
     subtitle: `DeepEP normal kernels, ${r.ranks} ranks (${r.nodes} node(s)), ${results.map((x) => x.sms).join(', ')} SMs, ${r.tokens} tokens x hidden ${r.hidden}, dispatch ${r.dtype}`,
     summary,
     phases: [], utilisation: [], rings: [], loads: null,
     smSweep: smSweepRows(results),
     kernels,
-  }, REPORT);
+  });
 }

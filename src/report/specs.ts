@@ -5,8 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { ReportData } from './data.js';
-import { checkMade } from '../validate.js';
-import { REPORT } from './index.js';
+import { checkReportData } from './data.js';
 
 /** One plot of a report. */
 export interface PlotSpec {
@@ -182,6 +181,6 @@ function kernels(d: ReportData): PlotSpec | null {
 
 /** The plots of a report, in page order (parts without data left out). */
 export function reportPlots(d: ReportData): PlotSpec[] {
-  checkMade(d, 'report', REPORT, 'runReport(), traceReport() or benchReport()');
+  checkReportData(d);
   return [phaseTimeline(d), ...loadHeatmaps(d), utilisation(d), rings(d), kernels(d), smSweep(d)].filter((p): p is PlotSpec => p !== null);
 }

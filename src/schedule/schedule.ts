@@ -131,7 +131,11 @@ export function twoBatchOverlapSchedule(layers: number, smCount: number, commSms
 export function checkSchedule(s: Schedule): Schedule {
   checkObject(s, 'schedule');
   const streams = checkArray(s.streams, 'schedule.streams');
-  for (let i = 0; i < streams.length; i++) checkObject(streams[i], `schedule.streams[${i}]`);
+  for (let i = 0; i < streams.length; i++) {
+    const st = checkObject(streams[i], `schedule.streams[${i}]`);
+    checkString(st['name'], `schedule.streams[${i}].name`);
+    checkInt(st['sms'], `schedule.streams[${i}].sms`, 1);
+  }
   const mbs = checkInt(s.microBatches, 'schedule.microBatches', 1, 64);
   checkInt(s.layers, 'schedule.layers', 1);
   const kernels = checkArray(s.kernels, 'schedule.kernels');

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ExpertmeshError } from '../errors.js';
+import { ExpertmeshError, showValue } from '../errors.js';
 
 const open = new Set<AtomicFile>();
 let exitHook = false;
@@ -25,9 +25,9 @@ export class AtomicFile {
    * written (missing directory, no permission), before anything runs.
    * @param what names the file in the error, e.g. 'trace file'.
    */
-  constructor(readonly path: string, what = 'file') {
+  constructor(readonly path: string, private readonly what = 'file') {
     if (typeof path !== 'string' || path.length === 0)
-      throw new ExpertmeshError('E_ARGUMENT', `${what} path must be a non-empty string, got ${JSON.stringify(path) ?? String(path)}`, { path });
+      throw new ExpertmeshError('E_ARGUMENT', `${what} path must be a non-empty string, got ${showValue(path)}`, { path: showValue(path) });
     this.tmpPath = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
     try {
       this.fd = openSync(this.tmpPath, 'w');
@@ -56,7 +56,20 @@ export class AtomicFile {
     closeSync(this.fd);
     this.fd = null;
     open.delete(this);
-    renameSync(this.tmpPath, this.path);
+    try {
+      renameSync(this.tmpPath, this.path);
+    } catch (e) {
+      this.removeTemporary();
+      throw new ExpertmeshError('E_ARGUMENT', `cannot write ${this.what} ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field: this.what, path: this.path });
+    }
+  }
+
+  private removeTemporary(): void {
+    try {
+      unlinkSync(this.tmpPath);
+    } catch {
+      // Already gone.
+    }
   }
 
   /** Close and remove the temporary file: the target is left as it was. */

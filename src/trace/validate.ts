@@ -24,11 +24,13 @@ export function validateTrace(events: readonly TraceEvent[]): string[] {
   events.forEach((e, i) => {
     const at = `event ${i} (${showValue(e, 80)})`;
     if (typeof e !== 'object' || e === null) return void problems.push(`${at}: not an object`);
-    if (!PHASES.has(e.ph)) problems.push(`${at}: unknown ph ${JSON.stringify(e.ph)}`);
+    if (!PHASES.has(e.ph)) problems.push(`${at}: unknown ph ${showValue(e.ph)}`);
     if (typeof e.name !== 'string') problems.push(`${at}: name must be a string`);
     if (!Number.isInteger(e.pid)) problems.push(`${at}: pid must be an integer`);
     if (!Number.isInteger(e.tid)) problems.push(`${at}: tid must be an integer`);
     if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) problems.push(`${at}: ts must be a finite number`);
+    // An event without integer ids has its problem already; it belongs to no thread.
+    if (!Number.isInteger(e.pid) || !Number.isInteger(e.tid) || typeof e.ts !== 'number') return;
     const key = `${e.pid}:${e.tid}`;
     if (e.ph === 'X') {
       if (typeof e.dur !== 'number' || !(e.dur >= 0)) problems.push(`${at}: X needs dur >= 0`);

@@ -313,9 +313,9 @@ export const CASES: Record<string, Case> = {
   traceReport: { args: () => [structuredClone(trace), 'name', [{ heading: 'a', text: 'b' }]] },
   benchReport: { args: () => [[bench], []] },
   smSweepRows: { args: () => [[bench]] },
-  renderReportHtml: { opaque: [0], args: () => [report], runs: 15 },
-  writeReport: { opaque: [1], args: () => [join(dir, 'r.html'), report], runs: 15 },
-  reportPlots: { opaque: [0], args: () => [report] },
+  renderReportHtml: { args: () => [structuredClone(report)], runs: 15 },
+  writeReport: { args: () => [join(dir, 'r.html'), structuredClone(report)], runs: 15 },
+  reportPlots: { args: () => [structuredClone(report)] },
 };
 
 /** Freeze the plain parts of a value (typed arrays cannot be frozen and are left as they are). */
