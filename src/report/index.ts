@@ -9,10 +9,9 @@ import type { ScenarioResult } from '../scenario/result.js';
 import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow } from './data.js';
 import type { TraceDocument } from '../trace/read.js';
 import { fail } from '../errors.js';
-import { checkArray, checkMade, checkObject, checkString } from '../validate.js';
+import { checkArray, checkMade, checkNumber, checkObject, checkString } from '../validate.js';
 import { checkTraceEvents } from '../trace/summarize.js';
 import { RESULT } from '../scenario/run.js';
-import { BENCH_RESULT } from '../ep/deepep-benchmark.js';
 
 
 export { reportRowsFromTrace } from './data.js';
@@ -31,11 +30,24 @@ function checkSummary(summary: unknown): void {
   }
 }
 
-/** Throw unless `results` is a non-empty list of benchmark results. */
+/**
+ * Throw unless `results` is a non-empty list of benchmark results (as runDeepepBenchmark returns
+ * them, or their JSON): the figures a report reads, each a number (RDMA ones may be null).
+ */
 function checkBenchResults(results: unknown): void {
   const a = checkArray(results, 'results');
   if (a.length === 0) fail('E_ARGUMENT', 'results must hold at least one benchmark result', { argument: 'results' });
-  for (let i = 0; i < a.length; i++) checkMade(a[i], `results[${i}]`, BENCH_RESULT, 'runDeepepBenchmark()');
+  for (let i = 0; i < a.length; i++) {
+    const r = checkObject(a[i], `results[${i}]`);
+    for (const k of ['ranks', 'nodes', 'sms', 'tokens', 'hidden'] as const) checkNumber(r[k], `results[${i}].${k}`);
+    checkString(r['dtype'], `results[${i}].dtype`);
+    for (const kernel of ['dispatch', 'combine'] as const) {
+      const f = checkObject(r[kernel], `results[${i}].${kernel}`);
+      for (const k of ['timeUs', 'nvlGBps', 'nvlGBpsMin', 'nvlGBpsMax'] as const) checkNumber(f[k], `results[${i}].${kernel}.${k}`);
+      for (const k of ['rdmaGBps', 'rdmaGBpsMin', 'rdmaGBpsMax'] as const)
+        if (f[k] !== null && f[k] !== undefined) checkNumber(f[k], `results[${i}].${kernel}.${k}`);
+    }
+  }
 }
 
 /** The report of a scenario run: its summary (`summary`, preformatted) and the plots its trace holds. */

@@ -311,8 +311,8 @@ export const CASES: Record<string, Case> = {
   // report
   runReport: { opaque: [0], args: () => [result, structuredClone(trace), [{ heading: 'a', text: 'b' }]] },
   traceReport: { args: () => [structuredClone(trace), 'name', [{ heading: 'a', text: 'b' }]] },
-  benchReport: { args: () => [[bench], []] },
-  smSweepRows: { args: () => [[bench]] },
+  benchReport: { args: () => [[structuredClone(bench)], []] },
+  smSweepRows: { args: () => [[structuredClone(bench)]] },
   renderReportHtml: { args: () => [structuredClone(report)], runs: 15 },
   writeReport: { args: () => [join(dir, 'r.html'), structuredClone(report)], runs: 15 },
   reportPlots: { args: () => [structuredClone(report)] },
