@@ -76,6 +76,7 @@ export function argsArb(base: () => unknown[], opaque: readonly number[] = []): 
 // ---------------------------------------------------------------- valid arguments
 
 let dir: string;
+let cwd: string;
 let cluster: api.Cluster;
 let tiny: api.Scenario;
 let plan: api.MoePlan;
@@ -329,6 +330,10 @@ function deepFreeze<T>(v: T): T {
 
 export async function setUpFixtures(): Promise<void> {
   dir = mkdtempSync(join(tmpdir(), 'expertmesh-api-'));
+  // Odd strings given as paths (a report, a trace) are written relative to the working directory:
+  // into the temporary directory, not the repository.
+  cwd = process.cwd();
+  process.chdir(dir);
   cluster = await api.createCluster({ nodes: 1, gpusPerNode: 4, hardware: 'H800', transport: 'in-process', workers: 1 });
   tiny = api.loadScenario(tinyScenario());
   plan = api.planScenario(tiny);
@@ -351,6 +356,7 @@ export async function setUpFixtures(): Promise<void> {
 }
 
 export async function tearDownFixtures(): Promise<void> {
+  process.chdir(cwd);
   await cluster?.close();
   await cluster2?.close();
   await pool?.destroy();
