@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import fc from 'fast-check';
 import * as api from '../../src/index.js';
 import { oddValue } from '../../fuzz/targets.js';
@@ -76,7 +76,6 @@ export function argsArb(base: () => unknown[], opaque: readonly number[] = []): 
 // ---------------------------------------------------------------- valid arguments
 
 let dir: string;
-let cwd: string;
 let cluster: api.Cluster;
 let tiny: api.Scenario;
 let plan: api.MoePlan;
@@ -134,6 +133,11 @@ export interface Case {
   opaque?: number[];
 }
 const ctor = (C: new (...a: never[]) => unknown) => (a: unknown[]) => new C(...(a as never[]));
+/**
+ * Arguments with an odd string in place of the path a function writes (argument 0) moved into the
+ * temporary directory: a relative path would otherwise be written in the repository.
+ */
+const inDir = (a: unknown[]): unknown[] => (typeof a[0] === 'string' && !isAbsolute(a[0]) ? [join(dir, a[0]), ...a.slice(1)] : a);
 
 export const CASES: Record<string, Case> = {
   // errors
@@ -303,9 +307,9 @@ export const CASES: Record<string, Case> = {
   resolveTraceOptions: { args: () => [{ detail: 'full', every: 2, maxLanes: 4, ranks: [0] }] },
   TraceBuilder: { args: () => [4, 2, { detail: 'sampled' }], call: ctor(api.TraceBuilder) },
   'TraceBuilder#phase': { args: () => [phase()], call: (a) => new api.TraceBuilder(4, 2).phase(a[0] as never) },
-  TraceWriter: { args: () => [tracePath()], call: (a) => new api.TraceWriter(a[0] as string).abandon() },
-  TraceRecorder: { args: () => [tracePath(), { numRanks: 4, gpusPerNode: 2 }, { detail: 'sampled' }], call: (a) => new api.TraceRecorder(...(a as [string, api.TraceShape])).close() },
-  writeTrace: { args: () => [tracePath(), { numRanks: 4, gpusPerNode: 2, phases: [phase()] }] },
+  TraceWriter: { args: () => [tracePath()], call: (a) => new api.TraceWriter(inDir(a)[0] as string).abandon() },
+  TraceRecorder: { args: () => [tracePath(), { numRanks: 4, gpusPerNode: 2 }, { detail: 'sampled' }], call: (a) => new api.TraceRecorder(...(inDir(a) as [string, api.TraceShape])).close() },
+  writeTrace: { args: () => [tracePath(), { numRanks: 4, gpusPerNode: 2, phases: [phase()] }], call: (a) => api.writeTrace(...(inDir(a) as Parameters<typeof api.writeTrace>)) },
   validateTrace: { args: () => [structuredClone(trace.traceEvents)] },
   summarizeTrace: { args: () => [structuredClone(trace)] },
   readTraceFile: { args: () => [join(dir, 'trace.json')] },
@@ -315,7 +319,7 @@ export const CASES: Record<string, Case> = {
   benchReport: { args: () => [[structuredClone(bench)], []] },
   smSweepRows: { args: () => [[structuredClone(bench)]] },
   renderReportHtml: { args: () => [structuredClone(report)], runs: 15 },
-  writeReport: { args: () => [join(dir, 'r.html'), structuredClone(report)], runs: 15 },
+  writeReport: { args: () => [join(dir, 'r.html'), structuredClone(report)], call: (a) => api.writeReport(...(inDir(a) as Parameters<typeof api.writeReport>)), runs: 15 },
   reportPlots: { args: () => [structuredClone(report)] },
 };
 
@@ -330,10 +334,7 @@ function deepFreeze<T>(v: T): T {
 
 export async function setUpFixtures(): Promise<void> {
   dir = mkdtempSync(join(tmpdir(), 'expertmesh-api-'));
-  // Odd strings given as paths (a report, a trace) are written relative to the working directory:
-  // into the temporary directory, not the repository.
-  cwd = process.cwd();
-  process.chdir(dir);
+
   cluster = await api.createCluster({ nodes: 1, gpusPerNode: 4, hardware: 'H800', transport: 'in-process', workers: 1 });
   tiny = api.loadScenario(tinyScenario());
   plan = api.planScenario(tiny);
@@ -356,7 +357,6 @@ export async function setUpFixtures(): Promise<void> {
 }
 
 export async function tearDownFixtures(): Promise<void> {
-  process.chdir(cwd);
   await cluster?.close();
   await cluster2?.close();
   await pool?.destroy();
