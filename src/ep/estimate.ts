@@ -40,27 +40,26 @@ export interface EpRunShape {
  * Events of one dispatch + combine, in two parts that follow how the kernels work:
  *
  * - **per (token, destination rank) pair**: the chunks that carry the token's rows, their tail
- *   signals and the credits and acknowledgements of the credit-controlled links. Measured with the
- *   credit model (`bench deepep`, sizes only, default configs, slope over tokens): one node 1.5
- *   (8 ranks, 128 -> 256 tokens); two nodes 2.9 (16 ranks, 256 -> 1024 tokens); four and more nodes, where every token is also
- *   forwarded from its RDMA rank over NVLink, 12.4 at a few hundred tokens per rank (32 and 64
- *   ranks) rising to 14.7 at 4096 (EP64: 29,843,442 events), as fuller rings stall and resume more
- *   chunks: 14 is used.
+ *   signals and the credits and acknowledgements of the credit-controlled links (and, internode,
+ *   the NIC's posting and doorbell). Measured (`bench deepep`, sizes only, default configs, slope
+ *   over tokens): one node 1.5 (8 ranks, 128 -> 256 tokens); two nodes 3.8 (16 ranks, 128 -> 1024);
+ *   four and more nodes, where every token is also forwarded from its RDMA rank over NVLink, 15.0
+ *   (32 ranks, 128 -> 512) and 16.2 (64 ranks, 64 -> 256): 15.5 is used.
  * - **per (rank, channel, peer rank)**: what every channel does for every peer whatever the tokens
  *   (notify counts, head and tail updates, the last empty chunk and its wake-ups): the intercept of
- *   the same measurements: about 17 on one and two nodes (8 ranks: 13k events at zero tokens; 16
- *   ranks: 56k), about 11 from four nodes on (32 ranks: 108k; 64 ranks: 527k).
+ *   the same measurements: 17 on one node (8 ranks: 13k events at zero tokens), 20 on two (16
+ *   ranks: 63k), about 11 from four nodes on (32 ranks: 115k; 64 ranks: 615k).
  *
  * A resource estimate, not a timing model: it sizes the timeline and is printed by --dry-run;
  * test/workers/bench-deepep.test.ts keeps it within 1.5x of measured counts on small shapes.
  */
 export function eventsPerPair(numNodes: number): number {
-  return numNodes === 1 ? 1.5 : numNodes === 2 ? 2.9 : 14;
+  return numNodes === 1 ? 1.5 : numNodes === 2 ? 3.8 : 15.5;
 }
 
 /** Events per (rank, channel, peer rank) of one dispatch + combine, whatever the tokens (see {@link eventsPerPair}). */
 export function eventsPerChannelPeer(numNodes: number): number {
-  return numNodes <= 2 ? 17 : 11;
+  return numNodes === 1 ? 17 : numNodes === 2 ? 20 : 11;
 }
 /** Bytes of one timeline record (12 float64 fields). */
 const TIMELINE_RECORD_BYTES = 12 * 8;
