@@ -26,7 +26,8 @@ const host = new EngineHost(opRegistry, () => process.exit(3), threadCpuMs);
 parentPort!.on('message', (msg: HostRequest) => {
   const reply: HostReply = host.handle(msg);
   const transfer: ArrayBuffer[] = [];
-  for (const a of [reply.timeline, reply.samples, reply.activities]) if (a) transfer.push(a.buffer as ArrayBuffer);
+  // Timeline chunks are SharedArrayBuffers (shared, not copied); their order array is moved.
+  for (const a of [reply.timeline?.order, reply.samples, reply.activities]) if (a) transfer.push(a.buffer as ArrayBuffer);
   parentPort!.postMessage(reply, transfer);
 });
 parentPort!.postMessage({ type: 'ready' });

@@ -12,7 +12,6 @@
 import { createActor, type Actor } from 'xstate';
 import { ExpertmeshError, fail, toWireError } from '../errors.js';
 import { Engine } from '../sim/engine.js';
-import { canonicalTimeline } from '../sim/timeline.js';
 import type { PacketRing } from '../transport/packet-ring.js';
 import { BatchCodec, PacketColumns, type PacketLimits } from '../transport/packets.js';
 import {
@@ -98,8 +97,8 @@ export class EngineHost {
           const r = this.reply(msg.id);
           const e = this.mustEngine();
           if (msg.what === 'timeline') {
-            // Sorted here, in parallel on every host: the main thread only concatenates.
-            r.timeline = canonicalTimeline(e.timeline.take());
+            // Ordered here, in parallel on every host: the main thread reads the chunks in that order.
+            r.timeline = e.timeline.take(e.shape.numRanks);
           } else if (msg.what === 'samples') {
             r.samples = e.samples.take();
           } else if (msg.what === 'activities') {

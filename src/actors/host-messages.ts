@@ -9,6 +9,7 @@ import type { WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RegionInfo } from '../transport/memory.js';
 import type { BlockedTask, TaskFailure } from '../sim/engine.js';
+import type { TimelinePart } from '../sim/timeline.js';
 import type { RankSnapshot } from './gpu-machine.js';
 import type { SyncBuffers } from './window-sync.js';
 
@@ -95,7 +96,8 @@ export interface HostReply {
   cpuMs?: number;
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
-  timeline?: Float64Array;
+  /** The host's timeline records (chunks shared, not copied) and their canonical order. */
+  timeline?: TimelinePart;
   samples?: Float64Array;
   activities?: Float64Array;
   blocked?: BlockedTask[];

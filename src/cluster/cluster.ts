@@ -17,7 +17,7 @@ import type { HostReply, HostRequest } from '../actors/host-messages.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
-import { canonicalActivities, canonicalSamples, canonicalTimeline } from '../sim/timeline.js';
+import { canonicalActivities, canonicalSamples, canonicalTimeline, gatherTimeline, streamTimeline, TIMELINE_STRIDE, timelineViews, type TimelinePart } from '../sim/timeline.js';
 import type { BlockedTask } from '../sim/engine.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
 
@@ -378,11 +378,38 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Collect and clear the timeline (canonical order) recorded since the last call. */
   async takeTimeline(): Promise<Float64Array> {
-    // Each host sends its part sorted by (dst, src, pairSeq), and a record lives on its dst's
+    // Each host sends its part with its order (dst, src, pairSeq), and a record lives on its dst's
     // host: with ranks placed in ascending blocks (placeRanks), the parts in host order are the
     // canonical order already.
-    const all = await this.collectFlat('timeline');
+    const parts = await this.timelineParts();
+    const all = new Float64Array(parts.reduce((a, p) => a + p.count, 0) * TIMELINE_STRIDE);
+    let row = 0;
+    for (const p of parts) {
+      gatherTimeline(p, timelineViews(p), 0, p.count, all, row);
+      row += p.count;
+    }
     return this.ascendingPlacement ? all : canonicalTimeline(all);
+  }
+
+  /**
+   * Collect and clear the timeline like {@link takeTimeline}, but stream it: `sink` receives the
+   * canonical timeline's bytes block by block (one reused buffer of 8192 records: keep nothing), so
+   * a hash fed by it equals `timelineDigest(await takeTimeline())` while only the hosts' records
+   * (66 bytes each, in place) and their order are ever held. Returns the number of records.
+   */
+  async foldTimeline(sink: (bytes: Uint8Array) => void): Promise<number> {
+    if (!this.ascendingPlacement) {
+      const t = await this.takeTimeline();
+      sink(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+      return t.length / TIMELINE_STRIDE;
+    }
+    return streamTimeline(await this.timelineParts(), sink);
+  }
+
+  private async timelineParts(): Promise<TimelinePart[]> {
+    this.checkUsable();
+    const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'timeline' }), 'collect timeline');
+    return replies.map((r) => r.timeline ?? { chunks: [], count: 0, order: new Uint32Array(0) });
   }
 
   private get ascendingPlacement(): boolean {
@@ -407,7 +434,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return canonicalActivities(await this.collectFlat('activities'));
   }
 
-  private async collectFlat(what: 'timeline' | 'samples' | 'activities'): Promise<Float64Array> {
+  private async collectFlat(what: 'samples' | 'activities'): Promise<Float64Array> {
     this.checkUsable();
     const replies = await this.all(() => ({ type: 'collect', id: 0, what }), `collect ${what}`);
     const parts = replies.map((r) => r[what] ?? new Float64Array(0));

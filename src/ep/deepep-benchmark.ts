@@ -121,8 +121,15 @@ export interface DeepepBenchResult {
   windows: number;
   /** Host worker threads used. */
   workers: number;
-  /** Peak resident memory of the process (every thread), bytes. */
+  /** Peak resident memory of the process (every thread), bytes: host memory actually used. */
   peakRssBytes: number;
+  /**
+   * Simulated HBM on the busiest rank, bytes: what DeepEP would allocate for the reported configs'
+   * buffers and tensors on this run's counts (payload or sizes-only alike), within `hbmCapacityBytes`.
+   */
+  simulatedHbmBytes: number;
+  /** The profile's HBM per rank, bytes. */
+  hbmCapacityBytes: number;
 }
 
 function figures(perRankUs: number[], rdmaBytes: number[] | null, nvlBytes: number[], config: EpConfig): KernelFigures {
@@ -221,6 +228,11 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     // With `utilisation`, the same timeline (and the SMs' activity slices) give rank 0's busy fractions.
     const fold = async (): Promise<Utilisation | null> => {
       if (!withDigest && !o.utilisation) return null;
+      if (!o.utilisation) {
+        // Streamed: the canonical timeline is never built, only each host's records and order.
+        await cluster.foldTimeline((b) => digest.update(b));
+        return null;
+      }
       const t = await cluster.takeTimeline();
       if (withDigest) digest.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
       return o.utilisation ? measureUtilisation(t, await cluster.takeActivities(), 0, hardware) : null;
@@ -301,6 +313,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       events, wallMs: performance.now() - t0,
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
       workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      simulatedHbmBytes: Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle)), hbmCapacityBytes: hardware.hbmBytes,
     }, BENCH_RESULT);
   } finally {
     await cluster.close();

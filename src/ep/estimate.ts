@@ -9,6 +9,7 @@ import { makeEstimate, type RunEstimate } from '../cluster/host-limits.js';
 import { defaultEpConfigs, DEFAULT_NUM_SMS, type EpConfig } from './ep-config.js';
 import { ringRegionSizes, type EpArgs } from './ep-args.js';
 import { combineRecordBytes, dispatchRecordLayout, type DispatchDtype } from './records.js';
+import { TIMELINE_RECORD_HELD_BYTES } from '../sim/timeline.js';
 
 /** The shape of an expert-parallel run. */
 export interface EpRunShape {
@@ -61,7 +62,7 @@ export function eventsPerPair(numNodes: number): number {
 export function eventsPerChannelPeer(numNodes: number): number {
   return numNodes === 1 ? 17 : numNodes === 2 ? 20 : 11;
 }
-/** Bytes of one timeline record (12 float64 fields). */
+/** Bytes of one timeline record as flat rows (12 float64 fields). */
 const TIMELINE_RECORD_BYTES = 12 * 8;
 /** Bytes of one trace event as JSON text and as a JS object before it is written (order of magnitude). */
 const TRACE_EVENT_BYTES = 250;
@@ -77,36 +78,69 @@ export function expectedDestinations(experts: number, ranks: number, topk: numbe
   return ranks * (1 - miss);
 }
 
+/** The layer's shape as its per-rank buffers depend on it. */
+export interface EpLayerShape {
+  ranks: number;
+  gpusPerNode: number;
+  hidden: number;
+  topk: number;
+  experts: number;
+  dtype: DispatchDtype;
+  dispatch: EpConfig;
+  combine: EpConfig;
+}
+
+/**
+ * Bytes the expert-parallel layer registers on one rank with `tokens` tokens and `recvRows`
+ * received rows, region by region as `ExpertParallel` sizes them: top-k ids, the notify counts,
+ * both kernels' rings and, with `payload`, the records in and out. With `payload` true this is what
+ * DeepEP allocates in HBM for the layer whether or not the run moves bytes: the simulated HBM,
+ * checked against the profile's HBM per rank. With the run's own mode (`payload` false for a
+ * sizes-only run) it is the host memory the rank's regions take.
+ */
+export function epRankBytes(l: EpLayerShape, tokens: number, recvRows: number, payload: boolean): number {
+  const { ranks: R, hidden: H, topk: K, experts: E } = l;
+  const args: EpArgs = {
+    numExperts: E, topk: K, hidden: H, dtype: l.dtype, dispatch: l.dispatch, combine: l.combine, sizesOnly: !payload,
+    numTokens: [], expertAlignment: 1,
+  };
+  const C = l.dispatch.numSms / 2;
+  const rings = [...ringRegionSizes('d', args, R, l.gpusPerNode), ...ringRegionSizes('c', args, R, l.gpusPerNode)].reduce((a, r) => a + r.bytes, 0);
+  // ep.notify and ep.notify.out ([ranks][channels + local experts] int32), ep.notify.sig.
+  const notify = 2 * (C + E / R) * 4 * R + 8;
+  const recD = dispatchRecordLayout(H, K, l.dtype).bytes;
+  const recC = combineRecordBytes(H);
+  // ep.in, ep.recv, ep.cin, ep.cout.
+  const records = payload ? Math.max(16, tokens * recD) + Math.max(16, recvRows * recD) + Math.max(16, recvRows * recC) + Math.max(16, tokens * H * 2) : 0;
+  return Math.max(4, tokens * K * 4) + notify + rings + records;
+}
+
 /** Estimate an expert-parallel run. */
 export function estimateEpRun(s: EpRunShape): RunEstimate {
   const { ranks: R, tokens: T, hidden: H, topk: K, experts: E } = s;
   const N = Math.max(1, Math.round(R / s.gpusPerNode));
   const d = defaultEpConfigs(R, s.numSms ?? DEFAULT_NUM_SMS, N);
-  const args: EpArgs = {
-    numExperts: E, topk: K, hidden: H, dtype: s.dtype, dispatch: s.dispatch ?? d.dispatch, combine: s.combine ?? d.combine,
-    sizesOnly: s.sizesOnly, numTokens: [], expertAlignment: 1,
+  const layer: EpLayerShape = {
+    ranks: R, gpusPerNode: s.gpusPerNode, hidden: H, topk: K, experts: E, dtype: s.dtype, dispatch: s.dispatch ?? d.dispatch, combine: s.combine ?? d.combine,
   };
-  const C = args.dispatch.numSms / 2;
   const dests = expectedDestinations(E, R, K);
   const pairs = R * T * dests;
   const recvRows = T * dests; // per rank, on average
-  const recD = dispatchRecordLayout(H, K, s.dtype).bytes;
-  const recC = combineRecordBytes(H);
-  const rings = [...ringRegionSizes('d', args, R, s.gpusPerNode), ...ringRegionSizes('c', args, R, s.gpusPerNode)].reduce((a, r) => a + r.bytes, 0);
-  const notify = 2 * (C + E / R) * 4 * R + 4;
-  const real = !s.sizesOnly ? T * recD + recvRows * recD + recvRows * recC + T * H * 2 : 0;
-  const perRank = T * K * 4 + notify + rings + real;
+  // Host: what this run registers; simulated HBM: what DeepEP would allocate (rings and tensors in full).
+  const perRank = epRankBytes(layer, T, recvRows, !s.sizesOnly);
+  const hbmPerRank = epRankBytes(layer, T, recvRows, true);
   const xBytes = s.dtype === 'fp8' ? H + (H / 128) * 4 : 2 * H;
   const payload = s.sizesOnly ? 0 : R * (T * xBytes + recvRows * H * (2 + 4) + T * H * (2 + 4));
   // top-k ids, the handle's copy, weights, and the layouts' [tokens][ranks] bytes.
   const plan = R * T * K * 4 * 3 + R * T * R + (s.planBytes ?? 0);
   const eventsPerRun = pairs * eventsPerPair(N) + R * C * R * eventsPerChannelPeer(N);
-  // A phase is one kernel; its records are collected, then sorted into a copy.
+  // A phase is one kernel; its records are held in the hosts' chunks with their order, then (for
+  // traces and summaries) written out as flat rows.
   const recordsPerPhase = eventsPerRun / 2 / 2.5;
-  const timeline = s.recordTimeline ? recordsPerPhase * TIMELINE_RECORD_BYTES * 2 : 0;
+  const timeline = s.recordTimeline ? recordsPerPhase * (TIMELINE_RECORD_HELD_BYTES + 8 + TIMELINE_RECORD_BYTES) : 0;
   const traceEvents = s.trace === 'none' ? 0 : s.trace === 'full' ? recordsPerPhase * 3 : Math.min(recordsPerPhase, 5000) * 3 + 200 * R * 4;
   return makeEstimate(
     s.what, R, { registered: R * perRank, payload, plan, timeline, trace: traceEvents * TRACE_EVENT_BYTES }, s.workers + 1,
-    perRank, s.hardware.hbmBytes, eventsPerRun * s.kernelRuns, s.lower,
+    hbmPerRank, s.hardware.hbmBytes, eventsPerRun * s.kernelRuns, s.lower,
   );
 }

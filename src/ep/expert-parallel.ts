@@ -15,6 +15,7 @@ import {
 } from './ep-args.js';
 import { packRecords, unpackRecords, type DispatchX, type ReceivedTokens } from './ep-records-io.js';
 import { combineRecordBytes, type DispatchDtype } from './records.js';
+import { epRankBytes } from './estimate.js';
 import { fromBF16Bits, toBF16Bits } from '../kernels/bf16.js';
 import { expertFfn } from '../kernels/ffn.js';
 import type { NotifyResult } from './notify-op.js';
@@ -161,6 +162,21 @@ export class ExpertParallel {
     this.combineConfig = cfg.combine;
     if (this.combineConfig.numSms !== this.dispatchConfig.numSms)
       fail('E_CONFIG', `createExpertParallel: combineConfig.numSms (${this.combineConfig.numSms}) must equal dispatchConfig.numSms (${this.dispatchConfig.numSms}): combine walks the dispatch's channels`, { field: 'combineConfig.numSms', value: this.combineConfig.numSms });
+  }
+
+  /**
+   * Simulated HBM per rank on a dispatch's counts: what DeepEP would allocate for this layer (top-k
+   * ids, notify counts, both kernels' rings and the records in and out, sized from the handle's
+   * token and received-row counts), whether or not this run moves payload bytes. Host memory is
+   * another matter: a sizes-only run registers no payload regions at all.
+   */
+  simulatedHbmBytes(handle: DispatchHandle): number[] {
+    const c = this.cluster;
+    const l = {
+      ranks: c.numRanks, gpusPerNode: c.config.gpusPerNode, hidden: this.hidden, topk: this.topk, experts: this.numExperts,
+      dtype: this.dtype, dispatch: this.dispatchConfig, combine: this.combineConfig,
+    };
+    return handle.numTokens.map((T, r) => epRankBytes(l, T, handle.numRecv[r]!, true));
   }
 
   /** DeepEP's `get_dispatch_layout`, per rank. */

@@ -15,33 +15,44 @@ export const TIMELINE_FIELDS = [
 ] as const;
 export const TIMELINE_STRIDE = TIMELINE_FIELDS.length;
 
+/** Records per chunk of every per-engine log: logs grow a chunk at a time, never by copying. */
+export const LOG_CHUNK_RECORDS = 8192;
+
 /**
- * A growable log of fixed-stride float64 records: the shape of every per-engine log (timeline,
- * samples, activities). `slot()` returns where the next record's fields go.
+ * A log of fixed-stride float64 records in chunks of {@link LOG_CHUNK_RECORDS}: the shape of the
+ * samples and activities logs. Growing adds a chunk (no copy of what is there); `take()` joins them.
  */
 class FlatLog {
+  private readonly full: Float64Array[] = [];
   protected buf: Float64Array;
   protected n = 0;
 
   constructor(private readonly stride: number) {
-    this.buf = new Float64Array(stride * 1024);
+    this.buf = new Float64Array(stride * LOG_CHUNK_RECORDS);
   }
 
-  /** Index of a new record's first field (growing the buffer when full). */
+  /** Index of a new record's first field in `buf` (starting a new chunk when full). */
   protected slot(): number {
-    if (this.n + this.stride > this.buf.length) {
-      const b = new Float64Array(this.buf.length * 2);
-      b.set(this.buf);
-      this.buf = b;
+    if (this.n === this.buf.length) {
+      this.full.push(this.buf);
+      this.buf = new Float64Array(this.stride * LOG_CHUNK_RECORDS);
+      this.n = 0;
     }
     const i = this.n;
     this.n = i + this.stride;
     return i;
   }
 
-  /** Remove and return every record so far. */
+  /** Remove and return every record so far, in recording order. */
   take(): Float64Array {
-    const out = this.buf.slice(0, this.n);
+    const out = new Float64Array(this.full.length * this.buf.length + this.n);
+    let o = 0;
+    for (const c of this.full) {
+      out.set(c, o);
+      o += c.length;
+    }
+    out.set(this.buf.subarray(0, this.n), o);
+    this.full.length = 0;
     this.n = 0;
     return out;
   }
@@ -50,19 +61,76 @@ class FlatLog {
 /** Sort flat records by `compare(a, b)` over their start offsets, stable. */
 function sortRecords(log: ArrayLike<number>, stride: number, compare: (a: number, b: number) => number): Float64Array {
   const n = log.length / stride;
-  const idx = Array.from({ length: n }, (_, i) => i * stride);
-  idx.sort((a, b) => compare(a, b) || a - b);
+  const idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  idx.sort((a, b) => compare(a * stride, b * stride) || a - b);
   const out = new Float64Array(log.length);
-  idx.forEach((s, i) => {
+  for (let i = 0; i < n; i++) {
+    const s = idx[i]! * stride;
     for (let f = 0; f < stride; f++) out[i * stride + f] = log[s + f]!;
-  });
+  }
   return out;
 }
 
-/** Flat records, {@link TIMELINE_STRIDE} numbers each, in a growable float64 buffer. */
-export class TimelineLog extends FlatLog {
-  constructor() {
-    super(TIMELINE_STRIDE);
+/*
+ * The timeline log. A record is kept as a struct of arrays in chunks of TIMELINE_CHUNK records,
+ * each chunk one SharedArrayBuffer (the main thread reads a worker's chunks in place: no copy, no
+ * structured clone): the seven float64 fields (bytes and the six times) first, then pairSeq as
+ * uint32, dst and src as uint16, op and path as uint8: 66 bytes a record instead of 96, every value
+ * exact (ranks are below 4096, pair sequence numbers are int32 counters, op and path small codes).
+ */
+export const TIMELINE_CHUNK = LOG_CHUNK_RECORDS;
+const C = TIMELINE_CHUNK;
+const TL_F64 = 7;
+const OFF_PAIR = TL_F64 * 8 * C;
+const OFF_DST = OFF_PAIR + 4 * C;
+const OFF_SRC = OFF_DST + 2 * C;
+const OFF_OP = OFF_SRC + 2 * C;
+const OFF_PATH = OFF_OP + C;
+/** Bytes of one timeline chunk (66 bytes a record). */
+export const TIMELINE_CHUNK_BYTES = OFF_PATH + C;
+/** Bytes a timeline record takes while it is held (see {@link TIMELINE_CHUNK_BYTES}). */
+export const TIMELINE_RECORD_HELD_BYTES = TIMELINE_CHUNK_BYTES / C;
+
+/** Views over one timeline chunk. */
+export class TimelineChunk {
+  readonly f64: Float64Array;
+  readonly pairSeq: Uint32Array;
+  readonly dst: Uint16Array;
+  readonly src: Uint16Array;
+  readonly op: Uint8Array;
+  readonly path: Uint8Array;
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.f64 = new Float64Array(buffer, 0, TL_F64 * C);
+    this.pairSeq = new Uint32Array(buffer, OFF_PAIR, C);
+    this.dst = new Uint16Array(buffer, OFF_DST, C);
+    this.src = new Uint16Array(buffer, OFF_SRC, C);
+    this.op = new Uint8Array(buffer, OFF_OP, C);
+    this.path = new Uint8Array(buffer, OFF_PATH, C);
+  }
+}
+
+/**
+ * One host's part of a timeline, as it crosses to the main thread: the chunks (shared, not copied),
+ * the number of records, and their canonical order (record indices, chunk * TIMELINE_CHUNK + i).
+ */
+export interface TimelinePart {
+  chunks: SharedArrayBuffer[];
+  count: number;
+  order: Uint32Array;
+}
+
+/** Records of one engine, in chunks. `record` writes one; `take` hands every record over, sorted. */
+export class TimelineLog {
+  private chunks: TimelineChunk[] = [];
+  private cur: TimelineChunk | null = null;
+  /** Records in the current (last) chunk. */
+  private k = C;
+  private count = 0;
+
+  /** Records held. */
+  get size(): number {
+    return this.count;
   }
 
   /** Append one record (fields in {@link TIMELINE_FIELDS} order). */
@@ -70,12 +138,166 @@ export class TimelineLog extends FlatLog {
     dst: number, src: number, pairSeq: number, op: number, path: number, bytes: number, issueT: number,
     egressStartT: number, egressDoneT: number, ingressStartT: number, ingressDoneT: number, deliverT: number,
   ): void {
-    let i = this.slot();
-    const B = this.buf;
-    B[i++] = dst; B[i++] = src; B[i++] = pairSeq; B[i++] = op; B[i++] = path; B[i++] = bytes;
-    B[i++] = issueT; B[i++] = egressStartT; B[i++] = egressDoneT; B[i++] = ingressStartT; B[i++] = ingressDoneT;
-    B[i] = deliverT;
+    let c = this.cur;
+    let k = this.k;
+    if (k === C || c === null) {
+      c = this.cur = new TimelineChunk(new SharedArrayBuffer(TIMELINE_CHUNK_BYTES));
+      this.chunks.push(c);
+      k = 0;
+    }
+    if (!(pairSeq >>> 0 === pairSeq && dst >>> 0 === dst && dst < 65536 && src >>> 0 === src && src < 65536 && op >>> 0 === op && op < 256 && path >>> 0 === path && path < 256))
+      fail('E_ARGUMENT', `timeline record (dst ${dst}, src ${src}, pairSeq ${pairSeq}, op ${op}, path ${path}) has a field out of its range`, { dst, src, pairSeq, op, path });
+    const f = c.f64;
+    f[k] = bytes;
+    f[C + k] = issueT;
+    f[2 * C + k] = egressStartT;
+    f[3 * C + k] = egressDoneT;
+    f[4 * C + k] = ingressStartT;
+    f[5 * C + k] = ingressDoneT;
+    f[6 * C + k] = deliverT;
+    c.pairSeq[k] = pairSeq;
+    c.dst[k] = dst;
+    c.src[k] = src;
+    c.op[k] = op;
+    c.path[k] = path;
+    this.k = k + 1;
+    this.count++;
   }
+
+  /**
+   * Remove every record and return them with their canonical order (dst, src, pairSeq), computed
+   * here (on the host, in parallel with the others) by counting sorts on src then dst and, within a
+   * (dst, src) pair, by pairSeq (already in order unless queue pairs overtook each other).
+   */
+  take(numRanks: number): TimelinePart {
+    const chunks = this.chunks;
+    const n = this.count;
+    this.chunks = [];
+    this.cur = null;
+    this.k = C;
+    this.count = 0;
+    return { chunks: chunks.map((c) => c.buffer), count: n, order: canonicalOrder(chunks, n, numRanks) };
+  }
+}
+
+function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): Uint32Array {
+  const R = Math.max(numRanks, 1);
+  const cnt = new Uint32Array(R + 1);
+  const byField = (get: (c: TimelineChunk) => Uint16Array, input: Uint32Array | null, out: Uint32Array) => {
+    cnt.fill(0);
+    for (let ci = 0; ci < chunks.length; ci++) {
+      const a = get(chunks[ci]!);
+      const m = Math.min(C, n - ci * C);
+      for (let i = 0; i < m; i++) cnt[a[i]! + 1]!++;
+    }
+    for (let r = 0; r < R; r++) cnt[r + 1]! += cnt[r]!;
+    if (input === null) {
+      for (let ci = 0; ci < chunks.length; ci++) {
+        const a = get(chunks[ci]!);
+        const m = Math.min(C, n - ci * C);
+        for (let i = 0; i < m; i++) out[cnt[a[i]!]!++] = ci * C + i;
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        const x = input[j]!;
+        out[cnt[get(chunks[x >>> 13]!)[x & (C - 1)]!]!++] = x;
+      }
+    }
+  };
+  const bySrc = new Uint32Array(n);
+  byField((c) => c.src, null, bySrc);
+  const order = new Uint32Array(n);
+  byField((c) => c.dst, bySrc, order);
+  // Within a (dst, src) pair, by pairSeq.
+  const seqOf = (x: number) => chunks[x >>> 13]!.pairSeq[x & (C - 1)]!;
+  const keyOf = (x: number) => {
+    const c = chunks[x >>> 13]!;
+    return c.dst[x & (C - 1)]! * 65536 + c.src[x & (C - 1)]!;
+  };
+  let lo = 0;
+  while (lo < n) {
+    const key = keyOf(order[lo]!);
+    let hi = lo + 1;
+    let sorted = true;
+    let prev = seqOf(order[lo]!);
+    while (hi < n && keyOf(order[hi]!) === key) {
+      const s = seqOf(order[hi]!);
+      if (s < prev) sorted = false;
+      prev = s;
+      hi++;
+    }
+    if (!sorted) order.subarray(lo, hi).sort((a, b) => seqOf(a) - seqOf(b));
+    lo = hi;
+  }
+  return order;
+}
+
+/** Chunk index shift: TIMELINE_CHUNK is 2^13. */
+if (C !== 1 << 13) throw new Error('TIMELINE_CHUNK must be 8192 (record indices split as chunk << 13 | i)');
+
+/**
+ * Write records `from..to` of a part, in its canonical order, as flat float64 rows
+ * ({@link TIMELINE_FIELDS} order) into `out` starting at row `at`.
+ */
+export function gatherTimeline(part: TimelinePart, views: TimelineChunk[], from: number, to: number, out: Float64Array, at: number): void {
+  const order = part.order;
+  let o = at * TIMELINE_STRIDE;
+  for (let j = from; j < to; j++) {
+    const x = order[j]!;
+    const c = views[x >>> 13]!;
+    const i = x & (C - 1);
+    const f = c.f64;
+    out[o] = c.dst[i]!;
+    out[o + 1] = c.src[i]!;
+    out[o + 2] = c.pairSeq[i]!;
+    out[o + 3] = c.op[i]!;
+    out[o + 4] = c.path[i]!;
+    out[o + 5] = f[i]!;
+    out[o + 6] = f[C + i]!;
+    out[o + 7] = f[2 * C + i]!;
+    out[o + 8] = f[3 * C + i]!;
+    out[o + 9] = f[4 * C + i]!;
+    out[o + 10] = f[5 * C + i]!;
+    out[o + 11] = f[6 * C + i]!;
+    o += TIMELINE_STRIDE;
+  }
+}
+
+/** Views over a part's chunks (for {@link gatherTimeline}). */
+export function timelineViews(part: TimelinePart): TimelineChunk[] {
+  return part.chunks.map((b) => new TimelineChunk(b));
+}
+
+/** A part's records as flat float64 rows in canonical order. */
+export function partRows(part: TimelinePart): Float64Array {
+  const out = new Float64Array(part.count * TIMELINE_STRIDE);
+  gatherTimeline(part, timelineViews(part), 0, part.count, out, 0);
+  return out;
+}
+
+/** Records per block when a timeline is streamed (768 KiB of rows). */
+export const TIMELINE_BLOCK_RECORDS = 8192;
+
+/**
+ * Stream the parts (in the given order, each in its canonical order) as blocks of flat float64
+ * rows, each block's bytes passed to `sink` (one reused buffer: the sink must not keep it). The
+ * bytes are those of the joined canonical timeline: a hash fed block by block equals
+ * {@link timelineDigest} of it.
+ */
+export function streamTimeline(parts: readonly TimelinePart[], sink: (bytes: Uint8Array) => void): number {
+  const block = new Float64Array(TIMELINE_BLOCK_RECORDS * TIMELINE_STRIDE);
+  const bytes = new Uint8Array(block.buffer);
+  let total = 0;
+  for (const p of parts) {
+    const views = timelineViews(p);
+    for (let from = 0; from < p.count; from += TIMELINE_BLOCK_RECORDS) {
+      const to = Math.min(p.count, from + TIMELINE_BLOCK_RECORDS);
+      gatherTimeline(p, views, from, to, block, 0);
+      sink(bytes.subarray(0, (to - from) * TIMELINE_STRIDE * 8));
+    }
+    total += p.count;
+  }
+  return total;
 }
 
 /** One record as an object. */

@@ -55,7 +55,23 @@ describe('expertmesh bench deepep', () => {
     expect(j.windows).toBeGreaterThan(0);
     expect(j.events).toBeGreaterThan(0);
     expect(j.peakRssBytes).toBeGreaterThan(10 << 20);
+    expect(j.simulatedHbmBytes).toBeGreaterThan(0);
+    expect(j.simulatedHbmBytes).toBeLessThanOrEqual(j.hbmCapacityBytes);
   });
+
+  it('--no-timeline-digest records no timeline (digest null, same figures); simulated HBM is the same sized with or without payload', async () => {
+    const base = ['bench', 'deepep', '--ranks', '16', '--tokens', '32', '--hidden', '256', '--workers', '2', '--json'];
+    const a = JSON.parse((await cli(...base)).out);
+    const b = JSON.parse((await cli(...base, '--no-timeline-digest')).out);
+    const p = JSON.parse((await cli(...base, '--payload')).out);
+    expect(a.timelineDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(b.timelineDigest).toBeNull();
+    expect(p.timelineDigest).toBe(a.timelineDigest);
+    expect(b.dispatch).toEqual(a.dispatch);
+    expect(b.combine).toEqual(a.combine);
+    expect(p.simulatedHbmBytes).toBe(a.simulatedHbmBytes);
+    expect(b.simulatedHbmBytes).toBe(a.simulatedHbmBytes);
+  }, 120_000);
 
   it('the timeline digest is the same with 1, 2 and 4 workers (and changes with the seed)', async () => {
     const o = { ranks: 16, tokens: 16, hidden: 128 };
