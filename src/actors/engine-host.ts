@@ -48,6 +48,7 @@ export class EngineHost {
   private stateChanges: RankSnapshot[] = [];
   private opArgs = new Map<number, { name: string; args: unknown }>();
   private eventsReported = 0;
+  private transfersReported = 0;
   // Window synchronisation (set at init).
   private sync: SyncBlock | null = null;
   private me = 0;
@@ -456,7 +457,10 @@ export class EngineHost {
     const total = e?.eventsProcessed ?? 0;
     const events = total - this.eventsReported;
     this.eventsReported = total;
-    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, finished, failures, states, events, windows: 0 };
+    const issued = e?.transfersIssued ?? 0;
+    const transfers = issued - this.transfersReported;
+    this.transfersReported = issued;
+    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, finished, failures, states, events, transfers, windows: 0 };
   }
 }
 

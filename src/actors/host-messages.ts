@@ -86,6 +86,8 @@ export interface HostReply {
   now: number;
   /** Events processed since the host's previous reply. */
   events: number;
+  /** Transfers issued since the host's previous reply. */
+  transfers?: number;
   /** Windows the run took (replies to 'run'; 0 otherwise). */
   windows: number;
   /** A run ended with ranks still running and no event left anywhere (replies to 'run'). */

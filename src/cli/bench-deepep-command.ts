@@ -10,6 +10,7 @@ import { estimateDeepepBenchmark, runDeepepBenchmark, runDeepepSmsSweep, type De
 import { benchReport } from '../report/index.js';
 import { emitReport, REPORT_OPTION, reportPath } from './report-output.js';
 import { printDryRun } from './dry-run.js';
+import { formatBytes } from '../cluster/host-limits.js';
 
 const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
@@ -30,7 +31,8 @@ export function formatDeepepResult(r: DeepepBenchResult): string {
     (r.defaults ? formatKernel('dispatch, default', r.defaults.dispatch) + formatKernel('combine, default', r.defaults.combine) + sweep : '') +
     formatKernel(r.tuned ? 'dispatch, tuned' : 'dispatch', r.dispatch) +
     formatKernel(r.tuned ? 'combine, tuned' : 'combine', r.combine) +
-    `simulated ${r.events} events in ${(r.wallMs / 1000).toFixed(1)} s wall\n`
+    `simulated ${r.events} events in ${(r.wallMs / 1000).toFixed(1)} s wall\n` +
+    `memory: host peak RSS ${formatBytes(r.peakRssBytes)}; simulated HBM ${formatBytes(r.simulatedHbmBytes)} per rank of ${formatBytes(r.hbmCapacityBytes)}\n`
   );
 }
 
@@ -57,7 +59,7 @@ export const benchDeepepCommand: Command = {
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
     'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
-    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, events, wallMs, timelineDigest, windows, workers, peakRssBytes, simulatedHbmBytes; with an --sms list: rows) and nothing else' },
+    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';

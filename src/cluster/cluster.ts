@@ -48,6 +48,8 @@ export interface OpResult<R = unknown> {
   hostCpuMs: number[];
   /** Events processed by all hosts during the operation. */
   events: number;
+  /** Transfers (puts, adds, reads) issued by all hosts during the operation: events per transfer is a cost figure. */
+  transfers: number;
 }
 
 /** Options of {@link Cluster.run}. */
@@ -85,6 +87,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly snapshots: RankSnapshot[];
   /** Events reported by all hosts so far. */
   private eventsTotal = 0;
+  private transfersTotal = 0;
 
   /** Simulation events processed by all hosts since the cluster started (progress: events per second). */
   get eventsProcessed(): number {
@@ -262,6 +265,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const results = new Array<R>(this.numRanks);
     const rankEndUs = new Array<number>(this.numRanks).fill(startUs);
     const eventsBefore = this.eventsTotal;
+    const transfersBefore = this.transfersTotal;
     const messagesBefore = this.messages;
     if (opts.signal?.aborted) throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${startUs} us`, { op: name });
 
@@ -329,9 +333,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (over) throw await this.stuck(name, over.overBoundUs);
     this.nowUs = Math.max(endUs, lastEventUs);
     const events = this.eventsTotal - eventsBefore;
+    const transfers = this.transfersTotal - transfersBefore;
     const windows = replies[0]!.windows;
     const hostCpuMs = replies.map((r) => r.cpuMs ?? NaN);
-    return { results, rankEndUs, startUs, endUs, windows, events, mainThreadMessages: this.messages - messagesBefore, hostCpuMs };
+    return { results, rankEndUs, startUs, endUs, windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs };
   }
 
   /**
@@ -498,6 +503,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private onReply(w: number, r: HostReply): void {
     this.messages++;
     this.eventsTotal += r.events;
+    this.transfersTotal += r.transfers ?? 0;
     for (const s of r.states) {
       this.snapshots[s.rank] = s;
       this.emit('rankState', s);

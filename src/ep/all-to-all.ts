@@ -30,6 +30,8 @@ export interface AllToAllResult {
   /** Synchronisation windows and events of the simulated part. */
   windows: number;
   events: number;
+  /** Transfers issued by the simulated part. */
+  transfers: number;
 }
 
 /**
@@ -82,5 +84,6 @@ export async function allToAll(cluster: Cluster, opts: AllToAllOptions, run: Run
     wallMs: { fill: t1 - t0, simulate: t2 - t1, verify: t3 - t2, digest: t4 - t3 },
     windows: res.windows,
     events: res.events,
+    transfers: res.transfers,
   };
 }

@@ -111,6 +111,10 @@ export interface DeepepBenchResult {
   utilisation?: { dispatch: Utilisation; combine: Utilisation };
   /** Events processed by the simulation (dispatch + combine of the reported configs). */
   events: number;
+  /** CPU time of the whole process (every thread: main and hosts), ms: less sensitive than `wallMs` to a busy machine. */
+  cpuMs: number;
+  /** Transfers issued by the same kernels: `events / transfers` is the simulation's cost per transfer. */
+  transfers: number;
   wallMs: number;
   /**
    * SHA-256 over the canonical timelines of every kernel run, in run order (tuning runs included);
@@ -130,6 +134,12 @@ export interface DeepepBenchResult {
   simulatedHbmBytes: number;
   /** The profile's HBM per rank, bytes. */
   hbmCapacityBytes: number;
+}
+
+/** User + system CPU time of the process since `start`, ms. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1e3;
 }
 
 function figures(perRankUs: number[], rdmaBytes: number[] | null, nvlBytes: number[], config: EpConfig): KernelFigures {
@@ -207,6 +217,7 @@ export function estimateDeepepBenchmark(o: DeepepBenchOptions): RunEstimate {
  */
 export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepBenchResult> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   checkEstimate(estimateDeepepBenchmark(o));
   const { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware } = resolveBench(o);
   const withDigest = o.timelineDigest ?? true;
@@ -286,6 +297,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     const defC = combineFig(c.timing.perRankUs, defEp.combineConfig);
     let bestC = defC;
     events += c.timing.events;
+    const transfers = d.timing.transfers + c.timing.transfers;
     if (o.tune) {
       let bestT: KernelFigures | null = null;
       for (const cfg of sweepCombine(R, nodes, defEp.combineConfig)) {
@@ -310,7 +322,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
       ...(utilD && utilC ? { utilisation: { dispatch: utilD, combine: utilC } } : {}),
-      events, wallMs: performance.now() - t0,
+      events, transfers, wallMs: performance.now() - t0, cpuMs: cpuMsSince(cpu0),
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
       workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
       simulatedHbmBytes: Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle)), hbmCapacityBytes: hardware.hbmBytes,

@@ -68,6 +68,10 @@ export interface KernelTiming {
   /** Events processed and synchronisation windows of the kernel. */
   events: number;
   windows: number;
+  /** Transfers the kernel issued (events per transfer is the simulation's cost figure). */
+  transfers: number;
+  /** CPU time each host thread spent in the kernel, ms (NaN where the platform does not tell). */
+  hostCpuMs: number[];
 }
 
 /** Reusable result of a dispatch: what combine (and a cached dispatch) need. */
@@ -386,7 +390,7 @@ export class ExpertParallel {
  * where the NIC may still hold work requests), else when the rank's operation does.
  */
 function timingOf(
-  k: { startUs: number; endUs: number; rankEndUs: number[]; results: unknown[]; events: number; windows: number }, notifyUs: number, launchUs: number,
+  k: { startUs: number; endUs: number; rankEndUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[] }, notifyUs: number, launchUs: number,
 ): KernelTiming {
   const start = k.startUs + launchUs;
   const ends = k.rankEndUs.map((e, r) => {
@@ -394,7 +398,7 @@ function timingOf(
     return typeof own === 'number' ? own : e;
   });
   const perRankUs = ends.map((e) => e - start);
-  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - start, perRankUs, startUs: start, events: k.events, windows: k.windows };
+  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - start, perRankUs, startUs: start, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs };
 }
 
 

@@ -34,6 +34,8 @@ export interface TrafficResult {
   hostCpuMs: number[];
   /** Scheduler events the call took (all workers). */
   events: number;
+  /** Transfers issued (the flows and their counter adds). */
+  transfers: number;
   /** Every port that moved bytes: time it was busy (bytes moving) and bytes, rank order. */
   ports: Array<{ rank: number; port: (typeof PORT_NAMES)[number]; busyUs: number; bytes: number }>;
   /**
@@ -111,7 +113,7 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
     return r;
   });
   const { ports, rates } = linkFigures(await cluster.takeActivities(), res.startUs);
-  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, ports, rates };
+  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, transfers: res.transfers, ports, rates };
 }
 
 /** Port busy periods and sender rate segments out of the activity log (link tracks). */
