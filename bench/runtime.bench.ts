@@ -38,22 +38,50 @@ const BEFORE = { eventsPerTransfer: 6912 / 4032, ep64WallS: 245.2, ep64Events: 2
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 const MiB = 2 ** 20;
 
-/** The same bytes allToAll moves, copied once by one thread, after warm-up (pages faulted in). */
-function memcpyBytesPerSec(totalBytes: number, chunk: number): number {
-  const src = new Uint8Array(new SharedArrayBuffer(totalBytes)).fill(1);
+/**
+ * One thread's copy of the bytes allToAll moves, in chunks of `chunk` bytes, with
+ * `Uint8Array.prototype.set` from a plain buffer into a shared one (as the first version of this
+ * bench) or between two shared ones (as the engine copies between registered regions).
+ */
+function memcpy(totalBytes: number, chunk: number, sharedSource: boolean): () => number {
+  const src = new Uint8Array(sharedSource ? new SharedArrayBuffer(totalBytes) : new ArrayBuffer(totalBytes)).fill(1);
   const dst = new Uint8Array(new SharedArrayBuffer(totalBytes)).fill(2);
   const once = () => {
+    const s = nowMs();
     for (let o = 0; o < totalBytes; o += chunk) dst.set(src.subarray(o, Math.min(o + chunk, totalBytes)), o);
+    return nowMs() - s;
   };
   once();
   once();
-  const t: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const s = nowMs();
-    once();
-    t.push(nowMs() - s);
+  return once;
+}
+
+/**
+ * allToAll's simulated part against the memcpy of its bytes, in alternating pairs (both see the same
+ * machine load): medians of the times and of the per-pair ratios.
+ */
+async function a2aVsMemcpy(transport: 'worker' | 'in-process', sharedSource: boolean): Promise<{ a2aMs: number; memMs: number; ratio: number; bytes: number; digest: string }> {
+  const nodes = 2, gpus = 8, B = 1 << 18; // 16 ranks, 256 KiB per pair: 60 MiB per call
+  const n = nodes * gpus;
+  const bytes = n * (n - 1) * B;
+  const c = await createCluster({ nodes, gpusPerNode: gpus, hardware: H800, workers: transport === 'worker' ? 2 : 1, transport, seed: 1, recordTimeline: false });
+  try {
+    for (let i = 0; i < 2; i++) await allToAll(c, { bytesPerPair: B }); // the first runs page-fault fresh memory
+    const copy = memcpy(bytes, B, sharedSource);
+    const a: number[] = [], m: number[] = [], ratio: number[] = [];
+    let digest = '';
+    for (let i = 0; i < 7; i++) {
+      const r = await allToAll(c, { bytesPerPair: B });
+      const mm = copy();
+      a.push(r.wallMs.simulate);
+      m.push(mm);
+      ratio.push(mm / r.wallMs.simulate);
+      digest = r.receivedDigest;
+    }
+    return { a2aMs: median(a), memMs: median(m), ratio: median(ratio), bytes, digest };
+  } finally {
+    await c.close();
   }
-  return totalBytes / (median(t) / 1e3);
 }
 
 /** CPU time of the bare heap loop on this thread: events per CPU-second (the load-independent baseline). */
@@ -74,23 +102,16 @@ export default async function (): Promise<void> {
     console.log(`${r['figure']}: ${v} (ratio ${typeof r['ratio'] === 'number' ? Number(r['ratio']).toFixed(3) : r['ratio']}, target ${r['target']})`);
   };
 
-  // 1. Payload through allToAll vs memcpy.
-  const nodes = 2, gpus = 8, B = 1 << 18; // 16 ranks, 256 KiB per pair: 60 MiB per call
-  const n = nodes * gpus;
-  const payload = n * (n - 1) * B;
-  const c1 = await createCluster({ nodes, gpusPerNode: gpus, hardware: H800, workers: 2, seed: 1, recordTimeline: false });
-  const sims: number[] = [];
-  let digest = '';
-  for (let i = 0; i < 7; i++) {
-    const r = await allToAll(c1, { bytesPerPair: B });
-    if (i >= 2) sims.push(r.wallMs.simulate); // the first runs page-fault fresh memory
-    digest = r.receivedDigest;
+  // 1. Payload through allToAll vs memcpy (2 workers; and in-process, one thread: the engine's own
+  // overhead over the copies it makes).
+  for (const [transport, shared] of [['worker', false], ['worker', true], ['in-process', true]] as const) {
+    const x = await a2aVsMemcpy(transport, shared);
+    say({
+      figure: `allToAll payload GB/s (16 ranks, 256 KiB/pair, ${transport === 'worker' ? '2 workers' : 'in-process'}) vs memcpy ${shared ? 'shared -> shared' : 'plain -> shared'}`,
+      value: x.bytes / x.a2aMs / 1e6, baseline: x.bytes / x.memMs / 1e6, ratio: x.ratio, target: '>= 0.5',
+    });
+    if (transport === 'worker' && !shared) console.log(`  allToAll digest ${x.digest.slice(0, 16)}`);
   }
-  await c1.close();
-  const a2aBps = payload / (median(sims) / 1e3);
-  const memBps = memcpyBytesPerSec(payload, B);
-  say({ figure: 'allToAll payload GB/s (16 ranks, 256 KiB/pair, 2 workers) vs memcpy', value: a2aBps / 1e9, baseline: memBps / 1e9, ratio: a2aBps / memBps, target: '>= 0.5' });
-  console.log(`  allToAll digest ${digest.slice(0, 16)}`);
 
   // 2. Events per second per worker, and 2 workers vs 1: DeepEP's kernels (a cached dispatch and a
   // combine, sizes-only, EP32 x 512 tokens), where the engine's events are per chunk and per port

@@ -6,6 +6,7 @@ import type { EpConfig } from '../ep/ep-config.js';
 import { PHASES } from '../scenario/moe-steps.js';
 import type { BiasRange, RoutingFigures, RunFigures, ScenarioResult } from '../scenario/result.js';
 import type { TraceSummary } from '../trace/summarize.js';
+import { formatBytes } from '../cluster/host-limits.js';
 
 /** Left-aligned first column, right-aligned others. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -94,6 +95,9 @@ function figuresTable(r: RunFigures): string {
     ...routing,
     `tokens: ${r.tokens.dispatched} dispatched, ${r.tokens.received} received, ${r.tokens.conserved ? 'conserved' : 'NOT conserved'}; outputs: ${verified}`,
     `virtual time ${f1(r.virtualTimeUs)} us; wall time ${(r.wallMs / 1000).toFixed(2)} s (this run alone)`,
+    ...(r.peakRssBytes !== undefined
+      ? [`memory: host peak RSS ${formatBytes(r.peakRssBytes)}${r.simulatedHbmBytes !== undefined ? `; simulated HBM ${formatBytes(r.simulatedHbmBytes)} per rank of ${formatBytes(r.hbmCapacityBytes ?? NaN)}` : ''}`]
+      : []),
     `outputDigest   ${r.outputDigest}`,
     `timelineDigest ${r.timelineDigest}`,
   ].join('\n\n');

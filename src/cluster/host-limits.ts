@@ -10,13 +10,16 @@ import { fail, showValue } from '../errors.js';
 
 /** Host memory of a run by what holds it, bytes. */
 export interface HostBytes {
-  /** SharedArrayBuffers of every rank's registered regions (simulated HBM lives in host memory). */
+  /**
+   * SharedArrayBuffers of every rank's registered regions, as far as the run writes them (pages are
+   * committed when first written: a ring's slots that no token reaches cost no host memory).
+   */
   registered: number;
   /** Caller-side tensors: inputs, received rows, expert outputs, references (real-payload runs). */
   payload: number;
   /** Routing plan, top-k ids, weights and layouts on the main thread. */
   plan: number;
-  /** Per-transfer timeline records of the largest phase (collected, then sorted into a copy). */
+  /** Per-transfer timeline records of the largest phase (held in the hosts' chunks with their order, then written out as rows). */
   timeline: number;
   /** Trace events of the largest phase held before they are written. */
   trace: number;
@@ -31,7 +34,10 @@ export interface RunEstimate {
   what: string;
   ranks: number;
   host: HostBytes;
-  /** Registered bytes on the busiest rank (simulated HBM allocation). */
+  /**
+   * Simulated HBM on the busiest rank: what the modelled software (DeepEP's buffers and tensors)
+   * would allocate on a GPU, whether or not the run moves payload bytes. Host memory is `host`.
+   */
   hbmPerRankBytes: number;
   /** The hardware profile's HBM per rank. */
   hbmCapacityBytes: number;
@@ -109,7 +115,7 @@ export function estimateProblems(e: RunEstimate): string[] {
   if (!(e.host.total <= e.hostLimitBytes))
     out.push(`host memory estimate ${formatBytes(e.host.total)} is over the limit of ${formatBytes(e.hostLimitBytes)} (${e.hostLimitSource})`);
   if (!(e.hbmPerRankBytes <= e.hbmCapacityBytes))
-    out.push(`registered memory per rank ${formatBytes(e.hbmPerRankBytes)} is over the ${formatBytes(e.hbmCapacityBytes)} of HBM per rank`);
+    out.push(`simulated HBM per rank ${formatBytes(e.hbmPerRankBytes)} is over the ${formatBytes(e.hbmCapacityBytes)} of HBM per rank`);
   return out;
 }
 

@@ -96,16 +96,32 @@ export interface EpLayerShape {
  * both kernels' rings and, with `payload`, the records in and out. With `payload` true this is what
  * DeepEP allocates in HBM for the layer whether or not the run moves bytes: the simulated HBM,
  * checked against the profile's HBM per rank. With the run's own mode (`payload` false for a
- * sizes-only run) it is the host memory the rank's regions take.
+ * sizes-only run) and `touched`, it is the host memory the rank's regions take: the rings' slots
+ * the run's tokens can fill, not their full size.
  */
-export function epRankBytes(l: EpLayerShape, tokens: number, recvRows: number, payload: boolean): number {
+export function epRankBytes(l: EpLayerShape, tokens: number, recvRows: number, payload: boolean, touched = false): number {
   const { ranks: R, hidden: H, topk: K, experts: E } = l;
   const args: EpArgs = {
     numExperts: E, topk: K, hidden: H, dtype: l.dtype, dispatch: l.dispatch, combine: l.combine, sizesOnly: !payload,
     numTokens: [], expertAlignment: 1,
   };
   const C = l.dispatch.numSms / 2;
-  const rings = [...ringRegionSizes('d', args, R, l.gpusPerNode), ...ringRegionSizes('c', args, R, l.gpusPerNode)].reduce((a, r) => a + r.bytes, 0);
+  const G = l.gpusPerNode;
+  const N = Math.max(1, Math.round(R / G));
+  // With `touched`, a ring's data regions count only the slots a run can write: each (channel, peer)
+  // segment of B slots takes at most the tokens that go through it (twice the mean, for skew), and
+  // the pages past them are never written (registered memory is committed by the OS page by page).
+  const perNvlSegment = N === 1 ? recvRows / (C * R) : recvRows / (C * G);
+  const perRdmaSegment = (tokens * expectedDestinations(E, N, K)) / N / C;
+  const share = (name: string, kernel: EpConfig): number => {
+    if (!touched) return 1;
+    if (name.endsWith('nvl.ring') || name.endsWith('nvl.stage')) return Math.min(1, (2 * perNvlSegment) / kernel.nvlBuffer);
+    if (name.endsWith('rdma.ring') || name.endsWith('rdma.stage')) return Math.min(1, (2 * perRdmaSegment) / kernel.rdmaBuffer);
+    return 1;
+  };
+  const rings =
+    ringRegionSizes('d', args, R, G).reduce((a, r) => a + r.bytes * share(r.name, l.dispatch), 0) +
+    ringRegionSizes('c', args, R, G).reduce((a, r) => a + r.bytes * share(r.name, l.combine), 0);
   // ep.notify and ep.notify.out ([ranks][channels + local experts] int32), ep.notify.sig.
   const notify = 2 * (C + E / R) * 4 * R + 8;
   const recD = dispatchRecordLayout(H, K, l.dtype).bytes;
@@ -126,8 +142,8 @@ export function estimateEpRun(s: EpRunShape): RunEstimate {
   const dests = expectedDestinations(E, R, K);
   const pairs = R * T * dests;
   const recvRows = T * dests; // per rank, on average
-  // Host: what this run registers; simulated HBM: what DeepEP would allocate (rings and tensors in full).
-  const perRank = epRankBytes(layer, T, recvRows, !s.sizesOnly);
+  // Host: what this run registers and writes; simulated HBM: what DeepEP would allocate (rings and tensors in full).
+  const perRank = epRankBytes(layer, T, recvRows, !s.sizesOnly, true);
   const hbmPerRank = epRankBytes(layer, T, recvRows, true);
   const xBytes = s.dtype === 'fp8' ? H + (H / 128) * 4 : 2 * H;
   const payload = s.sizesOnly ? 0 : R * (T * xBytes + recvRows * H * (2 + 4) + T * H * (2 + 4));

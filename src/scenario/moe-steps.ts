@@ -86,6 +86,13 @@ export interface MoeStepsResult {
    * pairSeq) order, {@link TIMELINE_FIELDS} as float64 with absolute times.
    */
   timeline: Float64Array;
+  /**
+   * SHA-256 hex of {@link timeline}, folded phase by phase as the run goes (the runners here give
+   * it, so the joined timeline is built only when `timeline` is read).
+   */
+  timelineDigest?: string;
+  /** Simulated HBM on the busiest rank, bytes: what DeepEP would allocate for the layer (see `ExpertParallel.simulatedHbmBytes`). */
+  simulatedHbmBytes?: number;
   /** SHA-256 hex over all ranks' outputs in rank order; in sizes-only mode over received counts and layouts. */
   outputDigest: string;
   /** Outputs matched the dense reference (true/false), or null when not checked. */
@@ -198,7 +205,8 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
   const real = s.payload === 'real';
   const recording = cluster.config.recordTimeline;
   const phases: PhaseRun[] = [];
-  const timelines: Float64Array[] = [];
+  const timelines = new RunTimeline();
+  let hbm = 0;
   let conserved = true;
   let received = 0;
   let verified: boolean | null = real ? true : null;
@@ -221,7 +229,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
   const take = async () => (recording ? cluster.takeTimeline() : new Float64Array(0));
   const emit = ({ p, release }: ReturnType<typeof makePhase>) => {
     phases.push(p);
-    timelines.push(p.timeline!);
+    timelines.add(p.timeline!);
     opts.onPhase?.(p);
     release();
   };
@@ -249,6 +257,7 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
 
     // What arrived, against the plan: rows per source rank and per local expert slot.
     const h = d.handle;
+    hbm = Math.max(hbm, ...ep.simulatedHbmBytes(h));
     for (let dst = 0; dst < R; dst++) {
       const counts = h.notifyCounts[dst]!;
       const stride = counts.length / R;
@@ -311,16 +320,46 @@ export async function runMoeSteps(cluster: Cluster, plan: MoePlan, opts: MoeStep
     }
   }
 
-  const timeline = new Float64Array(timelines.reduce((a, t) => a + t.length, 0));
-  let o = 0;
-  for (const t of timelines) {
-    timeline.set(t, o);
-    o += t.length;
-  }
-  return {
-    phases, timeline, outputDigest: digest.digest('hex'), verified, tokensConserved: conserved, tokensReceived: received,
+  return timelines.into({
+    phases, outputDigest: digest.digest('hex'), verified, tokensConserved: conserved, tokensReceived: received, simulatedHbmBytes: hbm,
     ...(mismatch ? { mismatch } : {}),
-  };
+  });
+}
+
+/**
+ * The run's timeline as the runners keep it: each phase's part digested as it is added, the parts
+ * joined only if someone reads `timeline` (the phases hold their parts anyway: no second copy).
+ */
+export class RunTimeline {
+  private readonly parts: Float64Array[] = [];
+  private readonly hash = createHash('sha256');
+
+  add(t: Float64Array): void {
+    this.parts.push(t);
+    this.hash.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  }
+
+  /** `result` with `timelineDigest` and a lazy `timeline`. */
+  into<T extends object>(result: T): T & Pick<MoeStepsResult, 'timeline' | 'timelineDigest'> {
+    const parts = this.parts;
+    let joined: Float64Array | null = null;
+    const out = result as T & Pick<MoeStepsResult, 'timeline' | 'timelineDigest'>;
+    out.timelineDigest = this.hash.digest('hex');
+    Object.defineProperty(out, 'timeline', {
+      enumerable: true,
+      get: () => {
+        if (joined) return joined;
+        joined = new Float64Array(parts.reduce((a, t) => a + t.length, 0));
+        let o = 0;
+        for (const t of parts) {
+          joined.set(t, o);
+          o += t.length;
+        }
+        return joined;
+      },
+    });
+    return out;
+  }
 }
 
 /** SHA-256 hex of a canonical run timeline (see {@link MoeStepsResult.timeline}). */

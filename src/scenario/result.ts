@@ -137,6 +137,15 @@ export interface RunFigures {
   mismatch?: string;
   /** Wall-clock time of this run alone, ms (for the main run: without the check run and the cluster's start). */
   wallMs: number;
+  /** Peak resident memory of the process so far (every thread), bytes: host memory actually used. */
+  peakRssBytes?: number;
+  /**
+   * Simulated HBM on the busiest rank, bytes: what DeepEP would allocate for the layer's buffers and
+   * tensors on the run's counts (the same with or without payload), against `hbmCapacityBytes`.
+   */
+  simulatedHbmBytes?: number;
+  /** The profile's HBM per rank, bytes. */
+  hbmCapacityBytes?: number;
   /** Scheduled runs: one step of the whole model (scaled from `layersSimulated` MoE layers), us. */
   stepUs?: number;
   /** Scheduled runs: all communication kernel time per step (mean rank), us. */

@@ -13,6 +13,7 @@ import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { TraceRecorder } from '../trace/recorder.js';
 import type { TraceOptions } from '../trace/events.js';
 import { OP_PUT } from '../transport/protocol.js';
+import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
 import { PHASES, runMoeSteps, runTimelineDigest, type MoeStepsRunner, type PhaseName } from './moe-steps.js';
 import { dispatchBytesPerToken, planScenarioAsync } from './plan.js';
 import { deepepBandwidth, planFigures, planLoads, routingFigures, summarizePhases, type RunFigures, type ScenarioResult } from './result.js';
@@ -22,6 +23,9 @@ import { stamp } from '../validate.js';
 
 /** What {@link checkMade} calls a scenario result. */
 export const RESULT = 'a scenario result';
+
+const TL_OP = TIMELINE_FIELDS.indexOf('op');
+const TL_BYTES = TIMELINE_FIELDS.indexOf('bytes');
 
 /**
  * Progress of {@link runScenario}. Within one run (`main`, then `check`) reports come in order:
@@ -95,7 +99,13 @@ async function runOnce(
   let received = res.tokensReceived;
   if (received === undefined) {
     let bytes = 0;
-    for (const p of res.phases) if (p.phase === 'dispatch') for (const r of p.records) if (r.op === OP_PUT) bytes += r.bytes;
+    for (const p of res.phases) {
+      if (p.phase !== 'dispatch') continue;
+      const tl = p.timeline;
+      // The flat records when there are (no object per transfer), else the phase's record objects.
+      if (tl) for (let i = 0; i < tl.length; i += TIMELINE_STRIDE) bytes += tl[i + TL_OP] === OP_PUT ? tl[i + TL_BYTES]! : 0;
+      else for (const r of p.records) if (r.op === OP_PUT) bytes += r.bytes;
+    }
     received = Math.round(bytes / dispatchBytesPerToken(s));
   }
   const last = res.phases[res.phases.length - 1];
@@ -111,10 +121,13 @@ async function runOnce(
     tokens: { dispatched: f.dispatched, received, conserved: res.tokensConserved && received === f.dispatched },
     routing: routingFigures(plan),
     outputDigest: res.outputDigest,
-    timelineDigest: runTimelineDigest(res.timeline),
+    timelineDigest: res.timelineDigest ?? runTimelineDigest(res.timeline),
     verified: res.verified,
     ...(res.mismatch ? { mismatch: res.mismatch } : {}),
     wallMs: performance.now() - t0,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...(res.simulatedHbmBytes !== undefined ? { simulatedHbmBytes: res.simulatedHbmBytes } : {}),
+    hbmCapacityBytes: plan.hardware.hbmBytes,
     ...(res.schedule ? {
       stepUs: res.schedule.stepUs, commUs: res.schedule.commUs, exposedCommUs: res.schedule.exposedCommUs,
       layersSimulated: res.schedule.layersSimulated, throughputPerNode: res.schedule.throughputPerNode, schedule: res.schedule,

@@ -14,7 +14,7 @@ import { DEEPSEEK_V3_MLA } from '../kernels/mla-attention.js';
 import { simulatedFigures, stepFigures, type ScheduleFigures } from '../schedule/figures.js';
 import { runSchedule, scopeOf } from '../schedule/run-schedule.js';
 import { buildSchedule } from '../schedule/schedule.js';
-import { makePhase, scenarioEpConfigs, withCommSms, splitAt, type MoeStepsOptions, type MoeStepsResult, type PhaseRun } from './moe-steps.js';
+import { makePhase, RunTimeline, scenarioEpConfigs, withCommSms, splitAt, type MoeStepsOptions, type MoeStepsResult, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
 import { checkCluster } from '../cluster/cluster.js';
 import { checkMade } from '../validate.js';
@@ -51,7 +51,7 @@ export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: M
   const recording = cluster.config.recordTimeline;
   const schedule = buildSchedule(sc.kind, sc.layers, hw.smCount, sc.commSms);
   const phases: PhaseRun[] = [];
-  const timelines: Float64Array[] = [];
+  const timelines = new RunTimeline();
   const figures: ScheduleFigures[] = [];
   const digest = createHash('sha256');
   let conserved = true;
@@ -94,7 +94,7 @@ export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: M
     const activities = recording ? await cluster.takeActivities() : undefined;
     const emit = ({ p, release }: ReturnType<typeof makePhase>) => {
       phases.push(p);
-      timelines.push(p.timeline!);
+      timelines.add(p.timeline!);
       opts.onPhase?.(p);
       release();
     };
@@ -120,15 +120,9 @@ export async function runScheduledSteps(cluster: Cluster, plan: MoePlan, opts: M
     });
   }
 
-  const timeline = new Float64Array(timelines.reduce((a, t) => a + t.length, 0));
-  let o = 0;
-  for (const t of timelines) {
-    timeline.set(t, o);
-    o += t.length;
-  }
   const mean = meanOf(figures);
-  return {
-    phases, timeline, outputDigest: digest.digest('hex'), verified: null, tokensConserved: conserved, tokensReceived: received,
+  return timelines.into({
+    phases, outputDigest: digest.digest('hex'), verified: null, tokensConserved: conserved, tokensReceived: received,
     schedule: { ...mean, kind: sc.kind, layersSimulated: sc.layers, layersPerStep: figures[0]!.layersPerStep },
-  };
+  });
 }
