@@ -569,24 +569,45 @@ export class TraceBuilder {
       }
     };
     const ports = this.numRanks * LINK_PORTS.length;
-    const iv: number[][] = Array.from({ length: ports }, () => []);
+    // Every port's intervals in typed arrays, grouped by port (a counting pass, then a fill): no
+    // array per port growing a push at a time.
+    const at = new Uint32Array(ports + 1);
     for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
       const out = PORT_OUT[tl[x + PATH]!];
       if (out === undefined) continue;
-      iv[tl[x + SRC]! * 4 + out]!.push(tl[x + E0]!, tl[x + E1]!);
-      iv[tl[x + DST]! * 4 + out + 1]!.push(tl[x + I0]!, tl[x + I1]!);
+      at[tl[x + SRC]! * 4 + out + 1]!++;
+      at[tl[x + DST]! * 4 + out + 2]!++;
+    }
+    for (let p = 0; p < ports; p++) at[p + 1]! += at[p]!;
+    const starts = new Float64Array(at[ports]!);
+    const ends = new Float64Array(at[ports]!);
+    const fill = at.slice(0, ports);
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
+      const out = PORT_OUT[tl[x + PATH]!];
+      if (out === undefined) continue;
+      let k = fill[tl[x + SRC]! * 4 + out]!++;
+      starts[k] = tl[x + E0]!;
+      ends[k] = tl[x + E1]!;
+      k = fill[tl[x + DST]! * 4 + out + 1]!++;
+      starts[k] = tl[x + I0]!;
+      ends[k] = tl[x + I1]!;
     }
     const busy = { nvlink: new Float64Array(B), ib: new Float64Array(B) };
     const used = { nvlink: false, ib: false };
+    const idx = new Uint32Array(at[ports]!);
     for (let slot = 0; slot < ports; slot++) {
-      const v = iv[slot]!;
-      if (v.length === 0) continue;
+      const a0 = at[slot]!, a1 = at[slot + 1]!;
+      if (a1 === a0) continue;
       const kind = (slot & 3) < 2 ? 'nvlink' : 'ib';
       used[kind] = true;
-      const order = Array.from({ length: v.length / 2 }, (_, i) => i).sort((a, b) => v[2 * a]! - v[2 * b]!);
+      const order = idx.subarray(a0, a1);
+      for (let i = a0; i < a1; i++) order[i - a0] = i;
+      // Stable by start (ties keep insertion order, as the sort of indices before did).
+      order.sort((p, q) => starts[p]! - starts[q]! || p - q);
       let s = -Infinity, e = -Infinity;
-      for (const i of order) {
-        const a = v[2 * i]!, b = v[2 * i + 1]!;
+      for (let j = 0; j < order.length; j++) {
+        const i = order[j]!;
+        const a = starts[i]!, b = ends[i]!;
         if (a > e) {
           if (e > s) add(busy[kind], s, e);
           s = a;
@@ -616,20 +637,27 @@ export class TraceBuilder {
 
   /** Bytes in service per port at every change, as counters on the rank's compute thread. */
   private exactCounters(tl: ArrayLike<number>, n: number, ev: TraceEvent[]): void {
-    const slot: number[] = [];
-    const time: number[] = [];
-    const delta: number[] = [];
+    // Four changes per link transfer, in typed arrays sized once.
+    let m = 0;
+    for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) if (PORT_OUT[tl[x + PATH]!] !== undefined) m += 4;
+    const slot = new Uint32Array(m);
+    const time = new Float64Array(m);
+    const delta = new Float64Array(m);
+    let k = 0;
     for (let x = 0; x < n * TIMELINE_STRIDE; x += TIMELINE_STRIDE) {
       const out = PORT_OUT[tl[x + PATH]!];
       if (out === undefined) continue;
       const bytes = tl[x + BYTES]!;
       const s = tl[x + SRC]! * 4 + out;
       const d = tl[x + DST]! * 4 + out + 1;
-      slot.push(s, s, d, d);
-      time.push(tl[x + E0]!, tl[x + E1]!, tl[x + I0]!, tl[x + I1]!);
-      delta.push(bytes, -bytes, bytes, -bytes);
+      slot[k] = s; slot[k + 1] = s; slot[k + 2] = d; slot[k + 3] = d;
+      time[k] = tl[x + E0]!; time[k + 1] = tl[x + E1]!; time[k + 2] = tl[x + I0]!; time[k + 3] = tl[x + I1]!;
+      delta[k] = bytes; delta[k + 1] = -bytes; delta[k + 2] = bytes; delta[k + 3] = -bytes;
+      k += 4;
     }
-    const order = Uint32Array.from(slot, (_, i) => i).sort((a, b) => slot[a]! - slot[b]! || time[a]! - time[b]!);
+    const order = new Uint32Array(m);
+    for (let i = 0; i < m; i++) order[i] = i;
+    order.sort((a, b) => slot[a]! - slot[b]! || time[a]! - time[b]! || a - b);
     for (let j = 0; j < order.length; ) {
       const s = slot[order[j]!]!;
       const t = time[order[j]!]!;
