@@ -60,7 +60,7 @@ function memcpy(totalBytes: number, chunk: number, sharedSource: boolean): () =>
  * allToAll's simulated part against the memcpy of its bytes, in alternating pairs (both see the same
  * machine load): medians of the times and of the per-pair ratios.
  */
-async function a2aVsMemcpy(transport: 'worker' | 'in-process', sharedSource: boolean): Promise<{ a2aMs: number; memMs: number; ratio: number; bytes: number; digest: string }> {
+async function a2aVsMemcpy(transport: 'worker' | 'in-process', sharedSource: boolean): Promise<{ a2aMs: number; memMs: number; ratio: number; bestRatio: number; bytes: number; digest: string }> {
   const nodes = 2, gpus = 8, B = 1 << 18; // 16 ranks, 256 KiB per pair: 60 MiB per call
   const n = nodes * gpus;
   const bytes = n * (n - 1) * B;
@@ -70,7 +70,7 @@ async function a2aVsMemcpy(transport: 'worker' | 'in-process', sharedSource: boo
     const copy = memcpy(bytes, B, sharedSource);
     const a: number[] = [], m: number[] = [], ratio: number[] = [];
     let digest = '';
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 9; i++) {
       const r = await allToAll(c, { bytesPerPair: B });
       const mm = copy();
       a.push(r.wallMs.simulate);
@@ -78,7 +78,9 @@ async function a2aVsMemcpy(transport: 'worker' | 'in-process', sharedSource: boo
       ratio.push(mm / r.wallMs.simulate);
       digest = r.receivedDigest;
     }
-    return { a2aMs: median(a), memMs: median(m), ratio: median(ratio), bytes, digest };
+    // Best of each too: on a machine shared with other work the copies alone vary several-fold
+    // run to run, and the fastest runs are the ones least disturbed.
+    return { a2aMs: median(a), memMs: median(m), ratio: median(ratio), bestRatio: Math.min(...m) / Math.min(...a), bytes, digest };
   } finally {
     await c.close();
   }
@@ -110,6 +112,7 @@ export default async function (): Promise<void> {
       figure: `allToAll payload GB/s (16 ranks, 256 KiB/pair, ${transport === 'worker' ? '2 workers' : 'in-process'}) vs memcpy ${shared ? 'shared -> shared' : 'plain -> shared'}`,
       value: x.bytes / x.a2aMs / 1e6, baseline: x.bytes / x.memMs / 1e6, ratio: x.ratio, target: '>= 0.5',
     });
+    console.log(`  best of 9 each: ratio ${x.bestRatio.toFixed(3)}`);
     if (transport === 'worker' && !shared) console.log(`  allToAll digest ${x.digest.slice(0, 16)}`);
   }
 
@@ -231,7 +234,7 @@ async function steadyAllocation(say: (r: Record<string, string | number>) => voi
         events = r.events;
         transfers = r.transfers;
       });
-      say({ figure: `heap bytes per event, steady sizes-only allToAll (64 ranks, ${events} events, ${a.gcs} GCs)`, value: a.bytes / events, baseline: '-', ratio: a.bytes / transfers, target: '0 (ratio: per transfer)' });
+      say({ figure: `heap bytes per event (ratio column: per transfer), steady sizes-only allToAll (64 ranks, ${events} events, ${a.gcs} GCs)`, value: a.bytes / events, baseline: '-', ratio: a.bytes / transfers, target: '0 (ratio: per transfer)' });
     } finally {
       await c.close();
     }
@@ -251,7 +254,7 @@ async function steadyAllocation(say: (r: Record<string, string | number>) => voi
         events = dd.timing.events + cc.timing.events;
         transfers = dd.timing.transfers + cc.timing.transfers;
       });
-      say({ figure: `heap bytes per event, steady DeepEP dispatch + combine (EP16 x ${T} tokens, ${events} events, ${a.gcs} GCs)`, value: a.bytes / events, baseline: '-', ratio: a.bytes / transfers, target: '0 (ratio: per transfer)' });
+      say({ figure: `heap bytes per event (ratio column: per transfer), steady DeepEP dispatch + combine (EP16 x ${T} tokens, ${events} events, ${a.gcs} GCs)`, value: a.bytes / events, baseline: '-', ratio: a.bytes / transfers, target: '0 (ratio: per transfer)' });
     } finally {
       await c.close();
     }
