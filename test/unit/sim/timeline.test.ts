@@ -1,0 +1,101 @@
+/**
+ * The timeline log: records in chunks (struct of arrays), the canonical order each host computes,
+ * and the streamed form; against the flat-row reference (`canonicalTimeline`, `timelineDigest`).
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalTimeline, streamTimeline, TIMELINE_CHUNK, TIMELINE_STRIDE, TimelineLog, timelineDigest, timelineViews, gatherTimeline,
+} from '../../../src/sim/timeline.js';
+import { createCluster, allToAll, H800 } from '../../../src/index.js';
+
+/** A seeded generator of records: ranks < R, per-pair sequence numbers, some pairs delivered out of order. */
+function records(n: number, R: number, seed: number): number[][] {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const seq = new Map<number, number>();
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const dst = Math.floor(rnd() * R), src = Math.floor(rnd() * R);
+    const k = dst * R + src;
+    const s = seq.get(k) ?? 0;
+    seq.set(k, s + 1);
+    const t = rnd() * 1000;
+    out.push([dst, src, s, rnd() < 0.2 ? 1 : 0, Math.floor(rnd() * 3), Math.floor(rnd() * 1e6), t, t + 0.1, t + 0.25, t + 1.5, t + 2.125, t + 2.125]);
+  }
+  // Queue pairs overtaking each other: swap some neighbours of one pair.
+  for (let i = 0; i + 1 < out.length; i += 7) if (out[i]![0] === out[i + 1]![0] && out[i]![1] === out[i + 1]![1]) [out[i], out[i + 1]] = [out[i + 1]!, out[i]!];
+  return out;
+}
+
+describe('TimelineLog', () => {
+  it('hands over every record in canonical (dst, src, pairSeq) order, exact, across chunks', () => {
+    const R = 37;
+    const recs = records(3 * TIMELINE_CHUNK + 123, R, 7);
+    const log = new TimelineLog();
+    for (const r of recs) log.record(...(r as [number, number, number, number, number, number, number, number, number, number, number, number]));
+    expect(log.size).toBe(recs.length);
+    const part = log.take(R);
+    expect(log.size).toBe(0);
+    expect(part.count).toBe(recs.length);
+    expect(part.chunks.length).toBe(4);
+    const rows = new Float64Array(part.count * TIMELINE_STRIDE);
+    gatherTimeline(part, timelineViews(part), 0, part.count, rows, 0);
+    expect(rows).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
+  });
+
+  it('streams the same bytes block by block: a hash fed by it is timelineDigest of the whole', () => {
+    const R = 16;
+    const mk = (seed: number) => {
+      const log = new TimelineLog();
+      for (const r of records(20_000, R, seed)) log.record(...(r as [number, number, number, number, number, number, number, number, number, number, number, number]));
+      return log.take(R);
+    };
+    const parts = [mk(1), mk(2)];
+    const whole = new Float64Array(parts.reduce((a, p) => a + p.count, 0) * TIMELINE_STRIDE);
+    let row = 0;
+    for (const p of parts) {
+      gatherTimeline(p, timelineViews(p), 0, p.count, whole, row);
+      row += p.count;
+    }
+    const h = createHash('sha256');
+    let blocks = 0;
+    expect(streamTimeline(parts, (b) => (blocks++, h.update(b)))).toBe(40_000);
+    expect(blocks).toBeGreaterThan(2);
+    expect(h.digest('hex')).toBe(timelineDigest(whole));
+  });
+
+  it('refuses a field its record cannot hold exactly', () => {
+    const log = new TimelineLog();
+    expect(() => log.record(70_000, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)).toThrow(/out of its range/);
+    expect(() => log.record(0, 0, 1.5, 0, 0, 1, 0, 0, 0, 0, 0, 0)).toThrow(/out of its range/);
+  });
+});
+
+describe('cluster.foldTimeline', () => {
+  it('gives the bytes of takeTimeline, with 1 and 2 workers', async () => {
+    const digests: string[] = [];
+    const run = async (workers: number, take: (c: Awaited<ReturnType<typeof createCluster>>) => Promise<string>) => {
+      const c = await createCluster({ nodes: 2, gpusPerNode: 4, hardware: H800, workers, transport: 'in-process' });
+      try {
+        await allToAll(c, { bytesPerPair: 1 << 12, sizesOnly: true });
+        const d = await take(c);
+        expect((await c.takeTimeline()).length).toBe(0);
+        return d;
+      } finally {
+        await c.close();
+      }
+    };
+    for (const workers of [1, 2]) {
+      const whole = await run(workers, async (c) => timelineDigest(await c.takeTimeline()));
+      const folded = await run(workers, async (c) => {
+        const h = createHash('sha256');
+        expect(await c.foldTimeline((b) => h.update(b))).toBeGreaterThan(0);
+        return h.digest('hex');
+      });
+      expect(folded).toBe(whole);
+      digests.push(whole);
+    }
+    expect(digests[1]).toBe(digests[0]);
+  });
+});
