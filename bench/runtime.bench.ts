@@ -15,10 +15,11 @@
  *    allToAll and a DeepEP-like dispatch + combine (16 ranks, two nodes).
  * 5. DeepEP's benchmark in a child process each (so `peakRssBytes` is its own): EP64 with and
  *    without the timeline digest, wall and CPU time, peak RSS, simulated HBM per rank; EP128 with
- *    `BENCH_EP128=1` (target: under 4 GB peak RSS). `BENCH_EP64=0` skips the EP runs.
- * 6. Worker threads that pay for themselves (paired A/B, `BENCH_REPS` repetitions): the EP128 flow
- *    set's `runTraffic` replay, main-thread messages per window (target 0); the EP64 benchmark's
- *    1 vs 2 workers with `BENCH_EP64_AB=1`.
+ *    `BENCH_EP128=1` (target: under 4 GB peak RSS). `BENCH_EP64=0` skips the EP runs;
+ *    `BENCH_EP_RANKS=16` runs a smaller one instead of EP64.
+ * 6. Main-thread messages per window (target 0); with `BENCH_AB=1`, worker threads that pay for
+ *    themselves (paired A/B, `BENCH_REPS` repetitions): the EP128 flow set's `runTraffic` replay and
+ *    the EP64 benchmark, 1 vs 2 workers (minutes each).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -183,7 +184,8 @@ export default async function (): Promise<void> {
   // 5. DeepEP's benchmark, each size in a child process.
   if (process.env['BENCH_EP64'] !== '0') {
     const ep: Array<Record<string, string | number>> = [];
-    const sizes: Array<[number, boolean]> = [[64, true], [64, false]];
+    const base = Number(process.env['BENCH_EP_RANKS'] ?? 64);
+    const sizes: Array<[number, boolean]> = [[base, true], [base, false]];
     if (process.env['BENCH_EP128'] === '1') sizes.push([128, true]);
     for (const [ranks, withDigest] of sizes) {
       const r = deepepChild(ranks, withDigest);
@@ -193,9 +195,9 @@ export default async function (): Promise<void> {
         'events/transfer': r.events / r.transfers, 'peak RSS MiB': r.peakRssBytes / MiB, 'sim HBM/rank MiB': r.simulatedHbmBytes / MiB,
         digest: r.timelineDigest ? r.timelineDigest.slice(0, 16) : '-',
       });
-      if (ranks === 64 && withDigest) {
-        say({ figure: 'events per transfer: DeepEP EP64 benchmark', value: r.events / r.transfers, baseline: '-', ratio: r.events / r.transfers, target: 'report' });
-        say({ figure: 'DeepEP EP64 benchmark wall s (2 workers)', value: r.wallMs / 1e3, baseline: BEFORE.ep64WallS, ratio: r.wallMs / 1e3 / BEFORE.ep64WallS, target: '< 10 s' });
+      if (ranks === base && withDigest) {
+        say({ figure: `events per transfer: DeepEP EP${ranks} benchmark`, value: r.events / r.transfers, baseline: '-', ratio: r.events / r.transfers, target: 'report' });
+        if (ranks === 64) say({ figure: 'DeepEP EP64 benchmark wall s (2 workers)', value: r.wallMs / 1e3, baseline: BEFORE.ep64WallS, ratio: r.wallMs / 1e3 / BEFORE.ep64WallS, target: '< 10 s' });
       }
       if (ranks === 128) say({ figure: 'DeepEP EP128 benchmark peak RSS GB', value: r.peakRssBytes / 1e9, baseline: 4, ratio: r.peakRssBytes / 4e9, target: '< 4 GB (ratio < 1)' });
     }
@@ -288,7 +290,8 @@ async function workersPayOff(say: (r: Record<string, string | number>) => void):
   const reps = Number(process.env['BENCH_REPS'] ?? 3);
   // runTraffic replay of the EP128 DeepEP-like flow set (16 nodes x 8, 16,256 flows).
   const set = peerFlows()?.find((c) => c.flows.length === 16_256);
-  if (set) {
+  if (process.env['BENCH_AB'] !== '1') console.log('runTraffic EP128 and EP64 1 vs 2 workers: skipped (BENCH_AB=1 runs them; minutes each)');
+  else if (set) {
     const flows = set.flows.map(([src, dst, bytes]) => ({ src, dst, bytes }));
     const open = (workers: number) => createCluster({ nodes: set.nodes, gpusPerNode: set.gpusPerNode, hardware: H800, workers });
     const c1 = await open(1), c2 = await open(2);
@@ -343,7 +346,7 @@ async function workersPayOff(say: (r: Record<string, string | number>) => void):
   }
 
   // The EP64 DeepEP benchmark (sizes-only), 1 vs 2 workers: long, so only when asked.
-  if (process.env['BENCH_EP64_AB'] === '1') {
+  if (process.env['BENCH_AB'] === '1' && process.env['BENCH_EP64'] !== '0') {
     const t1: number[] = [], t2: number[] = [], ratio: number[] = [];
     let g1 = '', g2 = '';
     const epReps = Number(process.env['BENCH_EP64_REPS'] ?? 2);
