@@ -24,7 +24,10 @@ export interface TrafficTransfer {
 export interface TrafficResult {
   /** Virtual duration from the call's start to the last delivery, us. */
   timeUs: number;
-  /** One record per transfer, canonical order (dst, src, pairSeq); times relative to the call's start. */
+  /**
+   * One record per transfer, canonical order (dst, src, pairSeq); times relative to the call's
+   * start. Built when first read (the result holds the flat timeline until then).
+   */
   records: TimelineRecord[];
   /** SHA-256 of the canonical timeline. */
   timelineDigest: string;
@@ -40,7 +43,8 @@ export interface TrafficResult {
   ports: Array<{ rank: number; port: (typeof PORT_NAMES)[number]; busyUs: number; bytes: number }>;
   /**
    * The rates each transfer was sent at over time: one segment per constant rate at the sender,
-   * in (src, dst, startUs) order; times relative to the call's start, rates in GB/s.
+   * in (src, dst, startUs) order; times relative to the call's start, rates in GB/s. Built when
+   * first read (the result holds the flat activity log until then).
    */
   rates: Array<{ src: number; dst: number; startUs: number; endUs: number; GBps: number }>;
 }
@@ -108,22 +112,41 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
   await cluster.takeActivities();
   const res = await cluster.run('traffic', { perRank, expected } satisfies TrafficArgs, run);
   const tl = cluster.config.recordTimeline ? await cluster.takeTimeline() : new Float64Array(0);
-  const records = timelineRecords(tl).map((r) => {
-    for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
-    return r;
+  const activities = await cluster.takeActivities();
+  const ports = portFigures(activities);
+  const out = { timeUs: res.endUs - res.startUs, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, transfers: res.transfers, ports } as TrafficResult;
+  // One object per transfer and per rate segment (millions at 128 ranks): built when first read.
+  let records: TimelineRecord[] | null = null;
+  let rates: TrafficResult['rates'] | null = null;
+  Object.defineProperty(out, 'records', {
+    enumerable: true,
+    get: () => (records ??= timelineRecords(tl).map((r) => {
+      for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
+      return r;
+    })),
   });
-  const { ports, rates } = linkFigures(await cluster.takeActivities(), res.startUs);
-  return { timeUs: res.endUs - res.startUs, records, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, transfers: res.transfers, ports, rates };
+  Object.defineProperty(out, 'rates', { enumerable: true, get: () => (rates ??= rateSegments(activities, res.startUs)) });
+  return out;
 }
 
-/** Port busy periods and sender rate segments out of the activity log (link tracks). */
-function linkFigures(a: Float64Array, t0: number): Pick<TrafficResult, 'ports' | 'rates'> {
-  const busy = new Map<number, { busyUs: number; bytes: number }>();
+/** Sender rate segments out of the activity log (link rate tracks), in (src, dst, startUs) order. */
+function rateSegments(a: Float64Array, t0: number): TrafficResult['rates'] {
   const rates: TrafficResult['rates'] = [];
   for (let i = 0; i < a.length; i += ACTIVITY_STRIDE) {
     const start = a[i]!, end = a[i + 1]!, rank = a[i + 2]!, track = a[i + 3]!, label = a[i + 4]!;
     if (track >= LINK_RATE_TRACK) rates.push({ src: rank, dst: track - LINK_RATE_TRACK, startUs: start - t0, endUs: end - t0, GBps: label / 1e3 });
-    else if (track >= LINK_PORT_TRACK) {
+  }
+  rates.sort((x, y) => x.src - y.src || x.dst - y.dst || x.startUs - y.startUs);
+  return rates;
+}
+
+/** Port busy periods out of the activity log (link port tracks). */
+function portFigures(a: Float64Array): TrafficResult['ports'] {
+  const busy = new Map<number, { busyUs: number; bytes: number }>();
+  for (let i = 0; i < a.length; i += ACTIVITY_STRIDE) {
+    const start = a[i]!, end = a[i + 1]!, rank = a[i + 2]!, track = a[i + 3]!, label = a[i + 4]!;
+    if (track >= LINK_RATE_TRACK) continue;
+    if (track >= LINK_PORT_TRACK) {
       const key = rank * 4 + (track - LINK_PORT_TRACK);
       const b = busy.get(key) ?? { busyUs: 0, bytes: 0 };
       b.busyUs += end - start;
@@ -131,7 +154,5 @@ function linkFigures(a: Float64Array, t0: number): Pick<TrafficResult, 'ports' |
       busy.set(key, b);
     }
   }
-  rates.sort((x, y) => x.src - y.src || x.dst - y.dst || x.startUs - y.startUs);
-  const ports = [...busy.entries()].sort((x, y) => x[0] - y[0]).map(([k, b]) => ({ rank: Math.floor(k / 4), port: PORT_NAMES[k % 4]!, busyUs: b.busyUs, bytes: b.bytes }));
-  return { ports, rates };
+  return [...busy.entries()].sort((x, y) => x[0] - y[0]).map(([k, b]) => ({ rank: Math.floor(k / 4), port: PORT_NAMES[k % 4]!, busyUs: b.busyUs, bytes: b.bytes }));
 }
