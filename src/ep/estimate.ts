@@ -139,6 +139,7 @@ export function estimateEpRun(s: EpRunShape): RunEstimate {
   const layer: EpLayerShape = {
     ranks: R, gpusPerNode: s.gpusPerNode, hidden: H, topk: K, experts: E, dtype: s.dtype, dispatch: s.dispatch ?? d.dispatch, combine: s.combine ?? d.combine,
   };
+  const C = layer.dispatch.numSms / 2; // channels
   const dests = expectedDestinations(E, R, K);
   const pairs = R * T * dests;
   const recvRows = T * dests; // per rank, on average
