@@ -7,7 +7,7 @@
  * HBM rates or its bytes in flight bound; 'flow control' when none is). `EP_SENS_TOKENS` sets tokens per rank (default 1024, below
  * DeepEP's 4096 to keep wall time down on a small machine); `EP_SENS_ONLY=EP8,EP16` picks rows.
  */
-import { runDeepepBenchmark, type DeepepBenchResult } from '../src/ep/deepep-benchmark.js';
+import { runDeepepBenchmark, type DeepepBenchResult } from '../src/ep/normal/deepep-benchmark.js';
 import { getHardwareProfile, type HardwareProfile } from '../src/hardware/profile.js';
 
 interface Cell { axis: string; value: string; ranks: number; sms: number; hw: HardwareProfile }

@@ -5,7 +5,7 @@
  * and peak resident memory. `EP_BENCH_RANKS=64,256` picks the sizes.
  */
 import { availableParallelism } from 'node:os';
-import { runDeepepBenchmark } from '../src/ep/deepep-benchmark.js';
+import { runDeepepBenchmark } from '../src/ep/normal/deepep-benchmark.js';
 import { bareHeapEventsPerSec, table } from './util.js';
 
 export default async function (): Promise<void> {

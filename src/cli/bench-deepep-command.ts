@@ -1,12 +1,12 @@
 /**
  * @module
  * `expertmesh bench deepep --mode normal --ranks R [...]`: DeepEP's normal-kernel benchmark on the
- * simulated cluster (see src/ep/deepep-benchmark.ts).
+ * simulated cluster (see src/ep/normal/deepep-benchmark.ts).
  */
 import { formatEpConfig } from './table.js';
-import type { EpConfig } from '../ep/ep-config.js';
+import type { EpConfig } from '../ep/normal/ep-config.js';
 import { usageError, intOption, type CliIo, type Command, type ParsedArgs } from './command.js';
-import { estimateDeepepBenchmark, runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/deepep-benchmark.js';
+import { estimateDeepepBenchmark, runDeepepBenchmark, runDeepepSmsSweep, type DeepepBenchResult, type KernelFigures } from '../ep/normal/deepep-benchmark.js';
 import { benchReport } from '../report/index.js';
 import { emitReport, REPORT_OPTION, reportPath } from './report-output.js';
 import { printDryRun } from './dry-run.js';

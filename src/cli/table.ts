@@ -2,7 +2,7 @@
  * @module
  * Plain-text tables for the end of a run and for `trace summarize`.
  */
-import type { EpConfig } from '../ep/ep-config.js';
+import type { EpConfig } from '../ep/normal/ep-config.js';
 import { PHASES } from '../scenario/moe-steps.js';
 import type { BiasRange, RoutingFigures, RunFigures, ScenarioResult } from '../scenario/result.js';
 import type { TraceSummary } from '../trace/summarize.js';

@@ -4,7 +4,7 @@
  * the registered regions its kernels use (one place, so the main thread registers exactly what the
  * kernels address).
  */
-import type { EpConfig } from './ep-config.js';
+import type { EpConfig } from './normal/ep-config.js';
 import { combineRecordBytes, dispatchRecordLayout, type DispatchDtype, type RecordLayout } from './records.js';
 
 export interface EpArgs {

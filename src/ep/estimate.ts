@@ -6,7 +6,7 @@
  */
 import type { HardwareProfile } from '../hardware/profile.js';
 import { makeEstimate, type RunEstimate } from '../cluster/host-limits.js';
-import { defaultEpConfigs, DEFAULT_NUM_SMS, type EpConfig } from './ep-config.js';
+import { defaultEpConfigs, DEFAULT_NUM_SMS, type EpConfig } from './normal/ep-config.js';
 import { ringRegionSizes, type EpArgs } from './ep-args.js';
 import { combineRecordBytes, dispatchRecordLayout, type DispatchDtype } from './records.js';
 import { TIMELINE_RECORD_HELD_BYTES } from '../sim/timeline.js';

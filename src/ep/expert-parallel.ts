@@ -8,7 +8,7 @@ import { checkDeepepGpusPerNode, checkExpertsDivisible, checkRowBytes } from '..
 import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
-import { DEFAULT_NUM_SMS, resolveEpConfigs, type EpConfig } from './ep-config.js';
+import { DEFAULT_NUM_SMS, resolveEpConfigs, type EpConfig } from './normal/ep-config.js';
 import {
   layoutOf, notifyStride, ringRegionSizes, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_IN, R_NOTIFY, R_NOTIFY_OUT,
   R_NOTIFY_SIG, R_RECV, R_TOPK, type EpArgs,
@@ -18,14 +18,14 @@ import { combineRecordBytes, type DispatchDtype } from './records.js';
 import { epRankBytes } from './estimate.js';
 import { fromBF16Bits, toBF16Bits } from '../kernels/bf16.js';
 import { expertFfn } from '../kernels/ffn.js';
-import type { NotifyResult } from './notify-op.js';
+import type { NotifyResult } from './normal/notify-op.js';
 // The operations this module runs register themselves when loaded: in-process hosts find them in
 // the registry (worker threads load every operation through their entry shell).
-import './notify-op.js';
-import './intranode-dispatch-op.js';
-import './intranode-combine-op.js';
-import './internode-dispatch-op.js';
-import './internode-combine-op.js';
+import './normal/notify-op.js';
+import './normal/intranode-dispatch-op.js';
+import './normal/intranode-combine-op.js';
+import './normal/internode-dispatch-op.js';
+import './normal/internode-combine-op.js';
 import { applyLocalExperts, chargeCompute, decodeRows, expertsTimeUs, type Expert, type ExpertsResult, type RunExpertsOptions } from './experts.js';
 
 /** Options of {@link createExpertParallel}. */

@@ -4,7 +4,7 @@
  * `traceReport` for an existing trace file, `benchReport` for `bench deepep` results (one per SM
  * count of a sweep). Each gives {@link ReportData}; {@link writeReport} renders and writes it.
  */
-import type { DeepepBenchResult } from '../ep/deepep-benchmark.js';
+import type { DeepepBenchResult } from '../ep/normal/deepep-benchmark.js';
 import type { ScenarioResult } from '../scenario/result.js';
 import { reportRowsFromTrace, type KernelRow, type ReportData, type ReportText, type SmSweepRow } from './data.js';
 import type { TraceDocument } from '../trace/read.js';

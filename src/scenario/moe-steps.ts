@@ -14,7 +14,7 @@ import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { createExpertParallel, type DispatchResult } from '../ep/expert-parallel.js';
 import { applyLocalExperts, chargeCompute, expertsTimeUs } from '../ep/experts.js';
-import { defaultEpConfigs, resolveEpConfigs, type EpConfig } from '../ep/ep-config.js';
+import { defaultEpConfigs, resolveEpConfigs, type EpConfig } from '../ep/normal/ep-config.js';
 import { expertTimeUs } from '../kernels/compute-model.js';
 import { expertFfn } from '../kernels/ffn.js';
 import { TIMELINE_STRIDE, timelineRecords, type TimelineRecord } from '../sim/timeline.js';

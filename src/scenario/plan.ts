@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import { loadHardwareProfile } from '../hardware/profile-file.js';
-import type { EpConfig } from '../ep/ep-config.js';
+import type { EpConfig } from '../ep/normal/ep-config.js';
 import { scenarioEpConfigs } from './moe-steps.js';
 import { rebalanceExperts } from '../balancer/eplb.js';
 import { layerLayout, layoutFromPhy2log, slotGpuOf, type ReplicaLayout } from '../balancer/layout.js';

@@ -7,7 +7,7 @@ import { PATH_IB, PATH_LOCAL, PATH_NVLINK, OP_PUT } from '../transport/protocol.
 import { TIMELINE_FIELDS, TIMELINE_STRIDE } from '../sim/timeline.js';
 import { PHASES, type PhaseName, type PhaseRun } from './moe-steps.js';
 import type { MoePlan } from './plan.js';
-import type { EpConfig } from '../ep/ep-config.js';
+import type { EpConfig } from '../ep/normal/ep-config.js';
 import { slotGpuOf } from '../balancer/layout.js';
 import { benchmarkRowBytes } from '../ep/records.js';
 import type { ScheduleFigures } from '../schedule/figures.js';

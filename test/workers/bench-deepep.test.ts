@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.js';
 import type { CliIo } from '../../src/cli/command.js';
-import { estimateDeepepBenchmark, runDeepepBenchmark, sweepCombine, sweepDispatch } from '../../src/ep/deepep-benchmark.js';
-import { defaultEpConfigs } from '../../src/ep/ep-config.js';
+import { estimateDeepepBenchmark, runDeepepBenchmark, sweepCombine, sweepDispatch } from '../../src/ep/normal/deepep-benchmark.js';
+import { defaultEpConfigs } from '../../src/ep/normal/ep-config.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

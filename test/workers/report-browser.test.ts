@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.js';
 import type { CliIo } from '../../src/cli/command.js';
 import { benchReport, writeReport } from '../../src/report/index.js';
-import type { DeepepBenchResult } from '../../src/ep/deepep-benchmark.js';
+import type { DeepepBenchResult } from '../../src/ep/normal/deepep-benchmark.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'expertmesh-report-'));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { createExpertParallel, type ExpertParallel } from '../../../src/ep/expert-parallel.js';
-import { defaultEpConfigs, resolveEpConfigs, validateEpConfig, type EpConfig } from '../../../src/ep/ep-config.js';
+import { defaultEpConfigs, resolveEpConfigs, validateEpConfig, type EpConfig } from '../../../src/ep/normal/ep-config.js';
 import { benchmarkRowBytes, combineRecordBytes, dispatchRecordLayout } from '../../../src/ep/records.js';
 import { expectError, expectReject } from '../cluster/helpers.js';
 import { makeInputs, smallConfig, type EpCase } from './ep-case.js';

@@ -7,8 +7,8 @@ import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { createExpertParallel, type CombineResult, type DispatchResult, type ExpertParallel, type ExpertParallelOptions } from '../../../src/ep/expert-parallel.js';
 import type { DispatchX } from '../../../src/ep/ep-records-io.js';
-import type { EpConfig } from '../../../src/ep/ep-config.js';
-import { channelRange } from '../../../src/ep/plan.js';
+import type { EpConfig } from '../../../src/ep/normal/ep-config.js';
+import { channelRange } from '../../../src/ep/normal/plan.js';
 import { fromBF16Array, toBF16Array } from '../../../src/kernels/bf16.js';
 import { dequantizePerTile, quantizePerTile } from '../../../src/kernels/quantize.js';
 

@@ -8,7 +8,7 @@ import { createCluster } from '../../../src/cluster/cluster.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { createExpertParallel } from '../../../src/ep/expert-parallel.js';
 import { deepepTopk } from '../../../src/ep/deepep-inputs.js';
-import { estimateDeepepBenchmark } from '../../../src/ep/deepep-benchmark.js';
+import { estimateDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
 
 describe('simulated HBM per rank', () => {
   for (const nodes of [1, 2]) {

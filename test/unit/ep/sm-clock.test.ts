@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, copyBounds, SmClock } from '../../../src/ep/sm-clock.js';
 import { H800, type HardwareProfile } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
-import { runDeepepBenchmark } from '../../../src/ep/deepep-benchmark.js';
+import { runDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
 
 // Literal parameters (not the profile's), so the expected times below are computed by hand.
 const HW: HardwareProfile = { ...H800, smBytesInFlightPerWarp: 1024, nvlinkLatencyUs: 1.0, hbmLatencyUs: 0.5, smIssueGBps: 100, smHbmReadGBps: 200, smHbmWriteGBps: 50 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { createExpertParallel } from '../../../src/ep/expert-parallel.js';
-import { defaultEpConfigs } from '../../../src/ep/ep-config.js';
+import { defaultEpConfigs } from '../../../src/ep/normal/ep-config.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { groupedExpertsTimeUs } from '../../../src/kernels/compute-model.js';
 import { runSchedule, type ScheduledStepInput } from '../../../src/schedule/run-schedule.js';

@@ -8,7 +8,7 @@ import { H800 } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import { timelineRecords } from '../../../src/sim/timeline.js';
 import { withCluster } from '../cluster/helpers.js';
-import { putSlots } from '../../../src/ep/slots.js';
+import { putSlots } from '../../../src/ep/normal/slots.js';
 
 const MB4 = 4 * 1024 * 1024;
 

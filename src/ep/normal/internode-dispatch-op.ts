@@ -17,19 +17,19 @@
  *   rows (fixed by the source rank in each token's metadata and the channel) and return NVLink slots.
  * The receiver owns every tail and the sender every head, so each side polls only its own memory.
  */
-import { QP_SLOTS } from '../transport/protocol.js';
-import { defineOp } from '../actors/op-registry.js';
-import type { RankContext } from '../sim/rank-context.js';
-import type { TaskBody } from '../sim/task.js';
+import { QP_SLOTS } from '../../transport/protocol.js';
+import { defineOp } from '../../actors/op-registry.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
 import { CondSet } from './cond-set.js';
-import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
-import type { Region } from '../transport/memory.js';
-import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
+import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
+import type { Region } from '../../transport/memory.js';
+import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from '../ep-args.js';
 
 import { channelRange, receiveOffsets } from './plan.js';
-import { SM_POST, SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
+import { SM_POST, SM_RECV, SM_SEND, SmClock } from '../sm-clock.js';
 import { copySlots, putSlots, rdmaAtomicAdd } from './slots.js';
-import { combineRecordBytes } from './records.js';
+import { combineRecordBytes } from '../records.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 
 const NM = ringNames('d');

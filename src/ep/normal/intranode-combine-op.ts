@@ -6,16 +6,16 @@
  * its tokens in order, waits until every rank that holds a token has delivered it, reduces up to
  * top-k contributions in FP32, writes BF16, and advances the heads its senders poll.
  */
-import { defineOp } from '../actors/op-registry.js';
-import type { RankContext } from '../sim/rank-context.js';
-import type { TaskBody } from '../sim/task.js';
-import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_TOPK, type EpArgs } from './ep-args.js';
+import { defineOp } from '../../actors/op-registry.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
+import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_TOPK, type EpArgs } from '../ep-args.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
-import { INTRANODE_WARPS_PER_SM } from './sm-clock.js';
+import { INTRANODE_WARPS_PER_SM } from '../sm-clock.js';
 import { channelRange } from './plan.js';
-import { combineRecordBytes } from './records.js';
-import { RowAccumulator } from './reduce-rows.js';
-import { SERIES_NVL_RING } from '../sim/timeline.js';
+import { combineRecordBytes } from '../records.js';
+import { RowAccumulator } from '../reduce-rows.js';
+import { SERIES_NVL_RING } from '../../sim/timeline.js';
 import { intranodeState, type IntranodeState } from './intranode-state.js';
 
 const N = ringNames('c');

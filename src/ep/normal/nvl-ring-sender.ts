@@ -6,11 +6,11 @@
  * mirror of the ring slots, spend the SM time, and put the chunk with the tail released after it.
  * Before the first chunk it writes the channel metadata (start/end offsets) the receiver waits for.
  */
-import type { RankContext } from '../sim/rank-context.js';
-import type { TaskBody } from '../sim/task.js';
-import type { Region } from '../transport/memory.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
+import type { Region } from '../../transport/memory.js';
 import { putSlots } from './slots.js';
-import type { RoleName, SmClock } from './sm-clock.js';
+import type { RoleName, SmClock } from '../sm-clock.js';
 
 export interface NvlRingSend {
   dst: number;

@@ -3,10 +3,10 @@
  * What both intranode kernels know on a rank: the notify counts (rows per source rank and channel),
  * the receive-side row offsets, and the channel SMs' clocks.
  */
-import type { RankContext } from '../sim/rank-context.js';
-import { numChannels, notifyStride, R_NOTIFY, type EpArgs } from './ep-args.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import { numChannels, notifyStride, R_NOTIFY, type EpArgs } from '../ep-args.js';
 import { receiveOffsets } from './plan.js';
-import { SM_RECV, SM_SEND, SmClock } from './sm-clock.js';
+import { SM_RECV, SM_SEND, SmClock } from '../sm-clock.js';
 
 export interface IntranodeState {
   /** Notify counts: [source rank][channels + local experts]. */

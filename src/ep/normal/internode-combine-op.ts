@@ -11,17 +11,17 @@
  *   token, reduces across nodes in FP32, writes BF16 (plus the bias), and returns RDMA slots lazily.
  * Heads flow back as in dispatch: every side polls only its own memory.
  */
-import { QP_SLOTS } from '../transport/protocol.js';
-import { defineOp } from '../actors/op-registry.js';
-import type { RankContext } from '../sim/rank-context.js';
-import type { TaskBody } from '../sim/task.js';
-import type { Region } from '../transport/memory.js';
-import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from './ep-args.js';
-import { toBF16Bits } from '../kernels/bf16.js';
-import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../sim/timeline.js';
+import { QP_SLOTS } from '../../transport/protocol.js';
+import { defineOp } from '../../actors/op-registry.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
+import type { Region } from '../../transport/memory.js';
+import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from '../ep-args.js';
+import { toBF16Bits } from '../../kernels/bf16.js';
+import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
 import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
 import { putSlots, rdmaAtomicAdd } from './slots.js';
-import { RowAccumulator } from './reduce-rows.js';
+import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 
 const NM = ringNames('c');

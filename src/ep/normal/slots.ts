@@ -3,10 +3,10 @@
  * Ring slots: putting a chunk into a peer's ring (wrapping, tail released with the data) and
  * copying slots out to rows of registered regions (real-data mode).
  */
-import type { RankContext } from '../sim/rank-context.js';
-import type { Region } from '../transport/memory.js';
-import type { TaskBody } from '../sim/task.js';
-import { QP_SLOTS } from '../transport/protocol.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { Region } from '../../transport/memory.js';
+import type { TaskBody } from '../../sim/task.js';
+import { QP_SLOTS } from '../../transport/protocol.js';
 
 /** Copy `k` records from ring slots `slot..` (wrapping at B, ring starting at slot `ringBase`) to rows `row..` of `out`. */
 export function copySlots(ring: Region, ringBase: number, slot: number, B: number, out: Region, row: number, k: number, rec: number): void {

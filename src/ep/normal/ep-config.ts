@@ -4,8 +4,8 @@
  * ships per rank count (`get_dispatch_config` / `get_combine_config`, all 12 entries), and DeepEP's
  * host asserts, each refused before running under its own name.
  */
-import { ExpertmeshError, fail, isExpertmeshError, showValue } from '../errors.js';
-import { checkInt, checkObject } from '../validate.js';
+import { ExpertmeshError, fail, isExpertmeshError, showValue } from '../../errors.js';
+import { checkInt, checkObject } from '../../validate.js';
 
 /**
  * Where a config's values come from: `deepep` the table entry for this rank count, `nearest` the

@@ -7,16 +7,16 @@
  * source rank and channel) and advance the head the sender polls. Both counters live in the
  * receiver's buffer.
  */
-import { defineOp } from '../actors/op-registry.js';
-import type { RankContext } from '../sim/rank-context.js';
-import type { TaskBody } from '../sim/task.js';
-import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_RECV, R_TOPK, type EpArgs } from './ep-args.js';
+import { defineOp } from '../../actors/op-registry.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
+import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_RECV, R_TOPK, type EpArgs } from '../ep-args.js';
 import { tokensByChannelAndDest } from './plan.js';
 import { intranodeState, type IntranodeState } from './intranode-state.js';
 import { copySlots } from './slots.js';
-import { SERIES_NVL_RING } from '../sim/timeline.js';
+import { SERIES_NVL_RING } from '../../sim/timeline.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
-import { INTRANODE_WARPS_PER_SM } from './sm-clock.js';
+import { INTRANODE_WARPS_PER_SM } from '../sm-clock.js';
 
 const N = ringNames('d');
 

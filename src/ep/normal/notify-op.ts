@@ -13,10 +13,10 @@
  * does expertmesh. (DeepEP's internode notify runs the exchange over RDMA and then within the node;
  * here one exchange goes to every rank over its own link.)
  */
-import { defineOp } from '../actors/op-registry.js';
-import type { RankContext } from '../sim/rank-context.js';
-import { numChannels, notifyStride, ringNames, ringRegionSizes, R_NOTIFY, R_NOTIFY_OUT, R_NOTIFY_SIG, R_TOPK, type EpArgs } from './ep-args.js';
-import type { Wait } from '../sim/task.js';
+import { defineOp } from '../../actors/op-registry.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import { numChannels, notifyStride, ringNames, ringRegionSizes, R_NOTIFY, R_NOTIFY_OUT, R_NOTIFY_SIG, R_TOPK, type EpArgs } from '../ep-args.js';
+import type { Wait } from '../../sim/task.js';
 import { channelOf } from './plan.js';
 
 /** What each rank learns in the notify step. */

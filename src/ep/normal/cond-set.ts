@@ -4,9 +4,9 @@
  * and the wait are allocated once per task and refilled each time the task has to wait, so a
  * stalled forwarder or coordinator allocates nothing per wait.
  */
-import type { Region } from '../transport/memory.js';
-import { CMP_GE, WAIT_ANY } from '../transport/protocol.js';
-import type { CounterCondition, Wait } from '../sim/task.js';
+import type { Region } from '../../transport/memory.js';
+import { CMP_GE, WAIT_ANY } from '../../transport/protocol.js';
+import type { CounterCondition, Wait } from '../../sim/task.js';
 
 export class CondSet {
   private readonly conds: CounterCondition[] = [];

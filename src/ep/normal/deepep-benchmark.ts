@@ -6,19 +6,19 @@
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { fail, showValue } from '../errors.js';
-import { breakRule, checkExpertsDivisible, checkRowBytes } from '../hardware/shape-rules.js';
-import { checkEstimate, type RunEstimate } from '../cluster/host-limits.js';
-import { estimateEpRun } from './estimate.js';
-import { createCluster } from '../cluster/cluster.js';
-import type { HardwareProfile } from '../hardware/profile.js';
-import { loadHardwareProfile } from '../hardware/profile-file.js';
-import { createExpertParallel, type ExpertParallel, type DispatchResult } from './expert-parallel.js';
-import { deepepTopk } from './deepep-inputs.js';
-import { benchmarkRowBytes, type DispatchDtype } from './records.js';
+import { fail, showValue } from '../../errors.js';
+import { breakRule, checkExpertsDivisible, checkRowBytes } from '../../hardware/shape-rules.js';
+import { checkEstimate, type RunEstimate } from '../../cluster/host-limits.js';
+import { estimateEpRun } from '../estimate.js';
+import { createCluster } from '../../cluster/cluster.js';
+import type { HardwareProfile } from '../../hardware/profile.js';
+import { loadHardwareProfile } from '../../hardware/profile-file.js';
+import { createExpertParallel, type ExpertParallel, type DispatchResult } from '../expert-parallel.js';
+import { deepepTopk } from '../deepep-inputs.js';
+import { benchmarkRowBytes, type DispatchDtype } from '../records.js';
 import { resolveEpConfigs, type EpConfig } from './ep-config.js';
-import { measureUtilisation, type Utilisation } from './utilisation.js';
-import { checkArray, checkInt, stamp } from '../validate.js';
+import { measureUtilisation, type Utilisation } from '../utilisation.js';
+import { checkArray, checkInt, stamp } from '../../validate.js';
 
 /** What {@link checkMade} calls a benchmark result. */
 export const BENCH_RESULT = 'a benchmark result';
