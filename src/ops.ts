@@ -7,5 +7,7 @@ import './ep/normal/intranode-dispatch-op.js';
 import './ep/normal/intranode-combine-op.js';
 import './ep/normal/internode-dispatch-op.js';
 import './ep/normal/internode-combine-op.js';
+import './ep/low-latency/dispatch-op.js';
+import './ep/low-latency/combine-op.js';
 import './ep/experts.js';
 import './actors/stream-runner.js';

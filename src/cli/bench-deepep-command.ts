@@ -11,6 +11,7 @@ import { benchReport } from '../report/index.js';
 import { emitReport, REPORT_OPTION, reportPath } from './report-output.js';
 import { printDryRun } from './dry-run.js';
 import { formatBytes } from '../cluster/host-limits.js';
+import { formatLowLatencyResult, runLowLatencyBenchmark } from '../ep/low-latency/benchmark.js';
 
 const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
@@ -38,16 +39,16 @@ export function formatDeepepResult(r: DeepepBenchResult): string {
 
 export const benchDeepepCommand: Command = {
   name: 'bench deepep',
-  summary: "Reproduce DeepEP's normal dispatch/combine benchmark (kernel time and bandwidth counted as DeepEP's test counts them).",
+  summary: "Reproduce DeepEP's dispatch/combine benchmarks, normal or low-latency (kernel time and bandwidth counted as DeepEP's tests count them).",
   maxPositionals: 0,
   options: {
-    mode: { type: 'string', value: 'normal', help: "kernel family; only 'normal' (high-throughput) is modelled" },
+    mode: { type: 'string', value: 'normal|low-latency', help: "kernel family: 'normal' (high-throughput, default) or 'low-latency' (decode: DeepEP's test_low_latency.py, 128 tokens, 288 experts where the rank count divides it, else 256; sizes-only)" },
     ranks: { type: 'string', value: 'R', help: 'ranks (EP size): below 8 on one node, else a multiple of 8 (8 GPUs per node); required' },
     sms: { type: 'string', value: 'N[,N...]', help: 'SMs per kernel, even (default 24, as DeepEP test uses); a list (8,16,20,24,32) runs one row per count' },
-    tokens: { type: 'string', value: 'T', help: 'tokens per rank (default 4096)' },
+    tokens: { type: 'string', value: 'T', help: 'tokens per rank (default 4096; low-latency 128, at most 256)' },
     hidden: { type: 'string', value: 'H', help: 'hidden size (default 7168)' },
     topk: { type: 'string', value: 'K', help: 'experts per token (default 8)' },
-    experts: { type: 'string', value: 'E', help: 'routed experts (default 256)' },
+    experts: { type: 'string', value: 'E', help: 'routed experts (default 256; low-latency 288 where --ranks divides it, else 256)' },
     dtype: { type: 'string', value: 'fp8|bf16', help: 'dispatch payload (default fp8; combine is always bf16)' },
     tune: { type: 'boolean', help: "sweep chunk sizes and ring sizes as DeepEP's tests do (up to 88 dispatch + 49 combine runs) and report the best with the defaults" },
     hardware: { type: 'string', value: 'NAME|path.json', help: 'hardware profile: a built-in name (default H800) or a JSON profile file (see expertmesh hardware show)' },
@@ -64,7 +65,8 @@ export const benchDeepepCommand: Command = {
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';
     const mode = (args.values['mode'] as string | undefined) ?? 'normal';
-    if (mode !== 'normal') throw usageError(`${cmd}: --mode must be 'normal' (the low-latency kernels are not modelled yet), got '${mode}'`, { option: 'mode', value: mode });
+    if (mode !== 'normal' && mode !== 'low-latency') throw usageError(`${cmd}: --mode must be 'normal' or 'low-latency', got '${mode}'`, { option: 'mode', value: mode });
+    if (mode === 'low-latency') return runLowLatencyCli(cmd, args, io);
     const report = reportPath(cmd, args);
     const ranks = intOption(cmd, args, 'ranks', 1);
     if (ranks === undefined) throw usageError(`${cmd}: --ranks R is required (see expertmesh bench deepep --help)`, { option: 'ranks' });
@@ -121,3 +123,25 @@ export const benchDeepepCommand: Command = {
     return 0;
   },
 };
+
+/** `bench deepep --mode low-latency`: DeepEP's low-latency test (src/ep/low-latency/benchmark.ts). */
+async function runLowLatencyCli(cmd: string, args: ParsedArgs, io: CliIo): Promise<number> {
+  for (const o of ['sms', 'tune', 'payload', 'report', 'dry-run'])
+    if (args.values[o] !== undefined && args.values[o] !== false)
+      throw usageError(`${cmd}: --${o} does not apply to --mode low-latency (its SMs come from the experts; it runs sizes-only)`, { option: o });
+  const ranks = intOption(cmd, args, 'ranks', 1);
+  if (ranks === undefined) throw usageError(`${cmd}: --ranks R is required (see expertmesh bench deepep --help)`, { option: 'ranks' });
+  const dtype = (args.values['dtype'] as string | undefined) ?? 'fp8';
+  if (dtype !== 'fp8' && dtype !== 'bf16') throw usageError(`${cmd}: --dtype must be fp8 or bf16, got '${dtype}'`, { option: 'dtype', value: dtype });
+  const opt = (n: string, min: number) => intOption(cmd, args, n, min);
+  const tokens = opt('tokens', 1), hidden = opt('hidden', 1), topk = opt('topk', 1), experts = opt('experts', 1), workers = opt('workers', 1), seed = opt('seed', 0);
+  const hardware = args.values['hardware'];
+  const r = await runLowLatencyBenchmark({
+    ranks, dtype, ...(typeof hardware === 'string' ? { hardware } : {}), ...(tokens !== undefined ? { tokens } : {}), ...(hidden !== undefined ? { hidden } : {}),
+    ...(topk !== undefined ? { topk } : {}), ...(experts !== undefined ? { experts } : {}), ...(workers !== undefined ? { workers } : {}), ...(seed !== undefined ? { seed } : {}),
+    onProgress: (line: string) => io.stderr.write(`${line}\n`),
+    ...(io.signal ? { signal: io.signal } : {}),
+  });
+  io.stdout.write(args.values['json'] ? `${JSON.stringify(r)}\n` : formatLowLatencyResult(r));
+  return 0;
+}

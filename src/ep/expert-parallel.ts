@@ -8,7 +8,7 @@ import { checkDeepepGpusPerNode, checkExpertsDivisible, checkRowBytes } from '..
 import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
-import { DEFAULT_NUM_SMS, resolveEpConfigs, type EpConfig } from './normal/ep-config.js';
+import { DEFAULT_NUM_SMS, defaultEpConfigs, resolveEpConfigs, type EpConfig } from './normal/ep-config.js';
 import {
   layoutOf, notifyStride, ringRegionSizes, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_IN, R_NOTIFY, R_NOTIFY_OUT,
   R_NOTIFY_SIG, R_RECV, R_TOPK, type EpArgs,
@@ -27,6 +27,10 @@ import './normal/intranode-combine-op.js';
 import './normal/internode-dispatch-op.js';
 import './normal/internode-combine-op.js';
 import { applyLocalExperts, chargeCompute, decodeRows, expertsTimeUs, type Expert, type ExpertsResult, type RunExpertsOptions } from './experts.js';
+import {
+  isLowLatencyDispatch, LowLatencyEp, type LowLatencyCombineInput, type LowLatencyCombineResult, type LowLatencyDispatchInput,
+  type LowLatencyDispatchResult, type LowLatencyOptions,
+} from './low-latency/low-latency-ep.js';
 
 /** Options of {@link createExpertParallel}. */
 export interface ExpertParallelOptions {
@@ -48,6 +52,12 @@ export interface ExpertParallelOptions {
   expertAlignment?: number;
   /** Move no payload bytes: same tasks, chunks and flow control, timing only (default false). */
   sizesOnly?: boolean;
+  /**
+   * Enable DeepEP's low-latency kernels (`lowLatencyDispatch` / `lowLatencyCombine`, decode) with
+   * buffers for `maxDispatchTokensPerRank` tokens per rank (at most 256). With it, a shape the normal
+   * kernels' asserts refuse (more than 24 nodes) is still created; its normal dispatch throws.
+   */
+  lowLatency?: LowLatencyOptions;
 }
 
 /** Virtual-time breakdown of a dispatch or combine, us. */
@@ -137,6 +147,10 @@ export class ExpertParallel {
   readonly numNodes: number;
   private handles = 0;
   private notifyOf = -1;
+  /** The low-latency kernels' state (with the `lowLatency` option). */
+  private readonly ll: LowLatencyEp | null;
+  /** With `lowLatency`: why the normal kernels cannot run this shape, if they cannot. */
+  private readonly normalRefused: unknown = null;
 
   constructor(readonly cluster: Cluster, o: ExpertParallelOptions) {
     checkCluster(cluster, 'createExpertParallel');
@@ -159,13 +173,46 @@ export class ExpertParallel {
     this.expertAlignment = int(o.expertAlignment ?? 1, 'expertAlignment');
     this.sizesOnly = o.sizesOnly ?? false;
     this.numNodes = cluster.config.nodes;
-    const cfg = resolveEpConfigs(R, this.numNodes, o.numSms ?? DEFAULT_NUM_SMS, {
-      ...(o.dispatchConfig ? { dispatch: o.dispatchConfig } : {}), ...(o.combineConfig ? { combine: o.combineConfig } : {}),
-    });
+    const given = { ...(o.dispatchConfig ? { dispatch: o.dispatchConfig } : {}), ...(o.combineConfig ? { combine: o.combineConfig } : {}) };
+    let cfg: { dispatch: EpConfig; combine: EpConfig };
+    try {
+      cfg = resolveEpConfigs(R, this.numNodes, o.numSms ?? DEFAULT_NUM_SMS, given);
+    } catch (e) {
+      // A low-latency layer keeps the shape; only its normal kernels are refused (DeepEP's asserts).
+      if (o.lowLatency === undefined || o.dispatchConfig || o.combineConfig || o.numSms !== undefined) throw e;
+      this.normalRefused = e;
+      cfg = defaultEpConfigs(R, DEFAULT_NUM_SMS, this.numNodes);
+    }
     this.dispatchConfig = cfg.dispatch;
     this.combineConfig = cfg.combine;
     if (this.combineConfig.numSms !== this.dispatchConfig.numSms)
       fail('E_CONFIG', `createExpertParallel: combineConfig.numSms (${this.combineConfig.numSms}) must equal dispatchConfig.numSms (${this.dispatchConfig.numSms}): combine walks the dispatch's channels`, { field: 'combineConfig.numSms', value: this.combineConfig.numSms });
+    this.ll = o.lowLatency === undefined ? null : new LowLatencyEp(cluster, { numExperts: this.numExperts, hidden: this.hidden, topk: this.topk, sizesOnly: this.sizesOnly }, o.lowLatency);
+  }
+
+  private lowLatencyState(where: string): LowLatencyEp {
+    if (!this.ll) fail('E_ARGUMENT', `${where}: the layer was created without the 'lowLatency' option ({ maxDispatchTokensPerRank })`, { argument: 'lowLatency' });
+    return this.ll;
+  }
+
+  /** `lowLatencyRdmaSizeHint` of this layer's low-latency buffers, bytes per rank (null without `lowLatency`). */
+  get lowLatencyRdmaBytes(): number | null {
+    return this.ll ? this.ll.rdmaBytes : null;
+  }
+
+  /**
+   * DeepEP's `low_latency_dispatch` (decode): one message per (token, chosen expert) into worst-case
+   * per-(local expert, source rank) slots, cast to FP8 on the fly; NVLink stores within a node, RDMA
+   * across; received rows packed per local expert. With `returnRecvHook` only the send phase runs
+   * and `hook()` runs the receive phase (no SM is held in between).
+   */
+  lowLatencyDispatch(input: LowLatencyDispatchInput, run: RunOptions = {}): Promise<LowLatencyDispatchResult> {
+    return this.lowLatencyState('lowLatencyDispatch').dispatch(input, run);
+  }
+
+  /** DeepEP's `low_latency_combine`: packed expert outputs back to their tokens, reduced with the top-k weights. */
+  lowLatencyCombine(input: LowLatencyCombineInput, run: RunOptions = {}): Promise<LowLatencyCombineResult> {
+    return this.lowLatencyState('lowLatencyCombine').combine(input, run);
   }
 
   /**
@@ -223,6 +270,7 @@ export class ExpertParallel {
     const c = this.cluster;
     const R = c.numRanks;
     const where = 'dispatch';
+    if (this.normalRefused) throw this.normalRefused;
     this.checkPerRank(input?.topkIdx, 'topkIdx', where);
     if (!this.sizesOnly) this.checkPerRank(input.x, 'x', where);
     if (input.topkWeights !== undefined) this.checkPerRank(input.topkWeights as unknown[], 'topkWeights', where);
@@ -302,6 +350,7 @@ export class ExpertParallel {
     const c = this.cluster;
     const R = c.numRanks;
     const h = input?.handle;
+    if (this.normalRefused) throw this.normalRefused;
     if (!h || !Array.isArray(h.numRecv)) fail('E_ARGUMENT', 'combine: a handle from dispatch() is required', { argument: 'handle' });
     this.restoreNotify(h);
     const a = { ...this.args(h.numTokens), hasBias: input.bias !== undefined };
@@ -339,8 +388,13 @@ export class ExpertParallel {
     return { x: out, timing: timingOf(k, 0, c.config.hardware.kernelLaunchUs) };
   }
 
-  /** Run each rank's local experts on a dispatch's rows (weighted), charging compute-model time. */
-  async runExperts(d: DispatchResult, experts: readonly Expert[], opts: RunExpertsOptions = {}, run: RunOptions = {}): Promise<ExpertsResult> {
+  /**
+   * Run each rank's local experts on a dispatch's rows (weighted), charging compute-model time. On a
+   * low-latency dispatch: on its packed rows, outputs unweighted in the same packed layout (the
+   * low-latency combine weights them).
+   */
+  async runExperts(d: DispatchResult | LowLatencyDispatchResult, experts: readonly Expert[], opts: RunExpertsOptions = {}, run: RunOptions = {}): Promise<ExpertsResult> {
+    if (isLowLatencyDispatch(d)) return this.lowLatencyState('runExperts').runExperts(d, experts, opts, run);
     if (this.sizesOnly) fail('E_ARGUMENT', 'runExperts: not available in sizes-only mode (no payload); charge compute with the compute model instead', {});
     if (!Array.isArray(experts) || experts.length !== this.numExperts)
       fail('E_ARGUMENT', `runExperts: 'experts' must list ${this.numExperts} experts, got ${Array.isArray(experts) ? experts.length : typeof experts}`, { argument: 'experts' });

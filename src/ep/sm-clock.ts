@@ -26,6 +26,8 @@ export const SM_NAMES = ['send SM', 'recv/forward SM', 'RDMA post'] as const;
 export const ROLE_NAMES = [
   'nvl sender', 'nvl receiver', 'RDMASender', 'RDMASenderCoordinator', 'RDMAAndNVLForwarder', 'NVLReceivers',
   'combine reduce', 'NVLSender', 'NVLAndRDMAForwarder', 'RDMAReceiver', 'ForwarderCoordinator',
+  // The low-latency kernels (src/ep/low-latency/).
+  'LL cast', 'LL send', 'LL recv', 'LL clean', 'LL combine send', 'LL combine reduce',
 ] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 const ROLE_ID = new Map<string, number>(ROLE_NAMES.map((n, i) => [n, i]));

@@ -1,0 +1,225 @@
+/**
+ * @module
+ * DeepEP's low-latency benchmark (`tests/test_low_latency.py`), reproduced: 128 tokens per rank,
+ * hidden 7168, top-8 of 288 experts (256 where the rank count does not divide 288), scores i.i.d.
+ * with no group limit and 10 random top-k entries masked to -1 per rank; FP8 dispatch, BF16
+ * combine on the dispatch's handle. Timing and bandwidth as the test counts them: kernel time of
+ * each launch, dispatch bytes = (token, expert) pairs x 7,408 B, combine bytes = pairs x 14,336 B
+ * (`hidden + hidden / 128 * 4 + 16` and `2 * hidden` per pair), rank 0's figures as each rank prints
+ * its own. A second pass in hook mode gives the send / receive split (the test's "send/recv time").
+ */
+import { availableParallelism } from 'node:os';
+import { fail, showValue } from '../../errors.js';
+import { breakRule, checkExpertsDivisible } from '../../hardware/shape-rules.js';
+import { createCluster } from '../../cluster/cluster.js';
+import type { HardwareProfile } from '../../hardware/profile.js';
+import { loadHardwareProfile } from '../../hardware/profile-file.js';
+import { createRng } from '../../routing/rng.js';
+import { createExpertParallel } from '../expert-parallel.js';
+import type { DispatchDtype } from '../records.js';
+import { lowLatencyLaunch, lowLatencyRdmaSizeHint, LL_HEADER_BYTES, LL_MAX_TOKENS_PER_RANK, LL_SCALE_GROUP } from './layout.js';
+import type { LowLatencyTiming } from './low-latency-ep.js';
+
+/** Options of {@link runLowLatencyBenchmark}. */
+export interface LowLatencyBenchOptions {
+  ranks: number;
+  /** Tokens per rank (default 128, DeepEP's test); also `maxDispatchTokensPerRank`. */
+  tokens?: number;
+  hidden?: number;
+  topk?: number;
+  /** Routed experts (default 288 where the rank count divides it, else 256). */
+  experts?: number;
+  /** Dispatch payload (default fp8; combine is always bf16). */
+  dtype?: DispatchDtype;
+  /** Also run both kernels in hook mode for the send / receive split (default true). */
+  hook?: boolean;
+  seed?: number;
+  workers?: number;
+  transport?: 'worker' | 'in-process';
+  hardware?: HardwareProfile | string;
+  onProgress?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** One kernel's figures, rank 0's as DeepEP prints them, with the spread over ranks. */
+export interface LowLatencyKernelFigures {
+  /** Rank 0's kernel time (both phases in one launch), us. */
+  timeUs: number;
+  /** Rank 0's bytes (pairs x 7,408 B or x 14,336 B) / time, GB/s. */
+  GBps: number;
+  /** Rank 0's bytes as DeepEP counts them. */
+  bytes: number;
+  minTimeUs: number;
+  maxTimeUs: number;
+  /** Hook mode: rank 0's send kernel and receive kernel, us (DeepEP's "send/recv time"); null without. */
+  sendUs: number | null;
+  recvUs: number | null;
+}
+
+export interface LowLatencyBenchResult {
+  schemaVersion: 1;
+  mode: 'low-latency';
+  ranks: number;
+  nodes: number;
+  tokens: number;
+  hidden: number;
+  topk: number;
+  experts: number;
+  /** Where `experts` comes from: DeepEP's test default 288 (the rank count divides it), 256 (it does not), or given. */
+  expertsSource: 'default-288' | 'default-256' | 'given';
+  dtype: DispatchDtype;
+  hardware: string;
+  /** DeepEP's launch: warp groups per SM, warps per group, SMs. */
+  launch: { numWarpGroups: number; warpsPerGroup: number; numSms: number };
+  /** `lowLatencyRdmaSizeHint` per rank, bytes. */
+  rdmaBytes: number;
+  dispatch: LowLatencyKernelFigures;
+  combine: LowLatencyKernelFigures;
+  events: number;
+  windows: number;
+  wallMs: number;
+  workers: number;
+  peakRssBytes: number;
+}
+
+/**
+ * DeepEP's low-latency test inputs for one rank: i.i.d. scores over every expert (no group limit),
+ * top-k, then 10 random (token, k) entries set to -1 (a position may be drawn twice).
+ */
+export function lowLatencyTopk(tokens: number, experts: number, topk: number, rank: number, seed: number): Int32Array {
+  const rng = createRng((seed * 1000003 + rank * 7919 + 29) >>> 0).uniform;
+  const out = new Int32Array(tokens * topk);
+  const scores = new Float64Array(experts);
+  for (let t = 0; t < tokens; t++) {
+    for (let e = 0; e < experts; e++) scores[e] = rng();
+    for (let k = 0; k < topk; k++) {
+      let best = -1;
+      let bi = -1;
+      for (let e = 0; e < experts; e++)
+        if (scores[e]! > best) {
+          best = scores[e]!;
+          bi = e;
+        }
+      out[t * topk + k] = bi;
+      scores[bi] = -2;
+    }
+  }
+  if (tokens > 0) for (let i = 0; i < 10; i++) out[Math.floor(rng() * tokens) * topk + Math.floor(rng() * topk)] = -1;
+  return out;
+}
+
+/** DeepEP's bytes per (token, expert) pair: FP8 `hidden + hidden / 128 * 4 + 16`, BF16 combine `2 * hidden`. */
+export function lowLatencyPairBytes(hidden: number, kernel: 'dispatch' | 'combine', dtype: DispatchDtype = 'fp8'): number {
+  if (kernel === 'combine') return 2 * hidden;
+  return dtype === 'fp8' ? hidden + (hidden / LL_SCALE_GROUP) * 4 + LL_HEADER_BYTES : 2 * hidden + LL_HEADER_BYTES;
+}
+
+function resolve(o: LowLatencyBenchOptions) {
+  const where = 'bench deepep --mode low-latency';
+  if (typeof o !== 'object' || o === null) fail('E_ARGUMENT', `${where}: options must be an object, got ${showValue(o)}`, { value: o });
+  const R = o.ranks;
+  if (!Number.isInteger(R) || R < 1) fail('E_ARGUMENT', `${where}: --ranks must be a positive integer, got ${showValue(R)}`, { option: 'ranks', value: R });
+  if (R < 2) breakRule('bench-min-ranks', where, `ranks ${R}`, { field: 'ranks', value: R });
+  const gpn = R >= 8 ? 8 : R;
+  if (R % gpn !== 0) fail('E_ARGUMENT', `${where}: --ranks ${R} must be below 8 or a multiple of 8 (8 GPUs per node)`, { option: 'ranks', value: R });
+  const int = (name: keyof LowLatencyBenchOptions, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = o[name] ?? def;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+      fail('E_ARGUMENT', `${where}: --${name} must be an integer in [${min}, ${max}], got ${showValue(v)}`, { option: name, value: v });
+    return v;
+  };
+  const tokens = int('tokens', 128, 1, LL_MAX_TOKENS_PER_RANK);
+  const hidden = int('hidden', 7168, 128);
+  if (hidden % LL_SCALE_GROUP !== 0) fail('E_ARGUMENT', `${where}: --hidden must be a multiple of ${LL_SCALE_GROUP}, got ${hidden}`, { option: 'hidden', value: hidden });
+  const topk = int('topk', 8, 1);
+  const expertsSource: LowLatencyBenchResult['expertsSource'] = o.experts !== undefined ? 'given' : 288 % R === 0 ? 'default-288' : 'default-256';
+  const experts = int('experts', expertsSource === 'default-256' ? 256 : 288, 1);
+  if (topk > experts) fail('E_ARGUMENT', `${where}: --topk ${topk} exceeds --experts ${experts}`, { option: 'topk', value: topk });
+  checkExpertsDivisible(experts, R, where, 'experts');
+  const seed = int('seed', 0, 0);
+  if (o.workers !== undefined) int('workers', 1, 1);
+  const dtype = o.dtype ?? 'fp8';
+  if (dtype !== 'fp8' && dtype !== 'bf16') fail('E_ARGUMENT', `${where}: --dtype must be fp8 or bf16, got ${showValue(dtype)}`, { option: 'dtype', value: dtype });
+  const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, `${where}: --hardware`) : (o.hardware ?? loadHardwareProfile('H800'));
+  const workers = o.workers ?? Math.min(availableParallelism(), R);
+  return { R, gpn, nodes: R / gpn, tokens, hidden, topk, experts, expertsSource, seed, dtype, hardware, workers };
+}
+
+/**
+ * Run DeepEP's low-latency benchmark on a simulated cluster, sizes-only (payload bytes are not
+ * moved; the timeline is real-data mode's).
+ */
+export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise<LowLatencyBenchResult> {
+  const t0 = performance.now();
+  const b = resolve(o);
+  const cluster = await createCluster({
+    nodes: b.nodes, gpusPerNode: b.gpn, hardware: b.hardware, seed: b.seed, recordTimeline: false,
+    ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}),
+  });
+  try {
+    o.onProgress?.(`building inputs for ${b.R} ranks`);
+    const topkIdx = Array.from({ length: b.R }, (_, r) => lowLatencyTopk(b.tokens, b.experts, b.topk, r, b.seed));
+    const ep = await createExpertParallel(cluster, {
+      numExperts: b.experts, hidden: b.hidden, topk: b.topk, sizesOnly: true, lowLatency: { maxDispatchTokensPerRank: b.tokens },
+    });
+    const run = o.signal ? { signal: o.signal } : {};
+    const useFp8 = b.dtype === 'fp8';
+    let events = 0;
+    let windows = 0;
+    const add = (t: LowLatencyTiming) => {
+      events += t.events;
+      windows += t.windows;
+    };
+    o.onProgress?.('dispatch');
+    const d = await ep.lowLatencyDispatch({ topkIdx, useFp8 }, run);
+    add(d.timing);
+    o.onProgress?.('combine');
+    const c = await ep.lowLatencyCombine({ handle: d.handle }, run);
+    add(c.timing);
+    let hd: LowLatencyTiming | null = null;
+    let hc: LowLatencyTiming | null = null;
+    if (o.hook ?? true) {
+      o.onProgress?.('dispatch, hook mode');
+      const d2 = await ep.lowLatencyDispatch({ topkIdx, useFp8, returnRecvHook: true }, run);
+      await d2.hook(run);
+      hd = d2.timing;
+      add(hd);
+      o.onProgress?.('combine, hook mode');
+      const c2 = await ep.lowLatencyCombine({ handle: d2.handle, returnRecvHook: true }, run);
+      await c2.hook(run);
+      hc = c2.timing;
+      add(hc);
+    }
+    // DeepEP counts every (token, expert) pair that is not -1.
+    const pairs = topkIdx.map((t) => t.reduce((n, e) => n + (e >= 0 ? 1 : 0), 0));
+    const fig = (t: LowLatencyTiming, h: LowLatencyTiming | null, kernel: 'dispatch' | 'combine'): LowLatencyKernelFigures => {
+      const bytes = pairs[0]! * lowLatencyPairBytes(b.hidden, kernel, b.dtype);
+      return {
+        timeUs: t.perRankUs[0]!, GBps: bytes / (t.perRankUs[0]! * 1e3), bytes, minTimeUs: Math.min(...t.perRankUs), maxTimeUs: Math.max(...t.perRankUs),
+        sendUs: h ? h.sendPerRankUs[0]! : null, recvUs: h && h.recvPerRankUs ? h.recvPerRankUs[0]! : null,
+      };
+    };
+    return {
+      schemaVersion: 1, mode: 'low-latency', ranks: b.R, nodes: b.nodes, tokens: b.tokens, hidden: b.hidden, topk: b.topk, experts: b.experts,
+      expertsSource: b.expertsSource, dtype: b.dtype, hardware: b.hardware.name, launch: lowLatencyLaunch(b.experts, b.hardware.smCount),
+      rdmaBytes: lowLatencyRdmaSizeHint(b.tokens, b.hidden, b.R, b.experts),
+      dispatch: fig(d.timing, hd, 'dispatch'), combine: fig(c.timing, hc, 'combine'), events, windows, wallMs: performance.now() - t0,
+      workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** The result as the text `bench deepep --mode low-latency` prints. */
+export function formatLowLatencyResult(r: LowLatencyBenchResult): string {
+  const k = (name: string, f: LowLatencyKernelFigures) =>
+    `[${name}] rank 0: ${f.timeUs.toFixed(1)} us, ${f.GBps.toFixed(1)} GB/s; time over ranks ${f.minTimeUs.toFixed(1)}-${f.maxTimeUs.toFixed(1)} us` +
+    (f.sendUs !== null && f.recvUs !== null ? `; hook mode send ${f.sendUs.toFixed(1)} + recv ${f.recvUs.toFixed(1)} us` : '') + '\n';
+  return (
+    `DeepEP low-latency kernels, ${r.ranks} ranks (${r.nodes} node${r.nodes > 1 ? 's' : ''}), ${r.tokens} tokens x hidden ${r.hidden}, top-${r.topk} of ${r.experts} experts (${r.expertsSource}), dispatch ${r.dtype}, ${r.hardware}\n` +
+    `launch: ${r.launch.numSms} SMs, ${r.launch.numWarpGroups} warp group(s) x ${r.launch.warpsPerGroup} warps; RDMA buffer ${r.rdmaBytes} B per rank\n` +
+    k('dispatch', r.dispatch) + k('combine', r.combine) +
+    `simulated ${r.events} events in ${(r.wallMs / 1000).toFixed(1)} s wall\n`
+  );
+}

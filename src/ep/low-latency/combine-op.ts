@@ -1,0 +1,174 @@
+/**
+ * @module
+ * DeepEP V1's low-latency combine (`internode_ll.cu`, reference deepep-details.md §4), the mirror of
+ * the dispatch, on the SM and link models of the normal kernels.
+ *
+ * **Send phase.** The warp group owning (local expert, destination rank) sends back the rows it
+ * received from that rank, one warp per row: a BF16 row (`2 x hidden` B) to
+ * `recv[globalExpert][sourceToken]` of the destination, as NVLink stores to a peer of the same node,
+ * or copied to the send buffer and posted as one RDMA write on the expert's queue pair across nodes.
+ * SM 0 zeroes the next buffer set's signals first; then each group sets the destination's flag of
+ * its global expert (a release store, or a remote atomic after the writes on the same queue pair).
+ *
+ * **Receive phase.** Each rank waits for the flags of all global experts, a grid sync, then each SM
+ * reduces its tokens (`sm, sm + numSms, ...`): the top-k rows of a token, each times its weight in
+ * `topkWeights`, summed in FP32 in top-k order and written as BF16 (the low-latency combine weights;
+ * the normal combine is a plain sum). One launch runs both phases with a grid sync between; hook
+ * mode launches them apart.
+ */
+import { defineOp } from '../../actors/op-registry.js';
+import { bf16FromF32Bits } from '../../kernels/bf16.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
+import type { SmClock } from '../sm-clock.js';
+import { gridSyncUs, isP2p, issueInOrder, qpOf, smClocks, type WarpSend } from './common.js';
+import {
+  combineMessageBytes, LL_BUF, LL_LOCAL, llCombineSrc, llCombineX, llOut, llTopk, llWeights, lowLatencySizes, PHASE_RECV, PHASE_SEND,
+  setOffsets, type LlArgs,
+} from './layout.js';
+
+interface State {
+  T: number;
+  epr: number;
+  slot: number;
+  off: { signal: number; send: number; recv: number };
+  clocks: SmClock[];
+  sendEndUs: number;
+}
+
+/** The warp group of (local expert le, destination rank dst): rows back, then the flag. */
+function* sendGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody {
+  const R = ctx.numRanks;
+  const H = a.hidden;
+  const W = a.launch.warpsPerGroup;
+  const dst = (i / st.epr) | 0;
+  const le = i - dst * st.epr;
+  const ge = ctx.rank * st.epr + le;
+  const n = a.recvCount[ctx.rank]![le * R + dst]!;
+  const begin = a.recvBegin[ctx.rank]![le * R + dst]!;
+  const clock = st.clocks[(i / a.launch.numWarpGroups) | 0]!;
+  const p2p = isP2p(ctx, dst);
+  const bytes = combineMessageBytes(H);
+  const opts = p2p ? undefined : { qp: qpOf(le) };
+  const x = a.sizesOnly ? null : ctx.region(llCombineX(a.set));
+  const srcTok = a.sizesOnly ? null : new Int32Array(ctx.region(llCombineSrc(a.set)).buffer);
+  const peer = ctx.peerRegion(dst, LL_BUF);
+  // The group's warps take one row each per round.
+  for (let r0 = 0; r0 < n; r0 += W) {
+    const sends: WarpSend[] = [];
+    for (let j = r0; j < Math.min(n, r0 + W); j++) {
+      // NVLink stores straight to the peer; or a copy into the send buffer and a work request.
+      const doneUs = p2p
+        ? clock.copy(ctx, 'LL combine send', bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
+        : clock.copy(ctx, 'LL combine send', bytes, 'hbm', 1) + ctx.hardware.ibMessageUs;
+      const row = le * R * a.maxTokens + begin + j;
+      sends.push({
+        doneUs,
+        issue: () => {
+          if (x && srcTok) ctx.put(peer, st.off.recv + (ge * a.maxTokens + srcTok[row]!) * st.slot, x, row * bytes, bytes, opts);
+          else ctx.send(dst, bytes, opts);
+        },
+      });
+    }
+    yield* issueInOrder(ctx, sends);
+  }
+  yield ctx.untilAtLeast(ctx.region(LL_LOCAL), a.numExperts, 1);
+  yield ctx.sleep(p2p ? ctx.hardware.nvlinkMessageUs : ctx.hardware.ibMessageUs);
+  ctx.atomicAdd(peer, st.off.signal + ge * 4, 1, opts);
+}
+
+function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
+  const G = a.launch.numWarpGroups;
+  if (s === 0) {
+    // DeepEP's first SM zeroes the next buffer set's signals before any flag goes out.
+    yield ctx.sleep(st.clocks[0]!.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
+    ctx.store(ctx.region(LL_LOCAL), a.numExperts, 1);
+  }
+  const groups = [];
+  for (let g = 0; g < G; g++) {
+    const i = s * G + g;
+    if (i < a.numExperts) groups.push(ctx.spawn(`LL.combine.send[${i}]`, sendGroup(ctx, a, st, i)));
+  }
+  yield ctx.join(groups);
+}
+
+/** The flags of the SM's warp groups' global experts. */
+function* waitFlags(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
+  const G = a.launch.numWarpGroups;
+  const buf = ctx.region(LL_BUF);
+  for (let g = 0; g < G; g++) {
+    const i = s * G + g;
+    if (i < a.numExperts) yield ctx.untilNot(buf, (st.off.signal >> 2) + i, 0);
+  }
+}
+
+/** SM s reduces its tokens: weighted top-k rows, FP32 in top-k order, BF16 out. */
+function* reduceSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
+  const H = a.hidden;
+  const K = a.topk;
+  const topk = new Int32Array(ctx.region(llTopk(a.set)).buffer, 0, st.T * K);
+  const real = !a.sizesOnly;
+  const buf = ctx.region(LL_BUF);
+  const w = real ? new Float32Array(ctx.region(llWeights(a.set)).buffer, 0, st.T * K) : null;
+  const out = real ? new Uint16Array(ctx.region(llOut(a.set)).buffer, 0, st.T * H) : null;
+  const acc = new Float32Array(real ? H : 0);
+  const accBits = new Uint32Array(acc.buffer);
+  const f = new Float32Array(1);
+  const fb = new Uint32Array(f.buffer);
+  const rate = ctx.hardware.smReduceGBps * 1e3;
+  for (let t = s; t < st.T; t += a.launch.numSms) {
+    let valid = 0;
+    for (let k = 0; k < K; k++) if (topk[t * K + k]! >= 0) valid++;
+    yield ctx.sleep(st.clocks[s]!.busy(ctx, 'LL combine reduce', (valid * 2 * H) / rate));
+    if (!out || !w) continue;
+    acc.fill(0);
+    for (let k = 0; k < K; k++) {
+      const e = topk[t * K + k]!;
+      if (e < 0) continue;
+      const wk = w[t * K + k]!;
+      const row = new Uint16Array(buf.buffer, st.off.recv + (e * a.maxTokens + t) * st.slot, H);
+      for (let j = 0; j < H; j++) {
+        fb[0] = row[j]! << 16;
+        acc[j] = acc[j]! + Math.fround(wk * f[0]!);
+      }
+    }
+    for (let j = 0; j < H; j++) out[t * H + j] = bf16FromF32Bits(accBits[j]!);
+  }
+}
+
+defineOp<LlArgs>({
+  name: 'ep.ll.combine',
+  prepare(ctx, a) {
+    const sizes = lowLatencySizes(a.maxTokens, a.hidden, a.numExperts);
+    if (a.phases & PHASE_SEND) ctx.region(LL_LOCAL).i32.fill(0);
+    const st: State = {
+      T: a.numTokens[ctx.rank]!, epr: a.numExperts / ctx.numRanks, slot: sizes.combineSlot, off: setOffsets(sizes, a.set),
+      clocks: smClocks(a), sendEndUs: -1,
+    };
+    ctx.state['ll'] = st;
+  },
+  *task(ctx, a) {
+    yield ctx.sleep(ctx.hardware.kernelLaunchUs);
+    const st = ctx.state['ll'] as State;
+    const S = a.launch.numSms;
+    if (a.phases & PHASE_SEND) {
+      const tasks = [];
+      for (let s = 0; s < S; s++) tasks.push(ctx.spawn(`LL.combine.send[sm ${s}]`, sendSm(ctx, a, st, s)));
+      yield ctx.join(tasks);
+      st.sendEndUs = ctx.now;
+      if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
+    }
+    if (a.phases & PHASE_RECV) {
+      const flags = [];
+      for (let s = 0; s < S; s++) flags.push(ctx.spawn(`LL.combine.flags[sm ${s}]`, waitFlags(ctx, a, st, s)));
+      yield ctx.join(flags);
+      yield ctx.sleep(gridSyncUs(ctx.hardware));
+      const tasks = [];
+      for (let s = 0; s < S; s++) tasks.push(ctx.spawn(`LL.combine.reduce[sm ${s}]`, reduceSm(ctx, a, st, s)));
+      yield ctx.join(tasks);
+    }
+  },
+  finish(ctx) {
+    return { sendEndUs: (ctx.state['ll'] as State).sendEndUs };
+  },
+});

@@ -1,0 +1,206 @@
+/**
+ * @module
+ * DeepEP V1's low-latency dispatch (`internode_ll.cu`, reference deepep-details.md §4), phase by
+ * phase, on the SM and link models of the normal kernels.
+ *
+ * **Send phase.** Each SM takes the tokens `sm, sm + numSms, ...`. Per token, the SM's warps (all but
+ * the last) cast the BF16 row to FP8 per 128 channels (amax, scale, optional power-of-two scale) into
+ * the token's message in the send buffer: `16 B header | hidden FP8 | hidden/128 float scales`
+ * (7,408 B at hidden 7168; BF16: `16 B | 2 x hidden`). Then warp k < topk takes the token's k-th
+ * expert, claims a slot of that expert (token order here) and sends the message to
+ * `recv[localExpert][srcRank][slot]` of the expert's rank: a warp copy of NVLink stores to a peer of
+ * the same node (the warp's bytes in flight over the NVLink latency), or one RDMA write posted on the
+ * queue pair of that local expert across nodes. The next token's cast waits for the sends (a block
+ * barrier). SM 0 zeroes the next buffer set's signals first. After its tokens, the warp group owning
+ * global expert e waits until every send of this rank to e is issued, then sends the count as
+ * `-n-1`: a release store over NVLink, or a remote atomic on the expert's queue pair, ordered after
+ * the writes.
+ *
+ * **Receive phase.** The warp group of each (local expert, source rank) polls the count in its own
+ * memory, then its warps copy the rows (payload, scales, source token) from the receive buffer into
+ * `packed[localExpert][maxTokens * ranks]`. One launch runs both phases with a grid sync between;
+ * hook mode launches them apart, so no SM is held while data is in flight.
+ *
+ * Packed rows are placed by source rank (each source's rows at the sum of the lower sources'
+ * counts): DeepEP reserves them with an atomic add in arrival order, which a GPU does not make
+ * reproducible; source order is one of its outcomes, the same in hook and one-launch mode.
+ */
+import { defineOp } from '../../actors/op-registry.js';
+import { fail } from '../../errors.js';
+import { fromBF16Array } from '../../kernels/bf16.js';
+import { quantizePerTile } from '../../kernels/quantize.js';
+import type { RankContext } from '../../sim/rank-context.js';
+import type { TaskBody } from '../../sim/task.js';
+import type { SmClock } from '../sm-clock.js';
+import { gridSyncUs, isP2p, issueInOrder, qpOf, smClocks, type WarpSend } from './common.js';
+import {
+  dispatchMessageBytes, LL_BUF, LL_HEADER_BYTES, LL_LOCAL, LL_SCALE_GROUP, llPacked, llTopk, llX, lowLatencySizes, packedOffsets,
+  PHASE_RECV, PHASE_SEND, setOffsets, type LlArgs,
+} from './layout.js';
+
+interface State {
+  T: number;
+  epr: number;
+  msg: number;
+  off: { signal: number; send: number; recv: number };
+  /** Per (token, k): the slot claimed at the expert, -1 for no expert. */
+  slots: Int32Array;
+  topk: Int32Array;
+  /** Messages this rank sends to each global expert. */
+  perExpert: Int32Array;
+  clocks: SmClock[];
+  sendEndUs: number;
+}
+
+/** Cast token t of `x` (BF16) into its message at `o` of `buf`: header, FP8 or BF16 payload, scales. */
+function castToken(a: LlArgs, x: Uint16Array, t: number, buf: Uint8Array, o: number): void {
+  const H = a.hidden;
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  buf.fill(0, o, o + LL_HEADER_BYTES);
+  dv.setInt32(o, t, true);
+  const row = x.subarray(t * H, (t + 1) * H);
+  if (a.dtype === 'bf16') {
+    buf.set(new Uint8Array(row.buffer, row.byteOffset, 2 * H), o + LL_HEADER_BYTES);
+    return;
+  }
+  const q = quantizePerTile(fromBF16Array(row), 1, H, { ue8m0: a.ue8m0 });
+  buf.set(q.q, o + LL_HEADER_BYTES);
+  buf.set(new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength), o + LL_HEADER_BYTES + H);
+}
+
+/** The count of global expert e: after every send of this rank to e is issued, `-n-1` to its rank. */
+function* countSender(ctx: RankContext, a: LlArgs, st: State, e: number): TaskBody {
+  const R = ctx.numRanks;
+  const dst = (e / st.epr) | 0;
+  const le = e - dst * st.epr;
+  const local = ctx.region(LL_LOCAL);
+  const n = st.perExpert[e]!;
+  // The clean of the next set comes first (DeepEP's FINISHED_SUM_TAG gate), then all sends to e.
+  yield ctx.untilAtLeast(local, a.numExperts, 1);
+  if (n > 0) yield ctx.untilAtLeast(local, e, n);
+  const p2p = isP2p(ctx, dst);
+  yield ctx.sleep(p2p ? ctx.hardware.nvlinkMessageUs : ctx.hardware.ibMessageUs);
+  const at = st.off.signal + (le * R + ctx.rank) * 4;
+  ctx.atomicAdd(ctx.peerRegion(dst, LL_BUF), at, -n - 1, p2p ? undefined : { qp: qpOf(le) });
+}
+
+function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
+  const R = ctx.numRanks;
+  const { numSms: S, numWarpGroups: G, warpsPerGroup: W } = a.launch;
+  const clock = st.clocks[s]!;
+  const local = ctx.region(LL_LOCAL);
+  const buf = ctx.region(LL_BUF);
+  const x = a.sizesOnly ? null : new Uint16Array(ctx.region(llX(a.set)).buffer, 0, st.T * a.hidden);
+  const msg = st.msg;
+  if (s === 0) {
+    // DeepEP's first SM zeroes the next buffer set's signals (its last warp), before any count goes out.
+    yield ctx.sleep(clock.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
+    ctx.store(local, a.numExperts, 1);
+  }
+  for (let t = s; t < st.T; t += S) {
+    // The cast: every warp of the SM but the last, into the token's message in the send buffer.
+    yield ctx.sleep(clock.copy(ctx, 'LL cast', msg, 'hbm', G * W - 1));
+    const src = st.off.send + t * msg;
+    if (x) castToken(a, x, t, buf.u8, src);
+    const sends: WarpSend[] = [];
+    for (let k = 0; k < a.topk; k++) {
+      const e = st.topk[t * a.topk + k]!;
+      if (e < 0) continue;
+      const dst = (e / st.epr) | 0;
+      const le = e - dst * st.epr;
+      const slot = st.slots[t * a.topk + k]!;
+      const p2p = isP2p(ctx, dst);
+      // Warp k: a copy of NVLink stores (its own HBM for itself), or one RDMA work request.
+      const doneUs = p2p ? clock.copy(ctx, 'LL send', msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1) : ctx.hardware.ibMessageUs;
+      const dstOff = st.off.recv + ((le * R + ctx.rank) * a.maxTokens + slot) * msg;
+      const opts = p2p ? undefined : { qp: qpOf(le) };
+      sends.push({
+        doneUs,
+        issue: () => {
+          if (x) ctx.put(ctx.peerRegion(dst, LL_BUF), dstOff, buf, src, msg, opts);
+          else ctx.send(dst, msg, opts);
+          ctx.addLocal(local, e, 1);
+        },
+      });
+    }
+    yield* issueInOrder(ctx, sends);
+  }
+  // Each warp group sends the count of the global expert it owns.
+  const counts = [];
+  for (let g = 0; g < G; g++) {
+    const e = s * G + g;
+    if (e < a.numExperts) counts.push(ctx.spawn(`LL.dispatch.count[${e}]`, countSender(ctx, a, st, e)));
+  }
+  yield ctx.join(counts);
+}
+
+/** The warp group of (local expert le, source rank src): wait for the count, pack the rows. */
+function* recvGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody {
+  const R = ctx.numRanks;
+  const src = (i / st.epr) | 0;
+  const le = i - src * st.epr;
+  const buf = ctx.region(LL_BUF);
+  const v: number = yield ctx.untilNot(buf, (st.off.signal >> 2) + le * R + src, 0);
+  const n = -v - 1;
+  const want = a.recvCount[ctx.rank]![le * R + src]!;
+  if (n !== want) fail('E_VERIFY', `low-latency dispatch: rank ${ctx.rank} received a count of ${n} from rank ${src} for local expert ${le}, its routing says ${want}`, { rank: ctx.rank, src, localExpert: le });
+  if (n === 0) return;
+  const clock = st.clocks[(i / a.launch.numWarpGroups) | 0]!;
+  yield ctx.sleep(clock.copy(ctx, 'LL recv', n * st.msg, 'hbm', a.launch.warpsPerGroup));
+  if (a.sizesOnly) return;
+  const H = a.hidden;
+  const P = packedOffsets(st.epr, R, a.maxTokens, H, a.dtype);
+  const out = ctx.region(llPacked(a.set)).u8;
+  const dv = new DataView(buf.buffer);
+  const first = le * R * a.maxTokens + a.recvBegin[ctx.rank]![le * R + src]!;
+  const scaleBytes = (H / LL_SCALE_GROUP) * 4;
+  for (let j = 0; j < n; j++) {
+    const m = st.off.recv + ((le * R + src) * a.maxTokens + j) * st.msg;
+    const row = first + j;
+    new DataView(out.buffer).setInt32(P.src + row * 4, dv.getInt32(m, true), true);
+    out.set(buf.u8.subarray(m + LL_HEADER_BYTES, m + LL_HEADER_BYTES + P.rowBytes), P.x + row * P.rowBytes);
+    if (a.dtype === 'fp8') out.set(buf.u8.subarray(m + LL_HEADER_BYTES + H, m + LL_HEADER_BYTES + H + scaleBytes), P.scales + row * scaleBytes);
+  }
+}
+
+defineOp<LlArgs>({
+  name: 'ep.ll.dispatch',
+  prepare(ctx, a) {
+    const R = ctx.numRanks;
+    const T = a.numTokens[ctx.rank]!;
+    const epr = a.numExperts / R;
+    const sizes = lowLatencySizes(a.maxTokens, a.hidden, a.numExperts);
+    const topk = new Int32Array(ctx.region(llTopk(a.set)).buffer, 0, T * a.topk);
+    const slots = new Int32Array(T * a.topk).fill(-1);
+    const perExpert = new Int32Array(a.numExperts);
+    for (let i = 0; i < T * a.topk; i++) {
+      const e = topk[i]!;
+      if (e >= 0) slots[i] = perExpert[e]!++;
+    }
+    if (a.phases & PHASE_SEND) ctx.region(LL_LOCAL).i32.fill(0);
+    const st: State = {
+      T, epr, msg: dispatchMessageBytes(a.hidden, a.dtype), off: setOffsets(sizes, a.set), slots, topk, perExpert,
+      clocks: smClocks(a), sendEndUs: -1,
+    };
+    ctx.state['ll'] = st;
+  },
+  *task(ctx, a) {
+    yield ctx.sleep(ctx.hardware.kernelLaunchUs);
+    const st = ctx.state['ll'] as State;
+    if (a.phases & PHASE_SEND) {
+      const tasks = [];
+      for (let s = 0; s < a.launch.numSms; s++) tasks.push(ctx.spawn(`LL.dispatch.send[${s}]`, sendSm(ctx, a, st, s)));
+      yield ctx.join(tasks);
+      st.sendEndUs = ctx.now;
+      if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
+    }
+    if (a.phases & PHASE_RECV) {
+      const tasks = [];
+      for (let i = 0; i < a.numExperts; i++) tasks.push(ctx.spawn(`LL.dispatch.recv[${i}]`, recvGroup(ctx, a, st, i)));
+      yield ctx.join(tasks);
+    }
+  },
+  finish(ctx) {
+    return { sendEndUs: (ctx.state['ll'] as State).sendEndUs };
+  },
+});

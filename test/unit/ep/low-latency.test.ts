@@ -1,0 +1,195 @@
+/**
+ * DeepEP's low-latency kernels: the layout's size hint against reference §4's literals, the launch
+ * geometry, the limits (256 tokens per rank, two buffer sets), hook mode against one-launch mode
+ * (same bytes, no SM time between the send and the receive launch), sizes-only against real data,
+ * and the benchmark's defaults and byte counting.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCluster, createExpertParallel, H800, isExpertmeshError, toBF16Array, type Cluster } from '../../../src/index.js';
+import { lowLatencyLaunch, lowLatencyRdmaSizeHint, lowLatencySizes } from '../../../src/ep/low-latency/layout.js';
+import { lowLatencyPairBytes, lowLatencyTopk, runLowLatencyBenchmark } from '../../../src/ep/low-latency/benchmark.js';
+import { ACTIVITY_STRIDE, TIMELINE_FIELDS, TIMELINE_STRIDE } from '../../../src/sim/timeline.js';
+
+const clusters: Cluster[] = [];
+afterEach(async () => {
+  while (clusters.length > 0) await clusters.pop()!.close();
+});
+
+async function layer(nodes: number, gpus: number, o: { experts?: number; hidden?: number; topk?: number; T?: number; sizesOnly?: boolean; record?: boolean } = {}) {
+  const cluster = await createCluster({ nodes, gpusPerNode: gpus, hardware: H800, workers: 1, transport: 'in-process', recordTimeline: o.record ?? false });
+  clusters.push(cluster);
+  const R = nodes * gpus;
+  const E = o.experts ?? 2 * R, H = o.hidden ?? 256, K = o.topk ?? 2, T = o.T ?? 6;
+  const ep = await createExpertParallel(cluster, { numExperts: E, hidden: H, topk: K, sizesOnly: o.sizesOnly ?? false, lowLatency: { maxDispatchTokensPerRank: T } });
+  const topkIdx = Array.from({ length: R }, (_, r) => lowLatencyTopk(T, E, K, r, 5).map((e, i) => (i % 7 === 3 ? -1 : e)));
+  const x = Array.from({ length: R }, (_, r) => toBF16Array(Float32Array.from({ length: T * H }, (_, i) => Math.cos(r * 13 + i * 0.37) * (1 + (i % 5)))));
+  const w = topkIdx.map((t) => Float32Array.from(t, (_, i) => 0.25 + (i % 3) * 0.5));
+  const identity = Array.from({ length: E }, () => (rows: Float32Array) => rows);
+  return { cluster, ep, R, E, H, K, T, topkIdx, x, w, identity };
+}
+
+function code(f: () => unknown): Promise<{ code: string; data: Record<string, unknown> }> {
+  return Promise.resolve()
+    .then(f)
+    .then(
+      () => ({ code: 'none', data: {} }),
+      (e) => (isExpertmeshError(e) ? { code: e.code, data: e.data } : { code: `uncoded: ${String(e)}`, data: {} }),
+    );
+}
+
+describe('low-latency layout', () => {
+  it("lowLatencyRdmaSizeHint equals reference §4's three literals to the byte", () => {
+    expect(lowLatencyRdmaSizeHint(128, 7168, 8, 256)).toBe(1_908_410_496);
+    expect(lowLatencyRdmaSizeHint(128, 7168, 32, 288)).toBe(2_146_961_792);
+    expect(lowLatencyRdmaSizeHint(256, 7168, 8, 256)).toBe(3_816_818_816);
+    // The pieces: dispatch slot 16 + max(2H, H + 4 * H/128), combine slot 4 * H/128 + 2H.
+    const s = lowLatencySizes(128, 7168, 256);
+    expect(s.dispatchSlot).toBe(14_352);
+    expect(s.combineSlot).toBe(14_560);
+    expect(s.signalBytes).toBe(1024);
+    expect(s.hintBytes - s.totalBytes).toBe(128);
+  });
+
+  it("launch geometry: DeepEP's warp groups per SM from the SM count", () => {
+    expect(lowLatencyLaunch(256, 132)).toEqual({ numWarpGroups: 2, warpsPerGroup: 16, numSms: 128 });
+    expect(lowLatencyLaunch(288, 132)).toEqual({ numWarpGroups: 3, warpsPerGroup: 10, numSms: 96 });
+    expect(lowLatencyLaunch(16, 132)).toEqual({ numWarpGroups: 1, warpsPerGroup: 32, numSms: 16 });
+  });
+
+  it("the benchmark counts bytes as DeepEP's test: 7,408 B per pair dispatched, 14,336 B combined", () => {
+    expect(lowLatencyPairBytes(7168, 'dispatch')).toBe(7408);
+    expect(lowLatencyPairBytes(7168, 'combine')).toBe(14_336);
+  });
+});
+
+describe('low-latency limits', () => {
+  it('more than 256 tokens per rank is refused, and a call over maxDispatchTokensPerRank', async () => {
+    const cluster = await createCluster({ nodes: 1, gpusPerNode: 2, hardware: H800, workers: 1, transport: 'in-process' });
+    clusters.push(cluster);
+    const e = await code(() => createExpertParallel(cluster, { numExperts: 4, hidden: 128, topk: 2, lowLatency: { maxDispatchTokensPerRank: 257 } }));
+    expect(e.code).toBe('E_CONFIG');
+    expect(e.data['max']).toBe(256);
+    for (const bad of [0, 1.5, '8', null]) expect((await code(() => createExpertParallel(cluster, { numExperts: 4, hidden: 128, topk: 2, lowLatency: { maxDispatchTokensPerRank: bad as never } }))).code).toBe('E_CONFIG');
+    expect((await code(() => createExpertParallel(cluster, { numExperts: 4, hidden: 128, topk: 2, lowLatency: 3 as never }))).code).toBe('E_CONFIG');
+    const ep = await createExpertParallel(cluster, { numExperts: 4, hidden: 128, topk: 2, sizesOnly: true, lowLatency: { maxDispatchTokensPerRank: 4 } });
+    const over = await code(() => ep.lowLatencyDispatch({ topkIdx: [new Int32Array(10), new Int32Array(10)] }));
+    expect(over.code).toBe('E_ARGUMENT');
+    expect(over.data['max']).toBe(4);
+    // Without the option, the low-latency calls say how to enable them.
+    const normal = await createExpertParallel(cluster, { numExperts: 4, hidden: 128, topk: 2 });
+    expect((await code(() => normal.lowLatencyDispatch({ topkIdx: [new Int32Array(2), new Int32Array(2)] }))).code).toBe('E_ARGUMENT');
+  });
+
+  it('a buffer over the HBM is refused (E_MEMORY)', async () => {
+    const cluster = await createCluster({ nodes: 1, gpusPerNode: 2, hardware: { ...H800, name: 'small', hbmBytes: 1e9 }, workers: 1, transport: 'in-process' });
+    clusters.push(cluster);
+    const e = await code(() => createExpertParallel(cluster, { numExperts: 256, hidden: 7168, topk: 8, sizesOnly: true, lowLatency: { maxDispatchTokensPerRank: 128 } }));
+    expect(e.code).toBe('E_MEMORY');
+  });
+
+  it('two buffer sets alternate: a third live result is refused until a hook runs', async () => {
+    const { ep, topkIdx, x } = await layer(1, 2);
+    const a = await ep.lowLatencyDispatch({ x, topkIdx, returnRecvHook: true });
+    const b = await ep.lowLatencyDispatch({ x, topkIdx, returnRecvHook: true });
+    const third = await code(() => ep.lowLatencyDispatch({ x, topkIdx }));
+    expect(third.code).toBe('E_ARGUMENT');
+    expect(third.data['rule']).toBe('two-buffer-sets');
+    // Combine on a dispatch that has not received is refused too.
+    expect((await code(() => ep.lowLatencyCombine({ handle: a.handle, x: [], topkWeights: [] }))).code).toBe('E_ARGUMENT');
+    await a.hook();
+    expect((await code(() => a.hook())).code).toBe('E_ARGUMENT');
+    // Set 0 is free again; set 1 is still held by b.
+    const c = await ep.lowLatencyDispatch({ x, topkIdx });
+    expect((await code(() => ep.lowLatencyDispatch({ x, topkIdx }))).data['rule']).toBe('two-buffer-sets');
+    await b.hook();
+    // Every result received the same rows (b's counts survived a and c's launches).
+    expect(b.recv).toEqual(a.recv);
+    expect(c.recv).toEqual(a.recv);
+    const d = await ep.lowLatencyDispatch({ x, topkIdx });
+    expect(d.recv).toEqual(a.recv);
+  });
+});
+
+describe('low-latency dispatch and combine', () => {
+  it('hook mode gives the bytes of one-launch mode, and charges no SM time between send and receive', async () => {
+    const { cluster, ep, R, E, topkIdx, x, w, identity } = await layer(2, 2, { record: true, experts: 8, topk: 3 });
+    const d1 = await ep.lowLatencyDispatch({ x, topkIdx, useFp8: true });
+    const y1 = await ep.runExperts(d1, identity);
+    const c1 = await ep.lowLatencyCombine({ x: y1.y, topkIdx, topkWeights: w, handle: d1.handle });
+    expect(d1.timing.mode).toBe('one-kernel');
+    await cluster.takeActivities();
+    await cluster.takeTimeline();
+
+    const d2 = await ep.lowLatencyDispatch({ x, topkIdx, useFp8: true, returnRecvHook: true });
+    expect(d2.received).toBe(false);
+    expect(d2.recv).toEqual([]);
+    const sendEnd = d2.timing.startUs + d2.timing.sendUs;
+    const sendActs = await cluster.takeActivities();
+    const flight = await cluster.takeTimeline();
+    const hookStart = cluster.nowUs;
+    await d2.hook();
+    const recvActs = await cluster.takeActivities();
+    // The send launch's SM work ends with it; the receive launch's starts after the hook.
+    expect(sendActs.length).toBeGreaterThan(0);
+    for (let i = 0; i < sendActs.length; i += ACTIVITY_STRIDE) expect(sendActs[i + 1]!).toBeLessThanOrEqual(sendEnd + 1e-9);
+    for (let i = 0; i < recvActs.length; i += ACTIVITY_STRIDE) expect(recvActs[i]!).toBeGreaterThanOrEqual(hookStart);
+    // Data was still in flight after the send launch ended: the gap no SM pays for.
+    const deliveredAt = TIMELINE_FIELDS.indexOf('deliverT');
+    let last = 0;
+    for (let i = 0; i < flight.length; i += TIMELINE_STRIDE) last = Math.max(last, flight[i + deliveredAt]!);
+    expect(last).toBeGreaterThan(sendEnd);
+    expect(d2.recv).toEqual(d1.recv);
+    expect(d2.recvCount).toEqual(d1.recvCount);
+    expect(d2.timing.recvUs).toBeGreaterThan(0);
+
+    const y2 = await ep.runExperts(d2, identity);
+    const c2 = await ep.lowLatencyCombine({ x: y2.y, topkIdx, topkWeights: w, handle: d2.handle, returnRecvHook: true });
+    await c2.hook();
+    expect(c2.x).toEqual(c1.x);
+    expect(c1.x).toHaveLength(R);
+    expect(E).toBe(8);
+  });
+
+  it('sizes-only mode has the timings of real data', async () => {
+    const real = await layer(2, 2, { experts: 8, topk: 3 });
+    const d = await real.ep.lowLatencyDispatch({ x: real.x, topkIdx: real.topkIdx });
+    const y = await real.ep.runExperts(d, real.identity);
+    const c = await real.ep.lowLatencyCombine({ x: y.y, topkWeights: real.w, handle: d.handle });
+    const sizes = await layer(2, 2, { experts: 8, topk: 3, sizesOnly: true });
+    const ds = await sizes.ep.lowLatencyDispatch({ topkIdx: sizes.topkIdx });
+    const cs = await sizes.ep.lowLatencyCombine({ handle: ds.handle });
+    expect(ds.timing.perRankUs).toEqual(d.timing.perRankUs);
+    // The real run's compute step moved the clock, so only rounding differs.
+    cs.timing.perRankUs.forEach((t, r) => expect(t).toBeCloseTo(c.timing.perRankUs[r]!, 9));
+    expect(ds.recv).toEqual([]);
+    expect(ds.recvCount).toEqual(d.recvCount);
+  });
+
+  it('UE8M0 scales are powers of two', async () => {
+    const { ep, topkIdx, x } = await layer(1, 2);
+    const d = await ep.lowLatencyDispatch({ x, topkIdx, ue8m0: true });
+    const rx = d.recv[0]!.x as { q: Uint8Array; scales: Float32Array };
+    let checked = 0;
+    for (const s of rx.scales)
+      if (s !== 0) {
+        expect(Math.log2(s)).toBe(Math.round(Math.log2(s)));
+        checked++;
+      }
+    expect(checked).toBeGreaterThan(0);
+  });
+});
+
+describe('low-latency benchmark', () => {
+  it("defaults to 288 experts where the rank count divides it, else 256, and says which", async () => {
+    const a = await runLowLatencyBenchmark({ ranks: 8, tokens: 4, hidden: 256, workers: 1, transport: 'in-process', hook: false });
+    expect(a).toMatchObject({ mode: 'low-latency', experts: 288, expertsSource: 'default-288', nodes: 1 });
+    expect(a.dispatch.bytes).toBe(lowLatencyTopk(4, 288, 8, 0, 0).filter((e) => e >= 0).length * (256 + 8 + 16));
+    expect(a.dispatch.sendUs).toBeNull();
+    const b = await runLowLatencyBenchmark({ ranks: 64, tokens: 1, hidden: 128, topk: 2, workers: 1, transport: 'in-process' });
+    expect(b).toMatchObject({ experts: 256, expertsSource: 'default-256', nodes: 8 });
+    expect(b.dispatch.sendUs).toBeGreaterThan(0);
+    expect(b.combine.recvUs).toBeGreaterThan(0);
+    const c = await runLowLatencyBenchmark({ ranks: 8, experts: 16, tokens: 2, hidden: 128, topk: 2, workers: 1, transport: 'in-process', hook: false });
+    expect(c.expertsSource).toBe('given');
+  });
+});
