@@ -45,6 +45,22 @@ export type { EpConfig, EpConfigSource } from './ep/normal/ep-config.js';
 export { dispatchRecordLayout, combineRecordBytes, benchmarkRowBytes } from './ep/records.js';
 export type { DispatchDtype, RecordLayout } from './ep/records.js';
 export { runDeepepBenchmark, runDeepepSmsSweep, estimateDeepepBenchmark } from './ep/normal/deepep-benchmark.js';
+/**
+ * DeepEP's low-latency (decode) kernels: `createExpertParallel(cluster, { ..., lowLatency: {
+ * maxDispatchTokensPerRank } })` enables `lowLatencyDispatch` / `lowLatencyCombine` and `runExperts`
+ * on the packed layout (docs/low-latency.md). `lowLatencyRdmaSizeHint(tokens, hidden, ranks,
+ * experts)` is DeepEP's `get_low_latency_rdma_size_hint`; `lowLatencyLaunch(experts, sms)` its
+ * launch geometry; `runLowLatencyBenchmark` is `expertmesh bench deepep --mode low-latency`.
+ */
+export { lowLatencyRdmaSizeHint, lowLatencySizes, lowLatencyLaunch, LL_MAX_TOKENS_PER_RANK } from './ep/low-latency/layout.js';
+export type { LowLatencySizes, LowLatencyLaunch } from './ep/low-latency/layout.js';
+export { isLowLatencyDispatch } from './ep/low-latency/low-latency-ep.js';
+export type {
+  LowLatencyOptions, LowLatencyDispatchInput, LowLatencyDispatchResult, LowLatencyRecv, LowLatencyTiming, LowLatencyHandle,
+  LowLatencyCombineInput, LowLatencyCombineResult,
+} from './ep/low-latency/low-latency-ep.js';
+export { runLowLatencyBenchmark, lowLatencyTopk, lowLatencyPairBytes, formatLowLatencyResult } from './ep/low-latency/benchmark.js';
+export type { LowLatencyBenchOptions, LowLatencyBenchResult, LowLatencyKernelFigures } from './ep/low-latency/benchmark.js';
 export { estimateScenarioRun as estimateScenario } from './scenario/estimate.js';
 export { formatEstimate, estimateProblems } from './cluster/host-limits.js';
 export type { RunEstimate, HostBytes } from './cluster/host-limits.js';
