@@ -12,7 +12,14 @@
  * - two sets, laid out `[signals 0 | signals 1 | send 0 | send 1 | receive 0 | receive 1]`;
  * - the size hint is `(total + 128) / 128 * 128` in integer arithmetic.
  */
+import { fail, showValue } from '../../errors.js';
 import type { DispatchDtype } from '../records.js';
+
+/** A whole number >= 1, or `E_ARGUMENT` naming it. */
+function count(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail('E_ARGUMENT', `${where}: '${name}' must be an integer >= 1, got ${showValue(v)}`, { argument: name, value: v });
+  return v;
+}
 
 /** DeepEP refuses more than this many tokens per rank in the low-latency kernels. */
 export const LL_MAX_TOKENS_PER_RANK = 256;
@@ -41,6 +48,9 @@ export interface LowLatencySizes {
 
 /** The bytes DeepEP's low-latency kernels need, by `LowLatencyLayout`. */
 export function lowLatencySizes(tokens: number, hidden: number, experts: number): LowLatencySizes {
+  count('lowLatencySizes', 'tokens', tokens);
+  count('lowLatencySizes', 'hidden', hidden);
+  count('lowLatencySizes', 'experts', experts);
   const scales = Math.floor(hidden / LL_SCALE_GROUP);
   const dispatchSlot = LL_HEADER_BYTES + Math.max(2 * hidden, hidden + 4 * scales);
   const combineSlot = 4 * scales + 2 * hidden;
@@ -59,7 +69,7 @@ export function lowLatencySizes(tokens: number, hidden: number, experts: number)
  * 1,908,410,496 B; 288 experts 2,146,961,792 B; T = 256, 256 experts 3,816,818,816 B.
  */
 export function lowLatencyRdmaSizeHint(tokens: number, hidden: number, ranks: number, experts: number): number {
-  void ranks;
+  count('lowLatencyRdmaSizeHint', 'ranks', ranks);
   return lowLatencySizes(tokens, hidden, experts).hintBytes;
 }
 
@@ -94,6 +104,8 @@ export interface LowLatencyLaunch {
 }
 
 export function lowLatencyLaunch(experts: number, deviceSms: number): LowLatencyLaunch {
+  count('lowLatencyLaunch', 'experts', experts);
+  count('lowLatencyLaunch', 'deviceSms', deviceSms);
   const numWarpGroups = Math.ceil(experts / deviceSms);
   const warpsPerGroup = Math.floor(LL_WARPS_PER_SM / numWarpGroups);
   return { numWarpGroups, warpsPerGroup, numSms: Math.ceil(experts / numWarpGroups) };
