@@ -151,13 +151,14 @@ function* recvGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody
   const H = a.hidden;
   const P = packedOffsets(st.epr, R, a.maxTokens, H, a.dtype);
   const out = ctx.region(llPacked(a.set)).u8;
+  const outView = new DataView(out.buffer);
   const dv = new DataView(buf.buffer);
   const first = le * R * a.maxTokens + a.recvBegin[ctx.rank]![le * R + src]!;
   const scaleBytes = (H / LL_SCALE_GROUP) * 4;
   for (let j = 0; j < n; j++) {
     const m = st.off.recv + ((le * R + src) * a.maxTokens + j) * st.msg;
     const row = first + j;
-    new DataView(out.buffer).setInt32(P.src + row * 4, dv.getInt32(m, true), true);
+    outView.setInt32(P.src + row * 4, dv.getInt32(m, true), true);
     out.set(buf.u8.subarray(m + LL_HEADER_BYTES, m + LL_HEADER_BYTES + P.rowBytes), P.x + row * P.rowBytes);
     if (a.dtype === 'fp8') out.set(buf.u8.subarray(m + LL_HEADER_BYTES + H, m + LL_HEADER_BYTES + H + scaleBytes), P.scales + row * scaleBytes);
   }
