@@ -284,6 +284,21 @@ export const CASES: Record<string, Case> = {
   estimateDeepepBenchmark: { args: () => [{ ranks: 2, tokens: 8, hidden: 128, topk: 2, experts: 8, sms: 4, dtype: 'bf16' }] },
   runDeepepBenchmark: { args: () => [benchOpts()], runs: 30 },
   runDeepepSmsSweep: { args: () => [benchOpts(), [2, 4]], runs: 20 },
+  lowLatencyRdmaSizeHint: { args: () => [128, 7168, 8, 288] },
+  lowLatencySizes: { args: () => [128, 7168, 288] },
+  lowLatencyLaunch: { args: () => [288, 132] },
+  isLowLatencyDispatch: { args: () => [{ kind: 'low-latency-dispatch' }] },
+  lowLatencyTopk: { args: () => [4, 8, 2, 0, 1] },
+  lowLatencyPairBytes: { args: () => [128, 'dispatch', 'fp8'] },
+  runLowLatencyBenchmark: { args: () => [{ ranks: 2, tokens: 4, hidden: 128, topk: 2, experts: 4, transport: 'in-process', workers: 1 }], runs: 20 },
+  formatLowLatencyResult: {
+    args: () => [{
+      ranks: 2, nodes: 1, tokens: 4, hidden: 128, topk: 2, experts: 4, expertsSource: 'given', dtype: 'fp8', hardware: 'H800', rdmaBytes: 4096, events: 10, wallMs: 1,
+      launch: { numSms: 4, numWarpGroups: 1, warpsPerGroup: 32 },
+      dispatch: { timeUs: 1, GBps: 1, minTimeUs: 1, maxTimeUs: 1, sendUs: null, recvUs: null },
+      combine: { timeUs: 1, GBps: 1, minTimeUs: 1, maxTimeUs: 1, sendUs: 0.5, recvUs: 0.5 },
+    }],
+  },
   estimateProblems: { args: () => [estimate()] },
   formatEstimate: { args: () => [estimate()] },
   // timeline

@@ -15,6 +15,7 @@ import { createCluster } from '../../cluster/cluster.js';
 import type { HardwareProfile } from '../../hardware/profile.js';
 import { loadHardwareProfile } from '../../hardware/profile-file.js';
 import { createRng } from '../../routing/rng.js';
+import { checkInt, checkNumber, checkObject, checkOneOf, checkString } from '../../validate.js';
 import { createExpertParallel } from '../expert-parallel.js';
 import type { DispatchDtype } from '../records.js';
 import { lowLatencyLaunch, lowLatencyRdmaSizeHint, LL_HEADER_BYTES, LL_MAX_TOKENS_PER_RANK, LL_SCALE_GROUP } from './layout.js';
@@ -87,6 +88,11 @@ export interface LowLatencyBenchResult {
  * top-k, then 10 random (token, k) entries set to -1 (a position may be drawn twice).
  */
 export function lowLatencyTopk(tokens: number, experts: number, topk: number, rank: number, seed: number): Int32Array {
+  checkInt(tokens, 'lowLatencyTopk: tokens', 1, LL_MAX_TOKENS_PER_RANK);
+  checkInt(experts, 'lowLatencyTopk: experts', 1, 1 << 16);
+  checkInt(topk, 'lowLatencyTopk: topk', 1, experts);
+  checkInt(rank, 'lowLatencyTopk: rank', 0, 1 << 20);
+  checkInt(seed, 'lowLatencyTopk: seed', 0, 2 ** 32 - 1);
   const rng = createRng((seed * 1000003 + rank * 7919 + 29) >>> 0).uniform;
   const out = new Int32Array(tokens * topk);
   const scores = new Float64Array(experts);
@@ -110,6 +116,10 @@ export function lowLatencyTopk(tokens: number, experts: number, topk: number, ra
 
 /** DeepEP's bytes per (token, expert) pair: FP8 `hidden + hidden / 128 * 4 + 16`, BF16 combine `2 * hidden`. */
 export function lowLatencyPairBytes(hidden: number, kernel: 'dispatch' | 'combine', dtype: DispatchDtype = 'fp8'): number {
+  checkInt(hidden, 'lowLatencyPairBytes: hidden', LL_SCALE_GROUP, 1 << 20);
+  if (hidden % LL_SCALE_GROUP !== 0) fail('E_ARGUMENT', `lowLatencyPairBytes: hidden must be a multiple of ${LL_SCALE_GROUP}, got ${hidden}`, { value: hidden });
+  checkOneOf(kernel, 'lowLatencyPairBytes: kernel', ['dispatch', 'combine'] as const);
+  checkOneOf(dtype, 'lowLatencyPairBytes: dtype', ['fp8', 'bf16'] as const);
   if (kernel === 'combine') return 2 * hidden;
   return dtype === 'fp8' ? hidden + (hidden / LL_SCALE_GROUP) * 4 + LL_HEADER_BYTES : 2 * hidden + LL_HEADER_BYTES;
 }
@@ -213,6 +223,7 @@ export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise
 
 /** The result as the text `bench deepep --mode low-latency` prints. */
 export function formatLowLatencyResult(r: LowLatencyBenchResult): string {
+  checkLowLatencyResult(r);
   const k = (name: string, f: LowLatencyKernelFigures) =>
     `[${name}] rank 0: ${f.timeUs.toFixed(1)} us, ${f.GBps.toFixed(1)} GB/s; time over ranks ${f.minTimeUs.toFixed(1)}-${f.maxTimeUs.toFixed(1)} us` +
     (f.sendUs !== null && f.recvUs !== null ? `; hook mode send ${f.sendUs.toFixed(1)} + recv ${f.recvUs.toFixed(1)} us` : '') + '\n';
@@ -222,4 +233,19 @@ export function formatLowLatencyResult(r: LowLatencyBenchResult): string {
     k('dispatch', r.dispatch) + k('combine', r.combine) +
     `simulated ${r.events} events in ${(r.wallMs / 1000).toFixed(1)} s wall\n`
   );
+}
+
+/** A result to format: the fields it prints, checked (a JSON copy of a result is valid input). */
+function checkLowLatencyResult(r: unknown): asserts r is LowLatencyBenchResult {
+  const o = checkObject(r, 'formatLowLatencyResult: result');
+  for (const k of ['ranks', 'nodes', 'tokens', 'hidden', 'topk', 'experts', 'rdmaBytes']) checkInt(o[k], `formatLowLatencyResult: result.${k}`, 0);
+  for (const k of ['events', 'wallMs']) checkNumber(o[k], `formatLowLatencyResult: result.${k}`, true);
+  for (const k of ['expertsSource', 'dtype', 'hardware']) checkString(o[k], `formatLowLatencyResult: result.${k}`);
+  const launch = checkObject(o.launch, 'formatLowLatencyResult: result.launch');
+  for (const k of ['numSms', 'numWarpGroups', 'warpsPerGroup']) checkInt(launch[k], `formatLowLatencyResult: result.launch.${k}`, 0);
+  for (const kernel of ['dispatch', 'combine']) {
+    const f = checkObject(o[kernel], `formatLowLatencyResult: result.${kernel}`);
+    for (const k of ['timeUs', 'GBps', 'minTimeUs', 'maxTimeUs']) checkNumber(f[k], `formatLowLatencyResult: result.${kernel}.${k}`);
+    for (const k of ['sendUs', 'recvUs']) if (f[k] !== null) checkNumber(f[k], `formatLowLatencyResult: result.${kernel}.${k}`);
+  }
 }
