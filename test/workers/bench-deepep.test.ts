@@ -172,7 +172,7 @@ describe('expertmesh bench deepep', () => {
   it('bad arguments exit 2 with a one-line message naming the option', async () => {
     for (const [args, word] of [
       [['--ranks', '12'], 'ranks'], [['--ranks', '8', '--sms', '5'], 'sms'], [['--ranks', '8', '--dtype', 'int4'], 'dtype'],
-      [['--ranks', '8', '--mode', 'low-latency'], 'mode'], [['--ranks', '8', '--sms', '8,x'], 'sms'], [['--ranks', '8', '--hardware', 'A100'], 'A100'], [[], 'ranks'], [['--ranks', '8', '--bogus'], 'bogus'],
+      [['--ranks', '8', '--mode', 'fast'], 'mode'], [['--ranks', '8', '--sms', '8,x'], 'sms'], [['--ranks', '8', '--hardware', 'A100'], 'A100'], [[], 'ranks'], [['--ranks', '8', '--bogus'], 'bogus'],
     ] as const) {
       const r = await cli('bench', 'deepep', ...args);
       expect(r.code, args.join(' ')).toBe(2);
