@@ -80,6 +80,17 @@ function eps(bytes: number): number {
   return 1e-9 * bytes + 1e-6;
 }
 
+/**
+ * A timer's time, strictly after `time`. A remainder above {@link eps} can still take less than one
+ * unit in the last place of a late clock (a queue of 1e-6 bytes drained at 160 GB/s is 6e-12 us,
+ * below the 2.9e-11 us resolution of a clock at 139,902 us): its timer would fire at the same
+ * instant, serve nothing and re-arm there forever. It fires one representable step later instead,
+ * which serves the remainder.
+ */
+export function timerAfter(time: number, next: number): number {
+  return next > time ? next : time + Math.max(Math.abs(time) * Number.EPSILON, Number.MIN_VALUE);
+}
+
 /** A growable list of numbers in a typed array (reused: clearing keeps the storage). */
 /** A sender stream may keep its announced rate (see SendPort.hold). */
 function keeps(s: Stream): boolean {
@@ -416,6 +427,7 @@ export class SendPort extends PortStats {
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.sendTimer(this, next, ++this.timerGen);
@@ -644,6 +656,7 @@ export class RecvPort extends PortStats {
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.recvTimer(this, next, ++this.timerGen);

@@ -92,8 +92,13 @@ export function describeWait(w: Wait | null): string {
     case WAIT_READ:
       return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
     case WAIT_ANY:
-      return `any of: ${w.conds.map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`).join(', ')}`;
+      return `any of: ${listed(w.conds.map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`))}`;
     case WAIT_TASKS:
-      return `tasks ${w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`).join(', ')}`;
+      return `tasks ${listed(w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`))}`;
   }
+}
+
+/** At most six items and how many more: a kernel's parent waits on hundreds of role tasks. */
+function listed(items: string[]): string {
+  return items.length <= 6 ? items.join(', ') : `${items.slice(0, 6).join(', ')} and ${items.length - 6} more`;
 }
