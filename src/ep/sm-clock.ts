@@ -82,6 +82,29 @@ export function copyBounds(hw: HardwareProfile, bytes: number, dest: CopyDest, w
   return { ownUs, smUs, bound: smUs === inFlightShare ? BOUND_IN_FLIGHT : smUs === hbmUs ? BOUND_HBM : BOUND_ISSUE };
 }
 
+/**
+ * The two bounds of a copy whose warps each move their own bytes, as DeepEP's low-latency kernels
+ * copy: one message or one token per warp, or one token's row split over the warps. `readBytes` are
+ * read and `writeBytes` written in all; the busiest warp moves `warpBytes`. A warp keeps at most
+ * `smBytesInFlightPerWarp` in flight and waits the destination's latency for each window of it, in
+ * whole round trips: at least one (a warp whose bytes fit in its window still waits one load's
+ * round trip), `warpBytes / smBytesInFlightPerWarp` of them beyond. The SM takes the largest of its
+ * issue time (the larger of the two streams), its HBM read and write times (each at its own rate)
+ * and its share of the bytes in flight. With equal read and write bytes spread over the warps and
+ * more than a window per warp, this is {@link copyBounds}; the normal kernels' copies are chunks of
+ * several records per role, which is where the two agree.
+ */
+export function rowCopyBounds(
+  hw: HardwareProfile, readBytes: number, writeBytes: number, warpBytes: number, dest: CopyDest, warps: number, smWarps: number,
+): { ownUs: number; smUs: number; bound: number } {
+  const ownUs = Math.max(1, warpBytes / hw.smBytesInFlightPerWarp) * destLatencyUs(hw, dest);
+  const issueUs = Math.max(readBytes, writeBytes) / (hw.smIssueGBps * 1e3);
+  const hbmUs = Math.max(readBytes / (hw.smHbmReadGBps * 1e3), writeBytes / (hw.smHbmWriteGBps * 1e3));
+  const inFlightShare = (ownUs * warps) / smWarps;
+  const smUs = Math.max(issueUs, hbmUs, inFlightShare);
+  return { ownUs, smUs, bound: smUs === inFlightShare ? BOUND_IN_FLIGHT : smUs === hbmUs ? BOUND_HBM : BOUND_ISSUE };
+}
+
 export class SmClock {
   private freeAt = 0;
   private readonly track: number;
@@ -130,6 +153,30 @@ export class SmClock {
   reduce(ctx: RankContext, role: RoleName, readBytes: number, warps: number): number {
     const hw = ctx.hardware;
     const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
+    const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
+    const inFlightShare = (ownUs * warps) / this.warps;
+    return Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs);
+  }
+
+  /**
+   * A copy by `warps` of this SM's warps, each moving its own rows ({@link rowCopyBounds}), plus
+   * `fixedUs` of per-message work on the role: returns how long the role sleeps.
+   */
+  copyRows(ctx: RankContext, role: RoleName, readBytes: number, writeBytes: number, warpBytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
+    const { ownUs, smUs, bound } = rowCopyBounds(ctx.hardware, readBytes, writeBytes, warpBytes, dest, warps, this.warps);
+    const wait = this.busy(ctx, role, smUs, bound);
+    return Math.max(wait, ownUs) + fixedUs;
+  }
+
+  /**
+   * A reduction by `warps` of this SM's warps of `readBytes` of input rows from local HBM, each warp
+   * loading its share with its loads in flight together (DeepEP's low-latency combine: a thread per
+   * 8 channels, its top-k loads unrolled): the SM as in {@link reduce}, the warps in whole round
+   * trips of HBM's latency, at least one. Returns how long the role sleeps.
+   */
+  reduceRows(ctx: RankContext, role: RoleName, readBytes: number, warps: number): number {
+    const hw = ctx.hardware;
+    const ownUs = Math.max(1, readBytes / (warps * hw.smBytesInFlightPerWarp)) * hw.hbmLatencyUs;
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
     const inFlightShare = (ownUs * warps) / this.warps;
     return Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs);

@@ -6,12 +6,14 @@
  * **Send phase.** The warp group owning (local expert, destination rank) sends back the rows it
  * received from that rank, one warp per row: a BF16 row (`2 x hidden` B) to
  * `recv[globalExpert][sourceToken]` of the destination, as NVLink stores to a peer of the same node,
- * or copied to the send buffer and posted as one RDMA write on the expert's queue pair across nodes.
- * SM 0 zeroes the next buffer set's signals first; then each group sets the destination's flag of
- * its global expert (a release store, or a remote atomic after the writes on the same queue pair).
+ * or copied to the send buffer and posted as one RDMA write on the expert's queue pair across nodes
+ * (`ibMessageUs` on the warp, the NIC starting it a doorbell later). SM 0 zeroes the next buffer
+ * set's signals first; then each group sets the destination's flag of its global expert (a release
+ * store, or a remote atomic on the same queue pair that leaves once the rows are acknowledged).
  *
  * **Receive phase.** Each rank waits for the flags of all global experts, a grid sync, then each SM
- * reduces its tokens (`sm, sm + numSms, ...`): the top-k rows of a token, each times its weight in
+ * reduces its tokens (`sm, sm + numSms, ...`), a thread per 8 channels with its top-k loads in
+ * flight together: the top-k rows of a token, each times its weight in
  * `topkWeights`, summed in FP32 in top-k order and written as BF16 (the low-latency combine weights;
  * the normal combine is a plain sum). One launch runs both phases with a grid sync between; hook
  * mode launches them apart.
@@ -21,7 +23,7 @@ import { bf16FromF32Bits } from '../../kernels/bf16.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { TaskBody } from '../../sim/task.js';
 import type { SmClock } from '../sm-clock.js';
-import { gridSyncUs, isP2p, issueInOrder, qpOf, smClocks, type WarpSend } from './common.js';
+import { gridSyncUs, isP2p, issueInOrder, LlNic, qpOf, smClocks, type WarpSend } from './common.js';
 import {
   combineMessageBytes, LL_BUF, LL_LOCAL, llCombineSrc, llCombineX, llOut, llTopk, llWeights, lowLatencySizes, PHASE_RECV, PHASE_SEND,
   setOffsets, type LlArgs,
@@ -33,6 +35,8 @@ interface State {
   slot: number;
   off: { signal: number; send: number; recv: number };
   clocks: SmClock[];
+  /** The NIC's streams: each warp group's rows back to one rank. */
+  nic: LlNic;
   sendEndUs: number;
 }
 
@@ -49,7 +53,8 @@ function* sendGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody
   const clock = st.clocks[(i / a.launch.numWarpGroups) | 0]!;
   const p2p = isP2p(ctx, dst);
   const bytes = combineMessageBytes(H);
-  const opts = p2p ? undefined : { qp: qpOf(le) };
+  const qp = qpOf(le);
+  const hw = ctx.hardware;
   const x = a.sizesOnly ? null : ctx.region(llCombineX(a.set));
   const srcTok = a.sizesOnly ? null : new Int32Array(ctx.region(llCombineSrc(a.set)).buffer);
   const peer = ctx.peerRegion(dst, LL_BUF);
@@ -59,22 +64,27 @@ function* sendGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody
     for (let j = r0; j < Math.min(n, r0 + W); j++) {
       // NVLink stores straight to the peer; or a copy into the send buffer and a work request.
       const doneUs = p2p
-        ? clock.copy(ctx, 'LL combine send', bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
-        : clock.copy(ctx, 'LL combine send', bytes, 'hbm', 1) + ctx.hardware.ibMessageUs;
+        ? clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
+        : clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, 'hbm', 1, hw.ibMessageUs);
       const row = le * R * a.maxTokens + begin + j;
+      const put = (o?: { qp: number; ack: boolean }) =>
+        x && srcTok ? ctx.put(peer, st.off.recv + (ge * a.maxTokens + srcTok[row]!) * st.slot, x, row * bytes, bytes, o) : ctx.send(dst, bytes, o);
       sends.push({
         doneUs,
-        issue: () => {
-          if (x && srcTok) ctx.put(peer, st.off.recv + (ge * a.maxTokens + srcTok[row]!) * st.slot, x, row * bytes, bytes, opts);
-          else ctx.send(dst, bytes, opts);
-        },
+        issue: p2p ? () => put() : () => st.nic.write(ctx, i, n, qp, dst, (ack) => put({ qp, ack })),
       });
     }
     yield* issueInOrder(ctx, sends);
   }
   yield ctx.untilAtLeast(ctx.region(LL_LOCAL), a.numExperts, 1);
-  yield ctx.sleep(p2p ? ctx.hardware.nvlinkMessageUs : ctx.hardware.ibMessageUs);
-  ctx.atomicAdd(peer, st.off.signal + ge * 4, 1, opts);
+  if (p2p) {
+    // A release store (sys scope), behind the rows on the NVLink stream.
+    yield ctx.sleep(hw.nvlinkMessageUs);
+    ctx.atomicAdd(peer, st.off.signal + ge * 4, 1);
+  } else {
+    yield ctx.sleep(hw.ibMessageUs);
+    st.nic.atomicAfter(ctx, i, n, peer, st.off.signal + ge * 4, 1, qp);
+  }
 }
 
 function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
@@ -115,11 +125,12 @@ function* reduceSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody 
   const accBits = new Uint32Array(acc.buffer);
   const f = new Float32Array(1);
   const fb = new Uint32Array(f.buffer);
-  const rate = ctx.hardware.smReduceGBps * 1e3;
+  // DeepEP's threads below hidden / 8 reduce, one int4 of 8 channels each.
+  const warps = Math.max(1, Math.ceil(H / 256));
   for (let t = s; t < st.T; t += a.launch.numSms) {
     let valid = 0;
     for (let k = 0; k < K; k++) if (topk[t * K + k]! >= 0) valid++;
-    yield ctx.sleep(st.clocks[s]!.busy(ctx, 'LL combine reduce', (valid * 2 * H) / rate));
+    yield ctx.sleep(st.clocks[s]!.reduceRows(ctx, 'LL combine reduce', valid * 2 * H, warps));
     if (!out || !w) continue;
     acc.fill(0);
     for (let k = 0; k < K; k++) {
@@ -143,7 +154,7 @@ defineOp<LlArgs>({
     if (a.phases & PHASE_SEND) ctx.region(LL_LOCAL).i32.fill(0);
     const st: State = {
       T: a.numTokens[ctx.rank]!, epr: a.numExperts / ctx.numRanks, slot: sizes.combineSlot, off: setOffsets(sizes, a.set),
-      clocks: smClocks(a), sendEndUs: -1,
+      clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1,
     };
     ctx.state['ll'] = st;
   },

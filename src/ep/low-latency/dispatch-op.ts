@@ -6,19 +6,23 @@
  * **Send phase.** Each SM takes the tokens `sm, sm + numSms, ...`. Per token, the SM's warps (all but
  * the last) cast the BF16 row to FP8 per 128 channels (amax, scale, optional power-of-two scale) into
  * the token's message in the send buffer: `16 B header | hidden FP8 | hidden/128 float scales`
- * (7,408 B at hidden 7168; BF16: `16 B | 2 x hidden`). Then warp k < topk takes the token's k-th
- * expert, claims a slot of that expert (token order here) and sends the message to
- * `recv[localExpert][srcRank][slot]` of the expert's rank: a warp copy of NVLink stores to a peer of
- * the same node (the warp's bytes in flight over the NVLink latency), or one RDMA write posted on the
- * queue pair of that local expert across nodes. The next token's cast waits for the sends (a block
- * barrier). SM 0 zeroes the next buffer set's signals first. After its tokens, the warp group owning
- * global expert e waits until every send of this rank to e is issued, then sends the count as
- * `-n-1`: a release store over NVLink, or a remote atomic on the expert's queue pair, ordered after
- * the writes.
+ * (7,408 B at hidden 7168; BF16: `16 B | 2 x hidden`): the SM reads the BF16 row and writes the
+ * message, each lane one 16 B load, so one round trip of HBM. Then warp k < topk takes the token's
+ * k-th expert, claims a slot of that expert with an atomic add on a counter in local memory (one
+ * round trip; slots in token order here) and sends the message to `recv[localExpert][srcRank][slot]`
+ * of the expert's rank: a warp copy of NVLink stores to a peer of the same node (the warp's bytes in
+ * flight over the NVLink latency), then the release of the expert's finish counter (the fence and
+ * release an NVLink send pays, `nvlinkMessageUs`); or one RDMA write posted on the queue pair of
+ * that local expert across nodes (`ibMessageUs` on the warp, the NIC starting it a doorbell later).
+ * The next token's cast waits for the sends (a block barrier). SM 0 zeroes the next buffer set's
+ * signals first. After its tokens, the warp group owning global expert e waits until every send of
+ * this rank to e is issued, then sends the count as `-n-1`: a release store over NVLink, or a remote
+ * atomic on the expert's queue pair, which leaves once the writes are acknowledged ({@link LlNic}).
  *
  * **Receive phase.** The warp group of each (local expert, source rank) polls the count in its own
- * memory, then its warps copy the rows (payload, scales, source token) from the receive buffer into
- * `packed[localExpert][maxTokens * ranks]`. One launch runs both phases with a grid sync between;
+ * memory, reserves its rows with an atomic add on the expert's packed count (one round trip), then
+ * its warps copy the rows (payload, scales, source token), one token per warp at a time, from the
+ * receive buffer into `packed[localExpert][maxTokens * ranks]`. One launch runs both phases with a grid sync between;
  * hook mode launches them apart, so no SM is held while data is in flight.
  *
  * Packed rows are placed by source rank (each source's rows at the sum of the lower sources'
@@ -32,7 +36,7 @@ import { quantizePerTile } from '../../kernels/quantize.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { TaskBody } from '../../sim/task.js';
 import type { SmClock } from '../sm-clock.js';
-import { gridSyncUs, isP2p, issueInOrder, qpOf, smClocks, type WarpSend } from './common.js';
+import { gridSyncUs, isP2p, issueInOrder, LlNic, qpOf, smClocks, type WarpSend } from './common.js';
 import {
   dispatchMessageBytes, LL_BUF, LL_HEADER_BYTES, LL_LOCAL, LL_SCALE_GROUP, llPacked, llTopk, llX, lowLatencySizes, packedOffsets,
   PHASE_RECV, PHASE_SEND, setOffsets, type LlArgs,
@@ -49,6 +53,8 @@ interface State {
   /** Messages this rank sends to each global expert. */
   perExpert: Int32Array;
   clocks: SmClock[];
+  /** The NIC's streams: this rank's writes to each global expert. */
+  nic: LlNic;
   sendEndUs: number;
 }
 
@@ -78,10 +84,15 @@ function* countSender(ctx: RankContext, a: LlArgs, st: State, e: number): TaskBo
   // The clean of the next set comes first (DeepEP's FINISHED_SUM_TAG gate), then all sends to e.
   yield ctx.untilAtLeast(local, a.numExperts, 1);
   if (n > 0) yield ctx.untilAtLeast(local, e, n);
-  const p2p = isP2p(ctx, dst);
-  yield ctx.sleep(p2p ? ctx.hardware.nvlinkMessageUs : ctx.hardware.ibMessageUs);
   const at = st.off.signal + (le * R + ctx.rank) * 4;
-  ctx.atomicAdd(ctx.peerRegion(dst, LL_BUF), at, -n - 1, p2p ? undefined : { qp: qpOf(le) });
+  if (isP2p(ctx, dst)) {
+    // A release store (sys scope), behind the data on the NVLink stream.
+    yield ctx.sleep(ctx.hardware.nvlinkMessageUs);
+    ctx.atomicAdd(ctx.peerRegion(dst, LL_BUF), at, -n - 1);
+  } else {
+    yield ctx.sleep(ctx.hardware.ibMessageUs);
+    st.nic.atomicAfter(ctx, e, n, ctx.peerRegion(dst, LL_BUF), at, -n - 1, qpOf(le));
+  }
 }
 
 function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
@@ -92,14 +103,18 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
   const buf = ctx.region(LL_BUF);
   const x = a.sizesOnly ? null : new Uint16Array(ctx.region(llX(a.set)).buffer, 0, st.T * a.hidden);
   const msg = st.msg;
+  const hw = ctx.hardware;
+  const castWarps = G * W - 1;
+  const rowBytes = 2 * a.hidden;
   if (s === 0) {
     // DeepEP's first SM zeroes the next buffer set's signals (its last warp), before any count goes out.
     yield ctx.sleep(clock.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
     ctx.store(local, a.numExperts, 1);
   }
   for (let t = s; t < st.T; t += S) {
-    // The cast: every warp of the SM but the last, into the token's message in the send buffer.
-    yield ctx.sleep(clock.copy(ctx, 'LL cast', msg, 'hbm', G * W - 1));
+    // The cast: every warp of the SM but the last reads its share of the BF16 row (a 16 B load per
+    // lane), computes the per-128 amax and scale, and writes the message into the send buffer.
+    yield ctx.sleep(clock.copyRows(ctx, 'LL cast', rowBytes, msg, rowBytes / castWarps, 'hbm', castWarps));
     const src = st.off.send + t * msg;
     if (x) castToken(a, x, t, buf.u8, src);
     const sends: WarpSend[] = [];
@@ -110,17 +125,26 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
       const le = e - dst * st.epr;
       const slot = st.slots[t * a.topk + k]!;
       const p2p = isP2p(ctx, dst);
-      // Warp k: a copy of NVLink stores (its own HBM for itself), or one RDMA work request.
-      const doneUs = p2p ? clock.copy(ctx, 'LL send', msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1) : ctx.hardware.ibMessageUs;
+      // Warp k claims the slot (an atomic add in local memory), then copies the message as NVLink
+      // stores (its own HBM for itself) and releases the expert's finish counter, or posts one RDMA
+      // work request.
+      const doneUs = hw.hbmLatencyUs + (p2p ? clock.copyRows(ctx, 'LL send', msg, msg, msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1, hw.nvlinkMessageUs) : hw.ibMessageUs);
       const dstOff = st.off.recv + ((le * R + ctx.rank) * a.maxTokens + slot) * msg;
-      const opts = p2p ? undefined : { qp: qpOf(le) };
+      const peer = ctx.peerRegion(dst, LL_BUF);
+      const total = st.perExpert[e]!;
       sends.push({
         doneUs,
-        issue: () => {
-          if (x) ctx.put(ctx.peerRegion(dst, LL_BUF), dstOff, buf, src, msg, opts);
-          else ctx.send(dst, msg, opts);
-          ctx.addLocal(local, e, 1);
-        },
+        issue: p2p
+          ? () => {
+              if (x) ctx.put(peer, dstOff, buf, src, msg);
+              else ctx.send(dst, msg);
+              ctx.addLocal(local, e, 1);
+            }
+          : () => {
+              const qp = qpOf(le);
+              st.nic.write(ctx, e, total, qp, dst, (ack) => (x ? ctx.put(peer, dstOff, buf, src, msg, { qp, ack }) : ctx.send(dst, msg, { qp, ack })));
+              ctx.addLocal(local, e, 1);
+            },
       });
     }
     yield* issueInOrder(ctx, sends);
@@ -146,7 +170,11 @@ function* recvGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody
   if (n !== want) fail('E_VERIFY', `low-latency dispatch: rank ${ctx.rank} received a count of ${n} from rank ${src} for local expert ${le}, its routing says ${want}`, { rank: ctx.rank, src, localExpert: le });
   if (n === 0) return;
   const clock = st.clocks[(i / a.launch.numWarpGroups) | 0]!;
-  yield ctx.sleep(clock.copy(ctx, 'LL recv', n * st.msg, 'hbm', a.launch.warpsPerGroup));
+  // Reserve the rows (an atomic add on the expert's packed count), then the group's warps copy one
+  // token each per round: payload, scales and source token, read from the receive buffer and written packed.
+  const W = a.launch.warpsPerGroup;
+  const rowBytes = st.msg - LL_HEADER_BYTES + 4;
+  yield ctx.sleep(ctx.hardware.hbmLatencyUs + clock.copyRows(ctx, 'LL recv', n * st.msg, n * rowBytes, Math.ceil(n / W) * st.msg, 'hbm', Math.min(n, W)));
   if (a.sizesOnly) return;
   const H = a.hidden;
   const P = packedOffsets(st.epr, R, a.maxTokens, H, a.dtype);
@@ -181,7 +209,7 @@ defineOp<LlArgs>({
     if (a.phases & PHASE_SEND) ctx.region(LL_LOCAL).i32.fill(0);
     const st: State = {
       T, epr, msg: dispatchMessageBytes(a.hidden, a.dtype), off: setOffsets(sizes, a.set), slots, topk, perExpert,
-      clocks: smClocks(a), sendEndUs: -1,
+      clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1,
     };
     ctx.state['ll'] = st;
   },

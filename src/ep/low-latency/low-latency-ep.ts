@@ -77,7 +77,7 @@ export interface LowLatencyTiming {
   kernelUs: number;
   /** Per rank, the same. */
   perRankUs: number[];
-  /** Send phase per rank: to the grid sync (one-kernel), or the send kernel (hook). */
+  /** Send phase per rank: to the grid sync (one-kernel), or the send kernel (hook: its SMs posting and copying; the NIC works on after it). */
   sendPerRankUs: number[];
   /** Receive phase per rank: after the grid sync, or the receive kernel (null before `hook()`). */
   recvPerRankUs: number[] | null;
@@ -522,8 +522,9 @@ export class LowLatencyEp {
 
 function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'one-kernel' | 'hook'): LowLatencyTiming {
   const start = k.startUs + launchUs;
-  const perRankUs = k.rankEndUs.map((e) => e - start);
-  const sendPerRankUs = mode === 'hook' ? perRankUs.slice() : k.results.map((x) => x.sendEndUs - start);
+  const sendPerRankUs = k.results.map((x) => x.sendEndUs - start);
+  // Hook mode: the send kernel ends with its SMs' work; the NIC goes on with what they posted.
+  const perRankUs = mode === 'hook' ? sendPerRankUs.slice() : k.rankEndUs.map((e) => e - start);
   const recvPerRankUs = mode === 'hook' ? null : perRankUs.map((t, r) => t - sendPerRankUs[r]!);
   return {
     mode, launchUs, startUs: start, kernelUs: Math.max(...perRankUs), perRankUs, sendPerRankUs, recvPerRankUs,

@@ -5,18 +5,19 @@
  * and the benchmark's defaults and byte counting.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCluster, createExpertParallel, H800, isExpertmeshError, toBF16Array, type Cluster } from '../../../src/index.js';
+import { createCluster, createExpertParallel, H800, isExpertmeshError, toBF16Array, type Cluster, type HardwareProfile } from '../../../src/index.js';
 import { lowLatencyLaunch, lowLatencyRdmaSizeHint, lowLatencySizes } from '../../../src/ep/low-latency/layout.js';
 import { lowLatencyPairBytes, lowLatencyTopk, runLowLatencyBenchmark } from '../../../src/ep/low-latency/benchmark.js';
 import { ACTIVITY_STRIDE, TIMELINE_FIELDS, TIMELINE_STRIDE } from '../../../src/sim/timeline.js';
+import { activityRole } from '../../../src/ep/sm-clock.js';
 
 const clusters: Cluster[] = [];
 afterEach(async () => {
   while (clusters.length > 0) await clusters.pop()!.close();
 });
 
-async function layer(nodes: number, gpus: number, o: { experts?: number; hidden?: number; topk?: number; T?: number; sizesOnly?: boolean; record?: boolean } = {}) {
-  const cluster = await createCluster({ nodes, gpusPerNode: gpus, hardware: H800, workers: 1, transport: 'in-process', recordTimeline: o.record ?? false });
+async function layer(nodes: number, gpus: number, o: { experts?: number; hidden?: number; topk?: number; T?: number; sizesOnly?: boolean; record?: boolean; hw?: HardwareProfile } = {}) {
+  const cluster = await createCluster({ nodes, gpusPerNode: gpus, hardware: o.hw ?? H800, workers: 1, transport: 'in-process', recordTimeline: o.record ?? false });
   clusters.push(cluster);
   const R = nodes * gpus;
   const E = o.experts ?? 2 * R, H = o.hidden ?? 256, K = o.topk ?? 2, T = o.T ?? 6;
@@ -176,6 +177,59 @@ describe('low-latency dispatch and combine', () => {
         checked++;
       }
     expect(checked).toBeGreaterThan(0);
+  });
+});
+
+describe('low-latency kernels on the SM and NIC models', () => {
+  // Two experts on two GPUs: 2 SMs of 32 warps (31 cast), 8 tokens per rank, so 4 per SM; top-1,
+  // every token to the other rank's expert.
+  const shape = { experts: 2, topk: 1, T: 8, hidden: 256, sizesOnly: true };
+  const toPeer = [new Int32Array(8).fill(1), new Int32Array(8).fill(0)];
+
+  it('the cast is charged by the SM law: the BF16 row read at the per-SM read rate, and halving that rate doubles it and slows the send kernel', async () => {
+    const castUs: number[][] = [];
+    const sendUs: number[] = [];
+    for (const readGBps of [0.5, 0.25]) {
+      const { cluster, ep } = await layer(1, 2, { ...shape, record: true, hw: { ...H800, smHbmReadGBps: readGBps } });
+      const d = await ep.lowLatencyDispatch({ topkIdx: toPeer, returnRecvHook: true });
+      sendUs.push(d.timing.sendPerRankUs[0]!);
+      const acts = await cluster.takeActivities();
+      const casts: number[] = [];
+      for (let i = 0; i < acts.length; i += ACTIVITY_STRIDE) if (activityRole(acts[i + 4]!) === 'LL cast') casts.push(acts[i + 1]! - acts[i]!);
+      castUs.push(casts);
+      await d.hook();
+    }
+    // One cast per token (2 ranks x 8), each 2 x 256 B = 512 B read: 1.024 us at 0.5 GB/s, 2.048 us at 0.25.
+    expect(castUs[0]).toHaveLength(16);
+    for (const t of castUs[0]!) expect(t).toBeCloseTo(1.024, 9);
+    for (const t of castUs[1]!) expect(t).toBeCloseTo(2.048, 9);
+    // The send kernel is the SM's 4 tokens in turn: it grows by at least 4 x 1.024 us.
+    expect(sendUs[1]! - sendUs[0]!).toBeGreaterThanOrEqual(4 * 1.024 - 1e-9);
+  });
+
+  it('a cast whose row fits in the warps\' bytes in flight still waits one HBM round trip', async () => {
+    const send = async (hbmLatencyUs: number) => {
+      const { ep } = await layer(1, 2, { ...shape, hw: { ...H800, hbmLatencyUs } });
+      const d = await ep.lowLatencyDispatch({ topkIdx: toPeer, returnRecvHook: true });
+      await d.hook();
+      return d.timing.sendPerRankUs[0]!;
+    };
+    // Per token: the cast's round trip and the slot claim's atomic, each hbmLatencyUs (the sends
+    // themselves go over NVLink, whose latency is unchanged): 4 tokens x 2 x 0.5 us more; plus SM 0's
+    // zeroing of the other set's 2 x 4 B of signals first (one warp, 8 B x 0.5 us / 4096 B in flight).
+    expect((await send(1.1)) - (await send(0.6))).toBeCloseTo(4 * 2 * 0.5 + (8 * 0.5) / 4096, 9);
+  });
+
+  it('a count sent over RDMA leaves once its writes are acknowledged: 1 us more of IB latency costs the dispatch 3 us (data, acknowledgement, atomic)', async () => {
+    const kernel = async (ibLatencyUs: number, ibDoorbellUs = 1) => {
+      const { ep } = await layer(2, 1, { ...shape, hw: { ...H800, ibLatencyUs, ibDoorbellUs } });
+      const d = await ep.lowLatencyDispatch({ topkIdx: toPeer });
+      return d.timing.perRankUs[0]!;
+    };
+    const base = await kernel(2.5);
+    expect((await kernel(3.5)) - base).toBeCloseTo(3, 6);
+    // The doorbell delays the writes and the count alike.
+    expect((await kernel(2.5, 2)) - base).toBeCloseTo(1, 6);
   });
 });
 

@@ -4,7 +4,7 @@
  * link which binds speeds the kernel when doubled while one which does not bind leaves it alone.
  */
 import { describe, expect, it } from 'vitest';
-import { BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, copyBounds, SmClock } from '../../../src/ep/sm-clock.js';
+import { BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, copyBounds, rowCopyBounds, SmClock } from '../../../src/ep/sm-clock.js';
 import { H800, type HardwareProfile } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import { runDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
@@ -76,6 +76,34 @@ describe('SM copy bounds', () => {
     }
     expect(a).toBeCloseTo(19, 9);
     expect(b).toBeCloseTo(20, 9);
+  });
+});
+
+describe('per-warp row copies (the low-latency kernels)', () => {
+  it('a warp waits whole round trips of its destination: one for bytes that fit in its window, more beyond', () => {
+    // 512 B per warp (a row split over the warps) < 1024 B in flight: one HBM round trip, 0.5 us.
+    expect(rowCopyBounds(HW, 14_336, 7_408, 512, 'hbm', 28, 32).ownUs).toBeCloseTo(0.5, 9);
+    // One warp with a 4,096 B message over NVLink: 4 windows of 1,024 B, 4 x 1 us.
+    expect(rowCopyBounds(HW, 4096, 4096, 4096, 'nvlink', 1, 32).ownUs).toBeCloseTo(4, 9);
+    // Spread evenly with more than a window per warp it is the MLP law of copyBounds.
+    expect(rowCopyBounds(HW, 30_720, 30_720, 10_240, 'nvlink', 3, 24).ownUs).toBeCloseTo(copyBounds(HW, 30_720, 'nvlink', 3, 24).ownUs, 9);
+  });
+
+  it('the SM reads at its read rate and writes at its write rate, each its own bytes', () => {
+    // 20,000 B read at 200 GB/s = 0.1 us; 10,000 B written at 50 GB/s = 0.2 us; issue 20,000 B at 100 GB/s = 0.2 us.
+    const b = rowCopyBounds({ ...HW, smIssueGBps: 400 }, 20_000, 10_000, 100, 'hbm', 1, 32);
+    expect(b.smUs).toBeCloseTo(0.2, 9);
+    expect(b.bound).toBe(BOUND_HBM);
+    // Reading twice the bytes at a quarter of the write rate: the read binds, 40,000 B at 12.5 GB/s = 3.2 us.
+    expect(rowCopyBounds({ ...HW, smHbmReadGBps: 12.5 }, 40_000, 10_000, 100, 'hbm', 1, 32).smUs).toBeCloseTo(3.2, 9);
+  });
+
+  it('a top-k reduction waits at least one HBM round trip, and the SM its reduce rate', () => {
+    const ctx = fakeCtx({ ...HW, smReduceGBps: 100 });
+    // 8 rows x 512 B = 4,096 B over 4 warps: 1,024 B each, one window, one round trip of 0.5 us; SM 0.041 us.
+    expect(new SmClock(0, 0, 32).reduceRows(ctx, 'LL combine reduce', 4096, 4)).toBeCloseTo(0.5, 9);
+    // 8 x 14,336 B over 28 warps: 4,096 B each, 4 windows = 2 us; the SM reduces 114,688 B at 100 GB/s = 1.147 us.
+    expect(new SmClock(0, 0, 32).reduceRows(ctx, 'LL combine reduce', 114_688, 28)).toBeCloseTo(2, 9);
   });
 });
 
