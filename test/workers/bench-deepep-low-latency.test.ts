@@ -32,6 +32,9 @@ describe('expertmesh bench deepep --mode low-latency', () => {
       expect(j[k].sendUs).toBeGreaterThan(0);
       expect(j[k].recvUs).toBeGreaterThan(0);
       expect(j[k].minTimeUs).toBeLessThanOrEqual(j[k].maxTimeUs);
+      expect(j[k].meanTimeUs).toBeGreaterThanOrEqual(j[k].minTimeUs);
+      expect(j[k].meanTimeUs).toBeLessThanOrEqual(j[k].maxTimeUs);
+      expect(j[k].firstTimeUs).toBeGreaterThan(0);
     }
   }, 120_000);
 

@@ -159,7 +159,7 @@ defineOp<LlArgs>({
     ctx.state['ll'] = st;
   },
   *task(ctx, a) {
-    yield ctx.sleep(ctx.hardware.kernelLaunchUs);
+    yield ctx.sleep(ctx.hardware.kernelLaunchUs + (a.launchDelayUs?.[ctx.rank] ?? 0));
     const st = ctx.state['ll'] as State;
     const S = a.launch.numSms;
     if (a.phases & PHASE_SEND) {

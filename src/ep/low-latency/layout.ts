@@ -161,4 +161,6 @@ export interface LlArgs {
    */
   recvCount: Int32Array[];
   recvBegin: Int32Array[];
+  /** Per rank, how long after the others' launch the rank's kernel launches (back-to-back streams); null for none. */
+  launchDelayUs: number[] | null;
 }

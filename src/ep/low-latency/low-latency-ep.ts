@@ -48,6 +48,13 @@ export interface LowLatencyDispatchInput {
   ue8m0?: boolean;
   /** Launch the send phase only and return a hook that runs the receive phase (default false). */
   returnRecvHook?: boolean;
+  /**
+   * Per rank, how long after the call the rank's kernel launches (default 0 for every rank). Each
+   * rank runs its kernels back to back on its own stream, so a kernel starts when the rank's
+   * previous one ended: pass each rank's previous end (`timing.endPerRankUs` minus its least) to
+   * time the kernel as DeepEP's test does, with the ranks apart as the previous kernel left them.
+   */
+  launchDelayUs?: number[];
 }
 
 /** What one rank received, packed per local expert as DeepEP's `packed_recv_x`. */
@@ -81,6 +88,10 @@ export interface LowLatencyTiming {
   sendPerRankUs: number[];
   /** Receive phase per rank: after the grid sync, or the receive kernel (null before `hook()`). */
   recvPerRankUs: number[] | null;
+  /** Per rank, the launch delay the call was given (0 without). */
+  delayPerRankUs: number[];
+  /** Per rank, when its kernel ended (one-kernel) or its send kernel (hook), from `startUs`: its delay plus its time. */
+  endPerRankUs: number[];
   /** Slowest rank's send phase and receive phase. */
   sendUs: number;
   recvUs: number | null;
@@ -126,6 +137,8 @@ export interface LowLatencyCombineInput {
   topkWeights?: ArrayLike<number>[];
   handle: LowLatencyHandle;
   returnRecvHook?: boolean;
+  /** As `LowLatencyDispatchInput.launchDelayUs`. */
+  launchDelayUs?: number[];
 }
 
 /** Result of `lowLatencyCombine`. In hook mode `x` is filled by `hook()`. */
@@ -295,11 +308,22 @@ export class LowLatencyEp {
     return { count, begin };
   }
 
-  private args(numTokens: number[], set: number, phases: number, dtype: DispatchDtype, ue8m0: boolean, p: { count: Int32Array[]; begin: Int32Array[] }): LlArgs {
+  private args(numTokens: number[], set: number, phases: number, dtype: DispatchDtype, ue8m0: boolean, p: { count: Int32Array[]; begin: Int32Array[] }, delay: number[] | null = null): LlArgs {
     return {
       numExperts: this.shape.numExperts, topk: this.shape.topk, hidden: this.shape.hidden, maxTokens: this.maxTokens, numTokens, dtype, ue8m0,
-      sizesOnly: this.shape.sizesOnly, set, phases, launch: this.launch, recvCount: p.count, recvBegin: p.begin,
+      sizesOnly: this.shape.sizesOnly, set, phases, launch: this.launch, recvCount: p.count, recvBegin: p.begin, launchDelayUs: delay,
     };
+  }
+
+  /** The launch delays of a call: one finite non-negative number per rank, or null. */
+  private checkDelay(d: unknown, where: string): number[] | null {
+    if (d === undefined) return null;
+    this.checkPerRank(d, 'launchDelayUs', where);
+    (d as unknown[]).forEach((v, r) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+        fail('E_ARGUMENT', `${where}: launchDelayUs[${r}] must be a finite number >= 0 (us), got ${showValue(v)}`, { argument: `launchDelayUs[${r}]`, value: v });
+    });
+    return (d as number[]).slice();
   }
 
   private writeTopk(set: number, topkIdx: Int32Array[]): void {
@@ -322,6 +346,7 @@ export class LowLatencyEp {
     for (const [k, v] of [['useFp8', useFp8], ['ue8m0', ue8m0], ['returnRecvHook', hookMode]] as const)
       if (typeof v !== 'boolean') fail('E_ARGUMENT', `${where}: '${k}' must be a boolean, got ${showValue(v)}`, { argument: k });
     if (ue8m0 && !useFp8) fail('E_ARGUMENT', `${where}: ue8m0 scales need useFp8`, { argument: 'ue8m0' });
+    const delay = this.checkDelay(input.launchDelayUs, where);
     const real = !this.shape.sizesOnly;
     if (real) {
       this.checkPerRank(input.x, 'x', where);
@@ -353,8 +378,8 @@ export class LowLatencyEp {
     }));
     const phases = hookMode ? PHASE_SEND : PHASE_SEND | PHASE_RECV;
     const launchUs = c.config.hardware.kernelLaunchUs;
-    const k = await c.run<{ sendEndUs: number }>('ep.ll.dispatch', this.args(numTokens, set, phases, dtype, ue8m0, p), run);
-    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel');
+    const k = await c.run<{ sendEndUs: number }>('ep.ll.dispatch', this.args(numTokens, set, phases, dtype, ue8m0, p, delay), run);
+    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel', delay);
     const result = {
       kind: 'low-latency-dispatch' as const, recv: [] as LowLatencyRecv[], recvCount, handle, timing, received: false,
       hook: async (_run?: RunOptions) => {},
@@ -409,6 +434,7 @@ export class LowLatencyEp {
     if (real && h.srcInfo === null) fail('E_ARGUMENT', `${where}: dispatch #${h.id} has not received yet: call its hook() first`, { argument: 'handle' });
     const hookMode = input.returnRecvHook ?? false;
     if (typeof hookMode !== 'boolean') fail('E_ARGUMENT', `${where}: 'returnRecvHook' must be a boolean, got ${showValue(hookMode)}`, { argument: 'returnRecvHook' });
+    const delay = this.checkDelay(input.launchDelayUs, where);
     const topkIdx = input.topkIdx ?? h.topkIdx;
     const numTokens = this.checkTopk(topkIdx, where);
     topkIdx.forEach((t, r) => {
@@ -453,8 +479,8 @@ export class LowLatencyEp {
     const p = { count: h.recvCount, begin: h.recvBegin };
     const launchUs = c.config.hardware.kernelLaunchUs;
     const phases = hookMode ? PHASE_SEND : PHASE_SEND | PHASE_RECV;
-    const k = await c.run<{ sendEndUs: number }>('ep.ll.combine', this.args(numTokens, set, phases, 'bf16', false, p), run);
-    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel');
+    const k = await c.run<{ sendEndUs: number }>('ep.ll.combine', this.args(numTokens, set, phases, 'bf16', false, p, delay), run);
+    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel', delay);
     const result = { kind: 'low-latency-combine' as const, x: [] as Uint16Array[], timing, received: false, hook: async (_run?: RunOptions) => {} };
     const finish = () => {
       result.received = true;
@@ -520,14 +546,16 @@ export class LowLatencyEp {
   }
 }
 
-function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'one-kernel' | 'hook'): LowLatencyTiming {
+function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'one-kernel' | 'hook', delay: number[] | null): LowLatencyTiming {
   const start = k.startUs + launchUs;
-  const sendPerRankUs = k.results.map((x) => x.sendEndUs - start);
+  const delayPerRankUs = k.rankEndUs.map((_, r) => delay?.[r] ?? 0);
+  const sendPerRankUs = k.results.map((x, r) => x.sendEndUs - start - delayPerRankUs[r]!);
   // Hook mode: the send kernel ends with its SMs' work; the NIC goes on with what they posted.
-  const perRankUs = mode === 'hook' ? sendPerRankUs.slice() : k.rankEndUs.map((e) => e - start);
+  const perRankUs = mode === 'hook' ? sendPerRankUs.slice() : k.rankEndUs.map((e, r) => e - start - delayPerRankUs[r]!);
   const recvPerRankUs = mode === 'hook' ? null : perRankUs.map((t, r) => t - sendPerRankUs[r]!);
   return {
     mode, launchUs, startUs: start, kernelUs: Math.max(...perRankUs), perRankUs, sendPerRankUs, recvPerRankUs,
+    delayPerRankUs, endPerRankUs: perRankUs.map((t, r) => t + delayPerRankUs[r]!),
     sendUs: Math.max(...sendPerRankUs), recvUs: recvPerRankUs ? Math.max(...recvPerRankUs) : null, events: k.events, windows: k.windows,
   };
 }

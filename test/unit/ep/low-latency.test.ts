@@ -220,6 +220,22 @@ describe('low-latency kernels on the SM and NIC models', () => {
     expect((await send(1.1)) - (await send(0.6))).toBeCloseTo(4 * 2 * 0.5 + (8 * 0.5) / 4096, 9);
   });
 
+  it("a rank launched late holds up its peers' kernels, not its own (DeepEP's ranks run their kernels back to back)", async () => {
+    const { ep } = await layer(1, 2, shape);
+    const aligned = await ep.lowLatencyDispatch({ topkIdx: toPeer });
+    const late = await ep.lowLatencyDispatch({ topkIdx: toPeer, launchDelayUs: [0, 5] });
+    // Rank 0 waits for rank 1's tokens, which leave 5 us later (less the little of it rank 0 spent
+    // on its own sends anyway); rank 1's own kernel is as before.
+    const grew = late.timing.perRankUs[0]! - aligned.timing.perRankUs[0]!;
+    expect(grew).toBeGreaterThan(4);
+    expect(grew).toBeLessThanOrEqual(5 + 1e-9);
+    expect(late.timing.perRankUs[1]!).toBeCloseTo(aligned.timing.perRankUs[1]!, 6);
+    expect(late.timing.endPerRankUs[1]! - late.timing.perRankUs[1]!).toBe(5);
+    expect(late.timing.delayPerRankUs).toEqual([0, 5]);
+    for (const bad of [[0, -1], [0, Number.NaN], [0]])
+      expect((await code(() => ep.lowLatencyDispatch({ topkIdx: toPeer, launchDelayUs: bad }))).code).toBe('E_ARGUMENT');
+  });
+
   it('a count sent over RDMA leaves once its writes are acknowledged: 1 us more of IB latency costs the dispatch 3 us (data, acknowledgement, atomic)', async () => {
     const kernel = async (ibLatencyUs: number, ibDoorbellUs = 1) => {
       const { ep } = await layer(2, 1, { ...shape, hw: { ...H800, ibLatencyUs, ibDoorbellUs } });
