@@ -22,8 +22,8 @@
  * **Receive phase.** The warp group of each (local expert, source rank) polls the count in its own
  * memory, reserves its rows with an atomic add on the expert's packed count (one round trip), then
  * its warps copy the rows (payload, scales, source token), one token per warp at a time, from the
- * receive buffer into `packed[localExpert][maxTokens * ranks]`. One launch runs both phases with a grid sync between;
- * hook mode launches them apart, so no SM is held while data is in flight.
+ * receive buffer into `packed[localExpert][maxTokens * ranks]`. One launch runs both phases with a
+ * grid sync between; hook mode launches them apart, so no SM is held while data is in flight.
  *
  * Packed rows are placed by source rank (each source's rows at the sum of the lower sources'
  * counts): DeepEP reserves them with an atomic add in arrival order, which a GPU does not make
