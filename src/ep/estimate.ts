@@ -42,25 +42,25 @@ export interface EpRunShape {
  *
  * - **per (token, destination rank) pair**: the chunks that carry the token's rows, their tail
  *   signals and the credits and acknowledgements of the credit-controlled links (and, internode,
- *   the NIC's posting and doorbell). Measured (`bench deepep`, sizes only, default configs, slope
- *   over tokens): one node 1.5 (8 ranks, 128 -> 256 tokens); two nodes 3.8 (16 ranks, 128 -> 1024);
- *   four and more nodes, where every token is also forwarded from its RDMA rank over NVLink, 15.0
- *   (32 ranks, 128 -> 512) and 16.2 (64 ranks, 64 -> 256): 15.5 is used.
+ *   the NIC's posting and doorbell). Measured (`bench deepep`, sizes only, default configs, one
+ *   worker, slope over tokens) with the links' work done once per instant and engine: one node 0.8
+ *   (8 ranks, 128 -> 256 tokens); two nodes 2.9 (16 ranks, 128 -> 512); four and more nodes, where
+ *   every token is also forwarded from its RDMA rank over NVLink, 8.9 (32 ranks, 128 -> 512; 64
+ *   ranks not re-measured: 16.2 against 15.0 at 32 before).
  * - **per (rank, channel, peer rank)**: what every channel does for every peer whatever the tokens
  *   (notify counts, head and tail updates, the last empty chunk and its wake-ups): the intercept of
- *   the same measurements: 17 on one node (8 ranks: 13k events at zero tokens), 20 on two (16
- *   ranks: 63k), about 11 from four nodes on (32 ranks: 115k; 64 ranks: 615k).
+ *   the same measurements: 15.6 on one node, 14.4 on two, 9.6 from four nodes on.
  *
  * A resource estimate, not a timing model: it sizes the timeline and is printed by --dry-run;
  * test/workers/bench-deepep.test.ts keeps it within 1.5x of measured counts on small shapes.
  */
 export function eventsPerPair(numNodes: number): number {
-  return numNodes === 1 ? 1.5 : numNodes === 2 ? 3.8 : 15.5;
+  return numNodes === 1 ? 0.8 : numNodes === 2 ? 2.9 : 8.9;
 }
 
 /** Events per (rank, channel, peer rank) of one dispatch + combine, whatever the tokens (see {@link eventsPerPair}). */
 export function eventsPerChannelPeer(numNodes: number): number {
-  return numNodes === 1 ? 17 : numNodes === 2 ? 20 : 11;
+  return numNodes === 1 ? 15.6 : numNodes === 2 ? 14.4 : 9.6;
 }
 /** Bytes of one timeline record as flat rows (12 float64 fields). */
 const TIMELINE_RECORD_BYTES = 12 * 8;

@@ -19,13 +19,14 @@ import { FLAG_NO_DATA, FLAG_WANT_ACK, PacketColumns } from '../transport/packets
 import {
   C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T, C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ,
   C_OP, C_PAIR_SEQ, C_PATH, C_QP, C_RATE, C_SIG_OFFSET, C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE,
-  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_CREDIT, EV_LOCAL_DELIVER, EV_SETTLE, EV_NEWS, EV_PORT, EV_RECV_PORT,
+  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_LOCAL_DELIVER, EV_SETTLE,
   EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_CREDIT, PKT_EGRESS_DONE,
   PKT_INGRESS_START, PKT_RATE, PKT_READ, PKT_READ_REPLY, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, QP_SLOTS, WAIT_COUNTER,
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import { EventQueue } from './event-queue.js';
 import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, type SendHost } from './flow-port.js';
+import { DueHeap } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
 import { describeWait, Task, type KernelTag, type TaskBody, type TaskGroup } from './task.js';
@@ -43,43 +44,46 @@ export interface EngineShape {
 }
 
 /**
- * Event keys of end-of-instant port settles (and port timers): rank slot 4095 (the last) with seqs
- * from 2^31 up, so they sort after every rank's own events of the instant (rank 4095's own seqs stay
- * far below 2^31).
+ * The event key of an instant's link work (its port settles and timers, the news and credits due
+ * then): rank slot 4095 (the last) with seq 2^31, after every rank's own events of the instant
+ * (rank 4095's own seqs stay far below 2^31).
  */
 const SETTLE_RANK = 4095;
 const SETTLE_SEQ = 2 ** 31;
+const SEQ_SPAN = 2 ** 32;
 
 /**
- * News for the receiver ports of one engine (job, NEWS_* kind, rate and receiver stream key per
- * item), or credits for its sender ports (sender rank and stream key per item, one level): one
- * event per batch. Batches are pooled and reused once applied.
+ * News due at the receiver ports of one engine at one instant (job, NEWS_* kind, rate and receiver
+ * stream key per item), or credits due at its sender ports (sender rank, path index, level, sender
+ * stream key and the credit's own ordering key per item). Batches are pooled and reused once applied.
  */
 class FlowBatch {
   n = 0;
-  /** Credits: path index (0 NVLink, 1 IB) of the ports, receiver rank and fair level (bytes/us). */
-  pathIdx = 0;
-  dst = 0;
-  level = 0;
   /** News: the transfer; credits: the sender rank. */
   job = new Int32Array(8);
+  /** News: NEWS_*; credits: path index (0 NVLink, 1 IB). */
   kind = new Uint8Array(8);
+  /** News: the sending rate; credits: the fair level (bytes/us, Infinity: no limit). */
   rate = new Float64Array(8);
   key = new Float64Array(8);
+  /** Credits: the ordering key (rank * 2^32 + seq) the credit was sent under. */
+  ekey = new Float64Array(8);
 
-  push(job: number, kind: number, rate: number, key: number): void {
+  push(job: number, kind: number, rate: number, key: number, ekey = 0): void {
     if (this.n === this.job.length) {
       const c = this.n * 2;
       const j = new Int32Array(c); j.set(this.job); this.job = j;
       const k = new Uint8Array(c); k.set(this.kind); this.kind = k;
       const r = new Float64Array(c); r.set(this.rate); this.rate = r;
       const y = new Float64Array(c); y.set(this.key); this.key = y;
+      const e = new Float64Array(c); e.set(this.ekey); this.ekey = e;
     }
     const i = this.n++;
     this.job[i] = job;
     this.kind[i] = kind;
     this.rate[i] = rate;
     this.key[i] = key;
+    this.ekey[i] = ekey;
   }
 }
 
@@ -124,6 +128,12 @@ export class Engine implements SendHost, RecvHost {
   readonly xf = new TransferTable();
   /** Flow batches and read requests, reused. */
   private readonly batchPool: FlowBatch[] = [];
+  /** Ports by when they are next due (settle or timer); instants with a link event queued. */
+  private readonly due = new DueHeap<SendPort | RecvPort>();
+  private readonly linkQueued = new Set<number>();
+  /** News and credits due at this engine's ports, by instant (applied by that instant's link event). */
+  private readonly newsDue = new Map<number, FlowBatch>();
+  private readonly creditsDue = new Map<number, FlowBatch>();
   private readonly readPool: ReadRequest[] = [];
   private readonly pairSeqOut: Array<Int32Array | undefined>;
   /** Per rank: when its latest local copy is delivered. */
@@ -479,28 +489,89 @@ export class Engine implements SendHost, RecvHost {
 
   // ---------------------------------------------------------------- link flow (docs/hardware.md)
 
-  /** Port timers share the port's settle key: what falls due settles with the rest of its instant. */
-  sendTimer(port: SendPort, time: number, generation: number): void {
-    this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_PORT, generation, port);
+  /**
+   * Link work runs once per instant and engine, at the end of the instant (key SETTLE_RANK,
+   * SETTLE_SEQ): the credits and news due then are applied (in the order they were sent), then
+   * every port due then settles, in port-number order, as if each had an event of its own keyed by
+   * its number. Tasks a settle wakes (deliveries) run before the next port settles, as they would
+   * have: the link event gives way to them and comes back. So the outcome is the same as one event
+   * per news batch, credit batch, settle and timer, and the same however ranks are spread over
+   * workers (news and credits act on ports only, which settle after every rank's event of the
+   * instant; a credit keeps the key it was sent under, see SendPort.credit).
+   */
+  private linkAt(t: number): void {
+    if (this.linkQueued.has(t)) return;
+    this.linkQueued.add(t);
+    this.queue.push(t, SETTLE_RANK, SETTLE_SEQ, EV_SETTLE, 0, null);
   }
 
-  recvTimer(port: RecvPort, time: number, generation: number): void {
-    this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_RECV_PORT, generation, port);
+  /** The port's due time changed: it is due now while dirty, else at its timer. */
+  private reschedule(port: SendPort | RecvPort): void {
+    this.due.set(port, port.dirty ? this.now : port.timerAt);
+    const m = this.due.minTime();
+    if (m < Infinity) this.linkAt(m);
+  }
+
+  settleLater(port: SendPort | RecvPort, _time: number): void {
+    this.reschedule(port);
+  }
+
+  timer(port: SendPort | RecvPort): void {
+    this.reschedule(port);
+  }
+
+  eventKey(): number {
+    return this.queue.popRank * SEQ_SPAN + this.queue.popSeq;
+  }
+
+  /** The link event of the instant `now`. */
+  private linkInstant(): void {
+    const t = this.now;
+    const credits = this.creditsDue.get(t);
+    if (credits !== undefined) {
+      this.creditsDue.delete(t);
+      this.applyCredits(credits);
+    }
+    const news = this.newsDue.get(t);
+    if (news !== undefined) {
+      this.newsDue.delete(t);
+      this.applyNews(news);
+    }
+    const due = this.due;
+    const q = this.queue;
+    // `t` stays queued while ports run (a port due now needs no second event).
+    while (due.size > 0 && due.minTime() === t) {
+      const p = due.pop();
+      p.runDue(t);
+      this.reschedule(p);
+      if (q.size > 0 && q.peekTime() === t) break; // woken tasks first
+    }
+    this.linkQueued.delete(t);
+    const m = due.minTime();
+    if (m < Infinity) this.linkAt(m);
+  }
+
+  /** The batch of news or credits due at this engine at `t` (one per instant, kept in arrival order). */
+  private dueBatch(map: Map<number, FlowBatch>, t: number): FlowBatch {
+    let b = map.get(t);
+    if (b === undefined) {
+      b = this.batch();
+      map.set(t, b);
+      this.linkAt(t);
+    }
+    return b;
   }
 
   /**
    * A sender port's news (starts, rate changes, ends), due at the receivers one latency later.
    * Every item takes its own key (consecutive seqs of the sender); the items for this engine's
-   * receivers travel as one event under the first of their keys, the others as packets. Items for
-   * different receivers are independent and nothing else can sit between consecutive seqs of one
-   * rank, so the outcome is the same however the receivers are spread over workers.
+   * receivers join the news due at that instant, the others travel as packets.
    */
   news(port: SendPort, count: number, time: number): void {
     const src = port.owner;
     const T = this.xf;
     const jobs = port.newsJob, kinds = port.newsKind, rates = port.newsRate;
     let local: FlowBatch | null = null;
-    let localSeq = -1;
     for (let i = 0; i < count; i++) {
       const x = jobs[i]!;
       const kind = kinds[i]!;
@@ -509,10 +580,7 @@ export class Engine implements SendHost, RecvHost {
       else if (kind === NEWS_DONE) T.egressDoneT[x] = time;
       const dst = T.dst[x]!;
       if (this.isLocal(dst)) {
-        if (local === null) {
-          local = this.batch();
-          localSeq = seq;
-        }
+        local ??= this.dueBatch(this.newsDue, time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!);
         local.push(x, kind, rates[i]!, src * QP_SLOTS + T.qp[x]!);
         continue;
       }
@@ -522,7 +590,6 @@ export class Engine implements SendHost, RecvHost {
       // The receiving worker holds its own record from here; this one waits only for an ack.
       if (kind === NEWS_DONE && !(T.flags[x]! & FLAG_WANT_ACK)) T.release(x);
     }
-    if (local !== null) this.queue.push(time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!, src, localSeq, EV_NEWS, 0, local);
   }
 
   /** A flow batch from the pool, empty. */
@@ -532,7 +599,7 @@ export class Engine implements SendHost, RecvHost {
     return b;
   }
 
-  /** Apply a batch of news in order; settle each receiver port once its items of the batch are in. */
+  /** Apply a batch of news in order (each receiver port settles at the end of the instant). */
   private applyNews(b: FlowBatch): void {
     const T = this.xf;
     for (let i = 0; i < b.n; i++) {
@@ -545,15 +612,6 @@ export class Engine implements SendHost, RecvHost {
     this.batchPool.push(b);
   }
 
-  /**
-   * A port changed at `time`: settle it once after every other event of that instant, under a key
-   * of its own past every rank's (pseudo-rank SETTLE_RANK, seq = the port's number), so the same
-   * changes are settled together however ranks are spread over workers.
-   */
-  settleLater(port: SendPort | RecvPort, time: number): void {
-    this.queue.push(time, SETTLE_RANK, SETTLE_SEQ + port.owner * 4 + port.index, EV_SETTLE, 0, port);
-  }
-
   /** A receiver port's credit, due at its senders one latency later (keys as for news). */
   credit(port: RecvPort, count: number, level: number, time: number): void {
     const dst = port.owner;
@@ -562,32 +620,24 @@ export class Engine implements SendHost, RecvHost {
     const t = time + this.links.latencyUs[path]!;
     const keys = port.creditKeys;
     let local: FlowBatch | null = null;
-    let localSeq = -1;
     for (let i = 0; i < count; i++) {
       const key = keys[i]!;
       const src = Math.floor(key / QP_SLOTS);
       const qp = key - src * QP_SLOTS;
       const seq = this.nextSeq(dst);
       if (this.isLocal(src)) {
-        if (local === null) {
-          local = this.batch();
-          local.pathIdx = pathIdx;
-          local.dst = dst;
-          local.level = level;
-          localSeq = seq;
-        }
-        local.push(src, 0, 0, dst * QP_SLOTS + qp);
+        local ??= this.dueBatch(this.creditsDue, t);
+        local.push(src, pathIdx, level, dst * QP_SLOTS + qp, dst * SEQ_SPAN + seq);
         continue;
       }
       this.outbox[this.shape.workerOfRank[src]!]!.push(
         PKT_CREDIT, t, dst, seq, src, dst, 0, 0, OP_PUT, path, 0, -1, -1, -1, -1, 0, time, -1, -1, 0, -1, -1, -1, level === Infinity ? 0 : level, qp, // rate 0: no limit
       );
     }
-    if (local !== null) this.queue.push(t, dst, localSeq, EV_CREDIT, 0, local);
   }
 
   private applyCredits(b: FlowBatch): void {
-    for (let i = 0; i < b.n; i++) this.sendPorts[b.job[i]!]![b.pathIdx]!.credit(b.key[i]!, b.level, this.now);
+    for (let i = 0; i < b.n; i++) this.sendPorts[b.job[i]!]![b.kind[i]!]!.credit(b.key[i]!, b.rate[i]!, this.now, b.ekey[i]!);
     this.batchPool.push(b);
   }
 
@@ -700,16 +750,9 @@ export class Engine implements SendHost, RecvHost {
     const time = c[C_TIME]!, keyRank = c[C_KEY_RANK]!, keySeq = c[C_KEY_SEQ]!, src = c[C_SRC]!, dst = c[C_DST]!, xid = c[C_XID]!;
     const path = c[C_PATH]!, rate = c[C_RATE]!, qp = c[C_QP]!;
     const T = this.xf;
-    let news: FlowBatch | null = null;
-    let credits: FlowBatch | null = null;
     for (let i = 0; i < b.count; i++) {
       const kind = k[i]!;
-      // Consecutive flow packets of one batch (same time and sender, same receiver port or sender
-      // port) become one event, as they would have been on one engine.
-      const j = i - 1;
-      const follows = j >= 0 && time[i] === time[j] && keyRank[i] === keyRank[j] && keySeq[i] === keySeq[j]! + 1 && path[i] === path[j];
-      if (news !== null && !(follows && k[j] !== PKT_CREDIT && dst[i] === dst[j] && (kind === PKT_INGRESS_START || kind === PKT_RATE || kind === PKT_EGRESS_DONE))) news = null;
-      if (credits !== null && !(follows && kind === PKT_CREDIT && rate[i] === rate[j])) credits = null;
+      // Flow packets join the news and credits due at their instant, in the order they were sent.
       switch (kind) {
         case PKT_INGRESS_START:
         case PKT_RATE:
@@ -729,25 +772,14 @@ export class Engine implements SendHost, RecvHost {
             x = this.inbound.get(key)!;
             if (kind === PKT_EGRESS_DONE) T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
           }
-          if (news === null) {
-            news = this.batch();
-            this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_NEWS, 0, news);
-          }
-          news.push(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE, rate[i]!, src[i]! * QP_SLOTS + qp[i]!);
+          this.dueBatch(this.newsDue, time[i]!).push(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE, rate[i]!, src[i]! * QP_SLOTS + qp[i]!);
           break;
         }
-        case PKT_CREDIT: {
-          const pathIdx = path[i] === PATH_NVLINK ? 0 : 1;
-          if (credits === null) {
-            credits = this.batch();
-            credits.pathIdx = pathIdx;
-            credits.dst = dst[i]!;
-            credits.level = rate[i] === 0 ? Infinity : rate[i]!;
-            this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_CREDIT, 0, credits);
-          }
-          credits.push(src[i]!, 0, 0, dst[i]! * QP_SLOTS + qp[i]!);
+        case PKT_CREDIT:
+          this.dueBatch(this.creditsDue, time[i]!).push(
+            src[i]!, path[i] === PATH_NVLINK ? 0 : 1, rate[i] === 0 ? Infinity : rate[i]!, dst[i]! * QP_SLOTS + qp[i]!, keyRank[i]! * SEQ_SPAN + keySeq[i]!,
+          );
           break;
-        }
         case PKT_ACK: {
           const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095))!;
           this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_ACK, x, null);
@@ -826,20 +858,8 @@ export class Engine implements SendHost, RecvHost {
         case EV_TASK:
           this.resume(o as Task, q.popArg);
           break;
-        case EV_PORT:
-          (o as SendPort).onTimer(this.now, q.popArg);
-          break;
-        case EV_RECV_PORT:
-          (o as RecvPort).onTimer(this.now, q.popArg);
-          break;
         case EV_SETTLE:
-          (o as SendPort | RecvPort).settle(this.now);
-          break;
-        case EV_NEWS:
-          this.applyNews(o as FlowBatch);
-          break;
-        case EV_CREDIT:
-          this.applyCredits(o as FlowBatch);
+          this.linkInstant();
           break;
         case EV_LOCAL_DELIVER: {
           const x = q.popArg;

@@ -23,6 +23,7 @@
  * through the port's reused buffers: a port allocates nothing per transfer or per settle.
  */
 import { QP_SLOTS } from '../transport/protocol.js';
+import type { DueItem } from './link-schedule.js';
 import type { FlowJobs } from './transfers.js';
 
 /** Streams per peer rank (one per queue pair): a stream's key is `peer * QP_STREAMS + qp`. */
@@ -33,14 +34,19 @@ export const NEWS_START = 0; // first byte: the transfer joins the receiver's st
 export const NEWS_RATE = 1; // the sending rate changed to `rate`
 export const NEWS_DONE = 2; // last byte sent: nothing more arrives after it
 
-/** Both hosts: settle `port` once at the end of the instant `time` (after every other event then). */
+/**
+ * Both hosts: settle `port` once at the end of the instant `time` (after every other event then);
+ * the port's timer (`timerAt`) moved. A port due (dirty, or its timer reached) is run by
+ * {@link PortStats.runDue}.
+ */
 export interface SettleHost {
   settleLater(port: SendPort | RecvPort, time: number): void;
+  timer(port: SendPort | RecvPort): void;
 }
 
 export interface SendHost extends SettleHost {
-  /** Schedule `port.onTimer(time, generation)`. */
-  sendTimer(port: SendPort, time: number, generation: number): void;
+  /** The ordering key of the event being run (rank * 2^32 + seq): when a stream became active. */
+  eventKey(): number;
   /**
    * The port changed what it sends: carry its news items `port.newsJob/newsKind/newsRate[0..count)`
    * to the receivers (in order). The buffers are reused once this returns.
@@ -51,7 +57,6 @@ export interface SendHost extends SettleHost {
 }
 
 export interface RecvHost extends SettleHost {
-  recvTimer(port: RecvPort, time: number, generation: number): void;
   /** The job's last byte has been served: deliver it. */
   served(port: RecvPort, job: number, time: number): void;
   /** Tell the senders of streams `port.creditKeys[0..count)` the fair level `level`, bytes/us. */
@@ -122,6 +127,9 @@ export class Stream {
   /** Sender: rate last announced for the head, and since when (for rate segments). */
   told = -1;
   since = 0;
+  /** Sender: when the stream last became active, and the ordering key of the event that did it. */
+  actT = -1;
+  actKey = 0;
   /** Receiver: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
   arr = 0;
   lastCredit = -1;
@@ -157,7 +165,11 @@ export class Stream {
 }
 
 /** Busy-time and load bookkeeping shared by both port kinds. */
-abstract class PortStats {
+export abstract class PortStats implements DueItem {
+  /** The host's schedule of due ports (see link-schedule.ts). */
+  dueAt = Infinity;
+  heapPos = -1;
+  readonly id: number;
   /** Time with bytes moving, us; bytes moved; the largest total rate ever allocated (bytes/us). */
   busyUs = 0;
   bytesMoved = 0;
@@ -173,12 +185,25 @@ abstract class PortStats {
   /** Streams by peer rank, then queue pair (rows made on first use), and the active ones in their allocation order. */
   protected readonly streams: Array<Array<Stream | undefined> | undefined> = [];
   protected readonly active: Stream[] = [];
-  protected timerAt = Infinity;
-  protected timerGen = 0;
+  /** When the port's own timer falls due (a transfer sent or served, a queue empty); Infinity: none. */
+  timerAt = Infinity;
   /** Scratch of the water-filling (demands and order), reused. */
   private wantBuf = new Float64Array(8);
   private orderBuf = new Int32Array(8);
-  constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {}
+  constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {
+    this.id = owner * 4 + index;
+  }
+
+  /**
+   * The host runs the port at `time`, when it is due there (changed during the instant, or its
+   * timer reached): a timer that fell due is spent; settle.
+   */
+  runDue(time: number): void {
+    if (this.timerAt <= time) this.timerAt = Infinity;
+    this.settle(time);
+  }
+
+  abstract settle(time: number): void;
 
   get activeStreams(): number {
     return this.active.length;
@@ -313,11 +338,14 @@ export class SendPort extends PortStats {
     this.touch(time);
   }
 
-  /** A credit for stream `key` arrived. */
-  credit(key: number, level: number, time: number): void {
+  /**
+   * A credit for stream `key` arrived, sent under ordering key `eventKey`: a stream not active then
+   * (active only from a later event of the instant) drops it, wherever in the instant it is applied.
+   */
+  credit(key: number, level: number, time: number, eventKey: number): void {
     const peer = (key / QP_STREAMS) | 0;
     const s = this.streams[peer]?.[key - peer * QP_STREAMS];
-    if (!s || !s.active || s.credit === level) return;
+    if (!s || !s.active || s.credit === level || (s.actT === time && s.actKey > eventKey)) return;
     // A cap that neither binds now nor bound before changes no rate: keep it for later.
     if (level >= s.rate && s.credit > s.rate * (1 + 1e-12) && !this.dirty) {
       s.credit = level;
@@ -326,13 +354,6 @@ export class SendPort extends PortStats {
     this.advance(time);
     s.credit = level;
     this.touch(time);
-  }
-
-  /** The timer fired; it is keyed like a settle (end of the instant), so it settles directly. */
-  onTimer(time: number, generation: number): void {
-    if (generation !== this.timerGen) return;
-    this.timerAt = Infinity;
-    if (!this.dirty) this.settle(time);
   }
 
   /** Changes of one instant are settled together, once, at its end. */
@@ -344,6 +365,8 @@ export class SendPort extends PortStats {
 
   private activate(s: Stream, time: number): void {
     s.active = true;
+    s.actT = time;
+    s.actKey = this.host.eventKey();
     s.told = -1;
     s.since = time;
     this.jobs.sent[s.first()] = 0;
@@ -430,7 +453,7 @@ export class SendPort extends PortStats {
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
-      this.host.sendTimer(this, next, ++this.timerGen);
+      this.host.timer(this);
     }
   }
 
@@ -519,12 +542,6 @@ export class RecvPort extends PortStats {
       J.arrivedAll[j] = 1;
     }
     if (Math.abs(s.arr) < 1e-9) s.arr = 0;
-  }
-
-  onTimer(time: number, generation: number): void {
-    if (generation !== this.timerGen) return;
-    this.timerAt = Infinity;
-    if (!this.dirty) this.settle(time);
   }
 
   private advance(time: number): void {
@@ -659,7 +676,7 @@ export class RecvPort extends PortStats {
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
-      this.host.recvTimer(this, next, ++this.timerGen);
+      this.host.timer(this);
     }
   }
 }
