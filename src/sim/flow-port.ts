@@ -451,7 +451,7 @@ export class SendPort extends PortStats {
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
     if (next !== Infinity) next = timerAfter(time, next);
-    if (next < this.timerAt) {
+    if (next !== this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
     }
@@ -674,7 +674,7 @@ export class RecvPort extends PortStats {
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
     if (next !== Infinity) next = timerAfter(time, next);
-    if (next < this.timerAt) {
+    if (next !== this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
     }
