@@ -306,6 +306,8 @@ export abstract class PortStats implements DueItem {
 }
 
 export class SendPort extends PortStats {
+  /** A timer passed over without an event (see quiet), Infinity when none. */
+  private quietAt = Infinity;
   /** News of the settle in progress, for the host: job, NEWS_* kind and rate per item (reused). */
   private readonly nJob = new NumList(new Int32Array(16), (n) => new Int32Array(n));
   private readonly nKind = new NumList(new Uint8Array(16), (n) => new Uint8Array(n));
@@ -349,6 +351,13 @@ export class SendPort extends PortStats {
     // A cap that neither binds now nor bound before changes no rate: keep it for later.
     if (level >= s.rate && s.credit > s.rate * (1 + 1e-12) && !this.dirty) {
       s.credit = level;
+      // A quiet timer still to come would settle with this cap (rates held within the send
+      // resolution may move then): it is an ordinary timer again.
+      if (this.quietAt >= time && this.quietAt < Infinity) {
+        this.timerAt = this.quietAt;
+        this.quietAt = Infinity;
+        this.host.timer(this);
+      }
       return;
     }
     this.advance(time);
@@ -374,6 +383,17 @@ export class SendPort extends PortStats {
   }
 
   private advance(time: number): void {
+    if (this.quietAt < Infinity) {
+      // The quiet timer (see settle): passed, it happened (its step of the clock, nothing else);
+      // not yet, the port changes before it, and the timer is again what it was.
+      if (this.quietAt < time) this.advanceBy(this.quietAt);
+      else this.timerAt = this.quietAt;
+      this.quietAt = Infinity;
+    }
+    this.advanceBy(time);
+  }
+
+  private advanceBy(time: number): void {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
@@ -451,10 +471,40 @@ export class SendPort extends PortStats {
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
     if (next !== Infinity) next = timerAfter(time, next);
-    if (next !== this.timerAt) {
+    if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
+    } else if (next > this.timerAt) this.quiet(time);
+  }
+
+  /**
+   * The timer is early: set for a change that no longer comes then (rates fell since). Its settle
+   * would change nothing but the clock's steps (nothing ends there, and the rates, caps and credits
+   * stay what they are until the port changes), then re-arm for the next change as seen from its
+   * time. That is done here instead, without an event: the port keeps the early time (`quietAt`),
+   * its next advance steps through it as the settle would have, and the timer goes straight to
+   * the change after it, computed as that settle would compute it. If anything changes the port
+   * before then, the early timer is restored and the port settles as before.
+   */
+  private quiet(time: number): void {
+    const at = this.timerAt;
+    const dt = at - time;
+    const { sent, bytes } = this.jobs;
+    const act = this.active;
+    let next = Infinity;
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
+      if (s.rate <= 0) continue;
+      const h = s.first();
+      const left = bytes[h]! - (sent[h]! + s.rate * dt);
+      if (left <= eps(bytes[h]!)) return; // it would end a transfer there: keep the timer
+      const t = at + left / s.rate;
+      if (t < next) next = t;
     }
+    if (next !== Infinity) next = timerAfter(at, next);
+    this.quietAt = at;
+    this.timerAt = next;
+    this.host.timer(this);
   }
 
   /**
@@ -674,7 +724,7 @@ export class RecvPort extends PortStats {
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
     if (next !== Infinity) next = timerAfter(time, next);
-    if (next !== this.timerAt) {
+    if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
     }
