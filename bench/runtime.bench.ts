@@ -9,7 +9,8 @@
  *    typed-array heap loop (target >= 1/4), by wall time and by the host threads' own CPU time (the
  *    second does not move with the machine's load); 2 workers vs 1 on the same timeline digest.
  * 3. Events per transfer: sizes-only allToAll (64 ranks), `runTraffic` replays of the DeepEP-like
- *    SimGrid flow sets (16 and 32 ranks), DeepEP's EP64 benchmark.
+ *    SimGrid flow sets (8 to 64 ranks, SimGrid's link parameters, with the completion against
+ *    SimGrid's and the ratio to the counts before credits), DeepEP's EP64 benchmark.
  * 4. Heap bytes allocated per event on the steady path (a second, warmed-up run on the in-process
  *    transport, where the engine runs on this thread and V8's GC profiler sees it): a sizes-only
  *    allToAll and a DeepEP-like dispatch + combine (16 ranks, two nodes).
@@ -34,7 +35,11 @@ import { bareHeapEventsPerSec, nowMs, table } from './util.js';
 import { heapAllocated } from './alloc.js';
 
 /** Before the credit model (main at 66a4261): events per transfer (deterministic) and EP64 wall time. */
-const BEFORE = { eventsPerTransfer: 6912 / 4032, ep64WallS: 245.2, ep64Events: 23_589_374 };
+const BEFORE: { eventsPerTransfer: number; ep64WallS: number; ep64Events: number; trafficEventsPerTransfer: Record<number, number> } = {
+  eventsPerTransfer: 6912 / 4032, ep64WallS: 245.2, ep64Events: 23_589_374,
+  // runTraffic on the DeepEP-like flow sets, SimGrid's link parameters (issue 11).
+  trafficEventsPerTransfer: { 16: 3.8, 32: 3.6 },
+};
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 const MiB = 2 ** 20;
@@ -96,6 +101,30 @@ function bareHeapEventsPerCpuSec(events: number): { wall: number; cpu: number } 
   return { wall, cpu: events / ((c.user + c.system) / 2 / 1e6) };
 }
 
+/**
+ * `runTraffic` on the DeepEP-like SimGrid flow sets with SimGrid's link parameters (as
+ * test/unit/sim/simgrid-flows.test.ts): events per transfer against the counts before the credit
+ * model (issue 11: at most 1.5x of them), and the completion against SimGrid's.
+ * `BENCH_ONLY=traffic` runs these rows alone.
+ */
+async function trafficEventsPerTransfer(say: (r: Record<string, string | number>) => void): Promise<void> {
+  const sg = { ...H800, name: 'simgrid', nvlinkGBps: 160, nvlinkLatencyUs: 2, ibGBps: 50, ibLatencyUs: 4 };
+  for (const set of (peerFlows() ?? []).filter((c) => c.name.startsWith('deepep_dispatch') && c.nodes <= 8)) {
+    const c = await createCluster({ nodes: set.nodes, gpusPerNode: set.gpusPerNode, hardware: sg, workers: 1, transport: 'in-process' });
+    try {
+      const r = await runTraffic(c, set.flows.map(([src, dst, bytes]) => ({ src, dst, bytes })));
+      const ranks = set.nodes * set.gpusPerNode;
+      const before = BEFORE.trafficEventsPerTransfer[ranks];
+      const perTransfer = r.events / r.transfers;
+      const err = set.simgridUs ? ` (completion ${(100 * (r.timeUs / set.simgridUs - 1)).toFixed(2)}% vs SimGrid)` : '';
+      say({ figure: `events per transfer: runTraffic ${set.name} (${ranks} ranks, ${set.flows.length} flows)${err}`, value: perTransfer, baseline: before ?? '-', ratio: before ? perTransfer / before : '-', target: before ? '<= 1.5' : 'report' });
+    } finally {
+      await c.close();
+    }
+  }
+
+}
+
 export default async function (): Promise<void> {
   console.log(`1-minute load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`);
   const rows: Array<Record<string, string | number>> = [];
@@ -104,6 +133,11 @@ export default async function (): Promise<void> {
     const v = typeof r['value'] === 'number' ? Number(r['value']).toPrecision(4) : r['value'];
     console.log(`${r['figure']}: ${v} (ratio ${typeof r['ratio'] === 'number' ? Number(r['ratio']).toFixed(3) : r['ratio']}, target ${r['target']})`);
   };
+  if (process.env['BENCH_ONLY'] === 'traffic') {
+    await trafficEventsPerTransfer(say);
+    table(rows);
+    return;
+  }
 
   // 1. Payload through allToAll vs memcpy (2 workers; and in-process, one thread: the engine's own
   // overhead over the copies it makes).
@@ -168,15 +202,7 @@ export default async function (): Promise<void> {
   // 3. Events per transfer.
   const e64 = await a2aEventsPerTransfer(8);
   say({ figure: 'events per transfer: sizes-only allToAll, 64 ranks', value: e64, baseline: BEFORE.eventsPerTransfer, ratio: e64 / BEFORE.eventsPerTransfer, target: 'report (before credits: 1.71)' });
-  for (const set of (peerFlows() ?? []).filter((c) => c.name.startsWith('deepep_dispatch') && (c.nodes === 2 || c.nodes === 4))) {
-    const c = await createCluster({ nodes: set.nodes, gpusPerNode: set.gpusPerNode, hardware: H800, workers: 1, transport: 'in-process' });
-    try {
-      const r = await runTraffic(c, set.flows.map(([src, dst, bytes]) => ({ src, dst, bytes })));
-      say({ figure: `events per transfer: runTraffic ${set.name} (${set.nodes * set.gpusPerNode} ranks, ${set.flows.length} flows)`, value: r.events / r.transfers, baseline: '-', ratio: r.events / r.transfers, target: 'report' });
-    } finally {
-      await c.close();
-    }
-  }
+  await trafficEventsPerTransfer(say);
 
   // 4. Heap allocation on the steady path.
   await steadyAllocation(say);
@@ -275,7 +301,7 @@ function deepepChild(ranks: number, withDigest: boolean): DeepepBenchResult | nu
 }
 
 /** The peer flow sets (SimGrid): the copy in test/fixtures, unless EXPERTMESH_PEERS names another folder. */
-function peerFlows(): { name: string; nodes: number; gpusPerNode: number; flows: [number, number, number][] }[] | null {
+function peerFlows(): { name: string; nodes: number; gpusPerNode: number; simgridUs?: number; flows: [number, number, number][] }[] | null {
   const candidates = [process.env['EXPERTMESH_PEERS'], 'test/fixtures'];
   for (const c of candidates) {
     if (!c) continue;
