@@ -553,6 +553,8 @@ export class RecvPort extends PortStats {
   /** Bytes queued per active stream in the settle in progress (reused). */
   private queuedBuf = new Float64Array(8);
   recording = false;
+  /** A timer passed over without an event (see quiet), Infinity when none. */
+  private quietAt = Infinity;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: RecvHost) {
     super(owner, index, bytesPerUs, jobs);
@@ -595,6 +597,16 @@ export class RecvPort extends PortStats {
   }
 
   private advance(time: number): void {
+    if (this.quietAt < Infinity) {
+      // As SendPort.advance: step through a quiet timer that passed, or restore one still to come.
+      if (this.quietAt < time) this.advanceBy(this.quietAt);
+      else this.timerAt = this.quietAt;
+      this.quietAt = Infinity;
+    }
+    this.advanceBy(time);
+  }
+
+  private advanceBy(time: number): void {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
@@ -727,6 +739,63 @@ export class RecvPort extends PortStats {
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
+    } else if (next > this.timerAt) this.quiet();
+  }
+
+  /**
+   * The timer is early (set for a queue to empty or a transfer to be served, which rates that fell
+   * since have moved later). As SendPort.quiet: when its settle would change nothing but the
+   * clock's steps, pass over it without an event. It would if no transfer is served there and every
+   * stream has bytes queued there exactly when it has now (the same demands, so the same shares,
+   * level and credits); the bytes there are computed as the advance to it computes them.
+   */
+  private quiet(): void {
+    const at = this.timerAt;
+    const dt = at - this.lastT;
+    if (!(dt > 0)) return;
+    const { arrived, served, arrRate, arrivedAll, bytes } = this.jobs;
+    const act = this.active;
+    const qb = this.queuedBuf;
+    let next = Infinity;
+    for (let i = 0; i < act.length; i++) {
+      const s = act[i]!;
+      const q = s.jobs;
+      const last = s.tail - 1;
+      const jl = q[last]!;
+      const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
+      let give = s.rate * dt;
+      let queued = 0;
+      let headServed = 0;
+      for (let k = s.head; k < s.tail; k++) {
+        const j = q[k]!;
+        const a = k === last ? arrivedLast : arrived[j]!;
+        let sv = served[j]!;
+        if (give > 0) {
+          const take = Math.min(give, a - sv);
+          if (take > 0) {
+            sv = sv + take;
+            give -= take;
+          }
+        }
+        queued += a - sv;
+        if (k === s.head) headServed = sv;
+      }
+      const h = q[s.head]!;
+      if (arrivedAll[h] && !(bytes[h]! - headServed > eps(bytes[h]!))) return; // served there
+      const queues = queued > eps(1);
+      if (queues !== qb[i]! > eps(1)) return; // a queue starts or ends there
+      if (queues && s.rate - s.arr > 1e-9 * s.rate) {
+        const t = at + queued / (s.rate - s.arr);
+        if (t < next) next = t;
+      }
+      if (arrivedAll[h] && s.rate > 0) {
+        const t = at + (bytes[h]! - headServed) / s.rate;
+        if (t < next) next = t;
+      }
     }
+    if (next !== Infinity) next = timerAfter(at, next);
+    this.quietAt = at;
+    this.timerAt = next;
+    this.host.timer(this);
   }
 }
