@@ -555,6 +555,15 @@ export class RecvPort extends PortStats {
   recording = false;
   /** A timer passed over without an event (see quiet), Infinity when none. */
   private quietAt = Infinity;
+  /**
+   * The demands of the last water-filling and its fair level; `sharesStale` when the active streams
+   * changed since. News of a queued stream's rate leaves every demand as it was (all it can get):
+   * the shares are then the same, and are not computed again.
+   */
+  private lastWants = new Float64Array(8);
+  private lastN = -1;
+  private lastFair = 0;
+  private sharesStale = true;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: RecvHost) {
     super(owner, index, bytesPerUs, jobs);
@@ -583,6 +592,7 @@ export class RecvPort extends PortStats {
       if (!s.active) {
         s.active = true;
         this.active.push(s);
+        this.sharesStale = true;
       }
     } else if (kind === NEWS_RATE) {
       s.arr += rate - J.arrRate[j]!;
@@ -672,6 +682,7 @@ export class RecvPort extends PortStats {
       s.lastCredit = -1;
       act[i] = act[act.length - 1]!;
       act.pop();
+      this.sharesStale = true;
     }
     const n = act.length;
     if (n === 0) {
@@ -688,7 +699,18 @@ export class RecvPort extends PortStats {
       qb[i] = q;
       d[i] = q > eps(1) ? Infinity : s.arr;
     }
-    const fair = this.waterFill();
+    let same = !this.sharesStale && n === this.lastN;
+    const lw = this.lastWants;
+    for (let i = 0; same && i < n; i++) if (d[i] !== lw[i]) same = false;
+    let fair = this.lastFair;
+    if (!same) {
+      fair = this.waterFill();
+      if (this.lastWants.length < n) this.lastWants = new Float64Array(this.wants(n).length);
+      this.lastWants.set(this.wants(n).subarray(0, n));
+      this.lastN = n;
+      this.lastFair = fair;
+      this.sharesStale = false;
+    }
     const { bytes, served, arrivedAll } = this.jobs;
     let total = 0;
     let next = Infinity;
