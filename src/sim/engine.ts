@@ -509,8 +509,15 @@ export class Engine implements SendHost, RecvHost {
   private reschedule(port: SendPort | RecvPort): void {
     this.due.set(port, port.dirty ? this.now : port.timerAt);
     const m = this.due.minTime();
-    if (m < Infinity) this.linkAt(m);
+    // The earliest due time seldom changes: known queued, it needs no look-up.
+    if (m < Infinity && m !== this.linkMin) {
+      this.linkAt(m);
+      this.linkMin = m;
+    }
   }
+
+  /** The due time reschedule last made sure of (its link event not run yet), NaN when none. */
+  private linkMin = NaN;
 
   settleLater(port: SendPort | RecvPort, _time: number): void {
     this.reschedule(port);
@@ -547,6 +554,7 @@ export class Engine implements SendHost, RecvHost {
       if (q.size > 0 && q.peekTime() === t) break; // woken tasks first
     }
     this.linkQueued.delete(t);
+    if (this.linkMin === t) this.linkMin = NaN;
     const m = due.minTime();
     if (m < Infinity) this.linkAt(m);
   }
