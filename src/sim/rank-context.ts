@@ -10,7 +10,7 @@ import {
   CMP_EQ, CMP_GE, CMP_NE, OP_ADD, OP_PUT, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import type { Engine } from './engine.js';
-import type { CounterCondition, KernelTag, Task, TaskBody, TaskGroup, TransferHandle, Wait } from './task.js';
+import { makeWait, type CounterCondition, type KernelTag, type Task, type TaskBody, type TaskGroup, type TransferHandle, type Wait } from './task.js';
 
 /** Options of a put. */
 export interface PutOptions {
@@ -116,7 +116,7 @@ export class RankContext {
   /** Wait `us` microseconds of virtual time (compute, copies). */
   sleep(us: number): Wait {
     const t = this.engine.current;
-    if (t === null) return { kind: WAIT_SLEEP, us };
+    if (t === null) return Object.assign(makeWait(WAIT_SLEEP), { us });
     // Yield it at once: the running task's sleep record is reused.
     t.sleepWait.us = us;
     return t.sleepWait;
@@ -143,9 +143,9 @@ export class RankContext {
     if (!(index >= 0 && index < region.i32.length) || !Number.isInteger(index))
       fail('E_REGION', `counter index ${index} outside region '${region.name}' (${region.i32.length} int32s)`, { index });
     const t = this.engine.current;
-    if (t === null) return { kind: WAIT_COUNTER, region, index, cmp, value };
+    if (t === null) return Object.assign(makeWait(WAIT_COUNTER), { region, index, cmp, value });
     // Yield it at once: the running task's counter-wait record is reused.
-    const w = (t.counterWait ??= { kind: WAIT_COUNTER, region, index, cmp, value });
+    const w = (t.counterWait ??= makeWait(WAIT_COUNTER));
     w.region = region;
     w.index = index;
     w.cmp = cmp;
@@ -165,7 +165,7 @@ export class RankContext {
    */
   untilAny(conds: readonly CounterCondition[]): Wait {
     if (conds.length === 0) fail('E_TASK', `rank ${this.rank}: untilAny() needs at least one condition`, { rank: this.rank });
-    return { kind: WAIT_ANY, conds };
+    return Object.assign(makeWait(WAIT_ANY), { conds });
   }
 
   /** Store `value` into this rank's int32 `region[index]` and wake local waiters. */
@@ -186,9 +186,9 @@ export class RankContext {
     if (!Number.isInteger(index) || index < 0 || index >= region.i32.length)
       fail('E_REGION', `read index ${index} outside region '${region.name}' of rank ${region.rank}`, { index });
     const t = this.engine.current;
-    if (t === null) return { kind: WAIT_READ, peer: region.rank, region, index };
+    if (t === null) return Object.assign(makeWait(WAIT_READ), { peer: region.rank, region, index });
     // Yield it at once: the running task's read record is reused.
-    const w = (t.readWait ??= { kind: WAIT_READ, peer: region.rank, region, index });
+    const w = (t.readWait ??= makeWait(WAIT_READ));
     w.peer = region.rank;
     w.region = region;
     w.index = index;
@@ -198,9 +198,9 @@ export class RankContext {
   /** Wait for a put or add issued with `{ ack: true }` to be delivered (the ack has come back). */
   delivered(h: TransferHandle): Wait {
     const t = this.engine.current;
-    if (t === null) return { kind: WAIT_TRANSFER, transfer: h };
+    if (t === null) return Object.assign(makeWait(WAIT_TRANSFER), { transfer: h });
     // Yield it at once: the running task's record is reused.
-    const w = (t.transferWait ??= { kind: WAIT_TRANSFER, transfer: h });
+    const w = (t.transferWait ??= makeWait(WAIT_TRANSFER));
     w.transfer = h;
     return w;
   }
@@ -219,7 +219,7 @@ export class RankContext {
 
   /** Wait for tasks to finish. */
   join(tasks: readonly Task[]): Wait {
-    return { kind: WAIT_TASKS, tasks };
+    return Object.assign(makeWait(WAIT_TASKS), { tasks });
   }
 
   /**

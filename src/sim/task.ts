@@ -34,6 +34,31 @@ export type TaskBody = Generator<Wait, void, number>;
  */
 export type TransferHandle = number;
 
+/**
+ * Every wait record has one shape (one hidden class, every field present), whatever its kind: the
+ * engine reads `kind` and the fields of every wait a task yields, and one shape keeps those reads
+ * monomorphic on the hot path. Build waits with {@link makeWait} (or the {@link RankContext} helpers).
+ */
+class WaitRecord {
+  kind = 0;
+  us = 0;
+  region: Region | null = null;
+  index = 0;
+  cmp = 0;
+  value = 0;
+  transfer: TransferHandle = 0;
+  peer = 0;
+  tasks: readonly Task[] | null = null;
+  conds: readonly CounterCondition[] | null = null;
+}
+
+/** A wait record of `kind` (fill its fields before yielding it). */
+export function makeWait<K extends Wait['kind']>(kind: K): Extract<Wait, { kind: K }> {
+  const w = new WaitRecord();
+  w.kind = kind;
+  return w as unknown as Extract<Wait, { kind: K }>;
+}
+
 /** A running task. */
 export class Task {
   done = false;
@@ -41,7 +66,7 @@ export class Task {
   /** Tasks waiting for this one (WAIT_TASKS). */
   joiners: Task[] | null = null;
   /** Reused wait records: a task yields one wait at a time, so the hot waits allocate nothing. */
-  readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = { kind: WAIT_SLEEP, us: 0 };
+  readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = makeWait(WAIT_SLEEP);
   /** Reused counter-wait record (made on the task's first counter wait). */
   counterWait: { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number } | null = null;
   /** Reused read and acknowledgement wait records (made on first use). */

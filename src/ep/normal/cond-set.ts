@@ -6,12 +6,12 @@
  */
 import type { Region } from '../../transport/memory.js';
 import { CMP_GE, WAIT_ANY } from '../../transport/protocol.js';
-import type { CounterCondition, Wait } from '../../sim/task.js';
+import { makeWait, type CounterCondition, type Wait } from '../../sim/task.js';
 
 export class CondSet {
   private readonly conds: CounterCondition[] = [];
   /** Yield this after filling the set with {@link add}. */
-  readonly wait: Wait = { kind: WAIT_ANY, conds: this.conds };
+  readonly wait: Wait = Object.assign(makeWait(WAIT_ANY), { conds: this.conds });
 
   /** Condition slots, one per key, created on first use. */
   private readonly slots = new Map<number, CounterCondition>();
