@@ -361,6 +361,8 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const C = numChannels(a.dispatch);
   const epr = a.numExperts / R;
   const T = a.numTokens[ctx.rank]!;
+  // Read once: the argument object's fields cost a lookup each inside the per-token loops.
+  const K = a.topk;
   const cfg = kernel === 'd' ? a.dispatch : a.combine;
   const parts = kernel === 'd' ? 1 : N;
   const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / parts, cfg.rdmaBuffer, parts);
@@ -373,7 +375,7 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
     const [t0, t1] = channelRange(T, C, c);
     const tl = new Int32Array(t1 - t0);
     const off = new Int32Array(t1 - t0 + 1);
-    const nodes = new Int32Array((t1 - t0) * Math.min(a.topk, N));
+    const nodes = new Int32Array((t1 - t0) * Math.min(K, N));
     const pos = new Int32Array(nodes.length);
     const tot = new Int32Array(N);
     let k = 0;
@@ -381,8 +383,8 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
     for (let t = t0; t < t1; t++) {
       // The token's destination nodes, ascending (insertion into its slice of `nodes`).
       const q0 = q1;
-      for (let q = 0; q < a.topk; q++) {
-        const e = topk[t * a.topk + q]!;
+      for (let q = 0; q < K; q++) {
+        const e = topk[t * K + q]!;
         if (e < 0) continue;
         const m = ((e / epr) | 0) / G | 0;
         if (seen[m] === t) continue;
@@ -420,8 +422,8 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
       let k = 0;
       for (let t = t0; t < t1; t++) {
         let any = false;
-        for (let q = 0; q < a.topk; q++) {
-          const e = stopk[t * a.topk + q]!;
+        for (let q = 0; q < K; q++) {
+          const e = stopk[t * K + q]!;
           if (e < 0) continue;
           const r = (e / epr) | 0;
           if (((r / G) | 0) === n) {
