@@ -29,7 +29,7 @@ import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, ty
 import { DueHeap } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
-import { describeWait, Task, type KernelTag, type TaskBody, type TaskGroup } from './task.js';
+import { describeWait, Task, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
@@ -207,7 +207,7 @@ export class Engine implements SendHost, RecvHost {
    * Start a task on a local rank at the current time (it runs from its first event). It belongs to
    * kernel `kernel`, by default to the kernel of the task spawning it.
    */
-  spawn(rank: number, name: string, body: TaskBody, group: TaskGroup, at = this.now, kernel?: KernelTag | null): Task {
+  spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null): Task {
     const t = new Task(this.taskIdNext++, rank, name, body, group);
     t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
@@ -233,22 +233,37 @@ export class Engine implements SendHost, RecvHost {
 
   private step(task: Task, value: number): void {
     let v = value;
+    const role = task.role;
     for (;;) {
-      let r: IteratorResult<unknown, void>;
-      try {
-        r = task.body.next(v);
-      } catch (e) {
-        this.failTask(task, e);
-        return;
-      }
-      if (r.done) {
-        this.finishTask(task);
-        return;
-      }
-      const w = r.value as Task['wait'];
-      if (!w) {
-        this.failTask(task, new Error(`yielded ${String(r.value)} instead of a wait`));
-        return;
+      let w: Task['wait'];
+      if (role !== null) {
+        try {
+          w = role.step(v);
+        } catch (e) {
+          this.failTask(task, e);
+          return;
+        }
+        if (w === null) {
+          this.finishTask(task);
+          return;
+        }
+      } else {
+        let r: IteratorResult<unknown, void>;
+        try {
+          r = task.body!.next(v);
+        } catch (e) {
+          this.failTask(task, e);
+          return;
+        }
+        if (r.done) {
+          this.finishTask(task);
+          return;
+        }
+        w = r.value as Task['wait'];
+        if (!w) {
+          this.failTask(task, new Error(`yielded ${String(r.value)} instead of a wait`));
+          return;
+        }
       }
       switch (w.kind) {
         case WAIT_SLEEP:

@@ -10,7 +10,7 @@ import {
   CMP_EQ, CMP_GE, CMP_NE, OP_ADD, OP_PUT, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import type { Engine } from './engine.js';
-import { makeWait, type CounterCondition, type KernelTag, type Task, type TaskBody, type TaskGroup, type TransferHandle, type Wait } from './task.js';
+import { makeWait, type CounterCondition, type KernelTag, type RoleStep, type Task, type TaskBody, type TaskGroup, type TransferHandle, type Wait } from './task.js';
 
 /** Options of a put. */
 export interface PutOptions {
@@ -206,7 +206,7 @@ export class RankContext {
   }
 
   /** Start a child task on this rank, in the current operation. */
-  spawn(name: string, body: TaskBody): Task {
+  spawn(name: string, body: TaskBody | RoleStep): Task {
     if (!this.group) fail('E_TASK', `rank ${this.rank}: spawn('${name}') outside an operation`, { rank: this.rank });
     return this.engine.spawn(this.rank, name, body, this.group);
   }

@@ -29,6 +29,17 @@ export interface CounterCondition {
 export type TaskBody = Generator<Wait, void, number>;
 
 /**
+ * A role written as an explicit state record instead of a generator, for the hottest roles (a
+ * generator's resumption restores and saves its whole frame at every wait): `step(value)` runs the
+ * role from where it stopped to its next wait and returns that wait, or null once the role is done;
+ * `value` is what the previous wait resumed with, as a generator's `next(value)` receives it. The
+ * engine treats both alike.
+ */
+export interface RoleStep {
+  step(value: number): Wait | null;
+}
+
+/**
  * A handle on an issued transfer, for waiting on its delivery acknowledgement: the index of the
  * engine's transfer record with the record's generation (a number; no object per transfer).
  */
@@ -74,13 +85,21 @@ export class Task {
   transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } | null = null;
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
+  /** The task's generator, or null when it runs a {@link RoleStep}. */
+  readonly body: TaskBody | null;
+  /** The task's state record, or null when it runs a generator. */
+  readonly role: RoleStep | null;
   constructor(
     readonly id: number,
     readonly rank: number,
     readonly name: string,
-    readonly body: TaskBody,
+    run: TaskBody | RoleStep,
     readonly group: TaskGroup,
-  ) {}
+  ) {
+    const isRole = typeof (run as Partial<RoleStep>).step === 'function';
+    this.body = isRole ? null : (run as TaskBody);
+    this.role = isRole ? (run as RoleStep) : null;
+  }
 }
 
 /**

@@ -14,12 +14,12 @@
 import { QP_SLOTS } from '../../transport/protocol.js';
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from '../ep-args.js';
 import { toBF16Bits } from '../../kernels/bf16.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
-import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
+import { internodePlan, type InternodePlan, type SourceStream } from './internode-dispatch-op.js';
 import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
@@ -115,75 +115,189 @@ function returnNvlHeads(ctx: RankContext, a: EpArgs, st: InternodePlan, g: Forwa
   g.shown = o;
 }
 
-function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, g: ForwarderGroup, c: number, m: number, sub: number, warps: number): TaskBody {
-  const { L, rec } = st;
-  const { rdmaChunk: RC, rdmaBuffer: RB } = a.combine;
-  const share = L.share;
-  const H = a.hidden;
-  const stream = st.streams[c]![m]!;
-  const total = stream.tokens.length;
-  const src = m * L.G + ctx.localIndex;
-  const nctrl = ctx.region(NM.nvlCtrl);
-  const rctrl = ctx.region(NM.rdmaCtrl);
-  const local = ctx.region(NM.local);
-  const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
-  const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
-  const acc = a.sizesOnly ? null : new RowAccumulator(H);
-  const poster = sub === warps - 1;
-  for (let start = 0, k = 0; start < total; start += RC, k++) {
-    const end = Math.min(start + RC, total);
-    // bar.sync: the group enters chunk k once the last sub-warp has posted chunk k - 1 ...
-    if (Atomics.load(local.i32, L.fwdPosted(c, m)) < k) yield ctx.untilAtLeast(local, L.fwdPosted(c, m), k);
-    // ... and sub-warp 0 has seen room for the chunk in the source's RDMA ring.
-    if (end - Atomics.load(rctrl.i32, L.rdmaHead(c, m)) > RB) yield ctx.untilAtLeast(rctrl, L.rdmaHead(c, m), end - RB);
-    let t = start + sub;
-    while (t < end) {
-      for (let j = 0; j < L.G; j++)
-        if (stream.toGpu[j]![t] && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![t]!) yield ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), g.prefix[j]![t]! + 1);
-      // This token and the following ones of this sub-warp whose rows are all in: one reduction.
-      let last = t;
-      let bytes = 0;
-      for (let u = t; u < end; u += warps) {
-        let ok = true;
-        let have = 0;
-        for (let j = 0; j < L.G && ok; j++)
-          if (stream.toGpu[j]![u]) {
-            have++;
-            if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![u]!) ok = false;
-          }
-        if (!ok) break;
-        bytes += have * H * 2;
-        last = u;
-      }
-      yield ctx.sleep(st.fwdSm[c]!.reduce(ctx, 'NVLAndRDMAForwarder', bytes, 1));
-      for (let u = t; u <= last; u += warps) {
-        if (!acc || !ring || !stage) continue;
-        acc.reset();
-        for (let j = 0; j < L.G; j++)
-          if (stream.toGpu[j]![u]) acc.addBf16(ring.u8, (L.nvlSlot(c, j, m) + (g.prefix[j]![u]! % share)) * rec);
-        acc.writeBf16(stage.u8, (L.rdmaSlot(c, m) + (u % RB)) * rec);
-      }
-      t = last + warps;
-      g.next[sub] = t < end ? t : Math.min(start + RC + sub, total);
-      returnNvlHeads(ctx, a, st, g, c, m);
-    }
-    g.next[sub] = Math.min(start + RC + sub, total);
-    // bar.sync: every sub-warp through the chunk; then the last one posts it.
-    ctx.addLocal(local, L.fwdArrived(c, m), 1);
-    if (!poster) continue;
-    if (Atomics.load(local.i32, L.fwdArrived(c, m)) < (k + 1) * warps) yield ctx.untilAtLeast(local, L.fwdArrived(c, m), (k + 1) * warps);
-    // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
-    if (src !== ctx.rank) yield ctx.sleep(st.postClock[c]!.post(ctx, 'NVLAndRDMAForwarder', 2 * ctx.hardware.ibMessageUs));
-    const dring = a.sizesOnly ? null : ctx.peerRegion(src, NM.rdmaRing);
-    putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), stage, L.rdmaSlot(c, m), start % RB, end - start, RB, rec, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaTail(c, ctx.node), c % QP_SLOTS);
-    ctx.store(local, L.fwdPosted(c, m), k + 1);
+/** Where an {@link NVLAndRDMAForwarder} warp stands in its chunk loop. */
+const F_CHUNK = 0; // top of a chunk: bar.sync on the previous chunk's post
+const F_ROOM = 1; // sub-warp 0's wait for room in the source's RDMA ring
+const F_TOKENS = 2; // first token of this sub-warp in the chunk
+const F_TOKEN = 3; // waiting for every local GPU's row of token t (from GPU j on)
+const F_REDUCED = 4; // the reduction of tokens t..last has taken its time
+const F_ARRIVE = 5; // through the chunk: bar.sync, then the poster's wait for the others
+const F_POST = 6; // the poster's work requests have taken its time
+const F_POSTED = 7; // the chunk is posted
+const F_DONE = 8;
+
+/**
+ * One `NVLAndRDMAForwarder` sub-warp as an explicit state record (the hottest role: a fifth of an
+ * EP16 run's events). The steps are the role's, in DeepEP's order, one `step` per resumption:
+ * - per chunk k of RDMA chunk size: wait until the last sub-warp has posted chunk k - 1 (`bar.sync`),
+ *   then until the source's RDMA ring has room for the chunk (sub-warp 0 polls the head);
+ * - per token t = start + sub, start + sub + warps, ...: wait for each local GPU j that held it
+ *   (its NVLink tail past the token's slot), then reduce it with the following tokens of this
+ *   sub-warp whose rows are all in (one SM reservation), write them into the RDMA send buffer, and
+ *   return NVLink heads up to the group's lowest progress;
+ * - through the chunk (`bar.sync`): the last sub-warp waits for the others, posts the chunk (two work
+ *   requests to another node, a local copy to its own) and marks it posted.
+ * Each wait is yielded only when its condition does not hold yet, exactly as the generator did, so
+ * the same events happen at the same times.
+ */
+class NVLAndRDMAForwarder implements RoleStep {
+  private pc = F_CHUNK;
+  private start = 0;
+  private k = 0;
+  private end = 0;
+  private t = 0;
+  private j = 0;
+  private last = 0;
+  private readonly total: number;
+  private readonly src: number;
+  private readonly poster: boolean;
+  private readonly stream: SourceStream;
+  private readonly nctrl: Region;
+  private readonly rctrl: Region;
+  private readonly local: Region;
+  private readonly ring: Region | null;
+  private readonly stage: Region | null;
+  private readonly acc: RowAccumulator | null;
+
+  constructor(
+    private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly g: ForwarderGroup,
+    private readonly c: number, private readonly m: number, private readonly sub: number, private readonly warps: number,
+  ) {
+    const L = st.L;
+    this.stream = st.streams[c]![m]!;
+    this.total = this.stream.tokens.length;
+    this.src = m * L.G + ctx.localIndex;
+    this.nctrl = ctx.region(NM.nvlCtrl);
+    this.rctrl = ctx.region(NM.rdmaCtrl);
+    this.local = ctx.region(NM.local);
+    this.ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
+    this.stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+    this.acc = a.sizesOnly ? null : new RowAccumulator(a.hidden);
+    this.poster = sub === warps - 1;
   }
-  // Retired: out of the group's minimum.
-  g.next[sub] = total;
-  returnNvlHeads(ctx, a, st, g, c, m);
-  if (g.next.every((n) => n === total)) {
-    ctx.sample(SERIES_NVL_RING, -g.shown);
-    g.shown = 0;
+
+  step(): Wait | null {
+    const { ctx, st, g, c, m, sub, warps } = this;
+    const { L, rec } = st;
+    const { rdmaChunk: RC, rdmaBuffer: RB } = this.a.combine;
+    const total = this.total;
+    for (;;) {
+      switch (this.pc) {
+        case F_CHUNK: {
+          if (this.start >= total) {
+            // Retired: out of the group's minimum.
+            g.next[sub] = total;
+            returnNvlHeads(ctx, this.a, st, g, c, m);
+            if (g.next.every((n) => n === total)) {
+              ctx.sample(SERIES_NVL_RING, -g.shown);
+              g.shown = 0;
+            }
+            this.pc = F_DONE;
+            return null;
+          }
+          this.end = Math.min(this.start + RC, total);
+          // bar.sync: the group enters chunk k once the last sub-warp has posted chunk k - 1 ...
+          this.pc = F_ROOM;
+          if (Atomics.load(this.local.i32, L.fwdPosted(c, m)) < this.k) return ctx.untilAtLeast(this.local, L.fwdPosted(c, m), this.k);
+          break;
+        }
+        case F_ROOM:
+          // ... and sub-warp 0 has seen room for the chunk in the source's RDMA ring.
+          this.pc = F_TOKENS;
+          if (this.end - Atomics.load(this.rctrl.i32, L.rdmaHead(c, m)) > RB) return ctx.untilAtLeast(this.rctrl, L.rdmaHead(c, m), this.end - RB);
+          break;
+        case F_TOKENS:
+          this.t = this.start + sub;
+          this.j = 0;
+          this.pc = F_TOKEN;
+          break;
+        case F_TOKEN: {
+          const t = this.t, end = this.end;
+          if (t >= end) {
+            this.pc = F_ARRIVE;
+            break;
+          }
+          const toGpu = this.stream.toGpu, nctrl = this.nctrl;
+          // Every local GPU that held token t, from GPU j on (a resumed wait goes on with the next GPU).
+          while (this.j < L.G) {
+            const j = this.j++;
+            if (toGpu[j]![t] && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![t]!) return ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), g.prefix[j]![t]! + 1);
+          }
+          this.j = 0;
+          // This token and the following ones of this sub-warp whose rows are all in: one reduction.
+          let last = t;
+          let bytes = 0;
+          for (let u = t; u < end; u += warps) {
+            let ok = true;
+            let have = 0;
+            for (let j = 0; j < L.G && ok; j++)
+              if (toGpu[j]![u]) {
+                have++;
+                if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![u]!) ok = false;
+              }
+            if (!ok) break;
+            bytes += have * this.a.hidden * 2;
+            last = u;
+          }
+          this.last = last;
+          this.pc = F_REDUCED;
+          return ctx.sleep(st.fwdSm[c]!.reduce(ctx, 'NVLAndRDMAForwarder', bytes, 1));
+        }
+        case F_REDUCED: {
+          const { acc, ring, stage } = this;
+          const t = this.t, last = this.last, end = this.end;
+          if (acc && ring && stage) {
+            const toGpu = this.stream.toGpu;
+            for (let u = t; u <= last; u += warps) {
+              acc.reset();
+              for (let j = 0; j < L.G; j++)
+                if (toGpu[j]![u]) acc.addBf16(ring.u8, (L.nvlSlot(c, j, m) + (g.prefix[j]![u]! % L.share)) * rec);
+              acc.writeBf16(stage.u8, (L.rdmaSlot(c, m) + (u % RB)) * rec);
+            }
+          }
+          const next = last + warps;
+          this.t = next;
+          g.next[sub] = next < end ? next : Math.min(this.start + RC + sub, total);
+          returnNvlHeads(ctx, this.a, st, g, c, m);
+          this.pc = F_TOKEN;
+          break;
+        }
+        case F_ARRIVE: {
+          g.next[sub] = Math.min(this.start + RC + sub, total);
+          // bar.sync: every sub-warp through the chunk; then the last one posts it.
+          ctx.addLocal(this.local, L.fwdArrived(c, m), 1);
+          if (!this.poster) {
+            this.nextChunk();
+            break;
+          }
+          this.pc = F_POST;
+          const want = (this.k + 1) * warps;
+          if (Atomics.load(this.local.i32, L.fwdArrived(c, m)) < want) return ctx.untilAtLeast(this.local, L.fwdArrived(c, m), want);
+          break;
+        }
+        case F_POST:
+          // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
+          this.pc = F_POSTED;
+          if (this.src !== ctx.rank) return ctx.sleep(st.postClock[c]!.post(ctx, 'NVLAndRDMAForwarder', 2 * ctx.hardware.ibMessageUs));
+          break;
+        case F_POSTED: {
+          const src = this.src;
+          const dring = this.a.sizesOnly ? null : ctx.peerRegion(src, NM.rdmaRing);
+          putSlots(ctx, src, dring, L.rdmaSlot(c, ctx.node), this.stage, L.rdmaSlot(c, m), this.start % RB, this.end - this.start, RB, rec, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaTail(c, ctx.node), c % QP_SLOTS);
+          ctx.store(this.local, L.fwdPosted(c, m), this.k + 1);
+          this.nextChunk();
+          break;
+        }
+        default:
+          return null;
+      }
+    }
+  }
+
+  private nextChunk(): void {
+    this.start += this.a.combine.rdmaChunk;
+    this.k++;
+    this.pc = F_CHUNK;
   }
 }
 
@@ -283,7 +397,7 @@ defineOp<EpArgs>({
       for (let m = 0; m < st.L.N; m++) {
         if (st.streams[c]![m]!.tokens.length === 0) continue;
         const g = forwarderGroup(ctx, st, c, m, wpf);
-        for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(`NVLAndRDMAForwarder[${c}->${m}.${w}]`, forwarder(ctx, a, st, g, c, m, w, wpf)));
+        for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(`NVLAndRDMAForwarder[${c}->${m}.${w}]`, new NVLAndRDMAForwarder(ctx, a, st, g, c, m, w, wpf)));
       }
       if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(`RDMAReceiver[${c}]`, receiver(ctx, a, st, c)));
     }
