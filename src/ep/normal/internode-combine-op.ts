@@ -26,30 +26,71 @@ import { combineWarpsPerForwarder } from './ep-config.js';
 
 const NM = ringNames('c');
 
-function* nvlSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f: number, m: number): TaskBody {
-  const { L, rec } = st;
-  const { nvlChunk: NC } = a.combine;
-  const share = L.share;
-  const R = ctx.numRanks;
-  const s = m * L.G + f;
-  const n = st.counts[s * notifyStride(a, R) + c]!;
-  const base = st.offsets[s * L.C + c]!;
-  const fwd = ctx.node * L.G + f;
-  const ctrl = ctx.region(NM.nvlCtrl);
-  const fctrl = ctx.peerRegion(fwd, NM.nvlCtrl);
-  const ring = a.sizesOnly ? null : ctx.peerRegion(fwd, NM.nvlRing);
-  const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
-  const input = a.sizesOnly ? null : ctx.region(R_COMBINE_IN);
-  let sent = 0;
-  while (sent < n) {
-    const k = Math.min(NC, n - sent);
-    if (sent + k - Atomics.load(ctrl.i32, L.nvlHead(c, f, m)) > share) yield ctx.untilAtLeast(ctrl, L.nvlHead(c, f, m), sent + k - share);
-    if (stage && input)
-      for (let i = 0; i < k; i++)
-        stage.u8.set(input.u8.subarray((base + sent + i) * rec, (base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
-    yield ctx.sleep(/* one NVLSender warp per forwarder serves every source node in turn */ st.sendSm[c]!.copy(ctx, 'NVLSender', k * rec, fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs));
-    putSlots(ctx, fwd, ring, L.nvlSlot(c, ctx.localIndex, m), stage, L.nvlSlot(c, f, m), sent % share, k, share, rec, fctrl, L.nvlTail(c, ctx.localIndex, m));
-    sent += k;
+/**
+ * `NVLSender` (one warp per forwarder f, serving every source node m in turn) as an explicit state
+ * record, the combine's most resumed role after the forwarders: per NVLink chunk, wait for room in
+ * the forwarder's ring share for node m (its head), stage the rows, copy them (SM time), then put
+ * them with the tail. Waits are yielded only when their condition does not hold yet, as the
+ * generator did.
+ */
+const S_ROOM = 0; // top of a chunk: room in the forwarder's ring share
+const S_COPY = 1; // room is there: stage and copy the chunk
+const S_PUT = 2; // the copy has taken its time: put the chunk with its tail
+
+class NVLSender implements RoleStep {
+  private pc = S_ROOM;
+  private sent = 0;
+  private k = 0;
+  private readonly n: number;
+  private readonly base: number;
+  private readonly fwd: number;
+  private readonly ctrl: Region;
+  private readonly fctrl: Region;
+  private readonly ring: Region | null;
+  private readonly stage: Region | null;
+  private readonly input: Region | null;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly f: number, private readonly m: number) {
+    const L = st.L;
+    const s = m * L.G + f;
+    this.n = st.counts[s * notifyStride(a, ctx.numRanks) + c]!;
+    this.base = st.offsets[s * L.C + c]!;
+    this.fwd = ctx.node * L.G + f;
+    this.ctrl = ctx.region(NM.nvlCtrl);
+    this.fctrl = ctx.peerRegion(this.fwd, NM.nvlCtrl);
+    this.ring = a.sizesOnly ? null : ctx.peerRegion(this.fwd, NM.nvlRing);
+    this.stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
+    this.input = a.sizesOnly ? null : ctx.region(R_COMBINE_IN);
+  }
+
+  step(): Wait | null {
+    const { ctx, st, c, f, m } = this;
+    const { L, rec } = st;
+    const share = L.share;
+    for (;;) {
+      switch (this.pc) {
+        case S_ROOM: {
+          const sent = this.sent;
+          if (sent >= this.n) return null;
+          const k = (this.k = Math.min(this.a.combine.nvlChunk, this.n - sent));
+          this.pc = S_COPY;
+          if (sent + k - Atomics.load(this.ctrl.i32, L.nvlHead(c, f, m)) > share) return ctx.untilAtLeast(this.ctrl, L.nvlHead(c, f, m), sent + k - share);
+          break;
+        }
+        case S_COPY: {
+          const { stage, input, sent, k } = this;
+          if (stage && input)
+            for (let i = 0; i < k; i++)
+              stage.u8.set(input.u8.subarray((this.base + sent + i) * rec, (this.base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
+          this.pc = S_PUT;
+          return ctx.sleep(/* one NVLSender warp per forwarder serves every source node in turn */ st.sendSm[c]!.copy(ctx, 'NVLSender', k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs));
+        }
+        default:
+          putSlots(ctx, this.fwd, this.ring, L.nvlSlot(c, ctx.localIndex, m), this.stage, L.nvlSlot(c, f, m), this.sent % share, this.k, share, rec, this.fctrl, L.nvlTail(c, ctx.localIndex, m));
+          this.sent += this.k;
+          this.pc = S_ROOM;
+      }
+    }
   }
 }
 
@@ -393,7 +434,7 @@ defineOp<EpArgs>({
     for (let c = 0; c < st.L.C; c++) {
       for (let f = 0; f < st.L.G; f++)
         for (let m = 0; m < st.L.N; m++)
-          if (st.counts[(m * st.L.G + f) * stride + c]! > 0) tasks.push(ctx.spawn(`NVLSender[${c}->${f}/${m}]`, nvlSender(ctx, a, st, c, f, m)));
+          if (st.counts[(m * st.L.G + f) * stride + c]! > 0) tasks.push(ctx.spawn(`NVLSender[${c}->${f}/${m}]`, new NVLSender(ctx, a, st, c, f, m)));
       for (let m = 0; m < st.L.N; m++) {
         if (st.streams[c]![m]!.tokens.length === 0) continue;
         const g = forwarderGroup(ctx, st, c, m, wpf);
