@@ -20,7 +20,7 @@
 import { QP_SLOTS } from '../../transport/protocol.js';
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
 import { CondSet } from './cond-set.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
 import type { Region } from '../../transport/memory.js';
@@ -308,47 +308,91 @@ function* forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c
   for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
 }
 
+const R_META = 0; // before the ring: the forwarder's per-source-node prefix start/end
+const R_TAIL = 1; // top of the loop: rows past what is consumed
+const R_READ = 2; // rows are there: read the tail and copy up to it
+const R_COPIED = 3; // the copy out of the ring has taken its time
+
 /**
  * `NVLReceivers` warp for forwarder f: drains the ring f shares among all source nodes; each token's
  * source rank (from its record's metadata, as DeepEP's receivers read it) gives its output row.
+ * An explicit state record (one of the most resumed roles): per step, wait for rows past what it
+ * consumed, copy what has arrived (SM time), write the rows out, and return NVLink slots a chunk at
+ * a time (all at the end). Its waits are yielded where the generator yielded them.
  */
-function* nvlReceiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, f: number): TaskBody {
-  const { L, rec } = st;
-  const C = L.C;
-  const NC = a.dispatch.nvlChunk;
-  const B = L.share;
-  const stride = notifyStride(a, ctx.numRanks);
-  const nctrl = ctx.region(NM.nvlCtrl);
-  const ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
-  const out = a.sizesOnly ? null : ctx.region(R_RECV);
-  const meta = layoutOf(a).metaOffset;
-  const fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
-  const perSource = new Int32Array(L.N);
-  let total = 0;
-  for (let m = 0; m < L.N; m++) total += st.counts[(m * L.G + f) * stride + c]!;
-  let consumed = 0;
-  let returned = 0;
-  // The forwarder's per-source-node prefix start/end comes before its ring is read.
-  if (total > 0) yield ctx.untilAtLeast(ctx.region(NM.meta), L.nvlMeta(c, f), 1);
-  while (consumed < total) {
-    if (Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)) <= consumed) yield ctx.untilAtLeast(nctrl, L.nvlTail(c, f, 0), consumed + 1);
-    const tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, 0));
-    const k = tail - consumed;
-    ctx.sample(SERIES_NVL_RING, k);
-    yield ctx.sleep(st.sendSm[c]!.copy(ctx, 'NVLReceivers', k * rec, 'hbm', 1));
-    ctx.sample(SERIES_NVL_RING, -k);
-    if (ring && out)
-      for (let i = consumed; i < tail; i++) {
-        const o = (L.nvlSlot(c, f, 0) + (i % B)) * rec;
-        const u = ring.u8;
-        const s = u[o + meta]! | (u[o + meta + 1]! << 8) | (u[o + meta + 2]! << 16) | (u[o + meta + 3]! << 24);
-        const m = (s / L.G) | 0;
-        out.u8.set(u.subarray(o, o + rec), (st.offsets[s * C + c]! + perSource[m]!++) * rec);
+class NVLReceivers implements RoleStep {
+  private pc = R_META;
+  private consumed = 0;
+  private returned = 0;
+  /** The tail the current copy drains to (read before it takes its time, as the warp does). */
+  private tail = 0;
+  private readonly total: number;
+  private readonly perSource: Int32Array;
+  private readonly nctrl: Region;
+  private readonly ring: Region | null;
+  private readonly out: Region | null;
+  private readonly fwd: Region;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly f: number) {
+    const L = st.L;
+    const stride = notifyStride(a, ctx.numRanks);
+    this.nctrl = ctx.region(NM.nvlCtrl);
+    this.ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
+    this.out = a.sizesOnly ? null : ctx.region(R_RECV);
+    this.fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
+    this.perSource = new Int32Array(L.N);
+    let total = 0;
+    for (let m = 0; m < L.N; m++) total += st.counts[(m * L.G + f) * stride + c]!;
+    this.total = total;
+  }
+
+  step(): Wait | null {
+    const { ctx, st, c, f } = this;
+    const { L, rec } = st;
+    const nctrl = this.nctrl;
+    for (;;) {
+      switch (this.pc) {
+        case R_META:
+          this.pc = R_TAIL;
+          // The forwarder's per-source-node prefix start/end comes before its ring is read.
+          if (this.total > 0) return ctx.untilAtLeast(ctx.region(NM.meta), L.nvlMeta(c, f), 1);
+          break;
+        case R_TAIL: {
+          if (this.consumed >= this.total) return null;
+          this.pc = R_READ;
+          if (Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)) <= this.consumed) return ctx.untilAtLeast(nctrl, L.nvlTail(c, f, 0), this.consumed + 1);
+          break;
+        }
+        case R_READ: {
+          const tail = (this.tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)));
+          const k = tail - this.consumed;
+          ctx.sample(SERIES_NVL_RING, k);
+          this.pc = R_COPIED;
+          return ctx.sleep(st.sendSm[c]!.copy(ctx, 'NVLReceivers', k * rec, 'hbm', 1));
+        }
+        default: {
+          const tail = this.tail, consumed = this.consumed;
+          ctx.sample(SERIES_NVL_RING, -(tail - consumed));
+          const { ring, out } = this;
+          if (ring && out) {
+            const B = L.share, C = L.C;
+            const meta = layoutOf(this.a).metaOffset;
+            for (let i = consumed; i < tail; i++) {
+              const o = (L.nvlSlot(c, f, 0) + (i % B)) * rec;
+              const u = ring.u8;
+              const s = u[o + meta]! | (u[o + meta + 1]! << 8) | (u[o + meta + 2]! << 16) | (u[o + meta + 3]! << 24);
+              const m = (s / L.G) | 0;
+              out.u8.set(u.subarray(o, o + rec), (st.offsets[s * C + c]! + this.perSource[m]!++) * rec);
+            }
+          }
+          this.consumed = tail;
+          if (tail - this.returned >= this.a.dispatch.nvlChunk || tail === this.total) {
+            ctx.atomicAdd(this.fwd, L.nvlHead(c, ctx.localIndex, 0) * 4, tail - this.returned);
+            this.returned = tail;
+          }
+          this.pc = R_TAIL;
+        }
       }
-    consumed = tail;
-    if (consumed - returned >= NC || consumed === total) {
-      ctx.atomicAdd(fwd, L.nvlHead(c, ctx.localIndex, 0) * 4, consumed - returned);
-      returned = consumed;
     }
   }
 }
@@ -465,7 +509,7 @@ defineOp<EpArgs>({
       tasks.push(ctx.spawn(`RDMASenderCoordinator[${c}]`, rdmaCoordinator(ctx, a, st, c)));
       for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, forwarder(ctx, a, st, c, j)));
       tasks.push(ctx.spawn(`ForwarderCoordinator[${c}]`, forwarderCoordinator(ctx, a, st, c)));
-      for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(`NVLReceivers[${c}<-${f}]`, nvlReceiver(ctx, a, st, c, f)));
+      for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(`NVLReceivers[${c}<-${f}]`, new NVLReceivers(ctx, a, st, c, f)));
     }
     yield ctx.join(tasks);
     // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head
