@@ -101,40 +101,78 @@ export interface InternodePlan {
   postClock: SmClock[];
 }
 
+const D_TOKEN = 0; // the next token of this warp: room in each destination node's send buffer, staging
+const D_COPIED = 1; // its copy has taken its time: commit it to each node in token order
+
 /**
  * One of the 7 `RDMASender` warps of channel c: takes every 7th token of the channel, waits for room
  * in each destination node's send buffer, copies the token there, and commits it in token order
- * (the warps advance a shared tail in order, so the coordinator sees a contiguous prefix).
+ * (the warps advance a shared tail in order, so the coordinator sees a contiguous prefix). An
+ * explicit state record: the counters it waits on only grow, so a resumed step checks the same
+ * condition again, finds it met, and goes on where the warp stood.
  */
-function* rdmaSender(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, w: number, warps: number): TaskBody {
-  const { L, rec } = st;
-  const RB = a.dispatch.rdmaBuffer;
-  const ctrl = ctx.region(NM.rdmaCtrl);
-  const local = ctx.region(NM.local);
-  const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
-  const input = a.sizesOnly ? null : ctx.region(R_IN);
-  const toks = st.sendTokens[c]!;
-  const { off, nodes, pos: poss } = st.sendNodes[c]!;
-  // Before any token, the channel's metadata (start/end per destination) goes to every node it sends to.
-  if (w === 0)
-    for (let m = 0; m < L.N; m++)
-      if (st.totals[c]![m]! > 0) ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.meta), L.rdmaMeta(c, ctx.node) * 4, 1);
-  for (let i = w; i < toks.length; i += warps) {
-    const t = toks[i]!;
-    const q0 = off[i]!, q1 = off[i + 1]!;
-    for (let q = q0; q < q1; q++) {
-      const m = nodes[q]!;
-      const p = poss[q]!;
-      // Room in the send buffer for node m: its slots come back with the head m returns.
-      if (p - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) >= RB) yield ctx.untilAtLeast(ctrl, L.rdmaHead(c, m), p + 1 - RB);
-      if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (p % RB)) * rec);
+class RDMASender implements RoleStep {
+  private pc = D_TOKEN;
+  private started = false;
+  private i: number;
+  /** The destination of the token being staged or committed (an index into the channel's node list). */
+  private q = 0;
+  private readonly ctrl: Region;
+  private readonly local: Region;
+  private readonly stage: Region | null;
+  private readonly input: Region | null;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly w: number, private readonly warps: number) {
+    this.i = w;
+    this.ctrl = ctx.region(NM.rdmaCtrl);
+    this.local = ctx.region(NM.local);
+    this.stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+    this.input = a.sizesOnly ? null : ctx.region(R_IN);
+  }
+
+  step(): Wait | null {
+    const { ctx, st, c } = this;
+    const { L, rec } = st;
+    const RB = this.a.dispatch.rdmaBuffer;
+    const toks = st.sendTokens[c]!;
+    const { off, nodes, pos: poss } = st.sendNodes[c]!;
+    if (!this.started) {
+      this.started = true;
+      // Before any token, the channel's metadata (start/end per destination) goes to every node it sends to.
+      if (this.w === 0)
+        for (let m = 0; m < L.N; m++)
+          if (st.totals[c]![m]! > 0) ctx.atomicAdd(ctx.peerRegion(m * L.G + ctx.localIndex, NM.meta), L.rdmaMeta(c, ctx.node) * 4, 1);
+      if (this.i < toks.length) this.q = off[this.i]!;
     }
-    yield ctx.sleep(st.sendSm[c]!.copy(ctx, 'RDMASender', (q1 - q0) * rec, 'hbm', 1));
-    for (let q = q0; q < q1; q++) {
-      const m = nodes[q]!;
-      const p = poss[q]!;
-      if (Atomics.load(local.i32, L.staged(c, m)) < p) yield ctx.untilAtLeast(local, L.staged(c, m), p);
-      ctx.store(local, L.staged(c, m), p + 1);
+    for (;;) {
+      const i = this.i;
+      if (i >= toks.length) return null;
+      const q0 = off[i]!, q1 = off[i + 1]!;
+      if (this.pc === D_TOKEN) {
+        const t = toks[i]!;
+        for (; this.q < q1; this.q++) {
+          const q = this.q;
+          const m = nodes[q]!;
+          const p = poss[q]!;
+          // Room in the send buffer for node m: its slots come back with the head m returns.
+          if (p - Atomics.load(this.ctrl.i32, L.rdmaHead(c, m)) >= RB) return ctx.untilAtLeast(this.ctrl, L.rdmaHead(c, m), p + 1 - RB);
+          const { stage, input } = this;
+          if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (p % RB)) * rec);
+        }
+        this.pc = D_COPIED;
+        this.q = q0;
+        return ctx.sleep(st.sendSm[c]!.copy(ctx, 'RDMASender', (q1 - q0) * rec, 'hbm', 1));
+      }
+      for (; this.q < q1; this.q++) {
+        const q = this.q;
+        const m = nodes[q]!;
+        const p = poss[q]!;
+        if (Atomics.load(this.local.i32, L.staged(c, m)) < p) return ctx.untilAtLeast(this.local, L.staged(c, m), p);
+        ctx.store(this.local, L.staged(c, m), p + 1);
+      }
+      this.i = i + this.warps;
+      this.pc = D_TOKEN;
+      if (this.i < toks.length) this.q = off[this.i]!;
     }
   }
 }
@@ -505,7 +543,7 @@ defineOp<EpArgs>({
     const tasks = [];
     for (let c = 0; c < st.L.C; c++) {
       const senders = INTERNODE_DISPATCH_WARPS.RDMASender;
-      for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(`RDMASender[${c}.${w}]`, rdmaSender(ctx, a, st, c, w, senders)));
+      for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(`RDMASender[${c}.${w}]`, new RDMASender(ctx, a, st, c, w, senders)));
       tasks.push(ctx.spawn(`RDMASenderCoordinator[${c}]`, rdmaCoordinator(ctx, a, st, c)));
       for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, forwarder(ctx, a, st, c, j)));
       tasks.push(ctx.spawn(`ForwarderCoordinator[${c}]`, forwarderCoordinator(ctx, a, st, c)));
