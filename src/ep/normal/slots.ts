@@ -5,7 +5,7 @@
  */
 import type { RankContext } from '../../sim/rank-context.js';
 import type { Region } from '../../transport/memory.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, Wait } from '../../sim/task.js';
 import { QP_SLOTS } from '../../transport/protocol.js';
 
 /** Copy `k` records from ring slots `slot..` (wrapping at B, ring starting at slot `ringBase`) to rows `row..` of `out`. */
@@ -29,7 +29,7 @@ export function putSlots(
   slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp?: number,
 ): void {
   if (qp !== undefined && overIb(ctx, dst)) {
-    ctx.spawn(nicName(qp, dst), rdmaWrite(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp));
+    ctx.spawn(nicName(qp, dst), new RdmaWrite(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp));
     return;
   }
   const rdma = qp !== undefined;
@@ -81,23 +81,40 @@ function overIb(ctx: RankContext, dst: number): boolean {
  * deepep-details.md §5), so it lands one round trip (2 x `ibLatencyUs`) after its data at the
  * earliest. The QP's later writes are not held back by it, nor is it queued behind them.
  */
-function* rdmaWrite(
-  ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number,
-  slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp: number,
-): TaskBody {
-  yield ctx.sleep(ctx.hardware.ibDoorbellUs);
-  const first = Math.min(k, B - slot);
-  const wraps = k > first;
-  let last;
-  if (!ring || !stage) {
-    last = ctx.send(dst, first * rec, withQpAck(qp, !wraps));
-    if (wraps) last = ctx.send(dst, (k - first) * rec, withQpAck(qp, true));
-  } else {
-    last = ctx.put(ring, (ringBase + slot) * rec, stage, (stageBase + slot) * rec, first * rec, withQpAck(qp, !wraps));
-    if (wraps) last = ctx.put(ring, ringBase * rec, stage, stageBase * rec, (k - first) * rec, withQpAck(qp, true));
+class RdmaWrite implements RoleStep {
+  /** 0: posted; 1: the doorbell has rung (issue the writes); 2: the writes are acknowledged. */
+  private pc = 0;
+  constructor(
+    private readonly ctx: RankContext, private readonly dst: number, private readonly ring: Region | null, private readonly ringBase: number,
+    private readonly stage: Region | null, private readonly stageBase: number, private readonly slot: number, private readonly k: number,
+    private readonly B: number, private readonly rec: number, private readonly tail: Region, private readonly tailIndex: number, private readonly qp: number,
+  ) {}
+
+  step(): Wait | null {
+    const { ctx, dst, ring, stage, rec, k, qp } = this;
+    switch (this.pc++) {
+      case 0:
+        return ctx.sleep(ctx.hardware.ibDoorbellUs);
+      case 1: {
+        const first = Math.min(k, this.B - this.slot);
+        const wraps = k > first;
+        let last;
+        if (!ring || !stage) {
+          last = ctx.send(dst, first * rec, withQpAck(qp, !wraps));
+          if (wraps) last = ctx.send(dst, (k - first) * rec, withQpAck(qp, true));
+        } else {
+          last = ctx.put(ring, (this.ringBase + this.slot) * rec, stage, (this.stageBase + this.slot) * rec, first * rec, withQpAck(qp, !wraps));
+          if (wraps) last = ctx.put(ring, this.ringBase * rec, stage, this.stageBase * rec, (k - first) * rec, withQpAck(qp, true));
+        }
+        return ctx.delivered(last);
+      }
+      case 2:
+        ctx.atomicAdd(this.tail, this.tailIndex * 4, k, withQp(fencedAtomicQp(qp)));
+        return null;
+      default:
+        return null;
+    }
   }
-  yield ctx.delivered(last);
-  ctx.atomicAdd(tail, tailIndex * 4, k, withQp(fencedAtomicQp(qp)));
 }
 
 /**
@@ -121,12 +138,22 @@ export function rdmaAtomicAdd(ctx: RankContext, dst: Region, offset: number, val
     ctx.atomicAdd(dst, offset, value, { qp });
     return;
   }
-  ctx.spawn(nicName(qp, dst.rank), rdmaAdd(ctx, dst, offset, value, qp));
+  ctx.spawn(nicName(qp, dst.rank), new RdmaAdd(ctx, dst, offset, value, qp));
 }
 
-function* rdmaAdd(ctx: RankContext, dst: Region, offset: number, value: number, qp: number): TaskBody {
-  yield ctx.sleep(ctx.hardware.ibDoorbellUs);
-  ctx.atomicAdd(dst, offset, value, withQp(qp));
+/** The NIC's side of a posted atomic: a doorbell, then the add. */
+class RdmaAdd implements RoleStep {
+  private rung = false;
+  constructor(private readonly ctx: RankContext, private readonly dst: Region, private readonly offset: number, private readonly value: number, private readonly qp: number) {}
+
+  step(): Wait | null {
+    if (!this.rung) {
+      this.rung = true;
+      return this.ctx.sleep(this.ctx.hardware.ibDoorbellUs);
+    }
+    this.ctx.atomicAdd(this.dst, this.offset, this.value, withQp(this.qp));
+    return null;
+  }
 }
 
 /** Names of the NIC's tasks, made once per (queue pair, destination). */
