@@ -223,75 +223,145 @@ function* rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: num
   }
 }
 
-function* forwarder(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number, j: number): TaskBody {
-  const { L, rec } = st;
-  const { nvlChunk: NC, rdmaBuffer: RB } = a.dispatch;
-  // One ring per (channel, peer), shared by the tokens of every source node.
-  const B = L.share;
-  const me = ctx.localIndex;
-  const dst = ctx.node * L.G + j;
-  const rctrl = ctx.region(NM.rdmaCtrl);
-  const nctrl = ctx.region(NM.nvlCtrl);
-  const local = ctx.region(NM.local);
-  const rring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
-  const stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
-  const dring: Region | null = a.sizesOnly ? null : ctx.peerRegion(dst, NM.nvlRing);
-  const dctrl = ctx.peerRegion(dst, NM.nvlCtrl);
-  const scanned = new Int32Array(L.N);
-  let sent = 0;
-  const waits = new CondSet();
-  const streams = st.streams[c]!;
-  let remaining = 0;
-  for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
-  // Each source node's channel metadata before its ring is read; then this forwarder's own prefix
-  // start/end per source node to its receiver.
-  const meta = ctx.region(NM.meta);
-  for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) yield ctx.untilAtLeast(meta, L.rdmaMeta(c, m), 1);
-  ctx.atomicAdd(ctx.peerRegion(dst, NM.meta), L.nvlMeta(c, me) * 4, 1);
-  while (remaining > 0) {
-    let progressed = false;
-    for (let m = 0; m < L.N; m++) {
-      const s = streams[m]!;
-      const total = s.tokens.length;
-      if (scanned[m] === total) continue;
-      const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
-      if (tail <= scanned[m]!) continue;
-      const flags = s.toGpu[j]!;
-      const space = B - (sent - Atomics.load(nctrl.i32, L.nvlHead(c, j, 0)));
-      // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
-      let p = scanned[m]!;
-      let k = 0;
-      const first = sent;
-      while (p < tail && k < NC) {
-        if (flags[p]) {
-          if (k >= space) break;
-          if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, 0) + ((first + k) % B)) * rec);
-          k++;
+const W_META = 0; // each source node's channel metadata, node by node
+const W_ROUND = 1; // top of a round over the source nodes
+const W_SCAN = 2; // the round, at source node `m`
+const W_COPIED = 3; // a chunk's copy has taken its time: put it, then go on with the round
+
+/**
+ * `RDMAAndNVLForwarder` for local GPU j, an explicit state record: round after round over the source
+ * nodes, forward from each one's RDMA ring the tokens GPU j needs into the NVLink ring they share
+ * (a chunk at a time while there is room), advance past the others, and publish its progress; when a
+ * round moves nothing, wait for data where a ring is drained or for room in the NVLink ring. Its
+ * waits and steps are the generator's, in the same order.
+ */
+class RDMAAndNVLForwarder implements RoleStep {
+  private pc = W_META;
+  private m = 0;
+  private progressed = false;
+  private remaining = 0;
+  private sent = 0;
+  /** The chunk being copied: the scan position after it, its size, and its first slot. */
+  private p = 0;
+  private k = 0;
+  private first = 0;
+  private readonly scanned: Int32Array;
+  private readonly waits = new CondSet();
+  private readonly dst: number;
+  private readonly rctrl: Region;
+  private readonly nctrl: Region;
+  private readonly local: Region;
+  private readonly rring: Region | null;
+  private readonly stage: Region | null;
+  private readonly dring: Region | null;
+  private readonly dctrl: Region;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly j: number) {
+    const L = st.L;
+    this.dst = ctx.node * L.G + j;
+    this.rctrl = ctx.region(NM.rdmaCtrl);
+    this.nctrl = ctx.region(NM.nvlCtrl);
+    this.local = ctx.region(NM.local);
+    this.rring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
+    this.stage = a.sizesOnly ? null : ctx.region(NM.nvlStage);
+    this.dring = a.sizesOnly ? null : ctx.peerRegion(this.dst, NM.nvlRing);
+    this.dctrl = ctx.peerRegion(this.dst, NM.nvlCtrl);
+    this.scanned = new Int32Array(L.N);
+    for (let m = 0; m < L.N; m++) if (st.streams[c]![m]!.tokens.length > 0) this.remaining++;
+  }
+
+  step(): Wait | null {
+    const { ctx, st, c, j, dst } = this;
+    const { L, rec } = st;
+    const { nvlChunk: NC, rdmaBuffer: RB } = this.a.dispatch;
+    // One ring per (channel, peer), shared by the tokens of every source node.
+    const B = L.share;
+    const me = ctx.localIndex;
+    const streams = st.streams[c]!;
+    const scanned = this.scanned;
+    for (;;) {
+      switch (this.pc) {
+        case W_META: {
+          // Each source node's channel metadata before its ring is read; then this forwarder's own
+          // prefix start/end per source node to its receiver.
+          while (this.m < L.N) {
+            const m = this.m++;
+            if (streams[m]!.tokens.length > 0) return ctx.untilAtLeast(ctx.region(NM.meta), L.rdmaMeta(c, m), 1);
+          }
+          ctx.atomicAdd(ctx.peerRegion(dst, NM.meta), L.nvlMeta(c, me) * 4, 1);
+          this.pc = W_ROUND;
+          break;
         }
-        p++;
+        case W_ROUND:
+          if (this.remaining <= 0) return null;
+          this.progressed = false;
+          this.m = 0;
+          this.pc = W_SCAN;
+          break;
+        case W_SCAN: {
+          const { rctrl, nctrl, stage, rring } = this;
+          for (; this.m < L.N; this.m++) {
+            const m = this.m;
+            const s = streams[m]!;
+            const total = s.tokens.length;
+            if (scanned[m] === total) continue;
+            const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
+            if (tail <= scanned[m]!) continue;
+            const flags = s.toGpu[j]!;
+            const space = B - (this.sent - Atomics.load(nctrl.i32, L.nvlHead(c, j, 0)));
+            // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
+            let p = scanned[m]!;
+            let k = 0;
+            const first = this.sent;
+            while (p < tail && k < NC) {
+              if (flags[p]) {
+                if (k >= space) break;
+                if (stage && rring) stage.u8.set(rring.u8.subarray((L.rdmaSlot(c, m) + (p % RB)) * rec, (L.rdmaSlot(c, m) + (p % RB) + 1) * rec), (L.nvlSlot(c, j, 0) + ((first + k) % B)) * rec);
+                k++;
+              }
+              p++;
+            }
+            if (p === scanned[m] && k === 0) continue;
+            if (k > 0) {
+              this.p = p;
+              this.k = k;
+              this.first = first;
+              this.pc = W_COPIED;
+              return ctx.sleep(st.fwdSm[c]!.copy(ctx, 'RDMAAndNVLForwarder', k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs));
+            }
+            this.passed(m, p, total);
+          }
+          this.pc = W_ROUND;
+          if (this.progressed || this.remaining === 0) break;
+          // Stuck: wait for data where the RDMA ring is drained, or for room in the shared NVLink ring.
+          const waits = this.waits.clear();
+          let full = false;
+          for (let m = 0; m < L.N; m++) {
+            if (scanned[m] === streams[m]!.tokens.length) continue;
+            if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
+            else full = true;
+          }
+          if (full) waits.add(L.N, nctrl, L.nvlHead(c, j, 0), this.sent + 1 - B);
+          return waits.wait;
+        }
+        default: {
+          const m = this.m;
+          putSlots(ctx, dst, this.dring, L.nvlSlot(c, me, 0), this.stage, L.nvlSlot(c, j, 0), this.first % B, this.k, B, rec, this.dctrl, L.nvlTail(c, me, 0));
+          this.sent += this.k;
+          this.passed(m, this.p, streams[m]!.tokens.length);
+          this.m = m + 1;
+          this.pc = W_SCAN;
+        }
       }
-      if (p === scanned[m] && k === 0) continue;
-      if (k > 0) {
-        yield ctx.sleep(st.fwdSm[c]!.copy(ctx, 'RDMAAndNVLForwarder', k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs));
-        putSlots(ctx, dst, dring, L.nvlSlot(c, me, 0), stage, L.nvlSlot(c, j, 0), first % B, k, B, rec, dctrl, L.nvlTail(c, me, 0));
-        sent += k;
-      }
-      scanned[m] = p;
-      if (p === total) remaining--;
-      ctx.store(local, L.progress(c, m, j), p);
-      progressed = true;
     }
-    if (progressed || remaining === 0) continue;
-    // Stuck: wait for data where the RDMA ring is drained, or for room in the shared NVLink ring.
-    waits.clear();
-    let full = false;
-    for (let m = 0; m < L.N; m++) {
-      if (scanned[m] === streams[m]!.tokens.length) continue;
-      if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
-      else full = true;
-    }
-    if (full) waits.add(L.N, nctrl, L.nvlHead(c, j, 0), sent + 1 - B);
-    yield waits.wait;
+  }
+
+  /** The scan of source node m is at p: publish it (the coordinator returns RDMA slots from it). */
+  private passed(m: number, p: number, total: number): void {
+    this.scanned[m] = p;
+    if (p === total) this.remaining--;
+    this.ctx.store(this.local, this.st.L.progress(this.c, m, this.j), p);
+    this.progressed = true;
   }
 }
 
@@ -545,7 +615,7 @@ defineOp<EpArgs>({
       const senders = INTERNODE_DISPATCH_WARPS.RDMASender;
       for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(`RDMASender[${c}.${w}]`, new RDMASender(ctx, a, st, c, w, senders)));
       tasks.push(ctx.spawn(`RDMASenderCoordinator[${c}]`, rdmaCoordinator(ctx, a, st, c)));
-      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, forwarder(ctx, a, st, c, j)));
+      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, new RDMAAndNVLForwarder(ctx, a, st, c, j)));
       tasks.push(ctx.spawn(`ForwarderCoordinator[${c}]`, forwarderCoordinator(ctx, a, st, c)));
       for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(`NVLReceivers[${c}<-${f}]`, new NVLReceivers(ctx, a, st, c, f)));
     }
