@@ -543,7 +543,7 @@ export class Engine implements SendHost, RecvHost {
   }
 
   eventKey(): number {
-    return this.queue.popRank * SEQ_SPAN + this.queue.popSeq;
+    return this.queue.popKey;
   }
 
   /** The link event of the instant `now`. */
