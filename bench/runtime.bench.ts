@@ -17,7 +17,10 @@
  * 5. DeepEP's benchmark in a child process each (so `peakRssBytes` is its own): EP64 with and
  *    without the timeline digest, wall and CPU time, peak RSS, simulated HBM per rank; EP128 with
  *    `BENCH_EP128=1` (target: under 4 GB peak RSS). `BENCH_EP64=0` skips the EP runs;
- *    `BENCH_EP_RANKS=16` runs a smaller one instead of EP64.
+ *    `BENCH_EP_RANKS=16` runs a smaller one instead of EP64. `BENCH_BEFORE=<dir>` (a checkout of an
+ *    earlier commit, built: `<dir>/dist`) also runs that build's benchmark in the same run, before
+ *    this one's, for a before/after of wall time, CPU, events and kernel times. `BENCH_ONLY=ep` runs
+ *    only these.
  * 6. Main-thread messages per window (target 0); with `BENCH_AB=1`, worker threads that pay for
  *    themselves (paired A/B, `BENCH_REPS` repetitions): the EP128 flow set's `runTraffic` replay and
  *    the EP64 benchmark, 1 vs 2 workers (minutes each).
@@ -138,6 +141,11 @@ export default async function (): Promise<void> {
     table(rows);
     return;
   }
+  if (process.env['BENCH_ONLY'] === 'ep') {
+    deepepRuns(say);
+    table(rows);
+    return;
+  }
 
   // 1. Payload through allToAll vs memcpy (2 workers; and in-process, one thread: the engine's own
   // overhead over the copies it makes).
@@ -208,13 +216,45 @@ export default async function (): Promise<void> {
   await steadyAllocation(say);
 
   // 5. DeepEP's benchmark, each size in a child process.
+  deepepRuns(say);
+
+  // 6. Workers that pay for themselves.
+  await workersPayOff(say);
+  console.log('\nsummary');
+  table(rows);
+}
+
+/**
+ * DeepEP's benchmark, each size in a child process; with `BENCH_BEFORE`, the earlier build's EP run
+ * first, in the same run.
+ */
+function deepepRuns(say: (r: Record<string, string | number>) => void): void {
+  const beforeRoot = process.env['BENCH_BEFORE'];
+  let after: DeepepBenchResult | null = null; // this build's run with the digest, reused below
+  if (beforeRoot && process.env['BENCH_EP64'] !== '0') {
+    const ranks = Number(process.env['BENCH_EP_RANKS'] ?? 64);
+    const b = deepepChild(ranks, true, beforeRoot);
+    // This build from its own dist too (run `npm run build` first), so both start alike.
+    if (!existsSync('dist/cli/main.js')) throw new Error('BENCH_BEFORE: build this checkout first (npm run build)');
+    const a = (after = deepepChild(ranks, true, '.'));
+    if (a && b) {
+      const row = (run: string, r: DeepepBenchResult) => ({
+        run, 'wall s': r.wallMs / 1e3, 'CPU s': r.cpuMs / 1e3, events: r.events, 'events/transfer': r.events / r.transfers,
+        'dispatch us': r.dispatch.timeUs, 'combine us': r.combine.timeUs, 'peak RSS MiB': r.peakRssBytes / MiB,
+        digest: r.timelineDigest ? r.timelineDigest.slice(0, 16) : '-',
+      });
+      table([row(`EP${ranks} before (${beforeRoot})`, b), row(`EP${ranks} this build`, a)]);
+      say({ figure: `DeepEP EP${ranks} wall s, this build vs BENCH_BEFORE (same run)`, value: a.wallMs / 1e3, baseline: b.wallMs / 1e3, ratio: a.wallMs / b.wallMs, target: 'report' });
+      say({ figure: `DeepEP EP${ranks} events, this build vs BENCH_BEFORE`, value: a.events, baseline: b.events, ratio: a.events / b.events, target: 'report' });
+    }
+  }
   if (process.env['BENCH_EP64'] !== '0') {
     const ep: Array<Record<string, string | number>> = [];
     const base = Number(process.env['BENCH_EP_RANKS'] ?? 64);
     const sizes: Array<[number, boolean]> = [[base, true], [base, false]];
     if (process.env['BENCH_EP128'] === '1') sizes.push([128, true]);
     for (const [ranks, withDigest] of sizes) {
-      const r = deepepChild(ranks, withDigest);
+      const r = after && ranks === base && withDigest ? after : deepepChild(ranks, withDigest);
       if (!r) continue;
       ep.push({
         run: `EP${ranks}${withDigest ? '' : ' --no-timeline-digest'}`, 'wall s': r.wallMs / 1e3, 'CPU s': r.cpuMs / 1e3, events: r.events,
@@ -229,11 +269,6 @@ export default async function (): Promise<void> {
     }
     table(ep);
   }
-
-  // 6. Workers that pay for themselves.
-  await workersPayOff(say);
-  console.log('\nsummary');
-  table(rows);
 }
 
 /** Events per issued transfer of a sizes-only allToAll on `nodes` x 8 ranks, one worker. */
@@ -289,9 +324,11 @@ async function steadyAllocation(say: (r: Record<string, string | number>) => voi
   }
 }
 
-/** `bench deepep --ranks R --json` in a child process (its own peak RSS), 2 workers. */
-function deepepChild(ranks: number, withDigest: boolean): DeepepBenchResult | null {
-  const args = [...process.execArgv, 'src/cli/main.ts', 'bench', 'deepep', '--ranks', String(ranks), '--workers', '2', '--json', ...(withDigest ? [] : ['--no-timeline-digest'])];
+/** `bench deepep --ranks R --json` in a child process (its own peak RSS), 2 workers; `root`: an earlier build's checkout. */
+function deepepChild(ranks: number, withDigest: boolean, root?: string): DeepepBenchResult | null {
+  // An earlier build runs from its own dist (its worker entries resolve there).
+  const entry = root ? [`${root}/dist/cli/main.js`] : [...process.execArgv, 'src/cli/main.ts'];
+  const args = [...entry, 'bench', 'deepep', '--ranks', String(ranks), '--workers', '2', '--json', ...(withDigest ? [] : ['--no-timeline-digest'])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) {
     console.log(`EP${ranks}: child failed (${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
