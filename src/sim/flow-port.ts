@@ -205,6 +205,23 @@ export abstract class PortStats implements DueItem {
 
   abstract settle(time: number): void;
 
+  /** A timer passed over without an event (see the ports' `quiet`), Infinity when none. */
+  protected quietAt = Infinity;
+
+  /** Move the port's bytes on to `time`. */
+  protected abstract advanceBy(time: number): void;
+
+  protected advance(time: number): void {
+    if (this.quietAt < Infinity) {
+      // The quiet timer: passed, it happened (its step of the clock, nothing else); not yet, the
+      // port changes before it, and the timer is again what it was.
+      if (this.quietAt < time) this.advanceBy(this.quietAt);
+      else this.timerAt = this.quietAt;
+      this.quietAt = Infinity;
+    }
+    this.advanceBy(time);
+  }
+
   get activeStreams(): number {
     return this.active.length;
   }
@@ -306,8 +323,6 @@ export abstract class PortStats implements DueItem {
 }
 
 export class SendPort extends PortStats {
-  /** A timer passed over without an event (see quiet), Infinity when none. */
-  private quietAt = Infinity;
   /** News of the settle in progress, for the host: job, NEWS_* kind and rate per item (reused). */
   private readonly nJob = new NumList(new Int32Array(16), (n) => new Int32Array(n));
   private readonly nKind = new NumList(new Uint8Array(16), (n) => new Uint8Array(n));
@@ -382,18 +397,7 @@ export class SendPort extends PortStats {
     this.active.push(s);
   }
 
-  private advance(time: number): void {
-    if (this.quietAt < Infinity) {
-      // The quiet timer (see settle): passed, it happened (its step of the clock, nothing else);
-      // not yet, the port changes before it, and the timer is again what it was.
-      if (this.quietAt < time) this.advanceBy(this.quietAt);
-      else this.timerAt = this.quietAt;
-      this.quietAt = Infinity;
-    }
-    this.advanceBy(time);
-  }
-
-  private advanceBy(time: number): void {
+  protected advanceBy(time: number): void {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
@@ -553,8 +557,6 @@ export class RecvPort extends PortStats {
   /** Bytes queued per active stream in the settle in progress (reused). */
   private queuedBuf = new Float64Array(8);
   recording = false;
-  /** A timer passed over without an event (see quiet), Infinity when none. */
-  private quietAt = Infinity;
   /**
    * The demands of the last water-filling and its fair level; `sharesStale` when the active streams
    * changed since. News of a queued stream's rate leaves every demand as it was (all it can get):
@@ -606,17 +608,7 @@ export class RecvPort extends PortStats {
     if (Math.abs(s.arr) < 1e-9) s.arr = 0;
   }
 
-  private advance(time: number): void {
-    if (this.quietAt < Infinity) {
-      // As SendPort.advance: step through a quiet timer that passed, or restore one still to come.
-      if (this.quietAt < time) this.advanceBy(this.quietAt);
-      else this.timerAt = this.quietAt;
-      this.quietAt = Infinity;
-    }
-    this.advanceBy(time);
-  }
-
-  private advanceBy(time: number): void {
+  protected advanceBy(time: number): void {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
