@@ -13,7 +13,7 @@
  *    SimGrid's and the ratio to the counts before credits), DeepEP's EP64 benchmark.
  * 4. Heap bytes allocated per event on the steady path (a second, warmed-up run on the in-process
  *    transport, where the engine runs on this thread and V8's GC profiler sees it): a sizes-only
- *    allToAll and a DeepEP-like dispatch + combine (16 ranks, two nodes).
+ *    allToAll and a DeepEP-like dispatch + combine (16 ranks, two nodes). `BENCH_ONLY=alloc` runs only these.
  * 5. DeepEP's benchmark in a child process each (so `peakRssBytes` is its own): EP64 with and
  *    without the timeline digest, wall and CPU time, peak RSS, simulated HBM per rank; EP128 with
  *    `BENCH_EP128=1` (target: under 4 GB peak RSS). `BENCH_EP64=0` skips the EP runs;
@@ -143,6 +143,11 @@ export default async function (): Promise<void> {
   }
   if (process.env['BENCH_ONLY'] === 'ep') {
     deepepRuns(say);
+    table(rows);
+    return;
+  }
+  if (process.env['BENCH_ONLY'] === 'alloc') {
+    await steadyAllocation(say);
     table(rows);
     return;
   }

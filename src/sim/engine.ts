@@ -29,7 +29,7 @@ import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, ty
 import { DueHeap } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
-import { describeWait, Task, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
+import { condCount, describeWait, Task, WaitPool, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
@@ -84,6 +84,22 @@ class FlowBatch {
     this.rate[i] = rate;
     this.key[i] = key;
     this.ekey[i] = ekey;
+  }
+}
+
+/**
+ * The tasks waiting on one counter, in the order they started waiting. The array keeps its capacity
+ * when tasks leave (a count, not its length, says how many are there), so a counter that is waited
+ * on, released and waited on again allocates nothing after its first waits.
+ */
+class WaitList {
+  n = 0;
+  tasks: Array<Task | null> = [];
+
+  add(task: Task): void {
+    if (this.n < this.tasks.length) this.tasks[this.n] = task;
+    else this.tasks.push(task);
+    this.n++;
   }
 }
 
@@ -145,7 +161,14 @@ export class Engine implements SendHost, RecvHost {
   /** Transfers from other workers being received, and sent ones awaiting their ack, by xid and source. */
   private readonly inbound = new Map<number, number>();
   private readonly sentByXid = new Map<number, number>();
-  private readonly tasks = new Map<number, Task>();
+  /**
+   * The tasks not yet ended, unordered (each knows its slot; an ending task's slot takes the last
+   * one), and how many there are: the array keeps its capacity, so spawning and ending allocate no
+   * map entries. Tasks waiting for a reply from another worker's rank, by id (a few per operation).
+   */
+  private live: Array<Task | null> = [];
+  private liveCount = 0;
+  private readonly readWaiters = new Map<number, Task>();
 
   private taskIdNext = 0;
   /** Packets for each other host, as reused columns (cleared once the host has sent them). */
@@ -211,10 +234,36 @@ export class Engine implements SendHost, RecvHost {
     const t = new Task(this.taskIdNext++, rank, name, body, group);
     t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
-    this.tasks.set(t.id, t);
+    this.addLive(t);
     this.queue.push(at, rank, this.nextSeq(rank), EV_TASK, 0, t);
     return t;
   }
+
+  private addLive(t: Task): void {
+    const n = this.liveCount++;
+    t.slot = n;
+    if (n < this.live.length) this.live[n] = t;
+    else this.live.push(t);
+  }
+
+  private removeLive(t: Task): void {
+    const i = t.slot;
+    if (i < 0) return;
+    const n = --this.liveCount;
+    const last = this.live[n]!;
+    this.live[i] = last;
+    last.slot = i;
+    this.live[n] = null;
+    t.slot = -1;
+  }
+
+  /** The tasks not yet ended, in the order they were spawned. */
+  private liveTasks(): Task[] {
+    return (this.live.slice(0, this.liveCount) as Task[]).sort((a, b) => a.id - b.id);
+  }
+
+  /** Wait records of ended tasks, for new tasks to reuse. */
+  readonly waitPool = new WaitPool();
 
   /** The task being resumed (its context helpers reuse its wait records). */
   current: Task | null = null;
@@ -285,14 +334,15 @@ export class Engine implements SendHost, RecvHost {
           return;
         }
         case WAIT_ANY: {
-          const hit = firstSatisfied(w.conds);
+          const nc = condCount(w);
+          const hit = firstSatisfied(w.conds, nc);
           if (hit >= 0) {
             v = hit;
             continue;
           }
           task.wait = w;
           // Entries left under the other counters once one fires are dropped when next scanned.
-          for (let i = 0; i < w.conds.length; i++) this.watch(w.conds[i]!.region, w.conds[i]!.index, task);
+          for (let i = 0; i < nc; i++) this.watch(w.conds[i]!.region, w.conds[i]!.index, task);
           return;
         }
         case WAIT_TRANSFER: {
@@ -311,13 +361,22 @@ export class Engine implements SendHost, RecvHost {
           this.issueRead(task, w.peer, w.region, w.index);
           return;
         case WAIT_TASKS: {
-          const pending = w.tasks.filter((t) => !t.done);
-          if (pending.length === 0) {
+          const ts = w.tasks;
+          let pending = 0;
+          for (let i = 0; i < ts.length; i++) if (!ts[i]!.done) pending++;
+          if (pending === 0) {
             v = 0;
             continue;
           }
           task.wait = w;
-          for (const t of pending) (t.joiners ??= []).push(task);
+          // Each task not done yet tells this one when it ends; the last one resumes it.
+          task.joinPending = pending;
+          for (let i = 0; i < ts.length; i++) {
+            const t = ts[i]!;
+            if (t.done) continue;
+            if (t.joiner === null) t.joiner = task;
+            else (t.joiners ??= []).push(task);
+          }
           return;
         }
       }
@@ -327,11 +386,11 @@ export class Engine implements SendHost, RecvHost {
   private finishTask(task: Task): void {
     task.done = true;
     task.wait = null;
-    this.tasks.delete(task.id);
-    if (task.joiners) {
-      for (const j of task.joiners)
-        if (j.wait?.kind === WAIT_TASKS && j.wait.tasks.every((t) => t.done))
-          this.queue.push(this.now, j.rank, this.nextSeq(j.rank), EV_TASK, 0, j);
+    this.removeLive(task);
+    this.waitPool.release(task);
+    if (task.joiner !== null) {
+      this.joinedOne(task.joiner);
+      if (task.joiners !== null) for (const j of task.joiners) this.joinedOne(j);
     }
     const g = task.group;
     if (--g.live === 0 && !g.failed) {
@@ -340,9 +399,14 @@ export class Engine implements SendHost, RecvHost {
     }
   }
 
+  /** One of the tasks `j` joins has ended: resume `j` once it was the last. */
+  private joinedOne(j: Task): void {
+    if (j.wait?.kind === WAIT_TASKS && --j.joinPending === 0) this.queue.push(this.now, j.rank, this.nextSeq(j.rank), EV_TASK, 0, j);
+  }
+
   private failTask(task: Task, e: unknown): void {
     task.done = true;
-    this.tasks.delete(task.id);
+    this.removeLive(task);
     const g = task.group;
     if (g.failed) return;
     g.failed = true;
@@ -354,34 +418,37 @@ export class Engine implements SendHost, RecvHost {
       error: { ...w, message: `rank ${task.rank} task '${task.name}': ${w.message}`, data: { ...w.data, rank: task.rank, task: task.name } },
     });
     // Every other task of the failed group stops too.
-    for (const t of [...this.tasks.values()]) if (t.group === g) { t.done = true; this.tasks.delete(t.id); }
+    for (const t of this.liveTasks()) if (t.group === g) { t.done = true; this.removeLive(t); }
     task.kernel?.onFail?.(w.message);
   }
 
   /** Tasks still blocked, with what each waits for. */
   blockedTasks(): BlockedTask[] {
-    return [...this.tasks.values()]
+    return this.liveTasks()
       .filter((t) => !t.done)
       .map((t) => ({ rank: t.rank, task: t.name, waitingFor: describeWait(t.wait) }));
   }
 
   private watch(region: Region, index: number, task: Task): void {
     // Dense per-counter lists for counter regions of ordinary size (a sparse array is a hash table).
-    const lists = (region.waiters ??= region.i32.length <= 1 << 16 ? new Array<Task[] | undefined>(region.i32.length).fill(undefined) : []) as Array<Task[] | undefined>;
+    // (The region's `waiters` slot is the engine's own: it holds WaitLists.)
+    const lists = (region.waiters ??= (region.i32.length <= 1 << 16 ? new Array<WaitList | undefined>(region.i32.length).fill(undefined) : []) as unknown as Array<unknown[] | undefined>) as unknown as Array<WaitList | undefined>;
     let list = lists[index];
-    if (!list) lists[index] = list = [];
-    if (list[list.length - 1] !== task) list.push(task);
+    if (!list) lists[index] = list = new WaitList();
+    const n = list.n;
+    if (n === 0 || list.tasks[n - 1] !== task) list.add(task);
   }
 
   /** Re-check the tasks waiting on counter `region[index]` after it changed. */
   wakeCounter(region: Region, index: number): void {
-    const lists = region.waiters as Array<Task[] | undefined> | null;
+    const lists = region.waiters as unknown as Array<WaitList | undefined> | null;
     if (lists === null) return;
     const list = lists[index];
-    if (!list || list.length === 0) return;
+    if (!list || list.n === 0) return;
+    const tasks = list.tasks, n = list.n;
     let keep = 0;
-    for (let i = 0; i < list.length; i++) {
-      const t = list[i]!;
+    for (let i = 0; i < n; i++) {
+      const t = tasks[i]!;
       const w = t.wait;
       if (t.done || w === null) continue;
       let value: number;
@@ -389,13 +456,13 @@ export class Engine implements SendHost, RecvHost {
         if (w.region !== region || w.index !== index) continue;
         value = Atomics.load(region.i32, index);
         if (!counterSatisfied(value, w.cmp, w.value)) {
-          list[keep++] = t;
+          tasks[keep++] = t;
           continue;
         }
       } else if (w.kind === WAIT_ANY) {
-        value = firstSatisfied(w.conds);
+        value = firstSatisfied(w.conds, condCount(w));
         if (value < 0) {
-          list[keep++] = t;
+          tasks[keep++] = t;
           continue;
         }
       } else continue;
@@ -404,7 +471,9 @@ export class Engine implements SendHost, RecvHost {
       this.queue.push(this.now, t.rank, this.nextSeq(t.rank), EV_TASK, value, t);
       t.wait = null;
     }
-    if (keep < list.length) list.length = keep;
+    // Slots past the count are cleared, not cut off: the array keeps its capacity for the next waits.
+    for (let i = keep; i < n; i++) tasks[i] = null;
+    list.n = keep;
   }
 
   /** Re-check the waiters on every watched counter in bytes [offset, offset + length) of `region`. */
@@ -470,7 +539,8 @@ export class Engine implements SendHost, RecvHost {
     T.value[x] = value; T.issueT[x] = this.now; T.flags[x] = flags; T.sigRegion[x] = sigRegion; T.sigOffset[x] = sigOffset;
     T.qp[x] = wr ? qp : 0;
     this.transfersIssued++;
-    if (flags & FLAG_WANT_ACK) this.sentByXid.set(xid * 4096 + (src & 4095), x);
+    // An ack from another worker finds its transfer by xid; a local one carries the record's index.
+    if (flags & FLAG_WANT_ACK && !this.isLocal(dst)) this.sentByXid.set(xid * 4096 + (src & 4095), x);
     const handle = T.handle(x);
     if (path === PATH_LOCAL) {
       T.egressStartT[x] = T.ingressStartT[x] = this.now;
@@ -495,6 +565,7 @@ export class Engine implements SendHost, RecvHost {
       x.task = task; x.taskId = task.id; x.region = region; x.index = index; x.src = src; x.peer = peer;
       this.queue.push(t, src, seq, EV_READ, 0, x);
     } else {
+      this.readWaiters.set(task.id, task);
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
         PKT_READ, t, src, seq, src, peer, 0, 0, OP_READ, this.links.path(src, peer), CONTROL_MESSAGE_BYTES,
         -1, -1, region.id, index * 4, 0, this.now, -1, -1, 0, task.id, -1, -1, 0, 0,
@@ -755,7 +826,7 @@ export class Engine implements SendHost, RecvHost {
   private acked(x: number): void {
     const T = this.xf;
     T.acked[x] = 1;
-    this.sentByXid.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
+    if (!this.isLocal(T.dst[x]!)) this.sentByXid.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
     const t = T.ackWaiter[x] as Task | null;
     T.release(x);
     if (t) this.resume(t, 0);
@@ -816,8 +887,9 @@ export class Engine implements SendHost, RecvHost {
           break;
         }
         case PKT_READ_REPLY: {
-          const task = this.tasks.get(c[C_WAITER]![i]!);
-          if (task) this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ_REPLY, c[C_VALUE]![i]!, task);
+          const task = this.readWaiters.get(c[C_WAITER]![i]!);
+          this.readWaiters.delete(c[C_WAITER]![i]!);
+          if (task && task.slot >= 0) this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ_REPLY, c[C_VALUE]![i]!, task);
           break;
         }
       }
@@ -939,8 +1011,8 @@ function inRange(r: Region, offset: number, length: number): boolean {
 }
 
 /** Index of the first satisfied condition, or -1. */
-function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[]): number {
-  for (let i = 0; i < conds.length; i++) {
+function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number): number {
+  for (let i = 0; i < count; i++) {
     const c = conds[i]!;
     if (counterSatisfied(Atomics.load(c.region.i32, c.index), c.cmp, c.value)) return i;
   }

@@ -118,8 +118,9 @@ export class RankContext {
     const t = this.engine.current;
     if (t === null) return Object.assign(makeWait(WAIT_SLEEP), { us });
     // Yield it at once: the running task's sleep record is reused.
-    t.sleepWait.us = us;
-    return t.sleepWait;
+    const w = (t.sleepWait ??= this.engine.waitPool.take(WAIT_SLEEP));
+    w.us = us;
+    return w;
   }
 
   /** Wait until this rank's int32 counter `region[index]` >= value; resumes with the counter value. */
@@ -145,7 +146,7 @@ export class RankContext {
     const t = this.engine.current;
     if (t === null) return Object.assign(makeWait(WAIT_COUNTER), { region, index, cmp, value });
     // Yield it at once: the running task's counter-wait record is reused.
-    const w = (t.counterWait ??= makeWait(WAIT_COUNTER));
+    const w = (t.counterWait ??= this.engine.waitPool.take(WAIT_COUNTER));
     w.region = region;
     w.index = index;
     w.cmp = cmp;
@@ -188,7 +189,7 @@ export class RankContext {
     const t = this.engine.current;
     if (t === null) return Object.assign(makeWait(WAIT_READ), { peer: region.rank, region, index });
     // Yield it at once: the running task's read record is reused.
-    const w = (t.readWait ??= makeWait(WAIT_READ));
+    const w = (t.readWait ??= this.engine.waitPool.take(WAIT_READ));
     w.peer = region.rank;
     w.region = region;
     w.index = index;
@@ -200,7 +201,7 @@ export class RankContext {
     const t = this.engine.current;
     if (t === null) return Object.assign(makeWait(WAIT_TRANSFER), { transfer: h });
     // Yield it at once: the running task's record is reused.
-    const w = (t.transferWait ??= makeWait(WAIT_TRANSFER));
+    const w = (t.transferWait ??= this.engine.waitPool.take(WAIT_TRANSFER));
     w.transfer = h;
     return w;
   }

@@ -15,7 +15,7 @@ export type Wait =
   | { kind: typeof WAIT_TRANSFER; transfer: TransferHandle }
   | { kind: typeof WAIT_READ; peer: number; region: Region; index: number }
   | { kind: typeof WAIT_TASKS; tasks: readonly Task[] }
-  | { kind: typeof WAIT_ANY; conds: readonly CounterCondition[] };
+  | { kind: typeof WAIT_ANY; conds: readonly CounterCondition[]; count: number };
 
 /** One condition on a local int32 counter. */
 export interface CounterCondition {
@@ -61,6 +61,11 @@ class WaitRecord {
   peer = 0;
   tasks: readonly Task[] | null = null;
   conds: readonly CounterCondition[] | null = null;
+  /**
+   * WAIT_ANY: how many of `conds` (its first ones) the wait is on; -1: all of them. A reused
+   * condition list keeps its array's capacity between waits and says its size here.
+   */
+  count = -1;
 }
 
 /** A wait record of `kind` (fill its fields before yielding it). */
@@ -70,19 +75,58 @@ export function makeWait<K extends Wait['kind']>(kind: K): Extract<Wait, { kind:
   return w as unknown as Extract<Wait, { kind: K }>;
 }
 
+/**
+ * Wait records of ended tasks, for the tasks spawned after them (an engine's own): a task takes a
+ * record of a kind on its first wait of that kind and keeps it until it ends, so the records of an
+ * operation's tasks serve the next operation's.
+ */
+export class WaitPool {
+  private readonly free: WaitRecord[] = [];
+  private n = 0;
+
+  /** A record of `kind` (its other fields as its last user left them). */
+  take<K extends Wait['kind']>(kind: K): Extract<Wait, { kind: K }> {
+    const w = this.n > 0 ? this.free[--this.n]! : new WaitRecord();
+    w.kind = kind;
+    return w as unknown as Extract<Wait, { kind: K }>;
+  }
+
+  /** Return a record no task refers to any more. */
+  give(w: object): void {
+    const n = this.n++;
+    if (n < this.free.length) this.free[n] = w as WaitRecord;
+    else this.free.push(w as WaitRecord);
+  }
+
+  /** Return an ended task's records. */
+  release(t: Task): void {
+    if (t.sleepWait !== null) { this.give(t.sleepWait); t.sleepWait = null; }
+    if (t.counterWait !== null) { this.give(t.counterWait); t.counterWait = null; }
+    if (t.readWait !== null) { this.give(t.readWait); t.readWait = null; }
+    if (t.transferWait !== null) { this.give(t.transferWait); t.transferWait = null; }
+  }
+}
+
 /** A running task. */
 export class Task {
   done = false;
   wait: Wait | null = null;
-  /** Tasks waiting for this one (WAIT_TASKS). */
+  /** The task waiting for this one (WAIT_TASKS), and any more after it (rare). */
+  joiner: Task | null = null;
   joiners: Task[] | null = null;
-  /** Reused wait records: a task yields one wait at a time, so the hot waits allocate nothing. */
-  readonly sleepWait: { kind: typeof WAIT_SLEEP; us: number } = makeWait(WAIT_SLEEP);
-  /** Reused counter-wait record (made on the task's first counter wait). */
+  /** While joining (WAIT_TASKS): how many of the joined tasks have not ended. */
+  joinPending = 0;
+  /**
+   * Reused wait records: a task yields one wait at a time, so the hot waits allocate nothing. Each
+   * is taken from the engine's {@link WaitPool} on the task's first wait of its kind and given back
+   * when the task ends.
+   */
+  sleepWait: { kind: typeof WAIT_SLEEP; us: number } | null = null;
   counterWait: { kind: typeof WAIT_COUNTER; region: Region; index: number; cmp: number; value: number } | null = null;
-  /** Reused read and acknowledgement wait records (made on first use). */
   readWait: { kind: typeof WAIT_READ; peer: number; region: Region; index: number } | null = null;
   transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } | null = null;
+  /** The task's place in its engine's list of tasks not yet ended (-1 once ended). */
+  slot = -1;
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
   /** The task's generator, or null when it runs a {@link RoleStep}. */
@@ -136,10 +180,15 @@ export function describeWait(w: Wait | null): string {
     case WAIT_READ:
       return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
     case WAIT_ANY:
-      return `any of: ${listed(w.conds.map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`))}`;
+      return `any of: ${listed(w.conds.slice(0, condCount(w)).map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`))}`;
     case WAIT_TASKS:
       return `tasks ${listed(w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`))}`;
   }
+}
+
+/** How many conditions a WAIT_ANY is on. */
+export function condCount(w: { conds: readonly CounterCondition[]; count: number }): number {
+  return w.count < 0 ? w.conds.length : w.count;
 }
 
 /** At most six items and how many more: a kernel's parent waits on hundreds of role tasks. */

@@ -9,15 +9,17 @@ import { CMP_GE, WAIT_ANY } from '../../transport/protocol.js';
 import { makeWait, type CounterCondition, type Wait } from '../../sim/task.js';
 
 export class CondSet {
+  /** The conditions (the first `wait.count`; the array keeps its capacity between waits). */
   private readonly conds: CounterCondition[] = [];
+  private readonly any = Object.assign(makeWait(WAIT_ANY), { conds: this.conds, count: 0 });
   /** Yield this after filling the set with {@link add}. */
-  readonly wait: Wait = Object.assign(makeWait(WAIT_ANY), { conds: this.conds });
+  readonly wait: Wait = this.any;
 
   /** Condition slots, one per key, created on first use. */
   private readonly slots = new Map<number, CounterCondition>();
 
   clear(): this {
-    this.conds.length = 0;
+    this.any.count = 0;
     return this;
   }
 
@@ -26,10 +28,12 @@ export class CondSet {
     let c = this.slots.get(key);
     if (!c || c.region !== region || c.index !== index) this.slots.set(key, (c = { region, index, cmp: CMP_GE, value }));
     c.value = value;
-    this.conds.push(c);
+    const n = this.any.count++;
+    if (n < this.conds.length) this.conds[n] = c;
+    else this.conds.push(c);
   }
 
   get size(): number {
-    return this.conds.length;
+    return this.any.count;
   }
 }

@@ -5,7 +5,7 @@ import { WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFE
 
 // The engine reads `kind` and the fields of every wait a task yields; waits of every kind share one
 // shape (the same fields in the same order) so those reads stay monomorphic.
-const FIELDS = ['kind', 'us', 'region', 'index', 'cmp', 'value', 'transfer', 'peer', 'tasks', 'conds'];
+const FIELDS = ['kind', 'us', 'region', 'index', 'cmp', 'value', 'transfer', 'peer', 'tasks', 'conds', 'count'];
 
 describe('wait records', () => {
   it('every kind has the same fields in the same order', () => {
