@@ -25,6 +25,7 @@ import {
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
 import { EventQueue } from './event-queue.js';
+import { FreeList } from './free-list.js';
 import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, type SendHost } from './flow-port.js';
 import { DueHeap } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
@@ -230,8 +231,14 @@ export class Engine implements SendHost, RecvHost {
    * Start a task on a local rank at the current time (it runs from its first event). It belongs to
    * kernel `kernel`, by default to the kernel of the task spawning it.
    */
-  spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null): Task {
-    const t = new Task(this.taskIdNext++, rank, name, body, group);
+  spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null, detached = false): Task {
+    let t: Task;
+    const old = detached ? this.detachedPool.take() : null;
+    if (old !== null) {
+      old.reuse(this.taskIdNext++, rank, name, body as RoleStep, group);
+      t = old;
+    } else t = new Task(this.taskIdNext++, rank, name, body, group);
+    t.detached = detached;
     t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
     this.addLive(t);
@@ -262,6 +269,8 @@ export class Engine implements SendHost, RecvHost {
     return (this.live.slice(0, this.liveCount) as Task[]).sort((a, b) => a.id - b.id);
   }
 
+  /** Ended detached tasks, for new detached tasks to reuse. */
+  private readonly detachedPool = new FreeList<Task>();
   /** Wait records of ended tasks, for new tasks to reuse. */
   readonly waitPool = new WaitPool();
 
@@ -397,6 +406,7 @@ export class Engine implements SendHost, RecvHost {
       g.endTime = this.now;
       this.finishedGroups.push(g);
     }
+    if (task.detached) this.detachedPool.give(task);
   }
 
   /** One of the tasks `j` joins has ended: resume `j` once it was the last. */

@@ -212,6 +212,15 @@ export class RankContext {
     return this.engine.spawn(this.rank, name, body, this.group);
   }
 
+  /**
+   * Start a child task that nobody keeps or joins (a NIC's work request): its task record is
+   * reused once it ends, so a role posting one per chunk allocates no task per chunk.
+   */
+  spawnDetached(name: string, role: RoleStep): void {
+    if (!this.group) fail('E_TASK', `rank ${this.rank}: spawn('${name}') outside an operation`, { rank: this.rank });
+    this.engine.spawn(this.rank, name, role, this.group, this.engine.now, undefined, true);
+  }
+
   /** Start a task of kernel `kernel` (its regions scoped, its failure reported to it). */
   launch(name: string, body: TaskBody, kernel: KernelTag): Task {
     if (!this.group) fail('E_TASK', `rank ${this.rank}: launch('${name}') outside an operation`, { rank: this.rank });

@@ -7,6 +7,7 @@
  */
 import { CMP_NAMES, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER } from '../transport/protocol.js';
 import type { Region } from '../transport/memory.js';
+import { FreeList } from './free-list.js';
 
 /** What a task waits for. Build them with the {@link RankContext} helpers. */
 export type Wait =
@@ -81,21 +82,18 @@ export function makeWait<K extends Wait['kind']>(kind: K): Extract<Wait, { kind:
  * operation's tasks serve the next operation's.
  */
 export class WaitPool {
-  private readonly free: WaitRecord[] = [];
-  private n = 0;
+  private readonly free = new FreeList<WaitRecord>();
 
   /** A record of `kind` (its other fields as its last user left them). */
   take<K extends Wait['kind']>(kind: K): Extract<Wait, { kind: K }> {
-    const w = this.n > 0 ? this.free[--this.n]! : new WaitRecord();
+    const w = this.free.take() ?? new WaitRecord();
     w.kind = kind;
     return w as unknown as Extract<Wait, { kind: K }>;
   }
 
   /** Return a record no task refers to any more. */
   give(w: object): void {
-    const n = this.n++;
-    if (n < this.free.length) this.free[n] = w as WaitRecord;
-    else this.free.push(w as WaitRecord);
+    this.free.give(w as WaitRecord);
   }
 
   /** Return an ended task's records. */
@@ -129,20 +127,42 @@ export class Task {
   slot = -1;
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
+  /**
+   * Nobody keeps or joins this task (a NIC's work request): once it ends, the engine reuses the
+   * record for the next detached task (see RankContext.spawnDetached).
+   */
+  detached = false;
   /** The task's generator, or null when it runs a {@link RoleStep}. */
-  readonly body: TaskBody | null;
+  body: TaskBody | null;
   /** The task's state record, or null when it runs a generator. */
-  readonly role: RoleStep | null;
+  role: RoleStep | null;
   constructor(
-    readonly id: number,
-    readonly rank: number,
-    readonly name: string,
+    public id: number,
+    public rank: number,
+    public name: string,
     run: TaskBody | RoleStep,
-    readonly group: TaskGroup,
+    public group: TaskGroup,
   ) {
     const isRole = typeof (run as Partial<RoleStep>).step === 'function';
     this.body = isRole ? null : (run as TaskBody);
     this.role = isRole ? (run as RoleStep) : null;
+  }
+
+  /** Make an ended detached task's record a new task (as the constructor would). */
+  reuse(id: number, rank: number, name: string, role: RoleStep, group: TaskGroup): void {
+    this.id = id;
+    this.rank = rank;
+    this.name = name;
+    this.group = group;
+    this.body = null;
+    this.role = role;
+    this.done = false;
+    this.wait = null;
+    this.joiner = null;
+    this.joiners = null;
+    this.joinPending = 0;
+    this.slot = -1;
+    this.kernel = null;
   }
 }
 

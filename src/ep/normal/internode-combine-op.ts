@@ -229,7 +229,10 @@ class NVLAndRDMAForwarder implements RoleStep {
             // Retired: out of the group's minimum.
             g.next[sub] = total;
             returnNvlHeads(ctx, this.a, st, g, c, m);
-            if (g.next.every((n) => n === total)) {
+            // (A loop, not every(): a closure over `total` would give every call of step a context.)
+            let allRetired = true;
+            for (let s = 0; s < g.next.length; s++) if (g.next[s] !== total) allRetired = false;
+            if (allRetired) {
               ctx.sample(SERIES_NVL_RING, -g.shown);
               g.shown = 0;
             }

@@ -554,8 +554,9 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
       tl[k++] = t;
       off[k] = q1;
     }
-    sendTokens.push(tl.slice(0, k));
-    sendNodes.push({ off: off.slice(0, k + 1), nodes: nodes.slice(0, q1), pos: pos.slice(0, q1) });
+    // Views of the used prefixes (the plan only reads them): no second copy per operation.
+    sendTokens.push(tl.subarray(0, k));
+    sendNodes.push({ off: off.subarray(0, k + 1), nodes: nodes.subarray(0, q1), pos: pos.subarray(0, q1) });
     totals.push(tot);
   }
   // Forwarder streams: what the same-index GPU of every node sends to this node, read from its
@@ -569,8 +570,10 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
     for (let c = 0; c < C; c++) {
       const [t0, t1] = channelRange(Ts, C, c);
       // Tokens of the channel bound for this node, and per local GPU whether it needs each one.
-      const tl = new Int32Array(t1 - t0);
-      const flags = Array.from({ length: G }, () => new Uint8Array(t1 - t0));
+      const W = t1 - t0;
+      const tl = new Int32Array(W);
+      // Per local GPU j, its flags at [j * W, (j + 1) * W) of one buffer.
+      const flags = new Uint8Array(G * W);
       let k = 0;
       for (let t = t0; t < t1; t++) {
         let any = false;
@@ -579,13 +582,15 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
           if (e < 0) continue;
           const r = (e / epr) | 0;
           if (((r / G) | 0) === n) {
-            flags[r % G]![k] = 1;
+            flags[(r % G) * W + k] = 1;
             any = true;
           }
         }
         if (any) tl[k++] = t;
       }
-      streams[c]!.push({ tokens: tl.slice(0, k), toGpu: flags.map((f) => f.slice(0, k)) });
+      const toGpu: Uint8Array[] = new Array(G);
+      for (let j = 0; j < G; j++) toGpu[j] = flags.subarray(j * W, j * W + k);
+      streams[c]!.push({ tokens: tl.subarray(0, k), toGpu });
     }
   }
   const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);

@@ -7,6 +7,7 @@ import type { RankContext } from '../../sim/rank-context.js';
 import type { Region } from '../../transport/memory.js';
 import type { RoleStep, Wait } from '../../sim/task.js';
 import { QP_SLOTS } from '../../transport/protocol.js';
+import { FreeList } from '../../sim/free-list.js';
 
 /** Copy `k` records from ring slots `slot..` (wrapping at B, ring starting at slot `ringBase`) to rows `row..` of `out`. */
 export function copySlots(ring: Region, ringBase: number, slot: number, B: number, out: Region, row: number, k: number, rec: number): void {
@@ -29,7 +30,9 @@ export function putSlots(
   slot: number, k: number, B: number, rec: number, tail: Region, tailIndex: number, qp?: number,
 ): void {
   if (qp !== undefined && overIb(ctx, dst)) {
-    ctx.spawn(nicName(qp, dst), new RdmaWrite(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp));
+    const w = RDMA_WRITES.take() ?? new RdmaWrite();
+    w.init(ctx, dst, ring, ringBase, stage, stageBase, slot, k, B, rec, tail, tailIndex, qp);
+    ctx.spawnDetached(nicName(qp, dst), w);
     return;
   }
   const rdma = qp !== undefined;
@@ -84,11 +87,29 @@ function overIb(ctx: RankContext, dst: number): boolean {
 class RdmaWrite implements RoleStep {
   /** 0: posted; 1: the doorbell has rung (issue the writes); 2: the writes are acknowledged. */
   private pc = 0;
-  constructor(
-    private readonly ctx: RankContext, private readonly dst: number, private readonly ring: Region | null, private readonly ringBase: number,
-    private readonly stage: Region | null, private readonly stageBase: number, private readonly slot: number, private readonly k: number,
-    private readonly B: number, private readonly rec: number, private readonly tail: Region, private readonly tailIndex: number, private readonly qp: number,
-  ) {}
+  private ctx: RankContext = null as unknown as RankContext;
+  private dst = 0;
+  private ring: Region | null = null;
+  private ringBase = 0;
+  private stage: Region | null = null;
+  private stageBase = 0;
+  private slot = 0;
+  private k = 0;
+  private B = 0;
+  private rec = 0;
+  private tail: Region = null as unknown as Region;
+  private tailIndex = 0;
+  private qp = 0;
+
+  /** A posted chunk (records are reused: one per chunk in flight, not per chunk). */
+  init(
+    ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number, slot: number, k: number,
+    B: number, rec: number, tail: Region, tailIndex: number, qp: number,
+  ): void {
+    this.pc = 0;
+    this.ctx = ctx; this.dst = dst; this.ring = ring; this.ringBase = ringBase; this.stage = stage; this.stageBase = stageBase;
+    this.slot = slot; this.k = k; this.B = B; this.rec = rec; this.tail = tail; this.tailIndex = tailIndex; this.qp = qp;
+  }
 
   step(): Wait | null {
     const { ctx, dst, ring, stage, rec, k, qp } = this;
@@ -110,6 +131,8 @@ class RdmaWrite implements RoleStep {
       }
       case 2:
         ctx.atomicAdd(this.tail, this.tailIndex * 4, k, withQp(fencedAtomicQp(qp)));
+        // Done: the engine never steps an ended role again.
+        RDMA_WRITES.give(this);
         return null;
       default:
         return null;
@@ -138,13 +161,25 @@ export function rdmaAtomicAdd(ctx: RankContext, dst: Region, offset: number, val
     ctx.atomicAdd(dst, offset, value, { qp });
     return;
   }
-  ctx.spawn(nicName(qp, dst.rank), new RdmaAdd(ctx, dst, offset, value, qp));
+  const r = RDMA_ADDS.take() ?? new RdmaAdd();
+  r.init(ctx, dst, offset, value, qp);
+  ctx.spawnDetached(nicName(qp, dst.rank), r);
 }
 
 /** The NIC's side of a posted atomic: a doorbell, then the add. */
 class RdmaAdd implements RoleStep {
   private rung = false;
-  constructor(private readonly ctx: RankContext, private readonly dst: Region, private readonly offset: number, private readonly value: number, private readonly qp: number) {}
+  private ctx: RankContext = null as unknown as RankContext;
+  private dst: Region = null as unknown as Region;
+  private offset = 0;
+  private value = 0;
+  private qp = 0;
+
+  /** A posted add (records are reused, as {@link RdmaWrite}'s). */
+  init(ctx: RankContext, dst: Region, offset: number, value: number, qp: number): void {
+    this.rung = false;
+    this.ctx = ctx; this.dst = dst; this.offset = offset; this.value = value; this.qp = qp;
+  }
 
   step(): Wait | null {
     if (!this.rung) {
@@ -152,9 +187,17 @@ class RdmaAdd implements RoleStep {
       return this.ctx.sleep(this.ctx.hardware.ibDoorbellUs);
     }
     this.ctx.atomicAdd(this.dst, this.offset, this.value, withQp(this.qp));
+    RDMA_ADDS.give(this);
     return null;
   }
 }
+
+/**
+ * Ended NIC roles, for reuse (this thread's; a record is given back by its own last step, after
+ * which the engine never steps it again).
+ */
+const RDMA_WRITES = new FreeList<RdmaWrite>();
+const RDMA_ADDS = new FreeList<RdmaAdd>();
 
 /** Names of the NIC's tasks, made once per (queue pair, destination). */
 const NIC_NAMES = new Map<number, string>();
