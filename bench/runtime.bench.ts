@@ -307,25 +307,35 @@ async function steadyAllocation(say: (r: Record<string, string | number>) => voi
       await c.close();
     }
   }
-  {
-    const R = 16, T = 512, E = 64;
-    const c = await createCluster({ nodes: 2, gpusPerNode: 8, hardware: H800, workers: 1, transport: 'in-process', recordTimeline: false });
-    try {
-      const ep = await createExpertParallel(c, { numExperts: E, hidden: 7168, topk: 8, dtype: 'fp8', numSms: 24, sizesOnly: true });
-      const topkIdx = Array.from({ length: R }, (_, r) => deepepTopk({ numRanks: R, gpusPerNode: 8, tokens: T, experts: E, topk: 8 }, r, 0));
-      const d = await ep.dispatch({ topkIdx });
-      await ep.combine({ handle: d.handle });
-      let events = 0, transfers = 0;
-      const a = await heapAllocated(async () => {
-        const dd = await ep.dispatch({ topkIdx, handle: d.handle });
-        const cc = await ep.combine({ handle: d.handle });
-        events = dd.timing.events + cc.timing.events;
-        transfers = dd.timing.transfers + cc.timing.transfers;
-      });
-      say({ figure: `heap bytes per event (ratio column: per transfer), steady DeepEP dispatch + combine (EP16 x ${T} tokens, ${events} events, ${a.gcs} GCs)`, value: a.bytes / events, baseline: '-', ratio: a.bytes / transfers, target: '0 (ratio: per transfer)' });
-    } finally {
-      await c.close();
-    }
+  // DeepEP-like EP16: the whole run per event (the operation's setup, O(tasks + tokens), included),
+  // and per additional event between 512 and 2048 tokens (the same tasks, four times the chunks:
+  // what the steady path allocates per event).
+  const small = await steadyDeepep(512);
+  say({ figure: `heap bytes per event (ratio column: per transfer), steady DeepEP dispatch + combine (EP16 x 512 tokens, ${small.events} events, ${small.gcs} GCs)`, value: small.bytes / small.events, baseline: '-', ratio: small.bytes / small.transfers, target: '0 (ratio: per transfer)' });
+  const large = await steadyDeepep(2048);
+  const perEvent = (large.bytes - small.bytes) / (large.events - small.events);
+  say({ figure: `heap bytes per additional event (ratio column: per additional transfer), DeepEP EP16, 2048 vs 512 tokens (${large.events} events)`, value: perEvent, baseline: '-', ratio: (large.bytes - small.bytes) / (large.transfers - small.transfers), target: '0 (ratio: per transfer)' });
+}
+
+/** Heap bytes of a warmed-up in-process DeepEP-like dispatch + combine, EP16 x `T` tokens. */
+async function steadyDeepep(T: number): Promise<{ bytes: number; gcs: number; events: number; transfers: number }> {
+  const R = 16, E = 64;
+  const c = await createCluster({ nodes: 2, gpusPerNode: 8, hardware: H800, workers: 1, transport: 'in-process', recordTimeline: false });
+  try {
+    const ep = await createExpertParallel(c, { numExperts: E, hidden: 7168, topk: 8, dtype: 'fp8', numSms: 24, sizesOnly: true });
+    const topkIdx = Array.from({ length: R }, (_, r) => deepepTopk({ numRanks: R, gpusPerNode: 8, tokens: T, experts: E, topk: 8 }, r, 0));
+    const d = await ep.dispatch({ topkIdx });
+    await ep.combine({ handle: d.handle });
+    let events = 0, transfers = 0;
+    const a = await heapAllocated(async () => {
+      const dd = await ep.dispatch({ topkIdx, handle: d.handle });
+      const cc = await ep.combine({ handle: d.handle });
+      events = dd.timing.events + cc.timing.events;
+      transfers = dd.timing.transfers + cc.timing.transfers;
+    });
+    return { bytes: a.bytes, gcs: a.gcs, events, transfers };
+  } finally {
+    await c.close();
   }
 }
 
