@@ -23,8 +23,10 @@ import { internodePlan, type InternodePlan, type SourceStream } from './internod
 import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
+import { RoleNames, roleKey } from './role-names.js';
 
 const NM = ringNames('c');
+const NVL_SENDERS = new RoleNames(), FORWARDERS = new RoleNames(), RECEIVERS = new RoleNames();
 
 /**
  * `NVLSender` (one warp per forwarder f, serving every source node m in turn) as an explicit state
@@ -437,13 +439,13 @@ defineOp<EpArgs>({
     for (let c = 0; c < st.L.C; c++) {
       for (let f = 0; f < st.L.G; f++)
         for (let m = 0; m < st.L.N; m++)
-          if (st.counts[(m * st.L.G + f) * stride + c]! > 0) tasks.push(ctx.spawn(`NVLSender[${c}->${f}/${m}]`, new NVLSender(ctx, a, st, c, f, m)));
+          if (st.counts[(m * st.L.G + f) * stride + c]! > 0) tasks.push(ctx.spawn(NVL_SENDERS.get(roleKey(c, f, m)) ?? NVL_SENDERS.set(roleKey(c, f, m), `NVLSender[${c}->${f}/${m}]`), new NVLSender(ctx, a, st, c, f, m)));
       for (let m = 0; m < st.L.N; m++) {
         if (st.streams[c]![m]!.tokens.length === 0) continue;
         const g = forwarderGroup(ctx, st, c, m, wpf);
-        for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(`NVLAndRDMAForwarder[${c}->${m}.${w}]`, new NVLAndRDMAForwarder(ctx, a, st, g, c, m, w, wpf)));
+        for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, m, w)) ?? FORWARDERS.set(roleKey(c, m, w), `NVLAndRDMAForwarder[${c}->${m}.${w}]`), new NVLAndRDMAForwarder(ctx, a, st, g, c, m, w, wpf)));
       }
-      if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(`RDMAReceiver[${c}]`, receiver(ctx, a, st, c)));
+      if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(RECEIVERS.get(c) ?? RECEIVERS.set(c, `RDMAReceiver[${c}]`), receiver(ctx, a, st, c)));
     }
     yield ctx.join(tasks);
     // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head

@@ -31,8 +31,11 @@ import { SM_POST, SM_RECV, SM_SEND, SmClock } from '../sm-clock.js';
 import { copySlots, putSlots, rdmaAtomicAdd } from './slots.js';
 import { combineRecordBytes } from '../records.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
+import { RoleNames, roleKey } from './role-names.js';
 
 const NM = ringNames('d');
+const RDMA_SENDERS = new RoleNames(), RDMA_COORDINATORS = new RoleNames(), FORWARDERS = new RoleNames();
+const FORWARDER_COORDINATORS = new RoleNames(), NVL_RECEIVERS = new RoleNames();
 
 /**
  * Index helpers for the internode regions of one kernel. The NVLink ring of (channel, peer) is split
@@ -618,11 +621,11 @@ defineOp<EpArgs>({
     const tasks = [];
     for (let c = 0; c < st.L.C; c++) {
       const senders = INTERNODE_DISPATCH_WARPS.RDMASender;
-      for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(`RDMASender[${c}.${w}]`, new RDMASender(ctx, a, st, c, w, senders)));
-      tasks.push(ctx.spawn(`RDMASenderCoordinator[${c}]`, rdmaCoordinator(ctx, a, st, c)));
-      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(`RDMAAndNVLForwarder[${c}->${j}]`, new RDMAAndNVLForwarder(ctx, a, st, c, j)));
-      tasks.push(ctx.spawn(`ForwarderCoordinator[${c}]`, forwarderCoordinator(ctx, a, st, c)));
-      for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(`NVLReceivers[${c}<-${f}]`, new NVLReceivers(ctx, a, st, c, f)));
+      for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(RDMA_SENDERS.get(roleKey(c, w)) ?? RDMA_SENDERS.set(roleKey(c, w), `RDMASender[${c}.${w}]`), new RDMASender(ctx, a, st, c, w, senders)));
+      tasks.push(ctx.spawn(RDMA_COORDINATORS.get(c) ?? RDMA_COORDINATORS.set(c, `RDMASenderCoordinator[${c}]`), rdmaCoordinator(ctx, a, st, c)));
+      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, j)) ?? FORWARDERS.set(roleKey(c, j), `RDMAAndNVLForwarder[${c}->${j}]`), new RDMAAndNVLForwarder(ctx, a, st, c, j)));
+      tasks.push(ctx.spawn(FORWARDER_COORDINATORS.get(c) ?? FORWARDER_COORDINATORS.set(c, `ForwarderCoordinator[${c}]`), forwarderCoordinator(ctx, a, st, c)));
+      for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(NVL_RECEIVERS.get(roleKey(c, f)) ?? NVL_RECEIVERS.set(roleKey(c, f), `NVLReceivers[${c}<-${f}]`), new NVLReceivers(ctx, a, st, c, f)));
     }
     yield ctx.join(tasks);
     // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head
