@@ -347,72 +347,166 @@ class NVLAndRDMAForwarder implements RoleStep {
   }
 }
 
-function* receiver(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
-  const { L, rec } = st;
-  const { rdmaChunk: RC, rdmaBuffer: RB } = a.combine;
-  const H = a.hidden;
-  const toks = st.sendTokens[c]!;
-  const { off, nodes } = st.sendNodes[c]!;
-  const rctrl = ctx.region(NM.rdmaCtrl);
-  const ring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
-  const out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
-  const acc = a.sizesOnly ? null : new RowAccumulator(H);
-  const bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
-  const reduceRate = ctx.hardware.smReduceGBps * 1e3;
-  const pos = new Int32Array(L.N);
-  const need = new Int32Array(L.N);
-  const returned = new Int32Array(L.N);
-  const totals = st.totals[c]!;
-  let i = 0;
-  // Tokens waiting in this channel's RDMA rings (for the trace's ring-occupancy counter).
-  let shown = 0;
-  const showOccupancy = () => {
-    let o = 0;
-    for (let m = 0; m < L.N; m++) o += Atomics.load(rctrl.i32, L.rdmaTail(c, m)) - pos[m]!;
-    ctx.sample(SERIES_RDMA_RING, o - shown);
-    shown = o;
-  };
-  while (i < toks.length) {
-    for (let q = off[i]!; q < off[i + 1]!; q++) {
-      const m = nodes[q]!;
-      yield ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
-    }
-    showOccupancy();
-    // Every following token whose contributions are all in, in one reduction step.
-    need.set(pos);
-    let end = i;
-    let bytes = 0;
-    while (end < toks.length) {
-      let ok = true;
-      const q0 = off[end]!, q1 = off[end + 1]!;
-      for (let q = q0; q < q1; q++) if (Atomics.load(rctrl.i32, L.rdmaTail(c, nodes[q]!)) < need[nodes[q]!]! + 1) ok = false;
-      if (!ok) break;
-      for (let q = q0; q < q1; q++) need[nodes[q]!]!++;
-      bytes += (q1 - q0) * H * 2;
-      end++;
-    }
-    yield ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMAReceiver', bytes / reduceRate));
-    for (; i < end; i++) {
-      if (acc) acc.reset();
-      for (let q = off[i]!; q < off[i + 1]!; q++) {
-        const m = nodes[q]!;
-        if (acc && ring) acc.addBf16(ring.u8, (L.rdmaSlot(c, m) + (pos[m]! % RB)) * rec);
-        pos[m]!++;
-      }
-      if (bias && acc) acc.addF32(bias, toks[i]! * H);
-      if (acc && out) acc.writeBf16(out.u8, toks[i]! * H * 2);
-    }
-    for (let m = 0; m < L.N; m++) {
-      const k = pos[m]! - returned[m]!;
-      if (k > 0 && (k >= RC || pos[m] === totals[m])) {
-        if (m !== ctx.node) yield ctx.sleep(st.postClock[c]!.post(ctx, 'RDMAReceiver', ctx.hardware.ibMessageUs));
-        rdmaAtomicAdd(ctx, ctx.peerRegion(m * L.G + ctx.localIndex, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, c % QP_SLOTS);
-        returned[m] = pos[m]!;
-      }
-    }
-    showOccupancy();
+/** Where an {@link RDMAReceiver} stands in its token loop. */
+const R_TOKEN = 0; // top of a step: every node's contribution to token i, from condition q on
+const R_REDUCED = 1; // the reduction of tokens i..end has taken its time
+const R_RETURN = 2; // returning RDMA slots, node by node from node m on
+const R_POSTED = 3; // the post of node m's head has taken its time
+const R_DONE = 4;
+
+/**
+ * `RDMAReceiver` (one warp per channel, on the source) as an explicit state record. Its steps, in
+ * DeepEP's order: wait until every node that held token i has delivered its row (their RDMA tails
+ * past the token's slot); reduce it, with every following token whose rows are all in, in one
+ * reduction (FP32, written as BF16 plus the bias); return each node's RDMA slots lazily, a chunk at
+ * a time (all at the end), posting the head to another node as a work request. Each wait is
+ * yielded only when its condition does not hold yet, as the generator it was did (the engine went
+ * on at once when it held).
+ */
+class RDMAReceiver implements RoleStep {
+  private pc = R_TOKEN;
+  /** The next token not reduced, the end of the current reduction, the next condition and node. */
+  private i = 0;
+  private end = 0;
+  private q: number;
+  private m = 0;
+  private k = 0;
+  /** Tokens waiting in this channel's RDMA rings, last sampled (the ring-occupancy counter). */
+  private shown = 0;
+  private readonly toks: Int32Array;
+  private readonly off: Int32Array;
+  private readonly nodes: Int32Array;
+  private readonly rctrl: Region;
+  private readonly ring: Region | null;
+  private readonly out: Region | null;
+  private readonly acc: RowAccumulator | null;
+  private readonly bias: Float32Array | null;
+  private readonly reduceRate: number;
+  /** Per node: rows consumed, rows needed by the reduction being planned, slots returned. */
+  private readonly pos: Int32Array;
+  private readonly need: Int32Array;
+  private readonly returned: Int32Array;
+  private readonly totals: Int32Array;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number) {
+    const L = st.L;
+    this.toks = st.sendTokens[c]!;
+    this.off = st.sendNodes[c]!.off;
+    this.nodes = st.sendNodes[c]!.nodes;
+    this.rctrl = ctx.region(NM.rdmaCtrl);
+    this.ring = a.sizesOnly ? null : ctx.region(NM.rdmaRing);
+    this.out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
+    this.acc = a.sizesOnly ? null : new RowAccumulator(a.hidden);
+    this.bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
+    this.reduceRate = ctx.hardware.smReduceGBps * 1e3;
+    this.pos = new Int32Array(L.N);
+    this.need = new Int32Array(L.N);
+    this.returned = new Int32Array(L.N);
+    this.totals = st.totals[c]!;
+    this.q = this.toks.length > 0 ? this.off[0]! : 0;
   }
-  ctx.sample(SERIES_RDMA_RING, -shown);
+
+  step(): Wait | null {
+    const { ctx, st, c, toks, off, nodes, rctrl, pos } = this;
+    const { L, rec } = st;
+    const H = this.a.hidden;
+    for (;;) {
+      switch (this.pc) {
+        case R_TOKEN: {
+          const i = this.i;
+          if (i >= toks.length) {
+            ctx.sample(SERIES_RDMA_RING, -this.shown);
+            this.pc = R_DONE;
+            return null;
+          }
+          // Every node that held token i (a resumed wait goes on with the next one).
+          const q1 = off[i + 1]!;
+          while (this.q < q1) {
+            const m = nodes[this.q++]!;
+            if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) < pos[m]! + 1) return ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
+          }
+          this.showOccupancy();
+          // Every following token whose contributions are all in, in one reduction step.
+          const need = this.need;
+          need.set(pos);
+          let end = i;
+          let bytes = 0;
+          while (end < toks.length) {
+            let ok = true;
+            const q0 = off[end]!, q1 = off[end + 1]!;
+            for (let q = q0; q < q1; q++) if (Atomics.load(rctrl.i32, L.rdmaTail(c, nodes[q]!)) < need[nodes[q]!]! + 1) ok = false;
+            if (!ok) break;
+            for (let q = q0; q < q1; q++) need[nodes[q]!]!++;
+            bytes += (q1 - q0) * H * 2;
+            end++;
+          }
+          this.end = end;
+          this.pc = R_REDUCED;
+          return ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMAReceiver', bytes / this.reduceRate));
+        }
+        case R_REDUCED: {
+          const { acc, ring, out, bias } = this;
+          const RB = this.a.combine.rdmaBuffer;
+          for (let i = this.i; i < this.end; i++) {
+            if (acc) acc.reset();
+            for (let q = off[i]!; q < off[i + 1]!; q++) {
+              const m = nodes[q]!;
+              if (acc && ring) acc.addBf16(ring.u8, (L.rdmaSlot(c, m) + (pos[m]! % RB)) * rec);
+              pos[m]!++;
+            }
+            if (bias && acc) acc.addF32(bias, toks[i]! * H);
+            if (acc && out) acc.writeBf16(out.u8, toks[i]! * H * 2);
+          }
+          this.i = this.end;
+          this.m = 0;
+          this.pc = R_RETURN;
+          break;
+        }
+        case R_RETURN: {
+          const RC = this.a.combine.rdmaChunk;
+          for (; this.m < L.N; this.m++) {
+            const m = this.m;
+            const k = pos[m]! - this.returned[m]!;
+            if (k > 0 && (k >= RC || pos[m] === this.totals[m])) {
+              this.k = k;
+              if (m !== ctx.node) {
+                this.pc = R_POSTED;
+                return ctx.sleep(st.postClock[c]!.post(ctx, 'RDMAReceiver', ctx.hardware.ibMessageUs));
+              }
+              this.returnHead(m);
+            }
+          }
+          this.showOccupancy();
+          this.pc = R_TOKEN;
+          if (this.i < toks.length) this.q = off[this.i]!;
+          break;
+        }
+        case R_POSTED:
+          this.returnHead(this.m++);
+          this.pc = R_RETURN;
+          break;
+        default:
+          return null;
+      }
+    }
+  }
+
+  /** Give node m's sender its `k` RDMA slots back (a work request on this channel's queue pair). */
+  private returnHead(m: number): void {
+    const { ctx, st, c } = this;
+    const L = st.L;
+    rdmaAtomicAdd(ctx, ctx.peerRegion(m * L.G + ctx.localIndex, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, this.k, c % QP_SLOTS);
+    this.returned[m] = this.pos[m]!;
+  }
+
+  /** Sample the ring-occupancy counter: tokens in this channel's RDMA rings not consumed yet. */
+  private showOccupancy(): void {
+    const L = this.st.L;
+    let o = 0;
+    for (let m = 0; m < L.N; m++) o += Atomics.load(this.rctrl.i32, L.rdmaTail(this.c, m)) - this.pos[m]!;
+    this.ctx.sample(SERIES_RDMA_RING, o - this.shown);
+    this.shown = o;
+  }
 }
 
 defineOp<EpArgs>({
@@ -445,7 +539,7 @@ defineOp<EpArgs>({
         const g = forwarderGroup(ctx, st, c, m, wpf);
         for (let w = 0; w < wpf; w++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, m, w)) ?? FORWARDERS.set(roleKey(c, m, w), `NVLAndRDMAForwarder[${c}->${m}.${w}]`), new NVLAndRDMAForwarder(ctx, a, st, g, c, m, w, wpf)));
       }
-      if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(RECEIVERS.get(c) ?? RECEIVERS.set(c, `RDMAReceiver[${c}]`), receiver(ctx, a, st, c)));
+      if (st.sendTokens[c]!.length > 0) tasks.push(ctx.spawn(RECEIVERS.get(c) ?? RECEIVERS.set(c, `RDMAReceiver[${c}]`), new RDMAReceiver(ctx, a, st, c)));
     }
     yield ctx.join(tasks);
     // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head
