@@ -368,55 +368,130 @@ class RDMAAndNVLForwarder implements RoleStep {
   }
 }
 
-function* forwarderCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
-  const { L } = st;
-  const RC = a.dispatch.rdmaChunk;
-  const local = ctx.region(NM.local);
-  const streams = st.streams[c]!;
-  const returned = new Int32Array(L.N);
-  let remaining = 0;
-  for (let m = 0; m < L.N; m++) if (streams[m]!.tokens.length > 0) remaining++;
-  const waits = new CondSet();
-  const rctrl = ctx.region(NM.rdmaCtrl);
-  const held = new Int32Array(L.N); // RDMA slots of each source node not returned yet, last sampled
-  while (remaining > 0) {
-    waits.clear();
-    for (let m = 0; m < L.N; m++) {
-      const now = Atomics.load(rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
-      ctx.sample(SERIES_RDMA_RING, now - held[m]!);
-      held[m] = now;
-    }
-    for (let m = 0; m < L.N; m++) {
-      const total = streams[m]!.tokens.length;
-      if (returned[m] === total) continue;
-      let min = total;
-      let lag = 0;
-      for (let j = 0; j < L.G; j++) {
-        const p = Atomics.load(local.i32, L.progress(c, m, j));
-        if (p < min) {
-          min = p;
-          lag = j;
-        }
-      }
-      // Lazily, whole chunks at a time (the rest once every forwarder is through the stream).
-      const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
-      if (k > 0) {
-        const src = m * L.G + ctx.localIndex;
-        if (m !== ctx.node) yield ctx.sleep(st.postClock[c]!.post(ctx, 'ForwarderCoordinator', ctx.hardware.ibMessageUs));
-        rdmaAtomicAdd(ctx, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, k, c % QP_SLOTS);
-        returned[m]! += k;
-        if (returned[m] === total) {
-          remaining--;
-          continue;
-        }
-      }
-      // Wake when the slowest forwarder passes the next chunk boundary.
-      waits.add(m, local, L.progress(c, m, lag), Math.min(returned[m]! + RC, total));
-    }
-    if (remaining > 0) yield waits.wait;
+/** Where a {@link ForwarderCoordinator} stands. */
+const FC_ROUND = 0; // top of a round: sample the rings, then look at every source node
+const FC_NODE = 1; // the round, at source node m
+const FC_POSTED = 2; // the post of node m's head has taken its time: add it
+const FC_DONE = 3;
+
+/**
+ * `ForwarderCoordinator` (one warp per channel) as an explicit state record: round after round,
+ * return to each source node the RDMA slots every local forwarder is through, lazily, whole chunks
+ * at a time (the rest once every forwarder is through the stream), posting the head as a work
+ * request to another node; then wait until the slowest forwarder of a node passes its next chunk
+ * boundary. Its waits and steps are the generator's, in the same order.
+ */
+class ForwarderCoordinator implements RoleStep {
+  private pc = FC_ROUND;
+  private m = 0;
+  /** Node m's slots to return, and its slowest forwarder. */
+  private k = 0;
+  private lag = 0;
+  private remaining = 0;
+  private readonly returned: Int32Array;
+  /** RDMA slots of each source node not returned yet, last sampled. */
+  private readonly held: Int32Array;
+  private readonly waits = new CondSet();
+  private readonly streams: SourceStream[];
+  private readonly local: Region;
+  private readonly rctrl: Region;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number) {
+    const L = st.L;
+    this.local = ctx.region(NM.local);
+    this.streams = st.streams[c]!;
+    this.returned = new Int32Array(L.N);
+    for (let m = 0; m < L.N; m++) if (this.streams[m]!.tokens.length > 0) this.remaining++;
+    this.rctrl = ctx.region(NM.rdmaCtrl);
+    this.held = new Int32Array(L.N);
   }
-  // Every slot is returned: the rings are empty.
-  for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
+
+  step(): Wait | null {
+    const { ctx, st, c, returned, held, waits, streams, local } = this;
+    const L = st.L;
+    const RC = this.a.dispatch.rdmaChunk;
+    for (;;) {
+      switch (this.pc) {
+        case FC_ROUND:
+          if (this.remaining <= 0) {
+            // Every slot is returned: the rings are empty.
+            for (let m = 0; m < L.N; m++) ctx.sample(SERIES_RDMA_RING, -held[m]!);
+            this.pc = FC_DONE;
+            return null;
+          }
+          waits.clear();
+          for (let m = 0; m < L.N; m++) {
+            const now = Atomics.load(this.rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
+            ctx.sample(SERIES_RDMA_RING, now - held[m]!);
+            held[m] = now;
+          }
+          this.m = 0;
+          this.pc = FC_NODE;
+          break;
+        case FC_NODE: {
+          for (; this.m < L.N; this.m++) {
+            const m = this.m;
+            const total = streams[m]!.tokens.length;
+            if (returned[m] === total) continue;
+            let min = total;
+            let lag = 0;
+            for (let j = 0; j < L.G; j++) {
+              const p = Atomics.load(local.i32, L.progress(c, m, j));
+              if (p < min) {
+                min = p;
+                lag = j;
+              }
+            }
+            this.lag = lag;
+            // Lazily, whole chunks at a time (the rest once every forwarder is through the stream).
+            const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
+            if (k > 0) {
+              this.k = k;
+              if (m !== ctx.node) {
+                this.pc = FC_POSTED;
+                return ctx.sleep(st.postClock[c]!.post(ctx, 'ForwarderCoordinator', ctx.hardware.ibMessageUs));
+              }
+              if (this.returnHead(m, total)) continue;
+            }
+            this.waitForLag(m, total);
+          }
+          this.pc = FC_ROUND;
+          if (this.remaining > 0) return waits.wait;
+          break;
+        }
+        case FC_POSTED: {
+          const m = this.m;
+          const total = streams[m]!.tokens.length;
+          if (!this.returnHead(m, total)) this.waitForLag(m, total);
+          this.m++;
+          this.pc = FC_NODE;
+          break;
+        }
+        default:
+          return null;
+      }
+    }
+  }
+
+  /** Return node m's `k` slots; true when that was the stream's last. */
+  private returnHead(m: number, total: number): boolean {
+    const { ctx, c } = this;
+    const L = this.st.L;
+    const src = m * L.G + ctx.localIndex;
+    rdmaAtomicAdd(ctx, ctx.peerRegion(src, NM.rdmaCtrl), L.rdmaHead(c, ctx.node) * 4, this.k, c % QP_SLOTS);
+    this.returned[m]! += this.k;
+    if (this.returned[m] === total) {
+      this.remaining--;
+      return true;
+    }
+    return false;
+  }
+
+  /** Wake when the slowest forwarder passes node m's next chunk boundary. */
+  private waitForLag(m: number, total: number): void {
+    const L = this.st.L;
+    this.waits.add(m, this.local, L.progress(this.c, m, this.lag), Math.min(this.returned[m]! + this.a.dispatch.rdmaChunk, total));
+  }
 }
 
 const R_META = 0; // before the ring: the forwarder's per-source-node prefix start/end
@@ -624,7 +699,7 @@ defineOp<EpArgs>({
       for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(RDMA_SENDERS.get(roleKey(c, w)) ?? RDMA_SENDERS.set(roleKey(c, w), `RDMASender[${c}.${w}]`), new RDMASender(ctx, a, st, c, w, senders)));
       tasks.push(ctx.spawn(RDMA_COORDINATORS.get(c) ?? RDMA_COORDINATORS.set(c, `RDMASenderCoordinator[${c}]`), rdmaCoordinator(ctx, a, st, c)));
       for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, j)) ?? FORWARDERS.set(roleKey(c, j), `RDMAAndNVLForwarder[${c}->${j}]`), new RDMAAndNVLForwarder(ctx, a, st, c, j)));
-      tasks.push(ctx.spawn(FORWARDER_COORDINATORS.get(c) ?? FORWARDER_COORDINATORS.set(c, `ForwarderCoordinator[${c}]`), forwarderCoordinator(ctx, a, st, c)));
+      tasks.push(ctx.spawn(FORWARDER_COORDINATORS.get(c) ?? FORWARDER_COORDINATORS.set(c, `ForwarderCoordinator[${c}]`), new ForwarderCoordinator(ctx, a, st, c)));
       for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(NVL_RECEIVERS.get(roleKey(c, f)) ?? NVL_RECEIVERS.set(roleKey(c, f), `NVLReceivers[${c}<-${f}]`), new NVLReceivers(ctx, a, st, c, f)));
     }
     yield ctx.join(tasks);
