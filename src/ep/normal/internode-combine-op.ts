@@ -14,7 +14,7 @@
 import { QP_SLOTS } from '../../transport/protocol.js';
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
+import type { RoleStep, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from '../ep-args.js';
 import { toBF16Bits } from '../../kernels/bf16.js';

@@ -20,7 +20,7 @@
 import { QP_SLOTS } from '../../transport/protocol.js';
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
+import type { RoleStep, Wait } from '../../sim/task.js';
 import { CondSet } from './cond-set.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
 import type { Region } from '../../transport/memory.js';
@@ -180,49 +180,115 @@ class RDMASender implements RoleStep {
   }
 }
 
-function* rdmaCoordinator(ctx: RankContext, a: EpArgs, st: InternodePlan, c: number): TaskBody {
-  const { L, rec } = st;
-  const { rdmaChunk: RC, rdmaBuffer: RB } = a.dispatch;
-  const n = ctx.node;
-  const ctrl = ctx.region(NM.rdmaCtrl);
-  const local = ctx.region(NM.local);
-  const stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
-  const totals = st.totals[c]!;
-  const sent = new Int32Array(L.N);
-  const waits = new CondSet();
-  let remaining = 0;
-  for (let m = 0; m < L.N; m++) if (totals[m]! > 0) remaining++;
-  while (remaining > 0) {
-    let progressed = false;
-    for (let i = 0; i < L.N; i++) {
-      const m = (i + c + n) % L.N;
-      const total = totals[m]!;
-      if (sent[m] === total) continue;
-      const staged = Atomics.load(local.i32, L.staged(c, m));
-      const k = Math.min(RC, staged - sent[m]!);
-      if (k <= 0 || (k < RC && staged < total)) continue;
-      if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
-      const dst = m * L.G + ctx.localIndex;
-      // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
-      if (m !== n) yield ctx.sleep(st.postClock[c]!.post(ctx, 'RDMASenderCoordinator', 2 * ctx.hardware.ibMessageUs));
-      const ring = a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
-      putSlots(ctx, dst, ring, L.rdmaSlot(c, n), stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n), c % QP_SLOTS);
-      sent[m]! += k;
-      if (sent[m] === total) remaining--;
-      progressed = true;
+/** Where an {@link RDMASenderCoordinator} stands. */
+const C_ROUND = 0; // top of a round over the destination nodes
+const C_SCAN = 1; // the round, at its i-th node
+const C_POSTED = 2; // the post of node m's chunk has taken its time: put it
+const C_DONE = 3;
+
+/**
+ * `RDMASenderCoordinator` (one warp per channel) as an explicit state record: round after round
+ * over the destination nodes (starting at a channel- and node-dependent one), post to each node the
+ * next whole chunk the senders have staged (or the rest at the end) when its RDMA ring has room for
+ * it; when a round posts nothing, wait for a chunk to be staged, or for room where one is. Its waits
+ * and steps are the generator's, in the same order.
+ */
+class RDMASenderCoordinator implements RoleStep {
+  private pc = C_ROUND;
+  private i = 0;
+  private progressed = false;
+  private remaining = 0;
+  /** The chunk being posted: its node and size. */
+  private m = 0;
+  private k = 0;
+  private readonly sent: Int32Array;
+  private readonly totals: Int32Array;
+  private readonly waits = new CondSet();
+  private readonly ctrl: Region;
+  private readonly local: Region;
+  private readonly stage: Region | null;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number) {
+    const L = st.L;
+    this.ctrl = ctx.region(NM.rdmaCtrl);
+    this.local = ctx.region(NM.local);
+    this.stage = a.sizesOnly ? null : ctx.region(NM.rdmaStage);
+    this.totals = st.totals[c]!;
+    this.sent = new Int32Array(L.N);
+    for (let m = 0; m < L.N; m++) if (this.totals[m]! > 0) this.remaining++;
+  }
+
+  step(): Wait | null {
+    const { ctx, st, c, sent, totals, ctrl, local } = this;
+    const L = st.L;
+    const { rdmaChunk: RC, rdmaBuffer: RB } = this.a.dispatch;
+    const n = ctx.node;
+    for (;;) {
+      switch (this.pc) {
+        case C_ROUND:
+          if (this.remaining <= 0) {
+            this.pc = C_DONE;
+            return null;
+          }
+          this.progressed = false;
+          this.i = 0;
+          this.pc = C_SCAN;
+          break;
+        case C_SCAN: {
+          for (; this.i < L.N; this.i++) {
+            const m = (this.i + c + n) % L.N;
+            const total = totals[m]!;
+            if (sent[m] === total) continue;
+            const staged = Atomics.load(local.i32, L.staged(c, m));
+            const k = Math.min(RC, staged - sent[m]!);
+            if (k <= 0 || (k < RC && staged < total)) continue;
+            if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
+            this.m = m;
+            this.k = k;
+            // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
+            if (m !== n) {
+              this.pc = C_POSTED;
+              return ctx.sleep(st.postClock[c]!.post(ctx, 'RDMASenderCoordinator', 2 * ctx.hardware.ibMessageUs));
+            }
+            this.postChunk();
+          }
+          this.pc = C_ROUND;
+          if (this.progressed || this.remaining === 0) break;
+          // Nothing could be posted: wait for a chunk to be staged, or for room where one is.
+          const waits = this.waits.clear();
+          for (let m = 0; m < L.N; m++) {
+            const total = totals[m]!;
+            if (sent[m] === total) continue;
+            const k = Math.min(RC, total - sent[m]!);
+            const staged = Atomics.load(local.i32, L.staged(c, m));
+            if (staged < sent[m]! + k) waits.add(2 * m, local, L.staged(c, m), sent[m]! + k);
+            else waits.add(2 * m + 1, ctrl, L.rdmaHead(c, m), sent[m]! + k - RB);
+          }
+          return waits.wait;
+        }
+        case C_POSTED:
+          this.postChunk();
+          this.i++;
+          this.pc = C_SCAN;
+          break;
+        default:
+          return null;
+      }
     }
-    if (progressed || remaining === 0) continue;
-    // Nothing could be posted: wait for a chunk to be staged, or for room where one is.
-    waits.clear();
-    for (let m = 0; m < L.N; m++) {
-      const total = totals[m]!;
-      if (sent[m] === total) continue;
-      const k = Math.min(RC, total - sent[m]!);
-      const staged = Atomics.load(local.i32, L.staged(c, m));
-      if (staged < sent[m]! + k) waits.add(2 * m, local, L.staged(c, m), sent[m]! + k);
-      else waits.add(2 * m + 1, ctrl, L.rdmaHead(c, m), sent[m]! + k - RB);
-    }
-    yield waits.wait;
+  }
+
+  /** Put node m's chunk of `k` records into its RDMA ring (with the tail), on this channel's queue pair. */
+  private postChunk(): void {
+    const { ctx, st, c, sent, m, k } = this;
+    const { L, rec } = st;
+    const RB = this.a.dispatch.rdmaBuffer;
+    const n = ctx.node;
+    const dst = m * L.G + ctx.localIndex;
+    const ring = this.a.sizesOnly ? null : ctx.peerRegion(dst, NM.rdmaRing);
+    putSlots(ctx, dst, ring, L.rdmaSlot(c, n), this.stage, L.rdmaSlot(c, m), sent[m]! % RB, k, RB, rec, ctx.peerRegion(dst, NM.rdmaCtrl), L.rdmaTail(c, n), c % QP_SLOTS);
+    sent[m]! += k;
+    if (sent[m] === this.totals[m]) this.remaining--;
+    this.progressed = true;
   }
 }
 
@@ -697,7 +763,7 @@ defineOp<EpArgs>({
     for (let c = 0; c < st.L.C; c++) {
       const senders = INTERNODE_DISPATCH_WARPS.RDMASender;
       for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(RDMA_SENDERS.get(roleKey(c, w)) ?? RDMA_SENDERS.set(roleKey(c, w), `RDMASender[${c}.${w}]`), new RDMASender(ctx, a, st, c, w, senders)));
-      tasks.push(ctx.spawn(RDMA_COORDINATORS.get(c) ?? RDMA_COORDINATORS.set(c, `RDMASenderCoordinator[${c}]`), rdmaCoordinator(ctx, a, st, c)));
+      tasks.push(ctx.spawn(RDMA_COORDINATORS.get(c) ?? RDMA_COORDINATORS.set(c, `RDMASenderCoordinator[${c}]`), new RDMASenderCoordinator(ctx, a, st, c)));
       for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, j)) ?? FORWARDERS.set(roleKey(c, j), `RDMAAndNVLForwarder[${c}->${j}]`), new RDMAAndNVLForwarder(ctx, a, st, c, j)));
       tasks.push(ctx.spawn(FORWARDER_COORDINATORS.get(c) ?? FORWARDER_COORDINATORS.set(c, `ForwarderCoordinator[${c}]`), new ForwarderCoordinator(ctx, a, st, c)));
       for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(NVL_RECEIVERS.get(roleKey(c, f)) ?? NVL_RECEIVERS.set(roleKey(c, f), `NVLReceivers[${c}<-${f}]`), new NVLReceivers(ctx, a, st, c, f)));
