@@ -57,18 +57,26 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
   const acc = a.sizesOnly ? null : new RowAccumulator(H);
   const bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
   const reduceRate = ctx.hardware.smReduceGBps * 1e3;
-  // Per token: the ranks holding it, and its position in each one's stream for this channel.
+  // Per token: the ranks holding it, ascending, each once (token t's at [off[t - t0], off[t - t0 + 1])
+  // of one flat array: no array per token), and its position in each one's stream for this channel.
   const consumed = new Int32Array(R);
-  const contrib: number[][] = [];
+  const off = new Int32Array(t1 - t0 + 1);
+  const ranksOf = new Int32Array((t1 - t0) * Math.min(a.topk, R));
+  let filled = 0;
   for (let t = t0; t < t1; t++) {
-    const ranks: number[] = [];
+    const q0 = filled;
     for (let j = 0; j < a.topk; j++) {
       const e = topk[t * a.topk + j]!;
       if (e < 0) continue;
       const d = (e / epr) | 0;
-      if (!ranks.includes(d)) ranks.push(d);
+      let k = q0;
+      while (k < filled && ranksOf[k]! < d) k++;
+      if (k < filled && ranksOf[k] === d) continue;
+      for (let x = filled; x > k; x--) ranksOf[x] = ranksOf[x - 1]!;
+      ranksOf[k] = d;
+      filled++;
     }
-    contrib.push(ranks.sort((x, y) => x - y));
+    off[t - t0 + 1] = filled;
   }
   const need = new Int32Array(R);
   // Tokens waiting in this channel's rings (for the trace's ring-occupancy counter).
@@ -82,7 +90,8 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
   let t = t0;
   while (t < t1) {
     // Wait until every contributor of token t has delivered it.
-    for (const d of contrib[t - t0]!) {
+    for (let q = off[t - t0]!; q < off[t - t0 + 1]!; q++) {
+      const d = ranksOf[q]!;
       // A sender's channel metadata comes before its first row is read.
       if (consumed[d] === 0) yield ctx.untilAtLeast(meta, c * R + d, 1);
       yield ctx.untilAtLeast(ctrl, (c * R + d) * 2, consumed[d]! + 1);
@@ -93,24 +102,24 @@ function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number): TaskBody 
     let end = t;
     let bytes = 0;
     while (end < t1) {
-      const ranks = contrib[end - t0]!;
+      const q0 = off[end - t0]!, q1 = off[end - t0 + 1]!;
       let ok = true;
-      for (const d of ranks) if (Atomics.load(ctrl.i32, (c * R + d) * 2) < need[d]! + 1) ok = false;
+      for (let q = q0; q < q1; q++) if (Atomics.load(ctrl.i32, (c * R + ranksOf[q]!) * 2) < need[ranksOf[q]!]! + 1) ok = false;
       if (!ok) break;
-      for (const d of ranks) need[d]!++;
-      bytes += ranks.length * H * 2;
+      for (let q = q0; q < q1; q++) need[ranksOf[q]!]!++;
+      bytes += (q1 - q0) * H * 2;
       end++;
     }
     yield ctx.sleep(st.recvSm[c]!.busy(ctx, 'combine reduce', bytes / reduceRate));
     for (; t < end; t++) {
-      const ranks = contrib[t - t0]!;
+      const q0 = off[t - t0]!, q1 = off[t - t0 + 1]!;
       if (ring && out && acc) {
         acc.reset();
-        for (const d of ranks) acc.addBf16(ring.u8, ((c * R + d) * B + (consumed[d]! % B)) * rec);
+        for (let q = q0; q < q1; q++) acc.addBf16(ring.u8, ((c * R + ranksOf[q]!) * B + (consumed[ranksOf[q]!]! % B)) * rec);
         if (bias) acc.addF32(bias, t * H);
         acc.writeBf16(out.u8, t * H * 2);
       }
-      for (const d of ranks) consumed[d]!++;
+      for (let q = q0; q < q1; q++) consumed[ranksOf[q]!]!++;
     }
     showOccupancy();
     for (let d = 0; d < R; d++) if (Atomics.load(ctrl.i32, (c * R + d) * 2 + 1) !== consumed[d]) ctx.store(ctrl, (c * R + d) * 2 + 1, consumed[d]!);
