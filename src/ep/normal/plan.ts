@@ -24,22 +24,32 @@ export function channelOf(numTokens: number, numChannels: number, t: number): nu
 export function tokensByChannelAndDest(
   topkIdx: Int32Array, numTokens: number, topk: number, numChannels: number, numDests: number, destOf: (e: number) => number,
 ): Int32Array[][] {
-  const lists: number[][][] = Array.from({ length: numChannels }, () => Array.from({ length: numDests }, () => []));
-  const seen = new Int32Array(numDests).fill(-1);
-  for (let c = 0; c < numChannels; c++) {
-    const [s, e] = channelRange(numTokens, numChannels, c);
-    for (let t = s; t < e; t++) {
-      for (let j = 0; j < topk; j++) {
-        const ex = topkIdx[t * topk + j]!;
-        if (ex < 0) continue;
-        const d = destOf(ex);
-        if (seen[d] === t) continue;
-        seen[d] = t;
-        lists[c]![d]!.push(t);
+  // Two passes over the tokens, counting then filling: the lists are typed arrays from the start
+  // (no growing array of numbers per list, no copy).
+  const count = new Int32Array(numChannels * numDests);
+  const seen = new Int32Array(numDests);
+  const visit = (fill: Int32Array[][] | null) => {
+    seen.fill(-1);
+    const at = new Int32Array(numChannels * numDests);
+    for (let c = 0; c < numChannels; c++) {
+      const [s, e] = channelRange(numTokens, numChannels, c);
+      for (let t = s; t < e; t++) {
+        for (let j = 0; j < topk; j++) {
+          const ex = topkIdx[t * topk + j]!;
+          if (ex < 0) continue;
+          const d = destOf(ex);
+          if (seen[d] === t) continue;
+          seen[d] = t;
+          if (fill) fill[c]![d]![at[c * numDests + d]!++] = t;
+          else count[c * numDests + d]!++;
+        }
       }
     }
-  }
-  return lists.map((row) => row.map((l) => Int32Array.from(l)));
+  };
+  visit(null);
+  const lists = Array.from({ length: numChannels }, (_, c) => Array.from({ length: numDests }, (_, d) => new Int32Array(count[c * numDests + d]!)));
+  visit(lists);
+  return lists;
 }
 
 /**
