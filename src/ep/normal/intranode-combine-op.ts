@@ -8,7 +8,7 @@
  */
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, TaskBody } from '../../sim/task.js';
 import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_TOPK, type EpArgs } from '../ep-args.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
 import { INTRANODE_WARPS_PER_SM } from '../sm-clock.js';
@@ -22,7 +22,7 @@ const N = ringNames('c');
 
 type State = IntranodeState;
 
-function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {
+function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): RoleStep {
   const R = ctx.numRanks;
   const C = numChannels(a.dispatch);
   const B = a.combine.nvlBuffer;

@@ -9,7 +9,7 @@
  */
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, TaskBody } from '../../sim/task.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_RECV, R_TOPK, type EpArgs } from '../ep-args.js';
 import { tokensByChannelAndDest } from './plan.js';
 import { intranodeState, type IntranodeState } from './intranode-state.js';
@@ -25,7 +25,7 @@ interface State extends IntranodeState {
   lists: Int32Array[][];
 }
 
-function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): TaskBody {
+function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): RoleStep {
   const R = ctx.numRanks;
   const B = a.dispatch.nvlBuffer;
   const toks = st.lists[c]![d]!;
