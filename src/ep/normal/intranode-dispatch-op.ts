@@ -9,7 +9,8 @@
  */
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { RoleStep, TaskBody } from '../../sim/task.js';
+import type { RoleStep, Wait } from '../../sim/task.js';
+import type { Region } from '../../transport/memory.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_RECV, R_TOPK, type EpArgs } from '../ep-args.js';
 import { tokensByChannelAndDest } from './plan.js';
 import { intranodeState, type IntranodeState } from './intranode-state.js';
@@ -41,29 +42,78 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): R
   });
 }
 
-function* receiver(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): TaskBody {
-  const R = ctx.numRanks;
-  const C = numChannels(a.dispatch);
-  const B = a.dispatch.nvlBuffer;
-  const rec = st.rec;
-  const n = st.counts[s * notifyStride(a, R) + c]!;
-  const base = st.offsets[s * C + c]!;
-  const ctrl = ctx.region(N.nvlCtrl);
-  const tailIdx = (c * R + s) * 2;
-  const ring = a.sizesOnly ? null : ctx.region(N.nvlRing);
-  const out = a.sizesOnly ? null : ctx.region(R_RECV);
-  let consumed = 0;
-  // The sender's channel metadata (start/end offsets) comes before any token is read.
-  if (n > 0) yield ctx.untilAtLeast(ctx.region(N.meta), c * R + s, 1);
-  while (consumed < n) {
-    const tail: number = yield ctx.untilAtLeast(ctrl, tailIdx, consumed + 1);
-    const k = tail - consumed;
-    ctx.sample(SERIES_NVL_RING, k);
-    yield ctx.sleep(st.recvSm[c]!.copy(ctx, 'nvl receiver', k * rec, 'hbm', INTRANODE_WARPS_PER_SM / R));
-    ctx.sample(SERIES_NVL_RING, -k);
-    if (ring && out) copySlots(ring, (c * R + s) * B, consumed % B, B, out, base + consumed, k, rec);
-    consumed = tail;
-    ctx.store(ctrl, tailIdx + 1, consumed);
+/** Where an intranode dispatch {@link NvlReceiver} stands. */
+const V_META = 0; // first step: the sender's channel metadata
+const V_TAIL = 1; // top of the loop: rows past what is consumed
+const V_ROWS = 2; // the tail has resumed with its value: copy the rows out
+const V_COPIED = 3; // the copy has taken its time: release the slots
+const V_DONE = 4;
+
+/**
+ * The receiver warps of one ring (source rank s, channel c) as an explicit state record: wait for
+ * the sender's channel metadata, then, until every row of the source is in, wait for the tail past
+ * what is consumed, copy the rows out (SM time), and return the slots (the head). Its waits are the
+ * generator's it was, yielded at the same points.
+ */
+class NvlReceiver implements RoleStep {
+  private pc = V_META;
+  private consumed = 0;
+  private tail = 0;
+  private readonly n: number;
+  private readonly base: number;
+  private readonly ctrl: Region;
+  private readonly tailIdx: number;
+  private readonly ring: Region | null;
+  private readonly out: Region | null;
+
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: State, private readonly c: number, private readonly s: number) {
+    const R = ctx.numRanks;
+    this.n = st.counts[s * notifyStride(a, R) + c]!;
+    this.base = st.offsets[s * numChannels(a.dispatch) + c]!;
+    this.ctrl = ctx.region(N.nvlCtrl);
+    this.tailIdx = (c * R + s) * 2;
+    this.ring = a.sizesOnly ? null : ctx.region(N.nvlRing);
+    this.out = a.sizesOnly ? null : ctx.region(R_RECV);
+  }
+
+  step(value: number): Wait | null {
+    const { ctx, c, s } = this;
+    const R = ctx.numRanks;
+    for (;;) {
+      switch (this.pc) {
+        case V_META:
+          // The sender's channel metadata (start/end offsets) comes before any token is read.
+          this.pc = V_TAIL;
+          if (this.n > 0) return ctx.untilAtLeast(ctx.region(N.meta), c * R + s, 1);
+          break;
+        case V_TAIL:
+          if (this.consumed >= this.n) {
+            this.pc = V_DONE;
+            return null;
+          }
+          this.pc = V_ROWS;
+          return ctx.untilAtLeast(this.ctrl, this.tailIdx, this.consumed + 1);
+        case V_ROWS: {
+          this.tail = value;
+          const k = value - this.consumed;
+          ctx.sample(SERIES_NVL_RING, k);
+          this.pc = V_COPIED;
+          return ctx.sleep(this.st.recvSm[c]!.copy(ctx, 'nvl receiver', k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM / R));
+        }
+        case V_COPIED: {
+          const B = this.a.dispatch.nvlBuffer;
+          const k = this.tail - this.consumed;
+          ctx.sample(SERIES_NVL_RING, -k);
+          if (this.ring && this.out) copySlots(this.ring, (c * R + s) * B, this.consumed % B, B, this.out, this.base + this.consumed, k, this.st.rec);
+          this.consumed = this.tail;
+          ctx.store(this.ctrl, this.tailIdx + 1, this.consumed);
+          this.pc = V_TAIL;
+          break;
+        }
+        default:
+          return null;
+      }
+    }
   }
 }
 
@@ -92,7 +142,7 @@ defineOp<EpArgs>({
       for (let k = 0; k < R; k++) {
         const d = (ctx.rank + k) % R;
         if (st.lists[c]![d]!.length > 0) tasks.push(ctx.spawn(`nvl.sender[${c}->${d}]`, sender(ctx, a, st, c, d)));
-        if (st.counts[d * stride + c]! > 0) tasks.push(ctx.spawn(`nvl.receiver[${c}<-${d}]`, receiver(ctx, a, st, c, d)));
+        if (st.counts[d * stride + c]! > 0) tasks.push(ctx.spawn(`nvl.receiver[${c}<-${d}]`, new NvlReceiver(ctx, a, st, c, d)));
       }
     yield ctx.join(tasks);
   },
