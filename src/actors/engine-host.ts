@@ -157,7 +157,7 @@ export class EngineHost {
           opsCompleted: s.context.opsCompleted,
           error: s.context.error,
           ...(s.context.streams ? { streams: s.context.streams } : {}),
-          timeUs: this.engine?.now ?? 0,
+          timeUs: this.engine ? this.engine.epochUs + this.engine.now : 0,
         });
       });
       actor.start();
@@ -175,6 +175,8 @@ export class EngineHost {
       if (a.getSnapshot().value === 'failed') fail('E_TASK', `rank ${rank} has failed and cannot start '${m.name}'`, { rank, op: m.name });
     }
     this.opArgs.set(m.opId, { name: m.name, args: m.args });
+    // Every host re-bases at this boundary (the main thread found all of them idle), or none does.
+    if (m.rebase) e.rebase(m.rebase.shiftUs, m.rebase.epochUs);
     // The same on every host: every host gets the same start time.
     this.virtualLimit = m.startTime + this.maxVirtualUs;
     this.running = 0;
@@ -185,6 +187,7 @@ export class EngineHost {
       const group: TaskGroup = { opId: m.opId, rank, live: 0, result: undefined, failed: false, endTime: m.startTime };
       ctx.group = group;
       ctx.state = {};
+      ctx.opStartUs = m.startTime;
       this.running++;
       this.actors.get(rank)!.send({ type: 'OP_START', op: m.name, opId: m.opId });
       try {
@@ -333,8 +336,8 @@ export class EngineHost {
       } else if (wall - since > this.timeoutMs) {
         const blocked = e.blockedTasks();
         const lines = blocked.slice(0, 8).map((b) => `rank ${b.rank} task '${b.task}' waits for ${b.waitingFor}`).join('; ');
-        fail('E_TIMEOUT', `host worker ${this.me}: virtual time stood still at ${now} us for ${this.timeoutMs} ms of wall-clock time (${e.eventsProcessed - events} events at that instant): ${lines}${blocked.length > 8 ? `; and ${blocked.length - 8} more` : ''}`, {
-          worker: this.me, timeUs: now, timeoutMs: this.timeoutMs, events: e.eventsProcessed - events, blocked,
+        fail('E_TIMEOUT', `host worker ${this.me}: virtual time stood still at ${e.epochUs + now} us for ${this.timeoutMs} ms of wall-clock time (${e.eventsProcessed - events} events at that instant): ${lines}${blocked.length > 8 ? `; and ${blocked.length - 8} more` : ''}`, {
+          worker: this.me, timeUs: e.epochUs + now, timeoutMs: this.timeoutMs, events: e.eventsProcessed - events, blocked,
         });
       }
     }
@@ -460,7 +463,8 @@ export class EngineHost {
     const issued = e?.transfersIssued ?? 0;
     const transfers = issued - this.transfersReported;
     this.transfersReported = issued;
-    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, finished, failures, states, events, transfers, windows: 0 };
+    const idle = e !== null && this.running === 0 && e.idle;
+    return { type: 'reply', id, next: e ? e.nextEventTime() : Infinity, now: e?.now ?? 0, idle, finished, failures, states, events, transfers, windows: 0 };
   }
 }
 

@@ -46,7 +46,14 @@ export interface OpMessage {
   opId: number;
   name: string;
   args: unknown;
+  /** When the operation starts, on the hosts' clock (after any re-base: then 0), us. */
   startTime: number;
+  /**
+   * Re-base every host's clock before the start (the cluster is idle: see Engine.rebase): the
+   * hosts' time `shiftUs` becomes their 0, which lies at `epochUs` on the cluster's clock. Every
+   * host gets the same values at the same operation boundary. Absent: no re-base.
+   */
+  rebase?: { shiftUs: number; epochUs: number };
 }
 /** Run the started operation to its end, window by window with the other hosts; one reply at the end. */
 export interface RunMessage {
@@ -82,8 +89,10 @@ export interface HostReply {
   finished: FinishedRank[];
   failures: TaskFailure[];
   states: RankSnapshot[];
-  /** The host's virtual clock (time of its last event), us. */
+  /** The host's virtual clock (time of its last event), us, on its own clock (see OpMessage). */
   now: number;
+  /** Nothing queued, running or in flight on the host (Engine.idle), its ranks all finished. */
+  idle: boolean;
   /** Events processed since the host's previous reply. */
   events: number;
   /** Transfers issued since the host's previous reply. */

@@ -31,7 +31,7 @@ export interface StreamsRunArgs {
   work: Readonly<Record<string, KernelWork>>;
 }
 
-/** One kernel as it ran on a rank: stream index, kernel id, start and end, us. */
+/** One kernel as it ran on a rank: stream index, kernel id, start and end, us (on the cluster's clock). */
 export interface KernelSpan {
   stream: number;
   id: string;
@@ -89,11 +89,11 @@ defineOp<StreamsRunArgs>({
     });
     const actor = createActor(machine, { input: { rank: ctx.rank, smCount: a.smCount, streams: a.streams } });
     function* run(p: LaunchParams): TaskBody {
-      const startUs = ctx.now;
+      const startUs = ctx.clusterTimeUs;
       const w = a.work[p.id]!;
       if (w.kind === 'compute') yield* computeKernel(ctx, w.us[ctx.rank]!);
       else yield* opKernel(ctx, w);
-      spans.push({ stream: p.stream, id: p.id, startUs, endUs: ctx.now });
+      spans.push({ stream: p.stream, id: p.id, startUs, endUs: ctx.clusterTimeUs });
       running--;
       actor.send({ type: 'KERNEL_DONE', stream: p.stream });
       const snap = actor.getSnapshot();

@@ -40,6 +40,14 @@ export interface OpResult<R = unknown> {
   /** Virtual start and end (last rank to finish), us. */
   startUs: number;
   endUs: number;
+  /**
+   * How long the operation took, us (its last rank's end from its start), computed on the
+   * operation's own clock: exact, and the same whatever ran on the cluster before (where `endUs -
+   * startUs` may differ from it in the last bits; see docs/runtime.md, "One clock per operation").
+   */
+  timeUs: number;
+  /** How long each rank took from the operation's start, us, indexed by rank (as `timeUs`). */
+  rankTimeUs: number[];
   /** Windows (synchronisation rounds) the run took. */
   windows: number;
   /** Messages the main thread exchanged with hosts for the run (posted and received; none per window). */
@@ -78,8 +86,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly sync: SyncBlock;
   /** Messages posted to and received from hosts so far. */
   private messages = 0;
-  /** Virtual time after the last operation, us. */
-  nowUs = 0;
+  /**
+   * Where the hosts' time 0 lies on the cluster's clock, us, and the hosts' clock after the last
+   * operation: an operation that starts on an idle cluster moves the hosts' 0 to its start (see
+   * runWindows).
+   */
+  private epochUs = 0;
+  private localNowUs = 0;
+  /** Every host was idle after the last operation (and none has run since). */
+  private idle = true;
+
+  /** Virtual time after the last operation, us (the cluster's clock: what results report). */
+  get nowUs(): number {
+    return this.epochUs + this.localNowUs;
+  }
   private readonly hosts: HostChannel[];
   private readonly pending: Array<Map<number, Pending>>;
   private readonly regions = new RegionTable();
@@ -262,14 +282,26 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private async runWindows<R>(name: string, args: unknown, opts: RunOptions): Promise<OpResult<R>> {
     const opId = this.nextOpId++;
     const startUs = this.nowUs;
-    const results = new Array<R>(this.numRanks);
-    const rankEndUs = new Array<number>(this.numRanks).fill(startUs);
     const eventsBefore = this.eventsTotal;
     const transfersBefore = this.transfersTotal;
     const messagesBefore = this.messages;
     if (opts.signal?.aborted) throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${startUs} us`, { op: name });
 
-    const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: startUs }), `start '${name}'`);
+    // One clock per operation: on an idle cluster every host moves its time 0 to the start, so the
+    // operation runs on the same numbers whatever ran before it (float rounding depends on the
+    // clock's magnitude). Otherwise (work still in flight) it starts on the hosts' running clock.
+    const rebaseUs = this.idle ? this.localNowUs : 0;
+    if (rebaseUs > 0) {
+      this.epochUs = startUs;
+      this.localNowUs = 0;
+    }
+    this.idle = false;
+    const epochUs = this.epochUs;
+    const start = this.localNowUs;
+    const results = new Array<R>(this.numRanks);
+    const rankEnd = new Array<number>(this.numRanks).fill(start);
+    const rebase = rebaseUs > 0 ? { shiftUs: rebaseUs, epochUs } : undefined;
+    const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: start, ...(rebase ? { rebase } : {}) }), `start '${name}'`);
     for (const r of started) if (r.failures.length > 0) throw fromWireError(r.failures[0]!.error);
 
     // The hosts run every window among themselves; meanwhile the main thread only listens for an
@@ -296,8 +328,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       let t = Infinity;
       for (let w = 0; w < this.hosts.length; w++) t = Math.min(t, this.sync.slot(0, w, SYNC_F_NEXT), this.sync.slot(1, w, SYNC_F_NEXT));
       if (t !== Infinity) {
-        opts.onProgress?.(t);
-        this.emit('progress', name, t);
+        opts.onProgress?.(epochUs + t);
+        this.emit('progress', name, epochUs + t);
       }
     }, 100);
     progress.unref();
@@ -309,15 +341,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       opts.signal?.removeEventListener('abort', onAbort);
     }
 
-    let endUs = startUs;
-    let lastEventUs = startUs;
+    // Hosts report times on their clock (`start` is the operation's start there): durations are
+    // computed on it, times for the user have the epoch added.
+    let end = start;
+    let lastEvent = start;
     for (const r of replies) {
-      lastEventUs = Math.max(lastEventUs, r.now);
+      lastEvent = Math.max(lastEvent, r.now);
       for (const f of r.finished) {
         if (f.opId !== opId) continue;
         results[f.rank] = f.result as R;
-        rankEndUs[f.rank] = f.endTime;
-        endUs = Math.max(endUs, f.endTime);
+        rankEnd[f.rank] = f.endTime;
+        end = Math.max(end, f.endTime);
       }
     }
     // A task's own failure first; then the error that stopped a host (not the ones stopped because of it).
@@ -325,18 +359,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const errors = replies.map((r) => r.error).filter((e) => e !== undefined);
     const primary = errors.find((e) => !(e.data as { secondary?: boolean } | undefined)?.secondary) ?? errors[0];
     if (primary) {
-      if (primary.code === 'E_ABORTED') throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${lastEventUs} us`, { op: name });
+      if (primary.code === 'E_ABORTED') throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${epochUs + lastEvent} us`, { op: name });
       throw fromWireError(primary);
     }
     if (replies.some((r) => r.stuck)) throw await this.stuck(name);
     const over = replies.find((r) => r.overBoundUs !== undefined);
-    if (over) throw await this.stuck(name, over.overBoundUs);
-    this.nowUs = Math.max(endUs, lastEventUs);
+    if (over) throw await this.stuck(name, epochUs + over.overBoundUs!);
+    this.localNowUs = Math.max(end, lastEvent);
+    this.idle = replies.every((r) => r.idle);
     const events = this.eventsTotal - eventsBefore;
     const transfers = this.transfersTotal - transfersBefore;
     const windows = replies[0]!.windows;
     const hostCpuMs = replies.map((r) => r.cpuMs ?? NaN);
-    return { results, rankEndUs, startUs, endUs, windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs };
+    return {
+      results, rankEndUs: rankEnd.map((t) => epochUs + t), startUs, endUs: epochUs + end, timeUs: end - start, rankTimeUs: rankEnd.map((t) => t - start),
+      windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs,
+    };
   }
 
   /**

@@ -79,7 +79,7 @@ export async function allToAll(cluster: Cluster, opts: AllToAllOptions, run: Run
   if (!args.sizesOnly) for (let r = 0; r < n; r++) h.update(cluster.region(r, A2A_RECV).u8);
   const t4 = performance.now();
   return {
-    timeUs: res.endUs - res.startUs,
+    timeUs: res.timeUs,
     receivedDigest: h.digest('hex'),
     wallMs: { fill: t1 - t0, simulate: t2 - t1, verify: t3 - t2, digest: t4 - t3 },
     windows: res.windows,

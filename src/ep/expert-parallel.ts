@@ -303,7 +303,7 @@ export class ExpertParallel {
     let handle = input.handle;
     if (!handle) {
       const n = await c.run<NotifyResult>('ep.notify', a, run);
-      notifyUs = n.endUs - n.startUs;
+      notifyUs = n.timeUs;
       const align = (v: number) => Math.ceil(v / this.expertAlignment) * this.expertAlignment;
       handle = {
         id: ++this.handles,
@@ -318,7 +318,7 @@ export class ExpertParallel {
       this.restoreNotify(handle);
       // DeepEP's cached notify: barrier, copy the stored prefix matrix and clean, barrier.
       const n = await c.run('ep.notify.cached', a, run);
-      notifyUs = n.endUs - n.startUs;
+      notifyUs = n.timeUs;
     }
     for (let r = 0; r < R; r++) if (!this.sizesOnly) c.ensureRegion(r, R_RECV, Math.max(16, handle.numRecv[r]! * L.bytes));
     this.prepareRings('d', a);
@@ -444,15 +444,15 @@ export class ExpertParallel {
  * where the NIC may still hold work requests), else when the rank's operation does.
  */
 function timingOf(
-  k: { startUs: number; endUs: number; rankEndUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[] }, notifyUs: number, launchUs: number,
+  k: { startUs: number; rankTimeUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[] }, notifyUs: number, launchUs: number,
 ): KernelTiming {
-  const start = k.startUs + launchUs;
-  const ends = k.rankEndUs.map((e, r) => {
+  // Ends from the operation's start, on its own clock (durations: exact whatever ran before).
+  const ends = k.rankTimeUs.map((e, r) => {
     const own = (k.results[r] as { kernelEndUs?: unknown } | undefined)?.kernelEndUs;
     return typeof own === 'number' ? own : e;
   });
-  const perRankUs = ends.map((e) => e - start);
-  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - start, perRankUs, startUs: start, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs };
+  const perRankUs = ends.map((e) => e - launchUs);
+  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - launchUs, perRankUs, startUs: k.startUs + launchUs, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs };
 }
 
 

@@ -85,7 +85,7 @@ defineOp<{ us: number[] }>({
 /** Charge per-rank compute time (us) on every rank's clock. */
 export async function chargeCompute(cluster: Cluster, us: number[], run: RunOptions = {}): Promise<number> {
   const r = await cluster.run('ep.compute', { us }, run);
-  return r.endUs - r.startUs;
+  return r.timeUs;
 }
 
 /** Compute-model time of one rank's experts given its tokens per expert. */

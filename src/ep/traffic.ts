@@ -114,7 +114,7 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
   const tl = cluster.config.recordTimeline ? await cluster.takeTimeline() : new Float64Array(0);
   const activities = await cluster.takeActivities();
   const ports = portFigures(activities);
-  const out = { timeUs: res.endUs - res.startUs, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, transfers: res.transfers, ports } as TrafficResult;
+  const out = { timeUs: res.timeUs, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, transfers: res.transfers, ports } as TrafficResult;
   // One object per transfer and per rate segment (millions at 128 ranks): built when first read.
   let records: TimelineRecord[] | null = null;
   let rates: TrafficResult['rates'] | null = null;

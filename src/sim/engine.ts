@@ -1004,6 +1004,50 @@ export class Engine implements SendHost, RecvHost {
   nextEventTime(): number {
     return this.queue.peekTime();
   }
+
+  // ---------------------------------------------------------------- the clock's origin
+
+  /**
+   * Where this engine's time 0 lies on the cluster's clock, us: `now` and every time it holds are
+   * relative to it, and what it reports (timeline, samples, activities) has it added back.
+   */
+  epochUs = 0;
+
+  /**
+   * Nothing queued, running or in flight: no event, no task, no transfer record, no packet to send,
+   * and every port without an active stream, a settle or a timer pending.
+   */
+  get idle(): boolean {
+    if (this.queue.size > 0 || this.tasks.size > 0 || this.xf.live > 0 || this.inbound.size > 0 || this.sentByXid.size > 0) return false;
+    if (this.newsDue.size > 0 || this.creditsDue.size > 0 || this.due.size > 0) return false;
+    for (const box of this.outbox) if (box.count > 0) return false;
+    for (const r of this.localRanks) {
+      for (const p of this.sendPorts[r]!) if (!p.idle) return false;
+      for (const p of this.recvPorts[r]!) if (!p.idle) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Move this idle engine's clock origin to its time `shift` (so `now`, at most `shift`, becomes at
+   * most 0), which lies at `epochUs` on the cluster's clock. An idle engine holds no time that is
+   * not past: its clock, the ranks' last local copies and its ports' clocks, each moved by `shift`
+   * (ordered as before against every later time; a port's quiet timer over no streams steps
+   * nothing and is dropped). What runs next then runs on the same numbers as on a fresh engine,
+   * whatever ran before (see docs/runtime.md, "One clock per operation").
+   * @throws ExpertmeshError `E_WORKER` when the engine is not idle (the host's check failed).
+   */
+  rebase(shift: number, epochUs: number): void {
+    if (!this.idle) fail('E_WORKER', `host worker ${this.workerIndex}: the clock cannot be re-based at ${this.now} us while work is in flight`, { worker: this.workerIndex });
+    this.now -= shift;
+    for (const r of this.localRanks) {
+      this.localDone[r] = this.localDone[r]! - shift;
+      for (const p of this.sendPorts[r]!) p.rebase(shift);
+      for (const p of this.recvPorts[r]!) p.rebase(shift);
+    }
+    this.linkMin = NaN;
+    this.epochUs = this.timeline.epochUs = this.samples.epochUs = this.activities.epochUs = epochUs;
+  }
 }
 
 /** Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push). */

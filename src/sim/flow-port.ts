@@ -226,6 +226,20 @@ export abstract class PortStats implements DueItem {
     return this.active.length;
   }
 
+  /** No active stream, no settle or timer pending, no busy period open. */
+  get idle(): boolean {
+    return this.active.length === 0 && !this.dirty && this.timerAt === Infinity && this.dueAt === Infinity && this.busyStart < 0;
+  }
+
+  /**
+   * Move the clock of this idle port by `shift` us (its host re-bases, see Engine.rebase): its last
+   * step, in the past, moves with it; a quiet timer left over no streams steps nothing and goes.
+   */
+  rebase(shift: number): void {
+    this.lastT -= shift;
+    this.quietAt = Infinity;
+  }
+
   protected stream(key: number): Stream {
     const peer = (key / QP_STREAMS) | 0;
     let row = this.streams[peer];

@@ -53,9 +53,25 @@ export class RankContext {
   get numNodes(): number {
     return this.engine.shape.numRanks / this.engine.shape.gpusPerNode;
   }
-  /** Current virtual time, us. */
+  /**
+   * Current virtual time, us, on the engine's own clock: an operation that starts on an idle
+   * cluster starts at 0 (see Engine.rebase). Compute every time from it (sleeps, deadlines).
+   */
   get now(): number {
     return this.engine.now;
+  }
+  /** When the current operation started, on the engine's clock (set by the host per op). */
+  opStartUs = 0;
+  /**
+   * Time since the current operation started, us: what a result reports as a duration (exact, the
+   * same whatever ran before on the cluster).
+   */
+  get opTimeUs(): number {
+    return this.engine.now - this.opStartUs;
+  }
+  /** Current virtual time on the cluster's clock (`Cluster.nowUs`'s), us: only to report. */
+  get clusterTimeUs(): number {
+    return this.engine.epochUs + this.engine.now;
   }
   get hardware() {
     return this.engine.shape.hardware;

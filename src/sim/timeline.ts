@@ -23,6 +23,8 @@ export const LOG_CHUNK_RECORDS = 8192;
  * samples and activities logs. Growing adds a chunk (no copy of what is there); `take()` joins them.
  */
 class FlatLog {
+  /** Cluster-clock time of the engine's time 0, us: added to every time recorded (see Engine.rebase). */
+  epochUs = 0;
   private readonly full: Float64Array[] = [];
   protected buf: Float64Array;
   protected n = 0;
@@ -122,6 +124,11 @@ export interface TimelinePart {
 
 /** Records of one engine, in chunks. `record` writes one; `take` hands every record over, sorted. */
 export class TimelineLog {
+  /**
+   * Cluster-clock time of the engine's time 0, us: added to every time recorded, so records are on
+   * the cluster's clock while the engine runs on its own (see Engine.rebase).
+   */
+  epochUs = 0;
   private chunks: TimelineChunk[] = [];
   private cur: TimelineChunk | null = null;
   /** Records in the current (last) chunk. */
@@ -148,13 +155,14 @@ export class TimelineLog {
     if (!(pairSeq >>> 0 === pairSeq && dst >>> 0 === dst && dst < 65536 && src >>> 0 === src && src < 65536 && op >>> 0 === op && op < 256 && path >>> 0 === path && path < 256))
       fail('E_ARGUMENT', `timeline record (dst ${dst}, src ${src}, pairSeq ${pairSeq}, op ${op}, path ${path}) has a field out of its range`, { dst, src, pairSeq, op, path });
     const f = c.f64;
+    const e = this.epochUs;
     f[k] = bytes;
-    f[C + k] = issueT;
-    f[2 * C + k] = egressStartT;
-    f[3 * C + k] = egressDoneT;
-    f[4 * C + k] = ingressStartT;
-    f[5 * C + k] = ingressDoneT;
-    f[6 * C + k] = deliverT;
+    f[C + k] = e + issueT;
+    f[2 * C + k] = e + egressStartT;
+    f[3 * C + k] = e + egressDoneT;
+    f[4 * C + k] = e + ingressStartT;
+    f[5 * C + k] = e + ingressDoneT;
+    f[6 * C + k] = e + deliverT;
     c.pairSeq[k] = pairSeq;
     c.dst[k] = dst;
     c.src[k] = src;
@@ -348,7 +356,7 @@ export class SampleLog extends FlatLog {
   record(time: number, rank: number, series: number, delta: number): void {
     const i = this.slot();
     const B = this.buf;
-    B[i] = time;
+    B[i] = this.epochUs + time;
     B[i + 1] = rank;
     B[i + 2] = series;
     B[i + 3] = delta;
@@ -382,8 +390,8 @@ export class ActivityLog extends FlatLog {
   record(start: number, end: number, rank: number, track: number, label: number): void {
     const i = this.slot();
     const B = this.buf;
-    B[i] = start;
-    B[i + 1] = end;
+    B[i] = this.epochUs + start;
+    B[i + 1] = this.epochUs + end;
     B[i + 2] = rank;
     B[i + 3] = track;
     B[i + 4] = label;

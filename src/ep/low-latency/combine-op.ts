@@ -37,6 +37,7 @@ interface State {
   clocks: SmClock[];
   /** The NIC's streams: each warp group's rows back to one rank. */
   nic: LlNic;
+  /** When the send phase ended, from the operation's start (ctx.opTimeUs). */
   sendEndUs: number;
 }
 
@@ -166,7 +167,7 @@ defineOp<LlArgs>({
       const tasks = [];
       for (let s = 0; s < S; s++) tasks.push(ctx.spawn(`LL.combine.send[sm ${s}]`, sendSm(ctx, a, st, s)));
       yield ctx.join(tasks);
-      st.sendEndUs = ctx.now;
+      st.sendEndUs = ctx.opTimeUs;
       if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
     }
     if (a.phases & PHASE_RECV) {

@@ -55,6 +55,7 @@ interface State {
   clocks: SmClock[];
   /** The NIC's streams: this rank's writes to each global expert. */
   nic: LlNic;
+  /** When the send phase ended, from the operation's start (ctx.opTimeUs). */
   sendEndUs: number;
 }
 
@@ -220,7 +221,7 @@ defineOp<LlArgs>({
       const tasks = [];
       for (let s = 0; s < a.launch.numSms; s++) tasks.push(ctx.spawn(`LL.dispatch.send[${s}]`, sendSm(ctx, a, st, s)));
       yield ctx.join(tasks);
-      st.sendEndUs = ctx.now;
+      st.sendEndUs = ctx.opTimeUs;
       if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
     }
     if (a.phases & PHASE_RECV) {

@@ -549,9 +549,10 @@ export class LowLatencyEp {
 function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'one-kernel' | 'hook', delay: number[] | null): LowLatencyTiming {
   const start = k.startUs + launchUs;
   const delayPerRankUs = k.rankEndUs.map((_, r) => delay?.[r] ?? 0);
-  const sendPerRankUs = k.results.map((x, r) => x.sendEndUs - start - delayPerRankUs[r]!);
+  // Durations from the operation's own clock (sendEndUs and rankTimeUs are from its start).
+  const sendPerRankUs = k.results.map((x, r) => x.sendEndUs - launchUs - delayPerRankUs[r]!);
   // Hook mode: the send kernel ends with its SMs' work; the NIC goes on with what they posted.
-  const perRankUs = mode === 'hook' ? sendPerRankUs.slice() : k.rankEndUs.map((e, r) => e - start - delayPerRankUs[r]!);
+  const perRankUs = mode === 'hook' ? sendPerRankUs.slice() : k.rankTimeUs.map((e, r) => e - launchUs - delayPerRankUs[r]!);
   const recvPerRankUs = mode === 'hook' ? null : perRankUs.map((t, r) => t - sendPerRankUs[r]!);
   return {
     mode, launchUs, startUs: start, kernelUs: Math.max(...perRankUs), perRankUs, sendPerRankUs, recvPerRankUs,
@@ -562,8 +563,7 @@ function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'o
 
 /** Hook mode: add the receive kernel's figures. */
 function addRecv(t: LowLatencyTiming, k: OpResult<unknown>, launchUs: number): void {
-  const start = k.startUs + launchUs;
-  t.recvPerRankUs = k.rankEndUs.map((e) => e - start);
+  t.recvPerRankUs = k.rankTimeUs.map((e) => e - launchUs);
   t.recvUs = Math.max(...t.recvPerRankUs);
   t.perRankUs = t.sendPerRankUs.map((s, r) => s + t.recvPerRankUs![r]!);
   t.kernelUs = t.sendUs + t.recvUs;

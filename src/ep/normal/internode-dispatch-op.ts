@@ -770,7 +770,8 @@ defineOp<EpArgs>({
     }
     yield ctx.join(tasks);
     // The kernel ends with its warps; work requests its NIC still holds (a doorbell, a head
-    // returned last) finish within the operation but are not kernel time.
-    ctx.setResult({ kernelEndUs: ctx.now });
+    // returned last) finish within the operation but are not kernel time. From the operation's
+    // start, on its own clock (a duration: exact whatever ran before).
+    ctx.setResult({ kernelEndUs: ctx.opTimeUs });
   },
 });

@@ -79,7 +79,7 @@ defineOp<null>({
     const a = ctx.spawn('child.a', (function* () { yield ctx.sleep(3); })());
     const b = ctx.spawn('child.b', (function* () { yield ctx.sleep(5); })());
     yield ctx.join([a, b]);
-    ctx.setResult(ctx.now);
+    ctx.setResult([ctx.now, ctx.opTimeUs, ctx.clusterTimeUs]);
   },
 });
 
@@ -133,13 +133,16 @@ describe.each([1, 2, 4])('engine, in-process, %i worker(s)', (workers) => {
 
   it('child tasks: join resumes when the last child ends', async () => {
     await withCluster(cfg, async (c) => {
-      const r = await c.run<number>('t.children', null);
-      expect(r.results).toEqual([5, 5, 5, 5]);
+      const r = await c.run<number[]>('t.children', null);
+      expect(r.results).toEqual(Array(4).fill([5, 5, 5]));
       expect(r.endUs - r.startUs).toBe(5);
-      // Virtual time carries over: the next operation starts where this one ended.
-      const r2 = await c.run<number>('t.children', null);
-      expect(r2.startUs).toBe(5);
-      expect(r2.results).toEqual([10, 10, 10, 10]);
+      expect([r.timeUs, r.rankTimeUs]).toEqual([5, [5, 5, 5, 5]]);
+      // The cluster's clock carries over: the next operation starts where this one ended, and
+      // runs on its own clock from 0 (the cluster was idle).
+      const r2 = await c.run<number[]>('t.children', null);
+      expect([r2.startUs, r2.endUs, r2.timeUs]).toEqual([5, 10, 5]);
+      expect(r2.rankEndUs).toEqual([10, 10, 10, 10]);
+      expect(r2.results).toEqual(Array(4).fill([5, 5, 10]));
     });
   });
 
