@@ -168,6 +168,9 @@ export class EngineHost {
 
   private startOp(m: OpMessage): void {
     const e = this.mustEngine();
+    // Every host re-bases at this boundary (the main thread found all of them idle), or none does;
+    // first, so even an operation that fails to start leaves every host on the main thread's clock.
+    if (m.rebase) e.rebase(m.rebase.shiftUs, m.rebase.epochUs);
     const def = this.ops.get(m.name);
     if (!def) fail('E_ARGUMENT', `unknown operation '${m.name}'`, { op: m.name });
     for (const rank of e.localRanks) {
@@ -175,8 +178,6 @@ export class EngineHost {
       if (a.getSnapshot().value === 'failed') fail('E_TASK', `rank ${rank} has failed and cannot start '${m.name}'`, { rank, op: m.name });
     }
     this.opArgs.set(m.opId, { name: m.name, args: m.args });
-    // Every host re-bases at this boundary (the main thread found all of them idle), or none does.
-    if (m.rebase) e.rebase(m.rebase.shiftUs, m.rebase.epochUs);
     // The same on every host: every host gets the same start time.
     this.virtualLimit = m.startTime + this.maxVirtualUs;
     this.running = 0;

@@ -354,6 +354,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         end = Math.max(end, f.endTime);
       }
     }
+    // The clock is where the hosts stopped, even when the run failed: a later operation never
+    // starts before a host's clock.
+    this.localNowUs = Math.max(end, lastEvent);
     // A task's own failure first; then the error that stopped a host (not the ones stopped because of it).
     for (const r of replies) if (r.failures.length > 0) throw fromWireError(r.failures[0]!.error);
     const errors = replies.map((r) => r.error).filter((e) => e !== undefined);
@@ -365,7 +368,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (replies.some((r) => r.stuck)) throw await this.stuck(name);
     const over = replies.find((r) => r.overBoundUs !== undefined);
     if (over) throw await this.stuck(name, epochUs + over.overBoundUs!);
-    this.localNowUs = Math.max(end, lastEvent);
     this.idle = replies.every((r) => r.idle);
     const events = this.eventsTotal - eventsBefore;
     const transfers = this.transfersTotal - transfersBefore;

@@ -6,6 +6,7 @@
  * the kernel times and by tens of events.
  */
 import { describe, expect, it } from 'vitest';
+import { defineOp } from '../../../src/actors/op-registry.js';
 import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { createExpertParallel, type DispatchResult, type ExpertParallel } from '../../../src/ep/expert-parallel.js';
 import { deepepTopk } from '../../../src/ep/deepep-inputs.js';
@@ -13,6 +14,27 @@ import type { EpConfig } from '../../../src/ep/normal/ep-config.js';
 import { runTraffic, type TrafficTransfer } from '../../../src/ep/traffic.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { TIMELINE_STRIDE } from '../../../src/sim/timeline.js';
+import { expectReject, ROUND, withCluster } from './helpers.js';
+
+/** Every rank: a few steps of 0.1 us after 2.5 us (sums that round), then its clocks. */
+defineOp<null>({
+  name: 'test.clock.tick',
+  *task(ctx) {
+    yield ctx.sleep(2.5);
+    for (let i = 0; i < 7; i++) yield ctx.sleep(0.1);
+    ctx.setResult([ctx.now, ctx.opTimeUs, ctx.clusterTimeUs]);
+  },
+});
+
+/** Rank 0 waits for a counter nobody sets after 1 us: a run that ends stuck, its task left behind. */
+defineOp<null>({
+  name: 'test.clock.stuck',
+  *task(ctx) {
+    if (ctx.rank !== 0) return;
+    yield ctx.sleep(1);
+    yield ctx.untilAtLeast(ctx.region('test.clock.flag'), 0, 1);
+  },
+});
 
 /** Time fields of a flat timeline record (issueT .. deliverT). */
 const TIMES = [6, 7, 8, 9, 10, 11];
@@ -90,6 +112,41 @@ function expectSameKernel(a: Kernel, b: Kernel, timelineFrom = 0): void {
 }
 
 describe('one clock per operation: the same figures whatever ran before', () => {
+  it('an operation on an idle cluster runs from 0 on its own clock, reports stay on the cluster clock (also after a failed start); after a stuck run, on the running clock', async () => {
+    for (const workers of [1, 2]) {
+      await withCluster({ workers, hardware: ROUND }, async (c) => {
+        const fresh = await c.run<number[]>('test.clock.tick', null);
+        const [now, opTime] = fresh.results[0]! as [number, number];
+        expect(now).toBeCloseTo(3.2, 12);
+        expect(opTime).toBe(now);
+        expect(fresh.results).toEqual(Array(4).fill([now, now, now]));
+        const same = (r: typeof fresh) => {
+          expect(r.timeUs).toBe(fresh.timeUs);
+          expect(r.rankTimeUs).toEqual(fresh.rankTimeUs);
+          for (const x of r.results) expect(x).toEqual([now, now, r.startUs + now]);
+          expect(r.endUs).toBe(r.startUs + now);
+        };
+        const again = await c.run<number[]>('test.clock.tick', null);
+        expect(again.startUs).toBe(fresh.endUs);
+        same(again);
+        // A start that fails on every host still moves every host's clock with the main thread's.
+        await expectReject(c.run('no.such.op', null), 'E_ARGUMENT', "unknown operation 'no.such.op'");
+        const afterBadStart = await c.run<number[]>('test.clock.tick', null);
+        expect(afterBadStart.startUs).toBe(again.endUs);
+        same(afterBadStart);
+        // A stuck run leaves its task behind: the cluster is not idle, so later operations start
+        // on the hosts' running clock (where the stuck run stopped), as they always did.
+        for (let r = 0; r < 4; r++) c.register(r, 'test.clock.flag', 4);
+        await expectReject(c.run('test.clock.stuck', null), 'E_TIMEOUT', 'can make no more progress at');
+        expect(c.nowUs).toBe(afterBadStart.endUs + 1);
+        const running = await c.run<number[]>('test.clock.tick', null);
+        expect(running.startUs).toBe(afterBadStart.endUs + 1);
+        expect(running.timeUs).toBeCloseTo(fresh.timeUs, 12);
+        for (const x of running.results) expect(x[0]).toBe(1 + x[1]!);
+      });
+    }
+  });
+
   for (const workers of [1, 2]) {
     it(`EP16 (internode) dispatch alone, and after a dispatch and a combine (${workers} worker(s))`, async () => {
       const alone = await withEp(16, workers, async (c, mk) => dispatch(c, await mk(), 16));
