@@ -187,9 +187,9 @@ export abstract class PortStats implements DueItem {
   protected readonly active: Stream[] = [];
   /** When the port's own timer falls due (a transfer sent or served, a queue empty); Infinity: none. */
   timerAt = Infinity;
-  /** Scratch of the water-filling (demands and order), reused. */
+  /** Scratch of the water-filling (demands, and the finite ones sorted), reused. */
   private wantBuf = new Float64Array(8);
-  private orderBuf = new Int32Array(8);
+  private sortBuf = new Float64Array(8);
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {
     this.id = owner * 4 + index;
   }
@@ -271,7 +271,7 @@ export abstract class PortStats implements DueItem {
       let c = this.wantBuf.length;
       while (c < n) c *= 2;
       this.wantBuf = new Float64Array(c);
-      this.orderBuf = new Int32Array(c);
+      this.sortBuf = new Float64Array(c);
     }
     return this.wantBuf;
   }
@@ -285,7 +285,6 @@ export abstract class PortStats implements DueItem {
     const streams = this.active;
     const n = streams.length;
     const d = this.wantBuf;
-    const order = this.orderBuf;
     const capacity = this.bytesPerUs;
     // Every demand at least the equal share: everyone gets it (the walk below would stop at once).
     let min = Infinity;
@@ -295,44 +294,39 @@ export abstract class PortStats implements DueItem {
       for (let i = 0; i < n; i++) streams[i]!.rate = equal;
       return equal;
     }
-    // Demands ascending, ties by position. Only the finite demands need ordering: the walk stops at
-    // the first demand not below its share, and every stream from there on gets that share, so the
-    // unlimited ones (after all finite ones) may stay in position order. Binary insertion: the
-    // finite demands are few, or many and mostly equal.
+    // The walk takes the finite demands in ascending order: each one below the share of what is
+    // left is granted and subtracted from it, and the first one not below stops it; every stream from
+    // there on gets that share (the unlimited ones come after all finite ones). Its floating-point
+    // path depends only on the sorted values (equal demands subtract the same amount whatever their
+    // order), so the values are sorted natively, O(f log f); which streams got their demand is
+    // decided afterwards by value, ties by position, as an ordering by (demand, position) would.
+    const sorted = this.sortBuf;
     let f = 0;
+    for (let i = 0; i < n; i++) if (d[i] !== Infinity) sorted[f++] = d[i]!;
+    if (f > 1) sorted.subarray(0, f).sort();
+    let rem = capacity;
+    let share = capacity;
+    let k = 0;
+    for (; ; k++) {
+      share = rem / (n - k);
+      const dk = k < f ? sorted[k]! : Infinity;
+      if (dk < share && k < n - 1) rem -= dk;
+      else break;
+    }
+    if (k === 0) {
+      for (let i = 0; i < n; i++) streams[i]!.rate = Math.min(d[i]!, share);
+      return share;
+    }
+    // Granted: every demand below the last granted value, and that value's first `ties` streams.
+    const last = sorted[k - 1]!;
+    let ties = 0;
+    for (let j = k - 1; j >= 0 && sorted[j] === last; j--) ties++;
     for (let i = 0; i < n; i++) {
       const di = d[i]!;
-      if (di === Infinity) continue;
-      let lo = 0;
-      let hi = f;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (d[order[mid]!]! <= di) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo < f) order.copyWithin(lo + 1, lo, f);
-      order[lo] = i;
-      f++;
+      if (di < last || (di === last && ties-- > 0)) streams[i]!.rate = di;
+      else streams[i]!.rate = Math.min(di, share);
     }
-    for (let i = 0, k = f; i < n; i++) if (d[i] === Infinity) order[k++] = i;
-    let rem = capacity;
-    let level = capacity;
-    for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      const share = rem / (n - k);
-      level = share;
-      if (d[i]! < share && k < n - 1) {
-        streams[i]!.rate = d[i]!;
-        rem -= d[i]!;
-        continue;
-      }
-      for (let m = k; m < n; m++) {
-        const o = order[m]!;
-        streams[o]!.rate = Math.min(d[o]!, share);
-      }
-      break;
-    }
-    return level;
+    return share;
   }
 }
 
