@@ -97,11 +97,6 @@ export function timerAfter(time: number, next: number): number {
 }
 
 /** A growable list of numbers in a typed array (reused: clearing keeps the storage). */
-/** A sender stream may keep its announced rate (see SendPort.hold). */
-function keeps(s: Stream): boolean {
-  return s.told >= 0 && Math.abs(s.rate - s.told) <= SEND_RESOLUTION * s.told && s.told <= Math.min(s.credit, s.limit);
-}
-
 class NumList<A extends Float64Array | Int32Array | Uint8Array> {
   n = 0;
   constructor(public a: A, private readonly make: (n: number) => A) {}
@@ -115,56 +110,26 @@ class NumList<A extends Float64Array | Int32Array | Uint8Array> {
   }
 }
 
-export class Stream {
-  /** Job indexes, FIFO: `jobs[head..tail)`. */
-  jobs = new Int32Array(4);
-  head = 0;
-  tail = 0;
-  rate = 0;
-  /** Sender: the last credit heard (Infinity before the first); the QP's own rate limit. */
-  credit = Infinity;
-  limit = Infinity;
-  /** Sender: rate last announced for the head, and since when (for rate segments). */
-  told = -1;
-  since = 0;
-  /** Sender: when the stream last became active, and the ordering key of the event that did it. */
-  actT = -1;
-  actKey = 0;
-  /** Receiver: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
-  arr = 0;
-  lastCredit = -1;
-  active = false;
-  constructor(readonly key: number) {}
-  get size(): number {
-    return this.tail - this.head;
-  }
-  first(): number {
-    return this.jobs[this.head]!;
-  }
-  push(job: number): void {
-    if (this.tail === this.jobs.length) {
-      if (this.head > 0) {
-        this.jobs.copyWithin(0, this.head, this.tail);
-        this.tail -= this.head;
-        this.head = 0;
-      } else {
-        const b = new Int32Array(this.jobs.length * 2);
-        b.set(this.jobs);
-        this.jobs = b;
-      }
-    }
-    this.jobs[this.tail++] = job;
-  }
-  shift(): void {
-    this.head++;
-    if (this.head === this.tail) {
-      this.head = 0;
-      this.tail = 0;
-    }
-  }
+/** `a` copied into a new array of `cap` elements (the rest filled with `fill`). */
+function grown<A extends Float64Array | Int32Array | Uint8Array>(a: A, cap: number, fill = 0): A {
+  const b = new (a.constructor as new (n: number) => A)(cap);
+  b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
+  return b;
 }
 
-/** Busy-time and load bookkeeping shared by both port kinds. */
+/** The no-job mark of a stream's FIFO ends and of the job links. */
+const NONE = -1;
+const EPS1 = eps(1);
+
+/**
+ * Busy-time and load bookkeeping shared by both port kinds, and the port's streams.
+ *
+ * A **stream** is a slot of the port's columns (struct of arrays, by slot: made on a key's first
+ * use, kept for the port's life), so the loops over the active streams run over typed arrays: its
+ * key, rate, whether it is active, and its FIFO of transfers (first, last and count; the transfers
+ * between them are linked through the host's {@link FlowJobs} link column of the port's kind).
+ */
 export abstract class PortStats implements DueItem {
   /** The host's schedule of due ports (see link-schedule.ts). */
   dueAt = Infinity;
@@ -182,11 +147,24 @@ export abstract class PortStats implements DueItem {
   dirty = false;
   /** Called with each busy period when it ends (set while recording). */
   onBusy: ((port: PortStats, start: number, end: number, bytes: number) => void) | null = null;
-  /** Streams by peer rank, then queue pair (rows made on first use), and the active ones in their allocation order. */
-  protected readonly streams: Array<Array<Stream | undefined> | undefined> = [];
-  protected readonly active: Stream[] = [];
   /** When the port's own timer falls due (a transfer sent or served, a queue empty); Infinity: none. */
   timerAt = Infinity;
+  /** Stream slots by peer rank, then queue pair (-1: none yet; rows made on first use). */
+  private readonly slots: Array<Int32Array | undefined> = [];
+  /** Slots made, and the columns' room. */
+  protected nSlots = 0;
+  protected room = 0;
+  /** Per slot: the stream key (peer * QP_STREAMS + qp), rate (bytes/us), active (1). */
+  protected key = new Int32Array(0);
+  protected rate = new Float64Array(0);
+  protected on = new Uint8Array(0);
+  /** Per slot: the FIFO's first and last transfer (NONE when empty) and its length. */
+  protected first = new Int32Array(0);
+  protected last = new Int32Array(0);
+  protected size = new Int32Array(0);
+  /** The active slots, in their allocation order: `act[0..nAct)`. */
+  protected act = new Int32Array(8);
+  protected nAct = 0;
   /** Scratch of the water-filling (demands, and the finite ones sorted), reused. */
   private wantBuf = new Float64Array(8);
   private sortBuf = new Float64Array(8);
@@ -223,12 +201,12 @@ export abstract class PortStats implements DueItem {
   }
 
   get activeStreams(): number {
-    return this.active.length;
+    return this.nAct;
   }
 
   /** No active stream, no settle or timer pending, no busy period open. */
   get idle(): boolean {
-    return this.active.length === 0 && !this.dirty && this.timerAt === Infinity && this.dueAt === Infinity && this.busyStart < 0;
+    return this.nAct === 0 && !this.dirty && this.timerAt === Infinity && this.dueAt === Infinity && this.busyStart < 0;
   }
 
   /**
@@ -240,13 +218,70 @@ export abstract class PortStats implements DueItem {
     this.quietAt = Infinity;
   }
 
-  protected stream(key: number): Stream {
+  /** The slot of stream `key`, or NONE when it has none yet. */
+  protected find(key: number): number {
     const peer = (key / QP_STREAMS) | 0;
-    let row = this.streams[peer];
-    if (!row) this.streams[peer] = row = new Array<Stream | undefined>(QP_STREAMS).fill(undefined);
-    let s = row[key - peer * QP_STREAMS];
-    if (!s) row[key - peer * QP_STREAMS] = s = new Stream(key);
+    const row = this.slots[peer];
+    return row === undefined ? NONE : row[key - peer * QP_STREAMS]!;
+  }
+
+  /** The slot of stream `key`, made on first use. */
+  protected slot(key: number): number {
+    const peer = (key / QP_STREAMS) | 0;
+    let row = this.slots[peer];
+    if (row === undefined) this.slots[peer] = row = new Int32Array(QP_STREAMS).fill(NONE);
+    let s = row[key - peer * QP_STREAMS]!;
+    if (s === NONE) {
+      s = this.nSlots++;
+      if (s === this.room) this.grow(Math.max(8, 2 * this.room));
+      row[key - peer * QP_STREAMS] = s;
+      this.key[s] = key;
+      this.first[s] = this.last[s] = NONE;
+      this.init(s);
+    }
     return s;
+  }
+
+  /** Room for `cap` slots in every column (a port kind grows its own columns too). */
+  protected grow(cap: number): void {
+    this.key = grown(this.key, cap);
+    this.rate = grown(this.rate, cap);
+    this.on = grown(this.on, cap);
+    this.first = grown(this.first, cap);
+    this.last = grown(this.last, cap);
+    this.size = grown(this.size, cap);
+    this.room = cap;
+  }
+
+  /** A new slot's own fields (the port kind's columns). */
+  protected abstract init(s: number): void;
+
+  /** Append transfer `job` to slot `s`'s FIFO (linked through `link`). */
+  protected push(s: number, job: number, link: Int32Array): void {
+    link[job] = NONE;
+    if (this.size[s] === 0) this.first[s] = job;
+    else link[this.last[s]!] = job;
+    this.last[s] = job;
+    this.size[s] = this.size[s]! + 1;
+  }
+
+  /** Drop slot `s`'s first transfer. */
+  protected shift(s: number, link: Int32Array): void {
+    if (--this.size[s]! === 0) this.first[s] = this.last[s] = NONE;
+    else this.first[s] = link[this.first[s]!]!;
+  }
+
+  /** Slot `s` joins the active ones (at the end). */
+  protected activate(s: number): void {
+    this.on[s] = 1;
+    if (this.nAct === this.act.length) this.act = grown(this.act, 2 * this.act.length);
+    this.act[this.nAct++] = s;
+  }
+
+  /** The active slot at position `i` leaves (the last one takes its place). */
+  protected deactivate(i: number): void {
+    this.on[this.act[i]!] = 0;
+    this.act[i] = this.act[--this.nAct]!;
   }
 
   /** Charge `dt` us at `total` bytes/us of moving streams and move the clock to `time`. */
@@ -278,20 +313,28 @@ export abstract class PortStats implements DueItem {
 
   /**
    * Max-min share of the capacity among the active streams with demands `wants()[i]` (filled by
-   * the caller): sets each stream's rate and returns the fair level (what a stream with unlimited
-   * demand would get; with spare capacity, what the largest one could take).
+   * the caller, by active position): sets each stream's rate and returns the fair level (what a
+   * stream with unlimited demand would get; with spare capacity, what the largest one could take).
    */
   protected waterFill(): number {
-    const streams = this.active;
-    const n = streams.length;
+    const act = this.act;
+    const rate = this.rate;
+    const n = this.nAct;
     const d = this.wantBuf;
     const capacity = this.bytesPerUs;
     // Every demand at least the equal share: everyone gets it (the walk below would stop at once).
+    // The finite demands are gathered on the way.
+    const sorted = this.sortBuf;
+    let f = 0;
     let min = Infinity;
-    for (let i = 0; i < n; i++) if (d[i]! < min) min = d[i]!;
+    for (let i = 0; i < n; i++) {
+      const di = d[i]!;
+      if (di < min) min = di;
+      if (di !== Infinity) sorted[f++] = di;
+    }
     const equal = capacity / n;
     if (min >= equal) {
-      for (let i = 0; i < n; i++) streams[i]!.rate = equal;
+      for (let i = 0; i < n; i++) rate[act[i]!] = equal;
       return equal;
     }
     // The walk takes the finite demands in ascending order: each one below the share of what is
@@ -300,9 +343,6 @@ export abstract class PortStats implements DueItem {
     // path depends only on the sorted values (equal demands subtract the same amount whatever their
     // order), so the values are sorted natively, O(f log f); which streams got their demand is
     // decided afterwards by value, ties by position, as an ordering by (demand, position) would.
-    const sorted = this.sortBuf;
-    let f = 0;
-    for (let i = 0; i < n; i++) if (d[i] !== Infinity) sorted[f++] = d[i]!;
     if (f > 1) sorted.subarray(0, f).sort();
     let rem = capacity;
     let share = capacity;
@@ -314,7 +354,7 @@ export abstract class PortStats implements DueItem {
       else break;
     }
     if (k === 0) {
-      for (let i = 0; i < n; i++) streams[i]!.rate = Math.min(d[i]!, share);
+      for (let i = 0; i < n; i++) rate[act[i]!] = Math.min(d[i]!, share);
       return share;
     }
     // Granted: every demand below the last granted value, and that value's first `ties` streams.
@@ -323,8 +363,8 @@ export abstract class PortStats implements DueItem {
     for (let j = k - 1; j >= 0 && sorted[j] === last; j--) ties++;
     for (let i = 0; i < n; i++) {
       const di = d[i]!;
-      if (di < last || (di === last && ties-- > 0)) streams[i]!.rate = di;
-      else streams[i]!.rate = Math.min(di, share);
+      if (di < last || (di === last && ties-- > 0)) rate[act[i]!] = di;
+      else rate[act[i]!] = Math.min(di, share);
     }
     return share;
   }
@@ -337,6 +377,15 @@ export class SendPort extends PortStats {
   private readonly nRate = new NumList(new Float64Array(16), (n) => new Float64Array(n));
   /** Record rate segments through the host. */
   recording = false;
+  /** Per slot: the last credit heard (Infinity before the first); the QP's own rate limit. */
+  private credit_ = new Float64Array(0);
+  private limit = new Float64Array(0);
+  /** Per slot: the rate last announced for the head (-1: none yet), and since when (for rate segments). */
+  private told = new Float64Array(0);
+  private since = new Float64Array(0);
+  /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
+  private actT = new Float64Array(0);
+  private actKey = new Float64Array(0);
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: SendHost) {
     super(owner, index, bytesPerUs, jobs);
@@ -346,6 +395,25 @@ export class SendPort extends PortStats {
   get newsKind(): Uint8Array { return this.nKind.a; }
   get newsRate(): Float64Array { return this.nRate.a; }
 
+  protected override grow(cap: number): void {
+    super.grow(cap);
+    this.credit_ = grown(this.credit_, cap);
+    this.limit = grown(this.limit, cap);
+    this.told = grown(this.told, cap);
+    this.since = grown(this.since, cap);
+    this.actT = grown(this.actT, cap);
+    this.actKey = grown(this.actKey, cap);
+  }
+
+  protected init(s: number): void {
+    this.credit_[s] = Infinity;
+    this.limit[s] = Infinity;
+    this.told[s] = -1;
+    this.since[s] = 0;
+    this.actT[s] = -1;
+    this.actKey[s] = 0;
+  }
+
   private item(job: number, kind: number, rate: number): void {
     this.nJob.push(job);
     this.nKind.push(kind);
@@ -354,12 +422,12 @@ export class SendPort extends PortStats {
 
   /** Add a job to stream `key` (destination rank * QP_SLOTS + qp) with the QP's rate limit. */
   enqueue(job: number, key: number, limit: number, time: number): void {
-    const s = this.stream(key);
-    s.limit = limit;
-    s.push(job);
-    if (s.active) return; // queued behind the head: nothing changes now
+    const s = this.slot(key);
+    this.limit[s] = limit;
+    this.push(s, job, this.jobs.sendNext);
+    if (this.on[s]) return; // queued behind the head: nothing changes now
     this.advance(time);
-    this.activate(s, time);
+    this.start(s, time);
     this.touch(time);
   }
 
@@ -368,12 +436,12 @@ export class SendPort extends PortStats {
    * (active only from a later event of the instant) drops it, wherever in the instant it is applied.
    */
   credit(key: number, level: number, time: number, eventKey: number): void {
-    const peer = (key / QP_STREAMS) | 0;
-    const s = this.streams[peer]?.[key - peer * QP_STREAMS];
-    if (!s || !s.active || s.credit === level || (s.actT === time && s.actKey > eventKey)) return;
+    const s = this.find(key);
+    if (s === NONE || !this.on[s] || this.credit_[s] === level || (this.actT[s] === time && this.actKey[s]! > eventKey)) return;
     // A cap that neither binds now nor bound before changes no rate: keep it for later.
-    if (level >= s.rate && s.credit > s.rate * (1 + 1e-12) && !this.dirty) {
-      s.credit = level;
+    const r = this.rate[s]!;
+    if (level >= r && this.credit_[s]! > r * (1 + 1e-12) && !this.dirty) {
+      this.credit_[s] = level;
       // A quiet timer still to come would settle with this cap (rates held within the send
       // resolution may move then): it is an ordinary timer again.
       if (this.quietAt >= time && this.quietAt < Infinity) {
@@ -384,7 +452,7 @@ export class SendPort extends PortStats {
       return;
     }
     this.advance(time);
-    s.credit = level;
+    this.credit_[s] = level;
     this.touch(time);
   }
 
@@ -395,14 +463,13 @@ export class SendPort extends PortStats {
     this.host.settleLater(this, time);
   }
 
-  private activate(s: Stream, time: number): void {
-    s.active = true;
-    s.actT = time;
-    s.actKey = this.host.eventKey();
-    s.told = -1;
-    s.since = time;
-    this.jobs.sent[s.first()] = 0;
-    this.active.push(s);
+  private start(s: number, time: number): void {
+    this.actT[s] = time;
+    this.actKey[s] = this.host.eventKey();
+    this.told[s] = -1;
+    this.since[s] = time;
+    this.jobs.sent[this.first[s]!] = 0;
+    this.activate(s);
   }
 
   protected advanceBy(time: number): void {
@@ -410,58 +477,66 @@ export class SendPort extends PortStats {
     if (dt <= 0) return;
     let total = 0;
     const sent = this.jobs.sent;
-    const act = this.active;
-    for (let i = 0; i < act.length; i++) {
+    const { act, rate, first } = this;
+    for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
-      const h = s.first();
-      sent[h] = sent[h]! + s.rate * dt;
-      total += s.rate;
+      const h = first[s]!;
+      const r = rate[s]!;
+      sent[h] = sent[h]! + r * dt;
+      total += r;
     }
     this.account(time, dt, total);
+  }
+
+  /** A sender stream may keep its announced rate (see hold). */
+  private keeps(s: number): boolean {
+    const told = this.told[s]!;
+    return told >= 0 && Math.abs(this.rate[s]! - told) <= SEND_RESOLUTION * told && told <= Math.min(this.credit_[s]!, this.limit[s]!);
   }
 
   /** Finish what is done, start what follows, reallocate, tell the receivers, re-arm. */
   settle(time: number): void {
     this.dirty = false;
     this.advance(time);
-    const { sent, bytes } = this.jobs;
-    const act = this.active;
-    for (let i = 0; i < act.length; ) {
+    const { sent, bytes, sendNext } = this.jobs;
+    const { act, first, told, since } = this;
+    for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
-      const h = s.first();
+      const h = first[s]!;
       if (bytes[h]! - sent[h]! > eps(bytes[h]!)) {
         i++;
         continue;
       }
       sent[h] = bytes[h]!;
-      if (s.told < 0) this.item(h, NEWS_START, 0);
-      else if (this.recording) this.host.rateSegment?.(this, h, s.key, s.since, time, s.told);
+      if (told[s]! < 0) this.item(h, NEWS_START, 0);
+      else if (this.recording) this.host.rateSegment?.(this, h, this.key[s]!, since[s]!, time, told[s]!);
       this.item(h, NEWS_DONE, 0);
-      s.shift();
-      if (s.size > 0) {
-        s.told = -1;
-        s.since = time;
-        sent[s.first()] = 0;
+      this.shift(s, sendNext);
+      if (this.size[s]! > 0) {
+        told[s] = -1;
+        since[s] = time;
+        sent[first[s]!] = 0;
         continue; // the new head may be empty too
       }
-      s.active = false;
-      s.credit = Infinity; // a stream that went idle starts afresh at its sender share
-      act[i] = act[act.length - 1]!;
-      act.pop();
+      this.credit_[s] = Infinity; // a stream that went idle starts afresh at its sender share
+      this.deactivate(i);
     }
     this.allocate();
     this.hold();
-    for (let i = 0; i < act.length; i++) {
+    const rate = this.rate;
+    const n = this.nAct;
+    for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      if (s.rate === s.told) continue;
-      const h = s.first();
-      if (s.told < 0) this.item(h, NEWS_START, s.rate);
+      const r = rate[s]!;
+      if (r === told[s]) continue;
+      const h = first[s]!;
+      if (told[s]! < 0) this.item(h, NEWS_START, r);
       else {
-        if (this.recording) this.host.rateSegment?.(this, h, s.key, s.since, time, s.told);
-        this.item(h, NEWS_RATE, s.rate);
+        if (this.recording) this.host.rateSegment?.(this, h, this.key[s]!, since[s]!, time, told[s]!);
+        this.item(h, NEWS_RATE, r);
       }
-      s.told = s.rate;
-      s.since = time;
+      told[s] = r;
+      since[s] = time;
     }
     const count = this.nJob.n;
     if (count > 0) {
@@ -470,12 +545,13 @@ export class SendPort extends PortStats {
     }
     let total = 0;
     let next = Infinity;
-    for (let i = 0; i < act.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      total += s.rate;
-      if (s.rate > 0) {
-        const h = s.first();
-        const t = time + (bytes[h]! - sent[h]!) / s.rate;
+      const r = rate[s]!;
+      total += r;
+      if (r > 0) {
+        const h = first[s]!;
+        const t = time + (bytes[h]! - sent[h]!) / r;
         if (t < next) next = t;
       }
     }
@@ -502,15 +578,16 @@ export class SendPort extends PortStats {
     const at = this.timerAt;
     const dt = at - time;
     const { sent, bytes } = this.jobs;
-    const act = this.active;
+    const { act, rate, first } = this;
     let next = Infinity;
-    for (let i = 0; i < act.length; i++) {
+    for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
-      if (s.rate <= 0) continue;
-      const h = s.first();
-      const left = bytes[h]! - (sent[h]! + s.rate * dt);
+      const r = rate[s]!;
+      if (r <= 0) continue;
+      const h = first[s]!;
+      const left = bytes[h]! - (sent[h]! + r * dt);
       if (left <= eps(bytes[h]!)) return; // it would end a transfer there: keep the timer
-      const t = at + left / s.rate;
+      const t = at + left / r;
       if (t < next) next = t;
     }
     if (next !== Infinity) next = timerAfter(at, next);
@@ -526,33 +603,34 @@ export class SendPort extends PortStats {
    * stream's share, or above it with the capacity and the cap respected.
    */
   private hold(): void {
-    const act = this.active;
+    const { act, rate, told } = this;
+    const n = this.nAct;
     let sum = 0;
-    for (let i = 0; i < act.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      sum += keeps(s) ? s.told : s.rate;
+      sum += this.keeps(s) ? told[s]! : rate[s]!;
     }
     if (sum > this.bytesPerUs) return;
-    for (let i = 0; i < act.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      if (keeps(s)) s.rate = s.told;
+      if (this.keeps(s)) rate[s] = told[s]!;
     }
   }
 
   /** Water-filling: capacity shared equally, streams capped below their share keep their cap. */
   private allocate(): void {
-    const act = this.active;
-    const n = act.length;
+    const { act, rate, credit_: credit, limit } = this;
+    const n = this.nAct;
     if (n === 0) return;
     let capped = false;
-    for (let i = 0; i < n; i++) if (Math.min(act[i]!.credit, act[i]!.limit) < Infinity) capped = true;
+    for (let i = 0; i < n; i++) if (Math.min(credit[act[i]!]!, limit[act[i]!]!) < Infinity) capped = true;
     if (!capped) {
       const r = this.bytesPerUs / n;
-      for (let i = 0; i < n; i++) act[i]!.rate = r;
+      for (let i = 0; i < n; i++) rate[act[i]!] = r;
       return;
     }
     const d = this.wants(n);
-    for (let i = 0; i < n; i++) d[i] = Math.min(act[i]!.credit, act[i]!.limit);
+    for (let i = 0; i < n; i++) d[i] = Math.min(credit[act[i]!]!, limit[act[i]!]!);
     this.waterFill();
   }
 }
@@ -574,12 +652,26 @@ export class RecvPort extends PortStats {
   private lastN = -1;
   private lastFair = 0;
   private sharesStale = true;
+  /** Per slot: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
+  private arr = new Float64Array(0);
+  private lastCredit = new Float64Array(0);
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: RecvHost) {
     super(owner, index, bytesPerUs, jobs);
   }
 
   get creditKeys(): Float64Array { return this.keys.a; }
+
+  protected override grow(cap: number): void {
+    super.grow(cap);
+    this.arr = grown(this.arr, cap);
+    this.lastCredit = grown(this.lastCredit, cap);
+  }
+
+  protected init(s: number): void {
+    this.arr[s] = 0;
+    this.lastCredit[s] = -1;
+  }
 
   /** Apply news from a sender (settled at the end of the instant): job `j` of stream `key`. */
   news(j: number, kind: number, rate: number, key: number, time: number): void {
@@ -589,53 +681,50 @@ export class RecvPort extends PortStats {
       this.host.settleLater(this, time);
     }
     const J = this.jobs;
-    const s = this.stream(key);
+    const s = this.slot(key);
+    const arr = this.arr;
     if (kind === NEWS_START) {
       // A stream's jobs arrive one after another (see advance).
-      if (s.tail > s.head && !J.arrivedAll[s.jobs[s.tail - 1]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
+      if (this.size[s]! > 0 && !J.arrivedAll[this.last[s]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
       J.arrived[j] = 0;
       J.served[j] = 0;
       J.arrRate[j] = rate;
       J.arrivedAll[j] = 0;
-      s.push(j);
-      s.arr += rate;
-      if (!s.active) {
-        s.active = true;
-        this.active.push(s);
+      this.push(s, j, J.recvNext);
+      arr[s] = arr[s]! + rate;
+      if (!this.on[s]) {
+        this.activate(s);
         this.sharesStale = true;
       }
     } else if (kind === NEWS_RATE) {
-      s.arr += rate - J.arrRate[j]!;
+      arr[s] = arr[s]! + (rate - J.arrRate[j]!);
       J.arrRate[j] = rate;
     } else {
-      s.arr -= J.arrRate[j]!;
+      arr[s] = arr[s]! - J.arrRate[j]!;
       J.arrRate[j] = 0;
       J.arrived[j] = J.bytes[j]!;
       J.arrivedAll[j] = 1;
     }
-    if (Math.abs(s.arr) < 1e-9) s.arr = 0;
+    if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
   }
 
   protected advanceBy(time: number): void {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
-    const { arrived, served, arrRate, arrivedAll, bytes } = this.jobs;
-    const act = this.active;
-    for (let i = 0; i < act.length; i++) {
+    const { arrived, served, arrRate, arrivedAll, bytes, recvNext } = this.jobs;
+    const { act, rate, first, last } = this;
+    for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
-      let give = s.rate * dt;
-      total += s.rate;
-      const q = s.jobs;
+      const r = rate[s]!;
+      let give = r * dt;
+      total += r;
       // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
       // news of a job's end comes before the next one's start, so every earlier job has all its
       // bytes.
-      if (s.tail > s.head) {
-        const j = q[s.tail - 1]!;
-        if (!arrivedAll[j] && arrRate[j]! > 0) arrived[j] = Math.min(bytes[j]!, arrived[j]! + arrRate[j]! * dt);
-      }
-      for (let k = s.head; k < s.tail && give > 0; k++) {
-        const j = q[k]!;
+      const jl = last[s]!;
+      if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt);
+      for (let j = first[s]!; j !== NONE && give > 0; j = recvNext[j]!) {
         const take = Math.min(give, arrived[j]! - served[j]!);
         if (take > 0) {
           served[j] = served[j]! + take;
@@ -646,91 +735,81 @@ export class RecvPort extends PortStats {
     this.account(time, dt, total);
   }
 
-  /** Bytes arrived and not yet served in stream `s`. */
-  private queued(s: Stream): number {
-    const { arrived, served } = this.jobs;
-    const q = s.jobs;
-    let sum = 0;
-    for (let k = s.head; k < s.tail; k++) {
-      const j = q[k]!;
-      sum += arrived[j]! - served[j]!;
-    }
-    return sum;
-  }
-
   /** Deliver what is served, reallocate, tell senders the new level, re-arm. */
   settle(time: number): void {
     this.dirty = false;
     this.advance(time);
-    const act = this.active;
-    for (let i = 0; i < act.length; ) {
+    const J = this.jobs;
+    const { bytes, served, arrived, arrivedAll, recvNext } = J;
+    const { act, first, arr } = this;
+    // Deliver what is served; for each stream left, its bytes queued and its demand: all it can get
+    // with bytes queued, else its arrival rate. (A stream leaving moves the last one into its place.)
+    const n0 = this.nAct;
+    if (this.queuedBuf.length < n0) this.queuedBuf = new Float64Array(Math.max(n0, this.queuedBuf.length * 2));
+    const qb = this.queuedBuf;
+    const d = this.wants(n0);
+    const lw = this.lastWants;
+    let changed = false;
+    for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
-      while (s.size > 0) {
-        const h = s.first();
-        const J = this.jobs;
-        if (!J.arrivedAll[h] || J.bytes[h]! - J.served[h]! > eps(J.bytes[h]!)) break;
-        J.served[h] = J.bytes[h]!;
-        s.shift();
+      while (this.size[s]! > 0) {
+        const h = first[s]!;
+        if (!arrivedAll[h] || bytes[h]! - served[h]! > eps(bytes[h]!)) break;
+        served[h] = bytes[h]!;
+        this.shift(s, recvNext);
         this.host.served(this, h, time);
       }
-      if (s.size > 0) {
-        i++;
+      if (this.size[s] === 0) {
+        arr[s] = 0;
+        this.lastCredit[s] = -1;
+        this.deactivate(i);
+        this.sharesStale = true;
         continue;
       }
-      s.active = false;
-      s.arr = 0;
-      s.lastCredit = -1;
-      act[i] = act[act.length - 1]!;
-      act.pop();
-      this.sharesStale = true;
+      let q = 0;
+      for (let j = first[s]!; j !== NONE; j = recvNext[j]!) q += arrived[j]! - served[j]!;
+      qb[i] = q;
+      const di = q > EPS1 ? Infinity : arr[s]!;
+      d[i] = di;
+      if (di !== lw[i]) changed = true;
+      i++;
     }
-    const n = act.length;
+    const n = this.nAct;
     if (n === 0) {
       if (this.busyStart >= 0) this.closeBusy(time);
       return;
     }
-    // Demand: all it can get with bytes queued, else its arrival rate.
-    if (this.queuedBuf.length < n) this.queuedBuf = new Float64Array(Math.max(n, this.queuedBuf.length * 2));
-    const qb = this.queuedBuf;
-    const d = this.wants(n);
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      const q = this.queued(s);
-      qb[i] = q;
-      d[i] = q > eps(1) ? Infinity : s.arr;
-    }
-    let same = !this.sharesStale && n === this.lastN;
-    const lw = this.lastWants;
-    for (let i = 0; same && i < n; i++) if (d[i] !== lw[i]) same = false;
     let fair = this.lastFair;
-    if (!same) {
+    if (changed || this.sharesStale || n !== this.lastN) {
       fair = this.waterFill();
-      if (this.lastWants.length < n) this.lastWants = new Float64Array(this.wants(n).length);
-      this.lastWants.set(this.wants(n).subarray(0, n));
+      if (this.lastWants.length < n) this.lastWants = new Float64Array(d.length);
+      this.lastWants.set(d.subarray(0, n));
       this.lastN = n;
       this.lastFair = fair;
       this.sharesStale = false;
     }
-    const { bytes, served, arrivedAll } = this.jobs;
+    const rate = this.rate;
     let total = 0;
     let next = Infinity;
     let saturated = false;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      total += s.rate;
+      const r = rate[s]!;
+      const a = arr[s]!;
+      total += r;
       const q = qb[i]!;
-      if (s.rate < s.arr * (1 - 1e-12)) saturated = true; // a queue starts now
-      if (q > eps(1)) {
+      if (r < a * (1 - 1e-12)) saturated = true; // a queue starts now
+      if (q > EPS1) {
         saturated = true;
         // A queue served as fast as it fills (to rounding) keeps its bytes until the stream ends.
-        if (s.rate - s.arr > 1e-9 * s.rate) {
-          const t = time + q / (s.rate - s.arr);
+        if (r - a > 1e-9 * r) {
+          const t = time + q / (r - a);
           if (t < next) next = t;
         }
       }
-      const h = s.first();
-      if (arrivedAll[h] && s.rate > 0) {
-        const t = time + (bytes[h]! - served[h]!) / s.rate;
+      const h = first[s]!;
+      if (arrivedAll[h] && r > 0) {
+        const t = time + (bytes[h]! - served[h]!) / r;
         if (t < next) next = t;
       }
     }
@@ -739,15 +818,17 @@ export class RecvPort extends PortStats {
     const level = saturated ? fair : Infinity;
     this.level = level;
     const keys = this.keys;
+    const lastCredit = this.lastCredit;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
       // Tell a sender only what changes its rate by more than the credit resolution: a level below
       // what it sends, or a higher one when it was held at the old level (to the send resolution:
       // a sender may keep a rate that close under its cap), or nothing heard yet.
-      const last = s.lastCredit;
-      if (last < 0 || (level < last && level < s.arr * (1 - CREDIT_RESOLUTION)) || (last <= s.arr * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
-        s.lastCredit = level;
-        keys.push(s.key);
+      const last = lastCredit[s]!;
+      const a = arr[s]!;
+      if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
+        lastCredit[s] = level;
+        keys.push(this.key[s]!);
       }
     }
     if (keys.n > 0) {
@@ -775,22 +856,21 @@ export class RecvPort extends PortStats {
     const at = this.timerAt;
     const dt = at - this.lastT;
     if (!(dt > 0)) return;
-    const { arrived, served, arrRate, arrivedAll, bytes } = this.jobs;
-    const act = this.active;
+    const { arrived, served, arrRate, arrivedAll, bytes, recvNext } = this.jobs;
+    const { act, rate, arr, first, last } = this;
     const qb = this.queuedBuf;
     let next = Infinity;
-    for (let i = 0; i < act.length; i++) {
+    for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
-      const q = s.jobs;
-      const last = s.tail - 1;
-      const jl = q[last]!;
+      const r = rate[s]!;
+      const jl = last[s]!;
       const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
-      let give = s.rate * dt;
+      let give = r * dt;
       let queued = 0;
+      const h = first[s]!;
       let headServed = 0;
-      for (let k = s.head; k < s.tail; k++) {
-        const j = q[k]!;
-        const a = k === last ? arrivedLast : arrived[j]!;
+      for (let j = h; ; j = recvNext[j]!) {
+        const a = j === jl ? arrivedLast : arrived[j]!;
         let sv = served[j]!;
         if (give > 0) {
           const take = Math.min(give, a - sv);
@@ -800,18 +880,18 @@ export class RecvPort extends PortStats {
           }
         }
         queued += a - sv;
-        if (k === s.head) headServed = sv;
+        if (j === h) headServed = sv;
+        if (j === jl) break;
       }
-      const h = q[s.head]!;
       if (arrivedAll[h] && !(bytes[h]! - headServed > eps(bytes[h]!))) return; // served there
-      const queues = queued > eps(1);
-      if (queues !== qb[i]! > eps(1)) return; // a queue starts or ends there
-      if (queues && s.rate - s.arr > 1e-9 * s.rate) {
-        const t = at + queued / (s.rate - s.arr);
+      const queues = queued > EPS1;
+      if (queues !== qb[i]! > EPS1) return; // a queue starts or ends there
+      if (queues && r - arr[s]! > 1e-9 * r) {
+        const t = at + queued / (r - arr[s]!);
         if (t < next) next = t;
       }
-      if (arrivedAll[h] && s.rate > 0) {
-        const t = at + (bytes[h]! - headServed) / s.rate;
+      if (arrivedAll[h] && r > 0) {
+        const t = at + (bytes[h]! - headServed) / r;
         if (t < next) next = t;
       }
     }

@@ -24,6 +24,9 @@ export interface FlowJobs {
   readonly served: Float64Array;
   readonly arrRate: Float64Array;
   readonly arrivedAll: Uint8Array;
+  /** The next transfer in the same stream of a sender port, of a receiver port (-1: the last). */
+  readonly sendNext: Int32Array;
+  readonly recvNext: Int32Array;
 }
 
 export class TransferTable implements FlowJobs {
@@ -62,6 +65,8 @@ export class TransferTable implements FlowJobs {
   served = new Float64Array(0);
   arrRate = new Float64Array(0);
   arrivedAll = new Uint8Array(0);
+  sendNext = new Int32Array(0);
+  recvNext = new Int32Array(0);
   acked = new Uint8Array(0);
   gen = new Float64Array(0);
   /** The task waiting for a record's acknowledgement (objects: tasks are long-lived). */
@@ -130,7 +135,7 @@ export class TransferTable implements FlowJobs {
     this.sigOffset = f(this.sigOffset); this.qp = i(this.qp); this.egressStartT = f(this.egressStartT);
     this.egressDoneT = f(this.egressDoneT); this.ingressStartT = f(this.ingressStartT); this.ingressDoneT = f(this.ingressDoneT);
     this.sent = f(this.sent); this.arrived = f(this.arrived); this.served = f(this.served); this.arrRate = f(this.arrRate);
-    this.arrivedAll = u(this.arrivedAll); this.acked = u(this.acked); this.gen = f(this.gen);
+    this.arrivedAll = u(this.arrivedAll); this.sendNext = i(this.sendNext); this.recvNext = i(this.recvNext); this.acked = u(this.acked); this.gen = f(this.gen);
     this.ackWaiter.length = cap;
     this.ackWaiter.fill(null, this.cap);
     const fl = new Int32Array(cap);
