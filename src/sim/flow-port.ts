@@ -121,6 +121,11 @@ function grown<A extends Float64Array | Int32Array | Uint8Array>(a: A, cap: numb
 /** The no-job mark of a stream's FIFO ends and of the job links. */
 const NONE = -1;
 const EPS1 = eps(1);
+/**
+ * Distinct demands the water-filling bins by binary search (each new one shifts the larger ones);
+ * beyond, it sorts the demands natively. The bins hold them when they are many but mostly equal.
+ */
+const BINS = 32;
 
 /**
  * Busy-time and load bookkeeping shared by both port kinds, and the port's streams.
@@ -168,6 +173,9 @@ export abstract class PortStats implements DueItem {
   /** Scratch of the water-filling (demands, and the finite ones sorted), reused. */
   private wantBuf = new Float64Array(8);
   private sortBuf = new Float64Array(8);
+  /** Distinct finite demands ascending and their counts (the water-filling's bins). */
+  private binVal = new Float64Array(8);
+  private binCount = new Int32Array(8);
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {
     this.id = owner * 4 + index;
   }
@@ -307,6 +315,8 @@ export abstract class PortStats implements DueItem {
       while (c < n) c *= 2;
       this.wantBuf = new Float64Array(c);
       this.sortBuf = new Float64Array(c);
+      this.binVal = new Float64Array(c);
+      this.binCount = new Int32Array(c);
     }
     return this.wantBuf;
   }
@@ -341,29 +351,72 @@ export abstract class PortStats implements DueItem {
     // left is granted and subtracted from it, and the first one not below stops it; every stream from
     // there on gets that share (the unlimited ones come after all finite ones). Its floating-point
     // path depends only on the sorted values (equal demands subtract the same amount whatever their
-    // order), so the values are sorted natively, O(f log f); which streams got their demand is
-    // decided afterwards by value, ties by position, as an ordering by (demand, position) would.
-    if (f > 1) sorted.subarray(0, f).sort();
+    // order), so it walks the distinct values with their counts: binned by binary search while they
+    // are few (demands are mostly equal), else sorted natively, O(f log f). Which streams got their
+    // demand is decided afterwards by value, ties by position, as an ordering by (demand, position)
+    // would.
+    const vals = this.binVal;
+    const cnt = this.binCount;
+    let bins = 0;
+    for (let j = 0; j < f; j++) {
+      const v = sorted[j]!;
+      let lo = 0;
+      let hi = bins;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (vals[mid]! < v) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < bins && vals[lo] === v) {
+        cnt[lo] = cnt[lo]! + 1;
+        continue;
+      }
+      if (bins === BINS) {
+        // Many distinct demands: sort them all and count the runs.
+        sorted.subarray(0, f).sort();
+        bins = 0;
+        for (let m = 0; m < f; m++) {
+          if (bins > 0 && sorted[m] === vals[bins - 1]) cnt[bins - 1] = cnt[bins - 1]! + 1;
+          else {
+            vals[bins] = sorted[m]!;
+            cnt[bins++] = 1;
+          }
+        }
+        break;
+      }
+      vals.copyWithin(lo + 1, lo, bins);
+      cnt.copyWithin(lo + 1, lo, bins);
+      vals[lo] = v;
+      cnt[lo] = 1;
+      bins++;
+    }
     let rem = capacity;
     let share = capacity;
     let k = 0;
-    for (; ; k++) {
-      share = rem / (n - k);
-      const dk = k < f ? sorted[k]! : Infinity;
-      if (dk < share && k < n - 1) rem -= dk;
-      else break;
-    }
-    if (k === 0) {
-      for (let i = 0; i < n; i++) rate[act[i]!] = Math.min(d[i]!, share);
-      return share;
+    let last = Infinity;
+    let ties = 0;
+    walk: for (let b = 0; ; b++) {
+      if (b === bins) {
+        share = rem / (n - k); // the first unlimited demand: not below any share
+        break;
+      }
+      const v = vals[b]!;
+      for (let c = cnt[b]!; c > 0; c--) {
+        share = rem / (n - k);
+        if (!(v < share && k < n - 1)) break walk;
+        rem -= v;
+        k++;
+        if (v !== last) {
+          last = v;
+          ties = 0;
+        }
+        ties++;
+      }
     }
     // Granted: every demand below the last granted value, and that value's first `ties` streams.
-    const last = sorted[k - 1]!;
-    let ties = 0;
-    for (let j = k - 1; j >= 0 && sorted[j] === last; j--) ties++;
     for (let i = 0; i < n; i++) {
       const di = d[i]!;
-      if (di < last || (di === last && ties-- > 0)) rate[act[i]!] = di;
+      if (k > 0 && (di < last || (di === last && ties-- > 0))) rate[act[i]!] = di;
       else rate[act[i]!] = Math.min(di, share);
     }
     return share;
