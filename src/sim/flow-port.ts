@@ -121,11 +121,6 @@ function grown<A extends Float64Array | Int32Array | Uint8Array>(a: A, cap: numb
 /** The no-job mark of a stream's FIFO ends and of the job links. */
 const NONE = -1;
 const EPS1 = eps(1);
-/**
- * Distinct demands the water-filling bins by binary search (each new one shifts the larger ones);
- * beyond, it sorts the demands natively. The bins hold them when they are many but mostly equal.
- */
-const BINS = 32;
 
 /**
  * Busy-time and load bookkeeping shared by both port kinds, and the port's streams.
@@ -170,12 +165,13 @@ export abstract class PortStats implements DueItem {
   /** The active slots, in their allocation order: `act[0..nAct)`. */
   protected act = new Int32Array(8);
   protected nAct = 0;
-  /** Scratch of the water-filling (demands, and the finite ones sorted), reused. */
+  /** The water-filling's demands by active position (reused). */
   private wantBuf = new Float64Array(8);
-  private sortBuf = new Float64Array(8);
-  /** Distinct finite demands ascending and their counts (the water-filling's bins). */
-  private binVal = new Float64Array(8);
-  private binCount = new Int32Array(8);
+  /** Per slot: its last demand, and whether it is in `ord`; the slots by their last demand (`ord[0..nOrd)`). */
+  private want = new Float64Array(0);
+  private inOrd = new Uint8Array(0);
+  private ord = new Int32Array(0);
+  private nOrd = 0;
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {
     this.id = owner * 4 + index;
   }
@@ -258,6 +254,9 @@ export abstract class PortStats implements DueItem {
     this.first = grown(this.first, cap);
     this.last = grown(this.last, cap);
     this.size = grown(this.size, cap);
+    this.want = grown(this.want, cap);
+    this.inOrd = grown(this.inOrd, cap);
+    this.ord = grown(this.ord, cap);
     this.room = cap;
   }
 
@@ -314,9 +313,6 @@ export abstract class PortStats implements DueItem {
       let c = this.wantBuf.length;
       while (c < n) c *= 2;
       this.wantBuf = new Float64Array(c);
-      this.sortBuf = new Float64Array(c);
-      this.binVal = new Float64Array(c);
-      this.binCount = new Int32Array(c);
     }
     return this.wantBuf;
   }
@@ -325,6 +321,15 @@ export abstract class PortStats implements DueItem {
    * Max-min share of the capacity among the active streams with demands `wants()[i]` (filled by
    * the caller, by active position): sets each stream's rate and returns the fair level (what a
    * stream with unlimited demand would get; with spare capacity, what the largest one could take).
+   *
+   * The walk takes the demands in ascending order: each one below the share of what is left is
+   * granted and subtracted from it, and the first one not below stops it; every stream from there
+   * on gets that share. Its floating-point path depends only on the sorted values (equal demands
+   * subtract the same amount whatever their order), and which streams got their demand is decided
+   * afterwards by value, ties by position, as an ordering by (demand, position) would. The order
+   * is kept from one water-filling to the next (the port's slots by their last demand) and
+   * repaired by insertion: between two settles few demands change, so this costs O(n) plus the
+   * moves of the demands that did.
    */
   protected waterFill(): number {
     const act = this.act;
@@ -332,91 +337,67 @@ export abstract class PortStats implements DueItem {
     const n = this.nAct;
     const d = this.wantBuf;
     const capacity = this.bytesPerUs;
-    // Every demand at least the equal share: everyone gets it (the walk below would stop at once).
-    // The finite demands are gathered on the way.
-    const sorted = this.sortBuf;
-    let f = 0;
+    const want = this.want;
+    // Every demand at least the equal share: everyone gets it (the walk would stop at once).
     let min = Infinity;
     for (let i = 0; i < n; i++) {
       const di = d[i]!;
       if (di < min) min = di;
-      if (di !== Infinity) sorted[f++] = di;
+      want[act[i]!] = di;
     }
     const equal = capacity / n;
     if (min >= equal) {
       for (let i = 0; i < n; i++) rate[act[i]!] = equal;
       return equal;
     }
-    // The walk takes the finite demands in ascending order: each one below the share of what is
-    // left is granted and subtracted from it, and the first one not below stops it; every stream from
-    // there on gets that share (the unlimited ones come after all finite ones). Its floating-point
-    // path depends only on the sorted values (equal demands subtract the same amount whatever their
-    // order), so it walks the distinct values with their counts: binned by binary search while they
-    // are few (demands are mostly equal), else sorted natively, O(f log f). Which streams got their
-    // demand is decided afterwards by value, ties by position, as an ordering by (demand, position)
-    // would.
-    const vals = this.binVal;
-    const cnt = this.binCount;
-    let bins = 0;
-    for (let j = 0; j < f; j++) {
-      const v = sorted[j]!;
-      let lo = 0;
-      let hi = bins;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (vals[mid]! < v) lo = mid + 1;
-        else hi = mid;
+    // The order: the slots still active keep their places, the new ones come last; then insertion.
+    const { on, inOrd } = this;
+    const ord = this.ord;
+    let m = 0;
+    for (let j = 0; j < this.nOrd; j++) {
+      const s = ord[j]!;
+      if (on[s]) ord[m++] = s;
+      else inOrd[s] = 0;
+    }
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
+      if (!inOrd[s]) {
+        inOrd[s] = 1;
+        ord[m++] = s;
       }
-      if (lo < bins && vals[lo] === v) {
-        cnt[lo] = cnt[lo]! + 1;
-        continue;
-      }
-      if (bins === BINS) {
-        // Many distinct demands: sort them all and count the runs.
-        sorted.subarray(0, f).sort();
-        bins = 0;
-        for (let m = 0; m < f; m++) {
-          if (bins > 0 && sorted[m] === vals[bins - 1]) cnt[bins - 1] = cnt[bins - 1]! + 1;
-          else {
-            vals[bins] = sorted[m]!;
-            cnt[bins++] = 1;
-          }
-        }
-        break;
-      }
-      vals.copyWithin(lo + 1, lo, bins);
-      cnt.copyWithin(lo + 1, lo, bins);
-      vals[lo] = v;
-      cnt[lo] = 1;
-      bins++;
+    }
+    this.nOrd = m;
+    for (let j = 1; j < n; j++) {
+      const s = ord[j]!;
+      const v = want[s]!;
+      let h = j - 1;
+      if (!(want[ord[h]!]! > v)) continue;
+      do {
+        ord[h + 1] = ord[h]!;
+        h--;
+      } while (h >= 0 && want[ord[h]!]! > v);
+      ord[h + 1] = s;
     }
     let rem = capacity;
     let share = capacity;
     let k = 0;
-    let last = Infinity;
-    let ties = 0;
-    walk: for (let b = 0; ; b++) {
-      if (b === bins) {
-        share = rem / (n - k); // the first unlimited demand: not below any share
-        break;
-      }
-      const v = vals[b]!;
-      for (let c = cnt[b]!; c > 0; c--) {
-        share = rem / (n - k);
-        if (!(v < share && k < n - 1)) break walk;
-        rem -= v;
-        k++;
-        if (v !== last) {
-          last = v;
-          ties = 0;
-        }
-        ties++;
-      }
+    for (; ; k++) {
+      share = rem / (n - k);
+      const dk = want[ord[k]!]!;
+      if (dk < share && k < n - 1) rem -= dk;
+      else break;
+    }
+    if (k === 0) {
+      for (let i = 0; i < n; i++) rate[act[i]!] = Math.min(d[i]!, share);
+      return share;
     }
     // Granted: every demand below the last granted value, and that value's first `ties` streams.
+    const last = want[ord[k - 1]!]!;
+    let ties = 0;
+    for (let j = k - 1; j >= 0 && want[ord[j]!] === last; j--) ties++;
     for (let i = 0; i < n; i++) {
       const di = d[i]!;
-      if (k > 0 && (di < last || (di === last && ties-- > 0))) rate[act[i]!] = di;
+      if (di < last || (di === last && ties-- > 0)) rate[act[i]!] = di;
       else rate[act[i]!] = Math.min(di, share);
     }
     return share;

@@ -15,8 +15,10 @@ class FillPort extends PortStats {
   protected init(): void {}
   protected advanceBy(): void {}
   settle(): void {}
-  fill(demands: readonly number[]): { rates: number[]; level: number } {
-    for (let i = 0; i < demands.length; i++) this.activate(this.slot(i));
+  /** Streams `keys` (default 0..n-1) active in that order, with `demands`. */
+  fill(demands: readonly number[], keys = demands.map((_, i) => i)): { rates: number[]; level: number } {
+    while (this.nAct > 0) this.deactivate(this.nAct - 1);
+    for (const k of keys) this.activate(this.slot(k));
     const d = this.wants(demands.length);
     demands.forEach((v, i) => (d[i] = v));
     const level = this.waterFill();
@@ -68,6 +70,19 @@ describe('water-filling', () => {
         expect(port.fill(d)).toEqual(reference(CAPACITY, d));
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('the same port over a run: streams come and go and demands change between water-fillings', () => {
+    const step = fc.uniqueArray(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 61 }).chain((keys) =>
+      fc.record({ keys: fc.constant(keys), d: fc.array(fc.constantFrom(0, 125, 250, 390.625, 1e3 / 3, CAPACITY / 7, Infinity), { minLength: keys.length, maxLength: keys.length }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), (steps) => {
+        const port = new FillPort(0, 0, CAPACITY, new TransferTable(8));
+        for (const { keys, d } of steps) expect(port.fill(d, keys)).toEqual(reference(CAPACITY, d));
+      }),
+      { numRuns: 200 },
     );
   });
 
