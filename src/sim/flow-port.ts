@@ -127,8 +127,10 @@ const EPS1 = eps(1);
  *
  * A **stream** is a slot of the port's columns (struct of arrays, by slot: made on a key's first
  * use, kept for the port's life), so the loops over the active streams run over typed arrays: its
- * key, rate, whether it is active, and its FIFO of transfers (first, last and count; the transfers
- * between them are linked through the host's {@link FlowJobs} link column of the port's kind).
+ * key, rate, whether it is active, and its FIFO of transfers (first, last and count). A transfer in
+ * a stream is an **entry** of the port's own columns (its transfer, bytes and progress, the next
+ * entry of its stream; reused through a free list): the loops read a few hundred entries in the
+ * port's own arrays, not scattered rows of the host's table of every transfer in flight.
  */
 export abstract class PortStats implements DueItem {
   /** The host's schedule of due ports (see link-schedule.ts). */
@@ -172,6 +174,14 @@ export abstract class PortStats implements DueItem {
   private inOrd = new Uint8Array(0);
   private ord = new Int32Array(0);
   private nOrd = 0;
+  /** Per entry: its transfer (an index into the host's table), bytes, and the next entry of its stream. */
+  protected eJob = new Int32Array(0);
+  protected eBytes = new Float64Array(0);
+  protected eNext = new Int32Array(0);
+  /** Entries made, the entry columns' room, the first free entry (a stack linked through eNext). */
+  private eMade = 0;
+  private eRoom = 0;
+  private eFree = NONE;
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {
     this.id = owner * 4 + index;
   }
@@ -263,19 +273,46 @@ export abstract class PortStats implements DueItem {
   /** A new slot's own fields (the port kind's columns). */
   protected abstract init(s: number): void;
 
-  /** Append transfer `job` to slot `s`'s FIFO (linked through `link`). */
-  protected push(s: number, job: number, link: Int32Array): void {
-    link[job] = NONE;
-    if (this.size[s] === 0) this.first[s] = job;
-    else link[this.last[s]!] = job;
-    this.last[s] = job;
+  /** A new entry for transfer `job` (its progress columns are the caller's to set). */
+  protected entry(job: number): number {
+    let e = this.eFree;
+    if (e !== NONE) this.eFree = this.eNext[e]!;
+    else {
+      e = this.eMade++;
+      if (e === this.eRoom) this.growEntries(Math.max(16, 2 * this.eRoom));
+    }
+    this.eJob[e] = job;
+    this.eBytes[e] = this.jobs.bytes[job]!;
+    return e;
+  }
+
+  /** Entry `e` (out of its stream) is free again. */
+  protected release(e: number): void {
+    this.eNext[e] = this.eFree;
+    this.eFree = e;
+  }
+
+  /** Room for `cap` entries in every entry column (a port kind grows its own too). */
+  protected growEntries(cap: number): void {
+    this.eJob = grown(this.eJob, cap);
+    this.eBytes = grown(this.eBytes, cap);
+    this.eNext = grown(this.eNext, cap);
+    this.eRoom = cap;
+  }
+
+  /** Append entry `e` to slot `s`'s FIFO. */
+  protected push(s: number, e: number): void {
+    this.eNext[e] = NONE;
+    if (this.size[s] === 0) this.first[s] = e;
+    else this.eNext[this.last[s]!] = e;
+    this.last[s] = e;
     this.size[s] = this.size[s]! + 1;
   }
 
-  /** Drop slot `s`'s first transfer. */
-  protected shift(s: number, link: Int32Array): void {
+  /** Take slot `s`'s first entry out of its FIFO (the caller releases it). */
+  protected shift(s: number): void {
     if (--this.size[s]! === 0) this.first[s] = this.last[s] = NONE;
-    else this.first[s] = link[this.first[s]!]!;
+    else this.first[s] = this.eNext[this.first[s]!]!;
   }
 
   /** Slot `s` joins the active ones (at the end). */
@@ -420,6 +457,8 @@ export class SendPort extends PortStats {
   /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
   private actT = new Float64Array(0);
   private actKey = new Float64Array(0);
+  /** Per entry: bytes sent so far. */
+  private eSent = new Float64Array(0);
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: SendHost) {
     super(owner, index, bytesPerUs, jobs);
@@ -437,6 +476,11 @@ export class SendPort extends PortStats {
     this.since = grown(this.since, cap);
     this.actT = grown(this.actT, cap);
     this.actKey = grown(this.actKey, cap);
+  }
+
+  protected override growEntries(cap: number): void {
+    super.growEntries(cap);
+    this.eSent = grown(this.eSent, cap);
   }
 
   protected init(s: number): void {
@@ -458,7 +502,9 @@ export class SendPort extends PortStats {
   enqueue(job: number, key: number, limit: number, time: number): void {
     const s = this.slot(key);
     this.limit[s] = limit;
-    this.push(s, job, this.jobs.sendNext);
+    const e = this.entry(job);
+    this.eSent[e] = 0;
+    this.push(s, e);
     if (this.on[s]) return; // queued behind the head: nothing changes now
     this.advance(time);
     this.start(s, time);
@@ -502,7 +548,7 @@ export class SendPort extends PortStats {
     this.actKey[s] = this.host.eventKey();
     this.told[s] = -1;
     this.since[s] = time;
-    this.jobs.sent[this.first[s]!] = 0;
+    this.eSent[this.first[s]!] = 0;
     this.activate(s);
   }
 
@@ -510,8 +556,7 @@ export class SendPort extends PortStats {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
-    const sent = this.jobs.sent;
-    const { act, rate, first } = this;
+    const { act, rate, first, eSent: sent } = this;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
       const h = first[s]!;
@@ -532,8 +577,7 @@ export class SendPort extends PortStats {
   settle(time: number): void {
     this.dirty = false;
     this.advance(time);
-    const { sent, bytes, sendNext } = this.jobs;
-    const { act, first, told, since } = this;
+    const { act, first, told, since, eSent: sent, eBytes: bytes, eJob } = this;
     for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
       const h = first[s]!;
@@ -541,11 +585,12 @@ export class SendPort extends PortStats {
         i++;
         continue;
       }
-      sent[h] = bytes[h]!;
-      if (told[s]! < 0) this.item(h, NEWS_START, 0);
-      else if (this.recording) this.host.rateSegment?.(this, h, this.key[s]!, since[s]!, time, told[s]!);
-      this.item(h, NEWS_DONE, 0);
-      this.shift(s, sendNext);
+      const job = eJob[h]!;
+      if (told[s]! < 0) this.item(job, NEWS_START, 0);
+      else if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, since[s]!, time, told[s]!);
+      this.item(job, NEWS_DONE, 0);
+      this.shift(s);
+      this.release(h);
       if (this.size[s]! > 0) {
         told[s] = -1;
         since[s] = time;
@@ -563,11 +608,11 @@ export class SendPort extends PortStats {
       const s = act[i]!;
       const r = rate[s]!;
       if (r === told[s]) continue;
-      const h = first[s]!;
-      if (told[s]! < 0) this.item(h, NEWS_START, r);
+      const job = eJob[first[s]!]!;
+      if (told[s]! < 0) this.item(job, NEWS_START, r);
       else {
-        if (this.recording) this.host.rateSegment?.(this, h, this.key[s]!, since[s]!, time, told[s]!);
-        this.item(h, NEWS_RATE, r);
+        if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, since[s]!, time, told[s]!);
+        this.item(job, NEWS_RATE, r);
       }
       told[s] = r;
       since[s] = time;
@@ -611,8 +656,7 @@ export class SendPort extends PortStats {
   private quiet(time: number): void {
     const at = this.timerAt;
     const dt = at - time;
-    const { sent, bytes } = this.jobs;
-    const { act, rate, first } = this;
+    const { act, rate, first, eSent: sent, eBytes: bytes } = this;
     let next = Infinity;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
@@ -689,6 +733,11 @@ export class RecvPort extends PortStats {
   /** Per slot: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
   private arr = new Float64Array(0);
   private lastCredit = new Float64Array(0);
+  /** Per entry: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
+  private eArrived = new Float64Array(0);
+  private eServed = new Float64Array(0);
+  private eArrRate = new Float64Array(0);
+  private eAll = new Uint8Array(0);
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: RecvHost) {
     super(owner, index, bytesPerUs, jobs);
@@ -700,6 +749,14 @@ export class RecvPort extends PortStats {
     super.grow(cap);
     this.arr = grown(this.arr, cap);
     this.lastCredit = grown(this.lastCredit, cap);
+  }
+
+  protected override growEntries(cap: number): void {
+    super.growEntries(cap);
+    this.eArrived = grown(this.eArrived, cap);
+    this.eServed = grown(this.eServed, cap);
+    this.eArrRate = grown(this.eArrRate, cap);
+    this.eAll = grown(this.eAll, cap);
   }
 
   protected init(s: number): void {
@@ -714,30 +771,33 @@ export class RecvPort extends PortStats {
       this.dirty = true;
       this.host.settleLater(this, time);
     }
-    const J = this.jobs;
     const s = this.slot(key);
     const arr = this.arr;
     if (kind === NEWS_START) {
       // A stream's jobs arrive one after another (see advance).
-      if (this.size[s]! > 0 && !J.arrivedAll[this.last[s]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
-      J.arrived[j] = 0;
-      J.served[j] = 0;
-      J.arrRate[j] = rate;
-      J.arrivedAll[j] = 0;
-      this.push(s, j, J.recvNext);
+      if (this.size[s]! > 0 && !this.eAll[this.last[s]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
+      const e = this.entry(j); // (may grow the entry columns)
+      this.jobs.recvEntry[j] = e;
+      this.eArrived[e] = 0;
+      this.eServed[e] = 0;
+      this.eArrRate[e] = rate;
+      this.eAll[e] = 0;
+      this.push(s, e);
       arr[s] = arr[s]! + rate;
       if (!this.on[s]) {
         this.activate(s);
         this.sharesStale = true;
       }
     } else if (kind === NEWS_RATE) {
-      arr[s] = arr[s]! + (rate - J.arrRate[j]!);
-      J.arrRate[j] = rate;
+      const e = this.jobs.recvEntry[j]!;
+      arr[s] = arr[s]! + (rate - this.eArrRate[e]!);
+      this.eArrRate[e] = rate;
     } else {
-      arr[s] = arr[s]! - J.arrRate[j]!;
-      J.arrRate[j] = 0;
-      J.arrived[j] = J.bytes[j]!;
-      J.arrivedAll[j] = 1;
+      const e = this.jobs.recvEntry[j]!;
+      arr[s] = arr[s]! - this.eArrRate[e]!;
+      this.eArrRate[e] = 0;
+      this.eArrived[e] = this.eBytes[e]!;
+      this.eAll[e] = 1;
     }
     if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
   }
@@ -746,8 +806,7 @@ export class RecvPort extends PortStats {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
-    const { arrived, served, arrRate, arrivedAll, bytes, recvNext } = this.jobs;
-    const { act, rate, first, last } = this;
+    const { act, rate, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: next } = this;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
       const r = rate[s]!;
@@ -758,7 +817,7 @@ export class RecvPort extends PortStats {
       // bytes.
       const jl = last[s]!;
       if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt);
-      for (let j = first[s]!; j !== NONE && give > 0; j = recvNext[j]!) {
+      for (let j = first[s]!; j !== NONE && give > 0; j = next[j]!) {
         const take = Math.min(give, arrived[j]! - served[j]!);
         if (take > 0) {
           served[j] = served[j]! + take;
@@ -773,9 +832,7 @@ export class RecvPort extends PortStats {
   settle(time: number): void {
     this.dirty = false;
     this.advance(time);
-    const J = this.jobs;
-    const { bytes, served, arrived, arrivedAll, recvNext } = J;
-    const { act, first, arr } = this;
+    const { act, first, arr, eBytes: bytes, eServed: served, eArrived: arrived, eAll: arrivedAll, eNext: link } = this;
     // Deliver what is served; for each stream left, its bytes queued and its demand: all it can get
     // with bytes queued, else its arrival rate. (A stream leaving moves the last one into its place.)
     const n0 = this.nAct;
@@ -789,9 +846,10 @@ export class RecvPort extends PortStats {
       while (this.size[s]! > 0) {
         const h = first[s]!;
         if (!arrivedAll[h] || bytes[h]! - served[h]! > eps(bytes[h]!)) break;
-        served[h] = bytes[h]!;
-        this.shift(s, recvNext);
-        this.host.served(this, h, time);
+        const job = this.eJob[h]!;
+        this.shift(s);
+        this.release(h);
+        this.host.served(this, job, time);
       }
       if (this.size[s] === 0) {
         arr[s] = 0;
@@ -801,7 +859,7 @@ export class RecvPort extends PortStats {
         continue;
       }
       let q = 0;
-      for (let j = first[s]!; j !== NONE; j = recvNext[j]!) q += arrived[j]! - served[j]!;
+      for (let j = first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
       qb[i] = q;
       const di = q > EPS1 ? Infinity : arr[s]!;
       d[i] = di;
@@ -817,7 +875,8 @@ export class RecvPort extends PortStats {
     if (changed || this.sharesStale || n !== this.lastN) {
       fair = this.waterFill();
       if (this.lastWants.length < n) this.lastWants = new Float64Array(d.length);
-      this.lastWants.set(d.subarray(0, n));
+      const lw2 = this.lastWants;
+      for (let i = 0; i < n; i++) lw2[i] = d[i]!;
       this.lastN = n;
       this.lastFair = fair;
       this.sharesStale = false;
@@ -890,8 +949,7 @@ export class RecvPort extends PortStats {
     const at = this.timerAt;
     const dt = at - this.lastT;
     if (!(dt > 0)) return;
-    const { arrived, served, arrRate, arrivedAll, bytes, recvNext } = this.jobs;
-    const { act, rate, arr, first, last } = this;
+    const { act, rate, arr, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: link } = this;
     const qb = this.queuedBuf;
     let next = Infinity;
     for (let i = 0, n = this.nAct; i < n; i++) {
@@ -903,7 +961,7 @@ export class RecvPort extends PortStats {
       let queued = 0;
       const h = first[s]!;
       let headServed = 0;
-      for (let j = h; ; j = recvNext[j]!) {
+      for (let j = h; ; j = link[j]!) {
         const a = j === jl ? arrivedLast : arrived[j]!;
         let sv = served[j]!;
         if (give > 0) {

@@ -14,19 +14,14 @@
 const INDEX_BITS = 26;
 const INDEX_SPAN = 2 ** INDEX_BITS;
 
-/** The columns the link ports read and write (sizes and progress of a transfer). */
+/**
+ * The columns the link ports read and write: a transfer's size, and where its receiver port keeps
+ * it (the ports keep a transfer's progress in columns of their own, see flow-port.ts).
+ */
 export interface FlowJobs {
   readonly bytes: Float64Array;
-  /** Sender: bytes sent so far. */
-  readonly sent: Float64Array;
-  /** Receiver: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
-  readonly arrived: Float64Array;
-  readonly served: Float64Array;
-  readonly arrRate: Float64Array;
-  readonly arrivedAll: Uint8Array;
-  /** The next transfer in the same stream of a sender port, of a receiver port (-1: the last). */
-  readonly sendNext: Int32Array;
-  readonly recvNext: Int32Array;
+  /** The transfer's entry in its receiver port (set by the port when the transfer starts there). */
+  readonly recvEntry: Int32Array;
 }
 
 export class TransferTable implements FlowJobs {
@@ -60,13 +55,7 @@ export class TransferTable implements FlowJobs {
   egressDoneT = new Float64Array(0);
   ingressStartT = new Float64Array(0);
   ingressDoneT = new Float64Array(0);
-  sent = new Float64Array(0);
-  arrived = new Float64Array(0);
-  served = new Float64Array(0);
-  arrRate = new Float64Array(0);
-  arrivedAll = new Uint8Array(0);
-  sendNext = new Int32Array(0);
-  recvNext = new Int32Array(0);
+  recvEntry = new Int32Array(0);
   acked = new Uint8Array(0);
   gen = new Float64Array(0);
   /** The task waiting for a record's acknowledgement (objects: tasks are long-lived). */
@@ -76,7 +65,7 @@ export class TransferTable implements FlowJobs {
     this.grow(capacity);
   }
 
-  /** A fresh record (every column reset by the caller's writes; flow and ack state cleared here). */
+  /** A fresh record (every column reset by the caller's writes; ack state and times cleared here). */
   alloc(): number {
     let x: number;
     if (this.freeN > 0) x = this.freeList[--this.freeN]!;
@@ -85,11 +74,6 @@ export class TransferTable implements FlowJobs {
       x = this.made++;
     }
     this.live++;
-    this.sent[x] = 0;
-    this.arrived[x] = 0;
-    this.served[x] = 0;
-    this.arrRate[x] = 0;
-    this.arrivedAll[x] = 0;
     this.acked[x] = 0;
     this.egressStartT[x] = -1;
     this.egressDoneT[x] = -1;
@@ -134,8 +118,7 @@ export class TransferTable implements FlowJobs {
     this.value = f(this.value); this.issueT = f(this.issueT); this.flags = i(this.flags); this.sigRegion = i(this.sigRegion);
     this.sigOffset = f(this.sigOffset); this.qp = i(this.qp); this.egressStartT = f(this.egressStartT);
     this.egressDoneT = f(this.egressDoneT); this.ingressStartT = f(this.ingressStartT); this.ingressDoneT = f(this.ingressDoneT);
-    this.sent = f(this.sent); this.arrived = f(this.arrived); this.served = f(this.served); this.arrRate = f(this.arrRate);
-    this.arrivedAll = u(this.arrivedAll); this.sendNext = i(this.sendNext); this.recvNext = i(this.recvNext); this.acked = u(this.acked); this.gen = f(this.gen);
+    this.recvEntry = i(this.recvEntry); this.acked = u(this.acked); this.gen = f(this.gen);
     this.ackWaiter.length = cap;
     this.ackWaiter.fill(null, this.cap);
     const fl = new Int32Array(cap);
