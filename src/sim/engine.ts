@@ -27,7 +27,7 @@ import {
 import { EventQueue } from './event-queue.js';
 import { FreeList } from './free-list.js';
 import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, type SendHost } from './flow-port.js';
-import { DueHeap } from './link-schedule.js';
+import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
 import { condCount, describeWait, Task, WaitPool, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
@@ -52,6 +52,9 @@ export interface EngineShape {
 const SETTLE_RANK = 4095;
 const SETTLE_SEQ = 2 ** 31;
 const SEQ_SPAN = 2 ** 32;
+/** The two kinds of batches due at an instant (see Engine.dueBatch). */
+const DUE_NEWS = 0;
+const DUE_CREDITS = 1;
 
 /**
  * News due at the receiver ports of one engine at one instant (job, NEWS_* kind, rate and receiver
@@ -145,12 +148,16 @@ export class Engine implements SendHost, RecvHost {
   readonly xf = new TransferTable();
   /** Flow batches and read requests, reused. */
   private readonly batchPool: FlowBatch[] = [];
-  /** Ports by when they are next due (settle or timer); instants with a link event queued. */
+  /** Ports by when they are next due (settle or timer). */
   private readonly due = new DueHeap<SendPort | RecvPort>();
-  private readonly linkQueued = new Set<number>();
-  /** News and credits due at this engine's ports, by instant (applied by that instant's link event). */
-  private readonly newsDue = new Map<number, FlowBatch>();
-  private readonly creditsDue = new Map<number, FlowBatch>();
+  /**
+   * By instant: whether its link event is queued, and the news and credits due then at this
+   * engine's ports (applied by that instant's link event). `newsDue` and `creditsDue` name the kind
+   * of batch for {@link dueBatch}.
+   */
+  private readonly instants = new InstantTable<FlowBatch>();
+  private readonly newsDue = DUE_NEWS;
+  private readonly creditsDue = DUE_CREDITS;
   private readonly readPool: ReadRequest[] = [];
   private readonly pairSeqOut: Array<Int32Array | undefined>;
   /** Per rank: when its latest local copy is delivered. */
@@ -596,8 +603,10 @@ export class Engine implements SendHost, RecvHost {
    * instant; a credit keeps the key it was sent under, see SendPort.credit).
    */
   private linkAt(t: number): void {
-    if (this.linkQueued.has(t)) return;
-    this.linkQueued.add(t);
+    const tab = this.instants;
+    const i = tab.add(t);
+    if (tab.queued[i]) return;
+    tab.queued[i] = 1;
     this.queue.push(t, SETTLE_RANK, SETTLE_SEQ, EV_SETTLE, 0, null);
   }
 
@@ -630,14 +639,17 @@ export class Engine implements SendHost, RecvHost {
   /** The link event of the instant `now`. */
   private linkInstant(): void {
     const t = this.now;
-    const credits = this.creditsDue.get(t);
-    if (credits !== undefined) {
-      this.creditsDue.delete(t);
+    const tab = this.instants;
+    let i = tab.find(t);
+    const credits = i >= 0 ? tab.credits[i] ?? null : null;
+    if (credits !== null) {
+      tab.credits[i] = null;
       this.applyCredits(credits);
+      i = tab.find(t);
     }
-    const news = this.newsDue.get(t);
-    if (news !== undefined) {
-      this.newsDue.delete(t);
+    const news = i >= 0 ? tab.news[i] ?? null : null;
+    if (news !== null) {
+      tab.news[i] = null;
       this.applyNews(news);
     }
     const due = this.due;
@@ -649,18 +661,25 @@ export class Engine implements SendHost, RecvHost {
       this.reschedule(p);
       if (q.size > 0 && q.peekTime() === t) break; // woken tasks first
     }
-    this.linkQueued.delete(t);
+    i = tab.find(t);
+    if (i >= 0) {
+      tab.queued[i] = 0;
+      tab.drop(i);
+    }
     if (this.linkMin === t) this.linkMin = NaN;
     const m = due.minTime();
     if (m < Infinity) this.linkAt(m);
   }
 
   /** The batch of news or credits due at this engine at `t` (one per instant, kept in arrival order). */
-  private dueBatch(map: Map<number, FlowBatch>, t: number): FlowBatch {
-    let b = map.get(t);
-    if (b === undefined) {
+  private dueBatch(kind: typeof DUE_NEWS | typeof DUE_CREDITS, t: number): FlowBatch {
+    const tab = this.instants;
+    const i = tab.add(t);
+    const col = kind === DUE_NEWS ? tab.news : tab.credits;
+    let b = col[i] ?? null;
+    if (b === null) {
       b = this.batch();
-      map.set(t, b);
+      col[i] = b;
       this.linkAt(t);
     }
     return b;

@@ -105,3 +105,108 @@ export class DueHeap<T extends DueItem> {
     x.heapPos = i;
   }
 }
+
+/** Bits of a float time, for hashing. */
+const bitsF = new Float64Array(1);
+const bitsI = new Int32Array(bitsF.buffer);
+
+/**
+ * The link work of an engine by instant: whether the instant's link event is queued, and the news
+ * and the credits due then (`B`: a batch). An open-addressing hash table on the bits of the time
+ * (linear probing, keys in a Float64Array): finding or adding an instant allocates nothing, where a
+ * Map or Set keyed by a float time boxes the key on every call.
+ *
+ * An index stays valid until the next {@link add} of an instant not in the table (which may grow
+ * it) or {@link drop}.
+ */
+export class InstantTable<B> {
+  private keys = new Float64Array(16).fill(NaN);
+  /** Per index: the instant's link event is queued (1); its news batch; its credits batch. */
+  queued = new Uint8Array(16);
+  news: Array<B | null> = new Array<B | null>(16).fill(null);
+  credits: Array<B | null> = new Array<B | null>(16).fill(null);
+  private mask = 15;
+  /** Instants in the table. */
+  size = 0;
+
+  private home(t: number): number {
+    bitsF[0] = t;
+    return Math.imul(bitsI[0]! ^ Math.imul(bitsI[1]!, 0x9e3779b1), 0x85ebca6b) & this.mask;
+  }
+
+  /** The index of instant `t`, -1 when it is not in the table. */
+  find(t: number): number {
+    if (t === 0) t = 0; // -0 and 0 are one instant
+    const keys = this.keys;
+    for (let i = this.home(t); ; i = (i + 1) & this.mask) {
+      const k = keys[i]!;
+      if (k === t) return i;
+      if (k !== k) return -1; // empty (NaN)
+    }
+  }
+
+  /** The index of instant `t`, added (nothing queued, no batches) when it is not in the table. */
+  add(t: number): number {
+    if (t === 0) t = 0;
+    const keys = this.keys;
+    let i = this.home(t);
+    for (; ; i = (i + 1) & this.mask) {
+      const k = keys[i]!;
+      if (k === t) return i;
+      if (k !== k) break;
+    }
+    if (2 * (this.size + 1) > keys.length) {
+      this.grow();
+      return this.add(t);
+    }
+    keys[i] = t;
+    this.size++;
+    return i;
+  }
+
+  /** Take index `i` out if nothing is left in it (not queued, no batches). */
+  drop(i: number): void {
+    if (this.queued[i] || this.news[i] !== null || this.credits[i] !== null) return;
+    // Backward-shift deletion: move later entries of the probe run into the hole where their home allows.
+    const { keys, mask } = this;
+    let hole = i;
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const k = keys[j]!;
+      if (k !== k) break;
+      const h = this.home(k);
+      // Entry j may fill the hole when its home is not in the cyclic range (hole, j].
+      if (hole < j ? h <= hole || h > j : h <= hole && h > j) {
+        keys[hole] = k;
+        this.queued[hole] = this.queued[j]!;
+        this.news[hole] = this.news[j]!;
+        this.credits[hole] = this.credits[j]!;
+        hole = j;
+      }
+    }
+    keys[hole] = NaN;
+    this.queued[hole] = 0;
+    this.news[hole] = null;
+    this.credits[hole] = null;
+    this.size--;
+  }
+
+  private grow(): void {
+    const { keys, queued, news, credits } = this;
+    const cap = keys.length * 2;
+    this.keys = new Float64Array(cap).fill(NaN);
+    this.queued = new Uint8Array(cap);
+    this.news = new Array<B | null>(cap).fill(null);
+    this.credits = new Array<B | null>(cap).fill(null);
+    this.mask = cap - 1;
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j]!;
+      if (k !== k) continue;
+      let i = this.home(k);
+      while (this.keys[i] === this.keys[i]) i = (i + 1) & this.mask;
+      this.keys[i] = k;
+      this.queued[i] = queued[j]!;
+      this.news[i] = news[j]!;
+      this.credits[i] = credits[j]!;
+    }
+  }
+}
