@@ -602,13 +602,22 @@ export class SendPort extends PortStats {
     }
     this.allocate();
     this.hold();
+    // Tell the receivers the rates that changed; the load and the next transfer to end.
     const rate = this.rate;
     const n = this.nAct;
+    let total = 0;
+    let next = Infinity;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
       const r = rate[s]!;
+      const h = first[s]!;
+      total += r;
+      if (r > 0) {
+        const t = time + (bytes[h]! - sent[h]!) / r;
+        if (t < next) next = t;
+      }
       if (r === told[s]) continue;
-      const job = eJob[first[s]!]!;
+      const job = eJob[h]!;
       if (told[s]! < 0) this.item(job, NEWS_START, r);
       else {
         if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, since[s]!, time, told[s]!);
@@ -621,18 +630,6 @@ export class SendPort extends PortStats {
     if (count > 0) {
       this.host.news(this, count, time);
       this.nJob.n = this.nKind.n = this.nRate.n = 0;
-    }
-    let total = 0;
-    let next = Infinity;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      const r = rate[s]!;
-      total += r;
-      if (r > 0) {
-        const h = first[s]!;
-        const t = time + (bytes[h]! - sent[h]!) / r;
-        if (t < next) next = t;
-      }
     }
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
@@ -683,17 +680,23 @@ export class SendPort extends PortStats {
   private hold(): void {
     const { act, rate, told } = this;
     const n = this.nAct;
+    if (this.keepBuf.length < n) this.keepBuf = new Uint8Array(Math.max(n, 2 * this.keepBuf.length));
+    const keep = this.keepBuf;
     let sum = 0;
+    let any = false;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      sum += this.keeps(s) ? told[s]! : rate[s]!;
+      const k = this.keeps(s);
+      keep[i] = k ? 1 : 0;
+      if (k) any = true;
+      sum += k ? told[s]! : rate[s]!;
     }
-    if (sum > this.bytesPerUs) return;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      if (this.keeps(s)) rate[s] = told[s]!;
-    }
+    if (!any || sum > this.bytesPerUs) return;
+    for (let i = 0; i < n; i++) if (keep[i]) rate[act[i]!] = told[act[i]!]!;
   }
+
+  /** Which active streams keep their rate, in the hold in progress (reused). */
+  private keepBuf = new Uint8Array(8);
 
   /** Water-filling: capacity shared equally, streams capped below their share keep their cap. */
   private allocate(): void {
@@ -841,6 +844,7 @@ export class RecvPort extends PortStats {
     const d = this.wants(n0);
     const lw = this.lastWants;
     let changed = false;
+    let queues = false;
     for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
       while (this.size[s]! > 0) {
@@ -862,6 +866,7 @@ export class RecvPort extends PortStats {
       for (let j = first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
       qb[i] = q;
       const di = q > EPS1 ? Infinity : arr[s]!;
+      if (di === Infinity) queues = true;
       d[i] = di;
       if (di !== lw[i]) changed = true;
       i++;
@@ -881,10 +886,13 @@ export class RecvPort extends PortStats {
       this.lastFair = fair;
       this.sharesStale = false;
     }
+    // The credit: the fair level while bytes queue here (saturated), no limit while everything
+    // that arrives is served at once (the port is then nobody's bottleneck). With a queue known
+    // already, the level is known before the pass over the streams, and the credits are found in it.
     const rate = this.rate;
     let total = 0;
     let next = Infinity;
-    let saturated = false;
+    let saturated = queues;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
       const r = rate[s]!;
@@ -893,7 +901,6 @@ export class RecvPort extends PortStats {
       const q = qb[i]!;
       if (r < a * (1 - 1e-12)) saturated = true; // a queue starts now
       if (q > EPS1) {
-        saturated = true;
         // A queue served as fast as it fills (to rounding) keeps its bytes until the stream ends.
         if (r - a > 1e-9 * r) {
           const t = time + q / (r - a);
@@ -905,25 +912,12 @@ export class RecvPort extends PortStats {
         const t = time + (bytes[h]! - served[h]!) / r;
         if (t < next) next = t;
       }
+      if (queues) this.tell(s, fair);
     }
-    // The credit: the fair level while bytes queue here, no limit while everything that arrives is
-    // served at once (the port is then nobody's bottleneck).
     const level = saturated ? fair : Infinity;
     this.level = level;
+    if (!queues) for (let i = 0; i < n; i++) this.tell(act[i]!, level);
     const keys = this.keys;
-    const lastCredit = this.lastCredit;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      // Tell a sender only what changes its rate by more than the credit resolution: a level below
-      // what it sends, or a higher one when it was held at the old level (to the send resolution:
-      // a sender may keep a rate that close under its cap), or nothing heard yet.
-      const last = lastCredit[s]!;
-      const a = arr[s]!;
-      if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
-        lastCredit[s] = level;
-        keys.push(this.key[s]!);
-      }
-    }
     if (keys.n > 0) {
       this.host.credit(this, keys.n, level, time);
       keys.n = 0;
@@ -936,6 +930,20 @@ export class RecvPort extends PortStats {
       this.timerAt = next;
       this.host.timer(this);
     } else if (next > this.timerAt) this.quiet();
+  }
+
+  /**
+   * Tell stream `s`'s sender the level only when it changes its rate by more than the credit
+   * resolution: a level below what it sends, or a higher one when it was held at the old level (to
+   * the send resolution: a sender may keep a rate that close under its cap), or nothing heard yet.
+   */
+  private tell(s: number, level: number): void {
+    const last = this.lastCredit[s]!;
+    const a = this.arr[s]!;
+    if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
+      this.lastCredit[s] = level;
+      this.keys.push(this.key[s]!);
+    }
   }
 
   /**
