@@ -729,7 +729,7 @@ export class Engine implements SendHost, RecvHost {
       const x = b.job[i]!;
       const kind = b.kind[i]!;
       if (kind === NEWS_START) T.ingressStartT[x] = this.now;
-      else if (kind === NEWS_DONE) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
+      else if (kind === NEWS_DONE && !this.isLocal(T.src[x]!)) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095)); // (only transfers from other workers are there)
       this.recvPorts[T.dst[x]!]![T.path[x] === PATH_NVLINK ? 0 : 1]!.news(x, kind, b.rate[i]!, b.key[i]!, this.now);
     }
     this.batchPool.push(b);

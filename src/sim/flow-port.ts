@@ -842,6 +842,8 @@ export class RecvPort extends PortStats {
     if (this.queuedBuf.length < n0) this.queuedBuf = new Float64Array(Math.max(n0, this.queuedBuf.length * 2));
     const qb = this.queuedBuf;
     const d = this.wants(n0);
+    // (Room for every position: a read past the end would make the comparison below a generic one.)
+    if (this.lastWants.length < d.length) this.lastWants = grown(this.lastWants, d.length);
     const lw = this.lastWants;
     let changed = false;
     let queues = false;
@@ -879,9 +881,7 @@ export class RecvPort extends PortStats {
     let fair = this.lastFair;
     if (changed || this.sharesStale || n !== this.lastN) {
       fair = this.waterFill();
-      if (this.lastWants.length < n) this.lastWants = new Float64Array(d.length);
-      const lw2 = this.lastWants;
-      for (let i = 0; i < n; i++) lw2[i] = d[i]!;
+      for (let i = 0; i < n; i++) lw[i] = d[i]!;
       this.lastN = n;
       this.lastFair = fair;
       this.sharesStale = false;
