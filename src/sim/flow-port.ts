@@ -174,6 +174,8 @@ export abstract class PortStats implements DueItem {
   private inOrd = new Uint8Array(0);
   private ord = new Int32Array(0);
   private nOrd = 0;
+  /** The active slots changed since `ord` was last brought up to date. */
+  private ordStale = true;
   /** Per entry: its transfer (an index into the host's table), bytes, and the next entry of its stream. */
   protected eJob = new Int32Array(0);
   protected eBytes = new Float64Array(0);
@@ -318,6 +320,7 @@ export abstract class PortStats implements DueItem {
   /** Slot `s` joins the active ones (at the end). */
   protected activate(s: number): void {
     this.on[s] = 1;
+    this.ordStale = true;
     if (this.nAct === this.act.length) this.act = grown(this.act, 2 * this.act.length);
     this.act[this.nAct++] = s;
   }
@@ -325,6 +328,7 @@ export abstract class PortStats implements DueItem {
   /** The active slot at position `i` leaves (the last one takes its place). */
   protected deactivate(i: number): void {
     this.on[this.act[i]!] = 0;
+    this.ordStale = true;
     this.act[i] = this.act[--this.nAct]!;
   }
 
@@ -388,22 +392,25 @@ export abstract class PortStats implements DueItem {
       return equal;
     }
     // The order: the slots still active keep their places, the new ones come last; then insertion.
-    const { on, inOrd } = this;
     const ord = this.ord;
-    let m = 0;
-    for (let j = 0; j < this.nOrd; j++) {
-      const s = ord[j]!;
-      if (on[s]) ord[m++] = s;
-      else inOrd[s] = 0;
-    }
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      if (!inOrd[s]) {
-        inOrd[s] = 1;
-        ord[m++] = s;
+    if (this.ordStale) {
+      const { on, inOrd } = this;
+      let m = 0;
+      for (let j = 0; j < this.nOrd; j++) {
+        const s = ord[j]!;
+        if (on[s]) ord[m++] = s;
+        else inOrd[s] = 0;
       }
+      for (let i = 0; i < n; i++) {
+        const s = act[i]!;
+        if (!inOrd[s]) {
+          inOrd[s] = 1;
+          ord[m++] = s;
+        }
+      }
+      this.nOrd = m;
+      this.ordStale = false;
     }
-    this.nOrd = m;
     for (let j = 1; j < n; j++) {
       const s = ord[j]!;
       const v = want[s]!;
