@@ -70,10 +70,13 @@ class FlowBatch {
   /** News: the sending rate; credits: the fair level (bytes/us, Infinity: no limit). */
   rate = new Float64Array(8);
   key = new Float64Array(8);
-  /** Credits: the ordering key (rank * 2^32 + seq) the credit was sent under. */
+  /**
+   * Credits: the ordering key (rank * 2^32 + seq) the credit was sent under. News: the receiver
+   * port (dst * 2 + path index) when sent by this engine, -1 when from another worker.
+   */
   ekey = new Float64Array(8);
 
-  push(job: number, kind: number, rate: number, key: number, ekey = 0): void {
+  push(job: number, kind: number, rate: number, key: number, ekey = -1): void {
     if (this.n === this.job.length) {
       const c = this.n * 2;
       const j = new Int32Array(c); j.set(this.job); this.job = j;
@@ -704,7 +707,7 @@ export class Engine implements SendHost, RecvHost {
       const dst = T.dst[x]!;
       if (this.isLocal(dst)) {
         local ??= this.dueBatch(this.newsDue, time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!);
-        local.push(x, kind, rates[i]!, src * QP_SLOTS + T.qp[x]!);
+        local.push(x, kind, rates[i]!, src * QP_SLOTS + T.qp[x]!, dst * 2 + (port.index === PORT_NVL_OUT ? 0 : 1));
         continue;
       }
       const box = this.outbox[this.shape.workerOfRank[dst]!]!;
@@ -728,9 +731,13 @@ export class Engine implements SendHost, RecvHost {
     for (let i = 0; i < b.n; i++) {
       const x = b.job[i]!;
       const kind = b.kind[i]!;
+      // News from this engine's senders name their receiver port (dst * 2 + path index) in `ekey`;
+      // news from another worker (ekey -1) are looked up in the record, and end its inbound entry.
+      const p = b.ekey[i]!;
       if (kind === NEWS_START) T.ingressStartT[x] = this.now;
-      else if (kind === NEWS_DONE && !this.isLocal(T.src[x]!)) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095)); // (only transfers from other workers are there)
-      this.recvPorts[T.dst[x]!]![T.path[x] === PATH_NVLINK ? 0 : 1]!.news(x, kind, b.rate[i]!, b.key[i]!, this.now);
+      else if (kind === NEWS_DONE && p < 0) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
+      const port = p >= 0 ? this.recvPorts[p >> 1]![p & 1]! : this.recvPorts[T.dst[x]!]![T.path[x] === PATH_NVLINK ? 0 : 1]!;
+      port.news(x, kind, b.rate[i]!, b.key[i]!, this.now);
     }
     this.batchPool.push(b);
   }
