@@ -1045,7 +1045,7 @@ export class Engine implements SendHost, RecvHost {
    */
   get idle(): boolean {
     if (this.queue.size > 0 || this.liveCount > 0 || this.readWaiters.size > 0 || this.xf.live > 0 || this.inbound.size > 0 || this.sentByXid.size > 0) return false;
-    if (this.newsDue.size > 0 || this.creditsDue.size > 0 || this.due.size > 0) return false;
+    if (this.instants.size > 0 || this.due.size > 0) return false;
     for (const box of this.outbox) if (box.count > 0) return false;
     for (const r of this.localRanks) {
       for (const p of this.sendPorts[r]!) if (!p.idle) return false;
