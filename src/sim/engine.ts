@@ -216,6 +216,7 @@ export class Engine implements SendHost, RecvHost {
         new SendPort(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this.xf, this),
         new SendPort(r, PORT_IB_OUT, bw[PATH_IB]!, this.xf, this),
       ];
+      this.sendPorts[r][1]!.qpLimit = this.shape.hardware.ibQpGBps * 1e3;
       this.recvPorts[r] = [
         new RecvPort(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this.xf, this),
         new RecvPort(r, PORT_IB_IN, bw[PATH_IB]!, this.xf, this),
@@ -569,8 +570,8 @@ export class Engine implements SendHost, RecvHost {
       this.localDone[src] = t;
       this.queue.push(t, src, this.nextSeq(src), EV_LOCAL_DELIVER, x, null);
     } else {
-      const limit = wr ? this.shape.hardware.ibQpGBps * 1e3 : Infinity;
-      this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + T.qp[x]!, limit, this.now);
+      // (The port reads the clock and the QP's rate limit itself: float arguments would be boxed.)
+      this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + T.qp[x]!, wr);
     }
     return handle;
   }
@@ -627,7 +628,7 @@ export class Engine implements SendHost, RecvHost {
   /** The due time reschedule last made sure of (its link event not run yet), NaN when none. */
   private linkMin = NaN;
 
-  settleLater(port: SendPort | RecvPort, _time: number): void {
+  settleLater(port: SendPort | RecvPort): void {
     this.reschedule(port);
   }
 
@@ -643,12 +644,17 @@ export class Engine implements SendHost, RecvHost {
   private linkInstant(): void {
     const t = this.now;
     const tab = this.instants;
+    // Found once: found again only if entries moved since (a float argument is boxed per call).
     let i = tab.find(t);
+    let moves = tab.moves;
     const credits = i >= 0 ? tab.credits[i] ?? null : null;
     if (credits !== null) {
       tab.credits[i] = null;
       this.applyCredits(credits);
-      i = tab.find(t);
+      if (tab.moves !== moves) {
+        i = tab.find(t);
+        moves = tab.moves;
+      }
     }
     const news = i >= 0 ? tab.news[i] ?? null : null;
     if (news !== null) {
@@ -660,11 +666,11 @@ export class Engine implements SendHost, RecvHost {
     // `t` stays queued while ports run (a port due now needs no second event).
     while (due.size > 0 && due.minTime() === t) {
       const p = due.pop();
-      p.runDue(t);
+      p.runDue();
       this.reschedule(p);
       if (q.size > 0 && q.peekTime() === t) break; // woken tasks first
     }
-    i = tab.find(t);
+    if (tab.moves !== moves || i < 0) i = tab.find(t);
     if (i >= 0) {
       tab.queued[i] = 0;
       tab.drop(i);
@@ -693,7 +699,8 @@ export class Engine implements SendHost, RecvHost {
    * Every item takes its own key (consecutive seqs of the sender); the items for this engine's
    * receivers join the news due at that instant, the others travel as packets.
    */
-  news(port: SendPort, count: number, time: number): void {
+  news(port: SendPort, count: number): void {
+    const time = this.now;
     const src = port.owner;
     const T = this.xf;
     const jobs = port.newsJob, kinds = port.newsKind, rates = port.newsRate;
@@ -737,13 +744,15 @@ export class Engine implements SendHost, RecvHost {
       if (kind === NEWS_START) T.ingressStartT[x] = this.now;
       else if (kind === NEWS_DONE && p < 0) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
       const port = p >= 0 ? this.recvPorts[p >> 1]![p & 1]! : this.recvPorts[T.dst[x]!]![T.path[x] === PATH_NVLINK ? 0 : 1]!;
-      port.news(x, kind, b.rate[i]!, b.key[i]!, this.now);
+      port.news(x, kind, b.rate, i, b.key[i]!);
     }
     this.batchPool.push(b);
   }
 
   /** A receiver port's credit, due at its senders one latency later (keys as for news). */
-  credit(port: RecvPort, count: number, level: number, time: number): void {
+  credit(port: RecvPort, count: number): void {
+    const time = this.now;
+    const level = port.level;
     const dst = port.owner;
     const pathIdx = port.index === PORT_NVL_IN ? 0 : 1;
     const path = pathIdx === 0 ? PATH_NVLINK : PATH_IB;
@@ -767,12 +776,12 @@ export class Engine implements SendHost, RecvHost {
   }
 
   private applyCredits(b: FlowBatch): void {
-    for (let i = 0; i < b.n; i++) this.sendPorts[b.job[i]!]![b.kind[i]!]!.credit(b.key[i]!, b.rate[i]!, this.now, b.ekey[i]!);
+    for (let i = 0; i < b.n; i++) this.sendPorts[b.job[i]!]![b.kind[i]!]!.credit(b.key[i]!, b.rate, i, b.ekey[i]!);
     this.batchPool.push(b);
   }
 
-  served(_port: RecvPort, x: number, time: number): void {
-    this.xf.ingressDoneT[x] = time;
+  served(_port: RecvPort, x: number): void {
+    this.xf.ingressDoneT[x] = this.now;
     this.deliver(x);
   }
 

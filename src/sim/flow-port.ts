@@ -37,12 +37,19 @@ export const NEWS_RATE = 1; // the sending rate changed to `rate`
 export const NEWS_DONE = 2; // last byte sent: nothing more arrives after it
 
 /**
- * Both hosts: settle `port` once at the end of the instant `time` (after every other event then);
+ * Both hosts: settle `port` once at the end of the current instant (after every other event then);
  * the port's timer (`timerAt`) moved. A port due (dirty, or its timer reached) is run by
  * {@link PortStats.runDue}.
+ *
+ * The port acts at the host's clock, `now`, read from the host rather than passed: a float
+ * argument to a call V8 does not inline is boxed as a heap number, and these calls run per transfer
+ * and per settle (no allocation per event on the steady path, issue 14). Rates and levels come
+ * from the caller's columns (a `Float64Array` and an index) for the same reason.
  */
 export interface SettleHost {
-  settleLater(port: SendPort | RecvPort, time: number): void;
+  /** The current instant, us. */
+  readonly now: number;
+  settleLater(port: SendPort | RecvPort): void;
   timer(port: SendPort | RecvPort): void;
 }
 
@@ -53,16 +60,16 @@ export interface SendHost extends SettleHost {
    * The port changed what it sends: carry its news items `port.newsJob/newsKind/newsRate[0..count)`
    * to the receivers (in order). The buffers are reused once this returns.
    */
-  news(port: SendPort, count: number, time: number): void;
+  news(port: SendPort, count: number): void;
   /** A rate segment of a job ended (only when recording). */
   rateSegment?(port: SendPort, job: number, key: number, start: number, end: number, rate: number): void;
 }
 
 export interface RecvHost extends SettleHost {
   /** The job's last byte has been served: deliver it. */
-  served(port: RecvPort, job: number, time: number): void;
-  /** Tell the senders of streams `port.creditKeys[0..count)` the fair level `level`, bytes/us. */
-  credit(port: RecvPort, count: number, level: number, time: number): void;
+  served(port: RecvPort, job: number): void;
+  /** Tell the senders of streams `port.creditKeys[0..count)` the fair level `port.level`, bytes/us. */
+  credit(port: RecvPort, count: number): void;
 }
 
 /**
@@ -134,7 +141,7 @@ const EPS1 = eps(1);
  * entry of its stream; reused through a free list): the loops read a few hundred entries in the
  * port's own arrays, not scattered rows of the host's table of every transfer in flight.
  */
-export abstract class PortStats implements DueItem {
+export abstract class PortStats<H extends SettleHost = SettleHost> implements DueItem {
   /** The host's schedule of due ports (see link-schedule.ts). */
   dueAt = Infinity;
   heapPos = -1;
@@ -186,36 +193,45 @@ export abstract class PortStats implements DueItem {
   private eMade = 0;
   private eRoom = 0;
   private eFree = NONE;
-  constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs) {
+  constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs, protected readonly host: H) {
     this.id = owner * 4 + index;
   }
 
   /**
-   * The host runs the port at `time`, when it is due there (changed during the instant, or its
+   * The host runs the port at its clock, when it is due then (changed during the instant, or its
    * timer reached): a timer that fell due is spent; settle.
    */
-  runDue(time: number): void {
-    if (this.timerAt <= time) this.timerAt = Infinity;
-    this.settle(time);
+  runDue(): void {
+    if (this.timerAt <= this.host.now) this.timerAt = Infinity;
+    this.settle();
   }
 
-  abstract settle(time: number): void;
+  /** Settle at the host's clock. */
+  abstract settle(): void;
 
   /** A timer passed over without an event (see the ports' `quiet`), Infinity when none. */
   protected quietAt = Infinity;
 
-  /** Move the port's bytes on to `time`. */
-  protected abstract advanceBy(time: number): void;
+  /** Move the port's bytes on to `stepTo`. */
+  protected abstract advanceBy(): void;
 
-  protected advance(time: number): void {
+  /** Where {@link advanceBy} moves the port's clock (a field: a float argument would be boxed). */
+  protected stepTo = 0;
+
+  /** Move the port's bytes on to the host's clock. */
+  protected advance(): void {
+    const time = this.host.now;
     if (this.quietAt < Infinity) {
       // The quiet timer: passed, it happened (its step of the clock, nothing else); not yet, the
       // port changes before it, and the timer is again what it was.
-      if (this.quietAt < time) this.advanceBy(this.quietAt);
-      else this.timerAt = this.quietAt;
+      if (this.quietAt < time) {
+        this.stepTo = this.quietAt;
+        this.advanceBy();
+      } else this.timerAt = this.quietAt;
       this.quietAt = Infinity;
     }
-    this.advanceBy(time);
+    this.stepTo = time;
+    this.advanceBy();
   }
 
   get activeStreams(): number {
@@ -362,7 +378,7 @@ export abstract class PortStats implements DueItem {
 
   /**
    * Max-min share of the capacity among the active streams with demands `wants()[i]` (filled by
-   * the caller, by active position): sets each stream's rate and returns the fair level (what a
+   * the caller, by active position): sets each stream's rate and the fair level `share` (what a
    * stream with unlimited demand would get; with spare capacity, what the largest one could take).
    *
    * The walk takes the demands in ascending order: each one below the share of what is left is
@@ -374,7 +390,7 @@ export abstract class PortStats implements DueItem {
    * repaired by insertion: between two settles few demands change, so this costs O(n) plus the
    * moves of the demands that did.
    */
-  protected waterFill(): number {
+  protected waterFill(): void {
     const act = this.act;
     const rate = this.rate;
     const n = this.nAct;
@@ -391,7 +407,8 @@ export abstract class PortStats implements DueItem {
     const equal = capacity / n;
     if (min >= equal) {
       for (let i = 0; i < n; i++) rate[act[i]!] = equal;
-      return equal;
+      this.share = equal;
+      return;
     }
     // The order: the slots still active keep their places, the new ones come last; then insertion.
     const ord = this.ord;
@@ -435,7 +452,8 @@ export abstract class PortStats implements DueItem {
     }
     if (k === 0) {
       for (let i = 0; i < n; i++) rate[act[i]!] = Math.min(d[i]!, share);
-      return share;
+      this.share = share;
+      return;
     }
     // Granted: every demand below the last granted value, and that value's first `ties` streams.
     const last = want[ord[k - 1]!]!;
@@ -446,11 +464,17 @@ export abstract class PortStats implements DueItem {
       if (di < last || (di === last && ties-- > 0)) rate[act[i]!] = di;
       else rate[act[i]!] = Math.min(di, share);
     }
-    return share;
+    this.share = share;
   }
+
+  /**
+   * The fair level the last {@link waterFill} found (a field, not its return value: a float
+   * returned by a call that is not inlined is a heap number).
+   */
+  protected share = 0;
 }
 
-export class SendPort extends PortStats {
+export class SendPort extends PortStats<SendHost> {
   /** News of the settle in progress, for the host: job, NEWS_* kind and rate per item (reused). */
   private readonly nJob = new NumList(new Int32Array(16), (n) => new Int32Array(n));
   private readonly nKind = new NumList(new Uint8Array(16), (n) => new Uint8Array(n));
@@ -469,9 +493,12 @@ export class SendPort extends PortStats {
   /** Per entry: bytes sent so far. */
   private eSent = new Float64Array(0);
 
-  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: SendHost) {
-    super(owner, index, bytesPerUs, jobs);
+  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
+    super(owner, index, bytesPerUs, jobs, host);
   }
+
+  /** The rate limit of a queue pair (bytes/us) for the streams of RDMA work requests (see enqueue). */
+  qpLimit = Infinity;
 
   get newsJob(): Int32Array { return this.nJob.a; }
   get newsKind(): Uint8Array { return this.nKind.a; }
@@ -507,24 +534,31 @@ export class SendPort extends PortStats {
     this.nRate.push(rate);
   }
 
-  /** Add a job to stream `key` (destination rank * QP_SLOTS + qp) with the QP's rate limit. */
-  enqueue(job: number, key: number, limit: number, time: number): void {
+  /**
+   * Add a job to stream `key` (destination rank * QP_SLOTS + qp) at the host's clock; a work
+   * request's stream (`wr`) runs at most at the queue pair's rate limit (`qpLimit`).
+   */
+  enqueue(job: number, key: number, wr: boolean): void {
+    const time = this.host.now;
     const s = this.slot(key);
-    this.limit[s] = limit;
+    this.limit[s] = wr ? this.qpLimit : Infinity;
     const e = this.entry(job);
     this.eSent[e] = 0;
     this.push(s, e);
     if (this.on[s]) return; // queued behind the head: nothing changes now
-    this.advance(time);
+    this.advance();
     this.start(s, time);
-    this.touch(time);
+    this.touch();
   }
 
   /**
-   * A credit for stream `key` arrived, sent under ordering key `eventKey`: a stream not active then
-   * (active only from a later event of the instant) drops it, wherever in the instant it is applied.
+   * A credit for stream `key` arrived at the host's clock, the level `levels[i]`, sent under ordering
+   * key `eventKey`: a stream not active then (active only from a later event of the instant) drops
+   * it, wherever in the instant it is applied.
    */
-  credit(key: number, level: number, time: number, eventKey: number): void {
+  credit(key: number, levels: Float64Array, i: number, eventKey: number): void {
+    const time = this.host.now;
+    const level = levels[i]!;
     const s = this.find(key);
     if (s === NONE || !this.on[s] || this.credit_[s] === level || (this.actT[s] === time && this.actKey[s]! > eventKey)) return;
     // A cap that neither binds now nor bound before changes no rate: keep it for later.
@@ -540,16 +574,16 @@ export class SendPort extends PortStats {
       }
       return;
     }
-    this.advance(time);
+    this.advance();
     this.credit_[s] = level;
-    this.touch(time);
+    this.touch();
   }
 
   /** Changes of one instant are settled together, once, at its end. */
-  private touch(time: number): void {
+  private touch(): void {
     if (this.dirty) return;
     this.dirty = true;
-    this.host.settleLater(this, time);
+    this.host.settleLater(this);
   }
 
   private start(s: number, time: number): void {
@@ -561,7 +595,8 @@ export class SendPort extends PortStats {
     this.activate(s);
   }
 
-  protected advanceBy(time: number): void {
+  protected advanceBy(): void {
+    const time = this.stepTo;
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
@@ -583,9 +618,10 @@ export class SendPort extends PortStats {
   }
 
   /** Finish what is done, start what follows, reallocate, tell the receivers, re-arm. */
-  settle(time: number): void {
+  settle(): void {
+    const time = this.host.now;
     this.dirty = false;
-    this.advance(time);
+    this.advance();
     const { act, first, told, since, eSent: sent, eBytes: bytes, eJob } = this;
     for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
@@ -637,7 +673,7 @@ export class SendPort extends PortStats {
     }
     const count = this.nJob.n;
     if (count > 0) {
-      this.host.news(this, count, time);
+      this.host.news(this, count);
       this.nJob.n = this.nKind.n = this.nRate.n = 0;
     }
     if (total > this.maxLoad) this.maxLoad = total;
@@ -647,7 +683,7 @@ export class SendPort extends PortStats {
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
-    } else if (next > this.timerAt) this.quiet(time);
+    } else if (next > this.timerAt) this.quiet();
   }
 
   /**
@@ -659,7 +695,8 @@ export class SendPort extends PortStats {
    * the change after it, computed as that settle would compute it. If anything changes the port
    * before then, the early timer is restored and the port settles as before.
    */
-  private quiet(time: number): void {
+  private quiet(): void {
+    const time = this.host.now;
     const at = this.timerAt;
     const dt = at - time;
     const { act, rate, first, eSent: sent, eBytes: bytes } = this;
@@ -725,7 +762,7 @@ export class SendPort extends PortStats {
   }
 }
 
-export class RecvPort extends PortStats {
+export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
   level = 0;
   /** Stream keys to credit, filled by a settle for the host (reused). */
@@ -751,8 +788,8 @@ export class RecvPort extends PortStats {
   private eArrRate = new Float64Array(0);
   private eAll = new Uint8Array(0);
 
-  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, private readonly host: RecvHost) {
-    super(owner, index, bytesPerUs, jobs);
+  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
+    super(owner, index, bytesPerUs, jobs, host);
   }
 
   get creditKeys(): Float64Array { return this.keys.a; }
@@ -776,12 +813,16 @@ export class RecvPort extends PortStats {
     this.lastCredit[s] = -1;
   }
 
-  /** Apply news from a sender (settled at the end of the instant): job `j` of stream `key`. */
-  news(j: number, kind: number, rate: number, key: number, time: number): void {
-    this.advance(time);
+  /**
+   * Apply news from a sender at the host's clock (settled at the end of the instant): job `j` of
+   * stream `key`, at the rate `rates[i]`.
+   */
+  news(j: number, kind: number, rates: Float64Array, i: number, key: number): void {
+    const rate = rates[i]!;
+    this.advance();
     if (!this.dirty) {
       this.dirty = true;
-      this.host.settleLater(this, time);
+      this.host.settleLater(this);
     }
     const s = this.slot(key);
     const arr = this.arr;
@@ -814,7 +855,8 @@ export class RecvPort extends PortStats {
     if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
   }
 
-  protected advanceBy(time: number): void {
+  protected advanceBy(): void {
+    const time = this.stepTo;
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
@@ -841,9 +883,10 @@ export class RecvPort extends PortStats {
   }
 
   /** Deliver what is served, reallocate, tell senders the new level, re-arm. */
-  settle(time: number): void {
+  settle(): void {
+    const time = this.host.now;
     this.dirty = false;
-    this.advance(time);
+    this.advance();
     const { act, first, arr, eBytes: bytes, eServed: served, eArrived: arrived, eAll: arrivedAll, eNext: link } = this;
     // Deliver what is served; for each stream left, its bytes queued and its demand: all it can get
     // with bytes queued, else its arrival rate. (A stream leaving moves the last one into its place.)
@@ -864,7 +907,7 @@ export class RecvPort extends PortStats {
         const job = this.eJob[h]!;
         this.shift(s);
         this.release(h);
-        this.host.served(this, job, time);
+        this.host.served(this, job);
       }
       if (this.size[s] === 0) {
         arr[s] = 0;
@@ -889,7 +932,8 @@ export class RecvPort extends PortStats {
     }
     let fair = this.lastFair;
     if (changed || this.sharesStale || n !== this.lastN) {
-      fair = this.waterFill();
+      this.waterFill();
+      fair = this.share;
       for (let i = 0; i < n; i++) lw[i] = d[i]!;
       this.lastN = n;
       this.lastFair = fair;
@@ -898,6 +942,7 @@ export class RecvPort extends PortStats {
     // The credit: the fair level while bytes queue here (saturated), no limit while everything
     // that arrives is served at once (the port is then nobody's bottleneck). With a queue known
     // already, the level is known before the pass over the streams, and the credits are found in it.
+    this.telling = fair;
     const rate = this.rate;
     let total = 0;
     let next = Infinity;
@@ -921,14 +966,15 @@ export class RecvPort extends PortStats {
         const t = time + (bytes[h]! - served[h]!) / r;
         if (t < next) next = t;
       }
-      if (queues) this.tell(s, fair);
+      if (queues) this.tell(s);
     }
     const level = saturated ? fair : Infinity;
     this.level = level;
-    if (!queues) for (let i = 0; i < n; i++) this.tell(act[i]!, level);
+    this.telling = level;
+    if (!queues) for (let i = 0; i < n; i++) this.tell(act[i]!);
     const keys = this.keys;
     if (keys.n > 0) {
-      this.host.credit(this, keys.n, level, time);
+      this.host.credit(this, keys.n);
       keys.n = 0;
     }
     if (total > this.maxLoad) this.maxLoad = total;
@@ -941,12 +987,18 @@ export class RecvPort extends PortStats {
     } else if (next > this.timerAt) this.quiet();
   }
 
+  /** The level {@link tell} tells (a field: a float argument would be boxed). */
+  private telling = 0;
+
   /**
-   * Tell stream `s`'s sender the level only when it changes its rate by more than the credit
-   * resolution: a level below what it sends, or a higher one when it was held at the old level (to
-   * the send resolution: a sender may keep a rate that close under its cap), or nothing heard yet.
+   * Tell stream `s`'s sender the level `telling` only when it changes its rate by more than the
+   * credit resolution: a level below what it sends, or a higher one when it was held at the old
+   * level (to the send resolution: a sender may keep a rate that close under its cap), or nothing
+   * heard yet.
    */
-  private tell(s: number, level: number): void {
+
+  private tell(s: number): void {
+    const level = this.telling;
     const last = this.lastCredit[s]!;
     const a = this.arr[s]!;
     if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {

@@ -117,7 +117,7 @@ const bitsI = new Int32Array(bitsF.buffer);
  * Map or Set keyed by a float time boxes the key on every call.
  *
  * An index stays valid until the next {@link add} of an instant not in the table (which may grow
- * it) or {@link drop}.
+ * it) or {@link drop}: both count in {@link moves} when they move entries.
  */
 export class InstantTable<B> {
   private keys = new Float64Array(16).fill(NaN);
@@ -128,6 +128,8 @@ export class InstantTable<B> {
   private mask = 15;
   /** Instants in the table. */
   size = 0;
+  /** Times entries moved (a growth or a drop): an index found before is valid while this stays. */
+  moves = 0;
 
   private home(t: number): number {
     bitsF[0] = t;
@@ -167,6 +169,7 @@ export class InstantTable<B> {
   /** Take index `i` out if nothing is left in it (not queued, no batches). */
   drop(i: number): void {
     if (this.queued[i] || this.news[i] !== null || this.credits[i] !== null) return;
+    this.moves++;
     // Backward-shift deletion: move later entries of the probe run into the hole where their home allows.
     const { keys, mask } = this;
     let hole = i;
@@ -192,6 +195,7 @@ export class InstantTable<B> {
 
   private grow(): void {
     const { keys, queued, news, credits } = this;
+    this.moves++;
     const cap = keys.length * 2;
     this.keys = new Float64Array(cap).fill(NaN);
     this.queued = new Uint8Array(cap);

@@ -7,8 +7,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PortStats } from '../../src/sim/flow-port.js';
+import { PortStats, type SettleHost } from '../../src/sim/flow-port.js';
 import { TransferTable } from '../../src/sim/transfers.js';
+
+/** A host that is never called (the port below never settles). */
+const HOST: SettleHost = { now: 0, settleLater: () => {}, timer: () => {} };
 
 /** A port whose only job is to water-fill given demands (streams 0..n-1, active in that order). */
 class FillPort extends PortStats {
@@ -21,8 +24,8 @@ class FillPort extends PortStats {
     for (const k of keys) this.activate(this.slot(k));
     const d = this.wants(demands.length);
     demands.forEach((v, i) => (d[i] = v));
-    const level = this.waterFill();
-    return { rates: demands.map((_, i) => this.rate[this.act[i]!]!), level };
+    this.waterFill();
+    return { rates: demands.map((_, i) => this.rate[this.act[i]!]!), level: this.share };
   }
 }
 
@@ -66,7 +69,7 @@ describe('water-filling', () => {
   it('grants the small demands and shares the rest, bit for bit as the walk in (demand, position) order', () => {
     fc.assert(
       fc.property(demands, (d) => {
-        const port = new FillPort(0, 0, CAPACITY, new TransferTable(8));
+        const port = new FillPort(0, 0, CAPACITY, new TransferTable(8), HOST);
         expect(port.fill(d)).toEqual(reference(CAPACITY, d));
       }),
       { numRuns: 400 },
@@ -79,7 +82,7 @@ describe('water-filling', () => {
     );
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), (steps) => {
-        const port = new FillPort(0, 0, CAPACITY, new TransferTable(8));
+        const port = new FillPort(0, 0, CAPACITY, new TransferTable(8), HOST);
         for (const { keys, d } of steps) expect(port.fill(d, keys)).toEqual(reference(CAPACITY, d));
       }),
       { numRuns: 200 },
@@ -87,7 +90,7 @@ describe('water-filling', () => {
   });
 
   it('literal cases: one small demand, ties at the share, all unlimited, more distinct demands than bins', () => {
-    const fill = (d: number[]) => new FillPort(0, 0, 100, new TransferTable(8)).fill(d);
+    const fill = (d: number[]) => new FillPort(0, 0, 100, new TransferTable(8), HOST).fill(d);
     expect(fill([10, Infinity, Infinity])).toEqual({ rates: [10, 45, 45], level: 45 });
     expect(fill([50, 50, 10])).toEqual({ rates: [45, 45, 10], level: 45 });
     expect(fill([Infinity, Infinity, Infinity, Infinity])).toEqual({ rates: [25, 25, 25, 25], level: 25 });
