@@ -76,7 +76,11 @@ class FlowBatch {
    */
   ekey = new Float64Array(8);
 
-  push(job: number, kind: number, rate: number, key: number, ekey = -1): void {
+  /**
+   * Append an item of transfer or rank `job` and kind `kind`; returns its index, whose `rate`,
+   * `key` and `ekey` the caller writes (floats passed to a call that is not inlined are boxed).
+   */
+  add(job: number, kind: number): number {
     if (this.n === this.job.length) {
       const c = this.n * 2;
       const j = new Int32Array(c); j.set(this.job); this.job = j;
@@ -88,9 +92,7 @@ class FlowBatch {
     const i = this.n++;
     this.job[i] = job;
     this.kind[i] = kind;
-    this.rate[i] = rate;
-    this.key[i] = key;
-    this.ekey[i] = ekey;
+    return i;
   }
 }
 
@@ -614,13 +616,21 @@ export class Engine implements SendHost, RecvHost {
     this.queue.push(t, SETTLE_RANK, SETTLE_SEQ, EV_SETTLE, 0, null);
   }
 
+  /**
+   * {@link linkAt} the earliest due port's time: the time is read here, not passed, since a float
+   * argument to a call that is not inlined (reschedule's and linkInstant's are not) is boxed.
+   */
+  private linkAtDue(): void {
+    this.linkAt(this.due.minTime());
+  }
+
   /** The port's due time changed: it is due now while dirty, else at its timer. */
   private reschedule(port: SendPort | RecvPort): void {
     this.due.set(port, port.dirty ? this.now : port.timerAt);
     const m = this.due.minTime();
     // The earliest due time seldom changes: known queued, it needs no look-up.
     if (m < Infinity && m !== this.linkMin) {
-      this.linkAt(m);
+      this.linkAtDue();
       this.linkMin = m;
     }
   }
@@ -677,7 +687,7 @@ export class Engine implements SendHost, RecvHost {
     }
     if (this.linkMin === t) this.linkMin = NaN;
     const m = due.minTime();
-    if (m < Infinity) this.linkAt(m);
+    if (m < Infinity) this.linkAtDue();
   }
 
   /** The batch of news or credits due at this engine at `t` (one per instant, kept in arrival order). */
@@ -714,7 +724,10 @@ export class Engine implements SendHost, RecvHost {
       const dst = T.dst[x]!;
       if (this.isLocal(dst)) {
         local ??= this.dueBatch(this.newsDue, time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!);
-        local.push(x, kind, rates[i]!, src * QP_SLOTS + T.qp[x]!, dst * 2 + (port.index === PORT_NVL_OUT ? 0 : 1));
+        const k = local.add(x, kind);
+        local.rate[k] = rates[i]!;
+        local.key[k] = src * QP_SLOTS + T.qp[x]!;
+        local.ekey[k] = dst * 2 + (port.index === PORT_NVL_OUT ? 0 : 1);
         continue;
       }
       const box = this.outbox[this.shape.workerOfRank[dst]!]!;
@@ -766,7 +779,10 @@ export class Engine implements SendHost, RecvHost {
       const seq = this.nextSeq(dst);
       if (this.isLocal(src)) {
         local ??= this.dueBatch(this.creditsDue, t);
-        local.push(src, pathIdx, level, dst * QP_SLOTS + qp, dst * SEQ_SPAN + seq);
+        const k = local.add(src, pathIdx);
+        local.rate[k] = level;
+        local.key[k] = dst * QP_SLOTS + qp;
+        local.ekey[k] = dst * SEQ_SPAN + seq;
         continue;
       }
       this.outbox[this.shape.workerOfRank[src]!]!.push(
@@ -911,14 +927,22 @@ export class Engine implements SendHost, RecvHost {
             x = this.inbound.get(key)!;
             if (kind === PKT_EGRESS_DONE) T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
           }
-          this.dueBatch(this.newsDue, time[i]!).push(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE, rate[i]!, src[i]! * QP_SLOTS + qp[i]!);
+          const nb = this.dueBatch(this.newsDue, time[i]!);
+          const k = nb.add(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE);
+          nb.rate[k] = rate[i]!;
+          nb.key[k] = src[i]! * QP_SLOTS + qp[i]!;
+          nb.ekey[k] = -1;
           break;
         }
         case PKT_CREDIT:
-          this.dueBatch(this.creditsDue, time[i]!).push(
-            src[i]!, path[i] === PATH_NVLINK ? 0 : 1, rate[i] === 0 ? Infinity : rate[i]!, dst[i]! * QP_SLOTS + qp[i]!, keyRank[i]! * SEQ_SPAN + keySeq[i]!,
-          );
+        {
+          const nb = this.dueBatch(this.creditsDue, time[i]!);
+          const k = nb.add(src[i]!, path[i] === PATH_NVLINK ? 0 : 1);
+          nb.rate[k] = rate[i] === 0 ? Infinity : rate[i]!;
+          nb.key[k] = dst[i]! * QP_SLOTS + qp[i]!;
+          nb.ekey[k] = keyRank[i]! * SEQ_SPAN + keySeq[i]!;
           break;
+        }
         case PKT_ACK: {
           const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095))!;
           this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_ACK, x, null);

@@ -476,9 +476,10 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
 
 export class SendPort extends PortStats<SendHost> {
   /** News of the settle in progress, for the host: job, NEWS_* kind and rate per item (reused). */
-  private readonly nJob = new NumList(new Int32Array(16), (n) => new Int32Array(n));
-  private readonly nKind = new NumList(new Uint8Array(16), (n) => new Uint8Array(n));
-  private readonly nRate = new NumList(new Float64Array(16), (n) => new Float64Array(n));
+  private nJob = new Int32Array(16);
+  private nKind = new Uint8Array(16);
+  private nRate = new Float64Array(16);
+  private nNews = 0;
   /** Record rate segments through the host. */
   recording = false;
   /** Per slot: the last credit heard (Infinity before the first); the QP's own rate limit. */
@@ -500,9 +501,9 @@ export class SendPort extends PortStats<SendHost> {
   /** The rate limit of a queue pair (bytes/us) for the streams of RDMA work requests (see enqueue). */
   qpLimit = Infinity;
 
-  get newsJob(): Int32Array { return this.nJob.a; }
-  get newsKind(): Uint8Array { return this.nKind.a; }
-  get newsRate(): Float64Array { return this.nRate.a; }
+  get newsJob(): Int32Array { return this.nJob; }
+  get newsKind(): Uint8Array { return this.nKind; }
+  get newsRate(): Float64Array { return this.nRate; }
 
   protected override grow(cap: number): void {
     super.grow(cap);
@@ -529,9 +530,17 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   private item(job: number, kind: number, rate: number): void {
-    this.nJob.push(job);
-    this.nKind.push(kind);
-    this.nRate.push(rate);
+    // Written here, not through a shared list's push: a rate passed to a call not inlined is boxed.
+    const n = this.nNews;
+    if (n === this.nJob.length) {
+      this.nJob = grown(this.nJob, 2 * n);
+      this.nKind = grown(this.nKind, 2 * n);
+      this.nRate = grown(this.nRate, 2 * n);
+    }
+    this.nJob[n] = job;
+    this.nKind[n] = kind;
+    this.nRate[n] = rate;
+    this.nNews = n + 1;
   }
 
   /**
@@ -671,10 +680,10 @@ export class SendPort extends PortStats<SendHost> {
       told[s] = r;
       since[s] = time;
     }
-    const count = this.nJob.n;
+    const count = this.nNews;
     if (count > 0) {
       this.host.news(this, count);
-      this.nJob.n = this.nKind.n = this.nRate.n = 0;
+      this.nNews = 0;
     }
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
