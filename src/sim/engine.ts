@@ -608,7 +608,8 @@ export class Engine implements SendHost, RecvHost {
    * workers (news and credits act on ports only, which settle after every rank's event of the
    * instant; a credit keeps the key it was sent under, see SendPort.credit).
    */
-  private linkAt(t: number): void {
+  private linkAt(): void {
+    const t = this.at;
     const tab = this.instants;
     const i = tab.add(t);
     if (tab.queued[i]) return;
@@ -617,11 +618,16 @@ export class Engine implements SendHost, RecvHost {
   }
 
   /**
-   * {@link linkAt} the earliest due port's time: the time is read here, not passed, since a float
-   * argument to a call that is not inlined (reschedule's and linkInstant's are not) is boxed.
+   * The instant {@link linkAt} and {@link dueBatch} act on: a field, not an argument, since a float
+   * passed to a call that V8 does not inline is boxed, and which of these calls are inlined moves
+   * with each caller's inlining budget.
    */
+  private at = 0;
+
+  /** {@link linkAt} the earliest due port's time. */
   private linkAtDue(): void {
-    this.linkAt(this.due.minTime());
+    this.at = this.due.minTime();
+    this.linkAt();
   }
 
   /** The port's due time changed: it is due now while dirty, else at its timer. */
@@ -690,8 +696,9 @@ export class Engine implements SendHost, RecvHost {
     if (m < Infinity) this.linkAtDue();
   }
 
-  /** The batch of news or credits due at this engine at `t` (one per instant, kept in arrival order). */
-  private dueBatch(kind: typeof DUE_NEWS | typeof DUE_CREDITS, t: number): FlowBatch {
+  /** The batch of news or credits due at this engine at `at` (one per instant, kept in arrival order). */
+  private dueBatch(kind: typeof DUE_NEWS | typeof DUE_CREDITS): FlowBatch {
+    const t = this.at;
     const tab = this.instants;
     const i = tab.add(t);
     const col = kind === DUE_NEWS ? tab.news : tab.credits;
@@ -699,7 +706,7 @@ export class Engine implements SendHost, RecvHost {
     if (b === null) {
       b = this.batch();
       col[i] = b;
-      this.linkAt(t);
+      this.linkAt();
     }
     return b;
   }
@@ -723,7 +730,10 @@ export class Engine implements SendHost, RecvHost {
       else if (kind === NEWS_DONE) T.egressDoneT[x] = time;
       const dst = T.dst[x]!;
       if (this.isLocal(dst)) {
-        local ??= this.dueBatch(this.newsDue, time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!);
+        if (local === null) {
+          this.at = time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!;
+          local = this.dueBatch(this.newsDue);
+        }
         const k = local.add(x, kind);
         local.rate[k] = rates[i]!;
         local.key[k] = src * QP_SLOTS + T.qp[x]!;
@@ -778,7 +788,10 @@ export class Engine implements SendHost, RecvHost {
       const qp = key - src * QP_SLOTS;
       const seq = this.nextSeq(dst);
       if (this.isLocal(src)) {
-        local ??= this.dueBatch(this.creditsDue, t);
+        if (local === null) {
+          this.at = t;
+          local = this.dueBatch(this.creditsDue);
+        }
         const k = local.add(src, pathIdx);
         local.rate[k] = level;
         local.key[k] = dst * QP_SLOTS + qp;
@@ -927,7 +940,8 @@ export class Engine implements SendHost, RecvHost {
             x = this.inbound.get(key)!;
             if (kind === PKT_EGRESS_DONE) T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
           }
-          const nb = this.dueBatch(this.newsDue, time[i]!);
+          this.at = time[i]!;
+          const nb = this.dueBatch(this.newsDue);
           const k = nb.add(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE);
           nb.rate[k] = rate[i]!;
           nb.key[k] = src[i]! * QP_SLOTS + qp[i]!;
@@ -936,7 +950,8 @@ export class Engine implements SendHost, RecvHost {
         }
         case PKT_CREDIT:
         {
-          const nb = this.dueBatch(this.creditsDue, time[i]!);
+          this.at = time[i]!;
+          const nb = this.dueBatch(this.creditsDue);
           const k = nb.add(src[i]!, path[i] === PATH_NVLINK ? 0 : 1);
           nb.rate[k] = rate[i] === 0 ? Infinity : rate[i]!;
           nb.key[k] = dst[i]! * QP_SLOTS + qp[i]!;
