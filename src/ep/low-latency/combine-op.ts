@@ -23,7 +23,7 @@ import { bf16FromF32Bits } from '../../kernels/bf16.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { TaskBody } from '../../sim/task.js';
 import type { SmClock } from '../sm-clock.js';
-import { gridSyncUs, isP2p, issueInOrder, LlNic, qpOf, smClocks, type WarpSend } from './common.js';
+import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends } from './common.js';
 import {
   combineMessageBytes, LL_BUF, LL_LOCAL, llCombineSrc, llCombineX, llOut, llTopk, llWeights, lowLatencySizes, PHASE_RECV, PHASE_SEND,
   setOffsets, type LlArgs,
@@ -60,23 +60,22 @@ function* sendGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody
   const srcTok = a.sizesOnly ? null : new Int32Array(ctx.region(llCombineSrc(a.set)).buffer);
   const peer = ctx.peerRegion(dst, LL_BUF);
   // The group's warps take one row each per round.
+  const sends = takeSmSends();
   for (let r0 = 0; r0 < n; r0 += W) {
-    const sends: WarpSend[] = [];
+    sends.begin(x && srcTok ? x : null, null);
     for (let j = r0; j < Math.min(n, r0 + W); j++) {
       // NVLink stores straight to the peer; or a copy into the send buffer and a work request.
       const doneUs = p2p
         ? clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
         : clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, 'hbm', 1, hw.ibMessageUs);
       const row = le * R * a.maxTokens + begin + j;
-      const put = (o?: { qp: number; ack: boolean }) =>
-        x && srcTok ? ctx.put(peer, st.off.recv + (ge * a.maxTokens + srcTok[row]!) * st.slot, x, row * bytes, bytes, o) : ctx.send(dst, bytes, o);
-      sends.push({
-        doneUs,
-        issue: p2p ? () => put() : () => st.nic.write(ctx, i, n, qp, dst, (ack) => put({ qp, ack })),
-      });
+      const dstOff = srcTok ? st.off.recv + (ge * a.maxTokens + srcTok[row]!) * st.slot : 0;
+      sends.add(doneUs, dst, peer, dstOff, row * bytes, bytes, p2p ? -1 : qp, i, n, -1);
     }
-    yield* issueInOrder(ctx, sends);
+    sends.startIssue(ctx);
+    for (let w = sends.next(ctx, st.nic); w !== null; w = sends.next(ctx, st.nic)) yield w;
   }
+  giveSmSends(sends);
   yield ctx.untilAtLeast(ctx.region(LL_LOCAL), a.numExperts, 1);
   if (p2p) {
     // A release store (sys scope), behind the rows on the NVLink stream.

@@ -8,7 +8,8 @@
 import { fail } from '../../errors.js';
 import type { HardwareProfile } from '../../hardware/profile.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody, TransferHandle } from '../../sim/task.js';
+import { FreeList } from '../../sim/free-list.js';
+import type { RoleStep, TransferHandle, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import { QP_SLOTS } from '../../transport/protocol.js';
 import { fencedAtomicQp } from '../normal/slots.js';
@@ -39,26 +40,120 @@ export function qpOf(localExpert: number): number {
   return localExpert % QP_SLOTS;
 }
 
-/** A warp's send: `doneUs` after now (its copy or its work request), then `issue()`. */
-export interface WarpSend {
-  doneUs: number;
-  issue: () => void;
+/**
+ * The sends of one SM's warps working at once (a token's top-k sends, or a round of a warp group's
+ * rows): each is issued when its warp is done with it, in order of completion (ties in warp order).
+ * Columns reused from one batch to the next, so a batch allocates nothing once they have grown.
+ * A send is a put of `bytes` from `src` at `srcOff` to `peer` at `dstOff` (sizes-only: `src` null, a
+ * send of `bytes` to rank `dst`): as NVLink stores (`qp` -1), or an RDMA write posted on queue pair
+ * `qp` as write `total` of NIC stream `stream`. With `counter` >= 0, the send also adds 1 to that
+ * local counter once issued (the dispatch's per-expert count of sends issued).
+ */
+export class SmSends {
+  n = 0;
+  private doneUs = new Float64Array(16);
+  private dst = new Int32Array(16);
+  private dstOff = new Float64Array(16);
+  private srcOff = new Float64Array(16);
+  private bytes = new Int32Array(16);
+  private qp = new Int32Array(16);
+  private stream = new Int32Array(16);
+  private total = new Int32Array(16);
+  private counter = new Int32Array(16);
+  private peer: Region[] = [];
+  private order = new Int32Array(16);
+  private src: Region | null = null;
+  private local: Region | null = null;
+  /** Issuing: when it began, the next position in `order`, and whether that send's wait is over. */
+  private start = 0;
+  private pos = 0;
+  private slept = false;
+
+  /** A new batch: sends from `src` (null: sizes-only); counters in `local`. */
+  begin(src: Region | null, local: Region | null): void {
+    this.n = 0;
+    this.src = src;
+    this.local = local;
+  }
+
+  add(doneUs: number, dst: number, peer: Region, dstOff: number, srcOff: number, bytes: number, qp: number, stream: number, total: number, counter: number): void {
+    const i = this.n++;
+    if (i === this.doneUs.length) this.grow();
+    this.doneUs[i] = doneUs;
+    this.dst[i] = dst;
+    this.peer[i] = peer;
+    this.dstOff[i] = dstOff;
+    this.srcOff[i] = srcOff;
+    this.bytes[i] = bytes;
+    this.qp[i] = qp;
+    this.stream[i] = stream;
+    this.total[i] = total;
+    this.counter[i] = counter;
+  }
+
+  private grow(): void {
+    const n = 2 * this.doneUs.length;
+    const f = (a: Float64Array) => { const b = new Float64Array(n); b.set(a); return b; };
+    const g = (a: Int32Array) => { const b = new Int32Array(n); b.set(a); return b; };
+    this.doneUs = f(this.doneUs); this.dstOff = f(this.dstOff); this.srcOff = f(this.srcOff);
+    this.dst = g(this.dst); this.bytes = g(this.bytes); this.qp = g(this.qp); this.stream = g(this.stream);
+    this.total = g(this.total); this.counter = g(this.counter); this.order = new Int32Array(n);
+  }
+
+  /** Start issuing the batch now: the sends in order of `doneUs`, ties in the order added. */
+  startIssue(ctx: RankContext): void {
+    const { doneUs, order } = this;
+    // Insertion sort (a batch is a few warps): a send goes after every one done no later than it.
+    for (let i = 0; i < this.n; i++) {
+      const d = doneUs[i]!;
+      let j = i;
+      while (j > 0 && doneUs[order[j - 1]!]! > d) {
+        order[j] = order[j - 1]!;
+        j--;
+      }
+      order[j] = i;
+    }
+    this.start = ctx.now;
+    this.pos = 0;
+    this.slept = false;
+  }
+
+  /** Issue the sends whose warps are done; the sleep until the next one's, or null when all are issued. */
+  next(ctx: RankContext, nic: LlNic): Wait | null {
+    while (this.pos < this.n) {
+      const i = this.order[this.pos]!;
+      if (!this.slept) {
+        const wait = this.start + this.doneUs[i]! - ctx.now;
+        if (wait > 0) {
+          this.slept = true;
+          return ctx.sleep(wait);
+        }
+      }
+      this.slept = false;
+      this.pos++;
+      const qp = this.qp[i]!;
+      if (qp < 0) {
+        if (this.src) ctx.put(this.peer[i]!, this.dstOff[i]!, this.src, this.srcOff[i]!, this.bytes[i]!);
+        else ctx.send(this.dst[i]!, this.bytes[i]!);
+      } else nic.write(ctx, this.stream[i]!, this.total[i]!, qp, this.dst[i]!, this.peer[i]!, this.dstOff[i]!, this.src, this.srcOff[i]!, this.bytes[i]!);
+      const c = this.counter[i]!;
+      if (c >= 0) ctx.addLocal(this.local!, c, 1);
+    }
+    return null;
+  }
 }
 
-/**
- * Warps of one SM working at once: each send is issued when its warp is done with it, in order of
- * completion (ties in warp order).
- */
-export function* issueInOrder(ctx: RankContext, sends: WarpSend[]): TaskBody {
-  if (sends.length === 0) return;
-  const order = sends.map((_, i) => i).sort((x, y) => sends[x]!.doneUs - sends[y]!.doneUs || x - y);
-  const start = ctx.now;
-  for (const i of order) {
-    const s = sends[i]!;
-    const wait = start + s.doneUs - ctx.now;
-    if (wait > 0) yield ctx.sleep(wait);
-    s.issue();
-  }
+/** Batches of ended roles, for reuse (a role takes one when it starts and gives it back when it ends). */
+const SM_SENDS = new FreeList<SmSends>();
+
+/** A batch for a role starting now (give it back with {@link giveSmSends} when the role ends). */
+export function takeSmSends(): SmSends {
+  return SM_SENDS.take() ?? new SmSends();
+}
+
+export function giveSmSends(b: SmSends): void {
+  b.begin(null, null);
+  SM_SENDS.give(b);
 }
 
 /**
@@ -72,8 +167,8 @@ export function* issueInOrder(ctx: RankContext, sends: WarpSend[]): TaskBody {
  */
 export class LlNic {
   /** Writes of each stream the NIC has started, and the handle of the last one (acknowledged). */
-  private readonly started: Int32Array;
-  private readonly last: TransferHandle[];
+  readonly started: Int32Array;
+  readonly last: TransferHandle[];
 
   constructor(streams: number) {
     this.started = new Int32Array(streams);
@@ -81,18 +176,14 @@ export class LlNic {
   }
 
   /**
-   * A write posted now on stream `stream` of `total` writes: the NIC starts it (`issue`, asking for
-   * an acknowledgement if it is the stream's last) one doorbell later.
+   * A write posted now on stream `stream` of `total` writes: the NIC starts it (a put of `bytes` from
+   * `src` at `srcOff` to `peer` at `dstOff`; sizes-only, `src` null: a send to rank `dst`), asking
+   * for an acknowledgement if it is the stream's last, one doorbell later.
    */
-  write(ctx: RankContext, stream: number, total: number, qp: number, dst: number, issue: (ack: boolean) => TransferHandle): void {
-    ctx.spawn(nicName(qp, dst), this.startWrite(ctx, stream, total, issue));
-  }
-
-  private *startWrite(ctx: RankContext, stream: number, total: number, issue: (ack: boolean) => TransferHandle): TaskBody {
-    yield ctx.sleep(ctx.hardware.ibDoorbellUs);
-    const n = ++this.started[stream]!;
-    const h = issue(n === total);
-    if (n === total) this.last[stream] = h;
+  write(ctx: RankContext, stream: number, total: number, qp: number, dst: number, peer: Region, dstOff: number, src: Region | null, srcOff: number, bytes: number): void {
+    const w = LL_WRITES.take() ?? new LlWrite();
+    w.init(ctx, this, stream, total, qp, dst, peer, dstOff, src, srcOff, bytes);
+    ctx.spawnDetached(nicName(qp, dst), w);
   }
 
   /**
@@ -100,20 +191,102 @@ export class LlNic {
    * then the last write's acknowledgement, then the atomic on the queue pair's fenced half.
    */
   atomicAfter(ctx: RankContext, stream: number, total: number, dst: Region, offset: number, value: number, qp: number): void {
-    ctx.spawn(nicName(qp, dst.rank), this.atomic(ctx, stream, total, dst, offset, value, qp));
-  }
-
-  private *atomic(ctx: RankContext, stream: number, total: number, dst: Region, offset: number, value: number, qp: number): TaskBody {
-    yield ctx.sleep(ctx.hardware.ibDoorbellUs);
-    if (total > 0) {
-      // Every write was posted before the atomic, so its doorbell rang first.
-      if (this.started[stream] !== total)
-        fail('E_VERIFY', `low-latency kernel: rank ${ctx.rank} posts an atomic after ${this.started[stream]} of ${total} writes of stream ${stream}`, { rank: ctx.rank, stream });
-      yield ctx.delivered(this.last[stream]!);
-    }
-    ctx.atomicAdd(dst, offset, value, { qp: fencedAtomicQp(qp) });
+    const w = LL_ATOMICS.take() ?? new LlAtomic();
+    w.init(ctx, this, stream, total, dst, offset, value, qp);
+    ctx.spawnDetached(nicName(qp, dst.rank), w);
   }
 }
+
+const QP_ACK_OPTS = { qp: 0, ack: false };
+const QP_OPTS = { qp: 0 };
+
+/** A posted write: the doorbell, then the write (a record reused once it ends). */
+class LlWrite implements RoleStep {
+  private rung = false;
+  private ctx: RankContext = null as unknown as RankContext;
+  private nic: LlNic = null as unknown as LlNic;
+  private stream = 0;
+  private total = 0;
+  private qp = 0;
+  private dst = 0;
+  private peer: Region = null as unknown as Region;
+  private dstOff = 0;
+  private src: Region | null = null;
+  private srcOff = 0;
+  private bytes = 0;
+
+  init(ctx: RankContext, nic: LlNic, stream: number, total: number, qp: number, dst: number, peer: Region, dstOff: number, src: Region | null, srcOff: number, bytes: number): void {
+    this.rung = false;
+    this.ctx = ctx; this.nic = nic; this.stream = stream; this.total = total; this.qp = qp; this.dst = dst;
+    this.peer = peer; this.dstOff = dstOff; this.src = src; this.srcOff = srcOff; this.bytes = bytes;
+  }
+
+  step(): Wait | null {
+    const ctx = this.ctx;
+    if (!this.rung) {
+      this.rung = true;
+      return ctx.sleep(ctx.hardware.ibDoorbellUs);
+    }
+    const nic = this.nic;
+    const n = ++nic.started[this.stream]!;
+    const ack = n === this.total;
+    QP_ACK_OPTS.qp = this.qp;
+    QP_ACK_OPTS.ack = ack;
+    const h = this.src ? ctx.put(this.peer, this.dstOff, this.src, this.srcOff, this.bytes, QP_ACK_OPTS) : ctx.send(this.dst, this.bytes, QP_ACK_OPTS);
+    if (ack) nic.last[this.stream] = h;
+    this.peer = null as unknown as Region;
+    this.src = null;
+    // Done: the engine never steps an ended role again.
+    LL_WRITES.give(this);
+    return null;
+  }
+}
+
+/** A posted atomic after a stream's writes: the doorbell, the last write's acknowledgement, the add. */
+class LlAtomic implements RoleStep {
+  /** 0: posted; 1: the doorbell has rung; 2: the writes are acknowledged. */
+  private pc = 0;
+  private ctx: RankContext = null as unknown as RankContext;
+  private nic: LlNic = null as unknown as LlNic;
+  private stream = 0;
+  private total = 0;
+  private dst: Region = null as unknown as Region;
+  private offset = 0;
+  private value = 0;
+  private qp = 0;
+
+  init(ctx: RankContext, nic: LlNic, stream: number, total: number, dst: Region, offset: number, value: number, qp: number): void {
+    this.pc = 0;
+    this.ctx = ctx; this.nic = nic; this.stream = stream; this.total = total; this.dst = dst; this.offset = offset; this.value = value; this.qp = qp;
+  }
+
+  step(): Wait | null {
+    const ctx = this.ctx;
+    switch (this.pc++) {
+      case 0:
+        return ctx.sleep(ctx.hardware.ibDoorbellUs);
+      case 1:
+        if (this.total > 0) {
+          // Every write was posted before the atomic, so its doorbell rang first.
+          const started = this.nic.started[this.stream];
+          if (started !== this.total)
+            fail('E_VERIFY', `low-latency kernel: rank ${ctx.rank} posts an atomic after ${started} of ${this.total} writes of stream ${this.stream}`, { rank: ctx.rank, stream: this.stream });
+          return ctx.delivered(this.nic.last[this.stream]!);
+        }
+      // falls through: no writes to wait for
+      default:
+        QP_OPTS.qp = fencedAtomicQp(this.qp);
+        ctx.atomicAdd(this.dst, this.offset, this.value, QP_OPTS);
+        this.dst = null as unknown as Region;
+        LL_ATOMICS.give(this);
+        return null;
+    }
+  }
+}
+
+/** Ended NIC roles, for reuse (this thread's; a record is given back by its own last step). */
+const LL_WRITES = new FreeList<LlWrite>();
+const LL_ATOMICS = new FreeList<LlAtomic>();
 
 /** Names of the NIC's tasks, made once per (queue pair, destination). */
 const NIC_NAMES = new Map<number, string>();

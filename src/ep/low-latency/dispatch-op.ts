@@ -36,7 +36,7 @@ import { quantizePerTile } from '../../kernels/quantize.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { TaskBody } from '../../sim/task.js';
 import type { SmClock } from '../sm-clock.js';
-import { gridSyncUs, isP2p, issueInOrder, LlNic, qpOf, smClocks, type WarpSend } from './common.js';
+import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends } from './common.js';
 import {
   dispatchMessageBytes, LL_BUF, LL_HEADER_BYTES, LL_LOCAL, LL_SCALE_GROUP, llPacked, llTopk, llX, lowLatencySizes, packedOffsets,
   PHASE_RECV, PHASE_SEND, setOffsets, type LlArgs,
@@ -107,6 +107,7 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
   const hw = ctx.hardware;
   const castWarps = G * W - 1;
   const rowBytes = 2 * a.hidden;
+  const sends = takeSmSends();
   if (s === 0) {
     // DeepEP's first SM zeroes the next buffer set's signals (its last warp), before any count goes out.
     yield ctx.sleep(clock.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
@@ -118,7 +119,7 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
     yield ctx.sleep(clock.copyRows(ctx, 'LL cast', rowBytes, msg, rowBytes / castWarps, 'hbm', castWarps));
     const src = st.off.send + t * msg;
     if (x) castToken(a, x, t, buf.u8, src);
-    const sends: WarpSend[] = [];
+    sends.begin(x ? buf : null, local);
     for (let k = 0; k < a.topk; k++) {
       const e = st.topk[t * a.topk + k]!;
       if (e < 0) continue;
@@ -128,28 +129,17 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
       const p2p = isP2p(ctx, dst);
       // Warp k claims the slot (an atomic add in local memory), then copies the message as NVLink
       // stores (its own HBM for itself) and releases the expert's finish counter, or posts one RDMA
-      // work request.
+      // work request; either way the send counts towards the expert's count.
       const doneUs = hw.hbmLatencyUs + (p2p ? clock.copyRows(ctx, 'LL send', msg, msg, msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1, hw.nvlinkMessageUs) : hw.ibMessageUs);
       const dstOff = st.off.recv + ((le * R + ctx.rank) * a.maxTokens + slot) * msg;
-      const peer = ctx.peerRegion(dst, LL_BUF);
-      const total = st.perExpert[e]!;
-      sends.push({
-        doneUs,
-        issue: p2p
-          ? () => {
-              if (x) ctx.put(peer, dstOff, buf, src, msg);
-              else ctx.send(dst, msg);
-              ctx.addLocal(local, e, 1);
-            }
-          : () => {
-              const qp = qpOf(le);
-              st.nic.write(ctx, e, total, qp, dst, (ack) => (x ? ctx.put(peer, dstOff, buf, src, msg, { qp, ack }) : ctx.send(dst, msg, { qp, ack })));
-              ctx.addLocal(local, e, 1);
-            },
-      });
+      sends.add(doneUs, dst, ctx.peerRegion(dst, LL_BUF), dstOff, src, msg, p2p ? -1 : qpOf(le), e, st.perExpert[e]!, e);
     }
-    yield* issueInOrder(ctx, sends);
+    if (sends.n > 0) {
+      sends.startIssue(ctx);
+      for (let w = sends.next(ctx, st.nic); w !== null; w = sends.next(ctx, st.nic)) yield w;
+    }
   }
+  giveSmSends(sends);
   // Each warp group sends the count of the global expert it owns.
   const counts = [];
   for (let g = 0; g < G; g++) {
