@@ -21,9 +21,10 @@
 import { defineOp } from '../../actors/op-registry.js';
 import { bf16FromF32Bits } from '../../kernels/bf16.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
+import type { Region } from '../../transport/memory.js';
 import type { SmClock } from '../sm-clock.js';
-import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends } from './common.js';
+import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends, type SmSends } from './common.js';
 import {
   combineMessageBytes, LL_BUF, LL_LOCAL, llCombineSrc, llCombineX, llOut, llTopk, llWeights, lowLatencySizes, PHASE_RECV, PHASE_SEND,
   setOffsets, type LlArgs,
@@ -37,53 +38,97 @@ interface State {
   clocks: SmClock[];
   /** The NIC's streams: each warp group's rows back to one rank. */
   nic: LlNic;
+  /** Real data: the rows to send back (`x`) and each row's source token; null in sizes-only mode. */
+  x: Region | null;
+  srcTok: Int32Array | null;
   /** When the send phase ended, from the operation's start (ctx.opTimeUs). */
   sendEndUs: number;
 }
 
-/** The warp group of (local expert le, destination rank dst): rows back, then the flag. */
-function* sendGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody {
-  const R = ctx.numRanks;
-  const H = a.hidden;
-  const W = a.launch.warpsPerGroup;
-  const dst = (i / st.epr) | 0;
-  const le = i - dst * st.epr;
-  const ge = ctx.rank * st.epr + le;
-  const n = a.recvCount[ctx.rank]![le * R + dst]!;
-  const begin = a.recvBegin[ctx.rank]![le * R + dst]!;
-  const clock = st.clocks[(i / a.launch.numWarpGroups) | 0]!;
-  const p2p = isP2p(ctx, dst);
-  const bytes = combineMessageBytes(H);
-  const qp = qpOf(le);
-  const hw = ctx.hardware;
-  const x = a.sizesOnly ? null : ctx.region(llCombineX(a.set));
-  const srcTok = a.sizesOnly ? null : new Int32Array(ctx.region(llCombineSrc(a.set)).buffer);
-  const peer = ctx.peerRegion(dst, LL_BUF);
-  // The group's warps take one row each per round.
-  const sends = takeSmSends();
-  for (let r0 = 0; r0 < n; r0 += W) {
-    sends.begin(x && srcTok ? x : null, null);
-    for (let j = r0; j < Math.min(n, r0 + W); j++) {
+/**
+ * The warp group of (local expert le, destination rank dst): rows back, then the flag. A state
+ * record (its steps in DeepEP's order, each wait yielded where a generator would), since it yields
+ * once per warp round and per send whose warp is not done yet.
+ */
+class SendGroup implements RoleStep {
+  /** 0: start; 1: issuing a round; 2: the clean seen; 3: the flag's posting cost paid. */
+  private pc = 0;
+  private readonly dst: number;
+  private readonly ge: number;
+  private readonly n: number;
+  private readonly begin: number;
+  private readonly clock: SmClock;
+  private readonly p2p: boolean;
+  private readonly bytes: number;
+  private readonly qp: number;
+  private readonly peer: Region;
+  /** The first row of the current round. */
+  private r0 = 0;
+  private sends: SmSends | null = null;
+
+  constructor(private readonly ctx: RankContext, private readonly a: LlArgs, private readonly st: State, private readonly i: number) {
+    const R = ctx.numRanks;
+    this.dst = (i / st.epr) | 0;
+    const le = i - this.dst * st.epr;
+    this.ge = ctx.rank * st.epr + le;
+    this.n = a.recvCount[ctx.rank]![le * R + this.dst]!;
+    this.begin = le * R * a.maxTokens + a.recvBegin[ctx.rank]![le * R + this.dst]!;
+    this.clock = st.clocks[(i / a.launch.numWarpGroups) | 0]!;
+    this.p2p = isP2p(ctx, this.dst);
+    this.bytes = combineMessageBytes(a.hidden);
+    this.qp = qpOf(le);
+    this.peer = ctx.peerRegion(this.dst, LL_BUF);
+  }
+
+  step(): Wait | null {
+    const { ctx, st } = this;
+    switch (this.pc) {
+      case 0:
+        this.sends = takeSmSends();
+        if (this.n > 0) {
+          this.round();
+          this.pc = 1;
+        }
+      // falls through
+      case 1:
+        while (this.r0 < this.n) {
+          const w = this.sends!.next(ctx, st.nic);
+          if (w !== null) return w;
+          this.r0 += this.a.launch.warpsPerGroup;
+          if (this.r0 < this.n) this.round();
+        }
+        giveSmSends(this.sends!);
+        this.sends = null;
+        this.pc = 2;
+        return ctx.untilAtLeast(ctx.region(LL_LOCAL), this.a.numExperts, 1);
+      case 2:
+        this.pc = 3;
+        // A release store (sys scope), behind the rows on the NVLink stream; or a posted atomic.
+        return ctx.sleep(this.p2p ? ctx.hardware.nvlinkMessageUs : ctx.hardware.ibMessageUs);
+      default:
+        if (this.p2p) ctx.atomicAdd(this.peer, st.off.signal + this.ge * 4, 1);
+        else st.nic.atomicAfter(ctx, this.i, this.n, this.peer, st.off.signal + this.ge * 4, 1, this.qp);
+        return null;
+    }
+  }
+
+  /** The group's warps take one row each per round, from row r0: their copies, then the issue in order. */
+  private round(): void {
+    const { ctx, st, bytes, dst, clock } = this;
+    const sends = this.sends!;
+    const srcTok = st.srcTok;
+    sends.begin(srcTok ? st.x : null, null);
+    const end = Math.min(this.n, this.r0 + this.a.launch.warpsPerGroup);
+    for (let j = this.r0; j < end; j++) {
       // NVLink stores straight to the peer; or a copy into the send buffer and a work request.
-      const doneUs = p2p
+      const doneUs = this.p2p
         ? clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
-        : clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, 'hbm', 1, hw.ibMessageUs);
-      const row = le * R * a.maxTokens + begin + j;
-      const dstOff = srcTok ? st.off.recv + (ge * a.maxTokens + srcTok[row]!) * st.slot : 0;
-      sends.add(doneUs, dst, peer, dstOff, row * bytes, bytes, p2p ? -1 : qp, i, n, -1);
+        : clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, 'hbm', 1, ctx.hardware.ibMessageUs);
+      const row = this.begin + j;
+      const dstOff = srcTok ? st.off.recv + (this.ge * this.a.maxTokens + srcTok[row]!) * st.slot : 0;
+      sends.add(doneUs, dst, this.peer, dstOff, row * bytes, bytes, this.p2p ? -1 : this.qp, this.i, this.n, -1);
     }
     sends.startIssue(ctx);
-    for (let w = sends.next(ctx, st.nic); w !== null; w = sends.next(ctx, st.nic)) yield w;
-  }
-  giveSmSends(sends);
-  yield ctx.untilAtLeast(ctx.region(LL_LOCAL), a.numExperts, 1);
-  if (p2p) {
-    // A release store (sys scope), behind the rows on the NVLink stream.
-    yield ctx.sleep(hw.nvlinkMessageUs);
-    ctx.atomicAdd(peer, st.off.signal + ge * 4, 1);
-  } else {
-    yield ctx.sleep(hw.ibMessageUs);
-    st.nic.atomicAfter(ctx, i, n, peer, st.off.signal + ge * 4, 1, qp);
   }
 }
 
@@ -97,7 +142,7 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
   const groups = [];
   for (let g = 0; g < G; g++) {
     const i = s * G + g;
-    if (i < a.numExperts) groups.push(ctx.spawn(`LL.combine.send[${i}]`, sendGroup(ctx, a, st, i)));
+    if (i < a.numExperts) groups.push(ctx.spawn(`LL.combine.send[${i}]`, new SendGroup(ctx, a, st, i)));
   }
   yield ctx.join(groups);
 }
@@ -155,6 +200,7 @@ defineOp<LlArgs>({
     const st: State = {
       T: a.numTokens[ctx.rank]!, epr: a.numExperts / ctx.numRanks, slot: sizes.combineSlot, off: setOffsets(sizes, a.set),
       clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1,
+      x: a.sizesOnly ? null : ctx.region(llCombineX(a.set)), srcTok: a.sizesOnly ? null : new Int32Array(ctx.region(llCombineSrc(a.set)).buffer),
     };
     ctx.state['ll'] = st;
   },

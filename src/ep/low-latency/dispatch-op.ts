@@ -34,9 +34,10 @@ import { fail } from '../../errors.js';
 import { fromBF16Array } from '../../kernels/bf16.js';
 import { quantizePerTile } from '../../kernels/quantize.js';
 import type { RankContext } from '../../sim/rank-context.js';
-import type { TaskBody } from '../../sim/task.js';
+import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
+import type { Region } from '../../transport/memory.js';
 import type { SmClock } from '../sm-clock.js';
-import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends } from './common.js';
+import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends, type SmSends } from './common.js';
 import {
   dispatchMessageBytes, LL_BUF, LL_HEADER_BYTES, LL_LOCAL, LL_SCALE_GROUP, llPacked, llTopk, llX, lowLatencySizes, packedOffsets,
   PHASE_RECV, PHASE_SEND, setOffsets, type LlArgs,
@@ -55,6 +56,8 @@ interface State {
   clocks: SmClock[];
   /** The NIC's streams: this rank's writes to each global expert. */
   nic: LlNic;
+  /** Real data: the BF16 tokens to cast; null in sizes-only mode. */
+  x: Uint16Array | null;
   /** When the send phase ended, from the operation's start (ctx.opTimeUs). */
   sendEndUs: number;
 }
@@ -96,30 +99,98 @@ function* countSender(ctx: RankContext, a: LlArgs, st: State, e: number): TaskBo
   }
 }
 
-function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
-  const R = ctx.numRanks;
-  const { numSms: S, numWarpGroups: G, warpsPerGroup: W } = a.launch;
-  const clock = st.clocks[s]!;
-  const local = ctx.region(LL_LOCAL);
-  const buf = ctx.region(LL_BUF);
-  const x = a.sizesOnly ? null : new Uint16Array(ctx.region(llX(a.set)).buffer, 0, st.T * a.hidden);
-  const msg = st.msg;
-  const hw = ctx.hardware;
-  const castWarps = G * W - 1;
-  const rowBytes = 2 * a.hidden;
-  const sends = takeSmSends();
-  if (s === 0) {
-    // DeepEP's first SM zeroes the next buffer set's signals (its last warp), before any count goes out.
-    yield ctx.sleep(clock.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
-    ctx.store(local, a.numExperts, 1);
+/**
+ * SM s of the send phase: its tokens' casts and top-k sends, then its warp groups' counts. A state
+ * record (its steps in DeepEP's order, each wait yielded where a generator would), since it yields
+ * per token and per send whose warp is not done yet.
+ */
+class SendSm implements RoleStep {
+  /** 0: start; 1: the clean done; 2: a token cast; 3: issuing its sends; 4: the counts sent. */
+  private pc = 0;
+  private readonly clock: SmClock;
+  private readonly local: Region;
+  private readonly buf: Region;
+  /** The SM's current token. */
+  private t: number;
+  private sends: SmSends | null = null;
+
+  constructor(private readonly ctx: RankContext, private readonly a: LlArgs, private readonly st: State, private readonly s: number) {
+    this.clock = st.clocks[s]!;
+    this.local = ctx.region(LL_LOCAL);
+    this.buf = ctx.region(LL_BUF);
+    this.t = s;
   }
-  for (let t = s; t < st.T; t += S) {
-    // The cast: every warp of the SM but the last reads its share of the BF16 row (a 16 B load per
-    // lane), computes the per-128 amax and scale, and writes the message into the send buffer.
-    yield ctx.sleep(clock.copyRows(ctx, 'LL cast', rowBytes, msg, rowBytes / castWarps, 'hbm', castWarps));
+
+  step(): Wait | null {
+    const { ctx, a, st } = this;
+    switch (this.pc) {
+      case 0:
+        this.sends = takeSmSends();
+        if (this.s === 0) {
+          // DeepEP's first SM zeroes the next buffer set's signals (its last warp), before any count goes out.
+          this.pc = 1;
+          return ctx.sleep(this.clock.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
+        }
+        return this.cast();
+      case 1:
+        ctx.store(this.local, a.numExperts, 1);
+        return this.cast();
+      case 2:
+        this.post();
+        this.pc = 3;
+      // falls through
+      case 3: {
+        const w = this.sends!.next(ctx, st.nic);
+        if (w !== null) return w;
+        this.t += a.launch.numSms;
+        return this.cast();
+      }
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * The cast of the SM's next token: every warp of the SM but the last reads its share of the BF16
+   * row (a 16 B load per lane), computes the per-128 amax and scale, and writes the message into
+   * the send buffer. After the last token, each warp group sends the count of the global expert it owns.
+   */
+  private cast(): Wait {
+    const { ctx, a, st } = this;
+    if (this.t < st.T) {
+      const { numWarpGroups: G, warpsPerGroup: W } = a.launch;
+      const castWarps = G * W - 1;
+      const rowBytes = 2 * a.hidden;
+      this.pc = 2;
+      return ctx.sleep(this.clock.copyRows(ctx, 'LL cast', rowBytes, st.msg, rowBytes / castWarps, 'hbm', castWarps));
+    }
+    giveSmSends(this.sends!);
+    this.sends = null;
+    const G = a.launch.numWarpGroups;
+    const counts = [];
+    for (let g = 0; g < G; g++) {
+      const e = this.s * G + g;
+      if (e < a.numExperts) counts.push(ctx.spawn(`LL.dispatch.count[${e}]`, countSender(ctx, a, st, e)));
+    }
+    this.pc = 4;
+    return ctx.join(counts);
+  }
+
+  /**
+   * The token's message into the send buffer, then its top-k sends: warp k claims the slot (an
+   * atomic add in local memory), then copies the message as NVLink stores (its own HBM for itself)
+   * and releases the expert's finish counter, or posts one RDMA work request; either way the send
+   * counts towards the expert's count.
+   */
+  private post(): void {
+    const { ctx, a, st, t, clock } = this;
+    const R = ctx.numRanks;
+    const msg = st.msg;
+    const hw = ctx.hardware;
     const src = st.off.send + t * msg;
-    if (x) castToken(a, x, t, buf.u8, src);
-    sends.begin(x ? buf : null, local);
+    if (st.x) castToken(a, st.x, t, this.buf.u8, src);
+    const sends = this.sends!;
+    sends.begin(st.x ? this.buf : null, this.local);
     for (let k = 0; k < a.topk; k++) {
       const e = st.topk[t * a.topk + k]!;
       if (e < 0) continue;
@@ -127,26 +198,12 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
       const le = e - dst * st.epr;
       const slot = st.slots[t * a.topk + k]!;
       const p2p = isP2p(ctx, dst);
-      // Warp k claims the slot (an atomic add in local memory), then copies the message as NVLink
-      // stores (its own HBM for itself) and releases the expert's finish counter, or posts one RDMA
-      // work request; either way the send counts towards the expert's count.
       const doneUs = hw.hbmLatencyUs + (p2p ? clock.copyRows(ctx, 'LL send', msg, msg, msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1, hw.nvlinkMessageUs) : hw.ibMessageUs);
       const dstOff = st.off.recv + ((le * R + ctx.rank) * a.maxTokens + slot) * msg;
       sends.add(doneUs, dst, ctx.peerRegion(dst, LL_BUF), dstOff, src, msg, p2p ? -1 : qpOf(le), e, st.perExpert[e]!, e);
     }
-    if (sends.n > 0) {
-      sends.startIssue(ctx);
-      for (let w = sends.next(ctx, st.nic); w !== null; w = sends.next(ctx, st.nic)) yield w;
-    }
+    sends.startIssue(ctx);
   }
-  giveSmSends(sends);
-  // Each warp group sends the count of the global expert it owns.
-  const counts = [];
-  for (let g = 0; g < G; g++) {
-    const e = s * G + g;
-    if (e < a.numExperts) counts.push(ctx.spawn(`LL.dispatch.count[${e}]`, countSender(ctx, a, st, e)));
-  }
-  yield ctx.join(counts);
 }
 
 /** The warp group of (local expert le, source rank src): wait for the count, pack the rows. */
@@ -201,6 +258,7 @@ defineOp<LlArgs>({
     const st: State = {
       T, epr, msg: dispatchMessageBytes(a.hidden, a.dtype), off: setOffsets(sizes, a.set), slots, topk, perExpert,
       clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1,
+      x: a.sizesOnly ? null : new Uint16Array(ctx.region(llX(a.set)).buffer, 0, T * a.hidden),
     };
     ctx.state['ll'] = st;
   },
@@ -209,7 +267,7 @@ defineOp<LlArgs>({
     const st = ctx.state['ll'] as State;
     if (a.phases & PHASE_SEND) {
       const tasks = [];
-      for (let s = 0; s < a.launch.numSms; s++) tasks.push(ctx.spawn(`LL.dispatch.send[${s}]`, sendSm(ctx, a, st, s)));
+      for (let s = 0; s < a.launch.numSms; s++) tasks.push(ctx.spawn(`LL.dispatch.send[${s}]`, new SendSm(ctx, a, st, s)));
       yield ctx.join(tasks);
       st.sendEndUs = ctx.opTimeUs;
       if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
