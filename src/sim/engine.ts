@@ -75,6 +75,11 @@ class FlowBatch {
    * port (dst * 2 + path index) when sent by this engine, -1 when from another worker.
    */
   ekey = new Float64Array(8);
+  /**
+   * News: the key the sender sent the item under (rank * 2^32 + seq). The items due at one instant
+   * are applied in this order, wherever their senders are hosted (see Engine.inKeyOrder).
+   */
+  order = new Float64Array(8);
 
   /**
    * Append an item of transfer or rank `job` and kind `kind`; returns its index, whose `rate`,
@@ -88,6 +93,7 @@ class FlowBatch {
       const r = new Float64Array(c); r.set(this.rate); this.rate = r;
       const y = new Float64Array(c); y.set(this.key); this.key = y;
       const e = new Float64Array(c); e.set(this.ekey); this.ekey = e;
+      const o = new Float64Array(c); o.set(this.order); this.order = o;
     }
     const i = this.n++;
     this.job[i] = job;
@@ -738,6 +744,7 @@ export class Engine implements SendHost, RecvHost {
         local.rate[k] = rates[i]!;
         local.key[k] = src * QP_SLOTS + T.qp[x]!;
         local.ekey[k] = dst * 2 + (port.index === PORT_NVL_OUT ? 0 : 1);
+        local.order[k] = src * SEQ_SPAN + seq;
         continue;
       }
       const box = this.outbox[this.shape.workerOfRank[dst]!]!;
@@ -758,7 +765,9 @@ export class Engine implements SendHost, RecvHost {
   /** Apply a batch of news in order (each receiver port settles at the end of the instant). */
   private applyNews(b: FlowBatch): void {
     const T = this.xf;
-    for (let i = 0; i < b.n; i++) {
+    const perm = this.inKeyOrder(b.order, b.n);
+    for (let k = 0; k < b.n; k++) {
+      const i = perm === null ? k : perm[k]!;
       const x = b.job[i]!;
       const kind = b.kind[i]!;
       // News from this engine's senders name their receiver port (dst * 2 + path index) in `ekey`;
@@ -805,8 +814,47 @@ export class Engine implements SendHost, RecvHost {
   }
 
   private applyCredits(b: FlowBatch): void {
-    for (let i = 0; i < b.n; i++) this.sendPorts[b.job[i]!]![b.kind[i]!]!.credit(b.key[i]!, b.rate, i, b.ekey[i]!);
+    const perm = this.inKeyOrder(b.ekey, b.n);
+    for (let k = 0; k < b.n; k++) {
+      const i = perm === null ? k : perm[k]!;
+      this.sendPorts[b.job[i]!]![b.kind[i]!]!.credit(b.key[i]!, b.rate, i, b.ekey[i]!);
+    }
     this.batchPool.push(b);
+  }
+
+  /** Scratch of {@link inKeyOrder}, reused. */
+  private permBuf = new Int32Array(64);
+
+  /**
+   * The order in which to apply a batch of news or credits due at one instant: by the key each item
+   * was sent under. Items from this engine's senders join the batch as they are sent, items from
+   * other workers when their packets are drained, so the batch's own order depends on how ranks are
+   * spread over workers (a receiver port then activated its streams, and summed their rates, in a
+   * different order with 1 and 2 workers). Null when the batch is already in key order (the common
+   * case); else a reused permutation. Keys are unique (one seq per item of a rank).
+   */
+  private inKeyOrder(keys: Float64Array, n: number): Int32Array | null {
+    let sorted = true;
+    for (let i = 1; i < n; i++) {
+      if (keys[i - 1]! > keys[i]!) {
+        sorted = false;
+        break;
+      }
+    }
+    if (sorted) return null;
+    if (this.permBuf.length < n) this.permBuf = new Int32Array(Math.max(n, 2 * this.permBuf.length));
+    const perm = this.permBuf;
+    // Insertion sort: batches are short and nearly in order.
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      let j = i;
+      while (j > 0 && keys[perm[j - 1]!]! > key) {
+        perm[j] = perm[j - 1]!;
+        j--;
+      }
+      perm[j] = i;
+    }
+    return perm;
   }
 
   served(_port: RecvPort, x: number): void {
@@ -946,6 +994,7 @@ export class Engine implements SendHost, RecvHost {
           nb.rate[k] = rate[i]!;
           nb.key[k] = src[i]! * QP_SLOTS + qp[i]!;
           nb.ekey[k] = -1;
+          nb.order[k] = keyRank[i]! * SEQ_SPAN + keySeq[i]!;
           break;
         }
         case PKT_CREDIT:
