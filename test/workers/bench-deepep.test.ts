@@ -37,7 +37,7 @@ describe('the same timeline whatever the number of workers', () => {
   // 32 ranks on four nodes: a receiver port gets news at one instant from senders on its own worker
   // and from the other one; applied in the order the batch happened to fill (local news as sent,
   // remote ones when their packets were drained), one and two workers gave different timelines
-  // (digests 1bb2df7b... and f5fb4c03..., same kernel times) before news were applied by send key.
+  // (digests 5ad79db6... and 6d1b0427..., same kernel times) before news were applied by send key.
   it('32 ranks x 128 tokens: 1 and 2 workers give one digest and the same kernel times', { timeout: 120_000 }, async () => {
     const one = await runDeepepBenchmark({ ranks: 32, tokens: 128, workers: 1 });
     const two = await runDeepepBenchmark({ ranks: 32, tokens: 128, workers: 2 });
