@@ -177,9 +177,9 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   protected act = new Int32Array(8);
   protected nAct = 0;
   /** The water-filling's demands by active position (reused). */
-  private wantBuf = new Float64Array(8);
+  protected wantBuf = new Float64Array(8);
   /** Per slot: its last demand, and whether it is in `ord`; the slots by their last demand (`ord[0..nOrd)`). */
-  private want = new Float64Array(0);
+  protected want = new Float64Array(0);
   private inOrd = new Uint8Array(0);
   private ord = new Int32Array(0);
   private nOrd = 0;
@@ -475,10 +475,11 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
 }
 
 export class SendPort extends PortStats<SendHost> {
-  /** News of the settle in progress, for the host: job, NEWS_* kind and rate per item (reused). */
+  /** News of the settle in progress, for the host: job, NEWS_* kind, rate and stream key per item (reused). */
   private nJob = new Int32Array(16);
   private nKind = new Uint8Array(16);
   private nRate = new Float64Array(16);
+  private nKey = new Int32Array(16);
   private nNews = 0;
   /** Record rate segments through the host. */
   recording = false;
@@ -491,8 +492,21 @@ export class SendPort extends PortStats<SendHost> {
   /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
   private actT = new Float64Array(0);
   private actKey = new Float64Array(0);
+  /** Per slot: its max-min rate from the last allocation (before the hold). */
+  private fair = new Float64Array(0);
   /** Per entry: bytes sent so far. */
   private eSent = new Float64Array(0);
+  /**
+   * The sum of the active streams' rates, in their order, as the last settle left them: what every
+   * advance until the next settle moves the port at (any change to the streams or their rates
+   * marks the port for a settle at the same instant, so no clock step passes in between).
+   */
+  private load = 0;
+  /**
+   * The last allocation water-filled the active streams as they are now (none joined or left
+   * since): with the same demands (`want` per slot), it would give the same rates (`fair`).
+   */
+  private filled = false;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
@@ -504,6 +518,8 @@ export class SendPort extends PortStats<SendHost> {
   get newsJob(): Int32Array { return this.nJob; }
   get newsKind(): Uint8Array { return this.nKind; }
   get newsRate(): Float64Array { return this.nRate; }
+  /** Per news item: its stream's key (destination rank * QP_SLOTS + qp). */
+  get newsKey(): Int32Array { return this.nKey; }
 
   protected override grow(cap: number): void {
     super.grow(cap);
@@ -513,6 +529,7 @@ export class SendPort extends PortStats<SendHost> {
     this.since = grown(this.since, cap);
     this.actT = grown(this.actT, cap);
     this.actKey = grown(this.actKey, cap);
+    this.fair = grown(this.fair, cap);
   }
 
   protected override growEntries(cap: number): void {
@@ -529,17 +546,19 @@ export class SendPort extends PortStats<SendHost> {
     this.actKey[s] = 0;
   }
 
-  private item(job: number, kind: number, rate: number): void {
+  private item(job: number, kind: number, rate: number, key: number): void {
     // Written here, not through a shared list's push: a rate passed to a call not inlined is boxed.
     const n = this.nNews;
     if (n === this.nJob.length) {
       this.nJob = grown(this.nJob, 2 * n);
       this.nKind = grown(this.nKind, 2 * n);
       this.nRate = grown(this.nRate, 2 * n);
+      this.nKey = grown(this.nKey, 2 * n);
     }
     this.nJob[n] = job;
     this.nKind[n] = kind;
     this.nRate[n] = rate;
+    this.nKey[n] = key;
     this.nNews = n + 1;
   }
 
@@ -602,68 +621,105 @@ export class SendPort extends PortStats<SendHost> {
     this.since[s] = time;
     this.eSent[this.first[s]!] = 0;
     this.activate(s);
+    this.filled = false;
   }
 
   protected advanceBy(): void {
     const time = this.stepTo;
     const dt = time - this.lastT;
     if (dt <= 0) return;
-    let total = 0;
     const { act, rate, first, eSent: sent } = this;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
       const h = first[s]!;
-      const r = rate[s]!;
-      sent[h] = sent[h]! + r * dt;
-      total += r;
+      sent[h] = sent[h]! + rate[s]! * dt;
     }
-    this.account(time, dt, total);
+    this.account(time, dt, this.load);
   }
 
-  /** A sender stream may keep its announced rate (see hold). */
-  private keeps(s: number): boolean {
-    const told = this.told[s]!;
-    return told >= 0 && Math.abs(this.rate[s]! - told) <= SEND_RESOLUTION * told && told <= Math.min(this.credit_[s]!, this.limit[s]!);
-  }
-
-  /** Finish what is done, start what follows, reallocate, tell the receivers, re-arm. */
+  /**
+   * Finish what is done, start what follows, reallocate, tell the receivers, re-arm.
+   *
+   * One pass moves each stream's head on to the clock (as {@link advance} would: through a quiet
+   * timer first, the same two steps) and finishes what it sent; then the allocation, whose demand
+   * pass also finds whether any stream is capped and whether the demands are the last
+   * water-filling's; one pass decides which rates are held; one pass tells the news and finds the
+   * next timer. Every value goes through the same floating-point operations, in the same order, as
+   * a pass per step would.
+   */
   settle(): void {
     const time = this.host.now;
     this.dirty = false;
-    this.advance();
-    const { act, first, told, since, eSent: sent, eBytes: bytes, eJob } = this;
+    // The clock's steps (see PortStats.advance): through a passed quiet timer, then to now.
+    let dtA = 0;
+    let dtB = 0;
+    if (this.quietAt < Infinity) {
+      const at = this.quietAt;
+      if (at < time) {
+        const dt = at - this.lastT;
+        if (dt > 0) {
+          dtA = dt;
+          this.account(at, dt, this.load);
+        }
+      } else this.timerAt = at;
+      this.quietAt = Infinity;
+    }
+    {
+      const dt = time - this.lastT;
+      if (dt > 0) {
+        dtB = dt;
+        this.account(time, dt, this.load);
+      }
+    }
+    const step = dtA > 0 || dtB > 0;
+    const { act, first, told, since, eSent: sent, eBytes: bytes, eJob, rate, key } = this;
+    // `fresh`: the stream at position i has not been stepped yet (a stream leaving moves the last,
+    // not yet visited, into its place; a new head starts at 0 after the step).
+    let fresh = true;
     for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
       const h = first[s]!;
+      if (fresh && step) {
+        const r = rate[s]!;
+        let v = sent[h]!;
+        if (dtA > 0) v = v + r * dtA;
+        if (dtB > 0) v = v + r * dtB;
+        sent[h] = v;
+      }
       if (bytes[h]! - sent[h]! > eps(bytes[h]!)) {
         i++;
+        fresh = true;
         continue;
       }
       const job = eJob[h]!;
-      if (told[s]! < 0) this.item(job, NEWS_START, 0);
-      else if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, since[s]!, time, told[s]!);
-      this.item(job, NEWS_DONE, 0);
+      if (told[s]! < 0) this.item(job, NEWS_START, 0, key[s]!);
+      else if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
+      this.item(job, NEWS_DONE, 0, key[s]!);
       this.shift(s);
       this.release(h);
       if (this.size[s]! > 0) {
         told[s] = -1;
         since[s] = time;
         sent[first[s]!] = 0;
+        fresh = false;
         continue; // the new head may be empty too
       }
       this.credit_[s] = Infinity; // a stream that went idle starts afresh at its sender share
       this.deactivate(i);
+      this.filled = false;
+      fresh = true;
     }
-    this.allocate();
-    this.hold();
+    const fill = this.allocate();
+    const hold = this.hold(fill);
     // Tell the receivers the rates that changed; the load and the next transfer to end.
-    const rate = this.rate;
     const n = this.nAct;
+    const keep = this.keepBuf;
     let total = 0;
     let next = Infinity;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      const r = rate[s]!;
+      let r = rate[s]!;
+      if (hold && keep[i]) rate[s] = r = told[s]!;
       const h = first[s]!;
       total += r;
       if (r > 0) {
@@ -672,14 +728,15 @@ export class SendPort extends PortStats<SendHost> {
       }
       if (r === told[s]) continue;
       const job = eJob[h]!;
-      if (told[s]! < 0) this.item(job, NEWS_START, r);
+      if (told[s]! < 0) this.item(job, NEWS_START, r, key[s]!);
       else {
-        if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, since[s]!, time, told[s]!);
-        this.item(job, NEWS_RATE, r);
+        if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
+        this.item(job, NEWS_RATE, r, key[s]!);
       }
       told[s] = r;
       since[s] = time;
     }
+    this.load = total;
     const count = this.nNews;
     if (count > 0) {
       this.host.news(this, count);
@@ -727,49 +784,76 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /**
-   * Keep the rate announced for every stream whose new max-min rate is within the send resolution of
-   * it and under its cap, when the rates kept and the new ones still fit in the port's capacity
-   * (else every stream takes its new rate). A kept rate is at most the resolution below the
-   * stream's share, or above it with the capacity and the cap respected.
+   * Which streams keep the rate they announced: those whose new max-min rate is within the send
+   * resolution of it and whose cap it is under, when the rates kept and the new ones still fit in
+   * the port's capacity (else every stream takes its new rate). A kept rate is at most the
+   * resolution below the stream's share, or above it with the capacity and the cap respected.
+   * Sets `keepBuf` by active position and returns whether the kept streams hold (the settle's news
+   * pass applies it). `rate` is each stream's new max-min rate, `fill` whether the allocation
+   * took the last water-filling's rates (`fair`) instead; the rates are remembered in `fair`.
    */
-  private hold(): void {
-    const { act, rate, told } = this;
+  private hold(fill: number): boolean {
+    const { act, rate, told, fair } = this;
     const n = this.nAct;
     if (this.keepBuf.length < n) this.keepBuf = new Uint8Array(Math.max(n, 2 * this.keepBuf.length));
     const keep = this.keepBuf;
+    const cap = this.wantBuf;
     let sum = 0;
     let any = false;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      const k = this.keeps(s);
+      let r: number;
+      if (fill === FILL_SAME) rate[s] = r = fair[s]!;
+      else fair[s] = r = rate[s]!;
+      const t = told[s]!;
+      // (The cap, min(credit, limit), is the stream's demand in the allocation just made.)
+      const k = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= cap[i]!;
       keep[i] = k ? 1 : 0;
       if (k) any = true;
-      sum += k ? told[s]! : rate[s]!;
+      sum += k ? t : r;
     }
-    if (!any || sum > this.bytesPerUs) return;
-    for (let i = 0; i < n; i++) if (keep[i]) rate[act[i]!] = told[act[i]!]!;
+    return any && !(sum > this.bytesPerUs);
   }
 
   /** Which active streams keep their rate, in the hold in progress (reused). */
   private keepBuf = new Uint8Array(8);
 
-  /** Water-filling: capacity shared equally, streams capped below their share keep their cap. */
-  private allocate(): void {
-    const { act, rate, credit_: credit, limit } = this;
+  /**
+   * Water-filling: capacity shared equally, streams capped below their share keep their cap. Fills
+   * the demands (each stream's cap) by active position; returns FILL_SAME when they are the last
+   * water-filling's over the same streams (its rates, kept in `fair`, are the answer: the
+   * water-filling is a function of the demands by position), else sets `rate`.
+   */
+  private allocate(): number {
+    const { act, rate, credit_: credit, limit, want } = this;
     const n = this.nAct;
-    if (n === 0) return;
+    if (n === 0) return FILL_NEW;
+    const d = this.wants(n);
     let capped = false;
-    for (let i = 0; i < n; i++) if (Math.min(credit[act[i]!]!, limit[act[i]!]!) < Infinity) capped = true;
+    let same = this.filled;
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
+      const di = Math.min(credit[s]!, limit[s]!);
+      d[i] = di;
+      if (di < Infinity) capped = true;
+      if (di !== want[s]) same = false;
+    }
     if (!capped) {
       const r = this.bytesPerUs / n;
       for (let i = 0; i < n; i++) rate[act[i]!] = r;
-      return;
+      this.filled = false;
+      return FILL_NEW;
     }
-    const d = this.wants(n);
-    for (let i = 0; i < n; i++) d[i] = Math.min(credit[act[i]!]!, limit[act[i]!]!);
+    if (same) return FILL_SAME;
     this.waterFill();
+    this.filled = true;
+    return FILL_NEW;
   }
 }
+
+/** SendPort.allocate's answer: rates computed now, or the last water-filling's. */
+const FILL_NEW = 0;
+const FILL_SAME = 1;
 
 export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
