@@ -80,12 +80,42 @@ class FlowBatch {
    * are applied in this order, wherever their senders are hosted (see Engine.inKeyOrder).
    */
   order = new Float64Array(8);
+  /**
+   * Every item was added by {@link addSent} with its send key, in ascending order: the batch is
+   * known to be in key order (see Engine.inKeyOrder) without reading its keys again. An item added
+   * by {@link add} makes the order unknown.
+   */
+  ordered = true;
+  /** The send key of the last item {@link addSent} added. */
+  private lastKey = -Infinity;
+
+  /** Empty, for reuse. */
+  clear(): void {
+    this.n = 0;
+    this.ordered = true;
+    this.lastKey = -Infinity;
+  }
 
   /**
    * Append an item of transfer or rank `job` and kind `kind`; returns its index, whose `rate`,
    * `key` and `ekey` the caller writes (floats passed to a call that is not inlined are boxed).
    */
   add(job: number, kind: number): number {
+    this.ordered = false;
+    return this.append(job, kind);
+  }
+
+  /**
+   * {@link add} an item sent under key `sendKey` (which the caller writes where its kind keeps it:
+   * `order` for news, `ekey` for credits), keeping track of whether the keys still ascend.
+   */
+  addSent(job: number, kind: number, sendKey: number): number {
+    if (sendKey < this.lastKey) this.ordered = false;
+    this.lastKey = sendKey;
+    return this.append(job, kind);
+  }
+
+  private append(job: number, kind: number): number {
     if (this.n === this.job.length) {
       const c = this.n * 2;
       const j = new Int32Array(c); j.set(this.job); this.job = j;
@@ -155,6 +185,11 @@ export class Engine implements SendHost, RecvHost {
   /** Per local rank: sender ports [NVLink, NIC] and receiver ports [NVLink, NIC]. */
   private readonly sendPorts: Array<SendPort[] | undefined>;
   private readonly recvPorts: Array<RecvPort[] | undefined>;
+  /** The same ports by `rank * 2 + path index` (0 NVLink, 1 IB), as news and credits name them. */
+  private readonly sendPortAt: Array<SendPort | undefined>;
+  private readonly recvPortAt: Array<RecvPort | undefined>;
+  /** Per rank: 1 when this engine hosts it. */
+  private readonly localRank: Uint8Array;
   /** Every transfer this engine holds, as records (handles are indexes with a generation). */
   readonly xf = new TransferTable();
   /** Flow batches and read requests, reused. */
@@ -214,6 +249,10 @@ export class Engine implements SendHost, RecvHost {
     this.xidNext = new Float64Array(n);
     this.sendPorts = new Array(n);
     this.recvPorts = new Array(n);
+    this.sendPortAt = new Array(2 * n);
+    this.recvPortAt = new Array(2 * n);
+    this.localRank = new Uint8Array(n);
+    for (let r = 0; r < n; r++) this.localRank[r] = shape.workerOfRank[r] === workerIndex ? 1 : 0;
     this.pairSeqOut = new Array(n);
     this.localDone = new Float64Array(n);
     this.contexts = new Array(n);
@@ -229,13 +268,17 @@ export class Engine implements SendHost, RecvHost {
         new RecvPort(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this.xf, this),
         new RecvPort(r, PORT_IB_IN, bw[PATH_IB]!, this.xf, this),
       ];
+      for (let i = 0; i < 2; i++) {
+        this.sendPortAt[2 * r + i] = this.sendPorts[r][i];
+        this.recvPortAt[2 * r + i] = this.recvPorts[r][i];
+      }
       this.pairSeqOut[r] = new Int32Array(n);
       this.contexts[r] = new RankContext(this, r);
     }
   }
 
   isLocal(rank: number): boolean {
-    return this.shape.workerOfRank[rank] === this.workerIndex;
+    return this.localRank[rank] === 1;
   }
 
   private nextSeq(rank: number): number {
@@ -699,7 +742,11 @@ export class Engine implements SendHost, RecvHost {
     }
     if (this.linkMin === t) this.linkMin = NaN;
     const m = due.minTime();
-    if (m < Infinity) this.linkAtDue();
+    // (Known queued when it is the due time reschedule last made sure of.)
+    if (m < Infinity && m !== this.linkMin) {
+      this.linkAtDue();
+      this.linkMin = m;
+    }
   }
 
   /** The batch of news or credits due at this engine at `at` (one per instant, kept in arrival order). */
@@ -726,25 +773,33 @@ export class Engine implements SendHost, RecvHost {
     const time = this.now;
     const src = port.owner;
     const T = this.xf;
-    const jobs = port.newsJob, kinds = port.newsKind, rates = port.newsRate;
+    const jobs = port.newsJob, kinds = port.newsKind, rates = port.newsRate, keys = port.newsKey;
+    // The port's stream key names the receiver and queue pair (no read of the transfer's row).
+    const pathIdx = port.index === PORT_NVL_OUT ? 0 : 1;
+    const lat = this.links.latencyUs[pathIdx === 0 ? PATH_NVLINK : PATH_IB]!;
+    const localRank = this.localRank;
+    const seqs = this.seq;
     let local: FlowBatch | null = null;
     for (let i = 0; i < count; i++) {
       const x = jobs[i]!;
       const kind = kinds[i]!;
-      const seq = this.nextSeq(src);
+      const seq = seqs[src]!;
+      seqs[src] = seq + 1;
       if (kind === NEWS_START) T.egressStartT[x] = time;
       else if (kind === NEWS_DONE) T.egressDoneT[x] = time;
-      const dst = T.dst[x]!;
-      if (this.isLocal(dst)) {
+      const key = keys[i]!;
+      const dst = (key / QP_SLOTS) | 0;
+      if (localRank[dst]) {
         if (local === null) {
-          this.at = time + this.links.latencyUs[port.index === PORT_NVL_OUT ? PATH_NVLINK : PATH_IB]!;
+          this.at = time + lat;
           local = this.dueBatch(this.newsDue);
         }
-        const k = local.add(x, kind);
+        const order = src * SEQ_SPAN + seq;
+        const k = local.addSent(x, kind, order);
         local.rate[k] = rates[i]!;
-        local.key[k] = src * QP_SLOTS + T.qp[x]!;
-        local.ekey[k] = dst * 2 + (port.index === PORT_NVL_OUT ? 0 : 1);
-        local.order[k] = src * SEQ_SPAN + seq;
+        local.key[k] = src * QP_SLOTS + (key - dst * QP_SLOTS);
+        local.ekey[k] = dst * 2 + pathIdx;
+        local.order[k] = order;
         continue;
       }
       const box = this.outbox[this.shape.workerOfRank[dst]!]!;
@@ -758,25 +813,29 @@ export class Engine implements SendHost, RecvHost {
   /** A flow batch from the pool, empty. */
   private batch(): FlowBatch {
     const b = this.batchPool.pop() ?? new FlowBatch();
-    b.n = 0;
+    b.clear();
     return b;
   }
 
   /** Apply a batch of news in order (each receiver port settles at the end of the instant). */
   private applyNews(b: FlowBatch): void {
     const T = this.xf;
-    const perm = this.inKeyOrder(b.order, b.n);
-    for (let k = 0; k < b.n; k++) {
+    const n = b.n;
+    const perm = b.ordered ? null : this.inKeyOrder(b.order, n);
+    const { job, kind: kinds, ekey, rate, key } = b;
+    const ports = this.recvPortAt;
+    const now = this.now;
+    for (let k = 0; k < n; k++) {
       const i = perm === null ? k : perm[k]!;
-      const x = b.job[i]!;
-      const kind = b.kind[i]!;
+      const x = job[i]!;
+      const kind = kinds[i]!;
       // News from this engine's senders name their receiver port (dst * 2 + path index) in `ekey`;
       // news from another worker (ekey -1) are looked up in the record, and end its inbound entry.
-      const p = b.ekey[i]!;
-      if (kind === NEWS_START) T.ingressStartT[x] = this.now;
+      const p = ekey[i]!;
+      if (kind === NEWS_START) T.ingressStartT[x] = now;
       else if (kind === NEWS_DONE && p < 0) this.inbound.delete(T.xid[x]! * 4096 + (T.src[x]! & 4095));
-      const port = p >= 0 ? this.recvPorts[p >> 1]![p & 1]! : this.recvPorts[T.dst[x]!]![T.path[x] === PATH_NVLINK ? 0 : 1]!;
-      port.news(x, kind, b.rate, i, b.key[i]!);
+      const port = ports[p >= 0 ? p : T.dst[x]! * 2 + (T.path[x] === PATH_NVLINK ? 0 : 1)]!;
+      port.news(x, kind, rate, i, key[i]!);
     }
     this.batchPool.push(b);
   }
@@ -801,10 +860,11 @@ export class Engine implements SendHost, RecvHost {
           this.at = t;
           local = this.dueBatch(this.creditsDue);
         }
-        const k = local.add(src, pathIdx);
+        const ekey = dst * SEQ_SPAN + seq;
+        const k = local.addSent(src, pathIdx, ekey);
         local.rate[k] = level;
         local.key[k] = dst * QP_SLOTS + qp;
-        local.ekey[k] = dst * SEQ_SPAN + seq;
+        local.ekey[k] = ekey;
         continue;
       }
       this.outbox[this.shape.workerOfRank[src]!]!.push(
@@ -814,10 +874,13 @@ export class Engine implements SendHost, RecvHost {
   }
 
   private applyCredits(b: FlowBatch): void {
-    const perm = this.inKeyOrder(b.ekey, b.n);
-    for (let k = 0; k < b.n; k++) {
+    const n = b.n;
+    const perm = b.ordered ? null : this.inKeyOrder(b.ekey, n);
+    const { job, kind, key, rate, ekey } = b;
+    const ports = this.sendPortAt;
+    for (let k = 0; k < n; k++) {
       const i = perm === null ? k : perm[k]!;
-      this.sendPorts[b.job[i]!]![b.kind[i]!]!.credit(b.key[i]!, b.rate, i, b.ekey[i]!);
+      ports[job[i]! * 2 + kind[i]!]!.credit(key[i]!, rate, i, ekey[i]!);
     }
     this.batchPool.push(b);
   }
