@@ -392,21 +392,48 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
    */
   protected waterFill(): void {
     const act = this.act;
-    const rate = this.rate;
     const n = this.nAct;
     const d = this.wantBuf;
-    const capacity = this.bytesPerUs;
     const want = this.want;
-    // Every demand at least the equal share: everyone gets it (the walk would stop at once).
     let min = Infinity;
     for (let i = 0; i < n; i++) {
       const di = d[i]!;
       if (di < min) min = di;
       want[act[i]!] = di;
     }
+    this.fillLevels(min);
+    const rate = this.rate;
+    const share = this.share;
+    if (this.fillEqual) {
+      for (let i = 0; i < n; i++) rate[act[i]!] = share;
+      return;
+    }
+    const last = this.fillLast;
+    let ties = this.fillTies;
+    for (let i = 0; i < n; i++) {
+      const di = d[i]!;
+      rate[act[i]!] = di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
+    }
+  }
+
+  /**
+   * The walk of {@link waterFill} over the demands `want[act[i]]` (already written, `min` the
+   * smallest): sets the fair level `share` and which streams get their demand, every demand below
+   * `fillLast` and the first `fillTies` (by position) equal to it. Stream i's rate is then its
+   * demand when granted, else `min(demand, share)`; with every demand at least the equal share
+   * (`fillEqual`), every stream's rate is that share.
+   */
+  protected fillLevels(min: number): void {
+    const act = this.act;
+    const n = this.nAct;
+    const capacity = this.bytesPerUs;
+    const want = this.want;
+    this.fillLast = NaN;
+    this.fillTies = 0;
+    // Every demand at least the equal share: everyone gets it (the walk would stop at once).
     const equal = capacity / n;
-    if (min >= equal) {
-      for (let i = 0; i < n; i++) rate[act[i]!] = equal;
+    this.fillEqual = min >= equal;
+    if (this.fillEqual) {
       this.share = equal;
       return;
     }
@@ -450,22 +477,21 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
       if (dk < share && k < n - 1) rem -= dk;
       else break;
     }
-    if (k === 0) {
-      for (let i = 0; i < n; i++) rate[act[i]!] = Math.min(d[i]!, share);
-      this.share = share;
-      return;
-    }
+    this.share = share;
+    if (k === 0) return;
     // Granted: every demand below the last granted value, and that value's first `ties` streams.
     const last = want[ord[k - 1]!]!;
     let ties = 0;
     for (let j = k - 1; j >= 0 && want[ord[j]!] === last; j--) ties++;
-    for (let i = 0; i < n; i++) {
-      const di = d[i]!;
-      if (di < last || (di === last && ties-- > 0)) rate[act[i]!] = di;
-      else rate[act[i]!] = Math.min(di, share);
-    }
-    this.share = share;
+    this.fillLast = last;
+    this.fillTies = ties;
   }
+
+  /** The last granted demand of the last {@link fillLevels} (NaN: none) and how many streams got it by ties. */
+  protected fillLast = NaN;
+  protected fillTies = 0;
+  /** The last {@link fillLevels} gave every stream the equal share. */
+  protected fillEqual = false;
 
   /**
    * The fair level the last {@link waterFill} found (a field, not its return value: a float
@@ -492,8 +518,6 @@ export class SendPort extends PortStats<SendHost> {
   /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
   private actT = new Float64Array(0);
   private actKey = new Float64Array(0);
-  /** Per slot: its max-min rate from the last allocation (before the hold). */
-  private fair = new Float64Array(0);
   /** Per entry: bytes sent so far. */
   private eSent = new Float64Array(0);
   /**
@@ -504,7 +528,7 @@ export class SendPort extends PortStats<SendHost> {
   private load = 0;
   /**
    * The last allocation water-filled the active streams as they are now (none joined or left
-   * since): with the same demands (`want` per slot), it would give the same rates (`fair`).
+   * since): with the same demands (`want` per slot), it would find the same levels.
    */
   private filled = false;
 
@@ -529,7 +553,6 @@ export class SendPort extends PortStats<SendHost> {
     this.since = grown(this.since, cap);
     this.actT = grown(this.actT, cap);
     this.actKey = grown(this.actKey, cap);
-    this.fair = grown(this.fair, cap);
   }
 
   protected override growEntries(cap: number): void {
@@ -640,12 +663,13 @@ export class SendPort extends PortStats<SendHost> {
   /**
    * Finish what is done, start what follows, reallocate, tell the receivers, re-arm.
    *
-   * One pass moves each stream's head on to the clock (as {@link advance} would: through a quiet
-   * timer first, the same two steps) and finishes what it sent; then the allocation, whose demand
-   * pass also finds whether any stream is capped and whether the demands are the last
-   * water-filling's; one pass decides which rates are held; one pass tells the news and finds the
-   * next timer. Every value goes through the same floating-point operations, in the same order, as
-   * a pass per step would.
+   * Three passes over the active streams, each doing the work of several steps on the values it
+   * reads: the first moves each stream's head on to the clock (as {@link advance} would: through a
+   * passed quiet timer first, in the same two steps), finishes what it sent and, for each stream
+   * that stays, its demand (its cap) for the allocation; the second takes each stream's max-min
+   * rate from the water-filling's levels and decides which rates are held; the third tells the
+   * news and finds the next timer. Every value goes through the same floating-point operations, in
+   * the same order, as a pass per step did (timelines are bit-identical).
    */
   settle(): void {
     const time = this.host.now;
@@ -672,7 +696,11 @@ export class SendPort extends PortStats<SendHost> {
       }
     }
     const step = dtA > 0 || dtB > 0;
-    const { act, first, told, since, eSent: sent, eBytes: bytes, eJob, rate, key } = this;
+    const { act, first, told, since, eSent: sent, eBytes: bytes, eJob, rate, key, credit_: credit, limit, want } = this;
+    // Each stream's demand: its cap, min(credit, limit), by active position.
+    const d = this.wants(this.nAct);
+    let min = Infinity;
+    let same = true;
     // `fresh`: the stream at position i has not been stepped yet (a stream leaving moves the last,
     // not yet visited, into its place; a new head starts at 0 after the step).
     let fresh = true;
@@ -687,6 +715,14 @@ export class SendPort extends PortStats<SendHost> {
         sent[h] = v;
       }
       if (bytes[h]! - sent[h]! > eps(bytes[h]!)) {
+        // The stream stays at position i.
+        const di = Math.min(credit[s]!, limit[s]!);
+        d[i] = di;
+        if (di < min) min = di;
+        if (di !== want[s]) {
+          same = false;
+          want[s] = di;
+        }
         i++;
         fresh = true;
         continue;
@@ -709,11 +745,30 @@ export class SendPort extends PortStats<SendHost> {
       this.filled = false;
       fresh = true;
     }
-    const fill = this.allocate();
-    const hold = this.hold(fill);
-    // Tell the receivers the rates that changed; the load and the next transfer to end.
     const n = this.nAct;
+    this.allocate(min, same);
+    // Which streams hold their rate (see hold).
+    if (this.keepBuf.length < n) this.keepBuf = new Uint8Array(Math.max(n, 2 * this.keepBuf.length));
     const keep = this.keepBuf;
+    const share = this.share;
+    const equal = this.fillEqual;
+    const last = this.fillLast;
+    let ties = this.fillTies;
+    let sum = 0;
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
+      const di = d[i]!;
+      const r = equal ? share : di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
+      rate[s] = r;
+      const t = told[s]!;
+      const k = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= di;
+      keep[i] = k ? 1 : 0;
+      if (k) any = true;
+      sum += k ? t : r;
+    }
+    const hold = any && !(sum > this.bytesPerUs);
+    // Tell the receivers the rates that changed; the load and the next transfer to end.
     let total = 0;
     let next = Infinity;
     for (let i = 0; i < n; i++) {
@@ -784,76 +839,36 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /**
-   * Which streams keep the rate they announced: those whose new max-min rate is within the send
-   * resolution of it and whose cap it is under, when the rates kept and the new ones still fit in
-   * the port's capacity (else every stream takes its new rate). A kept rate is at most the
-   * resolution below the stream's share, or above it with the capacity and the cap respected.
-   * Sets `keepBuf` by active position and returns whether the kept streams hold (the settle's news
-   * pass applies it). `rate` is each stream's new max-min rate, `fill` whether the allocation
-   * took the last water-filling's rates (`fair`) instead; the rates are remembered in `fair`.
+   * Which active streams keep the rate they announced, in the settle in progress (by position): a
+   * stream whose new max-min rate is within the send resolution of it and whose cap it is under,
+   * when the rates kept and the new ones still fit in the port's capacity (else every stream takes
+   * its new rate). A kept rate is at most the resolution below the stream's share, or above it with
+   * the capacity and the cap respected. (Reused.)
    */
-  private hold(fill: number): boolean {
-    const { act, rate, told, fair } = this;
-    const n = this.nAct;
-    if (this.keepBuf.length < n) this.keepBuf = new Uint8Array(Math.max(n, 2 * this.keepBuf.length));
-    const keep = this.keepBuf;
-    const cap = this.wantBuf;
-    let sum = 0;
-    let any = false;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      let r: number;
-      if (fill === FILL_SAME) rate[s] = r = fair[s]!;
-      else fair[s] = r = rate[s]!;
-      const t = told[s]!;
-      // (The cap, min(credit, limit), is the stream's demand in the allocation just made.)
-      const k = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= cap[i]!;
-      keep[i] = k ? 1 : 0;
-      if (k) any = true;
-      sum += k ? t : r;
-    }
-    return any && !(sum > this.bytesPerUs);
-  }
-
-  /** Which active streams keep their rate, in the hold in progress (reused). */
   private keepBuf = new Uint8Array(8);
 
   /**
-   * Water-filling: capacity shared equally, streams capped below their share keep their cap. Fills
-   * the demands (each stream's cap) by active position; returns FILL_SAME when they are the last
-   * water-filling's over the same streams (its rates, kept in `fair`, are the answer: the
-   * water-filling is a function of the demands by position), else sets `rate`.
+   * Water-filling: capacity shared equally, streams capped below their share keep their cap. Sets
+   * the levels (`share`, `fillEqual`, `fillLast`, `fillTies`: see fillLevels) of the active
+   * streams' demands `wants()[i]`, also in `want` per slot (`min` the smallest; `same`: each equal
+   * to what `want` held before). Demands and streams unchanged since the last water-filling give
+   * its levels again (they depend on the demands by position only).
    */
-  private allocate(): number {
-    const { act, rate, credit_: credit, limit, want } = this;
+  private allocate(min: number, same: boolean): void {
     const n = this.nAct;
-    if (n === 0) return FILL_NEW;
-    const d = this.wants(n);
-    let capped = false;
-    let same = this.filled;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      const di = Math.min(credit[s]!, limit[s]!);
-      d[i] = di;
-      if (di < Infinity) capped = true;
-      if (di !== want[s]) same = false;
-    }
-    if (!capped) {
-      const r = this.bytesPerUs / n;
-      for (let i = 0; i < n; i++) rate[act[i]!] = r;
+    if (n === 0) return;
+    if (min === Infinity) {
+      // Nobody capped: the equal share.
+      this.share = this.bytesPerUs / n;
+      this.fillEqual = true;
       this.filled = false;
-      return FILL_NEW;
+      return;
     }
-    if (same) return FILL_SAME;
-    this.waterFill();
+    if (same && this.filled) return;
+    this.fillLevels(min);
     this.filled = true;
-    return FILL_NEW;
   }
 }
-
-/** SendPort.allocate's answer: rates computed now, or the last water-filling's. */
-const FILL_NEW = 0;
-const FILL_SAME = 1;
 
 export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
