@@ -518,8 +518,13 @@ export class SendPort extends PortStats<SendHost> {
   /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
   private actT = new Float64Array(0);
   private actKey = new Float64Array(0);
-  /** Per entry: bytes sent so far. */
-  private eSent = new Float64Array(0);
+  /**
+   * Per slot, of its head (the transfer being sent): bytes sent so far, its bytes and its transfer.
+   * Kept by slot, not by entry, so a settle's passes read only the port's slot columns.
+   */
+  private hSent = new Float64Array(0);
+  private hBytes = new Float64Array(0);
+  private hJob = new Int32Array(0);
   /**
    * The sum of the active streams' rates, in their order, as the last settle left them: what every
    * advance until the next settle moves the port at (any change to the streams or their rates
@@ -553,11 +558,17 @@ export class SendPort extends PortStats<SendHost> {
     this.since = grown(this.since, cap);
     this.actT = grown(this.actT, cap);
     this.actKey = grown(this.actKey, cap);
+    this.hSent = grown(this.hSent, cap);
+    this.hBytes = grown(this.hBytes, cap);
+    this.hJob = grown(this.hJob, cap);
   }
 
-  protected override growEntries(cap: number): void {
-    super.growEntries(cap);
-    this.eSent = grown(this.eSent, cap);
+  /** Slot `s`'s first entry is its new head: nothing of it sent yet. */
+  private head(s: number): void {
+    const h = this.first[s]!;
+    this.hSent[s] = 0;
+    this.hBytes[s] = this.eBytes[h]!;
+    this.hJob[s] = this.eJob[h]!;
   }
 
   protected init(s: number): void {
@@ -593,9 +604,7 @@ export class SendPort extends PortStats<SendHost> {
     const time = this.host.now;
     const s = this.slot(key);
     this.limit[s] = wr ? this.qpLimit : Infinity;
-    const e = this.entry(job);
-    this.eSent[e] = 0;
-    this.push(s, e);
+    this.push(s, this.entry(job));
     if (this.on[s]) return; // queued behind the head: nothing changes now
     this.advance();
     this.start(s, time);
@@ -642,7 +651,7 @@ export class SendPort extends PortStats<SendHost> {
     this.actKey[s] = this.host.eventKey();
     this.told[s] = -1;
     this.since[s] = time;
-    this.eSent[this.first[s]!] = 0;
+    this.head(s);
     this.activate(s);
     this.filled = false;
   }
@@ -651,11 +660,10 @@ export class SendPort extends PortStats<SendHost> {
     const time = this.stepTo;
     const dt = time - this.lastT;
     if (dt <= 0) return;
-    const { act, rate, first, eSent: sent } = this;
+    const { act, rate, hSent: sent } = this;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
-      const h = first[s]!;
-      sent[h] = sent[h]! + rate[s]! * dt;
+      sent[s] = sent[s]! + rate[s]! * dt;
     }
     this.account(time, dt, this.load);
   }
@@ -696,7 +704,7 @@ export class SendPort extends PortStats<SendHost> {
       }
     }
     const step = dtA > 0 || dtB > 0;
-    const { act, first, told, since, eSent: sent, eBytes: bytes, eJob, rate, key, credit_: credit, limit, want } = this;
+    const { act, told, since, hSent: sent, hBytes: bytes, hJob, rate, key, credit_: credit, limit, want } = this;
     // Each stream's demand: its cap, min(credit, limit), by active position.
     const d = this.wants(this.nAct);
     let min = Infinity;
@@ -706,15 +714,14 @@ export class SendPort extends PortStats<SendHost> {
     let fresh = true;
     for (let i = 0; i < this.nAct; ) {
       const s = act[i]!;
-      const h = first[s]!;
       if (fresh && step) {
         const r = rate[s]!;
-        let v = sent[h]!;
+        let v = sent[s]!;
         if (dtA > 0) v = v + r * dtA;
         if (dtB > 0) v = v + r * dtB;
-        sent[h] = v;
+        sent[s] = v;
       }
-      if (bytes[h]! - sent[h]! > eps(bytes[h]!)) {
+      if (bytes[s]! - sent[s]! > eps(bytes[s]!)) {
         // The stream stays at position i.
         const di = Math.min(credit[s]!, limit[s]!);
         d[i] = di;
@@ -727,16 +734,17 @@ export class SendPort extends PortStats<SendHost> {
         fresh = true;
         continue;
       }
-      const job = eJob[h]!;
+      const job = hJob[s]!;
       if (told[s]! < 0) this.item(job, NEWS_START, 0, key[s]!);
       else if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
       this.item(job, NEWS_DONE, 0, key[s]!);
+      const h = this.first[s]!;
       this.shift(s);
       this.release(h);
       if (this.size[s]! > 0) {
         told[s] = -1;
         since[s] = time;
-        sent[first[s]!] = 0;
+        this.head(s);
         fresh = false;
         continue; // the new head may be empty too
       }
@@ -775,14 +783,13 @@ export class SendPort extends PortStats<SendHost> {
       const s = act[i]!;
       let r = rate[s]!;
       if (hold && keep[i]) rate[s] = r = told[s]!;
-      const h = first[s]!;
       total += r;
       if (r > 0) {
-        const t = time + (bytes[h]! - sent[h]!) / r;
+        const t = time + (bytes[s]! - sent[s]!) / r;
         if (t < next) next = t;
       }
       if (r === told[s]) continue;
-      const job = eJob[h]!;
+      const job = hJob[s]!;
       if (told[s]! < 0) this.item(job, NEWS_START, r, key[s]!);
       else {
         if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
@@ -820,15 +827,14 @@ export class SendPort extends PortStats<SendHost> {
     const time = this.host.now;
     const at = this.timerAt;
     const dt = at - time;
-    const { act, rate, first, eSent: sent, eBytes: bytes } = this;
+    const { act, rate, hSent: sent, hBytes: bytes } = this;
     let next = Infinity;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
       const r = rate[s]!;
       if (r <= 0) continue;
-      const h = first[s]!;
-      const left = bytes[h]! - (sent[h]! + r * dt);
-      if (left <= eps(bytes[h]!)) return; // it would end a transfer there: keep the timer
+      const left = bytes[s]! - (sent[s]! + r * dt);
+      if (left <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
       const t = at + left / r;
       if (t < next) next = t;
     }

@@ -41,8 +41,8 @@ describe('SendPort on a late clock', () => {
     expect(timers).toEqual([T0 + 1000 / NVLINK]);
     // Float rounding left 2.1e-6 bytes (above the 2e-6 counted as nothing): 1.3e-11 us at 160 GB/s,
     // which rounds onto T0 itself.
-    // (The port keeps a transfer's progress in its own entry columns; this is its first entry.)
-    (port as unknown as { eSent: Float64Array }).eSent[0] = 1000 - 2.1e-6;
+    // (The port keeps the progress of a stream's head in its slot columns; this is its first slot.)
+    (port as unknown as { hSent: Float64Array }).hSent[0] = 1000 - 2.1e-6;
     expect(T0 + 2.1e-6 / NVLINK).toBe(T0);
     port.runDue(); // the first timer, fired early by hand: settles at T0 again
     const last = timers[timers.length - 1]!;
