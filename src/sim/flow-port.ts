@@ -160,8 +160,12 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   onBusy: ((port: PortStats, start: number, end: number, bytes: number) => void) | null = null;
   /** When the port's own timer falls due (a transfer sent or served, a queue empty); Infinity: none. */
   timerAt = Infinity;
-  /** Stream slots by peer rank, then queue pair (-1: none yet; rows made on first use). */
-  private readonly slots: Array<Int32Array | undefined> = [];
+  /**
+   * Stream slots by stream key (peer rank * QP_STREAMS + queue pair; NONE: none yet), in one
+   * array grown to the largest key used: a look-up is one read of the port's own column (credits
+   * look up a stream of a different port each, and most change nothing).
+   */
+  private slotOf = new Int32Array(0);
   /** Slots made, and the columns' room. */
   protected nSlots = 0;
   protected room = 0;
@@ -254,21 +258,22 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
 
   /** The slot of stream `key`, or NONE when it has none yet. */
   protected find(key: number): number {
-    const peer = (key / QP_STREAMS) | 0;
-    const row = this.slots[peer];
-    return row === undefined ? NONE : row[key - peer * QP_STREAMS]!;
+    const slotOf = this.slotOf;
+    return key < slotOf.length ? slotOf[key]! : NONE;
   }
 
   /** The slot of stream `key`, made on first use. */
   protected slot(key: number): number {
-    const peer = (key / QP_STREAMS) | 0;
-    let row = this.slots[peer];
-    if (row === undefined) this.slots[peer] = row = new Int32Array(QP_STREAMS).fill(NONE);
-    let s = row[key - peer * QP_STREAMS]!;
+    if (key >= this.slotOf.length) {
+      // Whole peers' rows, at least doubling.
+      const need = ((key / QP_STREAMS) | 0) * QP_STREAMS + QP_STREAMS;
+      this.slotOf = grown(this.slotOf, Math.max(need, 2 * this.slotOf.length), NONE);
+    }
+    let s = this.slotOf[key]!;
     if (s === NONE) {
       s = this.nSlots++;
       if (s === this.room) this.grow(Math.max(8, 2 * this.room));
-      row[key - peer * QP_STREAMS] = s;
+      this.slotOf[key] = s;
       this.key[s] = key;
       this.first[s] = this.last[s] = NONE;
       this.init(s);
