@@ -18,25 +18,32 @@ export interface DueItem {
 
 export class DueHeap<T extends DueItem> {
   private readonly h: T[] = [];
+  /**
+   * Each heap place's due time and number, beside its item: the sifts compare these typed
+   * columns, not fields of the items (ports scattered over the heap of the JS engine).
+   */
+  private t = new Float64Array(16);
+  private id = new Int32Array(16);
+  private n = 0;
 
   get size(): number {
-    return this.h.length;
+    return this.n;
   }
 
   /** The earliest due time (Infinity when empty). */
   minTime(): number {
-    return this.h.length > 0 ? this.h[0]!.dueAt : Infinity;
+    return this.n > 0 ? this.t[0]! : Infinity;
   }
 
   /** Remove and return the earliest item (the lowest number among equal times). */
   pop(): T {
     const h = this.h;
     const top = h[0]!;
+    const n = --this.n;
     const last = h.pop()!;
     top.heapPos = -1;
-    if (last !== top) {
-      h[0] = last;
-      last.heapPos = 0;
+    if (n > 0) {
+      this.place(0, last, n);
       this.down(0);
     }
     return top;
@@ -50,58 +57,94 @@ export class DueHeap<T extends DueItem> {
       const i = item.heapPos;
       if (i < 0) return;
       item.heapPos = -1;
+      const n = --this.n;
       const last = h.pop()!;
       if (last === item) return;
-      h[i] = last;
-      last.heapPos = i;
+      // The last item fills place i, then moves up or down.
+      this.place(i, last, n);
       this.up(i);
       this.down(last.heapPos);
       return;
     }
     const old = item.dueAt;
     item.dueAt = time;
-    if (item.heapPos < 0) {
-      item.heapPos = h.length;
+    const i = item.heapPos;
+    if (i < 0) {
+      const n = this.n++;
+      if (n === this.t.length) {
+        const t = new Float64Array(2 * n); t.set(this.t); this.t = t;
+        const id = new Int32Array(2 * n); id.set(this.id); this.id = id;
+      }
       h.push(item);
-      this.up(item.heapPos);
-    } else if (time < old) this.up(item.heapPos);
-    else if (time > old) this.down(item.heapPos);
+      this.t[n] = time;
+      this.id[n] = item.id;
+      item.heapPos = n;
+      this.up(n);
+    } else {
+      this.t[i] = time;
+      if (time < old) this.up(i);
+      else if (time > old) this.down(i);
+    }
   }
 
-  private before(a: T, b: T): boolean {
-    return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.id < b.id);
+  /** Item `x`, from place `from`, at place `i`. */
+  private place(i: number, x: T, from: number): void {
+    this.h[i] = x;
+    this.t[i] = this.t[from]!;
+    this.id[i] = this.id[from]!;
+    x.heapPos = i;
   }
 
+  /** Move the item at place `i` up to its place. */
   private up(i: number): void {
-    const h = this.h;
-    const x = h[i]!;
+    const { h, t, id } = this;
+    const x = h[i]!, xt = t[i]!, xid = id[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
+      const pt = t[p]!;
+      if (!(xt < pt || (xt === pt && xid < id[p]!))) break;
       const y = h[p]!;
-      if (!this.before(x, y)) break;
       h[i] = y;
+      t[i] = pt;
+      id[i] = id[p]!;
       y.heapPos = i;
       i = p;
     }
     h[i] = x;
+    t[i] = xt;
+    id[i] = xid;
     x.heapPos = i;
   }
 
+  /** Move the item at place `i` down to its place. */
   private down(i: number): void {
-    const h = this.h;
-    const n = h.length;
-    const x = h[i]!;
+    const { h, t, id } = this;
+    const x = h[i]!, xt = t[i]!, xid = id[i]!;
+    const n = this.n;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && this.before(h[c + 1]!, h[c]!)) c++;
+      let ct = t[c]!;
+      let cid = id[c]!;
+      if (c + 1 < n) {
+        const dt = t[c + 1]!;
+        if (dt < ct || (dt === ct && id[c + 1]! < cid)) {
+          c++;
+          ct = dt;
+          cid = id[c]!;
+        }
+      }
+      if (!(ct < xt || (ct === xt && cid < xid))) break;
       const y = h[c]!;
-      if (!this.before(y, x)) break;
       h[i] = y;
+      t[i] = ct;
+      id[i] = cid;
       y.heapPos = i;
       i = c;
     }
     h[i] = x;
+    t[i] = xt;
+    id[i] = xid;
     x.heapPos = i;
   }
 }
