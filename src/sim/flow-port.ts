@@ -26,6 +26,7 @@
  */
 import { QP_SLOTS } from '../transport/protocol.js';
 import type { DueItem } from './link-schedule.js';
+import { SlotHeap } from './slot-heap.js';
 import type { FlowJobs } from './transfers.js';
 
 /** Streams per peer rank (one per queue pair): a stream's key is `peer * QP_STREAMS + qp`. */
@@ -881,26 +882,74 @@ export class SendPort extends PortStats<SendHost> {
   }
 }
 
+/**
+ * The receiver port, evaluated lazily: each active stream's transfers are exact at the stream's own
+ * last change (its `anchor`), and a stream is stepped to the clock, examined and re-timed only when
+ * something reaches it: news of its sender, a rate the water-filling changed, its own next change
+ * (a transfer served, a queue empty: per-stream times in a heap whose minimum is the port's timer),
+ * or a queue that may start (a stream served slower than it arrives, examined at every settle as
+ * before). A settle, a news item and a quiet check cost time in the streams that change then, not
+ * in the port's active streams, but for the O(n) pass of a water-filling, which runs only when a
+ * demand changes.
+ *
+ * The model is the one the port had when every settle stepped every stream (same arrivals, FIFO
+ * service, demands, shares, credits, timers and quiet timers, deliveries in the same order); a
+ * stream is stepped in one step from its last change instead of in one step per instant of the
+ * port, and the port's load is kept as a sum rather than summed per step, so floats round
+ * differently (docs/runtime.md, "Receiver ports that work per change"). The port of main at
+ * 99d002b, which stepped every stream, is kept as the reference of the tests.
+ */
 export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
   level = 0;
   /** Stream keys to credit, filled by a settle for the host (reused). */
   private readonly keys = new NumList(new Float64Array(16), (n) => new Float64Array(n));
-  /** Bytes queued per active stream in the settle in progress (reused). */
-  private queuedBuf = new Float64Array(8);
   recording = false;
   /**
-   * The demands of the last water-filling and its fair level; `sharesStale` when the active streams
-   * changed since. News of a queued stream's rate leaves every demand as it was (all it can get):
-   * the shares are then the same, and are not computed again.
+   * Work counters (cumulative): streams stepped or examined (news, settles, quiet checks, the
+   * water-filling's changed rates), and settles. Tests assert the work per news with them.
    */
-  private lastWants = new Float64Array(8);
-  private lastN = -1;
-  private lastFair = 0;
+  streamVisits = 0;
+  settles = 0;
+  /** The fair level of the last water-filling; the shares are stale (streams came or went). */
+  private fair = 0;
   private sharesStale = true;
+  /** A demand changed in the settle in progress. */
+  private demandsMoved = false;
+  /** Every active stream has been told (see tell) this level; NaN: none. */
+  private toldLevel = NaN;
+  /** Sum of the active streams' rates (bytes/us), summed at each water-filling. */
+  private total = 0;
+  /** Streams with bytes queued (demand: all they can get), and served below their arrival rate. */
+  private nQueued = 0;
+  private nShort = 0;
   /** Per slot: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
   private arr = new Float64Array(0);
   private lastCredit = new Float64Array(0);
+  /** Per slot: when its entries were last stepped; its demand; its bytes queued then; its active position. */
+  private anchor = new Float64Array(0);
+  private dem = new Float64Array(0);
+  private queued = new Float64Array(0);
+  private pos = new Int32Array(0);
+  /** Per slot: 1 in the touched list, 2 examined in the settle in progress; served below its arrival rate. */
+  private mark = new Uint8Array(0);
+  private short = new Uint8Array(0);
+  /** The streams touched since the last settle (news, due, growing, rate moved): `touched[0..nTouched)`. */
+  private touched = new Int32Array(16);
+  private nTouched = 0;
+  /** Streams with no queue yet served below their arrival rate (a queue starts): `growing[0..nGrowing)`. */
+  private growing = new Int32Array(16);
+  private nGrowing = 0;
+  /**
+   * How long before its time a stream's own change can be found done (a remainder under eps() is
+   * served, a queue under EPS1 is empty): the largest since the port was last idle. A settle
+   * examines every stream due within it, as the pass over every stream found them.
+   */
+  private slack = 0;
+  /** Each stream's next change of its own. */
+  private readonly due = new SlotHeap();
+  /** The rates by active position before a water-filling (reused). */
+  private oldRates = new Float64Array(8);
   /** Per entry: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
   private eArrived = new Float64Array(0);
   private eServed = new Float64Array(0);
@@ -917,6 +966,13 @@ export class RecvPort extends PortStats<RecvHost> {
     super.grow(cap);
     this.arr = grown(this.arr, cap);
     this.lastCredit = grown(this.lastCredit, cap);
+    this.anchor = grown(this.anchor, cap);
+    this.dem = grown(this.dem, cap);
+    this.queued = grown(this.queued, cap);
+    this.pos = grown(this.pos, cap);
+    this.mark = grown(this.mark, cap);
+    this.short = grown(this.short, cap);
+    this.due.grow(cap);
   }
 
   protected override growEntries(cap: number): void {
@@ -932,6 +988,30 @@ export class RecvPort extends PortStats<RecvHost> {
     this.lastCredit[s] = -1;
   }
 
+  protected override activate(s: number): void {
+    super.activate(s);
+    this.pos[s] = this.nAct - 1;
+    this.anchor[s] = this.host.now;
+    this.rate[s] = 0;
+    this.dem[s] = NaN; // a demand it never had: the shares are computed again
+    this.queued[s] = 0;
+    this.short[s] = 0;
+  }
+
+  protected override deactivate(i: number): void {
+    const moved = this.act[this.nAct - 1]!;
+    super.deactivate(i);
+    if (i < this.nAct) this.pos[moved] = i;
+  }
+
+  /** Stream `s` is examined at the next settle. */
+  private touch(s: number): void {
+    if (this.mark[s] !== 0) return;
+    this.mark[s] = 1;
+    if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
+    this.touched[this.nTouched++] = s;
+  }
+
   /**
    * Apply news from a sender at the host's clock (settled at the end of the instant): job `j` of
    * stream `key`, at the rate `rates[i]`.
@@ -945,8 +1025,9 @@ export class RecvPort extends PortStats<RecvHost> {
     }
     const s = this.slot(key);
     const arr = this.arr;
+    if (this.on[s]) this.step(s);
     if (kind === NEWS_START) {
-      // A stream's jobs arrive one after another (see advance).
+      // A stream's jobs arrive one after another (see step).
       if (this.size[s]! > 0 && !this.eAll[this.last[s]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
       const e = this.entry(j); // (may grow the entry columns)
       this.jobs.recvEntry[j] = e;
@@ -972,138 +1053,258 @@ export class RecvPort extends PortStats<RecvHost> {
       this.eAll[e] = 1;
     }
     if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
+    this.touch(s);
   }
 
+  /** The port's clock: its busy time and bytes at the load of its streams (stepped lazily). */
   protected advanceBy(): void {
     const time = this.stepTo;
     const dt = time - this.lastT;
     if (dt <= 0) return;
-    let total = 0;
-    const { act, rate, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: next } = this;
-    for (let i = 0, n = this.nAct; i < n; i++) {
-      const s = act[i]!;
-      const r = rate[s]!;
-      let give = r * dt;
-      total += r;
-      // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
-      // news of a job's end comes before the next one's start, so every earlier job has all its
-      // bytes.
-      const jl = last[s]!;
-      if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt);
-      for (let j = first[s]!; j !== NONE && give > 0; j = next[j]!) {
-        const take = Math.min(give, arrived[j]! - served[j]!);
-        if (take > 0) {
-          served[j] = served[j]! + take;
-          give -= take;
-        }
+    this.account(time, dt, this.total);
+  }
+
+  /**
+   * Step stream `s`'s transfers from its anchor to the host's clock at its rate: arrivals, then
+   * service first in first out (one step of what the port's every instant used to do).
+   */
+  private step(s: number): void {
+    const time = this.host.now;
+    const dt = time - this.anchor[s]!;
+    this.streamVisits++;
+    if (dt <= 0) return;
+    this.anchor[s] = time;
+    const { eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: next } = this;
+    let give = this.rate[s]! * dt;
+    // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
+    // news of a job's end comes before the next one's start, so every earlier job has all its bytes.
+    const jl = this.last[s]!;
+    if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt);
+    for (let j = this.first[s]!; j !== NONE && give > 0; j = next[j]!) {
+      const take = Math.min(give, arrived[j]! - served[j]!);
+      if (take > 0) {
+        served[j] = served[j]! + take;
+        give -= take;
       }
     }
-    this.account(time, dt, total);
+  }
+
+  /**
+   * Examine stream `s` at active position `i` (stepped to the clock): deliver what is served; a
+   * stream left empty leaves (false); else its bytes queued and its demand, all it can get with
+   * bytes queued, else its arrival rate.
+   */
+  private examine(s: number, i: number): boolean {
+    this.step(s);
+    const { first, eBytes: bytes, eServed: served, eArrived: arrived, eAll: arrivedAll, eNext: link } = this;
+    while (this.size[s]! > 0) {
+      const h = first[s]!;
+      if (!arrivedAll[h] || bytes[h]! - served[h]! > eps(bytes[h]!)) break;
+      const job = this.eJob[h]!;
+      this.shift(s);
+      this.release(h);
+      this.host.served(this, job);
+    }
+    if (this.size[s] === 0) {
+      this.arr[s] = 0;
+      this.lastCredit[s] = -1;
+      if (this.dem[s] === Infinity) this.nQueued--;
+      if (this.short[s]) this.nShort--;
+      this.short[s] = 0;
+      this.due.remove(s);
+      this.deactivate(i);
+      this.sharesStale = true;
+      return false;
+    }
+    let q = 0;
+    for (let j = first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
+    this.queued[s] = q;
+    const di = q > EPS1 ? Infinity : this.arr[s]!;
+    const was = this.dem[s]!;
+    if (di !== was) {
+      if (was === Infinity) this.nQueued--;
+      if (di === Infinity) this.nQueued++;
+      this.dem[s] = di;
+      this.demandsMoved = true;
+    }
+    return true;
+  }
+
+  /** Sort the touched streams by active position (insertion: a few, nearly in order). */
+  private sortTouched(): void {
+    const { touched: t, pos } = this;
+    for (let k = 1; k < this.nTouched; k++) {
+      const s = t[k]!;
+      const p = pos[s]!;
+      let j = k - 1;
+      if (!(pos[t[j]!]! > p)) continue;
+      do {
+        t[j + 1] = t[j]!;
+        j--;
+      } while (j >= 0 && pos[t[j]!]! > p);
+      t[j + 1] = s;
+    }
   }
 
   /** Deliver what is served, reallocate, tell senders the new level, re-arm. */
   settle(): void {
     const time = this.host.now;
     this.dirty = false;
+    this.settles++;
     this.advance();
-    const { act, first, arr, eBytes: bytes, eServed: served, eArrived: arrived, eAll: arrivedAll, eNext: link } = this;
-    // Deliver what is served; for each stream left, its bytes queued and its demand: all it can get
-    // with bytes queued, else its arrival rate. (A stream leaving moves the last one into its place.)
-    const n0 = this.nAct;
-    if (this.queuedBuf.length < n0) this.queuedBuf = new Float64Array(Math.max(n0, this.queuedBuf.length * 2));
-    const qb = this.queuedBuf;
-    const d = this.wants(n0);
-    // (Room for every position: a read past the end would make the comparison below a generic one.)
-    if (this.lastWants.length < d.length) this.lastWants = grown(this.lastWants, d.length);
-    const lw = this.lastWants;
-    let changed = false;
-    let queues = false;
-    for (let i = 0; i < this.nAct; ) {
-      const s = act[i]!;
-      while (this.size[s]! > 0) {
-        const h = first[s]!;
-        if (!arrivedAll[h] || bytes[h]! - served[h]! > eps(bytes[h]!)) break;
-        const job = this.eJob[h]!;
-        this.shift(s);
-        this.release(h);
-        this.host.served(this, job);
-      }
-      if (this.size[s] === 0) {
-        arr[s] = 0;
-        this.lastCredit[s] = -1;
-        this.deactivate(i);
-        this.sharesStale = true;
-        continue;
-      }
-      let q = 0;
-      for (let j = first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
-      qb[i] = q;
-      const di = q > EPS1 ? Infinity : arr[s]!;
-      if (di === Infinity) queues = true;
-      d[i] = di;
-      if (di !== lw[i]) changed = true;
-      i++;
+    const { act, mark, touched } = this;
+    // The streams that may change now: news, their own change due, a queue that may start.
+    const due = this.due;
+    // (Within its slack a stream's change counts as now: a remainder under eps() is served.)
+    const reach = time + this.slack;
+    while (due.size > 0 && due.minTime() <= reach) {
+      const s = due.top();
+      due.remove(s);
+      this.touch(s);
     }
+    for (let g = 0; g < this.nGrowing; g++) this.touch(this.growing[g]!);
+    this.nGrowing = 0;
+    // Examine them in the order of their active positions, as a pass over every stream did: one
+    // that leaves moves the last into its place, which that pass examined next.
+    this.demandsMoved = false;
+    this.sortTouched();
+    let live = 0;
+    for (let k = 0; k < this.nTouched; k++) {
+      let s = touched[k]!;
+      if (mark[s] !== 1) continue;
+      for (;;) {
+        mark[s] = 2;
+        const i = this.pos[s]!;
+        if (this.examine(s, i)) {
+          touched[live++] = s; // (live <= k: the list is compacted as it goes)
+          break;
+        }
+        mark[s] = 0;
+        if (i >= this.nAct) break;
+        s = act[i]!;
+        if (mark[s] !== 1) break;
+      }
+    }
+    this.nTouched = live;
     const n = this.nAct;
     if (n === 0) {
+      for (let k = 0; k < live; k++) mark[touched[k]!] = 0;
+      this.nTouched = 0;
+      this.total = 0;
+      this.slack = 0;
       if (this.busyStart >= 0) this.closeBusy(time);
       return;
     }
-    let fair = this.lastFair;
-    if (changed || this.sharesStale || n !== this.lastN) {
-      this.waterFill();
-      fair = this.share;
-      for (let i = 0; i < n; i++) lw[i] = d[i]!;
-      this.lastN = n;
-      this.lastFair = fair;
-      this.sharesStale = false;
-    }
-    // The credit: the fair level while bytes queue here (saturated), no limit while everything
-    // that arrives is served at once (the port is then nobody's bottleneck). With a queue known
-    // already, the level is known before the pass over the streams, and the credits are found in it.
-    this.telling = fair;
     const rate = this.rate;
-    let total = 0;
-    let next = Infinity;
-    let saturated = queues;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
+    if (this.demandsMoved || this.sharesStale) {
+      const d = this.wants(n);
+      if (this.oldRates.length < n) this.oldRates = new Float64Array(Math.max(n, 2 * this.oldRates.length));
+      const old = this.oldRates;
+      const dem = this.dem;
+      for (let i = 0; i < n; i++) {
+        const s = act[i]!;
+        d[i] = dem[s]!;
+        old[i] = rate[s]!;
+      }
+      this.waterFill();
+      this.fair = this.share;
+      this.sharesStale = false;
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const s = act[i]!;
+        const r = rate[s]!;
+        total += r;
+        if (r === old[i] || mark[s] !== 0) continue;
+        // A rate that moves: the stream's bytes up to now at its old rate, then its queue now.
+        rate[s] = old[i]!;
+        this.step(s);
+        rate[s] = r;
+        this.queueNow(s);
+        mark[s] = 2;
+        if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
+        this.touched[this.nTouched++] = s;
+      }
+      this.total = total;
+    }
+    // Each stream examined: its next change and whether its queue may start.
+    const tl = this.touched;
+    const nt = this.nTouched;
+    const { arr, queued, first, eBytes: bytes, eServed: served, eAll: arrivedAll, short } = this;
+    for (let k = 0; k < nt; k++) {
+      const s = tl[k]!;
       const r = rate[s]!;
       const a = arr[s]!;
-      total += r;
-      const q = qb[i]!;
-      if (r < a * (1 - 1e-12)) saturated = true; // a queue starts now
+      const q = queued[s]!;
+      const sh = r < a * (1 - 1e-12) ? 1 : 0;
+      if (sh !== short[s]) {
+        this.nShort += sh - short[s]!;
+        short[s] = sh;
+      }
+      let t = Infinity;
+      let slack = this.slack;
       if (q > EPS1) {
         // A queue served as fast as it fills (to rounding) keeps its bytes until the stream ends.
         if (r - a > 1e-9 * r) {
-          const t = time + q / (r - a);
-          if (t < next) next = t;
+          t = time + q / (r - a);
+          if (EPS1 / (r - a) > slack) slack = EPS1 / (r - a);
         }
-      }
+      } else if (r < a) this.grows(s);
       const h = first[s]!;
       if (arrivedAll[h] && r > 0) {
-        const t = time + (bytes[h]! - served[h]!) / r;
-        if (t < next) next = t;
+        const th = time + (bytes[h]! - served[h]!) / r;
+        if (th < t) t = th;
+        const e = eps(bytes[h]!) / r;
+        if (e > slack) slack = e;
       }
-      if (queues) this.tell(s);
+      this.slack = slack;
+      due.t = t;
+      due.place(s);
     }
-    const level = saturated ? fair : Infinity;
+    // The credit: the fair level while bytes queue here (saturated), no limit while everything
+    // that arrives is served at once (the port is then nobody's bottleneck). Told to every stream
+    // when it moves, else to the streams examined (the others were told it already).
+    const saturated = this.nQueued > 0 || this.nShort > 0;
+    const level = saturated ? this.fair : Infinity;
     this.level = level;
     this.telling = level;
-    if (!queues) for (let i = 0; i < n; i++) this.tell(act[i]!);
+    if (level !== this.toldLevel || 4 * nt > n) {
+      for (let i = 0; i < n; i++) this.tell(act[i]!);
+      this.toldLevel = level;
+    } else {
+      this.sortTouched();
+      for (let k = 0; k < nt; k++) this.tell(tl[k]!);
+    }
+    for (let k = 0; k < nt; k++) mark[tl[k]!] = 0;
+    this.nTouched = 0;
     const keys = this.keys;
     if (keys.n > 0) {
       this.host.credit(this, keys.n);
       keys.n = 0;
     }
+    const total = this.total;
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    let next = due.minTime();
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
     } else if (next > this.timerAt) this.quiet();
+  }
+
+  /** Stream `s`'s bytes queued at its anchor. */
+  private queueNow(s: number): void {
+    const { eArrived: arrived, eServed: served, eNext: link } = this;
+    let q = 0;
+    for (let j = this.first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
+    this.queued[s] = q;
+  }
+
+  /** Stream `s` has no queue and is served below its arrival rate: examined at every settle. */
+  private grows(s: number): void {
+    if (this.nGrowing === this.growing.length) this.growing = grown(this.growing, 2 * this.nGrowing);
+    this.growing[this.nGrowing++] = s;
   }
 
   /** The level {@link tell} tells (a field: a float argument would be boxed). */
@@ -1113,9 +1314,8 @@ export class RecvPort extends PortStats<RecvHost> {
    * Tell stream `s`'s sender the level `telling` only when it changes its rate by more than the
    * credit resolution: a level below what it sends, or a higher one when it was held at the old
    * level (to the send resolution: a sender may keep a rate that close under its cap), or nothing
-   * heard yet.
+   * heard yet. Telling a stream the same level twice sends nothing the second time.
    */
-
   private tell(s: number): void {
     const level = this.telling;
     const last = this.lastCredit[s]!;
@@ -1131,53 +1331,61 @@ export class RecvPort extends PortStats<RecvHost> {
    * since have moved later). As SendPort.quiet: when its settle would change nothing but the
    * clock's steps, pass over it without an event. It would if no transfer is served there and every
    * stream has bytes queued there exactly when it has now (the same demands, so the same shares,
-   * level and credits); the bytes there are computed as the advance to it computes them.
+   * level and credits). Every stream's own next change is after it (the heap's minimum is), so
+   * only a queue that starts can change something: the streams served below their arrival rate
+   * are checked, their bytes there computed as a step to it computes them.
    */
   private quiet(): void {
     const at = this.timerAt;
-    const dt = at - this.lastT;
-    if (!(dt > 0)) return;
-    const { act, rate, arr, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: link } = this;
-    const qb = this.queuedBuf;
-    let next = Infinity;
-    for (let i = 0, n = this.nAct; i < n; i++) {
-      const s = act[i]!;
-      const r = rate[s]!;
-      const jl = last[s]!;
-      const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
-      let give = r * dt;
-      let queued = 0;
-      const h = first[s]!;
-      let headServed = 0;
-      for (let j = h; ; j = link[j]!) {
-        const a = j === jl ? arrivedLast : arrived[j]!;
-        let sv = served[j]!;
-        if (give > 0) {
-          const take = Math.min(give, a - sv);
-          if (take > 0) {
-            sv = sv + take;
-            give -= take;
-          }
-        }
-        queued += a - sv;
-        if (j === h) headServed = sv;
-        if (j === jl) break;
-      }
-      if (arrivedAll[h] && !(bytes[h]! - headServed > eps(bytes[h]!))) return; // served there
-      const queues = queued > EPS1;
-      if (queues !== qb[i]! > EPS1) return; // a queue starts or ends there
-      if (queues && r - arr[s]! > 1e-9 * r) {
-        const t = at + queued / (r - arr[s]!);
-        if (t < next) next = t;
-      }
-      if (arrivedAll[h] && r > 0) {
-        const t = at + (bytes[h]! - headServed) / r;
-        if (t < next) next = t;
-      }
-    }
+    if (!(at - this.lastT > 0)) return;
+    this.quietAt_ = at;
+    for (let g = 0; g < this.nGrowing; g++) if (this.changesAt(this.growing[g]!)) return;
+    // The streams whose own change is within its slack of the early time: found done there?
+    const due = this.due;
+    due.t = at + this.slack;
+    const m = due.collect();
+    for (let k = 0; k < m; k++) if (this.changesAt(due.found[k]!)) return;
+    let next = due.minTime();
     if (next !== Infinity) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;
     this.host.timer(this);
+  }
+
+  /** The early time {@link changesAt} looks at (a field: a float argument would be boxed). */
+  private quietAt_ = 0;
+
+  /**
+   * Whether a settle at `quietAt_` would find stream `s` changed: a transfer served there, or a
+   * queue that starts or ends there (its bytes there computed as a step to it computes them).
+   */
+  private changesAt(s: number): boolean {
+    const at = this.quietAt_;
+    const { rate, first, last, anchor, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: link } = this;
+    this.streamVisits++;
+    const dt = at - anchor[s]!;
+    const r = rate[s]!;
+    const jl = last[s]!;
+    const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
+    let give = r * dt;
+    let queued = 0;
+    const h = first[s]!;
+    let headServed = 0;
+    for (let j = h; ; j = link[j]!) {
+      const a = j === jl ? arrivedLast : arrived[j]!;
+      let sv = served[j]!;
+      if (give > 0) {
+        const take = Math.min(give, a - sv);
+        if (take > 0) {
+          sv = sv + take;
+          give -= take;
+        }
+      }
+      queued += a - sv;
+      if (j === h) headServed = sv;
+      if (j === jl) break;
+    }
+    if (arrivedAll[h] && !(bytes[h]! - headServed > eps(bytes[h]!))) return true; // served there
+    return queued > EPS1 !== this.queued[s]! > EPS1; // a queue starts or ends there
   }
 }
