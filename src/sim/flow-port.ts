@@ -916,8 +916,9 @@ export class RecvPort extends PortStats<RecvHost> {
   private sharesStale = true;
   /** A demand changed in the settle in progress. */
   private demandsMoved = false;
-  /** Every active stream has been told (see tell) this level; NaN: none. */
-  private toldLevel = NaN;
+  /** The active streams by the levels a credit would be sent to them at: `-lo` and `hi` (see index). */
+  private readonly lows = new SlotHeap();
+  private readonly highs = new SlotHeap();
   /** Sum of the active streams' rates (bytes/us), summed at each water-filling. */
   private total = 0;
   /** Streams with bytes queued (demand: all they can get), and served below their arrival rate. */
@@ -973,6 +974,8 @@ export class RecvPort extends PortStats<RecvHost> {
     this.mark = grown(this.mark, cap);
     this.short = grown(this.short, cap);
     this.due.grow(cap);
+    this.lows.grow(cap);
+    this.highs.grow(cap);
   }
 
   protected override growEntries(cap: number): void {
@@ -1112,6 +1115,8 @@ export class RecvPort extends PortStats<RecvHost> {
       if (this.short[s]) this.nShort--;
       this.short[s] = 0;
       this.due.remove(s);
+      this.lows.remove(s);
+      this.highs.remove(s);
       this.deactivate(i);
       this.sharesStale = true;
       return false;
@@ -1267,14 +1272,28 @@ export class RecvPort extends PortStats<RecvHost> {
     const level = saturated ? this.fair : Infinity;
     this.level = level;
     this.telling = level;
-    if (level !== this.toldLevel || 4 * nt > n) {
-      for (let i = 0; i < n; i++) this.tell(act[i]!);
-      this.toldLevel = level;
+    // Told: the streams examined, and those the level now crosses a line of (see index).
+    const lows = this.lows;
+    lows.t = -level;
+    let m = lows.collect();
+    for (let k = 0; k < m; k++) this.candidate(lows.found[k]!);
+    const highs = this.highs;
+    highs.t = level;
+    m = highs.collect();
+    for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
+    const nc = this.nTouched;
+    const cl = this.touched;
+    if (4 * nc > n) {
+      for (let i = 0; i < n; i++) if (mark[act[i]!] !== 0) this.tell(act[i]!);
     } else {
       this.sortTouched();
-      for (let k = 0; k < nt; k++) this.tell(tl[k]!);
+      for (let k = 0; k < nc; k++) this.tell(cl[k]!);
     }
-    for (let k = 0; k < nt; k++) mark[tl[k]!] = 0;
+    for (let k = 0; k < nc; k++) {
+      const s = cl[k]!;
+      mark[s] = 0;
+      this.indexCredit(s);
+    }
     this.nTouched = 0;
     const keys = this.keys;
     if (keys.n > 0) {
@@ -1291,6 +1310,34 @@ export class RecvPort extends PortStats<RecvHost> {
       this.timerAt = next;
       this.host.timer(this);
     } else if (next > this.timerAt) this.quiet();
+  }
+
+  /** Stream `s` is told the level in the settle in progress (once). */
+  private candidate(s: number): void {
+    if (this.mark[s] !== 0) return;
+    this.mark[s] = 2;
+    if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
+    this.touched[this.nTouched++] = s;
+  }
+
+  /**
+   * Index stream `s` by the levels {@link tell} would send it a credit at: below `lo` (its last
+   * credit and under its arrival rate by the resolution) or above `hi` (past its last credit by the
+   * resolution, when it was held there). A level that moves then finds the streams to tell in the
+   * two heaps, in time in how many there are. Nothing heard yet: told when examined.
+   */
+  private indexCredit(s: number): void {
+    const last = this.lastCredit[s]!;
+    if (last < 0) {
+      this.lows.remove(s);
+      this.highs.remove(s);
+      return;
+    }
+    const a = this.arr[s]!;
+    this.lows.t = -Math.min(last, a * (1 - CREDIT_RESOLUTION));
+    this.lows.place(s);
+    this.highs.t = last <= a * (1 + SEND_RESOLUTION) ? last * (1 + CREDIT_RESOLUTION) : Infinity;
+    this.highs.place(s);
   }
 
   /** Stream `s`'s bytes queued at its anchor. */
