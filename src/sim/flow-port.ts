@@ -1135,9 +1135,18 @@ export class RecvPort extends PortStats<RecvHost> {
     return true;
   }
 
-  /** Sort the touched streams by active position (insertion: a few, nearly in order). */
+  /**
+   * Sort the touched streams (all active) by active position: by insertion when they are a few,
+   * else by a pass over the active streams (in time in their number, never worse).
+   */
   private sortTouched(): void {
     const { touched: t, pos } = this;
+    if (this.nTouched * this.nTouched > 8 * this.nAct) {
+      const { act, mark } = this;
+      let m = 0;
+      for (let i = 0, n = this.nAct; i < n; i++) if (mark[act[i]!] !== 0) t[m++] = act[i]!;
+      return;
+    }
     for (let k = 1; k < this.nTouched; k++) {
       const s = t[k]!;
       const p = pos[s]!;
@@ -1283,12 +1292,8 @@ export class RecvPort extends PortStats<RecvHost> {
     for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
     const nc = this.nTouched;
     const cl = this.touched;
-    if (4 * nc > n) {
-      for (let i = 0; i < n; i++) if (mark[act[i]!] !== 0) this.tell(act[i]!);
-    } else {
-      this.sortTouched();
-      for (let k = 0; k < nc; k++) this.tell(cl[k]!);
-    }
+    this.sortTouched();
+    for (let k = 0; k < nc; k++) this.tell(cl[k]!);
     for (let k = 0; k < nc; k++) {
       const s = cl[k]!;
       mark[s] = 0;
