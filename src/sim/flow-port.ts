@@ -1166,7 +1166,7 @@ export class RecvPort extends PortStats<RecvHost> {
     this.dirty = false;
     this.settles++;
     this.advance();
-    const { act, mark, touched } = this;
+    const { act, mark } = this;
     // The streams that may change now: news, their own change due, a queue that may start.
     const due = this.due;
     // (Within its slack a stream's change counts as now: a remainder under eps() is served.)
@@ -1182,6 +1182,7 @@ export class RecvPort extends PortStats<RecvHost> {
     // that leaves moves the last into its place, which that pass examined next.
     this.demandsMoved = false;
     this.sortTouched();
+    const touched = this.touched; // (read after the touches above, which may have grown it)
     let live = 0;
     for (let k = 0; k < this.nTouched; k++) {
       let s = touched[k]!;
