@@ -22,13 +22,13 @@ import { gpuMachine, type GpuStateValue, type RankSnapshot } from './gpu-machine
 import type { HostReply, HostRequest, InitMessage, OpMessage } from './host-messages.js';
 import type { OpLookup } from './op-registry.js';
 import type { TaskGroup } from '../sim/task.js';
-import { SyncBlock, windowBounds } from './window-sync.js';
+import { PROGRESS_POLL_MS, SyncBlock, windowBounds } from './window-sync.js';
 
 /** What a round's decision says (the same on every host: all read the same published values). */
 export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, ROUND_ABORTED = 4, ROUND_OVER_BOUND = 5;
 
-/** Events a host runs between two looks at its watchdog (wall clock, abort flag, heartbeat). */
-export const WATCHDOG_EVENTS = 1 << 14;
+/** Events a host runs between two looks at its watchdog (wall clock, abort flag, heartbeat, progress). */
+export const WATCHDOG_EVENTS = 1 << 12;
 
 export class EngineHost {
   /**
@@ -296,6 +296,10 @@ export class EngineHost {
     // Never past the run's virtual-time bound (with one host the window is unbounded otherwise).
     if (end > this.virtualLimit) end = this.virtualLimit;
     if (e.nextEventTime() < end) this.runWatched(e, end);
+    if (this.sync) {
+      const slow = this.sync.takeSlow(this.me);
+      if (slow !== 0) this.injectedSlowness(slow);
+    }
     this.collectFinished();
     for (let w = 0; w < e.outbox.length; w++) {
       const box = e.outbox[w]!;
@@ -311,6 +315,23 @@ export class EngineHost {
     }
     this.windowsRun++;
     this.round++;
+    this.sync?.advance(this.me);
+  }
+
+  /**
+   * Test fault (see SyncBlock.injectSlow): spend `ms` of wall clock in this window, progressing
+   * every few ms (`ms > 0`), or `-ms` without any progress (`ms < 0`), leaving early on an abort.
+   * The heartbeat beats throughout: the host is alive, only slow or stopped.
+   */
+  private injectedSlowness(ms: number): void {
+    const s = this.mustSync();
+    const until = performance.now() + Math.abs(ms);
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    while (performance.now() < until && s.abort === SYNC_ABORT_NONE) {
+      Atomics.wait(nap, 0, 0, 5);
+      s.beat(this.me);
+      if (ms > 0) s.advance(this.me);
+    }
   }
 
   /**
@@ -327,6 +348,7 @@ export class EngineHost {
     while (e.runUntil(end, WATCHDOG_EVENTS)) {
       if (s) {
         s.beat(this.me);
+        s.advance(this.me);
         if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
       }
       const wall = performance.now();
@@ -346,7 +368,9 @@ export class EngineHost {
 
   /**
    * Threads: wait until the reader of the ring to `peer` frees some of it, draining this host's own
-   * rings meanwhile (two hosts filling each other's rings cannot block each other).
+   * rings meanwhile (two hosts filling each other's rings cannot block each other). A reader busy
+   * in a long window drains only when it ends it: the deadline restarts while the reader makes
+   * progress, and `E_TIMEOUT` names it only when it made none for `timeoutMs`.
    */
   private waitForRoom(peer: number): void {
     const s = this.mustSync();
@@ -354,17 +378,28 @@ export class EngineHost {
     const used = ring.usedBytes;
     // The reader may be asleep at its barrier: tell it there is something to read.
     s.wake(peer);
-    const deadline = performance.now() + this.timeoutMs;
+    let deadline = performance.now() + this.timeoutMs;
+    let seen = s.progress(peer);
     for (;;) {
       s.beat(this.me);
       const d = s.doorbell(this.me);
       if (ring.usedBytes < used) return;
       this.drainInbound();
       if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
-      const left = deadline - performance.now();
-      if (left <= 0)
-        fail('E_TIMEOUT', `host worker ${this.me}: the packet ring to host worker ${peer} stayed full for ${this.timeoutMs} ms`, { worker: this.me, peer, timeoutMs: this.timeoutMs });
-      Atomics.wait(s.i32, s.doorbellIndex(this.me), d, left);
+      const now = performance.now();
+      const p = s.progress(peer);
+      if (p !== seen) {
+        seen = p;
+        deadline = now + this.timeoutMs;
+      }
+      const left = deadline - now;
+      if (left <= 0) {
+        const ranks = fmtRanks(this.mustEngine().shape.workerOfRank, peer);
+        fail('E_TIMEOUT', `host worker ${this.me}: the packet ring to host worker ${peer} (ranks ${ranks}) stayed full for ${this.timeoutMs} ms while that worker made no progress`, {
+          worker: this.me, peer, timeoutMs: this.timeoutMs,
+        });
+      }
+      Atomics.wait(s.i32, s.doorbellIndex(this.me), d, Math.min(left, PROGRESS_POLL_MS));
     }
   }
 

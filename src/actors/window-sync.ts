@@ -15,7 +15,7 @@ import { ExpertmeshError } from '../errors.js';
 import { PacketRing } from '../transport/packet-ring.js';
 import {
   RING_DEFAULT_BYTES, RING_MIN_BYTES, RING_TOTAL_BYTES, SYNC_ABORT, SYNC_ABORT_NONE, SYNC_BARRIER_COUNT, SYNC_BARRIER_GEN, SYNC_DOORBELL, SYNC_F_FAILED,
-  SYNC_F_NEXT, SYNC_F_NOW, SYNC_F_REMAINING, SYNC_F_SENT, SYNC_F_SLOTS, SYNC_FAULT, SYNC_INT_HEADER, SYNC_WINDOWS,
+  SYNC_F_NEXT, SYNC_F_NOW, SYNC_F_REMAINING, SYNC_F_SENT, SYNC_F_SLOTS, SYNC_FAULT, SYNC_INT_HEADER, SYNC_SLOW, SYNC_SLOW_MS, SYNC_WINDOWS,
 } from '../transport/protocol.js';
 
 /** What the main thread hands every host so they share one block and one set of rings. */
@@ -33,8 +33,14 @@ export interface SyncBuffers {
 /** Checks of the barrier generation before a host sleeps on its doorbell (a few microseconds). */
 const BARRIER_SPINS = 2000;
 
-// Header, then per host: doorbell, barrier arrival, heartbeat.
-const intWords = (workers: number): number => (SYNC_INT_HEADER + 3 * workers + 1) & ~1;
+/**
+ * Longest sleep of a waiting host between looks at the progress of the hosts it waits for, ms (a
+ * slow host does not ring the waiter's doorbell when it progresses).
+ */
+export const PROGRESS_POLL_MS = 50;
+
+// Header, then per host: doorbell, barrier arrival, heartbeat, progress.
+const intWords = (workers: number): number => SYNC_INT_HEADER + 4 * workers;
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
 export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = defaultRingBytes(workers)): SyncBuffers {
@@ -67,6 +73,7 @@ export class SyncBlock {
   readonly workers: number;
   private readonly arrivedBase: number;
   private readonly heartbeatBase: number;
+  private readonly progressBase: number;
 
   constructor(readonly buffers: SyncBuffers) {
     const w = buffers.workers;
@@ -75,6 +82,21 @@ export class SyncBlock {
     this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, 2 * w * (SYNC_F_SLOTS + w));
     this.arrivedBase = SYNC_DOORBELL + w;
     this.heartbeatBase = SYNC_DOORBELL + 2 * w;
+    this.progressBase = SYNC_DOORBELL + 3 * w;
+  }
+
+  /**
+   * Host `w` made progress: it ran a slice of events or ended a window. Unlike its heartbeat, this
+   * does not move while it waits, so a host waiting for `w` restarts its deadline while `w` works
+   * (however slowly) and gives up only after `timeoutMs` without any progress.
+   */
+  advance(w: number): void {
+    Atomics.add(this.i32, this.progressBase + w, 1);
+  }
+
+  /** Host `w`'s progress count (see {@link advance}). */
+  progress(w: number): number {
+    return Atomics.load(this.i32, this.progressBase + w);
   }
 
   /** Host `w` is alive and working: it beats between slices of a window and while it waits. */
@@ -148,6 +170,23 @@ export class SyncBlock {
     this.wake(w);
   }
 
+  /**
+   * Fault injection (tests): host `w` spends `ms` of wall-clock time inside its next window, making
+   * progress every few ms (`ms > 0`: a slow but working host), or none at all (`ms < 0`: a host
+   * that stopped, for `-ms` or until the run is aborted).
+   */
+  injectSlow(w: number, ms: number): void {
+    Atomics.store(this.i32, SYNC_SLOW_MS, ms);
+    Atomics.store(this.i32, SYNC_SLOW, w + 1);
+  }
+
+  /** The injected slowness host `w` must take now (ms, see {@link injectSlow}; 0: none), consumed. */
+  takeSlow(w: number): number {
+    if (Atomics.load(this.i32, SYNC_SLOW) !== w + 1) return 0;
+    if (Atomics.compareExchange(this.i32, SYNC_SLOW, w + 1, 0) !== w + 1) return 0;
+    return Atomics.load(this.i32, SYNC_SLOW_MS);
+  }
+
   private base(parity: number, w: number): number {
     return (parity * this.workers + w) * (SYNC_F_SLOTS + this.workers);
   }
@@ -167,6 +206,13 @@ export class SyncBlock {
     return this.f64[this.base(parity, w) + field]!;
   }
 
+  /** Sum of the progress counts of every host but `me` (int32 wrap-around is harmless: only changes matter). */
+  totalProgress(me: number): number {
+    let p = 0;
+    for (let w = 0; w < this.workers; w++) if (w !== me) p = (p + Atomics.load(this.i32, this.progressBase + w)) | 0;
+    return p;
+  }
+
   /** The earliest moment anything is due on host `p` in the round of `parity`: its next event or a packet sent to it. */
   due(parity: number, p: number): number {
     let t = this.slot(parity, p, SYNC_F_NEXT);
@@ -177,8 +223,10 @@ export class SyncBlock {
   /**
    * Arrive at the barrier as host `me` and wait for the others. While waiting, `idle()` runs (it
    * drains inbound rings; true when it found something, so the wait re-checks at once). Returns
-   * false if the block was aborted. Throws `E_TIMEOUT` naming the hosts that did not arrive within
-   * `timeoutMs`. Atomics.wait always has a deadline, and the main thread can wake it.
+   * false if the block was aborted. The deadline restarts whenever a host still running its window
+   * makes progress (a long window on a busy machine is not a failure); throws `E_TIMEOUT` naming
+   * the hosts that did not arrive when none of them progressed for `timeoutMs`. Atomics.wait always
+   * has a deadline, and the main thread can wake it.
    */
   arrive(me: number, timeoutMs: number, idle: () => boolean, ranksOf: (w: number) => string): boolean {
     const i32 = this.i32;
@@ -194,24 +242,33 @@ export class SyncBlock {
     // Spin briefly first: when the other hosts run on other cores they arrive within microseconds,
     // and a sleep/wake-up through the kernel costs more than that.
     for (let spin = 0; spin < BARRIER_SPINS; spin++) if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
-    const deadline = performance.now() + timeoutMs;
+    let deadline = performance.now() + timeoutMs;
+    let seen = this.totalProgress(me);
     for (;;) {
       this.beat(me);
       const d = Atomics.load(i32, SYNC_DOORBELL + me);
       if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
       if (Atomics.load(i32, SYNC_ABORT) !== SYNC_ABORT_NONE) return false;
       if (idle()) continue;
-      const left = deadline - performance.now();
+      const now = performance.now();
+      // Only hosts that have not arrived advance (an arrived host waits): any move is theirs.
+      const p = this.totalProgress(me);
+      if (p !== seen) {
+        seen = p;
+        deadline = now + timeoutMs;
+      }
+      const left = deadline - now;
       if (left <= 0) {
         const late: number[] = [];
         for (let w = 0; w < this.workers; w++) if (Atomics.load(i32, this.arrivedBase + w) !== gen + 1) late.push(w);
         throw new ExpertmeshError(
           'E_TIMEOUT',
-          `host worker ${me} waited ${timeoutMs} ms at a window barrier for ${late.map((w) => `host worker ${w} (ranks ${ranksOf(w)})`).join(', ')}`,
+          `host worker ${me} waited ${timeoutMs} ms at a window barrier for ${late.map((w) => `host worker ${w} (ranks ${ranksOf(w)})`).join(', ')}, which made no progress meanwhile`,
           { worker: me, waitingFor: late, timeoutMs },
         );
       }
-      Atomics.wait(i32, SYNC_DOORBELL + me, d, left);
+      // Wake up at least every PROGRESS_POLL_MS to look at the others' progress.
+      Atomics.wait(i32, SYNC_DOORBELL + me, d, Math.min(left, PROGRESS_POLL_MS));
     }
   }
 }

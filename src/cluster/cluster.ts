@@ -129,7 +129,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.links = new LinkModel(config.hardware, config.gpusPerNode);
     this.lookaheadMatrix = this.links.lookaheadMatrix(config.workerOfRank, config.workers);
     this.lookaheadUs = this.lookaheadMatrix.reduce((a, b) => Math.min(a, b), Infinity);
-    this.syncBuffers = createSyncBuffers(config.workers, this.lookaheadMatrix);
+    this.syncBuffers = createSyncBuffers(config.workers, this.lookaheadMatrix, config.ringBytes);
     this.sync = new SyncBlock(this.syncBuffers);
     this.hbmUsed = new Float64Array(config.numRanks);
     this.snapshots = Array.from({ length: config.numRanks }, (_, rank) => ({
@@ -494,10 +494,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /**
    * @internal Fault injection for tests: make host `w` exit (mid-window when an operation is
-   * running: it checks the shared block after each window) or throw.
+   * running: it checks the shared block after each window) or throw; or, in its next window (of
+   * this run or the next), spend `ms` of wall clock still progressing (`'slow'`) or without any
+   * progress (`'stop'`, until the run is aborted).
    */
-  injectFault(w: number, kind: 'exit' | 'throw'): void {
-    if (kind === 'exit' && this.busy) this.sync.injectExit(w);
+  injectFault(w: number, kind: 'exit' | 'throw' | 'slow' | 'stop', ms = 0): void {
+    if (kind === 'slow' || kind === 'stop') this.sync.injectSlow(w, kind === 'slow' ? Math.max(1, ms) : -Math.max(1, ms));
+    else if (kind === 'exit' && this.busy) this.sync.injectExit(w);
     else this.hosts[w]!.post({ type: 'fault', id: 0, kind });
   }
 

@@ -5,6 +5,7 @@
 import { breakRule, NVLINK_DOMAIN_MAX_GPUS } from '../hardware/shape-rules.js';
 import { availableParallelism } from 'node:os';
 import { fail, showValue } from '../errors.js';
+import { RING_MIN_BYTES } from '../transport/protocol.js';
 import { getHardwareProfile, validateHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
 import type { HostTransportKind } from '../actors/host-channel.js';
 
@@ -32,6 +33,11 @@ export interface ClusterConfig {
    * and what it waits for.
    */
   maxVirtualUs?: number;
+  /**
+   * @internal Data bytes of each packet ring between two host workers (a power of two from 512 KiB
+   * to 64 MiB; default 4 MiB, less with many workers). Tests use small rings to exercise back pressure.
+   */
+  ringBytes?: number;
 }
 
 /** A validated configuration with every default filled in. */
@@ -46,6 +52,8 @@ export interface ResolvedClusterConfig {
   recordTimeline: boolean;
   timeoutMs: number;
   maxVirtualUs: number;
+  /** @internal Packet ring size, bytes (undefined: the default for the worker count). */
+  ringBytes?: number;
   /** Host worker of every rank. */
   workerOfRank: number[];
 }
@@ -84,8 +92,12 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   const maxVirtualUs = c.maxVirtualUs ?? DEFAULT_MAX_VIRTUAL_US;
   if (typeof maxVirtualUs !== 'number' || !(maxVirtualUs > 0) || maxVirtualUs === Infinity)
     fail('E_CONFIG', `cluster config: 'maxVirtualUs' must be a positive finite number of us, got ${showValue(maxVirtualUs)}`, { field: 'maxVirtualUs', value: maxVirtualUs });
+  const ringBytes = c.ringBytes;
+  if (ringBytes !== undefined && !(Number.isInteger(ringBytes) && ringBytes >= RING_MIN_BYTES && ringBytes <= 1 << 26 && (ringBytes & (ringBytes - 1)) === 0))
+    fail('E_CONFIG', `cluster config: 'ringBytes' must be a power of two in [${RING_MIN_BYTES}, ${1 << 26}], got ${showValue(ringBytes)}`, { field: 'ringBytes', value: ringBytes });
   return {
     nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs, maxVirtualUs,
+    ...(ringBytes !== undefined ? { ringBytes } : {}),
     recordTimeline: c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),
   };

@@ -102,10 +102,16 @@ export const SYNC_BARRIER_GEN = 1; // barriers completed (every waiter watches i
 export const SYNC_ABORT = 2; // SYNC_ABORT_*: set by the main thread (or a host) to end every loop
 export const SYNC_FAULT = 3; // test fault injection: worker index + 1 that must exit mid-window
 export const SYNC_WINDOWS = 4; // windows completed in the current run (progress, read by the main thread)
+export const SYNC_SLOW = 5; // test fault injection: worker index + 1 that must run its next window slowly
+export const SYNC_SLOW_MS = 6; // how long: > 0 slow but progressing, < 0 stopped (no progress) for -ms
 export const SYNC_INT_HEADER = 8;
 /** Int32 per worker: its doorbell (bumped and notified whenever something concerns it). */
 export const SYNC_DOORBELL = SYNC_INT_HEADER;
-/** Then, after `workers` doorbells, int32 per worker: the barrier round it last arrived at. */
+/**
+ * Then, after `workers` doorbells, int32 per worker: the barrier round it last arrived at; then its
+ * heartbeat (moves while it is alive, also while it waits); then its progress (moves only while it
+ * runs events or ends a window: a waiter's deadline restarts while the hosts it waits for progress).
+ */
 export const SYNC_ABORT_NONE = 0, SYNC_ABORT_CLOSE = 1, SYNC_ABORT_DEATH = 2, SYNC_ABORT_SIGNAL = 3, SYNC_ABORT_HOST = 4;
 /**
  * Float64 slots per worker, published after each window (before the round's barrier), in two

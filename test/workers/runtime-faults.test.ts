@@ -112,6 +112,40 @@ describe('runtime on worker threads', () => {
     });
   });
 
+  it('a host slower than timeoutMs but still progressing is waited for, at the window barrier and at a full packet ring', async () => {
+    // Barrier: host 0 spends 600 ms in its first window (progressing every few ms) while host 1 waits.
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 150 }), async (c) => {
+      c.injectFault(0, 'slow', 600);
+      const t0 = performance.now();
+      const r = await allToAll(c, { bytesPerPair: 4096, sizesOnly: true });
+      expect(r.transfers).toBe(2);
+      expect(performance.now() - t0).toBeGreaterThan(600);
+    });
+    // Ring: host 1's first window sends host 0 more packets than a 512 KiB ring holds, while host 0 is slow.
+    await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 300, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
+      c.injectFault(0, 'slow', 1500);
+      const r = await allToAll(c, { bytesPerPair: 4096, sizesOnly: true });
+      expect(r.transfers).toBe(128 * 127);
+    });
+  });
+
+  it('a host that stops making progress is named in E_TIMEOUT by the host waiting for it (barrier, full ring)', async () => {
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 150 }), async (c) => {
+      c.injectFault(0, 'stop', 10_000);
+      const t0 = performance.now();
+      const data = await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'host worker 1 waited 150 ms at a window barrier for host worker 0 (ranks 0), which made no progress');
+      expect(data).toMatchObject({ worker: 1, waitingFor: [0] });
+      expect(performance.now() - t0).toBeLessThan(5000);
+    });
+    await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 300, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
+      c.injectFault(0, 'stop', 10_000);
+      const t0 = performance.now();
+      const data = await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'host worker 1: the packet ring to host worker 0 (ranks 0-63) stayed full for 300 ms while that worker made no progress');
+      expect(data).toMatchObject({ worker: 1, peer: 0 });
+      expect(performance.now() - t0).toBeLessThan(5000);
+    });
+  });
+
   it("mirrors rank states: idle -> busy -> idle per operation", async () => {
     await using(await createCluster({ nodes: 2, gpusPerNode: 2, hardware: H800, workers: 2 }), async (c) => {
       const seen: RankSnapshot[] = [];
