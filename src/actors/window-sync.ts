@@ -39,15 +39,17 @@ const BARRIER_SPINS = 2000;
  */
 export const PROGRESS_POLL_MS = 50;
 
-// Header, then per host: doorbell, barrier arrival, heartbeat, progress.
-const intWords = (workers: number): number => SYNC_INT_HEADER + 4 * workers;
+// Header, then per host: doorbell, barrier arrival, heartbeat, progress, phase, waiting flag, clock seqlock.
+const intWords = (workers: number): number => (SYNC_INT_HEADER + 7 * workers + 1) & ~1;
+// Float64 slots: two round copies of the published state per host, then per host its live clock and the round it belongs to.
+const f64Words = (workers: number): number => 2 * workers * (SYNC_F_SLOTS + workers) + 2 * workers;
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
 export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = defaultRingBytes(workers)): SyncBuffers {
   const pairs = workers * (workers - 1);
   return {
     workers,
-    sync: new SharedArrayBuffer(intWords(workers) * 4 + 2 * workers * (SYNC_F_SLOTS + workers) * 8),
+    sync: new SharedArrayBuffer(intWords(workers) * 4 + f64Words(workers) * 8),
     rings: new SharedArrayBuffer(Math.max(8, pairs * PacketRing.byteLength(ringBytes))),
     ringBytes,
     lookahead,
@@ -79,10 +81,68 @@ export class SyncBlock {
     const w = buffers.workers;
     this.workers = w;
     this.i32 = new Int32Array(buffers.sync, 0, intWords(w));
-    this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, 2 * w * (SYNC_F_SLOTS + w));
+    this.f64 = new Float64Array(buffers.sync, intWords(w) * 4, f64Words(w));
     this.arrivedBase = SYNC_DOORBELL + w;
     this.heartbeatBase = SYNC_DOORBELL + 2 * w;
     this.progressBase = SYNC_DOORBELL + 3 * w;
+    this.phaseBase = SYNC_DOORBELL + 4 * w;
+    this.waitingBase = SYNC_DOORBELL + 5 * w;
+    this.clockSeqBase = SYNC_DOORBELL + 6 * w;
+    this.clockBase = 2 * w * (SYNC_F_SLOTS + w);
+  }
+
+  private readonly phaseBase: number;
+  private readonly waitingBase: number;
+  private readonly clockSeqBase: number;
+  private readonly clockBase: number;
+
+  /**
+   * Host `w`'s phase in the current run: `2r + 1` while it runs the window of round `r`, `2r + 2`
+   * once that window's packets are all in the rings (0 before its first window).
+   */
+  setPhase(w: number, phase: number): void {
+    Atomics.store(this.i32, this.phaseBase + w, phase);
+  }
+
+  phase(w: number): number {
+    return Atomics.load(this.i32, this.phaseBase + w);
+  }
+
+  /** Host `w` is (1) or is no longer (0) asleep waiting for another host's clock or phase to move. */
+  setWaiting(w: number, on: number): void {
+    Atomics.store(this.i32, this.waitingBase + w, on);
+  }
+
+  /** Wake host `w` if it sleeps waiting for a clock or a phase (see {@link setWaiting}). */
+  wakeIfWaiting(w: number): void {
+    if (Atomics.load(this.i32, this.waitingBase + w) !== 0) this.wake(w);
+  }
+
+  /**
+   * Publish host `w`'s live clock in round `round`: the time of its next event, every packet it
+   * made so far already in the rings (a seqlock: the pair is read whole or read again).
+   */
+  publishClock(w: number, round: number, next: number): void {
+    const i = this.clockSeqBase + w;
+    Atomics.add(this.i32, i, 1);
+    this.f64[this.clockBase + 2 * w] = next;
+    this.f64[this.clockBase + 2 * w + 1] = round;
+    Atomics.add(this.i32, i, 1);
+  }
+
+  /** Host `w`'s live clock if it was published in round `round`, else -Infinity. */
+  clock(w: number, round: number): number {
+    const i = this.clockSeqBase + w;
+    // Bounded: a writer that died mid-publication leaves the seqlock odd (the caller then waits,
+    // and its abort check or deadline ends the wait).
+    for (let k = 0; k < 1000; k++) {
+      const a = Atomics.load(this.i32, i);
+      if (a & 1) continue;
+      const t = this.f64[this.clockBase + 2 * w]!;
+      const r = this.f64[this.clockBase + 2 * w + 1]!;
+      if (Atomics.load(this.i32, i) === a) return r === round ? t : -Infinity;
+    }
+    return -Infinity;
   }
 
   /**
@@ -149,7 +209,12 @@ export class SyncBlock {
     Atomics.store(this.i32, SYNC_BARRIER_COUNT, 0);
     Atomics.store(this.i32, SYNC_ABORT, SYNC_ABORT_NONE);
     Atomics.store(this.i32, SYNC_WINDOWS, 0);
-    for (let w = 0; w < this.workers; w++) Atomics.store(this.i32, this.arrivedBase + w, 0);
+    for (let w = 0; w < this.workers; w++) {
+      Atomics.store(this.i32, this.arrivedBase + w, 0);
+      Atomics.store(this.i32, this.phaseBase + w, 0);
+      Atomics.store(this.i32, this.waitingBase + w, 0);
+      this.publishClock(w, -1, -Infinity);
+    }
   }
 
   get windows(): number {

@@ -121,6 +121,12 @@ describe('runtime on worker threads', () => {
       expect(r.transfers).toBe(2);
       expect(performance.now() - t0).toBeGreaterThan(600);
     });
+    // Three hosts (no running ahead): hosts 1 and 2 wait at the window barrier.
+    await using(await createCluster({ nodes: 3, gpusPerNode: 1, hardware: H800, workers: 3, timeoutMs: 150 }), async (c) => {
+      c.injectFault(0, 'slow', 600);
+      const r = await allToAll(c, { bytesPerPair: 4096, sizesOnly: true });
+      expect(r.transfers).toBe(6);
+    });
     // Ring: host 1's first window sends host 0 more packets than a 512 KiB ring holds, while host 0 is slow.
     await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 300, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
       c.injectFault(0, 'slow', 1500);
@@ -133,9 +139,13 @@ describe('runtime on worker threads', () => {
     await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 150 }), async (c) => {
       c.injectFault(0, 'stop', 10_000);
       const t0 = performance.now();
-      const data = await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'host worker 1 waited 150 ms at a window barrier for host worker 0 (ranks 0), which made no progress');
+      const data = await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'host worker 1 waited 150 ms', 'for host worker 0 (ranks 0)', 'which made no progress');
       expect(data).toMatchObject({ worker: 1, waitingFor: [0] });
       expect(performance.now() - t0).toBeLessThan(5000);
+    });
+    await using(await createCluster({ nodes: 3, gpusPerNode: 1, hardware: H800, workers: 3, timeoutMs: 150 }), async (c) => {
+      c.injectFault(0, 'stop', 10_000);
+      await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'at a window barrier for host worker 0 (ranks 0), which made no progress');
     });
     await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 300, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
       c.injectFault(0, 'stop', 10_000);
