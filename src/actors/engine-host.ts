@@ -236,8 +236,8 @@ export class EngineHost {
           }
           frames++;
         }
-        // The writer may be waiting for room.
-        if (frames > 0) { this.sync!.wake(w); any = true; }
+        // The writer may be asleep waiting for room (it flags itself waiting first).
+        if (frames > 0) { this.sync!.wakeIfWaiting(w); any = true; }
       }
       if (inbox.count > 0) e.acceptColumns(inbox);
     } finally {
@@ -489,7 +489,10 @@ export class EngineHost {
           worker: this.me, peer, timeoutMs: this.timeoutMs,
         });
       }
-      Atomics.wait(s.i32, s.doorbellIndex(this.me), d, Math.min(left, PROGRESS_POLL_MS));
+      // Flagged waiting, then the last look: a reader that frees room after it rings the doorbell.
+      s.setWaiting(this.me, 1);
+      if (ring.usedBytes >= used) Atomics.wait(s.i32, s.doorbellIndex(this.me), d, Math.min(left, PROGRESS_POLL_MS));
+      s.setWaiting(this.me, 0);
     }
   }
 

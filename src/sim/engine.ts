@@ -1029,6 +1029,8 @@ export class Engine implements SendHost, RecvHost {
     const time = c[C_TIME]!, keyRank = c[C_KEY_RANK]!, keySeq = c[C_KEY_SEQ]!, src = c[C_SRC]!, dst = c[C_DST]!, xid = c[C_XID]!;
     const path = c[C_PATH]!, rate = c[C_RATE]!, qp = c[C_QP]!;
     const T = this.xf;
+    let newsAt = NaN, creditsAt = NaN;
+    let news: FlowBatch | null = null, credits: FlowBatch | null = null;
     for (let i = 0; i < b.count; i++) {
       const kind = k[i]!;
       // Flow packets join the news and credits due at their instant, in the order they were sent.
@@ -1051,8 +1053,13 @@ export class Engine implements SendHost, RecvHost {
             x = this.inbound.get(key)!;
             if (kind === PKT_EGRESS_DONE) T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
           }
-          this.at = time[i]!;
-          const nb = this.dueBatch(this.newsDue);
+          // Packets of one instant come in runs: its batch is looked up once per run.
+          if (time[i] !== newsAt) {
+            newsAt = time[i]!;
+            this.at = newsAt;
+            news = this.dueBatch(this.newsDue);
+          }
+          const nb = news!;
           const k = nb.add(x, kind === PKT_INGRESS_START ? NEWS_START : kind === PKT_RATE ? NEWS_RATE : NEWS_DONE);
           nb.rate[k] = rate[i]!;
           nb.key[k] = src[i]! * QP_SLOTS + qp[i]!;
@@ -1062,8 +1069,12 @@ export class Engine implements SendHost, RecvHost {
         }
         case PKT_CREDIT:
         {
-          this.at = time[i]!;
-          const nb = this.dueBatch(this.creditsDue);
+          if (time[i] !== creditsAt) {
+            creditsAt = time[i]!;
+            this.at = creditsAt;
+            credits = this.dueBatch(this.creditsDue);
+          }
+          const nb = credits!;
           const k = nb.add(src[i]!, path[i] === PATH_NVLINK ? 0 : 1);
           nb.rate[k] = rate[i] === 0 ? Infinity : rate[i]!;
           nb.key[k] = dst[i]! * QP_SLOTS + qp[i]!;
