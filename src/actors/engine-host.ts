@@ -143,6 +143,7 @@ export class EngineHost {
     this.me = m.workerIndex;
     this.timeoutMs = m.timeoutMs;
     this.maxVirtualUs = m.maxVirtualUs ?? 1e8;
+    this.runAhead = m.runAhead ?? true;
     this.sync = new SyncBlock(m.sync);
     this.inRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(w, this.me)));
     this.outRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(this.me, w)));
@@ -341,6 +342,8 @@ export class EngineHost {
    * barrier, while its peer still runs its own window (set by the run loop).
    */
   private ahead = false;
+  /** Running ahead allowed (InitMessage.runAhead). */
+  private runAhead = true;
 
   /**
    * Run ahead of the round's bound while the peer still runs its window of round `r`, as far as
@@ -551,7 +554,7 @@ export class EngineHost {
     const ranksOf = (w: number) => fmtRanks(this.mustEngine().shape.workerOfRank, w);
     const onFull = (peer: number) => this.waitForRoom(peer);
     this.beginRun();
-    this.ahead = s.workers === 2 && process.env.EM_NO_AHEAD === undefined;
+    this.ahead = s.workers === 2 && this.runAhead;
     let outcome = ROUND_RUN;
     try {
       this.publish();

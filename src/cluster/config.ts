@@ -38,6 +38,12 @@ export interface ClusterConfig {
    * to 64 MiB; default 4 MiB, less with many workers). Tests use small rings to exercise back pressure.
    */
   ringBytes?: number;
+  /**
+   * @internal With two host workers, the host that ends its window first runs ahead on its peer's
+   * live clock instead of waiting at the barrier (default true; the timeline is the same either
+   * way). The runtime bench turns it off to measure what it gains.
+   */
+  runAhead?: boolean;
 }
 
 /** A validated configuration with every default filled in. */
@@ -54,6 +60,7 @@ export interface ResolvedClusterConfig {
   maxVirtualUs: number;
   /** @internal Packet ring size, bytes (undefined: the default for the worker count). */
   ringBytes?: number;
+  runAhead: boolean;
   /** Host worker of every rank. */
   workerOfRank: number[];
 }
@@ -98,6 +105,7 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   return {
     nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs, maxVirtualUs,
     ...(ringBytes !== undefined ? { ringBytes } : {}),
+    runAhead: c.runAhead ?? true,
     recordTimeline: c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),
   };
