@@ -60,3 +60,42 @@ describe('shared block and rings', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
+
+describe('live clock, phase and progress (running ahead, progress-based deadlines)', () => {
+  it("a host's live clock is read only in the round it was published in; a new run clears it", () => {
+    const s = new SyncBlock(createSyncBuffers(2, Float64Array.of(I, 2, 2, I)));
+    s.resetForRun();
+    expect(s.clock(1, 0)).toBe(-I);
+    s.publishClock(1, 0, 12.5);
+    expect(s.clock(1, 0)).toBe(12.5);
+    // A clock of round 0 says nothing about round 1 (packets written after it are not counted).
+    expect(s.clock(1, 1)).toBe(-I);
+    expect(s.clock(0, 0)).toBe(-I);
+    s.publishClock(1, 1, I);
+    expect(s.clock(1, 1)).toBe(I);
+    s.setPhase(1, 3);
+    expect(s.phase(1)).toBe(3);
+    s.resetForRun();
+    expect([s.clock(1, 1), s.phase(1)]).toEqual([-I, 0]);
+  });
+
+  it('progress moves only with advance (not with the heartbeat); totalProgress sums the other hosts', () => {
+    const s = new SyncBlock(createSyncBuffers(3, new Float64Array(9).fill(2)));
+    s.beat(1);
+    expect(s.progress(1)).toBe(0);
+    s.advance(1);
+    s.advance(2);
+    s.advance(2);
+    expect([s.progress(0), s.progress(1), s.progress(2)]).toEqual([0, 1, 2]);
+    expect(s.totalProgress(0)).toBe(3);
+    expect(s.totalProgress(2)).toBe(1);
+  });
+
+  it('an injected slowness is taken once, by its host only', () => {
+    const s = new SyncBlock(createSyncBuffers(2, Float64Array.of(I, 2, 2, I)));
+    s.injectSlow(1, -300);
+    expect(s.takeSlow(0)).toBe(0);
+    expect(s.takeSlow(1)).toBe(-300);
+    expect(s.takeSlow(1)).toBe(0);
+  });
+});
