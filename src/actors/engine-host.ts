@@ -394,7 +394,9 @@ export class EngineHost {
         });
       }
       const d = s.doorbell(me);
-      s.setWaiting(me, 1);
+      // A clock at or before b - L_pm leaves the bound at or before b; when S or b + L_mp binds,
+      // no clock helps: only the peer's phase (or a ring to drain, which rings the doorbell).
+      s.setWaitingFor(me, Math.min(this.sent[peer]!, b + lMp) + lPm > b ? b - lPm : Infinity);
       if (s.phase(peer) === ph && (ph !== 2 * r + 1 || s.clock(peer, r) === a)) Atomics.wait(s.i32, s.doorbellIndex(me), d, Math.min(left, PROGRESS_POLL_MS));
       s.setWaiting(me, 0);
       s.beat(me);
@@ -440,8 +442,9 @@ export class EngineHost {
         // The peer ended its window and may be running ahead on this host's clock: move it.
         if (aheadFull && s.phase(peer) === phaseDone) {
           this.flushOutbox(aheadFull, false);
-          s.publishClock(this.me, this.round, e.nextEventTime());
-          s.wakeIfWaiting(peer);
+          const next = e.nextEventTime();
+          s.publishClock(this.me, this.round, next);
+          s.wakeIfPassed(peer, next);
         }
       }
       const wall = performance.now();

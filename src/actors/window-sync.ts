@@ -42,7 +42,7 @@ export const PROGRESS_POLL_MS = 50;
 // Header, then per host: doorbell, barrier arrival, heartbeat, progress, phase, waiting flag, clock seqlock.
 const intWords = (workers: number): number => (SYNC_INT_HEADER + 7 * workers + 1) & ~1;
 // Float64 slots: two round copies of the published state per host, then per host its live clock and the round it belongs to.
-const f64Words = (workers: number): number => 2 * workers * (SYNC_F_SLOTS + workers) + 2 * workers;
+const f64Words = (workers: number): number => 2 * workers * (SYNC_F_SLOTS + workers) + 3 * workers;
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
 export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = defaultRingBytes(workers)): SyncBuffers {
@@ -111,6 +111,20 @@ export class SyncBlock {
   /** Host `w` is (1) or is no longer (0) asleep waiting for another host's clock or phase to move. */
   setWaiting(w: number, on: number): void {
     Atomics.store(this.i32, this.waitingBase + w, on);
+  }
+
+  /**
+   * Host `w` goes to sleep until a peer's clock passes `after` (Infinity: until its phase moves):
+   * a clock at or before it would not let `w` run anything, so it does not wake it.
+   */
+  setWaitingFor(w: number, after: number): void {
+    this.f64[this.clockBase + 2 * this.workers + w] = after;
+    Atomics.store(this.i32, this.waitingBase + w, 1);
+  }
+
+  /** Wake host `w` if it sleeps waiting for a clock that `clock` passes (see {@link setWaitingFor}). */
+  wakeIfPassed(w: number, clock: number): void {
+    if (Atomics.load(this.i32, this.waitingBase + w) !== 0 && clock > this.f64[this.clockBase + 2 * this.workers + w]!) this.wake(w);
   }
 
   /** Wake host `w` if it sleeps waiting for a clock or a phase (see {@link setWaiting}). */
@@ -213,6 +227,7 @@ export class SyncBlock {
       Atomics.store(this.i32, this.arrivedBase + w, 0);
       Atomics.store(this.i32, this.phaseBase + w, 0);
       Atomics.store(this.i32, this.waitingBase + w, 0);
+      this.f64[this.clockBase + 2 * this.workers + w] = -Infinity;
       this.publishClock(w, -1, -Infinity);
     }
   }
