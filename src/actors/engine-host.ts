@@ -143,7 +143,7 @@ export class EngineHost {
     this.me = m.workerIndex;
     this.timeoutMs = m.timeoutMs;
     this.maxVirtualUs = m.maxVirtualUs ?? 1e8;
-    this.runAhead = m.runAhead ?? true;
+    this.runAhead = m.runAhead ?? false;
     this.sync = new SyncBlock(m.sync);
     this.inRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(w, this.me)));
     this.outRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(this.me, w)));
@@ -343,7 +343,7 @@ export class EngineHost {
    */
   private ahead = false;
   /** Running ahead allowed (InitMessage.runAhead). */
-  private runAhead = true;
+  private runAhead = false;
 
   /**
    * Run ahead of the round's bound while the peer still runs its window of round `r`, as far as
