@@ -294,7 +294,7 @@ export class EngineHost {
    * message per (peer, up to BATCH_MAX_PACKETS packets). `onFull(peer)` is called while a ring has
    * no room (it must make some: wait for the reader, or drain it in-process).
    */
-  runWindow(end: number, onFull: (peer: number) => void): void {
+  runWindow(end: number, onFull: (peer: number, bytes: number) => void): void {
     const e = this.mustEngine();
     this.drainInbound();
     // Never past the run's virtual-time bound (with one host the window is unbounded otherwise).
@@ -319,7 +319,7 @@ export class EngineHost {
    * reader's doorbell (at the end of a window, so a reader asleep at its barrier decodes them
    * meanwhile); else only a reader asleep waiting for this host's clock is woken.
    */
-  private flushOutbox(onFull: (peer: number) => void, wake: boolean): void {
+  private flushOutbox(onFull: (peer: number, bytes: number) => void, wake: boolean): void {
     const e = this.mustEngine();
     for (let w = 0; w < e.outbox.length; w++) {
       const box = e.outbox[w]!;
@@ -328,7 +328,7 @@ export class EngineHost {
       this.sent[w] = Math.min(this.sent[w]!, box.minTime());
       for (let from = 0; from < box.count; from += BATCH_MAX_PACKETS) {
         const bytes = this.codec.encode(box, from, Math.min(BATCH_MAX_PACKETS, box.count - from));
-        while (!ring.tryWrite(bytes)) onFull(w);
+        while (!ring.tryWrite(bytes)) onFull(w, bytes.length);
       }
       box.clear();
       if (wake) this.sync!.wake(w);
@@ -357,7 +357,7 @@ export class EngineHost {
    * already queued: the timeline is the same, only the waiting goes. Stops when the peer's window
    * ends (its packets are then all in the rings), so the next round's decision sees both whole.
    */
-  private extend(r: number, onFull: (peer: number) => void): void {
+  private extend(r: number, onFull: (peer: number, bytes: number) => void): void {
     const s = this.mustSync();
     const e = this.mustEngine();
     const me = this.me, peer = 1 - me;
@@ -427,7 +427,7 @@ export class EngineHost {
    * time has stood still for `timeoutMs` of wall-clock time (tasks waking each other forever at one
    * instant), naming the host's blocked ranks, tasks and what they wait for.
    */
-  private runWatched(e: Engine, end: number, aheadFull: ((peer: number) => void) | null): void {
+  private runWatched(e: Engine, end: number, aheadFull: ((peer: number, bytes: number) => void) | null): void {
     const s = this.sync;
     let now = e.now;
     let since = performance.now();
@@ -468,10 +468,9 @@ export class EngineHost {
    * in a long window drains only when it ends it: the deadline restarts while the reader makes
    * progress, and `E_TIMEOUT` names it only when it made none for `timeoutMs`.
    */
-  private waitForRoom(peer: number): void {
+  private waitForRoom(peer: number, frameBytes: number): void {
     const s = this.mustSync();
     const ring = this.outRings[peer]!;
-    const used = ring.usedBytes;
     // The reader may be asleep at its barrier: tell it there is something to read.
     s.wake(peer);
     let deadline = performance.now() + this.timeoutMs;
@@ -479,7 +478,9 @@ export class EngineHost {
     for (;;) {
       s.beat(this.me);
       const d = s.doorbell(this.me);
-      if (ring.usedBytes < used) return;
+      // Room for the frame now (not: less used than when this wait began, which a reader that
+      // drained the ring between the failed write and this wait would never bring about).
+      if (ring.fits(frameBytes)) return;
       this.drainInbound();
       if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
       const now = performance.now();
@@ -497,7 +498,7 @@ export class EngineHost {
       }
       // Flagged waiting, then the last look: a reader that frees room after it rings the doorbell.
       s.setWaiting(this.me, 1);
-      if (ring.usedBytes >= used) Atomics.wait(s.i32, s.doorbellIndex(this.me), d, Math.min(left, PROGRESS_POLL_MS));
+      if (!ring.fits(frameBytes)) Atomics.wait(s.i32, s.doorbellIndex(this.me), d, Math.min(left, PROGRESS_POLL_MS));
       s.setWaiting(this.me, 0);
     }
   }
@@ -555,7 +556,7 @@ export class EngineHost {
     const me = this.me;
     const idle = () => this.drainInbound();
     const ranksOf = (w: number) => fmtRanks(this.mustEngine().shape.workerOfRank, w);
-    const onFull = (peer: number) => this.waitForRoom(peer);
+    const onFull = (peer: number, bytes: number) => this.waitForRoom(peer, bytes);
     this.beginRun();
     this.ahead = s.workers === 2 && this.runAhead;
     let outcome = ROUND_RUN;

@@ -43,6 +43,16 @@ export class PacketRing {
     return (Atomics.load(this.header, RING_HEAD) - Atomics.load(this.header, RING_TAIL)) | 0;
   }
 
+  /** Whether a frame of `len` bytes fits now (the writer's view: the reader only frees room). */
+  fits(len: number): boolean {
+    const head = Atomics.load(this.header, RING_HEAD);
+    const used = (head - Atomics.load(this.header, RING_TAIL)) | 0;
+    const pos = head & this.mask;
+    const size = RING_FRAME_HEADER_BYTES + pad8(len);
+    const skip = pos + size > this.dataBytes ? this.dataBytes - pos : 0;
+    return used + skip + size <= this.dataBytes;
+  }
+
   /** Append one frame; false (nothing written) when the ring has no room for it now. */
   tryWrite(bytes: Uint8Array): boolean {
     const len = bytes.length;

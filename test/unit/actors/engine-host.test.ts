@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineHost, ROUND_DONE, ROUND_RUN } from '../../../src/actors/engine-host.js';
 import type { HostReply, HostRequest } from '../../../src/actors/host-messages.js';
 import { opRegistry } from '../../../src/actors/op-registry.js';
-import { createSyncBuffers } from '../../../src/actors/window-sync.js';
+import { createSyncBuffers, SyncBlock } from '../../../src/actors/window-sync.js';
 import '../../../src/ep/traffic.js';
 import { ROUND } from '../cluster/helpers.js';
 
@@ -66,5 +66,29 @@ describe('EngineHost', () => {
       expect(src, f).not.toMatch(/from '\.\.\/(ep|ops|scenario|cli)[/.]/);
       expect(src, f).not.toMatch(/import '\.\.\/(ep|ops)[/.]/);
     }
+  });
+});
+
+describe('EngineHost: waiting for room in a packet ring', () => {
+  it('a reader that drained the whole ring between the failed write and the wait does not leave the writer waiting', () => {
+    const sync = createSyncBuffers(2, Float64Array.of(Infinity, 2, 2, Infinity), 1 << 19);
+    const h = new EngineHost(opRegistry);
+    h.handle({
+      type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 2, gpusPerNode: 1, hardware: ROUND, workerOfRank: [0, 1],
+      recordTimeline: false, sync, timeoutMs: 200,
+    });
+    const s = new SyncBlock(sync);
+    const ring = s.ring(1, 0);
+    const frame = new Uint8Array(100_000);
+    let written = 0;
+    while (ring.tryWrite(frame)) written++;
+    expect(written).toBe(5); // 512 KiB holds five frames of 100 kB: the sixth write fails
+    // The reader drains everything before the writer starts waiting.
+    for (let f = ring.peek(); f !== null; f = ring.peek()) ring.release();
+    expect(ring.usedBytes).toBe(0);
+    const waitForRoom = (h as unknown as { waitForRoom(peer: number, bytes: number): void }).waitForRoom.bind(h);
+    // Before: it waited for the ring to hold less than when the wait began (0 bytes), and failed with E_TIMEOUT.
+    expect(() => waitForRoom(0, frame.length)).not.toThrow();
+    expect(ring.tryWrite(frame)).toBe(true);
   });
 });
