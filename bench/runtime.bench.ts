@@ -167,9 +167,9 @@ export default async function (): Promise<void> {
   // 2. Events per second per worker, and 2 workers vs 1: DeepEP's kernels (a cached dispatch and a
   // combine, sizes-only, EP32 x 512 tokens), where the engine's events are per chunk and per port
   // change (a uniform allToAll settles many transfers per event: too few events to time).
-  const eventsRun = async (workers: number, runAhead = false) => {
+  const eventsRun = async (workers: number) => {
     const R = 32, T = 512, E = 256;
-    const c = await createCluster({ nodes: R / 8, gpusPerNode: 8, hardware: H800, workers, recordTimeline: true, runAhead });
+    const c = await createCluster({ nodes: R / 8, gpusPerNode: 8, hardware: H800, workers, recordTimeline: true });
     try {
       const ep = await createExpertParallel(c, { numExperts: E, hidden: 7168, topk: 8, dtype: 'fp8', numSms: 24, sizesOnly: true });
       const topkIdx = Array.from({ length: R }, (_, r) => deepepTopk({ numRanks: R, gpusPerNode: 8, tokens: T, experts: E, topk: 8 }, r, 0));
@@ -197,10 +197,7 @@ export default async function (): Promise<void> {
   };
   const w1 = await eventsRun(1);
   const w2 = await eventsRun(2);
-  // The same two workers running ahead of their windows (internal option, off by default): what it gains.
-  const w2a = await eventsRun(2, true);
   if (w1.tl !== w2.tl) throw new Error(`timeline digests differ between 1 and 2 workers: ${w1.tl} vs ${w2.tl}`);
-  if (w2a.tl !== w2.tl) throw new Error(`timeline digests differ with and without running ahead: ${w2a.tl} vs ${w2.tl}`);
   // Long enough (2M events) that the baseline itself is stable run to run.
   const heap = bareHeapEventsPerCpuSec(Math.max(w1.events, 2_000_000));
   const perWorker1 = w1.events / (w1.ms / 1e3);
@@ -213,7 +210,6 @@ export default async function (): Promise<void> {
   say({ figure: 'engine events per host-thread CPU-second, 1 worker', value: perCpu1, baseline: heap.cpu, ratio: perCpu1 / heap.cpu, target: '>= 0.25' });
   say({ figure: 'engine events per host-thread CPU-second, 2 workers', value: perCpu2, baseline: heap.cpu, ratio: perCpu2 / heap.cpu, target: '>= 0.25' });
   say({ figure: 'speed-up 2 workers vs 1 (same timeline digest), wall', value: w1.ms / w2.ms, baseline: 1, ratio: w1.ms / w2.ms, target: '>= 1.6' });
-  say({ figure: '2 workers running ahead (runAhead, off by default) vs barrier every window: speed-up, wall (CPU)', value: `${(w2.ms / w2a.ms).toFixed(3)} (${(w2.cpuMs / w2a.cpuMs).toFixed(3)})`, baseline: 1, ratio: w2.ms / w2a.ms, target: 'report (> 1: faster)' });
   console.log(`  ${w1.events} events, ${w1.transfers} transfers per dispatch + combine (${(w1.events / w1.transfers).toFixed(2)} per transfer); ${w1.ms.toFixed(0)} ms (1 worker) vs ${w2.ms.toFixed(0)} ms (2 workers); host CPU ${w1.cpuMs.toFixed(0)} vs ${w2.cpuMs.toFixed(0)} ms`);
 
   // 3. Events per transfer.

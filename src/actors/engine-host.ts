@@ -30,9 +30,6 @@ export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, R
 /** Events a host runs between two looks at its watchdog (wall clock, abort flag, heartbeat, progress). */
 export const WATCHDOG_EVENTS = 1 << 12;
 
-/** Events between two publications of a host's clock while its peer runs ahead on it (see extend). */
-export const AHEAD_SLICE = 512;
-
 export class EngineHost {
   /**
    * @param ops where operations are found by name (the registry the entry shell imported).
@@ -143,7 +140,6 @@ export class EngineHost {
     this.me = m.workerIndex;
     this.timeoutMs = m.timeoutMs;
     this.maxVirtualUs = m.maxVirtualUs ?? 1e8;
-    this.runAhead = m.runAhead ?? false;
     this.sync = new SyncBlock(m.sync);
     this.inRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(w, this.me)));
     this.outRings = Array.from({ length: W }, (_, w) => (w === this.me ? null : this.sync!.ring(this.me, w)));
@@ -299,28 +295,12 @@ export class EngineHost {
     this.drainInbound();
     // Never past the run's virtual-time bound (with one host the window is unbounded otherwise).
     if (end > this.virtualLimit) end = this.virtualLimit;
-    // A peer that ends its window first runs ahead on this clock (see extend): its first value.
-    if (this.ahead) this.sync!.publishClock(this.me, this.round, e.nextEventTime());
-    if (e.nextEventTime() < end) this.runWatched(e, end, this.ahead ? onFull : null);
+    if (e.nextEventTime() < end) this.runWatched(e, end);
     if (this.sync) {
       const slow = this.sync.takeSlow(this.me);
       if (slow !== 0) this.injectedSlowness(slow);
     }
     this.collectFinished();
-    this.flushOutbox(onFull, true);
-    this.windowsRun++;
-    this.round++;
-    this.sync?.advance(this.me);
-  }
-
-  /**
-   * Write the packets for other hosts into their rings, a message per (peer, up to
-   * BATCH_MAX_PACKETS packets), and note the earliest one per peer in `sent`. `wake`: ring the
-   * reader's doorbell (at the end of a window, so a reader asleep at its barrier decodes them
-   * meanwhile); else only a reader asleep waiting for this host's clock is woken.
-   */
-  private flushOutbox(onFull: (peer: number, bytes: number) => void, wake: boolean): void {
-    const e = this.mustEngine();
     for (let w = 0; w < e.outbox.length; w++) {
       const box = e.outbox[w]!;
       if (box.count === 0) continue;
@@ -331,78 +311,11 @@ export class EngineHost {
         while (!ring.tryWrite(bytes)) onFull(w, bytes.length);
       }
       box.clear();
-      if (wake) this.sync!.wake(w);
+      this.sync!.wake(w);
     }
-  }
-
-  // ---------------------------------------------------------------- running ahead (two hosts)
-
-  /**
-   * Two host threads: the host that ends its window first runs ahead instead of waiting at the
-   * barrier, while its peer still runs its own window (set by the run loop).
-   */
-  private ahead = false;
-  /** Running ahead allowed (InitMessage.runAhead). */
-  private runAhead = false;
-
-  /**
-   * Run ahead of the round's bound while the peer still runs its window of round `r`, as far as
-   * the peer's live clock allows: the peer publishes, every {@link AHEAD_SLICE} events, the time
-   * `a` of its next event with every packet it made so far already in the rings. Every packet this
-   * host has not yet drained is then at or after `min(a, S, b + L_mp) + L_pm`: `S` the earliest
-   * packet this host sent the peer this round, `b` this host's own next event, `L` the lookahead
-   * each way (the peer's future events are at or after `a`, or after a packet of this host, sent
-   * or still to come). Read the clock, then drain: a packet written before the clock is visible.
-   * Every event this host runs is thus one it would run later anyway, with every earlier packet
-   * already queued: the timeline is the same, only the waiting goes. Stops when the peer's window
-   * ends (its packets are then all in the rings), so the next round's decision sees both whole.
-   */
-  private extend(r: number, onFull: (peer: number, bytes: number) => void): void {
-    const s = this.mustSync();
-    const e = this.mustEngine();
-    const me = this.me, peer = 1 - me;
-    const la = s.buffers.lookahead;
-    const lPm = la[peer * 2 + me]!, lMp = la[me * 2 + peer]!;
-    let deadline = performance.now() + this.timeoutMs;
-    let seen = s.progress(peer);
-    while (e.failures.length === 0) {
-      const ph = s.phase(peer);
-      if (ph >= 2 * r + 2) break;
-      if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, me);
-      const a = ph === 2 * r + 1 ? s.clock(peer, r) : -Infinity;
-      this.drainInbound();
-      const b = e.nextEventTime();
-      let bound = Math.min(a, this.sent[peer]!, b + lMp) + lPm;
-      if (bound > this.virtualLimit) bound = this.virtualLimit;
-      if (b < bound) {
-        this.runWatched(e, bound, null);
-        this.flushOutbox(onFull, false);
-        continue;
-      }
-      // Blocked: sleep until the peer's clock or phase moves (it wakes this host when it
-      // publishes), at most until the peer has made no progress for timeoutMs.
-      const now = performance.now();
-      const p = s.progress(peer);
-      if (p !== seen) {
-        seen = p;
-        deadline = now + this.timeoutMs;
-      }
-      const left = deadline - now;
-      if (left <= 0) {
-        fail('E_TIMEOUT', `host worker ${me} waited ${this.timeoutMs} ms for host worker ${peer} (ranks ${fmtRanks(e.shape.workerOfRank, peer)}) to end its window, which made no progress meanwhile`, {
-          worker: me, waitingFor: [peer], timeoutMs: this.timeoutMs,
-        });
-      }
-      const d = s.doorbell(me);
-      // A clock at or before b - L_pm leaves the bound at or before b; when S or b + L_mp binds,
-      // no clock helps: only the peer's phase (or a ring to drain, which rings the doorbell).
-      s.setWaitingFor(me, Math.min(this.sent[peer]!, b + lMp) + lPm > b ? b - lPm : Infinity);
-      if (s.phase(peer) === ph && (ph !== 2 * r + 1 || s.clock(peer, r) === a)) Atomics.wait(s.i32, s.doorbellIndex(me), d, Math.min(left, PROGRESS_POLL_MS));
-      s.setWaiting(me, 0);
-      s.beat(me);
-    }
-    this.collectFinished();
-    this.flushOutbox(onFull, true);
+    this.windowsRun++;
+    this.round++;
+    this.sync?.advance(this.me);
   }
 
   /**
@@ -427,25 +340,16 @@ export class EngineHost {
    * time has stood still for `timeoutMs` of wall-clock time (tasks waking each other forever at one
    * instant), naming the host's blocked ranks, tasks and what they wait for.
    */
-  private runWatched(e: Engine, end: number, aheadFull: ((peer: number, bytes: number) => void) | null): void {
+  private runWatched(e: Engine, end: number): void {
     const s = this.sync;
     let now = e.now;
     let since = performance.now();
     let events = e.eventsProcessed;
-    const peer = 1 - this.me;
-    const phaseDone = 2 * this.round + 2;
-    while (e.runUntil(end, aheadFull ? AHEAD_SLICE : WATCHDOG_EVENTS)) {
+    while (e.runUntil(end, WATCHDOG_EVENTS)) {
       if (s) {
         s.beat(this.me);
         s.advance(this.me);
         if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
-        // The peer ended its window and may be running ahead on this host's clock: move it.
-        if (aheadFull && s.phase(peer) === phaseDone) {
-          this.flushOutbox(aheadFull, false);
-          const next = e.nextEventTime();
-          s.publishClock(this.me, this.round, next);
-          s.wakeIfPassed(peer, next);
-        }
       }
       const wall = performance.now();
       if (e.now > now) {
@@ -558,7 +462,6 @@ export class EngineHost {
     const ranksOf = (w: number) => fmtRanks(this.mustEngine().shape.workerOfRank, w);
     const onFull = (peer: number, bytes: number) => this.waitForRoom(peer, bytes);
     this.beginRun();
-    this.ahead = s.workers === 2 && this.runAhead;
     let outcome = ROUND_RUN;
     try {
       this.publish();
@@ -569,15 +472,7 @@ export class EngineHost {
         outcome = this.decide();
         if (outcome !== ROUND_RUN) break;
         s.beat(me);
-        const r = this.round;
-        if (this.ahead) s.setPhase(me, 2 * r + 1);
         this.runWindow(this.bound, onFull);
-        if (this.ahead) {
-          // Packets all in the rings first, then the phase: a peer running ahead stops on it.
-          s.setPhase(me, 2 * r + 2);
-          s.wakeIfWaiting(1 - me);
-          this.extend(r, onFull);
-        }
         if (me === 0) s.windows = this.windowsRun;
         if (s.faultWorker === me) this.exitThread();
         this.publish();

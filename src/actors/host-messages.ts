@@ -29,8 +29,6 @@ export interface InitMessage {
   timeoutMs: number;
   /** Virtual-time bound of one operation, us (from its start; default 1e8). */
   maxVirtualUs?: number;
-  /** With two hosts, the host that ends its window first runs ahead on its peer's clock (default false). */
-  runAhead?: boolean;
 }
 export interface RegisterMessage {
   type: 'register';

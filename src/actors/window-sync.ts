@@ -39,10 +39,11 @@ const BARRIER_SPINS = 2000;
  */
 export const PROGRESS_POLL_MS = 50;
 
-// Header, then per host: doorbell, barrier arrival, heartbeat, progress, phase, waiting flag, clock seqlock.
-const intWords = (workers: number): number => (SYNC_INT_HEADER + 7 * workers + 1) & ~1;
-// Float64 slots: two round copies of the published state per host, then per host its live clock and the round it belongs to.
-const f64Words = (workers: number): number => 2 * workers * (SYNC_F_SLOTS + workers) + 3 * workers;
+// Header, then per host: doorbell, barrier arrival, heartbeat, progress, waiting flag (even, so the
+// float64 slots that follow are 8-byte aligned).
+const intWords = (workers: number): number => (SYNC_INT_HEADER + 5 * workers + 1) & ~1;
+// Float64 slots: two round copies of the published state per host.
+const f64Words = (workers: number): number => 2 * workers * (SYNC_F_SLOTS + workers);
 
 /** Allocate the shared block and rings of a cluster of `workers` hosts (once, at creation). */
 export function createSyncBuffers(workers: number, lookahead: Float64Array, ringBytes = defaultRingBytes(workers)): SyncBuffers {
@@ -85,78 +86,19 @@ export class SyncBlock {
     this.arrivedBase = SYNC_DOORBELL + w;
     this.heartbeatBase = SYNC_DOORBELL + 2 * w;
     this.progressBase = SYNC_DOORBELL + 3 * w;
-    this.phaseBase = SYNC_DOORBELL + 4 * w;
-    this.waitingBase = SYNC_DOORBELL + 5 * w;
-    this.clockSeqBase = SYNC_DOORBELL + 6 * w;
-    this.clockBase = 2 * w * (SYNC_F_SLOTS + w);
+    this.waitingBase = SYNC_DOORBELL + 4 * w;
   }
 
-  private readonly phaseBase: number;
   private readonly waitingBase: number;
-  private readonly clockSeqBase: number;
-  private readonly clockBase: number;
 
-  /**
-   * Host `w`'s phase in the current run: `2r + 1` while it runs the window of round `r`, `2r + 2`
-   * once that window's packets are all in the rings (0 before its first window).
-   */
-  setPhase(w: number, phase: number): void {
-    Atomics.store(this.i32, this.phaseBase + w, phase);
-  }
-
-  phase(w: number): number {
-    return Atomics.load(this.i32, this.phaseBase + w);
-  }
-
-  /** Host `w` is (1) or is no longer (0) asleep waiting for another host's clock or phase to move. */
+  /** Host `w` is (1) or is no longer (0) asleep waiting for room in a packet ring. */
   setWaiting(w: number, on: number): void {
     Atomics.store(this.i32, this.waitingBase + w, on);
   }
 
-  /**
-   * Host `w` goes to sleep until a peer's clock passes `after` (Infinity: until its phase moves):
-   * a clock at or before it would not let `w` run anything, so it does not wake it.
-   */
-  setWaitingFor(w: number, after: number): void {
-    this.f64[this.clockBase + 2 * this.workers + w] = after;
-    Atomics.store(this.i32, this.waitingBase + w, 1);
-  }
-
-  /** Wake host `w` if it sleeps waiting for a clock that `clock` passes (see {@link setWaitingFor}). */
-  wakeIfPassed(w: number, clock: number): void {
-    if (Atomics.load(this.i32, this.waitingBase + w) !== 0 && clock > this.f64[this.clockBase + 2 * this.workers + w]!) this.wake(w);
-  }
-
-  /** Wake host `w` if it sleeps waiting for a clock or a phase (see {@link setWaiting}). */
+  /** Wake host `w` if it sleeps waiting for ring room (see {@link setWaiting}). */
   wakeIfWaiting(w: number): void {
     if (Atomics.load(this.i32, this.waitingBase + w) !== 0) this.wake(w);
-  }
-
-  /**
-   * Publish host `w`'s live clock in round `round`: the time of its next event, every packet it
-   * made so far already in the rings (a seqlock: the pair is read whole or read again).
-   */
-  publishClock(w: number, round: number, next: number): void {
-    const i = this.clockSeqBase + w;
-    Atomics.add(this.i32, i, 1);
-    this.f64[this.clockBase + 2 * w] = next;
-    this.f64[this.clockBase + 2 * w + 1] = round;
-    Atomics.add(this.i32, i, 1);
-  }
-
-  /** Host `w`'s live clock if it was published in round `round`, else -Infinity. */
-  clock(w: number, round: number): number {
-    const i = this.clockSeqBase + w;
-    // Bounded: a writer that died mid-publication leaves the seqlock odd (the caller then waits,
-    // and its abort check or deadline ends the wait).
-    for (let k = 0; k < 1000; k++) {
-      const a = Atomics.load(this.i32, i);
-      if (a & 1) continue;
-      const t = this.f64[this.clockBase + 2 * w]!;
-      const r = this.f64[this.clockBase + 2 * w + 1]!;
-      if (Atomics.load(this.i32, i) === a) return r === round ? t : -Infinity;
-    }
-    return -Infinity;
   }
 
   /**
@@ -225,10 +167,7 @@ export class SyncBlock {
     Atomics.store(this.i32, SYNC_WINDOWS, 0);
     for (let w = 0; w < this.workers; w++) {
       Atomics.store(this.i32, this.arrivedBase + w, 0);
-      Atomics.store(this.i32, this.phaseBase + w, 0);
       Atomics.store(this.i32, this.waitingBase + w, 0);
-      this.f64[this.clockBase + 2 * this.workers + w] = -Infinity;
-      this.publishClock(w, -1, -Infinity);
     }
   }
 

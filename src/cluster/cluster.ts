@@ -182,7 +182,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     await this.all((w) => ({
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
       hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline,
-      sync: this.syncBuffers, timeoutMs: c.timeoutMs, maxVirtualUs: c.maxVirtualUs, runAhead: c.runAhead,
+      sync: this.syncBuffers, timeoutMs: c.timeoutMs, maxVirtualUs: c.maxVirtualUs,
     }), 'init');
   }
 

@@ -38,13 +38,6 @@ export interface ClusterConfig {
    * to 64 MiB; default 4 MiB, less with many workers). Tests use small rings to exercise back pressure.
    */
   ringBytes?: number;
-  /**
-   * @internal With two host workers, the host that ends its window first runs ahead on its peer's
-   * live clock instead of waiting at the barrier (default false: measured on a loaded 2-core
-   * machine, it cost CPU and gained no wall time; the timeline is the same either way). The
-   * runtime bench runs both to measure it.
-   */
-  runAhead?: boolean;
 }
 
 /** A validated configuration with every default filled in. */
@@ -61,7 +54,6 @@ export interface ResolvedClusterConfig {
   maxVirtualUs: number;
   /** @internal Packet ring size, bytes (undefined: the default for the worker count). */
   ringBytes?: number;
-  runAhead: boolean;
   /** Host worker of every rank. */
   workerOfRank: number[];
 }
@@ -106,7 +98,6 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   return {
     nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs, maxVirtualUs,
     ...(ringBytes !== undefined ? { ringBytes } : {}),
-    runAhead: c.runAhead ?? false,
     recordTimeline: c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),
   };

@@ -61,22 +61,17 @@ describe('shared block and rings', () => {
   });
 });
 
-describe('live clock, phase and progress (running ahead, progress-based deadlines)', () => {
-  it("a host's live clock is read only in the round it was published in; a new run clears it", () => {
+describe('progress and the waiting flag (progress-based deadlines, ring room)', () => {
+  it('a reader wakes a writer only while it is flagged waiting for room; a new run clears the flag', () => {
     const s = new SyncBlock(createSyncBuffers(2, Float64Array.of(I, 2, 2, I)));
+    s.wakeIfWaiting(1);
+    expect(s.doorbell(1)).toBe(0);
+    s.setWaiting(1, 1);
+    s.wakeIfWaiting(1);
+    expect([s.doorbell(0), s.doorbell(1)]).toEqual([0, 1]);
     s.resetForRun();
-    expect(s.clock(1, 0)).toBe(-I);
-    s.publishClock(1, 0, 12.5);
-    expect(s.clock(1, 0)).toBe(12.5);
-    // A clock of round 0 says nothing about round 1 (packets written after it are not counted).
-    expect(s.clock(1, 1)).toBe(-I);
-    expect(s.clock(0, 0)).toBe(-I);
-    s.publishClock(1, 1, I);
-    expect(s.clock(1, 1)).toBe(I);
-    s.setPhase(1, 3);
-    expect(s.phase(1)).toBe(3);
-    s.resetForRun();
-    expect([s.clock(1, 1), s.phase(1)]).toEqual([-I, 0]);
+    s.wakeIfWaiting(1);
+    expect(s.doorbell(1)).toBe(1);
   });
 
   it('progress moves only with advance (not with the heartbeat); totalProgress sums the other hosts', () => {
