@@ -27,7 +27,7 @@ parentPort!.on('message', (msg: HostRequest) => {
   const reply: HostReply = host.handle(msg);
   const transfer: ArrayBuffer[] = [];
   // Timeline chunks are SharedArrayBuffers (shared, not copied); their order array is moved.
-  for (const a of [reply.timeline?.order, reply.samples, reply.activities]) if (a) transfer.push(a.buffer as ArrayBuffer);
+  for (const a of [reply.timeline?.order, reply.samples?.log, reply.activities?.log]) if (a) transfer.push(a.buffer as ArrayBuffer);
   parentPort!.postMessage(reply, transfer);
 });
 parentPort!.postMessage({ type: 'ready' });

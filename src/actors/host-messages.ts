@@ -9,7 +9,7 @@ import type { WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RegionInfo } from '../transport/memory.js';
 import type { BlockedTask, TaskFailure } from '../sim/engine.js';
-import type { TimelinePart } from '../sim/timeline.js';
+import type { FlatPart, TimelinePart } from '../sim/timeline.js';
 import type { RankSnapshot } from './gpu-machine.js';
 import type { SyncBuffers } from './window-sync.js';
 
@@ -109,7 +109,8 @@ export interface HostReply {
   error?: WireError;
   /** The host's timeline records (chunks shared, not copied) and their canonical order. */
   timeline?: TimelinePart;
-  samples?: Float64Array;
-  activities?: Float64Array;
+  /** The host's samples and activities (times on its engine's clock: see LogClock). */
+  samples?: FlatPart;
+  activities?: FlatPart;
   blocked?: BlockedTask[];
 }

@@ -17,7 +17,10 @@ import type { HostReply, HostRequest } from '../actors/host-messages.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
-import { canonicalActivities, canonicalSamples, canonicalTimeline, gatherTimeline, streamTimeline, TIMELINE_STRIDE, timelineViews, type TimelinePart } from '../sim/timeline.js';
+import {
+  ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalActivities, canonicalSamples, canonicalTimeline, flatOnClock, gatherTimeline, SAMPLE_STRIDE, SAMPLE_TIME_FIELDS,
+  streamTimeline, TIMELINE_STRIDE, timelineViews, type ClockView, type TimelinePart,
+} from '../sim/timeline.js';
 import type { BlockedTask } from '../sim/engine.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
 
@@ -93,6 +96,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   private epochUs = 0;
   private localNowUs = 0;
+  /** The last operation's start on the hosts' clock (0 when it started on an idle cluster). */
+  private opStartUs = 0;
   /** Every host was idle after the last operation (and none has run since). */
   private idle = true;
 
@@ -297,7 +302,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     this.idle = false;
     const epochUs = this.epochUs;
-    const start = this.localNowUs;
+    const start = (this.opStartUs = this.localNowUs);
     const results = new Array<R>(this.numRanks);
     const rankEnd = new Array<number>(this.numRanks).fill(start);
     const rebase = rebaseUs > 0 ? { shiftUs: rebaseUs, epochUs } : undefined;
@@ -421,8 +426,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  /** Collect and clear the timeline (canonical order) recorded since the last call. */
-  async takeTimeline(): Promise<Float64Array> {
+  /**
+   * The clock collected times are read on: `'cluster'` (the cluster's clock) or `'op'` (relative
+   * to the last operation's start, on its own clock: exactly the engine's numbers when it started
+   * on an idle cluster, as on a fresh cluster, whatever ran before; no subtraction of cluster times).
+   */
+  private clockView(clock: 'cluster' | 'op'): ClockView {
+    return clock === 'op' ? { epochUs: this.epochUs, startUs: this.opStartUs } : null;
+  }
+
+  /**
+   * Collect and clear the timeline (canonical order) recorded since the last call, times on the
+   * cluster's clock (or, with `'op'`, relative to the last operation's start: see `runTraffic`).
+   */
+  async takeTimeline(clock: 'cluster' | 'op' = 'cluster'): Promise<Float64Array> {
+    const view = this.clockView(clock);
     // Each host sends its part with its order (dst, src, pairSeq), and a record lives on its dst's
     // host: with ranks placed in ascending blocks (placeRanks), the parts in host order are the
     // canonical order already.
@@ -430,7 +448,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const all = new Float64Array(parts.reduce((a, p) => a + p.count, 0) * TIMELINE_STRIDE);
     let row = 0;
     for (const p of parts) {
-      gatherTimeline(p, timelineViews(p), 0, p.count, all, row);
+      gatherTimeline(p, timelineViews(p), 0, p.count, all, row, view);
       row += p.count;
     }
     return this.ascendingPlacement ? all : canonicalTimeline(all);
@@ -454,7 +472,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private async timelineParts(): Promise<TimelinePart[]> {
     this.checkUsable();
     const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'timeline' }), 'collect timeline');
-    return replies.map((r) => r.timeline ?? { chunks: [], count: 0, order: new Uint32Array(0) });
+    return replies.map((r) => r.timeline ?? { chunks: [], count: 0, order: new Uint32Array(0), epochUs: 0, localFrom: 0 });
   }
 
   private get ascendingPlacement(): boolean {
@@ -468,21 +486,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * `SAMPLE_STRIDE` records: time, rank, series, delta), in canonical (time, rank, series) order.
    */
   async takeSamples(): Promise<Float64Array> {
-    return canonicalSamples(await this.collectFlat('samples'));
+    return canonicalSamples(await this.collectFlat('samples', SAMPLE_STRIDE, SAMPLE_TIME_FIELDS, null));
   }
 
   /**
    * Collect and clear the activity slices tasks recorded since the last call (flat
-   * `ACTIVITY_STRIDE` records: start, end, rank, track, label), ordered by (rank, track, start).
+   * `ACTIVITY_STRIDE` records: start, end, rank, track, label), ordered by (rank, track, start);
+   * times on the cluster's clock, or with `'op'` on the last operation's (see {@link takeTimeline}).
    */
-  async takeActivities(): Promise<Float64Array> {
-    return canonicalActivities(await this.collectFlat('activities'));
+  async takeActivities(clock: 'cluster' | 'op' = 'cluster'): Promise<Float64Array> {
+    return canonicalActivities(await this.collectFlat('activities', ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, this.clockView(clock)));
   }
 
-  private async collectFlat(what: 'samples' | 'activities'): Promise<Float64Array> {
+  private async collectFlat(what: 'samples' | 'activities', stride: number, timeFields: readonly number[], view: ClockView): Promise<Float64Array> {
     this.checkUsable();
     const replies = await this.all(() => ({ type: 'collect', id: 0, what }), `collect ${what}`);
-    const parts = replies.map((r) => r[what] ?? new Float64Array(0));
+    const parts = replies.map((r) => { const p = r[what]; return p ? flatOnClock(p, stride, timeFields, view) : new Float64Array(0); });
     const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
     for (const p of parts) {

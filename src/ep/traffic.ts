@@ -8,7 +8,7 @@ import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import { defineOp } from '../actors/op-registry.js';
 import type { RankContext } from '../sim/rank-context.js';
-import { ACTIVITY_STRIDE, LINK_PORT_TRACK, LINK_RATE_TRACK, timelineDigest, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
+import { ACTIVITY_STRIDE, LINK_PORT_TRACK, LINK_RATE_TRACK, TIMELINE_STRIDE, timelineDigest, timelineRecords, type TimelineRecord } from '../sim/timeline.js';
 import { PORT_NAMES } from '../transport/protocol.js';
 
 /** One transfer of {@link runTraffic}. */
@@ -26,10 +26,12 @@ export interface TrafficResult {
   timeUs: number;
   /**
    * One record per transfer, canonical order (dst, src, pairSeq); times relative to the call's
-   * start. Built when first read (the result holds the flat timeline until then).
+   * start (the engines' own numbers: exactly a fresh cluster's whatever ran before), `pairSeq`
+   * counted from the call's first transfer on the pair. Built when first read (the result holds
+   * the flat timeline until then).
    */
   records: TimelineRecord[];
-  /** SHA-256 of the canonical timeline. */
+  /** SHA-256 of the canonical timeline as in `records` (the same on a fresh and on a used cluster). */
   timelineDigest: string;
   /** Synchronisation windows the run took. */
   windows: number;
@@ -111,8 +113,10 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
   if (cluster.config.recordTimeline) await cluster.takeTimeline();
   await cluster.takeActivities();
   const res = await cluster.run('traffic', { perRank, expected } satisfies TrafficArgs, run);
-  const tl = cluster.config.recordTimeline ? await cluster.takeTimeline() : new Float64Array(0);
-  const activities = await cluster.takeActivities();
+  // On the call's own clock (the engine's times, no subtraction of cluster times): the same
+  // numbers as on a fresh cluster whatever ran before (docs/runtime.md, "One clock per operation").
+  const tl = pairSeqFromCall(cluster.config.recordTimeline ? await cluster.takeTimeline('op') : new Float64Array(0));
+  const activities = await cluster.takeActivities('op');
   const ports = portFigures(activities);
   const out = { timeUs: res.timeUs, timelineDigest: timelineDigest(tl), windows: res.windows, hostCpuMs: res.hostCpuMs, events: res.events, transfers: res.transfers, ports } as TrafficResult;
   // One object per transfer and per rate segment (millions at 128 ranks): built when first read.
@@ -120,21 +124,32 @@ export async function runTraffic(cluster: Cluster, transfers: readonly TrafficTr
   let rates: TrafficResult['rates'] | null = null;
   Object.defineProperty(out, 'records', {
     enumerable: true,
-    get: () => (records ??= timelineRecords(tl).map((r) => {
-      for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const) r[k] -= res.startUs;
-      return r;
-    })),
+    get: () => (records ??= timelineRecords(tl)),
   });
-  Object.defineProperty(out, 'rates', { enumerable: true, get: () => (rates ??= rateSegments(activities, res.startUs)) });
+  Object.defineProperty(out, 'rates', { enumerable: true, get: () => (rates ??= rateSegments(activities)) });
   return out;
 }
 
+/**
+ * Count each pair's sequence numbers from the call's first transfer on it, as on a fresh cluster
+ * (the engines' counters run on across operations, 0 on a fresh cluster): in canonical order a
+ * pair's records are consecutive and the first holds its smallest number. In place.
+ */
+function pairSeqFromCall(tl: Float64Array): Float64Array {
+  let first = 0;
+  for (let i = 0; i < tl.length; i += TIMELINE_STRIDE) {
+    if (i === 0 || tl[i] !== tl[i - TIMELINE_STRIDE] || tl[i + 1] !== tl[i + 1 - TIMELINE_STRIDE]) first = tl[i + 2]!;
+    tl[i + 2] = tl[i + 2]! - first;
+  }
+  return tl;
+}
+
 /** Sender rate segments out of the activity log (link rate tracks), in (src, dst, startUs) order. */
-function rateSegments(a: Float64Array, t0: number): TrafficResult['rates'] {
+function rateSegments(a: Float64Array): TrafficResult['rates'] {
   const rates: TrafficResult['rates'] = [];
   for (let i = 0; i < a.length; i += ACTIVITY_STRIDE) {
     const start = a[i]!, end = a[i + 1]!, rank = a[i + 2]!, track = a[i + 3]!, label = a[i + 4]!;
-    if (track >= LINK_RATE_TRACK) rates.push({ src: rank, dst: track - LINK_RATE_TRACK, startUs: start - t0, endUs: end - t0, GBps: label / 1e3 });
+    if (track >= LINK_RATE_TRACK) rates.push({ src: rank, dst: track - LINK_RATE_TRACK, startUs: start, endUs: end, GBps: label / 1e3 });
   }
   rates.sort((x, y) => x.src - y.src || x.dst - y.dst || x.startUs - y.startUs);
   return rates;

@@ -1206,7 +1206,8 @@ export class Engine implements SendHost, RecvHost {
 
   /**
    * Where this engine's time 0 lies on the cluster's clock, us: `now` and every time it holds are
-   * relative to it, and what it reports (timeline, samples, activities) has it added back.
+   * relative to it; its timeline, samples and activities keep its times and where they lie, and
+   * the reader adds it back (or reads them on an operation's own clock).
    */
   epochUs = 0;
 
@@ -1243,7 +1244,10 @@ export class Engine implements SendHost, RecvHost {
       for (const p of this.recvPorts[r]!) p.rebase(shift);
     }
     this.linkMin = NaN;
-    this.epochUs = this.timeline.epochUs = this.samples.epochUs = this.activities.epochUs = epochUs;
+    this.epochUs = epochUs;
+    this.timeline.rebase(epochUs);
+    this.samples.rebase(epochUs);
+    this.activities.rebase(epochUs);
   }
 }
 

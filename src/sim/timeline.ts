@@ -19,17 +19,37 @@ export const TIMELINE_STRIDE = TIMELINE_FIELDS.length;
 export const LOG_CHUNK_RECORDS = 8192;
 
 /**
+ * Where a log's times lie: records from `localFrom` on hold the engine's own times (relative to its
+ * time 0, which lies at `epochUs` on the cluster's clock); the ones before it were recorded under an
+ * earlier origin and hold cluster times already (`epochUs + time`, added when the origin moved).
+ * The reader adds the epoch (the cluster's view) or subtracts an operation's start (its own view):
+ * see {@link ClockView}.
+ */
+export interface LogClock {
+  epochUs: number;
+  localFrom: number;
+}
+
+/** One host's samples or activities, as they cross to the main thread (see {@link LogClock}). */
+export interface FlatPart extends LogClock {
+  log: Float64Array;
+}
+
+/**
  * A log of fixed-stride float64 records in chunks of {@link LOG_CHUNK_RECORDS}: the shape of the
  * samples and activities logs. Growing adds a chunk (no copy of what is there); `take()` joins them.
+ * Times (the fields `timeFields`) are kept on the engine's clock (see {@link LogClock}).
  */
 class FlatLog {
-  /** Cluster-clock time of the engine's time 0, us: added to every time recorded (see Engine.rebase). */
-  epochUs = 0;
+  /** Cluster-clock time of the engine's time 0, us (see Engine.rebase). */
+  private epochUs = 0;
+  /** Records (from the first) already on the cluster's clock. */
+  private localFrom = 0;
   private readonly full: Float64Array[] = [];
   protected buf: Float64Array;
   protected n = 0;
 
-  constructor(private readonly stride: number) {
+  constructor(private readonly stride: number, private readonly timeFields: readonly number[]) {
     this.buf = new Float64Array(stride * LOG_CHUNK_RECORDS);
   }
 
@@ -45,8 +65,27 @@ class FlatLog {
     return i;
   }
 
-  /** Remove and return every record so far, in recording order. */
-  take(): Float64Array {
+  /**
+   * The engine's time 0 moves to `epochUs` on the cluster's clock: the records held (kept on the
+   * old origin) get the old epoch added now, once, as a record on the cluster's clock would.
+   */
+  rebase(epochUs: number): void {
+    const s = this.stride;
+    const chunk = s * LOG_CHUNK_RECORDS;
+    let i = this.localFrom * s;
+    const end = this.full.length * chunk + this.n;
+    for (; i < end; i += s) {
+      const c = Math.floor(i / chunk);
+      const B = c < this.full.length ? this.full[c]! : this.buf;
+      const o = i - c * chunk;
+      for (const f of this.timeFields) B[o + f] = this.epochUs + B[o + f]!;
+    }
+    this.localFrom = end / s;
+    this.epochUs = epochUs;
+  }
+
+  /** Remove and return every record so far, in recording order, with where their times lie. */
+  take(): FlatPart {
     const out = new Float64Array(this.full.length * this.buf.length + this.n);
     let o = 0;
     for (const c of this.full) {
@@ -56,8 +95,41 @@ class FlatLog {
     out.set(this.buf.subarray(0, this.n), o);
     this.full.length = 0;
     this.n = 0;
-    return out;
+    const part = { log: out, epochUs: this.epochUs, localFrom: this.localFrom };
+    this.localFrom = 0;
+    return part;
   }
+}
+
+/**
+ * The clock a log is read on: `null` for the cluster's; else an operation's own, whose start lies
+ * at `startUs` on the hosts' clock, whose time 0 lies at `epochUs` on the cluster's. A time the
+ * engine recorded under that origin reads as `time - startUs`: on an operation that started on an
+ * idle cluster (`startUs` 0) the engine's own number, exactly as on a fresh cluster.
+ */
+export type ClockView = { epochUs: number; startUs: number } | null;
+
+/**
+ * A part's times on a clock: `(time + add) - sub`, with `local` for records on the engine's clock
+ * and `settled` for those on the cluster's (see {@link LogClock}). On the cluster's clock a local
+ * time reads `epochUs + time`, the one rounding every reported time has.
+ */
+export function clockShift(part: LogClock, view: ClockView): { local: [number, number]; settled: [number, number] } {
+  if (view === null) return { local: [part.epochUs, 0], settled: [0, 0] };
+  const start = view.epochUs + view.startUs;
+  return { local: part.epochUs === view.epochUs ? [0, view.startUs] : [part.epochUs, start], settled: [0, start] };
+}
+
+/** A flat part's records with their times on `view` (in place; see {@link clockShift}). */
+export function flatOnClock(part: FlatPart, stride: number, timeFields: readonly number[], view: ClockView): Float64Array {
+  const { local, settled } = clockShift(part, view);
+  const B = part.log;
+  for (let i = 0; i < B.length; i += stride) {
+    const [add, sub] = i / stride < part.localFrom ? settled : local;
+    if (add === 0 && sub === 0) continue;
+    for (const f of timeFields) B[i + f] = B[i + f]! + add - sub;
+  }
+  return B;
 }
 
 /** Sort flat records by `compare(a, b)` over their start offsets, stable. */
@@ -114,9 +186,10 @@ export class TimelineChunk {
 
 /**
  * One host's part of a timeline, as it crosses to the main thread: the chunks (shared, not copied),
- * the number of records, and their canonical order (record indices, chunk * TIMELINE_CHUNK + i).
+ * the number of records, their canonical order (record indices, chunk * TIMELINE_CHUNK + i) and
+ * where their times lie (see {@link LogClock}; `localFrom` a record index).
  */
-export interface TimelinePart {
+export interface TimelinePart extends LogClock {
   chunks: SharedArrayBuffer[];
   count: number;
   order: Uint32Array;
@@ -125,10 +198,12 @@ export interface TimelinePart {
 /** Records of one engine, in chunks. `record` writes one; `take` hands every record over, sorted. */
 export class TimelineLog {
   /**
-   * Cluster-clock time of the engine's time 0, us: added to every time recorded, so records are on
-   * the cluster's clock while the engine runs on its own (see Engine.rebase).
+   * Cluster-clock time of the engine's time 0, us: records keep the engine's times, and the reader
+   * adds it (see {@link LogClock}, Engine.rebase).
    */
-  epochUs = 0;
+  private epochUs = 0;
+  /** Records (from the first) already on the cluster's clock. */
+  private localFrom = 0;
   private chunks: TimelineChunk[] = [];
   private cur: TimelineChunk | null = null;
   /** Records in the current (last) chunk. */
@@ -155,14 +230,13 @@ export class TimelineLog {
     if (!(pairSeq >>> 0 === pairSeq && dst >>> 0 === dst && dst < 65536 && src >>> 0 === src && src < 65536 && op >>> 0 === op && op < 256 && path >>> 0 === path && path < 256))
       fail('E_ARGUMENT', `timeline record (dst ${dst}, src ${src}, pairSeq ${pairSeq}, op ${op}, path ${path}) has a field out of its range`, { dst, src, pairSeq, op, path });
     const f = c.f64;
-    const e = this.epochUs;
     f[k] = bytes;
-    f[C + k] = e + issueT;
-    f[2 * C + k] = e + egressStartT;
-    f[3 * C + k] = e + egressDoneT;
-    f[4 * C + k] = e + ingressStartT;
-    f[5 * C + k] = e + ingressDoneT;
-    f[6 * C + k] = e + deliverT;
+    f[C + k] = issueT;
+    f[2 * C + k] = egressStartT;
+    f[3 * C + k] = egressDoneT;
+    f[4 * C + k] = ingressStartT;
+    f[5 * C + k] = ingressDoneT;
+    f[6 * C + k] = deliverT;
     c.pairSeq[k] = pairSeq;
     c.dst[k] = dst;
     c.src[k] = src;
@@ -170,6 +244,18 @@ export class TimelineLog {
     c.path[k] = path;
     this.k = k + 1;
     this.count++;
+  }
+
+  /** As FlatLog.rebase: the records held get the old epoch added, once; later ones keep the engine's times. */
+  rebase(epochUs: number): void {
+    const e = this.epochUs;
+    for (let x = this.localFrom; x < this.count; x++) {
+      const f = this.chunks[Math.floor(x / C)]!.f64;
+      const k = x % C;
+      for (let j = 1; j < TL_F64; j++) f[j * C + k] = e + f[j * C + k]!;
+    }
+    this.localFrom = this.count;
+    this.epochUs = epochUs;
   }
 
   /**
@@ -184,7 +270,9 @@ export class TimelineLog {
     this.cur = null;
     this.k = C;
     this.count = 0;
-    return { chunks: chunks.map((c) => c.buffer), count: n, order: canonicalOrder(chunks, n, numRanks) };
+    const localFrom = this.localFrom;
+    this.localFrom = 0;
+    return { chunks: chunks.map((c) => c.buffer), count: n, order: canonicalOrder(chunks, n, numRanks), epochUs: this.epochUs, localFrom };
   }
 }
 
@@ -245,28 +333,35 @@ if (C !== 1 << 13) throw new Error('TIMELINE_CHUNK must be 8192 (record indices 
 
 /**
  * Write records `from..to` of a part, in its canonical order, as flat float64 rows
- * ({@link TIMELINE_FIELDS} order) into `out` starting at row `at`.
+ * ({@link TIMELINE_FIELDS} order) into `out` starting at row `at`, times on `clock` (the
+ * cluster's by default).
  */
-export function gatherTimeline(part: TimelinePart, views: TimelineChunk[], from: number, to: number, out: Float64Array, at: number): void {
+export function gatherTimeline(part: TimelinePart, views: TimelineChunk[], from: number, to: number, out: Float64Array, at: number, clock: ClockView = null): void {
   const order = part.order;
+  const { local, settled } = clockShift(part, clock);
+  const [lAdd, lSub] = local;
+  const [sAdd, sSub] = settled;
+  const localFrom = part.localFrom;
   let o = at * TIMELINE_STRIDE;
   for (let j = from; j < to; j++) {
     const x = order[j]!;
     const c = views[x >>> 13]!;
     const i = x & (C - 1);
     const f = c.f64;
+    const add = x < localFrom ? sAdd : lAdd;
+    const sub = x < localFrom ? sSub : lSub;
     out[o] = c.dst[i]!;
     out[o + 1] = c.src[i]!;
     out[o + 2] = c.pairSeq[i]!;
     out[o + 3] = c.op[i]!;
     out[o + 4] = c.path[i]!;
     out[o + 5] = f[i]!;
-    out[o + 6] = f[C + i]!;
-    out[o + 7] = f[2 * C + i]!;
-    out[o + 8] = f[3 * C + i]!;
-    out[o + 9] = f[4 * C + i]!;
-    out[o + 10] = f[5 * C + i]!;
-    out[o + 11] = f[6 * C + i]!;
+    out[o + 6] = f[C + i]! + add - sub;
+    out[o + 7] = f[2 * C + i]! + add - sub;
+    out[o + 8] = f[3 * C + i]! + add - sub;
+    out[o + 9] = f[4 * C + i]! + add - sub;
+    out[o + 10] = f[5 * C + i]! + add - sub;
+    out[o + 11] = f[6 * C + i]! + add - sub;
     o += TIMELINE_STRIDE;
   }
 }
@@ -342,6 +437,8 @@ export function timelineRecords(canonical: ArrayLike<number>): TimelineRecord[] 
  * (time, rank, series, delta); a series' value is the running sum of its deltas in time order.
  */
 export const SAMPLE_STRIDE = 4;
+/** Fields of a sample that are times. */
+export const SAMPLE_TIME_FIELDS = [0] as const;
 
 /** Sample series: tokens buffered in the rank's NVLink receive rings / RDMA receive rings. */
 export const SERIES_NVL_RING = 0;
@@ -350,13 +447,13 @@ export const SERIES_NAMES = ['nvlink ring tokens', 'rdma ring tokens'] as const;
 
 export class SampleLog extends FlatLog {
   constructor() {
-    super(SAMPLE_STRIDE);
+    super(SAMPLE_STRIDE, SAMPLE_TIME_FIELDS);
   }
 
   record(time: number, rank: number, series: number, delta: number): void {
     const i = this.slot();
     const B = this.buf;
-    B[i] = this.epochUs + time;
+    B[i] = time;
     B[i + 1] = rank;
     B[i + 2] = series;
     B[i + 3] = delta;
@@ -373,6 +470,8 @@ export function canonicalSamples(log: ArrayLike<number>): Float64Array {
  * (start, end, rank, track, label); `track` and `label` are numbers whose names the recorder defines.
  */
 export const ACTIVITY_STRIDE = 5;
+/** Fields of an activity that are times. */
+export const ACTIVITY_TIME_FIELDS = [0, 1] as const;
 
 /**
  * Link activities (recorded only while a `runTraffic` call asks for them): a port's busy period on
@@ -384,14 +483,14 @@ export const LINK_RATE_TRACK = 1 << 21;
 
 export class ActivityLog extends FlatLog {
   constructor() {
-    super(ACTIVITY_STRIDE);
+    super(ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS);
   }
 
   record(start: number, end: number, rank: number, track: number, label: number): void {
     const i = this.slot();
     const B = this.buf;
-    B[i] = this.epochUs + start;
-    B[i + 1] = this.epochUs + end;
+    B[i] = start;
+    B[i + 1] = end;
     B[i + 2] = rank;
     B[i + 3] = track;
     B[i + 4] = label;

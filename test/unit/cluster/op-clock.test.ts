@@ -11,6 +11,7 @@ import { createCluster, type Cluster } from '../../../src/cluster/cluster.js';
 import { createExpertParallel, type DispatchResult, type ExpertParallel } from '../../../src/ep/expert-parallel.js';
 import { deepepTopk } from '../../../src/ep/deepep-inputs.js';
 import type { EpConfig } from '../../../src/ep/normal/ep-config.js';
+import { allToAll } from '../../../src/ep/all-to-all.js';
 import { runTraffic, type TrafficTransfer } from '../../../src/ep/traffic.js';
 import { H800 } from '../../../src/hardware/profile.js';
 import { TIMELINE_STRIDE } from '../../../src/sim/timeline.js';
@@ -180,31 +181,41 @@ describe('one clock per operation: the same figures whatever ran before', () => 
     }, 60_000);
   }
 
-  it('traffic: the same records, relative to the call, exactly as the first operation of a fresh cluster placed at its start', async () => {
-    const flows: TrafficTransfer[] = [];
-    for (let s = 0; s < 16; s++) for (let k = 1; k <= 5; k++) flows.push({ src: s, dst: (s * 7 + k * 3) % 16, bytes: 50_000 + 7_919 * k * (s + 1), atUs: (s % 3) * 0.7 });
-    const open = () => createCluster({ nodes: 2, gpusPerNode: 8, hardware: H800, workers: 2, transport: 'in-process', recordTimeline: true });
-    const fresh = await open();
-    const used = await open();
-    try {
-      const a = await runTraffic(fresh, flows);
-      await runTraffic(used, flows.slice(0, 40));
-      await runTraffic(used, flows.map((f) => ({ ...f, dst: (f.dst + 5) % 16 })));
-      const start = used.nowUs;
-      expect(start).toBeGreaterThan(0);
-      const b = await runTraffic(used, flows);
-      expect(b.timeUs).toBe(a.timeUs);
-      expect(b.events).toBe(a.events);
-      expect(b.records.length).toBe(a.records.length);
-      // a's times are on its own clock (it started at 0); b's are at `start`, minus it.
-      a.records.forEach((ra, i) => {
-        const rb = b.records[i]!;
-        for (const k of ['issueT', 'egressStartT', 'egressDoneT', 'ingressStartT', 'ingressDoneT', 'deliverT'] as const)
-          expect(rb[k]).toBe(start + ra[k] - start);
-      });
-    } finally {
-      await fresh.close();
-      await used.close();
-    }
-  }, 60_000);
+  // runTraffic reads its records, rates and ports on the call's own clock (the engines' numbers),
+  // not as cluster times minus its start: before, a used cluster's differed from a fresh one's by
+  // that rounding (start + t - start), and the digest (over cluster times) differed entirely.
+  for (const [transport, workers] of [['worker', 1], ['worker', 2], ['in-process', 2]] as const) {
+    it(`traffic (${transport}, ${workers} worker(s)): records, rates, ports and digest exactly a fresh cluster's after other operations`, async () => {
+      const flows: TrafficTransfer[] = [];
+      for (let s = 0; s < 16; s++) for (let k = 1; k <= 5; k++) flows.push({ src: s, dst: (s * 7 + k * 3) % 16, bytes: 50_000 + 7_919 * k * (s + 1), atUs: (s % 3) * 0.7 });
+      const open = () => createCluster({ nodes: 2, gpusPerNode: 8, hardware: H800, workers, transport, recordTimeline: true });
+      const fresh = await open();
+      const used = await open();
+      try {
+        const a = await runTraffic(fresh, flows);
+        await allToAll(used, { bytesPerPair: 33_333, sizesOnly: true });
+        await runTraffic(used, flows.map((f) => ({ ...f, dst: (f.dst + 5) % 16 })));
+        const start = used.nowUs;
+        expect(start).toBeGreaterThan(0);
+        const b = await runTraffic(used, flows);
+        expect(b.timeUs).toBe(a.timeUs);
+        expect(b.events).toBe(a.events);
+        expect(a.records.length).toBe(flows.length * 2);
+        // Some time of this set is not exact on the cluster's clock: the old subtraction differed there.
+        expect(a.records.some((r) => start + r.deliverT - start !== r.deliverT)).toBe(true);
+        expect(b.records).toEqual(a.records);
+        expect(a.rates.length).toBeGreaterThan(flows.length);
+        expect(b.rates).toEqual(a.rates);
+        expect(b.ports).toEqual(a.ports);
+        expect(b.timelineDigest).toBe(a.timelineDigest);
+        // The cluster's own view stays on its clock: the next timeline starts after `start`.
+        await allToAll(used, { bytesPerPair: 1000, sizesOnly: true });
+        const tl = await used.takeTimeline();
+        expect(tl[6]).toBeGreaterThanOrEqual(start + b.timeUs);
+      } finally {
+        await fresh.close();
+        await used.close();
+      }
+    }, 60_000);
+  }
 });

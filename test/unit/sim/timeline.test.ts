@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  canonicalTimeline, streamTimeline, TIMELINE_CHUNK, TIMELINE_STRIDE, TimelineLog, timelineDigest, timelineViews, gatherTimeline,
+  ActivityLog, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalTimeline, flatOnClock, streamTimeline, TIMELINE_CHUNK, TIMELINE_STRIDE, TimelineLog,
+  timelineDigest, timelineViews, gatherTimeline,
 } from '../../../src/sim/timeline.js';
 import { createCluster, allToAll, H800 } from '../../../src/index.js';
 
@@ -63,6 +64,35 @@ describe('TimelineLog', () => {
     expect(streamTimeline(parts, (b) => (blocks++, h.update(b)))).toBe(40_000);
     expect(blocks).toBeGreaterThan(2);
     expect(h.digest('hex')).toBe(timelineDigest(whole));
+  });
+
+  it('keeps the engine\'s times: the cluster\'s view adds the epoch they were recorded under, an operation\'s view reads them as recorded', () => {
+    // 0.1 + 0.2 and 1e6 + 0.3 round: the epoch is added once, as a record on the cluster's clock would.
+    const log = new TimelineLog();
+    const acts = new ActivityLog();
+    const rec = (dst: number, t: number) => log.record(dst, 0, 0, 0, 0, 8, t, t, t, t, t, t);
+    rec(0, 0.2);
+    acts.record(0.2, 0.3, 0, 0, 0);
+    log.rebase(0.1);
+    acts.rebase(0.1);
+    rec(1, 0.2);
+    acts.record(0.2, 0.3, 1, 0, 0);
+    log.rebase(1e6);
+    acts.rebase(1e6);
+    rec(2, 0.3);
+    acts.record(0.3, 0.7, 2, 0, 0);
+    const part = log.take(3);
+    const times = (view: Parameters<typeof gatherTimeline>[6]) => {
+      const rows = new Float64Array(3 * TIMELINE_STRIDE);
+      gatherTimeline(part, timelineViews(part), 0, 3, rows, 0, view);
+      return [0, 1, 2].map((r) => Array.from(rows.subarray(r * TIMELINE_STRIDE + 6, (r + 1) * TIMELINE_STRIDE)));
+    };
+    expect(times(null)).toEqual([Array(6).fill(0.2), Array(6).fill(0.30000000000000004), Array(6).fill(1000000.3)]);
+    expect(times({ epochUs: 1e6, startUs: 0 })[2]).toEqual(Array(6).fill(0.3));
+    const a = acts.take();
+    expect(Array.from(flatOnClock({ ...a, log: a.log.slice() }, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, null).filter((_, i) => i % ACTIVITY_STRIDE < 2)))
+      .toEqual([0.2, 0.3, 0.30000000000000004, 0.4, 1000000.3, 1000000.7]);
+    expect(Array.from(flatOnClock(a, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, { epochUs: 1e6, startUs: 0 }).subarray(2 * ACTIVITY_STRIDE, 2 * ACTIVITY_STRIDE + 2))).toEqual([0.3, 0.7]);
   });
 
   it('refuses a field its record cannot hold exactly', () => {
