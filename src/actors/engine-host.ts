@@ -94,6 +94,9 @@ export class EngineHost {
           return this.reply(msg.id);
         case 'run':
           return this.runLoop(msg.id);
+        case 'drop':
+          this.dropOp();
+          return this.reply(msg.id);
         case 'collect': {
           const r = this.reply(msg.id);
           const e = this.mustEngine();
@@ -202,6 +205,30 @@ export class EngineHost {
       if (def.task) e.spawn(rank, m.name, def.task(ctx, m.args), group, m.startTime);
       else e.finishedGroups.push(group);
     }
+  }
+
+  /**
+   * Drop the failed operation's leftovers (see DropMessage): the packets other hosts left in this
+   * host's rings (unread: they are for the dropped run only; no host writes until the next run),
+   * the engine's events, tasks, transfers and port state, and the ranks' part in it. Ranks that
+   * failed stay failed.
+   */
+  private dropOp(): void {
+    const e = this.mustEngine();
+    for (let w = 0; w < this.inRings.length; w++) {
+      const ring = this.inRings[w];
+      if (!ring) continue;
+      let frames = 0;
+      for (let f = ring.peek(); f !== null; f = ring.peek()) {
+        ring.release();
+        frames++;
+      }
+      if (frames > 0) this.sync!.wakeIfWaiting(w);
+    }
+    e.dropAll();
+    this.running = 0;
+    this.finished = [];
+    for (const a of this.actors.values()) if (a.getSnapshot().value === 'busy') a.send({ type: 'OP_DROPPED' });
   }
 
   // ---------------------------------------------------------------- one round, in steps

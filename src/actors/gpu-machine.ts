@@ -9,6 +9,8 @@ import { assign, setup } from 'xstate';
 export type GpuEvent =
   | { type: 'OP_START'; op: string; opId: number }
   | { type: 'OP_DONE'; opId: number }
+  /** The operation failed (stuck, past its bound, aborted) and its leftovers were dropped. */
+  | { type: 'OP_DROPPED' }
   | { type: 'FAIL'; message: string }
   /** What each of the rank's streams is doing (a scheduled operation runs them). */
   | { type: 'STREAMS'; streams: Record<string, string> };
@@ -53,6 +55,7 @@ export const gpuMachine = setup({
           guard: ({ context, event }) => context.opId === event.opId,
           actions: assign({ op: null, streams: null, opsCompleted: ({ context }) => context.opsCompleted + 1 }),
         },
+        OP_DROPPED: { target: 'idle', actions: assign({ op: null, streams: null }) },
         STREAMS: { actions: assign({ streams: ({ event }) => event.streams }) },
         FAIL: { target: 'failed', actions: assign({ error: ({ event }) => event.message }) },
       },

@@ -71,7 +71,16 @@ export interface FaultMessage {
   id: number;
   kind: 'exit' | 'throw';
 }
-export type HostRequest = InitMessage | RegisterMessage | UnregisterMessage | OpMessage | RunMessage | CollectMessage | FaultMessage;
+/**
+ * Drop what the last operation left: it failed (stuck, past its virtual-time bound, or aborted)
+ * and its promise was rejected. Every host empties its engine and its inbound packet rings, and its
+ * ranks that were still running it go back to idle (see Engine.dropAll).
+ */
+export interface DropMessage {
+  type: 'drop';
+  id: number;
+}
+export type HostRequest = InitMessage | RegisterMessage | UnregisterMessage | OpMessage | RunMessage | CollectMessage | FaultMessage | DropMessage;
 
 export interface FinishedRank {
   rank: number;

@@ -366,13 +366,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const r of replies) if (r.failures.length > 0) throw fromWireError(r.failures[0]!.error);
     const errors = replies.map((r) => r.error).filter((e) => e !== undefined);
     const primary = errors.find((e) => !(e.data as { secondary?: boolean } | undefined)?.secondary) ?? errors[0];
+    // A run that ended stuck, past its bound or aborted leaves its tasks, events and transfers on
+    // the hosts; no one can use them (its promise rejects), and they would keep every later
+    // operation off its own clock: the hosts drop them (after the blocked tasks are named).
     if (primary) {
-      if (primary.code === 'E_ABORTED') throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${epochUs + lastEvent} us`, { op: name });
+      if (primary.code === 'E_ABORTED') {
+        await this.dropLeftovers();
+        throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${epochUs + lastEvent} us`, { op: name });
+      }
       throw fromWireError(primary);
     }
-    if (replies.some((r) => r.stuck)) throw await this.stuck(name);
     const over = replies.find((r) => r.overBoundUs !== undefined);
-    if (over) throw await this.stuck(name, epochUs + over.overBoundUs!);
+    if (replies.some((r) => r.stuck) || over) {
+      const err = await this.stuck(name, over ? epochUs + over.overBoundUs! : undefined);
+      await this.dropLeftovers();
+      throw err;
+    }
     this.idle = replies.every((r) => r.idle);
     const events = this.eventsTotal - eventsBefore;
     const transfers = this.transfersTotal - transfersBefore;
@@ -382,6 +391,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       results, rankEndUs: rankEnd.map((t) => epochUs + t), startUs, endUs: epochUs + end, timeUs: end - start, rankTimeUs: rankEnd.map((t) => t - start),
       windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs,
     };
+  }
+
+  /**
+   * Every host drops what the failed operation left (see Engine.dropAll); the cluster is idle
+   * again when every host says so, and the next operation runs on its own clock. A host that dies
+   * or does not answer meanwhile fails the cluster (later calls report it), not this call, which
+   * reports the operation's own error.
+   */
+  private async dropLeftovers(): Promise<void> {
+    try {
+      const replies = await this.all(() => ({ type: 'drop', id: 0 }), 'drop the failed operation');
+      this.idle = replies.every((r) => r.idle);
+    } catch {
+      this.idle = false;
+    }
   }
 
   /**

@@ -29,6 +29,15 @@ defineOp<null>({
   },
 });
 
+/** Sleep `us`, then wait forever as debug.waitForever: a deadlock at a clock past 0. */
+defineOp<{ us: number }>({
+  name: 'debug.waitAfter',
+  *task(ctx: RankContext, a) {
+    yield ctx.sleep(a.us);
+    yield ctx.untilAtLeast(ctx.region(DEBUG_NEVER), 0, 1);
+  },
+});
+
 defineOp<{ us: number }>({
   name: 'debug.poll',
   *task(ctx: RankContext, a) {

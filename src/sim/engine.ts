@@ -1227,6 +1227,47 @@ export class Engine implements SendHost, RecvHost {
   }
 
   /**
+   * Drop what an operation that failed (ended stuck, past its virtual-time bound, or aborted; its
+   * promise rejected) left behind, so the engine is {@link idle} and the next operation re-bases
+   * as after a successful one: queued events, tasks and their waits (the counters' wait lists),
+   * remote reads awaited, transfer records, the ports' streams, settles and timers, the news and
+   * credits due, packets not yet sent, link recording asked for. Kept: the clock (where the run
+   * stopped; a rank's last local copy no later than it), registered regions and their data, the
+   * timeline, samples and activities recorded, failures not yet reported, and the ordering
+   * counters (only their order matters).
+   */
+  dropAll(): void {
+    const q = this.queue;
+    while (q.size > 0) q.pop();
+    for (let i = 0; i < this.liveCount; i++) {
+      const t = this.live[i]!;
+      t.done = true;
+      t.wait = null;
+      t.slot = -1;
+      this.live[i] = null;
+    }
+    this.liveCount = 0;
+    this.current = null;
+    this.finishedGroups.length = 0;
+    this.readWaiters.clear();
+    this.regions.forEach((r) => { r.waiters = null; });
+    this.xf.clear();
+    this.inbound.clear();
+    this.sentByXid.clear();
+    for (const box of this.outbox) box.clear();
+    this.instants.clear();
+    while (this.due.size > 0) this.due.pop();
+    this.linkMin = NaN;
+    for (const r of this.localRanks) {
+      if (this.localDone[r]! > this.now) this.localDone[r] = this.now;
+      for (const p of this.sendPorts[r]!) p.dropAll();
+      for (const p of this.recvPorts[r]!) p.dropAll();
+    }
+    this.linkRecorders = 0;
+    this.setRecordLinks(false);
+  }
+
+  /**
    * Move this idle engine's clock origin to its time `shift` (so `now`, at most `shift`, becomes at
    * most 0), which lies at `epochUs` on the cluster's clock. An idle engine holds no time that is
    * not past: its clock, the ranks' last local copies and its ports' clocks, each moved by `shift`

@@ -257,6 +257,36 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     this.quietAt = Infinity;
   }
 
+  /**
+   * Drop every transfer in the port's streams (a failed operation's leftovers, see Engine.dropAll):
+   * each active stream ends as one emptied by its last transfer does, and the port is idle, its
+   * clock (last step) where it is, its busy period cut without a report.
+   */
+  dropAll(): void {
+    while (this.nAct > 0) {
+      const i = this.nAct - 1;
+      const s = this.act[i]!;
+      while (this.size[s]! > 0) {
+        const h = this.first[s]!;
+        this.shift(s);
+        this.release(h);
+      }
+      this.dropStream(s, i);
+    }
+    this.dirty = false;
+    this.timerAt = Infinity;
+    this.quietAt = Infinity;
+    this.dueAt = Infinity;
+    this.heapPos = -1;
+    this.busyStart = -1;
+    this.busyBytes = 0;
+  }
+
+  /** Empty stream `s`, at active position `i`, leaves as when its last transfer ends. */
+  protected dropStream(_s: number, i: number): void {
+    this.deactivate(i);
+  }
+
   /** The slot of stream `key`, or NONE when it has none yet. */
   protected find(key: number): number {
     const slotOf = this.slotOf;
@@ -567,6 +597,14 @@ export class SendPort extends PortStats<SendHost> {
     this.hSent = grown(this.hSent, cap);
     this.hBytes = grown(this.hBytes, cap);
     this.hJob = grown(this.hJob, cap);
+  }
+
+  protected override dropStream(s: number, i: number): void {
+    this.credit_[s] = Infinity; // as in settle: a stream that went idle starts afresh
+    this.deactivate(i);
+    this.filled = false;
+    this.load = 0;
+    this.nNews = 0;
   }
 
   /** Slot `s`'s first entry is its new head: nothing of it sent yet. */
@@ -1005,6 +1043,26 @@ export class RecvPort extends PortStats<RecvHost> {
     const moved = this.act[this.nAct - 1]!;
     super.deactivate(i);
     if (i < this.nAct) this.pos[moved] = i;
+  }
+
+  protected override dropStream(s: number, i: number): void {
+    // As examine() for a stream left empty, then settle() with no stream left.
+    this.arr[s] = 0;
+    this.lastCredit[s] = -1;
+    if (this.dem[s] === Infinity) this.nQueued--;
+    if (this.short[s]) this.nShort--;
+    this.short[s] = 0;
+    this.due.remove(s);
+    this.lows.remove(s);
+    this.highs.remove(s);
+    this.deactivate(i);
+    this.sharesStale = true;
+    this.mark.fill(0);
+    this.nTouched = 0;
+    this.nGrowing = 0;
+    this.keys.n = 0;
+    this.total = 0;
+    this.slack = 0;
   }
 
   /** Stream `s` is examined at the next settle. */

@@ -236,6 +236,16 @@ export class InstantTable<B> {
     this.size--;
   }
 
+  /** Take every instant out (its batches dropped): the table is empty, its room kept. */
+  clear(): void {
+    this.keys.fill(NaN);
+    this.queued.fill(0);
+    this.news.fill(null);
+    this.credits.fill(null);
+    this.size = 0;
+    this.moves++;
+  }
+
   private grow(): void {
     const { keys, queued, news, credits } = this;
     this.moves++;

@@ -91,6 +91,17 @@ export class TransferTable implements FlowJobs {
     this.live--;
   }
 
+  /** Release every record (handles to any become stale): the table holds none, its room kept. */
+  clear(): void {
+    for (let x = 0; x < this.made; x++) {
+      this.gen[x]!++;
+      this.ackWaiter[x] = null;
+      this.freeList[x] = this.made - 1 - x;
+    }
+    this.freeN = this.made;
+    this.live = 0;
+  }
+
   /** The handle a task holds for record `x`. */
   handle(x: number): number {
     return this.gen[x]! * INDEX_SPAN + x;

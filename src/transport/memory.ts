@@ -91,6 +91,11 @@ export class RegionTable {
     return r;
   }
 
+  /** Call `fn` with every registered region, in id order. */
+  forEach(fn: (r: Region) => void): void {
+    for (const r of this.byId) if (r !== undefined) fn(r);
+  }
+
   /** All regions of one rank, in id order. */
   ofRank(rank: number): Region[] {
     return this.byId.filter((r): r is Region => r !== undefined && r.rank === rank);

@@ -26,6 +26,17 @@ describe('gpuMachine', () => {
     expect(a.getSnapshot().context.op).toBe('x');
   });
 
+  it('OP_DROPPED (a failed operation dropped) -> idle without counting it; a failed rank stays failed', () => {
+    const a = start();
+    a.send({ type: 'OP_START', op: 'x', opId: 1 });
+    a.send({ type: 'OP_DROPPED' });
+    expect(a.getSnapshot().value).toBe('idle');
+    expect(a.getSnapshot().context).toMatchObject({ op: null, opsCompleted: 0, streams: null });
+    a.send({ type: 'FAIL', message: 'boom' });
+    a.send({ type: 'OP_DROPPED' });
+    expect(a.getSnapshot().value).toBe('failed');
+  });
+
   it.each(['idle', 'busy'])('FAIL from %s -> failed (final), keeping the reason; nothing leaves it', (from) => {
     const a = start();
     if (from === 'busy') a.send({ type: 'OP_START', op: 'x', opId: 1 });
