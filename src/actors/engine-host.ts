@@ -72,6 +72,8 @@ export class EngineHost {
   private running = 0;
   private finished: HostReply['finished'] = [];
   private windowsRun = 0;
+  /** This run's watchdog found virtual time standing still (see runWatched). */
+  private stoodStill = false;
   /** Main-thread messages this host received (diagnostics: none per window). */
   messagesReceived = 0;
 
@@ -209,21 +211,16 @@ export class EngineHost {
 
   /**
    * Drop the failed operation's leftovers (see DropMessage): the packets other hosts left in this
-   * host's rings (unread: they are for the dropped run only; no host writes until the next run),
+   * host's rings (unread: they are for the dropped run only, one may be malformed; no host writes
+   * until the next run),
    * the engine's events, tasks, transfers and port state, and the ranks' part in it. Ranks that
    * failed stay failed.
    */
   private dropOp(): void {
     const e = this.mustEngine();
     for (let w = 0; w < this.inRings.length; w++) {
-      const ring = this.inRings[w];
-      if (!ring) continue;
-      let frames = 0;
-      for (let f = ring.peek(); f !== null; f = ring.peek()) {
-        ring.release();
-        frames++;
-      }
-      if (frames > 0) this.sync!.wakeIfWaiting(w);
+      // Discarded without reading: a frame may be the malformed one that failed the run.
+      if (this.inRings[w]?.discardAll()) this.sync!.wakeIfWaiting(w);
     }
     e.dropAll();
     this.running = 0;
@@ -384,6 +381,7 @@ export class EngineHost {
         since = wall;
         events = e.eventsProcessed;
       } else if (wall - since > this.timeoutMs) {
+        this.stoodStill = true;
         const blocked = e.blockedTasks();
         const lines = blocked.slice(0, 8).map((b) => `rank ${b.rank} task '${b.task}' waits for ${b.waitingFor}`).join('; ');
         fail('E_TIMEOUT', `host worker ${this.me}: virtual time stood still at ${e.epochUs + now} us for ${this.timeoutMs} ms of wall-clock time (${e.eventsProcessed - events} events at that instant): ${lines}${blocked.length > 8 ? `; and ${blocked.length - 8} more` : ''}`, {
@@ -461,6 +459,7 @@ export class EngineHost {
     this.cpuAtRunStart = this.threadCpuMs?.() ?? 0;
     this.windowsRun = 0;
     this.round = 0;
+    this.stoodStill = false;
     this.sent.fill(Infinity);
   }
 
@@ -468,7 +467,11 @@ export class EngineHost {
   endRun(id: number, outcome: number, error?: unknown): HostReply {
     const r = this.reply(id);
     r.windows = this.windowsRun;
-    if (error !== undefined) r.error = toWireError(error);
+    if (error !== undefined) {
+      r.error = toWireError(error);
+      // This host is alive and answering, its state intact: only the run is lost.
+      if (this.stoodStill || r.error.code === 'E_PACKET') r.droppable = true;
+    }
     else if (outcome === ROUND_ABORTED) r.error = toWireError(abortError(this.mustSync().abort, this.me));
     if (outcome === ROUND_STUCK) r.stuck = true;
     if (outcome === ROUND_OVER_BOUND) r.overBoundUs = this.virtualLimit;

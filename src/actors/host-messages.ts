@@ -72,9 +72,10 @@ export interface FaultMessage {
   kind: 'exit' | 'throw';
 }
 /**
- * Drop what the last operation left: it failed (stuck, past its virtual-time bound, or aborted)
- * and its promise was rejected. Every host empties its engine and its inbound packet rings, and its
- * ranks that were still running it go back to idle (see Engine.dropAll).
+ * Drop what the last operation left: it failed (stuck, past its virtual-time bound, aborted, virtual
+ * time stood still in a host's window, or a malformed packet) and its promise was rejected. Every
+ * host empties its engine and its inbound packet rings, and its ranks that were still running it go
+ * back to idle (see Engine.dropAll).
  */
 export interface DropMessage {
   type: 'drop';
@@ -116,6 +117,11 @@ export interface HostReply {
   cpuMs?: number;
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
+  /**
+   * A run's `error` left this host alive and answering, only the run lost (virtual time stood
+   * still in a window, or a malformed packet): its leftovers can be dropped (see DropMessage).
+   */
+  droppable?: boolean;
   /** The host's timeline records (chunks shared, not copied) and their canonical order. */
   timeline?: TimelinePart;
   /** The host's samples and activities (times on its engine's clock: see LogClock). */

@@ -368,12 +368,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const primary = errors.find((e) => !(e.data as { secondary?: boolean } | undefined)?.secondary) ?? errors[0];
     // A run that ended stuck, past its bound or aborted leaves its tasks, events and transfers on
     // the hosts; no one can use them (its promise rejects), and they would keep every later
-    // operation off its own clock: the hosts drop them (after the blocked tasks are named).
+    // operation off its own clock: the hosts drop them (after the blocked tasks are named). So
+    // does a run a host ended alive (virtual time stood still, a malformed packet), the others
+    // stopped because of it; not one a host left dead or not answering.
     if (primary) {
       if (primary.code === 'E_ABORTED') {
         await this.dropLeftovers();
         throw new ExpertmeshError('E_ABORTED', `operation '${name}' aborted at ${epochUs + lastEvent} us`, { op: name });
       }
+      const alive = replies.every((r) => r.error === undefined || r.droppable || (r.error.data as { secondary?: boolean } | undefined)?.secondary);
+      if (alive && replies.some((r) => r.droppable)) await this.dropLeftovers();
       throw fromWireError(primary);
     }
     const over = replies.find((r) => r.overBoundUs !== undefined);

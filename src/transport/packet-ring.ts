@@ -95,6 +95,18 @@ export class PacketRing {
     return this.data.subarray(pos + RING_FRAME_HEADER_BYTES, pos + RING_FRAME_HEADER_BYTES + len);
   }
 
+  /**
+   * Free every frame written, valid or not (the reader's side; the writer must not be writing: a
+   * failed run's packets, dropped). True when there was any.
+   */
+  discardAll(): boolean {
+    const head = Atomics.load(this.header, RING_HEAD);
+    const any = head !== Atomics.load(this.header, RING_TAIL);
+    Atomics.store(this.header, RING_TAIL, head);
+    this.pendingBytes = 0;
+    return any;
+  }
+
   /** Free the frame returned by the last {@link peek}. */
   release(): void {
     Atomics.store(this.header, RING_TAIL, (Atomics.load(this.header, RING_TAIL) + this.pendingBytes) | 0);

@@ -77,5 +77,28 @@ describe('after a failed operation, the next one runs as on a fresh cluster', ()
         await c.close();
       }
     }, 60_000);
+
+    it(`virtual time standing still (a host's watchdog): then allToAll equals a fresh cluster's bit for bit (${what})`, async () => {
+      const open = () => createCluster({ nodes: 2, gpusPerNode: 4, hardware: H800, seed: 1, timeoutMs: 400, ...cfg });
+      const fresh = await open();
+      let expected: Figures;
+      try {
+        expected = await a2a(fresh);
+      } finally {
+        await fresh.close();
+      }
+      const c = await open();
+      try {
+        for (let r = 0; r < c.numRanks; r++) c.register(r, DEBUG_NEVER, 4);
+        // Tasks waking each other forever at one instant: a host's watchdog ends the run, the host
+        // alive and answering; the caller gets that host's error as before.
+        await expectReject(c.run('debug.poll', { us: 0 }), 'E_TIMEOUT', 'virtual time stood still at 0 us for 400 ms', "task 'debug.poll' waits for a delay of 0 us");
+        for (let r = 0; r < c.numRanks; r++) expect(c.snapshot(r).value).toBe('idle');
+        expect(await a2a(c)).toEqual(expected);
+        for (let r = 0; r < c.numRanks; r++) expect(c.snapshot(r).value).toBe('idle');
+      } finally {
+        await c.close();
+      }
+    }, 60_000);
   }
 });

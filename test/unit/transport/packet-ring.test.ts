@@ -60,6 +60,13 @@ describe('PacketRing', () => {
     expect(w.tryWrite(frame(8, 0))).toBe(true);
     new Int32Array(buf, RING_HEADER_BYTES, 1)[0] = 9999;
     expectError(() => r.peek(), 'E_PACKET', 'frame length 9999');
+    // A failed run's frames, the corrupt one included, are discarded unread; the ring works on.
+    expect(r.discardAll()).toBe(true);
+    expect(w.usedBytes).toBe(0);
+    expect(r.peek()).toBeNull();
+    expect(r.discardAll()).toBe(false);
+    expect(w.tryWrite(frame(8, 1))).toBe(true);
+    expect(r.peek()).toEqual(frame(8, 1));
   });
 
   it('property: any sequence of writes and reads delivers exactly the accepted frames, in order', () => {
