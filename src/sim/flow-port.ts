@@ -1045,8 +1045,8 @@ export class RecvPort extends PortStats<RecvHost> {
     if (i < this.nAct) this.pos[moved] = i;
   }
 
-  protected override dropStream(s: number, i: number): void {
-    // As examine() for a stream left empty, then settle() with no stream left.
+  /** Stream `s` (active position `i`) has no transfer left: it leaves every index and the active set. */
+  private closeStream(s: number, i: number): void {
     this.arr[s] = 0;
     this.lastCredit[s] = -1;
     if (this.dem[s] === Infinity) this.nQueued--;
@@ -1057,6 +1057,11 @@ export class RecvPort extends PortStats<RecvHost> {
     this.highs.remove(s);
     this.deactivate(i);
     this.sharesStale = true;
+  }
+
+  protected override dropStream(s: number, i: number): void {
+    // As examine() for a stream left empty, then settle() with no stream left.
+    this.closeStream(s, i);
     this.mark.fill(0);
     this.nTouched = 0;
     this.nGrowing = 0;
@@ -1167,16 +1172,7 @@ export class RecvPort extends PortStats<RecvHost> {
       this.host.served(this, job);
     }
     if (this.size[s] === 0) {
-      this.arr[s] = 0;
-      this.lastCredit[s] = -1;
-      if (this.dem[s] === Infinity) this.nQueued--;
-      if (this.short[s]) this.nShort--;
-      this.short[s] = 0;
-      this.due.remove(s);
-      this.lows.remove(s);
-      this.highs.remove(s);
-      this.deactivate(i);
-      this.sharesStale = true;
+      this.closeStream(s, i);
       return false;
     }
     let q = 0;
