@@ -36,6 +36,16 @@ async function a2a(c: Cluster): Promise<Figures> {
   }
 }
 
+/** The allToAll figures of a fresh cluster made by `open` (closed afterwards). */
+async function onFresh(open: () => Promise<Cluster>): Promise<Figures> {
+  const fresh = await open();
+  try {
+    return await a2a(fresh);
+  } finally {
+    await fresh.close();
+  }
+}
+
 const configs: Array<[string, Partial<ClusterConfig>]> = [
   ['1 worker thread', { workers: 1 }],
   ['2 worker threads', { workers: 2 }],
@@ -46,13 +56,7 @@ describe('after a failed operation, the next one runs as on a fresh cluster', ()
   for (const [what, cfg] of configs) {
     it(`deadlock, past the bound, aborted: then allToAll equals a fresh cluster's bit for bit (${what})`, async () => {
       const open = () => createCluster({ nodes: 2, gpusPerNode: 4, hardware: H800, seed: 1, maxVirtualUs: 400, ...cfg });
-      const fresh = await open();
-      let expected: Figures;
-      try {
-        expected = await a2a(fresh);
-      } finally {
-        await fresh.close();
-      }
+      const expected = await onFresh(open);
       expect(expected.timeUs).toBeGreaterThan(0);
       const c = await open();
       try {
@@ -80,13 +84,7 @@ describe('after a failed operation, the next one runs as on a fresh cluster', ()
 
     it(`virtual time standing still (a host's watchdog): then allToAll equals a fresh cluster's bit for bit (${what})`, async () => {
       const open = () => createCluster({ nodes: 2, gpusPerNode: 4, hardware: H800, seed: 1, timeoutMs: 400, ...cfg });
-      const fresh = await open();
-      let expected: Figures;
-      try {
-        expected = await a2a(fresh);
-      } finally {
-        await fresh.close();
-      }
+      const expected = await onFresh(open);
       const c = await open();
       try {
         for (let r = 0; r < c.numRanks; r++) c.register(r, DEBUG_NEVER, 4);
