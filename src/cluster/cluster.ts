@@ -306,8 +306,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const results = new Array<R>(this.numRanks);
     const rankEnd = new Array<number>(this.numRanks).fill(start);
     const rebase = rebaseUs > 0 ? { shiftUs: rebaseUs, epochUs } : undefined;
-    const started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: start, ...(rebase ? { rebase } : {}) }), `start '${name}'`);
-    for (const r of started) if (r.failures.length > 0) throw fromWireError(r.failures[0]!.error);
+    let started: HostReply[];
+    try {
+      started = await this.all(() => ({ type: 'op', id: 0, opId, name, args, startTime: start, ...(rebase ? { rebase } : {}) }), `start '${name}'`);
+    } catch (e) {
+      // A host that answered with an error is alive: the hosts that did start the operation drop
+      // its tasks (the next operation would run them). Nothing is dropped on a cluster closed,
+      // dead, or with a host that did not answer.
+      const answered = !(e instanceof ExpertmeshError && (e.code === 'E_TIMEOUT' || e.code === 'E_CLOSED'));
+      if (answered && !this.dead && !this.closed) await this.dropLeftovers();
+      throw e;
+    }
+    const refused = started.find((r) => r.failures.length > 0);
+    if (refused) {
+      await this.dropLeftovers();
+      throw fromWireError(refused.failures[0]!.error);
+    }
 
     // The hosts run every window among themselves; meanwhile the main thread only listens for an
     // abort and samples progress from the shared block.
