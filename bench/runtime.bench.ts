@@ -4,7 +4,7 @@
  * ratios.
  *
  * 1. `allToAll` payload bytes/s (real data, 16 ranks, only the simulated part timed) vs one thread's
- *    `Uint8Array.prototype.set` of the same bytes (target >= 0.5).
+ *    `Uint8Array.prototype.set` of the same bytes (target >= 0.5). `BENCH_ONLY=a2a` runs only these.
  * 2. Engine events/s per worker (sizes-only allToAll, 128 ranks, 1 and 2 workers) vs a bare
  *    typed-array heap loop (target >= 1/4), by wall time and by the host threads' own CPU time (the
  *    second does not move with the machine's load); 2 workers vs 1 on the same timeline digest.
@@ -162,6 +162,10 @@ export default async function (): Promise<void> {
     });
     console.log(`  best of 9 each: ratio ${x.bestRatio.toFixed(3)}`);
     if (transport === 'worker' && !shared) console.log(`  allToAll digest ${x.digest.slice(0, 16)}`);
+  }
+  if (process.env['BENCH_ONLY'] === 'a2a') {
+    table(rows);
+    return;
   }
 
   // 2. Events per second per worker, and 2 workers vs 1: DeepEP's kernels (a cached dispatch and a
