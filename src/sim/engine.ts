@@ -46,11 +46,12 @@ export interface EngineShape {
 
 /**
  * The event key of an instant's link work (its port settles and timers, the news and credits due
- * then): rank slot 4095 (the last) with seq 2^31, after every rank's own events of the instant
- * (rank 4095's own seqs stay far below 2^31).
+ * then): rank slot 4095 (the last) with seq 2^31 - 1, after every rank's own events of the instant
+ * (rank 4095's own seqs stay far below it). 2^31 - 1 is the largest seq V8 passes as a small
+ * integer: a larger one is boxed as a heap number at every call that is not inlined.
  */
 const SETTLE_RANK = 4095;
-const SETTLE_SEQ = 2 ** 31;
+const SETTLE_SEQ = 2 ** 31 - 1;
 const SEQ_SPAN = 2 ** 32;
 /** The two kinds of batches due at an instant (see Engine.dueBatch). */
 const DUE_NEWS = 0;
@@ -193,7 +194,7 @@ export class Engine implements SendHost, RecvHost {
   /** Every transfer this engine holds, as records (handles are indexes with a generation). */
   readonly xf = new TransferTable();
   /** Flow batches and read requests, reused. */
-  private readonly batchPool: FlowBatch[] = [];
+  private readonly batchPool = new FreeList<FlowBatch>();
   /** Ports by when they are next due (settle or timer). */
   private readonly due = new DueHeap<SendPort | RecvPort>();
   /**
@@ -204,7 +205,7 @@ export class Engine implements SendHost, RecvHost {
   private readonly instants = new InstantTable<FlowBatch>();
   private readonly newsDue = DUE_NEWS;
   private readonly creditsDue = DUE_CREDITS;
-  private readonly readPool: ReadRequest[] = [];
+  private readonly readPool = new FreeList<ReadRequest>();
   private readonly pairSeqOut: Array<Int32Array | undefined>;
   /** Per rank: when its latest local copy is delivered. */
   private readonly localDone: Float64Array;
@@ -304,7 +305,8 @@ export class Engine implements SendHost, RecvHost {
     t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
     this.addLive(t);
-    this.queue.push(at, rank, this.nextSeq(rank), EV_TASK, 0, t);
+    this.queue.at = at;
+    this.queue.pushAt(rank, this.nextSeq(rank), EV_TASK, 0, t);
     return t;
   }
 
@@ -392,7 +394,8 @@ export class Engine implements SendHost, RecvHost {
             return;
           }
           task.wait = w;
-          this.queue.push(this.now + w.us, task.rank, this.nextSeq(task.rank), EV_TASK, 0, task);
+          this.queue.at = this.now + w.us;
+          this.queue.pushAt(task.rank, this.nextSeq(task.rank), EV_TASK, 0, task);
           return;
         case WAIT_COUNTER: {
           const cur = Atomics.load(w.region.i32, w.index);
@@ -473,7 +476,10 @@ export class Engine implements SendHost, RecvHost {
 
   /** One of the tasks `j` joins has ended: resume `j` once it was the last. */
   private joinedOne(j: Task): void {
-    if (j.wait?.kind === WAIT_TASKS && --j.joinPending === 0) this.queue.push(this.now, j.rank, this.nextSeq(j.rank), EV_TASK, 0, j);
+    if (j.wait?.kind === WAIT_TASKS && --j.joinPending === 0) {
+      this.queue.at = this.now;
+      this.queue.pushAt(j.rank, this.nextSeq(j.rank), EV_TASK, 0, j);
+    }
   }
 
   private failTask(task: Task, e: unknown): void {
@@ -540,7 +546,8 @@ export class Engine implements SendHost, RecvHost {
       } else continue;
       // Resume through the queue so the task runs under its own rank's ordering key; the wait
       // resumes with the counter value (WAIT_ANY: the index of the condition) that satisfied it.
-      this.queue.push(this.now, t.rank, this.nextSeq(t.rank), EV_TASK, value, t);
+      this.queue.at = this.now;
+      this.queue.pushAt(t.rank, this.nextSeq(t.rank), EV_TASK, value, t);
       t.wait = null;
     }
     // Slots past the count are cleared, not cut off: the array keeps its capacity for the next waits.
@@ -561,7 +568,10 @@ export class Engine implements SendHost, RecvHost {
 
   /**
    * Issue a one-sided operation from `src` (local). `srcRegion`/`dstRegion` are region ids or -1.
-   * Returns the transfer's handle, whose delivery a task can wait on when `wantAck` is set.
+   * Returns the transfer's record, whose handle (`xf.handle`) a task can wait on for its delivery
+   * when `wantAck` is set. The record, not the handle: a handle carries its record's generation and
+   * soon exceeds V8's small integers, and returning it from this call (never inlined) would box it
+   * as a heap number per transfer.
    */
   issue(
     src: number, dst: number, op: number, bytes: number, srcRegion: number, srcOffset: number,
@@ -613,18 +623,18 @@ export class Engine implements SendHost, RecvHost {
     this.transfersIssued++;
     // An ack from another worker finds its transfer by xid; a local one carries the record's index.
     if (flags & FLAG_WANT_ACK && !this.isLocal(dst)) this.sentByXid.set(xid * 4096 + (src & 4095), x);
-    const handle = T.handle(x);
     if (path === PATH_LOCAL) {
       T.egressStartT[x] = T.ingressStartT[x] = this.now;
       // Never before an earlier copy within the rank (FIFO, as the pair's streams are).
       const t = Math.max(this.now + wire / this.links.bytesPerUs[PATH_LOCAL]!, this.localDone[src]!);
       this.localDone[src] = t;
-      this.queue.push(t, src, this.nextSeq(src), EV_LOCAL_DELIVER, x, null);
+      this.queue.at = t;
+      this.queue.pushAt(src, this.nextSeq(src), EV_LOCAL_DELIVER, x, null);
     } else {
       // (The port reads the clock and the QP's rate limit itself: float arguments would be boxed.)
       this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + T.qp[x]!, wr);
     }
-    return handle;
+    return x;
   }
 
   private issueRead(task: Task, peer: number, region: Region, index: number): void {
@@ -633,9 +643,10 @@ export class Engine implements SendHost, RecvHost {
     const t = this.now + lat;
     const seq = this.nextSeq(src);
     if (this.isLocal(peer)) {
-      const x = this.readPool.pop() ?? { task: null, taskId: -1, region, index: 0, src: 0, peer: 0 };
+      const x = this.readPool.take() ?? { task: null, taskId: -1, region, index: 0, src: 0, peer: 0 };
       x.task = task; x.taskId = task.id; x.region = region; x.index = index; x.src = src; x.peer = peer;
-      this.queue.push(t, src, seq, EV_READ, 0, x);
+      this.queue.at = t;
+      this.queue.pushAt(src, seq, EV_READ, 0, x);
     } else {
       this.readWaiters.set(task.id, task);
       this.outbox[this.shape.workerOfRank[peer]!]!.push(
@@ -660,10 +671,12 @@ export class Engine implements SendHost, RecvHost {
   private linkAt(): void {
     const t = this.at;
     const tab = this.instants;
-    const i = tab.add(t);
+    tab.at = t;
+    const i = tab.addAt();
     if (tab.queued[i]) return;
     tab.queued[i] = 1;
-    this.queue.push(t, SETTLE_RANK, SETTLE_SEQ, EV_SETTLE, 0, null);
+    this.queue.at = t;
+    this.queue.pushAt(SETTLE_RANK, SETTLE_SEQ, EV_SETTLE, 0, null);
   }
 
   /**
@@ -709,15 +722,17 @@ export class Engine implements SendHost, RecvHost {
   private linkInstant(): void {
     const t = this.now;
     const tab = this.instants;
-    // Found once: found again only if entries moved since (a float argument is boxed per call).
-    let i = tab.find(t);
+    // Found once: found again only if entries moved since.
+    tab.at = t;
+    let i = tab.findAt();
     let moves = tab.moves;
     const credits = i >= 0 ? tab.credits[i] ?? null : null;
     if (credits !== null) {
       tab.credits[i] = null;
       this.applyCredits(credits);
       if (tab.moves !== moves) {
-        i = tab.find(t);
+        tab.at = t;
+        i = tab.findAt();
         moves = tab.moves;
       }
     }
@@ -735,7 +750,10 @@ export class Engine implements SendHost, RecvHost {
       this.reschedule(p);
       if (q.size > 0 && q.peekTime() === t) break; // woken tasks first
     }
-    if (tab.moves !== moves || i < 0) i = tab.find(t);
+    if (tab.moves !== moves || i < 0) {
+      tab.at = t;
+      i = tab.findAt();
+    }
     if (i >= 0) {
       tab.queued[i] = 0;
       tab.drop(i);
@@ -751,9 +769,9 @@ export class Engine implements SendHost, RecvHost {
 
   /** The batch of news or credits due at this engine at `at` (one per instant, kept in arrival order). */
   private dueBatch(kind: typeof DUE_NEWS | typeof DUE_CREDITS): FlowBatch {
-    const t = this.at;
     const tab = this.instants;
-    const i = tab.add(t);
+    tab.at = this.at;
+    const i = tab.addAt();
     const col = kind === DUE_NEWS ? tab.news : tab.credits;
     let b = col[i] ?? null;
     if (b === null) {
@@ -812,7 +830,7 @@ export class Engine implements SendHost, RecvHost {
 
   /** A flow batch from the pool, empty. */
   private batch(): FlowBatch {
-    const b = this.batchPool.pop() ?? new FlowBatch();
+    const b = this.batchPool.take() ?? new FlowBatch();
     b.clear();
     return b;
   }
@@ -837,7 +855,7 @@ export class Engine implements SendHost, RecvHost {
       const port = ports[p >= 0 ? p : T.dst[x]! * 2 + (T.path[x] === PATH_NVLINK ? 0 : 1)]!;
       port.news(x, kind, rate, i, key[i]!);
     }
-    this.batchPool.push(b);
+    this.batchPool.give(b);
   }
 
   /** A receiver port's credit, due at its senders one latency later (keys as for news). */
@@ -882,7 +900,7 @@ export class Engine implements SendHost, RecvHost {
       const i = perm === null ? k : perm[k]!;
       ports[job[i]! * 2 + kind[i]!]!.credit(key[i]!, rate, i, ekey[i]!);
     }
-    this.batchPool.push(b);
+    this.batchPool.give(b);
   }
 
   /** Scratch of {@link inKeyOrder}, reused. */
@@ -1000,7 +1018,8 @@ export class Engine implements SendHost, RecvHost {
       const seq = this.nextSeq(dst);
       if (local) {
         // The sender's record too: released once acknowledged.
-        this.queue.push(t, dst, seq, EV_ACK, x, null);
+        this.queue.at = t;
+        this.queue.pushAt(dst, seq, EV_ACK, x, null);
         return;
       }
       pushPacketOf(this.outbox[this.shape.workerOfRank[T.src[x]!]!]!, PKT_ACK, t, dst, seq, T, x);
@@ -1083,20 +1102,25 @@ export class Engine implements SendHost, RecvHost {
         }
         case PKT_ACK: {
           const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095))!;
-          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_ACK, x, null);
+          this.queue.at = time[i]!;
+          this.queue.pushAt(keyRank[i]!, keySeq[i]!, EV_ACK, x, null);
           break;
         }
         case PKT_READ: {
           const region = this.regions.get(c[C_DST_REGION]![i]!);
-          const req = this.readPool.pop() ?? { task: null, taskId: -1, region, index: 0, src: 0, peer: 0 };
+          const req = this.readPool.take() ?? { task: null, taskId: -1, region, index: 0, src: 0, peer: 0 };
           req.task = null; req.taskId = c[C_WAITER]![i]!; req.region = region; req.index = c[C_DST_OFFSET]![i]! >> 2; req.src = src[i]!; req.peer = dst[i]!;
-          this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ, 0, req);
+          this.queue.at = time[i]!;
+          this.queue.pushAt(keyRank[i]!, keySeq[i]!, EV_READ, 0, req);
           break;
         }
         case PKT_READ_REPLY: {
           const task = this.readWaiters.get(c[C_WAITER]![i]!);
           this.readWaiters.delete(c[C_WAITER]![i]!);
-          if (task && task.slot >= 0) this.queue.push(time[i]!, keyRank[i]!, keySeq[i]!, EV_READ_REPLY, c[C_VALUE]![i]!, task);
+          if (task && task.slot >= 0) {
+            this.queue.at = time[i]!;
+            this.queue.pushAt(keyRank[i]!, keySeq[i]!, EV_READ_REPLY, c[C_VALUE]![i]!, task);
+          }
           break;
         }
       }
@@ -1187,14 +1211,16 @@ export class Engine implements SendHost, RecvHost {
     const value = Atomics.load(req.region.i32, req.index);
     const t = this.now + this.links.latencyUs[this.links.path(req.src, req.peer)]!;
     const seq = this.nextSeq(req.peer);
-    if (req.task) this.queue.push(t, req.peer, seq, EV_READ_REPLY, value, req.task);
-    else
+    if (req.task) {
+      this.queue.at = t;
+      this.queue.pushAt(req.peer, seq, EV_READ_REPLY, value, req.task);
+    } else
       this.outbox[this.shape.workerOfRank[req.src]!]!.push(
         PKT_READ_REPLY, t, req.peer, seq, req.peer, req.src, 0, 0, OP_READ, this.links.path(req.src, req.peer),
         CONTROL_MESSAGE_BYTES, -1, -1, req.region.id, req.index * 4, value, this.now, -1, -1, 0, req.taskId, -1, -1, 0, 0,
       );
     req.task = null;
-    this.readPool.push(req);
+    this.readPool.give(req);
   }
 
   /** Time of the next local event (Infinity if none). */

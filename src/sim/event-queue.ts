@@ -69,7 +69,20 @@ export class EventQueue {
     return this.n > 0 ? this.tk[0]! : Infinity;
   }
 
+  /**
+   * The time of the event {@link pushAt} adds: a field, not an argument, since a float passed to a
+   * call V8 does not inline is boxed as a heap number (an allocation per event).
+   */
+  at = 0;
+
   push(time: number, rank: number, seq: number, kind: number, arg: number, obj: unknown): void {
+    this.at = time;
+    this.pushAt(rank, seq, kind, arg, obj);
+  }
+
+  /** {@link push} an event at time {@link at}. */
+  pushAt(rank: number, seq: number, kind: number, arg: number, obj: unknown): void {
+    const time = this.at;
     if (this.n === this.cap) this.grow();
     const key = rank * SEQ_SPAN + seq;
     const slot = this.free[--this.nFree]!;

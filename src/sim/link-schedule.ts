@@ -17,7 +17,12 @@ export interface DueItem {
 }
 
 export class DueHeap<T extends DueItem> {
-  private readonly h: T[] = [];
+  /**
+   * The items by heap place, `h[0..n)`. The array keeps its capacity (places past `n` hold null):
+   * popping from a JS array can shrink its backing store, and the next push would allocate a new
+   * one (a heap that empties and fills again at every instant did, per port settle).
+   */
+  private readonly h: Array<T | null> = [];
   /**
    * Each heap place's due time and number, beside its item: the sifts compare these typed
    * columns, not fields of the items (ports scattered over the heap of the JS engine).
@@ -40,7 +45,8 @@ export class DueHeap<T extends DueItem> {
     const h = this.h;
     const top = h[0]!;
     const n = --this.n;
-    const last = h.pop()!;
+    const last = h[n]!;
+    h[n] = null;
     top.heapPos = -1;
     if (n > 0) {
       this.place(0, last, n);
@@ -58,7 +64,8 @@ export class DueHeap<T extends DueItem> {
       if (i < 0) return;
       item.heapPos = -1;
       const n = --this.n;
-      const last = h.pop()!;
+      const last = h[n]!;
+      h[n] = null;
       if (last === item) return;
       // The last item fills place i, then moves up or down.
       this.place(i, last, n);
@@ -75,7 +82,8 @@ export class DueHeap<T extends DueItem> {
         const t = new Float64Array(2 * n); t.set(this.t); this.t = t;
         const id = new Int32Array(2 * n); id.set(this.id); this.id = id;
       }
-      h.push(item);
+      if (n < h.length) h[n] = item;
+      else h.push(item);
       this.t[n] = time;
       this.id[n] = item.id;
       item.heapPos = n;
@@ -179,8 +187,21 @@ export class InstantTable<B> {
     return Math.imul(bitsI[0]! ^ Math.imul(bitsI[1]!, 0x9e3779b1), 0x85ebca6b) & this.mask;
   }
 
+  /**
+   * The instant {@link findAt} and {@link addAt} look up: a field, not an argument, since a float
+   * passed to a call V8 does not inline is boxed as a heap number (an allocation per look-up).
+   */
+  at = 0;
+
   /** The index of instant `t`, -1 when it is not in the table. */
   find(t: number): number {
+    this.at = t;
+    return this.findAt();
+  }
+
+  /** The index of instant {@link at}, -1 when it is not in the table. */
+  findAt(): number {
+    let t = this.at;
     if (t === 0) t = 0; // -0 and 0 are one instant
     const keys = this.keys;
     for (let i = this.home(t); ; i = (i + 1) & this.mask) {
@@ -192,6 +213,13 @@ export class InstantTable<B> {
 
   /** The index of instant `t`, added (nothing queued, no batches) when it is not in the table. */
   add(t: number): number {
+    this.at = t;
+    return this.addAt();
+  }
+
+  /** The index of instant {@link at}, added when it is not in the table. */
+  addAt(): number {
+    let t = this.at;
     if (t === 0) t = 0;
     const keys = this.keys;
     let i = this.home(t);
@@ -202,7 +230,7 @@ export class InstantTable<B> {
     }
     if (2 * (this.size + 1) > keys.length) {
       this.grow();
-      return this.add(t);
+      return this.addAt();
     }
     keys[i] = t;
     this.size++;

@@ -105,19 +105,22 @@ export class RankContext {
   put(dst: Region, dstOffset: number, src: Region | null, srcOffset: number, length: number, opts?: PutOptions): TransferHandle {
     const flags = (opts?.ack ? FLAG_WANT_ACK : 0) | (opts?.sizesOnly || src === null ? FLAG_NO_DATA : 0);
     const sig = opts?.signal;
-    return this.engine.issue(
+    const x = this.engine.issue(
       this.rank, dst.rank, OP_PUT, length, src ? src.id : -1, srcOffset, dst.id, dstOffset, sig ? sig.value : 0, flags,
       sig ? sig.region.id : -1, sig ? sig.offset : -1, opts?.qp ?? -1,
     );
+    // (Made here: inlined into a role that drops it, the handle is never made, nor boxed.)
+    return this.engine.xf.handle(x);
   }
 
   /** Sizes-only transfer of `length` bytes to `dst` with no destination region (optionally with a signal). */
   send(dst: number, length: number, opts?: { ack?: boolean; signal?: { region: Region; offset: number; value: number }; qp?: number }): TransferHandle {
     const sig = opts?.signal;
-    return this.engine.issue(
+    const x = this.engine.issue(
       this.rank, dst, OP_PUT, length, -1, 0, -1, 0, sig ? sig.value : 0, FLAG_NO_DATA | (opts?.ack ? FLAG_WANT_ACK : 0),
       sig ? sig.region.id : -1, sig ? sig.offset : -1, opts?.qp ?? -1,
     );
+    return this.engine.xf.handle(x);
   }
 
   /**
@@ -126,17 +129,24 @@ export class RankContext {
    */
   atomicAdd(dst: Region, offset: number, value: number, opts?: { ack?: boolean; qp?: number }): TransferHandle {
     if ((offset & 3) !== 0) fail('E_REGION', `atomic add offset ${offset} in '${dst.name}' is not 4-byte aligned`, { offset });
-    return this.engine.issue(this.rank, dst.rank, OP_ADD, 4, -1, 0, dst.id, offset, value, opts?.ack ? FLAG_WANT_ACK : 0, -1, -1, opts?.qp ?? -1);
+    const x = this.engine.issue(this.rank, dst.rank, OP_ADD, 4, -1, 0, dst.id, offset, value, opts?.ack ? FLAG_WANT_ACK : 0, -1, -1, opts?.qp ?? -1);
+    return this.engine.xf.handle(x);
   }
 
   /** Wait `us` microseconds of virtual time (compute, copies). */
   sleep(us: number): Wait {
-    const t = this.engine.current;
-    if (t === null) return Object.assign(makeWait(WAIT_SLEEP), { us });
-    // Yield it at once: the running task's sleep record is reused.
-    const w = (t.sleepWait ??= this.engine.waitPool.take(WAIT_SLEEP));
+    // Kept this small so V8 always inlines it: a float passed to a call that is not inlined is
+    // boxed as a heap number (an allocation per sleep).
+    const w = this.sleepRecord();
     w.us = us;
     return w;
+  }
+
+  /** The running task's sleep record, reused (yield it at once); a new one outside a task. */
+  private sleepRecord(): { kind: typeof WAIT_SLEEP; us: number } {
+    const t = this.engine.current;
+    if (t === null) return makeWait(WAIT_SLEEP);
+    return (t.sleepWait ??= this.engine.waitPool.take(WAIT_SLEEP));
   }
 
   /** Wait until this rank's int32 counter `region[index]` >= value; resumes with the counter value. */
