@@ -57,30 +57,84 @@ const SEQ_SPAN = 2 ** 32;
 const DUE_NEWS = 0;
 const DUE_CREDITS = 1;
 
+/** The capacity of a batch's columns while it is in the pool (the smallest size class). */
+const BATCH_MIN = 8;
+
 /**
- * News due at the receiver ports of one engine at one instant (job, NEWS_* kind, rate and receiver
- * stream key per item), or credits due at its sender ports (sender rank, path index, level, sender
- * stream key and the credit's own ordering key per item). Batches are pooled and reused once applied.
+ * The item columns of a flow batch at one capacity (see {@link FlowBatch}), for
+ * {@link BatchColumnPool}.
  */
-class FlowBatch {
-  n = 0;
+class BatchColumns {
   /** News: the transfer; credits: the sender rank. */
-  job = new Int32Array(8);
+  job: Int32Array;
   /** News: NEWS_*; credits: path index (0 NVLink, 1 IB). */
-  kind = new Uint8Array(8);
+  kind: Uint8Array;
   /** News: the sending rate; credits: the fair level (bytes/us, Infinity: no limit). */
-  rate = new Float64Array(8);
-  key = new Float64Array(8);
+  rate: Float64Array;
+  key: Float64Array;
   /**
    * Credits: the ordering key (rank * 2^32 + seq) the credit was sent under. News: the receiver
    * port (dst * 2 + path index) when sent by this engine, -1 when from another worker.
    */
-  ekey = new Float64Array(8);
+  ekey: Float64Array;
   /**
    * News: the key the sender sent the item under (rank * 2^32 + seq). The items due at one instant
    * are applied in this order, wherever their senders are hosted (see Engine.inKeyOrder).
    */
-  order = new Float64Array(8);
+  order: Float64Array;
+
+  constructor(cap: number) {
+    this.job = new Int32Array(cap);
+    this.kind = new Uint8Array(cap);
+    this.rate = new Float64Array(cap);
+    this.key = new Float64Array(cap);
+    this.ekey = new Float64Array(cap);
+    this.order = new Float64Array(cap);
+  }
+
+  /** Exchange columns with `o` (same fields, any capacities). */
+  swap(o: BatchColumns): void {
+    const { job, kind, rate, key, ekey, order } = this;
+    this.job = o.job; this.kind = o.kind; this.rate = o.rate; this.key = o.key; this.ekey = o.ekey; this.order = o.order;
+    o.job = job; o.kind = kind; o.rate = rate; o.key = key; o.ekey = ekey; o.order = order;
+  }
+}
+
+/**
+ * Spare batch columns by size class (capacity BATCH_MIN * 2^k). Thousands of batches can wait at
+ * once (one per instant with news or credits due), a few of them large: a batch that outgrows its
+ * columns trades them for the next class's, and an applied batch trades its columns back for the
+ * smallest, so columns of each size are reused once the run has reached its peak of batches of
+ * that size (a batch that kept the columns it grew to, reused for another instant, grew again, and
+ * the pool's thousands of batches kept growing run after run).
+ */
+class BatchColumnPool {
+  private readonly classes: Array<FreeList<BatchColumns>> = [];
+
+  /** Spare columns of capacity `cap` (BATCH_MIN * 2^k), made when none is spare. */
+  take(cap: number): BatchColumns {
+    return this.list(cap).take() ?? new BatchColumns(cap);
+  }
+
+  give(c: BatchColumns): void {
+    this.list(c.job.length).give(c);
+  }
+
+  private list(cap: number): FreeList<BatchColumns> {
+    const k = Math.log2(cap / BATCH_MIN) | 0;
+    while (this.classes.length <= k) this.classes.push(new FreeList<BatchColumns>());
+    return this.classes[k]!;
+  }
+}
+
+/**
+ * News due at the receiver ports of one engine at one instant (job, NEWS_* kind, rate and receiver
+ * stream key per item), or credits due at its sender ports (sender rank, path index, level, sender
+ * stream key and the credit's own ordering key per item). Batches are pooled and reused once
+ * applied; their columns come from the engine's {@link BatchColumnPool}.
+ */
+class FlowBatch extends BatchColumns {
+  n = 0;
   /**
    * Every item was added by {@link addSent} with its send key, in ascending order: the batch is
    * known to be in key order (see Engine.inKeyOrder) without reading its keys again. An item added
@@ -90,11 +144,23 @@ class FlowBatch {
   /** The send key of the last item {@link addSent} added. */
   private lastKey = -Infinity;
 
+  constructor(private readonly columns: BatchColumnPool) {
+    super(BATCH_MIN);
+  }
+
   /** Empty, for reuse. */
   clear(): void {
     this.n = 0;
     this.ordered = true;
     this.lastKey = -Infinity;
+  }
+
+  /** Applied: columns grown past the smallest go back to the pool for the next batch that grows. */
+  release(): void {
+    if (this.job.length === BATCH_MIN) return;
+    const c = this.columns.take(BATCH_MIN);
+    this.swap(c);
+    this.columns.give(c);
   }
 
   /**
@@ -117,19 +183,19 @@ class FlowBatch {
   }
 
   private append(job: number, kind: number): number {
-    if (this.n === this.job.length) {
-      const c = this.n * 2;
-      const j = new Int32Array(c); j.set(this.job); this.job = j;
-      const k = new Uint8Array(c); k.set(this.kind); this.kind = k;
-      const r = new Float64Array(c); r.set(this.rate); this.rate = r;
-      const y = new Float64Array(c); y.set(this.key); this.key = y;
-      const e = new Float64Array(c); e.set(this.ekey); this.ekey = e;
-      const o = new Float64Array(c); o.set(this.order); this.order = o;
-    }
+    if (this.n === this.job.length) this.grow();
     const i = this.n++;
     this.job[i] = job;
     this.kind[i] = kind;
     return i;
+  }
+
+  /** Trade the columns for spare ones of twice the capacity, items copied. */
+  private grow(): void {
+    const c = this.columns.take(2 * this.job.length);
+    c.job.set(this.job); c.kind.set(this.kind); c.rate.set(this.rate); c.key.set(this.key); c.ekey.set(this.ekey); c.order.set(this.order);
+    this.swap(c);
+    this.columns.give(c);
   }
 }
 
@@ -195,6 +261,7 @@ export class Engine implements SendHost, RecvHost {
   readonly xf = new TransferTable();
   /** Flow batches and read requests, reused. */
   private readonly batchPool = new FreeList<FlowBatch>();
+  private readonly batchColumns = new BatchColumnPool();
   /** Ports by when they are next due (settle or timer). */
   private readonly due = new DueHeap<SendPort | RecvPort>();
   /**
@@ -830,7 +897,7 @@ export class Engine implements SendHost, RecvHost {
 
   /** A flow batch from the pool, empty. */
   private batch(): FlowBatch {
-    const b = this.batchPool.take() ?? new FlowBatch();
+    const b = this.batchPool.take() ?? new FlowBatch(this.batchColumns);
     b.clear();
     return b;
   }
@@ -855,6 +922,7 @@ export class Engine implements SendHost, RecvHost {
       const port = ports[p >= 0 ? p : T.dst[x]! * 2 + (T.path[x] === PATH_NVLINK ? 0 : 1)]!;
       port.news(x, kind, rate, i, key[i]!);
     }
+    b.release();
     this.batchPool.give(b);
   }
 
@@ -900,6 +968,7 @@ export class Engine implements SendHost, RecvHost {
       const i = perm === null ? k : perm[k]!;
       ports[job[i]! * 2 + kind[i]!]!.credit(key[i]!, rate, i, ekey[i]!);
     }
+    b.release();
     this.batchPool.give(b);
   }
 
