@@ -135,8 +135,9 @@ export class RankContext {
 
   /** Wait `us` microseconds of virtual time (compute, copies). */
   sleep(us: number): Wait {
-    // Kept this small so V8 always inlines it: a float passed to a call that is not inlined is
-    // boxed as a heap number (an allocation per sleep).
+    // Kept small, so V8 inlines it before larger calls: a float passed to a call that is not
+    // inlined is boxed as a heap number (an allocation per sleep). The largest role steps still
+    // spend V8's whole inlining budget before it (see docs/runtime.md).
     const w = this.sleepRecord();
     w.us = us;
     return w;
