@@ -15,6 +15,7 @@
  */
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RankContext } from '../sim/rank-context.js';
+import type { Wait } from '../sim/task.js';
 
 /** The SMs (and warp groups) of a channel that kernels charge time to. */
 export const SM_SEND = 0; // intranode sender SM; internode RDMA sender + NVL receiver SM
@@ -131,6 +132,13 @@ export class SmClock {
     return wait;
   }
 
+  /** {@link busy}, as the wait of the role that sleeps for it (see {@link sleepReduce}). */
+  sleepBusy(ctx: RankContext, role: RoleName, us: number, bound = BOUND_ISSUE): Wait {
+    const wait = this.reserve(ctx.now, us);
+    if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
+    return ctx.sleep(wait);
+  }
+
   /**
    * A posting lane (`SM_POST`): `us` of the issuing warp's own time (posting work requests takes
    * the warp, not the SM's issue slots or bytes in flight). The slice is drawn on the lane's track
@@ -142,6 +150,15 @@ export class SmClock {
       ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
     }
     return us;
+  }
+
+  /** {@link post}, as the wait of the warp that posts (see {@link sleepReduce}). */
+  sleepPost(ctx: RankContext, role: RoleName, us: number): Wait {
+    if (us > 0) {
+      this.reserve(ctx.now, us);
+      ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
+    }
+    return ctx.sleep(us);
   }
 
   /**
@@ -156,6 +173,19 @@ export class SmClock {
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
     const inFlightShare = (ownUs * warps) / this.warps;
     return Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs);
+  }
+
+  /**
+   * {@link reduce}, as the wait of the role that sleeps for it: the duration stays inside this call
+   * (a float returned by a call V8 does not inline is boxed as a heap number, and the roles' steps
+   * are large enough to run out of V8's inlining budget).
+   */
+  sleepReduce(ctx: RankContext, role: RoleName, readBytes: number, warps: number): Wait {
+    const hw = ctx.hardware;
+    const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
+    const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
+    const inFlightShare = (ownUs * warps) / this.warps;
+    return ctx.sleep(Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs));
   }
 
   /**
@@ -190,5 +220,12 @@ export class SmClock {
     const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
     const wait = this.busy(ctx, role, smUs, bound);
     return Math.max(wait, ownUs) + fixedUs;
+  }
+
+  /** {@link copy}, as the wait of the role that sleeps for it (see {@link sleepReduce}). */
+  sleepCopy(ctx: RankContext, role: RoleName, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): Wait {
+    const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
+    const wait = this.busy(ctx, role, smUs, bound);
+    return ctx.sleep(Math.max(wait, ownUs) + fixedUs);
   }
 }

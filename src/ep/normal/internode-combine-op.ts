@@ -287,7 +287,7 @@ class NVLAndRDMAForwarder implements RoleStep {
           }
           this.last = last;
           this.pc = F_REDUCED;
-          return ctx.sleep(st.fwdSm[c]!.reduce(ctx, 'NVLAndRDMAForwarder', bytes, 1));
+          return st.fwdSm[c]!.sleepReduce(ctx, 'NVLAndRDMAForwarder', bytes, 1);
         }
         case F_REDUCED: {
           const { acc, ring, stage } = this;
@@ -324,7 +324,7 @@ class NVLAndRDMAForwarder implements RoleStep {
         case F_POST:
           // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
           this.pc = F_POSTED;
-          if (this.src !== ctx.rank) return ctx.sleep(st.postClock[c]!.post(ctx, 'NVLAndRDMAForwarder', 2 * ctx.hardware.ibMessageUs));
+          if (this.src !== ctx.rank) return st.postClock[c]!.sleepPost(ctx, 'NVLAndRDMAForwarder', 2 * ctx.hardware.ibMessageUs);
           break;
         case F_POSTED: {
           const src = this.src;
@@ -442,7 +442,7 @@ class RDMAReceiver implements RoleStep {
           }
           this.end = end;
           this.pc = R_REDUCED;
-          return ctx.sleep(st.sendSm[c]!.busy(ctx, 'RDMAReceiver', bytes / this.reduceRate));
+          return st.sendSm[c]!.sleepBusy(ctx, 'RDMAReceiver', bytes / this.reduceRate);
         }
         case R_REDUCED: {
           const { acc, ring, out, bias } = this;
@@ -471,7 +471,7 @@ class RDMAReceiver implements RoleStep {
               this.k = k;
               if (m !== ctx.node) {
                 this.pc = R_POSTED;
-                return ctx.sleep(st.postClock[c]!.post(ctx, 'RDMAReceiver', ctx.hardware.ibMessageUs));
+                return st.postClock[c]!.sleepPost(ctx, 'RDMAReceiver', ctx.hardware.ibMessageUs);
               }
               this.returnHead(m);
             }

@@ -164,7 +164,7 @@ class RDMASender implements RoleStep {
         }
         this.pc = D_COPIED;
         this.q = q0;
-        return ctx.sleep(st.sendSm[c]!.copy(ctx, 'RDMASender', (q1 - q0) * rec, 'hbm', 1));
+        return st.sendSm[c]!.sleepCopy(ctx, 'RDMASender', (q1 - q0) * rec, 'hbm', 1);
       }
       for (; this.q < q1; this.q++) {
         const q = this.q;
@@ -248,7 +248,7 @@ class RDMASenderCoordinator implements RoleStep {
             // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
             if (m !== n) {
               this.pc = C_POSTED;
-              return ctx.sleep(st.postClock[c]!.post(ctx, 'RDMASenderCoordinator', 2 * ctx.hardware.ibMessageUs));
+              return st.postClock[c]!.sleepPost(ctx, 'RDMASenderCoordinator', 2 * ctx.hardware.ibMessageUs);
             }
             this.postChunk();
           }
@@ -396,7 +396,7 @@ class RDMAAndNVLForwarder implements RoleStep {
               this.k = k;
               this.first = first;
               this.pc = W_COPIED;
-              return ctx.sleep(st.fwdSm[c]!.copy(ctx, 'RDMAAndNVLForwarder', k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs));
+              return st.fwdSm[c]!.sleepCopy(ctx, 'RDMAAndNVLForwarder', k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs);
             }
             this.passed(m, p, total);
           }
@@ -515,7 +515,7 @@ class ForwarderCoordinator implements RoleStep {
               this.k = k;
               if (m !== ctx.node) {
                 this.pc = FC_POSTED;
-                return ctx.sleep(st.postClock[c]!.post(ctx, 'ForwarderCoordinator', ctx.hardware.ibMessageUs));
+                return st.postClock[c]!.sleepPost(ctx, 'ForwarderCoordinator', ctx.hardware.ibMessageUs);
               }
               if (this.returnHead(m, total)) continue;
             }
@@ -620,7 +620,7 @@ class NVLReceivers implements RoleStep {
           const k = tail - this.consumed;
           ctx.sample(SERIES_NVL_RING, k);
           this.pc = R_COPIED;
-          return ctx.sleep(st.sendSm[c]!.copy(ctx, 'NVLReceivers', k * rec, 'hbm', 1));
+          return st.sendSm[c]!.sleepCopy(ctx, 'NVLReceivers', k * rec, 'hbm', 1);
         }
         default: {
           const tail = this.tail, consumed = this.consumed;

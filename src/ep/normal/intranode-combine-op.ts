@@ -160,7 +160,7 @@ class CombineReceiver implements RoleStep {
           }
           this.end = end;
           this.pc = K_REDUCED;
-          return ctx.sleep(st.recvSm[c]!.busy(ctx, 'combine reduce', bytes / this.reduceRate));
+          return st.recvSm[c]!.sleepBusy(ctx, 'combine reduce', bytes / this.reduceRate);
         }
         case K_REDUCED: {
           const { ring, out, acc, bias } = this;

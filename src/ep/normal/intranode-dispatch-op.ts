@@ -98,7 +98,7 @@ class NvlReceiver implements RoleStep {
           const k = value - this.consumed;
           ctx.sample(SERIES_NVL_RING, k);
           this.pc = V_COPIED;
-          return ctx.sleep(this.st.recvSm[c]!.copy(ctx, 'nvl receiver', k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM / R));
+          return this.st.recvSm[c]!.sleepCopy(ctx, 'nvl receiver', k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM / R);
         }
         case V_COPIED: {
           const B = this.a.dispatch.nvlBuffer;
