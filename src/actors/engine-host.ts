@@ -22,7 +22,7 @@ import { gpuMachine, type GpuStateValue, type RankSnapshot } from './gpu-machine
 import type { HostReply, HostRequest, InitMessage, OpMessage } from './host-messages.js';
 import type { OpLookup } from './op-registry.js';
 import type { TaskGroup } from '../sim/task.js';
-import { PROGRESS_POLL_MS, SyncBlock, windowBounds } from './window-sync.js';
+import { PeerDeadline, PROGRESS_POLL_MS, SyncBlock, windowBounds } from './window-sync.js';
 
 /** What a round's decision says (the same on every host: all read the same published values). */
 export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, ROUND_ABORTED = 4, ROUND_OVER_BOUND = 5;
@@ -316,6 +316,7 @@ export class EngineHost {
    */
   runWindow(end: number, onFull: (peer: number, bytes: number) => void): void {
     const e = this.mustEngine();
+    this.sync?.setBusy(this.me, 1);
     this.drainInbound();
     // Never past the run's virtual-time bound (with one host the window is unbounded otherwise).
     if (end > this.virtualLimit) end = this.virtualLimit;
@@ -339,23 +340,27 @@ export class EngineHost {
     }
     this.windowsRun++;
     this.round++;
+    this.sync?.setBusy(this.me, 0);
     this.sync?.advance(this.me);
   }
 
   /**
    * Test fault (see SyncBlock.injectSlow): spend `ms` of wall clock in this window, progressing
    * every few ms (`ms > 0`), or `-ms` without any progress (`ms < 0`), leaving early on an abort.
-   * The heartbeat beats throughout: the host is alive, only slow or stopped.
+   * The heartbeat beats throughout: the host is alive, only slow or stopped. It is not busy (it
+   * runs no events): a stopped host is one that waits without end, which its waiters must name.
    */
   private injectedSlowness(ms: number): void {
     const s = this.mustSync();
     const until = performance.now() + Math.abs(ms);
     const nap = new Int32Array(new SharedArrayBuffer(4));
+    s.setBusy(this.me, 0);
     while (performance.now() < until && s.abort === SYNC_ABORT_NONE) {
       Atomics.wait(nap, 0, 0, 5);
       s.beat(this.me);
       if (ms > 0) s.advance(this.me);
     }
+    s.setBusy(this.me, 1);
   }
 
   /**
@@ -392,33 +397,34 @@ export class EngineHost {
   }
 
   /**
-   * Threads: wait until the reader of the ring to `peer` frees some of it, draining this host's own
-   * rings meanwhile (two hosts filling each other's rings cannot block each other). A reader busy
-   * in a long window drains only when it ends it: the deadline restarts while the reader makes
-   * progress, and `E_TIMEOUT` names it only when it made none for `timeoutMs`.
+   * Threads: wait until the reader of the ring to `peer` frees room for the frame, draining this
+   * host's own rings meanwhile (two hosts filling each other's rings cannot block each other). A
+   * reader busy with a long window drains only when it ends it: the deadline restarts while the
+   * reader makes progress or frees any room, and stays open while it is busy (see
+   * SyncBlock.setBusy); `E_TIMEOUT` names it only when for `timeoutMs` it did none of these (it
+   * waited, or stopped).
    */
   private waitForRoom(peer: number, frameBytes: number): void {
     const s = this.mustSync();
+    // Waiting is not being busy: a host waiting for this one must be able to time out on it.
+    s.setBusy(this.me, 0);
     const ring = this.outRings[peer]!;
     // The reader may be asleep at its barrier: tell it there is something to read.
     s.wake(peer);
-    let deadline = performance.now() + this.timeoutMs;
-    let seen = s.progress(peer);
+    // Freed room counts as progress: the reader drained something, if not yet enough.
+    const deadline = new PeerDeadline(s, this.me, peer, this.timeoutMs, performance.now(), ring.consumed);
     for (;;) {
       s.beat(this.me);
       const d = s.doorbell(this.me);
       // Room for the frame now (not: less used than when this wait began, which a reader that
       // drained the ring between the failed write and this wait would never bring about).
-      if (ring.fits(frameBytes)) return;
+      if (ring.fits(frameBytes)) {
+        s.setBusy(this.me, 1);
+        return;
+      }
       this.drainInbound();
       if (s.abort !== SYNC_ABORT_NONE) throw abortError(s.abort, this.me);
-      const now = performance.now();
-      const p = s.progress(peer);
-      if (p !== seen) {
-        seen = p;
-        deadline = now + this.timeoutMs;
-      }
-      const left = deadline - now;
+      const left = deadline.left(performance.now(), ring.consumed);
       if (left <= 0) {
         const ranks = fmtRanks(this.mustEngine().shape.workerOfRank, peer);
         fail('E_TIMEOUT', `host worker ${this.me}: the packet ring to host worker ${peer} (ranks ${ranks}) stayed full for ${this.timeoutMs} ms while that worker made no progress`, {

@@ -39,9 +39,9 @@ const BARRIER_SPINS = 2000;
  */
 export const PROGRESS_POLL_MS = 50;
 
-// Header, then per host: doorbell, barrier arrival, heartbeat, progress, waiting flag (even, so the
-// float64 slots that follow are 8-byte aligned).
-const intWords = (workers: number): number => (SYNC_INT_HEADER + 5 * workers + 1) & ~1;
+// Header, then per host: doorbell, barrier arrival, heartbeat, progress, waiting flag, busy flag
+// (even, so the float64 slots that follow are 8-byte aligned).
+const intWords = (workers: number): number => (SYNC_INT_HEADER + 6 * workers + 1) & ~1;
 // Float64 slots: two round copies of the published state per host.
 const f64Words = (workers: number): number => 2 * workers * (SYNC_F_SLOTS + workers);
 
@@ -87,9 +87,34 @@ export class SyncBlock {
     this.heartbeatBase = SYNC_DOORBELL + 2 * w;
     this.progressBase = SYNC_DOORBELL + 3 * w;
     this.waitingBase = SYNC_DOORBELL + 4 * w;
+    this.busyBase = SYNC_DOORBELL + 5 * w;
   }
 
   private readonly waitingBase: number;
+  private readonly busyBase: number;
+
+  /**
+   * Host `w` is (1) or is no longer (0) busy with its window: draining, running its events, writing
+   * its packets; not while it waits (barrier, ring room) or before its first window. A host waiting
+   * for a busy one does not give up on it: progress moves only between events, and a single event
+   * may outlast `timeoutMs` (a link instant with thousands of transfers, in code not yet compiled,
+   * on a loaded machine). A busy host that never finishes is the main thread's watchdog's to end
+   * (its heartbeat stands still for twice `timeoutMs`), and the abort that follows wakes every
+   * waiter; one whose virtual time stands still is ended by its own watchdog.
+   */
+  setBusy(w: number, on: number): void {
+    Atomics.store(this.i32, this.busyBase + w, on);
+  }
+
+  /** Index in `i32` of host `w`'s busy flag. */
+  busyIndex(w: number): number {
+    return this.busyBase + w;
+  }
+
+  /** Whether host `w` is busy with its window (see {@link setBusy}). */
+  busy(w: number): boolean {
+    return Atomics.load(this.i32, this.busyBase + w) !== 0;
+  }
 
   /** Host `w` is (1) or is no longer (0) asleep waiting for room in a packet ring. */
   setWaiting(w: number, on: number): void {
@@ -168,6 +193,7 @@ export class SyncBlock {
     for (let w = 0; w < this.workers; w++) {
       Atomics.store(this.i32, this.arrivedBase + w, 0);
       Atomics.store(this.i32, this.waitingBase + w, 0);
+      Atomics.store(this.i32, this.busyBase + w, 0);
     }
   }
 
@@ -225,6 +251,12 @@ export class SyncBlock {
     return this.f64[this.base(parity, w) + field]!;
   }
 
+  /** Whether any host but `me` is busy with its window (see {@link setBusy}). */
+  othersBusy(me: number): boolean {
+    for (let w = 0; w < this.workers; w++) if (w !== me && Atomics.load(this.i32, this.busyBase + w) !== 0) return true;
+    return false;
+  }
+
   /** Sum of the progress counts of every host but `me` (int32 wrap-around is harmless: only changes matter). */
   totalProgress(me: number): number {
     let p = 0;
@@ -243,9 +275,10 @@ export class SyncBlock {
    * Arrive at the barrier as host `me` and wait for the others. While waiting, `idle()` runs (it
    * drains inbound rings; true when it found something, so the wait re-checks at once). Returns
    * false if the block was aborted. The deadline restarts whenever a host still running its window
-   * makes progress (a long window on a busy machine is not a failure); throws `E_TIMEOUT` naming
-   * the hosts that did not arrive when none of them progressed for `timeoutMs`. Atomics.wait always
-   * has a deadline, and the main thread can wake it.
+   * makes progress, and stays open while one is busy (see {@link setBusy}: a long window, or a long
+   * event, on a busy machine is not a failure); throws `E_TIMEOUT` naming the hosts that did not
+   * arrive when for `timeoutMs` none of them progressed or was busy (they all waited, or stopped).
+   * Atomics.wait always has a deadline, and the main thread can wake it.
    */
   arrive(me: number, timeoutMs: number, idle: () => boolean, ranksOf: (w: number) => string): boolean {
     const i32 = this.i32;
@@ -261,22 +294,15 @@ export class SyncBlock {
     // Spin briefly first: when the other hosts run on other cores they arrive within microseconds,
     // and a sleep/wake-up through the kernel costs more than that.
     for (let spin = 0; spin < BARRIER_SPINS; spin++) if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
-    let deadline = performance.now() + timeoutMs;
-    let seen = this.totalProgress(me);
+    const deadline = new PeerDeadline(this, me, -1, timeoutMs, performance.now());
     for (;;) {
       this.beat(me);
       const d = Atomics.load(i32, SYNC_DOORBELL + me);
       if (Atomics.load(i32, SYNC_BARRIER_GEN) !== gen) return true;
       if (Atomics.load(i32, SYNC_ABORT) !== SYNC_ABORT_NONE) return false;
       if (idle()) continue;
-      const now = performance.now();
-      // Only hosts that have not arrived advance (an arrived host waits): any move is theirs.
-      const p = this.totalProgress(me);
-      if (p !== seen) {
-        seen = p;
-        deadline = now + timeoutMs;
-      }
-      const left = deadline - now;
+      // Only hosts that have not arrived advance or are busy (an arrived host waits): all are theirs.
+      const left = deadline.left(performance.now());
       if (left <= 0) {
         const late: number[] = [];
         for (let w = 0; w < this.workers; w++) if (Atomics.load(i32, this.arrivedBase + w) !== gen + 1) late.push(w);
@@ -289,6 +315,49 @@ export class SyncBlock {
       // Wake up at least every PROGRESS_POLL_MS to look at the others' progress.
       Atomics.wait(i32, SYNC_DOORBELL + me, d, Math.min(left, PROGRESS_POLL_MS));
     }
+  }
+}
+
+/**
+ * The deadline of a host waiting for others (at a barrier: every other host; for ring room: its
+ * reader). It restarts whenever one of them progresses ({@link SyncBlock.advance}) or another sign
+ * of progress moves (the ring's freed bytes), and stays open while one is busy with its window
+ * ({@link SyncBlock.setBusy}); it expires after `timeoutMs` without any of these: the hosts waited
+ * for are themselves waiting, or stopped.
+ */
+export class PeerDeadline {
+  private seen: number;
+  private until: number;
+
+  /**
+   * `peer`: the host waited for, or -1 for every host but `me`; `seenOther`: the other sign of
+   * progress now (see {@link left}).
+   */
+  constructor(
+    private readonly sync: SyncBlock, private readonly me: number, private readonly peer: number, private readonly timeoutMs: number, now: number,
+    private seenOther = 0,
+  ) {
+    this.seen = this.progress();
+    this.until = now + timeoutMs;
+  }
+
+  private progress(): number {
+    return this.peer < 0 ? this.sync.totalProgress(this.me) : this.sync.progress(this.peer);
+  }
+
+  private busy(): boolean {
+    return this.peer < 0 ? this.sync.othersBusy(this.me) : this.sync.busy(this.peer);
+  }
+
+  /** Ms left at `now` (<= 0: expired), after a look at the hosts waited for and at `other`, the other sign of progress. */
+  left(now: number, other = this.seenOther): number {
+    const p = this.progress();
+    if (p !== this.seen || other !== this.seenOther || this.busy()) {
+      this.seen = p;
+      this.seenOther = other;
+      this.until = now + this.timeoutMs;
+    }
+    return this.until - now;
   }
 }
 

@@ -43,6 +43,11 @@ export class PacketRing {
     return (Atomics.load(this.header, RING_HEAD) - Atomics.load(this.header, RING_TAIL)) | 0;
   }
 
+  /** Bytes the reader has freed so far, as a running int32 count: it moves whenever the reader frees room. */
+  get consumed(): number {
+    return Atomics.load(this.header, RING_TAIL);
+  }
+
   /** Whether a frame of `len` bytes fits now (the writer's view: the reader only frees room). */
   fits(len: number): boolean {
     const head = Atomics.load(this.header, RING_HEAD);

@@ -125,11 +125,25 @@ describe('runtime on worker threads', () => {
       const r = await allToAll(c, { bytesPerPair: 4096, sizesOnly: true });
       expect(r.transfers).toBe(6);
     });
-    // Ring: host 1's first window sends host 0 more packets than a 512 KiB ring holds, while host 0 is slow.
-    await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 300, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
-      c.injectFault(0, 'slow', 1500);
+    // Ring: host 1's first window sends host 0 more packets than a 512 KiB ring holds, while host 0 is
+    // slow; then each host fills the ring to the other while that one may still be busy with its
+    // window. These windows are long while the code is not yet compiled: 0.2-0.65 s on a loaded
+    // machine, one event (thousands of transfers at one instant) up to 0.45 s, with no heartbeat in
+    // between; the limit keeps them well inside the main thread's watchdog (twice timeoutMs).
+    await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 1000, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
+      c.injectFault(0, 'slow', 2500);
       const r = await allToAll(c, { bytesPerPair: 4096, sizesOnly: true });
       expect(r.transfers).toBe(128 * 127);
+    });
+  });
+
+  it('a host busy in one event longer than timeoutMs is waited for at the window barrier (the watchdog, at twice timeoutMs, ends one that never returns)', async () => {
+    // Rank 0's first step holds host 0 for 800 ms in one event (no progress counts until it returns)
+    // while host 1 waits at the barrier: busy, not stuck (below the main thread's 1200 ms watchdog).
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 2, timeoutMs: 600 }), async (c) => {
+      // Before: "host worker 1 waited 600 ms at a window barrier for host worker 0 (ranks 0), which made no progress".
+      const r = await c.run('debug.spin', { ms: 800 });
+      expect(r.timeUs).toBe(1);
     });
   });
 
@@ -145,10 +159,11 @@ describe('runtime on worker threads', () => {
       c.injectFault(0, 'stop', 10_000);
       await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'at a window barrier for host worker 0 (ranks 0), which made no progress');
     });
-    await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 300, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
+    // The limit: as in the ring case above.
+    await using(await createCluster({ nodes: 16, gpusPerNode: 8, hardware: H800, workers: 2, timeoutMs: 1000, ringBytes: 1 << 19, recordTimeline: false }), async (c) => {
       c.injectFault(0, 'stop', 10_000);
       const t0 = performance.now();
-      const data = await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'host worker 1: the packet ring to host worker 0 (ranks 0-63) stayed full for 300 ms while that worker made no progress');
+      const data = await expectReject(allToAll(c, { bytesPerPair: 4096, sizesOnly: true }), 'E_TIMEOUT', 'host worker 1: the packet ring to host worker 0 (ranks 0-63) stayed full for 1000 ms while that worker made no progress');
       expect(data).toMatchObject({ worker: 1, peer: 0 });
       expect(performance.now() - t0).toBeLessThan(5000);
     });

@@ -1,8 +1,11 @@
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { EngineHost, ROUND_DONE, ROUND_RUN } from '../../../src/actors/engine-host.js';
 import type { HostReply, HostRequest } from '../../../src/actors/host-messages.js';
 import { opRegistry } from '../../../src/actors/op-registry.js';
-import { createSyncBuffers, SyncBlock } from '../../../src/actors/window-sync.js';
+import { createSyncBuffers, ringIndex, SyncBlock } from '../../../src/actors/window-sync.js';
+import { PacketRing } from '../../../src/transport/packet-ring.js';
+import { RING_HEAD, RING_TAIL } from '../../../src/transport/protocol.js';
 import '../../../src/ep/traffic.js';
 import { ROUND } from '../cluster/helpers.js';
 
@@ -90,5 +93,40 @@ describe('EngineHost: waiting for room in a packet ring', () => {
     // Before: it waited for the ring to hold less than when the wait began (0 bytes), and failed with E_TIMEOUT.
     expect(() => waitForRoom(0, frame.length)).not.toThrow();
     expect(ring.tryWrite(frame)).toBe(true);
+  });
+
+  it('a writer waits past timeoutMs for a reader busy with its window (one long event), then writes; a reader that only waits is named', async () => {
+    const sync = createSyncBuffers(2, Float64Array.of(Infinity, 2, 2, Infinity), 1 << 19);
+    const h = new EngineHost(opRegistry);
+    h.handle({
+      type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 2, gpusPerNode: 1, hardware: ROUND, workerOfRank: [0, 1],
+      recordTimeline: false, sync, timeoutMs: 50,
+    });
+    const s = new SyncBlock(sync);
+    const ring = s.ring(1, 0);
+    const frame = new Uint8Array(100_000);
+    while (ring.tryWrite(frame));
+    const waitForRoom = (h as unknown as { waitForRoom(peer: number, bytes: number): void }).waitForRoom.bind(h);
+    // Host 0, the reader, is not busy and nothing moves: after 50 ms the writer names it.
+    expect(() => waitForRoom(0, frame.length)).toThrow(/host worker 1: the packet ring to host worker 0 \(ranks 0\) stayed full for 50 ms/);
+    // Host 0 is busy (its progress cannot move inside an event); another thread plays its end: 300 ms
+    // later, six times the limit, it drains the ring and is no longer busy.
+    s.setBusy(0, 1);
+    const ringOffset = ringIndex(1, 0, 2) * PacketRing.byteLength(sync.ringBytes);
+    const reader = new Worker(
+      `const { workerData: w } = require('node:worker_threads');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      const ring = new Int32Array(w.rings, w.ringOffset, 4);
+      Atomics.store(ring, ${RING_TAIL}, Atomics.load(ring, ${RING_HEAD}));
+      Atomics.store(new Int32Array(w.sync), w.busyIndex, 0);`,
+      { eval: true, workerData: { rings: sync.rings, sync: sync.sync, ringOffset, busyIndex: s.busyIndex(0) } },
+    );
+    try {
+      // Before: E_TIMEOUT after 50 ms, "while that worker made no progress".
+      expect(() => waitForRoom(0, frame.length)).not.toThrow();
+      expect(ring.tryWrite(frame)).toBe(true);
+    } finally {
+      await reader.terminate();
+    }
   });
 });

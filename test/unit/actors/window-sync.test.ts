@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSyncBuffers, defaultRingBytes, ringIndex, SyncBlock, windowBounds } from '../../../src/actors/window-sync.js';
+import { createSyncBuffers, defaultRingBytes, PeerDeadline, ringIndex, SyncBlock, windowBounds } from '../../../src/actors/window-sync.js';
 import { LinkModel } from '../../../src/transport/links.js';
 import { ROUND } from '../cluster/helpers.js';
 
@@ -84,6 +84,48 @@ describe('progress and the waiting flag (progress-based deadlines, ring room)', 
     expect([s.progress(0), s.progress(1), s.progress(2)]).toEqual([0, 1, 2]);
     expect(s.totalProgress(0)).toBe(3);
     expect(s.totalProgress(2)).toBe(1);
+  });
+
+  it("a waiter's deadline restarts when the host it waits for progresses, and stays open while that host is busy with its window", () => {
+    const s = new SyncBlock(createSyncBuffers(3, new Float64Array(9).fill(2)));
+    // Host 0 waits for host 1 (ring room), from t = 0 with a 100 ms limit.
+    const d = new PeerDeadline(s, 0, 1, 100, 0);
+    expect(d.left(40)).toBe(60);
+    s.advance(1);
+    expect(d.left(50)).toBe(100); // restarted at 50
+    s.advance(2); // another host's progress is not the reader's
+    s.beat(1); // nor is the reader's heartbeat
+    expect(d.left(150)).toBe(0);
+    // Busy in one long event: no progress counted, yet the deadline stays open (the main thread's
+    // watchdog judges a host that never returns).
+    s.setBusy(1, 1);
+    expect(d.left(400)).toBe(100);
+    expect(d.left(900)).toBe(100);
+    s.setBusy(1, 0);
+    expect(d.left(950)).toBe(50);
+    expect(d.left(1000)).toBe(0);
+    // The other sign of progress (the ring's freed bytes): a move restarts the deadline.
+    expect(d.left(1010, 64)).toBe(100);
+    expect(d.left(1110, 64)).toBe(0);
+    // A new run clears the busy flags.
+    s.setBusy(1, 1);
+    s.resetForRun();
+    expect(s.busy(1)).toBe(false);
+  });
+
+  it('at a barrier (peer -1) the deadline watches every other host: any progress or any busy host keeps it open', () => {
+    const s = new SyncBlock(createSyncBuffers(3, new Float64Array(9).fill(2)));
+    const d = new PeerDeadline(s, 0, -1, 100, 0);
+    s.advance(2);
+    expect(d.left(80)).toBe(100);
+    s.setBusy(0, 1); // its own flag does not count
+    expect(d.left(180)).toBe(0);
+    s.setBusy(1, 1);
+    expect(d.left(500)).toBe(100);
+    expect(s.othersBusy(1)).toBe(true); // host 0 is flagged
+    expect(s.othersBusy(0)).toBe(true);
+    s.setBusy(0, 0);
+    expect(s.othersBusy(1)).toBe(false);
   });
 
   it('an injected slowness is taken once, by its host only', () => {
