@@ -536,6 +536,34 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   protected share = 0;
 }
 
+/**
+ * The sender port, evaluated per change: each active stream's head is exact at the stream's own
+ * last rate change (its `anchor`: bytes sent then), and a stream is visited only when something
+ * reaches it: its head ends (per-stream end times in a heap whose minimum is the port's timer), its
+ * cap changes (a credit, its queue pair's limit), it starts, or the water-filling's fair level
+ * moves past what it was told (see below). A settle where one stream changes costs time in the
+ * streams that change then (and the water-filling's walk over the capped streams, when a cap
+ * moves), not in the port's active streams.
+ *
+ * The model is the one the port had when every settle visited every stream (same finishes, caps,
+ * max-min rates, holds within {@link SEND_RESOLUTION}, news in the same order, timers and quiet
+ * timers):
+ *
+ * - A stream's max-min rate is min(cap, level), the level from the water-filling's walk over the
+ *   caps in ascending order (the same walk, so the same level to the last bit).
+ * - The hold: every stream's rate equals what it was told after a settle, and a stream whose cap
+ *   and max-min rate did not change since keeps it (the rule's inputs are as they were). When the
+ *   level moves, the streams at the level (cap at least the level) whose told rate is outside the
+ *   resolution of the new one are found in two heaps by told rate, and those whose cap the level
+ *   crosses by a range of the caps' order; the others keep theirs. The rates kept must fit the
+ *   capacity: the sum of the told rates is kept, and corrected by the streams visited. When that
+ *   sum does not clearly fit (within a relative 1e-9), every stream is visited as the old pass did,
+ *   in position order (then the news are many: every rate held moves).
+ *
+ * Floats round differently from the port that stepped every head at every settle (a head is
+ * stepped once from its last rate change, the load is the sum of the told rates kept as a sum):
+ * docs/runtime.md, "Sender ports that work per change". That port is the tests' reference.
+ */
 export class SendPort extends PortStats<SendHost> {
   /** News of the settle in progress, for the host: job, NEWS_* kind, rate and stream key per item (reused). */
   private nJob = new Int32Array(16);
@@ -545,6 +573,13 @@ export class SendPort extends PortStats<SendHost> {
   private nNews = 0;
   /** Record rate segments through the host. */
   recording = false;
+  /**
+   * Work counters (cumulative): streams visited (checked for an end, given a rate, checked by a
+   * quiet timer), settles, and settles that visited every stream (the hold did not clearly fit).
+   */
+  streamVisits = 0;
+  settles = 0;
+  fullSettles = 0;
   /** Per slot: the last credit heard (Infinity before the first); the QP's own rate limit. */
   private credit_ = new Float64Array(0);
   private limit = new Float64Array(0);
@@ -554,24 +589,64 @@ export class SendPort extends PortStats<SendHost> {
   /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
   private actT = new Float64Array(0);
   private actKey = new Float64Array(0);
-  /**
-   * Per slot, of its head (the transfer being sent): bytes sent so far, its bytes and its transfer.
-   * Kept by slot, not by entry, so a settle's passes read only the port's slot columns.
-   */
+  /** Per slot, of its head (the transfer being sent): bytes sent at `anchor`, its bytes and its transfer. */
   private hSent = new Float64Array(0);
   private hBytes = new Float64Array(0);
   private hJob = new Int32Array(0);
+  /** Per slot: when `hSent` was exact (the head's start or its last rate change). */
+  private anchor = new Float64Array(0);
+  /** Per slot: its cap in the order (min(credit, limit)), its active position. */
+  private dem = new Float64Array(0);
+  private pos = new Int32Array(0);
+  /** Per slot: in `srt`; listed in `pend`; a candidate of the settle in progress; visited by its rate stage. */
+  private inSrt = new Uint8Array(0);
+  private inPend = new Uint8Array(0);
+  private cmark = new Uint8Array(0);
+  private vmark = new Uint8Array(0);
+  /** Per slot, in the rate stage: the new max-min rate, and whether the told rate is kept (1). */
+  private newRate = new Float64Array(0);
+  private keepIt = new Uint8Array(0);
+  /** The active slots by (cap, slot), ascending: `srt[0..nSrt)`. */
+  private srt = new Int32Array(8);
+  private nSrt = 0;
+  /** Streams started or whose cap may have changed since the last settle: `pend[0..nPend)`. */
+  private pend = new Int32Array(16);
+  private nPend = 0;
+  /** The settle's candidates (ends due, and `pend`), then the streams visited by its rate stage. */
+  private cand = new Int32Array(16);
+  private nCand = 0;
+  private vis = new Int32Array(16);
+  private nVis = 0;
+  /** Each head's end (bytes left at its rate), the streams with a rate. */
+  private readonly ends = new SlotHeap();
+  /** The streams at the level (cap at least the level) by told rate: `told` and `-told`. */
+  private readonly lowT = new SlotHeap();
+  private readonly highT = new SlotHeap();
+  /** How long before its end a head can be found done (eps(bytes) / rate), the largest since idle. */
+  private slack = 0;
+  /** The water-filling's level of the last settle (NaN: none, the port was idle). */
+  private level = NaN;
+  /** The caps changed (a stream came, left or its cap moved) since the last water-filling. */
+  private capsMoved = false;
   /**
-   * The sum of the active streams' rates, in their order, as the last settle left them: what every
-   * advance until the next settle moves the port at (any change to the streams or their rates
-   * marks the port for a settle at the same instant, so no clock step passes in between).
+   * The sum of the told rates of the active streams (every rate is what was told after a settle):
+   * what every advance until the next settle moves the port at. Kept as a sum; summed again in
+   * position order when a settle visits every stream.
    */
   private load = 0;
+  /** Active streams told a rate above 0 (none: the load is exactly 0). */
+  private nPos = 0;
   /**
-   * The last allocation water-filled the active streams as they are now (none joined or left
-   * since): with the same demands (`want` per slot), it would find the same levels.
+   * Which streams' told rate differs from their max-min rate (held): capped streams told other than
+   * their cap (`capDev` per slot, `nCapDev` of them, exact), and streams at the level told exactly
+   * the level, counted since the level last moved (`eqGen` per slot equal to `gen`, `nAtEq` of them:
+   * a lower bound). A hold that fits only to rounding changes nothing when no rate is held.
    */
-  private filled = false;
+  private capDev = new Uint8Array(0);
+  private nCapDev = 0;
+  private eqGen = new Int32Array(0);
+  private gen = 0;
+  private nAtEq = 0;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
@@ -597,22 +672,21 @@ export class SendPort extends PortStats<SendHost> {
     this.hSent = grown(this.hSent, cap);
     this.hBytes = grown(this.hBytes, cap);
     this.hJob = grown(this.hJob, cap);
-  }
-
-  protected override dropStream(s: number, i: number): void {
-    this.credit_[s] = Infinity; // as in settle: a stream that went idle starts afresh
-    this.deactivate(i);
-    this.filled = false;
-    this.load = 0;
-    this.nNews = 0;
-  }
-
-  /** Slot `s`'s first entry is its new head: nothing of it sent yet. */
-  private head(s: number): void {
-    const h = this.first[s]!;
-    this.hSent[s] = 0;
-    this.hBytes[s] = this.eBytes[h]!;
-    this.hJob[s] = this.eJob[h]!;
+    this.anchor = grown(this.anchor, cap);
+    this.dem = grown(this.dem, cap);
+    this.pos = grown(this.pos, cap);
+    this.inSrt = grown(this.inSrt, cap);
+    this.inPend = grown(this.inPend, cap);
+    this.cmark = grown(this.cmark, cap);
+    this.vmark = grown(this.vmark, cap);
+    this.newRate = grown(this.newRate, cap);
+    this.keepIt = grown(this.keepIt, cap);
+    this.capDev = grown(this.capDev, cap);
+    this.eqGen = grown(this.eqGen, cap, -1);
+    if (this.srt.length < cap) this.srt = grown(this.srt, cap);
+    this.ends.grow(cap);
+    this.lowT.grow(cap);
+    this.highT.grow(cap);
   }
 
   protected init(s: number): void {
@@ -622,6 +696,63 @@ export class SendPort extends PortStats<SendHost> {
     this.since[s] = 0;
     this.actT[s] = -1;
     this.actKey[s] = 0;
+  }
+
+  protected override activate(s: number): void {
+    super.activate(s);
+    this.pos[s] = this.nAct - 1;
+  }
+
+  protected override deactivate(i: number): void {
+    const moved = this.act[this.nAct - 1]!;
+    super.deactivate(i);
+    if (i < this.nAct) this.pos[moved] = i;
+  }
+
+  /** Stream `s` (active position `i`) has no transfer left: it leaves every index and the active set. */
+  private closeStream(s: number, i: number): void {
+    this.credit_[s] = Infinity; // a stream that went idle starts afresh at its sender share
+    this.untell(s);
+    this.ends.remove(s);
+    this.unindexTold(s);
+    this.unsort(s);
+    this.deactivate(i);
+    this.capsMoved = true;
+  }
+
+  protected override dropStream(s: number, i: number): void {
+    this.closeStream(s, i);
+    for (let k = 0; k < this.nPend; k++) this.inPend[this.pend[k]!] = 0;
+    this.nPend = 0;
+    this.nNews = 0;
+    if (this.nAct === 0) this.idleNow();
+  }
+
+  /** No stream left: the sums and the slack start afresh. */
+  private idleNow(): void {
+    this.load = 0;
+    this.nPos = 0;
+    this.slack = 0;
+    this.level = NaN;
+  }
+
+  /** Stream `s` no longer counts its told rate in the load (it is told again, or leaves). */
+  private untell(s: number): void {
+    const t = this.told[s]!;
+    if (t > 0) {
+      this.load -= t;
+      this.nPos--;
+    }
+    this.told[s] = -1;
+  }
+
+  /** Slot `s`'s first entry is its new head: nothing of it sent yet, at the host's clock. */
+  private head(s: number): void {
+    const h = this.first[s]!;
+    this.hSent[s] = 0;
+    this.hBytes[s] = this.eBytes[h]!;
+    this.hJob[s] = this.eJob[h]!;
+    this.anchor[s] = this.host.now;
   }
 
   private item(job: number, kind: number, rate: number, key: number): void {
@@ -640,6 +771,14 @@ export class SendPort extends PortStats<SendHost> {
     this.nNews = n + 1;
   }
 
+  /** Stream `s` is looked at by the next settle (it started, or its cap may have moved). */
+  private pending(s: number): void {
+    if (this.inPend[s]) return;
+    this.inPend[s] = 1;
+    if (this.nPend === this.pend.length) this.pend = grown(this.pend, 2 * this.nPend);
+    this.pend[this.nPend++] = s;
+  }
+
   /**
    * Add a job to stream `key` (destination rank * QP_SLOTS + qp) at the host's clock; a work
    * request's stream (`wr`) runs at most at the queue pair's rate limit (`qpLimit`).
@@ -647,7 +786,11 @@ export class SendPort extends PortStats<SendHost> {
   enqueue(job: number, key: number, wr: boolean): void {
     const time = this.host.now;
     const s = this.slot(key);
-    this.limit[s] = wr ? this.qpLimit : Infinity;
+    const lim = wr ? this.qpLimit : Infinity;
+    if (this.limit[s] !== lim) {
+      this.limit[s] = lim;
+      if (this.on[s]) this.pending(s); // its cap is read again at the next settle
+    }
     this.push(s, this.entry(job));
     if (this.on[s]) return; // queued behind the head: nothing changes now
     this.advance();
@@ -669,6 +812,7 @@ export class SendPort extends PortStats<SendHost> {
     const r = this.rate[s]!;
     if (level >= r && this.credit_[s]! > r * (1 + 1e-12) && !this.dirty) {
       this.credit_[s] = level;
+      this.pending(s);
       // A quiet timer still to come would settle with this cap (rates held within the send
       // resolution may move then): it is an ordinary timer again.
       if (this.quietAt >= time && this.quietAt < Infinity) {
@@ -680,6 +824,7 @@ export class SendPort extends PortStats<SendHost> {
     }
     this.advance();
     this.credit_[s] = level;
+    this.pending(s);
     this.touch();
   }
 
@@ -697,87 +842,148 @@ export class SendPort extends PortStats<SendHost> {
     this.since[s] = time;
     this.head(s);
     this.activate(s);
-    this.filled = false;
+    this.pending(s);
   }
 
+  /** The port's clock: its busy time and bytes at its load (the heads are stepped lazily). */
   protected advanceBy(): void {
     const time = this.stepTo;
     const dt = time - this.lastT;
     if (dt <= 0) return;
-    const { act, rate, hSent: sent } = this;
-    for (let i = 0, n = this.nAct; i < n; i++) {
-      const s = act[i]!;
-      sent[s] = sent[s]! + rate[s]! * dt;
-    }
     this.account(time, dt, this.load);
   }
 
+  // --- The order of the caps ---
+
+  /** Where (cap `d`, slot `s`) goes in `srt`: the first place not before it. */
+  private place(d: number, s: number): number {
+    const { srt, dem } = this;
+    let lo = 0;
+    let hi = this.nSrt;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      const q = srt[m]!;
+      const dq = dem[q]!;
+      if (dq < d || (dq === d && q < s)) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+
+  /** The first place in `srt` whose cap is at least `d`. */
+  private firstAtLeast(d: number): number {
+    const { srt, dem } = this;
+    let lo = 0;
+    let hi = this.nSrt;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (dem[srt[m]!]! < d) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+
+  private unsort(s: number): void {
+    if (!this.inSrt[s]) return;
+    const k = this.place(this.dem[s]!, s);
+    this.srt.copyWithin(k, k + 1, this.nSrt);
+    this.nSrt--;
+    this.inSrt[s] = 0;
+  }
+
+  /** Stream `s` takes cap `d` in the order (false: it had it already). */
+  private sort(s: number, d: number): boolean {
+    if (this.inSrt[s]) {
+      if (this.dem[s] === d) return false;
+      this.unsort(s);
+    }
+    const k = this.place(d, s);
+    this.dem[s] = d;
+    this.srt.copyWithin(k + 1, k, this.nSrt);
+    this.srt[k] = s;
+    this.nSrt++;
+    this.inSrt[s] = 1;
+    return true;
+  }
+
   /**
-   * Finish what is done, start what follows, reallocate, tell the receivers, re-arm.
-   *
-   * Three passes over the active streams, each doing the work of several steps on the values it
-   * reads: the first moves each stream's head on to the clock (as {@link advance} would: through a
-   * passed quiet timer first, in the same two steps), finishes what it sent and, for each stream
-   * that stays, its demand (its cap) for the allocation; the second takes each stream's max-min
-   * rate from the water-filling's levels and decides which rates are held; the third tells the
-   * news and finds the next timer. Every value goes through the same floating-point operations, in
-   * the same order, as a pass per step did (timelines are bit-identical).
+   * Water-filling: capacity shared equally, streams capped below their share keep their cap. The
+   * walk of {@link PortStats.fillLevels} over the caps in ascending order (its floating-point path
+   * depends only on the sorted values, so the level is the same to the last bit); a stream's
+   * max-min rate is then min(cap, level).
    */
-  settle(): void {
+  private fill(): number {
+    const n = this.nSrt;
+    const capacity = this.bytesPerUs;
+    const { srt, dem } = this;
+    const min = dem[srt[0]!]!;
+    // Nobody capped, or every cap at least the equal share: the equal share.
+    if (min === Infinity) return capacity / n;
+    const equal = capacity / n;
+    if (min >= equal) return equal;
+    let rem = capacity;
+    let share = capacity;
+    for (let k = 0; ; k++) {
+      share = rem / (n - k);
+      const dk = dem[srt[k]!]!;
+      if (dk < share && k < n - 1) rem -= dk;
+      else break;
+    }
+    return share;
+  }
+
+  // --- The settle ---
+
+  /** A settle candidate (once). */
+  private candidate(s: number): void {
+    if (this.cmark[s] !== 0) return;
+    this.cmark[s] = 1;
+    if (this.nCand === this.cand.length) this.cand = grown(this.cand, 2 * this.nCand);
+    this.cand[this.nCand++] = s;
+  }
+
+  /** Stream `s` is visited by the rate stage (once). */
+  private visit(s: number): void {
+    if (this.vmark[s] !== 0) return;
+    this.vmark[s] = 1;
+    if (this.nVis === this.vis.length) this.vis = grown(this.vis, 2 * this.nVis);
+    this.vis[this.nVis++] = s;
+  }
+
+  /** Sort `list[0..n)` (active slots) by active position: by insertion when few, else by a pass over the active slots. */
+  private byPosition(list: Int32Array, n: number, mark: Uint8Array): void {
+    const pos = this.pos;
+    if (n * n > 8 * this.nAct) {
+      const act = this.act;
+      let m = 0;
+      for (let i = 0, na = this.nAct; i < na; i++) if (mark[act[i]!] !== 0) list[m++] = act[i]!;
+      return;
+    }
+    for (let k = 1; k < n; k++) {
+      const s = list[k]!;
+      const p = pos[s]!;
+      let j = k - 1;
+      if (!(pos[list[j]!]! > p)) continue;
+      do {
+        list[j + 1] = list[j]!;
+        j--;
+      } while (j >= 0 && pos[list[j]!]! > p);
+      list[j + 1] = s;
+    }
+  }
+
+  /**
+   * Stream `s` at active position `i`, at the host's clock: finish what its head sent (news), start
+   * the next transfer; false when it left (its last transfer done).
+   */
+  private finish(s: number, i: number): boolean {
     const time = this.host.now;
-    this.dirty = false;
-    // The clock's steps (see PortStats.advance): through a passed quiet timer, then to now.
-    let dtA = 0;
-    let dtB = 0;
-    if (this.quietAt < Infinity) {
-      const at = this.quietAt;
-      if (at < time) {
-        const dt = at - this.lastT;
-        if (dt > 0) {
-          dtA = dt;
-          this.account(at, dt, this.load);
-        }
-      } else this.timerAt = at;
-      this.quietAt = Infinity;
-    }
-    {
-      const dt = time - this.lastT;
-      if (dt > 0) {
-        dtB = dt;
-        this.account(time, dt, this.load);
-      }
-    }
-    const step = dtA > 0 || dtB > 0;
-    const { act, told, since, hSent: sent, hBytes: bytes, hJob, rate, key, credit_: credit, limit, want } = this;
-    // Each stream's demand: its cap, min(credit, limit), by active position.
-    const d = this.wants(this.nAct);
-    let min = Infinity;
-    let same = true;
-    // `fresh`: the stream at position i has not been stepped yet (a stream leaving moves the last,
-    // not yet visited, into its place; a new head starts at 0 after the step).
-    let fresh = true;
-    for (let i = 0; i < this.nAct; ) {
-      const s = act[i]!;
-      if (fresh && step) {
-        const r = rate[s]!;
-        let v = sent[s]!;
-        if (dtA > 0) v = v + r * dtA;
-        if (dtB > 0) v = v + r * dtB;
-        sent[s] = v;
-      }
-      if (bytes[s]! - sent[s]! > eps(bytes[s]!)) {
-        // The stream stays at position i.
-        const di = Math.min(credit[s]!, limit[s]!);
-        d[i] = di;
-        if (di < min) min = di;
-        if (di !== want[s]) {
-          same = false;
-          want[s] = di;
-        }
-        i++;
-        fresh = true;
-        continue;
-      }
+    const { told, since, hSent: sent, hBytes: bytes, hJob, key } = this;
+    this.streamVisits++;
+    for (;;) {
+      const dt = time - this.anchor[s]!;
+      const v = dt > 0 ? sent[s]! + this.rate[s]! * dt : sent[s]!;
+      if (bytes[s]! - v > eps(bytes[s]!)) return true;
       const job = hJob[s]!;
       if (told[s]! < 0) this.item(job, NEWS_START, 0, key[s]!);
       else if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
@@ -786,71 +992,266 @@ export class SendPort extends PortStats<SendHost> {
       this.shift(s);
       this.release(h);
       if (this.size[s]! > 0) {
-        told[s] = -1;
+        this.untell(s);
         since[s] = time;
         this.head(s);
-        fresh = false;
+        this.ends.remove(s);
+        this.pending(s); // its rate is decided anew
         continue; // the new head may be empty too
       }
-      this.credit_[s] = Infinity; // a stream that went idle starts afresh at its sender share
-      this.deactivate(i);
-      this.filled = false;
-      fresh = true;
+      this.closeStream(s, i);
+      return false;
     }
+  }
+
+  /**
+   * Finish what is done, start what follows, reallocate, tell the receivers, re-arm (see the class
+   * comment: the streams visited are those that change).
+   */
+  settle(): void {
+    const time = this.host.now;
+    this.dirty = false;
+    this.settles++;
+    this.advance();
+    // 1. The heads that may be done: ends due within the slack, and the streams started or changed.
+    const ends = this.ends;
+    ends.t = time + this.slack * (1 + 1e-9) + Math.abs(time) * 4e-16;
+    let m = ends.collect();
+    for (let k = 0; k < m; k++) this.candidate(ends.found[k]!);
+    for (let k = 0; k < this.nPend; k++) this.candidate(this.pend[k]!);
+    // Examined in the order of their active positions, as a pass over every stream did: one that
+    // leaves moves the last into its place, which that pass examined next.
+    const cand = this.cand;
+    const cmark = this.cmark;
+    this.byPosition(cand, this.nCand, cmark);
+    const act = this.act;
+    for (let k = 0; k < this.nCand; k++) {
+      let s = cand[k]!;
+      if (cmark[s] !== 1) continue;
+      for (;;) {
+        cmark[s] = 2;
+        const i = this.pos[s]!;
+        if (this.finish(s, i)) break;
+        if (i >= this.nAct) break;
+        s = act[i]!;
+        if (cmark[s] !== 1) break;
+      }
+    }
+    for (let k = 0; k < this.nCand; k++) cmark[cand[k]!] = 0;
+    this.nCand = 0;
     const n = this.nAct;
-    this.allocate(min, same);
-    // Which streams hold their rate (see hold).
-    if (this.keepBuf.length < n) this.keepBuf = new Uint8Array(Math.max(n, 2 * this.keepBuf.length));
-    const keep = this.keepBuf;
-    const share = this.share;
-    const equal = this.fillEqual;
-    const last = this.fillLast;
-    let ties = this.fillTies;
+    // 2. The caps of the streams started or changed.
+    const { pend, inPend, credit_: credit, limit } = this;
+    for (let k = 0; k < this.nPend; k++) {
+      const s = pend[k]!;
+      inPend[s] = 0;
+      if (!this.on[s]) continue;
+      if (this.sort(s, Math.min(credit[s]!, limit[s]!))) this.capsMoved = true;
+      this.visit(s);
+    }
+    this.nPend = 0;
+    if (n === 0) {
+      this.idleNow();
+      this.finishSettle(time);
+      return;
+    }
+    // 3. The level, and the streams whose max-min rate it moves.
+    const old = this.level;
+    let level = old;
+    if (this.capsMoved || old !== old) {
+      level = this.fill();
+      this.capsMoved = false;
+    }
+    this.level = level;
+    const { dem, srt } = this;
+    if (level !== old) {
+      // No stream is told the new level yet.
+      this.gen++;
+      this.nAtEq = 0;
+    }
+    if (level !== old && old === old) {
+      // Caps the level crosses.
+      const lo = level < old ? level : old;
+      const hi = level < old ? old : level;
+      for (let k = this.firstAtLeast(lo); k < this.nSrt; k++) {
+        const s = srt[k]!;
+        if (dem[s]! > hi) break;
+        this.visit(s);
+      }
+      // At the level: the told rates outside the resolution of the new level.
+      const lowT = this.lowT;
+      lowT.t = (level / (1 + SEND_RESOLUTION)) * (1 + 1e-9);
+      m = lowT.collect();
+      for (let k = 0; k < m; k++) this.visit(lowT.found[k]!);
+      const highT = this.highT;
+      highT.t = -(level / (1 - SEND_RESOLUTION)) * (1 - 1e-9);
+      m = highT.collect();
+      for (let k = 0; k < m; k++) this.visit(highT.found[k]!);
+    }
+    // 4. The hold (see hold): every stream not visited keeps its rate, which it was told.
+    const { vis, told, newRate, keepIt, vmark } = this;
+    const nv = this.nVis;
+    let sum = this.load;
+    let any = nv < n;
+    // Held rates that a hold decided otherwise would move: at most these.
+    let held = this.nCapDev + this.lowT.size - this.nAtEq;
+    for (let k = 0; k < nv; k++) {
+      const s = vis[k]!;
+      this.streamVisits++;
+      const di = dem[s]!;
+      const r = di < level ? di : level;
+      newRate[s] = r;
+      const t = told[s]!;
+      const keep = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= di;
+      keepIt[s] = keep ? 1 : 0;
+      if (keep) {
+        any = true;
+        if (r !== t) held++;
+      } else sum += t > 0 ? r - t : r;
+    }
+    const capacity = this.bytesPerUs;
+    // The hold clearly fits, or it fits to rounding but holds nothing (every rate kept is the
+    // stream's max-min rate, so either decision tells the same news).
+    if (any && (sum < capacity * (1 - 1e-9) || (held === 0 && !(sum > capacity * (1 + 1e-9))))) {
+      // The streams visited that keep nothing take their new rate.
+      let w = 0;
+      for (let k = 0; k < nv; k++) {
+        const s = vis[k]!;
+        if (keepIt[s] || newRate[s] === told[s]) {
+          vmark[s] = 0;
+          this.indexTold(s);
+        } else vis[w++] = s;
+      }
+      this.byPosition(vis, w, vmark);
+      for (let k = 0; k < w; k++) {
+        const s = vis[k]!;
+        vmark[s] = 0;
+        this.tell(s, newRate[s]!, time);
+      }
+    } else this.settleAll(time);
+    this.nVis = 0;
+    if (this.nPos === 0) this.load = 0;
+    this.finishSettle(time);
+  }
+
+  /**
+   * The hold decided over every stream, in position order, as the old pass did (the sum of the rates
+   * kept and new, in that order): when the hold does not clearly fit, and then most rates held move.
+   */
+  private settleAll(time: number): void {
+    this.fullSettles++;
+    const { act, dem, told, newRate, keepIt, vmark } = this;
+    const n = this.nAct;
+    const level = this.level;
     let sum = 0;
     let any = false;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      const di = d[i]!;
-      const r = equal ? share : di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
-      rate[s] = r;
+      this.streamVisits++;
+      const di = dem[s]!;
+      const r = di < level ? di : level;
+      newRate[s] = r;
       const t = told[s]!;
       const k = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= di;
-      keep[i] = k ? 1 : 0;
+      keepIt[s] = k ? 1 : 0;
       if (k) any = true;
       sum += k ? t : r;
     }
     const hold = any && !(sum > this.bytesPerUs);
-    // Tell the receivers the rates that changed; the load and the next transfer to end.
     let total = 0;
-    let next = Infinity;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      let r = rate[s]!;
-      if (hold && keep[i]) rate[s] = r = told[s]!;
+      vmark[s] = 0;
+      const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
       total += r;
-      if (r > 0) {
-        const t = time + (bytes[s]! - sent[s]!) / r;
-        if (t < next) next = t;
-      }
-      if (r === told[s]) continue;
-      const job = hJob[s]!;
-      if (told[s]! < 0) this.item(job, NEWS_START, r, key[s]!);
-      else {
-        if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
-        this.item(job, NEWS_RATE, r, key[s]!);
-      }
-      told[s] = r;
-      since[s] = time;
+      if (r === told[s]) this.indexTold(s);
+      else this.tell(s, r, time);
     }
     this.load = total;
+    for (let i = 0; i < this.nVis; i++) vmark[this.vis[i]!] = 0;
+  }
+
+  /** Stream `s`'s rate becomes `r` at `time`, told to its receiver. */
+  private tell(s: number, r: number, time: number): void {
+    const { told, rate, hSent: sent, anchor } = this;
+    // Its head up to now at the old rate, then from now at the new one.
+    const dt = time - anchor[s]!;
+    if (dt > 0) sent[s] = sent[s]! + rate[s]! * dt;
+    anchor[s] = time;
+    const job = this.hJob[s]!;
+    const t = told[s]!;
+    if (t < 0) this.item(job, NEWS_START, r, this.key[s]!);
+    else {
+      if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, this.since[s]!, time, t);
+      this.item(job, NEWS_RATE, r, this.key[s]!);
+    }
+    this.untell(s);
+    told[s] = r;
+    if (r > 0) {
+      this.load += r;
+      this.nPos++;
+    }
+    rate[s] = r;
+    this.since[s] = time;
+    const ends = this.ends;
+    if (r > 0) {
+      const b = this.hBytes[s]!;
+      ends.t = time + (b - sent[s]!) / r;
+      ends.place(s);
+      const e = eps(b) / r;
+      if (e > this.slack) this.slack = e;
+    } else ends.remove(s);
+    this.indexTold(s);
+  }
+
+  /**
+   * Stream `s` (its rate told) at the level (cap at least it) is indexed by its told rate, and
+   * counted when told exactly the level; a capped one is counted when told other than its cap.
+   */
+  private indexTold(s: number): void {
+    this.unindexTold(s);
+    const t = this.told[s]!;
+    const d = this.dem[s]!;
+    const level = this.level;
+    if (d >= level) {
+      this.lowT.t = t;
+      this.lowT.place(s);
+      this.highT.t = -t;
+      this.highT.place(s);
+      if (t === level) {
+        this.eqGen[s] = this.gen;
+        this.nAtEq++;
+      }
+    } else if (t !== d) {
+      this.capDev[s] = 1;
+      this.nCapDev++;
+    }
+  }
+
+  /** Stream `s` leaves the indexes of {@link indexTold}. */
+  private unindexTold(s: number): void {
+    this.lowT.remove(s);
+    this.highT.remove(s);
+    if (this.eqGen[s] === this.gen) this.nAtEq--;
+    this.eqGen[s] = -1;
+    if (this.capDev[s]) {
+      this.capDev[s] = 0;
+      this.nCapDev--;
+    }
+  }
+
+  /** Tell the news, the busy period, re-arm. */
+  private finishSettle(time: number): void {
     const count = this.nNews;
     if (count > 0) {
       this.host.news(this, count);
       this.nNews = 0;
     }
+    const total = this.load;
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    let next = this.ends.minTime();
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
@@ -864,59 +1265,28 @@ export class SendPort extends PortStats<SendHost> {
    * stay what they are until the port changes), then re-arm for the next change as seen from its
    * time. That is done here instead, without an event: the port keeps the early time (`quietAt`),
    * its next advance steps through it as the settle would have, and the timer goes straight to
-   * the change after it, computed as that settle would compute it. If anything changes the port
-   * before then, the early timer is restored and the port settles as before.
+   * the change after it. If anything changes the port before then, the early timer is restored and
+   * the port settles as before. Only the heads whose end is within the slack of the early time can
+   * end there; they are checked as that settle would check them.
    */
   private quiet(): void {
-    const time = this.host.now;
     const at = this.timerAt;
-    const dt = at - time;
-    const { act, rate, hSent: sent, hBytes: bytes } = this;
-    let next = Infinity;
-    for (let i = 0, n = this.nAct; i < n; i++) {
-      const s = act[i]!;
-      const r = rate[s]!;
-      if (r <= 0) continue;
-      const left = bytes[s]! - (sent[s]! + r * dt);
-      if (left <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
-      const t = at + left / r;
-      if (t < next) next = t;
+    const ends = this.ends;
+    ends.t = at + this.slack * (1 + 1e-9) + Math.abs(at) * 4e-16;
+    const m = ends.collect();
+    const { rate, hSent: sent, hBytes: bytes, anchor } = this;
+    for (let k = 0; k < m; k++) {
+      const s = ends.found[k]!;
+      this.streamVisits++;
+      const dt = at - anchor[s]!;
+      const v = dt > 0 ? sent[s]! + rate[s]! * dt : sent[s]!;
+      if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
     }
+    let next = ends.minTime();
     if (next !== Infinity) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;
     this.host.timer(this);
-  }
-
-  /**
-   * Which active streams keep the rate they announced, in the settle in progress (by position): a
-   * stream whose new max-min rate is within the send resolution of it and whose cap it is under,
-   * when the rates kept and the new ones still fit in the port's capacity (else every stream takes
-   * its new rate). A kept rate is at most the resolution below the stream's share, or above it with
-   * the capacity and the cap respected. (Reused.)
-   */
-  private keepBuf = new Uint8Array(8);
-
-  /**
-   * Water-filling: capacity shared equally, streams capped below their share keep their cap. Sets
-   * the levels (`share`, `fillEqual`, `fillLast`, `fillTies`: see fillLevels) of the active
-   * streams' demands `wants()[i]`, also in `want` per slot (`min` the smallest; `same`: each equal
-   * to what `want` held before). Demands and streams unchanged since the last water-filling give
-   * its levels again (they depend on the demands by position only).
-   */
-  private allocate(min: number, same: boolean): void {
-    const n = this.nAct;
-    if (n === 0) return;
-    if (min === Infinity) {
-      // Nobody capped: the equal share.
-      this.share = this.bytesPerUs / n;
-      this.fillEqual = true;
-      this.filled = false;
-      return;
-    }
-    if (same && this.filled) return;
-    this.fillLevels(min);
-    this.filled = true;
   }
 }
 
