@@ -637,16 +637,13 @@ export class SendPort extends PortStats<SendHost> {
   /** Active streams told a rate above 0 (none: the load is exactly 0). */
   private nPos = 0;
   /**
-   * Which streams' told rate differs from their max-min rate (held): capped streams told other than
-   * their cap (`capDev` per slot, `nCapDev` of them, exact), and streams at the level told exactly
-   * the level, counted since the level last moved (`eqGen` per slot equal to `gen`, `nAtEq` of them:
-   * a lower bound). A hold that fits only to rounding changes nothing when no rate is held.
+   * Capped streams (cap below the level) told other than their cap, by slot, and how many: with the
+   * streams at the level, which are all told exactly the level when their smallest and largest told
+   * rate are (the heaps' minimums), this tells whether any rate is held: a hold that fits only to
+   * rounding changes nothing when none is.
    */
   private capDev = new Uint8Array(0);
   private nCapDev = 0;
-  private eqGen = new Int32Array(0);
-  private gen = 0;
-  private nAtEq = 0;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
@@ -682,7 +679,6 @@ export class SendPort extends PortStats<SendHost> {
     this.newRate = grown(this.newRate, cap);
     this.keepIt = grown(this.keepIt, cap);
     this.capDev = grown(this.capDev, cap);
-    this.eqGen = grown(this.eqGen, cap, -1);
     if (this.srt.length < cap) this.srt = grown(this.srt, cap);
     this.ends.grow(cap);
     this.lowT.grow(cap);
@@ -1064,11 +1060,6 @@ export class SendPort extends PortStats<SendHost> {
     }
     this.level = level;
     const { dem, srt } = this;
-    if (level !== old) {
-      // No stream is told the new level yet.
-      this.gen++;
-      this.nAtEq = 0;
-    }
     if (level !== old && old === old) {
       // Caps the level crosses.
       const lo = level < old ? level : old;
@@ -1093,8 +1084,13 @@ export class SendPort extends PortStats<SendHost> {
     const nv = this.nVis;
     let sum = this.load;
     let any = nv < n;
-    // Held rates that a hold decided otherwise would move: at most these.
-    let held = this.nCapDev + this.lowT.size - this.nAtEq;
+    // Held rates that a hold decided otherwise would move, at most: the visited streams' own, and
+    // those of the streams not visited (capped ones told other than their cap; at the level, any
+    // when their told rates are not all exactly the level).
+    let held = 0;
+    let capDevVisited = 0;
+    let atVisited = 0;
+    const lowT = this.lowT;
     for (let k = 0; k < nv; k++) {
       const s = vis[k]!;
       this.streamVisits++;
@@ -1108,7 +1104,11 @@ export class SendPort extends PortStats<SendHost> {
         any = true;
         if (r !== t) held++;
       } else sum += t > 0 ? r - t : r;
+      capDevVisited += this.capDev[s]!;
+      if (lowT.has(s)) atVisited++;
     }
+    held += this.nCapDev - capDevVisited;
+    if (lowT.size > atVisited && !(lowT.minTime() === level && -this.highT.minTime() === level)) held++;
     const capacity = this.bytesPerUs;
     // The hold clearly fits, or it fits to rounding but holds nothing (every rate kept is the
     // stream's max-min rate, so either decision tells the same news).
@@ -1205,26 +1205,29 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /**
-   * Stream `s` (its rate told) at the level (cap at least it) is indexed by its told rate, and
-   * counted when told exactly the level; a capped one is counted when told other than its cap.
+   * Stream `s` (its rate told) at the level (cap at least it) is indexed by its told rate; a capped
+   * one is counted when told other than its cap.
    */
   private indexTold(s: number): void {
-    this.unindexTold(s);
     const t = this.told[s]!;
     const d = this.dem[s]!;
-    const level = this.level;
-    if (d >= level) {
+    if (d >= this.level) {
       this.lowT.t = t;
       this.lowT.place(s);
       this.highT.t = -t;
       this.highT.place(s);
-      if (t === level) {
-        this.eqGen[s] = this.gen;
-        this.nAtEq++;
+      if (this.capDev[s]) {
+        this.capDev[s] = 0;
+        this.nCapDev--;
       }
-    } else if (t !== d) {
-      this.capDev[s] = 1;
-      this.nCapDev++;
+    } else {
+      this.lowT.remove(s);
+      this.highT.remove(s);
+      const dev = t !== d ? 1 : 0;
+      if (dev !== this.capDev[s]) {
+        this.capDev[s] = dev;
+        this.nCapDev += dev ? 1 : -1;
+      }
     }
   }
 
@@ -1232,8 +1235,6 @@ export class SendPort extends PortStats<SendHost> {
   private unindexTold(s: number): void {
     this.lowT.remove(s);
     this.highT.remove(s);
-    if (this.eqGen[s] === this.gen) this.nAtEq--;
-    this.eqGen[s] = -1;
     if (this.capDev[s]) {
       this.capDev[s] = 0;
       this.nCapDev--;

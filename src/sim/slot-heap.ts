@@ -30,6 +30,11 @@ export class SlotHeap {
     this.idx = idx;
   }
 
+  /** Whether slot `s` is in the heap. */
+  has(s: number): boolean {
+    return s < this.idx.length && this.idx[s]! >= 0;
+  }
+
   /** The earliest time, Infinity when empty. */
   minTime(): number {
     return this.n > 0 ? this.at[this.h[0]!]! : Infinity;

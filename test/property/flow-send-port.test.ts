@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { compareSend, opsFor, runSend } from '../support/send-port-runs.js';
+import { busyOps, compareSend, opsFor, runSend } from '../support/send-port-runs.js';
 
 describe('SendPort (per change) against the port that visited every stream', () => {
   it('tells the same news in the same order, at the same times and rates, on a few streams', () => {
@@ -27,6 +27,15 @@ describe('SendPort (per change) against the port that visited every stream', () 
         compareSend(runSend(list, false), runSend(list, true));
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('the same on a busy port of 150 streams, with credits near the fair level', () => {
+    fc.assert(
+      fc.property(busyOps(150), (list) => {
+        compareSend(runSend(list, false), runSend(list, true));
+      }),
+      { numRuns: 40 },
     );
   });
 });

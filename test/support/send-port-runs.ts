@@ -12,6 +12,24 @@ import { ReferenceSendPort } from './reference-send-port.js';
 const CAPACITY = 50_000; // bytes/us
 const QP_LIMIT = 22_000;
 
+/**
+ * A busy port: `streams` streams started at once with long transfers (the low-latency kernels' NIC
+ * ports carry a stream per peer), then random ops with credits near the equal share, where each
+ * stream that comes or goes moves the level by less than the resolution.
+ */
+export function busyOps(streams: number): fc.Arbitrary<Op[]> {
+  const start: Op[] = [];
+  for (let k = 0; k < streams; k++) start.push({ kind: 'enqueue', key: k, bytes: 100_000 + 3_000 * (k % 7), wr: k % 3 === 0 });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('enqueue' as const), key: fc.integer({ min: 0, max: streams + 9 }), bytes: fc.oneof(fc.constantFrom(7408, 14_336), fc.double({ min: 500, max: 200_000, noNaN: true })), wr: fc.boolean() }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('credit' as const), key: fc.integer({ min: 0, max: streams + 9 }), level: fc.double({ min: -0.04, max: 0.04, noNaN: true }).map((u) => (CAPACITY / streams) * (1 + u)) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('credit' as const), key: fc.integer({ min: 0, max: streams + 9 }), level: fc.constantFrom(Infinity, CAPACITY / 10) }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'timer' as const }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), us: fc.constantFrom(0.05, 0.3, 1.7) }) },
+  );
+  return fc.array(op, { minLength: 50, maxLength: 300 }).map((rest) => [...start, ...rest]);
+}
+
 export type Op =
   | { kind: 'enqueue'; key: number; bytes: number; wr: boolean }
   | { kind: 'credit'; key: number; level: number }
@@ -76,7 +94,7 @@ export function runSend(list: readonly Op[], lazy: boolean): Outcome {
       port.credit(o.key, levels, 0, 0);
     } else if (o.kind === 'timer') {
       if (port.timerAt < Infinity) host.now = port.timerAt;
-    } else host.now += Math.min(o.us, port.timerAt - host.now);
+    } else host.now = host.now + o.us < port.timerAt ? host.now + o.us : port.timerAt; // (a wait reaches the timer exactly)
     settle();
   }
   for (let i = 0; i < 100_000 && port.timerAt < Infinity; i++) {
