@@ -21,8 +21,10 @@
  * Transfers are indexes into the host's {@link FlowJobs} columns. A port keeps its streams and the
  * transfers queued in them in typed columns of its own (see {@link PortStats}), and what a settle
  * tells the host (news, credits) goes through the port's reused buffers: a port allocates nothing
- * per transfer or per settle. Every loop keeps the floating-point operations, and their order, of
- * the object-per-stream version it replaced (timelines are bit-identical).
+ * per transfer or per settle. Both port kinds work per change: a stream is visited when something
+ * reaches it (its news, its credit, its own next change, a fair level that moves past it), not at
+ * every settle of its port; each evaluates a stream from its own last change, so floats round
+ * otherwise than when every stream was stepped at every instant (docs/runtime.md).
  */
 import { QP_SLOTS } from '../transport/protocol.js';
 import type { DueItem } from './link-schedule.js';
@@ -89,6 +91,14 @@ export const CREDIT_RESOLUTION = 1e-2;
  * for its whole length. A simulation tolerance, like CREDIT_RESOLUTION (docs/hardware.md).
  */
 export const SEND_RESOLUTION = 1e-2;
+
+/**
+ * Active streams from which a sender port keeps its per-change indexes, and under which it stops
+ * (see SendPort): below, a pass over every stream is cheaper (DeepEP's normal kernels have about a
+ * dozen per port; the low-latency kernels' NIC ports one per peer).
+ */
+const LAZY_FROM = 48;
+const LAZY_UNTIL = 24;
 
 /** Bytes under which a remainder counts as nothing (float rounding of rate x time). */
 function eps(bytes: number): number {
@@ -637,6 +647,13 @@ export class SendPort extends PortStats<SendHost> {
   /** Active streams told a rate above 0 (none: the load is exactly 0). */
   private nPos = 0;
   /**
+   * The port keeps its per-change indexes (the ends heap, the told rates at the level, the capped
+   * streams held): from {@link LAZY_FROM} active streams on, until fewer than {@link LAZY_UNTIL}
+   * are. With few streams a pass over all of them costs less than keeping the indexes; the passes
+   * decide the same (the same model: only which streams are looked at differs).
+   */
+  private lazy = false;
+  /**
    * Capped streams (cap below the level) told other than their cap, by slot, and how many: with the
    * streams at the level, which are all told exactly the level when their smallest and largest told
    * rate are (the heaps' minimums), this tells whether any rate is held: a hold that fits only to
@@ -726,6 +743,7 @@ export class SendPort extends PortStats<SendHost> {
 
   /** No stream left: the sums and the slack start afresh. */
   private idleNow(): void {
+    this.lazy = false;
     this.load = 0;
     this.nPos = 0;
     this.slack = 0;
@@ -1001,22 +1019,16 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /**
-   * Finish what is done, start what follows, reallocate, tell the receivers, re-arm (see the class
-   * comment: the streams visited are those that change).
+   * The heads due within the slack of `time`, and the streams started or changed, checked for their
+   * end in the order of their active positions, as a pass over every stream did: one that leaves
+   * moves the last into its place, which that pass examined next.
    */
-  settle(): void {
-    const time = this.host.now;
-    this.dirty = false;
-    this.settles++;
-    this.advance();
-    // 1. The heads that may be done: ends due within the slack, and the streams started or changed.
+  private finishDue(time: number): void {
     const ends = this.ends;
     ends.t = time + this.slack * (1 + 1e-9) + Math.abs(time) * 4e-16;
-    let m = ends.collect();
+    const m = ends.collect();
     for (let k = 0; k < m; k++) this.candidate(ends.found[k]!);
     for (let k = 0; k < this.nPend; k++) this.candidate(this.pend[k]!);
-    // Examined in the order of their active positions, as a pass over every stream did: one that
-    // leaves moves the last into its place, which that pass examined next.
     const cand = this.cand;
     const cmark = this.cmark;
     this.byPosition(cand, this.nCand, cmark);
@@ -1035,6 +1047,49 @@ export class SendPort extends PortStats<SendHost> {
     }
     for (let k = 0; k < this.nCand; k++) cmark[cand[k]!] = 0;
     this.nCand = 0;
+  }
+
+  /** The port starts keeping its per-change indexes (see lazy), of every active stream. */
+  private startIndexes(): void {
+    this.lazy = true;
+    const { act, rate, hBytes, hSent, anchor, ends } = this;
+    for (let i = 0; i < this.nAct; i++) {
+      const s = act[i]!;
+      this.indexTold(s);
+      const r = rate[s]!;
+      if (r > 0) {
+        ends.t = anchor[s]! + (hBytes[s]! - hSent[s]!) / r;
+        ends.place(s);
+      }
+    }
+  }
+
+  /** The port stops keeping its per-change indexes (see lazy). */
+  private stopIndexes(): void {
+    this.lazy = false;
+    const act = this.act;
+    for (let i = 0; i < this.nAct; i++) {
+      const s = act[i]!;
+      this.ends.remove(s);
+      this.unindexTold(s);
+    }
+  }
+
+  /**
+   * Finish what is done, start what follows, reallocate, tell the receivers, re-arm (see the class
+   * comment: the streams visited are those that change).
+   */
+  settle(): void {
+    const time = this.host.now;
+    this.dirty = false;
+    this.settles++;
+    this.advance();
+    // 1. The heads that may be done: ends due within the slack, and the streams started or changed.
+    if (this.lazy) this.finishDue(time);
+    else {
+      // Every stream, as the pass over them did (one that leaves moves the last into its place).
+      for (let i = 0; i < this.nAct; ) if (this.finish(this.act[i]!, i)) i++;
+    }
     const n = this.nAct;
     // 2. The caps of the streams started or changed.
     const { pend, inPend, credit_: credit, limit } = this;
@@ -1048,6 +1103,19 @@ export class SendPort extends PortStats<SendHost> {
     this.nPend = 0;
     if (n === 0) {
       this.idleNow();
+      this.finishSettle(time);
+      return;
+    }
+    if (!this.lazy) {
+      if (this.capsMoved || this.level !== this.level) {
+        this.level = this.fill();
+        this.capsMoved = false;
+      }
+      for (let k = 0; k < this.nVis; k++) this.vmark[this.vis[k]!] = 0;
+      this.nVis = 0;
+      this.settleAll(time);
+      if (this.nPos === 0) this.load = 0;
+      if (n >= LAZY_FROM) this.startIndexes();
       this.finishSettle(time);
       return;
     }
@@ -1072,7 +1140,7 @@ export class SendPort extends PortStats<SendHost> {
       // At the level: the told rates outside the resolution of the new level.
       const lowT = this.lowT;
       lowT.t = (level / (1 + SEND_RESOLUTION)) * (1 + 1e-9);
-      m = lowT.collect();
+      let m = lowT.collect();
       for (let k = 0; k < m; k++) this.visit(lowT.found[k]!);
       const highT = this.highT;
       highT.t = -(level / (1 - SEND_RESOLUTION)) * (1 - 1e-9);
@@ -1131,6 +1199,7 @@ export class SendPort extends PortStats<SendHost> {
     } else this.settleAll(time);
     this.nVis = 0;
     if (this.nPos === 0) this.load = 0;
+    if (n < LAZY_UNTIL) this.stopIndexes();
     this.finishSettle(time);
   }
 
@@ -1164,8 +1233,8 @@ export class SendPort extends PortStats<SendHost> {
       vmark[s] = 0;
       const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
       total += r;
-      if (r === told[s]) this.indexTold(s);
-      else this.tell(s, r, time);
+      if (r !== told[s]) this.tell(s, r, time);
+      else if (this.lazy) this.indexTold(s);
     }
     this.load = total;
     for (let i = 0; i < this.nVis; i++) vmark[this.vis[i]!] = 0;
@@ -1193,13 +1262,15 @@ export class SendPort extends PortStats<SendHost> {
     }
     rate[s] = r;
     this.since[s] = time;
+    if (r > 0) {
+      const e = eps(this.hBytes[s]!) / r;
+      if (e > this.slack) this.slack = e;
+    }
+    if (!this.lazy) return;
     const ends = this.ends;
     if (r > 0) {
-      const b = this.hBytes[s]!;
-      ends.t = time + (b - sent[s]!) / r;
+      ends.t = time + (this.hBytes[s]! - sent[s]!) / r;
       ends.place(s);
-      const e = eps(b) / r;
-      if (e > this.slack) this.slack = e;
     } else ends.remove(s);
     this.indexTold(s);
   }
@@ -1252,12 +1323,27 @@ export class SendPort extends PortStats<SendHost> {
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
-    let next = this.ends.minTime();
+    let next = this.lazy ? this.ends.minTime() : this.nextEnd();
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
     } else if (next > this.timerAt) this.quiet();
+  }
+
+  /** The earliest end of a head, over every stream (without the ends heap). */
+  private nextEnd(): number {
+    const { act, rate, hBytes, hSent, anchor } = this;
+    let next = Infinity;
+    for (let i = 0, n = this.nAct; i < n; i++) {
+      const s = act[i]!;
+      const r = rate[s]!;
+      if (r > 0) {
+        const t = anchor[s]! + (hBytes[s]! - hSent[s]!) / r;
+        if (t < next) next = t;
+      }
+    }
+    return next;
   }
 
   /**
@@ -1273,17 +1359,23 @@ export class SendPort extends PortStats<SendHost> {
   private quiet(): void {
     const at = this.timerAt;
     const ends = this.ends;
-    ends.t = at + this.slack * (1 + 1e-9) + Math.abs(at) * 4e-16;
-    const m = ends.collect();
+    let m = this.nAct;
+    let found = this.act;
+    if (this.lazy) {
+      ends.t = at + this.slack * (1 + 1e-9) + Math.abs(at) * 4e-16;
+      m = ends.collect();
+      found = ends.found;
+    }
     const { rate, hSent: sent, hBytes: bytes, anchor } = this;
     for (let k = 0; k < m; k++) {
-      const s = ends.found[k]!;
+      const s = found[k]!;
+      if (!(rate[s]! > 0)) continue;
       this.streamVisits++;
       const dt = at - anchor[s]!;
       const v = dt > 0 ? sent[s]! + rate[s]! * dt : sent[s]!;
       if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
     }
-    let next = ends.minTime();
+    let next = this.lazy ? ends.minTime() : this.nextEnd();
     if (next !== Infinity) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;

@@ -94,7 +94,12 @@ export function runSend(list: readonly Op[], lazy: boolean): Outcome {
       port.credit(o.key, levels, 0, 0);
     } else if (o.kind === 'timer') {
       if (port.timerAt < Infinity) host.now = port.timerAt;
-    } else host.now = host.now + o.us < port.timerAt ? host.now + o.us : port.timerAt; // (a wait reaches the timer exactly)
+    } else {
+      // A wait that reaches the timer, to rounding, goes to it (the two ports' timers differ in
+      // the last bits: a wait landing between them would order a timer and a change differently).
+      const to = host.now + o.us;
+      host.now = port.timerAt === Infinity || to < port.timerAt - 1e-12 * Math.max(1, port.timerAt) ? to : port.timerAt;
+    }
     settle();
   }
   for (let i = 0; i < 100_000 && port.timerAt < Infinity; i++) {
