@@ -6,12 +6,14 @@
  * first runs from 0 on its own clock: last-bit changes of the kernel times, 15 events fewer; see
  * docs/runtime.md, "One clock per operation"), and once by the lazy receiver port (float evaluation
  * order only: 61,223 to 61,224 events, digest 1b96314d... to a44ebc1c..., kernel times unchanged; see
- * docs/runtime.md, "Receiver ports that work per change").
+ * docs/runtime.md, "Receiver ports that work per change"), and once by the sender port that works
+ * per change (float evaluation order only: digest a44ebc1c... to 5c06197b..., events, transfers and
+ * kernel times unchanged; see docs/runtime.md, "Sender ports that work per change").
  */
 import { describe, expect, it } from 'vitest';
 import { runDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
 
-const DIGEST = 'a44ebc1cfa48356c7f8cec6a3d2298ca372a18c26a018f8a72883b10c7fbb6de';
+const DIGEST = '5c06197b360b52b8f8eb7fcd2efe4d798ed2d647ab7c392989813e1c920f7594';
 
 describe('hot path: the same timeline', () => {
   for (const payload of [false, true])
