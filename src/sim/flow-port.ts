@@ -92,13 +92,6 @@ export const CREDIT_RESOLUTION = 1e-2;
  */
 export const SEND_RESOLUTION = 1e-2;
 
-/**
- * Active streams from which a sender port keeps its per-change indexes, and under which it stops
- * (see SendPort): below, a pass over every stream is cheaper (DeepEP's normal kernels have about a
- * dozen per port; the low-latency kernels' NIC ports one per peer).
- */
-const LAZY_FROM = 48;
-const LAZY_UNTIL = 24;
 
 /** Bytes under which a remainder counts as nothing (float rounding of rate x time). */
 function eps(bytes: number): number {
@@ -648,7 +641,7 @@ export class SendPort extends PortStats<SendHost> {
   private nPos = 0;
   /**
    * The port keeps its per-change indexes (the ends heap, the told rates at the level, the capped
-   * streams held): from {@link LAZY_FROM} active streams on, until fewer than {@link LAZY_UNTIL}
+   * streams held): from {@link SendPort.lazyFrom} active streams on, until fewer than {@link SendPort.lazyUntil}
    * are. With few streams a pass over all of them costs less than keeping the indexes; the passes
    * decide the same (the same model: only which streams are looked at differs).
    */
@@ -668,6 +661,15 @@ export class SendPort extends PortStats<SendHost> {
 
   /** The rate limit of a queue pair (bytes/us) for the streams of RDMA work requests (see enqueue). */
   qpLimit = Infinity;
+
+  /**
+   * Active streams from which a sender port keeps its per-change indexes, and under which it stops
+   * (see `lazy`): below, a pass over every stream is cheaper (DeepEP's normal kernels have about a
+   * dozen per port; the low-latency kernels' NIC ports one per peer). Tests set them to run either
+   * way on any port; both decide the same.
+   */
+  static lazyFrom = 48;
+  static lazyUntil = 24;
 
   get newsJob(): Int32Array { return this.nJob; }
   get newsKind(): Uint8Array { return this.nKind; }
@@ -1049,19 +1051,42 @@ export class SendPort extends PortStats<SendHost> {
     this.nCand = 0;
   }
 
-  /** The port starts keeping its per-change indexes (see lazy), of every active stream. */
-  private startIndexes(): void {
+  /**
+   * The port keeps its per-change indexes (see lazy), built from every active stream: the heaps
+   * filled, then put in order at once (a pass that tells most streams a new rate moves most keys).
+   */
+  private reindex(): void {
     this.lazy = true;
-    const { act, rate, hBytes, hSent, anchor, ends } = this;
+    const { act, rate, hBytes, hSent, anchor, ends, lowT, highT, told, dem, capDev } = this;
+    const level = this.level;
+    ends.clear();
+    lowT.clear();
+    highT.clear();
+    let nDev = 0;
     for (let i = 0; i < this.nAct; i++) {
       const s = act[i]!;
-      this.indexTold(s);
       const r = rate[s]!;
       if (r > 0) {
         ends.t = anchor[s]! + (hBytes[s]! - hSent[s]!) / r;
-        ends.place(s);
+        ends.add(s);
+      }
+      const t = told[s]!;
+      const d = dem[s]!;
+      if (d >= level) {
+        lowT.t = t;
+        lowT.add(s);
+        highT.t = -t;
+        highT.add(s);
+        capDev[s] = 0;
+      } else {
+        capDev[s] = t !== d ? 1 : 0;
+        nDev += capDev[s]!;
       }
     }
+    this.nCapDev = nDev;
+    ends.heapify();
+    lowT.heapify();
+    highT.heapify();
   }
 
   /** The port stops keeping its per-change indexes (see lazy). */
@@ -1115,7 +1140,7 @@ export class SendPort extends PortStats<SendHost> {
       this.nVis = 0;
       this.settleAll(time);
       if (this.nPos === 0) this.load = 0;
-      if (n >= LAZY_FROM) this.startIndexes();
+      if (n >= SendPort.lazyFrom) this.reindex();
       this.finishSettle(time);
       return;
     }
@@ -1199,7 +1224,7 @@ export class SendPort extends PortStats<SendHost> {
     } else this.settleAll(time);
     this.nVis = 0;
     if (this.nPos === 0) this.load = 0;
-    if (n < LAZY_UNTIL) this.stopIndexes();
+    if (n < SendPort.lazyUntil) this.stopIndexes();
     this.finishSettle(time);
   }
 
@@ -1227,6 +1252,9 @@ export class SendPort extends PortStats<SendHost> {
       sum += k ? t : r;
     }
     const hold = any && !(sum > this.bytesPerUs);
+    // The indexes are built again after the pass, in time in the streams (see reindex).
+    const lazy = this.lazy;
+    this.lazy = false;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
@@ -1234,8 +1262,8 @@ export class SendPort extends PortStats<SendHost> {
       const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
       total += r;
       if (r !== told[s]) this.tell(s, r, time);
-      else if (this.lazy) this.indexTold(s);
     }
+    if (lazy) this.reindex();
     this.load = total;
     for (let i = 0; i < this.nVis; i++) vmark[this.vis[i]!] = 0;
   }
