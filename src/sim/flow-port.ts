@@ -641,9 +641,9 @@ export class SendPort extends PortStats<SendHost> {
   private nPos = 0;
   /**
    * The port keeps its per-change indexes (the ends heap, the told rates at the level, the capped
-   * streams held): from {@link SendPort.lazyFrom} active streams on, until fewer than {@link SendPort.lazyUntil}
-   * are. With few streams a pass over all of them costs less than keeping the indexes; the passes
-   * decide the same (the same model: only which streams are looked at differs).
+   * streams held): from {@link SendPort.lazyFrom} active streams on, until fewer than
+   * {@link SendPort.lazyUntil} are. With fewer streams a pass over all of them costs less than
+   * keeping the indexes; the passes decide the same (only which streams are looked at differs).
    */
   private lazy = false;
   /**
@@ -664,12 +664,14 @@ export class SendPort extends PortStats<SendHost> {
 
   /**
    * Active streams from which a sender port keeps its per-change indexes, and under which it stops
-   * (see `lazy`): below, a pass over every stream is cheaper (DeepEP's normal kernels have about a
-   * dozen per port; the low-latency kernels' NIC ports one per peer). Tests set them to run either
-   * way on any port; both decide the same.
+   * (see `lazy`). Measured, the passes over every stream cost less up to the low-latency kernels'
+   * NIC ports of EP64 (about 200 streams; 5-10% less CPU than the indexes at EP32 and EP64: a
+   * settle's passes are a few nanoseconds per stream, an index update tens, and where a level moves
+   * most streams get news either way), so the indexes start only on larger ports. Tests set these
+   * to run either way on any port; both decide the same, to the last bit.
    */
-  static lazyFrom = 48;
-  static lazyUntil = 24;
+  static lazyFrom = 512;
+  static lazyUntil = 256;
 
   get newsJob(): Int32Array { return this.nJob; }
   get newsKind(): Uint8Array { return this.nKind; }

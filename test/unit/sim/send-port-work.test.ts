@@ -1,9 +1,10 @@
 /**
- * The work of a sender port with hundreds of streams, as counts (streams visited), not time: a
- * settle where one stream changes (its transfer ends and the next starts, a credit caps it, the cap
- * goes) visits a few streams, not one per active stream, while the others keep their rates.
+ * The work of a sender port with hundreds of streams, as counts (streams visited), not time: with
+ * its per-change indexes, a settle where one stream changes (its transfer ends and the next starts,
+ * a credit caps it, the cap goes) visits a few streams, not one per active stream, while the others
+ * keep their rates. (A port keeps the indexes from `SendPort.lazyFrom` streams on: set here to 48.)
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NEWS_DONE, NEWS_RATE, NEWS_START, SendPort, type SendHost } from '../../../src/sim/flow-port.js';
 import { TransferTable } from '../../../src/sim/transfers.js';
 
@@ -39,6 +40,19 @@ function setup(): { port: SendPort; host: SendHost & { now: number }; news: Arra
   return { port, host, news, jobs };
 }
 
+const FROM = SendPort.lazyFrom;
+const UNTIL = SendPort.lazyUntil;
+
+beforeEach(() => {
+  SendPort.lazyFrom = 48;
+  SendPort.lazyUntil = 24;
+});
+
+afterEach(() => {
+  SendPort.lazyFrom = FROM;
+  SendPort.lazyUntil = UNTIL;
+});
+
 describe('SendPort work per settle with 300 streams', () => {
   it('a transfer ends and the next of its stream starts: two news items, a few stream visits', () => {
     const { port, host, news } = setup();
@@ -70,5 +84,16 @@ describe('SendPort work per settle with 300 streams', () => {
     expect(news).toEqual([[42, NEWS_RATE, CAP / N]]);
     expect(port.streamVisits - v1).toBeLessThanOrEqual(3);
     expect(port.fullSettles).toBe(1);
+  });
+
+  it('without the indexes (below lazyFrom streams) the same news, a pass over every stream', () => {
+    SendPort.lazyFrom = 1000;
+    const { port, host, news } = setup();
+    const v0 = port.streamVisits;
+    host.now = port.timerAt;
+    port.runDue();
+    expect(news).toEqual([[7, NEWS_DONE, 0], [7, NEWS_START, CAP / N]]);
+    expect(port.streamVisits - v0).toBeGreaterThanOrEqual(2 * N);
+    expect(port.fullSettles).toBe(2);
   });
 });
