@@ -541,12 +541,14 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
 
 /**
  * The sender port, evaluated per change: each active stream's head is exact at the stream's own
- * last rate change (its `anchor`: bytes sent then), and a stream is visited only when something
- * reaches it: its head ends (per-stream end times in a heap whose minimum is the port's timer), its
- * cap changes (a credit, its queue pair's limit), it starts, or the water-filling's fair level
- * moves past what it was told (see below). A settle where one stream changes costs time in the
- * streams that change then (and the water-filling's walk over the capped streams, when a cap
- * moves), not in the port's active streams.
+ * last rate change (its `anchor`: bytes sent then), so a clock step moves no head, and the caps are
+ * kept sorted for the water-filling. With many streams (see `lazy`) the port also keeps per-change
+ * indexes, and a stream is visited only when something reaches it: its head ends (per-stream end
+ * times in a heap whose minimum is the port's timer), its cap changes (a credit, its queue pair's
+ * limit), it starts, or the water-filling's fair level moves past what it was told (see below). A
+ * settle where one stream changes then costs time in the streams that change (and the walk over
+ * the capped streams, when a cap moves), not in the port's active streams. With fewer streams a
+ * settle makes the old passes over every stream, which cost less there, and decides the same.
  *
  * The model is the one the port had when every settle visited every stream (same finishes, caps,
  * max-min rates, holds within {@link SEND_RESOLUTION}, news in the same order, timers and quiet
@@ -564,7 +566,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
  *   in position order (then the news are many: every rate held moves).
  *
  * Floats round differently from the port that stepped every head at every settle (a head is
- * stepped once from its last rate change, the load is the sum of the told rates kept as a sum):
+ * stepped once from its last rate change; with the indexes the load is kept as a sum):
  * docs/runtime.md, "Sender ports that work per change". That port is the tests' reference.
  */
 export class SendPort extends PortStats<SendHost> {
