@@ -540,34 +540,17 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
 }
 
 /**
- * The sender port, evaluated per change: each active stream's head is exact at the stream's own
- * last rate change (its `anchor`: bytes sent then), so a clock step moves no head, and the caps are
- * kept sorted for the water-filling. With many streams (see `lazy`) the port also keeps per-change
- * indexes, and a stream is visited only when something reaches it: its head ends (per-stream end
- * times in a heap whose minimum is the port's timer), its cap changes (a credit, its queue pair's
- * limit), it starts, or the water-filling's fair level moves past what it was told (see below). A
- * settle where one stream changes then costs time in the streams that change (and the walk over
- * the capped streams, when a cap moves), not in the port's active streams. With fewer streams a
- * settle makes the old passes over every stream, which cost less there, and decides the same.
+ * The sender port: each active stream's head is exact at the stream's own last rate change (its
+ * `anchor`: bytes sent then), so a clock step moves no head and charges only the port's load, and
+ * the caps are kept sorted for the water-filling. A settle makes passes over the active streams
+ * (finish what is done, take every rate and decide the holds, tell the news and find the timer).
  *
- * The model is the one the port had when every settle visited every stream (same finishes, caps,
+ * The model is the one the port had when every settle stepped every head (same finishes, caps,
  * max-min rates, holds within {@link SEND_RESOLUTION}, news in the same order, timers and quiet
- * timers):
- *
- * - A stream's max-min rate is min(cap, level), the level from the water-filling's walk over the
- *   caps in ascending order (the same walk, so the same level to the last bit).
- * - The hold: every stream's rate equals what it was told after a settle, and a stream whose cap
- *   and max-min rate did not change since keeps it (the rule's inputs are as they were). When the
- *   level moves, the streams at the level (cap at least the level) whose told rate is outside the
- *   resolution of the new one are found in two heaps by told rate, and those whose cap the level
- *   crosses by a range of the caps' order; the others keep theirs. The rates kept must fit the
- *   capacity: the sum of the told rates is kept, and corrected by the streams visited. When that
- *   sum does not clearly fit (within a relative 1e-9), every stream is visited as the old pass did,
- *   in position order (then the news are many: every rate held moves).
- *
- * Floats round differently from the port that stepped every head at every settle (a head is
- * stepped once from its last rate change; with the indexes the load is kept as a sum):
- * docs/runtime.md, "Sender ports that work per change". That port is the tests' reference.
+ * timers): a stream's max-min rate is min(cap, level), the level from the water-filling's walk over
+ * the caps in ascending order (the same walk, so the same level to the last bit). Floats round
+ * differently from that port (a head is stepped once from its last rate change, its end from
+ * there): docs/runtime.md, "Sender ports that work per change". That port is the tests' reference.
  */
 export class SendPort extends PortStats<SendHost> {
   /** News of the settle in progress, for the host: job, NEWS_* kind, rate and stream key per item (reused). */
@@ -578,13 +561,6 @@ export class SendPort extends PortStats<SendHost> {
   private nNews = 0;
   /** Record rate segments through the host. */
   recording = false;
-  /**
-   * Work counters (cumulative): streams visited (checked for an end, given a rate, checked by a
-   * quiet timer), settles, and settles that visited every stream (the hold did not clearly fit).
-   */
-  streamVisits = 0;
-  settles = 0;
-  fullSettles = 0;
   /** Per slot: the last credit heard (Infinity before the first); the QP's own rate limit. */
   private credit_ = new Float64Array(0);
   private limit = new Float64Array(0);
@@ -600,14 +576,11 @@ export class SendPort extends PortStats<SendHost> {
   private hJob = new Int32Array(0);
   /** Per slot: when `hSent` was exact (the head's start or its last rate change). */
   private anchor = new Float64Array(0);
-  /** Per slot: its cap in the order (min(credit, limit)), its active position. */
+  /** Per slot: its cap in the order (min(credit, limit)). */
   private dem = new Float64Array(0);
-  private pos = new Int32Array(0);
-  /** Per slot: in `srt`; listed in `pend`; a candidate of the settle in progress; visited by its rate stage. */
+  /** Per slot: in `srt`; listed in `pend`. */
   private inSrt = new Uint8Array(0);
   private inPend = new Uint8Array(0);
-  private cmark = new Uint8Array(0);
-  private vmark = new Uint8Array(0);
   /** Per slot, in the rate stage: the new max-min rate, and whether the told rate is kept (1). */
   private newRate = new Float64Array(0);
   private keepIt = new Uint8Array(0);
@@ -617,45 +590,18 @@ export class SendPort extends PortStats<SendHost> {
   /** Streams started or whose cap may have changed since the last settle: `pend[0..nPend)`. */
   private pend = new Int32Array(16);
   private nPend = 0;
-  /** The settle's candidates (ends due, and `pend`), then the streams visited by its rate stage. */
-  private cand = new Int32Array(16);
-  private nCand = 0;
-  private vis = new Int32Array(16);
-  private nVis = 0;
-  /** Each head's end (bytes left at its rate), the streams with a rate. */
-  private readonly ends = new SlotHeap();
-  /** The streams at the level (cap at least the level) by told rate: `told` and `-told`. */
-  private readonly lowT = new SlotHeap();
-  private readonly highT = new SlotHeap();
-  /** How long before its end a head can be found done (eps(bytes) / rate), the largest since idle. */
-  private slack = 0;
   /** The water-filling's level of the last settle (NaN: none, the port was idle). */
   private level = NaN;
   /** The caps changed (a stream came, left or its cap moved) since the last water-filling. */
   private capsMoved = false;
   /**
    * The sum of the told rates of the active streams (every rate is what was told after a settle):
-   * what every advance until the next settle moves the port at. Kept as a sum; summed again in
-   * position order when a settle visits every stream.
+   * what every advance until the next settle moves the port at. Summed in position order by each
+   * settle; a stream that leaves between settles (dropped) takes its rate off.
    */
   private load = 0;
   /** Active streams told a rate above 0 (none: the load is exactly 0). */
   private nPos = 0;
-  /**
-   * The port keeps its per-change indexes (the ends heap, the told rates at the level, the capped
-   * streams held): from {@link SendPort.lazyFrom} active streams on, until fewer than
-   * {@link SendPort.lazyUntil} are. With fewer streams a pass over all of them costs less than
-   * keeping the indexes; the passes decide the same (only which streams are looked at differs).
-   */
-  private lazy = false;
-  /**
-   * Capped streams (cap below the level) told other than their cap, by slot, and how many: with the
-   * streams at the level, which are all told exactly the level when their smallest and largest told
-   * rate are (the heaps' minimums), this tells whether any rate is held: a hold that fits only to
-   * rounding changes nothing when none is.
-   */
-  private capDev = new Uint8Array(0);
-  private nCapDev = 0;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
@@ -663,17 +609,6 @@ export class SendPort extends PortStats<SendHost> {
 
   /** The rate limit of a queue pair (bytes/us) for the streams of RDMA work requests (see enqueue). */
   qpLimit = Infinity;
-
-  /**
-   * Active streams from which a sender port keeps its per-change indexes, and under which it stops
-   * (see `lazy`). Measured, the passes over every stream cost less up to the low-latency kernels'
-   * NIC ports of EP64 (about 200 streams; 5-10% less CPU than the indexes at EP32 and EP64: a
-   * settle's passes are a few nanoseconds per stream, an index update tens, and where a level moves
-   * most streams get news either way), so the indexes start only on larger ports. Tests set these
-   * to run either way on any port; both decide the same, to the last bit.
-   */
-  static lazyFrom = 512;
-  static lazyUntil = 256;
 
   get newsJob(): Int32Array { return this.nJob; }
   get newsKind(): Uint8Array { return this.nKind; }
@@ -694,18 +629,11 @@ export class SendPort extends PortStats<SendHost> {
     this.hJob = grown(this.hJob, cap);
     this.anchor = grown(this.anchor, cap);
     this.dem = grown(this.dem, cap);
-    this.pos = grown(this.pos, cap);
     this.inSrt = grown(this.inSrt, cap);
     this.inPend = grown(this.inPend, cap);
-    this.cmark = grown(this.cmark, cap);
-    this.vmark = grown(this.vmark, cap);
     this.newRate = grown(this.newRate, cap);
     this.keepIt = grown(this.keepIt, cap);
-    this.capDev = grown(this.capDev, cap);
     if (this.srt.length < cap) this.srt = grown(this.srt, cap);
-    this.ends.grow(cap);
-    this.lowT.grow(cap);
-    this.highT.grow(cap);
   }
 
   protected init(s: number): void {
@@ -717,23 +645,10 @@ export class SendPort extends PortStats<SendHost> {
     this.actKey[s] = 0;
   }
 
-  protected override activate(s: number): void {
-    super.activate(s);
-    this.pos[s] = this.nAct - 1;
-  }
-
-  protected override deactivate(i: number): void {
-    const moved = this.act[this.nAct - 1]!;
-    super.deactivate(i);
-    if (i < this.nAct) this.pos[moved] = i;
-  }
-
-  /** Stream `s` (active position `i`) has no transfer left: it leaves every index and the active set. */
+  /** Stream `s` (active position `i`) has no transfer left: it leaves the caps' order and the active set. */
   private closeStream(s: number, i: number): void {
     this.credit_[s] = Infinity; // a stream that went idle starts afresh at its sender share
     this.untell(s);
-    this.ends.remove(s);
-    this.unindexTold(s);
     this.unsort(s);
     this.deactivate(i);
     this.capsMoved = true;
@@ -747,12 +662,10 @@ export class SendPort extends PortStats<SendHost> {
     if (this.nAct === 0) this.idleNow();
   }
 
-  /** No stream left: the sums and the slack start afresh. */
+  /** No stream left: the sums start afresh. */
   private idleNow(): void {
-    this.lazy = false;
     this.load = 0;
     this.nPos = 0;
-    this.slack = 0;
     this.level = NaN;
   }
 
@@ -890,19 +803,6 @@ export class SendPort extends PortStats<SendHost> {
     return lo;
   }
 
-  /** The first place in `srt` whose cap is at least `d`. */
-  private firstAtLeast(d: number): number {
-    const { srt, dem } = this;
-    let lo = 0;
-    let hi = this.nSrt;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (dem[srt[m]!]! < d) lo = m + 1;
-      else hi = m;
-    }
-    return lo;
-  }
-
   private unsort(s: number): void {
     if (!this.inSrt[s]) return;
     const k = this.place(this.dem[s]!, s);
@@ -954,44 +854,6 @@ export class SendPort extends PortStats<SendHost> {
 
   // --- The settle ---
 
-  /** A settle candidate (once). */
-  private candidate(s: number): void {
-    if (this.cmark[s] !== 0) return;
-    this.cmark[s] = 1;
-    if (this.nCand === this.cand.length) this.cand = grown(this.cand, 2 * this.nCand);
-    this.cand[this.nCand++] = s;
-  }
-
-  /** Stream `s` is visited by the rate stage (once). */
-  private visit(s: number): void {
-    if (this.vmark[s] !== 0) return;
-    this.vmark[s] = 1;
-    if (this.nVis === this.vis.length) this.vis = grown(this.vis, 2 * this.nVis);
-    this.vis[this.nVis++] = s;
-  }
-
-  /** Sort `list[0..n)` (active slots) by active position: by insertion when few, else by a pass over the active slots. */
-  private byPosition(list: Int32Array, n: number, mark: Uint8Array): void {
-    const pos = this.pos;
-    if (n * n > 8 * this.nAct) {
-      const act = this.act;
-      let m = 0;
-      for (let i = 0, na = this.nAct; i < na; i++) if (mark[act[i]!] !== 0) list[m++] = act[i]!;
-      return;
-    }
-    for (let k = 1; k < n; k++) {
-      const s = list[k]!;
-      const p = pos[s]!;
-      let j = k - 1;
-      if (!(pos[list[j]!]! > p)) continue;
-      do {
-        list[j + 1] = list[j]!;
-        j--;
-      } while (j >= 0 && pos[list[j]!]! > p);
-      list[j + 1] = s;
-    }
-  }
-
   /**
    * Stream `s` at active position `i`, at the host's clock: finish what its head sent (news), start
    * the next transfer; false when it left (its last transfer done).
@@ -999,7 +861,6 @@ export class SendPort extends PortStats<SendHost> {
   private finish(s: number, i: number): boolean {
     const time = this.host.now;
     const { told, since, hSent: sent, hBytes: bytes, hJob, key } = this;
-    this.streamVisits++;
     for (;;) {
       const dt = time - this.anchor[s]!;
       const v = dt > 0 ? sent[s]! + this.rate[s]! * dt : sent[s]!;
@@ -1015,7 +876,6 @@ export class SendPort extends PortStats<SendHost> {
         this.untell(s);
         since[s] = time;
         this.head(s);
-        this.ends.remove(s);
         this.pending(s); // its rate is decided anew
         continue; // the new head may be empty too
       }
@@ -1024,101 +884,13 @@ export class SendPort extends PortStats<SendHost> {
     }
   }
 
-  /**
-   * The heads due within the slack of `time`, and the streams started or changed, checked for their
-   * end in the order of their active positions, as a pass over every stream did: one that leaves
-   * moves the last into its place, which that pass examined next.
-   */
-  private finishDue(time: number): void {
-    const ends = this.ends;
-    ends.t = time + this.slack * (1 + 1e-9) + Math.abs(time) * 4e-16;
-    const m = ends.collect();
-    for (let k = 0; k < m; k++) this.candidate(ends.found[k]!);
-    for (let k = 0; k < this.nPend; k++) this.candidate(this.pend[k]!);
-    const cand = this.cand;
-    const cmark = this.cmark;
-    this.byPosition(cand, this.nCand, cmark);
-    const act = this.act;
-    for (let k = 0; k < this.nCand; k++) {
-      let s = cand[k]!;
-      if (cmark[s] !== 1) continue;
-      for (;;) {
-        cmark[s] = 2;
-        const i = this.pos[s]!;
-        if (this.finish(s, i)) break;
-        if (i >= this.nAct) break;
-        s = act[i]!;
-        if (cmark[s] !== 1) break;
-      }
-    }
-    for (let k = 0; k < this.nCand; k++) cmark[cand[k]!] = 0;
-    this.nCand = 0;
-  }
-
-  /**
-   * The port keeps its per-change indexes (see lazy), built from every active stream: the heaps
-   * filled, then put in order at once (a pass that tells most streams a new rate moves most keys).
-   */
-  private reindex(): void {
-    this.lazy = true;
-    const { act, rate, hBytes, hSent, anchor, ends, lowT, highT, told, dem, capDev } = this;
-    const level = this.level;
-    ends.clear();
-    lowT.clear();
-    highT.clear();
-    let nDev = 0;
-    for (let i = 0; i < this.nAct; i++) {
-      const s = act[i]!;
-      const r = rate[s]!;
-      if (r > 0) {
-        ends.t = anchor[s]! + (hBytes[s]! - hSent[s]!) / r;
-        ends.add(s);
-      }
-      const t = told[s]!;
-      const d = dem[s]!;
-      if (d >= level) {
-        lowT.t = t;
-        lowT.add(s);
-        highT.t = -t;
-        highT.add(s);
-        capDev[s] = 0;
-      } else {
-        capDev[s] = t !== d ? 1 : 0;
-        nDev += capDev[s]!;
-      }
-    }
-    this.nCapDev = nDev;
-    ends.heapify();
-    lowT.heapify();
-    highT.heapify();
-  }
-
-  /** The port stops keeping its per-change indexes (see lazy). */
-  private stopIndexes(): void {
-    this.lazy = false;
-    const act = this.act;
-    for (let i = 0; i < this.nAct; i++) {
-      const s = act[i]!;
-      this.ends.remove(s);
-      this.unindexTold(s);
-    }
-  }
-
-  /**
-   * Finish what is done, start what follows, reallocate, tell the receivers, re-arm (see the class
-   * comment: the streams visited are those that change).
-   */
+  /** Finish what is done, start what follows, reallocate, tell the receivers, re-arm. */
   settle(): void {
     const time = this.host.now;
     this.dirty = false;
-    this.settles++;
     this.advance();
-    // 1. The heads that may be done: ends due within the slack, and the streams started or changed.
-    if (this.lazy) this.finishDue(time);
-    else {
-      // Every stream, as the pass over them did (one that leaves moves the last into its place).
-      for (let i = 0; i < this.nAct; ) if (this.finish(this.act[i]!, i)) i++;
-    }
+    // 1. The heads that may be done: every stream (one that leaves moves the last into its place).
+    for (let i = 0; i < this.nAct; ) if (this.finish(this.act[i]!, i)) i++;
     const n = this.nAct;
     // 2. The caps of the streams started or changed.
     const { pend, inPend, credit_: credit, limit } = this;
@@ -1127,7 +899,6 @@ export class SendPort extends PortStats<SendHost> {
       inPend[s] = 0;
       if (!this.on[s]) continue;
       if (this.sort(s, Math.min(credit[s]!, limit[s]!))) this.capsMoved = true;
-      this.visit(s);
     }
     this.nPend = 0;
     if (n === 0) {
@@ -1135,117 +906,28 @@ export class SendPort extends PortStats<SendHost> {
       this.finishSettle(time);
       return;
     }
-    if (!this.lazy) {
-      if (this.capsMoved || this.level !== this.level) {
-        this.level = this.fill();
-        this.capsMoved = false;
-      }
-      for (let k = 0; k < this.nVis; k++) this.vmark[this.vis[k]!] = 0;
-      this.nVis = 0;
-      this.settleAll(time);
-      if (this.nPos === 0) this.load = 0;
-      if (n >= SendPort.lazyFrom) this.reindex();
-      this.finishSettle(time);
-      return;
-    }
-    // 3. The level, and the streams whose max-min rate it moves.
-    const old = this.level;
-    let level = old;
-    if (this.capsMoved || old !== old) {
-      level = this.fill();
+    // 3. The level (when a cap moved), the rates and the holds.
+    if (this.capsMoved || this.level !== this.level) {
+      this.level = this.fill();
       this.capsMoved = false;
     }
-    this.level = level;
-    const { dem, srt } = this;
-    if (level !== old && old === old) {
-      // Caps the level crosses.
-      const lo = level < old ? level : old;
-      const hi = level < old ? old : level;
-      for (let k = this.firstAtLeast(lo); k < this.nSrt; k++) {
-        const s = srt[k]!;
-        if (dem[s]! > hi) break;
-        this.visit(s);
-      }
-      // At the level: the told rates outside the resolution of the new level.
-      const lowT = this.lowT;
-      lowT.t = (level / (1 + SEND_RESOLUTION)) * (1 + 1e-9);
-      let m = lowT.collect();
-      for (let k = 0; k < m; k++) this.visit(lowT.found[k]!);
-      const highT = this.highT;
-      highT.t = -(level / (1 - SEND_RESOLUTION)) * (1 - 1e-9);
-      m = highT.collect();
-      for (let k = 0; k < m; k++) this.visit(highT.found[k]!);
-    }
-    // 4. The hold (see hold): every stream not visited keeps its rate, which it was told.
-    const { vis, told, newRate, keepIt, vmark } = this;
-    const nv = this.nVis;
-    let sum = this.load;
-    let any = nv < n;
-    // Held rates that a hold decided otherwise would move, at most: the visited streams' own, and
-    // those of the streams not visited (capped ones told other than their cap; at the level, any
-    // when their told rates are not all exactly the level).
-    let held = 0;
-    let capDevVisited = 0;
-    let atVisited = 0;
-    const lowT = this.lowT;
-    for (let k = 0; k < nv; k++) {
-      const s = vis[k]!;
-      this.streamVisits++;
-      const di = dem[s]!;
-      const r = di < level ? di : level;
-      newRate[s] = r;
-      const t = told[s]!;
-      const keep = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= di;
-      keepIt[s] = keep ? 1 : 0;
-      if (keep) {
-        any = true;
-        if (r !== t) held++;
-      } else sum += t > 0 ? r - t : r;
-      capDevVisited += this.capDev[s]!;
-      if (lowT.has(s)) atVisited++;
-    }
-    held += this.nCapDev - capDevVisited;
-    if (lowT.size > atVisited && !(lowT.minTime() === level && -this.highT.minTime() === level)) held++;
-    const capacity = this.bytesPerUs;
-    // The hold clearly fits, or it fits to rounding but holds nothing (every rate kept is the
-    // stream's max-min rate, so either decision tells the same news).
-    if (any && (sum < capacity * (1 - 1e-9) || (held === 0 && !(sum > capacity * (1 + 1e-9))))) {
-      // The streams visited that keep nothing take their new rate.
-      let w = 0;
-      for (let k = 0; k < nv; k++) {
-        const s = vis[k]!;
-        if (keepIt[s] || newRate[s] === told[s]) {
-          vmark[s] = 0;
-          this.indexTold(s);
-        } else vis[w++] = s;
-      }
-      this.byPosition(vis, w, vmark);
-      for (let k = 0; k < w; k++) {
-        const s = vis[k]!;
-        vmark[s] = 0;
-        this.tell(s, newRate[s]!, time);
-      }
-    } else this.settleAll(time);
-    this.nVis = 0;
+    this.settleAll(time);
     if (this.nPos === 0) this.load = 0;
-    if (n < SendPort.lazyUntil) this.stopIndexes();
     this.finishSettle(time);
   }
 
   /**
    * The hold decided over every stream, in position order, as the old pass did (the sum of the rates
-   * kept and new, in that order): when the hold does not clearly fit, and then most rates held move.
+   * kept and new, in that order), and the rates that change told.
    */
   private settleAll(time: number): void {
-    this.fullSettles++;
-    const { act, dem, told, newRate, keepIt, vmark } = this;
+    const { act, dem, told, newRate, keepIt } = this;
     const n = this.nAct;
     const level = this.level;
     let sum = 0;
     let any = false;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      this.streamVisits++;
       const di = dem[s]!;
       const r = di < level ? di : level;
       newRate[s] = r;
@@ -1256,20 +938,14 @@ export class SendPort extends PortStats<SendHost> {
       sum += k ? t : r;
     }
     const hold = any && !(sum > this.bytesPerUs);
-    // The indexes are built again after the pass, in time in the streams (see reindex).
-    const lazy = this.lazy;
-    this.lazy = false;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      vmark[s] = 0;
       const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
       total += r;
       if (r !== told[s]) this.tell(s, r, time);
     }
-    if (lazy) this.reindex();
     this.load = total;
-    for (let i = 0; i < this.nVis; i++) vmark[this.vis[i]!] = 0;
   }
 
   /** Stream `s`'s rate becomes `r` at `time`, told to its receiver. */
@@ -1294,54 +970,6 @@ export class SendPort extends PortStats<SendHost> {
     }
     rate[s] = r;
     this.since[s] = time;
-    if (r > 0) {
-      const e = eps(this.hBytes[s]!) / r;
-      if (e > this.slack) this.slack = e;
-    }
-    if (!this.lazy) return;
-    const ends = this.ends;
-    if (r > 0) {
-      ends.t = time + (this.hBytes[s]! - sent[s]!) / r;
-      ends.place(s);
-    } else ends.remove(s);
-    this.indexTold(s);
-  }
-
-  /**
-   * Stream `s` (its rate told) at the level (cap at least it) is indexed by its told rate; a capped
-   * one is counted when told other than its cap.
-   */
-  private indexTold(s: number): void {
-    const t = this.told[s]!;
-    const d = this.dem[s]!;
-    if (d >= this.level) {
-      this.lowT.t = t;
-      this.lowT.place(s);
-      this.highT.t = -t;
-      this.highT.place(s);
-      if (this.capDev[s]) {
-        this.capDev[s] = 0;
-        this.nCapDev--;
-      }
-    } else {
-      this.lowT.remove(s);
-      this.highT.remove(s);
-      const dev = t !== d ? 1 : 0;
-      if (dev !== this.capDev[s]) {
-        this.capDev[s] = dev;
-        this.nCapDev += dev ? 1 : -1;
-      }
-    }
-  }
-
-  /** Stream `s` leaves the indexes of {@link indexTold}. */
-  private unindexTold(s: number): void {
-    this.lowT.remove(s);
-    this.highT.remove(s);
-    if (this.capDev[s]) {
-      this.capDev[s] = 0;
-      this.nCapDev--;
-    }
   }
 
   /** Tell the news, the busy period, re-arm. */
@@ -1355,7 +983,7 @@ export class SendPort extends PortStats<SendHost> {
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
     if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
-    let next = this.lazy ? this.ends.minTime() : this.nextEnd();
+    let next = this.nextEnd();
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
@@ -1363,7 +991,7 @@ export class SendPort extends PortStats<SendHost> {
     } else if (next > this.timerAt) this.quiet();
   }
 
-  /** The earliest end of a head, over every stream (without the ends heap). */
+  /** The earliest end of a head, over every stream. */
   private nextEnd(): number {
     const { act, rate, hBytes, hSent, anchor } = this;
     let next = Infinity;
@@ -1385,29 +1013,19 @@ export class SendPort extends PortStats<SendHost> {
    * time. That is done here instead, without an event: the port keeps the early time (`quietAt`),
    * its next advance steps through it as the settle would have, and the timer goes straight to
    * the change after it. If anything changes the port before then, the early timer is restored and
-   * the port settles as before. Only the heads whose end is within the slack of the early time can
-   * end there; they are checked as that settle would check them.
+   * the port settles as before. Every head is checked as that settle would check it.
    */
   private quiet(): void {
     const at = this.timerAt;
-    const ends = this.ends;
-    let m = this.nAct;
-    let found = this.act;
-    if (this.lazy) {
-      ends.t = at + this.slack * (1 + 1e-9) + Math.abs(at) * 4e-16;
-      m = ends.collect();
-      found = ends.found;
-    }
-    const { rate, hSent: sent, hBytes: bytes, anchor } = this;
-    for (let k = 0; k < m; k++) {
-      const s = found[k]!;
+    const { act, rate, hSent: sent, hBytes: bytes, anchor } = this;
+    for (let k = 0, m = this.nAct; k < m; k++) {
+      const s = act[k]!;
       if (!(rate[s]! > 0)) continue;
-      this.streamVisits++;
       const dt = at - anchor[s]!;
       const v = dt > 0 ? sent[s]! + rate[s]! * dt : sent[s]!;
       if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
     }
-    let next = this.lazy ? ends.minTime() : this.nextEnd();
+    let next = this.nextEnd();
     if (next !== Infinity) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;

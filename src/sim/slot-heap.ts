@@ -30,11 +30,6 @@ export class SlotHeap {
     this.idx = idx;
   }
 
-  /** Whether slot `s` is in the heap. */
-  has(s: number): boolean {
-    return s < this.idx.length && this.idx[s]! >= 0;
-  }
-
   /** The earliest time, Infinity when empty. */
   minTime(): number {
     return this.n > 0 ? this.at[this.h[0]!]! : Infinity;
@@ -97,33 +92,6 @@ export class SlotHeap {
       this.up(this.n++);
     } else if (t < old) this.up(i);
     else if (t > old) this.down(i);
-  }
-
-  /** Every slot leaves the heap. */
-  clear(): void {
-    const { h, idx } = this;
-    for (let i = 0; i < this.n; i++) idx[h[i]!] = -1;
-    this.n = 0;
-  }
-
-  /**
-   * Slot `s` (not in the heap) joins it at `t` without its place being found: a run of adds is
-   * followed by {@link heapify} before the heap is read (time in the slots, not in their log).
-   */
-  add(s: number): void {
-    if (this.n === this.h.length) {
-      const h = new Int32Array(2 * this.n);
-      h.set(this.h);
-      this.h = h;
-    }
-    this.at[s] = this.t;
-    this.h[this.n] = s;
-    this.idx[s] = this.n++;
-  }
-
-  /** The slots added since the heap was last in order take their places. */
-  heapify(): void {
-    for (let i = (this.n >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   /** Slot `s` leaves the heap (nothing when it is not in it). */
