@@ -389,8 +389,20 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     this.act[i] = this.act[--this.nAct]!;
   }
 
-  /** Charge `dt` us at `total` bytes/us of moving streams and move the clock to `time`. */
-  protected account(time: number, dt: number, total: number): void {
+  /**
+   * The load {@link account} charges (bytes/us of moving streams), and the end of the busy period
+   * {@link closeBusy} closes: fields, not arguments (a float argument to a call V8 does not inline
+   * is boxed as a heap number, per clock step and per busy period).
+   */
+  protected charged = 0;
+  protected busyEnd = 0;
+
+  /** Charge the clock's step from `lastT` to `stepTo` at `charged` bytes/us and move the clock there. */
+  protected account(): void {
+    const time = this.stepTo;
+    const dt = time - this.lastT;
+    if (dt <= 0) return;
+    const total = this.charged;
     if (total > 0) {
       this.busyUs += dt;
       this.bytesMoved += total * dt;
@@ -399,8 +411,9 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     this.lastT = time;
   }
 
-  protected closeBusy(time: number): void {
-    this.onBusy?.(this, this.busyStart, time, this.busyBytes);
+  /** The busy period ends at `busyEnd`. */
+  protected closeBusy(): void {
+    this.onBusy?.(this, this.busyStart, this.busyEnd, this.busyBytes);
     this.busyStart = -1;
     this.busyBytes = 0;
   }
@@ -688,8 +701,11 @@ export class SendPort extends PortStats<SendHost> {
     this.anchor[s] = this.host.now;
   }
 
-  private item(job: number, kind: number, rate: number, key: number): void {
-    // Written here, not through a shared list's push: a rate passed to a call not inlined is boxed.
+  /** The rate of the next {@link item} (a field: a float argument to a call not inlined is boxed). */
+  private itemRate = 0;
+
+  /** A news item for transfer `job` of stream `key`, at rate `itemRate`. */
+  private item(job: number, kind: number, key: number): void {
     const n = this.nNews;
     if (n === this.nJob.length) {
       this.nJob = grown(this.nJob, 2 * n);
@@ -699,7 +715,7 @@ export class SendPort extends PortStats<SendHost> {
     }
     this.nJob[n] = job;
     this.nKind[n] = kind;
-    this.nRate[n] = rate;
+    this.nRate[n] = this.itemRate;
     this.nKey[n] = key;
     this.nNews = n + 1;
   }
@@ -780,10 +796,8 @@ export class SendPort extends PortStats<SendHost> {
 
   /** The port's clock: its busy time and bytes at its load (the heads are stepped lazily). */
   protected advanceBy(): void {
-    const time = this.stepTo;
-    const dt = time - this.lastT;
-    if (dt <= 0) return;
-    this.account(time, dt, this.load);
+    this.charged = this.load;
+    this.account();
   }
 
   // --- The order of the caps ---
@@ -866,9 +880,10 @@ export class SendPort extends PortStats<SendHost> {
       const v = dt > 0 ? sent[s]! + this.rate[s]! * dt : sent[s]!;
       if (bytes[s]! - v > eps(bytes[s]!)) return true;
       const job = hJob[s]!;
-      if (told[s]! < 0) this.item(job, NEWS_START, 0, key[s]!);
+      this.itemRate = 0;
+      if (told[s]! < 0) this.item(job, NEWS_START, key[s]!);
       else if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
-      this.item(job, NEWS_DONE, 0, key[s]!);
+      this.item(job, NEWS_DONE, key[s]!);
       const h = this.first[s]!;
       this.shift(s);
       this.release(h);
@@ -957,10 +972,11 @@ export class SendPort extends PortStats<SendHost> {
     anchor[s] = time;
     const job = this.hJob[s]!;
     const t = told[s]!;
-    if (t < 0) this.item(job, NEWS_START, r, this.key[s]!);
+    this.itemRate = r;
+    if (t < 0) this.item(job, NEWS_START, this.key[s]!);
     else {
       if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, this.since[s]!, time, t);
-      this.item(job, NEWS_RATE, r, this.key[s]!);
+      this.item(job, NEWS_RATE, this.key[s]!);
     }
     this.untell(s);
     told[s] = r;
@@ -982,9 +998,13 @@ export class SendPort extends PortStats<SendHost> {
     const total = this.load;
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
-    if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    if (total === 0 && this.busyStart >= 0) {
+      this.busyEnd = time;
+      this.closeBusy();
+    }
     let next = this.nextEnd();
-    if (next !== Infinity) next = timerAfter(time, next);
+    // (timerAfter only when it moves the time: a float argument to a call not inlined is boxed.)
+    if (next !== Infinity && !(next > time)) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
@@ -1026,7 +1046,7 @@ export class SendPort extends PortStats<SendHost> {
       if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
     }
     let next = this.nextEnd();
-    if (next !== Infinity) next = timerAfter(at, next);
+    if (next !== Infinity && !(next > at)) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;
     this.host.timer(this);
@@ -1237,10 +1257,8 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** The port's clock: its busy time and bytes at the load of its streams (stepped lazily). */
   protected advanceBy(): void {
-    const time = this.stepTo;
-    const dt = time - this.lastT;
-    if (dt <= 0) return;
-    this.account(time, dt, this.total);
+    this.charged = this.total;
+    this.account();
   }
 
   /**
@@ -1374,7 +1392,10 @@ export class RecvPort extends PortStats<RecvHost> {
       this.nTouched = 0;
       this.total = 0;
       this.slack = 0;
-      if (this.busyStart >= 0) this.closeBusy(time);
+      if (this.busyStart >= 0) {
+        this.busyEnd = time;
+        this.closeBusy();
+      }
       return;
     }
     const rate = this.rate;
@@ -1476,9 +1497,13 @@ export class RecvPort extends PortStats<RecvHost> {
     const total = this.total;
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
-    if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    if (total === 0 && this.busyStart >= 0) {
+      this.busyEnd = time;
+      this.closeBusy();
+    }
     let next = due.minTime();
-    if (next !== Infinity) next = timerAfter(time, next);
+    // (timerAfter only when it moves the time: a float argument to a call not inlined is boxed.)
+    if (next !== Infinity && !(next > time)) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
@@ -1566,7 +1591,7 @@ export class RecvPort extends PortStats<RecvHost> {
     const m = due.collect();
     for (let k = 0; k < m; k++) if (this.changesAt(due.found[k]!)) return;
     let next = due.minTime();
-    if (next !== Infinity) next = timerAfter(at, next);
+    if (next !== Infinity && !(next > at)) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;
     this.host.timer(this);

@@ -150,7 +150,8 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
         }
       }
     }
-    this.account(time, dt, total);
+    this.charged = total;
+    this.account();
   }
 
   /** Deliver what is served, reallocate, tell senders the new level, re-arm. */
@@ -198,7 +199,10 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
     }
     const n = this.nAct;
     if (n === 0) {
-      if (this.busyStart >= 0) this.closeBusy(time);
+      if (this.busyStart >= 0) {
+        this.busyEnd = time;
+        this.closeBusy();
+      }
       return;
     }
     let fair = this.lastFair;
@@ -250,7 +254,10 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
     }
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
-    if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    if (total === 0 && this.busyStart >= 0) {
+      this.busyEnd = time;
+      this.closeBusy();
+    }
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;

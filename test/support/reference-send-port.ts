@@ -194,7 +194,8 @@ export class ReferenceSendPort extends PortStats<SendHost> {
       const s = act[i]!;
       sent[s] = sent[s]! + rate[s]! * dt;
     }
-    this.account(time, dt, this.load);
+    this.charged = this.load;
+    this.account();
   }
 
   /**
@@ -220,7 +221,9 @@ export class ReferenceSendPort extends PortStats<SendHost> {
         const dt = at - this.lastT;
         if (dt > 0) {
           dtA = dt;
-          this.account(at, dt, this.load);
+          this.stepTo = at;
+          this.charged = this.load;
+          this.account();
         }
       } else this.timerAt = at;
       this.quietAt = Infinity;
@@ -229,7 +232,9 @@ export class ReferenceSendPort extends PortStats<SendHost> {
       const dt = time - this.lastT;
       if (dt > 0) {
         dtB = dt;
-        this.account(time, dt, this.load);
+        this.stepTo = time;
+        this.charged = this.load;
+        this.account();
       }
     }
     const step = dtA > 0 || dtB > 0;
@@ -335,7 +340,10 @@ export class ReferenceSendPort extends PortStats<SendHost> {
     }
     if (total > this.maxLoad) this.maxLoad = total;
     if (total > 0 && this.busyStart < 0) this.busyStart = time;
-    if (total === 0 && this.busyStart >= 0) this.closeBusy(time);
+    if (total === 0 && this.busyStart >= 0) {
+      this.busyEnd = time;
+      this.closeBusy();
+    }
     if (next !== Infinity) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
