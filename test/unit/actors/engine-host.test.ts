@@ -72,41 +72,39 @@ describe('EngineHost', () => {
   });
 });
 
+/**
+ * Host worker 1 of two (one rank each, 512 KiB rings) with the given timeoutMs, its ring to host 0,
+ * a 100 kB frame, and its private waitForRoom.
+ */
+function writerHost(timeoutMs: number) {
+  const sync = createSyncBuffers(2, Float64Array.of(Infinity, 2, 2, Infinity), 1 << 19);
+  const h = new EngineHost(opRegistry);
+  h.handle({
+    type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 2, gpusPerNode: 1, hardware: ROUND, workerOfRank: [0, 1],
+    recordTimeline: false, sync, timeoutMs,
+  });
+  const s = new SyncBlock(sync);
+  const waitForRoom = (h as unknown as { waitForRoom(peer: number, bytes: number): void }).waitForRoom.bind(h);
+  return { sync, s, ring: s.ring(1, 0), frame: new Uint8Array(100_000), waitForRoom };
+}
+
 describe('EngineHost: waiting for room in a packet ring', () => {
   it('a reader that drained the whole ring between the failed write and the wait does not leave the writer waiting', () => {
-    const sync = createSyncBuffers(2, Float64Array.of(Infinity, 2, 2, Infinity), 1 << 19);
-    const h = new EngineHost(opRegistry);
-    h.handle({
-      type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 2, gpusPerNode: 1, hardware: ROUND, workerOfRank: [0, 1],
-      recordTimeline: false, sync, timeoutMs: 200,
-    });
-    const s = new SyncBlock(sync);
-    const ring = s.ring(1, 0);
-    const frame = new Uint8Array(100_000);
+    const { ring, frame, waitForRoom } = writerHost(200);
     let written = 0;
     while (ring.tryWrite(frame)) written++;
     expect(written).toBe(5); // 512 KiB holds five frames of 100 kB: the sixth write fails
     // The reader drains everything before the writer starts waiting.
     for (let f = ring.peek(); f !== null; f = ring.peek()) ring.release();
     expect(ring.usedBytes).toBe(0);
-    const waitForRoom = (h as unknown as { waitForRoom(peer: number, bytes: number): void }).waitForRoom.bind(h);
     // Before: it waited for the ring to hold less than when the wait began (0 bytes), and failed with E_TIMEOUT.
     expect(() => waitForRoom(0, frame.length)).not.toThrow();
     expect(ring.tryWrite(frame)).toBe(true);
   });
 
   it('a writer waits past timeoutMs for a reader busy with its window (one long event), then writes; a reader that only waits is named', async () => {
-    const sync = createSyncBuffers(2, Float64Array.of(Infinity, 2, 2, Infinity), 1 << 19);
-    const h = new EngineHost(opRegistry);
-    h.handle({
-      type: 'init', id: 1, workerIndex: 1, numWorkers: 2, numRanks: 2, gpusPerNode: 1, hardware: ROUND, workerOfRank: [0, 1],
-      recordTimeline: false, sync, timeoutMs: 50,
-    });
-    const s = new SyncBlock(sync);
-    const ring = s.ring(1, 0);
-    const frame = new Uint8Array(100_000);
+    const { sync, s, ring, frame, waitForRoom } = writerHost(50);
     while (ring.tryWrite(frame));
-    const waitForRoom = (h as unknown as { waitForRoom(peer: number, bytes: number): void }).waitForRoom.bind(h);
     // Host 0, the reader, is not busy and nothing moves: after 50 ms the writer names it.
     expect(() => waitForRoom(0, frame.length)).toThrow(/host worker 1: the packet ring to host worker 0 \(ranks 0\) stayed full for 50 ms/);
     // Host 0 is busy (its progress cannot move inside an event); another thread plays its end: 300 ms
