@@ -33,7 +33,6 @@ import { createCluster, allToAll, H800, runDeepepBenchmark, runTraffic, createEx
 import { A2A_SIGNAL } from '../src/ep/all-to-all-op.js';
 import { deepepTopk } from '../src/ep/deepep-inputs.js';
 import type { DeepepBenchResult } from '../src/ep/normal/deepep-benchmark.js';
-import { timelineDigest } from '../src/sim/timeline.js';
 import { bareHeapEventsPerSec, nowMs, table } from './util.js';
 import { heapAllocated } from './alloc.js';
 

@@ -28,7 +28,7 @@ import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV,
 
 import { channelRange, receiveOffsets } from './plan.js';
 import { SM_POST, SM_RECV, SM_SEND, SmClock } from '../sm-clock.js';
-import { copySlots, putSlots, rdmaAtomicAdd } from './slots.js';
+import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { combineRecordBytes } from '../records.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 import { RoleNames, roleKey } from './role-names.js';
