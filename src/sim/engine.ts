@@ -19,8 +19,8 @@ import { FLAG_NO_DATA, FLAG_WANT_ACK, PacketColumns } from '../transport/packets
 import {
   C_BYTES, C_DST, C_DST_OFFSET, C_DST_REGION, C_EGRESS_DONE_T, C_EGRESS_START_T, C_FLAGS, C_ISSUE_T, C_KEY_RANK, C_KEY_SEQ,
   C_OP, C_PAIR_SEQ, C_PATH, C_QP, C_RATE, C_SIG_OFFSET, C_SIG_REGION, C_SRC, C_SRC_OFFSET, C_SRC_REGION, C_TIME, C_VALUE,
-  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_LOCAL_DELIVER, EV_SETTLE,
-  EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_CREDIT, PKT_EGRESS_DONE,
+  C_WAITER, C_XID, CMP_EQ, CMP_GE, CMP_NE, CONTROL_MESSAGE_BYTES, EV_ACK, EV_CONTROL, EV_LOCAL_DELIVER, EV_SETTLE,
+  EV_READ, EV_READ_REPLY, EV_TASK, OP_ADD, OP_PUT, OP_READ, PATH_IB, PATH_LOCAL, PATH_NVLINK, PKT_ACK, PKT_CONTROL, PKT_CREDIT, PKT_EGRESS_DONE,
   PKT_INGRESS_START, PKT_RATE, PKT_READ, PKT_READ_REPLY, PORT_IB_IN, PORT_IB_OUT, PORT_NVL_IN, PORT_NVL_OUT, QP_SLOTS, WAIT_COUNTER,
   WAIT_ANY, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER,
 } from '../transport/protocol.js';
@@ -135,6 +135,17 @@ export class Engine implements SendHost, RecvHost {
   private readonly pairSeqOut: Array<Int32Array | undefined>;
   /** Per rank: when its latest local copy is delivered. */
   private readonly localDone: Float64Array;
+  /**
+   * Control messages (docs/hardware.md, "Control messages"): per local sender, the transfers issued
+   * on each of its streams (by `dst * QP_SLOTS + qp`); per local receiver, the transfers delivered
+   * on each (by `src * QP_SLOTS + qp`), and the first and last control message parked behind each
+   * (linked through the records' `parkNext`; -1: none). Counts are mod 2^32; columns made on a
+   * rank's first use, reset when a failed operation is dropped.
+   */
+  private readonly issuedOn: Array<Int32Array | undefined>;
+  private readonly deliveredOn: Array<Int32Array | undefined>;
+  private readonly parkHead: Array<Int32Array | undefined>;
+  private readonly parkTail: Array<Int32Array | undefined>;
   /** Record link rate segments and port busy periods into the activity log (runTraffic). */
   private recordLinks = false;
   /** Transfers issued (events per transfer is a cost figure). */
@@ -182,6 +193,11 @@ export class Engine implements SendHost, RecvHost {
     for (let r = 0; r < n; r++) this.localRank[r] = shape.workerOfRank[r] === workerIndex ? 1 : 0;
     this.pairSeqOut = new Array(n);
     this.localDone = new Float64Array(n);
+    this.issuedOn = new Array(n);
+    this.deliveredOn = new Array(n);
+    this.parkHead = new Array(n);
+    this.parkTail = new Array(n);
+    this.xf.reserveOver();
     this.contexts = new Array(n);
     this.outbox = Array.from({ length: numWorkers }, (_, w) => new PacketColumns(w === workerIndex ? 1 : 256));
     const bw = this.links.bytesPerUs;
@@ -556,11 +572,91 @@ export class Engine implements SendHost, RecvHost {
       this.localDone[src] = t;
       this.queue.at = t;
       this.queue.pushAt(src, this.nextSeq(src), EV_LOCAL_DELIVER, x, null);
-    } else {
-      // (The port reads the clock and the QP's rate limit itself: float arguments would be boxed.)
-      this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, dst * QP_SLOTS + T.qp[x]!, wr);
+      return x;
     }
+    // Every transfer of the stream is counted: a control message waits for as many deliveries.
+    const stream = dst * QP_SLOTS + T.qp[x]!;
+    const issued = this.issuedOn[src] ?? this.streamColumn(this.issuedOn, src, 0);
+    const ahead = issued[stream]!;
+    issued[stream] = (ahead + 1) | 0;
+    if (wire <= CONTROL_MESSAGE_BYTES) return this.sendControl(x, ahead);
+    // (The port reads the clock and the QP's rate limit itself: float arguments would be boxed.)
+    this.sendPorts[src]![path === PATH_NVLINK ? 0 : 1]!.enqueue(x, stream, wr);
     return x;
+  }
+
+  // ---------------------------------------------------------------- control messages (docs/hardware.md)
+
+  /**
+   * Control message `x` (at most CONTROL_MESSAGE_BYTES on the wire: one packet) leaves at once,
+   * outside the ports' fair sharing: a port arbitrates packet by packet, and one packet holds it
+   * for a fraction of a nanosecond. It reaches its receiver at {@link controlArrival}, where it is
+   * delivered after the `ahead` transfers its stream had before it (see {@link controlArrived}).
+   * Returns the record a task's handle names: to another worker without an ack asked for, the
+   * sender keeps no record (the table's `over` record, always acknowledged).
+   */
+  private sendControl(x: number, ahead: number): number {
+    const T = this.xf;
+    const src = T.src[x]!, dst = T.dst[x]!;
+    T.egressStartT[x] = this.now;
+    T.egressDoneT[x] = this.now + T.bytes[x]! / this.links.bytesPerUs[T.path[x]!]!;
+    T.ahead[x] = ahead;
+    const t = this.controlArrival(x);
+    const seq = this.nextSeq(src);
+    if (this.isLocal(dst)) {
+      this.queue.at = t;
+      this.queue.pushAt(src, seq, EV_CONTROL, x, null);
+      return x;
+    }
+    // The count travels unsigned in the packet's `rate` column (see PKT_CONTROL).
+    pushPacketOf(this.outbox[this.shape.workerOfRank[dst]!]!, PKT_CONTROL, t, src, seq, T, x, ahead >>> 0);
+    if (T.flags[x]! & FLAG_WANT_ACK) return x;
+    T.release(x);
+    return T.over;
+  }
+
+  /**
+   * When control message `x` reaches its receiver on an idle stream: its issue + the path's latency
+   * + its bytes at the link rate (as a transfer of its size on idle ports). One expression for
+   * both ends, so the event time and the record's ingress times agree to the bit on 1 and 2 workers.
+   */
+  private controlArrival(x: number): number {
+    const T = this.xf;
+    const path = T.path[x]!;
+    return T.issueT[x]! + this.links.latencyUs[path]! + T.bytes[x]! / this.links.bytesPerUs[path]!;
+  }
+
+  /**
+   * Control message `x` has reached its receiver: delivered now when its stream has delivered every
+   * transfer issued before it, else parked behind the stream (released by {@link deliver} the
+   * moment its last predecessor is delivered, before any later transfer of the stream).
+   */
+  private controlArrived(x: number): void {
+    const T = this.xf;
+    const path = T.path[x]!;
+    const start = T.issueT[x]! + this.links.latencyUs[path]!;
+    T.ingressStartT[x] = start;
+    T.ingressDoneT[x] = this.now;
+    const dst = T.dst[x]!, stream = T.src[x]! * QP_SLOTS + T.qp[x]!;
+    const done = this.deliveredOn[dst] ?? this.streamColumn(this.deliveredOn, dst, 0);
+    if (((done[stream]! - T.ahead[x]!) | 0) >= 0) {
+      this.deliver(x);
+      return;
+    }
+    const head = this.parkHead[dst] ?? this.streamColumn(this.parkHead, dst, -1);
+    const tail = this.parkTail[dst] ?? this.streamColumn(this.parkTail, dst, -1);
+    T.parkNext[x] = -1;
+    if (head[stream]! < 0) head[stream] = x;
+    else T.parkNext[tail[stream]!] = x;
+    tail[stream] = x;
+  }
+
+  /** A rank's column of per-stream numbers, made on its first use (filled with `fill`). */
+  private streamColumn(cols: Array<Int32Array | undefined>, rank: number, fill: number): Int32Array {
+    const a = new Int32Array(this.shape.numRanks * QP_SLOTS);
+    if (fill !== 0) a.fill(fill);
+    cols[rank] = a;
+    return a;
   }
 
   private issueRead(task: Task, peer: number, region: Region, index: number): void {
@@ -906,7 +1002,46 @@ export class Engine implements SendHost, RecvHost {
     return out;
   }
 
+  /**
+   * Deliver transfer `x` (see {@link land}); on a link, count it on its stream and deliver the
+   * control messages parked behind the stream that were waiting for it, in order, at once: before
+   * any later transfer of the stream. A released one left right behind its predecessor's last byte
+   * (as on one queue pair) and arrives with it: its egress times move to its predecessor's egress
+   * end when later, and its ingress ends now, one packet time after it started (within one packet
+   * time of what the hardware does).
+   */
   private deliver(x: number): void {
+    const T = this.xf;
+    if (T.path[x] === PATH_LOCAL) {
+      this.land(x);
+      return;
+    }
+    const dst = T.dst[x]!, stream = T.src[x]! * QP_SLOTS + T.qp[x]!;
+    let egressDone = T.egressDoneT[x]!;
+    this.land(x);
+    const done = this.deliveredOn[dst] ?? this.streamColumn(this.deliveredOn, dst, 0);
+    let n = (done[stream]! + 1) | 0;
+    done[stream] = n;
+    const head = this.parkHead[dst];
+    if (head === undefined) return;
+    for (let c = head[stream]!; c >= 0 && ((n - T.ahead[c]!) | 0) >= 0; c = head[stream]!) {
+      head[stream] = T.parkNext[c]!;
+      const packet = T.egressDoneT[c]! - T.egressStartT[c]!;
+      if (egressDone > T.egressStartT[c]!) {
+        T.egressStartT[c] = egressDone;
+        T.egressDoneT[c] = egressDone + packet;
+      }
+      T.ingressStartT[c] = this.now - packet;
+      T.ingressDoneT[c] = this.now;
+      egressDone = T.egressDoneT[c]!;
+      this.land(c);
+      n = (n + 1) | 0;
+      done[stream] = n;
+    }
+  }
+
+  /** Transfer `x` lands: data readable, counters moved, waiters woken, timeline, ack; its record released. */
+  private land(x: number): void {
     const T = this.xf;
     const dstRegion = T.dstRegion[x]!, op = T.op[x]!, flags = T.flags[x]!;
     if (dstRegion >= 0) {
@@ -988,13 +1123,7 @@ export class Engine implements SendHost, RecvHost {
           const key = xid[i]! * 4096 + (src[i]! & 4095);
           let x: number;
           if (kind === PKT_INGRESS_START) {
-            x = T.alloc();
-            T.src[x] = src[i]!; T.dst[x] = dst[i]!; T.xid[x] = xid[i]!; T.pairSeq[x] = c[C_PAIR_SEQ]![i]!; T.op[x] = c[C_OP]![i]!;
-            T.path[x] = path[i]!; T.bytes[x] = c[C_BYTES]![i]!; T.srcRegion[x] = c[C_SRC_REGION]![i]!; T.srcOffset[x] = c[C_SRC_OFFSET]![i]!;
-            T.dstRegion[x] = c[C_DST_REGION]![i]!; T.dstOffset[x] = c[C_DST_OFFSET]![i]!; T.value[x] = c[C_VALUE]![i]!;
-            T.issueT[x] = c[C_ISSUE_T]![i]!; T.flags[x] = c[C_FLAGS]![i]!; T.sigRegion[x] = c[C_SIG_REGION]![i]!;
-            T.sigOffset[x] = c[C_SIG_OFFSET]![i]!; T.qp[x] = qp[i]!;
-            T.egressStartT[x] = c[C_EGRESS_START_T]![i]!;
+            x = recordOf(b, i, T);
             this.inbound.set(key, x);
           } else {
             x = this.inbound.get(key)!;
@@ -1026,6 +1155,15 @@ export class Engine implements SendHost, RecvHost {
           nb.rate[k] = rate[i] === 0 ? Infinity : rate[i]!;
           nb.key[k] = dst[i]! * QP_SLOTS + qp[i]!;
           nb.ekey[k] = keyRank[i]! * SEQ_SPAN + keySeq[i]!;
+          break;
+        }
+        case PKT_CONTROL: {
+          // The receiver's own record of it, from here to its delivery (and ack).
+          const x = recordOf(b, i, T);
+          T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
+          T.ahead[x] = rate[i]! | 0;
+          this.queue.at = time[i]!;
+          this.queue.pushAt(keyRank[i]!, keySeq[i]!, EV_CONTROL, x, null);
           break;
         }
         case PKT_ACK: {
@@ -1073,6 +1211,8 @@ export class Engine implements SendHost, RecvHost {
       if (kind === PKT_INGRESS_START) started.add(key);
       else if ((kind === PKT_EGRESS_DONE || kind === PKT_RATE) && !this.inbound.has(key) && !started.has(key))
         fail('E_PACKET', `packet ${i}: field 'xid': ${kind === PKT_RATE ? 'rate' : 'egress-done'} for unknown transfer ${xid[i]} from rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
+      else if (kind === PKT_CONTROL && !this.isLocal(c[C_DST]![i]!))
+        fail('E_PACKET', `packet ${i}: field 'dst': control message for rank ${c[C_DST]![i]}, which this worker does not host`, { index: i, field: 'dst', value: c[C_DST]![i] });
       else if (kind === PKT_CREDIT && !this.isLocal(src[i]!))
         fail('E_PACKET', `packet ${i}: field 'src': credit for rank ${src[i]}, which this worker does not host`, { index: i, field: 'src', value: src[i] });
       else if (kind === PKT_ACK && !this.sentByXid.has(key))
@@ -1121,6 +1261,9 @@ export class Engine implements SendHost, RecvHost {
           this.deliver(x);
           break;
         }
+        case EV_CONTROL:
+          this.controlArrived(q.popArg);
+          break;
         case EV_ACK:
           this.acked(q.popArg);
           break;
@@ -1214,6 +1357,10 @@ export class Engine implements SendHost, RecvHost {
     this.linkMin = NaN;
     for (const r of this.localRanks) {
       if (this.localDone[r]! > this.now) this.localDone[r] = this.now;
+      // Every host drops the operation: its streams start again from 0 at both ends.
+      this.issuedOn[r]?.fill(0);
+      this.deliveredOn[r]?.fill(0);
+      this.parkHead[r]?.fill(-1);
       for (const p of this.sendPorts[r]!) p.dropAll();
       for (const p of this.recvPorts[r]!) p.dropAll();
     }
@@ -1253,6 +1400,19 @@ function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: n
     T.srcOffset[x]!, T.dstRegion[x]!, T.dstOffset[x]!, T.value[x]!, T.issueT[x]!, T.egressStartT[x]!, T.egressDoneT[x]!, T.flags[x]!,
     -1, T.sigRegion[x]!, T.sigOffset[x]!, rate, T.qp[x]!,
   );
+}
+
+/** A new record in `T` for the transfer packet `i` of `b` describes (its egress end not read). */
+function recordOf(b: PacketColumns, i: number, T: TransferTable): number {
+  const c = b.col;
+  const x = T.alloc();
+  T.src[x] = c[C_SRC]![i]!; T.dst[x] = c[C_DST]![i]!; T.xid[x] = c[C_XID]![i]!; T.pairSeq[x] = c[C_PAIR_SEQ]![i]!; T.op[x] = c[C_OP]![i]!;
+  T.path[x] = c[C_PATH]![i]!; T.bytes[x] = c[C_BYTES]![i]!; T.srcRegion[x] = c[C_SRC_REGION]![i]!; T.srcOffset[x] = c[C_SRC_OFFSET]![i]!;
+  T.dstRegion[x] = c[C_DST_REGION]![i]!; T.dstOffset[x] = c[C_DST_OFFSET]![i]!; T.value[x] = c[C_VALUE]![i]!;
+  T.issueT[x] = c[C_ISSUE_T]![i]!; T.flags[x] = c[C_FLAGS]![i]!; T.sigRegion[x] = c[C_SIG_REGION]![i]!;
+  T.sigOffset[x] = c[C_SIG_OFFSET]![i]!; T.qp[x] = c[C_QP]![i]!;
+  T.egressStartT[x] = c[C_EGRESS_START_T]![i]!;
+  return x;
 }
 
 /** [offset, offset + length) lies inside the region (whole, non-negative numbers). */

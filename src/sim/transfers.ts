@@ -58,6 +58,18 @@ export class TransferTable implements FlowJobs {
   recvEntry = new Int32Array(0);
   acked = new Uint8Array(0);
   gen = new Float64Array(0);
+  /**
+   * A control message: the transfers its stream (src, dst, qp) had before it (mod 2^32), and the
+   * next control message parked behind the same stream at the receiver (-1: none).
+   */
+  ahead = new Int32Array(0);
+  parkNext = new Int32Array(0);
+  /**
+   * A record that is never in use and always acknowledged (-1 until {@link reserveOver}): the one a
+   * sender hands out for a transfer it keeps no record of (a control message to another worker,
+   * no ack asked for), so a wait on its handle ends at once.
+   */
+  over = -1;
   /** The task waiting for a record's acknowledgement (objects: tasks are long-lived). */
   ackWaiter: unknown[] = [];
 
@@ -93,13 +105,26 @@ export class TransferTable implements FlowJobs {
 
   /** Release every record (handles to any become stale): the table holds none, its room kept. */
   clear(): void {
-    for (let x = 0; x < this.made; x++) {
+    let n = 0;
+    for (let x = this.made - 1; x >= 0; x--) {
+      if (x === this.over) continue;
       this.gen[x]!++;
       this.ackWaiter[x] = null;
-      this.freeList[x] = this.made - 1 - x;
+      this.freeList[n++] = x;
     }
-    this.freeN = this.made;
+    this.freeN = n;
     this.live = 0;
+  }
+
+  /** Make {@link over}: a record taken for good, acknowledged, not counted as live. */
+  reserveOver(): number {
+    if (this.over < 0) {
+      const x = this.alloc();
+      this.acked[x] = 1;
+      this.live--;
+      this.over = x;
+    }
+    return this.over;
   }
 
   /** The handle a task holds for record `x`. */
@@ -130,6 +155,7 @@ export class TransferTable implements FlowJobs {
     this.sigOffset = f(this.sigOffset); this.qp = i(this.qp); this.egressStartT = f(this.egressStartT);
     this.egressDoneT = f(this.egressDoneT); this.ingressStartT = f(this.ingressStartT); this.ingressDoneT = f(this.ingressDoneT);
     this.recvEntry = i(this.recvEntry); this.acked = u(this.acked); this.gen = f(this.gen);
+    this.ahead = i(this.ahead); this.parkNext = i(this.parkNext);
     this.ackWaiter.length = cap;
     this.ackWaiter.fill(null, this.cap);
     const fl = new Int32Array(cap);

@@ -60,7 +60,10 @@ export interface Packet {
   /** Put with signal: region id and byte offset of the int32 counter that `value` is added to at delivery, or -1. */
   sigRegion: number;
   sigOffset: number;
-  /** Link flow news: the sending rate (PKT_INGRESS_START, PKT_RATE) or credit level (PKT_CREDIT), bytes/us; else 0. */
+  /**
+   * Link flow news: the sending rate (PKT_INGRESS_START, PKT_RATE) or credit level (PKT_CREDIT),
+   * bytes/us; PKT_CONTROL: the transfers its stream had before it; else 0.
+   */
   rate: number;
   /** Queue pair of the transfer's stream (0 unless an RDMA work request on another QP). */
   qp: number;

@@ -24,7 +24,12 @@ export const OP_ADD = 1; // remote atomic add on an int32 counter
 export const OP_READ = 2; // explicit remote read (request); the reply is OP_READ_REPLY
 export const OP_READ_REPLY = 3;
 export const OP_NAMES = ['put', 'add', 'read', 'readReply'] as const;
-/** Bytes an atomic add or a read request occupies on a link. */
+/**
+ * Bytes an atomic add or a read request occupies on a link. A transfer of at most this many wire
+ * bytes (every atomic, and a put of at most 8 bytes) is a **control message**: one packet, which
+ * takes no share of the link ports' fair sharing and is delivered in its stream's order
+ * (docs/hardware.md, "Control messages").
+ */
 export const CONTROL_MESSAGE_BYTES = 8;
 
 /** Packet kinds between engines on different threads (msgpack records). */
@@ -37,7 +42,13 @@ export const PKT_READ_REPLY = 5; // remote read value reaches the requester
 export const PKT_RATE = 6;
 /** Link flow control: a receiver's fair share (`rate`) for the sender's stream, seen by the sender one latency later. */
 export const PKT_CREDIT = 7;
-export const PACKET_KIND_MAX = 7;
+/**
+ * A control message (CONTROL_MESSAGE_BYTES at most) reaches its receiver at `time` (issue + latency +
+ * its bytes at the link rate). `rate` carries, as a whole number, how many transfers its stream
+ * (src, dst, qp) had before it (mod 2^32): it is delivered once the receiver has delivered as many.
+ */
+export const PKT_CONTROL = 8;
+export const PACKET_KIND_MAX = 8;
 /** Queue pairs per (sender, receiver) pair a transfer can name; streams are keyed rank * QP_SLOTS + qp. */
 export const QP_SLOTS = 32;
 
@@ -139,6 +150,7 @@ export const EV_RECV_PORT = 9; // a receiver port's timer (a queue empties or a 
 export const EV_NEWS = 10; // news of senders' rates reaches receiver ports
 export const EV_CREDIT = 11; // a receiver's credit reaches sender ports
 export const EV_SETTLE = 12; // a changed port settles, at the end of the instant
+export const EV_CONTROL = 13; // a control message reaches its receiver (delivered, or parked behind its stream)
 
 /** Wait kinds a task can yield. */
 export const WAIT_SLEEP = 1;

@@ -6,7 +6,7 @@ import type { HostReply, HostRequest } from '../../../src/actors/host-messages.j
 import { opRegistry } from '../../../src/actors/op-registry.js';
 import { createSyncBuffers, SyncBlock } from '../../../src/actors/window-sync.js';
 import { BatchCodec, decodePackets, encodePackets, makePacket, PacketColumns, type Packet } from '../../../src/transport/packets.js';
-import { OP_PUT, PATH_IB, PKT_ACK, PKT_CREDIT, PKT_EGRESS_DONE, PKT_INGRESS_START, PKT_RATE, PKT_READ } from '../../../src/transport/protocol.js';
+import { OP_PUT, PATH_IB, PKT_ACK, PKT_CONTROL, PKT_CREDIT, PKT_EGRESS_DONE, PKT_INGRESS_START, PKT_RATE, PKT_READ } from '../../../src/transport/protocol.js';
 import { expectError, ROUND } from '../cluster/helpers.js';
 
 const limits = { numRanks: 8, numRegions: 4 };
@@ -31,7 +31,7 @@ const packetArb: fc.Arbitrary<Packet> = fc
 // columns are float64 (kinds: bytes), so only numbers can travel.
 const BAD: Record<keyof Packet, number[]> = {
   rate: [-1, NaN, Infinity], qp: [-1, 32, 0.5],
-  kind: [0, 8, 255], time: [-1, NaN, Infinity], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, NaN],
+  kind: [0, 9, 255], time: [-1, NaN, Infinity], keyRank: [-1, 8, 0.5], keySeq: [-1, 1.5, NaN],
   src: [-1, 8], dst: [8, 2.5], xid: [-1, 0.1], pairSeq: [-3, 1e300], op: [-1, 4], path: [3, -1],
   bytes: [-1, 1.5], srcRegion: [-2, 4], srcOffset: [-2, 0.5], dstRegion: [4, -2], dstOffset: [-2], value: [NaN, Infinity, -Infinity],
   issueT: [-1, NaN], egressStartT: [-2, NaN], egressDoneT: [-1.5, Infinity], flags: [4, -1], waiter: [-2, 0.5],
@@ -123,6 +123,7 @@ describe('a bad batch changes nothing in the receiving EngineHost', () => {
     ['an ack of an unknown transfer', [encodePackets([start, { ...start, kind: PKT_ACK, time: 4, xid: 5 }])]],
     ['a rate change of an unknown transfer', [encodePackets([start, { ...start, kind: PKT_RATE, time: 4, xid: 77, rate: 5e3 }])]],
     ['a credit for a sender this worker does not host', [encodePackets([start, { ...start, kind: PKT_CREDIT, time: 4, src: 1, dst: 2, rate: 5e3 }])]],
+    ['a control message for a rank this worker does not host', [encodePackets([start, { ...start, kind: PKT_CONTROL, time: 4, xid: 1, dst: 1 }])]],
     ['a read of an unregistered region', [encodePackets([start, { ...start, kind: PKT_READ, time: 4, dstRegion: 1 }])]],
     ["a packet due before the receiver's clock", [encodePackets([start]), encodePackets([{ ...start, time: 0.5, xid: 9 }])]],
   ];
