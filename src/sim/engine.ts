@@ -599,7 +599,7 @@ export class Engine implements SendHost, RecvHost {
     const T = this.xf;
     const src = T.src[x]!, dst = T.dst[x]!;
     T.egressStartT[x] = this.now;
-    T.egressDoneT[x] = this.now + T.bytes[x]! / this.links.bytesPerUs[T.path[x]!]!;
+    T.egressDoneT[x] = this.now + CONTROL_MESSAGE_BYTES / this.links.bytesPerUs[T.path[x]!]!;
     T.ahead[x] = ahead;
     const t = this.controlArrival(x);
     const seq = this.nextSeq(src);
@@ -617,13 +617,15 @@ export class Engine implements SendHost, RecvHost {
 
   /**
    * When control message `x` reaches its receiver on an idle stream: its issue + the path's latency
-   * + its bytes at the link rate (as a transfer of its size on idle ports). One expression for
-   * both ends, so the event time and the record's ingress times agree to the bit on 1 and 2 workers.
+   * + one packet of CONTROL_MESSAGE_BYTES at the link rate (as an 8-byte transfer on idle ports),
+   * whatever it carries (a put of 0 to 8 bytes takes a packet as an atomic does). One packet time
+   * for all keeps the arrivals of a stream's control messages in their issue order. One expression
+   * for both ends, so the event time and the record's times agree to the bit on 1 and 2 workers.
    */
   private controlArrival(x: number): number {
     const T = this.xf;
     const path = T.path[x]!;
-    return T.issueT[x]! + this.links.latencyUs[path]! + T.bytes[x]! / this.links.bytesPerUs[path]!;
+    return T.issueT[x]! + this.links.latencyUs[path]! + CONTROL_MESSAGE_BYTES / this.links.bytesPerUs[path]!;
   }
 
   /**
@@ -645,10 +647,26 @@ export class Engine implements SendHost, RecvHost {
     }
     const head = this.parkHead[dst] ?? this.streamColumn(this.parkHead, dst, -1);
     const tail = this.parkTail[dst] ?? this.streamColumn(this.parkTail, dst, -1);
-    T.parkNext[x] = -1;
-    if (head[stream]! < 0) head[stream] = x;
-    else T.parkNext[tail[stream]!] = x;
-    tail[stream] = x;
+    const ahead = T.ahead[x]!;
+    const last = tail[stream]!;
+    let at = head[stream]!;
+    if (at < 0 || ((T.ahead[last]! - ahead) | 0) < 0) {
+      // In stream order (always, as a stream's control messages arrive in issue order): at the end.
+      T.parkNext[x] = -1;
+      if (at < 0) head[stream] = x;
+      else T.parkNext[last] = x;
+      tail[stream] = x;
+      return;
+    }
+    // Kept in stream order whatever the arrival order: before the first one issued after it.
+    if (((T.ahead[at]! - ahead) | 0) > 0) {
+      T.parkNext[x] = at;
+      head[stream] = x;
+      return;
+    }
+    while (((T.ahead[T.parkNext[at]!]! - ahead) | 0) < 0) at = T.parkNext[at]!;
+    T.parkNext[x] = T.parkNext[at]!;
+    T.parkNext[at] = x;
   }
 
   /** A rank's column of per-stream numbers, made on its first use (filled with `fill`). */
@@ -1005,10 +1023,10 @@ export class Engine implements SendHost, RecvHost {
   /**
    * Deliver transfer `x` (see {@link land}); on a link, count it on its stream and deliver the
    * control messages parked behind the stream that were waiting for it, in order, at once: before
-   * any later transfer of the stream. A released one left right behind its predecessor's last byte
-   * (as on one queue pair) and arrives with it: its egress times move to its predecessor's egress
-   * end when later, and its ingress ends now, one packet time after it started (within one packet
-   * time of what the hardware does).
+   * any later transfer of the stream. A released one's record says what the model did: it left at
+   * its issue (egress times unchanged) and was taken in as it was delivered (ingress: the one
+   * packet time up to now). On one queue pair the hardware holds it at the sender instead, behind
+   * the earlier work requests' last byte: it lands with them, within one packet time of now.
    */
   private deliver(x: number): void {
     const T = this.xf;
@@ -1017,7 +1035,6 @@ export class Engine implements SendHost, RecvHost {
       return;
     }
     const dst = T.dst[x]!, stream = T.src[x]! * QP_SLOTS + T.qp[x]!;
-    let egressDone = T.egressDoneT[x]!;
     this.land(x);
     const done = this.deliveredOn[dst] ?? this.streamColumn(this.deliveredOn, dst, 0);
     let n = (done[stream]! + 1) | 0;
@@ -1026,14 +1043,8 @@ export class Engine implements SendHost, RecvHost {
     if (head === undefined) return;
     for (let c = head[stream]!; c >= 0 && ((n - T.ahead[c]!) | 0) >= 0; c = head[stream]!) {
       head[stream] = T.parkNext[c]!;
-      const packet = T.egressDoneT[c]! - T.egressStartT[c]!;
-      if (egressDone > T.egressStartT[c]!) {
-        T.egressStartT[c] = egressDone;
-        T.egressDoneT[c] = egressDone + packet;
-      }
-      T.ingressStartT[c] = this.now - packet;
+      T.ingressStartT[c] = this.now - (T.egressDoneT[c]! - T.egressStartT[c]!);
       T.ingressDoneT[c] = this.now;
-      egressDone = T.egressDoneT[c]!;
       this.land(c);
       n = (n + 1) | 0;
       done[stream] = n;

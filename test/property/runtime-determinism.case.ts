@@ -10,7 +10,7 @@ import { runTraffic, type TrafficResult, type TrafficTransfer } from '../../src/
 import { H800 } from '../../src/hardware/profile.js';
 import type { TimelineRecord } from '../../src/sim/timeline.js';
 import { LinkModel } from '../../src/transport/links.js';
-import { PATH_LOCAL } from '../../src/transport/protocol.js';
+import { CONTROL_MESSAGE_BYTES, PATH_LOCAL } from '../../src/transport/protocol.js';
 
 export interface Scenario {
   nodes: number;
@@ -69,7 +69,9 @@ export function checkPhysics(res: TrafficResult, gpus: number): void {
       expect(r.ingressDoneT - r.ingressStartT).toBeGreaterThanOrEqual(r.bytes / bw - tol(r.ingressDoneT));
     }
   }
-  // No port carries more than its bandwidth over any interval formed from its record times.
+  // No port carries more than its bandwidth over any interval formed from its record times. Control
+  // messages (at most CONTROL_MESSAGE_BYTES: one packet) take no share of a port: their packets go
+  // between the bulk flows' (docs/hardware.md, "Control messages").
   const ports = new Map<string, Array<{ s: number; e: number; bytes: number; bw: number }>>();
   const add = (key: string, s: number, e: number, r: TimelineRecord) => {
     let l = ports.get(key);
@@ -77,7 +79,7 @@ export function checkPhysics(res: TrafficResult, gpus: number): void {
     l.push({ s, e, bytes: r.bytes, bw: L.bytesPerUs[r.path]! });
   };
   for (const r of rs) {
-    if (r.path === PATH_LOCAL) continue;
+    if (r.path === PATH_LOCAL || r.bytes <= CONTROL_MESSAGE_BYTES) continue;
     add(`out ${r.src} ${r.path}`, r.egressStartT, r.egressDoneT, r);
     add(`in ${r.dst} ${r.path}`, r.ingressStartT, r.ingressDoneT, r);
   }
@@ -101,7 +103,7 @@ export function checkPhysics(res: TrafficResult, gpus: number): void {
     const lat = L.latencyUs[r.path]!;
     serial += lat + r.bytes / bw;
     bound = Math.max(bound, r.issueT + lat + r.bytes / bw);
-    if (r.path === PATH_LOCAL) continue;
+    if (r.path === PATH_LOCAL || r.bytes <= CONTROL_MESSAGE_BYTES) continue;
     for (const key of [`out ${r.src} ${r.path}`, `in ${r.dst} ${r.path}`]) {
       const p = portLoad.get(key) ?? { first: Infinity, bytes: 0, bw, lat };
       p.first = Math.min(p.first, r.issueT);

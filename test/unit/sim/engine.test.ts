@@ -110,8 +110,8 @@ describe.each([1, 2, 4])('engine, in-process, %i worker(s)', (workers) => {
       const recs = timelineRecords(await c.takeTimeline());
       expect(recs.map((x) => x.op)).toEqual([0, 1]);
       expect(recs[0]).toMatchObject({ src: 0, dst: 1, pairSeq: 0, path: 1, bytes: MB, issueT: 0, egressStartT: 0, egressDoneT: 10, ingressStartT: 1, ingressDoneT: 11, deliverT: 11 });
-      // Its packet left behind the put's last byte (10 us) and landed with it.
-      expect(recs[1]).toMatchObject({ src: 0, dst: 1, pairSeq: 1, op: 1, path: 1, bytes: 8, issueT: 0, egressStartT: 10, egressDoneT: 10 + 8 / 1e5, ingressStartT: 11 - 8 / 1e5, ingressDoneT: 11, deliverT: 11 });
+      // Its packet left at its issue, waited at rank 1 and was taken in with the put's last byte.
+      expect(recs[1]).toMatchObject({ src: 0, dst: 1, pairSeq: 1, op: 1, path: 1, bytes: 8, issueT: 0, egressStartT: 0, egressDoneT: 8 / 1e5, ingressStartT: 11 - 8 / 1e5, ingressDoneT: 11, deliverT: 11 });
     });
   });
 
