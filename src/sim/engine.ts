@@ -9,7 +9,10 @@
  * credit its receiver sent); the news of its sending rate reaches the destination's ingress port one
  * link latency later, which serves the bytes that have arrived (docs/hardware.md); it is delivered
  * (data readable, counter moved, waiters woken) when its last byte has been served there, so never
- * before an earlier transfer of the same stream.
+ * before an earlier transfer of the same stream. A control message (at most CONTROL_MESSAGE_BYTES:
+ * an atomic, a tiny put) is one packet and skips the ports: it reaches the receiver one latency and
+ * one packet time after its issue and is delivered there once every earlier transfer of its stream
+ * is (docs/hardware.md, "Control messages").
  */
 import { fail, toWireError, type WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
