@@ -44,7 +44,7 @@ export const PKT_RATE = 6;
 export const PKT_CREDIT = 7;
 /**
  * A control message (CONTROL_MESSAGE_BYTES at most) reaches its receiver at `time` (issue + latency +
- * its bytes at the link rate). `rate` carries, as a whole number, how many transfers its stream
+ * one CONTROL_MESSAGE_BYTES packet at the link rate). `rate` carries, as a whole number, how many transfers its stream
  * (src, dst, qp) had before it (mod 2^32): it is delivered once the receiver has delivered as many.
  */
 export const PKT_CONTROL = 8;
