@@ -36,6 +36,29 @@ defineOp<{ dst: number; bytes: number; peekAt: number; ack: boolean }>({
   },
 });
 
+/**
+ * Rank 0 adds 1 to `dst`'s counter, then puts `bytes` to it on the same stream, then adds 1 on
+ * another queue pair; `dst` records when each counter value shows and when the put's data lands.
+ */
+defineOp<{ dst: number; bytes: number }>({
+  name: 't.addPut',
+  *task(ctx: RankContext, a) {
+    const buf = ctx.region('buf'), flag = ctx.region('flag');
+    if (ctx.rank === 0) {
+      ctx.atomicAdd(ctx.peerRegion(a.dst, 'flag'), 0, 1);
+      ctx.put(ctx.peerRegion(a.dst, 'buf'), 0, buf, 0, a.bytes, { signal: { region: ctx.peerRegion(a.dst, 'flag'), offset: 0, value: 10 } });
+      ctx.atomicAdd(ctx.peerRegion(a.dst, 'flag'), 0, 100, { qp: 5 });
+    } else if (ctx.rank === a.dst) {
+      const seen: number[] = [];
+      for (const v of [1, 11, 111]) {
+        yield ctx.untilAtLeast(flag, 0, v);
+        seen.push(ctx.now, Atomics.load(flag.i32, 0));
+      }
+      ctx.setResult(seen);
+    }
+  },
+});
+
 defineOp<{ peer: number }>({
   name: 't.read',
   *task(ctx: RankContext, a) {
@@ -122,6 +145,18 @@ describe.each([1, 2, 4])('engine, in-process, %i worker(s)', (workers) => {
       expect((r.results[0] as { t: number }).t).toBeCloseTo(2 + 20 + 2, 9);
       // The add behind the put on the same stream: delivered with it, at 2 + 20 us.
       expect((r.results[2] as Seen[])[1]!.t).toBe(22);
+    });
+  });
+
+  it('control messages: on an idle stream at issue + latency + one 8-byte packet; a put after one is not held back', async () => {
+    await withCluster(cfg, async (c) => {
+      await setup(c);
+      // NVLink (1 us, 1e5 B/us): the add at 1 + 8e-5; the 1 MB put after it at 1 + 10, as alone.
+      // The add on queue pair 5 is queue pair 0's on NVLink (one stream per pair): behind the put.
+      expect((await c.run<number[]>('t.addPut', { dst: 1, bytes: MB })).results[1]).toEqual([1 + 8 / 1e5, 1, 11, 111, 11, 111]);
+      // InfiniBand (2 us, 5e4 B/us): the add at 2 + 1.6e-4, the put at 2 + 20; the add on queue pair
+      // 5 is a stream of its own, idle: it lands at 2 + 1.6e-4 too, before the put.
+      expect((await c.run<number[]>('t.addPut', { dst: 2, bytes: MB })).results[2]).toEqual([2 + 8 / 5e4, 101, 2 + 8 / 5e4, 101, 22, 111]);
     });
   });
 
