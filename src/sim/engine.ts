@@ -250,9 +250,77 @@ export class Engine implements SendHost, RecvHost {
     t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
     this.addLive(t);
+    const seq = this.nextSeq(rank);
+    const delay = detached ? (body as RoleStep).startDelayUs : undefined;
+    if (delay !== undefined) {
+      // Spawned by a task's step (every kernel's NIC posts are): its sleep starts at its own place.
+      if (at === this.now && this.current !== null) {
+        this.deferStart(t, rank * SEQ_SPAN + seq);
+        return t;
+      }
+      at += delay;
+    }
     this.queue.at = at;
-    this.queue.pushAt(rank, this.nextSeq(rank), EV_TASK, 0, t);
+    this.queue.pushAt(rank, seq, EV_TASK, 0, t);
     return t;
+  }
+
+  /**
+   * Detached tasks spawned at this instant whose first wait is a fixed sleep
+   * ({@link RoleStep.startDelayUs}: a NIC's doorbell), kept off the event queue. The first event
+   * such a task had did nothing but start that sleep, from its own place in the order (time, key):
+   * here the sleep starts at that same place, when the loop reaches it ({@link startDeferred}), so
+   * the sleep's event gets the same sequence number as before and every timeline is unchanged; the
+   * task's first step is at the sleep's end. Sorted by key from `deferHead`; empty whenever the
+   * loop moves past the instant, so only `runUntil` reads it (steps run only in task events, never
+   * inside a link instant, which comes last in its instant).
+   */
+  private deferTask: Array<Task | null> = [];
+  private deferKey: number[] = [];
+  private deferHead = 0;
+
+  private deferStart(t: Task, key: number): void {
+    const tasks = this.deferTask, keys = this.deferKey;
+    // Keys mostly arrive in order (one task's posts); insertion from the end.
+    let i = keys.length;
+    tasks.push(t);
+    keys.push(key);
+    while (i > this.deferHead && keys[i - 1]! > key) {
+      keys[i] = keys[i - 1]!;
+      tasks[i] = tasks[i - 1]!;
+      i--;
+    }
+    keys[i] = key;
+    tasks[i] = t;
+  }
+
+  /**
+   * Start the sleeps of the deferred tasks that come before the queue's earliest event (all of
+   * them are at the current instant), as their first events did: a task of a failed group does
+   * nothing (as `resume` would).
+   */
+  private startDeferred(): void {
+    const q = this.queue;
+    const tasks = this.deferTask, keys = this.deferKey;
+    let h = this.deferHead;
+    const n = keys.length;
+    while (h < n && (q.size === 0 || q.peekTime() > this.now || q.peekKey() > keys[h]!)) {
+      const t = tasks[h]!;
+      tasks[h] = null;
+      h++;
+      if (t.done || t.group.failed) continue;
+      const w = (t.sleepWait ??= this.waitPool.take(WAIT_SLEEP));
+      w.us = t.role!.startDelayUs!;
+      t.wait = w;
+      q.at = this.now + w.us;
+      q.pushAt(t.rank, this.nextSeq(t.rank), EV_TASK, 0, t);
+    }
+    if (h === n) {
+      tasks.length = 0;
+      keys.length = 0;
+      h = 0;
+    }
+    this.deferHead = h;
   }
 
   private addLive(t: Task): void {
@@ -1256,7 +1324,9 @@ export class Engine implements SendHost, RecvHost {
    */
   runUntil(end: number, budget = Infinity): boolean {
     const q = this.queue;
-    for (let n = 0; q.size > 0 && q.peekTime() < end; n++) {
+    for (let n = 0; ; n++) {
+      if (this.deferHead < this.deferKey.length) this.startDeferred();
+      if (!(q.size > 0 && q.peekTime() < end)) break;
       if (n >= budget) return true;
       q.pop();
       this.now = q.popTime;
@@ -1310,7 +1380,7 @@ export class Engine implements SendHost, RecvHost {
 
   /** Time of the next local event (Infinity if none). */
   nextEventTime(): number {
-    return this.queue.peekTime();
+    return this.deferHead < this.deferKey.length ? this.now : this.queue.peekTime();
   }
 
   // ---------------------------------------------------------------- the clock's origin
@@ -1350,6 +1420,9 @@ export class Engine implements SendHost, RecvHost {
   dropAll(): void {
     const q = this.queue;
     while (q.size > 0) q.pop();
+    this.deferTask.length = 0;
+    this.deferKey.length = 0;
+    this.deferHead = 0;
     for (let i = 0; i < this.liveCount; i++) {
       const t = this.live[i]!;
       t.done = true;

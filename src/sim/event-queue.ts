@@ -69,6 +69,11 @@ export class EventQueue {
     return this.n > 0 ? this.tk[0]! : Infinity;
   }
 
+  /** Key (rank * 2^32 + seq) of the earliest event; only when not empty. */
+  peekKey(): number {
+    return this.tk[1]!;
+  }
+
   /**
    * The time of the event {@link pushAt} adds: a field, not an argument, since a float passed to a
    * call V8 does not inline is boxed as a heap number (an allocation per event).

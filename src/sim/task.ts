@@ -38,6 +38,12 @@ export type TaskBody = Generator<Wait, void, number>;
  */
 export interface RoleStep {
   step(value: number): Wait | null;
+  /**
+   * A detached role whose first wait is a sleep of this many us from its spawn (a NIC's doorbell):
+   * the engine starts it with that sleep running, so its first `step` is at the sleep's end (one
+   * task event fewer, the same timeline: see Engine.spawn).
+   */
+  readonly startDelayUs?: number;
 }
 
 /**

@@ -85,8 +85,10 @@ function overIb(ctx: RankContext, dst: number): boolean {
  * earliest. The QP's later writes are not held back by it, nor is it queued behind them.
  */
 class RdmaWrite implements RoleStep {
-  /** 0: posted; 1: the doorbell has rung (issue the writes); 2: the writes are acknowledged. */
-  private pc = 0;
+  /** 1: the doorbell has rung (issue the writes); 2: the writes are acknowledged. */
+  private pc = 1;
+  /** The doorbell: the engine starts the task with this sleep (its first step is at its end). */
+  startDelayUs = 0;
   private ctx: RankContext = null as unknown as RankContext;
   private dst = 0;
   private ring: Region | null = null;
@@ -106,7 +108,8 @@ class RdmaWrite implements RoleStep {
     ctx: RankContext, dst: number, ring: Region | null, ringBase: number, stage: Region | null, stageBase: number, slot: number, k: number,
     B: number, rec: number, tail: Region, tailIndex: number, qp: number,
   ): void {
-    this.pc = 0;
+    this.pc = 1;
+    this.startDelayUs = ctx.hardware.ibDoorbellUs;
     this.ctx = ctx; this.dst = dst; this.ring = ring; this.ringBase = ringBase; this.stage = stage; this.stageBase = stageBase;
     this.slot = slot; this.k = k; this.B = B; this.rec = rec; this.tail = tail; this.tailIndex = tailIndex; this.qp = qp;
   }
@@ -114,8 +117,6 @@ class RdmaWrite implements RoleStep {
   step(): Wait | null {
     const { ctx, dst, ring, stage, rec, k, qp } = this;
     switch (this.pc++) {
-      case 0:
-        return ctx.sleep(ctx.hardware.ibDoorbellUs);
       case 1: {
         const first = Math.min(k, this.B - this.slot);
         const wraps = k > first;
@@ -166,9 +167,9 @@ export function rdmaAtomicAdd(ctx: RankContext, dst: Region, offset: number, val
   ctx.spawnDetached(nicName(qp, dst.rank), r);
 }
 
-/** The NIC's side of a posted atomic: a doorbell, then the add. */
+/** The NIC's side of a posted atomic: a doorbell (the engine starts the task with it), then the add. */
 class RdmaAdd implements RoleStep {
-  private rung = false;
+  startDelayUs = 0;
   private ctx: RankContext = null as unknown as RankContext;
   private dst: Region = null as unknown as Region;
   private offset = 0;
@@ -177,15 +178,11 @@ class RdmaAdd implements RoleStep {
 
   /** A posted add (records are reused, as {@link RdmaWrite}'s). */
   init(ctx: RankContext, dst: Region, offset: number, value: number, qp: number): void {
-    this.rung = false;
+    this.startDelayUs = ctx.hardware.ibDoorbellUs;
     this.ctx = ctx; this.dst = dst; this.offset = offset; this.value = value; this.qp = qp;
   }
 
   step(): Wait | null {
-    if (!this.rung) {
-      this.rung = true;
-      return this.ctx.sleep(this.ctx.hardware.ibDoorbellUs);
-    }
     this.ctx.atomicAdd(this.dst, this.offset, this.value, withQp(this.qp));
     RDMA_ADDS.give(this);
     return null;

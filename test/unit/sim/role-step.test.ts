@@ -54,3 +54,62 @@ describe('RoleStep tasks', () => {
     });
   });
 });
+
+/** A detached role whose first wait is a 1 us sleep from its spawn (as a NIC's doorbell is). */
+class Delayed implements RoleStep {
+  readonly startDelayUs = 1;
+  constructor(private readonly ctx: RankContext, private readonly log: Array<[string, number]>) {}
+  step(): Wait | null {
+    this.log.push(['delayed', this.ctx.now]);
+    return null;
+  }
+}
+
+/** The same role with its delay as an explicit first sleep (the reference). */
+class SleepsFirst implements RoleStep {
+  private slept = false;
+  constructor(private readonly ctx: RankContext, private readonly log: Array<[string, number]>) {}
+  step(): Wait | null {
+    if (!this.slept) {
+      this.slept = true;
+      return this.ctx.sleep(1);
+    }
+    this.log.push(['delayed', this.ctx.now]);
+    return null;
+  }
+}
+
+defineOp<{ explicit: boolean }>({
+  name: 't.roleStepDelayed',
+  *task(ctx: RankContext, a) {
+    if (ctx.rank !== 0) return;
+    const log: Array<[string, number]> = [];
+    // P and W both resume at 1 us, P first. P spawns the delayed role; W, resumed after P but
+    // before the delayed role's start would have run, sleeps exactly as long as its delay.
+    const p = ctx.spawn('P', (function* () {
+      yield ctx.sleep(1);
+      ctx.spawnDetached('D', a.explicit ? new SleepsFirst(ctx, log) : new Delayed(ctx, log));
+    })());
+    const w = ctx.spawn('W', (function* () {
+      yield ctx.sleep(1);
+      yield ctx.sleep(1);
+      log.push(['W', ctx.now]);
+    })());
+    yield ctx.join([p, w]);
+    yield ctx.sleep(5);
+    ctx.setResult({ log });
+  },
+});
+
+describe('A detached role with a start delay', () => {
+  it('is first stepped at the end of its delay, ordered as if its start had been an event of its own', async () => {
+    await withCluster({ nodes: 1, gpusPerNode: 2, hardware: ROUND }, async (c) => {
+      for (const explicit of [true, false]) {
+        const r = await c.run<{ log: Array<[string, number]> }>('t.roleStepDelayed', { explicit });
+        // Both at 2 us: W's sleep started (at 1 us) before the delayed role's start took its place
+        // in the order, so W goes first (a start pushed at spawn would put the role first).
+        expect(r.results[0]!.log).toEqual([['W', 2], ['delayed', 2]]);
+      }
+    });
+  });
+});
