@@ -276,15 +276,22 @@ export class Engine implements SendHost, RecvHost {
    * inside a link instant, which comes last in its instant).
    */
   private deferTask: Array<Task | null> = [];
-  private deferKey: number[] = [];
+  private deferKey = new Float64Array(64);
+  /** Entries in use: [deferHead, deferN); both back to 0 once it is empty (capacity kept). */
   private deferHead = 0;
+  private deferN = 0;
 
   private deferStart(t: Task, key: number): void {
-    const tasks = this.deferTask, keys = this.deferKey;
-    // Keys mostly arrive in order (one task's posts); insertion from the end.
-    let i = keys.length;
-    tasks.push(t);
-    keys.push(key);
+    const tasks = this.deferTask;
+    let i = this.deferN++;
+    if (i === this.deferKey.length) {
+      const k = new Float64Array(2 * i);
+      k.set(this.deferKey);
+      this.deferKey = k;
+    }
+    const keys = this.deferKey;
+    if (i === tasks.length) tasks.push(null);
+    // Keys mostly arrive in order (one task's posts): insertion from the end.
     while (i > this.deferHead && keys[i - 1]! > key) {
       keys[i] = keys[i - 1]!;
       tasks[i] = tasks[i - 1]!;
@@ -303,7 +310,7 @@ export class Engine implements SendHost, RecvHost {
     const q = this.queue;
     const tasks = this.deferTask, keys = this.deferKey;
     let h = this.deferHead;
-    const n = keys.length;
+    const n = this.deferN;
     while (h < n && (q.size === 0 || q.peekTime() > this.now || q.peekKey() > keys[h]!)) {
       const t = tasks[h]!;
       tasks[h] = null;
@@ -315,11 +322,7 @@ export class Engine implements SendHost, RecvHost {
       q.at = this.now + w.us;
       q.pushAt(t.rank, this.nextSeq(t.rank), EV_TASK, 0, t);
     }
-    if (h === n) {
-      tasks.length = 0;
-      keys.length = 0;
-      h = 0;
-    }
+    if (h === n) h = this.deferN = 0;
     this.deferHead = h;
   }
 
@@ -1325,7 +1328,7 @@ export class Engine implements SendHost, RecvHost {
   runUntil(end: number, budget = Infinity): boolean {
     const q = this.queue;
     for (let n = 0; ; n++) {
-      if (this.deferHead < this.deferKey.length) this.startDeferred();
+      if (this.deferN > 0 && this.now < end) this.startDeferred();
       if (!(q.size > 0 && q.peekTime() < end)) break;
       if (n >= budget) return true;
       q.pop();
@@ -1380,7 +1383,7 @@ export class Engine implements SendHost, RecvHost {
 
   /** Time of the next local event (Infinity if none). */
   nextEventTime(): number {
-    return this.deferHead < this.deferKey.length ? this.now : this.queue.peekTime();
+    return this.deferN > 0 ? this.now : this.queue.peekTime();
   }
 
   // ---------------------------------------------------------------- the clock's origin
@@ -1420,9 +1423,8 @@ export class Engine implements SendHost, RecvHost {
   dropAll(): void {
     const q = this.queue;
     while (q.size > 0) q.pop();
-    this.deferTask.length = 0;
-    this.deferKey.length = 0;
-    this.deferHead = 0;
+    this.deferTask.fill(null);
+    this.deferHead = this.deferN = 0;
     for (let i = 0; i < this.liveCount; i++) {
       const t = this.live[i]!;
       t.done = true;
