@@ -6,14 +6,21 @@
  */
 import type { Region } from '../../transport/memory.js';
 import { CMP_GE, WAIT_ANY } from '../../transport/protocol.js';
-import { makeWait, type CounterCondition, type Wait } from '../../sim/task.js';
+import { makeWait, WAIT_CHAIN, type CounterCondition, type Wait } from '../../sim/task.js';
 
 export class CondSet {
   /** The conditions (the first `wait.count`; the array keeps its capacity between waits). */
   private readonly conds: CounterCondition[] = [];
-  private readonly any = Object.assign(makeWait(WAIT_ANY), { conds: this.conds, count: 0 });
+  private readonly any: { conds: CounterCondition[]; count: number };
   /** Yield this after filling the set with {@link add}. */
-  readonly wait: Wait = this.any;
+  readonly wait: Wait;
+
+  /** `chain`: a wait for each condition in turn (WAIT_CHAIN), else for any of them (WAIT_ANY). */
+  constructor(chain = false) {
+    const w = chain ? Object.assign(makeWait(WAIT_CHAIN), { conds: this.conds, count: 0 }) : Object.assign(makeWait(WAIT_ANY), { conds: this.conds, count: 0 });
+    this.any = w;
+    this.wait = w;
+  }
 
   /** Condition slots, one per key, created on first use. */
   private readonly slots = new Map<number, CounterCondition>();
