@@ -1,8 +1,9 @@
 /**
  * @module
- * A reusable "wait for any of these counters" for the kernels' polling roles: the condition records
- * and the wait are allocated once per task and refilled each time the task has to wait, so a
- * stalled forwarder or coordinator allocates nothing per wait.
+ * A reusable "wait for any of these counters" (or "for each of them in turn", WAIT_CHAIN) for the
+ * kernels' polling roles: the condition records and the wait are allocated once per task and
+ * refilled each time the task has to wait, so a stalled forwarder or coordinator allocates nothing
+ * per wait.
  */
 import type { Region } from '../../transport/memory.js';
 import { CMP_GE, WAIT_ANY } from '../../transport/protocol.js';
