@@ -34,7 +34,7 @@ import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, ty
 import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
-import { condCount, describeWait, Task, WAIT_CHAIN, WaitPool, type CounterCondition, type Wait, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
+import { condCount, describeWait, Task, WaitPool, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
 /** The shape every engine of a cluster agrees on. */
@@ -57,9 +57,6 @@ export interface EngineShape {
 const SETTLE_RANK = 4095;
 const SETTLE_SEQ = 2 ** 31 - 1;
 const SEQ_SPAN = 2 ** 32;
-/** Kinds of the engine's lane entries (see Engine.toLane). */
-const LANE_START = 0;
-const LANE_CHAIN = 1;
 /** The two kinds of batches due at an instant (see Engine.dueBatch). */
 const DUE_NEWS = 0;
 const DUE_CREDITS = 1;
@@ -258,7 +255,7 @@ export class Engine implements SendHost, RecvHost {
     if (delay !== undefined) {
       // Spawned by a task's step (every kernel's NIC posts are): its sleep starts at its own place.
       if (at === this.now && this.current !== null) {
-        this.toLane(t, rank * SEQ_SPAN + seq, LANE_START);
+        this.deferStart(t, rank * SEQ_SPAN + seq);
         return t;
       }
       at += delay;
@@ -269,95 +266,64 @@ export class Engine implements SendHost, RecvHost {
   }
 
   /**
-   * Task events of this instant kept off the event queue, each at the place in the order
-   * (time, key) its event had, and run there by the loop ({@link runLane}) before the first queued
-   * event after it. Two kinds, events whose work needs no resumption of the role:
-   * - `LANE_START`: a detached task whose first wait is a fixed sleep ({@link RoleStep.startDelayUs}:
-   *   a NIC's doorbell) starts it; its first event did only that. The sleep's event gets the
-   *   sequence number it had, so everything after is ordered as before;
-   * - `LANE_CHAIN`: a task waiting for conditions in turn (WAIT_CHAIN) whose watched condition came
-   *   to hold checks the next ones, as its role's step did at that place: it watches the first that
-   *   does not hold (so it joins that counter's waiters when it did), or is resumed there, with the
-   *   event's key (what a transfer it issues is ordered by) as it was.
-   * Sorted by key from `laneHead`; empty whenever the loop moves past the instant, so only `runUntil`
-   * reads it. Nothing is added to it inside a link instant (no task runs there, and wakes there go
-   * to the queue, which the link instant gives way to), which comes last in its instant.
+   * Detached tasks spawned at this instant whose first wait is a fixed sleep
+   * ({@link RoleStep.startDelayUs}: a NIC's doorbell), kept off the event queue. The first event
+   * such a task had did nothing but start that sleep, from its own place in the order (time, key):
+   * here the sleep starts at that same place, when the loop reaches it ({@link startDeferred}), so
+   * the sleep's event gets the same sequence number as before and every timeline is unchanged; the
+   * task's first step is at the sleep's end. Sorted by key from `deferHead`; empty whenever the
+   * loop moves past the instant, so only `runUntil` reads it (steps run only in task events, never
+   * inside a link instant, which comes last in its instant).
    */
-  private laneTask: Array<Task | null> = [];
-  private laneKey = new Float64Array(64);
-  private laneKind = new Uint8Array(64);
-  /** Entries in use: [laneHead, laneN); both back to 0 once it is empty (capacity kept). */
-  private laneHead = 0;
-  private laneN = 0;
+  private deferTask: Array<Task | null> = [];
+  private deferKey = new Float64Array(64);
+  /** Entries in use: [deferHead, deferN); both back to 0 once it is empty (capacity kept). */
+  private deferHead = 0;
+  private deferN = 0;
 
-  private toLane(t: Task, key: number, kind: number): void {
-    const tasks = this.laneTask;
-    let i = this.laneN++;
-    if (i === this.laneKey.length) {
+  private deferStart(t: Task, key: number): void {
+    const tasks = this.deferTask;
+    let i = this.deferN++;
+    if (i === this.deferKey.length) {
       const k = new Float64Array(2 * i);
-      k.set(this.laneKey);
-      this.laneKey = k;
-      const d = new Uint8Array(2 * i);
-      d.set(this.laneKind);
-      this.laneKind = d;
+      k.set(this.deferKey);
+      this.deferKey = k;
     }
-    const keys = this.laneKey, kinds = this.laneKind;
+    const keys = this.deferKey;
     if (i === tasks.length) tasks.push(null);
-    // Keys mostly arrive in order: insertion from the end.
-    while (i > this.laneHead && keys[i - 1]! > key) {
+    // Keys mostly arrive in order (one task's posts): insertion from the end.
+    while (i > this.deferHead && keys[i - 1]! > key) {
       keys[i] = keys[i - 1]!;
-      kinds[i] = kinds[i - 1]!;
       tasks[i] = tasks[i - 1]!;
       i--;
     }
     keys[i] = key;
-    kinds[i] = kind;
     tasks[i] = t;
   }
 
-  /** Run the lane's entries that come before the queue's earliest event (all are at this instant). */
-  private runLane(): void {
+  /**
+   * Start the sleeps of the deferred tasks that come before the queue's earliest event (all of
+   * them are at the current instant), as their first events did: a task of a failed group does
+   * nothing (as `resume` would).
+   */
+  private startDeferred(): void {
     const q = this.queue;
-    for (;;) {
-      const h = this.laneHead;
-      if (h >= this.laneN) break;
-      const key = this.laneKey[h]!;
-      if (!(q.size === 0 || q.peekTime() > this.now || q.peekKey() > key)) break;
-      const t = this.laneTask[h]!;
-      const kind = this.laneKind[h]!;
-      this.laneTask[h] = null;
-      this.laneHead = h + 1;
-      if (kind === LANE_START) {
-        // (As `resume` would: a task of a failed group does nothing.)
-        if (t.done || t.group.failed) continue;
-        const w = (t.sleepWait ??= this.waitPool.take(WAIT_SLEEP));
-        w.us = t.role!.startDelayUs!;
-        t.wait = w;
-        q.at = this.now + w.us;
-        q.pushAt(t.rank, this.nextSeq(t.rank), EV_TASK, 0, t);
-      } else {
-        const w = t.chainWait as { conds: readonly CounterCondition[]; count: number };
-        t.chainWait = null;
-        if (t.done || t.group.failed) continue;
-        const conds = w.conds, nc = condCount(w);
-        let k = t.chainAt + 1;
-        while (k < nc && counterSatisfied(Atomics.load(conds[k]!.region.i32, conds[k]!.index), conds[k]!.cmp, conds[k]!.value)) k++;
-        if (k < nc) {
-          t.wait = w as Wait;
-          t.chainAt = k;
-          this.watch(conds[k]!.region, conds[k]!.index, t);
-        } else {
-          // Resumed here, as its event was popped here.
-          q.popTime = this.now;
-          q.popKey = key;
-          q.popKind = EV_TASK;
-          q.popArg = 0;
-          q.popObj = t;
-          this.resume(t, 0);
-        }
-      }
+    const tasks = this.deferTask, keys = this.deferKey;
+    let h = this.deferHead;
+    const n = this.deferN;
+    while (h < n && (q.size === 0 || q.peekTime() > this.now || q.peekKey() > keys[h]!)) {
+      const t = tasks[h]!;
+      tasks[h] = null;
+      h++;
+      if (t.done || t.group.failed) continue;
+      const w = (t.sleepWait ??= this.waitPool.take(WAIT_SLEEP));
+      w.us = t.role!.startDelayUs!;
+      t.wait = w;
+      q.at = this.now + w.us;
+      q.pushAt(t.rank, this.nextSeq(t.rank), EV_TASK, 0, t);
     }
-    if (this.laneHead === this.laneN) this.laneHead = this.laneN = 0;
+    if (h === n) h = this.deferN = 0;
+    this.deferHead = h;
   }
 
   private addLive(t: Task): void {
@@ -467,20 +433,6 @@ export class Engine implements SendHost, RecvHost {
           task.wait = w;
           // Entries left under the other counters once one fires are dropped when next scanned.
           for (let i = 0; i < nc; i++) this.watch(w.conds[i]!.region, w.conds[i]!.index, task);
-          return;
-        }
-        case WAIT_CHAIN: {
-          // The first condition that does not hold, as the role checking them in turn would find.
-          const conds = w.conds, nc = condCount(w);
-          let k = 0;
-          while (k < nc && counterSatisfied(Atomics.load(conds[k]!.region.i32, conds[k]!.index), conds[k]!.cmp, conds[k]!.value)) k++;
-          if (k === nc) {
-            v = 0;
-            continue;
-          }
-          task.wait = w;
-          task.chainAt = k;
-          this.watch(conds[k]!.region, conds[k]!.index, task);
           return;
         }
         case WAIT_TRANSFER: {
@@ -607,24 +559,6 @@ export class Engine implements SendHost, RecvHost {
           tasks[keep++] = t;
           continue;
         }
-      } else if (w.kind === WAIT_CHAIN) {
-        const c = w.conds[t.chainAt]!;
-        if (c.region !== region || c.index !== index) continue;
-        value = Atomics.load(region.i32, index);
-        if (!counterSatisfied(value, c.cmp, c.value)) {
-          tasks[keep++] = t;
-          continue;
-        }
-        // Its event's place; the next conditions are checked there, off the queue. (Inside a link
-        // instant the event is queued: the link instant gives way to queued events of its instant.)
-        if (this.queue.popKind !== EV_SETTLE && c !== w.conds[condCount(w) - 1]) {
-          const seq = this.nextSeq(t.rank);
-          t.chainWait = w;
-          t.wait = null;
-          this.toLane(t, t.rank * SEQ_SPAN + seq, LANE_CHAIN);
-          continue;
-        }
-        value = 0;
       } else continue;
       // Resume through the queue so the task runs under its own rank's ordering key; the wait
       // resumes with the counter value (WAIT_ANY: the index of the condition) that satisfied it.
@@ -1394,7 +1328,7 @@ export class Engine implements SendHost, RecvHost {
   runUntil(end: number, budget = Infinity): boolean {
     const q = this.queue;
     for (let n = 0; ; n++) {
-      if (this.laneN > 0 && this.now < end) this.runLane();
+      if (this.deferN > 0 && this.now < end) this.startDeferred();
       if (!(q.size > 0 && q.peekTime() < end)) break;
       if (n >= budget) return true;
       q.pop();
@@ -1449,7 +1383,7 @@ export class Engine implements SendHost, RecvHost {
 
   /** Time of the next local event (Infinity if none). */
   nextEventTime(): number {
-    return this.laneN > 0 ? this.now : this.queue.peekTime();
+    return this.deferN > 0 ? this.now : this.queue.peekTime();
   }
 
   // ---------------------------------------------------------------- the clock's origin
@@ -1489,8 +1423,8 @@ export class Engine implements SendHost, RecvHost {
   dropAll(): void {
     const q = this.queue;
     while (q.size > 0) q.pop();
-    this.laneTask.fill(null);
-    this.laneHead = this.laneN = 0;
+    this.deferTask.fill(null);
+    this.deferHead = this.deferN = 0;
     for (let i = 0; i < this.liveCount; i++) {
       const t = this.live[i]!;
       t.done = true;

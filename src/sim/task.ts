@@ -9,15 +9,6 @@ import { CMP_NAMES, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, W
 import type { Region } from '../transport/memory.js';
 import { FreeList } from './free-list.js';
 
-/**
- * A wait for several conditions on local counters in turn (`conds` in order, each `>=`), as a role
- * waiting on one after another yields them: the engine watches the first that does not hold, and
- * when it comes to hold checks the next ones at the place in the order (time, key) where the role
- * would have been resumed to check them, without resuming it; the role is resumed once all hold.
- * Resumes with 0.
- */
-export const WAIT_CHAIN = 7;
-
 /** What a task waits for. Build them with the {@link RankContext} helpers. */
 export type Wait =
   | { kind: typeof WAIT_SLEEP; us: number }
@@ -25,8 +16,7 @@ export type Wait =
   | { kind: typeof WAIT_TRANSFER; transfer: TransferHandle }
   | { kind: typeof WAIT_READ; peer: number; region: Region; index: number }
   | { kind: typeof WAIT_TASKS; tasks: readonly Task[] }
-  | { kind: typeof WAIT_ANY; conds: readonly CounterCondition[]; count: number }
-  | { kind: typeof WAIT_CHAIN; conds: readonly CounterCondition[]; count: number };
+  | { kind: typeof WAIT_ANY; conds: readonly CounterCondition[]; count: number };
 
 /** One condition on a local int32 counter. */
 export interface CounterCondition {
@@ -141,9 +131,6 @@ export class Task {
   transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } | null = null;
   /** The task's place in its engine's list of tasks not yet ended (-1 once ended). */
   slot = -1;
-  /** WAIT_CHAIN: the condition watched; the wait while its next conditions are checked (else null). */
-  chainAt = 0;
-  chainWait: Wait | null = null;
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
   /**
@@ -181,8 +168,6 @@ export class Task {
     this.joiners = null;
     this.joinPending = 0;
     this.slot = -1;
-    this.chainAt = 0;
-    this.chainWait = null;
     this.kernel = null;
   }
 }
@@ -222,14 +207,12 @@ export function describeWait(w: Wait | null): string {
       return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
     case WAIT_ANY:
       return `any of: ${listed(w.conds.slice(0, condCount(w)).map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`))}`;
-    case WAIT_CHAIN:
-      return `each in turn of: ${listed(w.conds.slice(0, condCount(w)).map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`))}`;
     case WAIT_TASKS:
       return `tasks ${listed(w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`))}`;
   }
 }
 
-/** How many conditions a WAIT_ANY or WAIT_CHAIN is on. */
+/** How many conditions a WAIT_ANY is on. */
 export function condCount(w: { conds: readonly CounterCondition[]; count: number }): number {
   return w.count < 0 ? w.conds.length : w.count;
 }

@@ -1,27 +1,19 @@
 /**
  * @module
- * A reusable "wait for any of these counters" (or "for each of them in turn", WAIT_CHAIN) for the
- * kernels' polling roles: the condition records and the wait are allocated once per task and
- * refilled each time the task has to wait, so a stalled forwarder or coordinator allocates nothing
- * per wait.
+ * A reusable "wait for any of these counters" for the kernels' polling roles: the condition records
+ * and the wait are allocated once per task and refilled each time the task has to wait, so a
+ * stalled forwarder or coordinator allocates nothing per wait.
  */
 import type { Region } from '../../transport/memory.js';
 import { CMP_GE, WAIT_ANY } from '../../transport/protocol.js';
-import { makeWait, WAIT_CHAIN, type CounterCondition, type Wait } from '../../sim/task.js';
+import { makeWait, type CounterCondition, type Wait } from '../../sim/task.js';
 
 export class CondSet {
   /** The conditions (the first `wait.count`; the array keeps its capacity between waits). */
   private readonly conds: CounterCondition[] = [];
-  private readonly any: { conds: CounterCondition[]; count: number };
+  private readonly any = Object.assign(makeWait(WAIT_ANY), { conds: this.conds, count: 0 });
   /** Yield this after filling the set with {@link add}. */
-  readonly wait: Wait;
-
-  /** `chain`: a wait for each condition in turn (WAIT_CHAIN), else for any of them (WAIT_ANY). */
-  constructor(chain = false) {
-    const w = chain ? Object.assign(makeWait(WAIT_CHAIN), { conds: this.conds, count: 0 }) : Object.assign(makeWait(WAIT_ANY), { conds: this.conds, count: 0 });
-    this.any = w;
-    this.wait = w;
-  }
+  readonly wait: Wait = this.any;
 
   /** Condition slots, one per key, created on first use. */
   private readonly slots = new Map<number, CounterCondition>();

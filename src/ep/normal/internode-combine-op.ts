@@ -21,7 +21,6 @@ import { toBF16Bits } from '../../kernels/bf16.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
 import { internodePlan, type InternodePlan, type SourceStream } from './internode-dispatch-op.js';
 import { putSlots, rdmaAtomicAdd } from './slots.js';
-import { CondSet } from './cond-set.js';
 import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 import { RoleNames, roleKey } from './role-names.js';
@@ -160,17 +159,15 @@ function returnNvlHeads(ctx: RankContext, a: EpArgs, st: InternodePlan, g: Forwa
 }
 
 /** Where an {@link NVLAndRDMAForwarder} warp stands in its chunk loop. */
-const F_CHUNK = 0; // top of a chunk: bar.sync on the previous chunk's post, room, first token's rows
+const F_CHUNK = 0; // top of a chunk: bar.sync on the previous chunk's post
+const F_ROOM = 1; // sub-warp 0's wait for room in the source's RDMA ring
 const F_TOKENS = 2; // first token of this sub-warp in the chunk
-const F_TOKEN = 3; // waiting for every local GPU's row of token t
+const F_TOKEN = 3; // waiting for every local GPU's row of token t (from GPU j on)
 const F_REDUCED = 4; // the reduction of tokens t..last has taken its time
 const F_ARRIVE = 5; // through the chunk: bar.sync, then the poster's wait for the others
 const F_POST = 6; // the poster's work requests have taken its time
 const F_POSTED = 7; // the chunk is posted
 const F_DONE = 8;
-/** Keys of a chain's conditions besides the GPUs' rows (0..G-1). */
-const F_KEY_POSTED = 1000;
-const F_KEY_ROOM = 1001;
 
 /**
  * One `NVLAndRDMAForwarder` sub-warp as an explicit state record (the hottest role: a fifth of an
@@ -192,9 +189,8 @@ class NVLAndRDMAForwarder implements RoleStep {
   private k = 0;
   private end = 0;
   private t = 0;
+  private j = 0;
   private last = 0;
-  /** The conditions this sub-warp waits for in turn (a chain: see WAIT_CHAIN). */
-  private readonly chain = new CondSet(true);
   private readonly total: number;
   private readonly src: number;
   private readonly poster: boolean;
@@ -245,20 +241,20 @@ class NVLAndRDMAForwarder implements RoleStep {
             this.pc = F_DONE;
             return null;
           }
-          const end = (this.end = Math.min(this.start + RC, total));
-          // bar.sync: the group enters chunk k once the last sub-warp has posted chunk k - 1, and
-          // sub-warp 0 has seen room for the chunk in the source's RDMA ring; then the rows of this
-          // sub-warp's first token, GPU by GPU. Waited for in that order, as one wait.
-          const chain = this.chain.clear();
-          if (Atomics.load(this.local.i32, L.fwdPosted(c, m)) < this.k) chain.add(F_KEY_POSTED, this.local, L.fwdPosted(c, m), this.k);
-          if (end - Atomics.load(this.rctrl.i32, L.rdmaHead(c, m)) > RB) chain.add(F_KEY_ROOM, this.rctrl, L.rdmaHead(c, m), end - RB);
-          if (chain.size > 0 && this.start + sub < end) this.addTokenRows(chain, this.start + sub);
-          this.pc = F_TOKENS;
-          if (chain.size > 0) return chain.wait;
+          this.end = Math.min(this.start + RC, total);
+          // bar.sync: the group enters chunk k once the last sub-warp has posted chunk k - 1 ...
+          this.pc = F_ROOM;
+          if (Atomics.load(this.local.i32, L.fwdPosted(c, m)) < this.k) return ctx.untilAtLeast(this.local, L.fwdPosted(c, m), this.k);
           break;
         }
+        case F_ROOM:
+          // ... and sub-warp 0 has seen room for the chunk in the source's RDMA ring.
+          this.pc = F_TOKENS;
+          if (this.end - Atomics.load(this.rctrl.i32, L.rdmaHead(c, m)) > RB) return ctx.untilAtLeast(this.rctrl, L.rdmaHead(c, m), this.end - RB);
+          break;
         case F_TOKENS:
           this.t = this.start + sub;
+          this.j = 0;
           this.pc = F_TOKEN;
           break;
         case F_TOKEN: {
@@ -268,9 +264,12 @@ class NVLAndRDMAForwarder implements RoleStep {
             break;
           }
           const toGpu = this.stream.toGpu, nctrl = this.nctrl;
-          // Every local GPU that held token t, GPU by GPU (resumed once all are in).
-          const chain = this.addTokenRows(this.chain.clear(), t);
-          if (chain.size > 0) return chain.wait;
+          // Every local GPU that held token t, from GPU j on (a resumed wait goes on with the next GPU).
+          while (this.j < L.G) {
+            const j = this.j++;
+            if (toGpu[j]![t] && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![t]!) return ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), g.prefix[j]![t]! + 1);
+          }
+          this.j = 0;
           // This token and the following ones of this sub-warp whose rows are all in: one reduction.
           let last = t;
           let bytes = 0;
@@ -339,16 +338,6 @@ class NVLAndRDMAForwarder implements RoleStep {
           return null;
       }
     }
-  }
-
-  /** Add to `chain` the rows of token t not in yet: every local GPU that held it, in GPU order. */
-  private addTokenRows(chain: CondSet, t: number): CondSet {
-    const { st, g, c, m } = this;
-    const L = st.L;
-    const toGpu = this.stream.toGpu, nctrl = this.nctrl;
-    for (let j = 0; j < L.G; j++)
-      if (toGpu[j]![t] && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![t]!) chain.add(j, nctrl, L.nvlTail(c, j, m), g.prefix[j]![t]! + 1);
-    return chain;
   }
 
   private nextChunk(): void {

@@ -7,7 +7,6 @@ import { defineOp } from '../../../src/actors/op-registry.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import type { RoleStep, Wait } from '../../../src/sim/task.js';
 import { ROUND, withCluster } from '../cluster/helpers.js';
-import { CondSet } from '../../../src/ep/normal/cond-set.js';
 
 /** Waits for flag >= 3, then sleeps 2 us, then ends; logs every step it is given. */
 class Waiter implements RoleStep {
@@ -110,87 +109,6 @@ describe('A detached role with a start delay', () => {
         // Both at 2 us: W's sleep started (at 1 us) before the delayed role's start took its place
         // in the order, so W goes first (a start pushed at spawn would put the role first).
         expect(r.results[0]!.log).toEqual([['W', 2], ['delayed', 2]]);
-      }
-    });
-  });
-});
-
-/** Waits for a >= 1, then b >= 1: in turn (the reference) or as one WAIT_CHAIN; then logs. */
-class TwoInTurn implements RoleStep {
-  private pc = 0;
-  private readonly chain = new CondSet(true);
-  constructor(private readonly ctx: RankContext, private readonly asChain: boolean, private readonly log: Array<[string, number]>) {}
-  step(): Wait | null {
-    const { ctx } = this;
-    const f = ctx.region('flags');
-    if (this.asChain) {
-      if (this.pc++ === 0) {
-        const c = this.chain.clear();
-        if (Atomics.load(f.i32, 0) < 1) c.add(0, f, 0, 1);
-        if (Atomics.load(f.i32, 1) < 1) c.add(1, f, 1, 1);
-        if (c.size > 0) return c.wait;
-      }
-    } else {
-      switch (this.pc++) {
-        case 0:
-          if (Atomics.load(f.i32, 0) < 1) return ctx.untilAtLeast(f, 0, 1);
-        // falls through
-        case 1:
-          this.pc = 2;
-          if (Atomics.load(f.i32, 1) < 1) return ctx.untilAtLeast(f, 1, 1);
-      }
-    }
-    this.log.push(['C', ctx.now]);
-    return null;
-  }
-}
-
-defineOp<{ asChain: boolean; bAt: number }>({
-  name: 't.roleStepChain',
-  *task(ctx: RankContext, a) {
-    if (ctx.rank !== 0) return;
-    const f = ctx.region('flags');
-    // (The region outlives the operation: each run starts from zero.)
-    ctx.store(f, 0, 0);
-    ctx.store(f, 1, 0);
-    const log: Array<[string, number]> = [];
-    const tasks = [
-      ctx.spawn('C', new TwoInTurn(ctx, a.asChain, log)),
-      // Z waits on a after C: woken by the same store, after C.
-      ctx.spawn('Z', (function* () {
-        yield ctx.untilAtLeast(f, 0, 1);
-        log.push(['Z', ctx.now]);
-      })()),
-      // X stores a at 1 us; Y, resumed at 1 us after X but before C's wake comes up, stores b.
-      ctx.spawn('X', (function* () {
-        yield ctx.sleep(1);
-        ctx.store(f, 0, 1);
-      })()),
-      ctx.spawn('Y', (function* () {
-        yield ctx.sleep(a.bAt);
-        ctx.store(f, 1, 1);
-        log.push(['Y', ctx.now]);
-      })()),
-    ];
-    yield ctx.join(tasks);
-    ctx.setResult({ log });
-  },
-});
-
-describe('A wait for conditions in turn (WAIT_CHAIN)', () => {
-  it('goes on where the role waiting for them one by one would: at its wake\'s place, with what holds there', async () => {
-    await withCluster({ nodes: 1, gpusPerNode: 2, hardware: ROUND }, async (c) => {
-      for (let r = 0; r < c.numRanks; r++) c.register(r, 'flags', 8);
-      for (const bAt of [1, 2]) {
-        const logs = [];
-        for (const asChain of [false, true]) {
-          const r = await c.run<{ log: Array<[string, number]> }>('t.roleStepChain', { asChain, bAt });
-          logs.push(r.results[0]!.log);
-        }
-        // b stored at 1 us between C's wake (by a) and its place: C goes on there, before Z (a
-        // wait that went on only at b's own wake would come after Z). b at 2 us: C waits for it.
-        expect(logs[0]).toEqual(bAt === 1 ? [['Y', 1], ['C', 1], ['Z', 1]] : [['Z', 1], ['Y', 2], ['C', 2]]);
-        expect(logs[1]).toEqual(logs[0]);
       }
     });
   });
