@@ -952,55 +952,15 @@ export class SendPort extends PortStats<SendHost> {
       if (k) any = true;
       sum += k ? t : r;
     }
-    if (any && sum > this.bytesPerUs) this.fewestRetold(sum);
+    const hold = any && !(sum > this.bytesPerUs);
     let total = 0;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      const r = keepIt[s] ? told[s]! : newRate[s]!;
+      const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
       total += r;
       if (r !== told[s]) this.tell(s, r, time);
     }
     this.load = total;
-  }
-
-  /** Streams kept above their new rate, for {@link fewestRetold} (reused). */
-  private over = new Int32Array(8);
-
-  /**
-   * The kept and new rates sum to `sum`, more than the capacity: re-tell the kept streams whose told
-   * rate is furthest above their new max-min rate, one at a time, until the sum fits (ties: lower
-   * slot first). Every stream stays within {@link SEND_RESOLUTION} of its max-min rate and the port
-   * never sends more than its capacity, as with the all-or-nothing hold, with the fewest re-told.
-   */
-  private fewestRetold(sum: number): void {
-    const { act, told, newRate, keepIt } = this;
-    const n = this.nAct;
-    if (this.over.length < n) this.over = new Int32Array(Math.max(n, 2 * this.over.length));
-    const over = this.over;
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const s = act[i]!;
-      if (keepIt[s] && told[s]! > newRate[s]!) over[m++] = s;
-    }
-    // Insertion sort by excess, descending (few streams are over; ties by slot).
-    for (let k = 1; k < m; k++) {
-      const s = over[k]!;
-      const e = told[s]! - newRate[s]!;
-      let j = k - 1;
-      while (j >= 0) {
-        const q = over[j]!;
-        const eq = told[q]! - newRate[q]!;
-        if (eq > e || (eq === e && q < s)) break;
-        over[j + 1] = q;
-        j--;
-      }
-      over[j + 1] = s;
-    }
-    for (let k = 0; k < m && sum > this.bytesPerUs; k++) {
-      const s = over[k]!;
-      keepIt[s] = 0;
-      sum -= told[s]! - newRate[s]!;
-    }
   }
 
   /** Stream `s`'s rate becomes `r` at `time`, told to its receiver. */
