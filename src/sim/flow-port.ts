@@ -1532,7 +1532,7 @@ export class RecvPort extends PortStats<RecvHost> {
       return;
     }
     const a = this.arr[s]!;
-    this.lows.t = -Math.min(last * (1 - CREDIT_RESOLUTION), a * (1 - CREDIT_RESOLUTION));
+    this.lows.t = -Math.min(last, a * (1 - CREDIT_RESOLUTION));
     this.lows.place(s);
     this.highs.t = last <= a * (1 + SEND_RESOLUTION) ? last * (1 + CREDIT_RESOLUTION) : Infinity;
     this.highs.place(s);
@@ -1565,7 +1565,7 @@ export class RecvPort extends PortStats<RecvHost> {
     const level = this.telling;
     const last = this.lastCredit[s]!;
     const a = this.arr[s]!;
-    if (last < 0 || (level < last * (1 - CREDIT_RESOLUTION) && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
+    if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
       this.lastCredit[s] = level;
       this.keys.push(this.key[s]!);
     }

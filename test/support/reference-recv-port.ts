@@ -279,7 +279,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
     const level = this.telling;
     const last = this.lastCredit[s]!;
     const a = this.arr[s]!;
-    if (last < 0 || (level < last * (1 - CREDIT_RESOLUTION) && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
+    if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
       this.lastCredit[s] = level;
       this.keys.push(this.key[s]!);
     }
