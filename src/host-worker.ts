@@ -22,7 +22,17 @@ function threadCpuMs(): number {
   }
 }
 
-const host = new EngineHost(opRegistry, () => process.exit(3), threadCpuMs);
+/** This thread's time on a CPU and waiting for one, ms (/proc/thread-self/schedstat, ns); NaN elsewhere. */
+function threadSchedMs(): [number, number] {
+  try {
+    const f = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return [Number(f[0]) / 1e6, Number(f[1]) / 1e6];
+  } catch {
+    return [NaN, NaN];
+  }
+}
+
+const host = new EngineHost(opRegistry, () => process.exit(3), threadCpuMs, threadSchedMs);
 parentPort!.on('message', (msg: HostRequest) => {
   const reply: HostReply = host.handle(msg);
   const transfer: ArrayBuffer[] = [];

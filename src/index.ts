@@ -19,6 +19,7 @@ export { createCluster, Cluster } from './cluster/cluster.js';
 export type { ClusterEvents, OpResult, RunOptions } from './cluster/cluster.js';
 export type { ClusterConfig, ResolvedClusterConfig } from './cluster/config.js';
 export type { RankSnapshot, GpuStateValue } from './actors/gpu-machine.js';
+export type { HostRunStats } from './actors/host-messages.js';
 export { createStreamMachine, checkStreams, streamStates } from './actors/stream-machine.js';
 export type { StreamSpec, StreamLaunch, StreamMachineInput, StreamEvent, LaunchParams, StreamMachine } from './actors/stream-machine.js';
 export type { StreamsRunArgs, StreamsRunResult, KernelWork, KernelSpan } from './actors/stream-runner.js';

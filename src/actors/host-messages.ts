@@ -91,6 +91,26 @@ export interface FinishedRank {
 }
 
 /** Every reply carries the host's state after handling the request. */
+/**
+ * Where a host thread's wall time went in a run (replies to 'run'): its own windows, the barriers,
+ * and, where the platform tells (Linux), how long the thread ran on a CPU and how long it was
+ * ready to run but waited for one (another process, or another thread, had the core).
+ */
+export interface HostRunStats {
+  /** Wall time in its own windows (draining its rings, running its events, writing its packets), ms. */
+  busyMs: number;
+  /** Wall time at the window barriers (waiting for the other hosts, draining what arrives meanwhile), ms. */
+  waitMs: number;
+  /** Barrier waits that went to sleep (the others had not arrived within the short spin). */
+  sleeps: number;
+  /** Windows in which it ran no event. */
+  emptyWindows: number;
+  /** Time the thread ran on a CPU, ms (NaN where unknown). */
+  onCpuMs: number;
+  /** Time the thread was ready to run but waited for a CPU, ms (NaN where unknown). */
+  runQueueMs: number;
+}
+
 export interface HostReply {
   type: 'reply';
   id: number;
@@ -115,6 +135,8 @@ export interface HostReply {
   overBoundUs?: number;
   /** CPU time the host's thread spent in the run, ms (replies to 'run'; absent where unknown). */
   cpuMs?: number;
+  /** Where the host's wall time went in the run (replies to 'run'). */
+  stats?: HostRunStats;
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
   /**

@@ -74,6 +74,8 @@ export class SyncBlock {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly workers: number;
+  /** Barrier waits of this thread that went to sleep (statistics; the owner resets it). */
+  sleeps = 0;
   private readonly arrivedBase: number;
   private readonly heartbeatBase: number;
   private readonly progressBase: number;
@@ -313,6 +315,7 @@ export class SyncBlock {
         );
       }
       // Wake up at least every PROGRESS_POLL_MS to look at the others' progress.
+      this.sleeps++;
       Atomics.wait(i32, SYNC_DOORBELL + me, d, Math.min(left, PROGRESS_POLL_MS));
     }
   }

@@ -13,7 +13,7 @@ import { InProcessHostChannel, InProcessHostGroup, WorkerHostChannel, type HostC
 import { opRegistry } from '../actors/op-registry.js';
 import { createSyncBuffers, SyncBlock, type SyncBuffers } from '../actors/window-sync.js';
 import { SYNC_ABORT_CLOSE, SYNC_ABORT_DEATH, SYNC_ABORT_NONE, SYNC_ABORT_SIGNAL, SYNC_F_NEXT } from '../transport/protocol.js';
-import type { HostReply, HostRequest } from '../actors/host-messages.js';
+import type { HostReply, HostRequest, HostRunStats } from '../actors/host-messages.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
@@ -57,6 +57,8 @@ export interface OpResult<R = unknown> {
   mainThreadMessages: number;
   /** CPU time each host thread spent in the run, ms (NaN where the platform does not tell; in-process hosts). */
   hostCpuMs: number[];
+  /** Where each host's wall time went in the run (its windows, the barriers, waiting for a CPU), by host. */
+  hostStats: HostRunStats[];
   /** Events processed by all hosts during the operation. */
   events: number;
   /** Transfers (puts, adds, reads) issued by all hosts during the operation: events per transfer is a cost figure. */
@@ -405,9 +407,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const transfers = this.transfersTotal - transfersBefore;
     const windows = replies[0]!.windows;
     const hostCpuMs = replies.map((r) => r.cpuMs ?? NaN);
+    const hostStats = replies.map((r) => r.stats ?? { busyMs: NaN, waitMs: NaN, sleeps: 0, emptyWindows: 0, onCpuMs: NaN, runQueueMs: NaN });
     return {
       results, rankEndUs: rankEnd.map((t) => epochUs + t), startUs, endUs: epochUs + end, timeUs: end - start, rankTimeUs: rankEnd.map((t) => t - start),
-      windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs,
+      windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs, hostStats,
     };
   }
 

@@ -7,6 +7,7 @@
 import { checkDeepepGpusPerNode, checkExpertsDivisible, checkRowBytes } from '../hardware/shape-rules.js';
 import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
+import type { HostRunStats } from '../actors/host-messages.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
 import { DEFAULT_NUM_SMS, defaultEpConfigs, resolveEpConfigs, type EpConfig } from './normal/ep-config.js';
 import {
@@ -82,6 +83,8 @@ export interface KernelTiming {
   transfers: number;
   /** CPU time each host thread spent in the kernel, ms (NaN where the platform does not tell). */
   hostCpuMs: number[];
+  /** Where each host's wall time went in the kernel (its windows, the barriers, waiting for a CPU), by host. */
+  hostStats: HostRunStats[];
 }
 
 /** Reusable result of a dispatch: what combine (and a cached dispatch) need. */
@@ -444,7 +447,7 @@ export class ExpertParallel {
  * where the NIC may still hold work requests), else when the rank's operation does.
  */
 function timingOf(
-  k: { startUs: number; rankTimeUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[] }, notifyUs: number, launchUs: number,
+  k: { startUs: number; rankTimeUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[]; hostStats: HostRunStats[] }, notifyUs: number, launchUs: number,
 ): KernelTiming {
   // Ends from the operation's start, on its own clock (durations: exact whatever ran before).
   const ends = k.rankTimeUs.map((e, r) => {
@@ -452,7 +455,7 @@ function timingOf(
     return typeof own === 'number' ? own : e;
   });
   const perRankUs = ends.map((e) => e - launchUs);
-  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - launchUs, perRankUs, startUs: k.startUs + launchUs, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs };
+  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - launchUs, perRankUs, startUs: k.startUs + launchUs, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs, hostStats: k.hostStats };
 }
 
 

@@ -142,6 +142,15 @@ export function runTransportContract({ name, open: openWith }: { name: string; o
         // 'op' and 'run' to each of the 2 hosts, and their replies.
         expect(runs.map((r) => r.mainThreadMessages)).toEqual([8, 8]);
         expect(runs[1]!.hostCpuMs).toHaveLength(2); // per host thread (NaN where the platform cannot tell)
+        // Where each host's time went: per host, windows without events counted among the run's windows.
+        expect(runs[1]!.hostStats).toHaveLength(2);
+        for (const st of runs[1]!.hostStats) {
+          expect(st.emptyWindows).toBeGreaterThanOrEqual(0);
+          expect(st.emptyWindows).toBeLessThan(runs[1]!.windows);
+          expect(st.busyMs).toBeGreaterThan(0);
+          expect(st.waitMs).toBeGreaterThanOrEqual(0);
+          expect(Number.isInteger(st.sleeps)).toBe(true);
+        }
       });
     });
 
