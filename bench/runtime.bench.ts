@@ -29,12 +29,20 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg, availableParallelism } from 'node:os';
-import { createCluster, allToAll, H800, runDeepepBenchmark, runTraffic, createExpertParallel } from '../src/index.js';
+import { createCluster, allToAll, H800, runDeepepBenchmark, runTraffic, createExpertParallel, type HostRunStats } from '../src/index.js';
 import { A2A_SIGNAL } from '../src/ep/all-to-all-op.js';
 import { deepepTopk } from '../src/ep/deepep-inputs.js';
 import type { DeepepBenchResult } from '../src/ep/normal/deepep-benchmark.js';
 import { bareHeapEventsPerSec, nowMs, table } from './util.js';
 import { heapAllocated } from './alloc.js';
+
+/** Two runs' {@link HostRunStats} of one host, added. */
+function sumStats(a: HostRunStats, b: HostRunStats): HostRunStats {
+  return {
+    busyMs: a.busyMs + b.busyMs, waitMs: a.waitMs + b.waitMs, sleeps: a.sleeps + b.sleeps, emptyWindows: a.emptyWindows + b.emptyWindows,
+    onCpuMs: a.onCpuMs + b.onCpuMs, runQueueMs: a.runQueueMs + b.runQueueMs,
+  };
+}
 
 /** Before the credit model (main at 66a4261): events per transfer (deterministic) and EP64 wall time. */
 const BEFORE: { eventsPerTransfer: number; ep64WallS: number; ep64Events: number; trafficEventsPerTransfer: Record<number, number> } = {
@@ -180,7 +188,8 @@ export default async function (): Promise<void> {
       await ep.combine({ handle: d.handle });
       await c.foldTimeline(() => {});
       const ms: number[] = [], cpu: number[] = [];
-      let events = 0, tl = '', transfers = 0;
+      let events = 0, tl = '', transfers = 0, windows = 0;
+      let stats: HostRunStats[] = [];
       for (let i = 0; i < 3; i++) {
         const s = nowMs();
         const dd = await ep.dispatch({ topkIdx, handle: d.handle });
@@ -189,11 +198,13 @@ export default async function (): Promise<void> {
         cpu.push(dd.timing.hostCpuMs.concat(cc.timing.hostCpuMs).reduce((a, b) => a + b, 0));
         events = dd.timing.events + cc.timing.events;
         transfers = dd.timing.transfers + cc.timing.transfers;
+        windows = dd.timing.windows + cc.timing.windows;
+        stats = dd.timing.hostStats.map((s, w) => sumStats(s, cc.timing.hostStats[w]!));
         const h = createHash('sha256');
         await c.foldTimeline((b) => h.update(b));
         tl = h.digest('hex');
       }
-      return { ms: median(ms), cpuMs: median(cpu), events, transfers, tl };
+      return { ms: median(ms), cpuMs: median(cpu), events, transfers, tl, windows, stats };
     } finally {
       await c.close();
     }
@@ -214,6 +225,11 @@ export default async function (): Promise<void> {
   say({ figure: 'engine events per host-thread CPU-second, 2 workers', value: perCpu2, baseline: heap.cpu, ratio: perCpu2 / heap.cpu, target: '>= 0.25' });
   say({ figure: 'speed-up 2 workers vs 1 (same timeline digest), wall', value: w1.ms / w2.ms, baseline: 1, ratio: w1.ms / w2.ms, target: '>= 1.6' });
   console.log(`  ${w1.events} events, ${w1.transfers} transfers per dispatch + combine (${(w1.events / w1.transfers).toFixed(2)} per transfer); ${w1.ms.toFixed(0)} ms (1 worker) vs ${w2.ms.toFixed(0)} ms (2 workers); host CPU ${w1.cpuMs.toFixed(0)} vs ${w2.cpuMs.toFixed(0)} ms`);
+  // Where the 2 workers' wall time went (last repetition): the barrier share and its sleeps do not
+  // depend on the machine's load as much as wall time; the run-queue share is the load itself.
+  for (const [w, s] of w2.stats.entries()) {
+    console.log(`  2 workers, host ${w}: ${w2.windows} windows (${s.emptyWindows} empty), busy ${s.busyMs.toFixed(0)} ms, at barriers ${s.waitMs.toFixed(0)} ms (${s.sleeps} sleeps, ${(s.sleeps / w2.windows).toFixed(2)} per window); on a CPU ${s.onCpuMs.toFixed(0)} ms, waiting for one ${s.runQueueMs.toFixed(0)} ms`);
+  }
 
   // 3. Events per transfer.
   const e64 = await a2aEventsPerTransfer(8);
