@@ -60,7 +60,7 @@ export const benchDeepepCommand: Command = {
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
     'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
-    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows) and nothing else' },
+    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, hostStats, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';

@@ -68,6 +68,9 @@ describe('expertmesh bench deepep', () => {
     expect(j).toMatchObject({ workers: 1, timelineDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(j.windows).toBeGreaterThan(0);
     expect(j.events).toBeGreaterThan(0);
+    expect(j.hostStats.dispatch).toHaveLength(1);
+    expect(j.hostStats.combine).toHaveLength(1);
+    expect(j.hostStats.dispatch[0].busyMs).toBeGreaterThan(0);
     expect(j.peakRssBytes).toBeGreaterThan(10 << 20);
     expect(j.simulatedHbmBytes).toBeGreaterThan(0);
     expect(j.simulatedHbmBytes).toBeLessThanOrEqual(j.hbmCapacityBytes);
@@ -85,6 +88,25 @@ describe('expertmesh bench deepep', () => {
     expect(b.combine).toEqual(a.combine);
     expect(p.simulatedHbmBytes).toBe(a.simulatedHbmBytes);
     expect(b.simulatedHbmBytes).toBe(a.simulatedHbmBytes);
+    // Where each of the two hosts' time went, per kernel.
+    const fields = ['cpuMs', 'busyMs', 'waitMs', 'sleeps', 'emptyWindows', 'onCpuMs', 'runQueueMs'];
+    for (const k of ['dispatch', 'combine']) {
+      const hs = b.hostStats[k] as Array<Record<string, number | null>>;
+      expect(hs).toHaveLength(2);
+      for (const h of hs) {
+        expect(Object.keys(h).sort()).toEqual([...fields].sort());
+        expect(h.busyMs).toBeGreaterThan(0);
+        expect(h.waitMs).toBeGreaterThanOrEqual(0);
+        expect(Number.isInteger(h.sleeps) && Number.isInteger(h.emptyWindows)).toBe(true);
+        // Each host runs at most one window per round: no more empty ones than windows.
+        expect(h.emptyWindows).toBeLessThanOrEqual(b.windows);
+        if (process.platform === 'linux') {
+          expect(h.cpuMs).toBeGreaterThan(0);
+          expect(h.onCpuMs).toBeGreaterThan(0);
+          expect(h.runQueueMs).toBeGreaterThanOrEqual(0);
+        }
+      }
+    }
   }, 120_000);
 
   it('the timeline digest is the same with 1, 2 and 4 workers (and changes with the seed)', async () => {

@@ -14,6 +14,7 @@ import { createCluster } from '../../cluster/cluster.js';
 import type { HardwareProfile } from '../../hardware/profile.js';
 import { loadHardwareProfile } from '../../hardware/profile-file.js';
 import { createExpertParallel, type ExpertParallel, type DispatchResult } from '../expert-parallel.js';
+import type { HostRunStats } from '../../actors/host-messages.js';
 import { deepepTopk } from '../deepep-inputs.js';
 import { benchmarkRowBytes, type DispatchDtype } from '../records.js';
 import { resolveEpConfigs, type EpConfig } from './ep-config.js';
@@ -125,6 +126,12 @@ export interface DeepepBenchResult {
   windows: number;
   /** Host worker threads used. */
   workers: number;
+  /**
+   * Where each host thread's time went in the reported dispatch and the default combine (the runs
+   * `windows` counts), one entry per host: its CPU time and {@link HostRunStats} (its windows, the
+   * barriers, on a CPU and waiting for one). NaN (null in JSON) where the platform does not tell.
+   */
+  hostStats: { dispatch: HostBenchStats[]; combine: HostBenchStats[] };
   /** Peak resident memory of the process (every thread), bytes: host memory actually used. */
   peakRssBytes: number;
   /**
@@ -134,6 +141,16 @@ export interface DeepepBenchResult {
   simulatedHbmBytes: number;
   /** The profile's HBM per rank, bytes. */
   hbmCapacityBytes: number;
+}
+
+/** One host thread in one kernel run: its CPU time, ms, and where its wall time went. */
+export interface HostBenchStats extends HostRunStats {
+  /** CPU time of the host's thread in the kernel, ms. */
+  cpuMs: number;
+}
+
+function hostBenchStats(t: { hostCpuMs: number[]; hostStats: HostRunStats[] }): HostBenchStats[] {
+  return t.hostStats.map((s, w) => ({ cpuMs: t.hostCpuMs[w] ?? NaN, ...s }));
 }
 
 /** User + system CPU time of the process since `start`, ms. */
@@ -324,7 +341,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       ...(utilD && utilC ? { utilisation: { dispatch: utilD, combine: utilC } } : {}),
       events, transfers, wallMs: performance.now() - t0, cpuMs: cpuMsSince(cpu0),
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
-      workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing) }, peakRssBytes: process.resourceUsage().maxRSS * 1024,
       simulatedHbmBytes: Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle)), hbmCapacityBytes: hardware.hbmBytes,
     }, BENCH_RESULT);
   } finally {
