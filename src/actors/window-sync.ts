@@ -409,9 +409,30 @@ export function windowBounds(next: ArrayLike<number>, lookahead: ArrayLike<numbe
     }
     if (!changed) break;
   }
+  let first = Infinity;
+  for (let p = 0; p < workers; p++) if (next[p]! < first) first = next[p]!;
   for (let w = 0; w < workers; w++) {
     let b = Infinity;
-    for (let p = 0; p < workers; p++) if (p !== w) b = Math.min(b, earliest[p]! + lookahead[p * workers + w]!);
+    let hop = Infinity;
+    for (let p = 0; p < workers; p++) {
+      if (p === w) continue;
+      const l = lookahead[p * workers + w]!;
+      b = Math.min(b, earliest[p]! + l);
+      if (l < hop) hop = l;
+    }
+    // In step, not in turn: when this host and another have events before this bound, run no further than
+    // the earliest thing due anywhere plus one hop. Without this cap two busy hosts fall into
+    // turns: the one ahead may run two hops (to the other's next + one hop), the other then has
+    // nothing before its bound (the first's next + one hop), and from then on each window only one
+    // of them works (measured: a third of the EP64 dispatch's windows). Capped, both run the same
+    // window [first, first + hop) and the next round finds them level. A host whose peers have
+    // nothing before its bound keeps the longer window. Only lowers a safe bound; still above
+    // `first`, so the host holding it progresses.
+    if (b > first + hop && next[w]! < b) {
+      for (let p = 0; p < workers; p++) {
+        if (p !== w && next[p]! < b) { b = first + hop; break; }
+      }
+    }
     out[w] = b;
   }
 }

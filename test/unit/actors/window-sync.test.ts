@@ -20,6 +20,19 @@ describe('window bounds from the model', () => {
     expect(bounds([I, I], [I, 2, 2, I])).toEqual([I, I]);
   });
 
+  it('two busy workers run in step, not in turn: the one ahead is held to the earliest time due + one hop', () => {
+    // Uncapped, worker 0 would run to E1 + 2 = 4 while worker 1 (bound E0 + 2 = 2) has nothing
+    // before its bound; the next round the roles swap, and so on: one worker busy per window.
+    expect(bounds([0, 2], [I, 2, 2, I])).toEqual([2, 2]);
+    expect(bounds([0, 1], [I, 2, 2, I])).toEqual([2, 2]);
+    expect(bounds([5, 5], [I, 2, 2, I])).toEqual([7, 7]);
+    // A peer's events at or past the longer bound do not hold it back (see the case above: [4, 2]).
+    expect(bounds([0, 4], [I, 2, 2, I])).toEqual([4, 2]);
+    // Three workers: 0 and 1 busy, held to the earliest (0) + the cheapest hop (1); worker 2 has
+    // nothing before its bound (2), so nothing to hold back.
+    expect(bounds([0, 1, 2], [I, 1, 5, 1, I, 1, 5, 1, I])).toEqual([1, 1, 2]);
+  });
+
   it('three workers: effects travel through the cheaper route (0 -> 1 -> 2 beats 0 -> 2)', () => {
     // lookahead[p][w]: 0<->1 1 us, 1<->2 1 us, 0<->2 5 us.
     const L = [I, 1, 5, 1, I, 1, 5, 1, I];
