@@ -1470,14 +1470,15 @@ export class RecvPort extends PortStats<RecvHost> {
     const level = saturated ? this.fair : Infinity;
     this.level = level;
     this.telling = level;
-    // Told: the streams examined, and those the level now crosses a line of (see index).
+    // Told: the streams examined, and those the level now crosses a line of (see index): strictly,
+    // as tell() compares (a stream told this very level sits on its line and is not told again).
     const lows = this.lows;
     lows.t = -level;
-    let m = lows.collect();
+    let m = lows.collect(true);
     for (let k = 0; k < m; k++) this.candidate(lows.found[k]!);
     const highs = this.highs;
     highs.t = level;
-    m = highs.collect();
+    m = highs.collect(true);
     for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
     const nc = this.nTouched;
     const cl = this.touched;

@@ -44,21 +44,23 @@ export class SlotHeap {
   found = new Int32Array(16);
 
   /**
-   * The slots due at `t` or before, into `found[0..count)` (in no particular order): the heap's
-   * entries that early form a subtree at its root, so this costs time in how many there are.
+   * The slots due at `t` or before (`before`: strictly before `t`), into `found[0..count)` (in no
+   * particular order): the heap's entries that early form a subtree at its root, so this costs
+   * time in how many there are.
    */
-  collect(): number {
+  collect(before = false): number {
     const t = this.t;
     const { h, at } = this;
     let m = 0;
-    if (this.n === 0 || at[h[0]!]! > t) return 0;
+    if (this.n === 0 || at[h[0]!]! > t || (before && at[h[0]!] === t)) return 0;
     // Heap indexes first (a queue in `found`), turned into slots at the end.
     let f = this.found;
     f[m++] = 0;
     for (let q = 0; q < m; q++) {
       const i = f[q]!;
       for (let c = 2 * i + 1; c <= 2 * i + 2 && c < this.n; c++) {
-        if (at[h[c]!]! > t) continue;
+        const tc = at[h[c]!]!;
+        if (tc > t || (before && tc === t)) continue;
         if (m === f.length) {
           const g = new Int32Array(2 * m);
           g.set(f);
