@@ -1120,8 +1120,6 @@ export class RecvPort extends PortStats<RecvHost> {
   private slack = 0;
   /** Each stream's next change of its own. */
   private readonly due = new SlotHeap();
-  /** The rates by active position before a water-filling (reused). */
-  private oldRates = new Float64Array(8);
   /** Per entry: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
   private eArrived = new Float64Array(0);
   private eServed = new Float64Array(0);
@@ -1400,26 +1398,38 @@ export class RecvPort extends PortStats<RecvHost> {
     }
     const rate = this.rate;
     if (this.demandsMoved || this.sharesStale) {
-      const d = this.wants(n);
-      if (this.oldRates.length < n) this.oldRates = new Float64Array(Math.max(n, 2 * this.oldRates.length));
-      const old = this.oldRates;
-      const dem = this.dem;
+      // The water-filling (PortStats.waterFill's walk and rates, in one pass with the rates that
+      // move: the same values in the same order, without copies of the demands and old rates).
+      const { dem, want } = this;
+      let min = Infinity;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        d[i] = dem[s]!;
-        old[i] = rate[s]!;
+        const di = dem[s]!;
+        if (di < min) min = di;
+        want[s] = di;
       }
-      this.waterFill();
-      this.fair = this.share;
+      this.fillLevels(min);
+      const share = this.share;
+      this.fair = share;
       this.sharesStale = false;
+      const equal = this.fillEqual;
+      const last = this.fillLast;
+      let ties = this.fillTies;
       let total = 0;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        const r = rate[s]!;
+        let r = share;
+        if (!equal) {
+          const di = dem[s]!;
+          r = di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
+        }
         total += r;
-        if (r === old[i] || mark[s] !== 0) continue;
+        if (r === rate[s]) continue;
+        if (mark[s] !== 0) {
+          rate[s] = r;
+          continue;
+        }
         // A rate that moves: the stream's bytes up to now at its old rate, then its queue now.
-        rate[s] = old[i]!;
         this.step(s);
         rate[s] = r;
         this.queueNow(s);
