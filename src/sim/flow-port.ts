@@ -589,6 +589,12 @@ export class SendPort extends PortStats<SendHost> {
   private hJob = new Int32Array(0);
   /** Per slot: when `hSent` was exact (the head's start or its last rate change). */
   private anchor = new Float64Array(0);
+  /**
+   * Per slot, of its head at its rate: when it ends (Infinity at no rate), and a time before which
+   * it cannot be found done (see {@link timeEnd}). Kept by every change of the head or its rate.
+   */
+  private endT = new Float64Array(0);
+  private doneFrom = new Float64Array(0);
   /** Per slot: its cap in the order (min(credit, limit)). */
   private dem = new Float64Array(0);
   /** Per slot: in `srt`; listed in `pend`. */
@@ -641,6 +647,8 @@ export class SendPort extends PortStats<SendHost> {
     this.hBytes = grown(this.hBytes, cap);
     this.hJob = grown(this.hJob, cap);
     this.anchor = grown(this.anchor, cap);
+    this.endT = grown(this.endT, cap);
+    this.doneFrom = grown(this.doneFrom, cap);
     this.dem = grown(this.dem, cap);
     this.inSrt = grown(this.inSrt, cap);
     this.inPend = grown(this.inPend, cap);
@@ -699,6 +707,29 @@ export class SendPort extends PortStats<SendHost> {
     this.hBytes[s] = this.eBytes[h]!;
     this.hJob[s] = this.eJob[h]!;
     this.anchor[s] = this.host.now;
+    this.timeEnd(s);
+  }
+
+  /**
+   * Slot `s`'s head end at its rate, `anchor + (bytes - sent) / rate`: the expression the timer's
+   * pass computed per stream at every settle, from the same columns, so the same value. And a time
+   * before which the head cannot be found done (a remainder within eps(bytes): see finish): its end
+   * less four times that slack at its rate and a relative 1e-9 of the time, far more than the
+   * rounding of either computation (a few units in the last place), so a settle or a quiet check
+   * before it skips the head's check and decides as that check would.
+   */
+  private timeEnd(s: number): void {
+    const r = this.rate[s]!;
+    const b = this.hBytes[s]!;
+    const left = b - this.hSent[s]!;
+    if (r > 0) {
+      const t = this.anchor[s]! + left / r;
+      this.endT[s] = t;
+      this.doneFrom[s] = t - ((4 * eps(b)) / r + 1e-9 * Math.abs(t));
+    } else {
+      this.endT[s] = Infinity;
+      this.doneFrom[s] = left > eps(b) ? Infinity : -Infinity;
+    }
   }
 
   /** The rate of the next {@link item} (a field: a float argument to a call not inlined is boxed). */
@@ -905,7 +936,12 @@ export class SendPort extends PortStats<SendHost> {
     this.dirty = false;
     this.advance();
     // 1. The heads that may be done: every stream (one that leaves moves the last into its place).
-    for (let i = 0; i < this.nAct; ) if (this.finish(this.act[i]!, i)) i++;
+    // (A head before its `doneFrom` is not done: its check is skipped.)
+    const doneFrom = this.doneFrom;
+    for (let i = 0; i < this.nAct; ) {
+      const s = this.act[i]!;
+      if (time < doneFrom[s]! || this.finish(s, i)) i++;
+    }
     const n = this.nAct;
     // 2. The caps of the streams started or changed.
     const { pend, inPend, credit_: credit, limit } = this;
@@ -986,6 +1022,7 @@ export class SendPort extends PortStats<SendHost> {
     }
     rate[s] = r;
     this.since[s] = time;
+    this.timeEnd(s);
   }
 
   /** Tell the news, the busy period, re-arm. */
@@ -1013,15 +1050,11 @@ export class SendPort extends PortStats<SendHost> {
 
   /** The earliest end of a head, over every stream. */
   private nextEnd(): number {
-    const { act, rate, hBytes, hSent, anchor } = this;
+    const { act, endT } = this;
     let next = Infinity;
     for (let i = 0, n = this.nAct; i < n; i++) {
-      const s = act[i]!;
-      const r = rate[s]!;
-      if (r > 0) {
-        const t = anchor[s]! + (hBytes[s]! - hSent[s]!) / r;
-        if (t < next) next = t;
-      }
+      const t = endT[act[i]!]!;
+      if (t < next) next = t;
     }
     return next;
   }
@@ -1037,10 +1070,10 @@ export class SendPort extends PortStats<SendHost> {
    */
   private quiet(): void {
     const at = this.timerAt;
-    const { act, rate, hSent: sent, hBytes: bytes, anchor } = this;
+    const { act, rate, hSent: sent, hBytes: bytes, anchor, doneFrom } = this;
     for (let k = 0, m = this.nAct; k < m; k++) {
       const s = act[k]!;
-      if (!(rate[s]! > 0)) continue;
+      if (!(rate[s]! > 0) || at < doneFrom[s]!) continue;
       const dt = at - anchor[s]!;
       const v = dt > 0 ? sent[s]! + rate[s]! * dt : sent[s]!;
       if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
