@@ -1139,6 +1139,8 @@ export class RecvPort extends PortStats<RecvHost> {
   /** Per slot: 1 in the touched list, 2 examined in the settle in progress; served below its arrival rate. */
   private mark = new Uint8Array(0);
   private short = new Uint8Array(0);
+  /** Per slot: its arrival rate or last credit moved since it was last indexed (see indexCredit). */
+  private reindex = new Uint8Array(0);
   /** The streams touched since the last settle (news, due, growing, rate moved): `touched[0..nTouched)`. */
   private touched = new Int32Array(16);
   private nTouched = 0;
@@ -1175,6 +1177,7 @@ export class RecvPort extends PortStats<RecvHost> {
     this.pos = grown(this.pos, cap);
     this.mark = grown(this.mark, cap);
     this.short = grown(this.short, cap);
+    this.reindex = grown(this.reindex, cap);
     this.due.grow(cap);
     this.lows.grow(cap);
     this.highs.grow(cap);
@@ -1283,6 +1286,7 @@ export class RecvPort extends PortStats<RecvHost> {
       this.eAll[e] = 1;
     }
     if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
+    this.reindex[s] = 1;
     this.touch(s);
   }
 
@@ -1527,10 +1531,15 @@ export class RecvPort extends PortStats<RecvHost> {
     const cl = this.touched;
     this.sortTouched();
     for (let k = 0; k < nc; k++) this.tell(cl[k]!);
+    // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
+    const reindex = this.reindex;
     for (let k = 0; k < nc; k++) {
       const s = cl[k]!;
       mark[s] = 0;
-      this.indexCredit(s);
+      if (reindex[s]) {
+        reindex[s] = 0;
+        this.indexCredit(s);
+      }
     }
     this.nTouched = 0;
     const keys = this.keys;
@@ -1611,6 +1620,7 @@ export class RecvPort extends PortStats<RecvHost> {
     const a = this.arr[s]!;
     if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
       this.lastCredit[s] = level;
+      this.reindex[s] = 1;
       this.keys.push(this.key[s]!);
     }
   }
