@@ -859,8 +859,22 @@ export class SendPort extends PortStats<SendHost> {
   /** Stream `s` takes cap `d` in the order (false: it had it already). */
   private sort(s: number, d: number): boolean {
     if (this.inSrt[s]) {
-      if (this.dem[s] === d) return false;
-      this.unsort(s);
+      const old = this.dem[s]!;
+      if (old === d) return false;
+      // Moved from its place to the new one: only the streams between shift (the same order as
+      // taking it out and putting it back).
+      const k0 = this.place(old, s);
+      const k1 = this.place(d, s); // (counts `s` itself when its old cap is below `d`)
+      this.dem[s] = d;
+      const srt = this.srt;
+      if (k1 > k0) {
+        srt.copyWithin(k0, k0 + 1, k1);
+        srt[k1 - 1] = s;
+      } else {
+        srt.copyWithin(k1 + 1, k1, k0);
+        srt[k1] = s;
+      }
+      return true;
     }
     const k = this.place(d, s);
     this.dem[s] = d;
