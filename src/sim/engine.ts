@@ -62,20 +62,46 @@ const DUE_NEWS = 0;
 const DUE_CREDITS = 1;
 
 /**
- * The tasks waiting on one counter, in the order they started waiting. The array keeps its capacity
- * when tasks leave (a count, not its length, says how many are there), so a counter that is waited
- * on, released and waited on again allocates nothing after its first waits.
+ * The tasks waiting on one counter, in the order they started waiting. The first {@link WAIT_INLINE}
+ * are fields of the list itself, the rest in an array made on first need: most counters have one
+ * or two waiters, and a list whose waiters sit in a second object (an array's store) costs a second
+ * cache miss at every wait and every wake (docs/runtime.md, "Per-event cost at scale"). The count,
+ * not a length, says how many are there, and nothing is freed when tasks leave, so a counter that is
+ * waited on, released and waited on again allocates nothing after its first waits.
  */
 class WaitList {
   n = 0;
-  tasks: Array<Task | null> = [];
+  t0: Task | null = null;
+  t1: Task | null = null;
+  t2: Task | null = null;
+  t3: Task | null = null;
+  /** Waiters from the fifth on (index i at i - WAIT_INLINE), or null. */
+  more: Array<Task | null> | null = null;
+
+  get(i: number): Task {
+    return (i === 0 ? this.t0 : i === 1 ? this.t1 : i === 2 ? this.t2 : i === 3 ? this.t3 : this.more![i - WAIT_INLINE]!)!;
+  }
+
+  set(i: number, t: Task | null): void {
+    if (i === 0) this.t0 = t;
+    else if (i === 1) this.t1 = t;
+    else if (i === 2) this.t2 = t;
+    else if (i === 3) this.t3 = t;
+    else {
+      const more = (this.more ??= []);
+      const j = i - WAIT_INLINE;
+      if (j < more.length) more[j] = t;
+      else more.push(t);
+    }
+  }
 
   add(task: Task): void {
-    if (this.n < this.tasks.length) this.tasks[this.n] = task;
-    else this.tasks.push(task);
-    this.n++;
+    this.set(this.n++, task);
   }
 }
+
+/** Waiters a {@link WaitList} holds in its own fields. */
+const WAIT_INLINE = 4;
 
 /** A remote read being served (pooled). */
 interface ReadRequest {
@@ -530,7 +556,7 @@ export class Engine implements SendHost, RecvHost {
     let list = lists[index];
     if (!list) lists[index] = list = new WaitList();
     const n = list.n;
-    if (n === 0 || list.tasks[n - 1] !== task) list.add(task);
+    if (n === 0 || list.get(n - 1) !== task) list.add(task);
   }
 
   /** Re-check the tasks waiting on counter `region[index]` after it changed. */
@@ -539,10 +565,10 @@ export class Engine implements SendHost, RecvHost {
     if (lists === null) return;
     const list = lists[index];
     if (!list || list.n === 0) return;
-    const tasks = list.tasks, n = list.n;
+    const n = list.n;
     let keep = 0;
     for (let i = 0; i < n; i++) {
-      const t = tasks[i]!;
+      const t = list.get(i);
       const w = t.wait;
       if (t.done || w === null) continue;
       let value: number;
@@ -550,13 +576,15 @@ export class Engine implements SendHost, RecvHost {
         if (w.region !== region || w.index !== index) continue;
         value = Atomics.load(region.i32, index);
         if (!counterSatisfied(value, w.cmp, w.value)) {
-          tasks[keep++] = t;
+          if (keep !== i) list.set(keep, t);
+          keep++;
           continue;
         }
       } else if (w.kind === WAIT_ANY) {
         value = firstSatisfied(w.conds, condCount(w));
         if (value < 0) {
-          tasks[keep++] = t;
+          if (keep !== i) list.set(keep, t);
+          keep++;
           continue;
         }
       } else continue;
@@ -567,7 +595,7 @@ export class Engine implements SendHost, RecvHost {
       t.wait = null;
     }
     // Slots past the count are cleared, not cut off: the array keeps its capacity for the next waits.
-    for (let i = keep; i < n; i++) tasks[i] = null;
+    for (let i = keep; i < n; i++) list.set(i, null);
     list.n = keep;
   }
 
