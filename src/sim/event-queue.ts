@@ -22,9 +22,11 @@ export class EventQueue {
   private tk: Float64Array;
   /** Per heap entry: its payload slot. */
   private ref: Int32Array;
-  /** Payloads by slot: kind, argument, object (null when free). */
-  private kind: Uint8Array;
-  private arg: Float64Array;
+  /**
+   * Payloads by slot: kind at 2 slot and argument at 2 slot + 1 (one cache line for both, read
+   * together at every pop), and the object (null when free).
+   */
+  private pay: Float64Array;
   private obj: unknown[];
   /** Free slots (a stack). */
   private free: Int32Array;
@@ -44,8 +46,7 @@ export class EventQueue {
     this.cap = c;
     this.tk = new Float64Array(2 * c);
     this.ref = new Int32Array(c);
-    this.kind = new Uint8Array(c);
-    this.arg = new Float64Array(c);
+    this.pay = new Float64Array(2 * c);
     this.obj = new Array<unknown>(c).fill(null);
     this.free = new Int32Array(c);
     for (let i = 0; i < c; i++) this.free[i] = c - 1 - i;
@@ -92,8 +93,8 @@ export class EventQueue {
     const key = rank * SEQ_SPAN + seq;
     const slot = this.free[--this.nFree]!;
     this.obj[slot] = obj;
-    this.kind[slot] = kind;
-    this.arg[slot] = arg;
+    this.pay[2 * slot] = kind;
+    this.pay[2 * slot + 1] = arg;
     let i = this.n++;
     const TK = this.tk, R = this.ref;
     while (i > 0) {
@@ -113,8 +114,8 @@ export class EventQueue {
     this.popTime = TK[0]!;
     this.popKey = TK[1]!;
     const s0 = R[0]!;
-    this.popKind = this.kind[s0]!;
-    this.popArg = this.arg[s0]!;
+    this.popKind = this.pay[2 * s0]!;
+    this.popArg = this.pay[2 * s0 + 1]!;
     this.popObj = this.obj[s0];
     this.obj[s0] = null;
     this.free[this.nFree++] = s0;
@@ -150,8 +151,7 @@ export class EventQueue {
     const cap = old * 2;
     const tk = new Float64Array(2 * cap); tk.set(this.tk); this.tk = tk;
     const ref = new Int32Array(cap); ref.set(this.ref); this.ref = ref;
-    const kind = new Uint8Array(cap); kind.set(this.kind); this.kind = kind;
-    const arg = new Float64Array(cap); arg.set(this.arg); this.arg = arg;
+    const pay = new Float64Array(2 * cap); pay.set(this.pay); this.pay = pay;
     this.obj.length = cap;
     this.obj.fill(null, old);
     // Every slot is in use when the heap is full: the new ones are the free ones.
