@@ -269,7 +269,11 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     while (this.nAct > 0) {
       const i = this.nAct - 1;
       const s = this.act[i]!;
-      this.emptyStream(s);
+      while (this.size[s]! > 0) {
+        const h = this.first[s]!;
+        this.shift(s);
+        this.release(h);
+      }
       this.dropStream(s, i);
     }
     this.dirty = false;
@@ -279,15 +283,6 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     this.heapPos = -1;
     this.busyStart = -1;
     this.busyBytes = 0;
-  }
-
-  /** Every transfer of stream `s` leaves its FIFO (its entries free again). */
-  protected emptyStream(s: number): void {
-    while (this.size[s]! > 0) {
-      const h = this.first[s]!;
-      this.shift(s);
-      this.release(h);
-    }
   }
 
   /** Empty stream `s`, at active position `i`, leaves as when its last transfer ends. */
@@ -1106,53 +1101,6 @@ export class SendPort extends PortStats<SendHost> {
 }
 
 /**
- * A receiver stream's fields, one record of {@link F_STRIDE} doubles per slot (`sf[s * F_STRIDE +
- * field]`): what a stream's step, examination and credit read sit in one 64-byte record instead
- * of one element in each of a dozen columns, so a step touches one or two cache lines, not ten
- * (a port's columns outgrow the core's cache once a worker holds 64 ranks: docs/runtime.md).
- * FIFO ends are entry handles (see {@link E_STRIDE}) held as doubles (exact).
- */
-const F_STRIDE = 8;
-/** When its entries were last stepped (us); its rate (bytes/us); the sum of its jobs' arrival rates. */
-const F_ANCHOR = 0;
-const F_RATE = 1;
-const F_ARR = 2;
-/** Its bytes queued at the anchor; its demand; the credit last sent (-1: none yet). */
-const F_QUEUED = 3;
-const F_DEM = 4;
-const F_LAST_CREDIT = 5;
-/** The FIFO's first and last entry (NONE when empty). */
-const F_FIRST = 6;
-const F_LAST = 7;
-/** A receiver stream's small fields, one record of {@link I_STRIDE} ints per slot (`si`). */
-const I_STRIDE = 8;
-/** The FIFO's length; the active position. */
-const I_SIZE = 0;
-const I_POS = 1;
-/** 1 in the touched list, 2 examined in the settle in progress. */
-const I_MARK = 2;
-/** Served below its arrival rate (1). */
-const I_SHORT = 3;
-/** Its arrival rate or last credit moved since it was last indexed (see indexCredit). */
-const I_REINDEX = 4;
-/** The stream key (as the base's `key` column: written once, when the slot is made). */
-const I_KEY = 5;
-/**
- * A transfer in a receiver stream: one record of {@link E_STRIDE} doubles (`ent`), its handle the
- * record's offset (so `ent[e + field]`): bytes arrived, bytes served, the arrival rate (bytes/us),
- * its bytes, the next entry of its stream (NONE: the last; in the free list, the next free one),
- * all bytes arrived (1), its transfer.
- */
-const E_STRIDE = 8;
-const E_ARRIVED = 0;
-const E_SERVED = 1;
-const E_ARR_RATE = 2;
-const E_BYTES = 3;
-const E_NEXT = 4;
-const E_ALL = 5;
-const E_JOB = 6;
-
-/**
  * The receiver port, evaluated lazily: each active stream's transfers are exact at the stream's own
  * last change (its `anchor`), and a stream is stepped to the clock, examined and re-timed only when
  * something reaches it: news of its sender, a rate the water-filling changed, its own next change
@@ -1194,16 +1142,19 @@ export class RecvPort extends PortStats<RecvHost> {
   /** Streams with bytes queued (demand: all they can get), and served below their arrival rate. */
   private nQueued = 0;
   private nShort = 0;
-  /**
-   * The streams' records (see F_STRIDE, I_STRIDE): this port keeps its streams' rates and FIFOs
-   * there, not in the base's `rate`, `first`, `last` and `size` columns, and its transfers in
-   * `ent`, not in the base's entry columns.
-   */
-  private sf = new Float64Array(0);
-  private si = new Int32Array(0);
-  /** The entry records (see E_STRIDE), and the first free one (a stack linked through E_NEXT). */
-  private ent = new Float64Array(0);
-  private eFree_ = NONE;
+  /** Per slot: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
+  private arr = new Float64Array(0);
+  private lastCredit = new Float64Array(0);
+  /** Per slot: when its entries were last stepped; its demand; its bytes queued then; its active position. */
+  private anchor = new Float64Array(0);
+  private dem = new Float64Array(0);
+  private queued = new Float64Array(0);
+  private pos = new Int32Array(0);
+  /** Per slot: 1 in the touched list, 2 examined in the settle in progress; served below its arrival rate. */
+  private mark = new Uint8Array(0);
+  private short = new Uint8Array(0);
+  /** Per slot: its arrival rate or last credit moved since it was last indexed (see indexCredit). */
+  private reindex = new Uint8Array(0);
   /** The streams touched since the last settle (news, due, growing, rate moved): `touched[0..nTouched)`. */
   private touched = new Int32Array(16);
   private nTouched = 0;
@@ -1218,6 +1169,11 @@ export class RecvPort extends PortStats<RecvHost> {
   private slack = 0;
   /** Each stream's next change of its own. */
   private readonly due = new SlotHeap();
+  /** Per entry: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
+  private eArrived = new Float64Array(0);
+  private eServed = new Float64Array(0);
+  private eArrRate = new Float64Array(0);
+  private eAll = new Uint8Array(0);
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);
@@ -1227,98 +1183,56 @@ export class RecvPort extends PortStats<RecvHost> {
 
   protected override grow(cap: number): void {
     super.grow(cap);
-    this.sf = grown(this.sf, cap * F_STRIDE);
-    this.si = grown(this.si, cap * I_STRIDE);
+    this.arr = grown(this.arr, cap);
+    this.lastCredit = grown(this.lastCredit, cap);
+    this.anchor = grown(this.anchor, cap);
+    this.dem = grown(this.dem, cap);
+    this.queued = grown(this.queued, cap);
+    this.pos = grown(this.pos, cap);
+    this.mark = grown(this.mark, cap);
+    this.short = grown(this.short, cap);
+    this.reindex = grown(this.reindex, cap);
     this.due.grow(cap);
     this.lows.grow(cap);
     this.highs.grow(cap);
   }
 
+  protected override growEntries(cap: number): void {
+    super.growEntries(cap);
+    this.eArrived = grown(this.eArrived, cap);
+    this.eServed = grown(this.eServed, cap);
+    this.eArrRate = grown(this.eArrRate, cap);
+    this.eAll = grown(this.eAll, cap);
+  }
+
   protected init(s: number): void {
-    const o = s * F_STRIDE;
-    this.sf[o + F_ARR] = 0;
-    this.sf[o + F_LAST_CREDIT] = -1;
-    this.sf[o + F_FIRST] = this.sf[o + F_LAST] = NONE;
-    this.si[s * I_STRIDE + I_SIZE] = 0;
-    this.si[s * I_STRIDE + I_KEY] = this.key[s]!;
-  }
-
-  /** A new entry record for transfer `job` (may grow `ent`): its handle. */
-  private newEntry(job: number): number {
-    let e = this.eFree_;
-    if (e !== NONE) this.eFree_ = this.ent[e + E_NEXT]! | 0;
-    else {
-      const cap = this.ent.length;
-      // Records at the end, made by doubling; those beyond the first new one go on the free stack.
-      const next = Math.max(16 * E_STRIDE, 2 * cap);
-      this.ent = grown(this.ent, next);
-      for (let f = next - E_STRIDE; f > cap; f -= E_STRIDE) {
-        this.ent[f + E_NEXT] = this.eFree_;
-        this.eFree_ = f;
-      }
-      e = cap;
-    }
-    const ent = this.ent;
-    ent[e + E_JOB] = job;
-    ent[e + E_BYTES] = this.jobs.bytes[job]!;
-    return e;
-  }
-
-  /** Append entry `e` to slot `s`'s FIFO. */
-  private append(s: number, e: number): void {
-    const { sf, si, ent } = this;
-    const o = s * F_STRIDE;
-    const n = s * I_STRIDE + I_SIZE;
-    ent[e + E_NEXT] = NONE;
-    if (si[n] === 0) sf[o + F_FIRST] = e;
-    else ent[sf[o + F_LAST]! + E_NEXT] = e;
-    sf[o + F_LAST] = e;
-    si[n] = si[n]! + 1;
-  }
-
-  /** Take slot `s`'s first entry out of its FIFO, free again. */
-  private takeFirst(s: number): void {
-    const { sf, si, ent } = this;
-    const o = s * F_STRIDE;
-    const h = sf[o + F_FIRST]! | 0;
-    if (--si[s * I_STRIDE + I_SIZE]! === 0) sf[o + F_FIRST] = sf[o + F_LAST] = NONE;
-    else sf[o + F_FIRST] = ent[h + E_NEXT]!;
-    ent[h + E_NEXT] = this.eFree_;
-    this.eFree_ = h;
-  }
-
-  protected override emptyStream(s: number): void {
-    while (this.si[s * I_STRIDE + I_SIZE]! > 0) this.takeFirst(s);
+    this.arr[s] = 0;
+    this.lastCredit[s] = -1;
   }
 
   protected override activate(s: number): void {
     super.activate(s);
-    const o = s * F_STRIDE;
-    const sf = this.sf;
-    this.si[s * I_STRIDE + I_POS] = this.nAct - 1;
-    sf[o + F_ANCHOR] = this.host.now;
-    sf[o + F_RATE] = 0;
-    sf[o + F_DEM] = NaN; // a demand it never had: the shares are computed again
-    sf[o + F_QUEUED] = 0;
-    this.si[s * I_STRIDE + I_SHORT] = 0;
+    this.pos[s] = this.nAct - 1;
+    this.anchor[s] = this.host.now;
+    this.rate[s] = 0;
+    this.dem[s] = NaN; // a demand it never had: the shares are computed again
+    this.queued[s] = 0;
+    this.short[s] = 0;
   }
 
   protected override deactivate(i: number): void {
     const moved = this.act[this.nAct - 1]!;
     super.deactivate(i);
-    if (i < this.nAct) this.si[moved * I_STRIDE + I_POS] = i;
+    if (i < this.nAct) this.pos[moved] = i;
   }
 
   /** Stream `s` (active position `i`) has no transfer left: it leaves every index and the active set. */
   private closeStream(s: number, i: number): void {
-    const o = s * F_STRIDE;
-    const sf = this.sf;
-    const si = this.si;
-    sf[o + F_ARR] = 0;
-    sf[o + F_LAST_CREDIT] = -1;
-    if (sf[o + F_DEM] === Infinity) this.nQueued--;
-    if (si[s * I_STRIDE + I_SHORT]) this.nShort--;
-    si[s * I_STRIDE + I_SHORT] = 0;
+    this.arr[s] = 0;
+    this.lastCredit[s] = -1;
+    if (this.dem[s] === Infinity) this.nQueued--;
+    if (this.short[s]) this.nShort--;
+    this.short[s] = 0;
     this.due.remove(s);
     this.lows.remove(s);
     this.highs.remove(s);
@@ -1329,7 +1243,7 @@ export class RecvPort extends PortStats<RecvHost> {
   protected override dropStream(s: number, i: number): void {
     // As examine() for a stream left empty, then settle() with no stream left.
     this.closeStream(s, i);
-    for (let t = 0; t < this.nSlots; t++) this.si[t * I_STRIDE + I_MARK] = 0;
+    this.mark.fill(0);
     this.nTouched = 0;
     this.nGrowing = 0;
     this.keys.n = 0;
@@ -1339,9 +1253,8 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** Stream `s` is examined at the next settle. */
   private touch(s: number): void {
-    const m = s * I_STRIDE + I_MARK;
-    if (this.si[m] !== 0) return;
-    this.si[m] = 1;
+    if (this.mark[s] !== 0) return;
+    this.mark[s] = 1;
     if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
     this.touched[this.nTouched++] = s;
   }
@@ -1357,41 +1270,37 @@ export class RecvPort extends PortStats<RecvHost> {
       this.dirty = true;
       this.host.settleLater(this);
     }
-    const s = this.slot(key); // (may grow the records)
+    const s = this.slot(key);
+    const arr = this.arr;
     if (this.on[s]) this.step(s);
-    const sf = this.sf;
-    const o = s * F_STRIDE;
     if (kind === NEWS_START) {
       // A stream's jobs arrive one after another (see step).
-      if (this.si[s * I_STRIDE + I_SIZE]! > 0 && !this.ent[sf[o + F_LAST]! + E_ALL]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
-      const e = this.newEntry(j); // (may grow the entry records)
+      if (this.size[s]! > 0 && !this.eAll[this.last[s]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
+      const e = this.entry(j); // (may grow the entry columns)
       this.jobs.recvEntry[j] = e;
-      const ent = this.ent;
-      ent[e + E_ARRIVED] = 0;
-      ent[e + E_SERVED] = 0;
-      ent[e + E_ARR_RATE] = rate;
-      ent[e + E_ALL] = 0;
-      this.append(s, e);
-      sf[o + F_ARR] = sf[o + F_ARR]! + rate;
+      this.eArrived[e] = 0;
+      this.eServed[e] = 0;
+      this.eArrRate[e] = rate;
+      this.eAll[e] = 0;
+      this.push(s, e);
+      arr[s] = arr[s]! + rate;
       if (!this.on[s]) {
         this.activate(s);
         this.sharesStale = true;
       }
     } else if (kind === NEWS_RATE) {
       const e = this.jobs.recvEntry[j]!;
-      const ent = this.ent;
-      sf[o + F_ARR] = sf[o + F_ARR]! + (rate - ent[e + E_ARR_RATE]!);
-      ent[e + E_ARR_RATE] = rate;
+      arr[s] = arr[s]! + (rate - this.eArrRate[e]!);
+      this.eArrRate[e] = rate;
     } else {
       const e = this.jobs.recvEntry[j]!;
-      const ent = this.ent;
-      sf[o + F_ARR] = sf[o + F_ARR]! - ent[e + E_ARR_RATE]!;
-      ent[e + E_ARR_RATE] = 0;
-      ent[e + E_ARRIVED] = ent[e + E_BYTES]!;
-      ent[e + E_ALL] = 1;
+      arr[s] = arr[s]! - this.eArrRate[e]!;
+      this.eArrRate[e] = 0;
+      this.eArrived[e] = this.eBytes[e]!;
+      this.eAll[e] = 1;
     }
-    if (Math.abs(sf[o + F_ARR]!) < 1e-9) sf[o + F_ARR] = 0;
-    this.si[s * I_STRIDE + I_REINDEX] = 1;
+    if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
+    this.reindex[s] = 1;
     this.touch(s);
   }
 
@@ -1407,22 +1316,20 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private step(s: number): void {
     const time = this.host.now;
-    const sf = this.sf;
-    const o = s * F_STRIDE;
-    const dt = time - sf[o + F_ANCHOR]!;
+    const dt = time - this.anchor[s]!;
     this.streamVisits++;
     if (dt <= 0) return;
-    sf[o + F_ANCHOR] = time;
-    const ent = this.ent;
-    let give = sf[o + F_RATE]! * dt;
+    this.anchor[s] = time;
+    const { eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: next } = this;
+    let give = this.rate[s]! * dt;
     // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
     // news of a job's end comes before the next one's start, so every earlier job has all its bytes.
-    const jl = sf[o + F_LAST]! | 0;
-    if (jl !== NONE && !ent[jl + E_ALL] && ent[jl + E_ARR_RATE]! > 0) ent[jl + E_ARRIVED] = Math.min(ent[jl + E_BYTES]!, ent[jl + E_ARRIVED]! + ent[jl + E_ARR_RATE]! * dt);
-    for (let j = sf[o + F_FIRST]! | 0; j !== NONE && give > 0; j = ent[j + E_NEXT]! | 0) {
-      const take = Math.min(give, ent[j + E_ARRIVED]! - ent[j + E_SERVED]!);
+    const jl = this.last[s]!;
+    if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt);
+    for (let j = this.first[s]!; j !== NONE && give > 0; j = next[j]!) {
+      const take = Math.min(give, arrived[j]! - served[j]!);
       if (take > 0) {
-        ent[j + E_SERVED] = ent[j + E_SERVED]! + take;
+        served[j] = served[j]! + take;
         give -= take;
       }
     }
@@ -1435,29 +1342,28 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private examine(s: number, i: number): boolean {
     this.step(s);
-    const { sf, si, ent } = this;
-    const o = s * F_STRIDE;
-    const n = s * I_STRIDE + I_SIZE;
-    while (si[n]! > 0) {
-      const h = sf[o + F_FIRST]! | 0;
-      if (!ent[h + E_ALL] || ent[h + E_BYTES]! - ent[h + E_SERVED]! > eps(ent[h + E_BYTES]!)) break;
-      const job = ent[h + E_JOB]! | 0;
-      this.takeFirst(s);
+    const { first, eBytes: bytes, eServed: served, eArrived: arrived, eAll: arrivedAll, eNext: link } = this;
+    while (this.size[s]! > 0) {
+      const h = first[s]!;
+      if (!arrivedAll[h] || bytes[h]! - served[h]! > eps(bytes[h]!)) break;
+      const job = this.eJob[h]!;
+      this.shift(s);
+      this.release(h);
       this.host.served(this, job);
     }
-    if (si[n] === 0) {
+    if (this.size[s] === 0) {
       this.closeStream(s, i);
       return false;
     }
     let q = 0;
-    for (let j = sf[o + F_FIRST]! | 0; j !== NONE; j = ent[j + E_NEXT]! | 0) q += ent[j + E_ARRIVED]! - ent[j + E_SERVED]!;
-    sf[o + F_QUEUED] = q;
-    const di = q > EPS1 ? Infinity : sf[o + F_ARR]!;
-    const was = sf[o + F_DEM]!;
+    for (let j = first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
+    this.queued[s] = q;
+    const di = q > EPS1 ? Infinity : this.arr[s]!;
+    const was = this.dem[s]!;
     if (di !== was) {
       if (was === Infinity) this.nQueued--;
       if (di === Infinity) this.nQueued++;
-      sf[o + F_DEM] = di;
+      this.dem[s] = di;
       this.demandsMoved = true;
     }
     return true;
@@ -1468,22 +1374,22 @@ export class RecvPort extends PortStats<RecvHost> {
    * else by a pass over the active streams (in time in their number, never worse).
    */
   private sortTouched(): void {
-    const { touched: t, si } = this;
+    const { touched: t, pos } = this;
     if (this.nTouched * this.nTouched > 8 * this.nAct) {
-      const act = this.act;
+      const { act, mark } = this;
       let m = 0;
-      for (let i = 0, n = this.nAct; i < n; i++) if (si[act[i]! * I_STRIDE + I_MARK] !== 0) t[m++] = act[i]!;
+      for (let i = 0, n = this.nAct; i < n; i++) if (mark[act[i]!] !== 0) t[m++] = act[i]!;
       return;
     }
     for (let k = 1; k < this.nTouched; k++) {
       const s = t[k]!;
-      const p = si[s * I_STRIDE + I_POS]!;
+      const p = pos[s]!;
       let j = k - 1;
-      if (!(si[t[j]! * I_STRIDE + I_POS]! > p)) continue;
+      if (!(pos[t[j]!]! > p)) continue;
       do {
         t[j + 1] = t[j]!;
         j--;
-      } while (j >= 0 && si[t[j]! * I_STRIDE + I_POS]! > p);
+      } while (j >= 0 && pos[t[j]!]! > p);
       t[j + 1] = s;
     }
   }
@@ -1494,7 +1400,7 @@ export class RecvPort extends PortStats<RecvHost> {
     this.dirty = false;
     this.settles++;
     this.advance();
-    const act = this.act;
+    const { act, mark } = this;
     // The streams that may change now: news, their own change due, a queue that may start.
     const due = this.due;
     // (Within its slack a stream's change counts as now: a remainder under eps() is served.)
@@ -1511,28 +1417,27 @@ export class RecvPort extends PortStats<RecvHost> {
     this.demandsMoved = false;
     this.sortTouched();
     const touched = this.touched; // (read after the touches above, which may have grown it)
-    const si = this.si; // (no slot is made in a settle: the records keep their size)
     let live = 0;
     for (let k = 0; k < this.nTouched; k++) {
       let s = touched[k]!;
-      if (si[s * I_STRIDE + I_MARK] !== 1) continue;
+      if (mark[s] !== 1) continue;
       for (;;) {
-        si[s * I_STRIDE + I_MARK] = 2;
-        const i = si[s * I_STRIDE + I_POS]!;
+        mark[s] = 2;
+        const i = this.pos[s]!;
         if (this.examine(s, i)) {
           touched[live++] = s; // (live <= k: the list is compacted as it goes)
           break;
         }
-        si[s * I_STRIDE + I_MARK] = 0;
+        mark[s] = 0;
         if (i >= this.nAct) break;
         s = act[i]!;
-        if (si[s * I_STRIDE + I_MARK] !== 1) break;
+        if (mark[s] !== 1) break;
       }
     }
     this.nTouched = live;
     const n = this.nAct;
     if (n === 0) {
-      for (let k = 0; k < live; k++) si[touched[k]! * I_STRIDE + I_MARK] = 0;
+      for (let k = 0; k < live; k++) mark[touched[k]!] = 0;
       this.nTouched = 0;
       this.total = 0;
       this.slack = 0;
@@ -1542,15 +1447,15 @@ export class RecvPort extends PortStats<RecvHost> {
       }
       return;
     }
-    const sf = this.sf;
+    const rate = this.rate;
     if (this.demandsMoved || this.sharesStale) {
       // The water-filling (PortStats.waterFill's walk and rates, in one pass with the rates that
       // move: the same values in the same order, without copies of the demands and old rates).
-      const want = this.want;
+      const { dem, want } = this;
       let min = Infinity;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        const di = sf[s * F_STRIDE + F_DEM]!;
+        const di = dem[s]!;
         if (di < min) min = di;
         want[s] = di;
       }
@@ -1564,23 +1469,22 @@ export class RecvPort extends PortStats<RecvHost> {
       let total = 0;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        const o = s * F_STRIDE;
         let r = share;
         if (!equal) {
-          const di = sf[o + F_DEM]!;
+          const di = dem[s]!;
           r = di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
         }
         total += r;
-        if (r === sf[o + F_RATE]) continue;
-        if (si[s * I_STRIDE + I_MARK] !== 0) {
-          sf[o + F_RATE] = r;
+        if (r === rate[s]) continue;
+        if (mark[s] !== 0) {
+          rate[s] = r;
           continue;
         }
         // A rate that moves: the stream's bytes up to now at its old rate, then its queue now.
         this.step(s);
-        sf[o + F_RATE] = r;
+        rate[s] = r;
         this.queueNow(s);
-        si[s * I_STRIDE + I_MARK] = 2;
+        mark[s] = 2;
         if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
         this.touched[this.nTouched++] = s;
       }
@@ -1589,18 +1493,16 @@ export class RecvPort extends PortStats<RecvHost> {
     // Each stream examined: its next change and whether its queue may start.
     const tl = this.touched;
     const nt = this.nTouched;
-    const ent = this.ent;
+    const { arr, queued, first, eBytes: bytes, eServed: served, eAll: arrivedAll, short } = this;
     for (let k = 0; k < nt; k++) {
       const s = tl[k]!;
-      const o = s * F_STRIDE;
-      const r = sf[o + F_RATE]!;
-      const a = sf[o + F_ARR]!;
-      const q = sf[o + F_QUEUED]!;
+      const r = rate[s]!;
+      const a = arr[s]!;
+      const q = queued[s]!;
       const sh = r < a * (1 - 1e-12) ? 1 : 0;
-      const so = s * I_STRIDE + I_SHORT;
-      if (sh !== si[so]) {
-        this.nShort += sh - si[so]!;
-        si[so] = sh;
+      if (sh !== short[s]) {
+        this.nShort += sh - short[s]!;
+        short[s] = sh;
       }
       let t = Infinity;
       let slack = this.slack;
@@ -1611,11 +1513,11 @@ export class RecvPort extends PortStats<RecvHost> {
           if (EPS1 / (r - a) > slack) slack = EPS1 / (r - a);
         }
       } else if (r < a) this.grows(s);
-      const h = sf[o + F_FIRST]! | 0;
-      if (ent[h + E_ALL] && r > 0) {
-        const th = time + (ent[h + E_BYTES]! - ent[h + E_SERVED]!) / r;
+      const h = first[s]!;
+      if (arrivedAll[h] && r > 0) {
+        const th = time + (bytes[h]! - served[h]!) / r;
         if (th < t) t = th;
-        const e = eps(ent[h + E_BYTES]!) / r;
+        const e = eps(bytes[h]!) / r;
         if (e > slack) slack = e;
       }
       this.slack = slack;
@@ -1644,11 +1546,12 @@ export class RecvPort extends PortStats<RecvHost> {
     this.sortTouched();
     for (let k = 0; k < nc; k++) this.tell(cl[k]!);
     // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
+    const reindex = this.reindex;
     for (let k = 0; k < nc; k++) {
       const s = cl[k]!;
-      si[s * I_STRIDE + I_MARK] = 0;
-      if (si[s * I_STRIDE + I_REINDEX]) {
-        si[s * I_STRIDE + I_REINDEX] = 0;
+      mark[s] = 0;
+      if (reindex[s]) {
+        reindex[s] = 0;
         this.indexCredit(s);
       }
     }
@@ -1676,9 +1579,8 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** Stream `s` is told the level in the settle in progress (once). */
   private candidate(s: number): void {
-    const m = s * I_STRIDE + I_MARK;
-    if (this.si[m] !== 0) return;
-    this.si[m] = 2;
+    if (this.mark[s] !== 0) return;
+    this.mark[s] = 2;
     if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
     this.touched[this.nTouched++] = s;
   }
@@ -1690,14 +1592,13 @@ export class RecvPort extends PortStats<RecvHost> {
    * two heaps, in time in how many there are. Nothing heard yet: told when examined.
    */
   private indexCredit(s: number): void {
-    const o = s * F_STRIDE;
-    const last = this.sf[o + F_LAST_CREDIT]!;
+    const last = this.lastCredit[s]!;
     if (last < 0) {
       this.lows.remove(s);
       this.highs.remove(s);
       return;
     }
-    const a = this.sf[o + F_ARR]!;
+    const a = this.arr[s]!;
     this.lows.t = -Math.min(last, a * (1 - CREDIT_RESOLUTION));
     this.lows.place(s);
     this.highs.t = last <= a * (1 + SEND_RESOLUTION) ? last * (1 + CREDIT_RESOLUTION) : Infinity;
@@ -1706,11 +1607,10 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** Stream `s`'s bytes queued at its anchor. */
   private queueNow(s: number): void {
-    const { sf, ent } = this;
-    const o = s * F_STRIDE;
+    const { eArrived: arrived, eServed: served, eNext: link } = this;
     let q = 0;
-    for (let j = sf[o + F_FIRST]! | 0; j !== NONE; j = ent[j + E_NEXT]! | 0) q += ent[j + E_ARRIVED]! - ent[j + E_SERVED]!;
-    sf[o + F_QUEUED] = q;
+    for (let j = this.first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
+    this.queued[s] = q;
   }
 
   /** Stream `s` has no queue and is served below its arrival rate: examined at every settle. */
@@ -1730,14 +1630,12 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private tell(s: number): void {
     const level = this.telling;
-    const sf = this.sf;
-    const o = s * F_STRIDE;
-    const last = sf[o + F_LAST_CREDIT]!;
-    const a = sf[o + F_ARR]!;
+    const last = this.lastCredit[s]!;
+    const a = this.arr[s]!;
     if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
-      sf[o + F_LAST_CREDIT] = level;
-      this.si[s * I_STRIDE + I_REINDEX] = 1;
-      this.keys.push(this.si[s * I_STRIDE + I_KEY]!);
+      this.lastCredit[s] = level;
+      this.reindex[s] = 1;
+      this.keys.push(this.key[s]!);
     }
   }
 
@@ -1776,20 +1674,19 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private changesAt(s: number): boolean {
     const at = this.quietAt_;
-    const { sf, ent } = this;
-    const o = s * F_STRIDE;
+    const { rate, first, last, anchor, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: link } = this;
     this.streamVisits++;
-    const dt = at - sf[o + F_ANCHOR]!;
-    const r = sf[o + F_RATE]!;
-    const jl = sf[o + F_LAST]! | 0;
-    const arrivedLast = !ent[jl + E_ALL] && ent[jl + E_ARR_RATE]! > 0 ? Math.min(ent[jl + E_BYTES]!, ent[jl + E_ARRIVED]! + ent[jl + E_ARR_RATE]! * dt) : ent[jl + E_ARRIVED]!;
+    const dt = at - anchor[s]!;
+    const r = rate[s]!;
+    const jl = last[s]!;
+    const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
     let give = r * dt;
     let queued = 0;
-    const h = sf[o + F_FIRST]! | 0;
+    const h = first[s]!;
     let headServed = 0;
-    for (let j = h; ; j = ent[j + E_NEXT]! | 0) {
-      const a = j === jl ? arrivedLast : ent[j + E_ARRIVED]!;
-      let sv = ent[j + E_SERVED]!;
+    for (let j = h; ; j = link[j]!) {
+      const a = j === jl ? arrivedLast : arrived[j]!;
+      let sv = served[j]!;
       if (give > 0) {
         const take = Math.min(give, a - sv);
         if (take > 0) {
@@ -1801,7 +1698,7 @@ export class RecvPort extends PortStats<RecvHost> {
       if (j === h) headServed = sv;
       if (j === jl) break;
     }
-    if (ent[h + E_ALL] && !(ent[h + E_BYTES]! - headServed > eps(ent[h + E_BYTES]!))) return true; // served there
-    return queued > EPS1 !== sf[o + F_QUEUED]! > EPS1; // a queue starts or ends there
+    if (arrivedAll[h] && !(bytes[h]! - headServed > eps(bytes[h]!))) return true; // served there
+    return queued > EPS1 !== this.queued[s]! > EPS1; // a queue starts or ends there
   }
 }
