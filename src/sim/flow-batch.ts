@@ -5,8 +5,12 @@
  */
 import { FreeList } from './free-list.js';
 
-/** The capacity of a batch's columns while it is in the pool (the smallest size class). */
-export const BATCH_MIN = 8;
+/**
+ * The capacity of a batch's columns while it is in the pool (the smallest size class). At 64 most
+ * instants fit without growing (at LL EP32, 87k batches applied: 66% of 64 items or fewer, 155k
+ * growths with 8, 34k with 64), for 64 x 37 bytes per pooled batch (about a thousand there).
+ */
+export const BATCH_MIN = 64;
 
 /**
  * The item columns of a flow batch at one capacity (see {@link FlowBatch}), for

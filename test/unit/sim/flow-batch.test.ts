@@ -23,7 +23,7 @@ describe('FlowBatch columns', () => {
     const b = new FlowBatch(new BatchColumnPool());
     fill(b, 100);
     expect(b.n).toBe(100);
-    expect(b.job.length).toBe(128); // 8 -> 16 -> 32 -> 64 -> 128
+    expect(b.job.length).toBe(128); // BATCH_MIN (64) -> 128
     expect(Array.from(b.job.subarray(0, 100))).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(b.rate[99]).toBe(49.5);
     expect(b.kind[98]).toBe(2);
@@ -31,6 +31,10 @@ describe('FlowBatch columns', () => {
     expect(b.ordered).toBe(true);
     b.add(7, 0);
     expect(b.ordered).toBe(false);
+    // An instant of up to 64 items (two thirds of them at LL EP32) needs no growth.
+    const c = new FlowBatch(new BatchColumnPool());
+    fill(c, 64);
+    expect(c.job.length).toBe(64);
   });
 
   it('applied batches give their grown columns back: rounds of the same instants make no more columns', () => {
