@@ -5,15 +5,18 @@
  * timer is the minimum and a stream's time moves in O(log n) without touching the others.
  *
  * Times are passed through the field {@link SlotHeap.t}, not as arguments: a float argument to a
- * call V8 does not inline is boxed as a heap number (no allocation per event, issue 14).
+ * call V8 does not inline is boxed as a heap number (no allocation per event, issue 14). Each heap
+ * place holds its slot's time beside the slot (`ht[i]` for `h[i]`), so a sift compares times read
+ * in heap order, not through the slot (one dependent load fewer per comparison).
  */
 export class SlotHeap {
   /** The time {@link place} gives its slot. */
   t = 0;
+  /** The slots in heap order, and their times. */
   private h = new Int32Array(16);
+  private ht = new Float64Array(16);
   private n = 0;
-  /** Per slot: its time, and its index in `h` (-1: not in the heap). */
-  private at = new Float64Array(0);
+  /** Per slot: its index in `h` (-1: not in the heap). */
   private idx = new Int32Array(0);
 
   get size(): number {
@@ -22,17 +25,14 @@ export class SlotHeap {
 
   /** Room for slots `0..cap)`. */
   grow(cap: number): void {
-    const at = new Float64Array(cap);
-    at.set(this.at);
     const idx = new Int32Array(cap).fill(-1);
     idx.set(this.idx);
-    this.at = at;
     this.idx = idx;
   }
 
   /** The earliest time, Infinity when empty. */
   minTime(): number {
-    return this.n > 0 ? this.at[this.h[0]!]! : Infinity;
+    return this.n > 0 ? this.ht[0]! : Infinity;
   }
 
   /** The slot with the earliest time (the heap must not be empty). */
@@ -50,16 +50,16 @@ export class SlotHeap {
    */
   collect(before = false): number {
     const t = this.t;
-    const { h, at } = this;
+    const { h, ht } = this;
     let m = 0;
-    if (this.n === 0 || at[h[0]!]! > t || (before && at[h[0]!] === t)) return 0;
+    if (this.n === 0 || ht[0]! > t || (before && ht[0] === t)) return 0;
     // Heap indexes first (a queue in `found`), turned into slots at the end.
     let f = this.found;
     f[m++] = 0;
     for (let q = 0; q < m; q++) {
       const i = f[q]!;
       for (let c = 2 * i + 1; c <= 2 * i + 2 && c < this.n; c++) {
-        const tc = at[h[c]!]!;
+        const tc = ht[c]!;
         if (tc > t || (before && tc === t)) continue;
         if (m === f.length) {
           const g = new Int32Array(2 * m);
@@ -81,18 +81,24 @@ export class SlotHeap {
       return;
     }
     const i = this.idx[s]!;
-    const old = this.at[s]!;
-    this.at[s] = t;
     if (i < 0) {
       if (this.n === this.h.length) {
         const h = new Int32Array(2 * this.n);
         h.set(this.h);
         this.h = h;
+        const ht = new Float64Array(2 * this.n);
+        ht.set(this.ht);
+        this.ht = ht;
       }
       this.h[this.n] = s;
+      this.ht[this.n] = t;
       this.idx[s] = this.n;
       this.up(this.n++);
-    } else if (t < old) this.up(i);
+      return;
+    }
+    const old = this.ht[i]!;
+    this.ht[i] = t;
+    if (t < old) this.up(i);
     else if (t > old) this.down(i);
   }
 
@@ -101,46 +107,54 @@ export class SlotHeap {
     const i = this.idx[s]!;
     if (i < 0) return;
     this.idx[s] = -1;
-    const last = this.h[--this.n]!;
+    const j = --this.n;
+    const last = this.h[j]!;
     if (last === s) return;
     this.h[i] = last;
+    this.ht[i] = this.ht[j]!;
     this.idx[last] = i;
     this.up(i);
     this.down(this.idx[last]!);
   }
 
   private up(i: number): void {
-    const { h, at, idx } = this;
+    const { h, ht, idx } = this;
     const s = h[i]!;
-    const t = at[s]!;
+    const t = ht[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
+      const tp = ht[p]!;
+      if (!(tp > t)) break;
       const q = h[p]!;
-      if (!(at[q]! > t)) break;
       h[i] = q;
+      ht[i] = tp;
       idx[q] = i;
       i = p;
     }
     h[i] = s;
+    ht[i] = t;
     idx[s] = i;
   }
 
   private down(i: number): void {
-    const { h, at, idx } = this;
+    const { h, ht, idx } = this;
     const n = this.n;
     const s = h[i]!;
-    const t = at[s]!;
+    const t = ht[i]!;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && at[h[c + 1]!]! < at[h[c]!]!) c++;
+      if (c + 1 < n && ht[c + 1]! < ht[c]!) c++;
+      const tc = ht[c]!;
+      if (!(tc < t)) break;
       const q = h[c]!;
-      if (!(at[q]! < t)) break;
       h[i] = q;
+      ht[i] = tc;
       idx[q] = i;
       i = c;
     }
     h[i] = s;
+    ht[i] = t;
     idx[s] = i;
   }
 }
