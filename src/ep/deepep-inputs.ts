@@ -6,7 +6,6 @@
  * only the order of i.i.d. scores matters to a top-k, so any i.i.d. continuous draw gives the same
  * distribution of routings, and a seeded uniform draw is used here.
  */
-import { createRng } from '../routing/rng.js';
 
 export interface DeepepInputShape {
   numRanks: number;
@@ -16,30 +15,52 @@ export interface DeepepInputShape {
   topk: number;
 }
 
-/** Top-k expert ids per token of one rank ([tokens][topk], sorted by score). */
+/**
+ * Top-k expert ids per token of one rank ([tokens][topk], sorted by score).
+ *
+ * The scores are `createRng(seed * 1000003 + rank * 7919 + 17).uniform()` draws (mulberry32, see
+ * src/routing/rng.ts), E per token in expert order: the generator is inlined here (no call per
+ * score) and a score is kept as its 32-bit integer (the uniform draw is that integer / 2^32, so the
+ * order is the same; sign bit flipped to compare as signed). Every draw is made, kept group or not, so the stream is the one of the
+ * straightforward version, and so is every output.
+ */
 export function deepepTopk(shape: DeepepInputShape, rank: number, seed: number): Int32Array {
   const { tokens: T, experts: E, topk: K } = shape;
   const nodes = shape.numRanks / shape.gpusPerNode;
   const groups = nodes > 1 ? nodes : 1;
   const keepGroups = nodes > 1 ? Math.min(nodes, 4) : 1;
   const perGroup = E / groups;
-  const rng = createRng((seed * 1000003 + rank * 7919 + 17) >>> 0).uniform;
-  const scores = new Float64Array(E);
-  const gmax = new Float64Array(groups);
+  // Group g holds experts [gStart[g], gStart[g + 1]): those with (e / perGroup) | 0 === g.
+  const gStart = new Int32Array(groups + 1);
+  let g0 = 0;
+  for (let e = 0; e < E; e++) for (const ge = (e / perGroup) | 0; g0 <= ge; ) gStart[g0++] = e;
+  while (g0 <= groups) gStart[g0++] = E;
+  let a = (seed * 1000003 + rank * 7919 + 17) | 0; // mulberry32's state, as int32 bits (no doubles)
+  // A score is its draw's 32-bit integer with the sign bit flipped: signed order = unsigned order.
+  const scores = new Int32Array(E);
+  const gmax = new Int32Array(groups);
   const out = new Int32Array(T * K);
   // Reused per token: groups by maximum score (descending, ties by index), the kept ones, the top K.
   const order = new Int32Array(groups);
   const keep = new Uint8Array(groups);
-  const topS = new Float64Array(K);
+  const topS = new Int32Array(K);
   const topE = new Int32Array(K);
   for (let t = 0; t < T; t++) {
-    for (let e = 0; e < E; e++) scores[e] = rng();
-    if (groups > 1) {
-      gmax.fill(-1);
-      for (let e = 0; e < E; e++) {
-        const g = (e / perGroup) | 0;
-        if (scores[e]! > gmax[g]!) gmax[g] = scores[e]!;
+    // The draws, in expert order, and each group's maximum.
+    for (let g = 0; g < groups; g++) {
+      let m = -2147483648;
+      for (let e = gStart[g]!, end = gStart[g + 1]!; e < end; e++) {
+        a = (a + 0x6d2b79f5) | 0;
+        let x = a;
+        x = Math.imul(x ^ (x >>> 15), x | 1);
+        x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+        const v = (x ^ (x >>> 14) ^ 0x80000000) | 0;
+        scores[e] = v;
+        if (v > m) m = v;
       }
+      gmax[g] = m;
+    }
+    if (groups > 1) {
       for (let g = 0; g < groups; g++) {
         let k = g;
         while (k > 0 && gmax[order[k - 1]!]! < gmax[g]!) {
@@ -50,23 +71,24 @@ export function deepepTopk(shape: DeepepInputShape, rank: number, seed: number):
       }
       keep.fill(0);
       for (let i = 0; i < keepGroups; i++) keep[order[i]!] = 1;
-      for (let e = 0; e < E; e++) if (!keep[(e / perGroup) | 0]) scores[e] = -1;
-    }
-    // The K highest scores (descending, ties by index), in one pass; a score of -1 (a group not
-    // kept) is never taken, and a slot left empty is -1.
+    } else keep[0] = 1;
+    // The K highest scores of the kept groups (descending, ties by index), in one pass in expert
+    // order; a slot left empty is -1.
     let n = 0;
-    for (let e = 0; e < E; e++) {
-      const v = scores[e]!;
-      if (!(v > -1)) continue;
-      if (n === K && !(v > topS[K - 1]!)) continue;
-      let k = n < K ? n++ : K - 1;
-      while (k > 0 && topS[k - 1]! < v) {
-        topS[k] = topS[k - 1]!;
-        topE[k] = topE[k - 1]!;
-        k--;
+    for (let g = 0; g < groups; g++) {
+      if (!keep[g]) continue;
+      for (let e = gStart[g]!, end = gStart[g + 1]!; e < end; e++) {
+        const v = scores[e]!;
+        if (n === K && !(v > topS[K - 1]!)) continue;
+        let k = n < K ? n++ : K - 1;
+        while (k > 0 && topS[k - 1]! < v) {
+          topS[k] = topS[k - 1]!;
+          topE[k] = topE[k - 1]!;
+          k--;
+        }
+        topS[k] = v;
+        topE[k] = e;
       }
-      topS[k] = v;
-      topE[k] = e;
     }
     for (let k = 0; k < K; k++) out[t * K + k] = k < n ? topE[k]! : -1;
   }

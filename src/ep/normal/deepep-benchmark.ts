@@ -239,11 +239,19 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware } = resolveBench(o);
   const withDigest = o.timelineDigest ?? true;
   const digest = createHash('sha256');
-  const cluster = await createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
+  // The host workers start (their threads load the modules) while this thread draws the inputs.
+  const starting = createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
+  const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
+  o.onProgress?.(`building inputs for ${R} ranks`);
+  let topkIdx: Int32Array[];
   try {
-    const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
-    o.onProgress?.(`building inputs for ${R} ranks`);
-    const topkIdx = Array.from({ length: R }, (_, r) => deepepTopk(shape, r, seed));
+    topkIdx = Array.from({ length: R }, (_, r) => deepepTopk(shape, r, seed));
+  } catch (e) {
+    await starting.then((c) => c.close(), () => undefined);
+    throw e;
+  }
+  const cluster = await starting;
+  try {
     const payload = o.payload ?? false;
     const mkEp = (d = o.dispatchConfig, c = o.combineConfig) =>
       createExpertParallel(cluster, { numExperts: experts, hidden, topk, dtype, numSms: sms, sizesOnly: !payload, ...(d ? { dispatchConfig: d } : {}), ...(c ? { combineConfig: c } : {}) });

@@ -22,3 +22,16 @@ describe("DeepEP benchmark inputs", () => {
       expect(used.size).toBeGreaterThan(240);
     });
 });
+
+describe('DeepEP benchmark inputs, pinned', () => {
+  // Literals from the first version (scores drawn with createRng(...).uniform(), top-k by sorting
+  // insertion): the inlined generator and the per-group selection must give the same ids.
+  it('the same ids as the straightforward version, within one node and across 2 and 8 nodes', () => {
+    const first = [27, 33, 44, 206, 8, 42, 227, 248, 71, 43, 36, 197, 85, 147, 45, 20, 155, 224, 97, 124, 201, 17, 122, 100];
+    for (const R of [8, 16])
+      expect(Array.from(deepepTopk({ numRanks: R, gpusPerNode: 8, tokens: 3, experts: 256, topk: 8 }, 5, 7))).toEqual(first);
+    expect(Array.from(deepepTopk({ numRanks: 64, gpusPerNode: 8, tokens: 3, experts: 256, topk: 8 }, 5, 7))).toEqual(
+      [27, 33, 44, 206, 8, 42, 227, 248, 71, 43, 36, 197, 85, 147, 45, 33, 155, 224, 97, 124, 201, 122, 100, 227]);
+    expect(Array.from(deepepTopk({ numRanks: 16, gpusPerNode: 8, tokens: 2, experts: 4, topk: 3 }, 0, 1))).toEqual([0, 3, 1, 3, 1, 2]);
+  });
+});
