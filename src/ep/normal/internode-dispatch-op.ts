@@ -663,6 +663,15 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const parts = kernel === 'd' ? 1 : N;
   const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / parts, cfg.rdmaBuffer, parts);
   const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
+  // Per expert id: its node and its GPU within that node (no division per routed slot).
+  const E = a.numExperts;
+  const nodeOfE = new Int32Array(E);
+  const gpuOfE = new Int32Array(E);
+  for (let e = 0; e < E; e++) {
+    const r = (e / epr) | 0;
+    nodeOfE[e] = (r / G) | 0;
+    gpuOfE[e] = r % G;
+  }
   const sendTokens: Int32Array[] = [];
   const sendNodes: SendNodes[] = [];
   const totals: Int32Array[] = [];
@@ -682,7 +691,7 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
       for (let q = 0; q < K; q++) {
         const e = topk[t * K + q]!;
         if (e < 0) continue;
-        const m = ((e / epr) | 0) / G | 0;
+        const m = e < E ? nodeOfE[e]! : ((e / epr) | 0) / G | 0;
         if (seen[m] === t) continue;
         seen[m] = t;
         let j = q1++;
@@ -724,6 +733,13 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
         for (let q = 0; q < K; q++) {
           const e = stopk[t * K + q]!;
           if (e < 0) continue;
+          if (e < E) {
+            if (nodeOfE[e] === n) {
+              flags[gpuOfE[e]! * W + k] = 1;
+              any = true;
+            }
+            continue;
+          }
           const r = (e / epr) | 0;
           if (((r / G) | 0) === n) {
             flags[(r % G) * W + k] = 1;
