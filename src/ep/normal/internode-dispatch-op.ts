@@ -18,6 +18,7 @@
  * The receiver owns every tail and the sender every head, so each side polls only its own memory.
  */
 import { QP_SLOTS } from '../../transport/protocol.js';
+import { fail } from '../../errors.js';
 import { defineOp } from '../../actors/op-registry.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { RoleStep, Wait } from '../../sim/task.js';
@@ -649,6 +650,110 @@ class NVLReceivers implements RoleStep {
   }
 }
 
+/**
+ * The masks of the operation being prepared: its arguments, its id, and per source rank's routing
+ * region the masks read from it. Within one operation the routing does not change, and a host
+ * prepares all its ranks before any task runs; the next operation (new arguments or id) starts
+ * afresh, so at most one operation's masks are held.
+ */
+let masksOf: { args: EpArgs; opId: number; bySource: Map<ArrayBufferLike, Uint8Array | Uint32Array> } | null = null;
+
+/**
+ * Source rank s's routing as masks (a byte each up to 8 GPUs per node): `masks[n * Ts + t]` has bit j set when its token t goes to GPU j
+ * of node n. Every rank of node n reads the tokens source s sends to n; a host holds N/2 such
+ * ranks per source (each rank reads N sources), so the routing is read once per host and operation
+ * here instead of once per rank.
+ */
+function routingMasks(ctx: RankContext, a: EpArgs, s: number, Ts: number, N: number, G: number): Uint8Array | Uint32Array {
+  if (G > 32) fail('E_ARGUMENT', `internode plan: ${G} GPUs per node do not fit a 32-bit mask`, { gpusPerNode: G });
+  const opId = ctx.group?.opId ?? -1;
+  if (!masksOf || masksOf.args !== a || masksOf.opId !== opId || opId < 0) masksOf = { args: a, opId, bySource: new Map() };
+  const buf = ctx.peerRegion(s, R_TOPK).buffer;
+  const had = opId >= 0 ? masksOf.bySource.get(buf) : undefined;
+  if (had && had.length === N * Ts) return had;
+  const K = a.topk;
+  const epr = a.numExperts / ctx.numRanks;
+  const stopk = new Int32Array(buf, 0, Ts * K);
+  const masks = G <= 8 ? new Uint8Array(N * Ts) : new Uint32Array(N * Ts);
+  for (let t = 0; t < Ts; t++) {
+    for (let q = 0; q < K; q++) {
+      const e = stopk[t * K + q]!;
+      if (e < 0) continue;
+      const r = (e / epr) | 0;
+      const m = (r / G) | 0;
+      if (m < N) masks[m * Ts + t]! |= 1 << (r % G);
+    }
+  }
+  if (opId >= 0) masksOf.bySource.set(buf, masks);
+  return masks;
+}
+
+/**
+ * Tokens t0..t1 of a source's channel bound for one node (`masks[at + t]` non-zero), and per local
+ * GPU j whether it needs each one. A function of its own: called per (source, channel), V8
+ * optimises it after a few calls, where the loop inside one long plan function ran unoptimised.
+ */
+function sourceStream(masks: Uint8Array | Uint32Array, at: number, t0: number, t1: number, G: number): SourceStream {
+  const W = t1 - t0;
+  const tl = new Int32Array(W);
+  // Per local GPU j, its flags at [j * W, (j + 1) * W) of one buffer.
+  const flags = new Uint8Array(G * W);
+  let k = 0;
+  for (let t = t0; t < t1; t++) {
+    const mk = masks[at + t]!;
+    if (mk === 0) continue;
+    // Each set bit (lowest first): GPU j needs the token.
+    for (let b = mk; b !== 0; b &= b - 1) flags[(31 - Math.clz32(b & -b)) * W + k] = 1;
+    tl[k++] = t;
+  }
+  const toGpu: Uint8Array[] = new Array(G);
+  for (let j = 0; j < G; j++) toGpu[j] = flags.subarray(j * W, j * W + k);
+  return { tokens: tl.subarray(0, k), toGpu };
+}
+
+/**
+ * Sender side of one channel (tokens t0..t1 of this rank): the tokens with a destination node, their
+ * destination nodes ascending with each one's position in that node's stream, and the tokens per
+ * node. A function of its own, as {@link sourceStream}. `seen` (per node, the last token that
+ * counted it) is shared across channels.
+ */
+function senderChannel(
+  topk: Int32Array, t0: number, t1: number, K: number, N: number, G: number, epr: number, nodeOfE: Int32Array, seen: Int32Array,
+): { tokens: Int32Array; nodes: SendNodes; totals: Int32Array } {
+  const E = nodeOfE.length;
+  const tl = new Int32Array(t1 - t0);
+  const off = new Int32Array(t1 - t0 + 1);
+  const nodes = new Int32Array((t1 - t0) * Math.min(K, N));
+  const pos = new Int32Array(nodes.length);
+  const tot = new Int32Array(N);
+  let k = 0;
+  let q1 = 0;
+  for (let t = t0; t < t1; t++) {
+    // The token's destination nodes, ascending (insertion into its slice of `nodes`).
+    const q0 = q1;
+    for (let q = 0; q < K; q++) {
+      const e = topk[t * K + q]!;
+      if (e < 0) continue;
+      const m = e < E ? nodeOfE[e]! : ((e / epr) | 0) / G | 0;
+      if (seen[m] === t) continue;
+      seen[m] = t;
+      let j = q1++;
+      while (j > q0 && nodes[j - 1]! > m) {
+        nodes[j] = nodes[j - 1]!;
+        j--;
+      }
+      nodes[j] = m;
+      tot[m]!++;
+    }
+    if (q1 === q0) continue;
+    for (let q = q0; q < q1; q++) pos[q] = tot[nodes[q]!]! - 1;
+    tl[k++] = t;
+    off[k] = q1;
+  }
+  // Views of the used prefixes (the plan only reads them): no second copy per operation.
+  return { tokens: tl.subarray(0, k), nodes: { off: off.subarray(0, k + 1), nodes: nodes.subarray(0, q1), pos: pos.subarray(0, q1) }, totals: tot };
+}
+
 /** Build the per-rank plan: what this rank sends, forwards and receives (combine reuses it). */
 export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): InternodePlan {
   const R = ctx.numRanks;
@@ -678,79 +783,22 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const seen = new Int32Array(N).fill(-1);
   for (let c = 0; c < C; c++) {
     const [t0, t1] = channelRange(T, C, c);
-    const tl = new Int32Array(t1 - t0);
-    const off = new Int32Array(t1 - t0 + 1);
-    const nodes = new Int32Array((t1 - t0) * Math.min(K, N));
-    const pos = new Int32Array(nodes.length);
-    const tot = new Int32Array(N);
-    let k = 0;
-    let q1 = 0;
-    for (let t = t0; t < t1; t++) {
-      // The token's destination nodes, ascending (insertion into its slice of `nodes`).
-      const q0 = q1;
-      for (let q = 0; q < K; q++) {
-        const e = topk[t * K + q]!;
-        if (e < 0) continue;
-        const m = e < E ? nodeOfE[e]! : ((e / epr) | 0) / G | 0;
-        if (seen[m] === t) continue;
-        seen[m] = t;
-        let j = q1++;
-        while (j > q0 && nodes[j - 1]! > m) {
-          nodes[j] = nodes[j - 1]!;
-          j--;
-        }
-        nodes[j] = m;
-        tot[m]!++;
-      }
-      if (q1 === q0) continue;
-      for (let q = q0; q < q1; q++) pos[q] = tot[nodes[q]!]! - 1;
-      tl[k++] = t;
-      off[k] = q1;
-    }
-    // Views of the used prefixes (the plan only reads them): no second copy per operation.
-    sendTokens.push(tl.subarray(0, k));
-    sendNodes.push({ off: off.subarray(0, k + 1), nodes: nodes.subarray(0, q1), pos: pos.subarray(0, q1) });
-    totals.push(tot);
+    const ch = senderChannel(topk, t0, t1, K, N, G, epr, nodeOfE, seen);
+    sendTokens.push(ch.tokens);
+    sendNodes.push(ch.nodes);
+    totals.push(ch.totals);
   }
   // Forwarder streams: what the same-index GPU of every node sends to this node, read from its
-  // routing (the metadata every record carries).
+  // routing (the metadata every record carries), as per-token GPU masks per node (routingMasks).
   const streams: SourceStream[][] = Array.from({ length: C }, () => []);
   const n = ctx.node;
   for (let m = 0; m < N; m++) {
     const s = m * G + ctx.localIndex;
     const Ts = a.numTokens[s]!;
-    const stopk = new Int32Array(ctx.peerRegion(s, R_TOPK).buffer, 0, Ts * a.topk);
+    const masks = routingMasks(ctx, a, s, Ts, N, G);
     for (let c = 0; c < C; c++) {
       const [t0, t1] = channelRange(Ts, C, c);
-      // Tokens of the channel bound for this node, and per local GPU whether it needs each one.
-      const W = t1 - t0;
-      const tl = new Int32Array(W);
-      // Per local GPU j, its flags at [j * W, (j + 1) * W) of one buffer.
-      const flags = new Uint8Array(G * W);
-      let k = 0;
-      for (let t = t0; t < t1; t++) {
-        let any = false;
-        for (let q = 0; q < K; q++) {
-          const e = stopk[t * K + q]!;
-          if (e < 0) continue;
-          if (e < E) {
-            if (nodeOfE[e] === n) {
-              flags[gpuOfE[e]! * W + k] = 1;
-              any = true;
-            }
-            continue;
-          }
-          const r = (e / epr) | 0;
-          if (((r / G) | 0) === n) {
-            flags[(r % G) * W + k] = 1;
-            any = true;
-          }
-        }
-        if (any) tl[k++] = t;
-      }
-      const toGpu: Uint8Array[] = new Array(G);
-      for (let j = 0; j < G; j++) toGpu[j] = flags.subarray(j * W, j * W + k);
-      streams[c]!.push({ tokens: tl.subarray(0, k), toGpu });
+      streams[c]!.push(sourceStream(masks, n * Ts, t0, t1, G));
     }
   }
   const counts = Int32Array.from(ctx.region(R_NOTIFY).i32);
