@@ -108,8 +108,15 @@ class NVLSender implements RoleStep {
  * heads, which is why each node's share of the ring must leave `warps_per_forwarder` slots spare).
  */
 interface ForwarderGroup {
-  /** Per local GPU j: rows of j among the stream's first t tokens (t = 0..total). */
-  prefix: Int32Array[];
+  /**
+   * Token-major, entry `t * G + j` (t = 0..total): `2 * p + f`, where p is the number of rows of
+   * local GPU j among the stream's first t tokens and f is 1 when GPU j held token t (0 at t = total).
+   * One array, so a token's G flags and slots sit in one or two cache lines (G separate per-GPU
+   * arrays cost a miss per GPU and token).
+   */
+  slots: Int32Array;
+  /** Tokens in the stream. */
+  total: number;
   /** Per sub-warp: the next token it has not reduced (total once retired). */
   next: Int32Array;
   /** Per local GPU j: NVLink slots returned. */
@@ -124,28 +131,35 @@ interface ForwarderGroup {
 function forwarderGroup(ctx: RankContext, st: InternodePlan, c: number, m: number, warps: number): ForwarderGroup {
   const stream = st.streams[c]![m]!;
   const total = stream.tokens.length;
-  const prefix = stream.toGpu.map((f) => {
-    const p = new Int32Array(total + 1);
-    for (let t = 0; t < total; t++) p[t + 1] = p[t]! + f[t]!;
-    return p;
-  });
+  const G = st.L.G;
+  const slots = new Int32Array((total + 1) * G);
+  for (let j = 0; j < G; j++) {
+    const f = stream.toGpu[j]!;
+    let p = 0;
+    for (let t = 0; t < total; t++) {
+      const held = f[t] ? 1 : 0;
+      slots[t * G + j] = 2 * p + held;
+      p += held;
+    }
+    slots[total * G + j] = 2 * p;
+  }
   const next = new Int32Array(warps);
   for (let s = 0; s < warps; s++) next[s] = Math.min(s, total);
   const peerCtrl = Array.from({ length: st.L.G }, (_, j) => ctx.peerRegion(ctx.node * st.L.G + j, NM.nvlCtrl));
-  return { prefix, next, returned: new Int32Array(st.L.G), shown: 0, nctrl: ctx.region(NM.nvlCtrl), peerCtrl };
+  return { slots, total, next, returned: new Int32Array(st.L.G), shown: 0, nctrl: ctx.region(NM.nvlCtrl), peerCtrl };
 }
 
 /** Return NVLink slots up to the group's lowest progress (lazily, `nvlChunk` at a time, all at the end). */
 function returnNvlHeads(ctx: RankContext, a: EpArgs, st: InternodePlan, g: ForwarderGroup, c: number, m: number): void {
   const { L } = st;
   const NC = a.combine.nvlChunk;
-  const total = g.prefix[0]!.length - 1;
+  const total = g.total;
   let P = total;
   for (let s = 0; s < g.next.length; s++) if (g.next[s]! < P) P = g.next[s]!;
   const nctrl = g.nctrl;
   let o = 0;
   for (let j = 0; j < L.G; j++) {
-    const h = g.prefix[j]![P]!;
+    const h = g.slots[P * L.G + j]! >> 1;
     const k = h - g.returned[j]!;
     if (k > 0 && (k >= NC || P === total)) {
       ctx.atomicAdd(g.peerCtrl[j]!, L.nvlHead(c, ctx.localIndex, m) * 4, k);
@@ -263,11 +277,12 @@ class NVLAndRDMAForwarder implements RoleStep {
             this.pc = F_ARRIVE;
             break;
           }
-          const toGpu = this.stream.toGpu, nctrl = this.nctrl;
+          const slots = g.slots, G = L.G, nctrl = this.nctrl;
           // Every local GPU that held token t, from GPU j on (a resumed wait goes on with the next GPU).
-          while (this.j < L.G) {
+          while (this.j < G) {
             const j = this.j++;
-            if (toGpu[j]![t] && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![t]!) return ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), g.prefix[j]![t]! + 1);
+            const v = slots[t * G + j]!;
+            if (v & 1 && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= v >> 1) return ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), (v >> 1) + 1);
           }
           this.j = 0;
           // This token and the following ones of this sub-warp whose rows are all in: one reduction.
@@ -276,11 +291,14 @@ class NVLAndRDMAForwarder implements RoleStep {
           for (let u = t; u < end; u += warps) {
             let ok = true;
             let have = 0;
-            for (let j = 0; j < L.G && ok; j++)
-              if (toGpu[j]![u]) {
+            const row = u * G;
+            for (let j = 0; j < G && ok; j++) {
+              const v = slots[row + j]!;
+              if (v & 1) {
                 have++;
-                if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= g.prefix[j]![u]!) ok = false;
+                if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= v >> 1) ok = false;
               }
+            }
             if (!ok) break;
             bytes += have * this.a.hidden * 2;
             last = u;
@@ -293,11 +311,13 @@ class NVLAndRDMAForwarder implements RoleStep {
           const { acc, ring, stage } = this;
           const t = this.t, last = this.last, end = this.end;
           if (acc && ring && stage) {
-            const toGpu = this.stream.toGpu;
+            const slots = g.slots, G = L.G;
             for (let u = t; u <= last; u += warps) {
               acc.reset();
-              for (let j = 0; j < L.G; j++)
-                if (toGpu[j]![u]) acc.addBf16(ring.u8, (L.nvlSlot(c, j, m) + (g.prefix[j]![u]! % L.share)) * rec);
+              for (let j = 0; j < G; j++) {
+                const v = slots[u * G + j]!;
+                if (v & 1) acc.addBf16(ring.u8, (L.nvlSlot(c, j, m) + ((v >> 1) % L.share)) * rec);
+              }
               acc.writeBf16(stage.u8, (L.rdmaSlot(c, m) + (u % RB)) * rec);
             }
           }
