@@ -6,6 +6,7 @@
  * only the order of i.i.d. scores matters to a top-k, so any i.i.d. continuous draw gives the same
  * distribution of routings, and a seeded uniform draw is used here.
  */
+import { MULBERRY32_INCREMENT, mulberry32Output } from '../routing/rng.js';
 
 export interface DeepepInputShape {
   numRanks: number;
@@ -19,8 +20,8 @@ export interface DeepepInputShape {
  * Top-k expert ids per token of one rank ([tokens][topk], sorted by score).
  *
  * The scores are `createRng(seed * 1000003 + rank * 7919 + 17).uniform()` draws (mulberry32, see
- * src/routing/rng.ts), E per token in expert order: the generator is inlined here (no call per
- * score) and a score is kept as its 32-bit integer (the uniform draw is that integer / 2^32, so the
+ * src/routing/rng.ts), E per token in expert order: the generator's state is kept here (no closure
+ * call per score) and a score is kept as its 32-bit integer (the uniform draw is that integer / 2^32, so the
  * order is the same; sign bit flipped to compare as signed). Every draw is made, kept group or not, so the stream is the one of the
  * straightforward version, and so is every output.
  */
@@ -50,11 +51,8 @@ export function deepepTopk(shape: DeepepInputShape, rank: number, seed: number):
     for (let g = 0; g < groups; g++) {
       let m = -2147483648;
       for (let e = gStart[g]!, end = gStart[g + 1]!; e < end; e++) {
-        a = (a + 0x6d2b79f5) | 0;
-        let x = a;
-        x = Math.imul(x ^ (x >>> 15), x | 1);
-        x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-        const v = (x ^ (x >>> 14) ^ 0x80000000) | 0;
+        a = (a + MULBERRY32_INCREMENT) | 0;
+        const v = (mulberry32Output(a) ^ 0x80000000) | 0;
         scores[e] = v;
         if (v > m) m = v;
       }
