@@ -455,17 +455,18 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     }
     this.fillLevels(min);
     const rate = this.rate;
-    const share = this.share;
-    if (this.fillEqual) {
-      for (let i = 0; i < n; i++) rate[act[i]!] = share;
-      return;
-    }
+    for (let i = 0; i < n; i++) rate[act[i]!] = this.granted(d[i]!);
+  }
+
+  /**
+   * A stream's rate after {@link fillLevels}, from its demand `di`, the streams taken in active
+   * position order (each call takes one of the ties at `fillLast`): the demand when granted, else
+   * min(demand, share); every stream the share when all got the equal share.
+   */
+  protected granted(di: number): number {
+    if (this.fillEqual) return this.share;
     const last = this.fillLast;
-    let ties = this.fillTies;
-    for (let i = 0; i < n; i++) {
-      const di = d[i]!;
-      rate[act[i]!] = di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
-    }
+    return di < last || (di === last && this.tiesLeft-- > 0) ? di : Math.min(di, this.share);
   }
 
   /**
@@ -482,6 +483,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     const want = this.want;
     this.fillLast = NaN;
     this.fillTies = 0;
+    this.tiesLeft = 0;
     // Every demand at least the equal share: everyone gets it (the walk would stop at once).
     const equal = capacity / n;
     this.fillEqual = min >= equal;
@@ -537,11 +539,14 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     for (let j = k - 1; j >= 0 && want[ord[j]!] === last; j--) ties++;
     this.fillLast = last;
     this.fillTies = ties;
+    this.tiesLeft = ties;
   }
 
   /** The last granted demand of the last {@link fillLevels} (NaN: none) and how many streams got it by ties. */
   protected fillLast = NaN;
   protected fillTies = 0;
+  /** Ties at `fillLast` not yet given their demand by {@link granted}. */
+  private tiesLeft = 0;
   /** The last {@link fillLevels} gave every stream the equal share. */
   protected fillEqual = false;
 
@@ -1463,17 +1468,10 @@ export class RecvPort extends PortStats<RecvHost> {
       const share = this.share;
       this.fair = share;
       this.sharesStale = false;
-      const equal = this.fillEqual;
-      const last = this.fillLast;
-      let ties = this.fillTies;
       let total = 0;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        let r = share;
-        if (!equal) {
-          const di = dem[s]!;
-          r = di < last || (di === last && ties-- > 0) ? di : Math.min(di, share);
-        }
+        const r = this.granted(dem[s]!);
         total += r;
         if (r === rate[s]) continue;
         if (mark[s] !== 0) {
