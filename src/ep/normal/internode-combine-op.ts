@@ -19,7 +19,7 @@ import type { Region } from '../../transport/memory.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from '../ep-args.js';
 import { toBF16Bits } from '../../kernels/bf16.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
-import { internodePlan, type InternodePlan, type SourceStream } from './internode-dispatch-op.js';
+import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
 import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
@@ -208,7 +208,6 @@ class NVLAndRDMAForwarder implements RoleStep {
   private readonly total: number;
   private readonly src: number;
   private readonly poster: boolean;
-  private readonly stream: SourceStream;
   private readonly nctrl: Region;
   private readonly rctrl: Region;
   private readonly local: Region;
@@ -221,8 +220,7 @@ class NVLAndRDMAForwarder implements RoleStep {
     private readonly c: number, private readonly m: number, private readonly sub: number, private readonly warps: number,
   ) {
     const L = st.L;
-    this.stream = st.streams[c]![m]!;
-    this.total = this.stream.tokens.length;
+    this.total = g.total;
     this.src = m * L.G + ctx.localIndex;
     this.nctrl = ctx.region(NM.nvlCtrl);
     this.rctrl = ctx.region(NM.rdmaCtrl);

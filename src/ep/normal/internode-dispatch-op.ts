@@ -768,15 +768,10 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const parts = kernel === 'd' ? 1 : N;
   const L = new InternodeLayout(C, N, G, cfg.nvlBuffer / parts, cfg.rdmaBuffer, parts);
   const topk = new Int32Array(ctx.region(R_TOPK).buffer, 0, T * a.topk);
-  // Per expert id: its node and its GPU within that node (no division per routed slot).
+  // Per expert id: its node (no division per routed slot).
   const E = a.numExperts;
   const nodeOfE = new Int32Array(E);
-  const gpuOfE = new Int32Array(E);
-  for (let e = 0; e < E; e++) {
-    const r = (e / epr) | 0;
-    nodeOfE[e] = (r / G) | 0;
-    gpuOfE[e] = r % G;
-  }
+  for (let e = 0; e < E; e++) nodeOfE[e] = (((e / epr) | 0) / G) | 0;
   const sendTokens: Int32Array[] = [];
   const sendNodes: SendNodes[] = [];
   const totals: Int32Array[] = [];
