@@ -18,6 +18,9 @@ export type { ResolvedHardware, HardwareSpec } from './hardware/profile-file.js'
 export { createCluster, Cluster } from './cluster/cluster.js';
 export type { ClusterEvents, OpResult, RunOptions } from './cluster/cluster.js';
 export type { ClusterConfig, ResolvedClusterConfig } from './cluster/config.js';
+/** How link ports share their bandwidth: `'fluid'` (default) or `'message'` (see {@link ClusterConfig.linkSharing}). */
+export { LINK_SHARING_MODES } from './sim/message-port.js';
+export type { LinkSharing } from './sim/message-port.js';
 export type { RankSnapshot, GpuStateValue } from './actors/gpu-machine.js';
 export type { HostRunStats } from './actors/host-messages.js';
 export { createStreamMachine, checkStreams, streamStates } from './actors/stream-machine.js';

@@ -9,6 +9,7 @@ import type { WireError } from '../errors.js';
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RegionInfo } from '../transport/memory.js';
 import type { BlockedTask, TaskFailure } from '../sim/engine.js';
+import type { LinkSharing } from '../sim/message-port.js';
 import type { FlatPart, TimelinePart } from '../sim/timeline.js';
 import type { RankSnapshot } from './gpu-machine.js';
 import type { SyncBuffers } from './window-sync.js';
@@ -23,6 +24,8 @@ export interface InitMessage {
   hardware: HardwareProfile;
   workerOfRank: number[];
   recordTimeline: boolean;
+  /** How link ports share their bandwidth (absent: 'fluid'). */
+  linkSharing?: LinkSharing;
   /** The shared window block and packet rings of the cluster. */
   sync: SyncBuffers;
   /** Wall-clock limit of any wait on another host, and of virtual time standing still inside a window, ms. */

@@ -12,6 +12,7 @@ import { emitReport, REPORT_OPTION, reportPath } from './report-output.js';
 import { printDryRun } from './dry-run.js';
 import { formatBytes } from '../cluster/host-limits.js';
 import { formatLowLatencyResult, runLowLatencyBenchmark } from '../ep/low-latency/benchmark.js';
+import { LINK_SHARING_MODES, type LinkSharing } from '../sim/message-port.js';
 
 const f1 = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 
@@ -57,16 +58,18 @@ export const benchDeepepCommand: Command = {
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     'no-timeline-digest': { type: 'boolean', help: 'record no timeline and report timelineDigest null (less memory and time; the figures are the same)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
+    'link-sharing': { type: 'string', value: 'fluid|message', help: "how a link port shares its bandwidth: 'fluid' (default: max-min fair shares under receiver credits) or 'message' (one transfer at a time per sender port, streams in turn, no credits: packet arbitration at message granularity, for the low-latency kernels' small messages; see docs/hardware.md)" },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
     'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
-    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, hostStats, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows) and nothing else' },
+    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, linkSharing, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, hostStats, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';
     const mode = (args.values['mode'] as string | undefined) ?? 'normal';
     if (mode !== 'normal' && mode !== 'low-latency') throw usageError(`${cmd}: --mode must be 'normal' or 'low-latency', got '${mode}'`, { option: 'mode', value: mode });
-    if (mode === 'low-latency') return runLowLatencyCli(cmd, args, io);
+    const linkSharing = linkSharingOption(cmd, args);
+    if (mode === 'low-latency') return runLowLatencyCli(cmd, args, io, linkSharing);
     const report = reportPath(cmd, args);
     const ranks = intOption(cmd, args, 'ranks', 1);
     if (ranks === undefined) throw usageError(`${cmd}: --ranks R is required (see expertmesh bench deepep --help)`, { option: 'ranks' });
@@ -104,7 +107,7 @@ export const benchDeepepCommand: Command = {
       ...(typeof hardware === 'string' ? { hardware } : {}),
       ...(sms !== undefined ? { sms } : {}), ...(tokens !== undefined ? { tokens } : {}), ...(hidden !== undefined ? { hidden } : {}),
       ...(topk !== undefined ? { topk } : {}), ...(experts !== undefined ? { experts } : {}), ...(workers !== undefined ? { workers } : {}),
-      ...(seed !== undefined ? { seed } : {}),
+      ...(seed !== undefined ? { seed } : {}), linkSharing,
       ...(args.values['no-timeline-digest'] ? { timelineDigest: false } : {}),
       onProgress: (line: string) => io.stderr.write(`${line}\n`),
       ...(io.signal ? { signal: io.signal } : {}),
@@ -124,8 +127,16 @@ export const benchDeepepCommand: Command = {
   },
 };
 
+/** `--link-sharing fluid|message` (default fluid). */
+function linkSharingOption(cmd: string, args: ParsedArgs): LinkSharing {
+  const v = (args.values['link-sharing'] as string | undefined) ?? 'fluid';
+  if (!(LINK_SHARING_MODES as readonly string[]).includes(v))
+    throw usageError(`${cmd}: --link-sharing must be ${LINK_SHARING_MODES.map((m) => `'${m}'`).join(' or ')}, got '${v}'`, { option: 'link-sharing', value: v });
+  return v as LinkSharing;
+}
+
 /** `bench deepep --mode low-latency`: DeepEP's low-latency test (src/ep/low-latency/benchmark.ts). */
-async function runLowLatencyCli(cmd: string, args: ParsedArgs, io: CliIo): Promise<number> {
+async function runLowLatencyCli(cmd: string, args: ParsedArgs, io: CliIo, linkSharing: LinkSharing): Promise<number> {
   for (const o of ['sms', 'tune', 'payload', 'report', 'dry-run'])
     if (args.values[o] !== undefined && args.values[o] !== false)
       throw usageError(`${cmd}: --${o} does not apply to --mode low-latency (its SMs come from the experts; it runs sizes-only)`, { option: o });
@@ -137,7 +148,7 @@ async function runLowLatencyCli(cmd: string, args: ParsedArgs, io: CliIo): Promi
   const tokens = opt('tokens', 1), hidden = opt('hidden', 1), topk = opt('topk', 1), experts = opt('experts', 1), workers = opt('workers', 1), seed = opt('seed', 0);
   const hardware = args.values['hardware'];
   const r = await runLowLatencyBenchmark({
-    ranks, dtype, ...(typeof hardware === 'string' ? { hardware } : {}), ...(tokens !== undefined ? { tokens } : {}), ...(hidden !== undefined ? { hidden } : {}),
+    ranks, dtype, linkSharing, ...(typeof hardware === 'string' ? { hardware } : {}), ...(tokens !== undefined ? { tokens } : {}), ...(hidden !== undefined ? { hidden } : {}),
     ...(topk !== undefined ? { topk } : {}), ...(experts !== undefined ? { experts } : {}), ...(workers !== undefined ? { workers } : {}), ...(seed !== undefined ? { seed } : {}),
     onProgress: (line: string) => io.stderr.write(`${line}\n`),
     ...(io.signal ? { signal: io.signal } : {}),

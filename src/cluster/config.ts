@@ -8,6 +8,7 @@ import { fail, showValue } from '../errors.js';
 import { RING_MIN_BYTES } from '../transport/protocol.js';
 import { getHardwareProfile, validateHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
 import type { HostTransportKind } from '../actors/host-channel.js';
+import { LINK_SHARING_MODES, type LinkSharing } from '../sim/message-port.js';
 
 /** What {@link createCluster} accepts. */
 export interface ClusterConfig {
@@ -25,6 +26,17 @@ export interface ClusterConfig {
   transport?: HostTransportKind;
   /** Keep a record per delivered transfer (timeline digest, traces). Default true. */
   recordTimeline?: boolean;
+  /**
+   * How a link port shares its bandwidth among its streams (docs/hardware.md, "How links are
+   * modelled"):
+   * - `'fluid'` (default): max-min fair shares under receiver credits, re-shared at every
+   *   transfer's start and end.
+   * - `'message'`: a sender port serves one transfer at a time at its full rate, taking its
+   *   streams in turn; receivers send no credits. Packet arbitration at message granularity, for
+   *   transfers of a packet or two (the low-latency kernels); it holds a port per transfer, so
+   *   large transfers (the normal kernels) belong to the fluid model.
+   */
+  linkSharing?: LinkSharing;
   /** Wall-clock limit for any single wait on a host, ms (default 30000). */
   timeoutMs?: number;
   /**
@@ -50,6 +62,7 @@ export interface ResolvedClusterConfig {
   seed: number;
   transport: HostTransportKind;
   recordTimeline: boolean;
+  linkSharing: LinkSharing;
   timeoutMs: number;
   maxVirtualUs: number;
   /** @internal Packet ring size, bytes (undefined: the default for the worker count). */
@@ -88,6 +101,9 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   const transport = c.transport ?? 'worker';
   if (transport !== 'worker' && transport !== 'in-process')
     fail('E_CONFIG', `cluster config: 'transport' must be 'worker' or 'in-process', got ${showValue(transport)}`, { field: 'transport', value: transport });
+  const linkSharing = c.linkSharing ?? 'fluid';
+  if (!LINK_SHARING_MODES.includes(linkSharing))
+    fail('E_CONFIG', `cluster config: 'linkSharing' must be one of ${LINK_SHARING_MODES.map((m) => `'${m}'`).join(', ')}, got ${showValue(linkSharing)}`, { field: 'linkSharing', value: linkSharing });
   const timeoutMs = c.timeoutMs === undefined ? 30_000 : positiveInt(c.timeoutMs, 'timeoutMs');
   const maxVirtualUs = c.maxVirtualUs ?? DEFAULT_MAX_VIRTUAL_US;
   if (typeof maxVirtualUs !== 'number' || !(maxVirtualUs > 0) || maxVirtualUs === Infinity)
@@ -96,7 +112,7 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   if (ringBytes !== undefined && !(Number.isInteger(ringBytes) && ringBytes >= RING_MIN_BYTES && ringBytes <= 1 << 26 && (ringBytes & (ringBytes - 1)) === 0))
     fail('E_CONFIG', `cluster config: 'ringBytes' must be a power of two in [${RING_MIN_BYTES}, ${1 << 26}], got ${showValue(ringBytes)}`, { field: 'ringBytes', value: ringBytes });
   return {
-    nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, timeoutMs, maxVirtualUs,
+    nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, linkSharing, timeoutMs, maxVirtualUs,
     ...(ringBytes !== undefined ? { ringBytes } : {}),
     recordTimeline: c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),

@@ -31,6 +31,7 @@ import { EventQueue } from './event-queue.js';
 import { FreeList } from './free-list.js';
 import { BatchColumnPool, FlowBatch } from './flow-batch.js';
 import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, type SendHost } from './flow-port.js';
+import { MessageSendPort, type LinkSharing } from './message-port.js';
 import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
@@ -46,6 +47,8 @@ export interface EngineShape {
   workerOfRank: readonly number[];
   /** Record a timeline entry per delivered transfer. */
   recordTimeline: boolean;
+  /** How link ports share their bandwidth (default 'fluid'; see message-port.ts). */
+  linkSharing?: LinkSharing;
 }
 
 /**
@@ -230,10 +233,12 @@ export class Engine implements SendHost, RecvHost {
     this.contexts = new Array(n);
     this.outbox = Array.from({ length: numWorkers }, (_, w) => new PacketColumns(w === workerIndex ? 1 : 256));
     const bw = this.links.bytesPerUs;
+    const message = shape.linkSharing === 'message';
+    const Send = message ? MessageSendPort : SendPort;
     for (const r of localRanks) {
       this.sendPorts[r] = [
-        new SendPort(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this.xf, this),
-        new SendPort(r, PORT_IB_OUT, bw[PATH_IB]!, this.xf, this),
+        new Send(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this.xf, this),
+        new Send(r, PORT_IB_OUT, bw[PATH_IB]!, this.xf, this),
       ];
       this.sendPorts[r][1]!.qpLimit = this.shape.hardware.ibQpGBps * 1e3;
       this.recvPorts[r] = [
@@ -241,6 +246,7 @@ export class Engine implements SendHost, RecvHost {
         new RecvPort(r, PORT_IB_IN, bw[PATH_IB]!, this.xf, this),
       ];
       for (let i = 0; i < 2; i++) {
+        this.recvPorts[r][i]!.sendsCredits = !message;
         this.sendPortAt[2 * r + i] = this.sendPorts[r][i];
         this.recvPortAt[2 * r + i] = this.recvPorts[r][i];
       }

@@ -572,11 +572,11 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
  */
 export class SendPort extends PortStats<SendHost> {
   /** News of the settle in progress, for the host: job, NEWS_* kind, rate and stream key per item (reused). */
-  private nJob = new Int32Array(16);
-  private nKind = new Uint8Array(16);
-  private nRate = new Float64Array(16);
-  private nKey = new Int32Array(16);
-  private nNews = 0;
+  protected nJob = new Int32Array(16);
+  protected nKind = new Uint8Array(16);
+  protected nRate = new Float64Array(16);
+  protected nKey = new Int32Array(16);
+  protected nNews = 0;
   /** Record rate segments through the host. */
   recording = false;
   /** Per slot: the last credit heard (Infinity before the first); the QP's own rate limit. */
@@ -738,10 +738,10 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /** The rate of the next {@link item} (a field: a float argument to a call not inlined is boxed). */
-  private itemRate = 0;
+  protected itemRate = 0;
 
   /** A news item for transfer `job` of stream `key`, at rate `itemRate`. */
-  private item(job: number, kind: number, key: number): void {
+  protected item(job: number, kind: number, key: number): void {
     const n = this.nNews;
     if (n === this.nJob.length) {
       this.nJob = grown(this.nJob, 2 * n);
@@ -1125,6 +1125,12 @@ export class SendPort extends PortStats<SendHost> {
 export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
   level = 0;
+  /**
+   * Whether the port tells its senders its fair level (credits): the fluid link sharing does;
+   * under message sharing (a sender serves one transfer at a time, see message-port.ts) a
+   * receiver sends none and the switch buffer absorbs what arrives faster than it is served.
+   */
+  sendsCredits = true;
   /** Stream keys to credit, filled by a settle for the host (reused). */
   private readonly keys = new NumList(new Float64Array(16), (n) => new Float64Array(n));
   recording = false;
@@ -1522,42 +1528,48 @@ export class RecvPort extends PortStats<RecvHost> {
       due.t = t;
       due.place(s);
     }
-    // The credit: the fair level while bytes queue here (saturated), no limit while everything
-    // that arrives is served at once (the port is then nobody's bottleneck). Told to every stream
-    // when it moves, else to the streams examined (the others were told it already).
-    const saturated = this.nQueued > 0 || this.nShort > 0;
-    const level = saturated ? this.fair : Infinity;
-    this.level = level;
-    this.telling = level;
-    // Told: the streams examined, and those the level now crosses a line of (see index): strictly,
-    // as tell() compares (a stream told this very level sits on its line and is not told again).
-    const lows = this.lows;
-    lows.t = -level;
-    let m = lows.collect(true);
-    for (let k = 0; k < m; k++) this.candidate(lows.found[k]!);
-    const highs = this.highs;
-    highs.t = level;
-    m = highs.collect(true);
-    for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
-    const nc = this.nTouched;
-    const cl = this.touched;
-    this.sortTouched();
-    for (let k = 0; k < nc; k++) this.tell(cl[k]!);
-    // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
-    const reindex = this.reindex;
-    for (let k = 0; k < nc; k++) {
-      const s = cl[k]!;
-      mark[s] = 0;
-      if (reindex[s]) {
-        reindex[s] = 0;
-        this.indexCredit(s);
+    if (this.sendsCredits) {
+      // The credit: the fair level while bytes queue here (saturated), no limit while everything
+      // that arrives is served at once (the port is then nobody's bottleneck). Told to every stream
+      // when it moves, else to the streams examined (the others were told it already).
+      const saturated = this.nQueued > 0 || this.nShort > 0;
+      const level = saturated ? this.fair : Infinity;
+      this.level = level;
+      this.telling = level;
+      // Told: the streams examined, and those the level now crosses a line of (see index): strictly,
+      // as tell() compares (a stream told this very level sits on its line and is not told again).
+      const lows = this.lows;
+      lows.t = -level;
+      let m = lows.collect(true);
+      for (let k = 0; k < m; k++) this.candidate(lows.found[k]!);
+      const highs = this.highs;
+      highs.t = level;
+      m = highs.collect(true);
+      for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
+      const nc = this.nTouched;
+      const cl = this.touched;
+      this.sortTouched();
+      for (let k = 0; k < nc; k++) this.tell(cl[k]!);
+      // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
+      const reindex = this.reindex;
+      for (let k = 0; k < nc; k++) {
+        const s = cl[k]!;
+        mark[s] = 0;
+        if (reindex[s]) {
+          reindex[s] = 0;
+          this.indexCredit(s);
+        }
       }
-    }
-    this.nTouched = 0;
-    const keys = this.keys;
-    if (keys.n > 0) {
-      this.host.credit(this, keys.n);
-      keys.n = 0;
+      this.nTouched = 0;
+      const keys = this.keys;
+      if (keys.n > 0) {
+        this.host.credit(this, keys.n);
+        keys.n = 0;
+      }
+    } else {
+      // Message sharing (see message-port.ts): no credits; the streams examined are done with.
+      for (let k = 0; k < nt; k++) mark[tl[k]!] = 0;
+      this.nTouched = 0;
     }
     const total = this.total;
     if (total > this.maxLoad) this.maxLoad = total;

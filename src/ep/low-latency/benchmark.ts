@@ -21,6 +21,7 @@ import { createExpertParallel } from '../expert-parallel.js';
 import type { DispatchDtype } from '../records.js';
 import { lowLatencyLaunch, lowLatencyRdmaSizeHint, LL_HEADER_BYTES, LL_MAX_TOKENS_PER_RANK, LL_SCALE_GROUP } from './layout.js';
 import type { LowLatencyTiming } from './low-latency-ep.js';
+import { LINK_SHARING_MODES, type LinkSharing } from '../../sim/message-port.js';
 
 /** Options of {@link runLowLatencyBenchmark}. */
 export interface LowLatencyBenchOptions {
@@ -39,6 +40,11 @@ export interface LowLatencyBenchOptions {
   workers?: number;
   transport?: 'worker' | 'in-process';
   hardware?: HardwareProfile | string;
+  /**
+   * How link ports share their bandwidth (default 'fluid'; 'message': one transfer at a time per
+   * sender port, streams in turn, no credits; see ClusterConfig.linkSharing).
+   */
+  linkSharing?: LinkSharing;
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -75,6 +81,8 @@ export interface LowLatencyBenchResult {
   expertsSource: 'default-288' | 'default-256' | 'given';
   dtype: DispatchDtype;
   hardware: string;
+  /** How link ports shared their bandwidth in the run. */
+  linkSharing: LinkSharing;
   /** DeepEP's launch: warp groups per SM, warps per group, SMs. */
   launch: { numWarpGroups: number; warpsPerGroup: number; numSms: number };
   /** `lowLatencyRdmaSizeHint` per rank, bytes. */
@@ -157,7 +165,8 @@ function resolve(o: LowLatencyBenchOptions) {
   if (dtype !== 'fp8' && dtype !== 'bf16') fail('E_ARGUMENT', `${where}: --dtype must be fp8 or bf16, got ${showValue(dtype)}`, { option: 'dtype', value: dtype });
   const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, `${where}: --hardware`) : (o.hardware ?? loadHardwareProfile('H800'));
   const workers = o.workers ?? Math.min(availableParallelism(), R);
-  return { R, gpn, nodes: R / gpn, tokens, hidden, topk, experts, expertsSource, seed, dtype, hardware, workers };
+  const linkSharing = checkOneOf(o.linkSharing ?? 'fluid', `${where}: --link-sharing`, LINK_SHARING_MODES);
+  return { R, gpn, nodes: R / gpn, tokens, hidden, topk, experts, expertsSource, seed, dtype, hardware, workers, linkSharing };
 }
 
 /**
@@ -168,7 +177,7 @@ export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise
   const t0 = performance.now();
   const b = resolve(o);
   const cluster = await createCluster({
-    nodes: b.nodes, gpusPerNode: b.gpn, hardware: b.hardware, seed: b.seed, recordTimeline: false,
+    nodes: b.nodes, gpusPerNode: b.gpn, hardware: b.hardware, seed: b.seed, recordTimeline: false, linkSharing: b.linkSharing,
     ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}),
   });
   try {
@@ -230,7 +239,7 @@ export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise
     };
     return {
       schemaVersion: 1, mode: 'low-latency', ranks: b.R, nodes: b.nodes, tokens: b.tokens, hidden: b.hidden, topk: b.topk, experts: b.experts,
-      expertsSource: b.expertsSource, dtype: b.dtype, hardware: b.hardware.name, launch: lowLatencyLaunch(b.experts, b.hardware.smCount),
+      expertsSource: b.expertsSource, dtype: b.dtype, hardware: b.hardware.name, linkSharing: b.linkSharing, launch: lowLatencyLaunch(b.experts, b.hardware.smCount),
       rdmaBytes: lowLatencyRdmaSizeHint(b.tokens, b.hidden, b.R, b.experts),
       dispatch: fig(d.timing, d0.timing, hd, 'dispatch'), combine: fig(c.timing, c0.timing, hc, 'combine'), events, windows, wallMs: performance.now() - t0,
       workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -247,7 +256,7 @@ export function formatLowLatencyResult(r: LowLatencyBenchResult): string {
     `[${name}] rank 0: ${f.timeUs.toFixed(1)} us, ${f.GBps.toFixed(1)} GB/s; time over ranks ${f.minTimeUs.toFixed(1)}-${f.maxTimeUs.toFixed(1)} us` +
     (f.sendUs !== null && f.recvUs !== null ? `; hook mode send ${f.sendUs.toFixed(1)} + recv ${f.recvUs.toFixed(1)} us` : '') + '\n';
   return (
-    `DeepEP low-latency kernels, ${r.ranks} ranks (${r.nodes} node${r.nodes > 1 ? 's' : ''}), ${r.tokens} tokens x hidden ${r.hidden}, top-${r.topk} of ${r.experts} experts (${r.expertsSource}), dispatch ${r.dtype}, ${r.hardware}\n` +
+    `DeepEP low-latency kernels, ${r.ranks} ranks (${r.nodes} node${r.nodes > 1 ? 's' : ''}), ${r.tokens} tokens x hidden ${r.hidden}, top-${r.topk} of ${r.experts} experts (${r.expertsSource}), dispatch ${r.dtype}, ${r.hardware}${r.linkSharing === 'message' ? ', message link sharing' : ''}\n` +
     `launch: ${r.launch.numSms} SMs, ${r.launch.numWarpGroups} warp group(s) x ${r.launch.warpsPerGroup} warps; RDMA buffer ${r.rdmaBytes} B per rank\n` +
     k('dispatch', r.dispatch) + k('combine', r.combine) +
     `simulated ${r.events} events in ${(r.wallMs / 1000).toFixed(1)} s wall\n`

@@ -19,7 +19,8 @@ import { deepepTopk } from '../deepep-inputs.js';
 import { benchmarkRowBytes, type DispatchDtype } from '../records.js';
 import { resolveEpConfigs, type EpConfig } from './ep-config.js';
 import { measureUtilisation, type Utilisation } from '../utilisation.js';
-import { checkArray, checkInt, stamp } from '../../validate.js';
+import { checkArray, checkInt, checkOneOf, stamp } from '../../validate.js';
+import { LINK_SHARING_MODES, type LinkSharing } from '../../sim/message-port.js';
 
 /** What {@link checkMade} calls a benchmark result. */
 export const BENCH_RESULT = 'a benchmark result';
@@ -45,6 +46,11 @@ export interface DeepepBenchOptions {
   workers?: number;
   /** Host transport (default worker threads). */
   transport?: 'worker' | 'in-process';
+  /**
+   * How link ports share their bandwidth (default 'fluid'; 'message': one transfer at a time per
+   * sender port, streams in turn, no credits; see ClusterConfig.linkSharing).
+   */
+  linkSharing?: LinkSharing;
   seed?: number;
   /** A profile, a built-in name or a path to a JSON profile file (default H800). */
   hardware?: HardwareProfile | string;
@@ -100,6 +106,8 @@ export interface DeepepBenchResult {
   hidden: number;
   /** Hardware profile name. */
   hardware: string;
+  /** How link ports shared their bandwidth in the run. */
+  linkSharing: LinkSharing;
   notifyUs: number;
   /** True when `dispatch` and `combine` are the best of DeepEP's sweep (`--tune`). */
   tuned: boolean;
@@ -211,7 +219,8 @@ function resolveBench(o: DeepepBenchOptions) {
   const given = { ...(o.dispatchConfig ? { dispatch: o.dispatchConfig } : {}), ...(o.combineConfig ? { combine: o.combineConfig } : {}) };
   const configs = resolveEpConfigs(R, nodes, sms, given);
   const workers = o.workers ?? Math.min(availableParallelism(), R);
-  return { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware, workers, configs };
+  const linkSharing = checkOneOf(o.linkSharing ?? 'fluid', 'bench deepep: --link-sharing', LINK_SHARING_MODES);
+  return { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware, workers, configs, linkSharing };
 }
 
 /**
@@ -236,11 +245,11 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   checkEstimate(estimateDeepepBenchmark(o));
-  const { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware } = resolveBench(o);
+  const { R, gpn, nodes, sms, tokens, hidden, topk, experts, dtype, seed, hardware, linkSharing } = resolveBench(o);
   const withDigest = o.timelineDigest ?? true;
   const digest = createHash('sha256');
   // The host workers start (their threads load the modules) while this thread draws the inputs.
-  const starting = createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
+  const starting = createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, linkSharing, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
   const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
   o.onProgress?.(`building inputs for ${R} ranks`);
   let topkIdx: Int32Array[];
@@ -343,7 +352,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       if (bestT) bestC = tag(bestT);
     }
     return stamp({
-      schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, notifyUs, tuned: o.tune === true,
+      schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, linkSharing, notifyUs, tuned: o.tune === true,
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
       ...(utilD && utilC ? { utilisation: { dispatch: utilD, combine: utilC } } : {}),

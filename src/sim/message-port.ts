@@ -1,0 +1,207 @@
+/**
+ * @module
+ * Message link sharing: a sender port that serves one transfer (message, work request) at a time
+ * at its full rate, taking its streams in turn, one transfer per turn. An option of the link model
+ * (`linkSharing: 'message'`), off by default: the fluid ports of flow-port.ts share a port's
+ * capacity max-min fairly among its streams under receiver credits (docs/hardware.md, "Message link
+ * sharing").
+ *
+ * Why: a NIC or an NVLink port arbitrates between its queue pairs (streams) packet by packet. For
+ * messages of one or two packets (the low-latency kernels' ~7 KB per token and expert), serving
+ * one message at a time and taking the streams round-robin is that arbitration at message
+ * granularity. It costs O(1) per message, where the fluid model re-shares a port of a hundred
+ * streams, and re-tells their receivers, at every message's start and end. A backlogged port moves
+ * the same bytes per microsecond either way.
+ *
+ * The receiver ports are the fluid ones, with their credits off (RecvPort.sendsCredits): a
+ * receiver serves what has arrived max-min fairly over its streams, and what arrives faster than it
+ * is served queues (the switch buffer absorbs incast).
+ */
+import { NEWS_DONE, NEWS_START, SendPort, type SendHost } from './flow-port.js';
+import type { FlowJobs } from './transfers.js';
+
+/** How link ports share their bandwidth (see {@link MessageSendPort} and docs/hardware.md). */
+export type LinkSharing = 'fluid' | 'message';
+
+/** The accepted {@link LinkSharing} values, the default first. */
+export const LINK_SHARING_MODES: readonly LinkSharing[] = ['fluid', 'message'];
+
+const NONE = -1;
+
+/**
+ * The sender port of message sharing. Its active streams wait in a ring in the order they became
+ * active; the port serves the first one's head transfer alone, from its start to its end, then
+ * puts that stream back at the ring's end if it has more (its turn comes again after every other
+ * waiting stream's) and serves the next. Credits are ignored (none are sent).
+ *
+ * The rate of a transfer is fixed at its start: the port's capacity, unless every active stream is
+ * a queue pair's work-request stream, when it is `min(capacity, active streams x qpLimit)`, the
+ * total the fluid port would give the same streams (one queue pair alone runs at its own limit,
+ * two or more fill the NIC, as on the reference's 365 / 392 Gb/s).
+ *
+ * News as the fluid sender tells it: a transfer's start at its rate, its end; no rate changes.
+ */
+export class MessageSendPort extends SendPort {
+  /** The stream being served (NONE: none); its transfer's rate, start and end. */
+  private cur = NONE;
+  private curRate = 0;
+  private curStart = 0;
+  private curEnd = 0;
+  /** The active streams waiting for their turn, in turn order: a circular queue over `ring`. */
+  private ring = new Int32Array(8);
+  private ringHead = 0;
+  private ringSize = 0;
+  /** Per slot: its active position; whether its transfers are work requests (capped at qpLimit). */
+  private posOf = new Int32Array(0);
+  private wrOf = new Uint8Array(0);
+  /** Active streams that are work-request streams, and those that are not. */
+  private nWr = 0;
+  private nPlain = 0;
+
+  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
+    super(owner, index, bytesPerUs, jobs, host);
+  }
+
+  protected override grow(cap: number): void {
+    super.grow(cap);
+    const p = new Int32Array(cap);
+    p.set(this.posOf);
+    this.posOf = p;
+    const w = new Uint8Array(cap);
+    w.set(this.wrOf);
+    this.wrOf = w;
+    // The ring unrolled from its head (each active slot waits in it at most once).
+    const r = new Int32Array(Math.max(8, cap));
+    for (let k = 0; k < this.ringSize; k++) r[k] = this.ring[(this.ringHead + k) % this.ring.length]!;
+    this.ring = r;
+    this.ringHead = 0;
+  }
+
+  protected override init(s: number): void {
+    super.init(s);
+    this.wrOf[s] = 0;
+  }
+
+  protected override activate(s: number): void {
+    super.activate(s);
+    this.posOf[s] = this.nAct - 1;
+    if (this.wrOf[s]) this.nWr++;
+    else this.nPlain++;
+  }
+
+  protected override deactivate(i: number): void {
+    const s = this.act[i]!;
+    if (this.wrOf[s]) this.nWr--;
+    else this.nPlain--;
+    const moved = this.act[this.nAct - 1]!;
+    super.deactivate(i);
+    if (i < this.nAct) this.posOf[moved] = i;
+  }
+
+  /** Stream `s` waits for its turn (at the ring's end). */
+  private wait(s: number): void {
+    const ring = this.ring;
+    ring[(this.ringHead + this.ringSize) % ring.length] = s;
+    this.ringSize++;
+  }
+
+  /**
+   * Add transfer `job` to stream `key` at the host's clock; a work request's stream (`wr`) is a
+   * queue pair's (see the class). A stream that becomes active waits for its turn; an idle port
+   * starts at the end of the instant, so streams that become active together go in that order.
+   */
+  override enqueue(job: number, key: number, wr: boolean): void {
+    const s = this.slot(key);
+    const w = wr && this.qpLimit < Infinity ? 1 : 0;
+    if (this.wrOf[s] !== w) {
+      if (this.on[s]) {
+        this.nWr += w ? 1 : -1;
+        this.nPlain += w ? -1 : 1;
+      }
+      this.wrOf[s] = w;
+    }
+    this.push(s, this.entry(job));
+    if (this.on[s]) return;
+    this.activate(s);
+    this.wait(s);
+    if (this.cur === NONE && !this.dirty) {
+      this.dirty = true;
+      this.host.settleLater(this);
+    }
+  }
+
+  /** No credits under message sharing (receivers send none): ignored. */
+  override credit(): void {}
+
+  protected override advanceBy(): void {
+    this.charged = this.cur === NONE ? 0 : this.curRate;
+    this.account();
+  }
+
+  /** End the transfer being served if its time has come, start the next one, re-arm. */
+  override settle(): void {
+    const time = this.host.now;
+    this.dirty = false;
+    this.advance();
+    if (this.cur !== NONE && time >= this.curEnd) this.finishCurrent(time);
+    if (this.cur === NONE && this.ringSize > 0) this.startNext(time);
+    const count = this.nNews;
+    if (count > 0) {
+      this.host.news(this, count);
+      this.nNews = 0;
+    }
+    if (this.cur !== NONE) {
+      if (this.curRate > this.maxLoad) this.maxLoad = this.curRate;
+      if (this.busyStart < 0) this.busyStart = time;
+    } else if (this.busyStart >= 0) {
+      this.busyEnd = time;
+      this.closeBusy();
+    }
+    const next = this.cur === NONE ? Infinity : this.curEnd;
+    if (next !== this.timerAt) {
+      this.timerAt = next;
+      this.host.timer(this);
+    }
+  }
+
+  /** The transfer being served has sent its last byte: its end is news; its stream takes its turn again or leaves. */
+  private finishCurrent(time: number): void {
+    const s = this.cur;
+    const h = this.first[s]!;
+    const job = this.eJob[h]!;
+    if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, this.curStart, time, this.curRate);
+    this.itemRate = 0;
+    this.item(job, NEWS_DONE, this.key[s]!);
+    this.shift(s);
+    this.release(h);
+    this.cur = NONE;
+    if (this.size[s]! > 0) this.wait(s);
+    else this.deactivate(this.posOf[s]!);
+  }
+
+  /** Serve the head of the stream whose turn it is, from `time`. */
+  private startNext(time: number): void {
+    const s = this.ring[this.ringHead]!;
+    this.ringHead = (this.ringHead + 1) % this.ring.length;
+    this.ringSize--;
+    const capacity = this.bytesPerUs;
+    const rate = this.nPlain > 0 ? capacity : Math.min(capacity, this.nWr * this.qpLimit);
+    const h = this.first[s]!;
+    this.cur = s;
+    this.curRate = rate;
+    this.curStart = time;
+    this.curEnd = time + this.eBytes[h]! / rate;
+    this.itemRate = rate;
+    this.item(this.eJob[h]!, NEWS_START, this.key[s]!);
+  }
+
+  protected override dropStream(_s: number, i: number): void {
+    this.deactivate(i);
+    if (this.nAct > 0) return;
+    this.cur = NONE;
+    this.curRate = 0;
+    this.ringHead = 0;
+    this.ringSize = 0;
+    this.nNews = 0;
+  }
+}
