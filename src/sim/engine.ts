@@ -31,7 +31,7 @@ import { EventQueue } from './event-queue.js';
 import { FreeList } from './free-list.js';
 import { BatchColumnPool, FlowBatch } from './flow-batch.js';
 import { NEWS_DONE, NEWS_RATE, NEWS_START, RecvPort, SendPort, type RecvHost, type SendHost } from './flow-port.js';
-import { MessageSendPort, type LinkSharing } from './message-port.js';
+import { MessageRecvPort, MessageSendPort, type LinkSharing } from './message-port.js';
 import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
@@ -235,6 +235,7 @@ export class Engine implements SendHost, RecvHost {
     const bw = this.links.bytesPerUs;
     const message = shape.linkSharing === 'message';
     const Send = message ? MessageSendPort : SendPort;
+    const Recv = message ? MessageRecvPort : RecvPort;
     for (const r of localRanks) {
       this.sendPorts[r] = [
         new Send(r, PORT_NVL_OUT, bw[PATH_NVLINK]!, this.xf, this),
@@ -242,11 +243,10 @@ export class Engine implements SendHost, RecvHost {
       ];
       this.sendPorts[r][1]!.qpLimit = this.shape.hardware.ibQpGBps * 1e3;
       this.recvPorts[r] = [
-        new RecvPort(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this.xf, this),
-        new RecvPort(r, PORT_IB_IN, bw[PATH_IB]!, this.xf, this),
+        new Recv(r, PORT_NVL_IN, bw[PATH_NVLINK]!, this.xf, this),
+        new Recv(r, PORT_IB_IN, bw[PATH_IB]!, this.xf, this),
       ];
       for (let i = 0; i < 2; i++) {
-        this.recvPorts[r][i]!.sendsCredits = !message;
         this.sendPortAt[2 * r + i] = this.sendPorts[r][i];
         this.recvPortAt[2 * r + i] = this.recvPorts[r][i];
       }

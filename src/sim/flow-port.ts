@@ -1125,12 +1125,6 @@ export class SendPort extends PortStats<SendHost> {
 export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
   level = 0;
-  /**
-   * Whether the port tells its senders its fair level (credits): the fluid link sharing does;
-   * under message sharing (a sender serves one transfer at a time, see message-port.ts) a
-   * receiver sends none and the switch buffer absorbs what arrives faster than it is served.
-   */
-  sendsCredits = true;
   /** Stream keys to credit, filled by a settle for the host (reused). */
   private readonly keys = new NumList(new Float64Array(16), (n) => new Float64Array(n));
   recording = false;
@@ -1528,48 +1522,42 @@ export class RecvPort extends PortStats<RecvHost> {
       due.t = t;
       due.place(s);
     }
-    if (this.sendsCredits) {
-      // The credit: the fair level while bytes queue here (saturated), no limit while everything
-      // that arrives is served at once (the port is then nobody's bottleneck). Told to every stream
-      // when it moves, else to the streams examined (the others were told it already).
-      const saturated = this.nQueued > 0 || this.nShort > 0;
-      const level = saturated ? this.fair : Infinity;
-      this.level = level;
-      this.telling = level;
-      // Told: the streams examined, and those the level now crosses a line of (see index): strictly,
-      // as tell() compares (a stream told this very level sits on its line and is not told again).
-      const lows = this.lows;
-      lows.t = -level;
-      let m = lows.collect(true);
-      for (let k = 0; k < m; k++) this.candidate(lows.found[k]!);
-      const highs = this.highs;
-      highs.t = level;
-      m = highs.collect(true);
-      for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
-      const nc = this.nTouched;
-      const cl = this.touched;
-      this.sortTouched();
-      for (let k = 0; k < nc; k++) this.tell(cl[k]!);
-      // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
-      const reindex = this.reindex;
-      for (let k = 0; k < nc; k++) {
-        const s = cl[k]!;
-        mark[s] = 0;
-        if (reindex[s]) {
-          reindex[s] = 0;
-          this.indexCredit(s);
-        }
+    // The credit: the fair level while bytes queue here (saturated), no limit while everything
+    // that arrives is served at once (the port is then nobody's bottleneck). Told to every stream
+    // when it moves, else to the streams examined (the others were told it already).
+    const saturated = this.nQueued > 0 || this.nShort > 0;
+    const level = saturated ? this.fair : Infinity;
+    this.level = level;
+    this.telling = level;
+    // Told: the streams examined, and those the level now crosses a line of (see index): strictly,
+    // as tell() compares (a stream told this very level sits on its line and is not told again).
+    const lows = this.lows;
+    lows.t = -level;
+    let m = lows.collect(true);
+    for (let k = 0; k < m; k++) this.candidate(lows.found[k]!);
+    const highs = this.highs;
+    highs.t = level;
+    m = highs.collect(true);
+    for (let k = 0; k < m; k++) this.candidate(highs.found[k]!);
+    const nc = this.nTouched;
+    const cl = this.touched;
+    this.sortTouched();
+    for (let k = 0; k < nc; k++) this.tell(cl[k]!);
+    // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
+    const reindex = this.reindex;
+    for (let k = 0; k < nc; k++) {
+      const s = cl[k]!;
+      mark[s] = 0;
+      if (reindex[s]) {
+        reindex[s] = 0;
+        this.indexCredit(s);
       }
-      this.nTouched = 0;
-      const keys = this.keys;
-      if (keys.n > 0) {
-        this.host.credit(this, keys.n);
-        keys.n = 0;
-      }
-    } else {
-      // Message sharing (see message-port.ts): no credits; the streams examined are done with.
-      for (let k = 0; k < nt; k++) mark[tl[k]!] = 0;
-      this.nTouched = 0;
+    }
+    this.nTouched = 0;
+    const keys = this.keys;
+    if (keys.n > 0) {
+      this.host.credit(this, keys.n);
+      keys.n = 0;
     }
     const total = this.total;
     if (total > this.maxLoad) this.maxLoad = total;

@@ -13,11 +13,10 @@
  * streams, and re-tells their receivers, at every message's start and end. A backlogged port moves
  * the same bytes per microsecond either way.
  *
- * The receiver ports are the fluid ones, with their credits off (RecvPort.sendsCredits): a
- * receiver serves what has arrived max-min fairly over its streams, and what arrives faster than it
- * is served queues (the switch buffer absorbs incast).
+ * A receiver port ({@link MessageRecvPort}) sends no credits: what arrives faster than it can take
+ * queues in the switch's buffer ahead of it, and it takes the bytes in the order they arrived.
  */
-import { NEWS_DONE, NEWS_START, SendPort, type SendHost } from './flow-port.js';
+import { NEWS_DONE, NEWS_START, RecvPort, SendPort, timerAfter, type RecvHost, type SendHost } from './flow-port.js';
 import type { FlowJobs } from './transfers.js';
 
 /** How link ports share their bandwidth (see {@link MessageSendPort} and docs/hardware.md). */
@@ -203,5 +202,192 @@ export class MessageSendPort extends SendPort {
     this.ringHead = 0;
     this.ringSize = 0;
     this.nNews = 0;
+  }
+}
+
+/**
+ * The receiver port of message sharing: the switch's output queue toward this port and the port
+ * behind it. Bytes arrive at the rates their senders send them (one latency later), are taken in
+ * the order they arrived at the port's capacity, and what arrives faster than that waits in the
+ * switch's buffer (no credits: the buffer absorbs an incast). A transfer is delivered when its last
+ * byte has been taken: `a + B(a) / capacity`, where `a` is its last byte's arrival and `B(a)` the
+ * bytes waiting then, all of which arrived before it.
+ *
+ * Packets of messages that arrive together interleave in the buffer, so first come, first served
+ * by byte is the switch's own order; messages that arrived earlier are done earlier. (The fluid
+ * receiver shares its capacity max-min fairly among its streams instead, so with many streams
+ * queued every transfer ends late; that port stays the fluid model's.) O(1) per news item and per
+ * delivery: the port keeps the total arrival rate and the bytes waiting, and a FIFO of the
+ * transfers whose last byte has arrived, by delivery time.
+ */
+export class MessageRecvPort extends RecvPort {
+  /** Bytes arrived and not yet taken, at the port's clock (`lastT`). */
+  private waiting = 0;
+  /** Total rate of the transfers arriving now (bytes/us), and how many they are. */
+  private arriving = 0;
+  private nArriving = 0;
+  /** Per slot: the rate its transfer arrives at now (0: none arriving). */
+  private inRate = new Float64Array(0);
+  /** Transfers whose last byte has arrived, in arrival order, with their delivery times: a circular queue. */
+  private qJob = new Int32Array(16);
+  private qAt = new Float64Array(16);
+  private qHead = 0;
+  private qSize = 0;
+  /** The latest delivery time queued (deliveries never go back in time, whatever the rounding). */
+  private lastAt = -Infinity;
+
+  constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
+    super(owner, index, bytesPerUs, jobs, host);
+  }
+
+  protected override grow(cap: number): void {
+    super.grow(cap);
+    const r = new Float64Array(cap);
+    r.set(this.inRate);
+    this.inRate = r;
+  }
+
+  protected override init(s: number): void {
+    super.init(s);
+    this.inRate[s] = 0;
+  }
+
+  /**
+   * News from a sender at the host's clock: transfer `j` of stream `key` starts arriving at
+   * `rates[i]`, its rate changes, or its last byte has arrived (then its delivery time is known).
+   */
+  override news(j: number, kind: number, rates: Float64Array, i: number, key: number): void {
+    this.advance();
+    if (!this.dirty) {
+      this.dirty = true;
+      this.host.settleLater(this);
+    }
+    const s = this.slot(key);
+    const rate = rates[i]!;
+    if (kind === NEWS_START) {
+      this.inRate[s] = rate;
+      this.arriving += rate;
+      this.nArriving++;
+      return;
+    }
+    const was = this.inRate[s]!;
+    if (kind !== NEWS_DONE) {
+      this.inRate[s] = rate;
+      this.arriving += rate - was;
+      return;
+    }
+    this.inRate[s] = 0;
+    // (The sum of the rates arriving is exactly 0 once none is: no rounding left over.)
+    this.arriving = --this.nArriving === 0 ? 0 : this.arriving - was;
+    let at = this.host.now + this.waiting / this.bytesPerUs;
+    if (at < this.lastAt) at = this.lastAt;
+    this.lastAt = at;
+    this.enqueueDelivery(j, at);
+  }
+
+  private enqueueDelivery(j: number, at: number): void {
+    if (this.qSize === this.qJob.length) {
+      const n = this.qJob.length;
+      const job = new Int32Array(2 * n);
+      const t = new Float64Array(2 * n);
+      for (let k = 0; k < n; k++) {
+        job[k] = this.qJob[(this.qHead + k) % n]!;
+        t[k] = this.qAt[(this.qHead + k) % n]!;
+      }
+      this.qJob = job;
+      this.qAt = t;
+      this.qHead = 0;
+    }
+    const k = (this.qHead + this.qSize) % this.qJob.length;
+    this.qJob[k] = j;
+    this.qAt[k] = at;
+    this.qSize++;
+  }
+
+  /**
+   * The port's clock from `lastT` to `stepTo`: the bytes waiting grow at the arrival rate less the
+   * capacity while any wait (or more arrives than it can take), else every byte is taken as it
+   * arrives; busy time is time with bytes moving.
+   */
+  protected override advanceBy(): void {
+    const dt = this.stepTo - this.lastT;
+    if (dt <= 0) return;
+    const c = this.bytesPerUs;
+    const a = this.arriving;
+    const w = this.waiting;
+    let taken: number;
+    let busy = dt;
+    if (w > 0 && a < c) {
+      const empty = w / (c - a);
+      if (empty >= dt) {
+        taken = c * dt;
+        this.waiting = w - (c - a) * dt;
+      } else {
+        taken = w + a * dt;
+        this.waiting = 0;
+        if (a === 0) busy = empty;
+      }
+    } else if (a > c) {
+      taken = c * dt;
+      this.waiting = w + (a - c) * dt;
+    } else {
+      taken = a * dt;
+      if (a === 0) busy = 0;
+    }
+    if (busy > 0) {
+      this.busyUs += busy;
+      this.bytesMoved += taken;
+      this.busyBytes += taken;
+    }
+    this.lastT = this.stepTo;
+  }
+
+  /** Deliver what has been taken, then re-arm for the next delivery. */
+  override settle(): void {
+    const time = this.host.now;
+    this.dirty = false;
+    this.advance();
+    while (this.qSize > 0 && this.qAt[this.qHead]! <= time) {
+      const j = this.qJob[this.qHead]!;
+      this.qHead = (this.qHead + 1) % this.qJob.length;
+      this.qSize--;
+      this.host.served(this, j);
+    }
+    // Nothing arriving and nothing left to deliver: every byte that arrived has been taken.
+    if (this.nArriving === 0 && this.qSize === 0) this.waiting = 0;
+    const load = this.waiting > 0 || this.arriving > this.bytesPerUs ? this.bytesPerUs : this.arriving;
+    if (load > this.maxLoad) this.maxLoad = load;
+    const moving = this.nArriving > 0 || this.qSize > 0;
+    if (moving && this.busyStart < 0) this.busyStart = time;
+    if (!moving && this.busyStart >= 0) {
+      this.busyEnd = time;
+      this.closeBusy();
+    }
+    let next = this.qSize > 0 ? this.qAt[this.qHead]! : Infinity;
+    if (next !== Infinity && !(next > time)) next = timerAfter(time, next);
+    if (next !== this.timerAt) {
+      this.timerAt = next;
+      this.host.timer(this);
+    }
+  }
+
+  override get idle(): boolean {
+    return this.nArriving === 0 && this.qSize === 0 && super.idle;
+  }
+
+  override dropAll(): void {
+    super.dropAll();
+    this.inRate.fill(0);
+    this.arriving = 0;
+    this.nArriving = 0;
+    this.waiting = 0;
+    this.qHead = 0;
+    this.qSize = 0;
+    this.lastAt = -Infinity;
+  }
+
+  override rebase(shift: number): void {
+    super.rebase(shift);
+    this.lastAt = -Infinity;
   }
 }

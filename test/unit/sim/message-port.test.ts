@@ -1,7 +1,7 @@
 /**
  * Message link sharing (`linkSharing: 'message'`, src/sim/message-port.ts): a sender port serves
- * one transfer at a time at its full rate, its streams in turn (in the order they became active),
- * and receivers send no credits. Expected times are written from that rule with the ROUND profile
+ * one transfer at a time at its full rate, its streams in turn (in the order they became active);
+ * receivers send no credits and take the bytes in the order they arrived. Expected times are written from that rule with the ROUND profile
  * (NVLink 1e5 B/us and 1 us, IB 5e4 B/us and 2 us, a queue pair 45,625 B/us).
  */
 import { describe, expect, it } from 'vitest';
@@ -58,20 +58,30 @@ describe("linkSharing 'message'", () => {
     });
   });
 
-  it('a receiver takes an incast into its queue (no credits) and serves it max-min fairly', async () => {
+  it('a receiver takes an incast into the switch buffer (no credits) and the bytes in arrival order', async () => {
     await withCluster({ nodes: 1, gpusPerNode: 4, ...message }, async (c) => {
       const r = await runTraffic(c, [{ src: 1, dst: 0, bytes: 100_000 }, { src: 1, dst: 3, bytes: 100_000 }, { src: 2, dst: 0, bytes: 200_000 }]);
       // Rank 1 sends to 0 over [0, 1], then to 3 over [1, 2]; rank 2 sends to 0 over [0, 2], never
-      // slowed (no credits). Rank 0 gets 2e5 B/us over [1, 2] and serves 5e4 B/us each, so 5e4 B of
-      // each queue; from 2 rank 1's stream has all arrived and both still get 5e4 B/us: rank 1's
-      // last 5e4 B are served at 3; rank 2's stream then has 1e5 B left, all arrived at 3, served
-      // alone at 1e5 B/us: done at 4. Rank 3 gets its transfer over [2, 3] and serves it as it comes.
+      // slowed (no credits). Rank 0 gets 2e5 B/us over [1, 2] and takes 1e5 B/us: at 2, when rank
+      // 1's last byte arrives, 1e5 B wait ahead of it (it included): delivered at 2 + 1 = 3. Then
+      // 1e5 B/us arrive and leave; at 3 rank 2's last byte arrives behind 1e5 B: delivered at 4.
+      // Rank 3 gets its transfer over [2, 3] and takes it as it comes.
       expect(puts(r.records)).toEqual([
         [1, 0, 0, 1, 1, 3],
         [2, 0, 0, 2, 1, 4],
         [1, 3, 1, 2, 2, 3],
       ]);
       expect(r.ports.find((p) => p.rank === 0 && p.port === 'nvlink.in')).toEqual({ rank: 0, port: 'nvlink.in', busyUs: 3, bytes: 300_000 });
+    });
+  });
+
+  it('a receiver serves what arrived first first: a later stream waits behind the queue', async () => {
+    await withCluster({ nodes: 1, gpusPerNode: 4, ...message }, async (c) => {
+      const r = await runTraffic(c, [{ src: 1, dst: 0, bytes: 100_000 }, { src: 2, dst: 0, bytes: 100_000 }, { src: 3, dst: 0, bytes: 100_000, atUs: 1 }]);
+      // Ranks 1 and 2 arrive together over [1, 2] (2e5 B/us into 1e5): 1e5 B wait at 2, so both
+      // are done at 3. Rank 3's arrives over [2, 3] behind that queue and is done at 4. (Sharing the
+      // port max-min among the three streams would end the first two at 3.5.)
+      expect(puts(r.records).map((x) => [x[0], x[5]])).toEqual([[1, 3], [2, 3], [3, 4]]);
     });
   });
 
