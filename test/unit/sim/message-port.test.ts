@@ -33,21 +33,34 @@ defineOp<null>({
   },
 });
 
+/** Rank 0 starts two long sends (10 us each at 1e5 B/us) and waits for a flag nobody sets. */
+defineOp<null>({
+  name: 't.msgLong',
+  *task(ctx: RankContext) {
+    if (ctx.rank !== 0) return;
+    ctx.send(1, 1_000_000);
+    ctx.send(2, 1_000_000);
+    yield ctx.untilAtLeast(ctx.region('flag'), 0, 1);
+  },
+});
+
+const THREE_STREAMS: TrafficTransfer[] = [{ src: 0, dst: 1, bytes: 100_000 }, { src: 0, dst: 2, bytes: 200_000 }, { src: 0, dst: 1, bytes: 100_000 }, { src: 0, dst: 3, bytes: 50_000 }];
+const THREE_STREAMS_PUTS = [
+  [0, 1, 0, 1, 1, 2],
+  [0, 1, 3.5, 4.5, 4.5, 5.5],
+  [0, 2, 1, 3, 2, 4],
+  [0, 3, 3, 3.5, 4, 4.5],
+];
+
 describe("linkSharing 'message'", () => {
   it('a sender port serves one transfer at a time, its streams in turn in the order they became active', async () => {
     await withCluster({ nodes: 1, gpusPerNode: 4, ...message }, async (c) => {
       // Issued together: 0->1, 0->2, 0->1 again (queued behind the first), 0->3.
-      const flows: TrafficTransfer[] = [{ src: 0, dst: 1, bytes: 100_000 }, { src: 0, dst: 2, bytes: 200_000 }, { src: 0, dst: 1, bytes: 100_000 }, { src: 0, dst: 3, bytes: 50_000 }];
-      const r = await runTraffic(c, flows);
+      const r = await runTraffic(c, THREE_STREAMS);
       // Turns: stream 1 [0, 1] (it has more: back of the line), stream 2 [1, 3], stream 3 [3, 3.5],
       // stream 1 again [3.5, 4.5]. Each arrives one latency later at the full rate, which its
       // receiver (alone) serves as it comes: delivered at its egress end + 1 us.
-      expect(puts(r.records)).toEqual([
-        [0, 1, 0, 1, 1, 2],
-        [0, 1, 3.5, 4.5, 4.5, 5.5],
-        [0, 2, 1, 3, 2, 4],
-        [0, 3, 3, 3.5, 4, 4.5],
-      ]);
+      expect(puts(r.records)).toEqual(THREE_STREAMS_PUTS);
       // The counter add after each put (a control message, FIFO on its stream) lands with it.
       const adds = r.records.filter((x) => x.op === 1).map((x) => [x.dst, x.pairSeq, x.deliverT]);
       expect(adds).toEqual([[1, 1, 2], [1, 3, 5.5], [2, 1, 4], [3, 1, 4.5]]);
@@ -96,6 +109,16 @@ describe("linkSharing 'message'", () => {
       const second = 2 + 100_000 / 45_625;
       expect(recs.map((x) => [x.egressStartT, x.egressDoneT, x.deliverT])).toEqual([[0, 2, 4], [2, second, second + 2]]);
       expect(res.results[2]).toBe(second + 2);
+    });
+  });
+
+  it('an operation stopped with transfers on the wire leaves its ports as new: the next run has the same times', async () => {
+    await withCluster({ nodes: 1, gpusPerNode: 4, maxVirtualUs: 5.6, ...message }, async (c) => {
+      for (let r = 0; r < 4; r++) c.register(r, 'flag', 4);
+      // Stopped at 5.6 us of virtual time: half of each send is on the wire, its receiver mid-way.
+      await expectReject(c.run('t.msgLong', null), 'E_TIMEOUT');
+      const r = await runTraffic(c, THREE_STREAMS);
+      expect(puts(r.records)).toEqual(THREE_STREAMS_PUTS);
     });
   });
 
