@@ -32,8 +32,9 @@ export interface ClusterConfig {
    * - `'fluid'` (default): max-min fair shares under receiver credits, re-shared at every
    *   transfer's start and end.
    * - `'message'`: a sender port serves one transfer at a time at its full rate, taking its
-   *   streams in turn; receivers send no credits. Packet arbitration at message granularity, for
-   *   transfers of a packet or two (the low-latency kernels); it holds a port per transfer, so
+   *   streams in turn; receivers send no credits and take bytes in the order they arrived (the
+   *   switch's buffer holds the rest, with no limit). Packet arbitration at message granularity,
+   *   for transfers of a packet or two (the low-latency kernels); it holds a port per transfer, so
    *   large transfers (the normal kernels) belong to the fluid model.
    */
   linkSharing?: LinkSharing;
