@@ -58,7 +58,7 @@ export const benchDeepepCommand: Command = {
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     'no-timeline-digest': { type: 'boolean', help: 'record no timeline and report timelineDigest null (less memory and time; the figures are the same)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
-    'link-sharing': { type: 'string', value: 'fluid|message', help: "how a link port shares its bandwidth: 'fluid' (default: max-min fair shares under receiver credits) or 'message' (one transfer at a time per sender port, streams in turn, no credits: packet arbitration at message granularity, for the low-latency kernels' small messages; see docs/hardware.md)" },
+    'link-sharing': { type: 'string', value: 'fluid|message', help: "how a link port shares its bandwidth: 'fluid' (max-min fair shares under receiver credits; the default with --mode normal) or 'message' (one transfer at a time per sender port, streams in turn, no credits: packet arbitration at message granularity, for the low-latency kernels' small messages; the default with --mode low-latency; see docs/hardware.md)" },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
     'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
@@ -68,7 +68,7 @@ export const benchDeepepCommand: Command = {
     const cmd = 'bench deepep';
     const mode = (args.values['mode'] as string | undefined) ?? 'normal';
     if (mode !== 'normal' && mode !== 'low-latency') throw usageError(`${cmd}: --mode must be 'normal' or 'low-latency', got '${mode}'`, { option: 'mode', value: mode });
-    const linkSharing = linkSharingOption(cmd, args);
+    const linkSharing = linkSharingOption(cmd, args, mode === 'low-latency' ? 'message' : 'fluid');
     if (mode === 'low-latency') return runLowLatencyCli(cmd, args, io, linkSharing);
     const report = reportPath(cmd, args);
     const ranks = intOption(cmd, args, 'ranks', 1);
@@ -127,9 +127,9 @@ export const benchDeepepCommand: Command = {
   },
 };
 
-/** `--link-sharing fluid|message` (default fluid). */
-function linkSharingOption(cmd: string, args: ParsedArgs): LinkSharing {
-  const v = (args.values['link-sharing'] as string | undefined) ?? 'fluid';
+/** `--link-sharing fluid|message` (default: the mode's, `fallback`). */
+function linkSharingOption(cmd: string, args: ParsedArgs, fallback: LinkSharing): LinkSharing {
+  const v = (args.values['link-sharing'] as string | undefined) ?? fallback;
   if (!(LINK_SHARING_MODES as readonly string[]).includes(v))
     throw usageError(`${cmd}: --link-sharing must be ${LINK_SHARING_MODES.map((m) => `'${m}'`).join(' or ')}, got '${v}'`, { option: 'link-sharing', value: v });
   return v as LinkSharing;

@@ -2,7 +2,7 @@
  * @module
  * Message link sharing: a sender port that serves one transfer (message, work request) at a time
  * at its full rate, taking its streams in turn, one transfer per turn. An option of the link model
- * (`linkSharing: 'message'`), off by default: the fluid ports of flow-port.ts share a port's
+ * (`linkSharing: 'message'`), off by default in a cluster (the low-latency benchmark's default): the fluid ports of flow-port.ts share a port's
  * capacity max-min fairly among its streams under receiver credits (docs/hardware.md, "Message link
  * sharing").
  *

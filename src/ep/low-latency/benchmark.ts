@@ -41,8 +41,11 @@ export interface LowLatencyBenchOptions {
   transport?: 'worker' | 'in-process';
   hardware?: HardwareProfile | string;
   /**
-   * How link ports share their bandwidth (default 'fluid'; 'message': one transfer at a time per
-   * sender port, streams in turn, no credits; see ClusterConfig.linkSharing).
+   * How link ports share their bandwidth. Default 'message' here (one transfer at a time per sender
+   * port, streams in turn, no credits): the low-latency kernels move one- or two-packet messages,
+   * which a port arbitrates per packet, and the fluid model's per-message rate cascades cost
+   * O(streams) each (docs/low-latency.md, "The benchmark"). 'fluid' is the cluster default; see
+   * ClusterConfig.linkSharing.
    */
   linkSharing?: LinkSharing;
   onProgress?: (line: string) => void;
@@ -165,7 +168,7 @@ function resolve(o: LowLatencyBenchOptions) {
   if (dtype !== 'fp8' && dtype !== 'bf16') fail('E_ARGUMENT', `${where}: --dtype must be fp8 or bf16, got ${showValue(dtype)}`, { option: 'dtype', value: dtype });
   const hardware = typeof o.hardware === 'string' ? loadHardwareProfile(o.hardware, `${where}: --hardware`) : (o.hardware ?? loadHardwareProfile('H800'));
   const workers = o.workers ?? Math.min(availableParallelism(), R);
-  const linkSharing = checkOneOf(o.linkSharing ?? 'fluid', `${where}: --link-sharing`, LINK_SHARING_MODES);
+  const linkSharing = checkOneOf(o.linkSharing ?? 'message', `${where}: --link-sharing`, LINK_SHARING_MODES);
   return { R, gpn, nodes: R / gpn, tokens, hidden, topk, experts, expertsSource, seed, dtype, hardware, workers, linkSharing };
 }
 

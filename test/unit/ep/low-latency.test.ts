@@ -250,9 +250,9 @@ describe('low-latency kernels on the SM and NIC models', () => {
 });
 
 describe('low-latency benchmark', () => {
-  it("defaults to 288 experts where the rank count divides it, else 256, and says which", async () => {
+  it("defaults to 288 experts where the rank count divides it, else 256, and to message link sharing, and says which", async () => {
     const a = await runLowLatencyBenchmark({ ranks: 8, tokens: 4, hidden: 256, workers: 1, transport: 'in-process', hook: false });
-    expect(a).toMatchObject({ mode: 'low-latency', experts: 288, expertsSource: 'default-288', nodes: 1 });
+    expect(a).toMatchObject({ mode: 'low-latency', experts: 288, expertsSource: 'default-288', nodes: 1, linkSharing: 'message' });
     expect(a.dispatch.bytes).toBe(lowLatencyTopk(4, 288, 8, 0, 0).filter((e) => e >= 0).length * (256 + 8 + 16));
     expect(a.dispatch.sendUs).toBeNull();
     const b = await runLowLatencyBenchmark({ ranks: 64, tokens: 1, hidden: 128, topk: 2, workers: 1, transport: 'in-process' });
