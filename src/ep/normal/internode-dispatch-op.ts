@@ -316,6 +316,13 @@ class RDMAAndNVLForwarder implements RoleStep {
   private k = 0;
   private first = 0;
   private readonly scanned: Int32Array;
+  /**
+   * Per source node: its stream's tokens, and GPU j's flags over them (1: forward). Read from the
+   * plan once here: the scan visits every source node per round, and the plan's chain (stream
+   * record, its arrays, their lengths) cost a cache miss per node and round at EP64.
+   */
+  private readonly totals: Int32Array;
+  private readonly flags: Uint8Array[];
   private readonly waits = new CondSet();
   private readonly dst: number;
   private readonly rctrl: Region;
@@ -337,7 +344,14 @@ class RDMAAndNVLForwarder implements RoleStep {
     this.dring = a.sizesOnly ? null : ctx.peerRegion(this.dst, NM.nvlRing);
     this.dctrl = ctx.peerRegion(this.dst, NM.nvlCtrl);
     this.scanned = new Int32Array(L.N);
-    for (let m = 0; m < L.N; m++) if (st.streams[c]![m]!.tokens.length > 0) this.remaining++;
+    this.totals = new Int32Array(L.N);
+    this.flags = new Array<Uint8Array>(L.N);
+    for (let m = 0; m < L.N; m++) {
+      const s = st.streams[c]![m]!;
+      this.totals[m] = s.tokens.length;
+      this.flags[m] = s.toGpu[j]!;
+      if (s.tokens.length > 0) this.remaining++;
+    }
   }
 
   step(): Wait | null {
@@ -347,8 +361,7 @@ class RDMAAndNVLForwarder implements RoleStep {
     // One ring per (channel, peer), shared by the tokens of every source node.
     const B = L.share;
     const me = ctx.localIndex;
-    const streams = st.streams[c]!;
-    const scanned = this.scanned;
+    const { scanned, totals } = this;
     for (;;) {
       switch (this.pc) {
         case W_META: {
@@ -356,7 +369,7 @@ class RDMAAndNVLForwarder implements RoleStep {
           // prefix start/end per source node to its receiver.
           while (this.m < L.N) {
             const m = this.m++;
-            if (streams[m]!.tokens.length > 0) return ctx.untilAtLeast(ctx.region(NM.meta), L.rdmaMeta(c, m), 1);
+            if (totals[m]! > 0) return ctx.untilAtLeast(ctx.region(NM.meta), L.rdmaMeta(c, m), 1);
           }
           ctx.atomicAdd(ctx.peerRegion(dst, NM.meta), L.nvlMeta(c, me) * 4, 1);
           this.pc = W_ROUND;
@@ -372,12 +385,11 @@ class RDMAAndNVLForwarder implements RoleStep {
           const { rctrl, nctrl, stage, rring } = this;
           for (; this.m < L.N; this.m++) {
             const m = this.m;
-            const s = streams[m]!;
-            const total = s.tokens.length;
+            const total = totals[m]!;
             if (scanned[m] === total) continue;
             const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
             if (tail <= scanned[m]!) continue;
-            const flags = s.toGpu[j]!;
+            const flags = this.flags[m]!;
             const space = B - (this.sent - Atomics.load(nctrl.i32, L.nvlHead(c, j, 0)));
             // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
             let p = scanned[m]!;
@@ -407,7 +419,7 @@ class RDMAAndNVLForwarder implements RoleStep {
           const waits = this.waits.clear();
           let full = false;
           for (let m = 0; m < L.N; m++) {
-            if (scanned[m] === streams[m]!.tokens.length) continue;
+            if (scanned[m] === totals[m]) continue;
             if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
             else full = true;
           }
@@ -418,7 +430,7 @@ class RDMAAndNVLForwarder implements RoleStep {
           const m = this.m;
           putSlots(ctx, dst, this.dring, L.nvlSlot(c, me, 0), this.stage, L.nvlSlot(c, j, 0), this.first % B, this.k, B, rec, this.dctrl, L.nvlTail(c, me, 0));
           this.sent += this.k;
-          this.passed(m, this.p, streams[m]!.tokens.length);
+          this.passed(m, this.p, totals[m]!);
           this.m = m + 1;
           this.pc = W_SCAN;
         }
@@ -459,22 +471,24 @@ class ForwarderCoordinator implements RoleStep {
   /** RDMA slots of each source node not returned yet, last sampled. */
   private readonly held: Int32Array;
   private readonly waits = new CondSet();
-  private readonly streams: SourceStream[];
+  /** Per source node: its stream's tokens (read from the plan once, as the forwarder's). */
+  private readonly totals: Int32Array;
   private readonly local: Region;
   private readonly rctrl: Region;
 
   constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number) {
     const L = st.L;
     this.local = ctx.region(NM.local);
-    this.streams = st.streams[c]!;
+    this.totals = new Int32Array(L.N);
+    for (let m = 0; m < L.N; m++) this.totals[m] = st.streams[c]![m]!.tokens.length;
     this.returned = new Int32Array(L.N);
-    for (let m = 0; m < L.N; m++) if (this.streams[m]!.tokens.length > 0) this.remaining++;
+    for (let m = 0; m < L.N; m++) if (this.totals[m]! > 0) this.remaining++;
     this.rctrl = ctx.region(NM.rdmaCtrl);
     this.held = new Int32Array(L.N);
   }
 
   step(): Wait | null {
-    const { ctx, st, c, returned, held, waits, streams, local } = this;
+    const { ctx, st, c, returned, held, waits, totals, local } = this;
     const L = st.L;
     const RC = this.a.dispatch.rdmaChunk;
     for (;;) {
@@ -498,7 +512,7 @@ class ForwarderCoordinator implements RoleStep {
         case FC_NODE: {
           for (; this.m < L.N; this.m++) {
             const m = this.m;
-            const total = streams[m]!.tokens.length;
+            const total = totals[m]!;
             if (returned[m] === total) continue;
             let min = total;
             let lag = 0;
@@ -528,7 +542,7 @@ class ForwarderCoordinator implements RoleStep {
         }
         case FC_POSTED: {
           const m = this.m;
-          const total = streams[m]!.tokens.length;
+          const total = totals[m]!;
           if (!this.returnHead(m, total)) this.waitForLag(m, total);
           this.m++;
           this.pc = FC_NODE;
