@@ -278,54 +278,85 @@ export class TimelineLog {
 
 function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): Uint32Array {
   const R = Math.max(numRanks, 1);
+  // The keys copied out of the chunks first, in record order (record x = chunk << 13 | i, chunks
+  // full but the last): the sorts then read flat arrays, not a chunk's view per record. Called once
+  // per kernel, so the loops are in functions of their own (optimised after their first calls).
+  const dst = new Uint16Array(n);
+  const src = new Uint16Array(n);
+  const seq = new Uint32Array(n);
+  for (let ci = 0; ci < chunks.length; ci++) {
+    const c = chunks[ci]!;
+    const m = Math.min(C, n - ci * C);
+    dst.set(c.dst.subarray(0, m), ci * C);
+    src.set(c.src.subarray(0, m), ci * C);
+    seq.set(c.pairSeq.subarray(0, m), ci * C);
+  }
+  // Stable counting sorts: by src, then by dst.
   const cnt = new Uint32Array(R + 1);
-  const byField = (get: (c: TimelineChunk) => Uint16Array, input: Uint32Array | null, out: Uint32Array) => {
-    cnt.fill(0);
-    for (let ci = 0; ci < chunks.length; ci++) {
-      const a = get(chunks[ci]!);
-      const m = Math.min(C, n - ci * C);
-      for (let i = 0; i < m; i++) cnt[a[i]! + 1]!++;
-    }
-    for (let r = 0; r < R; r++) cnt[r + 1]! += cnt[r]!;
-    if (input === null) {
-      for (let ci = 0; ci < chunks.length; ci++) {
-        const a = get(chunks[ci]!);
-        const m = Math.min(C, n - ci * C);
-        for (let i = 0; i < m; i++) out[cnt[a[i]!]!++] = ci * C + i;
-      }
-    } else {
-      for (let j = 0; j < n; j++) {
-        const x = input[j]!;
-        out[cnt[get(chunks[x >>> 13]!)[x & (C - 1)]!]!++] = x;
-      }
-    }
-  };
   const bySrc = new Uint32Array(n);
-  byField((c) => c.src, null, bySrc);
+  countingSort(src, null, bySrc, cnt);
   const order = new Uint32Array(n);
-  byField((c) => c.dst, bySrc, order);
-  // Within a (dst, src) pair, by pairSeq.
-  const seqOf = (x: number) => chunks[x >>> 13]!.pairSeq[x & (C - 1)]!;
-  const keyOf = (x: number) => {
-    const c = chunks[x >>> 13]!;
-    return c.dst[x & (C - 1)]! * 65536 + c.src[x & (C - 1)]!;
-  };
+  countingSort(dst, bySrc, order, cnt);
+  sortPairRuns(order, dst, src, seq);
+  return order;
+}
+
+/** Stable counting sort of records (`input` order, or record order when null) by `key` into `out`; `cnt` has a bucket per key value plus one. */
+function countingSort(key: Uint16Array, input: Uint32Array | null, out: Uint32Array, cnt: Uint32Array): void {
+  const n = key.length;
+  const R = cnt.length - 1;
+  cnt.fill(0);
+  for (let i = 0; i < n; i++) cnt[key[i]! + 1]!++;
+  for (let r = 0; r < R; r++) cnt[r + 1]! += cnt[r]!;
+  if (input === null) {
+    for (let i = 0; i < n; i++) out[cnt[key[i]!]!++] = i;
+  } else {
+    for (let j = 0; j < n; j++) {
+      const x = input[j]!;
+      out[cnt[key[x]!]!++] = x;
+    }
+  }
+}
+
+/**
+ * Within each (dst, src) run of `order`, records by pairSeq (already in order unless queue pairs
+ * overtook each other). An unsorted run is sorted on packed keys (pairSeq * length + position, a
+ * native numeric sort, no comparator): the same order as a stable sort by pairSeq.
+ */
+function sortPairRuns(order: Uint32Array, dst: Uint16Array, src: Uint16Array, seq: Uint32Array): void {
+  const n = order.length;
   let lo = 0;
   while (lo < n) {
-    const key = keyOf(order[lo]!);
-    let hi = lo + 1;
+    const first = order[lo]!;
+    const d = dst[first]!;
+    const s = src[first]!;
+    let prev = seq[first]!;
     let sorted = true;
-    let prev = seqOf(order[lo]!);
-    while (hi < n && keyOf(order[hi]!) === key) {
-      const s = seqOf(order[hi]!);
-      if (s < prev) sorted = false;
-      prev = s;
-      hi++;
+    let hi = lo + 1;
+    for (; hi < n; hi++) {
+      const x = order[hi]!;
+      if (dst[x] !== d || src[x] !== s) break;
+      const q = seq[x]!;
+      if (q < prev) sorted = false;
+      prev = q;
     }
-    if (!sorted) order.subarray(lo, hi).sort((a, b) => seqOf(a) - seqOf(b));
+    if (!sorted) sortRunBySeq(order, lo, hi, seq);
     lo = hi;
   }
-  return order;
+}
+
+function sortRunBySeq(order: Uint32Array, lo: number, hi: number, seq: Uint32Array): void {
+  const m = hi - lo;
+  const run = order.slice(lo, hi);
+  // pairSeq < 2^32 and m < 2^21 keep every packed key below 2^53 (exact).
+  if (m >= 1 << 21) {
+    order.subarray(lo, hi).sort((a, b) => seq[a]! - seq[b]!);
+    return;
+  }
+  const keys = new Float64Array(m);
+  for (let i = 0; i < m; i++) keys[i] = seq[run[i]!]! * m + i;
+  keys.sort();
+  for (let i = 0; i < m; i++) order[lo + i] = run[keys[i]! % m]!;
 }
 
 /** Chunk index shift: TIMELINE_CHUNK is 2^13. */

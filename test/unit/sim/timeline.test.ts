@@ -45,6 +45,25 @@ describe('TimelineLog', () => {
     expect(rows).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
   });
 
+  it('orders a pair delivered wholly out of order by pairSeq, across chunks, pairs apart', () => {
+    // One (dst 1, src 0) pair in reverse, interleaved with a (dst 0, src 1) pair in order.
+    const log = new TimelineLog();
+    const n = TIMELINE_CHUNK + 5;
+    for (let i = 0; i < n; i++) {
+      log.record(1, 0, n - 1 - i, 0, 0, i, 0, 0, 0, 0, 0, 0);
+      if (i % 1000 === 0) log.record(0, 1, i / 1000, 0, 0, -1, 0, 0, 0, 0, 0, 0);
+    }
+    const part = log.take(2);
+    const rows = new Float64Array(part.count * TIMELINE_STRIDE);
+    gatherTimeline(part, timelineViews(part), 0, part.count, rows, 0);
+    const col = (f: number) => Array.from({ length: part.count }, (_, r) => rows[r * TIMELINE_STRIDE + f]!);
+    expect(col(0).slice(0, 10)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(col(2).slice(0, 11)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1]);
+    // The reversed pair's bytes field was its recording index: pairSeq k was recorded at n - 1 - k.
+    expect(col(5).slice(9, 12)).toEqual([n - 1, n - 2, n - 3]);
+    expect(col(2).at(-1)).toBe(n - 1);
+  });
+
   it('streams the same bytes block by block: a hash fed by it is timelineDigest of the whole', () => {
     const R = 16;
     const mk = (seed: number) => {
