@@ -147,40 +147,44 @@ function sortRecords(log: ArrayLike<number>, stride: number, compare: (a: number
 }
 
 /*
- * The timeline log. A record is kept as a struct of arrays in chunks of TIMELINE_CHUNK records,
- * each chunk one SharedArrayBuffer (the main thread reads a worker's chunks in place: no copy, no
- * structured clone): the seven float64 fields (bytes and the six times) first, then pairSeq as
- * uint32, dst and src as uint16, op and path as uint8: 66 bytes a record instead of 96, every value
- * exact (ranks are below 4096, pair sequence numbers are int32 counters, op and path small codes).
+ * The timeline log. A record is one 72-byte row in chunks of TIMELINE_CHUNK records, each chunk one
+ * SharedArrayBuffer (the main thread reads a worker's chunks in place: no copy, no structured
+ * clone): the seven float64 fields (bytes and the six times) first, then pairSeq as uint32, dst and
+ * src as uint16, op and path as uint8, 6 bytes unused: 72 bytes a record instead of 96, every value
+ * exact (ranks are below 65536, pair sequence numbers are int32 counters, op and path small codes).
+ * A row, not a column per field: the main thread reads the records in canonical order, which jumps
+ * between chunks at almost every record; a row is one or two cache lines, twelve columns are twelve.
  */
 export const TIMELINE_CHUNK = LOG_CHUNK_RECORDS;
 const C = TIMELINE_CHUNK;
 const TL_F64 = 7;
-const OFF_PAIR = TL_F64 * 8 * C;
-const OFF_DST = OFF_PAIR + 4 * C;
-const OFF_SRC = OFF_DST + 2 * C;
-const OFF_OP = OFF_SRC + 2 * C;
-const OFF_PATH = OFF_OP + C;
-/** Bytes of one timeline chunk (66 bytes a record). */
-export const TIMELINE_CHUNK_BYTES = OFF_PATH + C;
+/** Bytes of one record's row. */
+const ROW_BYTES = 72;
+/** A row's float64 words, and where its small fields lie in the row, in units of their own size. */
+const ROW_F64 = ROW_BYTES / 8;
+const ROW_U32 = ROW_BYTES / 4;
+const ROW_U16 = ROW_BYTES / 2;
+const PAIR_U32 = 56 / 4;
+const DST_U16 = 60 / 2;
+const SRC_U16 = 62 / 2;
+const OP_U8 = 64;
+const PATH_U8 = 65;
+/** Bytes of one timeline chunk (72 bytes a record). */
+export const TIMELINE_CHUNK_BYTES = ROW_BYTES * C;
 /** Bytes a timeline record takes while it is held (see {@link TIMELINE_CHUNK_BYTES}). */
-export const TIMELINE_RECORD_HELD_BYTES = TIMELINE_CHUNK_BYTES / C;
+export const TIMELINE_RECORD_HELD_BYTES = ROW_BYTES;
 
-/** Views over one timeline chunk. */
+/** Views over one timeline chunk (record `i`'s row starts at float64 `i * 9`, byte `i * 72`). */
 export class TimelineChunk {
   readonly f64: Float64Array;
-  readonly pairSeq: Uint32Array;
-  readonly dst: Uint16Array;
-  readonly src: Uint16Array;
-  readonly op: Uint8Array;
-  readonly path: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly u16: Uint16Array;
+  readonly u8: Uint8Array;
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.f64 = new Float64Array(buffer, 0, TL_F64 * C);
-    this.pairSeq = new Uint32Array(buffer, OFF_PAIR, C);
-    this.dst = new Uint16Array(buffer, OFF_DST, C);
-    this.src = new Uint16Array(buffer, OFF_SRC, C);
-    this.op = new Uint8Array(buffer, OFF_OP, C);
-    this.path = new Uint8Array(buffer, OFF_PATH, C);
+    this.f64 = new Float64Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.u16 = new Uint16Array(buffer);
+    this.u8 = new Uint8Array(buffer);
   }
 }
 
@@ -230,18 +234,19 @@ export class TimelineLog {
     if (!(pairSeq >>> 0 === pairSeq && dst >>> 0 === dst && dst < 65536 && src >>> 0 === src && src < 65536 && op >>> 0 === op && op < 256 && path >>> 0 === path && path < 256))
       fail('E_ARGUMENT', `timeline record (dst ${dst}, src ${src}, pairSeq ${pairSeq}, op ${op}, path ${path}) has a field out of its range`, { dst, src, pairSeq, op, path });
     const f = c.f64;
-    f[k] = bytes;
-    f[C + k] = issueT;
-    f[2 * C + k] = egressStartT;
-    f[3 * C + k] = egressDoneT;
-    f[4 * C + k] = ingressStartT;
-    f[5 * C + k] = ingressDoneT;
-    f[6 * C + k] = deliverT;
-    c.pairSeq[k] = pairSeq;
-    c.dst[k] = dst;
-    c.src[k] = src;
-    c.op[k] = op;
-    c.path[k] = path;
+    const o = k * ROW_F64;
+    f[o] = bytes;
+    f[o + 1] = issueT;
+    f[o + 2] = egressStartT;
+    f[o + 3] = egressDoneT;
+    f[o + 4] = ingressStartT;
+    f[o + 5] = ingressDoneT;
+    f[o + 6] = deliverT;
+    c.u32[k * ROW_U32 + PAIR_U32] = pairSeq;
+    c.u16[k * ROW_U16 + DST_U16] = dst;
+    c.u16[k * ROW_U16 + SRC_U16] = src;
+    c.u8[k * ROW_BYTES + OP_U8] = op;
+    c.u8[k * ROW_BYTES + PATH_U8] = path;
     this.k = k + 1;
     this.count++;
   }
@@ -251,8 +256,8 @@ export class TimelineLog {
     const e = this.epochUs;
     for (let x = this.localFrom; x < this.count; x++) {
       const f = this.chunks[Math.floor(x / C)]!.f64;
-      const k = x % C;
-      for (let j = 1; j < TL_F64; j++) f[j * C + k] = e + f[j * C + k]!;
+      const o = (x % C) * ROW_F64;
+      for (let j = 1; j < TL_F64; j++) f[o + j] = e + f[o + j]!;
     }
     this.localFrom = this.count;
     this.epochUs = epochUs;
@@ -284,13 +289,7 @@ function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): U
   const dst = new Uint16Array(n);
   const src = new Uint16Array(n);
   const seq = new Uint32Array(n);
-  for (let ci = 0; ci < chunks.length; ci++) {
-    const c = chunks[ci]!;
-    const m = Math.min(C, n - ci * C);
-    dst.set(c.dst.subarray(0, m), ci * C);
-    src.set(c.src.subarray(0, m), ci * C);
-    seq.set(c.pairSeq.subarray(0, m), ci * C);
-  }
+  for (let ci = 0; ci < chunks.length; ci++) copyKeys(chunks[ci]!, Math.min(C, n - ci * C), ci * C, dst, src, seq);
   // Stable counting sorts: by src, then by dst.
   const cnt = new Uint32Array(R + 1);
   const bySrc = new Uint32Array(n);
@@ -299,6 +298,16 @@ function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): U
   countingSort(dst, bySrc, order, cnt);
   sortPairRuns(order, dst, src, seq);
   return order;
+}
+
+function copyKeys(c: TimelineChunk, m: number, at: number, dst: Uint16Array, src: Uint16Array, seq: Uint32Array): void {
+  const u16 = c.u16;
+  const u32 = c.u32;
+  for (let i = 0; i < m; i++) {
+    dst[at + i] = u16[i * ROW_U16 + DST_U16]!;
+    src[at + i] = u16[i * ROW_U16 + SRC_U16]!;
+    seq[at + i] = u32[i * ROW_U32 + PAIR_U32]!;
+  }
 }
 
 /** Stable counting sort of records (`input` order, or record order when null) by `key` into `out`; `cnt` has a bucket per key value plus one. */
@@ -379,20 +388,21 @@ export function gatherTimeline(part: TimelinePart, views: TimelineChunk[], from:
     const c = views[x >>> 13]!;
     const i = x & (C - 1);
     const f = c.f64;
+    const r = i * ROW_F64;
     const add = x < localFrom ? sAdd : lAdd;
     const sub = x < localFrom ? sSub : lSub;
-    out[o] = c.dst[i]!;
-    out[o + 1] = c.src[i]!;
-    out[o + 2] = c.pairSeq[i]!;
-    out[o + 3] = c.op[i]!;
-    out[o + 4] = c.path[i]!;
-    out[o + 5] = f[i]!;
-    out[o + 6] = f[C + i]! + add - sub;
-    out[o + 7] = f[2 * C + i]! + add - sub;
-    out[o + 8] = f[3 * C + i]! + add - sub;
-    out[o + 9] = f[4 * C + i]! + add - sub;
-    out[o + 10] = f[5 * C + i]! + add - sub;
-    out[o + 11] = f[6 * C + i]! + add - sub;
+    out[o] = c.u16[i * ROW_U16 + DST_U16]!;
+    out[o + 1] = c.u16[i * ROW_U16 + SRC_U16]!;
+    out[o + 2] = c.u32[i * ROW_U32 + PAIR_U32]!;
+    out[o + 3] = c.u8[i * ROW_BYTES + OP_U8]!;
+    out[o + 4] = c.u8[i * ROW_BYTES + PATH_U8]!;
+    out[o + 5] = f[r]!;
+    out[o + 6] = f[r + 1]! + add - sub;
+    out[o + 7] = f[r + 2]! + add - sub;
+    out[o + 8] = f[r + 3]! + add - sub;
+    out[o + 9] = f[r + 4]! + add - sub;
+    out[o + 10] = f[r + 5]! + add - sub;
+    out[o + 11] = f[r + 6]! + add - sub;
     o += TIMELINE_STRIDE;
   }
 }
@@ -419,19 +429,25 @@ export const TIMELINE_BLOCK_RECORDS = 8192;
  * {@link timelineDigest} of it.
  */
 export function streamTimeline(parts: readonly TimelinePart[], sink: (bytes: Uint8Array) => void): number {
+  for (const b of timelineBlocks(parts)) sink(b);
+  return parts.reduce((a, p) => a + p.count, 0);
+}
+
+/**
+ * The blocks {@link streamTimeline} passes to its sink, one at a time (the same reused buffer:
+ * consume each before asking for the next), so a caller can fold them a few at a time.
+ */
+export function* timelineBlocks(parts: readonly TimelinePart[]): Generator<Uint8Array, void, undefined> {
   const block = new Float64Array(TIMELINE_BLOCK_RECORDS * TIMELINE_STRIDE);
   const bytes = new Uint8Array(block.buffer);
-  let total = 0;
   for (const p of parts) {
     const views = timelineViews(p);
     for (let from = 0; from < p.count; from += TIMELINE_BLOCK_RECORDS) {
       const to = Math.min(p.count, from + TIMELINE_BLOCK_RECORDS);
       gatherTimeline(p, views, from, to, block, 0);
-      sink(bytes.subarray(0, (to - from) * TIMELINE_STRIDE * 8));
+      yield bytes.subarray(0, (to - from) * TIMELINE_STRIDE * 8);
     }
-    total += p.count;
   }
-  return total;
 }
 
 /** One record as an object. */

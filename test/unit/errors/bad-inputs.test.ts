@@ -138,7 +138,7 @@ const API_CASES: Array<[string, () => unknown, string, string]> = [
   ['runScenario({})', () => runScenario({} as never), 'E_SCENARIO', 'runScenario: cluster is required'],
   ['runScenario(null)', () => runScenario(null as never), 'E_SCENARIO', 'runScenario: a scenario must be a JSON object, got null'],
   ['planScenario(null)', () => planScenario(null as never), 'E_SCENARIO', 'planScenario: a scenario must be a JSON object, got null'],
-  ['planScenario(tokensPerRank 1e9)', () => planScenario(loadScenario({ cluster: tinyCluster, model: { ...tinyModel, tokensPerRank: 1e9 } })), 'E_LIMIT', "scenario 'scenario': host memory estimate 908.5 GB is over the limit of 8.0 GB"],
+  ['planScenario(tokensPerRank 1e9)', () => planScenario(loadScenario({ cluster: tinyCluster, model: { ...tinyModel, tokensPerRank: 1e9 } })), 'E_LIMIT', "scenario 'scenario': host memory estimate 934.4 GB is over the limit of 8.0 GB"],
   ['parseScenario(tokensPerRank NaN)', () => parseScenario({ cluster: tinyCluster, model: { ...tinyModel, tokensPerRank: NaN } }), 'E_SCENARIO', 'scenario: model.tokensPerRank: got NaN'],
   ['loadScenario(missing file)', () => loadScenario(join(dir, 'nope.json')), 'E_SCENARIO', 'cannot read scenario file'],
   ['createCluster(null)', () => createCluster(null as never), 'E_CONFIG', 'cluster config must be an object'],
