@@ -19,7 +19,7 @@ import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
 import {
   ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalActivities, canonicalSamples, canonicalTimeline, flatOnClock, gatherTimeline, SAMPLE_STRIDE, SAMPLE_TIME_FIELDS,
-  streamTimeline, TIMELINE_STRIDE, timelineViews, type ClockView, type TimelinePart,
+  TIMELINE_STRIDE, timelineBlocks, timelineViews, type ClockView, type TimelinePart,
 } from '../sim/timeline.js';
 import type { BlockedTask } from '../sim/engine.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
@@ -503,15 +503,27 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * Collect and clear the timeline like {@link takeTimeline}, but stream it: `sink` receives the
    * canonical timeline's bytes block by block (one reused buffer of 8192 records: keep nothing), so
    * a hash fed by it equals `timelineDigest(await takeTimeline())` while only the hosts' records
-   * (66 bytes each, in place) and their order are ever held. Returns the number of records.
+   * (72 bytes each, in place) and their order are ever held. Returns the number of records.
    */
   async foldTimeline(sink: (bytes: Uint8Array) => void): Promise<number> {
+    const t = await this.takeTimelineBlocks();
+    for (const b of t.blocks) sink(b);
+    return t.records;
+  }
+
+  /**
+   * Collect and clear the timeline now, to fold later: the blocks {@link foldTimeline} would pass to
+   * its sink, one at a time (one reused buffer: consume each before the next). The hosts have handed
+   * their records over (shared chunks they no longer write), so the cluster can run its next
+   * operation while the caller folds them.
+   */
+  async takeTimelineBlocks(): Promise<{ records: number; blocks: Iterable<Uint8Array> }> {
     if (!this.ascendingPlacement) {
       const t = await this.takeTimeline();
-      sink(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
-      return t.length / TIMELINE_STRIDE;
+      return { records: t.length / TIMELINE_STRIDE, blocks: [new Uint8Array(t.buffer, t.byteOffset, t.byteLength)] };
     }
-    return streamTimeline(await this.timelineParts(), sink);
+    const parts = await this.timelineParts();
+    return { records: parts.reduce((a, p) => a + p.count, 0), blocks: timelineBlocks(parts) };
   }
 
   private async timelineParts(): Promise<TimelinePart[]> {

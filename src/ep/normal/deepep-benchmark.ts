@@ -260,6 +260,8 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     throw e;
   }
   const cluster = await starting;
+  /** The timelines taken and not yet folded into the digest, in run order. */
+  let folding = Promise.resolve();
   try {
     const payload = o.payload ?? false;
     const mkEp = (d = o.dispatchConfig, c = o.combineConfig) =>
@@ -269,13 +271,16 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     let ep = await mkEp();
     o.onProgress?.('notify + dispatch');
     const run = o.signal ? { signal: o.signal } : {};
-    // Each kernel's timeline folds into the digest as soon as it ends, so only one is ever held.
-    // With `utilisation`, the same timeline (and the SMs' activity slices) give rank 0's busy fractions.
+    // Each kernel's timeline is taken from the hosts as soon as it ends, so at most two are ever
+    // held. With `utilisation`, the same timeline (and the SMs' activity slices) give rank 0's busy fractions.
     const fold = async (): Promise<Utilisation | null> => {
       if (!withDigest && !o.utilisation) return null;
       if (!o.utilisation) {
-        // Streamed: the canonical timeline is never built, only each host's records and order.
-        await cluster.foldTimeline((b) => digest.update(b));
+        // Streamed: the canonical timeline is never built, only each host's records and order. It is
+        // folded while the next kernel starts and runs (the main thread only waits for it then), a
+        // block per turn of the event loop, so the next kernel's messages are not held up; in run order.
+        const t = await cluster.takeTimelineBlocks();
+        folding = folding.then(() => foldInTurns(t.blocks, (b) => digest.update(b)));
         return null;
       }
       const t = await cluster.takeTimeline();
@@ -351,6 +356,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       }
       if (bestT) bestC = tag(bestT);
     }
+    await folding;
     return stamp({
       schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, linkSharing, notifyUs, tuned: o.tune === true,
       dispatch: best, combine: bestC,
@@ -362,7 +368,16 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       simulatedHbmBytes: Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle)), hbmCapacityBytes: hardware.hbmBytes,
     }, BENCH_RESULT);
   } finally {
-    await cluster.close();
+    // A run that failed may leave a fold going: let it end (it reads only the records taken).
+    await Promise.all([cluster.close(), folding.catch(() => undefined)]);
+  }
+}
+
+/** Pass `blocks` to `sink` one per turn of the event loop (whatever else is due runs between them). */
+async function foldInTurns(blocks: Iterable<Uint8Array>, sink: (bytes: Uint8Array) => void): Promise<void> {
+  for (const b of blocks) {
+    sink(b);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 
