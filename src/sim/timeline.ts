@@ -283,40 +283,53 @@ export class TimelineLog {
 
 function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): Uint32Array {
   const R = Math.max(numRanks, 1);
-  // The keys copied out of the chunks first, in record order (record x = chunk << 13 | i, chunks
-  // full but the last): the sorts then read flat arrays, not a chunk's view per record. Called once
-  // per kernel, so the loops are in functions of their own (optimised after their first calls).
-  const dst = new Uint16Array(n);
-  const src = new Uint16Array(n);
+  // The keys copied out of the rows first, in record order (record x = chunk << 13 | i, chunks
+  // full but the last): the pair `dst * R + src` and pairSeq. The sorts then read flat arrays.
+  // Called once per kernel, so the loops are in functions of their own (optimised after their
+  // first calls).
+  const pair = new Uint32Array(n);
   const seq = new Uint32Array(n);
-  for (let ci = 0; ci < chunks.length; ci++) copyKeys(chunks[ci]!, Math.min(C, n - ci * C), ci * C, dst, src, seq);
-  // Stable counting sorts: by src, then by dst.
-  const cnt = new Uint32Array(R + 1);
-  const bySrc = new Uint32Array(n);
-  countingSort(src, null, bySrc, cnt);
+  for (let ci = 0; ci < chunks.length; ci++) copyKeys(chunks[ci]!, Math.min(C, n - ci * C), ci * C, R, pair, seq);
   const order = new Uint32Array(n);
-  countingSort(dst, bySrc, order, cnt);
-  sortPairRuns(order, dst, src, seq);
+  if (R <= MAX_PAIR_BUCKETS_R) {
+    // One stable counting sort by pair: (dst, src), then record order.
+    countingSort(pair, null, order, new Uint32Array(R * R + 1));
+  } else {
+    // Too many pairs for a bucket each: stable counting sorts by src, then by dst.
+    const src = new Uint32Array(n);
+    const dst = new Uint32Array(n);
+    for (let x = 0; x < n; x++) {
+      src[x] = pair[x]! % R;
+      dst[x] = (pair[x]! - src[x]!) / R;
+    }
+    const cnt = new Uint32Array(R + 1);
+    const bySrc = new Uint32Array(n);
+    countingSort(src, null, bySrc, cnt);
+    cnt.fill(0);
+    countingSort(dst, bySrc, order, cnt);
+  }
+  sortPairRuns(order, pair, seq);
   return order;
 }
 
-function copyKeys(c: TimelineChunk, m: number, at: number, dst: Uint16Array, src: Uint16Array, seq: Uint32Array): void {
+/** Ranks up to which {@link canonicalOrder} sorts by pair in one pass (R * R buckets: 16 MiB at 2048). */
+const MAX_PAIR_BUCKETS_R = 2048;
+
+function copyKeys(c: TimelineChunk, m: number, at: number, R: number, pair: Uint32Array, seq: Uint32Array): void {
   const u16 = c.u16;
   const u32 = c.u32;
   for (let i = 0; i < m; i++) {
-    dst[at + i] = u16[i * ROW_U16 + DST_U16]!;
-    src[at + i] = u16[i * ROW_U16 + SRC_U16]!;
+    pair[at + i] = u16[i * ROW_U16 + DST_U16]! * R + u16[i * ROW_U16 + SRC_U16]!;
     seq[at + i] = u32[i * ROW_U32 + PAIR_U32]!;
   }
 }
 
 /** Stable counting sort of records (`input` order, or record order when null) by `key` into `out`; `cnt` has a bucket per key value plus one. */
-function countingSort(key: Uint16Array, input: Uint32Array | null, out: Uint32Array, cnt: Uint32Array): void {
+function countingSort(key: Uint32Array, input: Uint32Array | null, out: Uint32Array, cnt: Uint32Array): void {
   const n = key.length;
-  const R = cnt.length - 1;
-  cnt.fill(0);
+  const B = cnt.length - 1;
   for (let i = 0; i < n; i++) cnt[key[i]! + 1]!++;
-  for (let r = 0; r < R; r++) cnt[r + 1]! += cnt[r]!;
+  for (let r = 0; r < B; r++) cnt[r + 1]! += cnt[r]!;
   if (input === null) {
     for (let i = 0; i < n; i++) out[cnt[key[i]!]!++] = i;
   } else {
@@ -332,19 +345,18 @@ function countingSort(key: Uint16Array, input: Uint32Array | null, out: Uint32Ar
  * overtook each other). An unsorted run is sorted on packed keys (pairSeq * length + position, a
  * native numeric sort, no comparator): the same order as a stable sort by pairSeq.
  */
-function sortPairRuns(order: Uint32Array, dst: Uint16Array, src: Uint16Array, seq: Uint32Array): void {
+function sortPairRuns(order: Uint32Array, pair: Uint32Array, seq: Uint32Array): void {
   const n = order.length;
   let lo = 0;
   while (lo < n) {
     const first = order[lo]!;
-    const d = dst[first]!;
-    const s = src[first]!;
+    const k = pair[first]!;
     let prev = seq[first]!;
     let sorted = true;
     let hi = lo + 1;
     for (; hi < n; hi++) {
       const x = order[hi]!;
-      if (dst[x] !== d || src[x] !== s) break;
+      if (pair[x] !== k) break;
       const q = seq[x]!;
       if (q < prev) sorted = false;
       prev = q;

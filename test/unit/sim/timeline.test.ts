@@ -45,6 +45,17 @@ describe('TimelineLog', () => {
     expect(rows).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
   });
 
+  it('orders records the same with more ranks than it sorts by pair in one pass (by src, then dst)', () => {
+    const R = 3000;
+    const recs = records(TIMELINE_CHUNK + 77, R, 11);
+    const log = new TimelineLog();
+    for (const r of recs) log.record(...(r as [number, number, number, number, number, number, number, number, number, number, number, number]));
+    const part = log.take(R);
+    const rows = new Float64Array(part.count * TIMELINE_STRIDE);
+    gatherTimeline(part, timelineViews(part), 0, part.count, rows, 0);
+    expect(rows).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
+  });
+
   it('orders a pair delivered wholly out of order by pairSeq, across chunks, pairs apart', () => {
     // One (dst 1, src 0) pair in reverse, interleaved with a (dst 0, src 1) pair in order.
     const log = new TimelineLog();
