@@ -356,7 +356,9 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       }
       if (bestT) bestC = tag(bestT);
     }
-    await folding;
+    const simulatedHbmBytes = Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle));
+    // Nothing runs on the hosts any more: their threads end while the last timeline folds.
+    await Promise.all([folding, cluster.close()]);
     return stamp({
       schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, linkSharing, notifyUs, tuned: o.tune === true,
       dispatch: best, combine: bestC,
@@ -365,7 +367,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       events, transfers, wallMs: performance.now() - t0, cpuMs: cpuMsSince(cpu0),
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
       workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing) }, peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      simulatedHbmBytes: Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle)), hbmCapacityBytes: hardware.hbmBytes,
+      simulatedHbmBytes, hbmCapacityBytes: hardware.hbmBytes,
     }, BENCH_RESULT);
   } finally {
     // A run that failed may leave a fold going: let it end (it reads only the records taken).
