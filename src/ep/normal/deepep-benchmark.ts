@@ -289,6 +289,12 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     };
     let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) }, run);
     const utilD = await fold();
+    const yOf = (dd: DispatchResult) => payload ? dd.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
+    // Without a sweep the combine (default configs, this dispatch's handle) starts now: its plans
+    // and its run overlap the dispatch's figures below. Awaited below with no await before it.
+    if (!o.tune) o.onProgress?.('combine');
+    const early = o.tune ? null : ep.combine({ handle: d.handle, ...(payload ? { x: yOf(d)! } : {}) }, run);
+    early?.catch(() => undefined); // a throw before the await below must not leave it unhandled
     const notifyUs = d.timing.notifyUs;
     const layouts = ep.getDispatchLayout(topkIdx);
     const rowD = benchmarkRowBytes(hidden, dtype);
@@ -326,12 +332,12 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       d = await ep.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
       await fold();
     }
-    o.onProgress?.('combine');
-    const y = payload ? d.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
+    if (o.tune) o.onProgress?.('combine');
+    const y = yOf(d);
     const combineFig = (us: number[], cfg: EpConfig) => figures(us, nodes > 1 ? rdmaTokens.map((n) => n * rowC) : null, nvlRows.map((n) => n * rowC), cfg);
     const defEp = o.tune ? await mkEp() : ep;
-    if (o.utilisation) await cluster.takeActivities(); // drop what the tuning runs recorded
-    const c = await defEp.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run);
+    if (o.utilisation && o.tune) await cluster.takeActivities(); // drop what the tuning runs recorded
+    const c = await (early ?? defEp.combine({ handle: d.handle, ...(y ? { x: y } : {}) }, run));
     const utilC = await fold();
     const defC = combineFig(c.timing.perRankUs, defEp.combineConfig);
     let bestC = defC;
