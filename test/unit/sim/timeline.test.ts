@@ -158,4 +158,31 @@ describe('cluster.foldTimeline', () => {
     }
     expect(digests[1]).toBe(digests[0]);
   });
+
+  it('takeTimelineBlocks: the records are handed over at once and fold later, after the cluster ran again, to the bytes of takeTimeline', async () => {
+    const mk = () => createCluster({ nodes: 2, gpusPerNode: 4, hardware: H800, workers: 2, transport: 'in-process' });
+    const op = (c: Awaited<ReturnType<typeof mk>>) => allToAll(c, { bytesPerPair: 1 << 12, sizesOnly: true });
+    const a = await mk();
+    const b = await mk();
+    try {
+      await op(a);
+      const first = await a.takeTimelineBlocks();
+      await op(a);
+      const h = createHash('sha256');
+      let records = 0;
+      for (const block of first.blocks) {
+        h.update(block);
+        records += block.byteLength / (TIMELINE_STRIDE * 8);
+      }
+      expect(records).toBe(first.records);
+      expect(records).toBeGreaterThan(0);
+      await op(b);
+      expect(h.digest('hex')).toBe(timelineDigest(await b.takeTimeline()));
+      // The second run's records are still on the hosts, untouched by the fold.
+      expect((await a.takeTimeline()).length).toBe(records * TIMELINE_STRIDE);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
