@@ -35,6 +35,24 @@ describe('expertmesh bench deepep --mode low-latency', () => {
       expect(j[k].meanTimeUs).toBeGreaterThanOrEqual(j[k].minTimeUs);
       expect(j[k].meanTimeUs).toBeLessThanOrEqual(j[k].maxTimeUs);
       expect(j[k].firstTimeUs).toBeGreaterThan(0);
+      // One entry per host thread for the reported launch: its CPU time and where its wall time went.
+      expect(j.hostStats[k]).toHaveLength(2);
+      for (const h of j.hostStats[k]) {
+        expect(h.busyMs).toBeGreaterThan(0);
+        expect(h.waitMs).toBeGreaterThanOrEqual(0);
+        expect(Object.keys(h).sort()).toEqual(['busyMs', 'cpuMs', 'emptyWindows', 'onCpuMs', 'runQueueMs', 'sleeps', 'waitMs']);
+      }
+    }
+    expect(j.cpuMs).toBeGreaterThan(0);
+    expect(j.phasesMs.inputs).toBeGreaterThanOrEqual(0);
+    expect(j.phasesMs.startupWait).toBeGreaterThanOrEqual(0);
+    // Six calls: two iterations of dispatch + combine, then both in hook mode; their events and windows are the run's.
+    expect(j.phasesMs.calls.map((c: { name: string }) => c.name)).toEqual(['dispatch 1', 'combine 1', 'dispatch 2', 'combine 2', 'dispatch hook', 'combine hook']);
+    expect(j.phasesMs.calls.reduce((n: number, c: { events: number }) => n + c.events, 0)).toBe(j.events);
+    expect(j.phasesMs.calls.reduce((n: number, c: { windows: number }) => n + c.windows, 0)).toBe(j.windows);
+    for (const c of j.phasesMs.calls) {
+      expect(c.runWallMs).toBeGreaterThan(0);
+      expect(c.runWallMs).toBeLessThanOrEqual(c.wallMs);
     }
   }, 120_000);
 

@@ -21,6 +21,7 @@ import { createExpertParallel } from '../expert-parallel.js';
 import type { DispatchDtype } from '../records.js';
 import { lowLatencyLaunch, lowLatencyRdmaSizeHint, LL_HEADER_BYTES, LL_MAX_TOKENS_PER_RANK, LL_SCALE_GROUP } from './layout.js';
 import type { LowLatencyTiming } from './low-latency-ep.js';
+import type { HostBenchStats } from '../normal/deepep-benchmark.js';
 import { LINK_SHARING_MODES, type LinkSharing } from '../../sim/message-port.js';
 
 /** Options of {@link runLowLatencyBenchmark}. */
@@ -95,8 +96,29 @@ export interface LowLatencyBenchResult {
   events: number;
   windows: number;
   wallMs: number;
+  /** CPU time of the whole process (every thread: main and hosts), ms: less sensitive than `wallMs` to a busy machine. */
+  cpuMs: number;
   workers: number;
+  /**
+   * Where each host thread's time went in the reported (second-iteration) dispatch and combine, one
+   * entry per host: its CPU time and where its wall time went. NaN (null in JSON) where unknown.
+   */
+  hostStats: { dispatch: HostBenchStats[]; combine: HostBenchStats[] };
+  /** Where the run's wall time went, ms: see {@link LowLatencyPhases}. */
+  phasesMs: LowLatencyPhases;
   peakRssBytes: number;
+}
+
+/** Where a low-latency benchmark's wall time went, ms (the main thread's clock). */
+export interface LowLatencyPhases {
+  /** Drawing the inputs (`lowLatencyTopk` for every rank), while the host workers start. */
+  inputs: number;
+  /** Waiting for the host workers to be ready after the inputs were drawn. */
+  startupWait: number;
+  /** Creating the layer (`createExpertParallel`). */
+  layer: number;
+  /** Each call in run order: its wall time, the part the hosts ran its launches (the rest is main-thread setup), its events and windows. */
+  calls: Array<{ name: string; wallMs: number; runWallMs: number; events: number; windows: number }>;
 }
 
 /**
@@ -178,24 +200,41 @@ function resolve(o: LowLatencyBenchOptions) {
  */
 export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise<LowLatencyBenchResult> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const b = resolve(o);
-  const cluster = await createCluster({
+  // The host workers start (their threads load the modules) while this thread draws the inputs.
+  const starting = createCluster({
     nodes: b.nodes, gpusPerNode: b.gpn, hardware: b.hardware, seed: b.seed, recordTimeline: false, linkSharing: b.linkSharing,
     ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}),
   });
+  o.onProgress?.(`building inputs for ${b.R} ranks`);
+  let topkIdx: Int32Array[];
   try {
-    o.onProgress?.(`building inputs for ${b.R} ranks`);
-    const topkIdx = Array.from({ length: b.R }, (_, r) => lowLatencyTopk(b.tokens, b.experts, b.topk, r, b.seed));
+    topkIdx = Array.from({ length: b.R }, (_, r) => lowLatencyTopk(b.tokens, b.experts, b.topk, r, b.seed));
+  } catch (e) {
+    await starting.then((c) => c.close(), () => undefined);
+    throw e;
+  }
+  const t1 = performance.now();
+  const cluster = await starting;
+  const t2 = performance.now();
+  try {
     const ep = await createExpertParallel(cluster, {
       numExperts: b.experts, hidden: b.hidden, topk: b.topk, sizesOnly: true, lowLatency: { maxDispatchTokensPerRank: b.tokens },
     });
+    const t3 = performance.now();
+    const calls: LowLatencyPhases['calls'] = [];
     const run = o.signal ? { signal: o.signal } : {};
     const useFp8 = b.dtype === 'fp8';
     let events = 0;
     let windows = 0;
-    const add = (t: LowLatencyTiming) => {
+    let callStart = performance.now();
+    const add = (t: LowLatencyTiming, name: string) => {
       events += t.events;
       windows += t.windows;
+      const now = performance.now();
+      calls.push({ name, wallMs: now - callStart, runWallMs: t.runWallMs, events: t.events, windows: t.windows });
+      callStart = now;
     };
     // DeepEP's test runs dispatch and combine back to back on each rank's stream (after a large
     // GEMM and a barrier that line the ranks up), and times each kernel per rank: a kernel starts when
@@ -207,28 +246,31 @@ export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise
       return t.endPerRankUs.map((e) => e - least);
     };
     o.onProgress?.('dispatch and combine, first iteration');
+    callStart = performance.now();
     const d0 = await ep.lowLatencyDispatch({ topkIdx, useFp8 }, run);
-    add(d0.timing);
+    add(d0.timing, 'dispatch 1');
     const c0 = await ep.lowLatencyCombine({ handle: d0.handle, launchDelayUs: after(d0.timing) }, run);
-    add(c0.timing);
+    add(c0.timing, 'combine 1');
     o.onProgress?.('dispatch and combine, back to back');
     const d = await ep.lowLatencyDispatch({ topkIdx, useFp8, launchDelayUs: after(c0.timing) }, run);
-    add(d.timing);
+    add(d.timing, 'dispatch 2');
     const c = await ep.lowLatencyCombine({ handle: d.handle, launchDelayUs: after(d.timing) }, run);
-    add(c.timing);
+    add(c.timing, 'combine 2');
     let hd: LowLatencyTiming | null = null;
     let hc: LowLatencyTiming | null = null;
     if (o.hook ?? true) {
       o.onProgress?.('dispatch, hook mode');
+      callStart = performance.now();
       const d2 = await ep.lowLatencyDispatch({ topkIdx, useFp8, returnRecvHook: true }, run);
       await d2.hook(run);
       hd = d2.timing;
-      add(hd);
+      add(hd, 'dispatch hook');
       o.onProgress?.('combine, hook mode');
+      callStart = performance.now();
       const c2 = await ep.lowLatencyCombine({ handle: d2.handle, returnRecvHook: true }, run);
       await c2.hook(run);
       hc = c2.timing;
-      add(hc);
+      add(hc, 'combine hook');
     }
     // DeepEP counts every (token, expert) pair that is not -1.
     const pairs = topkIdx.map((t) => t.reduce((n, e) => n + (e >= 0 ? 1 : 0), 0));
@@ -245,11 +287,22 @@ export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise
       expertsSource: b.expertsSource, dtype: b.dtype, hardware: b.hardware.name, linkSharing: b.linkSharing, launch: lowLatencyLaunch(b.experts, b.hardware.smCount),
       rdmaBytes: lowLatencyRdmaSizeHint(b.tokens, b.hidden, b.R, b.experts),
       dispatch: fig(d.timing, d0.timing, hd, 'dispatch'), combine: fig(c.timing, c0.timing, hc, 'combine'), events, windows, wallMs: performance.now() - t0,
-      workers: cluster.config.workers, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      cpuMs: cpuMsSince(cpu0), workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing) },
+      phasesMs: { inputs: t1 - t0, startupWait: t2 - t1, layer: t3 - t2, calls }, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
     await cluster.close();
   }
+}
+
+function hostBenchStats(t: LowLatencyTiming): HostBenchStats[] {
+  return t.hostStats.map((s, w) => ({ cpuMs: t.hostCpuMs[w] ?? NaN, ...s }));
+}
+
+/** User + system CPU time of the process since `start`, ms. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1e3;
 }
 
 /** The result as the text `bench deepep --mode low-latency` prints. */

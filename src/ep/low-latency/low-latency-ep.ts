@@ -14,6 +14,7 @@
  */
 import { fail, showValue } from '../../errors.js';
 import type { Cluster, OpResult, RunOptions } from '../../cluster/cluster.js';
+import type { HostRunStats } from '../../actors/host-messages.js';
 import { hostMemoryLimit, formatBytes } from '../../cluster/host-limits.js';
 import { fromBF16Array, toBF16Bits } from '../../kernels/bf16.js';
 import { dequantizePerTile } from '../../kernels/quantize.js';
@@ -97,6 +98,12 @@ export interface LowLatencyTiming {
   recvUs: number | null;
   events: number;
   windows: number;
+  /** Wall time of the call's launches on the hosts (from posting the run to its reply; both kernels in hook mode), ms. */
+  runWallMs: number;
+  /** Per host thread, its CPU time in the call's launches, ms (send + receive kernels in hook mode; NaN where unknown). */
+  hostCpuMs: number[];
+  /** Per host thread, where its wall time went in the call's launches (summed over both kernels in hook mode). */
+  hostStats: HostRunStats[];
 }
 
 /** A dispatch's layout, kept for its combine. */
@@ -378,8 +385,9 @@ export class LowLatencyEp {
     }));
     const phases = hookMode ? PHASE_SEND : PHASE_SEND | PHASE_RECV;
     const launchUs = c.config.hardware.kernelLaunchUs;
+    const w0 = performance.now();
     const k = await c.run<{ sendEndUs: number }>('ep.ll.dispatch', this.args(numTokens, set, phases, dtype, ue8m0, p, delay), run);
-    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel', delay);
+    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel', delay, performance.now() - w0);
     const result = {
       kind: 'low-latency-dispatch' as const, recv: [] as LowLatencyRecv[], recvCount, handle, timing, received: false,
       hook: async (_run?: RunOptions) => {},
@@ -399,8 +407,9 @@ export class LowLatencyEp {
     result.hook = async (r2: RunOptions = {}) => {
       if (hooked) fail('E_ARGUMENT', `lowLatencyDispatch hook: the receive phase of dispatch #${handle.id} has already run`, { argument: 'hook' });
       hooked = true;
+      const w1 = performance.now();
       const k2 = await c.run<{ sendEndUs: number }>('ep.ll.dispatch', this.args(numTokens, set, PHASE_RECV, dtype, ue8m0, p), r2);
-      addRecv(timing, k2, launchUs);
+      addRecv(timing, k2, launchUs, performance.now() - w1);
       this.release(set);
       finish();
     };
@@ -479,8 +488,9 @@ export class LowLatencyEp {
     const p = { count: h.recvCount, begin: h.recvBegin };
     const launchUs = c.config.hardware.kernelLaunchUs;
     const phases = hookMode ? PHASE_SEND : PHASE_SEND | PHASE_RECV;
+    const w0 = performance.now();
     const k = await c.run<{ sendEndUs: number }>('ep.ll.combine', this.args(numTokens, set, phases, 'bf16', false, p, delay), run);
-    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel', delay);
+    const timing = timingOf(k, launchUs, hookMode ? 'hook' : 'one-kernel', delay, performance.now() - w0);
     const result = { kind: 'low-latency-combine' as const, x: [] as Uint16Array[], timing, received: false, hook: async (_run?: RunOptions) => {} };
     const finish = () => {
       result.received = true;
@@ -495,8 +505,9 @@ export class LowLatencyEp {
     result.hook = async (r2: RunOptions = {}) => {
       if (hooked) fail('E_ARGUMENT', `lowLatencyCombine hook: the receive phase has already run`, { argument: 'hook' });
       hooked = true;
+      const w1 = performance.now();
       const k2 = await c.run<{ sendEndUs: number }>('ep.ll.combine', this.args(numTokens, set, PHASE_RECV, 'bf16', false, p), r2);
-      addRecv(timing, k2, launchUs);
+      addRecv(timing, k2, launchUs, performance.now() - w1);
       this.release(set);
       finish();
     };
@@ -546,7 +557,7 @@ export class LowLatencyEp {
   }
 }
 
-function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'one-kernel' | 'hook', delay: number[] | null): LowLatencyTiming {
+function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'one-kernel' | 'hook', delay: number[] | null, runWallMs: number): LowLatencyTiming {
   const start = k.startUs + launchUs;
   const delayPerRankUs = k.rankEndUs.map((_, r) => delay?.[r] ?? 0);
   // Durations from the operation's own clock (sendEndUs and rankTimeUs are from its start).
@@ -558,15 +569,26 @@ function timingOf(k: OpResult<{ sendEndUs: number }>, launchUs: number, mode: 'o
     mode, launchUs, startUs: start, kernelUs: Math.max(...perRankUs), perRankUs, sendPerRankUs, recvPerRankUs,
     delayPerRankUs, endPerRankUs: perRankUs.map((t, r) => t + delayPerRankUs[r]!),
     sendUs: Math.max(...sendPerRankUs), recvUs: recvPerRankUs ? Math.max(...recvPerRankUs) : null, events: k.events, windows: k.windows,
+    runWallMs, hostCpuMs: k.hostCpuMs.slice(), hostStats: k.hostStats.map((h) => ({ ...h })),
   };
 }
 
 /** Hook mode: add the receive kernel's figures. */
-function addRecv(t: LowLatencyTiming, k: OpResult<unknown>, launchUs: number): void {
+function addRecv(t: LowLatencyTiming, k: OpResult<unknown>, launchUs: number, runWallMs: number): void {
+  t.runWallMs += runWallMs;
   t.recvPerRankUs = k.rankTimeUs.map((e) => e - launchUs);
   t.recvUs = Math.max(...t.recvPerRankUs);
   t.perRankUs = t.sendPerRankUs.map((s, r) => s + t.recvPerRankUs![r]!);
   t.kernelUs = t.sendUs + t.recvUs;
   t.events += k.events;
   t.windows += k.windows;
+  t.hostCpuMs = t.hostCpuMs.map((c, w) => c + (k.hostCpuMs[w] ?? NaN));
+  t.hostStats = t.hostStats.map((h, w) => {
+    const o = k.hostStats[w];
+    if (!o) return h;
+    return {
+      busyMs: h.busyMs + o.busyMs, waitMs: h.waitMs + o.waitMs, sleeps: h.sleeps + o.sleeps, emptyWindows: h.emptyWindows + o.emptyWindows,
+      onCpuMs: h.onCpuMs + o.onCpuMs, runQueueMs: h.runQueueMs + o.runQueueMs,
+    };
+  });
 }
