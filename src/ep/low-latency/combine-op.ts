@@ -24,7 +24,7 @@ import type { RankContext } from '../../sim/rank-context.js';
 import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import type { SmClock } from '../sm-clock.js';
-import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends, type SmSends } from './common.js';
+import { giveSmSends, gridSyncUs, isP2p, LlNic, peerBuffer, qpOf, roleName, smClocks, takeSmSends, type SmSends } from './common.js';
 import {
   combineMessageBytes, LL_BUF, LL_LOCAL, llCombineSrc, llCombineX, llOut, llTopk, llWeights, lowLatencySizes, PHASE_RECV, PHASE_SEND,
   setOffsets, type LlArgs,
@@ -43,6 +43,8 @@ interface State {
   srcTok: Int32Array | null;
   /** When the send phase ended, from the operation's start (ctx.opTimeUs). */
   sendEndUs: number;
+  /** Each peer's LL_BUF, looked up on first use. */
+  peers: Array<Region | undefined>;
 }
 
 /**
@@ -77,7 +79,7 @@ class SendGroup implements RoleStep {
     this.p2p = isP2p(ctx, this.dst);
     this.bytes = combineMessageBytes(a.hidden);
     this.qp = qpOf(le);
-    this.peer = ctx.peerRegion(this.dst, LL_BUF);
+    this.peer = peerBuffer(ctx, st.peers, this.dst);
   }
 
   step(): Wait | null {
@@ -142,7 +144,7 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
   const groups = [];
   for (let g = 0; g < G; g++) {
     const i = s * G + g;
-    if (i < a.numExperts) groups.push(ctx.spawn(`LL.combine.send[${i}]`, new SendGroup(ctx, a, st, i)));
+    if (i < a.numExperts) groups.push(ctx.spawn(roleName('LL.combine.send[', i), new SendGroup(ctx, a, st, i)));
   }
   yield ctx.join(groups);
 }
@@ -199,7 +201,7 @@ defineOp<LlArgs>({
     if (a.phases & PHASE_SEND) ctx.region(LL_LOCAL).i32.fill(0);
     const st: State = {
       T: a.numTokens[ctx.rank]!, epr: a.numExperts / ctx.numRanks, slot: sizes.combineSlot, off: setOffsets(sizes, a.set),
-      clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1,
+      clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1, peers: [],
       x: a.sizesOnly ? null : ctx.region(llCombineX(a.set)), srcTok: a.sizesOnly ? null : new Int32Array(ctx.region(llCombineSrc(a.set)).buffer),
     };
     ctx.state['ll'] = st;
@@ -210,18 +212,18 @@ defineOp<LlArgs>({
     const S = a.launch.numSms;
     if (a.phases & PHASE_SEND) {
       const tasks = [];
-      for (let s = 0; s < S; s++) tasks.push(ctx.spawn(`LL.combine.send[sm ${s}]`, sendSm(ctx, a, st, s)));
+      for (let s = 0; s < S; s++) tasks.push(ctx.spawn(roleName('LL.combine.send[sm ', s), sendSm(ctx, a, st, s)));
       yield ctx.join(tasks);
       st.sendEndUs = ctx.opTimeUs;
       if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
     }
     if (a.phases & PHASE_RECV) {
       const flags = [];
-      for (let s = 0; s < S; s++) flags.push(ctx.spawn(`LL.combine.flags[sm ${s}]`, waitFlags(ctx, a, st, s)));
+      for (let s = 0; s < S; s++) flags.push(ctx.spawn(roleName('LL.combine.flags[sm ', s), waitFlags(ctx, a, st, s)));
       yield ctx.join(flags);
       yield ctx.sleep(gridSyncUs(ctx.hardware));
       const tasks = [];
-      for (let s = 0; s < S; s++) tasks.push(ctx.spawn(`LL.combine.reduce[sm ${s}]`, reduceSm(ctx, a, st, s)));
+      for (let s = 0; s < S; s++) tasks.push(ctx.spawn(roleName('LL.combine.reduce[sm ', s), reduceSm(ctx, a, st, s)));
       yield ctx.join(tasks);
     }
   },

@@ -14,7 +14,7 @@ import type { Region } from '../../transport/memory.js';
 import { QP_SLOTS } from '../../transport/protocol.js';
 import { fencedAtomicQp } from '../normal/slots.js';
 import { SM_SEND, SmClock } from '../sm-clock.js';
-import type { LlArgs } from './layout.js';
+import { LL_BUF, type LlArgs } from './layout.js';
 
 /** One clock per SM of the launch; all warps of an SM share its issue rate, HBM rates and bytes in flight. */
 export function smClocks(a: LlArgs): SmClock[] {
@@ -51,17 +51,12 @@ export function qpOf(localExpert: number): number {
  */
 export class SmSends {
   n = 0;
-  private doneUs = new Float64Array(16);
-  private dst = new Int32Array(16);
-  private dstOff = new Float64Array(16);
-  private srcOff = new Float64Array(16);
-  private bytes = new Int32Array(16);
-  private qp = new Int32Array(16);
-  private stream = new Int32Array(16);
-  private total = new Int32Array(16);
-  private counter = new Int32Array(16);
+  /** Per send i, its float fields at `F * i`: when its warp is done (from the batch start), destination and source offsets. */
+  private f = new Float64Array(16 * F);
+  /** Per send i, its integer fields at `I * i`: destination rank, bytes, queue pair, NIC stream, the stream's writes, counter; then `order`'s entry i. */
+  private k = new Int32Array(16 * I);
+  private cap = 16;
   private peer: Region[] = [];
-  private order = new Int32Array(16);
   private src: Region | null = null;
   private local: Region | null = null;
   /** Issuing: when it began, the next position in `order`, and whether that send's wait is over. */
@@ -78,40 +73,45 @@ export class SmSends {
 
   add(doneUs: number, dst: number, peer: Region, dstOff: number, srcOff: number, bytes: number, qp: number, stream: number, total: number, counter: number): void {
     const i = this.n++;
-    if (i === this.doneUs.length) this.grow();
-    this.doneUs[i] = doneUs;
-    this.dst[i] = dst;
+    if (i === this.cap) this.grow();
+    const f = this.f;
+    const k = this.k;
+    const fi = F * i;
+    const ki = I * i;
+    f[fi] = doneUs;
+    f[fi + 1] = dstOff;
+    f[fi + 2] = srcOff;
+    k[ki] = dst;
+    k[ki + 1] = bytes;
+    k[ki + 2] = qp;
+    k[ki + 3] = stream;
+    k[ki + 4] = total;
+    k[ki + 5] = counter;
     this.peer[i] = peer;
-    this.dstOff[i] = dstOff;
-    this.srcOff[i] = srcOff;
-    this.bytes[i] = bytes;
-    this.qp[i] = qp;
-    this.stream[i] = stream;
-    this.total[i] = total;
-    this.counter[i] = counter;
   }
 
   private grow(): void {
-    const n = 2 * this.doneUs.length;
-    const f = (a: Float64Array) => { const b = new Float64Array(n); b.set(a); return b; };
-    const g = (a: Int32Array) => { const b = new Int32Array(n); b.set(a); return b; };
-    this.doneUs = f(this.doneUs); this.dstOff = f(this.dstOff); this.srcOff = f(this.srcOff);
-    this.dst = g(this.dst); this.bytes = g(this.bytes); this.qp = g(this.qp); this.stream = g(this.stream);
-    this.total = g(this.total); this.counter = g(this.counter); this.order = new Int32Array(n);
+    this.cap *= 2;
+    const f = new Float64Array(this.cap * F);
+    f.set(this.f);
+    const k = new Int32Array(this.cap * I);
+    k.set(this.k);
+    this.f = f;
+    this.k = k;
   }
 
   /** Start issuing the batch now: the sends in order of `doneUs`, ties in the order added. */
   startIssue(ctx: RankContext): void {
-    const { doneUs, order } = this;
+    const { f, k } = this;
     // Insertion sort (a batch is a few warps): a send goes after every one done no later than it.
     for (let i = 0; i < this.n; i++) {
-      const d = doneUs[i]!;
+      const d = f[F * i]!;
       let j = i;
-      while (j > 0 && doneUs[order[j - 1]!]! > d) {
-        order[j] = order[j - 1]!;
+      while (j > 0 && f[F * k[I * (j - 1) + ORDER]!]! > d) {
+        k[I * j + ORDER] = k[I * (j - 1) + ORDER]!;
         j--;
       }
-      order[j] = i;
+      k[I * j + ORDER] = i;
     }
     this.start = ctx.now;
     this.pos = 0;
@@ -120,10 +120,12 @@ export class SmSends {
 
   /** Issue the sends whose warps are done; the sleep until the next one's, or null when all are issued. */
   next(ctx: RankContext, nic: LlNic): Wait | null {
+    const { f, k } = this;
     while (this.pos < this.n) {
-      const i = this.order[this.pos]!;
+      const i = k[I * this.pos + ORDER]!;
+      const fi = F * i;
       if (!this.slept) {
-        const wait = this.start + this.doneUs[i]! - ctx.now;
+        const wait = this.start + f[fi]! - ctx.now;
         if (wait > 0) {
           this.slept = true;
           return ctx.sleep(wait);
@@ -131,17 +133,23 @@ export class SmSends {
       }
       this.slept = false;
       this.pos++;
-      const qp = this.qp[i]!;
+      const ki = I * i;
+      const qp = k[ki + 2]!;
       if (qp < 0) {
-        if (this.src) ctx.put(this.peer[i]!, this.dstOff[i]!, this.src, this.srcOff[i]!, this.bytes[i]!);
-        else ctx.send(this.dst[i]!, this.bytes[i]!);
-      } else nic.write(ctx, this.stream[i]!, this.total[i]!, qp, this.dst[i]!, this.peer[i]!, this.dstOff[i]!, this.src, this.srcOff[i]!, this.bytes[i]!);
-      const c = this.counter[i]!;
+        if (this.src) ctx.put(this.peer[i]!, f[fi + 1]!, this.src, f[fi + 2]!, k[ki + 1]!);
+        else ctx.send(k[ki]!, k[ki + 1]!);
+      } else nic.write(ctx, k[ki + 3]!, k[ki + 4]!, qp, k[ki]!, this.peer[i]!, f[fi + 1]!, this.src, f[fi + 2]!, k[ki + 1]!);
+      const c = k[ki + 5]!;
       if (c >= 0) ctx.addLocal(this.local!, c, 1);
     }
     return null;
   }
 }
+
+/** {@link SmSends}' float fields per send, its integer fields per send, and where `order` is among the latter. */
+const F = 3;
+const I = 7;
+const ORDER = 6;
 
 /** Batches of ended roles, for reuse (a role takes one when it starts and gives it back when it ends). */
 const SM_SENDS = new FreeList<SmSends>();
@@ -296,4 +304,19 @@ function nicName(qp: number, dst: number): string {
   let name = NIC_NAMES.get(key);
   if (name === undefined) NIC_NAMES.set(key, (name = `LL NIC[qp ${qp} -> ${dst}]`));
   return name;
+}
+
+/** Task names `${prefix}${i}]` made once per thread: the kernels spawn thousands of roles per rank and launch. */
+const ROLE_NAMES = new Map<string, string[]>();
+
+/** The name `${prefix}${i}]` of a kernel's i-th role of a kind (e.g. `roleName('LL.dispatch.recv[', 3)`), made once. */
+export function roleName(prefix: string, i: number): string {
+  let names = ROLE_NAMES.get(prefix);
+  if (names === undefined) ROLE_NAMES.set(prefix, (names = []));
+  return (names[i] ??= `${prefix}${i}]`);
+}
+
+/** Rank `dst`'s low-latency buffer as this launch's roles address it, looked up once per launch and peer (`peers` is the launch's cache). */
+export function peerBuffer(ctx: RankContext, peers: Array<Region | undefined>, dst: number): Region {
+  return (peers[dst] ??= ctx.peerRegion(dst, LL_BUF));
 }

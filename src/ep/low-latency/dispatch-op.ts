@@ -37,7 +37,7 @@ import type { RankContext } from '../../sim/rank-context.js';
 import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import type { SmClock } from '../sm-clock.js';
-import { giveSmSends, gridSyncUs, isP2p, LlNic, qpOf, smClocks, takeSmSends, type SmSends } from './common.js';
+import { giveSmSends, gridSyncUs, isP2p, LlNic, peerBuffer, qpOf, roleName, smClocks, takeSmSends, type SmSends } from './common.js';
 import {
   dispatchMessageBytes, LL_BUF, LL_HEADER_BYTES, LL_LOCAL, LL_SCALE_GROUP, llPacked, llTopk, llX, lowLatencySizes, packedOffsets,
   PHASE_RECV, PHASE_SEND, setOffsets, type LlArgs,
@@ -60,6 +60,8 @@ interface State {
   x: Uint16Array | null;
   /** When the send phase ended, from the operation's start (ctx.opTimeUs). */
   sendEndUs: number;
+  /** Each peer's LL_BUF, looked up on first use. */
+  peers: Array<Region | undefined>;
 }
 
 /** Cast token t of `x` (BF16) into its message at `o` of `buf`: header, FP8 or BF16 payload, scales. */
@@ -92,10 +94,10 @@ function* countSender(ctx: RankContext, a: LlArgs, st: State, e: number): TaskBo
   if (isP2p(ctx, dst)) {
     // A release store (sys scope), behind the data on the NVLink stream.
     yield ctx.sleep(ctx.hardware.nvlinkMessageUs);
-    ctx.atomicAdd(ctx.peerRegion(dst, LL_BUF), at, -n - 1);
+    ctx.atomicAdd(peerBuffer(ctx, st.peers, dst), at, -n - 1);
   } else {
     yield ctx.sleep(ctx.hardware.ibMessageUs);
-    st.nic.atomicAfter(ctx, e, n, ctx.peerRegion(dst, LL_BUF), at, -n - 1, qpOf(le));
+    st.nic.atomicAfter(ctx, e, n, peerBuffer(ctx, st.peers, dst), at, -n - 1, qpOf(le));
   }
 }
 
@@ -170,7 +172,7 @@ class SendSm implements RoleStep {
     const counts = [];
     for (let g = 0; g < G; g++) {
       const e = this.s * G + g;
-      if (e < a.numExperts) counts.push(ctx.spawn(`LL.dispatch.count[${e}]`, countSender(ctx, a, st, e)));
+      if (e < a.numExperts) counts.push(ctx.spawn(roleName('LL.dispatch.count[', e), countSender(ctx, a, st, e)));
     }
     this.pc = 4;
     return ctx.join(counts);
@@ -200,7 +202,7 @@ class SendSm implements RoleStep {
       const p2p = isP2p(ctx, dst);
       const doneUs = hw.hbmLatencyUs + (p2p ? clock.copyRows(ctx, 'LL send', msg, msg, msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1, hw.nvlinkMessageUs) : hw.ibMessageUs);
       const dstOff = st.off.recv + ((le * R + ctx.rank) * a.maxTokens + slot) * msg;
-      sends.add(doneUs, dst, ctx.peerRegion(dst, LL_BUF), dstOff, src, msg, p2p ? -1 : qpOf(le), e, st.perExpert[e]!, e);
+      sends.add(doneUs, dst, peerBuffer(ctx, st.peers, dst), dstOff, src, msg, p2p ? -1 : qpOf(le), e, st.perExpert[e]!, e);
     }
     sends.startIssue(ctx);
   }
@@ -257,7 +259,7 @@ defineOp<LlArgs>({
     if (a.phases & PHASE_SEND) ctx.region(LL_LOCAL).i32.fill(0);
     const st: State = {
       T, epr, msg: dispatchMessageBytes(a.hidden, a.dtype), off: setOffsets(sizes, a.set), slots, topk, perExpert,
-      clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1,
+      clocks: smClocks(a), nic: new LlNic(a.numExperts), sendEndUs: -1, peers: [],
       x: a.sizesOnly ? null : new Uint16Array(ctx.region(llX(a.set)).buffer, 0, T * a.hidden),
     };
     ctx.state['ll'] = st;
@@ -267,14 +269,14 @@ defineOp<LlArgs>({
     const st = ctx.state['ll'] as State;
     if (a.phases & PHASE_SEND) {
       const tasks = [];
-      for (let s = 0; s < a.launch.numSms; s++) tasks.push(ctx.spawn(`LL.dispatch.send[${s}]`, new SendSm(ctx, a, st, s)));
+      for (let s = 0; s < a.launch.numSms; s++) tasks.push(ctx.spawn(roleName('LL.dispatch.send[', s), new SendSm(ctx, a, st, s)));
       yield ctx.join(tasks);
       st.sendEndUs = ctx.opTimeUs;
       if (a.phases & PHASE_RECV) yield ctx.sleep(gridSyncUs(ctx.hardware));
     }
     if (a.phases & PHASE_RECV) {
       const tasks = [];
-      for (let i = 0; i < a.numExperts; i++) tasks.push(ctx.spawn(`LL.dispatch.recv[${i}]`, recvGroup(ctx, a, st, i)));
+      for (let i = 0; i < a.numExperts; i++) tasks.push(ctx.spawn(roleName('LL.dispatch.recv[', i), recvGroup(ctx, a, st, i)));
       yield ctx.join(tasks);
     }
   },
