@@ -53,6 +53,9 @@ describe('expertmesh bench deepep --mode low-latency', () => {
     for (const c of j.phasesMs.calls) {
       expect(c.runWallMs).toBeGreaterThan(0);
       expect(c.runWallMs).toBeLessThanOrEqual(c.wallMs);
+      expect(c.hostCpuMs).toHaveLength(2);
+      expect(c.hostRunQueueMs).toHaveLength(2);
+      expect(c.hostWaitMs).toHaveLength(2);
     }
   }, 120_000);
 

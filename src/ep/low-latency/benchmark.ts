@@ -117,8 +117,12 @@ export interface LowLatencyPhases {
   startupWait: number;
   /** Creating the layer (`createExpertParallel`). */
   layer: number;
-  /** Each call in run order: its wall time, the part the hosts ran its launches (the rest is main-thread setup), its events and windows. */
-  calls: Array<{ name: string; wallMs: number; runWallMs: number; events: number; windows: number }>;
+  /**
+   * Each call in run order: its wall time, the part the hosts ran its launches (the rest is
+   * main-thread setup), its events and windows, and per host thread its CPU time, its time ready
+   * but waiting for a CPU, and its time at the window barriers (NaN, null in JSON, where unknown).
+   */
+  calls: Array<{ name: string; wallMs: number; runWallMs: number; events: number; windows: number; hostCpuMs: number[]; hostRunQueueMs: number[]; hostWaitMs: number[] }>;
 }
 
 /**
@@ -233,7 +237,10 @@ export async function runLowLatencyBenchmark(o: LowLatencyBenchOptions): Promise
       events += t.events;
       windows += t.windows;
       const now = performance.now();
-      calls.push({ name, wallMs: now - callStart, runWallMs: t.runWallMs, events: t.events, windows: t.windows });
+      calls.push({
+        name, wallMs: now - callStart, runWallMs: t.runWallMs, events: t.events, windows: t.windows, hostCpuMs: t.hostCpuMs.slice(),
+        hostRunQueueMs: t.hostStats.map((h) => h.runQueueMs), hostWaitMs: t.hostStats.map((h) => h.waitMs),
+      });
       callStart = now;
     };
     // DeepEP's test runs dispatch and combine back to back on each rank's stream (after a large
