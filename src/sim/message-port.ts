@@ -38,7 +38,8 @@ const NONE = -1;
  * total the fluid port would give the same streams (one queue pair alone runs at its own limit,
  * two or more fill the NIC, as on the reference's 365 / 392 Gb/s).
  *
- * News as the fluid sender tells it: a transfer's start at its rate, its end; no rate changes.
+ * News as the fluid sender tells it: a transfer's start at its rate, its end (with that rate, where
+ * the fluid sender tells 0: what stops arriving); no rate changes.
  */
 export class MessageSendPort extends SendPort {
   /** The stream being served (NONE: none); its transfer's rate, start and end. */
@@ -169,7 +170,9 @@ export class MessageSendPort extends SendPort {
     const h = this.first[s]!;
     const job = this.eJob[h]!;
     if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, this.curStart, time, this.curRate);
-    this.itemRate = 0;
+    // The end carries the rate the transfer was sent at (what stops arriving), so the receiver
+    // keeps no per-stream record of it (see MessageRecvPort.news).
+    this.itemRate = this.curRate;
     this.item(job, NEWS_DONE, this.key[s]!);
     this.shift(s);
     this.release(h);
@@ -226,8 +229,6 @@ export class MessageRecvPort extends RecvPort {
   /** Total rate of the transfers arriving now (bytes/us), and how many they are. */
   private arriving = 0;
   private nArriving = 0;
-  /** Per slot: the rate its transfer arrives at now (0: none arriving). */
-  private inRate = new Float64Array(0);
   /** Transfers whose last byte has arrived, in arrival order, with their delivery times: a circular queue. */
   private qJob = new Int32Array(16);
   private qAt = new Float64Array(16);
@@ -240,45 +241,27 @@ export class MessageRecvPort extends RecvPort {
     super(owner, index, bytesPerUs, jobs, host);
   }
 
-  protected override grow(cap: number): void {
-    super.grow(cap);
-    const r = new Float64Array(cap);
-    r.set(this.inRate);
-    this.inRate = r;
-  }
-
-  protected override init(s: number): void {
-    super.init(s);
-    this.inRate[s] = 0;
-  }
-
   /**
-   * News from a sender at the host's clock: transfer `j` of stream `key` starts arriving at
-   * `rates[i]`, its rate changes, or its last byte has arrived (then its delivery time is known).
+   * News from a sender at the host's clock: transfer `j` starts arriving at `rates[i]`, or its
+   * last byte has arrived at that rate (then its delivery time is known).
    */
-  override news(j: number, kind: number, rates: Float64Array, i: number, key: number): void {
+  override news(j: number, kind: number, rates: Float64Array, i: number, _key: number): void {
     this.advance();
     if (!this.dirty) {
       this.dirty = true;
       this.host.settleLater(this);
     }
-    const s = this.slot(key);
+    // A message sender tells only starts and ends, an end with the rate its transfer arrived at
+    // (MessageSendPort.finishCurrent): the port needs no record per stream, only the total.
     const rate = rates[i]!;
     if (kind === NEWS_START) {
-      this.inRate[s] = rate;
       this.arriving += rate;
       this.nArriving++;
       return;
     }
-    const was = this.inRate[s]!;
-    if (kind !== NEWS_DONE) {
-      this.inRate[s] = rate;
-      this.arriving += rate - was;
-      return;
-    }
-    this.inRate[s] = 0;
+    if (kind !== NEWS_DONE) throw new Error(`port ${this.owner}.${this.index}: message sharing tells no rate changes (transfer ${j})`);
     // (The sum of the rates arriving is exactly 0 once none is: no rounding left over.)
-    this.arriving = --this.nArriving === 0 ? 0 : this.arriving - was;
+    this.arriving = --this.nArriving === 0 ? 0 : this.arriving - rate;
     let at = this.host.now + this.waiting / this.bytesPerUs;
     if (at < this.lastAt) at = this.lastAt;
     this.lastAt = at;
@@ -377,7 +360,6 @@ export class MessageRecvPort extends RecvPort {
 
   override dropAll(): void {
     super.dropAll();
-    this.inRate.fill(0);
     this.arriving = 0;
     this.nArriving = 0;
     this.waiting = 0;
