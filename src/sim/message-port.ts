@@ -101,7 +101,8 @@ export class MessageSendPort extends SendPort {
   /** Stream `s` waits for its turn (at the ring's end). */
   private wait(s: number): void {
     const ring = this.ring;
-    ring[(this.ringHead + this.ringSize) % ring.length] = s;
+    const k = this.ringHead + this.ringSize;
+    ring[k < ring.length ? k : k - ring.length] = s;
     this.ringSize++;
   }
 
@@ -184,7 +185,8 @@ export class MessageSendPort extends SendPort {
   /** Serve the head of the stream whose turn it is, from `time`. */
   private startNext(time: number): void {
     const s = this.ring[this.ringHead]!;
-    this.ringHead = (this.ringHead + 1) % this.ring.length;
+    const next = this.ringHead + 1;
+    this.ringHead = next === this.ring.length ? 0 : next;
     this.ringSize--;
     const capacity = this.bytesPerUs;
     const rate = this.nPlain > 0 ? capacity : Math.min(capacity, this.nWr * this.qpLimit);

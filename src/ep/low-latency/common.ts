@@ -296,14 +296,11 @@ class LlAtomic implements RoleStep {
 const LL_WRITES = new FreeList<LlWrite>();
 const LL_ATOMICS = new FreeList<LlAtomic>();
 
-/** Names of the NIC's tasks, made once per (queue pair, destination). */
-const NIC_NAMES = new Map<number, string>();
+/** Names of the NIC's tasks, made once per (queue pair, destination), at `dst * QP_SLOTS + qp`. */
+const NIC_NAMES: string[] = [];
 
 function nicName(qp: number, dst: number): string {
-  const key = dst * QP_SLOTS + qp;
-  let name = NIC_NAMES.get(key);
-  if (name === undefined) NIC_NAMES.set(key, (name = `LL NIC[qp ${qp} -> ${dst}]`));
-  return name;
+  return (NIC_NAMES[dst * QP_SLOTS + qp] ??= `LL NIC[qp ${qp} -> ${dst}]`);
 }
 
 /** Task names `${prefix}${i}]` made once per thread: the kernels spawn thousands of roles per rank and launch. */
