@@ -52,10 +52,10 @@ export function qpOf(localExpert: number): number {
 export class SmSends {
   n = 0;
   /** Per send i, its float fields at `F * i`: when its warp is done (from the batch start), destination and source offsets. */
-  private f = new Float64Array(16 * F);
+  private f = new Float64Array(8 * F);
   /** Per send i, its integer fields at `I * i`: destination rank, bytes, queue pair, NIC stream, the stream's writes, counter; then `order`'s entry i. */
-  private k = new Int32Array(16 * I);
-  private cap = 16;
+  private k = new Int32Array(8 * I);
+  private cap = 8;
   private peer: Region[] = [];
   private src: Region | null = null;
   private local: Region | null = null;
