@@ -15,7 +15,7 @@ import { breakRule, checkExpertsDivisible } from '../../hardware/shape-rules.js'
 import { createCluster } from '../../cluster/cluster.js';
 import type { HardwareProfile } from '../../hardware/profile.js';
 import { loadHardwareProfile } from '../../hardware/profile-file.js';
-import { createRng } from '../../routing/rng.js';
+import { MULBERRY32_INCREMENT, mulberry32Output } from '../../routing/rng.js';
 import { checkInt, checkNumber, checkObject, checkOneOf, checkString } from '../../validate.js';
 import { createExpertParallel } from '../expert-parallel.js';
 import type { DispatchDtype } from '../records.js';
@@ -135,21 +135,32 @@ export function lowLatencyTopk(tokens: number, experts: number, topk: number, ra
   checkInt(topk, 'lowLatencyTopk: topk', 1, experts);
   checkInt(rank, 'lowLatencyTopk: rank', 0, 1 << 20);
   checkInt(seed, 'lowLatencyTopk: seed', 0, 2 ** 32 - 1);
-  const rng = createRng((seed * 1000003 + rank * 7919 + 29) >>> 0).uniform;
+  // createRng's uniform draws, with its state in this loop: a closure per rank would be a new call
+  // target at each rank for V8, which recompiled this function a dozen times at 256 ranks.
+  let a = (seed * 1000003 + rank * 7919 + 29) >>> 0;
+  const rng = (): number => {
+    a = (a + MULBERRY32_INCREMENT) >>> 0;
+    return (mulberry32Output(a) >>> 0) / 4294967296;
+  };
   const out = new Int32Array(tokens * topk);
-  const scores = new Float64Array(experts);
+  // The top k in one pass over the scores, highest first, ties in expert order (as picking the
+  // highest k times, the first of equals each time): a score goes before the first kept one it beats.
+  const bestS = new Float64Array(topk);
   for (let t = 0; t < tokens; t++) {
-    for (let e = 0; e < experts; e++) scores[e] = rng();
-    for (let k = 0; k < topk; k++) {
-      let best = -1;
-      let bi = -1;
-      for (let e = 0; e < experts; e++)
-        if (scores[e]! > best) {
-          best = scores[e]!;
-          bi = e;
-        }
-      out[t * topk + k] = bi;
-      scores[bi] = -2;
+    const o = t * topk;
+    let n = 0;
+    for (let e = 0; e < experts; e++) {
+      a = (a + MULBERRY32_INCREMENT) >>> 0;
+      const x = (mulberry32Output(a) >>> 0) / 4294967296;
+      if (n === topk && !(x > bestS[topk - 1]!)) continue;
+      let j = n < topk ? n++ : topk - 1;
+      while (j > 0 && x > bestS[j - 1]!) {
+        bestS[j] = bestS[j - 1]!;
+        out[o + j] = out[o + j - 1]!;
+        j--;
+      }
+      bestS[j] = x;
+      out[o + j] = e;
     }
   }
   if (tokens > 0) for (let i = 0; i < 10; i++) out[Math.floor(rng() * tokens) * topk + Math.floor(rng() * topk)] = -1;

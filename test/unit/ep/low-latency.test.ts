@@ -250,6 +250,18 @@ describe('low-latency kernels on the SM and NIC models', () => {
 });
 
 describe('low-latency benchmark', () => {
+  it("draws DeepEP's test inputs: the same expert ids as the first version (top-k by repeated argmax over createRng's draws), pinned", () => {
+    // Written from the first version's output: 16 tokens, 32 experts, top-3, rank 5, seed 7 (10 entries masked to -1).
+    expect(Array.from(lowLatencyTopk(16, 32, 3, 5, 7))).toEqual([
+      -1, 29, -1, 19, 25, 11, 31, 5, 24, 21, 16, -1, -1, 8, 22, 14, 5, 31, 0, 29, 12, 17, 31, 27,
+      -1, -1, 12, 19, 27, 26, 12, 13, 27, 30, -1, -1, 9, 6, 30, 23, -1, -1, 13, 5, 27, 25, 29, 8,
+    ]);
+    // Every expert chosen (topk = experts): each token's row is a permutation, highest score first.
+    expect(Array.from(lowLatencyTopk(4, 9, 9, 2, 1))).toEqual([
+      -1, 5, 2, -1, 0, 3, -1, 8, -1, 8, -1, 5, 7, 3, 1, 0, 4, 2, 5, -1, 7, 1, 3, -1, 8, 4, -1, 7, 6, 1, -1, 0, 8, 4, 5, 3,
+    ]);
+  });
+
   it("defaults to 288 experts where the rank count divides it, else 256, and to message link sharing, and says which", async () => {
     const a = await runLowLatencyBenchmark({ ranks: 8, tokens: 4, hidden: 256, workers: 1, transport: 'in-process', hook: false });
     expect(a).toMatchObject({ mode: 'low-latency', experts: 288, expertsSource: 'default-288', nodes: 1, linkSharing: 'message' });
