@@ -31,7 +31,17 @@ export const ROLE_NAMES = [
   'LL cast', 'LL send', 'LL recv', 'LL clean', 'LL combine send', 'LL combine reduce',
 ] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
-const ROLE_ID = new Map<string, number>(ROLE_NAMES.map((n, i) => [n, i]));
+/**
+ * A warp role's number, its index in {@link ROLE_NAMES}. Reservations take the number (a constant
+ * property load at the caller), not the name, so labelling an SM activity costs no look-up by name.
+ */
+export const ROLE = Object.freeze({
+  'nvl sender': 0, 'nvl receiver': 1, RDMASender: 2, RDMASenderCoordinator: 3, RDMAAndNVLForwarder: 4, NVLReceivers: 5,
+  'combine reduce': 6, NVLSender: 7, NVLAndRDMAForwarder: 8, RDMAReceiver: 9, ForwarderCoordinator: 10,
+  'LL cast': 11, 'LL send': 12, 'LL recv': 13, 'LL clean': 14, 'LL combine send': 15, 'LL combine reduce': 16,
+} as const satisfies Record<RoleName, number>);
+/** The number of a warp role ({@link ROLE}). */
+export type RoleId = (typeof ROLE)[RoleName];
 
 /**
  * What bounds an SM reservation, kept in its activity label (`role + ROLE_STRIDE * bound`): the
@@ -126,16 +136,16 @@ export class SmClock {
    * {@link reserve}, recording the work as an activity of `role` on this SM's track, with what
    * bounds it (`bound`, default the issue slots: a reduction's instructions).
    */
-  busy(ctx: RankContext, role: RoleName, us: number, bound = BOUND_ISSUE): number {
+  busy(ctx: RankContext, role: RoleId, us: number, bound = BOUND_ISSUE): number {
     const wait = this.reserve(ctx.now, us);
-    if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
+    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
     return wait;
   }
 
   /** {@link busy}, as the wait of the role that sleeps for it (see {@link sleepReduce}). */
-  sleepBusy(ctx: RankContext, role: RoleName, us: number, bound = BOUND_ISSUE): Wait {
+  sleepBusy(ctx: RankContext, role: RoleId, us: number, bound = BOUND_ISSUE): Wait {
     const wait = this.reserve(ctx.now, us);
-    if (us > 0) ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
+    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
     return ctx.sleep(wait);
   }
 
@@ -144,19 +154,19 @@ export class SmClock {
    * the warp, not the SM's issue slots or bytes in flight). The slice is drawn on the lane's track
    * after its previous one, so a channel's posts show one after another; the warp sleeps `us`.
    */
-  post(ctx: RankContext, role: RoleName, us: number): number {
+  post(ctx: RankContext, role: RoleId, us: number): number {
     if (us > 0) {
       this.reserve(ctx.now, us);
-      ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
+      ctx.activity(this.track, role + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
     }
     return us;
   }
 
   /** {@link post}, as the wait of the warp that posts (see {@link sleepReduce}). */
-  sleepPost(ctx: RankContext, role: RoleName, us: number): Wait {
+  sleepPost(ctx: RankContext, role: RoleId, us: number): Wait {
     if (us > 0) {
       this.reserve(ctx.now, us);
-      ctx.activity(this.track, ROLE_ID.get(role)! + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
+      ctx.activity(this.track, role + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
     }
     return ctx.sleep(us);
   }
@@ -167,7 +177,7 @@ export class SmClock {
    * latency, the SM by its reduce rate and its share of the bytes in flight. Returns how long the
    * role sleeps.
    */
-  reduce(ctx: RankContext, role: RoleName, readBytes: number, warps: number): number {
+  reduce(ctx: RankContext, role: RoleId, readBytes: number, warps: number): number {
     const hw = ctx.hardware;
     const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
@@ -180,7 +190,7 @@ export class SmClock {
    * (a float returned by a call V8 does not inline is boxed as a heap number, and the roles' steps
    * are large enough to run out of V8's inlining budget).
    */
-  sleepReduce(ctx: RankContext, role: RoleName, readBytes: number, warps: number): Wait {
+  sleepReduce(ctx: RankContext, role: RoleId, readBytes: number, warps: number): Wait {
     const hw = ctx.hardware;
     const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
@@ -192,7 +202,7 @@ export class SmClock {
    * A copy by `warps` of this SM's warps, each moving its own rows ({@link rowCopyBounds}), plus
    * `fixedUs` of per-message work on the role: returns how long the role sleeps.
    */
-  copyRows(ctx: RankContext, role: RoleName, readBytes: number, writeBytes: number, warpBytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
+  copyRows(ctx: RankContext, role: RoleId, readBytes: number, writeBytes: number, warpBytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
     const { ownUs, smUs, bound } = rowCopyBounds(ctx.hardware, readBytes, writeBytes, warpBytes, dest, warps, this.warps);
     const wait = this.busy(ctx, role, smUs, bound);
     return Math.max(wait, ownUs) + fixedUs;
@@ -204,7 +214,7 @@ export class SmClock {
    * 8 channels, its top-k loads unrolled): the SM as in {@link reduce}, the warps in whole round
    * trips of HBM's latency, at least one. Returns how long the role sleeps.
    */
-  reduceRows(ctx: RankContext, role: RoleName, readBytes: number, warps: number): number {
+  reduceRows(ctx: RankContext, role: RoleId, readBytes: number, warps: number): number {
     const hw = ctx.hardware;
     const ownUs = Math.max(1, readBytes / (warps * hw.smBytesInFlightPerWarp)) * hw.hbmLatencyUs;
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
@@ -216,14 +226,14 @@ export class SmClock {
    * A copy of `bytes` by `warps` of this SM's warps to `dest`, plus `fixedUs` of per-message work
    * (fence, tail release) on the role: returns how long the role sleeps.
    */
-  copy(ctx: RankContext, role: RoleName, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
+  copy(ctx: RankContext, role: RoleId, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
     const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
     const wait = this.busy(ctx, role, smUs, bound);
     return Math.max(wait, ownUs) + fixedUs;
   }
 
   /** {@link copy}, as the wait of the role that sleeps for it (see {@link sleepReduce}). */
-  sleepCopy(ctx: RankContext, role: RoleName, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): Wait {
+  sleepCopy(ctx: RankContext, role: RoleId, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): Wait {
     const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
     const wait = this.busy(ctx, role, smUs, bound);
     return ctx.sleep(Math.max(wait, ownUs) + fixedUs);

@@ -23,7 +23,7 @@ import { bf16FromF32Bits } from '../../kernels/bf16.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
-import type { SmClock } from '../sm-clock.js';
+import { ROLE, type SmClock } from '../sm-clock.js';
 import { giveSmSends, gridSyncUs, isP2p, LlNic, peerBuffer, qpOf, roleName, smClocks, takeSmSends, type SmSends } from './common.js';
 import {
   combineMessageBytes, LL_BUF, LL_LOCAL, llCombineSrc, llCombineX, llOut, llTopk, llWeights, lowLatencySizes, PHASE_RECV, PHASE_SEND,
@@ -124,8 +124,8 @@ class SendGroup implements RoleStep {
     for (let j = this.r0; j < end; j++) {
       // NVLink stores straight to the peer; or a copy into the send buffer and a work request.
       const doneUs = this.p2p
-        ? clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
-        : clock.copyRows(ctx, 'LL combine send', bytes, bytes, bytes, 'hbm', 1, ctx.hardware.ibMessageUs);
+        ? clock.copyRows(ctx, ROLE['LL combine send'], bytes, bytes, bytes, dst === ctx.rank ? 'hbm' : 'nvlink', 1)
+        : clock.copyRows(ctx, ROLE['LL combine send'], bytes, bytes, bytes, 'hbm', 1, ctx.hardware.ibMessageUs);
       const row = this.begin + j;
       const dstOff = srcTok ? st.off.recv + (this.ge * this.a.maxTokens + srcTok[row]!) * st.slot : 0;
       sends.add(doneUs, dst, this.peer, dstOff, row * bytes, bytes, this.p2p ? -1 : this.qp, this.i, this.n, -1);
@@ -138,7 +138,7 @@ function* sendSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody {
   const G = a.launch.numWarpGroups;
   if (s === 0) {
     // DeepEP's first SM zeroes the next buffer set's signals before any flag goes out.
-    yield ctx.sleep(st.clocks[0]!.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
+    yield ctx.sleep(st.clocks[0]!.copy(ctx, ROLE['LL clean'], a.numExperts * 4, 'hbm', 1));
     ctx.store(ctx.region(LL_LOCAL), a.numExperts, 1);
   }
   const groups = [];
@@ -177,7 +177,7 @@ function* reduceSm(ctx: RankContext, a: LlArgs, st: State, s: number): TaskBody 
   for (let t = s; t < st.T; t += a.launch.numSms) {
     let valid = 0;
     for (let k = 0; k < K; k++) if (topk[t * K + k]! >= 0) valid++;
-    yield ctx.sleep(st.clocks[s]!.reduceRows(ctx, 'LL combine reduce', valid * 2 * H, warps));
+    yield ctx.sleep(st.clocks[s]!.reduceRows(ctx, ROLE['LL combine reduce'], valid * 2 * H, warps));
     if (!out || !w) continue;
     acc.fill(0);
     for (let k = 0; k < K; k++) {

@@ -36,7 +36,7 @@ import { quantizePerTile } from '../../kernels/quantize.js';
 import type { RankContext } from '../../sim/rank-context.js';
 import type { RoleStep, TaskBody, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
-import type { SmClock } from '../sm-clock.js';
+import { ROLE, type SmClock } from '../sm-clock.js';
 import { giveSmSends, gridSyncUs, isP2p, LlNic, peerBuffer, qpOf, roleName, smClocks, takeSmSends, type SmSends } from './common.js';
 import {
   dispatchMessageBytes, LL_BUF, LL_HEADER_BYTES, LL_LOCAL, LL_SCALE_GROUP, llPacked, llTopk, llX, lowLatencySizes, packedOffsets,
@@ -131,7 +131,7 @@ class SendSm implements RoleStep {
         if (this.s === 0) {
           // DeepEP's first SM zeroes the next buffer set's signals (its last warp), before any count goes out.
           this.pc = 1;
-          return ctx.sleep(this.clock.copy(ctx, 'LL clean', a.numExperts * 4, 'hbm', 1));
+          return ctx.sleep(this.clock.copy(ctx, ROLE['LL clean'], a.numExperts * 4, 'hbm', 1));
         }
         return this.cast();
       case 1:
@@ -164,7 +164,7 @@ class SendSm implements RoleStep {
       const castWarps = G * W - 1;
       const rowBytes = 2 * a.hidden;
       this.pc = 2;
-      return ctx.sleep(this.clock.copyRows(ctx, 'LL cast', rowBytes, st.msg, rowBytes / castWarps, 'hbm', castWarps));
+      return ctx.sleep(this.clock.copyRows(ctx, ROLE['LL cast'], rowBytes, st.msg, rowBytes / castWarps, 'hbm', castWarps));
     }
     giveSmSends(this.sends!);
     this.sends = null;
@@ -200,7 +200,7 @@ class SendSm implements RoleStep {
       const le = e - dst * st.epr;
       const slot = st.slots[t * a.topk + k]!;
       const p2p = isP2p(ctx, dst);
-      const doneUs = hw.hbmLatencyUs + (p2p ? clock.copyRows(ctx, 'LL send', msg, msg, msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1, hw.nvlinkMessageUs) : hw.ibMessageUs);
+      const doneUs = hw.hbmLatencyUs + (p2p ? clock.copyRows(ctx, ROLE['LL send'], msg, msg, msg, dst === ctx.rank ? 'hbm' : 'nvlink', 1, hw.nvlinkMessageUs) : hw.ibMessageUs);
       const dstOff = st.off.recv + ((le * R + ctx.rank) * a.maxTokens + slot) * msg;
       sends.add(doneUs, dst, peerBuffer(ctx, st.peers, dst), dstOff, src, msg, p2p ? -1 : qpOf(le), e, st.perExpert[e]!, e);
     }
@@ -224,7 +224,7 @@ function* recvGroup(ctx: RankContext, a: LlArgs, st: State, i: number): TaskBody
   // token each per round: payload, scales and source token, read from the receive buffer and written packed.
   const W = a.launch.warpsPerGroup;
   const rowBytes = st.msg - LL_HEADER_BYTES + 4;
-  yield ctx.sleep(ctx.hardware.hbmLatencyUs + clock.copyRows(ctx, 'LL recv', n * st.msg, n * rowBytes, Math.ceil(n / W) * st.msg, 'hbm', Math.min(n, W)));
+  yield ctx.sleep(ctx.hardware.hbmLatencyUs + clock.copyRows(ctx, ROLE['LL recv'], n * st.msg, n * rowBytes, Math.ceil(n / W) * st.msg, 'hbm', Math.min(n, W)));
   if (a.sizesOnly) return;
   const H = a.hidden;
   const P = packedOffsets(st.epr, R, a.maxTokens, H, a.dtype);

@@ -24,6 +24,7 @@ import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
 import { RoleNames, roleKey } from './role-names.js';
+import { ROLE } from '../sm-clock.js';
 
 const NM = ringNames('c');
 const NVL_SENDERS = new RoleNames(), FORWARDERS = new RoleNames(), RECEIVERS = new RoleNames();
@@ -85,7 +86,7 @@ class NVLSender implements RoleStep {
             for (let i = 0; i < k; i++)
               stage.u8.set(input.u8.subarray((this.base + sent + i) * rec, (this.base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
           this.pc = S_PUT;
-          return ctx.sleep(/* one NVLSender warp per forwarder serves every source node in turn */ st.sendSm[c]!.copy(ctx, 'NVLSender', k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs));
+          return ctx.sleep(/* one NVLSender warp per forwarder serves every source node in turn */ st.sendSm[c]!.copy(ctx, ROLE.NVLSender, k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs));
         }
         default:
           putSlots(ctx, this.fwd, this.ring, L.nvlSlot(c, ctx.localIndex, m), this.stage, L.nvlSlot(c, f, m), this.sent % share, this.k, share, rec, this.fctrl, L.nvlTail(c, ctx.localIndex, m));
@@ -303,7 +304,7 @@ class NVLAndRDMAForwarder implements RoleStep {
           }
           this.last = last;
           this.pc = F_REDUCED;
-          return st.fwdSm[c]!.sleepReduce(ctx, 'NVLAndRDMAForwarder', bytes, 1);
+          return st.fwdSm[c]!.sleepReduce(ctx, ROLE.NVLAndRDMAForwarder, bytes, 1);
         }
         case F_REDUCED: {
           const { acc, ring, stage } = this;
@@ -342,7 +343,7 @@ class NVLAndRDMAForwarder implements RoleStep {
         case F_POST:
           // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
           this.pc = F_POSTED;
-          if (this.src !== ctx.rank) return st.postClock[c]!.sleepPost(ctx, 'NVLAndRDMAForwarder', 2 * ctx.hardware.ibMessageUs);
+          if (this.src !== ctx.rank) return st.postClock[c]!.sleepPost(ctx, ROLE.NVLAndRDMAForwarder, 2 * ctx.hardware.ibMessageUs);
           break;
         case F_POSTED: {
           const src = this.src;
@@ -460,7 +461,7 @@ class RDMAReceiver implements RoleStep {
           }
           this.end = end;
           this.pc = R_REDUCED;
-          return st.sendSm[c]!.sleepBusy(ctx, 'RDMAReceiver', bytes / this.reduceRate);
+          return st.sendSm[c]!.sleepBusy(ctx, ROLE.RDMAReceiver, bytes / this.reduceRate);
         }
         case R_REDUCED: {
           const { acc, ring, out, bias } = this;
@@ -489,7 +490,7 @@ class RDMAReceiver implements RoleStep {
               this.k = k;
               if (m !== ctx.node) {
                 this.pc = R_POSTED;
-                return st.postClock[c]!.sleepPost(ctx, 'RDMAReceiver', ctx.hardware.ibMessageUs);
+                return st.postClock[c]!.sleepPost(ctx, ROLE.RDMAReceiver, ctx.hardware.ibMessageUs);
               }
               this.returnHead(m);
             }

@@ -28,7 +28,7 @@ import type { Region } from '../../transport/memory.js';
 import { layoutOf, numChannels, notifyStride, ringNames, R_IN, R_NOTIFY, R_RECV, R_TOPK, type EpArgs } from '../ep-args.js';
 
 import { channelRange, receiveOffsets } from './plan.js';
-import { SM_POST, SM_RECV, SM_SEND, SmClock } from '../sm-clock.js';
+import { ROLE, SM_POST, SM_RECV, SM_SEND, SmClock } from '../sm-clock.js';
 import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { combineRecordBytes } from '../records.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
@@ -165,7 +165,7 @@ class RDMASender implements RoleStep {
         }
         this.pc = D_COPIED;
         this.q = q0;
-        return st.sendSm[c]!.sleepCopy(ctx, 'RDMASender', (q1 - q0) * rec, 'hbm', 1);
+        return st.sendSm[c]!.sleepCopy(ctx, ROLE.RDMASender, (q1 - q0) * rec, 'hbm', 1);
       }
       for (; this.q < q1; this.q++) {
         const q = this.q;
@@ -249,7 +249,7 @@ class RDMASenderCoordinator implements RoleStep {
             // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
             if (m !== n) {
               this.pc = C_POSTED;
-              return st.postClock[c]!.sleepPost(ctx, 'RDMASenderCoordinator', 2 * ctx.hardware.ibMessageUs);
+              return st.postClock[c]!.sleepPost(ctx, ROLE.RDMASenderCoordinator, 2 * ctx.hardware.ibMessageUs);
             }
             this.postChunk();
           }
@@ -409,7 +409,7 @@ class RDMAAndNVLForwarder implements RoleStep {
               this.k = k;
               this.first = first;
               this.pc = W_COPIED;
-              return st.fwdSm[c]!.sleepCopy(ctx, 'RDMAAndNVLForwarder', k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs);
+              return st.fwdSm[c]!.sleepCopy(ctx, ROLE.RDMAAndNVLForwarder, k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs);
             }
             this.passed(m, p, total);
           }
@@ -530,7 +530,7 @@ class ForwarderCoordinator implements RoleStep {
               this.k = k;
               if (m !== ctx.node) {
                 this.pc = FC_POSTED;
-                return st.postClock[c]!.sleepPost(ctx, 'ForwarderCoordinator', ctx.hardware.ibMessageUs);
+                return st.postClock[c]!.sleepPost(ctx, ROLE.ForwarderCoordinator, ctx.hardware.ibMessageUs);
               }
               if (this.returnHead(m, total)) continue;
             }
@@ -635,7 +635,7 @@ class NVLReceivers implements RoleStep {
           const k = tail - this.consumed;
           ctx.sample(SERIES_NVL_RING, k);
           this.pc = R_COPIED;
-          return st.sendSm[c]!.sleepCopy(ctx, 'NVLReceivers', k * rec, 'hbm', 1);
+          return st.sendSm[c]!.sleepCopy(ctx, ROLE.NVLReceivers, k * rec, 'hbm', 1);
         }
         default: {
           const tail = this.tail, consumed = this.consumed;

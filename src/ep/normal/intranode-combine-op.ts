@@ -12,7 +12,7 @@ import type { RoleStep, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import { numChannels, notifyStride, ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, R_TOPK, type EpArgs } from '../ep-args.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
-import { INTRANODE_WARPS_PER_SM } from '../sm-clock.js';
+import { INTRANODE_WARPS_PER_SM, ROLE } from '../sm-clock.js';
 import { channelRange } from './plan.js';
 import { combineRecordBytes } from '../records.js';
 import { RowAccumulator } from '../reduce-rows.js';
@@ -35,7 +35,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): R
     ring: real ? ctx.peerRegion(s, N.nvlRing) : null, ringBase: (c * R + ctx.rank) * B,
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + s) * B,
     input: real ? ctx.region(R_COMBINE_IN) : null, rowOf: (i) => base + i, rows: st.counts[s * notifyStride(a, R) + c]!,
-    chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
+    chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: ROLE['nvl sender'],
     warps: INTRANODE_WARPS_PER_SM / R,
     meta: { region: ctx.peerRegion(s, N.meta), index: c * R + ctx.rank },
   });
@@ -160,7 +160,7 @@ class CombineReceiver implements RoleStep {
           }
           this.end = end;
           this.pc = K_REDUCED;
-          return st.recvSm[c]!.sleepBusy(ctx, 'combine reduce', bytes / this.reduceRate);
+          return st.recvSm[c]!.sleepBusy(ctx, ROLE['combine reduce'], bytes / this.reduceRate);
         }
         case K_REDUCED: {
           const { ring, out, acc, bias } = this;

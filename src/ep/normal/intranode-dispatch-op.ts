@@ -17,7 +17,7 @@ import { intranodeState, type IntranodeState } from './intranode-state.js';
 import { copySlots } from './slots.js';
 import { SERIES_NVL_RING } from '../../sim/timeline.js';
 import { sendOverNvlRing } from './nvl-ring-sender.js';
-import { INTRANODE_WARPS_PER_SM } from '../sm-clock.js';
+import { INTRANODE_WARPS_PER_SM, ROLE } from '../sm-clock.js';
 
 const N = ringNames('d');
 
@@ -36,7 +36,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): R
     ring: real ? ctx.peerRegion(d, N.nvlRing) : null, ringBase: (c * R + ctx.rank) * B,
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + d) * B,
     input: real ? ctx.region(R_IN) : null, rowOf: (i) => toks[i]!, rows: toks.length,
-    chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: 'nvl sender',
+    chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: ROLE['nvl sender'],
     warps: INTRANODE_WARPS_PER_SM / R,
     meta: { region: ctx.peerRegion(d, N.meta), index: c * R + ctx.rank },
   });
@@ -98,7 +98,7 @@ class NvlReceiver implements RoleStep {
           const k = value - this.consumed;
           ctx.sample(SERIES_NVL_RING, k);
           this.pc = V_COPIED;
-          return this.st.recvSm[c]!.sleepCopy(ctx, 'nvl receiver', k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM / R);
+          return this.st.recvSm[c]!.sleepCopy(ctx, ROLE['nvl receiver'], k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM / R);
         }
         case V_COPIED: {
           const B = this.a.dispatch.nvlBuffer;

@@ -10,7 +10,7 @@ import type { RankContext } from '../../sim/rank-context.js';
 import type { RoleStep, Wait } from '../../sim/task.js';
 import type { Region } from '../../transport/memory.js';
 import { putSlots } from './slots.js';
-import type { RoleName, SmClock } from '../sm-clock.js';
+import type { RoleId, SmClock } from '../sm-clock.js';
 
 export interface NvlRingSend {
   dst: number;
@@ -34,7 +34,7 @@ export interface NvlRingSend {
   /** Warps of the SM copying this ring's rows (their bytes in flight bound the copy). */
   warps: number;
   /** Role named on the SM's trace track. */
-  role: RoleName;
+  role: RoleId;
   /** The receiver's channel-metadata flag this sender sets (start/end offsets) before its first token. */
   meta?: { region: Region; index: number };
 }

@@ -4,7 +4,7 @@
  * link which binds speeds the kernel when doubled while one which does not bind leaves it alone.
  */
 import { describe, expect, it } from 'vitest';
-import { BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, copyBounds, rowCopyBounds, SmClock } from '../../../src/ep/sm-clock.js';
+import { activityBound, activityRole, BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, BOUND_POST, copyBounds, ROLE, ROLE_NAMES, rowCopyBounds, SmClock } from '../../../src/ep/sm-clock.js';
 import { H800, type HardwareProfile } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import { runDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
@@ -25,8 +25,8 @@ describe('SM copy bounds', () => {
     expect(copyBounds(HW, 30720, 'nvlink', 6, 24).ownUs).toBeCloseTo(5, 9);
     // A role's sleep is its MLP time when the SM is idle.
     const ctx = fakeCtx(HW);
-    expect(new SmClock(0, 0, 24).copy(ctx, 'nvl sender', 30720, 'nvlink', 3)).toBeCloseTo(10, 9);
-    expect(new SmClock(0, 0, 24).copy(ctx, 'nvl receiver', 30720, 'hbm', 3)).toBeCloseTo(5, 9);
+    expect(new SmClock(0, 0, 24).copy(ctx, ROLE['nvl sender'], 30720, 'nvlink', 3)).toBeCloseTo(10, 9);
+    expect(new SmClock(0, 0, 24).copy(ctx, ROLE['nvl receiver'], 30720, 'hbm', 3)).toBeCloseTo(5, 9);
   });
 
   it('the SM takes the lowest of issue, HBM read and write rates, and its share of the bytes in flight', () => {
@@ -43,17 +43,17 @@ describe('SM copy bounds', () => {
     // 1 warp x 1024 B in flight over 0.5 us: 30,720 B of input rows take 15 us; the SM's share is 1/24 of that (or the reduce rate).
     const hw = { ...HW, smReduceGBps: 100 };
     const ctx = fakeCtx(hw);
-    expect(new SmClock(0, 1, 24).reduce(ctx, 'NVLAndRDMAForwarder', 30720, 1)).toBeCloseTo(15, 9);
+    expect(new SmClock(0, 1, 24).reduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1)).toBeCloseTo(15, 9);
     // Six warps of one forwarder group, each its own role instance asking at once: each keeps its own
     // bytes in flight, so all six finish at 15 us (the SM holds 6 x 15 / 24 = 3.75 us of in-flight share, 6 x 0.31 us of reduce).
     const sm = new SmClock(0, 1, 24);
-    const six = Array.from({ length: 6 }, () => sm.reduce(ctx, 'NVLAndRDMAForwarder', 30720, 1));
+    const six = Array.from({ length: 6 }, () => sm.reduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1));
     for (const t of six) expect(t).toBeCloseTo(15, 9);
     // The SM's reduce rate binds when the warps keep enough in flight: 24 warps x 64 KB.
     const fast = fakeCtx({ ...hw, smBytesInFlightPerWarp: 65536 });
     const busy = new SmClock(0, 1, 24);
     let last = 0;
-    for (let w = 0; w < 24; w++) last = busy.reduce(fast, 'NVLAndRDMAForwarder', 100_000, 1);
+    for (let w = 0; w < 24; w++) last = busy.reduce(fast, ROLE.NVLAndRDMAForwarder, 100_000, 1);
     expect(last).toBeCloseTo(24, 9); // 24 x 100,000 B at 100 GB/s
   });
 
@@ -63,7 +63,7 @@ describe('SM copy bounds', () => {
     // Alone: a role asking for 10 chunks at once has the last one done after 10 us.
     const alone = new SmClock(0, 0, 24);
     let last = 0;
-    for (let i = 0; i < 10; i++) last = alone.copy(ctx, 'RDMASender', 50_000, 'hbm', 12);
+    for (let i = 0; i < 10; i++) last = alone.copy(ctx, ROLE.RDMASender, 50_000, 'hbm', 12);
     expect(last).toBeCloseTo(10, 9);
     // Two roles on one SM asking for 10 chunks each, interleaved: each one's last chunk is done
     // after about 20 us, the rate it had alone halved.
@@ -71,8 +71,8 @@ describe('SM copy bounds', () => {
     let a = 0;
     let b = 0;
     for (let i = 0; i < 10; i++) {
-      a = shared.copy(ctx, 'RDMASender', 50_000, 'hbm', 12);
-      b = shared.copy(ctx, 'NVLReceivers', 50_000, 'hbm', 12);
+      a = shared.copy(ctx, ROLE.RDMASender, 50_000, 'hbm', 12);
+      b = shared.copy(ctx, ROLE.NVLReceivers, 50_000, 'hbm', 12);
     }
     expect(a).toBeCloseTo(19, 9);
     expect(b).toBeCloseTo(20, 9);
@@ -101,9 +101,25 @@ describe('per-warp row copies (the low-latency kernels)', () => {
   it('a top-k reduction waits at least one HBM round trip, and the SM its reduce rate', () => {
     const ctx = fakeCtx({ ...HW, smReduceGBps: 100 });
     // 8 rows x 512 B = 4,096 B over 4 warps: 1,024 B each, one window, one round trip of 0.5 us; SM 0.041 us.
-    expect(new SmClock(0, 0, 32).reduceRows(ctx, 'LL combine reduce', 4096, 4)).toBeCloseTo(0.5, 9);
+    expect(new SmClock(0, 0, 32).reduceRows(ctx, ROLE['LL combine reduce'], 4096, 4)).toBeCloseTo(0.5, 9);
     // 8 x 14,336 B over 28 warps: 4,096 B each, 4 windows = 2 us; the SM reduces 114,688 B at 100 GB/s = 1.147 us.
-    expect(new SmClock(0, 0, 32).reduceRows(ctx, 'LL combine reduce', 114_688, 28)).toBeCloseTo(2, 9);
+    expect(new SmClock(0, 0, 32).reduceRows(ctx, ROLE['LL combine reduce'], 114_688, 28)).toBeCloseTo(2, 9);
+  });
+});
+
+describe('SM activity labels', () => {
+  it("a reservation by a role's number is labelled with that role's name and what bound it", () => {
+    const slices: [number, number, number, number][] = [];
+    const ctx = { now: 0, hardware: HW, activity: (track: number, label: number, t0: number, t1: number) => slices.push([track, label, t0, t1]) } as unknown as RankContext;
+    const sm = new SmClock(1, 2, 24);
+    sm.busy(ctx, ROLE.RDMAReceiver, 2);
+    sm.post(ctx, ROLE['LL combine send'], 0.5);
+    expect(slices.map(([track, label, t0, t1]) => [track, activityRole(label), activityBound(label), t0, t1])).toEqual([
+      [5, 'RDMAReceiver', BOUND_ISSUE, 0, 2],
+      [5, 'LL combine send', BOUND_POST, 2, 2.5],
+    ]);
+    // Every role's number names it back.
+    for (const name of ROLE_NAMES) expect(activityRole(ROLE[name])).toBe(name);
   });
 });
 
