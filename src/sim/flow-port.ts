@@ -973,6 +973,7 @@ export class SendPort extends PortStats<SendHost> {
     this.nPend = 0;
     if (n === 0) {
       this.idleNow();
+      this.nextAt = Infinity;
       this.finishSettle(time);
       return;
     }
@@ -988,7 +989,8 @@ export class SendPort extends PortStats<SendHost> {
 
   /**
    * The hold decided over every stream, in position order, as the old pass did (the sum of the rates
-   * kept and new, in that order), and the rates that change told.
+   * kept and new, in that order), and the rates that change told; with the earliest end of a head
+   * (`nextAt`), taken in the same pass once each stream's rate is final (a minimum: exact in any order).
    */
   private settleAll(time: number): void {
     const { act, dem, told, newRate, keepIt } = this;
@@ -1009,14 +1011,22 @@ export class SendPort extends PortStats<SendHost> {
     }
     const hold = any && !(sum > this.bytesPerUs);
     let total = 0;
+    let next = Infinity;
+    const endT = this.endT;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
       const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
       total += r;
       if (r !== told[s]) this.tell(s, r, time);
+      const t = endT[s]!;
+      if (t < next) next = t;
     }
     this.load = total;
+    this.nextAt = next;
   }
+
+  /** The earliest end of a head after the settle in progress (see {@link settleAll}; a field: a float return would be boxed). */
+  private nextAt = Infinity;
 
   /** Stream `s`'s rate becomes `r` at `time`, told to its receiver. */
   private tell(s: number, r: number, time: number): void {
@@ -1058,24 +1068,13 @@ export class SendPort extends PortStats<SendHost> {
       this.busyEnd = time;
       this.closeBusy();
     }
-    let next = this.nextEnd();
+    let next = this.nextAt;
     // (timerAfter only when it moves the time: a float argument to a call not inlined is boxed.)
     if (next !== Infinity && !(next > time)) next = timerAfter(time, next);
     if (next < this.timerAt) {
       this.timerAt = next;
       this.host.timer(this);
     } else if (next > this.timerAt) this.quiet();
-  }
-
-  /** The earliest end of a head, over every stream. */
-  private nextEnd(): number {
-    const { act, endT } = this;
-    let next = Infinity;
-    for (let i = 0, n = this.nAct; i < n; i++) {
-      const t = endT[act[i]!]!;
-      if (t < next) next = t;
-    }
-    return next;
   }
 
   /**
@@ -1097,7 +1096,8 @@ export class SendPort extends PortStats<SendHost> {
       const v = dt > 0 ? sent[s]! + rate[s]! * dt : sent[s]!;
       if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
     }
-    let next = this.nextEnd();
+    // (The heads' ends are as the settle that calls this left them.)
+    let next = this.nextAt;
     if (next !== Infinity && !(next > at)) next = timerAfter(at, next);
     this.quietAt = at;
     this.timerAt = next;
