@@ -59,15 +59,19 @@ export function mulberry32Output(a: number): number {
   return (t ^ (t >>> 14)) | 0;
 }
 
+/** mulberry32's uniform draw in [0, 1) for state `a` (already incremented): `createRng`'s `uniform`. @internal */
+export function mulberry32Uniform(a: number): number {
+  return (mulberry32Output(a) >>> 0) / 4294967296;
+}
+
 /** mulberry32 seeded with `seed`; `normal()` uses Box-Muller, `fillNormal()` the ziggurat. @internal */
 export function createRng(seed: number): Rng {
   let a = seed >>> 0;
+  /** The state of the next draw. */
+  const step = (): number => (a = (a + MULBERRY32_INCREMENT) >>> 0);
   /** The next 32-bit output, as a signed integer. */
-  const next = (): number => {
-    a = (a + MULBERRY32_INCREMENT) >>> 0;
-    return mulberry32Output(a);
-  };
-  const uniform = (): number => (next() >>> 0) / 4294967296;
+  const next = (): number => mulberry32Output(step());
+  const uniform = (): number => mulberry32Uniform(step());
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   /** The ziggurat's slow path: the wedge below layer `iz`'s curve, or the tail beyond r. */
   const fix = (hz: number, iz: number): number => {

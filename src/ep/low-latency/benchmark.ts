@@ -15,7 +15,7 @@ import { breakRule, checkExpertsDivisible } from '../../hardware/shape-rules.js'
 import { createCluster } from '../../cluster/cluster.js';
 import type { HardwareProfile } from '../../hardware/profile.js';
 import { loadHardwareProfile } from '../../hardware/profile-file.js';
-import { MULBERRY32_INCREMENT, mulberry32Output } from '../../routing/rng.js';
+import { MULBERRY32_INCREMENT, mulberry32Uniform } from '../../routing/rng.js';
 import { checkInt, checkNumber, checkObject, checkOneOf, checkString } from '../../validate.js';
 import { createExpertParallel } from '../expert-parallel.js';
 import type { DispatchDtype } from '../records.js';
@@ -140,7 +140,7 @@ export function lowLatencyTopk(tokens: number, experts: number, topk: number, ra
   let a = (seed * 1000003 + rank * 7919 + 29) >>> 0;
   const rng = (): number => {
     a = (a + MULBERRY32_INCREMENT) >>> 0;
-    return (mulberry32Output(a) >>> 0) / 4294967296;
+    return mulberry32Uniform(a);
   };
   const out = new Int32Array(tokens * topk);
   // The top k in one pass over the scores, highest first, ties in expert order (as picking the
@@ -151,7 +151,7 @@ export function lowLatencyTopk(tokens: number, experts: number, topk: number, ra
     let n = 0;
     for (let e = 0; e < experts; e++) {
       a = (a + MULBERRY32_INCREMENT) >>> 0;
-      const x = (mulberry32Output(a) >>> 0) / 4294967296;
+      const x = mulberry32Uniform(a);
       if (n === topk && !(x > bestS[topk - 1]!)) continue;
       let j = n < topk ? n++ : topk - 1;
       while (j > 0 && x > bestS[j - 1]!) {
