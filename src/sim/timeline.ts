@@ -435,19 +435,10 @@ export function partRows(part: TimelinePart): Float64Array {
 export const TIMELINE_BLOCK_RECORDS = 8192;
 
 /**
- * Stream the parts (in the given order, each in its canonical order) as blocks of flat float64
- * rows, each block's bytes passed to `sink` (one reused buffer: the sink must not keep it). The
- * bytes are those of the joined canonical timeline: a hash fed block by block equals
- * {@link timelineDigest} of it.
- */
-export function streamTimeline(parts: readonly TimelinePart[], sink: (bytes: Uint8Array) => void): number {
-  for (const b of timelineBlocks(parts)) sink(b);
-  return parts.reduce((a, p) => a + p.count, 0);
-}
-
-/**
- * The blocks {@link streamTimeline} passes to its sink, one at a time (the same reused buffer:
- * consume each before asking for the next), so a caller can fold them a few at a time.
+ * The parts (in the given order, each in its canonical order) as blocks of flat float64 rows, one
+ * at a time (the same reused buffer: consume each before asking for the next), so a caller can
+ * fold them a few at a time. The bytes are those of the joined canonical timeline: a hash fed
+ * block by block equals {@link timelineDigest} of it.
  */
 export function* timelineBlocks(parts: readonly TimelinePart[]): Generator<Uint8Array, void, undefined> {
   const block = new Float64Array(TIMELINE_BLOCK_RECORDS * TIMELINE_STRIDE);
