@@ -67,18 +67,40 @@ describe('EventQueue', () => {
     expect(q.pop()).toBe(false);
   });
 
-  it('ties on (time, rank, seq) pop in the 4-ary sift order the engine has always produced (pinned)', () => {
-    // A port's timer and its settle share a key: their order at one instant is part of every
-    // timeline, so a change of heap layout must keep this exact order.
-    const q = new EventQueue(2);
-    for (let i = 0; i < 12; i++) q.push(1, 4095, 2 ** 31 + 5, 2, i, `e${i}`);
-    q.push(0.5, 0, 0, 1, 0, 'x');
+  it('pops in order through pushes before, between and after what it holds (literal)', () => {
+    const q = new EventQueue(2); // tiny capacity: grow() on the way
+    const push = (time: number, rank: number, seq: number, name: string) => q.push(time, rank, seq, 0, 0, name);
+    const pop = () => (q.pop() ? q.popObj : 'empty');
+    push(5, 0, 0, 'a');
+    push(3, 1, 0, 'b'); // before a
+    expect([q.size, q.peekTime(), q.peekKey()]).toEqual([2, 3, 2 ** 32]);
+    expect(pop()).toBe('b');
+    push(1, 2, 0, 'c'); // before the only event
+    push(5, 0, 1, 'd'); // after every event, at the same time as a
+    // Seven more at one time, each before the last.
+    for (let r = 6; r >= 0; r--) push(2, r, 0, `e${r}`);
+    expect(q.size).toBe(10);
+    push(9, 0, 2, 'f'); // after every event
+    push(2, 7, 0, 'g'); // at the seven's time, after them
+    push(0.5, 3, 1, 'h'); // before everything
+    expect([q.size, q.peekTime(), q.peekKey()]).toEqual([13, 0.5, 3 * 2 ** 32 + 1]);
     const out: unknown[] = [];
-    q.pop();
-    out.push(q.popObj);
-    for (let i = 12; i < 16; i++) q.push(1, 4095, 2 ** 31 + 5, 2, i, `e${i}`);
+    for (let i = 0; i < 14; i++) out.push(pop());
+    expect(out).toEqual(['h', 'c', 'e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'g', 'a', 'd', 'f', 'empty']);
+    expect([q.size, q.peekTime()]).toEqual([0, Infinity]);
+  });
+
+  it('pushes at and between the times of held events after a pop (literal)', () => {
+    const q = new EventQueue(4);
+    const push = (time: number, rank: number, seq: number, name: string) => q.push(time, rank, seq, 0, 0, name);
+    for (let i = 0; i < 10; i++) push(10 - i, 0, i, `t${10 - i}`); // each before the last
+    expect(q.pop() && q.popObj).toBe('t1');
+    push(1.5, 1, 0, 'x'); // before everything held
+    push(9.5, 1, 1, 'y'); // between t9 and t10
+    push(8, 0, 99, 'z'); // at t8's time, after its key
+    const out: unknown[] = [];
     while (q.pop()) out.push(q.popObj);
-    expect(out).toEqual(['x', 'e15', 'e0', 'e10', 'e13', 'e12', 'e2', 'e11', 'e9', 'e8', 'e1', 'e6', 'e5', 'e4', 'e3', 'e14', 'e7']);
+    expect(out).toEqual(['x', 't2', 't3', 't4', 't5', 't6', 't7', 't8', 'z', 't9', 'y', 't10']);
   });
 
   it('drops object references it popped (no leaks through the payload array)', () => {
