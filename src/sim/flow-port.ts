@@ -136,6 +136,20 @@ const NONE = -1;
 const EPS1 = eps(1);
 
 /**
+ * An entry's record (see PortStats.eF): doubles per entry, and the place of each field. Doubles at
+ * `e << 3`: its bytes; a receiver's bytes arrived, served, arrival rate and all-arrived (1 / 0).
+ * Int32 at `(e << 4)`: its transfer and the next entry of its stream (in the record's second double).
+ */
+export const E_STRIDE = 8;
+export const E_BYTES = 0;
+const E_ARRIVED = 2;
+const E_SERVED = 3;
+const E_RATE = 4;
+const E_ALL = 5;
+export const EI_JOB = 2;
+export const EI_NEXT = 3;
+
+/**
  * Busy-time and load bookkeeping shared by both port kinds, and the port's streams.
  *
  * A **stream** is a slot of the port's columns (struct of arrays, by slot: made on a key's first
@@ -193,11 +207,17 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   private nOrd = 0;
   /** The active slots changed since `ord` was last brought up to date. */
   private ordStale = true;
-  /** Per entry: its transfer (an index into the host's table), bytes, and the next entry of its stream. */
-  protected eJob = new Int32Array(0);
-  protected eBytes = new Float64Array(0);
-  protected eNext = new Int32Array(0);
-  /** Entries made, the entry columns' room, the first free entry (a stack linked through eNext). */
+  /**
+   * The entries, one record of {@link E_STRIDE} doubles each (64 bytes; entry `e` at `e << 3`): its
+   * bytes, its transfer and the next entry of its stream (two int32 in one double's place, read
+   * through `eI` at `(e << 4) + EI_JOB / EI_NEXT`), and a receiver's progress (bytes arrived, served,
+   * the arrival rate, all arrived). One record instead of a column per field: an entry read cold (a
+   * stream's next head, a free entry reused, news of a transfer) costs one cache line, not one per
+   * field, and one typed array's header instead of seven.
+   */
+  protected eF = new Float64Array(0);
+  protected eI = new Int32Array(0);
+  /** Entries made, the entry records' room, the first free entry (a stack linked through their next). */
   private eMade = 0;
   private eRoom = 0;
   private eFree = NONE;
@@ -335,35 +355,35 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   /** A new entry for transfer `job` (its progress columns are the caller's to set). */
   protected entry(job: number): number {
     let e = this.eFree;
-    if (e !== NONE) this.eFree = this.eNext[e]!;
+    if (e !== NONE) this.eFree = this.eI[(e << 4) + EI_NEXT]!;
     else {
       e = this.eMade++;
       if (e === this.eRoom) this.growEntries(Math.max(16, 2 * this.eRoom));
     }
-    this.eJob[e] = job;
-    this.eBytes[e] = this.jobs.bytes[job]!;
+    this.eI[(e << 4) + EI_JOB] = job;
+    this.eF[e << 3] = this.jobs.bytes[job]!;
     return e;
   }
 
   /** Entry `e` (out of its stream) is free again. */
   protected release(e: number): void {
-    this.eNext[e] = this.eFree;
+    this.eI[(e << 4) + EI_NEXT] = this.eFree;
     this.eFree = e;
   }
 
   /** Room for `cap` entries in every entry column (a port kind grows its own too). */
   protected growEntries(cap: number): void {
-    this.eJob = grown(this.eJob, cap);
-    this.eBytes = grown(this.eBytes, cap);
-    this.eNext = grown(this.eNext, cap);
+    this.eF = grown(this.eF, cap << 3);
+    this.eI = new Int32Array(this.eF.buffer);
     this.eRoom = cap;
   }
 
   /** Append entry `e` to slot `s`'s FIFO. */
   protected push(s: number, e: number): void {
-    this.eNext[e] = NONE;
+    const eI = this.eI;
+    eI[(e << 4) + EI_NEXT] = NONE;
     if (this.size[s] === 0) this.first[s] = e;
-    else this.eNext[this.last[s]!] = e;
+    else eI[(this.last[s]! << 4) + EI_NEXT] = e;
     this.last[s] = e;
     this.size[s] = this.size[s]! + 1;
   }
@@ -371,7 +391,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   /** Take slot `s`'s first entry out of its FIFO (the caller releases it). */
   protected shift(s: number): void {
     if (--this.size[s]! === 0) this.first[s] = this.last[s] = NONE;
-    else this.first[s] = this.eNext[this.first[s]!]!;
+    else this.first[s] = this.eI[(this.first[s]! << 4) + EI_NEXT]!;
   }
 
   /** Slot `s` joins the active ones (at the end). */
@@ -709,8 +729,8 @@ export class SendPort extends PortStats<SendHost> {
   private head(s: number): void {
     const h = this.first[s]!;
     this.hSent[s] = 0;
-    this.hBytes[s] = this.eBytes[h]!;
-    this.hJob[s] = this.eJob[h]!;
+    this.hBytes[s] = this.eF[h << 3]!;
+    this.hJob[s] = this.eI[(h << 4) + EI_JOB]!;
     this.anchor[s] = this.host.now;
     this.timeEnd(s);
   }
@@ -1174,11 +1194,6 @@ export class RecvPort extends PortStats<RecvHost> {
   private slack = 0;
   /** Each stream's next change of its own. */
   private readonly due = new SlotHeap();
-  /** Per entry: bytes arrived, bytes served, the arrival rate (bytes/us), all bytes arrived (1). */
-  private eArrived = new Float64Array(0);
-  private eServed = new Float64Array(0);
-  private eArrRate = new Float64Array(0);
-  private eAll = new Uint8Array(0);
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);
@@ -1200,14 +1215,6 @@ export class RecvPort extends PortStats<RecvHost> {
     this.due.grow(cap);
     this.lows.grow(cap);
     this.highs.grow(cap);
-  }
-
-  protected override growEntries(cap: number): void {
-    super.growEntries(cap);
-    this.eArrived = grown(this.eArrived, cap);
-    this.eServed = grown(this.eServed, cap);
-    this.eArrRate = grown(this.eArrRate, cap);
-    this.eAll = grown(this.eAll, cap);
   }
 
   protected init(s: number): void {
@@ -1280,13 +1287,15 @@ export class RecvPort extends PortStats<RecvHost> {
     if (this.on[s]) this.step(s);
     if (kind === NEWS_START) {
       // A stream's jobs arrive one after another (see step).
-      if (this.size[s]! > 0 && !this.eAll[this.last[s]!]) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
-      const e = this.entry(j); // (may grow the entry columns)
+      if (this.size[s]! > 0 && this.eF[(this.last[s]! << 3) + E_ALL] === 0) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
+      const e = this.entry(j); // (may grow the entry records)
       this.jobs.recvEntry[j] = e;
-      this.eArrived[e] = 0;
-      this.eServed[e] = 0;
-      this.eArrRate[e] = rate;
-      this.eAll[e] = 0;
+      const eF = this.eF;
+      const b = e << 3;
+      eF[b + E_ARRIVED] = 0;
+      eF[b + E_SERVED] = 0;
+      eF[b + E_RATE] = rate;
+      eF[b + E_ALL] = 0;
       this.push(s, e);
       arr[s] = arr[s]! + rate;
       if (!this.on[s]) {
@@ -1294,15 +1303,17 @@ export class RecvPort extends PortStats<RecvHost> {
         this.sharesStale = true;
       }
     } else if (kind === NEWS_RATE) {
-      const e = this.jobs.recvEntry[j]!;
-      arr[s] = arr[s]! + (rate - this.eArrRate[e]!);
-      this.eArrRate[e] = rate;
+      const b = this.jobs.recvEntry[j]! << 3;
+      const eF = this.eF;
+      arr[s] = arr[s]! + (rate - eF[b + E_RATE]!);
+      eF[b + E_RATE] = rate;
     } else {
-      const e = this.jobs.recvEntry[j]!;
-      arr[s] = arr[s]! - this.eArrRate[e]!;
-      this.eArrRate[e] = 0;
-      this.eArrived[e] = this.eBytes[e]!;
-      this.eAll[e] = 1;
+      const b = this.jobs.recvEntry[j]! << 3;
+      const eF = this.eF;
+      arr[s] = arr[s]! - eF[b + E_RATE]!;
+      eF[b + E_RATE] = 0;
+      eF[b + E_ARRIVED] = eF[b + E_BYTES]!;
+      eF[b + E_ALL] = 1;
     }
     if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
     this.reindex[s] = 1;
@@ -1325,16 +1336,20 @@ export class RecvPort extends PortStats<RecvHost> {
     this.streamVisits++;
     if (dt <= 0) return;
     this.anchor[s] = time;
-    const { eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: next } = this;
+    const { eF, eI } = this;
     let give = this.rate[s]! * dt;
     // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
     // news of a job's end comes before the next one's start, so every earlier job has all its bytes.
     const jl = this.last[s]!;
-    if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt);
-    for (let j = this.first[s]!; j !== NONE && give > 0; j = next[j]!) {
-      const take = Math.min(give, arrived[j]! - served[j]!);
+    if (jl !== NONE) {
+      const b = jl << 3;
+      if (eF[b + E_ALL] === 0 && eF[b + E_RATE]! > 0) eF[b + E_ARRIVED] = Math.min(eF[b + E_BYTES]!, eF[b + E_ARRIVED]! + eF[b + E_RATE]! * dt);
+    }
+    for (let j = this.first[s]!; j !== NONE && give > 0; j = eI[(j << 4) + EI_NEXT]!) {
+      const b = j << 3;
+      const take = Math.min(give, eF[b + E_ARRIVED]! - eF[b + E_SERVED]!);
       if (take > 0) {
-        served[j] = served[j]! + take;
+        eF[b + E_SERVED] = eF[b + E_SERVED]! + take;
         give -= take;
       }
     }
@@ -1347,11 +1362,12 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private examine(s: number, i: number): boolean {
     this.step(s);
-    const { first, eBytes: bytes, eServed: served, eArrived: arrived, eAll: arrivedAll, eNext: link } = this;
+    const { first, eF, eI } = this;
     while (this.size[s]! > 0) {
       const h = first[s]!;
-      if (!arrivedAll[h] || bytes[h]! - served[h]! > eps(bytes[h]!)) break;
-      const job = this.eJob[h]!;
+      const b = h << 3;
+      if (eF[b + E_ALL] === 0 || eF[b + E_BYTES]! - eF[b + E_SERVED]! > eps(eF[b + E_BYTES]!)) break;
+      const job = eI[(h << 4) + EI_JOB]!;
       this.shift(s);
       this.release(h);
       this.host.served(this, job);
@@ -1361,7 +1377,7 @@ export class RecvPort extends PortStats<RecvHost> {
       return false;
     }
     let q = 0;
-    for (let j = first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
+    for (let j = first[s]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += eF[(j << 3) + E_ARRIVED]! - eF[(j << 3) + E_SERVED]!;
     this.queued[s] = q;
     const di = q > EPS1 ? Infinity : this.arr[s]!;
     const was = this.dem[s]!;
@@ -1491,7 +1507,7 @@ export class RecvPort extends PortStats<RecvHost> {
     // Each stream examined: its next change and whether its queue may start.
     const tl = this.touched;
     const nt = this.nTouched;
-    const { arr, queued, first, eBytes: bytes, eServed: served, eAll: arrivedAll, short } = this;
+    const { arr, queued, first, eF, short } = this;
     for (let k = 0; k < nt; k++) {
       const s = tl[k]!;
       const r = rate[s]!;
@@ -1511,11 +1527,11 @@ export class RecvPort extends PortStats<RecvHost> {
           if (EPS1 / (r - a) > slack) slack = EPS1 / (r - a);
         }
       } else if (r < a) this.grows(s);
-      const h = first[s]!;
-      if (arrivedAll[h] && r > 0) {
-        const th = time + (bytes[h]! - served[h]!) / r;
+      const b = first[s]! << 3;
+      if (eF[b + E_ALL] !== 0 && r > 0) {
+        const th = time + (eF[b + E_BYTES]! - eF[b + E_SERVED]!) / r;
         if (th < t) t = th;
-        const e = eps(bytes[h]!) / r;
+        const e = eps(eF[b + E_BYTES]!) / r;
         if (e > slack) slack = e;
       }
       this.slack = slack;
@@ -1605,9 +1621,9 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** Stream `s`'s bytes queued at its anchor. */
   private queueNow(s: number): void {
-    const { eArrived: arrived, eServed: served, eNext: link } = this;
+    const { eF, eI } = this;
     let q = 0;
-    for (let j = this.first[s]!; j !== NONE; j = link[j]!) q += arrived[j]! - served[j]!;
+    for (let j = this.first[s]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += eF[(j << 3) + E_ARRIVED]! - eF[(j << 3) + E_SERVED]!;
     this.queued[s] = q;
   }
 
@@ -1672,19 +1688,20 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private changesAt(s: number): boolean {
     const at = this.quietAt_;
-    const { rate, first, last, anchor, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eBytes: bytes, eNext: link } = this;
+    const { rate, first, last, anchor, eF, eI } = this;
     this.streamVisits++;
     const dt = at - anchor[s]!;
     const r = rate[s]!;
     const jl = last[s]!;
-    const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(bytes[jl]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
+    const bl = jl << 3;
+    const arrivedLast = eF[bl + E_ALL] === 0 && eF[bl + E_RATE]! > 0 ? Math.min(eF[bl + E_BYTES]!, eF[bl + E_ARRIVED]! + eF[bl + E_RATE]! * dt) : eF[bl + E_ARRIVED]!;
     let give = r * dt;
     let queued = 0;
     const h = first[s]!;
     let headServed = 0;
-    for (let j = h; ; j = link[j]!) {
-      const a = j === jl ? arrivedLast : arrived[j]!;
-      let sv = served[j]!;
+    for (let j = h; ; j = eI[(j << 4) + EI_NEXT]!) {
+      const a = j === jl ? arrivedLast : eF[(j << 3) + E_ARRIVED]!;
+      let sv = eF[(j << 3) + E_SERVED]!;
       if (give > 0) {
         const take = Math.min(give, a - sv);
         if (take > 0) {
@@ -1696,7 +1713,8 @@ export class RecvPort extends PortStats<RecvHost> {
       if (j === h) headServed = sv;
       if (j === jl) break;
     }
-    if (arrivedAll[h] && !(bytes[h]! - headServed > eps(bytes[h]!))) return true; // served there
+    const bh = h << 3;
+    if (eF[bh + E_ALL] !== 0 && !(eF[bh + E_BYTES]! - headServed > eps(eF[bh + E_BYTES]!))) return true; // served there
     return queued > EPS1 !== this.queued[s]! > EPS1; // a queue starts or ends there
   }
 }
