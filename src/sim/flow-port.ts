@@ -31,6 +31,25 @@ import type { DueItem } from './link-schedule.js';
 import { SlotHeap } from './slot-heap.js';
 import type { FlowJobs } from './transfers.js';
 
+/** A sender slot's record (see SendPort.sF): the places of its fields, in doubles from `s << 4`. */
+const S_DONE = 0;
+const S_DEM = 1;
+const S_TOLD = 2;
+const S_NEW = 3;
+const S_END = 4;
+const S_RATE = 5;
+const S_KEEP = 6;
+const S_CREDIT = 7;
+const S_LIMIT = 8;
+const S_SENT = 9;
+const S_BYTES = 10;
+const S_ANCHOR = 11;
+const S_SINCE = 12;
+const S_ACTT = 13;
+const S_ACTKEY = 14;
+/** Its transfer, an int32 in the record's last double (in int32 from `s << 5`). */
+const SI_JOB = 30;
+
 /** Streams per peer rank (one per queue pair): a stream's key is `peer * QP_STREAMS + qp`. */
 const QP_STREAMS = QP_SLOTS;
 
@@ -136,11 +155,10 @@ const NONE = -1;
 const EPS1 = eps(1);
 
 /**
- * An entry's record (see PortStats.eF): doubles per entry, and the place of each field. Doubles at
- * `e << 3`: its bytes; a receiver's bytes arrived, served, arrival rate and all-arrived (1 / 0).
- * Int32 at `(e << 4)`: its transfer and the next entry of its stream (in the record's second double).
+ * An entry's record (see PortStats.eF): the place of each field. Doubles from `e << eSh`: its
+ * bytes; a receiver's bytes arrived, served, arrival rate and all-arrived (1 / 0). Int32 from
+ * `e << (eSh + 1)`: its transfer and the next entry of its stream (in the record's second double).
  */
-export const E_STRIDE = 8;
 export const E_BYTES = 0;
 const E_ARRIVED = 2;
 const E_SERVED = 3;
@@ -208,15 +226,17 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   /** The active slots changed since `ord` was last brought up to date. */
   private ordStale = true;
   /**
-   * The entries, one record of {@link E_STRIDE} doubles each (64 bytes; entry `e` at `e << 3`): its
-   * bytes, its transfer and the next entry of its stream (two int32 in one double's place, read
-   * through `eI` at `(e << 4) + EI_JOB / EI_NEXT`), and a receiver's progress (bytes arrived, served,
+   * The entries, one record of `1 << eSh` doubles each (entry `e` at `e << eSh`): its bytes, its
+   * transfer and the next entry of its stream (two int32 in one double's place, read through `eI`
+   * at `(e << (eSh + 1)) + EI_JOB / EI_NEXT`), and a receiver's progress (bytes arrived, served,
    * the arrival rate, all arrived). One record instead of a column per field: an entry read cold (a
    * stream's next head, a free entry reused, news of a transfer) costs one cache line, not one per
-   * field, and one typed array's header instead of seven.
+   * field, and one typed array's header instead of seven. A sender's record is 16 bytes (eSh 1), a
+   * receiver's 64 (eSh 3, see RecvPort).
    */
   protected eF = new Float64Array(0);
   protected eI = new Int32Array(0);
+  protected readonly eSh: number = 1;
   /** Entries made, the entry records' room, the first free entry (a stack linked through their next). */
   private eMade = 0;
   private eRoom = 0;
@@ -355,25 +375,38 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   /** A new entry for transfer `job` (its progress columns are the caller's to set). */
   protected entry(job: number): number {
     let e = this.eFree;
-    if (e !== NONE) this.eFree = this.eI[(e << 4) + EI_NEXT]!;
+    if (e !== NONE) this.eFree = this.eI[(e << (this.eSh + 1)) + EI_NEXT]!;
     else {
       e = this.eMade++;
       if (e === this.eRoom) this.growEntries(Math.max(16, 2 * this.eRoom));
     }
-    this.eI[(e << 4) + EI_JOB] = job;
-    this.eF[e << 3] = this.jobs.bytes[job]!;
+    this.eI[(e << (this.eSh + 1)) + EI_JOB] = job;
+    this.eF[(e << this.eSh) + E_BYTES] = this.jobs.bytes[job]!;
     return e;
+  }
+
+  /** Entry `e`'s transfer, its bytes, and the next entry of its stream. */
+  protected jobOf(e: number): number {
+    return this.eI[(e << (this.eSh + 1)) + EI_JOB]!;
+  }
+
+  protected bytesOf(e: number): number {
+    return this.eF[(e << this.eSh) + E_BYTES]!;
+  }
+
+  protected nextOf(e: number): number {
+    return this.eI[(e << (this.eSh + 1)) + EI_NEXT]!;
   }
 
   /** Entry `e` (out of its stream) is free again. */
   protected release(e: number): void {
-    this.eI[(e << 4) + EI_NEXT] = this.eFree;
+    this.eI[(e << (this.eSh + 1)) + EI_NEXT] = this.eFree;
     this.eFree = e;
   }
 
   /** Room for `cap` entries in every entry column (a port kind grows its own too). */
   protected growEntries(cap: number): void {
-    this.eF = grown(this.eF, cap << 3);
+    this.eF = grown(this.eF, cap << this.eSh);
     this.eI = new Int32Array(this.eF.buffer);
     this.eRoom = cap;
   }
@@ -381,9 +414,10 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   /** Append entry `e` to slot `s`'s FIFO. */
   protected push(s: number, e: number): void {
     const eI = this.eI;
-    eI[(e << 4) + EI_NEXT] = NONE;
+    const sh = this.eSh + 1;
+    eI[(e << sh) + EI_NEXT] = NONE;
     if (this.size[s] === 0) this.first[s] = e;
-    else eI[(this.last[s]! << 4) + EI_NEXT] = e;
+    else eI[(this.last[s]! << sh) + EI_NEXT] = e;
     this.last[s] = e;
     this.size[s] = this.size[s]! + 1;
   }
@@ -391,7 +425,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   /** Take slot `s`'s first entry out of its FIFO (the caller releases it). */
   protected shift(s: number): void {
     if (--this.size[s]! === 0) this.first[s] = this.last[s] = NONE;
-    else this.first[s] = this.eI[(this.first[s]! << 4) + EI_NEXT]!;
+    else this.first[s] = this.eI[(this.first[s]! << (this.eSh + 1)) + EI_NEXT]!;
   }
 
   /** Slot `s` joins the active ones (at the end). */
@@ -599,35 +633,28 @@ export class SendPort extends PortStats<SendHost> {
   protected nNews = 0;
   /** Record rate segments through the host. */
   recording = false;
-  /** Per slot: the last credit heard (Infinity before the first); the QP's own rate limit. */
-  private credit_ = new Float64Array(0);
-  private limit = new Float64Array(0);
-  /** Per slot: the rate last announced for the head (-1: none yet), and since when (for rate segments). */
-  private told = new Float64Array(0);
-  private since = new Float64Array(0);
-  /** Per slot: when the stream last became active, and the ordering key of the event that did it. */
-  private actT = new Float64Array(0);
-  private actKey = new Float64Array(0);
-  /** Per slot, of its head (the transfer being sent): bytes sent at `anchor`, its bytes and its transfer. */
-  private hSent = new Float64Array(0);
-  private hBytes = new Float64Array(0);
-  private hJob = new Int32Array(0);
-  /** Per slot: when `hSent` was exact (the head's start or its last rate change). */
-  private anchor = new Float64Array(0);
   /**
-   * Per slot, of its head at its rate: when it ends (Infinity at no rate), and a time before which
-   * it cannot be found done (see {@link timeEnd}). Kept by every change of the head or its rate.
+   * Each slot's own fields, one record of 16 doubles (128 bytes) per slot, at `s << 4` (the
+   * places: S_* below), so a settle's passes and a tell read one or two cache lines per stream and
+   * the headers of two typed arrays, not one line and one header per column:
+   * - the first line, what the settle's passes read for every active stream: the time before which
+   *   its head cannot be found done (`S_DONE`, see {@link timeEnd}), its cap in the order
+   *   (`S_DEM`: min(credit, limit)), the rate last announced for the head (`S_TOLD`, -1: none yet),
+   *   in the rate stage the new max-min rate (`S_NEW`) and whether the told rate is kept (`S_KEEP`,
+   *   1 / 0), when its head ends at its rate (`S_END`, Infinity at no rate), its rate (`S_RATE`)
+   *   and the last credit heard (`S_CREDIT`, Infinity before the first);
+   * - the second, what a head's change reads: the QP's own rate limit (`S_LIMIT`), of its head the
+   *   bytes sent at `S_ANCHOR` (`S_SENT`, exact at the head's start or its last rate change), its
+   *   bytes (`S_BYTES`) and its transfer (int32 `sI[(s << 5) + SI_JOB]`), since when its rate is
+   *   told (`S_SINCE`, for rate segments), when the stream last became active (`S_ACTT`) and the
+   *   ordering key of the event that did it (`S_ACTKEY`).
+   * The end and done-from times are kept by every change of the head or its rate.
    */
-  private endT = new Float64Array(0);
-  private doneFrom = new Float64Array(0);
-  /** Per slot: its cap in the order (min(credit, limit)). */
-  private dem = new Float64Array(0);
+  private sF = new Float64Array(0);
+  private sI = new Int32Array(0);
   /** Per slot: in `srt`; listed in `pend`. */
   private inSrt = new Uint8Array(0);
   private inPend = new Uint8Array(0);
-  /** Per slot, in the rate stage: the new max-min rate, and whether the told rate is kept (1). */
-  private newRate = new Float64Array(0);
-  private keepIt = new Uint8Array(0);
   /** The active slots by (cap, slot), ascending: `srt[0..nSrt)`. */
   private srt = new Int32Array(8);
   private nSrt = 0;
@@ -662,38 +689,27 @@ export class SendPort extends PortStats<SendHost> {
 
   protected override grow(cap: number): void {
     super.grow(cap);
-    this.credit_ = grown(this.credit_, cap);
-    this.limit = grown(this.limit, cap);
-    this.told = grown(this.told, cap);
-    this.since = grown(this.since, cap);
-    this.actT = grown(this.actT, cap);
-    this.actKey = grown(this.actKey, cap);
-    this.hSent = grown(this.hSent, cap);
-    this.hBytes = grown(this.hBytes, cap);
-    this.hJob = grown(this.hJob, cap);
-    this.anchor = grown(this.anchor, cap);
-    this.endT = grown(this.endT, cap);
-    this.doneFrom = grown(this.doneFrom, cap);
-    this.dem = grown(this.dem, cap);
+    this.sF = grown(this.sF, cap << 4);
+    this.sI = new Int32Array(this.sF.buffer);
     this.inSrt = grown(this.inSrt, cap);
     this.inPend = grown(this.inPend, cap);
-    this.newRate = grown(this.newRate, cap);
-    this.keepIt = grown(this.keepIt, cap);
     if (this.srt.length < cap) this.srt = grown(this.srt, cap);
   }
 
   protected init(s: number): void {
-    this.credit_[s] = Infinity;
-    this.limit[s] = Infinity;
-    this.told[s] = -1;
-    this.since[s] = 0;
-    this.actT[s] = -1;
-    this.actKey[s] = 0;
+    const sF = this.sF;
+    const o = s << 4;
+    sF[o + S_CREDIT] = Infinity;
+    sF[o + S_LIMIT] = Infinity;
+    sF[o + S_TOLD] = -1;
+    sF[o + S_SINCE] = 0;
+    sF[o + S_ACTT] = -1;
+    sF[o + S_ACTKEY] = 0;
   }
 
   /** Stream `s` (active position `i`) has no transfer left: it leaves the caps' order and the active set. */
   private closeStream(s: number, i: number): void {
-    this.credit_[s] = Infinity; // a stream that went idle starts afresh at its sender share
+    this.sF[(s << 4) + S_CREDIT] = Infinity; // a stream that went idle starts afresh at its sender share
     this.untell(s);
     this.unsort(s);
     this.deactivate(i);
@@ -717,21 +733,24 @@ export class SendPort extends PortStats<SendHost> {
 
   /** Stream `s` no longer counts its told rate in the load (it is told again, or leaves). */
   private untell(s: number): void {
-    const t = this.told[s]!;
+    const sF = this.sF;
+    const t = sF[(s << 4) + S_TOLD]!;
     if (t > 0) {
       this.load -= t;
       this.nPos--;
     }
-    this.told[s] = -1;
+    sF[(s << 4) + S_TOLD] = -1;
   }
 
   /** Slot `s`'s first entry is its new head: nothing of it sent yet, at the host's clock. */
   private head(s: number): void {
     const h = this.first[s]!;
-    this.hSent[s] = 0;
-    this.hBytes[s] = this.eF[h << 3]!;
-    this.hJob[s] = this.eI[(h << 4) + EI_JOB]!;
-    this.anchor[s] = this.host.now;
+    const sF = this.sF;
+    const o = s << 4;
+    sF[o + S_SENT] = 0;
+    sF[o + S_BYTES] = this.eF[(h << 1) + E_BYTES]!; // (a sender's entry: eSh 1)
+    this.sI[(s << 5) + SI_JOB] = this.eI[(h << 2) + EI_JOB]!;
+    sF[o + S_ANCHOR] = this.host.now;
     this.timeEnd(s);
   }
 
@@ -744,16 +763,18 @@ export class SendPort extends PortStats<SendHost> {
    * before it skips the head's check and decides as that check would.
    */
   private timeEnd(s: number): void {
-    const r = this.rate[s]!;
-    const b = this.hBytes[s]!;
-    const left = b - this.hSent[s]!;
+    const sF = this.sF;
+    const o = s << 4;
+    const r = sF[o + S_RATE]!;
+    const b = sF[o + S_BYTES]!;
+    const left = b - sF[o + S_SENT]!;
     if (r > 0) {
-      const t = this.anchor[s]! + left / r;
-      this.endT[s] = t;
-      this.doneFrom[s] = t - ((4 * eps(b)) / r + 1e-9 * Math.abs(t));
+      const t = sF[o + S_ANCHOR]! + left / r;
+      sF[o + S_END] = t;
+      sF[o + S_DONE] = t - ((4 * eps(b)) / r + 1e-9 * Math.abs(t));
     } else {
-      this.endT[s] = Infinity;
-      this.doneFrom[s] = left > eps(b) ? Infinity : -Infinity;
+      sF[o + S_END] = Infinity;
+      sF[o + S_DONE] = left > eps(b) ? Infinity : -Infinity;
     }
   }
 
@@ -792,8 +813,9 @@ export class SendPort extends PortStats<SendHost> {
     const time = this.host.now;
     const s = this.slot(key);
     const lim = wr ? this.qpLimit : Infinity;
-    if (this.limit[s] !== lim) {
-      this.limit[s] = lim;
+    const sF = this.sF; // (the slot is made: the record is there)
+    if (sF[(s << 4) + S_LIMIT] !== lim) {
+      sF[(s << 4) + S_LIMIT] = lim;
       if (this.on[s]) this.pending(s); // its cap is read again at the next settle
     }
     this.push(s, this.entry(job));
@@ -812,11 +834,13 @@ export class SendPort extends PortStats<SendHost> {
     const time = this.host.now;
     const level = levels[i]!;
     const s = this.find(key);
-    if (s === NONE || !this.on[s] || this.credit_[s] === level || (this.actT[s] === time && this.actKey[s]! > eventKey)) return;
+    const sF = this.sF;
+    const o = s << 4;
+    if (s === NONE || !this.on[s] || sF[o + S_CREDIT] === level || (sF[o + S_ACTT] === time && sF[o + S_ACTKEY]! > eventKey)) return;
     // A cap that neither binds now nor bound before changes no rate: keep it for later.
-    const r = this.rate[s]!;
-    if (level >= r && this.credit_[s]! > r * (1 + 1e-12) && !this.dirty) {
-      this.credit_[s] = level;
+    const r = sF[o + S_RATE]!;
+    if (level >= r && sF[o + S_CREDIT]! > r * (1 + 1e-12) && !this.dirty) {
+      sF[o + S_CREDIT] = level;
       this.pending(s);
       // A quiet timer still to come would settle with this cap (rates held within the send
       // resolution may move then): it is an ordinary timer again.
@@ -828,7 +852,7 @@ export class SendPort extends PortStats<SendHost> {
       return;
     }
     this.advance();
-    this.credit_[s] = level;
+    sF[o + S_CREDIT] = level;
     this.pending(s);
     this.touch();
   }
@@ -841,10 +865,12 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   private start(s: number, time: number): void {
-    this.actT[s] = time;
-    this.actKey[s] = this.host.eventKey();
-    this.told[s] = -1;
-    this.since[s] = time;
+    const sF = this.sF;
+    const o = s << 4;
+    sF[o + S_ACTT] = time;
+    sF[o + S_ACTKEY] = this.host.eventKey();
+    sF[o + S_TOLD] = -1;
+    sF[o + S_SINCE] = time;
     this.head(s);
     this.activate(s);
     this.pending(s);
@@ -860,13 +886,13 @@ export class SendPort extends PortStats<SendHost> {
 
   /** Where (cap `d`, slot `s`) goes in `srt`: the first place not before it. */
   private place(d: number, s: number): number {
-    const { srt, dem } = this;
+    const { srt, sF } = this;
     let lo = 0;
     let hi = this.nSrt;
     while (lo < hi) {
       const m = (lo + hi) >> 1;
       const q = srt[m]!;
-      const dq = dem[q]!;
+      const dq = sF[(q << 4) + S_DEM]!;
       if (dq < d || (dq === d && q < s)) lo = m + 1;
       else hi = m;
     }
@@ -875,7 +901,7 @@ export class SendPort extends PortStats<SendHost> {
 
   private unsort(s: number): void {
     if (!this.inSrt[s]) return;
-    const k = this.place(this.dem[s]!, s);
+    const k = this.place(this.sF[(s << 4) + S_DEM]!, s);
     this.srt.copyWithin(k, k + 1, this.nSrt);
     this.nSrt--;
     this.inSrt[s] = 0;
@@ -884,13 +910,13 @@ export class SendPort extends PortStats<SendHost> {
   /** Stream `s` takes cap `d` in the order (false: it had it already). */
   private sort(s: number, d: number): boolean {
     if (this.inSrt[s]) {
-      const old = this.dem[s]!;
+      const old = this.sF[(s << 4) + S_DEM]!;
       if (old === d) return false;
       // Moved from its place to the new one: only the streams between shift (the same order as
       // taking it out and putting it back).
       const k0 = this.place(old, s);
       const k1 = this.place(d, s); // (counts `s` itself when its old cap is below `d`)
-      this.dem[s] = d;
+      this.sF[(s << 4) + S_DEM] = d;
       const srt = this.srt;
       if (k1 > k0) {
         srt.copyWithin(k0, k0 + 1, k1);
@@ -902,7 +928,7 @@ export class SendPort extends PortStats<SendHost> {
       return true;
     }
     const k = this.place(d, s);
-    this.dem[s] = d;
+    this.sF[(s << 4) + S_DEM] = d;
     this.srt.copyWithin(k + 1, k, this.nSrt);
     this.srt[k] = s;
     this.nSrt++;
@@ -919,8 +945,8 @@ export class SendPort extends PortStats<SendHost> {
   private fill(): number {
     const n = this.nSrt;
     const capacity = this.bytesPerUs;
-    const { srt, dem } = this;
-    const min = dem[srt[0]!]!;
+    const { srt, sF } = this;
+    const min = sF[(srt[0]! << 4) + S_DEM]!;
     // Nobody capped, or every cap at least the equal share: the equal share.
     if (min === Infinity) return capacity / n;
     const equal = capacity / n;
@@ -929,7 +955,7 @@ export class SendPort extends PortStats<SendHost> {
     let share = capacity;
     for (let k = 0; ; k++) {
       share = rem / (n - k);
-      const dk = dem[srt[k]!]!;
+      const dk = sF[(srt[k]! << 4) + S_DEM]!;
       if (dk < share && k < n - 1) rem -= dk;
       else break;
     }
@@ -944,22 +970,22 @@ export class SendPort extends PortStats<SendHost> {
    */
   private finish(s: number, i: number): boolean {
     const time = this.host.now;
-    const { told, since, hSent: sent, hBytes: bytes, hJob, key } = this;
+    const { sF, sI, key } = this;
     for (;;) {
-      const dt = time - this.anchor[s]!;
-      const v = dt > 0 ? sent[s]! + this.rate[s]! * dt : sent[s]!;
-      if (bytes[s]! - v > eps(bytes[s]!)) return true;
-      const job = hJob[s]!;
+      const dt = time - sF[(s << 4) + S_ANCHOR]!;
+      const v = dt > 0 ? sF[(s << 4) + S_SENT]! + sF[(s << 4) + S_RATE]! * dt : sF[(s << 4) + S_SENT]!;
+      if (sF[(s << 4) + S_BYTES]! - v > eps(sF[(s << 4) + S_BYTES]!)) return true;
+      const job = sI[(s << 5) + SI_JOB]!;
       this.itemRate = 0;
-      if (told[s]! < 0) this.item(job, NEWS_START, key[s]!);
-      else if (this.recording) this.host.rateSegment?.(this, job, key[s]!, since[s]!, time, told[s]!);
+      if (sF[(s << 4) + S_TOLD]! < 0) this.item(job, NEWS_START, key[s]!);
+      else if (this.recording) this.host.rateSegment?.(this, job, key[s]!, sF[(s << 4) + S_SINCE]!, time, sF[(s << 4) + S_TOLD]!);
       this.item(job, NEWS_DONE, key[s]!);
       const h = this.first[s]!;
       this.shift(s);
       this.release(h);
       if (this.size[s]! > 0) {
         this.untell(s);
-        since[s] = time;
+        sF[(s << 4) + S_SINCE] = time;
         this.head(s);
         this.pending(s); // its rate is decided anew
         continue; // the new head may be empty too
@@ -976,19 +1002,19 @@ export class SendPort extends PortStats<SendHost> {
     this.advance();
     // 1. The heads that may be done: every stream (one that leaves moves the last into its place).
     // (A head before its `doneFrom` is not done: its check is skipped.)
-    const doneFrom = this.doneFrom;
+    const sF = this.sF;
     for (let i = 0; i < this.nAct; ) {
       const s = this.act[i]!;
-      if (time < doneFrom[s]! || this.finish(s, i)) i++;
+      if (time < sF[(s << 4) + S_DONE]! || this.finish(s, i)) i++;
     }
     const n = this.nAct;
     // 2. The caps of the streams started or changed.
-    const { pend, inPend, credit_: credit, limit } = this;
+    const { pend, inPend } = this;
     for (let k = 0; k < this.nPend; k++) {
       const s = pend[k]!;
       inPend[s] = 0;
       if (!this.on[s]) continue;
-      if (this.sort(s, Math.min(credit[s]!, limit[s]!))) this.capsMoved = true;
+      if (this.sort(s, Math.min(sF[(s << 4) + S_CREDIT]!, sF[(s << 4) + S_LIMIT]!))) this.capsMoved = true;
     }
     this.nPend = 0;
     if (n === 0) {
@@ -1013,32 +1039,31 @@ export class SendPort extends PortStats<SendHost> {
    * (`nextAt`), taken in the same pass once each stream's rate is final (a minimum: exact in any order).
    */
   private settleAll(time: number): void {
-    const { act, dem, told, newRate, keepIt } = this;
+    const { act, sF } = this;
     const n = this.nAct;
     const level = this.level;
     let sum = 0;
     let any = false;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      const di = dem[s]!;
+      const di = sF[(s << 4) + S_DEM]!;
       const r = di < level ? di : level;
-      newRate[s] = r;
-      const t = told[s]!;
+      sF[(s << 4) + S_NEW] = r;
+      const t = sF[(s << 4) + S_TOLD]!;
       const k = t >= 0 && Math.abs(r - t) <= SEND_RESOLUTION * t && t <= di;
-      keepIt[s] = k ? 1 : 0;
+      sF[(s << 4) + S_KEEP] = k ? 1 : 0;
       if (k) any = true;
       sum += k ? t : r;
     }
     const hold = any && !(sum > this.bytesPerUs);
     let total = 0;
     let next = Infinity;
-    const endT = this.endT;
     for (let i = 0; i < n; i++) {
       const s = act[i]!;
-      const r = hold && keepIt[s] ? told[s]! : newRate[s]!;
+      const r = hold && sF[(s << 4) + S_KEEP] ? sF[(s << 4) + S_TOLD]! : sF[(s << 4) + S_NEW]!;
       total += r;
-      if (r !== told[s]) this.tell(s, r, time);
-      const t = endT[s]!;
+      if (r !== sF[(s << 4) + S_TOLD]) this.tell(s, r, time);
+      const t = sF[(s << 4) + S_END]!;
       if (t < next) next = t;
     }
     this.load = total;
@@ -1050,27 +1075,27 @@ export class SendPort extends PortStats<SendHost> {
 
   /** Stream `s`'s rate becomes `r` at `time`, told to its receiver. */
   private tell(s: number, r: number, time: number): void {
-    const { told, rate, hSent: sent, anchor } = this;
+    const sF = this.sF;
     // Its head up to now at the old rate, then from now at the new one.
-    const dt = time - anchor[s]!;
-    if (dt > 0) sent[s] = sent[s]! + rate[s]! * dt;
-    anchor[s] = time;
-    const job = this.hJob[s]!;
-    const t = told[s]!;
+    const dt = time - sF[(s << 4) + S_ANCHOR]!;
+    if (dt > 0) sF[(s << 4) + S_SENT] = sF[(s << 4) + S_SENT]! + sF[(s << 4) + S_RATE]! * dt;
+    sF[(s << 4) + S_ANCHOR] = time;
+    const job = this.sI[(s << 5) + SI_JOB]!;
+    const t = sF[(s << 4) + S_TOLD]!;
     this.itemRate = r;
     if (t < 0) this.item(job, NEWS_START, this.key[s]!);
     else {
-      if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, this.since[s]!, time, t);
+      if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, sF[(s << 4) + S_SINCE]!, time, t);
       this.item(job, NEWS_RATE, this.key[s]!);
     }
     this.untell(s);
-    told[s] = r;
+    sF[(s << 4) + S_TOLD] = r;
     if (r > 0) {
       this.load += r;
       this.nPos++;
     }
-    rate[s] = r;
-    this.since[s] = time;
+    sF[(s << 4) + S_RATE] = r;
+    sF[(s << 4) + S_SINCE] = time;
     this.timeEnd(s);
   }
 
@@ -1108,13 +1133,13 @@ export class SendPort extends PortStats<SendHost> {
    */
   private quiet(): void {
     const at = this.timerAt;
-    const { act, rate, hSent: sent, hBytes: bytes, anchor, doneFrom } = this;
+    const { act, sF } = this;
     for (let k = 0, m = this.nAct; k < m; k++) {
       const s = act[k]!;
-      if (!(rate[s]! > 0) || at < doneFrom[s]!) continue;
-      const dt = at - anchor[s]!;
-      const v = dt > 0 ? sent[s]! + rate[s]! * dt : sent[s]!;
-      if (bytes[s]! - v <= eps(bytes[s]!)) return; // it would end a transfer there: keep the timer
+      if (!(sF[(s << 4) + S_RATE]! > 0) || at < sF[(s << 4) + S_DONE]!) continue;
+      const dt = at - sF[(s << 4) + S_ANCHOR]!;
+      const v = dt > 0 ? sF[(s << 4) + S_SENT]! + sF[(s << 4) + S_RATE]! * dt : sF[(s << 4) + S_SENT]!;
+      if (sF[(s << 4) + S_BYTES]! - v <= eps(sF[(s << 4) + S_BYTES]!)) return; // it would end a transfer there: keep the timer
     }
     // (The heads' ends are as the settle that calls this left them.)
     let next = this.nextAt;
@@ -1194,6 +1219,8 @@ export class RecvPort extends PortStats<RecvHost> {
   private slack = 0;
   /** Each stream's next change of its own. */
   private readonly due = new SlotHeap();
+  /** A receiver's entry is a record of 8 doubles (64 bytes): `e << 3` (the loops below write the shifts out). */
+  protected override readonly eSh: number = 3;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);

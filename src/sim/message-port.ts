@@ -16,7 +16,7 @@
  * A receiver port ({@link MessageRecvPort}) sends no credits: what arrives faster than it can take
  * queues in the switch's buffer ahead of it, and it takes the bytes in the order they arrived.
  */
-import { E_BYTES, EI_JOB, NEWS_DONE, NEWS_START, RecvPort, SendPort, timerAfter, type RecvHost, type SendHost } from './flow-port.js';
+import { NEWS_DONE, NEWS_START, RecvPort, SendPort, timerAfter, type RecvHost, type SendHost } from './flow-port.js';
 import type { FlowJobs } from './transfers.js';
 
 /** How link ports share their bandwidth (see {@link MessageSendPort} and docs/hardware.md). */
@@ -169,7 +169,7 @@ export class MessageSendPort extends SendPort {
   private finishCurrent(time: number): void {
     const s = this.cur;
     const h = this.first[s]!;
-    const job = this.eI[(h << 4) + EI_JOB]!;
+    const job = this.jobOf(h);
     if (this.recording) this.host.rateSegment?.(this, job, this.key[s]!, this.curStart, time, this.curRate);
     // The end carries the rate the transfer was sent at (what stops arriving), so the receiver
     // keeps no per-stream record of it (see MessageRecvPort.news).
@@ -194,9 +194,9 @@ export class MessageSendPort extends SendPort {
     this.cur = s;
     this.curRate = rate;
     this.curStart = time;
-    this.curEnd = time + this.eF[(h << 3) + E_BYTES]! / rate;
+    this.curEnd = time + this.bytesOf(h) / rate;
     this.itemRate = rate;
-    this.item(this.eI[(h << 4) + EI_JOB]!, NEWS_START, this.key[s]!);
+    this.item(this.jobOf(h), NEWS_START, this.key[s]!);
   }
 
   protected override dropStream(_s: number, i: number): void {

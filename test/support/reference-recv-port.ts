@@ -4,7 +4,7 @@
  * only, as the reference the lazy {@link RecvPort} is compared with (the same model; the lazy one
  * evaluates each stream from its last change, so its floats round differently).
  */
-import { CREDIT_RESOLUTION, E_BYTES, EI_JOB, EI_NEXT, NEWS_RATE, NEWS_START, PortStats, SEND_RESOLUTION, timerAfter, type RecvHost, type RecvPort } from '../../src/sim/flow-port.js';
+import { CREDIT_RESOLUTION, NEWS_RATE, NEWS_START, PortStats, SEND_RESOLUTION, timerAfter, type RecvHost, type RecvPort } from '../../src/sim/flow-port.js';
 import type { FlowJobs } from '../../src/sim/transfers.js';
 
 function eps(bytes: number): number {
@@ -120,7 +120,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
       const e = this.jobs.recvEntry[j]!;
       arr[s] = arr[s]! - this.eArrRate[e]!;
       this.eArrRate[e] = 0;
-      this.eArrived[e] = this.eF[(e << 3) + E_BYTES]!;
+      this.eArrived[e] = this.bytesOf(e);
       this.eAll[e] = 1;
     }
     if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
@@ -131,7 +131,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
     const dt = time - this.lastT;
     if (dt <= 0) return;
     let total = 0;
-    const { act, rate, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eF, eI } = this;
+    const { act, rate, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll } = this;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
       const r = rate[s]!;
@@ -141,8 +141,8 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
       // news of a job's end comes before the next one's start, so every earlier job has all its
       // bytes.
       const jl = last[s]!;
-      if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(eF[(jl << 3) + E_BYTES]!, arrived[jl]! + arrRate[jl]! * dt);
-      for (let j = first[s]!; j !== NONE && give > 0; j = eI[(j << 4) + EI_NEXT]!) {
+      if (jl !== NONE && !arrivedAll[jl] && arrRate[jl]! > 0) arrived[jl] = Math.min(this.bytesOf(jl), arrived[jl]! + arrRate[jl]! * dt);
+      for (let j = first[s]!; j !== NONE && give > 0; j = this.nextOf(j)) {
         const take = Math.min(give, arrived[j]! - served[j]!);
         if (take > 0) {
           served[j] = served[j]! + take;
@@ -159,7 +159,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
     const time = this.host.now;
     this.dirty = false;
     this.advance();
-    const { act, first, arr, eServed: served, eArrived: arrived, eAll: arrivedAll, eF, eI } = this;
+    const { act, first, arr, eServed: served, eArrived: arrived, eAll: arrivedAll } = this;
     // Deliver what is served; for each stream left, its bytes queued and its demand: all it can get
     // with bytes queued, else its arrival rate. (A stream leaving moves the last one into its place.)
     const n0 = this.nAct;
@@ -175,8 +175,8 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
       const s = act[i]!;
       while (this.size[s]! > 0) {
         const h = first[s]!;
-        if (!arrivedAll[h] || eF[(h << 3) + E_BYTES]! - served[h]! > eps(eF[(h << 3) + E_BYTES]!)) break;
-        const job = this.eI[(h << 4) + EI_JOB]!;
+        if (!arrivedAll[h] || this.bytesOf(h) - served[h]! > eps(this.bytesOf(h))) break;
+        const job = this.jobOf(h);
         this.shift(s);
         this.release(h);
         this.host.served(this as unknown as RecvPort, job);
@@ -189,7 +189,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
         continue;
       }
       let q = 0;
-      for (let j = first[s]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += arrived[j]! - served[j]!;
+      for (let j = first[s]!; j !== NONE; j = this.nextOf(j)) q += arrived[j]! - served[j]!;
       qb[i] = q;
       const di = q > EPS1 ? Infinity : arr[s]!;
       if (di === Infinity) queues = true;
@@ -238,7 +238,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
       }
       const h = first[s]!;
       if (arrivedAll[h] && r > 0) {
-        const t = time + (eF[(h << 3) + E_BYTES]! - served[h]!) / r;
+        const t = time + (this.bytesOf(h) - served[h]!) / r;
         if (t < next) next = t;
       }
       if (queues) this.tell(s);
@@ -296,19 +296,19 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
     const at = this.timerAt;
     const dt = at - this.lastT;
     if (!(dt > 0)) return;
-    const { act, rate, arr, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll, eF, eI } = this;
+    const { act, rate, arr, first, last, eArrived: arrived, eServed: served, eArrRate: arrRate, eAll: arrivedAll } = this;
     const qb = this.queuedBuf;
     let next = Infinity;
     for (let i = 0, n = this.nAct; i < n; i++) {
       const s = act[i]!;
       const r = rate[s]!;
       const jl = last[s]!;
-      const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(eF[(jl << 3) + E_BYTES]!, arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
+      const arrivedLast = !arrivedAll[jl] && arrRate[jl]! > 0 ? Math.min(this.bytesOf(jl), arrived[jl]! + arrRate[jl]! * dt) : arrived[jl]!;
       let give = r * dt;
       let queued = 0;
       const h = first[s]!;
       let headServed = 0;
-      for (let j = h; ; j = eI[(j << 4) + EI_NEXT]!) {
+      for (let j = h; ; j = this.nextOf(j)) {
         const a = j === jl ? arrivedLast : arrived[j]!;
         let sv = served[j]!;
         if (give > 0) {
@@ -322,7 +322,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
         if (j === h) headServed = sv;
         if (j === jl) break;
       }
-      if (arrivedAll[h] && !(eF[(h << 3) + E_BYTES]! - headServed > eps(eF[(h << 3) + E_BYTES]!))) return; // served there
+      if (arrivedAll[h] && !(this.bytesOf(h) - headServed > eps(this.bytesOf(h)))) return; // served there
       const queues = queued > EPS1;
       if (queues !== qb[i]! > EPS1) return; // a queue starts or ends there
       if (queues && r - arr[s]! > 1e-9 * r) {
@@ -330,7 +330,7 @@ export class ReferenceRecvPort extends PortStats<RecvHost> {
         if (t < next) next = t;
       }
       if (arrivedAll[h] && r > 0) {
-        const t = at + (eF[(h << 3) + E_BYTES]! - headServed) / r;
+        const t = at + (this.bytesOf(h) - headServed) / r;
         if (t < next) next = t;
       }
     }

@@ -6,7 +6,7 @@
  * reference the lazy {@link SendPort} is compared with (the same model; the lazy one evaluates each
  * stream from its last rate change and keeps sums, so its floats round differently).
  */
-import { E_BYTES, EI_JOB, NEWS_DONE, NEWS_RATE, NEWS_START, PortStats, SEND_RESOLUTION, timerAfter, type SendHost, type SendPort } from '../../src/sim/flow-port.js';
+import { NEWS_DONE, NEWS_RATE, NEWS_START, PortStats, SEND_RESOLUTION, timerAfter, type SendHost, type SendPort } from '../../src/sim/flow-port.js';
 import type { FlowJobs } from '../../src/sim/transfers.js';
 
 function eps(bytes: number): number {
@@ -96,8 +96,8 @@ export class ReferenceSendPort extends PortStats<SendHost> {
   private head(s: number): void {
     const h = this.first[s]!;
     this.hSent[s] = 0;
-    this.hBytes[s] = this.eF[(h << 3) + E_BYTES]!;
-    this.hJob[s] = this.eI[(h << 4) + EI_JOB]!;
+    this.hBytes[s] = this.bytesOf(h);
+    this.hJob[s] = this.jobOf(h);
   }
 
   protected init(s: number): void {

@@ -41,8 +41,9 @@ describe('SendPort on a late clock', () => {
     expect(timers).toEqual([T0 + 1000 / NVLINK]);
     // Float rounding left 2.1e-6 bytes (above the 2e-6 counted as nothing): 1.3e-11 us at 160 GB/s,
     // which rounds onto T0 itself.
-    // (The port keeps the progress of a stream's head in its slot columns; this is its first slot.)
-    (port as unknown as { hSent: Float64Array }).hSent[0] = 1000 - 2.1e-6;
+    // (The port keeps the progress of a stream's head in its slot's record; this is its first slot,
+    // whose bytes sent are the record's double 9, `S_SENT`.)
+    (port as unknown as { sF: Float64Array }).sF[9] = 1000 - 2.1e-6;
     expect(T0 + 2.1e-6 / NVLINK).toBe(T0);
     port.runDue(); // the first timer, fired early by hand: settles at T0 again
     const last = timers[timers.length - 1]!;
