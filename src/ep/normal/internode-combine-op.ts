@@ -19,7 +19,7 @@ import type { Region } from '../../transport/memory.js';
 import { ringNames, R_COMBINE_BIAS, R_COMBINE_IN, R_COMBINE_OUT, notifyStride, type EpArgs } from '../ep-args.js';
 import { toBF16Bits } from '../../kernels/bf16.js';
 import { SERIES_NVL_RING, SERIES_RDMA_RING } from '../../sim/timeline.js';
-import { internodePlan, type InternodePlan } from './internode-dispatch-op.js';
+import { internodePlan, releaseRoutingMasks, type InternodePlan } from './internode-dispatch-op.js';
 import { putSlots, rdmaAtomicAdd } from './slots.js';
 import { RowAccumulator } from '../reduce-rows.js';
 import { combineWarpsPerForwarder } from './ep-config.js';
@@ -86,7 +86,9 @@ class NVLSender implements RoleStep {
             for (let i = 0; i < k; i++)
               stage.u8.set(input.u8.subarray((this.base + sent + i) * rec, (this.base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
           this.pc = S_PUT;
-          return ctx.sleep(/* one NVLSender warp per forwarder serves every source node in turn */ st.sendSm[c]!.copy(ctx, ROLE.NVLSender, k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs));
+          // One NVLSender warp per forwarder serves every source node in turn. (sleepCopy: the
+          // duration stays inside the call, not a float returned and boxed.)
+          return st.sendSm[c]!.sleepCopy(ctx, ROLE.NVLSender, k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs);
         }
         default:
           putSlots(ctx, this.fwd, this.ring, L.nvlSlot(c, ctx.localIndex, m), this.stage, L.nvlSlot(c, f, m), this.sent % share, this.k, share, rec, this.fctrl, L.nvlTail(c, ctx.localIndex, m));
@@ -542,6 +544,8 @@ defineOp<EpArgs>({
     }
   },
   *task(ctx, a) {
+    // Every rank of this host is prepared: the routing masks have served their plans.
+    releaseRoutingMasks();
     // The kernel's launch (its own fixed cost, before it runs on the GPU).
     yield ctx.sleep(ctx.hardware.kernelLaunchUs);
     const st = ctx.state['combine'] as InternodePlan;

@@ -236,8 +236,10 @@ class RDMASenderCoordinator implements RoleStep {
           this.pc = C_SCAN;
           break;
         case C_SCAN: {
+          // Node (i + c + n) % N: from the rotation's start, wrapping once.
+          const from = (c + n) % L.N;
           for (; this.i < L.N; this.i++) {
-            const m = (this.i + c + n) % L.N;
+            const m = from + this.i < L.N ? from + this.i : from + this.i - L.N;
             const total = totals[m]!;
             if (sent[m] === total) continue;
             const staged = Atomics.load(local.i32, L.staged(c, m));
@@ -516,8 +518,11 @@ class ForwarderCoordinator implements RoleStep {
             if (returned[m] === total) continue;
             let min = total;
             let lag = 0;
+            // Node m's progress counters, one per local forwarder j, side by side.
+            const at = L.progress(c, m, 0);
+            const progress = local.i32;
             for (let j = 0; j < L.G; j++) {
-              const p = Atomics.load(local.i32, L.progress(c, m, j));
+              const p = Atomics.load(progress, at + j);
               if (p < min) {
                 min = p;
                 lag = j;
@@ -666,9 +671,16 @@ class NVLReceivers implements RoleStep {
 
 /**
  * The masks of the operation being prepared: its arguments, its id, and per source rank's routing
- * region the masks read from it. Within one operation the routing does not change, and a host
- * prepares all its ranks before any task runs; the next operation (new arguments or id) starts
- * afresh, so at most one operation's masks are held.
+ * region the masks read from it. Sound as a cache, looked at again for issue 14:
+ * - Within one operation id the routing cannot change: a host prepares all its ranks in one
+ *   synchronous loop before any task of the operation runs, and no one writes a routing region
+ *   while an operation runs (the caller writes it before, and awaits the operation).
+ * - A buffer reused with new contents comes with a new operation (a new id, or new arguments),
+ *   which starts afresh; no id (outside an operation) caches nothing.
+ * - Every mask depends only on the source's buffer and the operation's arguments (not on the
+ *   reading rank), so serving one rank's masks to another rank of the host is exact.
+ * - Memory: the operation's task calls {@link releaseRoutingMasks} at its start (every prepare of
+ *   the host is done by then), so the masks live only while the host prepares the operation.
  */
 let masksOf: { args: EpArgs; opId: number; bySource: Map<ArrayBufferLike, Uint8Array | Uint32Array> } | null = null;
 
@@ -678,6 +690,11 @@ let masksOf: { args: EpArgs; opId: number; bySource: Map<ArrayBufferLike, Uint8A
  * ranks per source (each rank reads N sources), so the routing is read once per host and operation
  * here instead of once per rank.
  */
+/** Drop the masks held for the operation being prepared (its plans are built). */
+export function releaseRoutingMasks(): void {
+  masksOf = null;
+}
+
 function routingMasks(ctx: RankContext, a: EpArgs, s: number, Ts: number, N: number, G: number): Uint8Array | Uint32Array {
   if (G > 32) fail('E_ARGUMENT', `internode plan: ${G} GPUs per node do not fit a 32-bit mask`, { gpusPerNode: G });
   const opId = ctx.group?.opId ?? -1;
@@ -686,16 +703,18 @@ function routingMasks(ctx: RankContext, a: EpArgs, s: number, Ts: number, N: num
   const had = opId >= 0 ? masksOf.bySource.get(buf) : undefined;
   if (had && had.length === N * Ts) return had;
   const K = a.topk;
-  const epr = a.numExperts / ctx.numRanks;
+  const E = a.numExperts;
+  const epr = E / ctx.numRanks;
   const stopk = new Int32Array(buf, 0, Ts * K);
   const masks = G <= 8 ? new Uint8Array(N * Ts) : new Uint32Array(N * Ts);
   for (let t = 0; t < Ts; t++) {
     for (let q = 0; q < K; q++) {
       const e = stopk[t * K + q]!;
       if (e < 0) continue;
+      // Refused at the boundary (dispatch's E_ROUTING); here too, rather than a node past the last.
+      if (e >= E) badExpert(s, t, e, E);
       const r = (e / epr) | 0;
-      const m = (r / G) | 0;
-      if (m < N) masks[m * Ts + t]! |= 1 << (r % G);
+      masks[((r / G) | 0) * Ts + t]! |= 1 << (r % G);
     }
   }
   if (opId >= 0) masksOf.bySource.set(buf, masks);
@@ -732,7 +751,7 @@ function sourceStream(masks: Uint8Array | Uint32Array, at: number, t0: number, t
  * counted it) is shared across channels.
  */
 function senderChannel(
-  topk: Int32Array, t0: number, t1: number, K: number, N: number, G: number, epr: number, nodeOfE: Int32Array, seen: Int32Array,
+  rank: number, topk: Int32Array, t0: number, t1: number, K: number, N: number, nodeOfE: Int32Array, seen: Int32Array,
 ): { tokens: Int32Array; nodes: SendNodes; totals: Int32Array } {
   const E = nodeOfE.length;
   const tl = new Int32Array(t1 - t0);
@@ -748,7 +767,10 @@ function senderChannel(
     for (let q = 0; q < K; q++) {
       const e = topk[t * K + q]!;
       if (e < 0) continue;
-      const m = e < E ? nodeOfE[e]! : ((e / epr) | 0) / G | 0;
+      // An id past the experts would name a node past the last (and write outside seen and tot):
+      // dispatch refuses it at the boundary (E_ROUTING); the plan refuses it too.
+      if (e >= E) badExpert(rank, t, e, E);
+      const m = nodeOfE[e]!;
       if (seen[m] === t) continue;
       seen[m] = t;
       let j = q1++;
@@ -766,6 +788,11 @@ function senderChannel(
   }
   // Views of the used prefixes (the plan only reads them): no second copy per operation.
   return { tokens: tl.subarray(0, k), nodes: { off: off.subarray(0, k + 1), nodes: nodes.subarray(0, q1), pos: pos.subarray(0, q1) }, totals: tot };
+}
+
+/** An expert id outside [-1, E) in rank `rank`'s routing (token t). */
+function badExpert(rank: number, t: number, e: number, E: number): never {
+  fail('E_ROUTING', `internode plan: rank ${rank}'s token ${t} names expert ${e}, outside [-1, ${E})`, { argument: `topkIdx[${rank}]`, value: e });
 }
 
 /** Build the per-rank plan: what this rank sends, forwards and receives (combine reuses it). */
@@ -792,7 +819,7 @@ export function internodePlan(ctx: RankContext, a: EpArgs, kernel: 'd' | 'c'): I
   const seen = new Int32Array(N).fill(-1);
   for (let c = 0; c < C; c++) {
     const [t0, t1] = channelRange(T, C, c);
-    const ch = senderChannel(topk, t0, t1, K, N, G, epr, nodeOfE, seen);
+    const ch = senderChannel(ctx.rank, topk, t0, t1, K, N, nodeOfE, seen);
     sendTokens.push(ch.tokens);
     sendNodes.push(ch.nodes);
     totals.push(ch.totals);
@@ -829,6 +856,8 @@ defineOp<EpArgs>({
     ctx.state['dispatch'] = internodePlan(ctx, a, 'd');
   },
   *task(ctx, a) {
+    // Every rank of this host is prepared: the routing masks have served their plans.
+    releaseRoutingMasks();
     // The kernel's launch (its own fixed cost, before it runs on the GPU).
     yield ctx.sleep(ctx.hardware.kernelLaunchUs);
     const st = ctx.state['dispatch'] as InternodePlan;
