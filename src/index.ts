@@ -39,7 +39,7 @@ export * from './scenario/index.js';
 export * from './trace/index.js';
 export { createExpertParallel, ExpertParallel } from './ep/expert-parallel.js';
 export type {
-  ExpertParallelOptions, KernelTiming, DispatchHandle, DispatchInput, DispatchResult, CombineInput, CombineResult,
+  ExpertParallelOptions, KernelTiming, NotifyRunStats, DispatchHandle, DispatchInput, DispatchResult, CombineInput, CombineResult,
   MoeLayerInput, MoeLayerResult,
 } from './ep/expert-parallel.js';
 export type { DispatchX, ReceivedTokens } from './ep/ep-records-io.js';

@@ -85,6 +85,20 @@ export interface KernelTiming {
   hostCpuMs: number[];
   /** Where each host's wall time went in the kernel (its windows, the barriers, waiting for a CPU), by host. */
   hostStats: HostRunStats[];
+  /**
+   * The dispatch's notify step (or cached notify) as a run of its own: its events, windows,
+   * transfers and host figures, which the kernel's fields above do not count. Absent for combine.
+   */
+  notify?: NotifyRunStats;
+}
+
+/** What the notify step's run cost the simulation: as {@link KernelTiming}'s fields of the same names. */
+export interface NotifyRunStats {
+  events: number;
+  windows: number;
+  transfers: number;
+  hostCpuMs: number[];
+  hostStats: HostRunStats[];
 }
 
 /** Reusable result of a dispatch: what combine (and a cached dispatch) need. */
@@ -303,10 +317,12 @@ export class ExpertParallel {
       c.ensureRegion(r, R_NOTIFY_SIG, 8);
     }
     let notifyUs = 0;
+    let notify: NotifyRunStats;
     let handle = input.handle;
     if (!handle) {
       const n = await c.run<NotifyResult>('ep.notify', a, run);
       notifyUs = n.timeUs;
+      notify = notifyRunStats(n);
       const align = (v: number) => Math.ceil(v / this.expertAlignment) * this.expertAlignment;
       handle = {
         id: ++this.handles,
@@ -322,6 +338,7 @@ export class ExpertParallel {
       // DeepEP's cached notify: barrier, copy the stored prefix matrix and clean, barrier.
       const n = await c.run('ep.notify.cached', a, run);
       notifyUs = n.timeUs;
+      notify = notifyRunStats(n);
     }
     for (let r = 0; r < R; r++) if (!this.sizesOnly) c.ensureRegion(r, R_RECV, Math.max(16, handle.numRecv[r]! * L.bytes));
     this.prepareRings('d', a);
@@ -330,7 +347,7 @@ export class ExpertParallel {
     const recv = this.sizesOnly
       ? []
       : Array.from({ length: R }, (_, r) => unpackRecords(c.region(r, R_RECV), L, handle.numRecv[r]!, r, this.numExperts / R));
-    return { recv, numRecvTokensPerExpert: handle.numRecvTokensPerExpert, handle, timing: timingOf(k, notifyUs, c.config.hardware.kernelLaunchUs) };
+    return { recv, numRecvTokensPerExpert: handle.numRecvTokensPerExpert, handle, timing: { ...timingOf(k, notifyUs, c.config.hardware.kernelLaunchUs), notify } };
   }
 
   /** Put a handle's counts back in place if another dispatch has run since. */
@@ -440,6 +457,10 @@ export class ExpertParallel {
   }
 }
 
+
+function notifyRunStats(n: NotifyRunStats): NotifyRunStats {
+  return { events: n.events, windows: n.windows, transfers: n.transfers, hostCpuMs: n.hostCpuMs, hostStats: n.hostStats };
+}
 
 /**
  * A kernel's figures: its launch cost comes first and is not kernel time (a profiler's kernel time

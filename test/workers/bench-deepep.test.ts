@@ -107,6 +107,14 @@ describe('expertmesh bench deepep', () => {
         }
       }
     }
+    // The notify step's own run: its events apart from the kernels', and each host's figures.
+    expect(b.notifyEvents).toBeGreaterThan(0);
+    expect(b.notifyEvents).toBeLessThan(b.events);
+    expect(b.hostStats.notify).toHaveLength(2);
+    for (const h of b.hostStats.notify as Array<Record<string, number | null>>) {
+      expect(Object.keys(h).sort()).toEqual([...fields].sort());
+      expect(h.busyMs).toBeGreaterThan(0);
+    }
   }, 120_000);
 
   it('the timeline digest is the same with 1, 2 and 4 workers (and changes with the seed)', async () => {

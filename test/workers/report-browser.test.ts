@@ -116,9 +116,9 @@ describe('HTML report in headless Chromium', () => {
       config: { numSms: 0, nvlChunk: 0, nvlBuffer: 0, rdmaChunk: 0, rdmaBuffer: 0, source: 'deepep' as const },
     });
     const res = (sms: number, d: number): DeepepBenchResult => ({
-      schemaVersion: 1, mode: 'normal', ranks: 16, nodes: 2, sms, dtype: 'fp8', tokens: 4096, hidden: 7168, hardware: 'H800', linkSharing: 'fluid', notifyUs: 10, tuned: false,
+      schemaVersion: 1, mode: 'normal', ranks: 16, nodes: 2, sms, dtype: 'fp8', tokens: 4096, hidden: 7168, hardware: 'H800', linkSharing: 'fluid', notifyUs: 10, notifyEvents: 1, tuned: false,
       dispatch: k(1000 / d, 20 * d, 60 * d), combine: k(2000 / d, 18 * d, 55 * d), events: 1, wallMs: 1,
-      timelineDigest: null, windows: 1, workers: 1, hostStats: { dispatch: [], combine: [] }, peakRssBytes: 1, cpuMs: 1, transfers: 1, simulatedHbmBytes: 1, hbmCapacityBytes: 80e9,
+      timelineDigest: null, windows: 1, workers: 1, hostStats: { dispatch: [], combine: [], notify: [] }, peakRssBytes: 1, cpuMs: 1, transfers: 1, simulatedHbmBytes: 1, hbmCapacityBytes: 80e9,
     });
     const sweep = join(dir, 'sweep.html');
     await writeReport(sweep, benchReport([res(8, 1), res(16, 1.8), res(24, 2.3)], [{ heading: 'sweep', text: '' }]));

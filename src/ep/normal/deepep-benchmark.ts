@@ -109,6 +109,8 @@ export interface DeepepBenchResult {
   /** How link ports shared their bandwidth in the run. */
   linkSharing: LinkSharing;
   notifyUs: number;
+  /** Events the notify step took (first dispatch; not in `events`, which counts the kernels'). */
+  notifyEvents: number;
   /** True when `dispatch` and `combine` are the best of DeepEP's sweep (`--tune`). */
   tuned: boolean;
   dispatch: KernelFigures;
@@ -138,8 +140,9 @@ export interface DeepepBenchResult {
    * Where each host thread's time went in the reported dispatch and the default combine (the runs
    * `windows` counts), one entry per host: its CPU time and {@link HostRunStats} (its windows, the
    * barriers, on a CPU and waiting for one). NaN (null in JSON) where the platform does not tell.
+   * `notify`: the same for the first dispatch's notify step (a run of its own).
    */
-  hostStats: { dispatch: HostBenchStats[]; combine: HostBenchStats[] };
+  hostStats: { dispatch: HostBenchStats[]; combine: HostBenchStats[]; notify: HostBenchStats[] };
   /** Peak resident memory of the process (every thread), bytes: host memory actually used. */
   peakRssBytes: number;
   /**
@@ -288,6 +291,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       return o.utilisation ? measureUtilisation(t, await cluster.takeActivities(), 0, hardware) : null;
     };
     let d = await ep.dispatch({ topkIdx, topkWeights: w, ...(x ? { x } : {}) }, run);
+    const notifyRun = d.timing.notify!;
     const utilD = await fold();
     const yOf = (dd: DispatchResult) => payload ? dd.recv.map((rv) => rv.recvX instanceof Uint16Array ? rv.recvX : new Float32Array(rv.recvSrc.length / 2 * hidden)) : undefined;
     // Without a sweep the combine (default configs, this dispatch's handle) starts now: its plans
@@ -366,13 +370,13 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     // Nothing runs on the hosts any more: their threads end while the last timeline folds.
     await Promise.all([folding, cluster.close()]);
     return stamp({
-      schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, linkSharing, notifyUs, tuned: o.tune === true,
+      schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, linkSharing, notifyUs, notifyEvents: notifyRun.events, tuned: o.tune === true,
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
       ...(utilD && utilC ? { utilisation: { dispatch: utilD, combine: utilC } } : {}),
       events, transfers, wallMs: performance.now() - t0, cpuMs: cpuMsSince(cpu0),
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
-      workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing) }, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing), notify: hostBenchStats(notifyRun) }, peakRssBytes: process.resourceUsage().maxRSS * 1024,
       simulatedHbmBytes, hbmCapacityBytes: hardware.hbmBytes,
     }, BENCH_RESULT);
   } finally {

@@ -127,6 +127,11 @@ describe('cached dispatch', () => {
       // The full notify: launch, three barriers, the count exchange with its fence, and the 15 us host wait.
       expect(d1.timing.notifyUs).toBeGreaterThanOrEqual(4 + 2 * barrierUs + 15);
       expect(d2.timing.launchUs).toBe(4);
+      // Each notify is a run of its own, counted apart from the kernel: the cached one takes fewer events.
+      expect(d2.timing.notify!.events).toBeGreaterThan(0);
+      expect(d1.timing.notify!.events).toBeGreaterThan(d2.timing.notify!.events);
+      expect(d1.timing.notify!.windows).toBeGreaterThan(0);
+      expect(d1.timing.notify!.hostStats).toHaveLength(d1.timing.hostStats.length);
       expect(d2.handle).toBe(d1.handle);
       expect(d2.recv).toEqual(d1.recv);
       expect(d2.numRecvTokensPerExpert).toEqual(d1.numRecvTokensPerExpert);
@@ -160,6 +165,7 @@ describe('combine', () => {
         const { ep } = await layer(k);
         const { c } = await runChecked(k, ep);
         expect(c.timing.notifyUs).toBe(0);
+        expect(c.timing.notify).toBeUndefined();
         expect(c.timing.kernelUs).toBeGreaterThan(0);
       });
 
