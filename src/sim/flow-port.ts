@@ -159,13 +159,13 @@ const EPS1 = eps(1);
  * bytes; a receiver's bytes arrived, served, arrival rate and all-arrived (1 / 0). Int32 from
  * `e << (eSh + 1)`: its transfer and the next entry of its stream (in the record's second double).
  */
-export const E_BYTES = 0;
+const E_BYTES = 0;
 const E_ARRIVED = 2;
 const E_SERVED = 3;
 const E_RATE = 4;
 const E_ALL = 5;
-export const EI_JOB = 2;
-export const EI_NEXT = 3;
+const EI_JOB = 2;
+const EI_NEXT = 3;
 
 /**
  * Busy-time and load bookkeeping shared by both port kinds, and the port's streams.
