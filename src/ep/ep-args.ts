@@ -89,7 +89,7 @@ export function ringRegionSizes(kernel: 'd' | 'c', a: EpArgs, numRanks: number, 
     out.push({ name: n.nvlCtrl, bytes: C * gpusPerNode * N * 2 * 4 });
     data(n.nvlRing, C * gpusPerNode * cfg.nvlBuffer);
     data(n.nvlStage, C * gpusPerNode * cfg.nvlBuffer);
-    // staged counts [C][N], forwarder progress [C][N][gpn], ticks [C]
+    // staged counts [C][N], forwarder progress [C][N][gpn], forwarder coordinator bells [C]
     out.push({ name: n.local, bytes: (C * N + C * N * gpusPerNode + C) * 4 });
     // RDMA channel metadata per source node [C][N], NVLink channel metadata per forwarder [C][gpn].
     out.push({ name: n.meta, bytes: (C * N + C * gpusPerNode) * 4 });

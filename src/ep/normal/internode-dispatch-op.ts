@@ -57,7 +57,8 @@ export class InternodeLayout {
   /** local counters. */
   staged(c: number, m: number): number { return c * this.N + m; }
   progress(c: number, m: number, j: number): number { return this.C * this.N + (c * this.N + m) * this.G + j; }
-  tick(c: number): number { return this.C * this.N + this.C * this.N * this.G + c; }
+  /** The {@link ForwarderCoordinator}'s bell of channel c: a forwarder rings it when its progress is what the coordinator waits for. */
+  coordinatorBell(c: number): number { return this.C * this.N + this.C * this.N * this.G + c; }
   /** combine's forwarder group of (c, m), a barrier: sub-warps through their chunk / chunks posted (the staged and first progress counters, unused by combine). */
   fwdArrived(c: number, m: number): number { return this.staged(c, m); }
   fwdPosted(c: number, m: number): number { return this.progress(c, m, 0); }
@@ -335,7 +336,10 @@ class RDMAAndNVLForwarder implements RoleStep {
   private readonly dring: Region | null;
   private readonly dctrl: Region;
 
-  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly j: number) {
+  constructor(
+    private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly j: number,
+    private readonly lagWait: Int32Array,
+  ) {
     const L = st.L;
     this.dst = ctx.node * L.G + j;
     this.rctrl = ctx.region(NM.rdmaCtrl);
@@ -440,11 +444,20 @@ class RDMAAndNVLForwarder implements RoleStep {
     }
   }
 
-  /** The scan of source node m is at p: publish it (the coordinator returns RDMA slots from it). */
+  /**
+   * The scan of source node m is at p: publish it (the coordinator returns RDMA slots from it), and
+   * ring the coordinator's bell when this is the progress it waits for.
+   */
   private passed(m: number, p: number, total: number): void {
     this.scanned[m] = p;
     if (p === total) this.remaining--;
-    this.ctx.store(this.local, this.st.L.progress(this.c, m, this.j), p);
+    const L = this.st.L;
+    this.ctx.store(this.local, L.progress(this.c, m, this.j), p);
+    const lw = this.lagWait;
+    if (lagMet(lw, m, this.j, p)) {
+      lw[LW_WAITING] = 0;
+      this.ctx.addLocal(this.local, L.coordinatorBell(this.c), 1);
+    }
     this.progressed = true;
   }
 }
@@ -456,6 +469,33 @@ const FC_POSTED = 2; // the post of node m's head has taken its time: add it
 const FC_DONE = 3;
 
 /**
+ * What a channel's {@link ForwarderCoordinator} waits for, shared with the channel's forwarders (one
+ * `Int32Array` of 1 + 2N): at {@link LW_WAITING} 1 while it waits; per source node m, at
+ * {@link lagOf}(m) the forwarder whose progress on m it waits for (-1: none, the node is done or not
+ * looked at yet) and at {@link lagTarget}(m) the progress that wakes it. The forwarder that reaches
+ * it rings the coordinator's bell (a local counter) right after storing that progress, which is
+ * where the store itself woke the coordinator when it waited for any of N progress counters: the
+ * same wake at the same place, with one counter watched instead of N.
+ */
+export const LW_WAITING = 0;
+export function lagOf(m: number): number {
+  return 1 + 2 * m;
+}
+export function lagTarget(m: number): number {
+  return 2 + 2 * m;
+}
+/** A channel's wait of its coordinator, for `nodes` source nodes: not waiting, no node waited for. */
+export function lagWaitFor(nodes: number): Int32Array {
+  const lw = new Int32Array(1 + 2 * nodes);
+  for (let m = 0; m < nodes; m++) lw[lagOf(m)] = -1;
+  return lw;
+}
+/** Whether forwarder j's progress p on source node m is what the waiting coordinator waits for. */
+export function lagMet(lw: Int32Array, m: number, j: number, p: number): boolean {
+  return lw[LW_WAITING] === 1 && lw[lagOf(m)] === j && p >= lw[lagTarget(m)]!;
+}
+
+/**
  * `ForwarderCoordinator` (one warp per channel) as an explicit state record: round after round,
  * return to each source node the RDMA slots every local forwarder is through, lazily, whole chunks
  * at a time (the rest once every forwarder is through the stream), posting the head as a work
@@ -465,20 +505,26 @@ const FC_DONE = 3;
 class ForwarderCoordinator implements RoleStep {
   private pc = FC_ROUND;
   private m = 0;
-  /** Node m's slots to return, and its slowest forwarder. */
+  /** Node m's slots to return, its slowest forwarder and that forwarder's progress. */
   private k = 0;
   private lag = 0;
+  private min = 0;
   private remaining = 0;
   private readonly returned: Int32Array;
   /** RDMA slots of each source node not returned yet, last sampled. */
   private readonly held: Int32Array;
-  private readonly waits = new CondSet();
+  /**
+   * Per source node: the progress of its slowest forwarder when it was found. While that
+   * forwarder's progress is still this, it is still the slowest (progress only grows, and the
+   * first of the slowest is taken), so the node's round changes nothing: no look at the other GPUs.
+   */
+  private readonly lagSeen: Int32Array;
   /** Per source node: its stream's tokens (read from the plan once, as the forwarder's). */
   private readonly totals: Int32Array;
   private readonly local: Region;
   private readonly rctrl: Region;
 
-  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number) {
+  constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly lagWait: Int32Array) {
     const L = st.L;
     this.local = ctx.region(NM.local);
     this.totals = new Int32Array(L.N);
@@ -487,10 +533,11 @@ class ForwarderCoordinator implements RoleStep {
     for (let m = 0; m < L.N; m++) if (this.totals[m]! > 0) this.remaining++;
     this.rctrl = ctx.region(NM.rdmaCtrl);
     this.held = new Int32Array(L.N);
+    this.lagSeen = new Int32Array(L.N);
   }
 
   step(): Wait | null {
-    const { ctx, st, c, returned, held, waits, totals, local } = this;
+    const { ctx, st, c, returned, held, totals, local, lagWait, lagSeen } = this;
     const L = st.L;
     const RC = this.a.dispatch.rdmaChunk;
     for (;;) {
@@ -502,7 +549,6 @@ class ForwarderCoordinator implements RoleStep {
             this.pc = FC_DONE;
             return null;
           }
-          waits.clear();
           for (let m = 0; m < L.N; m++) {
             const now = Atomics.load(this.rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
             ctx.sample(SERIES_RDMA_RING, now - held[m]!);
@@ -516,11 +562,14 @@ class ForwarderCoordinator implements RoleStep {
             const m = this.m;
             const total = totals[m]!;
             if (returned[m] === total) continue;
-            let min = total;
-            let lag = 0;
             // Node m's progress counters, one per local forwarder j, side by side.
             const at = L.progress(c, m, 0);
             const progress = local.i32;
+            // Its slowest forwarder has not moved: it still waits for the same progress.
+            const was = lagWait[lagOf(m)]!;
+            if (was >= 0 && Atomics.load(progress, at + was) === lagSeen[m]) continue;
+            let min = total;
+            let lag = 0;
             for (let j = 0; j < L.G; j++) {
               const p = Atomics.load(progress, at + j);
               if (p < min) {
@@ -529,6 +578,7 @@ class ForwarderCoordinator implements RoleStep {
               }
             }
             this.lag = lag;
+            this.min = min;
             // Lazily, whole chunks at a time (the rest once every forwarder is through the stream).
             const k = min < total ? min - returned[m]! - ((min - returned[m]!) % RC) : min - returned[m]!;
             if (k > 0) {
@@ -542,7 +592,11 @@ class ForwarderCoordinator implements RoleStep {
             this.waitForLag(m, total);
           }
           this.pc = FC_ROUND;
-          if (this.remaining > 0) return waits.wait;
+          if (this.remaining > 0 && !this.lagReached()) {
+            lagWait[LW_WAITING] = 1;
+            const bell = L.coordinatorBell(c);
+            return ctx.untilAtLeast(local, bell, Atomics.load(local.i32, bell) + 1);
+          }
           break;
         }
         case FC_POSTED: {
@@ -568,6 +622,7 @@ class ForwarderCoordinator implements RoleStep {
     this.returned[m]! += this.k;
     if (this.returned[m] === total) {
       this.remaining--;
+      this.lagWait[lagOf(m)] = -1;
       return true;
     }
     return false;
@@ -575,8 +630,26 @@ class ForwarderCoordinator implements RoleStep {
 
   /** Wake when the slowest forwarder passes node m's next chunk boundary. */
   private waitForLag(m: number, total: number): void {
-    const L = this.st.L;
-    this.waits.add(m, this.local, L.progress(this.c, m, this.lag), Math.min(this.returned[m]! + this.a.dispatch.rdmaChunk, total));
+    const lw = this.lagWait;
+    lw[lagOf(m)] = this.lag;
+    lw[lagTarget(m)] = Math.min(this.returned[m]! + this.a.dispatch.rdmaChunk, total);
+    this.lagSeen[m] = this.min;
+  }
+
+  /**
+   * Whether a forwarder already passed what the coordinator would wait for (a progress made while
+   * it posted, earlier in the round): then it goes on with its next round at once, as a wait
+   * already met does.
+   */
+  private lagReached(): boolean {
+    const { lagWait: lw, st, c } = this;
+    const L = st.L;
+    const progress = this.local.i32;
+    for (let m = 0; m < L.N; m++) {
+      const lag = lw[lagOf(m)]!;
+      if (lag >= 0 && Atomics.load(progress, L.progress(c, m, lag)) >= lw[lagTarget(m)]!) return true;
+    }
+    return false;
   }
 }
 
@@ -866,8 +939,9 @@ defineOp<EpArgs>({
       const senders = INTERNODE_DISPATCH_WARPS.RDMASender;
       for (let w = 0; w < senders; w++) tasks.push(ctx.spawn(RDMA_SENDERS.get(roleKey(c, w)) ?? RDMA_SENDERS.set(roleKey(c, w), `RDMASender[${c}.${w}]`), new RDMASender(ctx, a, st, c, w, senders)));
       tasks.push(ctx.spawn(RDMA_COORDINATORS.get(c) ?? RDMA_COORDINATORS.set(c, `RDMASenderCoordinator[${c}]`), new RDMASenderCoordinator(ctx, a, st, c)));
-      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, j)) ?? FORWARDERS.set(roleKey(c, j), `RDMAAndNVLForwarder[${c}->${j}]`), new RDMAAndNVLForwarder(ctx, a, st, c, j)));
-      tasks.push(ctx.spawn(FORWARDER_COORDINATORS.get(c) ?? FORWARDER_COORDINATORS.set(c, `ForwarderCoordinator[${c}]`), new ForwarderCoordinator(ctx, a, st, c)));
+      const lagWait = lagWaitFor(st.L.N);
+      for (let j = 0; j < st.L.G; j++) tasks.push(ctx.spawn(FORWARDERS.get(roleKey(c, j)) ?? FORWARDERS.set(roleKey(c, j), `RDMAAndNVLForwarder[${c}->${j}]`), new RDMAAndNVLForwarder(ctx, a, st, c, j, lagWait)));
+      tasks.push(ctx.spawn(FORWARDER_COORDINATORS.get(c) ?? FORWARDER_COORDINATORS.set(c, `ForwarderCoordinator[${c}]`), new ForwarderCoordinator(ctx, a, st, c, lagWait)));
       for (let f = 0; f < st.L.G; f++) tasks.push(ctx.spawn(NVL_RECEIVERS.get(roleKey(c, f)) ?? NVL_RECEIVERS.set(roleKey(c, f), `NVLReceivers[${c}<-${f}]`), new NVLReceivers(ctx, a, st, c, f)));
     }
     yield ctx.join(tasks);
