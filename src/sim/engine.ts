@@ -446,7 +446,7 @@ export class Engine implements SendHost, RecvHost {
           this.queue.pushAt(task.rank, this.nextSeq(task.rank), EV_TASK, 0, task);
           return;
         case WAIT_COUNTER: {
-          const cur = Atomics.load(w.region.i32, w.index);
+          const cur = w.region.i32[w.index]!;
           if (counterSatisfied(cur, w.cmp, w.value)) {
             v = cur;
             continue;
@@ -580,7 +580,7 @@ export class Engine implements SendHost, RecvHost {
       let value: number;
       if (w.kind === WAIT_COUNTER) {
         if (w.region !== region || w.index !== index) continue;
-        value = Atomics.load(region.i32, index);
+        value = region.i32[index]!;
         if (!counterSatisfied(value, w.cmp, w.value)) {
           if (keep !== i) list.set(keep, t);
           keep++;
@@ -1175,7 +1175,7 @@ export class Engine implements SendHost, RecvHost {
         }
         this.wakeRange(dr, dstOffset, T.bytes[x]!);
       } else if (op === OP_ADD) {
-        Atomics.add(dr.i32, dstOffset >> 2, T.value[x]!);
+        dr.i32[dstOffset >> 2] = dr.i32[dstOffset >> 2]! + T.value[x]!;
         this.wakeCounter(dr, dstOffset >> 2);
       }
     }
@@ -1184,7 +1184,7 @@ export class Engine implements SendHost, RecvHost {
       // Put with signal: the counter moves with the data, as a release store of a tail after it.
       const sr = this.regions.get(sigRegion);
       const sigOffset = T.sigOffset[x]!;
-      Atomics.add(sr.i32, sigOffset >> 2, T.value[x]!);
+      sr.i32[sigOffset >> 2] = sr.i32[sigOffset >> 2]! + T.value[x]!;
       this.wakeCounter(sr, sigOffset >> 2);
     }
     if (this.shape.recordTimeline) {
@@ -1400,7 +1400,7 @@ export class Engine implements SendHost, RecvHost {
   }
 
   private serveRead(req: ReadRequest): void {
-    const value = Atomics.load(req.region.i32, req.index);
+    const value = req.region.i32[req.index]!;
     const t = this.now + this.links.latencyUs[this.links.path(req.src, req.peer)]!;
     const seq = this.nextSeq(req.peer);
     if (req.task) {
@@ -1547,7 +1547,7 @@ function inRange(r: Region, offset: number, length: number): boolean {
 function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number): number {
   for (let i = 0; i < count; i++) {
     const c = conds[i]!;
-    if (counterSatisfied(Atomics.load(c.region.i32, c.index), c.cmp, c.value)) return i;
+    if (counterSatisfied(c.region.i32[c.index]!, c.cmp, c.value)) return i;
   }
   return -1;
 }

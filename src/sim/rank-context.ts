@@ -198,13 +198,13 @@ export class RankContext {
 
   /** Store `value` into this rank's int32 `region[index]` and wake local waiters. */
   store(region: Region, index: number, value: number): void {
-    Atomics.store(region.i32, index, value);
+    region.i32[index] = value;
     this.engine.wakeCounter(region, index);
   }
 
   /** Add `delta` to this rank's int32 `region[index]` and wake local waiters. */
   addLocal(region: Region, index: number, delta: number): number {
-    const v = Atomics.add(region.i32, index, delta) + delta;
+    const v = (region.i32[index] = region.i32[index]! + delta);
     this.engine.wakeCounter(region, index);
     return v;
   }
