@@ -408,7 +408,7 @@ export class Engine implements SendHost, RecvHost {
       let w: Task['wait'];
       if (role !== null) {
         try {
-          w = role.step(v);
+          w = task.roleStep!.call(role, v);
         } catch (e) {
           this.failTask(task, e);
           return;

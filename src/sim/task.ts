@@ -142,6 +142,12 @@ export class Task {
   body: TaskBody | null;
   /** The task's state record, or null when it runs a generator. */
   role: RoleStep | null;
+  /**
+   * The role's `step` method, looked up once when the task starts: the roles are many classes, so
+   * `role.step` at every resume is a megamorphic property load (a probe of V8's global stub cache,
+   * usually a cache miss); the engine calls this with the role as `this` instead.
+   */
+  roleStep: RoleStep['step'] | null;
   constructor(
     public id: number,
     public rank: number,
@@ -152,6 +158,7 @@ export class Task {
     const isRole = typeof (run as Partial<RoleStep>).step === 'function';
     this.body = isRole ? null : (run as TaskBody);
     this.role = isRole ? (run as RoleStep) : null;
+    this.roleStep = isRole ? (run as RoleStep).step : null;
   }
 
   /** Make an ended detached task's record a new task (as the constructor would). */
@@ -162,6 +169,7 @@ export class Task {
     this.group = group;
     this.body = null;
     this.role = role;
+    this.roleStep = role.step;
     this.done = false;
     this.wait = null;
     this.joiner = null;
