@@ -272,6 +272,8 @@ export class Engine implements SendHost, RecvHost {
    * kernel `kernel`, by default to the kernel of the task spawning it.
    */
   spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null, detached = false): Task {
+    // Into a failed group: the task is stopped before it starts, as the group's others were.
+    if (group.failed) return Object.assign(new Task(this.taskIdNext++, rank, name, body, group), { done: true });
     let t: Task;
     const old = detached ? this.detachedPool.take() : null;
     if (old !== null) {
@@ -347,7 +349,7 @@ export class Engine implements SendHost, RecvHost {
       const t = tasks[h]!;
       tasks[h] = null;
       h++;
-      if (t.done || t.group.failed) continue;
+      if (t.done) continue;
       const w = (t.sleepWait ??= this.waitPool.take(WAIT_SLEEP));
       w.us = t.role!.startDelayUs!;
       t.wait = w;
@@ -390,7 +392,7 @@ export class Engine implements SendHost, RecvHost {
   current: Task | null = null;
 
   private resume(task: Task, value: number): void {
-    if (task.done || task.group.failed) return;
+    if (task.done) return; // (a failed group's tasks are all done: see failGroup)
     task.wait = null;
     const prev = this.current;
     this.current = task;
@@ -535,7 +537,7 @@ export class Engine implements SendHost, RecvHost {
     this.removeLive(task);
     const g = task.group;
     if (g.failed) return;
-    g.failed = true;
+    this.failGroup(g);
     const w = toWireError(e);
     this.failures.push({
       rank: task.rank,
@@ -543,9 +545,16 @@ export class Engine implements SendHost, RecvHost {
       opId: g.opId,
       error: { ...w, message: `rank ${task.rank} task '${task.name}': ${w.message}`, data: { ...w.data, rank: task.rank, task: task.name } },
     });
-    // Every other task of the failed group stops too.
-    for (const t of this.liveTasks()) if (t.group === g) { t.done = true; this.removeLive(t); }
     task.kernel?.onFail?.(w.message);
+  }
+
+  /**
+   * Group `g` has failed: every task of it not yet ended stops (marked done, so a resume needs no
+   * look at its group), and a task spawned into it later is done at once.
+   */
+  failGroup(g: TaskGroup): void {
+    g.failed = true;
+    for (const t of this.liveTasks()) if (t.group === g) { t.done = true; this.removeLive(t); }
   }
 
   /** Tasks still blocked, with what each waits for. */
