@@ -574,8 +574,20 @@ export class Engine implements SendHost, RecvHost {
     if (n === 0 || list.get(n - 1) !== task) list.add(task);
   }
 
-  /** Re-check the tasks waiting on counter `region[index]` after it changed. */
+  /** Re-check the tasks waiting on counter `region[index]` after it changed (it alone). */
   wakeCounter(region: Region, index: number): void {
+    this.wake(region, index, true);
+  }
+
+  /**
+   * Re-check the tasks waiting on counter `region[index]`. With `alone` (the counter is the only
+   * one that moved since the waiters were last checked), a waiter on any of several counters is
+   * checked only against its conditions on this one: every counter move reaches its waiters here,
+   * so a condition on another counter that holds would have woken the task when that counter moved,
+   * and none holds unless one of this counter's does (then the first that holds is found, as
+   * before). A range of counters written at once ({@link wakeRange}) is checked in full.
+   */
+  private wake(region: Region, index: number, alone: boolean): void {
     const lists = region.waiters as unknown as Array<WaitList | undefined> | null;
     if (lists === null) return;
     const list = lists[index];
@@ -596,7 +608,7 @@ export class Engine implements SendHost, RecvHost {
           continue;
         }
       } else if (w.kind === WAIT_ANY) {
-        value = firstSatisfied(w.conds, condCount(w));
+        value = alone && !holdsOn(w.conds, condCount(w), region, index) ? -1 : firstSatisfied(w.conds, condCount(w));
         if (value < 0) {
           if (keep !== i) list.set(keep, t);
           keep++;
@@ -620,7 +632,7 @@ export class Engine implements SendHost, RecvHost {
     if (lists === null) return;
     const lo = offset >> 2;
     const hi = Math.min((offset + length + 3) >> 2, lists.length);
-    for (let i = lo; i < hi; i++) if (lists[i] !== undefined) this.wakeCounter(region, i);
+    for (let i = lo; i < hi; i++) if (lists[i] !== undefined) this.wake(region, i, false);
   }
 
   // ---------------------------------------------------------------- transfers
@@ -1553,6 +1565,15 @@ function inRange(r: Region, offset: number, length: number): boolean {
 }
 
 /** Index of the first satisfied condition, or -1. */
+/** Whether one of the first `count` conditions on counter `region[index]` holds. */
+function holdsOn(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number, region: Region, index: number): boolean {
+  for (let i = 0; i < count; i++) {
+    const c = conds[i]!;
+    if (c.index === index && c.region === region && counterSatisfied(region.i32[index]!, c.cmp, c.value)) return true;
+  }
+  return false;
+}
+
 function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number): number {
   for (let i = 0; i < count; i++) {
     const c = conds[i]!;
