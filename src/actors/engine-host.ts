@@ -208,7 +208,7 @@ export class EngineHost {
       } catch (err) {
         const w = toWireError(err);
         e.failures.push({ rank, task: `${m.name}.prepare`, opId: m.opId, error: { ...w, message: `rank ${rank} ${m.name}.prepare: ${w.message}` } });
-        group.failed = true;
+        e.failGroup(group);
         continue;
       }
       if (def.task) e.spawn(rank, m.name, def.task(ctx, m.args), group, m.startTime);

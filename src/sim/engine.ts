@@ -272,6 +272,8 @@ export class Engine implements SendHost, RecvHost {
    * kernel `kernel`, by default to the kernel of the task spawning it.
    */
   spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null, detached = false): Task {
+    // Into a failed group: the task is stopped before it starts, as the group's others were.
+    if (group.failed) return Object.assign(new Task(this.taskIdNext++, rank, name, body, group), { done: true });
     let t: Task;
     const old = detached ? this.detachedPool.take() : null;
     if (old !== null) {
@@ -347,7 +349,7 @@ export class Engine implements SendHost, RecvHost {
       const t = tasks[h]!;
       tasks[h] = null;
       h++;
-      if (t.done || t.group.failed) continue;
+      if (t.done) continue;
       const w = (t.sleepWait ??= this.waitPool.take(WAIT_SLEEP));
       w.us = t.role!.startDelayUs!;
       t.wait = w;
@@ -390,7 +392,7 @@ export class Engine implements SendHost, RecvHost {
   current: Task | null = null;
 
   private resume(task: Task, value: number): void {
-    if (task.done || task.group.failed) return;
+    if (task.done) return; // (a failed group's tasks are all done: see failGroup)
     task.wait = null;
     const prev = this.current;
     this.current = task;
@@ -408,7 +410,7 @@ export class Engine implements SendHost, RecvHost {
       let w: Task['wait'];
       if (role !== null) {
         try {
-          w = role.step(v);
+          w = task.roleStep!.call(role, v);
         } catch (e) {
           this.failTask(task, e);
           return;
@@ -446,7 +448,7 @@ export class Engine implements SendHost, RecvHost {
           this.queue.pushAt(task.rank, this.nextSeq(task.rank), EV_TASK, 0, task);
           return;
         case WAIT_COUNTER: {
-          const cur = Atomics.load(w.region.i32, w.index);
+          const cur = w.region.i32[w.index]!;
           if (counterSatisfied(cur, w.cmp, w.value)) {
             v = cur;
             continue;
@@ -535,7 +537,7 @@ export class Engine implements SendHost, RecvHost {
     this.removeLive(task);
     const g = task.group;
     if (g.failed) return;
-    g.failed = true;
+    this.failGroup(g);
     const w = toWireError(e);
     this.failures.push({
       rank: task.rank,
@@ -543,9 +545,16 @@ export class Engine implements SendHost, RecvHost {
       opId: g.opId,
       error: { ...w, message: `rank ${task.rank} task '${task.name}': ${w.message}`, data: { ...w.data, rank: task.rank, task: task.name } },
     });
-    // Every other task of the failed group stops too.
-    for (const t of this.liveTasks()) if (t.group === g) { t.done = true; this.removeLive(t); }
     task.kernel?.onFail?.(w.message);
+  }
+
+  /**
+   * Group `g` has failed: every task of it not yet ended stops (marked done, so a resume needs no
+   * look at its group), and a task spawned into it later is done at once.
+   */
+  failGroup(g: TaskGroup): void {
+    g.failed = true;
+    for (const t of this.liveTasks()) if (t.group === g) { t.done = true; this.removeLive(t); }
   }
 
   /** Tasks still blocked, with what each waits for. */
@@ -565,8 +574,20 @@ export class Engine implements SendHost, RecvHost {
     if (n === 0 || list.get(n - 1) !== task) list.add(task);
   }
 
-  /** Re-check the tasks waiting on counter `region[index]` after it changed. */
+  /** Re-check the tasks waiting on counter `region[index]` after it changed (it alone). */
   wakeCounter(region: Region, index: number): void {
+    this.wake(region, index, true);
+  }
+
+  /**
+   * Re-check the tasks waiting on counter `region[index]`. With `alone` (the counter is the only
+   * one that moved since the waiters were last checked), a waiter on any of several counters is
+   * checked only against its conditions on this one: every counter move reaches its waiters here,
+   * so a condition on another counter that holds would have woken the task when that counter moved,
+   * and none holds unless one of this counter's does (then the first that holds is found, as
+   * before). A range of counters written at once ({@link wakeRange}) is checked in full.
+   */
+  private wake(region: Region, index: number, alone: boolean): void {
     const lists = region.waiters as unknown as Array<WaitList | undefined> | null;
     if (lists === null) return;
     const list = lists[index];
@@ -580,14 +601,14 @@ export class Engine implements SendHost, RecvHost {
       let value: number;
       if (w.kind === WAIT_COUNTER) {
         if (w.region !== region || w.index !== index) continue;
-        value = Atomics.load(region.i32, index);
+        value = region.i32[index]!;
         if (!counterSatisfied(value, w.cmp, w.value)) {
           if (keep !== i) list.set(keep, t);
           keep++;
           continue;
         }
       } else if (w.kind === WAIT_ANY) {
-        value = firstSatisfied(w.conds, condCount(w));
+        value = alone && !holdsOn(w.conds, condCount(w), region, index) ? -1 : firstSatisfied(w.conds, condCount(w));
         if (value < 0) {
           if (keep !== i) list.set(keep, t);
           keep++;
@@ -611,7 +632,7 @@ export class Engine implements SendHost, RecvHost {
     if (lists === null) return;
     const lo = offset >> 2;
     const hi = Math.min((offset + length + 3) >> 2, lists.length);
-    for (let i = lo; i < hi; i++) if (lists[i] !== undefined) this.wakeCounter(region, i);
+    for (let i = lo; i < hi; i++) if (lists[i] !== undefined) this.wake(region, i, false);
   }
 
   // ---------------------------------------------------------------- transfers
@@ -1175,7 +1196,7 @@ export class Engine implements SendHost, RecvHost {
         }
         this.wakeRange(dr, dstOffset, T.bytes[x]!);
       } else if (op === OP_ADD) {
-        Atomics.add(dr.i32, dstOffset >> 2, T.value[x]!);
+        dr.i32[dstOffset >> 2] = dr.i32[dstOffset >> 2]! + T.value[x]!;
         this.wakeCounter(dr, dstOffset >> 2);
       }
     }
@@ -1184,7 +1205,7 @@ export class Engine implements SendHost, RecvHost {
       // Put with signal: the counter moves with the data, as a release store of a tail after it.
       const sr = this.regions.get(sigRegion);
       const sigOffset = T.sigOffset[x]!;
-      Atomics.add(sr.i32, sigOffset >> 2, T.value[x]!);
+      sr.i32[sigOffset >> 2] = sr.i32[sigOffset >> 2]! + T.value[x]!;
       this.wakeCounter(sr, sigOffset >> 2);
     }
     if (this.shape.recordTimeline) {
@@ -1400,7 +1421,7 @@ export class Engine implements SendHost, RecvHost {
   }
 
   private serveRead(req: ReadRequest): void {
-    const value = Atomics.load(req.region.i32, req.index);
+    const value = req.region.i32[req.index]!;
     const t = this.now + this.links.latencyUs[this.links.path(req.src, req.peer)]!;
     const seq = this.nextSeq(req.peer);
     if (req.task) {
@@ -1544,10 +1565,19 @@ function inRange(r: Region, offset: number, length: number): boolean {
 }
 
 /** Index of the first satisfied condition, or -1. */
+/** Whether one of the first `count` conditions on counter `region[index]` holds. */
+function holdsOn(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number, region: Region, index: number): boolean {
+  for (let i = 0; i < count; i++) {
+    const c = conds[i]!;
+    if (c.index === index && c.region === region && counterSatisfied(region.i32[index]!, c.cmp, c.value)) return true;
+  }
+  return false;
+}
+
 function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number): number {
   for (let i = 0; i < count; i++) {
     const c = conds[i]!;
-    if (counterSatisfied(Atomics.load(c.region.i32, c.index), c.cmp, c.value)) return i;
+    if (counterSatisfied(c.region.i32[c.index]!, c.cmp, c.value)) return i;
   }
   return -1;
 }

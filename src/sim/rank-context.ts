@@ -189,7 +189,10 @@ export class RankContext {
 
   /**
    * Wait until any of several conditions on this rank's counters holds; resumes with the index of
-   * the first one that does (a warp polling several queues).
+   * the first one that does (a warp polling several queues). The conditions are checked when the
+   * wait starts and whenever one of their counters moves through the engine ({@link store},
+   * {@link addLocal}, a transfer or atomic landing): a counter written directly into `region.i32`
+   * wakes nobody, here as for every other wait.
    */
   untilAny(conds: readonly CounterCondition[]): Wait {
     if (conds.length === 0) fail('E_TASK', `rank ${this.rank}: untilAny() needs at least one condition`, { rank: this.rank });
@@ -198,13 +201,13 @@ export class RankContext {
 
   /** Store `value` into this rank's int32 `region[index]` and wake local waiters. */
   store(region: Region, index: number, value: number): void {
-    Atomics.store(region.i32, index, value);
+    region.i32[index] = value;
     this.engine.wakeCounter(region, index);
   }
 
   /** Add `delta` to this rank's int32 `region[index]` and wake local waiters. */
   addLocal(region: Region, index: number, delta: number): number {
-    const v = Atomics.add(region.i32, index, delta) + delta;
+    const v = (region.i32[index] = region.i32[index]! + delta);
     this.engine.wakeCounter(region, index);
     return v;
   }

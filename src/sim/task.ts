@@ -111,15 +111,28 @@ export class WaitPool {
   }
 }
 
-/** A running task. */
+/**
+ * A running task. Its fields are declared in the order the engine reads them at every resume
+ * (`done`, `wait`, `role`, `roleStep`, `rank`, then the reused waits), so an event's first touch
+ * of its task loads one or two cache lines, not the whole record: V8 lays fields out in the order
+ * they are first assigned, and the other fields (the joins, the kernel, the name) are read rarely.
+ */
 export class Task {
+  /**
+   * Ended, or stopped with its failed group: every task of a failed group is marked done when the
+   * group fails (Engine.failTask / failGroup, and a spawn into it), so a resume reads only this.
+   */
   done = false;
   wait: Wait | null = null;
-  /** The task waiting for this one (WAIT_TASKS), and any more after it (rare). */
-  joiner: Task | null = null;
-  joiners: Task[] | null = null;
-  /** While joining (WAIT_TASKS): how many of the joined tasks have not ended. */
-  joinPending = 0;
+  /** The task's state record, or null when it runs a generator. */
+  role: RoleStep | null;
+  /**
+   * The role's `step` method, looked up once when the task starts: the roles are many classes, so
+   * `role.step` at every resume is a megamorphic property load (a probe of V8's global stub cache,
+   * usually a cache miss); the engine calls this with the role as `this` instead.
+   */
+  roleStep: RoleStep['step'] | null;
+  rank: number;
   /**
    * Reused wait records: a task yields one wait at a time, so the hot waits allocate nothing. Each
    * is taken from the engine's {@link WaitPool} on the task's first wait of its kind and given back
@@ -131,6 +144,16 @@ export class Task {
   transferWait: { kind: typeof WAIT_TRANSFER; transfer: TransferHandle } | null = null;
   /** The task's place in its engine's list of tasks not yet ended (-1 once ended). */
   slot = -1;
+  /** The task's generator, or null when it runs a {@link RoleStep}. */
+  body: TaskBody | null;
+  id: number;
+  name: string;
+  group: TaskGroup;
+  /** The task waiting for this one (WAIT_TASKS), and any more after it (rare). */
+  joiner: Task | null = null;
+  joiners: Task[] | null = null;
+  /** While joining (WAIT_TASKS): how many of the joined tasks have not ended. */
+  joinPending = 0;
   /** The scheduled kernel this task runs for (inherited by the tasks it spawns), or null. */
   kernel: KernelTag | null = null;
   /**
@@ -138,20 +161,15 @@ export class Task {
    * record for the next detached task (see RankContext.spawnDetached).
    */
   detached = false;
-  /** The task's generator, or null when it runs a {@link RoleStep}. */
-  body: TaskBody | null;
-  /** The task's state record, or null when it runs a generator. */
-  role: RoleStep | null;
-  constructor(
-    public id: number,
-    public rank: number,
-    public name: string,
-    run: TaskBody | RoleStep,
-    public group: TaskGroup,
-  ) {
+  constructor(id: number, rank: number, name: string, run: TaskBody | RoleStep, group: TaskGroup) {
     const isRole = typeof (run as Partial<RoleStep>).step === 'function';
-    this.body = isRole ? null : (run as TaskBody);
     this.role = isRole ? (run as RoleStep) : null;
+    this.roleStep = isRole ? (run as RoleStep).step : null;
+    this.rank = rank;
+    this.body = isRole ? null : (run as TaskBody);
+    this.id = id;
+    this.name = name;
+    this.group = group;
   }
 
   /** Make an ended detached task's record a new task (as the constructor would). */
@@ -162,6 +180,7 @@ export class Task {
     this.group = group;
     this.body = null;
     this.role = role;
+    this.roleStep = role.step;
     this.done = false;
     this.wait = null;
     this.joiner = null;

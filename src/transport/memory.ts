@@ -16,7 +16,13 @@ export interface Region {
   readonly byteLength: number;
   readonly buffer: SharedArrayBuffer;
   readonly u8: Uint8Array;
-  /** Int32 view over the whole 4-byte-aligned prefix, for counters. */
+  /**
+   * Int32 view over the whole 4-byte-aligned prefix, for counters. The engine hosting the rank and
+   * the tasks it runs read and write them with plain indexing, not `Atomics`: while an operation
+   * runs, only that engine's thread touches them (other workers' transfers arrive as packets it
+   * applies), and the window barriers and the operation's messages order every other access. In
+   * Node 20 an `Atomics.load` in optimised code is a builtin call per access (docs/runtime.md).
+   */
   readonly i32: Int32Array;
   /**
    * Engine-private: per int32 counter, the tasks waiting on it (sparse). Kept on the region so a

@@ -77,7 +77,7 @@ class NVLSender implements RoleStep {
           if (sent >= this.n) return null;
           const k = (this.k = Math.min(this.a.combine.nvlChunk, this.n - sent));
           this.pc = S_COPY;
-          if (sent + k - Atomics.load(this.ctrl.i32, L.nvlHead(c, f, m)) > share) return ctx.untilAtLeast(this.ctrl, L.nvlHead(c, f, m), sent + k - share);
+          if (sent + k - this.ctrl.i32[L.nvlHead(c, f, m)]! > share) return ctx.untilAtLeast(this.ctrl, L.nvlHead(c, f, m), sent + k - share);
           break;
         }
         case S_COPY: {
@@ -168,7 +168,7 @@ function returnNvlHeads(ctx: RankContext, a: EpArgs, st: InternodePlan, g: Forwa
       ctx.atomicAdd(g.peerCtrl[j]!, L.nvlHead(c, ctx.localIndex, m) * 4, k);
       g.returned[j] = h;
     }
-    o += Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) - h;
+    o += nctrl.i32[L.nvlTail(c, j, m)]! - h;
   }
   // Rows waiting in this source node's NVLink rings (ring-occupancy counter).
   ctx.sample(SERIES_NVL_RING, o - g.shown);
@@ -259,13 +259,13 @@ class NVLAndRDMAForwarder implements RoleStep {
           this.end = Math.min(this.start + RC, total);
           // bar.sync: the group enters chunk k once the last sub-warp has posted chunk k - 1 ...
           this.pc = F_ROOM;
-          if (Atomics.load(this.local.i32, L.fwdPosted(c, m)) < this.k) return ctx.untilAtLeast(this.local, L.fwdPosted(c, m), this.k);
+          if (this.local.i32[L.fwdPosted(c, m)]! < this.k) return ctx.untilAtLeast(this.local, L.fwdPosted(c, m), this.k);
           break;
         }
         case F_ROOM:
           // ... and sub-warp 0 has seen room for the chunk in the source's RDMA ring.
           this.pc = F_TOKENS;
-          if (this.end - Atomics.load(this.rctrl.i32, L.rdmaHead(c, m)) > RB) return ctx.untilAtLeast(this.rctrl, L.rdmaHead(c, m), this.end - RB);
+          if (this.end - this.rctrl.i32[L.rdmaHead(c, m)]! > RB) return ctx.untilAtLeast(this.rctrl, L.rdmaHead(c, m), this.end - RB);
           break;
         case F_TOKENS:
           this.t = this.start + sub;
@@ -283,7 +283,7 @@ class NVLAndRDMAForwarder implements RoleStep {
           while (this.j < G) {
             const j = this.j++;
             const v = slots[t * G + j]!;
-            if (v & 1 && Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= v >> 1) return ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), (v >> 1) + 1);
+            if (v & 1 && nctrl.i32[L.nvlTail(c, j, m)]! <= v >> 1) return ctx.untilAtLeast(nctrl, L.nvlTail(c, j, m), (v >> 1) + 1);
           }
           this.j = 0;
           // This token and the following ones of this sub-warp whose rows are all in: one reduction.
@@ -297,7 +297,7 @@ class NVLAndRDMAForwarder implements RoleStep {
               const v = slots[row + j]!;
               if (v & 1) {
                 have++;
-                if (Atomics.load(nctrl.i32, L.nvlTail(c, j, m)) <= v >> 1) ok = false;
+                if (nctrl.i32[L.nvlTail(c, j, m)]! <= v >> 1) ok = false;
               }
             }
             if (!ok) break;
@@ -339,7 +339,7 @@ class NVLAndRDMAForwarder implements RoleStep {
           }
           this.pc = F_POST;
           const want = (this.k + 1) * warps;
-          if (Atomics.load(this.local.i32, L.fwdArrived(c, m)) < want) return ctx.untilAtLeast(this.local, L.fwdArrived(c, m), want);
+          if (this.local.i32[L.fwdArrived(c, m)]! < want) return ctx.untilAtLeast(this.local, L.fwdArrived(c, m), want);
           break;
         }
         case F_POST:
@@ -444,7 +444,7 @@ class RDMAReceiver implements RoleStep {
           const q1 = off[i + 1]!;
           while (this.q < q1) {
             const m = nodes[this.q++]!;
-            if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) < pos[m]! + 1) return ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
+            if (rctrl.i32[L.rdmaTail(c, m)]! < pos[m]! + 1) return ctx.untilAtLeast(rctrl, L.rdmaTail(c, m), pos[m]! + 1);
           }
           this.showOccupancy();
           // Every following token whose contributions are all in, in one reduction step.
@@ -455,7 +455,7 @@ class RDMAReceiver implements RoleStep {
           while (end < toks.length) {
             let ok = true;
             const q0 = off[end]!, q1 = off[end + 1]!;
-            for (let q = q0; q < q1; q++) if (Atomics.load(rctrl.i32, L.rdmaTail(c, nodes[q]!)) < need[nodes[q]!]! + 1) ok = false;
+            for (let q = q0; q < q1; q++) if (rctrl.i32[L.rdmaTail(c, nodes[q]!)]! < need[nodes[q]!]! + 1) ok = false;
             if (!ok) break;
             for (let q = q0; q < q1; q++) need[nodes[q]!]!++;
             bytes += (q1 - q0) * H * 2;
@@ -524,7 +524,7 @@ class RDMAReceiver implements RoleStep {
   private showOccupancy(): void {
     const L = this.st.L;
     let o = 0;
-    for (let m = 0; m < L.N; m++) o += Atomics.load(this.rctrl.i32, L.rdmaTail(this.c, m)) - this.pos[m]!;
+    for (let m = 0; m < L.N; m++) o += this.rctrl.i32[L.rdmaTail(this.c, m)]! - this.pos[m]!;
     this.ctx.sample(SERIES_RDMA_RING, o - this.shown);
     this.shown = o;
   }

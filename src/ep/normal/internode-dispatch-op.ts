@@ -160,7 +160,7 @@ class RDMASender implements RoleStep {
           const m = nodes[q]!;
           const p = poss[q]!;
           // Room in the send buffer for node m: its slots come back with the head m returns.
-          if (p - Atomics.load(this.ctrl.i32, L.rdmaHead(c, m)) >= RB) return ctx.untilAtLeast(this.ctrl, L.rdmaHead(c, m), p + 1 - RB);
+          if (p - this.ctrl.i32[L.rdmaHead(c, m)]! >= RB) return ctx.untilAtLeast(this.ctrl, L.rdmaHead(c, m), p + 1 - RB);
           const { stage, input } = this;
           if (stage && input) stage.u8.set(input.u8.subarray(t * rec, (t + 1) * rec), (L.rdmaSlot(c, m) + (p % RB)) * rec);
         }
@@ -172,7 +172,7 @@ class RDMASender implements RoleStep {
         const q = this.q;
         const m = nodes[q]!;
         const p = poss[q]!;
-        if (Atomics.load(this.local.i32, L.staged(c, m)) < p) return ctx.untilAtLeast(this.local, L.staged(c, m), p);
+        if (this.local.i32[L.staged(c, m)]! < p) return ctx.untilAtLeast(this.local, L.staged(c, m), p);
         ctx.store(this.local, L.staged(c, m), p + 1);
       }
       this.i = i + this.warps;
@@ -243,10 +243,10 @@ class RDMASenderCoordinator implements RoleStep {
             const m = from + this.i < L.N ? from + this.i : from + this.i - L.N;
             const total = totals[m]!;
             if (sent[m] === total) continue;
-            const staged = Atomics.load(local.i32, L.staged(c, m));
+            const staged = local.i32[L.staged(c, m)]!;
             const k = Math.min(RC, staged - sent[m]!);
             if (k <= 0 || (k < RC && staged < total)) continue;
-            if (sent[m]! + k - Atomics.load(ctrl.i32, L.rdmaHead(c, m)) > RB) continue;
+            if (sent[m]! + k - ctrl.i32[L.rdmaHead(c, m)]! > RB) continue;
             this.m = m;
             this.k = k;
             // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
@@ -264,7 +264,7 @@ class RDMASenderCoordinator implements RoleStep {
             const total = totals[m]!;
             if (sent[m] === total) continue;
             const k = Math.min(RC, total - sent[m]!);
-            const staged = Atomics.load(local.i32, L.staged(c, m));
+            const staged = local.i32[L.staged(c, m)]!;
             if (staged < sent[m]! + k) waits.add(2 * m, local, L.staged(c, m), sent[m]! + k);
             else waits.add(2 * m + 1, ctrl, L.rdmaHead(c, m), sent[m]! + k - RB);
           }
@@ -393,10 +393,10 @@ class RDMAAndNVLForwarder implements RoleStep {
             const m = this.m;
             const total = totals[m]!;
             if (scanned[m] === total) continue;
-            const tail = Atomics.load(rctrl.i32, L.rdmaTail(c, m));
+            const tail = rctrl.i32[L.rdmaTail(c, m)]!;
             if (tail <= scanned[m]!) continue;
             const flags = this.flags[m]!;
-            const space = B - (this.sent - Atomics.load(nctrl.i32, L.nvlHead(c, j, 0)));
+            const space = B - (this.sent - nctrl.i32[L.nvlHead(c, j, 0)]!);
             // Advance past tokens for other GPUs; take up to a chunk of ours while there is room.
             let p = scanned[m]!;
             let k = 0;
@@ -426,7 +426,7 @@ class RDMAAndNVLForwarder implements RoleStep {
           let full = false;
           for (let m = 0; m < L.N; m++) {
             if (scanned[m] === totals[m]) continue;
-            if (Atomics.load(rctrl.i32, L.rdmaTail(c, m)) <= scanned[m]!) waits.add(m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
+            if (rctrl.i32[L.rdmaTail(c, m)]! <= scanned[m]!) waits.add(m, rctrl, L.rdmaTail(c, m), scanned[m]! + 1);
             else full = true;
           }
           if (full) waits.add(L.N, nctrl, L.nvlHead(c, j, 0), this.sent + 1 - B);
@@ -550,7 +550,7 @@ class ForwarderCoordinator implements RoleStep {
             return null;
           }
           for (let m = 0; m < L.N; m++) {
-            const now = Atomics.load(this.rctrl.i32, L.rdmaTail(c, m)) - returned[m]!;
+            const now = this.rctrl.i32[L.rdmaTail(c, m)]! - returned[m]!;
             ctx.sample(SERIES_RDMA_RING, now - held[m]!);
             held[m] = now;
           }
@@ -571,7 +571,7 @@ class ForwarderCoordinator implements RoleStep {
             let min = total;
             let lag = 0;
             for (let j = 0; j < L.G; j++) {
-              const p = Atomics.load(progress, at + j);
+              const p = progress[at + j]!;
               if (p < min) {
                 min = p;
                 lag = j;
@@ -705,11 +705,11 @@ class NVLReceivers implements RoleStep {
         case R_TAIL: {
           if (this.consumed >= this.total) return null;
           this.pc = R_READ;
-          if (Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)) <= this.consumed) return ctx.untilAtLeast(nctrl, L.nvlTail(c, f, 0), this.consumed + 1);
+          if (nctrl.i32[L.nvlTail(c, f, 0)]! <= this.consumed) return ctx.untilAtLeast(nctrl, L.nvlTail(c, f, 0), this.consumed + 1);
           break;
         }
         case R_READ: {
-          const tail = (this.tail = Atomics.load(nctrl.i32, L.nvlTail(c, f, 0)));
+          const tail = (this.tail = nctrl.i32[L.nvlTail(c, f, 0)]!);
           const k = tail - this.consumed;
           ctx.sample(SERIES_NVL_RING, k);
           this.pc = R_COPIED;

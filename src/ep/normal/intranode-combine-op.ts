@@ -152,7 +152,7 @@ class CombineReceiver implements RoleStep {
           while (end < t1) {
             const q0 = off[end - t0]!, q1 = off[end - t0 + 1]!;
             let ok = true;
-            for (let q = q0; q < q1; q++) if (Atomics.load(ctrl.i32, (c * R + ranksOf[q]!) * 2) < need[ranksOf[q]!]! + 1) ok = false;
+            for (let q = q0; q < q1; q++) if (ctrl.i32[(c * R + ranksOf[q]!) * 2]! < need[ranksOf[q]!]! + 1) ok = false;
             if (!ok) break;
             for (let q = q0; q < q1; q++) need[ranksOf[q]!]!++;
             bytes += (q1 - q0) * H * 2;
@@ -178,7 +178,7 @@ class CombineReceiver implements RoleStep {
           }
           this.t = this.end;
           this.showOccupancy();
-          for (let d = 0; d < R; d++) if (Atomics.load(ctrl.i32, (c * R + d) * 2 + 1) !== consumed[d]) ctx.store(ctrl, (c * R + d) * 2 + 1, consumed[d]!);
+          for (let d = 0; d < R; d++) if (ctrl.i32[(c * R + d) * 2 + 1]! !== consumed[d]) ctx.store(ctrl, (c * R + d) * 2 + 1, consumed[d]!);
           this.pc = K_TOKEN;
           break;
         }
@@ -192,7 +192,7 @@ class CombineReceiver implements RoleStep {
   private showOccupancy(): void {
     const R = this.ctx.numRanks;
     let o = 0;
-    for (let d = 0; d < R; d++) o += Atomics.load(this.ctrl.i32, (this.c * R + d) * 2) - this.consumed[d]!;
+    for (let d = 0; d < R; d++) o += this.ctrl.i32[(this.c * R + d) * 2]! - this.consumed[d]!;
     this.ctx.sample(SERIES_NVL_RING, o - this.shown);
     this.shown = o;
   }

@@ -83,8 +83,8 @@ defineOp<EpArgs>({
   prepare(ctx, a) {
     countOutgoing(ctx, a);
     const sig = ctx.region(R_NOTIFY_SIG).i32;
-    Atomics.store(sig, SIG_ROWS, 0);
-    Atomics.store(sig, SIG_BARRIER, 0);
+    sig[SIG_ROWS] = 0;
+    sig[SIG_BARRIER] = 0;
   },
   *task(ctx, a) {
     const R = ctx.numRanks;
@@ -128,7 +128,7 @@ defineOp<EpArgs>({
 defineOp<EpArgs>({
   name: 'ep.notify.cached',
   prepare(ctx) {
-    Atomics.store(ctx.region(R_NOTIFY_SIG).i32, SIG_BARRIER, 0);
+    ctx.region(R_NOTIFY_SIG).i32[SIG_BARRIER] = 0;
   },
   *task(ctx, a) {
     yield ctx.sleep(ctx.hardware.kernelLaunchUs);

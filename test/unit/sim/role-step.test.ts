@@ -113,3 +113,52 @@ describe('A detached role with a start delay', () => {
     });
   });
 });
+
+/** A detached role 1 us after its spawn (as a NIC's doorbell is): writes `flag[1] = 1`, a mark. */
+class Marks implements RoleStep {
+  readonly startDelayUs = 1;
+  constructor(private readonly ctx: RankContext) {}
+  step(): Wait | null {
+    this.ctx.store(this.ctx.region('flag'), 1, 1);
+    return null;
+  }
+}
+
+defineOp<null>({
+  name: 't.failStopsSiblings',
+  *task(ctx: RankContext) {
+    if (ctx.rank !== 0) return;
+    const flag = ctx.region('flag');
+    // Due after the failure: a sleeping generator, a role waiting on a counter the failing task
+    // moves, and a detached role whose start delay runs past the failure.
+    ctx.spawn('sleeper', (function* () {
+      yield ctx.sleep(2);
+      ctx.store(flag, 1, 1);
+    })());
+    ctx.spawn('waiter', new (class implements RoleStep {
+      private started = false;
+      step(): Wait | null {
+        if (this.started) {
+          ctx.store(flag, 1, 1);
+          return null;
+        }
+        this.started = true;
+        return ctx.untilAtLeast(flag, 0, 1);
+      }
+    })());
+    yield ctx.sleep(1);
+    ctx.spawnDetached('doorbell', new Marks(ctx));
+    ctx.addLocal(flag, 0, 1); // wakes the waiter: queued behind this task's failure
+    yield ctx.sleep(-1); // fails the task, and with it the rank's group
+  },
+});
+
+describe('A failed task', () => {
+  it('stops every other task of its group: none is stepped again, whatever it was waiting for', async () => {
+    await withCluster({ nodes: 1, gpusPerNode: 2, hardware: ROUND }, async (c) => {
+      for (let r = 0; r < c.numRanks; r++) c.register(r, 'flag', 8);
+      await expect(c.run('t.failStopsSiblings', null)).rejects.toThrow('sleep of -1 us');
+      expect(Array.from(c.region(0, 'flag').i32)).toEqual([1, 0]);
+    });
+  });
+});
