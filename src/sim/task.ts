@@ -219,13 +219,13 @@ export function describeWait(w: Wait | null): string {
     case WAIT_SLEEP:
       return `a delay of ${w.us} us`;
     case WAIT_COUNTER:
-      return `counter ${w.region.name}[${w.index}] of rank ${w.region.rank} ${CMP_NAMES[w.cmp]} ${w.value} (now ${Atomics.load(w.region.i32, w.index)})`;
+      return `counter ${w.region.name}[${w.index}] of rank ${w.region.rank} ${CMP_NAMES[w.cmp]} ${w.value} (now ${w.region.i32[w.index]!})`;
     case WAIT_TRANSFER:
       return `delivery of transfer ${w.transfer} (handle)`;
     case WAIT_READ:
       return `a remote read of ${w.region.name}[${w.index}] on rank ${w.peer}`;
     case WAIT_ANY:
-      return `any of: ${listed(w.conds.slice(0, condCount(w)).map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${Atomics.load(c.region.i32, c.index)})`))}`;
+      return `any of: ${listed(w.conds.slice(0, condCount(w)).map((c) => `${c.region.name}[${c.index}] ${CMP_NAMES[c.cmp]} ${c.value} (now ${c.region.i32[c.index]!})`))}`;
     case WAIT_TASKS:
       return `tasks ${listed(w.tasks.filter((t) => !t.done).map((t) => `'${t.name}'`))}`;
   }

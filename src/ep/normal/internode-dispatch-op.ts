@@ -567,7 +567,7 @@ class ForwarderCoordinator implements RoleStep {
             const progress = local.i32;
             // Its slowest forwarder has not moved: it still waits for the same progress.
             const was = lagWait[lagOf(m)]!;
-            if (was >= 0 && Atomics.load(progress, at + was) === lagSeen[m]) continue;
+            if (was >= 0 && progress[at + was]! === lagSeen[m]) continue;
             let min = total;
             let lag = 0;
             for (let j = 0; j < L.G; j++) {
@@ -595,7 +595,7 @@ class ForwarderCoordinator implements RoleStep {
           if (this.remaining > 0 && !this.lagReached()) {
             lagWait[LW_WAITING] = 1;
             const bell = L.coordinatorBell(c);
-            return ctx.untilAtLeast(local, bell, Atomics.load(local.i32, bell) + 1);
+            return ctx.untilAtLeast(local, bell, local.i32[bell]! + 1);
           }
           break;
         }
@@ -647,7 +647,7 @@ class ForwarderCoordinator implements RoleStep {
     const progress = this.local.i32;
     for (let m = 0; m < L.N; m++) {
       const lag = lw[lagOf(m)]!;
-      if (lag >= 0 && Atomics.load(progress, L.progress(c, m, lag)) >= lw[lagTarget(m)]!) return true;
+      if (lag >= 0 && progress[L.progress(c, m, lag)]! >= lw[lagTarget(m)]!) return true;
     }
     return false;
   }
