@@ -25,12 +25,12 @@ defineOp<{ put: boolean }>({
     // W waits for B first (its list: [W]), then any-of takes its place behind it in B's list and
     // is first in A's.
     const w = ctx.spawn('W', (function* () {
-      const v = yield ctx.untilAtLeast(ctr, 1, 1);
+      const v: number = yield ctx.untilAtLeast(ctr, 1, 1);
       log.push(['W', ctx.now, v]);
     })());
     const any = ctx.spawn('any', (function* () {
       yield ctx.sleep(0.5);
-      const v = yield ctx.untilAny([ctx.atLeast(ctr, 0, 5), ctx.atLeast(ctr, 1, 1)]);
+      const v: number = yield ctx.untilAny([ctx.atLeast(ctr, 0, 5), ctx.atLeast(ctr, 1, 1)]);
       log.push(['any', ctx.now, v]);
     })());
     if (!a.put) {
