@@ -309,8 +309,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     while (this.nAct > 0) {
       const i = this.nAct - 1;
       const s = this.act[i]!;
-      while (this.size[s]! > 0) {
-        const h = this.first[s]!;
+      for (let h = this.headOf(s); h !== NONE; h = this.headOf(s)) {
         this.shift(s);
         this.release(h);
       }
@@ -323,6 +322,11 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     this.heapPos = -1;
     this.busyStart = -1;
     this.busyBytes = 0;
+  }
+
+  /** Slot `s`'s first entry, NONE when its FIFO is empty. */
+  protected headOf(s: number): number {
+    return this.size[s]! > 0 ? this.first[s]! : NONE;
   }
 
   /** Empty stream `s`, at active position `i`, leaves as when its last transfer ends. */
@@ -1151,6 +1155,34 @@ export class SendPort extends PortStats<SendHost> {
 }
 
 /**
+
+/**
+ * A receiver slot's record (see RecvPort.rF): the places of its fields, in doubles from `s << 4`.
+ * The first 64 bytes hold what a news item, a stream's step and its examination read: when its
+ * entries were last stepped, its rate, its FIFO's ends, its active position and flags, the sum of
+ * its transfers' arrival rates, its demand, its bytes queued, the credit last sent.
+ */
+const R_ANCHOR = 0;
+const R_RATE = 1;
+const R_ARR = 4;
+const R_DEM = 5;
+const R_QUEUED = 6;
+const R_CREDIT = 7;
+/** Int32 from `s << 5`: the FIFO's first and last entry (NONE when empty), the active position; its stream key. */
+const RI_FIRST = 4;
+const RI_LAST = 5;
+const RI_POS = 6;
+const RI_KEY = 16;
+/**
+ * Bytes from `s << 7`: active (1); 1 in the touched list, 2 examined in the settle in progress;
+ * served below its arrival rate; its arrival rate or last credit moved since it was last indexed.
+ */
+const RB_ON = 28;
+const RB_MARK = 29;
+const RB_SHORT = 30;
+const RB_REINDEX = 31;
+
+/**
  * The receiver port, evaluated lazily: each active stream's transfers are exact at the stream's own
  * last change (its `anchor`), and a stream is stepped to the clock, examined and re-timed only when
  * something reaches it: news of its sender, a rate the water-filling changed, its own next change
@@ -1159,6 +1191,11 @@ export class SendPort extends PortStats<SendHost> {
  * before). A settle, a news item and a quiet check cost time in the streams that change then, not
  * in the port's active streams, but for the O(n) pass of a water-filling, which runs only when a
  * demand changes.
+ *
+ * A stream's own fields are one record per slot (`rF`), so a news item or a stream's step reads
+ * one record, not a line of each of a dozen columns; the water-filling's passes over every active
+ * stream read the base class's dense columns by slot instead (`want`: the demand, `rate`: the
+ * rate; each written beside the record where it changes), a few lines for all the streams.
  *
  * The model is the one the port had when every settle stepped every stream (same arrivals, FIFO
  * service, demands, shares, credits, timers and quiet timers, deliveries in the same order); a
@@ -1192,22 +1229,18 @@ export class RecvPort extends PortStats<RecvHost> {
   /** Streams with bytes queued (demand: all they can get), and served below their arrival rate. */
   private nQueued = 0;
   private nShort = 0;
-  /** Per slot: sum of the arrival rates of its jobs; the credit last sent (-1: none yet). */
-  private arr = new Float64Array(0);
-  private lastCredit = new Float64Array(0);
-  /** Per slot: when its entries were last stepped; its demand; its bytes queued then; its active position. */
-  private anchor = new Float64Array(0);
-  private dem = new Float64Array(0);
-  private queued = new Float64Array(0);
-  private pos = new Int32Array(0);
-  /** Per slot: 1 in the touched list, 2 examined in the settle in progress; served below its arrival rate. */
-  private mark = new Uint8Array(0);
-  private short = new Uint8Array(0);
-  /** Per slot: its arrival rate or last credit moved since it was last indexed (see indexCredit). */
-  private reindex = new Uint8Array(0);
+  /**
+   * Each slot's own fields, one record of 16 doubles per slot at `s << 4` (the places: R_*, RI_*,
+   * RB_* above), read through three views of one buffer.
+   */
+  private rF = new Float64Array(0);
+  private rI = new Int32Array(0);
+  private rB = new Uint8Array(0);
   /** The streams touched since the last settle (news, due, growing, rate moved): `touched[0..nTouched)`. */
   private touched = new Int32Array(16);
   private nTouched = 0;
+  /** Per active position: 1 + the touched slot there while {@link sortTouched} orders them (else 0). */
+  private byPos = new Int32Array(16);
   /** Streams with no queue yet served below their arrival rate (a queue starts): `growing[0..nGrowing)`. */
   private growing = new Int32Array(16);
   private nGrowing = 0;
@@ -1230,48 +1263,75 @@ export class RecvPort extends PortStats<RecvHost> {
 
   protected override grow(cap: number): void {
     super.grow(cap);
-    this.arr = grown(this.arr, cap);
-    this.lastCredit = grown(this.lastCredit, cap);
-    this.anchor = grown(this.anchor, cap);
-    this.dem = grown(this.dem, cap);
-    this.queued = grown(this.queued, cap);
-    this.pos = grown(this.pos, cap);
-    this.mark = grown(this.mark, cap);
-    this.short = grown(this.short, cap);
-    this.reindex = grown(this.reindex, cap);
+    this.rF = grown(this.rF, cap << 4);
+    this.rI = new Int32Array(this.rF.buffer);
+    this.rB = new Uint8Array(this.rF.buffer);
     this.due.grow(cap);
     this.lows.grow(cap);
     this.highs.grow(cap);
   }
 
   protected init(s: number): void {
-    this.arr[s] = 0;
-    this.lastCredit[s] = -1;
+    const o = s << 4;
+    this.rF[o + R_ARR] = 0;
+    this.rF[o + R_CREDIT] = -1;
+    this.rI[(s << 5) + RI_FIRST] = NONE;
+    this.rI[(s << 5) + RI_LAST] = NONE;
+    this.rI[(s << 5) + RI_KEY] = this.key[s]!;
+  }
+
+  protected override headOf(s: number): number {
+    return this.rI[(s << 5) + RI_FIRST]!;
+  }
+
+  /** Append entry `e` to slot `s`'s FIFO (the record's ends: a receiver keeps no count). */
+  protected override push(s: number, e: number): void {
+    const { eI, rI } = this;
+    const o = s << 5;
+    eI[(e << 4) + EI_NEXT] = NONE;
+    if (rI[o + RI_FIRST] === NONE) rI[o + RI_FIRST] = e;
+    else eI[(rI[o + RI_LAST]! << 4) + EI_NEXT] = e;
+    rI[o + RI_LAST] = e;
+  }
+
+  /** Take slot `s`'s first entry out of its FIFO (the caller releases it). */
+  protected override shift(s: number): void {
+    const rI = this.rI;
+    const o = s << 5;
+    const next = this.eI[(rI[o + RI_FIRST]! << 4) + EI_NEXT]!;
+    rI[o + RI_FIRST] = next;
+    if (next === NONE) rI[o + RI_LAST] = NONE;
   }
 
   protected override activate(s: number): void {
     super.activate(s);
-    this.pos[s] = this.nAct - 1;
-    this.anchor[s] = this.host.now;
+    const o = s << 4;
+    this.rB[(s << 7) + RB_ON] = 1;
+    this.rI[(s << 5) + RI_POS] = this.nAct - 1;
+    this.rF[o + R_ANCHOR] = this.host.now;
+    this.rF[o + R_RATE] = 0;
     this.rate[s] = 0;
-    this.dem[s] = NaN; // a demand it never had: the shares are computed again
-    this.queued[s] = 0;
-    this.short[s] = 0;
+    this.rF[o + R_DEM] = NaN; // a demand it never had: the shares are computed again
+    this.want[s] = NaN;
+    this.rF[o + R_QUEUED] = 0;
+    this.rB[(s << 7) + RB_SHORT] = 0;
   }
 
   protected override deactivate(i: number): void {
     const moved = this.act[this.nAct - 1]!;
+    this.rB[(this.act[i]! << 7) + RB_ON] = 0;
     super.deactivate(i);
-    if (i < this.nAct) this.pos[moved] = i;
+    if (i < this.nAct) this.rI[(moved << 5) + RI_POS] = i;
   }
 
   /** Stream `s` (active position `i`) has no transfer left: it leaves every index and the active set. */
   private closeStream(s: number, i: number): void {
-    this.arr[s] = 0;
-    this.lastCredit[s] = -1;
-    if (this.dem[s] === Infinity) this.nQueued--;
-    if (this.short[s]) this.nShort--;
-    this.short[s] = 0;
+    const o = s << 4;
+    this.rF[o + R_ARR] = 0;
+    this.rF[o + R_CREDIT] = -1;
+    if (this.rF[o + R_DEM] === Infinity) this.nQueued--;
+    if (this.rB[(s << 7) + RB_SHORT]) this.nShort--;
+    this.rB[(s << 7) + RB_SHORT] = 0;
     this.due.remove(s);
     this.lows.remove(s);
     this.highs.remove(s);
@@ -1282,7 +1342,8 @@ export class RecvPort extends PortStats<RecvHost> {
   protected override dropStream(s: number, i: number): void {
     // As examine() for a stream left empty, then settle() with no stream left.
     this.closeStream(s, i);
-    this.mark.fill(0);
+    const rB = this.rB;
+    for (let k = 0; k < this.nSlots; k++) rB[(k << 7) + RB_MARK] = 0;
     this.nTouched = 0;
     this.nGrowing = 0;
     this.keys.n = 0;
@@ -1292,8 +1353,9 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** Stream `s` is examined at the next settle. */
   private touch(s: number): void {
-    if (this.mark[s] !== 0) return;
-    this.mark[s] = 1;
+    const m = (s << 7) + RB_MARK;
+    if (this.rB[m] !== 0) return;
+    this.rB[m] = 1;
     if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
     this.touched[this.nTouched++] = s;
   }
@@ -1310,11 +1372,13 @@ export class RecvPort extends PortStats<RecvHost> {
       this.host.settleLater(this);
     }
     const s = this.slot(key);
-    const arr = this.arr;
-    if (this.on[s]) this.step(s);
+    const o = s << 4;
+    if (this.rB[(s << 7) + RB_ON]) this.step(s);
+    const rF = this.rF;
     if (kind === NEWS_START) {
       // A stream's jobs arrive one after another (see step).
-      if (this.size[s]! > 0 && this.eF[(this.last[s]! << 3) + E_ALL] === 0) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
+      const l = this.rI[(s << 5) + RI_LAST]!;
+      if (l !== NONE && this.eF[(l << 3) + E_ALL] === 0) throw new Error(`port ${this.owner}.${this.index}: stream ${key} starts a job before the previous one has arrived`);
       const e = this.entry(j); // (may grow the entry records)
       this.jobs.recvEntry[j] = e;
       const eF = this.eF;
@@ -1324,26 +1388,26 @@ export class RecvPort extends PortStats<RecvHost> {
       eF[b + E_RATE] = rate;
       eF[b + E_ALL] = 0;
       this.push(s, e);
-      arr[s] = arr[s]! + rate;
-      if (!this.on[s]) {
+      rF[o + R_ARR] = rF[o + R_ARR]! + rate;
+      if (!this.rB[(s << 7) + RB_ON]) {
         this.activate(s);
         this.sharesStale = true;
       }
     } else if (kind === NEWS_RATE) {
       const b = this.jobs.recvEntry[j]! << 3;
       const eF = this.eF;
-      arr[s] = arr[s]! + (rate - eF[b + E_RATE]!);
+      rF[o + R_ARR] = rF[o + R_ARR]! + (rate - eF[b + E_RATE]!);
       eF[b + E_RATE] = rate;
     } else {
       const b = this.jobs.recvEntry[j]! << 3;
       const eF = this.eF;
-      arr[s] = arr[s]! - eF[b + E_RATE]!;
+      rF[o + R_ARR] = rF[o + R_ARR]! - eF[b + E_RATE]!;
       eF[b + E_RATE] = 0;
       eF[b + E_ARRIVED] = eF[b + E_BYTES]!;
       eF[b + E_ALL] = 1;
     }
-    if (Math.abs(arr[s]!) < 1e-9) arr[s] = 0;
-    this.reindex[s] = 1;
+    if (Math.abs(rF[o + R_ARR]!) < 1e-9) rF[o + R_ARR] = 0;
+    this.rB[(s << 7) + RB_REINDEX] = 1;
     this.touch(s);
   }
 
@@ -1359,20 +1423,22 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private step(s: number): void {
     const time = this.host.now;
-    const dt = time - this.anchor[s]!;
+    const o = s << 4;
+    const rF = this.rF;
+    const dt = time - rF[o + R_ANCHOR]!;
     this.streamVisits++;
     if (dt <= 0) return;
-    this.anchor[s] = time;
+    rF[o + R_ANCHOR] = time;
     const { eF, eI } = this;
-    let give = this.rate[s]! * dt;
+    let give = rF[o + R_RATE]! * dt;
     // Bytes arrive for the stream's last job only: its sender sends one job at a time, and the
     // news of a job's end comes before the next one's start, so every earlier job has all its bytes.
-    const jl = this.last[s]!;
+    const jl = this.rI[(s << 5) + RI_LAST]!;
     if (jl !== NONE) {
       const b = jl << 3;
       if (eF[b + E_ALL] === 0 && eF[b + E_RATE]! > 0) eF[b + E_ARRIVED] = Math.min(eF[b + E_BYTES]!, eF[b + E_ARRIVED]! + eF[b + E_RATE]! * dt);
     }
-    for (let j = this.first[s]!; j !== NONE && give > 0; j = eI[(j << 4) + EI_NEXT]!) {
+    for (let j = this.rI[(s << 5) + RI_FIRST]!; j !== NONE && give > 0; j = eI[(j << 4) + EI_NEXT]!) {
       const b = j << 3;
       const take = Math.min(give, eF[b + E_ARRIVED]! - eF[b + E_SERVED]!);
       if (take > 0) {
@@ -1389,9 +1455,9 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private examine(s: number, i: number): boolean {
     this.step(s);
-    const { first, eF, eI } = this;
-    while (this.size[s]! > 0) {
-      const h = first[s]!;
+    const { eF, eI, rI } = this;
+    const fo = (s << 5) + RI_FIRST;
+    for (let h = rI[fo]!; h !== NONE; h = rI[fo]!) {
       const b = h << 3;
       if (eF[b + E_ALL] === 0 || eF[b + E_BYTES]! - eF[b + E_SERVED]! > eps(eF[b + E_BYTES]!)) break;
       const job = eI[(h << 4) + EI_JOB]!;
@@ -1399,19 +1465,22 @@ export class RecvPort extends PortStats<RecvHost> {
       this.release(h);
       this.host.served(this, job);
     }
-    if (this.size[s] === 0) {
+    if (rI[fo] === NONE) {
       this.closeStream(s, i);
       return false;
     }
+    const rF = this.rF;
+    const o = s << 4;
     let q = 0;
-    for (let j = first[s]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += eF[(j << 3) + E_ARRIVED]! - eF[(j << 3) + E_SERVED]!;
-    this.queued[s] = q;
-    const di = q > EPS1 ? Infinity : this.arr[s]!;
-    const was = this.dem[s]!;
+    for (let j = rI[fo]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += eF[(j << 3) + E_ARRIVED]! - eF[(j << 3) + E_SERVED]!;
+    rF[o + R_QUEUED] = q;
+    const di = q > EPS1 ? Infinity : rF[o + R_ARR]!;
+    const was = rF[o + R_DEM]!;
     if (di !== was) {
       if (was === Infinity) this.nQueued--;
       if (di === Infinity) this.nQueued++;
-      this.dem[s] = di;
+      rF[o + R_DEM] = di;
+      this.want[s] = di;
       this.demandsMoved = true;
     }
     return true;
@@ -1419,25 +1488,35 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /**
    * Sort the touched streams (all active) by active position: by insertion when they are a few,
-   * else by a pass over the active streams (in time in their number, never worse).
+   * else through a scratch column by position (in time in the active streams' number, never worse,
+   * reading no stream's record but the touched ones').
    */
   private sortTouched(): void {
-    const { touched: t, pos } = this;
-    if (this.nTouched * this.nTouched > 8 * this.nAct) {
-      const { act, mark } = this;
+    const { touched: t, rI } = this;
+    const nt = this.nTouched;
+    if (nt * nt > 8 * this.nAct) {
+      if (this.byPos.length < this.nAct) this.byPos = new Int32Array(this.act.length);
+      const byPos = this.byPos;
+      for (let k = 0; k < nt; k++) byPos[rI[(t[k]! << 5) + RI_POS]!] = t[k]! + 1;
       let m = 0;
-      for (let i = 0, n = this.nAct; i < n; i++) if (mark[act[i]!] !== 0) t[m++] = act[i]!;
+      for (let i = 0, n = this.nAct; i < n; i++) {
+        const v = byPos[i]!;
+        if (v !== 0) {
+          t[m++] = v - 1;
+          byPos[i] = 0;
+        }
+      }
       return;
     }
-    for (let k = 1; k < this.nTouched; k++) {
+    for (let k = 1; k < nt; k++) {
       const s = t[k]!;
-      const p = pos[s]!;
+      const p = rI[(s << 5) + RI_POS]!;
       let j = k - 1;
-      if (!(pos[t[j]!]! > p)) continue;
+      if (!(rI[(t[j]! << 5) + RI_POS]! > p)) continue;
       do {
         t[j + 1] = t[j]!;
         j--;
-      } while (j >= 0 && pos[t[j]!]! > p);
+      } while (j >= 0 && rI[(t[j]! << 5) + RI_POS]! > p);
       t[j + 1] = s;
     }
   }
@@ -1448,7 +1527,7 @@ export class RecvPort extends PortStats<RecvHost> {
     this.dirty = false;
     this.settles++;
     this.advance();
-    const { act, mark } = this;
+    const act = this.act;
     // The streams that may change now: news, their own change due, a queue that may start.
     const due = this.due;
     // (Within its slack a stream's change counts as now: a remainder under eps() is served.)
@@ -1465,27 +1544,28 @@ export class RecvPort extends PortStats<RecvHost> {
     this.demandsMoved = false;
     this.sortTouched();
     const touched = this.touched; // (read after the touches above, which may have grown it)
+    const rB = this.rB; // (the records do not grow in a settle)
     let live = 0;
     for (let k = 0; k < this.nTouched; k++) {
       let s = touched[k]!;
-      if (mark[s] !== 1) continue;
+      if (rB[(s << 7) + RB_MARK] !== 1) continue;
       for (;;) {
-        mark[s] = 2;
-        const i = this.pos[s]!;
+        rB[(s << 7) + RB_MARK] = 2;
+        const i = this.rI[(s << 5) + RI_POS]!;
         if (this.examine(s, i)) {
           touched[live++] = s; // (live <= k: the list is compacted as it goes)
           break;
         }
-        mark[s] = 0;
+        rB[(s << 7) + RB_MARK] = 0;
         if (i >= this.nAct) break;
         s = act[i]!;
-        if (mark[s] !== 1) break;
+        if (rB[(s << 7) + RB_MARK] !== 1) break;
       }
     }
     this.nTouched = live;
     const n = this.nAct;
     if (n === 0) {
-      for (let k = 0; k < live; k++) mark[touched[k]!] = 0;
+      for (let k = 0; k < live; k++) rB[(touched[k]! << 7) + RB_MARK] = 0;
       this.nTouched = 0;
       this.total = 0;
       this.slack = 0;
@@ -1495,17 +1575,17 @@ export class RecvPort extends PortStats<RecvHost> {
       }
       return;
     }
-    const rate = this.rate;
+    const rF = this.rF;
     if (this.demandsMoved || this.sharesStale) {
       // The water-filling (PortStats.waterFill's walk and rates, in one pass with the rates that
-      // move: the same values in the same order, without copies of the demands and old rates).
-      const { dem, want } = this;
+      // move: the same values in the same order, without copies of the demands and old rates),
+      // over the dense columns of demands and rates by slot: a stream's record only where its
+      // rate moves.
+      const { want, rate } = this;
       let min = Infinity;
       for (let i = 0; i < n; i++) {
-        const s = act[i]!;
-        const di = dem[s]!;
+        const di = want[act[i]!]!;
         if (di < min) min = di;
-        want[s] = di;
       }
       this.fillLevels(min);
       const share = this.share;
@@ -1514,18 +1594,19 @@ export class RecvPort extends PortStats<RecvHost> {
       let total = 0;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        const r = this.granted(dem[s]!);
+        const r = this.granted(want[s]!);
         total += r;
         if (r === rate[s]) continue;
-        if (mark[s] !== 0) {
-          rate[s] = r;
+        rate[s] = r;
+        if (rB[(s << 7) + RB_MARK] !== 0) {
+          rF[(s << 4) + R_RATE] = r;
           continue;
         }
         // A rate that moves: the stream's bytes up to now at its old rate, then its queue now.
         this.step(s);
-        rate[s] = r;
+        rF[(s << 4) + R_RATE] = r;
         this.queueNow(s);
-        mark[s] = 2;
+        rB[(s << 7) + RB_MARK] = 2;
         if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
         this.touched[this.nTouched++] = s;
       }
@@ -1534,16 +1615,18 @@ export class RecvPort extends PortStats<RecvHost> {
     // Each stream examined: its next change and whether its queue may start.
     const tl = this.touched;
     const nt = this.nTouched;
-    const { arr, queued, first, eF, short } = this;
+    const { eF, rI } = this;
     for (let k = 0; k < nt; k++) {
       const s = tl[k]!;
-      const r = rate[s]!;
-      const a = arr[s]!;
-      const q = queued[s]!;
+      const o = s << 4;
+      const r = rF[o + R_RATE]!;
+      const a = rF[o + R_ARR]!;
+      const q = rF[o + R_QUEUED]!;
       const sh = r < a * (1 - 1e-12) ? 1 : 0;
-      if (sh !== short[s]) {
-        this.nShort += sh - short[s]!;
-        short[s] = sh;
+      const was = rB[(s << 7) + RB_SHORT]!;
+      if (sh !== was) {
+        this.nShort += sh - was;
+        rB[(s << 7) + RB_SHORT] = sh;
       }
       let t = Infinity;
       let slack = this.slack;
@@ -1554,7 +1637,7 @@ export class RecvPort extends PortStats<RecvHost> {
           if (EPS1 / (r - a) > slack) slack = EPS1 / (r - a);
         }
       } else if (r < a) this.grows(s);
-      const b = first[s]! << 3;
+      const b = rI[(s << 5) + RI_FIRST]! << 3;
       if (eF[b + E_ALL] !== 0 && r > 0) {
         const th = time + (eF[b + E_BYTES]! - eF[b + E_SERVED]!) / r;
         if (th < t) t = th;
@@ -1587,12 +1670,11 @@ export class RecvPort extends PortStats<RecvHost> {
     this.sortTouched();
     for (let k = 0; k < nc; k++) this.tell(cl[k]!);
     // (A stream whose arrival rate and last credit are as when it was last indexed keeps its places.)
-    const reindex = this.reindex;
     for (let k = 0; k < nc; k++) {
       const s = cl[k]!;
-      mark[s] = 0;
-      if (reindex[s]) {
-        reindex[s] = 0;
+      rB[(s << 7) + RB_MARK] = 0;
+      if (rB[(s << 7) + RB_REINDEX]) {
+        rB[(s << 7) + RB_REINDEX] = 0;
         this.indexCredit(s);
       }
     }
@@ -1620,8 +1702,9 @@ export class RecvPort extends PortStats<RecvHost> {
 
   /** Stream `s` is told the level in the settle in progress (once). */
   private candidate(s: number): void {
-    if (this.mark[s] !== 0) return;
-    this.mark[s] = 2;
+    const m = (s << 7) + RB_MARK;
+    if (this.rB[m] !== 0) return;
+    this.rB[m] = 2;
     if (this.nTouched === this.touched.length) this.touched = grown(this.touched, 2 * this.nTouched);
     this.touched[this.nTouched++] = s;
   }
@@ -1633,13 +1716,14 @@ export class RecvPort extends PortStats<RecvHost> {
    * two heaps, in time in how many there are. Nothing heard yet: told when examined.
    */
   private indexCredit(s: number): void {
-    const last = this.lastCredit[s]!;
+    const o = s << 4;
+    const last = this.rF[o + R_CREDIT]!;
     if (last < 0) {
       this.lows.remove(s);
       this.highs.remove(s);
       return;
     }
-    const a = this.arr[s]!;
+    const a = this.rF[o + R_ARR]!;
     this.lows.t = -Math.min(last, a * (1 - CREDIT_RESOLUTION));
     this.lows.place(s);
     this.highs.t = last <= a * (1 + SEND_RESOLUTION) ? last * (1 + CREDIT_RESOLUTION) : Infinity;
@@ -1650,8 +1734,8 @@ export class RecvPort extends PortStats<RecvHost> {
   private queueNow(s: number): void {
     const { eF, eI } = this;
     let q = 0;
-    for (let j = this.first[s]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += eF[(j << 3) + E_ARRIVED]! - eF[(j << 3) + E_SERVED]!;
-    this.queued[s] = q;
+    for (let j = this.rI[(s << 5) + RI_FIRST]!; j !== NONE; j = eI[(j << 4) + EI_NEXT]!) q += eF[(j << 3) + E_ARRIVED]! - eF[(j << 3) + E_SERVED]!;
+    this.rF[(s << 4) + R_QUEUED] = q;
   }
 
   /** Stream `s` has no queue and is served below its arrival rate: examined at every settle. */
@@ -1671,12 +1755,14 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private tell(s: number): void {
     const level = this.telling;
-    const last = this.lastCredit[s]!;
-    const a = this.arr[s]!;
+    const o = s << 4;
+    const rF = this.rF;
+    const last = rF[o + R_CREDIT]!;
+    const a = rF[o + R_ARR]!;
     if (last < 0 || (level < last && level < a * (1 - CREDIT_RESOLUTION)) || (last <= a * (1 + SEND_RESOLUTION) && level > last * (1 + CREDIT_RESOLUTION))) {
-      this.lastCredit[s] = level;
-      this.reindex[s] = 1;
-      this.keys.push(this.key[s]!);
+      rF[o + R_CREDIT] = level;
+      this.rB[(s << 7) + RB_REINDEX] = 1;
+      this.keys.push(this.rI[(s << 5) + RI_KEY]!);
     }
   }
 
@@ -1715,16 +1801,17 @@ export class RecvPort extends PortStats<RecvHost> {
    */
   private changesAt(s: number): boolean {
     const at = this.quietAt_;
-    const { rate, first, last, anchor, eF, eI } = this;
+    const { rF, rI, eF, eI } = this;
+    const o = s << 4;
     this.streamVisits++;
-    const dt = at - anchor[s]!;
-    const r = rate[s]!;
-    const jl = last[s]!;
+    const dt = at - rF[o + R_ANCHOR]!;
+    const r = rF[o + R_RATE]!;
+    const jl = rI[(s << 5) + RI_LAST]!;
     const bl = jl << 3;
     const arrivedLast = eF[bl + E_ALL] === 0 && eF[bl + E_RATE]! > 0 ? Math.min(eF[bl + E_BYTES]!, eF[bl + E_ARRIVED]! + eF[bl + E_RATE]! * dt) : eF[bl + E_ARRIVED]!;
     let give = r * dt;
     let queued = 0;
-    const h = first[s]!;
+    const h = rI[(s << 5) + RI_FIRST]!;
     let headServed = 0;
     for (let j = h; ; j = eI[(j << 4) + EI_NEXT]!) {
       const a = j === jl ? arrivedLast : eF[(j << 3) + E_ARRIVED]!;
@@ -1742,6 +1829,6 @@ export class RecvPort extends PortStats<RecvHost> {
     }
     const bh = h << 3;
     if (eF[bh + E_ALL] !== 0 && !(eF[bh + E_BYTES]! - headServed > eps(eF[bh + E_BYTES]!))) return true; // served there
-    return queued > EPS1 !== this.queued[s]! > EPS1; // a queue starts or ends there
+    return queued > EPS1 !== rF[o + R_QUEUED]! > EPS1; // a queue starts or ends there
   }
 }
