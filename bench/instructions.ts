@@ -6,7 +6,7 @@
  * belongs to. The counts are the same whatever else the machine runs, which CPU time on a shared
  * 2-core machine is not (docs/runtime.md, "Instructions per event").
  *
- *   valgrind --tool=callgrind --dump-instr=yes --cache-sim=yes --callgrind-out-file=cg.out \
+ *   valgrind --tool=callgrind --dump-instr=yes --cache-sim=yes --LL=1048576,16,64 --callgrind-out-file=cg.out \
  *     node --single-threaded --perf-basic-prof --no-compact-code-space dist/cli/main.js bench deepep ...
  *   npx tsx bench/instructions.ts profile cg.out /tmp/perf-PID.map [events] [rows]
  *   npx tsx bench/instructions.ts diff a.out a.map eventsA b.out b.map eventsB [rows]
@@ -21,12 +21,20 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** Per function: instructions, D1 read misses, D1 write misses. */
+/**
+ * Per function: instructions, D1 read and write misses, and last-level read and write misses
+ * (callgrind's `DLmr`/`DLmw`; run with `--LL=1048576,16,64` to make its last level one core's
+ * 1 MB L2, whose misses are the loads that wait for the shared L3 or memory).
+ */
 export interface Cost {
   ir: number;
   d1r: number;
   d1w: number;
+  llr: number;
+  llw: number;
 }
+
+const zero = (): Cost => ({ ir: 0, d1r: 0, d1w: 0, llr: 0, llw: 0 });
 
 interface CodeRange {
   start: number;
@@ -83,10 +91,12 @@ export function selfCosts(callgrind: string, map: CodeRange[]): Map<string, Cost
     else if (a[0] === '-') addr -= parseInt(a.slice(1), 16);
     if (afterCall) { afterCall = false; continue; }
     const name = lookup(map, addr) ?? `${ob.split('/').pop()} ${fn}`;
-    const e = costs.get(name) ?? { ir: 0, d1r: 0, d1w: 0 };
+    const e = costs.get(name) ?? zero();
     e.ir += Number(f[2] ?? 0);
     e.d1r += Number(f[6] ?? 0);
     e.d1w += Number(f[7] ?? 0);
+    e.llr += Number(f[9] ?? 0);
+    e.llw += Number(f[10] ?? 0);
     costs.set(name, e);
   }
   return costs;
@@ -97,20 +107,20 @@ export function perEventDiff(a: Map<string, Cost>, eventsA: number, b: Map<strin
   const d = eventsB - eventsA;
   const out = new Map<string, Cost>();
   for (const k of new Set([...a.keys(), ...b.keys()])) {
-    const x = a.get(k) ?? { ir: 0, d1r: 0, d1w: 0 }, y = b.get(k) ?? { ir: 0, d1r: 0, d1w: 0 };
-    out.set(k, { ir: (y.ir - x.ir) / d, d1r: (y.d1r - x.d1r) / d, d1w: (y.d1w - x.d1w) / d });
+    const x = a.get(k) ?? zero(), y = b.get(k) ?? zero();
+    out.set(k, { ir: (y.ir - x.ir) / d, d1r: (y.d1r - x.d1r) / d, d1w: (y.d1w - x.d1w) / d, llr: (y.llr - x.llr) / d, llw: (y.llw - x.llw) / d });
   }
   return out;
 }
 
 function print(costs: Map<string, Cost>, per: number, rows: number, perEvent: boolean): void {
-  const total = { ir: 0, d1r: 0, d1w: 0 };
-  for (const c of costs.values()) { total.ir += c.ir; total.d1r += c.d1r; total.d1w += c.d1w; }
+  const total = zero();
+  for (const c of costs.values()) { total.ir += c.ir; total.d1r += c.d1r; total.d1w += c.d1w; total.llr += c.llr; total.llw += c.llw; }
   const f = (v: number, d: number) => (v / per).toFixed(d);
-  console.log(`total: ${f(total.ir, 0)} instructions, ${f(total.d1r, 2)} D1 read misses, ${f(total.d1w, 2)} D1 write misses${perEvent ? ' per event' : ''}`);
-  console.log('instructions  D1 rd  D1 wr  function');
+  console.log(`total: ${f(total.ir, 0)} instructions, ${f(total.d1r, 2)} D1 read misses, ${f(total.d1w, 2)} D1 write misses, ${f(total.llr, 2)} LL read misses, ${f(total.llw, 2)} LL write misses${perEvent ? ' per event' : ''}`);
+  console.log('instructions  D1 rd  D1 wr  LL rd  LL wr  function');
   const sorted = [...costs].sort((p, q) => q[1].ir - p[1].ir).slice(0, rows);
-  for (const [k, c] of sorted) console.log(`${f(c.ir, 0).padStart(12)} ${f(c.d1r, 2).padStart(6)} ${f(c.d1w, 2).padStart(6)}  ${k}`);
+  for (const [k, c] of sorted) console.log(`${f(c.ir, 0).padStart(12)} ${f(c.d1r, 2).padStart(6)} ${f(c.d1w, 2).padStart(6)} ${f(c.llr, 2).padStart(6)} ${f(c.llw, 2).padStart(6)}  ${k}`);
 }
 
 function main(argv: string[]): void {
