@@ -253,9 +253,7 @@ export class RankContext {
    */
   spawnDetached(name: string, role: RoleStep): void {
     if (!this.group) fail('E_TASK', `rank ${this.rank}: spawn('${name}') outside an operation`, { rank: this.rank });
-    // (`at` left to its default, the engine's clock: the clock passed to a call V8 does not
-    // inline is boxed, an allocation per posted chunk.)
-    this.engine.spawn(this.rank, name, role, this.group, undefined, undefined, true);
+    this.engine.spawnDetached(this.rank, name, role, this.group);
   }
 
   /** Start a task of kernel `kernel` (its regions scoped, its failure reported to it). */
