@@ -884,7 +884,9 @@ export class Engine implements SendHost, RecvHost {
 
   /** The port's due time changed: it is due now while dirty, else at its timer. */
   private reschedule(port: SendPort | RecvPort): void {
-    this.due.set(port, port.dirty ? this.now : port.timerAt);
+    const due = this.due;
+    due.at = port.dirty ? this.now : port.timerAt;
+    due.setAt(port);
     const m = this.due.minTime();
     // The earliest due time seldom changes: known queued, it needs no look-up.
     if (m < Infinity && m !== this.linkMin) {
