@@ -142,11 +142,17 @@ export class SmClock {
     return wait;
   }
 
-  /** {@link busy}, as the wait of the role that sleeps for it (see {@link sleepReduce}). */
-  sleepBusy(ctx: RankContext, role: RoleId, us: number, bound = BOUND_ISSUE): Wait {
-    const wait = this.reserve(ctx.now, us);
-    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
-    return ctx.sleep(wait);
+  /**
+   * {@link busy} for a reduction of `bytes` at the SM's reduce rate (`smReduceGBps`, the issue
+   * slots), as the wait of the role that sleeps for it (see {@link sleepReduce}; the duration is
+   * computed here, not passed in: a float argument is boxed too).
+   */
+  sleepReduceRate(ctx: RankContext, role: RoleId, bytes: number): Wait {
+    const us = bytes / (ctx.hardware.smReduceGBps * 1e3);
+    const w = ctx.sleepWait();
+    w.us = this.reserve(ctx.now, us);
+    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * BOUND_ISSUE, this.freeAt - us, this.freeAt);
+    return w;
   }
 
   /**
@@ -162,13 +168,19 @@ export class SmClock {
     return us;
   }
 
-  /** {@link post}, as the wait of the warp that posts (see {@link sleepReduce}). */
-  sleepPost(ctx: RankContext, role: RoleId, us: number): Wait {
+  /**
+   * {@link post} of `requests` work requests (`ibMessageUs` each), as the wait of the warp that
+   * posts (see {@link sleepReduce}: the duration is computed here, not passed in).
+   */
+  sleepPost(ctx: RankContext, role: RoleId, requests: number): Wait {
+    const us = requests * ctx.hardware.ibMessageUs;
     if (us > 0) {
       this.reserve(ctx.now, us);
       ctx.activity(this.track, role + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
     }
-    return ctx.sleep(us);
+    const w = ctx.sleepWait();
+    w.us = us;
+    return w;
   }
 
   /**
@@ -187,15 +199,18 @@ export class SmClock {
 
   /**
    * {@link reduce}, as the wait of the role that sleeps for it: the duration stays inside this call
-   * (a float returned by a call V8 does not inline is boxed as a heap number, and the roles' steps
-   * are large enough to run out of V8's inlining budget).
+   * and goes straight into the task's sleep record (a float passed to or returned by a call V8 does
+   * not inline is boxed as a heap number, and the roles' steps are large enough to run out of V8's
+   * inlining budget). The `sleep*` methods take integers (bytes, warps, counts) for the same reason.
    */
   sleepReduce(ctx: RankContext, role: RoleId, readBytes: number, warps: number): Wait {
     const hw = ctx.hardware;
     const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
     const inFlightShare = (ownUs * warps) / this.warps;
-    return ctx.sleep(Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs));
+    const w = ctx.sleepWait();
+    w.us = Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs);
+    return w;
   }
 
   /**
@@ -232,10 +247,17 @@ export class SmClock {
     return Math.max(wait, ownUs) + fixedUs;
   }
 
-  /** {@link copy}, as the wait of the role that sleeps for it (see {@link sleepReduce}). */
-  sleepCopy(ctx: RankContext, role: RoleId, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): Wait {
-    const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
+  /**
+   * {@link copy}, as the wait of the role that sleeps for it (see {@link sleepReduce}), in integers:
+   * by `warps / shares` warps (`shares` streams served in turn by `warps` warps, or `warps` split
+   * over `shares` peers), plus `messages` NVLink messages' fixed work (`nvlinkMessageUs` each).
+   */
+  sleepCopy(ctx: RankContext, role: RoleId, bytes: number, dest: CopyDest, warps: number, shares = 1, messages = 0): Wait {
+    const hw = ctx.hardware;
+    const { ownUs, smUs, bound } = copyBounds(hw, bytes, dest, warps / shares, this.warps);
     const wait = this.busy(ctx, role, smUs, bound);
-    return ctx.sleep(Math.max(wait, ownUs) + fixedUs);
+    const w = ctx.sleepWait();
+    w.us = Math.max(wait, ownUs) + messages * hw.nvlinkMessageUs;
+    return w;
   }
 }

@@ -271,32 +271,51 @@ export class Engine implements SendHost, RecvHost {
    * Start a task on a local rank at the current time (it runs from its first event). It belongs to
    * kernel `kernel`, by default to the kernel of the task spawning it.
    */
-  spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null, detached = false): Task {
+  spawn(rank: number, name: string, body: TaskBody | RoleStep, group: TaskGroup, at = this.now, kernel?: KernelTag | null): Task {
     // Into a failed group: the task is stopped before it starts, as the group's others were.
     if (group.failed) return Object.assign(new Task(this.taskIdNext++, rank, name, body, group), { done: true });
-    let t: Task;
-    const old = detached ? this.detachedPool.take() : null;
-    if (old !== null) {
-      old.reuse(this.taskIdNext++, rank, name, body as RoleStep, group);
-      t = old;
-    } else t = new Task(this.taskIdNext++, rank, name, body, group);
-    t.detached = detached;
+    const t = new Task(this.taskIdNext++, rank, name, body, group);
     t.kernel = kernel !== undefined ? kernel : (this.current?.kernel ?? null);
     group.live++;
     this.addLive(t);
+    this.queue.at = at;
+    this.queue.pushAt(rank, this.nextSeq(rank), EV_TASK, 0, t);
+    return t;
+  }
+
+  /**
+   * Start a detached task (see RankContext.spawnDetached) at the current time: its record is an
+   * ended detached task's when there is one. No time argument: a float passed to a call V8 does not
+   * inline is boxed, and a default argument (`at = this.now`) is boxed in the callee, once per
+   * posted chunk or head.
+   */
+  spawnDetached(rank: number, name: string, role: RoleStep, group: TaskGroup): void {
+    if (group.failed) {
+      // Stopped before it starts, as in spawn (the id is spent all the same).
+      this.taskIdNext++;
+      return;
+    }
+    let t: Task;
+    const old = this.detachedPool.take();
+    if (old !== null) {
+      old.reuse(this.taskIdNext++, rank, name, role, group);
+      t = old;
+    } else t = new Task(this.taskIdNext++, rank, name, role, group);
+    t.detached = true;
+    t.kernel = this.current?.kernel ?? null;
+    group.live++;
+    this.addLive(t);
     const seq = this.nextSeq(rank);
-    const delay = detached ? (body as RoleStep).startDelayUs : undefined;
+    const delay = role.startDelayUs;
     if (delay !== undefined) {
       // Spawned by a task's step (every kernel's NIC posts are): its sleep starts at its own place.
-      if (at === this.now && this.current !== null) {
-        this.deferStart(t, rank * SEQ_SPAN + seq);
-        return t;
+      if (this.current !== null) {
+        this.deferStart(t, rank, seq);
+        return;
       }
-      at += delay;
-    }
-    this.queue.at = at;
+      this.queue.at = this.now + delay;
+    } else this.queue.at = this.now;
     this.queue.pushAt(rank, seq, EV_TASK, 0, t);
-    return t;
   }
 
   /**
@@ -315,7 +334,9 @@ export class Engine implements SendHost, RecvHost {
   private deferHead = 0;
   private deferN = 0;
 
-  private deferStart(t: Task, key: number): void {
+  /** Defer task `t`'s start (its key: rank and sequence number, integers: the key is beyond the small integers, boxed as an argument). */
+  private deferStart(t: Task, rank: number, seq: number): void {
+    const key = rank * SEQ_SPAN + seq;
     const tasks = this.deferTask;
     let i = this.deferN++;
     if (i === this.deferKey.length) {
@@ -863,7 +884,9 @@ export class Engine implements SendHost, RecvHost {
 
   /** The port's due time changed: it is due now while dirty, else at its timer. */
   private reschedule(port: SendPort | RecvPort): void {
-    this.due.set(port, port.dirty ? this.now : port.timerAt);
+    const due = this.due;
+    due.at = port.dirty ? this.now : port.timerAt;
+    due.setAt(port);
     const m = this.due.minTime();
     // The earliest due time seldom changes: known queued, it needs no look-up.
     if (m < Infinity && m !== this.linkMin) {

@@ -888,9 +888,16 @@ export class SendPort extends PortStats<SendHost> {
 
   // --- The order of the caps ---
 
-  /** Where (cap `d`, slot `s`) goes in `srt`: the first place not before it. */
-  private place(d: number, s: number): number {
+  /**
+   * The cap {@link place} places (a field: the settle's calls pass no float, which would be boxed
+   * where V8 does not inline the call).
+   */
+  private placing = 0;
+
+  /** Where (cap `placing`, slot `s`) goes in `srt`: the first place not before it. */
+  private place(s: number): number {
     const { srt, sF } = this;
+    const d = this.placing;
     let lo = 0;
     let hi = this.nSrt;
     while (lo < hi) {
@@ -905,21 +912,25 @@ export class SendPort extends PortStats<SendHost> {
 
   private unsort(s: number): void {
     if (!this.inSrt[s]) return;
-    const k = this.place(this.sF[(s << 4) + S_DEM]!, s);
+    this.placing = this.sF[(s << 4) + S_DEM]!;
+    const k = this.place(s);
     this.srt.copyWithin(k, k + 1, this.nSrt);
     this.nSrt--;
     this.inSrt[s] = 0;
   }
 
-  /** Stream `s` takes cap `d` in the order (false: it had it already). */
-  private sort(s: number, d: number): boolean {
+  /** Stream `s` takes its cap, the lower of its credit and its limit, in the order (false: it had it already). */
+  private sort(s: number): boolean {
+    const d = Math.min(this.sF[(s << 4) + S_CREDIT]!, this.sF[(s << 4) + S_LIMIT]!);
     if (this.inSrt[s]) {
       const old = this.sF[(s << 4) + S_DEM]!;
       if (old === d) return false;
       // Moved from its place to the new one: only the streams between shift (the same order as
       // taking it out and putting it back).
-      const k0 = this.place(old, s);
-      const k1 = this.place(d, s); // (counts `s` itself when its old cap is below `d`)
+      this.placing = old;
+      const k0 = this.place(s);
+      this.placing = d;
+      const k1 = this.place(s); // (counts `s` itself when its old cap is below `d`)
       this.sF[(s << 4) + S_DEM] = d;
       const srt = this.srt;
       if (k1 > k0) {
@@ -931,7 +942,8 @@ export class SendPort extends PortStats<SendHost> {
       }
       return true;
     }
-    const k = this.place(d, s);
+    this.placing = d;
+    const k = this.place(s);
     this.sF[(s << 4) + S_DEM] = d;
     this.srt.copyWithin(k + 1, k, this.nSrt);
     this.srt[k] = s;
@@ -944,17 +956,20 @@ export class SendPort extends PortStats<SendHost> {
    * Water-filling: capacity shared equally, streams capped below their share keep their cap. The
    * walk of {@link PortStats.fillLevels} over the caps in ascending order (its floating-point path
    * depends only on the sorted values, so the level is the same to the last bit); a stream's
-   * max-min rate is then min(cap, level).
+   * max-min rate is then min(cap, level). Sets `level` (a float returned by a call V8 does not
+   * inline would be boxed).
    */
-  private fill(): number {
+  private fill(): void {
     const n = this.nSrt;
     const capacity = this.bytesPerUs;
     const { srt, sF } = this;
     const min = sF[(srt[0]! << 4) + S_DEM]!;
     // Nobody capped, or every cap at least the equal share: the equal share.
-    if (min === Infinity) return capacity / n;
     const equal = capacity / n;
-    if (min >= equal) return equal;
+    if (min === Infinity || min >= equal) {
+      this.level = equal;
+      return;
+    }
     let rem = capacity;
     let share = capacity;
     for (let k = 0; ; k++) {
@@ -963,7 +978,7 @@ export class SendPort extends PortStats<SendHost> {
       if (dk < share && k < n - 1) rem -= dk;
       else break;
     }
-    return share;
+    this.level = share;
   }
 
   // --- The settle ---
@@ -1018,23 +1033,23 @@ export class SendPort extends PortStats<SendHost> {
       const s = pend[k]!;
       inPend[s] = 0;
       if (!this.on[s]) continue;
-      if (this.sort(s, Math.min(sF[(s << 4) + S_CREDIT]!, sF[(s << 4) + S_LIMIT]!))) this.capsMoved = true;
+      if (this.sort(s)) this.capsMoved = true;
     }
     this.nPend = 0;
     if (n === 0) {
       this.idleNow();
       this.nextAt = Infinity;
-      this.finishSettle(time);
+      this.finishSettle();
       return;
     }
     // 3. The level (when a cap moved), the rates and the holds.
     if (this.capsMoved || this.level !== this.level) {
-      this.level = this.fill();
+      this.fill();
       this.capsMoved = false;
     }
-    this.settleAll(time);
+    this.settleAll();
     if (this.nPos === 0) this.load = 0;
-    this.finishSettle(time);
+    this.finishSettle();
   }
 
   /**
@@ -1042,7 +1057,7 @@ export class SendPort extends PortStats<SendHost> {
    * kept and new, in that order), and the rates that change told; with the earliest end of a head
    * (`nextAt`), taken in the same pass once each stream's rate is final (a minimum: exact in any order).
    */
-  private settleAll(time: number): void {
+  private settleAll(): void {
     const { act, sF } = this;
     const n = this.nAct;
     const level = this.level;
@@ -1066,7 +1081,8 @@ export class SendPort extends PortStats<SendHost> {
       const s = act[i]!;
       const r = hold && sF[(s << 4) + S_KEEP] ? sF[(s << 4) + S_TOLD]! : sF[(s << 4) + S_NEW]!;
       total += r;
-      if (r !== sF[(s << 4) + S_TOLD]) this.tell(s, r, time);
+      // (Told only when it is the new rate, `S_NEW`: tell reads it there, and the clock from the host.)
+      if (r !== sF[(s << 4) + S_TOLD]) this.tell(s);
       const t = sF[(s << 4) + S_END]!;
       if (t < next) next = t;
     }
@@ -1077,9 +1093,14 @@ export class SendPort extends PortStats<SendHost> {
   /** The earliest end of a head after the settle in progress (see {@link settleAll}; a field: a float return would be boxed). */
   private nextAt = Infinity;
 
-  /** Stream `s`'s rate becomes `r` at `time`, told to its receiver. */
-  private tell(s: number, r: number, time: number): void {
+  /**
+   * Stream `s`'s rate becomes its new rate (`S_NEW`) at the host's clock, told to its receiver (no
+   * float arguments: they would be boxed where V8 does not inline the call).
+   */
+  private tell(s: number): void {
+    const time = this.host.now;
     const sF = this.sF;
+    const r = sF[(s << 4) + S_NEW]!;
     // Its head up to now at the old rate, then from now at the new one.
     const dt = time - sF[(s << 4) + S_ANCHOR]!;
     if (dt > 0) sF[(s << 4) + S_SENT] = sF[(s << 4) + S_SENT]! + sF[(s << 4) + S_RATE]! * dt;
@@ -1104,7 +1125,8 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /** Tell the news, the busy period, re-arm. */
-  private finishSettle(time: number): void {
+  private finishSettle(): void {
+    const time = this.host.now;
     const count = this.nNews;
     if (count > 0) {
       this.host.news(this, count);

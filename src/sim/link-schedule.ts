@@ -57,6 +57,19 @@ export class DueHeap<T extends DueItem> {
 
   /** Make `item` due at `time` (Infinity takes it out). */
   set(item: T, time: number): void {
+    this.at = time;
+    this.setAt(item);
+  }
+
+  /**
+   * The time {@link setAt} makes an item due at: a field, not an argument (a float passed to a
+   * call V8 does not inline is boxed as a heap number, once per port rescheduled).
+   */
+  at = 0;
+
+  /** Make `item` due at `at` (Infinity takes it out). */
+  setAt(item: T): void {
+    const time = this.at;
     const h = this.h;
     if (time === Infinity) {
       item.dueAt = Infinity;

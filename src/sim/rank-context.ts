@@ -137,14 +137,19 @@ export class RankContext {
   sleep(us: number): Wait {
     // Kept small, so V8 inlines it before larger calls: a float passed to a call that is not
     // inlined is boxed as a heap number (an allocation per sleep). The largest role steps still
-    // spend V8's whole inlining budget before it (see docs/runtime.md).
-    const w = this.sleepRecord();
+    // spend V8's whole inlining budget before it (see docs/runtime.md); code that computes the
+    // duration fills the record itself ({@link sleepWait}).
+    const w = this.sleepWait();
     w.us = us;
     return w;
   }
 
-  /** The running task's sleep record, reused (yield it at once); a new one outside a task. */
-  private sleepRecord(): { kind: typeof WAIT_SLEEP; us: number } {
+  /**
+   * The running task's sleep record, reused (yield it at once); a new one outside a task. Its
+   * duration is the caller's to set (`w.us = ...`): the SM clocks' `sleep*` compute the duration and
+   * write it here rather than pass it to {@link sleep}, which their callers may not inline.
+   */
+  sleepWait(): { kind: typeof WAIT_SLEEP; us: number } {
     const t = this.engine.current;
     if (t === null) return makeWait(WAIT_SLEEP);
     return (t.sleepWait ??= this.engine.waitPool.take(WAIT_SLEEP));
@@ -248,7 +253,7 @@ export class RankContext {
    */
   spawnDetached(name: string, role: RoleStep): void {
     if (!this.group) fail('E_TASK', `rank ${this.rank}: spawn('${name}') outside an operation`, { rank: this.rank });
-    this.engine.spawn(this.rank, name, role, this.group, this.engine.now, undefined, true);
+    this.engine.spawnDetached(this.rank, name, role, this.group);
   }
 
   /** Start a task of kernel `kernel` (its regions scoped, its failure reported to it). */

@@ -86,9 +86,10 @@ class NVLSender implements RoleStep {
             for (let i = 0; i < k; i++)
               stage.u8.set(input.u8.subarray((this.base + sent + i) * rec, (this.base + sent + i + 1) * rec), (L.nvlSlot(c, f, m) + ((sent + i) % share)) * rec);
           this.pc = S_PUT;
-          // One NVLSender warp per forwarder serves every source node in turn. (sleepCopy: the
-          // duration stays inside the call, not a float returned and boxed.)
-          return st.sendSm[c]!.sleepCopy(ctx, ROLE.NVLSender, k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1 / L.N, ctx.hardware.nvlinkMessageUs);
+          // One NVLSender warp per forwarder serves every source node in turn (1 / N warps), and
+          // releases the tail (one NVLink message). (sleepCopy: integers in, the duration stays
+          // inside the call, not a float passed or returned and boxed.)
+          return st.sendSm[c]!.sleepCopy(ctx, ROLE.NVLSender, k * rec, this.fwd === ctx.rank ? 'hbm' : 'nvlink', 1, L.N, 1);
         }
         default:
           putSlots(ctx, this.fwd, this.ring, L.nvlSlot(c, ctx.localIndex, m), this.stage, L.nvlSlot(c, f, m), this.sent % share, this.k, share, rec, this.fctrl, L.nvlTail(c, ctx.localIndex, m));
@@ -345,7 +346,7 @@ class NVLAndRDMAForwarder implements RoleStep {
         case F_POST:
           // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
           this.pc = F_POSTED;
-          if (this.src !== ctx.rank) return st.postClock[c]!.sleepPost(ctx, ROLE.NVLAndRDMAForwarder, 2 * ctx.hardware.ibMessageUs);
+          if (this.src !== ctx.rank) return st.postClock[c]!.sleepPost(ctx, ROLE.NVLAndRDMAForwarder, 2);
           break;
         case F_POSTED: {
           const src = this.src;
@@ -402,7 +403,6 @@ class RDMAReceiver implements RoleStep {
   private readonly out: Region | null;
   private readonly acc: RowAccumulator | null;
   private readonly bias: Float32Array | null;
-  private readonly reduceRate: number;
   /** Per node: rows consumed, rows needed by the reduction being planned, slots returned. */
   private readonly pos: Int32Array;
   private readonly need: Int32Array;
@@ -419,7 +419,6 @@ class RDMAReceiver implements RoleStep {
     this.out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
     this.acc = a.sizesOnly ? null : new RowAccumulator(a.hidden);
     this.bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
-    this.reduceRate = ctx.hardware.smReduceGBps * 1e3;
     this.pos = new Int32Array(L.N);
     this.need = new Int32Array(L.N);
     this.returned = new Int32Array(L.N);
@@ -463,7 +462,7 @@ class RDMAReceiver implements RoleStep {
           }
           this.end = end;
           this.pc = R_REDUCED;
-          return st.sendSm[c]!.sleepBusy(ctx, ROLE.RDMAReceiver, bytes / this.reduceRate);
+          return st.sendSm[c]!.sleepReduceRate(ctx, ROLE.RDMAReceiver, bytes);
         }
         case R_REDUCED: {
           const { acc, ring, out, bias } = this;
@@ -492,7 +491,7 @@ class RDMAReceiver implements RoleStep {
               this.k = k;
               if (m !== ctx.node) {
                 this.pc = R_POSTED;
-                return st.postClock[c]!.sleepPost(ctx, ROLE.RDMAReceiver, ctx.hardware.ibMessageUs);
+                return st.postClock[c]!.sleepPost(ctx, ROLE.RDMAReceiver, 1);
               }
               this.returnHead(m);
             }

@@ -252,7 +252,7 @@ class RDMASenderCoordinator implements RoleStep {
             // Two work requests (the write and the tail atomic) to another node; to its own, a local copy.
             if (m !== n) {
               this.pc = C_POSTED;
-              return st.postClock[c]!.sleepPost(ctx, ROLE.RDMASenderCoordinator, 2 * ctx.hardware.ibMessageUs);
+              return st.postClock[c]!.sleepPost(ctx, ROLE.RDMASenderCoordinator, 2);
             }
             this.postChunk();
           }
@@ -415,7 +415,7 @@ class RDMAAndNVLForwarder implements RoleStep {
               this.k = k;
               this.first = first;
               this.pc = W_COPIED;
-              return st.fwdSm[c]!.sleepCopy(ctx, ROLE.RDMAAndNVLForwarder, k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, ctx.hardware.nvlinkMessageUs);
+              return st.fwdSm[c]!.sleepCopy(ctx, ROLE.RDMAAndNVLForwarder, k * rec, dst === ctx.rank ? 'hbm' : 'nvlink', 1, 1, 1);
             }
             this.passed(m, p, total);
           }
@@ -585,7 +585,7 @@ class ForwarderCoordinator implements RoleStep {
               this.k = k;
               if (m !== ctx.node) {
                 this.pc = FC_POSTED;
-                return st.postClock[c]!.sleepPost(ctx, ROLE.ForwarderCoordinator, ctx.hardware.ibMessageUs);
+                return st.postClock[c]!.sleepPost(ctx, ROLE.ForwarderCoordinator, 1);
               }
               if (this.returnHead(m, total)) continue;
             }

@@ -36,7 +36,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, s: number): R
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + s) * B,
     input: real ? ctx.region(R_COMBINE_IN) : null, rowOf: (i) => base + i, rows: st.counts[s * notifyStride(a, R) + c]!,
     chunk: a.combine.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: ROLE['nvl sender'],
-    warps: INTRANODE_WARPS_PER_SM / R,
+    warps: INTRANODE_WARPS_PER_SM, shares: R,
     meta: { region: ctx.peerRegion(s, N.meta), index: c * R + ctx.rank },
   });
 }
@@ -75,7 +75,6 @@ class CombineReceiver implements RoleStep {
   private readonly out: Region | null;
   private readonly acc: RowAccumulator | null;
   private readonly bias: Float32Array | null;
-  private readonly reduceRate: number;
 
   constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: State, private readonly c: number) {
     const R = ctx.numRanks;
@@ -92,7 +91,6 @@ class CombineReceiver implements RoleStep {
     this.out = a.sizesOnly ? null : ctx.region(R_COMBINE_OUT);
     this.acc = a.sizesOnly ? null : new RowAccumulator(a.hidden);
     this.bias = a.hasBias && !a.sizesOnly ? new Float32Array(ctx.region(R_COMBINE_BIAS).buffer) : null;
-    this.reduceRate = ctx.hardware.smReduceGBps * 1e3;
     this.consumed = new Int32Array(R);
     this.need = new Int32Array(R);
     const off = (this.off = new Int32Array(t1 - t0 + 1));
@@ -160,7 +158,7 @@ class CombineReceiver implements RoleStep {
           }
           this.end = end;
           this.pc = K_REDUCED;
-          return st.recvSm[c]!.sleepBusy(ctx, ROLE['combine reduce'], bytes / this.reduceRate);
+          return st.recvSm[c]!.sleepReduceRate(ctx, ROLE['combine reduce'], bytes);
         }
         case K_REDUCED: {
           const { ring, out, acc, bias } = this;

@@ -37,7 +37,7 @@ function sender(ctx: RankContext, a: EpArgs, st: State, c: number, d: number): R
     stage: real ? ctx.region(N.nvlStage) : null, stageBase: (c * R + d) * B,
     input: real ? ctx.region(R_IN) : null, rowOf: (i) => toks[i]!, rows: toks.length,
     chunk: a.dispatch.nvlChunk, slots: B, rec: st.rec, sm: st.sendSm[c]!, role: ROLE['nvl sender'],
-    warps: INTRANODE_WARPS_PER_SM / R,
+    warps: INTRANODE_WARPS_PER_SM, shares: R,
     meta: { region: ctx.peerRegion(d, N.meta), index: c * R + ctx.rank },
   });
 }
@@ -98,7 +98,7 @@ class NvlReceiver implements RoleStep {
           const k = value - this.consumed;
           ctx.sample(SERIES_NVL_RING, k);
           this.pc = V_COPIED;
-          return this.st.recvSm[c]!.sleepCopy(ctx, ROLE['nvl receiver'], k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM / R);
+          return this.st.recvSm[c]!.sleepCopy(ctx, ROLE['nvl receiver'], k * this.st.rec, 'hbm', INTRANODE_WARPS_PER_SM, R);
         }
         case V_COPIED: {
           const B = this.a.dispatch.nvlBuffer;

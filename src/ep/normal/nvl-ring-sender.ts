@@ -31,8 +31,12 @@ export interface NvlRingSend {
   slots: number;
   rec: number;
   sm: SmClock;
-  /** Warps of the SM copying this ring's rows (their bytes in flight bound the copy). */
+  /**
+   * Warps of the SM copying this ring's rows (their bytes in flight bound the copy): `warps / shares`
+   * (the SM's warps split evenly over `shares` peers; integers, see SmClock.sleepCopy).
+   */
   warps: number;
+  shares: number;
   /** Role named on the SM's trace track. */
   role: RoleId;
   /** The receiver's channel-metadata flag this sender sets (start/end offsets) before its first token. */
@@ -92,7 +96,7 @@ class NvlRingSender implements RoleStep {
             }
           // The warps store the chunk straight into the peer's ring over NVLink (their own HBM for self).
           this.pc = N_PUT;
-          return ctx.sleep(o.sm.copy(ctx, o.role, k * rec, this.self ? 'hbm' : 'nvlink', o.warps, ctx.hardware.nvlinkMessageUs));
+          return o.sm.sleepCopy(ctx, o.role, k * rec, this.self ? 'hbm' : 'nvlink', o.warps, o.shares, 1);
         }
         case N_HEAD:
           this.head = value;

@@ -107,6 +107,42 @@ describe('per-warp row copies (the low-latency kernels)', () => {
   });
 });
 
+describe("the roles' sleeps (no float crosses a call, no record per sleep)", () => {
+  // A fake context whose running task's sleep record is `rec`: every sleep fills it in place.
+  function sleepCtx(hw: HardwareProfile): { ctx: RankContext; rec: { kind: number; us: number } } {
+    const rec = { kind: 0, us: -1 };
+    return { ctx: { now: 3, hardware: hw, activity: () => {}, sleepWait: () => rec } as unknown as RankContext, rec };
+  }
+  const hw: HardwareProfile = { ...HW, nvlinkMessageUs: 0.25, ibMessageUs: 0.125, smReduceGBps: 100 };
+
+  it('each fills the task\'s one sleep record with the time its float-taking counterpart returns, bit for bit', () => {
+    const { ctx, rec } = sleepCtx(hw);
+    // sleepCopy(warps, shares, messages) is copy(warps / shares, messages x nvlinkMessageUs) on a clock at the same state.
+    const a = new SmClock(0, 0, 24), b = new SmClock(0, 0, 24);
+    for (const [bytes, dest, warps, shares, messages] of [[30720, 'nvlink', 1, 2, 1], [50_000, 'hbm', 24, 7, 0], [4096, 'nvlink', 1, 1, 1]] as const) {
+      expect(a.sleepCopy(ctx, ROLE.NVLSender, bytes, dest, warps, shares, messages)).toBe(rec);
+      expect(rec.us).toBe(b.copy(ctx, ROLE.NVLSender, bytes, dest, warps / shares, messages * hw.nvlinkMessageUs));
+    }
+    // One NVLSender warp serving 2 source nodes, 30,720 B over NVLink: 1 / 2 warp x 1024 B in flight over 1 us = 60 us, plus a message.
+    expect(new SmClock(0, 0, 24).sleepCopy(ctx, ROLE.NVLSender, 30720, 'nvlink', 1, 2, 1)).toBe(rec);
+    expect(rec.us).toBe(60.25);
+    // sleepPost(requests): requests x ibMessageUs of the posting lane.
+    const p = new SmClock(0, 2, 24), q = new SmClock(0, 2, 24);
+    expect(p.sleepPost(ctx, ROLE.RDMAReceiver, 2)).toBe(rec);
+    expect(rec.us).toBe(q.post(ctx, ROLE.RDMAReceiver, 2 * hw.ibMessageUs));
+    expect(rec.us).toBe(0.25);
+    // sleepReduceRate(bytes): the SM busy for bytes at smReduceGBps (100,000 B at 100 GB/s = 1 us; then queued behind it: 2 us).
+    const r = new SmClock(0, 0, 24), s = new SmClock(0, 0, 24);
+    expect(r.sleepReduceRate(ctx, ROLE.RDMAReceiver, 100_000)).toBe(rec);
+    expect(rec.us).toBe(s.busy(ctx, ROLE.RDMAReceiver, 100_000 / (hw.smReduceGBps * 1e3)));
+    r.sleepReduceRate(ctx, ROLE.RDMAReceiver, 100_000);
+    expect(rec.us).toBe(2);
+    // sleepReduce: reduce's time.
+    expect(new SmClock(0, 1, 24).sleepReduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1)).toBe(rec);
+    expect(rec.us).toBe(new SmClock(0, 1, 24).reduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1));
+  });
+});
+
 describe('SM activity labels', () => {
   it("a reservation by a role's number is labelled with that role's name and what bound it", () => {
     const slices: [number, number, number, number][] = [];
