@@ -30,6 +30,15 @@ export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, R
 /** Events a host runs between two looks at its watchdog (wall clock, abort flag, heartbeat, progress). */
 export const WATCHDOG_EVENTS = 1 << 12;
 
+/**
+ * Events at one instant before the watchdog may call virtual time stood still (besides `timeoutMs`
+ * of wall-clock time at it). A legitimate instant is bounded by the work scheduled for it (DeepEP's
+ * normal combine at EP64 starts with 57,344 events at one instant: every warp of 64 ranks); tasks
+ * waking each other forever pass any bound. Without it, a large instant on a slowed-down process
+ * (under valgrind, about 60x slower) read as a livelock.
+ */
+export const STILL_EVENTS = 1 << 20;
+
 export class EngineHost {
   /**
    * @param ops where operations are found by name (the registry the entry shell imported).
@@ -379,8 +388,9 @@ export class EngineHost {
   /**
    * Run the events before `end` in slices of {@link WATCHDOG_EVENTS}, and between slices: beat the
    * heartbeat the main thread watches, leave on an abort, and fail with `E_TIMEOUT` when virtual
-   * time has stood still for `timeoutMs` of wall-clock time (tasks waking each other forever at one
-   * instant), naming the host's blocked ranks, tasks and what they wait for.
+   * time has stood still for `timeoutMs` of wall-clock time and {@link STILL_EVENTS} events (tasks
+   * waking each other forever at one instant), naming the host's blocked ranks, tasks and what they
+   * wait for.
    */
   private runWatched(e: Engine, end: number): void {
     const s = this.sync;
@@ -398,7 +408,7 @@ export class EngineHost {
         now = e.now;
         since = wall;
         events = e.eventsProcessed;
-      } else if (wall - since > this.timeoutMs) {
+      } else if (wall - since > this.timeoutMs && e.eventsProcessed - events >= STILL_EVENTS) {
         this.stoodStill = true;
         const blocked = e.blockedTasks();
         const lines = blocked.slice(0, 8).map((b) => `rank ${b.rank} task '${b.task}' waits for ${b.waitingFor}`).join('; ');

@@ -10,6 +10,8 @@
  * - `debug.poll`: every rank polls `debug.never[0]` every `us` microseconds of virtual time,
  *   forever: with `us > 0` the run passes its virtual-time bound (`maxVirtualUs`); with `us = 0`
  *   virtual time stands still and the host's watchdog ends it.
+ * - `debug.slowInstant`: every rank takes `steps` steps at one instant, each blocking its thread for
+ *   `spinMs` wall-clock milliseconds (a large instant on a slow machine), then ends.
  * - `debug.spin`: rank 0's task blocks its thread for `ms` wall-clock milliseconds without yielding
  *   (a task that never returns to the engine), for the main thread's watchdog.
  * - `debug.a2aClobber`: the `a2a` exchange, except that rank `clobberRank` zeroes its send buffer
@@ -43,6 +45,17 @@ defineOp<{ us: number }>({
   *task(ctx: RankContext, a) {
     const never = ctx.region(DEBUG_NEVER);
     while (Atomics.load(never.i32, 0) === 0) yield ctx.sleep(a.us);
+  },
+});
+
+defineOp<{ steps: number; spinMs: number }>({
+  name: 'debug.slowInstant',
+  *task(ctx: RankContext, a) {
+    for (let i = 0; i < a.steps; i++) {
+      const until = performance.now() + a.spinMs; // (a busy wait: sub-millisecond naps are not precise)
+      while (performance.now() < until);
+      yield ctx.sleep(0);
+    }
   },
 });
 

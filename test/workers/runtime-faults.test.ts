@@ -4,6 +4,7 @@ import { createCluster, type Cluster } from '../../src/cluster/cluster.js';
 import type { RankSnapshot } from '../../src/actors/gpu-machine.js';
 import { allToAll } from '../../src/ep/all-to-all.js';
 import { DEBUG_NEVER } from '../../src/ep/debug-ops.js';
+import { STILL_EVENTS } from '../../src/actors/engine-host.js';
 import { runTraffic } from '../../src/ep/traffic.js';
 import { H800 } from '../../src/hardware/profile.js';
 import { expectReject } from '../unit/cluster/helpers.js';
@@ -92,6 +93,19 @@ describe('runtime on worker threads', () => {
       const t0 = performance.now();
       await expectReject(c.run('debug.poll', { us: 0 }), 'E_TIMEOUT', 'host worker 0: virtual time stood still at 0 us for 300 ms', "task 'debug.poll' waits for a delay of 0 us");
       expect(performance.now() - t0).toBeLessThan(5000);
+    });
+  });
+
+  it('an instant that takes longer than timeoutMs but has fewer than STILL_EVENTS events is not a livelock', async () => {
+    // 2 ranks x 2,100 steps of 0.35 ms at virtual time 0: the host's watchdog looks after 4,096
+    // events, about 1.4 s in (over timeoutMs; under twice it, the main thread's heartbeat limit),
+    // and finds 4,096 events at the instant, not 2^20.
+    expect(STILL_EVENTS).toBe(1048576);
+    await using(await createCluster({ nodes: 2, gpusPerNode: 1, hardware: H800, workers: 1, timeoutMs: 1000 }), async (c) => {
+      const t0 = performance.now();
+      const r = await c.run('debug.slowInstant', { steps: 2100, spinMs: 0.35 });
+      expect(performance.now() - t0).toBeGreaterThan(1000);
+      expect(r.timeUs).toBe(0);
     });
   });
 
