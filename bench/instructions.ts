@@ -1,6 +1,7 @@
 /**
- * Instructions and simulated data-cache misses per JavaScript function, from a run under
- * `valgrind --tool=callgrind --dump-instr=yes --cache-sim=yes` with V8 writing its code map
+ * Instructions, simulated cache misses and branch mispredictions per JavaScript function, from a
+ * run under `valgrind --tool=callgrind --dump-instr=yes --cache-sim=yes` (or `--branch-sim=yes`,
+ * or both) with V8 writing its code map
  * (`node --perf-basic-prof`): callgrind counts per machine-code address, and the map names the
  * JavaScript function (and its tier: `*` optimised, `^` baseline, `~` interpreted) each JIT address
  * belongs to. The counts are the same whatever else the machine runs, which CPU time on a shared
@@ -22,19 +23,16 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Per function: instructions, D1 read and write misses, and last-level read and write misses
- * (callgrind's `DLmr`/`DLmw`; run with `--LL=1048576,16,64` to make its last level one core's
- * 1 MB L2, whose misses are the loads that wait for the shared L3 or memory).
+ * Per function: the counts of callgrind's events, by the names its `events:` line gives them: `Ir`
+ * (instructions); with `--cache-sim=yes`, `D1mr`/`D1mw` (D1 read and write misses) and `DLmr`/`DLmw`
+ * (last-level misses: run with `--LL=1048576,16,64` to make the last level one core's 1 MB L2, whose
+ * misses are the loads that wait for the shared L3 or memory); with `--branch-sim=yes`, `Bcm` and
+ * `Bim` (mispredicted conditional branches and indirect jumps).
  */
-export interface Cost {
-  ir: number;
-  d1r: number;
-  d1w: number;
-  llr: number;
-  llw: number;
-}
+export type Cost = Record<string, number>;
 
-const zero = (): Cost => ({ ir: 0, d1r: 0, d1w: 0, llr: 0, llw: 0 });
+/** The columns printed, in this order, where the profile has them. */
+const SHOWN = ['Ir', 'D1mr', 'D1mw', 'DLmr', 'DLmw', 'Bc', 'Bcm', 'Bim'];
 
 interface CodeRange {
   start: number;
@@ -76,8 +74,10 @@ export function selfCosts(callgrind: string, map: CodeRange[]): Map<string, Cost
     return names.get(m[1]!) ?? spec;
   };
   const costs = new Map<string, Cost>();
+  let events: string[] = [];
   let addr = 0, fn = '', ob = '', afterCall = false;
   for (const line of callgrind.split('\n')) {
+    if (line.startsWith('events:')) { events = line.slice(7).trim().split(/\s+/); continue; }
     if (line.startsWith('fn=')) { fn = named(line.slice(3)); continue; }
     if (line.startsWith('ob=')) { ob = named(line.slice(3)); continue; }
     if (line.startsWith('cfn=') || line.startsWith('cob=')) { named(line.slice(4)); continue; }
@@ -91,13 +91,10 @@ export function selfCosts(callgrind: string, map: CodeRange[]): Map<string, Cost
     else if (a[0] === '-') addr -= parseInt(a.slice(1), 16);
     if (afterCall) { afterCall = false; continue; }
     const name = lookup(map, addr) ?? `${ob.split('/').pop()} ${fn}`;
-    const e = costs.get(name) ?? zero();
-    e.ir += Number(f[2] ?? 0);
-    e.d1r += Number(f[6] ?? 0);
-    e.d1w += Number(f[7] ?? 0);
-    e.llr += Number(f[9] ?? 0);
-    e.llw += Number(f[10] ?? 0);
-    costs.set(name, e);
+    let e = costs.get(name);
+    if (!e) costs.set(name, (e = {}));
+    // Positions are `instr line`, then one count per event (trailing zeros left out).
+    for (let i = 0; i < events.length; i++) e[events[i]!] = (e[events[i]!] ?? 0) + Number(f[2 + i] ?? 0);
   }
   return costs;
 }
@@ -107,20 +104,23 @@ export function perEventDiff(a: Map<string, Cost>, eventsA: number, b: Map<strin
   const d = eventsB - eventsA;
   const out = new Map<string, Cost>();
   for (const k of new Set([...a.keys(), ...b.keys()])) {
-    const x = a.get(k) ?? zero(), y = b.get(k) ?? zero();
-    out.set(k, { ir: (y.ir - x.ir) / d, d1r: (y.d1r - x.d1r) / d, d1w: (y.d1w - x.d1w) / d, llr: (y.llr - x.llr) / d, llw: (y.llw - x.llw) / d });
+    const x = a.get(k) ?? {}, y = b.get(k) ?? {};
+    const e: Cost = {};
+    for (const n of new Set([...Object.keys(x), ...Object.keys(y)])) e[n] = ((y[n] ?? 0) - (x[n] ?? 0)) / d;
+    out.set(k, e);
   }
   return out;
 }
 
 function print(costs: Map<string, Cost>, per: number, rows: number, perEvent: boolean): void {
-  const total = zero();
-  for (const c of costs.values()) { total.ir += c.ir; total.d1r += c.d1r; total.d1w += c.d1w; total.llr += c.llr; total.llw += c.llw; }
-  const f = (v: number, d: number) => (v / per).toFixed(d);
-  console.log(`total: ${f(total.ir, 0)} instructions, ${f(total.d1r, 2)} D1 read misses, ${f(total.d1w, 2)} D1 write misses, ${f(total.llr, 2)} LL read misses, ${f(total.llw, 2)} LL write misses${perEvent ? ' per event' : ''}`);
-  console.log('instructions  D1 rd  D1 wr  LL rd  LL wr  function');
-  const sorted = [...costs].sort((p, q) => q[1].ir - p[1].ir).slice(0, rows);
-  for (const [k, c] of sorted) console.log(`${f(c.ir, 0).padStart(12)} ${f(c.d1r, 2).padStart(6)} ${f(c.d1w, 2).padStart(6)} ${f(c.llr, 2).padStart(6)} ${f(c.llw, 2).padStart(6)}  ${k}`);
+  const total: Cost = {};
+  for (const c of costs.values()) for (const [n, v] of Object.entries(c)) total[n] = (total[n] ?? 0) + v;
+  const cols = SHOWN.filter((n) => n in total);
+  const f = (v: number | undefined, n: string) => ((v ?? 0) / per).toFixed(n === 'Ir' || n === 'Bc' ? 0 : 2);
+  console.log(`total${perEvent ? ' per event' : ''}: ${cols.map((n) => `${n} ${f(total[n], n)}`).join(', ')}`);
+  console.log(`${cols.map((n) => n.padStart(10)).join(' ')}  function`);
+  const sorted = [...costs].sort((p, q) => (q[1]['Ir'] ?? 0) - (p[1]['Ir'] ?? 0)).slice(0, rows);
+  for (const [k, c] of sorted) console.log(`${cols.map((n) => f(c[n], n).padStart(10)).join(' ')}  ${k}`);
 }
 
 function main(argv: string[]): void {

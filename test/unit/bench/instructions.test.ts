@@ -29,17 +29,22 @@ const PROFILE = [
 describe('instructions per JavaScript function', () => {
   it('names JIT addresses from the perf map and skips a call line inclusive cost', () => {
     const c = selfCosts(PROFILE, parsePerfMap(MAP));
-    expect(c.get('JS:*runUntil file:///x/engine.js:1:1')).toEqual({ ir: 22, d1r: 3, d1w: 1, llr: 2, llw: 1 });
-    expect(c.get('JS:^step file:///x/engine.js:9:1')).toEqual({ ir: 6, d1r: 0, d1w: 0, llr: 0, llw: 0 });
-    expect(c.get('node Builtins_LoadIC')).toEqual({ ir: 40, d1r: 4, d1w: 0, llr: 2, llw: 0 });
+    expect(c.get('JS:*runUntil file:///x/engine.js:1:1')).toEqual({ Ir: 22, Dr: 5, Dw: 4, I1mr: 0, D1mr: 3, D1mw: 1, ILmr: 0, DLmr: 2, DLmw: 1 });
+    expect(c.get('JS:^step file:///x/engine.js:9:1')).toEqual({ Ir: 6, Dr: 0, Dw: 0, I1mr: 0, D1mr: 0, D1mw: 0, ILmr: 0, DLmr: 0, DLmw: 0 });
+    expect(c.get('node Builtins_LoadIC')).toEqual({ Ir: 40, Dr: 10, Dw: 0, I1mr: 0, D1mr: 4, D1mw: 0, ILmr: 0, DLmr: 2, DLmw: 0 });
     expect([...c.keys()].length).toBe(3);
   });
 
   it('the cost of one more event is the difference over the difference of events', () => {
-    const a = new Map([['f', { ir: 1000, d1r: 10, d1w: 4, llr: 3, llw: 0 }]]);
-    const b = new Map([['f', { ir: 1600, d1r: 16, d1w: 4, llr: 6, llw: 0 }], ['g', { ir: 30, d1r: 0, d1w: 3, llr: 0, llw: 3 }]]);
+    const a = new Map([['f', { Ir: 1000, D1mr: 10, D1mw: 4, DLmr: 3 }]]);
+    const b = new Map([['f', { Ir: 1600, D1mr: 16, D1mw: 4, DLmr: 6 }], ['g', { Ir: 30, D1mw: 3, DLmw: 3 }]]);
     const d = perEventDiff(a, 100, b, 400);
-    expect(d.get('f')).toEqual({ ir: 2, d1r: 0.02, d1w: 0, llr: 0.01, llw: 0 });
-    expect(d.get('g')).toEqual({ ir: 0.1, d1r: 0, d1w: 0.01, llr: 0, llw: 0.01 });
+    expect(d.get('f')).toEqual({ Ir: 2, D1mr: 0.02, D1mw: 0, DLmr: 0.01 });
+    expect(d.get('g')).toEqual({ Ir: 0.1, D1mw: 0.01, DLmw: 0.01 });
+  });
+
+  it('reads the columns from the events line: a branch simulation\'s mispredictions', () => {
+    const branches = ['positions: instr line', 'events: Ir Bc Bcm Bi Bim', 'ob=(1) /usr/bin/node', 'fn=(1) 0x1000', '0x1000 0 12 4 3', '+4 0 8 2 0 1 1', ''].join('\n');
+    expect(selfCosts(branches, parsePerfMap(MAP)).get('JS:*runUntil file:///x/engine.js:1:1')).toEqual({ Ir: 20, Bc: 6, Bcm: 3, Bi: 1, Bim: 1 });
   });
 });
