@@ -70,7 +70,7 @@ export { formatEstimate, estimateProblems } from './cluster/host-limits.js';
 export type { RunEstimate, HostBytes } from './cluster/host-limits.js';
 export { SHAPE_RULES, DEEPEP_MAX_GPUS_PER_NODE, NVLINK_DOMAIN_MAX_GPUS } from './hardware/shape-rules.js';
 export type { ShapeRule } from './hardware/shape-rules.js';
-export type { DeepepBenchOptions, DeepepBenchResult, HostBenchStats, KernelFigures } from './ep/normal/deepep-benchmark.js';
+export type { DeepepBenchOptions, DeepepBenchResult, HostBenchStats, KernelFigures, NormalBenchPhases } from './ep/normal/deepep-benchmark.js';
 export { SAMPLE_STRIDE, SERIES_NAMES, ACTIVITY_STRIDE } from './sim/timeline.js';
 export { ROLE_NAMES, SM_NAMES } from './ep/sm-clock.js';
 export { runReport, traceReport, benchReport, smSweepRows, renderReportHtml, writeReport, reportPlots } from './report/index.js';

@@ -62,7 +62,7 @@ export const benchDeepepCommand: Command = {
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
     'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
-    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, linkSharing, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, hostStats, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows; with --mode low-latency: schemaVersion, mode, ranks, nodes, tokens, hidden, topk, experts, expertsSource, dtype, hardware, linkSharing, launch, rdmaBytes, dispatch, combine, events, windows, wallMs, cpuMs, workers, hostStats, phasesMs, peakRssBytes) and nothing else' },
+    json: { type: 'boolean', help: 'print one JSON object (schemaVersion, mode, ranks, nodes, sms, hardware, linkSharing, notifyUs, tuned, dispatch, combine, defaults, events, transfers, wallMs, cpuMs, timelineDigest, windows, workers, hostStats, phasesMs, peakRssBytes, simulatedHbmBytes, hbmCapacityBytes; with an --sms list: rows; with --mode low-latency: schemaVersion, mode, ranks, nodes, tokens, hidden, topk, experts, expertsSource, dtype, hardware, linkSharing, launch, rdmaBytes, dispatch, combine, events, windows, wallMs, cpuMs, workers, hostStats, phasesMs, peakRssBytes) and nothing else' },
   },
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cmd = 'bench deepep';

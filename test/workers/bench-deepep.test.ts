@@ -71,6 +71,11 @@ describe('expertmesh bench deepep', () => {
     expect(j.hostStats.dispatch).toHaveLength(1);
     expect(j.hostStats.combine).toHaveLength(1);
     expect(j.hostStats.dispatch[0].busyMs).toBeGreaterThan(0);
+    // Where the wall time went, in run order: the phases add up to wallMs.
+    expect(Object.keys(j.phasesMs)).toEqual(['inputs', 'startupWait', 'layer', 'dispatch', 'combine', 'tail']);
+    for (const v of Object.values(j.phasesMs)) expect(v).toBeGreaterThanOrEqual(0);
+    expect(j.phasesMs.dispatch).toBeGreaterThan(0);
+    expect((Object.values(j.phasesMs) as number[]).reduce((a, b) => a + b, 0)).toBeCloseTo(j.wallMs, 6);
     expect(j.peakRssBytes).toBeGreaterThan(10 << 20);
     expect(j.simulatedHbmBytes).toBeGreaterThan(0);
     expect(j.simulatedHbmBytes).toBeLessThanOrEqual(j.hbmCapacityBytes);

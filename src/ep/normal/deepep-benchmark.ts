@@ -143,6 +143,11 @@ export interface DeepepBenchResult {
    * `notify`: the same for the first dispatch's notify step (a run of its own).
    */
   hostStats: { dispatch: HostBenchStats[]; combine: HostBenchStats[]; notify: HostBenchStats[] };
+  /**
+   * Where the run's wall time went, ms: see {@link NormalBenchPhases}. Always set by
+   * {@link runDeepepBenchmark}; optional so that results written by hand (for a report) need not.
+   */
+  phasesMs?: NormalBenchPhases;
   /** Peak resident memory of the process (every thread), bytes: host memory actually used. */
   peakRssBytes: number;
   /**
@@ -152,6 +157,29 @@ export interface DeepepBenchResult {
   simulatedHbmBytes: number;
   /** The profile's HBM per rank, bytes. */
   hbmCapacityBytes: number;
+}
+
+/**
+ * Where a normal benchmark's wall time went, ms (the main thread's clock), in run order; they add up
+ * to `wallMs`.
+ */
+export interface NormalBenchPhases {
+  /** Drawing the inputs (`deepepTopk` for every rank), while the host workers start. */
+  inputs: number;
+  /** Waiting for the host workers to be ready after the inputs were drawn. */
+  startupWait: number;
+  /** Creating the layer (`createExpertParallel`). */
+  layer: number;
+  /** The first dispatch: its notify and the kernel (with `tune`, and the dispatch sweep). */
+  dispatch: number;
+  /**
+   * From the dispatch's end to the default combine's (which starts right after the dispatch; the
+   * dispatch's figures and the fold of its timeline into the digest overlap it); with `tune`, and
+   * the combine sweep.
+   */
+  combine: number;
+  /** After the kernels: the simulated HBM figure, the last timeline's fold, closing the hosts. */
+  tail: number;
 }
 
 /** One host thread in one kernel run: its CPU time, ms, and where its wall time went. */
@@ -262,7 +290,9 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     await starting.then((c) => c.close(), () => undefined);
     throw e;
   }
+  const tInputs = performance.now();
   const cluster = await starting;
+  const tStarted = performance.now();
   /** The timelines taken and not yet folded into the digest, in run order. */
   let folding = Promise.resolve();
   try {
@@ -272,6 +302,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
     const x = payload ? topkIdx.map((t) => makePayload(t.length / topk, hidden, dtype)) : undefined;
     const w = topkIdx.map((t) => new Float32Array(t.length).fill(1 / topk));
     let ep = await mkEp();
+    const tLayer = performance.now();
     o.onProgress?.('notify + dispatch');
     const run = o.signal ? { signal: o.signal } : {};
     // Each kernel's timeline is taken from the hosts as soon as it ends, so at most two are ever
@@ -336,6 +367,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       d = await ep.dispatch({ topkIdx, topkWeights: w, handle: d.handle, ...(x ? { x } : {}) }, run);
       await fold();
     }
+    const tDispatch = performance.now();
     if (o.tune) o.onProgress?.('combine');
     const y = yOf(d);
     const combineFig = (us: number[], cfg: EpConfig) => figures(us, nodes > 1 ? rdmaTokens.map((n) => n * rowC) : null, nvlRows.map((n) => n * rowC), cfg);
@@ -366,17 +398,22 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
       }
       if (bestT) bestC = tag(bestT);
     }
+    const tCombine = performance.now();
     const simulatedHbmBytes = Math.max(...(await mkEp(best.config, bestC.config)).simulatedHbmBytes(d.handle));
     // Nothing runs on the hosts any more: their threads end while the last timeline folds.
     await Promise.all([folding, cluster.close()]);
+    const tEnd = performance.now();
+    const phasesMs: NormalBenchPhases = {
+      inputs: tInputs - t0, startupWait: tStarted - tInputs, layer: tLayer - tStarted, dispatch: tDispatch - tLayer, combine: tCombine - tDispatch, tail: tEnd - tCombine,
+    };
     return stamp({
       schemaVersion: 1, mode: 'normal', ranks: R, nodes, sms, dtype, tokens, hidden, hardware: hardware.name, linkSharing, notifyUs, notifyEvents: notifyRun.events, tuned: o.tune === true,
       dispatch: best, combine: bestC,
       ...(o.tune ? { defaults: { dispatch: defD, combine: defC }, sweep: { dispatchRuns, combineRuns, refused } } : {}),
       ...(utilD && utilC ? { utilisation: { dispatch: utilD, combine: utilC } } : {}),
-      events, transfers, wallMs: performance.now() - t0, cpuMs: cpuMsSince(cpu0),
+      events, transfers, wallMs: tEnd - t0, cpuMs: cpuMsSince(cpu0),
       timelineDigest: withDigest ? digest.digest('hex') : null, windows: d.timing.windows + c.timing.windows,
-      workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing), notify: hostBenchStats(notifyRun) }, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      workers: cluster.config.workers, hostStats: { dispatch: hostBenchStats(d.timing), combine: hostBenchStats(c.timing), notify: hostBenchStats(notifyRun) }, phasesMs, peakRssBytes: process.resourceUsage().maxRSS * 1024,
       simulatedHbmBytes, hbmCapacityBytes: hardware.hbmBytes,
     }, BENCH_RESULT);
   } finally {
