@@ -1587,7 +1587,6 @@ function inRange(r: Region, offset: number, length: number): boolean {
   return offset >= 0 && length >= 0 && offset + length <= r.byteLength && Number.isInteger(offset) && Number.isInteger(length);
 }
 
-/** Index of the first satisfied condition, or -1. */
 /** Whether one of the first `count` conditions on counter `region[index]` holds. */
 function holdsOn(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number, region: Region, index: number): boolean {
   for (let i = 0; i < count; i++) {
@@ -1597,6 +1596,7 @@ function holdsOn(conds: readonly { region: Region; index: number; cmp: number; v
   return false;
 }
 
+/** Index of the first satisfied condition, or -1. */
 function firstSatisfied(conds: readonly { region: Region; index: number; cmp: number; value: number }[], count: number): number {
   for (let i = 0; i < count; i++) {
     const c = conds[i]!;
