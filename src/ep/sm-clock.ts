@@ -79,18 +79,36 @@ export function destLatencyUs(hw: HardwareProfile, dest: CopyDest): number {
 }
 
 /**
- * The two bounds of a copy of `bytes` by `warps` warps (of an SM with `smWarps`) to `dest`:
- * `ownUs`, the role's memory-level-parallelism time, and `smUs`, the SM time it takes from every
- * role on the SM (issue, HBM read/write, and its share of the SM's bytes in flight).
+ * The two bounds of a copy, as {@link copyBounds} fills them in: `ownUs`, the role's
+ * memory-level-parallelism time, `smUs`, the SM time it takes from every role on the SM, and what
+ * bounds the SM time (BOUND_*).
  */
-export function copyBounds(hw: HardwareProfile, bytes: number, dest: CopyDest, warps: number, smWarps: number): { ownUs: number; smUs: number; bound: number } {
+export class CopyBounds {
+  ownUs = 0;
+  smUs = 0;
+  bound = BOUND_ISSUE;
+}
+
+/**
+ * The two bounds of a copy of `bytes` by `warps / shares` warps (of an SM with `smWarps`) to `dest`:
+ * `ownUs`, the role's memory-level-parallelism time, and `smUs`, the SM time it takes from every
+ * role on the SM (issue, HBM read/write, and its share of the SM's bytes in flight). Written into
+ * `out` (the SM clocks pass their own record): a record or a float returned by a call that V8 does
+ * not inline is a new heap object, and so is a float argument such as a fractional warp count,
+ * which is why the division by `shares` is made here.
+ */
+export function copyBounds(hw: HardwareProfile, bytes: number, dest: CopyDest, warps: number, smWarps: number, shares = 1, out = new CopyBounds()): CopyBounds {
+  const w = warps / shares;
   const lat = destLatencyUs(hw, dest);
-  const ownUs = (bytes * lat) / (warps * hw.smBytesInFlightPerWarp);
+  const ownUs = (bytes * lat) / (w * hw.smBytesInFlightPerWarp);
   const issueUs = bytes / (hw.smIssueGBps * 1e3);
   const hbmUs = bytes / (Math.min(hw.smHbmReadGBps, hw.smHbmWriteGBps) * 1e3);
-  const inFlightShare = (ownUs * warps) / smWarps;
+  const inFlightShare = (ownUs * w) / smWarps;
   const smUs = Math.max(issueUs, hbmUs, inFlightShare);
-  return { ownUs, smUs, bound: smUs === inFlightShare ? BOUND_IN_FLIGHT : smUs === hbmUs ? BOUND_HBM : BOUND_ISSUE };
+  out.ownUs = ownUs;
+  out.smUs = smUs;
+  out.bound = smUs === inFlightShare ? BOUND_IN_FLIGHT : smUs === hbmUs ? BOUND_HBM : BOUND_ISSUE;
+  return out;
 }
 
 /**
@@ -119,6 +137,14 @@ export function rowCopyBounds(
 export class SmClock {
   private freeAt = 0;
   private readonly track: number;
+  /**
+   * The request being charged: its bounds ({@link copyBounds}, or a reduction's), then the wait
+   * {@link charge} leaves. The `sleep*` methods pass their floats to their helpers through this
+   * record, not as arguments or results: a float passed to or returned by a call that V8 does not
+   * inline is boxed as a new heap number, and whether these calls are inlined into the `sleep*`
+   * methods depends on V8's inlining budget (they are with its defaults, not with a smaller one).
+   */
+  private readonly req = new SmRequest();
 
   /** `warps`: the warps DeepEP runs on this SM (their bytes in flight are the SM's). */
   constructor(channel = 0, sm = SM_SEND, readonly warps = INTRANODE_WARPS_PER_SM) {
@@ -137,9 +163,25 @@ export class SmClock {
    * bounds it (`bound`, default the issue slots: a reduction's instructions).
    */
   busy(ctx: RankContext, role: RoleId, us: number, bound = BOUND_ISSUE): number {
-    const wait = this.reserve(ctx.now, us);
-    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * bound, this.freeAt - us, this.freeAt);
-    return wait;
+    const r = this.req;
+    r.smUs = us;
+    r.bound = bound;
+    this.charge(ctx, role);
+    return r.waitUs;
+  }
+
+  /**
+   * {@link busy} of the request's `smUs`, labelled with its `bound`, from the context's clock; the
+   * caller's wait is left in the request's `waitUs` (the same doubles as {@link reserve}).
+   */
+  private charge(ctx: RankContext, role: RoleId): void {
+    const r = this.req;
+    const us = r.smUs;
+    const now = ctx.now;
+    const start = this.freeAt > now ? this.freeAt : now;
+    this.freeAt = start + us;
+    r.waitUs = this.freeAt - now;
+    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * r.bound, this.freeAt - us, this.freeAt);
   }
 
   /**
@@ -148,10 +190,12 @@ export class SmClock {
    * computed here, not passed in: a float argument is boxed too).
    */
   sleepReduceRate(ctx: RankContext, role: RoleId, bytes: number): Wait {
-    const us = bytes / (ctx.hardware.smReduceGBps * 1e3);
+    const r = this.req;
+    r.smUs = bytes / (ctx.hardware.smReduceGBps * 1e3);
+    r.bound = BOUND_ISSUE;
+    this.charge(ctx, role);
     const w = ctx.sleepWait();
-    w.us = this.reserve(ctx.now, us);
-    if (us > 0) ctx.activity(this.track, role + ROLE_STRIDE * BOUND_ISSUE, this.freeAt - us, this.freeAt);
+    w.us = r.waitUs;
     return w;
   }
 
@@ -175,8 +219,10 @@ export class SmClock {
   sleepPost(ctx: RankContext, role: RoleId, requests: number): Wait {
     const us = requests * ctx.hardware.ibMessageUs;
     if (us > 0) {
-      this.reserve(ctx.now, us);
-      ctx.activity(this.track, role + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
+      const r = this.req;
+      r.smUs = us;
+      r.bound = BOUND_POST;
+      this.charge(ctx, role);
     }
     const w = ctx.sleepWait();
     w.us = us;
@@ -208,8 +254,12 @@ export class SmClock {
     const ownUs = (readBytes * hw.hbmLatencyUs) / (warps * hw.smBytesInFlightPerWarp);
     const reduceUs = readBytes / (hw.smReduceGBps * 1e3);
     const inFlightShare = (ownUs * warps) / this.warps;
+    const r = this.req;
+    r.smUs = Math.max(reduceUs, inFlightShare);
+    r.bound = inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE;
+    this.charge(ctx, role);
     const w = ctx.sleepWait();
-    w.us = Math.max(this.busy(ctx, role, Math.max(reduceUs, inFlightShare), inFlightShare > reduceUs ? BOUND_IN_FLIGHT : BOUND_ISSUE), ownUs);
+    w.us = Math.max(r.waitUs, ownUs);
     return w;
   }
 
@@ -242,9 +292,10 @@ export class SmClock {
    * (fence, tail release) on the role: returns how long the role sleeps.
    */
   copy(ctx: RankContext, role: RoleId, bytes: number, dest: CopyDest, warps: number, fixedUs = 0): number {
-    const { ownUs, smUs, bound } = copyBounds(ctx.hardware, bytes, dest, warps, this.warps);
-    const wait = this.busy(ctx, role, smUs, bound);
-    return Math.max(wait, ownUs) + fixedUs;
+    const r = this.req;
+    copyBounds(ctx.hardware, bytes, dest, warps, this.warps, 1, r);
+    this.charge(ctx, role);
+    return Math.max(r.waitUs, r.ownUs) + fixedUs;
   }
 
   /**
@@ -254,10 +305,16 @@ export class SmClock {
    */
   sleepCopy(ctx: RankContext, role: RoleId, bytes: number, dest: CopyDest, warps: number, shares = 1, messages = 0): Wait {
     const hw = ctx.hardware;
-    const { ownUs, smUs, bound } = copyBounds(hw, bytes, dest, warps / shares, this.warps);
-    const wait = this.busy(ctx, role, smUs, bound);
+    const r = this.req;
+    copyBounds(hw, bytes, dest, warps, this.warps, shares, r);
+    this.charge(ctx, role);
     const w = ctx.sleepWait();
-    w.us = Math.max(wait, ownUs) + messages * hw.nvlinkMessageUs;
+    w.us = Math.max(r.waitUs, r.ownUs) + messages * hw.nvlinkMessageUs;
     return w;
   }
+}
+
+/** An SM clock's request record ({@link SmClock}'s `req`): a copy's bounds and the wait they come to. */
+class SmRequest extends CopyBounds {
+  waitUs = 0;
 }

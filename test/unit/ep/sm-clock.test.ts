@@ -4,7 +4,7 @@
  * link which binds speeds the kernel when doubled while one which does not bind leaves it alone.
  */
 import { describe, expect, it } from 'vitest';
-import { activityBound, activityRole, BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, BOUND_POST, copyBounds, ROLE, ROLE_NAMES, rowCopyBounds, SmClock } from '../../../src/ep/sm-clock.js';
+import { activityBound, activityRole, BOUND_HBM, BOUND_IN_FLIGHT, BOUND_ISSUE, BOUND_POST, copyBounds, CopyBounds, ROLE, ROLE_NAMES, rowCopyBounds, SmClock } from '../../../src/ep/sm-clock.js';
 import { H800, type HardwareProfile } from '../../../src/hardware/profile.js';
 import type { RankContext } from '../../../src/sim/rank-context.js';
 import { runDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
@@ -37,6 +37,17 @@ describe('SM copy bounds', () => {
     expect(copyBounds({ ...HW, smBytesInFlightPerWarp: 65536 }, 50_000, 'hbm', 24, 24).bound).toBe(BOUND_HBM);
     expect(copyBounds({ ...HW, smHbmWriteGBps: 400, smIssueGBps: 25 }, 50_000, 'hbm', 240, 24).bound).toBe(BOUND_ISSUE);
     expect(copyBounds(HW, 50_000, 'nvlink', 24, 24).bound).toBe(BOUND_IN_FLIGHT);
+  });
+
+  it('copyBounds fills the record it is given, by warps / shares warps', () => {
+    // 1 warp shared by 2 streams (half a warp, 512 B in flight) over NVLink (1 us): 30,720 B take
+    // 60 us; the SM's in-flight share is 60 x 0.5 / 24 = 1.25 us (issue 0.31, HBM write 0.61).
+    const out = new CopyBounds();
+    expect(copyBounds(HW, 30720, 'nvlink', 1, 24, 2, out)).toBe(out);
+    expect([out.ownUs, out.smUs, out.bound]).toEqual([60, 1.25, BOUND_IN_FLIGHT]);
+    // Filled again in place, with every field rewritten.
+    copyBounds({ ...HW, smBytesInFlightPerWarp: 65536 }, 50_000, 'hbm', 24, 24, 1, out);
+    expect([out.ownUs, out.smUs, out.bound]).toEqual([(50_000 * 0.5) / (24 * 65536), 1, BOUND_HBM]);
   });
 
   it("a reduction (an internode combine forwarder warp's) is bounded by its own warps' bytes in flight over HBM latency and by the SM's reduce rate", () => {
@@ -140,6 +151,37 @@ describe("the roles' sleeps (no float crosses a call, no record per sleep)", () 
     // sleepReduce: reduce's time.
     expect(new SmClock(0, 1, 24).sleepReduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1)).toBe(rec);
     expect(rec.us).toBe(new SmClock(0, 1, 24).reduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1));
+  });
+
+  it('each draws the same activity slices as its float-taking counterpart', () => {
+    const rec = { kind: 0, us: -1 };
+    const run = (counterpart: boolean): number[][] => {
+      const slices: number[][] = [];
+      const ctx = { now: 3, hardware: hw, sleepWait: () => rec, activity: (...a: number[]) => slices.push(a) } as unknown as RankContext;
+      const send = new SmClock(1, 0, 24), fwd = new SmClock(1, 1, 24), post = new SmClock(1, 2, 24);
+      if (counterpart) {
+        send.copy(ctx, ROLE.NVLSender, 30720, 'nvlink', 1 / 2, hw.nvlinkMessageUs);
+        fwd.reduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1);
+        fwd.busy(ctx, ROLE.RDMAReceiver, 100_000 / (hw.smReduceGBps * 1e3));
+        post.post(ctx, ROLE.RDMAReceiver, 2 * hw.ibMessageUs);
+      } else {
+        send.sleepCopy(ctx, ROLE.NVLSender, 30720, 'nvlink', 1, 2, 1);
+        fwd.sleepReduce(ctx, ROLE.NVLAndRDMAForwarder, 30720, 1);
+        fwd.sleepReduceRate(ctx, ROLE.RDMAReceiver, 100_000);
+        post.sleepPost(ctx, ROLE.RDMAReceiver, 2);
+      }
+      return slices;
+    };
+    const slices = run(false);
+    expect(slices).toEqual(run(true));
+    // The copy's SM share from 3 us (1.25 us, bound by the bytes in flight), the reduction's and
+    // the reduce-rate work queued behind each other on the forwarder SM, the two posts' 0.25 us.
+    expect(slices).toEqual([
+      [3, ROLE.NVLSender + 32 * BOUND_IN_FLIGHT, 3, 4.25],
+      [4, ROLE.NVLAndRDMAForwarder + 32 * BOUND_IN_FLIGHT, 3, 3.625],
+      [4, ROLE.RDMAReceiver + 32 * BOUND_ISSUE, 3.625, 4.625],
+      [5, ROLE.RDMAReceiver + 32 * BOUND_POST, 3, 3.25],
+    ]);
   });
 });
 
