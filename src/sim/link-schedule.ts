@@ -195,8 +195,12 @@ export class InstantTable<B> {
   /** Times entries moved (a growth or a drop): an index found before is valid while this stays. */
   moves = 0;
 
-  private home(t: number): number {
-    bitsF[0] = t;
+  /**
+   * The home index of the time the caller wrote to `bitsF[0]`: written there, not passed, since a
+   * float argument to a call V8 does not inline is boxed as a heap number (an allocation per
+   * look-up), and these calls are inlined or not with the callers' inlining budgets.
+   */
+  private home(): number {
     return Math.imul(bitsI[0]! ^ Math.imul(bitsI[1]!, 0x9e3779b1), 0x85ebca6b) & this.mask;
   }
 
@@ -217,7 +221,8 @@ export class InstantTable<B> {
     let t = this.at;
     if (t === 0) t = 0; // -0 and 0 are one instant
     const keys = this.keys;
-    for (let i = this.home(t); ; i = (i + 1) & this.mask) {
+    bitsF[0] = t;
+    for (let i = this.home(); ; i = (i + 1) & this.mask) {
       const k = keys[i]!;
       if (k === t) return i;
       if (k !== k) return -1; // empty (NaN)
@@ -235,7 +240,8 @@ export class InstantTable<B> {
     let t = this.at;
     if (t === 0) t = 0;
     const keys = this.keys;
-    let i = this.home(t);
+    bitsF[0] = t;
+    let i = this.home();
     for (; ; i = (i + 1) & this.mask) {
       const k = keys[i]!;
       if (k === t) return i;
@@ -260,7 +266,8 @@ export class InstantTable<B> {
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
       const k = keys[j]!;
       if (k !== k) break;
-      const h = this.home(k);
+      bitsF[0] = k;
+      const h = this.home();
       // Entry j may fill the hole when its home is not in the cyclic range (hole, j].
       if (hole < j ? h <= hole || h > j : h <= hole && h > j) {
         keys[hole] = k;
@@ -299,7 +306,8 @@ export class InstantTable<B> {
     for (let j = 0; j < keys.length; j++) {
       const k = keys[j]!;
       if (k !== k) continue;
-      let i = this.home(k);
+      bitsF[0] = k;
+      let i = this.home();
       while (this.keys[i] === this.keys[i]) i = (i + 1) & this.mask;
       this.keys[i] = k;
       this.queued[i] = queued[j]!;
