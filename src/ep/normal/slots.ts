@@ -159,7 +159,7 @@ export function fencedAtomicQp(qp: number): number {
  */
 export function rdmaAtomicAdd(ctx: RankContext, dst: Region, offset: number, value: number, qp: number): void {
   if (!overIb(ctx, dst.rank)) {
-    ctx.atomicAdd(dst, offset, value, { qp });
+    ctx.atomicAdd(dst, offset, value, withQp(qp)); // (a reused options record: atomicAdd is not always inlined)
     return;
   }
   const r = RDMA_ADDS.take() ?? new RdmaAdd();
