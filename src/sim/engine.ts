@@ -740,18 +740,26 @@ export class Engine implements SendHost, RecvHost {
   /**
    * Control message `x` (at most CONTROL_MESSAGE_BYTES on the wire: one packet) leaves at once,
    * outside the ports' fair sharing: a port arbitrates packet by packet, and one packet holds it
-   * for a fraction of a nanosecond. It reaches its receiver at {@link controlArrival}, where it is
-   * delivered after the `ahead` transfers its stream had before it (see {@link controlArrived}).
-   * Returns the record a task's handle names: to another worker without an ack asked for, the
-   * sender keeps no record (the table's `over` record, always acknowledged).
+   * for a fraction of a nanosecond. It reaches its receiver (see below), where it is delivered
+   * after the `ahead` transfers its stream had before it (see {@link controlArrived}). Returns the
+   * record a task's handle names: to another worker without an ack asked for, the sender keeps no
+   * record (the table's `over` record, always acknowledged).
    */
   private sendControl(x: number, ahead: number): number {
     const T = this.xf;
     const src = T.src[x]!, dst = T.dst[x]!;
+    const path = T.path[x]!;
     T.egressStartT[x] = this.now;
-    T.egressDoneT[x] = this.now + CONTROL_MESSAGE_BYTES / this.links.bytesPerUs[T.path[x]!]!;
+    T.egressDoneT[x] = this.now + CONTROL_MESSAGE_BYTES / this.links.bytesPerUs[path]!;
     T.ahead[x] = ahead;
-    const t = this.controlArrival(x);
+    // When it reaches its receiver on an idle stream: its issue + the path's latency + one packet
+    // of CONTROL_MESSAGE_BYTES at the link rate (as an 8-byte transfer on idle ports), whatever it
+    // carries (a put of 0 to 8 bytes takes a packet as an atomic does). One packet time for all
+    // keeps the arrivals of a stream's control messages in their issue order. One expression for
+    // both ends, so the event time and the record's times agree to the bit on 1 and 2 workers.
+    // (Computed here, not returned by a helper: a float returned by a call that V8 does not inline
+    // is boxed as a heap number, one per control message.)
+    const t = T.issueT[x]! + this.links.latencyUs[path]! + CONTROL_MESSAGE_BYTES / this.links.bytesPerUs[path]!;
     const seq = this.nextSeq(src);
     if (this.isLocal(dst)) {
       this.queue.at = t;
@@ -763,19 +771,6 @@ export class Engine implements SendHost, RecvHost {
     if (T.flags[x]! & FLAG_WANT_ACK) return x;
     T.release(x);
     return T.over;
-  }
-
-  /**
-   * When control message `x` reaches its receiver on an idle stream: its issue + the path's latency
-   * + one packet of CONTROL_MESSAGE_BYTES at the link rate (as an 8-byte transfer on idle ports),
-   * whatever it carries (a put of 0 to 8 bytes takes a packet as an atomic does). One packet time
-   * for all keeps the arrivals of a stream's control messages in their issue order. One expression
-   * for both ends, so the event time and the record's times agree to the bit on 1 and 2 workers.
-   */
-  private controlArrival(x: number): number {
-    const T = this.xf;
-    const path = T.path[x]!;
-    return T.issueT[x]! + this.links.latencyUs[path]! + CONTROL_MESSAGE_BYTES / this.links.bytesPerUs[path]!;
   }
 
   /**
@@ -1005,7 +1000,8 @@ export class Engine implements SendHost, RecvHost {
           local = this.dueBatch(this.newsDue);
         }
         const order = src * SEQ_SPAN + seq;
-        const k = local.addSent(x, kind, order);
+        local.sendKey = order;
+        const k = local.addSent(x, kind);
         local.rate[k] = rates[i]!;
         local.key[k] = src * QP_SLOTS + (key - dst * QP_SLOTS);
         local.ekey[k] = dst * 2 + pathIdx;
@@ -1072,7 +1068,8 @@ export class Engine implements SendHost, RecvHost {
           local = this.dueBatch(this.creditsDue);
         }
         const ekey = dst * SEQ_SPAN + seq;
-        const k = local.addSent(src, pathIdx, ekey);
+        local.sendKey = ekey;
+        const k = local.addSent(src, pathIdx);
         local.rate[k] = level;
         local.key[k] = dst * QP_SLOTS + qp;
         local.ekey[k] = ekey;
@@ -1091,7 +1088,7 @@ export class Engine implements SendHost, RecvHost {
     const ports = this.sendPortAt;
     for (let k = 0; k < n; k++) {
       const i = perm === null ? k : perm[k]!;
-      ports[job[i]! * 2 + kind[i]!]!.credit(key[i]!, rate, i, ekey[i]!);
+      ports[job[i]! * 2 + kind[i]!]!.credit(key[i]!, rate, i, ekey);
     }
     b.release();
     this.batchPool.give(b);

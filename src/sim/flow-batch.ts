@@ -130,10 +130,17 @@ export class FlowBatch extends BatchColumns {
   }
 
   /**
-   * {@link add} an item sent under key `sendKey` (which the caller writes where its kind keeps it:
-   * `order` for news, `ekey` for credits), keeping track of whether the keys still ascend.
+   * The send key of the item {@link addSent} adds next, rank * 2^32 + seq: set by the caller, not
+   * passed, since a float argument to a call that V8 does not inline is boxed as a heap number.
    */
-  addSent(job: number, kind: number, sendKey: number): number {
+  sendKey = 0;
+
+  /**
+   * {@link add} an item sent under key {@link sendKey} (which the caller also writes where its kind
+   * keeps it: `order` for news, `ekey` for credits), keeping track of whether the keys still ascend.
+   */
+  addSent(job: number, kind: number): number {
+    const sendKey = this.sendKey;
     if (sendKey < this.lastKey) this.ordered = false;
     this.lastKey = sendKey;
     return this.append(job, kind);

@@ -825,18 +825,20 @@ export class SendPort extends PortStats<SendHost> {
     this.push(s, this.entry(job));
     if (this.on[s]) return; // queued behind the head: nothing changes now
     this.advance();
-    this.start(s, time);
+    this.start(s);
     this.touch();
   }
 
   /**
    * A credit for stream `key` arrived at the host's clock, the level `levels[i]`, sent under ordering
-   * key `eventKey`: a stream not active then (active only from a later event of the instant) drops
-   * it, wherever in the instant it is applied.
+   * key `eventKeys[i]`: a stream not active then (active only from a later event of the instant)
+   * drops it, wherever in the instant it is applied. (The level and the key, rank * 2^32 + seq,
+   * are read from their columns here: floats passed to a call that V8 does not inline are boxed.)
    */
-  credit(key: number, levels: Float64Array, i: number, eventKey: number): void {
+  credit(key: number, levels: Float64Array, i: number, eventKeys: Float64Array): void {
     const time = this.host.now;
     const level = levels[i]!;
+    const eventKey = eventKeys[i]!;
     const s = this.find(key);
     const sF = this.sF;
     const o = s << 4;
@@ -868,7 +870,12 @@ export class SendPort extends PortStats<SendHost> {
     this.host.settleLater(this);
   }
 
-  private start(s: number, time: number): void {
+  /**
+   * Stream `s` starts at the host's clock (read here, not passed: a float argument to a call that V8
+   * does not inline is boxed).
+   */
+  private start(s: number): void {
+    const time = this.host.now;
     const sF = this.sF;
     const o = s << 4;
     sF[o + S_ACTT] = time;

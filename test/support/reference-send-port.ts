@@ -142,12 +142,13 @@ export class ReferenceSendPort extends PortStats<SendHost> {
 
   /**
    * A credit for stream `key` arrived at the host's clock, the level `levels[i]`, sent under ordering
-   * key `eventKey`: a stream not active then (active only from a later event of the instant) drops
-   * it, wherever in the instant it is applied.
+   * key `eventKeys[i]`: a stream not active then (active only from a later event of the instant)
+   * drops it, wherever in the instant it is applied.
    */
-  credit(key: number, levels: Float64Array, i: number, eventKey: number): void {
+  credit(key: number, levels: Float64Array, i: number, eventKeys: Float64Array): void {
     const time = this.host.now;
     const level = levels[i]!;
+    const eventKey = eventKeys[i]!;
     const s = this.find(key);
     if (s === NONE || !this.on[s] || this.credit_[s] === level || (this.actT[s] === time && this.actKey[s]! > eventKey)) return;
     // A cap that neither binds now nor bound before changes no rate: keep it for later.

@@ -81,6 +81,7 @@ export function runSend(list: readonly Op[], lazy: boolean): Outcome {
   const port = lazy ? new SendPort(0, 1, CAPACITY, jobs, host) : new ReferenceSendPort(0, 1, CAPACITY, jobs, host);
   port.qpLimit = QP_LIMIT;
   const levels = new Float64Array(1);
+  const eventKeys = new Float64Array(1); // (0: every credit sent under key 0)
   const settle = (): void => {
     if (port.dirty || port.timerAt <= host.now) port.runDue();
   };
@@ -91,7 +92,7 @@ export function runSend(list: readonly Op[], lazy: boolean): Outcome {
       port.enqueue(x, o.key, o.wr);
     } else if (o.kind === 'credit') {
       levels[0] = o.level;
-      port.credit(o.key, levels, 0, 0);
+      port.credit(o.key, levels, 0, eventKeys);
     } else if (o.kind === 'timer') {
       if (port.timerAt < Infinity) host.now = port.timerAt;
     } else {

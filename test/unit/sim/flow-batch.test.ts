@@ -10,7 +10,8 @@ import { FreeList } from '../../../src/sim/free-list.js';
 /** Fill `b` with `n` items (job i, kind i % 3, rate i / 2), as the engine does. */
 function fill(b: FlowBatch, n: number): void {
   for (let i = 0; i < n; i++) {
-    const k = b.addSent(i, i % 3, i);
+    b.sendKey = i;
+    const k = b.addSent(i, i % 3);
     b.rate[k] = i / 2;
     b.key[k] = 1000 + i;
     b.ekey[k] = -1;
