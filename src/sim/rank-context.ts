@@ -275,6 +275,14 @@ export class RankContext {
     if (this.engine.shape.recordTimeline && delta !== 0) this.engine.samples.record(this.engine.now, this.rank, series, delta);
   }
 
+  /**
+   * Whether {@link activity} records anything (the timeline is recorded). A caller on the steady
+   * path checks it before the call: the call's float times are boxed where V8 does not inline it.
+   */
+  get recordsActivity(): boolean {
+    return this.engine.shape.recordTimeline;
+  }
+
   /** Record that this rank was busy on `track` doing `label` over [start, end] (for traces). */
   activity(track: number, label: number, start: number, end: number): void {
     if (this.engine.shape.recordTimeline) this.engine.activities.record(start, end, this.rank, track, label);
