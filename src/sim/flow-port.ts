@@ -511,30 +511,45 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
       if (di < min) min = di;
       want[act[i]!] = di;
     }
-    this.fillLevels(min);
+    this.fillMin = min;
+    this.fillLevels();
     const rate = this.rate;
-    for (let i = 0; i < n; i++) rate[act[i]!] = this.granted(d[i]!);
+    for (let i = 0; i < n; i++) {
+      const s = act[i]!;
+      this.grant(s);
+      rate[s] = this.granted;
+    }
   }
 
   /**
-   * A stream's rate after {@link fillLevels}, from its demand `di`, the streams taken in active
-   * position order (each call takes one of the ties at `fillLast`): the demand when granted, else
-   * min(demand, share); every stream the share when all got the equal share.
+   * Stream `s`'s rate after {@link fillLevels}, from its demand `want[s]`, the streams taken in
+   * active position order (each call takes one of the ties at `fillLast`): the demand when granted,
+   * else min(demand, share); every stream the share when all got the equal share. Left in
+   * {@link granted}: the demand is read and the rate returned through fields, since a float passed
+   * to or returned by a call that V8 does not inline is boxed as a heap number.
    */
-  protected granted(di: number): number {
-    if (this.fillEqual) return this.share;
+  protected grant(s: number): void {
+    if (this.fillEqual) {
+      this.granted = this.share;
+      return;
+    }
+    const di = this.want[s]!;
     const last = this.fillLast;
-    return di < last || (di === last && this.tiesLeft-- > 0) ? di : Math.min(di, this.share);
+    this.granted = di < last || (di === last && this.tiesLeft-- > 0) ? di : Math.min(di, this.share);
   }
 
+  /** The rate the last {@link grant} gave. */
+  protected granted = 0;
+
   /**
-   * The walk of {@link waterFill} over the demands `want[act[i]]` (already written, `min` the
+   * The walk of {@link waterFill} over the demands `want[act[i]]` (already written, `fillMin` the
    * smallest): sets the fair level `share` and which streams get their demand, every demand below
    * `fillLast` and the first `fillTies` (by position) equal to it. Stream i's rate is then its
    * demand when granted, else `min(demand, share)`; with every demand at least the equal share
    * (`fillEqual`), every stream's rate is that share.
    */
-  protected fillLevels(min: number): void {
+  protected fillLevels(): void {
+    const min = this.fillMin;
     const act = this.act;
     const n = this.nAct;
     const capacity = this.bytesPerUs;
@@ -607,6 +622,8 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   private tiesLeft = 0;
   /** The last {@link fillLevels} gave every stream the equal share. */
   protected fillEqual = false;
+  /** The smallest demand, for the next {@link fillLevels} (a field: a float argument is boxed). */
+  protected fillMin = 0;
 
   /**
    * The fair level the last {@link waterFill} found (a field, not its return value: a float
@@ -1616,14 +1633,16 @@ export class RecvPort extends PortStats<RecvHost> {
         const di = want[act[i]!]!;
         if (di < min) min = di;
       }
-      this.fillLevels(min);
+      this.fillMin = min;
+      this.fillLevels();
       const share = this.share;
       this.fair = share;
       this.sharesStale = false;
       let total = 0;
       for (let i = 0; i < n; i++) {
         const s = act[i]!;
-        const r = this.granted(want[s]!);
+        this.grant(s);
+        const r = this.granted;
         total += r;
         if (r === rate[s]) continue;
         rate[s] = r;

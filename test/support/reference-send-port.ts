@@ -409,7 +409,8 @@ export class ReferenceSendPort extends PortStats<SendHost> {
       return;
     }
     if (same && this.filled) return;
-    this.fillLevels(min);
+    this.fillMin = min;
+    this.fillLevels();
     this.filled = true;
   }
 }
