@@ -35,9 +35,11 @@ function threadSchedMs(): [number, number] {
 const host = new EngineHost(opRegistry, () => process.exit(3), threadCpuMs, threadSchedMs);
 parentPort!.on('message', (msg: HostRequest) => {
   const reply: HostReply = host.handle(msg);
-  const transfer: ArrayBuffer[] = [];
-  // Timeline chunks are SharedArrayBuffers (shared, not copied); their order array is moved.
-  for (const a of [reply.timeline?.order, reply.samples?.log, reply.activities?.log]) if (a) transfer.push(a.buffer as ArrayBuffer);
-  parentPort!.postMessage(reply, transfer);
+  // Timeline chunks are SharedArrayBuffers (shared, not copied). The order array and the logs are
+  // copied, not moved: moving (a transfer list) detaches the buffers here, and the first detach
+  // invalidates V8's ArrayBufferDetaching protector for this thread for good, which throws away
+  // every optimized function that touches a typed array (~140 per engine, recompiled in the next
+  // operation: a second burst of compiles at the start of the combine). The copy is a memcpy.
+  parentPort!.postMessage(reply);
 });
 parentPort!.postMessage({ type: 'ready' });
