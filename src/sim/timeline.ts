@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { fail, showValue } from '../errors.js';
 import { checkAlloc } from '../validate.js';
+import { DOUBLE } from './double-field.js';
 
 /** Field order of one timeline record. Times in us; `path` and `op` are protocol constants. */
 export const TIMELINE_FIELDS = [
@@ -42,7 +43,7 @@ export interface FlatPart extends LogClock {
  */
 class FlatLog {
   /** Cluster-clock time of the engine's time 0, us (see Engine.rebase). */
-  private epochUs = 0;
+  private epochUs = DOUBLE;
   /** Records (from the first) already on the cluster's clock. */
   private localFrom = 0;
   private readonly full: Float64Array[] = [];
@@ -51,6 +52,7 @@ class FlatLog {
 
   constructor(private readonly stride: number, private readonly timeFields: readonly number[]) {
     this.buf = new Float64Array(stride * LOG_CHUNK_RECORDS);
+    this.epochUs = 0; // declared DOUBLE: a double from the first log on (see double-field.ts)
   }
 
   /** Index of a new record's first field in `buf` (starting a new chunk when full). */
@@ -203,9 +205,10 @@ export interface TimelinePart extends LogClock {
 export class TimelineLog {
   /**
    * Cluster-clock time of the engine's time 0, us: records keep the engine's times, and the reader
-   * adds it (see {@link LogClock}, Engine.rebase).
+   * adds it (see {@link LogClock}, Engine.rebase). Declared DOUBLE, set to 0 by the constructor: a
+   * double from the first log on (see double-field.ts).
    */
-  private epochUs = 0;
+  private epochUs = DOUBLE;
   /** Records (from the first) already on the cluster's clock. */
   private localFrom = 0;
   private chunks: TimelineChunk[] = [];
@@ -213,6 +216,10 @@ export class TimelineLog {
   /** Records in the current (last) chunk. */
   private k = C;
   private count = 0;
+
+  constructor() {
+    this.epochUs = 0;
+  }
 
   /** Records held. */
   get size(): number {
