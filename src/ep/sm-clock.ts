@@ -16,7 +16,7 @@
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { Wait } from '../sim/task.js';
-import { DOUBLE } from '../sim/double-field.js';
+import { DOUBLE } from '../sim/field-init.js';
 
 /** The SMs (and warp groups) of a channel that kernels charge time to. */
 export const SM_SEND = 0; // intranode sender SM; internode RDMA sender + NVL receiver SM
@@ -118,7 +118,7 @@ export function rowCopyBounds(
 }
 
 export class SmClock {
-  /** Declared DOUBLE, set to 0 by the constructor (a double from the first clock on: see double-field.ts). */
+  /** Declared DOUBLE, set to 0 by the constructor (a double from the first clock on: see field-init.ts). */
   private freeAt = DOUBLE;
   private readonly track: number;
 

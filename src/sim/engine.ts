@@ -35,7 +35,7 @@ import { MessageRecvPort, MessageSendPort, type LinkSharing } from './message-po
 import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 import { condCount, describeWait, Task, WaitPool, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
@@ -136,7 +136,7 @@ export class Engine implements SendHost, RecvHost {
   readonly links: LinkModel;
   readonly regions = new RegionTable();
   readonly queue = new EventQueue(4096);
-  /** Declared DOUBLE, set to 0 by the constructor (a double from the first engine on: see double-field.ts). */
+  /** Declared DOUBLE, set to 0 by the constructor (a double from the first engine on: see field-init.ts). */
   now = DOUBLE;
   /** Events taken from the queue so far. */
   eventsProcessed = 0;
@@ -216,7 +216,8 @@ export class Engine implements SendHost, RecvHost {
     numWorkers: number,
   ) {
     const n = shape.numRanks;
-    this.now = this.at = this.epochUs = 0; // declared DOUBLE: see double-field.ts
+    this.now = this.at = this.epochUs = 0; // declared DOUBLE: see field-init.ts
+    this.liveCount = this.deferHead = this.deferN = 0; // stored again: mutable from the start (see field-init.ts)
     this.links = new LinkModel(shape.hardware, shape.gpusPerNode);
     this.seq = new Float64Array(n);
     this.xidNext = new Float64Array(n);

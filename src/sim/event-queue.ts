@@ -19,7 +19,7 @@
  * link event per instant now.) So the order of pops is the order of (time, key) alone, whatever the
  * layout; two equal ones would pop in some order, not a promised one.
  */
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 
 const SEQ_SPAN = 4294967296;
 
@@ -57,7 +57,7 @@ export class EventQueue {
     this.free = new Int32Array(c);
     for (let i = 0; i < c; i++) this.free[i] = c - 1 - i;
     this.nFree = c;
-    // Declared DOUBLE (read from Float64Arrays: double from the first queue on, see double-field.ts), start at 0.
+    // Declared DOUBLE (read from Float64Arrays: double from the first queue on, see field-init.ts), start at 0.
     this.popTime = this.popKey = this.popKind = this.popArg = this.at = 0;
   }
 

@@ -30,7 +30,7 @@ import { QP_SLOTS } from '../transport/protocol.js';
 import type { DueItem } from './link-schedule.js';
 import { SlotHeap } from './slot-heap.js';
 import type { FlowJobs } from './transfers.js';
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 
 /** A sender slot's record (see SendPort.sF): the places of its fields, in doubles from `s << 4`. */
 const S_DONE = 0;
@@ -244,10 +244,13 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   private eFree = NONE;
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs, protected readonly host: H) {
     this.id = owner * 4 + index;
-    // The number fields declared DOUBLE (double from the first port on: see double-field.ts) start here.
+    // The number fields declared DOUBLE (double from the first port on: see field-init.ts) start here.
     this.busyUs = this.bytesMoved = this.maxLoad = this.lastT = this.busyBytes = 0;
     this.busyStart = -1;
     this.charged = this.busyEnd = this.share = 0;
+    // Stored again: mutable from the first port on, not from its first timer or stream (see field-init.ts).
+    this.timerAt = this.quietAt = Infinity;
+    this.nAct = 0;
   }
 
   /**
@@ -269,7 +272,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   protected abstract advanceBy(): void;
 
   /** Where {@link advanceBy} moves the port's clock (a field: a float argument would be boxed). */
-  protected stepTo = DOUBLE; // written before each read (a double from the start: see double-field.ts)
+  protected stepTo = DOUBLE; // written before each read (a double from the start: see field-init.ts)
 
   /** Move the port's bytes on to the host's clock. */
   protected advance(): void {
@@ -685,7 +688,7 @@ export class SendPort extends PortStats<SendHost> {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
-    // Declared DOUBLE (double from the first port on: see double-field.ts), start at 0.
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
     this.load = this.itemRate = this.placing = 0;
   }
 
@@ -1286,7 +1289,7 @@ export class RecvPort extends PortStats<RecvHost> {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);
-    // Declared DOUBLE (double from the first port on: see double-field.ts), start at 0.
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
     this.level = this.fair = this.total = this.slack = this.telling = this.quietAt_ = 0;
   }
 

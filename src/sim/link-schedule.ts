@@ -195,6 +195,15 @@ export class InstantTable<B> {
   /** Times entries moved (a growth or a drop): an index found before is valid while this stays. */
   moves = 0;
 
+  constructor() {
+    // Stored again: mutable fields from the first table on, not from its first growth, mid-run (see field-init.ts).
+    this.keys = this.keys;
+    this.queued = this.queued;
+    this.news = this.news;
+    this.credits = this.credits;
+    this.mask = 15;
+  }
+
   private home(t: number): number {
     bitsF[0] = t;
     return Math.imul(bitsI[0]! ^ Math.imul(bitsI[1]!, 0x9e3779b1), 0x85ebca6b) & this.mask;

@@ -18,7 +18,7 @@
  */
 import { NEWS_DONE, NEWS_START, RecvPort, SendPort, timerAfter, type RecvHost, type SendHost } from './flow-port.js';
 import type { FlowJobs } from './transfers.js';
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 
 /** How link ports share their bandwidth (see {@link MessageSendPort} and docs/hardware.md). */
 export type LinkSharing = 'fluid' | 'message';
@@ -61,7 +61,7 @@ export class MessageSendPort extends SendPort {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
-    // Declared DOUBLE (double from the first port on: see double-field.ts), start at 0.
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
     this.curRate = this.curStart = this.curEnd = 0;
   }
 
@@ -244,7 +244,7 @@ export class MessageRecvPort extends RecvPort {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);
-    // Declared DOUBLE (double from the first port on: see double-field.ts), start at 0.
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
     this.waiting = this.arriving = 0;
   }
 

@@ -9,10 +9,10 @@
  * place holds its slot's time beside the slot (`ht[i]` for `h[i]`), so a sift compares times read
  * in heap order, not through the slot (one dependent load fewer per comparison).
  */
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 
 export class SlotHeap {
-  /** The time {@link place} gives its slot (written before each use; a double from the start: see double-field.ts). */
+  /** The time {@link place} gives its slot (written before each use; a double from the start: see field-init.ts). */
   t = DOUBLE;
   /** The slots in heap order, and their times. */
   private h = new Int32Array(16);

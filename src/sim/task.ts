@@ -8,7 +8,7 @@
 import { CMP_NAMES, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER } from '../transport/protocol.js';
 import type { Region } from '../transport/memory.js';
 import { FreeList } from './free-list.js';
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 
 /** What a task waits for. Build them with the {@link RankContext} helpers. */
 export type Wait =
@@ -77,7 +77,7 @@ class WaitRecord {
   count = -1;
 
   constructor() {
-    // Declared DOUBLE (double from the first record on: see double-field.ts), start at 0.
+    // Declared DOUBLE (double from the first record on: see field-init.ts), start at 0.
     this.us = this.transfer = 0;
   }
 }
@@ -177,6 +177,11 @@ export class Task {
     this.id = id;
     this.name = name;
     this.group = group;
+    // Stored again: mutable fields from the first task on, not from the first task that ends, is
+    // detached or joined (see field-init.ts).
+    this.done = false;
+    this.detached = false;
+    this.joiners = null;
   }
 
   /** Make an ended detached task's record a new task (as the constructor would). */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { fail, showValue } from '../errors.js';
 import { checkAlloc } from '../validate.js';
-import { DOUBLE } from './double-field.js';
+import { DOUBLE } from './field-init.js';
 
 /** Field order of one timeline record. Times in us; `path` and `op` are protocol constants. */
 export const TIMELINE_FIELDS = [
@@ -52,7 +52,7 @@ class FlatLog {
 
   constructor(private readonly stride: number, private readonly timeFields: readonly number[]) {
     this.buf = new Float64Array(stride * LOG_CHUNK_RECORDS);
-    this.epochUs = 0; // declared DOUBLE: a double from the first log on (see double-field.ts)
+    this.epochUs = 0; // declared DOUBLE: a double from the first log on (see field-init.ts)
   }
 
   /** Index of a new record's first field in `buf` (starting a new chunk when full). */
@@ -206,7 +206,7 @@ export class TimelineLog {
   /**
    * Cluster-clock time of the engine's time 0, us: records keep the engine's times, and the reader
    * adds it (see {@link LogClock}, Engine.rebase). Declared DOUBLE, set to 0 by the constructor: a
-   * double from the first log on (see double-field.ts).
+   * double from the first log on (see field-init.ts).
    */
   private epochUs = DOUBLE;
   /** Records (from the first) already on the cluster's clock. */

@@ -1,10 +1,10 @@
 /**
  * Fields declared DOUBLE (-0, so that V8 makes them double fields from the first object on: see
- * src/sim/double-field.ts) hold their real start value once constructed: +0 (or -1), never the
+ * src/sim/field-init.ts) hold their real start value once constructed: +0 (or -1), never the
  * -0 of the declaration (`toBe` compares with Object.is, which tells -0 from 0).
  */
 import { describe, expect, it } from 'vitest';
-import { DOUBLE } from '../../../src/sim/double-field.js';
+import { DOUBLE } from '../../../src/sim/field-init.js';
 import { EventQueue } from '../../../src/sim/event-queue.js';
 import { RecvPort, SendPort, type RecvHost, type SendHost } from '../../../src/sim/flow-port.js';
 import { MessageRecvPort, MessageSendPort } from '../../../src/sim/message-port.js';
