@@ -225,7 +225,7 @@ class NVLAndRDMAForwarder implements RoleStep {
     private readonly c: number, private readonly m: number, private readonly sub: number, private readonly warps: number,
   ) {
     const L = st.L;
-    this.last = 0; // stored again: mutable from the first forwarder on (see sim/field-init.ts)
+    this.start = this.last = 0; // stored again: mutable from the first forwarder on (see sim/field-init.ts)
     this.total = g.total;
     this.src = m * L.G + ctx.localIndex;
     this.nctrl = ctx.region(NM.nvlCtrl);
