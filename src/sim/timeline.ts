@@ -86,9 +86,12 @@ class FlatLog {
     this.epochUs = epochUs;
   }
 
-  /** Remove and return every record so far, in recording order, with where their times lie. */
+  /**
+   * Remove and return every record so far, in recording order, with where their times lie. On
+   * shared memory, as the timeline's order: a host hands it to the main thread as is (host-worker.ts).
+   */
   take(): FlatPart {
-    const out = new Float64Array(this.full.length * this.buf.length + this.n);
+    const out = new Float64Array(new SharedArrayBuffer(8 * (this.full.length * this.buf.length + this.n)));
     let o = 0;
     for (const c of this.full) {
       out.set(c, o);
@@ -297,7 +300,8 @@ function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): U
   const pair = new Uint32Array(n);
   const seq = new Uint32Array(n);
   for (let ci = 0; ci < chunks.length; ci++) copyKeys(chunks[ci]!, Math.min(C, n - ci * C), ci * C, R, pair, seq);
-  const order = new Uint32Array(n);
+  // On shared memory: a host hands it to the main thread neither copied nor moved (host-worker.ts).
+  const order = new Uint32Array(new SharedArrayBuffer(4 * n));
   if (R <= MAX_PAIR_BUCKETS_R) {
     // One stable counting sort by pair: (dst, src), then record order.
     countingSort(pair, null, order, new Uint32Array(R * R + 1));
