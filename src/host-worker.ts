@@ -35,9 +35,12 @@ function threadSchedMs(): [number, number] {
 const host = new EngineHost(opRegistry, () => process.exit(3), threadCpuMs, threadSchedMs);
 parentPort!.on('message', (msg: HostRequest) => {
   const reply: HostReply = host.handle(msg);
-  const transfer: ArrayBuffer[] = [];
-  // Timeline chunks are SharedArrayBuffers (shared, not copied); their order array is moved.
-  for (const a of [reply.timeline?.order, reply.samples?.log, reply.activities?.log]) if (a) transfer.push(a.buffer as ArrayBuffer);
-  parentPort!.postMessage(reply, transfer);
+  // The timeline's chunks and order and the logs are on SharedArrayBuffers: shared with the main
+  // thread, neither copied nor moved. Moving them (a transfer list) detached them here, and the
+  // first detach invalidates V8's ArrayBufferDetaching protector for this thread for good, which
+  // throws away every optimized function that touches a typed array (~140 per engine, compiled
+  // again in the next operation: a second burst of compiles at the start of the combine); copying
+  // them costs a combine's reply at EP64 (7.7 MB) 40-100 ms on the main thread's path.
+  parentPort!.postMessage(reply);
 });
 parentPort!.postMessage({ type: 'ready' });

@@ -22,6 +22,7 @@ import { gpuMachine, type GpuStateValue, type RankSnapshot } from './gpu-machine
 import type { HostReply, HostRequest, HostRunStats, InitMessage, OpMessage } from './host-messages.js';
 import type { OpLookup } from './op-registry.js';
 import type { TaskGroup } from '../sim/task.js';
+import { DOUBLE } from '../sim/field-init.js';
 import { PeerDeadline, PROGRESS_POLL_MS, SyncBlock, windowBounds } from './window-sync.js';
 
 /** What a round's decision says (the same on every host: all read the same published values). */
@@ -206,7 +207,9 @@ export class EngineHost {
     if (e.now < m.startTime) e.now = m.startTime;
     for (const rank of e.localRanks) {
       const ctx = e.contexts[rank]!;
-      const group: TaskGroup = { opId: m.opId, rank, live: 0, result: undefined, failed: false, endTime: m.startTime };
+      // endTime DOUBLE first: a double field from the first group on (see field-init.ts).
+      const group: TaskGroup = { opId: m.opId, rank, live: 0, result: undefined, failed: false, endTime: DOUBLE };
+      group.endTime = m.startTime;
       ctx.group = group;
       ctx.state = {};
       ctx.opStartUs = m.startTime;

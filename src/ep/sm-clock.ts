@@ -16,6 +16,7 @@
 import type { HardwareProfile } from '../hardware/profile.js';
 import type { RankContext } from '../sim/rank-context.js';
 import type { Wait } from '../sim/task.js';
+import { DOUBLE } from '../sim/field-init.js';
 
 /** The SMs (and warp groups) of a channel that kernels charge time to. */
 export const SM_SEND = 0; // intranode sender SM; internode RDMA sender + NVL receiver SM
@@ -135,7 +136,8 @@ export function rowCopyBounds(
 }
 
 export class SmClock {
-  private freeAt = 0;
+  /** Declared DOUBLE, set to 0 by the constructor (a double from the first clock on: see field-init.ts). */
+  private freeAt = DOUBLE;
   private readonly track: number;
   /**
    * The request being charged: its bounds ({@link copyBounds}, or a reduction's), then the wait
@@ -148,6 +150,7 @@ export class SmClock {
 
   /** `warps`: the warps DeepEP runs on this SM (their bytes in flight are the SM's). */
   constructor(channel = 0, sm = SM_SEND, readonly warps = INTRANODE_WARPS_PER_SM) {
+    this.freeAt = 0;
     this.track = smTrack(channel, sm);
   }
 

@@ -35,6 +35,7 @@ import { MessageRecvPort, MessageSendPort, type LinkSharing } from './message-po
 import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
+import { DOUBLE } from './field-init.js';
 import { condCount, describeWait, Task, WaitPool, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
@@ -135,7 +136,8 @@ export class Engine implements SendHost, RecvHost {
   readonly links: LinkModel;
   readonly regions = new RegionTable();
   readonly queue = new EventQueue(4096);
-  now = 0;
+  /** Declared DOUBLE, set to 0 by the constructor (a double from the first engine on: see field-init.ts). */
+  now = DOUBLE;
   /** Events taken from the queue so far. */
   eventsProcessed = 0;
   private readonly seq: Float64Array;
@@ -214,6 +216,8 @@ export class Engine implements SendHost, RecvHost {
     numWorkers: number,
   ) {
     const n = shape.numRanks;
+    this.now = this.at = this.epochUs = 0; // declared DOUBLE: see field-init.ts
+    this.liveCount = this.deferHead = this.deferN = 0; // stored again: mutable from the start (see field-init.ts)
     this.links = new LinkModel(shape.hardware, shape.gpusPerNode);
     this.seq = new Float64Array(n);
     this.xidNext = new Float64Array(n);
@@ -869,7 +873,7 @@ export class Engine implements SendHost, RecvHost {
    * passed to a call that V8 does not inline is boxed, and which of these calls are inlined moves
    * with each caller's inlining budget.
    */
-  private at = 0;
+  private at = DOUBLE;
 
   /** {@link linkAt} the earliest due port's time. */
   private linkAtDue(): void {
@@ -1468,7 +1472,7 @@ export class Engine implements SendHost, RecvHost {
    * relative to it; its timeline, samples and activities keep its times and where they lie, and
    * the reader adds it back (or reads them on an operation's own clock).
    */
-  epochUs = 0;
+  epochUs = DOUBLE;
 
   /**
    * Nothing queued, running or in flight: no event, no task, no transfer record, no packet to send,

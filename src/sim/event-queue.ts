@@ -19,6 +19,7 @@
  * link event per instant now.) So the order of pops is the order of (time, key) alone, whatever the
  * layout; two equal ones would pop in some order, not a promised one.
  */
+import { DOUBLE } from './field-init.js';
 
 const SEQ_SPAN = 4294967296;
 
@@ -40,10 +41,10 @@ export class EventQueue {
   private n = 0;
 
   /** Fields of the event last returned by {@link pop}. */
-  popTime = 0;
-  popKey = 0;
-  popKind = 0;
-  popArg = 0;
+  popTime = DOUBLE;
+  popKey = DOUBLE;
+  popKind = DOUBLE;
+  popArg = DOUBLE;
   popObj: unknown = null;
 
   constructor(capacity = 1024) {
@@ -56,6 +57,8 @@ export class EventQueue {
     this.free = new Int32Array(c);
     for (let i = 0; i < c; i++) this.free[i] = c - 1 - i;
     this.nFree = c;
+    // Declared DOUBLE (read from Float64Arrays: double from the first queue on, see field-init.ts), start at 0.
+    this.popTime = this.popKey = this.popKind = this.popArg = this.at = 0;
   }
 
   get size(): number {
@@ -84,7 +87,7 @@ export class EventQueue {
    * The time of the event {@link pushAt} adds: a field, not an argument, since a float passed to a
    * call V8 does not inline is boxed as a heap number (an allocation per event).
    */
-  at = 0;
+  at = DOUBLE;
 
   push(time: number, rank: number, seq: number, kind: number, arg: number, obj: unknown): void {
     this.at = time;

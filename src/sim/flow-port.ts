@@ -30,6 +30,7 @@ import { QP_SLOTS } from '../transport/protocol.js';
 import type { DueItem } from './link-schedule.js';
 import { SlotHeap } from './slot-heap.js';
 import type { FlowJobs } from './transfers.js';
+import { DOUBLE } from './field-init.js';
 
 /** A sender slot's record (see SendPort.sF): the places of its fields, in doubles from `s << 4`. */
 const S_DONE = 0;
@@ -183,13 +184,13 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   heapPos = -1;
   readonly id: number;
   /** Time with bytes moving, us; bytes moved; the largest total rate ever allocated (bytes/us). */
-  busyUs = 0;
-  bytesMoved = 0;
-  maxLoad = 0;
-  protected lastT = 0;
+  busyUs = DOUBLE;
+  bytesMoved = DOUBLE;
+  maxLoad = DOUBLE;
+  protected lastT = DOUBLE;
   /** Start of the current busy period (-1 when idle) and bytes moved in it. */
-  busyStart = -1;
-  busyBytes = 0;
+  busyStart = DOUBLE;
+  busyBytes = DOUBLE;
   /** A settle is scheduled for the current instant. */
   dirty = false;
   /** Called with each busy period when it ends (set while recording). */
@@ -243,6 +244,13 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   private eFree = NONE;
   constructor(readonly owner: number, readonly index: number, readonly bytesPerUs: number, protected readonly jobs: FlowJobs, protected readonly host: H) {
     this.id = owner * 4 + index;
+    // The number fields declared DOUBLE (double from the first port on: see field-init.ts) start here.
+    this.busyUs = this.bytesMoved = this.maxLoad = this.lastT = this.busyBytes = 0;
+    this.busyStart = -1;
+    this.charged = this.busyEnd = this.share = 0;
+    // Stored again: mutable from the first port on, not from its first timer or stream (see field-init.ts).
+    this.timerAt = this.quietAt = Infinity;
+    this.nAct = 0;
   }
 
   /**
@@ -264,7 +272,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   protected abstract advanceBy(): void;
 
   /** Where {@link advanceBy} moves the port's clock (a field: a float argument would be boxed). */
-  protected stepTo = 0;
+  protected stepTo = DOUBLE; // written before each read (a double from the start: see field-init.ts)
 
   /** Move the port's bytes on to the host's clock. */
   protected advance(): void {
@@ -452,8 +460,8 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
    * {@link closeBusy} closes: fields, not arguments (a float argument to a call V8 does not inline
    * is boxed as a heap number, per clock step and per busy period).
    */
-  protected charged = 0;
-  protected busyEnd = 0;
+  protected charged = DOUBLE;
+  protected busyEnd = DOUBLE;
 
   /** Charge the clock's step from `lastT` to `stepTo` at `charged` bytes/us and move the clock there. */
   protected account(): void {
@@ -629,7 +637,7 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
    * The fair level the last {@link waterFill} found (a field, not its return value: a float
    * returned by a call that is not inlined is a heap number).
    */
-  protected share = 0;
+  protected share = DOUBLE;
 }
 
 /**
@@ -691,12 +699,14 @@ export class SendPort extends PortStats<SendHost> {
    * what every advance until the next settle moves the port at. Summed in position order by each
    * settle; a stream that leaves between settles (dropped) takes its rate off.
    */
-  private load = 0;
+  private load = DOUBLE;
   /** Active streams told a rate above 0 (none: the load is exactly 0). */
   private nPos = 0;
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
+    this.load = this.itemRate = this.placing = 0;
   }
 
   /** The rate limit of a queue pair (bytes/us) for the streams of RDMA work requests (see enqueue). */
@@ -800,7 +810,7 @@ export class SendPort extends PortStats<SendHost> {
   }
 
   /** The rate of the next {@link item} (a field: a float argument to a call not inlined is boxed). */
-  protected itemRate = 0;
+  protected itemRate = DOUBLE;
 
   /** A news item for transfer `job` of stream `key`, at rate `itemRate`. */
   protected item(job: number, kind: number, key: number): void {
@@ -916,7 +926,7 @@ export class SendPort extends PortStats<SendHost> {
    * The cap {@link place} places (a field: the settle's calls pass no float, which would be boxed
    * where V8 does not inline the call).
    */
-  private placing = 0;
+  private placing = DOUBLE;
 
   /** Where (cap `placing`, slot `s`) goes in `srt`: the first place not before it. */
   private place(s: number): number {
@@ -1252,7 +1262,7 @@ const RB_REINDEX = 31;
  */
 export class RecvPort extends PortStats<RecvHost> {
   /** The fair level last computed (bytes/us). */
-  level = 0;
+  level = DOUBLE;
   /** Stream keys to credit, filled by a settle for the host (reused). */
   private readonly keys = new NumList(new Float64Array(16), (n) => new Float64Array(n));
   recording = false;
@@ -1263,7 +1273,7 @@ export class RecvPort extends PortStats<RecvHost> {
   streamVisits = 0;
   settles = 0;
   /** The fair level of the last water-filling; the shares are stale (streams came or went). */
-  private fair = 0;
+  private fair = DOUBLE;
   private sharesStale = true;
   /** A demand changed in the settle in progress. */
   private demandsMoved = false;
@@ -1271,7 +1281,7 @@ export class RecvPort extends PortStats<RecvHost> {
   private readonly lows = new SlotHeap();
   private readonly highs = new SlotHeap();
   /** Sum of the active streams' rates (bytes/us), summed at each water-filling. */
-  private total = 0;
+  private total = DOUBLE;
   /** Streams with bytes queued (demand: all they can get), and served below their arrival rate. */
   private nQueued = 0;
   private nShort = 0;
@@ -1295,7 +1305,7 @@ export class RecvPort extends PortStats<RecvHost> {
    * served, a queue under EPS1 is empty): the largest since the port was last idle. A settle
    * examines every stream due within it, as the pass over every stream found them.
    */
-  private slack = 0;
+  private slack = DOUBLE;
   /** Each stream's next change of its own. */
   private readonly due = new SlotHeap();
   /** A receiver's entry is a record of 8 doubles (64 bytes): `e << 3` (the loops below write the shifts out). */
@@ -1303,6 +1313,8 @@ export class RecvPort extends PortStats<RecvHost> {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
+    this.level = this.fair = this.total = this.slack = this.telling = this.quietAt_ = 0;
   }
 
   get creditKeys(): Float64Array { return this.keys.a; }
@@ -1793,7 +1805,7 @@ export class RecvPort extends PortStats<RecvHost> {
   }
 
   /** The level {@link tell} tells (a field: a float argument would be boxed). */
-  private telling = 0;
+  private telling = DOUBLE;
 
   /**
    * Tell stream `s`'s sender the level `telling` only when it changes its rate by more than the
@@ -1841,7 +1853,7 @@ export class RecvPort extends PortStats<RecvHost> {
   }
 
   /** The early time {@link changesAt} looks at (a field: a float argument would be boxed). */
-  private quietAt_ = 0;
+  private quietAt_ = DOUBLE;
 
   /**
    * Whether a settle at `quietAt_` would find stream `s` changed: a transfer served there, or a

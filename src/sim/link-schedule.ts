@@ -195,6 +195,15 @@ export class InstantTable<B> {
   /** Times entries moved (a growth or a drop): an index found before is valid while this stays. */
   moves = 0;
 
+  constructor() {
+    // Stored again: mutable fields from the first table on, not from its first growth, mid-run (see field-init.ts).
+    this.keys = this.keys;
+    this.queued = this.queued;
+    this.news = this.news;
+    this.credits = this.credits;
+    this.mask = 15;
+  }
+
   /**
    * The home index of the time the caller wrote to `bitsF[0]`: written there, not passed, since a
    * float argument to a call V8 does not inline is boxed as a heap number (an allocation per

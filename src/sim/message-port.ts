@@ -18,6 +18,7 @@
  */
 import { NEWS_DONE, NEWS_START, RecvPort, SendPort, timerAfter, type RecvHost, type SendHost } from './flow-port.js';
 import type { FlowJobs } from './transfers.js';
+import { DOUBLE } from './field-init.js';
 
 /** How link ports share their bandwidth (see {@link MessageSendPort} and docs/hardware.md). */
 export type LinkSharing = 'fluid' | 'message';
@@ -44,9 +45,9 @@ const NONE = -1;
 export class MessageSendPort extends SendPort {
   /** The stream being served (NONE: none); its transfer's rate, start and end. */
   private cur = NONE;
-  private curRate = 0;
-  private curStart = 0;
-  private curEnd = 0;
+  private curRate = DOUBLE;
+  private curStart = DOUBLE;
+  private curEnd = DOUBLE;
   /** The active streams waiting for their turn, in turn order: a circular queue over `ring`. */
   private ring = new Int32Array(8);
   private ringHead = 0;
@@ -60,6 +61,8 @@ export class MessageSendPort extends SendPort {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: SendHost) {
     super(owner, index, bytesPerUs, jobs, host);
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
+    this.curRate = this.curStart = this.curEnd = 0;
   }
 
   protected override grow(cap: number): void {
@@ -227,9 +230,9 @@ export class MessageSendPort extends SendPort {
  */
 export class MessageRecvPort extends RecvPort {
   /** Bytes arrived and not yet taken, at the port's clock (`lastT`). */
-  private waiting = 0;
+  private waiting = DOUBLE;
   /** Total rate of the transfers arriving now (bytes/us), and how many they are. */
-  private arriving = 0;
+  private arriving = DOUBLE;
   private nArriving = 0;
   /** Transfers whose last byte has arrived, in arrival order, with their delivery times: a circular queue. */
   private qJob = new Int32Array(16);
@@ -241,6 +244,8 @@ export class MessageRecvPort extends RecvPort {
 
   constructor(owner: number, index: number, bytesPerUs: number, jobs: FlowJobs, host: RecvHost) {
     super(owner, index, bytesPerUs, jobs, host);
+    // Declared DOUBLE (double from the first port on: see field-init.ts), start at 0.
+    this.waiting = this.arriving = 0;
   }
 
   /**

@@ -9,9 +9,11 @@
  * place holds its slot's time beside the slot (`ht[i]` for `h[i]`), so a sift compares times read
  * in heap order, not through the slot (one dependent load fewer per comparison).
  */
+import { DOUBLE } from './field-init.js';
+
 export class SlotHeap {
-  /** The time {@link place} gives its slot. */
-  t = 0;
+  /** The time {@link place} gives its slot (written before each use; a double from the start: see field-init.ts). */
+  t = DOUBLE;
   /** The slots in heap order, and their times. */
   private h = new Int32Array(16);
   private ht = new Float64Array(16);

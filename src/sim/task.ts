@@ -8,6 +8,7 @@
 import { CMP_NAMES, WAIT_ANY, WAIT_COUNTER, WAIT_READ, WAIT_SLEEP, WAIT_TASKS, WAIT_TRANSFER } from '../transport/protocol.js';
 import type { Region } from '../transport/memory.js';
 import { FreeList } from './free-list.js';
+import { DOUBLE } from './field-init.js';
 
 /** What a task waits for. Build them with the {@link RankContext} helpers. */
 export type Wait =
@@ -59,12 +60,13 @@ export type TransferHandle = number;
  */
 class WaitRecord {
   kind = 0;
-  us = 0;
+  /** A sleep's length and a transfer's handle (an index with a generation, beyond the small integers) are doubles. */
+  us = DOUBLE;
   region: Region | null = null;
   index = 0;
   cmp = 0;
   value = 0;
-  transfer: TransferHandle = 0;
+  transfer: TransferHandle = DOUBLE;
   peer = 0;
   tasks: readonly Task[] | null = null;
   conds: readonly CounterCondition[] | null = null;
@@ -73,6 +75,11 @@ class WaitRecord {
    * condition list keeps its array's capacity between waits and says its size here.
    */
   count = -1;
+
+  constructor() {
+    // Declared DOUBLE (double from the first record on: see field-init.ts), start at 0.
+    this.us = this.transfer = 0;
+  }
 }
 
 /** A wait record of `kind` (fill its fields before yielding it). */
@@ -170,6 +177,11 @@ export class Task {
     this.id = id;
     this.name = name;
     this.group = group;
+    // Stored again: mutable fields from the first task on, not from the first task that ends, is
+    // detached or joined (see field-init.ts).
+    this.done = false;
+    this.detached = false;
+    this.joiners = null;
   }
 
   /** Make an ended detached task's record a new task (as the constructor would). */

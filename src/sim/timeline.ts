@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { fail, showValue } from '../errors.js';
 import { checkAlloc } from '../validate.js';
+import { DOUBLE } from './field-init.js';
 
 /** Field order of one timeline record. Times in us; `path` and `op` are protocol constants. */
 export const TIMELINE_FIELDS = [
@@ -42,7 +43,7 @@ export interface FlatPart extends LogClock {
  */
 class FlatLog {
   /** Cluster-clock time of the engine's time 0, us (see Engine.rebase). */
-  private epochUs = 0;
+  private epochUs = DOUBLE;
   /** Records (from the first) already on the cluster's clock. */
   private localFrom = 0;
   private readonly full: Float64Array[] = [];
@@ -51,6 +52,7 @@ class FlatLog {
 
   constructor(private readonly stride: number, private readonly timeFields: readonly number[]) {
     this.buf = new Float64Array(stride * LOG_CHUNK_RECORDS);
+    this.epochUs = 0; // declared DOUBLE: a double from the first log on (see field-init.ts)
   }
 
   /** Index of a new record's first field in `buf` (starting a new chunk when full). */
@@ -84,9 +86,12 @@ class FlatLog {
     this.epochUs = epochUs;
   }
 
-  /** Remove and return every record so far, in recording order, with where their times lie. */
+  /**
+   * Remove and return every record so far, in recording order, with where their times lie. On
+   * shared memory, as the timeline's order: a host hands it to the main thread as is (host-worker.ts).
+   */
   take(): FlatPart {
-    const out = new Float64Array(this.full.length * this.buf.length + this.n);
+    const out = new Float64Array(new SharedArrayBuffer(8 * (this.full.length * this.buf.length + this.n)));
     let o = 0;
     for (const c of this.full) {
       out.set(c, o);
@@ -203,9 +208,10 @@ export interface TimelinePart extends LogClock {
 export class TimelineLog {
   /**
    * Cluster-clock time of the engine's time 0, us: records keep the engine's times, and the reader
-   * adds it (see {@link LogClock}, Engine.rebase).
+   * adds it (see {@link LogClock}, Engine.rebase). Declared DOUBLE, set to 0 by the constructor: a
+   * double from the first log on (see field-init.ts).
    */
-  private epochUs = 0;
+  private epochUs = DOUBLE;
   /** Records (from the first) already on the cluster's clock. */
   private localFrom = 0;
   private chunks: TimelineChunk[] = [];
@@ -213,6 +219,10 @@ export class TimelineLog {
   /** Records in the current (last) chunk. */
   private k = C;
   private count = 0;
+
+  constructor() {
+    this.epochUs = 0;
+  }
 
   /** Records held. */
   get size(): number {
@@ -290,7 +300,8 @@ function canonicalOrder(chunks: TimelineChunk[], n: number, numRanks: number): U
   const pair = new Uint32Array(n);
   const seq = new Uint32Array(n);
   for (let ci = 0; ci < chunks.length; ci++) copyKeys(chunks[ci]!, Math.min(C, n - ci * C), ci * C, R, pair, seq);
-  const order = new Uint32Array(n);
+  // On shared memory: a host hands it to the main thread neither copied nor moved (host-worker.ts).
+  const order = new Uint32Array(new SharedArrayBuffer(4 * n));
   if (R <= MAX_PAIR_BUCKETS_R) {
     // One stable counting sort by pair: (dst, src), then record order.
     countingSort(pair, null, order, new Uint32Array(R * R + 1));

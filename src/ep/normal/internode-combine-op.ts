@@ -56,6 +56,7 @@ class NVLSender implements RoleStep {
   constructor(private readonly ctx: RankContext, private readonly a: EpArgs, private readonly st: InternodePlan, private readonly c: number, private readonly f: number, private readonly m: number) {
     const L = st.L;
     const s = m * L.G + f;
+    this.sent = 0; // stored again: mutable from the first sender on, not from the first chunk sent (see sim/field-init.ts)
     this.n = st.counts[s * notifyStride(a, ctx.numRanks) + c]!;
     this.base = st.offsets[s * L.C + c]!;
     this.fwd = ctx.node * L.G + f;
@@ -224,6 +225,7 @@ class NVLAndRDMAForwarder implements RoleStep {
     private readonly c: number, private readonly m: number, private readonly sub: number, private readonly warps: number,
   ) {
     const L = st.L;
+    this.start = this.last = 0; // stored again: mutable from the first forwarder on (see sim/field-init.ts)
     this.total = g.total;
     this.src = m * L.G + ctx.localIndex;
     this.nctrl = ctx.region(NM.nvlCtrl);

@@ -341,6 +341,7 @@ class RDMAAndNVLForwarder implements RoleStep {
     private readonly lagWait: Int32Array,
   ) {
     const L = st.L;
+    this.pc = W_META; // stored again: mutable from the first forwarder on (see sim/field-init.ts)
     this.dst = ctx.node * L.G + j;
     this.rctrl = ctx.region(NM.rdmaCtrl);
     this.nctrl = ctx.region(NM.nvlCtrl);
@@ -685,6 +686,7 @@ class NVLReceivers implements RoleStep {
     this.ring = a.sizesOnly ? null : ctx.region(NM.nvlRing);
     this.out = a.sizesOnly ? null : ctx.region(R_RECV);
     this.fwd = ctx.peerRegion(ctx.node * L.G + f, NM.nvlCtrl);
+    this.tail = 0; // stored again: mutable from the first receiver on (see sim/field-init.ts)
     this.perSource = new Int32Array(L.N);
     let total = 0;
     for (let m = 0; m < L.N; m++) total += st.counts[(m * L.G + f) * stride + c]!;
