@@ -85,8 +85,9 @@ export function destLatencyUs(hw: HardwareProfile, dest: CopyDest): number {
  * bounds the SM time (BOUND_*).
  */
 export class CopyBounds {
-  ownUs = 0;
-  smUs = 0;
+  // Declared DOUBLE: times, written before every read (a double from the first record on: see field-init.ts).
+  ownUs = DOUBLE;
+  smUs = DOUBLE;
   bound = BOUND_ISSUE;
 }
 
@@ -321,5 +322,6 @@ export class SmClock {
 
 /** An SM clock's request record ({@link SmClock}'s `req`): a copy's bounds and the wait they come to. */
 class SmRequest extends CopyBounds {
-  waitUs = 0;
+  /** Declared DOUBLE, written before every read (see field-init.ts). */
+  waitUs = DOUBLE;
 }

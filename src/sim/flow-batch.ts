@@ -4,6 +4,7 @@
  * (see Engine.dueBatch), and the pool their columns come from.
  */
 import { FreeList } from './free-list.js';
+import { DOUBLE } from './field-init.js';
 
 /**
  * The capacity of a batch's columns while it is in the pool (the smallest size class). At 64 most
@@ -132,8 +133,9 @@ export class FlowBatch extends BatchColumns {
   /**
    * The send key of the item {@link addSent} adds next, rank * 2^32 + seq: set by the caller, not
    * passed, since a float argument to a call that V8 does not inline is boxed as a heap number.
+   * Declared DOUBLE (past 2^31 it is never a small integer; read only after a write: see field-init.ts).
    */
-  sendKey = 0;
+  sendKey = DOUBLE;
 
   /**
    * {@link add} an item sent under key {@link sendKey} (which the caller also writes where its kind

@@ -546,8 +546,8 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
     this.granted = di < last || (di === last && this.tiesLeft-- > 0) ? di : Math.min(di, this.share);
   }
 
-  /** The rate the last {@link grant} gave. */
-  protected granted = 0;
+  /** The rate the last {@link grant} gave (declared DOUBLE, read only after a write: see field-init.ts). */
+  protected granted = DOUBLE;
 
   /**
    * The walk of {@link waterFill} over the demands `want[act[i]]` (already written, `fillMin` the
@@ -630,8 +630,8 @@ export abstract class PortStats<H extends SettleHost = SettleHost> implements Du
   private tiesLeft = 0;
   /** The last {@link fillLevels} gave every stream the equal share. */
   protected fillEqual = false;
-  /** The smallest demand, for the next {@link fillLevels} (a field: a float argument is boxed). */
-  protected fillMin = 0;
+  /** The smallest demand, for the next {@link fillLevels} (a field: a float argument is boxed; declared DOUBLE, read only after a write: see field-init.ts). */
+  protected fillMin = DOUBLE;
 
   /**
    * The fair level the last {@link waterFill} found (a field, not its return value: a float
