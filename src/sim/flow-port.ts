@@ -841,7 +841,6 @@ export class SendPort extends PortStats<SendHost> {
    * request's stream (`wr`) runs at most at the queue pair's rate limit (`qpLimit`).
    */
   enqueue(job: number, key: number, wr: boolean): void {
-    const time = this.host.now;
     const s = this.slot(key);
     const lim = wr ? this.qpLimit : Infinity;
     const sF = this.sF; // (the slot is made: the record is there)
