@@ -229,11 +229,32 @@ export class TimelineLog {
     return this.count;
   }
 
+  /**
+   * The next record's seven floats (bytes, then the six times in {@link TIMELINE_FIELDS} order), for
+   * {@link recordRow}: the engine writes them here, not as arguments, since a float passed to a call
+   * V8 does not inline (the transfer's landing is too large to inline this into) is boxed as a heap
+   * number: seven per transfer recorded.
+   */
+  readonly times = new Float64Array(7);
+
   /** Append one record (fields in {@link TIMELINE_FIELDS} order). */
   record(
     dst: number, src: number, pairSeq: number, op: number, path: number, bytes: number, issueT: number,
     egressStartT: number, egressDoneT: number, ingressStartT: number, ingressDoneT: number, deliverT: number,
   ): void {
+    const t = this.times;
+    t[0] = bytes;
+    t[1] = issueT;
+    t[2] = egressStartT;
+    t[3] = egressDoneT;
+    t[4] = ingressStartT;
+    t[5] = ingressDoneT;
+    t[6] = deliverT;
+    this.recordRow(dst, src, pairSeq, op, path);
+  }
+
+  /** Append one record whose bytes and times the caller wrote to {@link times}. */
+  recordRow(dst: number, src: number, pairSeq: number, op: number, path: number): void {
     let c = this.cur;
     let k = this.k;
     if (k === C || c === null) {
@@ -245,13 +266,14 @@ export class TimelineLog {
       fail('E_ARGUMENT', `timeline record (dst ${dst}, src ${src}, pairSeq ${pairSeq}, op ${op}, path ${path}) has a field out of its range`, { dst, src, pairSeq, op, path });
     const f = c.f64;
     const o = k * ROW_F64;
-    f[o] = bytes;
-    f[o + 1] = issueT;
-    f[o + 2] = egressStartT;
-    f[o + 3] = egressDoneT;
-    f[o + 4] = ingressStartT;
-    f[o + 5] = ingressDoneT;
-    f[o + 6] = deliverT;
+    const t = this.times;
+    f[o] = t[0]!;
+    f[o + 1] = t[1]!;
+    f[o + 2] = t[2]!;
+    f[o + 3] = t[3]!;
+    f[o + 4] = t[4]!;
+    f[o + 5] = t[5]!;
+    f[o + 6] = t[6]!;
     c.u32[k * ROW_U32 + PAIR_U32] = pairSeq;
     c.u16[k * ROW_U16 + DST_U16] = dst;
     c.u16[k * ROW_U16 + SRC_U16] = src;

@@ -30,6 +30,19 @@ function records(n: number, R: number, seed: number): number[][] {
 }
 
 describe('TimelineLog', () => {
+  it('recordRow takes the bytes and times the caller wrote to times (as the engine records a transfer)', () => {
+    const log = new TimelineLog();
+    const t = log.times;
+    [t[0], t[1], t[2], t[3], t[4], t[5], t[6]] = [4096, 0.5, 0.75, 1.25, 1.5, 2.125, 2.25];
+    log.recordRow(3, 1, 0, 1, 2);
+    log.record(1, 3, 0, 0, 1, 64, 3, 3.5, 4, 4.5, 5, 5.25);
+    const part = log.take(4);
+    const rows = new Float64Array(part.count * TIMELINE_STRIDE);
+    gatherTimeline(part, timelineViews(part), 0, part.count, rows, 0);
+    // Canonical order: dst 1 first.
+    expect(Array.from(rows)).toEqual([1, 3, 0, 0, 1, 64, 3, 3.5, 4, 4.5, 5, 5.25, 3, 1, 0, 1, 2, 4096, 0.5, 0.75, 1.25, 1.5, 2.125, 2.25]);
+  });
+
   it('hands over every record in canonical (dst, src, pairSeq) order, exact, across chunks', () => {
     const R = 37;
     const recs = records(3 * TIMELINE_CHUNK + 123, R, 7);
