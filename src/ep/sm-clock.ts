@@ -155,16 +155,10 @@ export class SmClock {
     this.track = smTrack(channel, sm);
   }
 
-  /** Reserve `us` of this SM from `now`; returns how long the caller must sleep. */
-  reserve(now: number, us: number): number {
-    const start = this.freeAt > now ? this.freeAt : now;
-    this.freeAt = start + us;
-    return this.freeAt - now;
-  }
-
   /**
-   * {@link reserve}, recording the work as an activity of `role` on this SM's track, with what
-   * bounds it (`bound`, default the issue slots: a reduction's instructions).
+   * Reserve `us` of this SM from the context's clock, recording the work as an activity of `role`
+   * on this SM's track, with what bounds it (`bound`, default the issue slots: a reduction's
+   * instructions); returns how long the caller must sleep.
    */
   busy(ctx: RankContext, role: RoleId, us: number, bound = BOUND_ISSUE): number {
     const r = this.req;
@@ -176,7 +170,7 @@ export class SmClock {
 
   /**
    * {@link busy} of the request's `smUs`, labelled with its `bound`, from the context's clock; the
-   * caller's wait is left in the request's `waitUs` (the same doubles as {@link reserve}).
+   * caller's wait is left in the request's `waitUs`. The one place an SM is reserved.
    */
   private charge(ctx: RankContext, role: RoleId): void {
     const r = this.req;
@@ -212,8 +206,10 @@ export class SmClock {
    */
   post(ctx: RankContext, role: RoleId, us: number): number {
     if (us > 0) {
-      this.reserve(ctx.now, us);
-      ctx.activity(this.track, role + ROLE_STRIDE * BOUND_POST, this.freeAt - us, this.freeAt);
+      const r = this.req;
+      r.smUs = us;
+      r.bound = BOUND_POST;
+      this.charge(ctx, role);
     }
     return us;
   }
