@@ -13,7 +13,10 @@
  *    SimGrid's and the ratio to the counts before credits), DeepEP's EP64 benchmark.
  * 4. Heap bytes allocated per event on the steady path (a second, warmed-up run on the in-process
  *    transport, where the engine runs on this thread and V8's GC profiler sees it): a sizes-only
- *    allToAll and a DeepEP-like dispatch + combine (16 ranks, two nodes). `BENCH_ONLY=alloc` runs only these.
+ *    allToAll and a DeepEP-like dispatch + combine (16 ranks, two nodes); and in the host worker
+ *    threads of a 2-worker DeepEP-like run with a timeline (EP32, `BENCH_ALLOC_RANKS`), by V8's
+ *    sampling heap profiler in each host (the cluster's `hostHeapSampling`), with the sites that
+ *    allocate per event. `BENCH_ONLY=alloc` runs only these; `BENCH_ONLY=alloc-hosts` the last alone.
  * 5. DeepEP's benchmark in a child process each (so `peakRssBytes` is its own): EP64 with and
  *    without the timeline digest, wall and CPU time, peak RSS, simulated HBM per rank; EP128 with
  *    `BENCH_EP128=1` (target: under 4 GB peak RSS). `BENCH_EP64=0` skips the EP runs;
@@ -157,6 +160,11 @@ export default async function (): Promise<void> {
   }
   if (process.env['BENCH_ONLY'] === 'ep') {
     deepepRuns(say);
+    table(rows);
+    return;
+  }
+  if (process.env['BENCH_ONLY'] === 'alloc-hosts') {
+    await hostWorkerAllocation(say);
     table(rows);
     return;
   }
@@ -350,6 +358,82 @@ async function steadyAllocation(say: (r: Record<string, string | number>) => voi
   const sSmall = await steadyDeepep(512, 'sampled');
   const sLarge = await steadyDeepep(2048, 'sampled');
   say({ figure: `sampled heap bytes per additional event (ratio column: per additional transfer), DeepEP EP16, 2048 vs 512 tokens (V8 sampling heap profiler, every 32 B)`, value: (sLarge.bytes - sSmall.bytes) / (sLarge.events - sSmall.events), baseline: '-', ratio: (sLarge.bytes - sSmall.bytes) / (sLarge.transfers - sSmall.transfers), target: '0 (ratio: per transfer)' });
+  await hostWorkerAllocation(say);
+}
+
+/** A file's URL from the package's root (`src/...`, `dist/...`, `node_modules/...`). */
+const shortUrl = (url: string) => url.replace(/^.*\/(src|dist|node_modules)\//, '$1/');
+/**
+ * A site as `name file:line`; without the line for files run from `src` (V8 sees tsx's compiled
+ * code, whose lines are not the source's: 1 for every function of a host worker's modules).
+ */
+const siteName = (name: string, url: string, line: number) => (url === '' ? name : `${name} ${shortUrl(url)}${url.endsWith('.ts') ? '' : `:${line}`}`);
+/** {@link HeapSite.calledFrom} (`name url:line`) as {@link siteName}. */
+function shortSite(s: string): string {
+  const m = /^(.*) (\S+):(\d+)$/.exec(s);
+  return m ? siteName(m[1]!, m[2]!, Number(m[3])) : s;
+}
+
+/** Sampling interval of the host-worker row, bytes (V8's sampling heap profiler in each host thread). */
+const HOST_SAMPLING_BYTES = 256;
+
+/**
+ * What the host worker threads allocate per event, with a timeline, on 2 workers (what the
+ * in-process rows above cannot see: the cross-host packets, and the hosts' own threads): each host
+ * samples its heap during each run (the cluster's `hostHeapSampling`), DeepEP-like dispatch +
+ * combine at EP `BENCH_ALLOC_RANKS` (default 32) x 512 and x 2048 tokens on one cluster (its
+ * threads warmed up by a pair of each first), and the difference per additional event, with the
+ * sites whose allocation grew most (their growth per additional event, over both hosts).
+ */
+async function hostWorkerAllocation(say: (r: Record<string, string | number>) => void): Promise<void> {
+  const R = Number(process.env['BENCH_ALLOC_RANKS'] ?? 32), E = 8 * R;
+  const c = await createCluster({
+    nodes: R / 8, gpusPerNode: 8, hardware: H800, workers: 2, recordTimeline: true, hostHeapSampling: { intervalBytes: HOST_SAMPLING_BYTES, topSites: 60 },
+  });
+  try {
+    const ep = await createExpertParallel(c, { numExperts: E, hidden: 7168, topk: 8, dtype: 'fp8', numSms: 24, sizesOnly: true });
+    const inputs = new Map<number, { topkIdx: Int32Array[]; handle: Awaited<ReturnType<typeof ep.dispatch>>['handle'] }>();
+    const once = async (T: number) => {
+      let x = inputs.get(T);
+      if (!x) {
+        const topkIdx = Array.from({ length: R }, (_, r) => deepepTopk({ numRanks: R, gpusPerNode: 8, tokens: T, experts: E, topk: 8 }, r, 0));
+        const d = await ep.dispatch({ topkIdx });
+        await ep.combine({ handle: d.handle });
+        await c.foldTimeline(() => {});
+        x = { topkIdx, handle: d.handle };
+        inputs.set(T, x);
+      }
+      const d = await ep.dispatch({ topkIdx: x.topkIdx, handle: x.handle });
+      const cc = await ep.combine({ handle: x.handle });
+      // The timeline is handed over after each pair, as a run with a timeline does.
+      await c.foldTimeline(() => {});
+      const runs = [d.timing.notify!, d.timing, cc.timing];
+      const sites = new Map<string, number>();
+      let bytes = 0;
+      for (const run of runs) {
+        for (const h of run.hostHeap!) {
+          bytes += h.sampledBytes;
+          for (const s of h.sites) {
+            const key = siteName(s.functionName, s.url, s.line) + (s.calledFrom ? ` (from ${shortSite(s.calledFrom)})` : '');
+            sites.set(key, (sites.get(key) ?? 0) + s.selfBytes);
+          }
+        }
+      }
+      return { bytes, sites, events: runs.reduce((a, r) => a + r.events, 0), transfers: runs.reduce((a, r) => a + r.transfers, 0) };
+    };
+    await once(512);
+    await once(2048);
+    const small = await once(512);
+    const large = await once(2048);
+    const dEvents = large.events - small.events;
+    say({ figure: `host-worker sampled heap bytes per event (ratio column: per transfer), DeepEP EP${R} x 512 tokens, 2 workers, timeline (${small.events} events, every ${HOST_SAMPLING_BYTES} B)`, value: small.bytes / small.events, baseline: '-', ratio: small.bytes / small.transfers, target: '0 (ratio: per transfer)' });
+    say({ figure: `host-worker sampled heap bytes per additional event (ratio column: per additional transfer), DeepEP EP${R}, 2048 vs 512 tokens, 2 workers, timeline (${large.events} events)`, value: (large.bytes - small.bytes) / dEvents, baseline: '-', ratio: (large.bytes - small.bytes) / (large.transfers - small.transfers), target: '0 (ratio: per transfer)' });
+    const grew = [...large.sites].map(([k, b]) => [k, (b - (small.sites.get(k) ?? 0)) / dEvents] as const).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    console.log(`  host sites, sampled bytes per additional event (both hosts; 2048 tokens: ${(large.bytes / MiB).toFixed(1)} MiB sampled in ${large.events} events):`);
+    for (const [k, b] of grew) console.log(`    ${b.toFixed(2).padStart(7)}  ${k}`);
+  } finally {
+    await c.close();
+  }
 }
 
 /**

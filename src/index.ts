@@ -23,6 +23,7 @@ export { LINK_SHARING_MODES } from './sim/message-port.js';
 export type { LinkSharing } from './sim/message-port.js';
 export type { RankSnapshot, GpuStateValue } from './actors/gpu-machine.js';
 export type { HostRunStats } from './actors/host-messages.js';
+export type { HostHeapProfile, HeapSite, HostHeapSamplingOptions } from './actors/heap-sampler.js';
 export { createStreamMachine, checkStreams, streamStates } from './actors/stream-machine.js';
 export type { StreamSpec, StreamLaunch, StreamMachineInput, StreamEvent, LaunchParams, StreamMachine } from './actors/stream-machine.js';
 export type { StreamsRunArgs, StreamsRunResult, KernelWork, KernelSpan } from './actors/stream-runner.js';

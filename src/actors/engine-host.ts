@@ -24,6 +24,7 @@ import type { OpLookup } from './op-registry.js';
 import type { TaskGroup } from '../sim/task.js';
 import { DOUBLE } from '../sim/field-init.js';
 import { PeerDeadline, PROGRESS_POLL_MS, SyncBlock, windowBounds } from './window-sync.js';
+import { HeapSampler } from './heap-sampler.js';
 
 /** What a round's decision says (the same on every host: all read the same published values). */
 export const ROUND_RUN = 0, ROUND_DONE = 1, ROUND_STUCK = 2, ROUND_FAILED = 3, ROUND_ABORTED = 4, ROUND_OVER_BOUND = 5;
@@ -93,6 +94,8 @@ export class EngineHost {
   private stoodStill = false;
   /** Main-thread messages this host received (diagnostics: none per window). */
   messagesReceived = 0;
+  /** Samples this thread's heap allocations during each run (opt-in, InitMessage.heapSampling; null: off). */
+  private heapSampler: HeapSampler | null = null;
 
   /** Handle one request; always returns a reply (errors travel inside it). */
   handle(msg: HostRequest): HostReply {
@@ -169,6 +172,7 @@ export class EngineHost {
     this.earliest = new Float64Array(W);
     this.bounds = new Float64Array(W);
     this.sent = new Float64Array(W).fill(Infinity);
+    this.heapSampler = m.heapSampling ? new HeapSampler(m.heapSampling.intervalBytes, m.heapSampling.topSites) : null;
     for (const rank of localRanks) {
       const actor = createActor(gpuMachine, { input: { rank } });
       actor.subscribe((s) => {
@@ -498,11 +502,23 @@ export class EngineHost {
     this.round = 0;
     this.stoodStill = false;
     this.sent.fill(Infinity);
+    // Last: the run's allocations only, not this bookkeeping's.
+    this.heapSampler?.start();
   }
 
   /** The reply that ends a run with the round's outcome (or the error that stopped it). */
   endRun(id: number, outcome: number, error?: unknown): HostReply {
+    // First: the run's allocations only, not the reply's.
+    let heap: HostReply['heap'];
+    if (this.heapSampler) {
+      try {
+        heap = this.heapSampler.stop();
+      } catch (e) {
+        error ??= e;
+      }
+    }
     const r = this.reply(id);
+    if (heap) r.heap = heap;
     r.windows = this.windowsRun;
     if (error !== undefined) {
       r.error = toWireError(error);

@@ -13,6 +13,7 @@ import type { LinkSharing } from '../sim/message-port.js';
 import type { FlatPart, TimelinePart } from '../sim/timeline.js';
 import type { RankSnapshot } from './gpu-machine.js';
 import type { SyncBuffers } from './window-sync.js';
+import type { HostHeapProfile } from './heap-sampler.js';
 
 export interface InitMessage {
   type: 'init';
@@ -32,6 +33,8 @@ export interface InitMessage {
   timeoutMs: number;
   /** Virtual-time bound of one operation, us (from its start; default 1e8). */
   maxVirtualUs?: number;
+  /** Sample the host thread's heap allocations during each run and report them in its reply (absent: off). */
+  heapSampling?: { intervalBytes: number; topSites: number };
 }
 export interface RegisterMessage {
   type: 'register';
@@ -140,6 +143,8 @@ export interface HostReply {
   cpuMs?: number;
   /** Where the host's wall time went in the run (replies to 'run'). */
   stats?: HostRunStats;
+  /** What the host's thread allocated during the run (replies to 'run', with heap sampling on). */
+  heap?: HostHeapProfile;
   /** Set when the request itself failed (bad packet, unknown op...). */
   error?: WireError;
   /**

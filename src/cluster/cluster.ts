@@ -14,6 +14,7 @@ import { opRegistry } from '../actors/op-registry.js';
 import { createSyncBuffers, SyncBlock, type SyncBuffers } from '../actors/window-sync.js';
 import { SYNC_ABORT_CLOSE, SYNC_ABORT_DEATH, SYNC_ABORT_NONE, SYNC_ABORT_SIGNAL, SYNC_F_NEXT } from '../transport/protocol.js';
 import type { HostReply, HostRequest, HostRunStats } from '../actors/host-messages.js';
+import type { HostHeapProfile } from '../actors/heap-sampler.js';
 import type { RankSnapshot } from '../actors/gpu-machine.js';
 import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
@@ -63,6 +64,11 @@ export interface OpResult<R = unknown> {
   events: number;
   /** Transfers (puts, adds, reads) issued by all hosts during the operation: events per transfer is a cost figure. */
   transfers: number;
+  /**
+   * What each host's thread allocated on its heap during the run, by host (present only with the
+   * cluster's `hostHeapSampling` on).
+   */
+  hostHeap?: HostHeapProfile[];
 }
 
 /** Options of {@link Cluster.run}. */
@@ -190,6 +196,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
       hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline, linkSharing: c.linkSharing,
       sync: this.syncBuffers, timeoutMs: c.timeoutMs, maxVirtualUs: c.maxVirtualUs,
+      ...(c.hostHeapSampling ? { heapSampling: c.hostHeapSampling } : {}),
     }), 'init');
   }
 
@@ -411,6 +418,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return {
       results, rankEndUs: rankEnd.map((t) => epochUs + t), startUs, endUs: epochUs + end, timeUs: end - start, rankTimeUs: rankEnd.map((t) => t - start),
       windows, events, transfers, mainThreadMessages: this.messages - messagesBefore, hostCpuMs, hostStats,
+      ...(this.config.hostHeapSampling ? { hostHeap: replies.map((r) => r.heap ?? { intervalBytes: this.config.hostHeapSampling!.intervalBytes, sampledBytes: NaN, sites: [] }) } : {}),
     };
   }
 

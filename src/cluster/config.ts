@@ -9,6 +9,7 @@ import { RING_MIN_BYTES } from '../transport/protocol.js';
 import { getHardwareProfile, validateHardwareProfile, type HardwareProfile } from '../hardware/profile.js';
 import type { HostTransportKind } from '../actors/host-channel.js';
 import { LINK_SHARING_MODES, type LinkSharing } from '../sim/message-port.js';
+import { HEAP_SAMPLING_DEFAULTS, type HostHeapSamplingOptions } from '../actors/heap-sampler.js';
 
 /** What {@link createCluster} accepts. */
 export interface ClusterConfig {
@@ -51,6 +52,13 @@ export interface ClusterConfig {
    * to 64 MiB; default 4 MiB, less with many workers). Tests use small rings to exercise back pressure.
    */
   ringBytes?: number;
+  /**
+   * Sample each host worker's heap allocations during each run with V8's sampling heap profiler,
+   * and report them in the run's result ({@link OpResult.hostHeap}): a diagnostic for allocation
+   * on the hot path (docs/runtime.md), off by default (nothing runs when off). It slows runs down,
+   * and needs `transport: 'worker'` (in-process hosts share the calling thread and its profiler).
+   */
+  hostHeapSampling?: HostHeapSamplingOptions;
 }
 
 /** A validated configuration with every default filled in. */
@@ -68,6 +76,8 @@ export interface ResolvedClusterConfig {
   maxVirtualUs: number;
   /** @internal Packet ring size, bytes (undefined: the default for the worker count). */
   ringBytes?: number;
+  /** Heap sampling of the host workers, defaults filled in (absent: off). */
+  hostHeapSampling?: Required<HostHeapSamplingOptions>;
   /** Host worker of every rank. */
   workerOfRank: number[];
 }
@@ -112,12 +122,28 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   const ringBytes = c.ringBytes;
   if (ringBytes !== undefined && !(Number.isInteger(ringBytes) && ringBytes >= RING_MIN_BYTES && ringBytes <= 1 << 26 && (ringBytes & (ringBytes - 1)) === 0))
     fail('E_CONFIG', `cluster config: 'ringBytes' must be a power of two in [${RING_MIN_BYTES}, ${1 << 26}], got ${showValue(ringBytes)}`, { field: 'ringBytes', value: ringBytes });
+  const hostHeapSampling = c.hostHeapSampling === undefined ? undefined : resolveHeapSampling(c.hostHeapSampling, transport);
   return {
     nodes, gpusPerNode, numRanks, hardware, workers, seed, transport, linkSharing, timeoutMs, maxVirtualUs,
     ...(ringBytes !== undefined ? { ringBytes } : {}),
+    ...(hostHeapSampling ? { hostHeapSampling } : {}),
     recordTimeline: c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),
   };
+}
+
+function resolveHeapSampling(o: HostHeapSamplingOptions, transport: HostTransportKind): Required<HostHeapSamplingOptions> {
+  if (typeof o !== 'object' || o === null)
+    fail('E_CONFIG', `cluster config: 'hostHeapSampling' must be an object, got ${showValue(o)}`, { field: 'hostHeapSampling', value: showValue(o) });
+  if (transport !== 'worker')
+    fail('E_CONFIG', "cluster config: 'hostHeapSampling' needs transport 'worker' (in-process hosts share the calling thread and its heap profiler)", { field: 'hostHeapSampling', value: transport });
+  const intervalBytes = o.intervalBytes ?? HEAP_SAMPLING_DEFAULTS.intervalBytes;
+  if (!(Number.isInteger(intervalBytes) && intervalBytes >= 16 && intervalBytes <= 1 << 20 && (intervalBytes & (intervalBytes - 1)) === 0))
+    fail('E_CONFIG', `cluster config: 'hostHeapSampling.intervalBytes' must be a power of two in [16, ${1 << 20}], got ${showValue(intervalBytes)}`, { field: 'hostHeapSampling.intervalBytes', value: intervalBytes });
+  const topSites = o.topSites ?? HEAP_SAMPLING_DEFAULTS.topSites;
+  if (!(Number.isInteger(topSites) && topSites >= 0 && topSites <= 1000))
+    fail('E_CONFIG', `cluster config: 'hostHeapSampling.topSites' must be an integer in [0, 1000], got ${showValue(topSites)}`, { field: 'hostHeapSampling.topSites', value: topSites });
+  return { intervalBytes, topSites };
 }
 
 /**

@@ -8,6 +8,7 @@ import { checkDeepepGpusPerNode, checkExpertsDivisible, checkRowBytes } from '..
 import { fail, showValue } from '../errors.js';
 import { checkCluster, type Cluster, type RunOptions } from '../cluster/cluster.js';
 import type { HostRunStats } from '../actors/host-messages.js';
+import type { HostHeapProfile } from '../actors/heap-sampler.js';
 import { getDispatchLayout, type DispatchLayout } from '../routing/layout.js';
 import { DEFAULT_NUM_SMS, defaultEpConfigs, resolveEpConfigs, type EpConfig } from './normal/ep-config.js';
 import {
@@ -85,6 +86,8 @@ export interface KernelTiming {
   hostCpuMs: number[];
   /** Where each host's wall time went in the kernel (its windows, the barriers, waiting for a CPU), by host. */
   hostStats: HostRunStats[];
+  /** What each host's thread allocated in the kernel's run, by host (only with the cluster's `hostHeapSampling`). */
+  hostHeap?: HostHeapProfile[];
   /**
    * The dispatch's notify step (or cached notify) as a run of its own: its events, windows,
    * transfers and host figures, which the kernel's fields above do not count. Absent for combine.
@@ -99,6 +102,7 @@ export interface NotifyRunStats {
   transfers: number;
   hostCpuMs: number[];
   hostStats: HostRunStats[];
+  hostHeap?: HostHeapProfile[];
 }
 
 /** Reusable result of a dispatch: what combine (and a cached dispatch) need. */
@@ -459,7 +463,7 @@ export class ExpertParallel {
 
 
 function notifyRunStats(n: NotifyRunStats): NotifyRunStats {
-  return { events: n.events, windows: n.windows, transfers: n.transfers, hostCpuMs: n.hostCpuMs, hostStats: n.hostStats };
+  return { events: n.events, windows: n.windows, transfers: n.transfers, hostCpuMs: n.hostCpuMs, hostStats: n.hostStats, ...(n.hostHeap ? { hostHeap: n.hostHeap } : {}) };
 }
 
 /**
@@ -468,7 +472,7 @@ function notifyRunStats(n: NotifyRunStats): NotifyRunStats {
  * where the NIC may still hold work requests), else when the rank's operation does.
  */
 function timingOf(
-  k: { startUs: number; rankTimeUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[]; hostStats: HostRunStats[] }, notifyUs: number, launchUs: number,
+  k: { startUs: number; rankTimeUs: number[]; results: unknown[]; events: number; windows: number; transfers: number; hostCpuMs: number[]; hostStats: HostRunStats[]; hostHeap?: HostHeapProfile[] }, notifyUs: number, launchUs: number,
 ): KernelTiming {
   // Ends from the operation's start, on its own clock (durations: exact whatever ran before).
   const ends = k.rankTimeUs.map((e, r) => {
@@ -476,7 +480,7 @@ function timingOf(
     return typeof own === 'number' ? own : e;
   });
   const perRankUs = ends.map((e) => e - launchUs);
-  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - launchUs, perRankUs, startUs: k.startUs + launchUs, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs, hostStats: k.hostStats };
+  return { notifyUs, launchUs, kernelUs: Math.max(...ends) - launchUs, perRankUs, startUs: k.startUs + launchUs, events: k.events, windows: k.windows, transfers: k.transfers, hostCpuMs: k.hostCpuMs, hostStats: k.hostStats, ...(k.hostHeap ? { hostHeap: k.hostHeap } : {}) };
 }
 
 

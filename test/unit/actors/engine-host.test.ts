@@ -50,6 +50,27 @@ describe('EngineHost', () => {
     expect(h.decide()).toBe(ROUND_DONE);
   });
 
+  it("with heap sampling, a run's reply carries the host thread's sampled allocations and their sites; without, none", () => {
+    const runOnce = (heapSampling?: { intervalBytes: number; topSites: number }) => {
+      const { send } = host();
+      send({ ...init(), ...(heapSampling ? { heapSampling } : {}) } as HostRequest);
+      send({ type: 'register', id: 2, regions: [0, 1].map((rank) => ({ id: rank, rank, name: 'traffic.signal', buffer: new SharedArrayBuffer(4) })) });
+      // 64 transfers of one rank to the other: the engine allocates its tasks, events and records.
+      send({ type: 'op', id: 3, opId: 0, name: 'traffic', args: { perRank: [Array.from({ length: 64 }, () => [1, 100, 0]).flat(), []], expected: [0, 64] }, startTime: 0 });
+      const r = send({ type: 'run', id: 4, opId: 0 });
+      expect(r.error).toBeUndefined();
+      return r;
+    };
+    expect(runOnce().heap).toBeUndefined();
+    const heap = runOnce({ intervalBytes: 32, topSites: 4 }).heap!;
+    expect(heap.intervalBytes).toBe(32);
+    expect(heap.sampledBytes).toBeGreaterThan(0);
+    expect(heap.sites.length).toBeGreaterThan(0);
+    expect(heap.sites.length).toBeLessThanOrEqual(4);
+    expect(heap.sites[0]!.functionName).not.toBe('');
+    expect(heap.sites[0]!.selfBytes).toBeGreaterThan(0);
+  });
+
   it('errors travel inside the reply: unknown op, use before init, injected throw', () => {
     const { send } = host();
     expect(send({ type: 'run', id: 1, opId: 0 }).error?.code).toBe('E_WORKER');

@@ -23,6 +23,17 @@ describe('cluster config validation', () => {
     expectError(() => resolveClusterConfig({ ...base, nodes: 1024, gpusPerNode: 8 }), 'E_CONFIG', '8192', '4096-rank limit');
   });
 
+  it("hostHeapSampling: defaults filled in, absent when not asked; checked; needs the worker transport", () => {
+    expect(resolveClusterConfig(base).hostHeapSampling).toBeUndefined();
+    expect(resolveClusterConfig({ ...base, hostHeapSampling: {} }).hostHeapSampling).toEqual({ intervalBytes: 1024, topSites: 20 });
+    expect(resolveClusterConfig({ ...base, hostHeapSampling: { intervalBytes: 32, topSites: 0 } }).hostHeapSampling).toEqual({ intervalBytes: 32, topSites: 0 });
+    expectError(() => resolveClusterConfig({ ...base, hostHeapSampling: { intervalBytes: 100 } }), 'E_CONFIG', "'hostHeapSampling.intervalBytes'", '100');
+    expectError(() => resolveClusterConfig({ ...base, hostHeapSampling: { intervalBytes: 8 } }), 'E_CONFIG', "'hostHeapSampling.intervalBytes'", '8');
+    expectError(() => resolveClusterConfig({ ...base, hostHeapSampling: { topSites: -1 } }), 'E_CONFIG', "'hostHeapSampling.topSites'", '-1');
+    expectError(() => resolveClusterConfig({ ...base, hostHeapSampling: true as never }), 'E_CONFIG', "'hostHeapSampling' must be an object");
+    expectError(() => resolveClusterConfig({ ...base, transport: 'in-process', hostHeapSampling: {} }), 'E_CONFIG', "'hostHeapSampling' needs transport 'worker'");
+  });
+
   it('defaults: seed 0, worker transport, timeline on, 30 s timeout, workers <= ranks', () => {
     const c = resolveClusterConfig({ nodes: 1, gpusPerNode: 1, hardware: 'h800' });
     expect(c).toMatchObject({ numRanks: 1, seed: 0, transport: 'worker', recordTimeline: true, timeoutMs: 30_000, workers: 1, workerOfRank: [0] });
