@@ -383,7 +383,8 @@ const HOST_SAMPLING_BYTES = 256;
  * samples its heap during each run (the cluster's `hostHeapSampling`), DeepEP-like dispatch +
  * combine at EP `BENCH_ALLOC_RANKS` (default 32) x 512 and x 2048 tokens on one cluster (its
  * threads warmed up by a pair of each first), and the difference per additional event, with the
- * sites whose allocation grew most (their growth per additional event, over both hosts).
+ * sites whose allocation grew most (their growth per additional event, over both hosts; the top 8,
+ * or `BENCH_ALLOC_SITES`).
  */
 async function hostWorkerAllocation(say: (r: Record<string, string | number>) => void): Promise<void> {
   const R = Number(process.env['BENCH_ALLOC_RANKS'] ?? 32), E = 8 * R;
@@ -428,7 +429,7 @@ async function hostWorkerAllocation(say: (r: Record<string, string | number>) =>
     const dEvents = large.events - small.events;
     say({ figure: `host-worker sampled heap bytes per event (ratio column: per transfer), DeepEP EP${R} x 512 tokens, 2 workers, timeline (${small.events} events, every ${HOST_SAMPLING_BYTES} B)`, value: small.bytes / small.events, baseline: '-', ratio: small.bytes / small.transfers, target: '0 (ratio: per transfer)' });
     say({ figure: `host-worker sampled heap bytes per additional event (ratio column: per additional transfer), DeepEP EP${R}, 2048 vs 512 tokens, 2 workers, timeline (${large.events} events)`, value: (large.bytes - small.bytes) / dEvents, baseline: '-', ratio: (large.bytes - small.bytes) / (large.transfers - small.transfers), target: '0 (ratio: per transfer)' });
-    const grew = [...large.sites].map(([k, b]) => [k, (b - (small.sites.get(k) ?? 0)) / dEvents] as const).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    const grew = [...large.sites].map(([k, b]) => [k, (b - (small.sites.get(k) ?? 0)) / dEvents] as const).sort((a, b) => b[1] - a[1]).slice(0, Number(process.env['BENCH_ALLOC_SITES'] ?? 8));
     console.log(`  host sites, sampled bytes per additional event (both hosts; 2048 tokens: ${(large.bytes / MiB).toFixed(1)} MiB sampled in ${large.events} events):`);
     for (const [k, b] of grew) console.log(`    ${b.toFixed(2).padStart(7)}  ${k}`);
   } finally {

@@ -771,7 +771,9 @@ export class Engine implements SendHost, RecvHost {
       return x;
     }
     // The count travels unsigned in the packet's `rate` column (see PKT_CONTROL).
-    pushPacketOf(this.outbox[this.shape.workerOfRank[dst]!]!, PKT_CONTROL, t, src, seq, T, x, ahead >>> 0);
+    PACKET_TIME_RATE[0] = t;
+    PACKET_TIME_RATE[1] = ahead >>> 0;
+    pushPacketOf(this.outbox[this.shape.workerOfRank[dst]!]!, PKT_CONTROL, src, seq, T, x);
     if (T.flags[x]! & FLAG_WANT_ACK) return x;
     T.release(x);
     return T.over;
@@ -1014,7 +1016,9 @@ export class Engine implements SendHost, RecvHost {
       }
       const box = this.outbox[this.shape.workerOfRank[dst]!]!;
       const pkt = kind === NEWS_START ? PKT_INGRESS_START : kind === NEWS_DONE ? PKT_EGRESS_DONE : PKT_RATE;
-      pushPacketOf(box, pkt, time + this.links.latencyUs[T.path[x]!]!, src, seq, T, x, rates[i]!);
+      PACKET_TIME_RATE[0] = time + this.links.latencyUs[T.path[x]!]!;
+      PACKET_TIME_RATE[1] = rates[i]!;
+      pushPacketOf(box, pkt, src, seq, T, x);
       // The receiving worker holds its own record from here; this one waits only for an ack.
       if (kind === NEWS_DONE && !(T.flags[x]! & FLAG_WANT_ACK)) T.release(x);
     }
@@ -1255,7 +1259,9 @@ export class Engine implements SendHost, RecvHost {
         this.queue.pushAt(dst, seq, EV_ACK, x, null);
         return;
       }
-      pushPacketOf(this.outbox[this.shape.workerOfRank[T.src[x]!]!]!, PKT_ACK, t, dst, seq, T, x);
+      PACKET_TIME_RATE[0] = t;
+      PACKET_TIME_RATE[1] = 0;
+      pushPacketOf(this.outbox[this.shape.workerOfRank[T.src[x]!]!]!, PKT_ACK, dst, seq, T, x);
     }
     T.release(x);
   }
@@ -1567,8 +1573,20 @@ export class Engine implements SendHost, RecvHost {
   }
 }
 
-/** Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push). */
-function pushPacketOf(box: PacketColumns, kind: number, time: number, keyRank: number, keySeq: number, T: TransferTable, x: number, rate = 0): void {
+/**
+ * The `time` and `rate` of the next {@link pushPacketOf}: its callers write them here rather than
+ * pass them, because V8 does not inline that call into `news` and boxes every float argument of a
+ * call it does not inline as a heap number (two per packet: ~3 B per event on the hosts of a
+ * 2-worker DeepEP EP32 run, docs/runtime.md).
+ */
+const PACKET_TIME_RATE = new Float64Array(2);
+
+/**
+ * Append the packet describing transfer `x` (one fixed argument order: see PacketColumns.push), at
+ * the time and with the rate in {@link PACKET_TIME_RATE}.
+ */
+function pushPacketOf(box: PacketColumns, kind: number, keyRank: number, keySeq: number, T: TransferTable, x: number): void {
+  const time = PACKET_TIME_RATE[0]!, rate = PACKET_TIME_RATE[1]!;
   box.push(
     kind, time, keyRank, keySeq, T.src[x]!, T.dst[x]!, T.xid[x]!, T.pairSeq[x]!, T.op[x]!, T.path[x]!, T.bytes[x]!, T.srcRegion[x]!,
     T.srcOffset[x]!, T.dstRegion[x]!, T.dstOffset[x]!, T.value[x]!, T.issueT[x]!, T.egressStartT[x]!, T.egressDoneT[x]!, T.flags[x]!,
