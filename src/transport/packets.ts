@@ -234,25 +234,47 @@ export function validateColumns(b: PacketColumns, limits: PacketLimits, from = 0
 /**
  * Packs batches into one reused buffer and decodes them into reused columns. One codec per host
  * (single-threaded use): `encode` returns a view into its buffer, valid until the next `encode`.
+ *
+ * It writes the msgpack of the layout itself (byte for byte what msgpackr's `pack` of the items
+ * array writes: test/unit/transport/packets.test.ts), and reads a message of exactly that form
+ * itself, copying each value with a DataView: no view, wrapper or item array per message (through
+ * msgpackr, ~50 typed-array views and bin wrappers per message, and a message per peer per window:
+ * ~7 B per event on the hosts of a 2-worker DeepEP EP32 run, docs/runtime.md). A message of any
+ * other form (another valid msgpack encoding of it, or a malformed one) goes through msgpackr's
+ * `unpack`, which accepts what it accepted before and names what is wrong as before.
  */
 export class BatchCodec {
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private buffer = new Uint8Array(256 << 10);
-  private readonly items: unknown[] = new Array(BATCH_HEADER_ITEMS + NCOL);
+  private view = new DataView(this.buffer.buffer);
+  /** A DataView over each buffer a decoded message lay in (the rings' buffers: one each, kept). */
+  private readonly views = new WeakMap<ArrayBufferLike, DataView>();
 
   /** msgpack of packets [from, from + n) of `b` (n <= BATCH_MAX_PACKETS), as a view into the codec's buffer. */
   encode(b: PacketColumns, from = 0, n = b.count - from): Uint8Array {
     if (n > BATCH_MAX_PACKETS) throw new RangeError(`encode: ${n} packets exceed BATCH_MAX_PACKETS (${BATCH_MAX_PACKETS})`);
-    const items = this.items;
-    items[0] = BATCH_LAYOUT_VERSION;
-    items[1] = n;
-    items[2] = b.kinds.subarray(from, from + n);
-    for (let f = 0; f < NCOL; f++) items[BATCH_HEADER_ITEMS + f] = b.col[f]!.subarray(from, from + n);
     const need = 64 + n * (1 + 8 * NCOL) + 8 * NCOL;
-    if (this.buffer.length < need) this.buffer = new Uint8Array(need * 2);
-    // Packing into our own buffer: msgpackr writes in place and returns a view of it.
-    this.packr.useBuffer(this.buffer);
-    return this.packr.pack(items);
+    if (this.buffer.length < need) {
+      this.buffer = new Uint8Array(need * 2);
+      this.view = new DataView(this.buffer.buffer);
+    }
+    const out = this.buffer, dv = this.view;
+    // array16 of the items (header items, then the columns), as msgpackr writes an array of 16 or more.
+    out[0] = 0xdc;
+    out[1] = (BATCH_HEADER_ITEMS + NCOL) >> 8;
+    out[2] = (BATCH_HEADER_ITEMS + NCOL) & 0xff;
+    let pos = writeUint(out, 3, BATCH_LAYOUT_VERSION);
+    pos = writeUint(out, pos, n);
+    pos = writeBinHeader(out, pos, n);
+    const k = b.kinds;
+    for (let i = 0; i < n; i++) out[pos + i] = k[from + i]!;
+    pos += n;
+    for (let f = 0; f < NCOL; f++) {
+      pos = writeBinHeader(out, pos, n * 8);
+      const c = b.col[f]!;
+      for (let i = 0; i < n; i++, pos += 8) dv.setFloat64(pos, c[from + i]!, true);
+    }
+    return out.subarray(0, pos);
   }
 
   /**
@@ -260,6 +282,63 @@ export class BatchCodec {
    * field nothing is appended). Throws `E_PACKET` naming the packet and field.
    */
   decodeInto(bytes: Uint8Array, into: PacketColumns, limits: PacketLimits): void {
+    const base = into.count;
+    if (!this.readOwnForm(bytes, into)) this.readAnyForm(bytes, into);
+    const n = into.count - base;
+    // Validate the new packets only; on failure they are dropped (count back to `base`).
+    into.count = base;
+    validateColumns(into, limits, base, base + n);
+    into.count = base + n;
+  }
+
+  /**
+   * A message of exactly the form {@link encode} writes, read into `into` (its count advanced);
+   * false, with `into` unchanged, for any other.
+   */
+  private readOwnForm(bytes: Uint8Array, into: PacketColumns): boolean {
+    const len = bytes.length;
+    if (len < 6 || bytes[0] !== 0xdc || bytes[1] !== (BATCH_HEADER_ITEMS + NCOL) >> 8 || bytes[2] !== ((BATCH_HEADER_ITEMS + NCOL) & 0xff)) return false;
+    if (bytes[3] !== BATCH_LAYOUT_VERSION) return false;
+    let pos = 4;
+    let n = bytes[pos]!;
+    if (n < 0x80) pos += 1;
+    else if (n === 0xcc) { n = bytes[pos + 1]!; pos += 2; }
+    else if (n === 0xcd) { n = (bytes[pos + 1]! << 8) | bytes[pos + 2]!; pos += 3; }
+    else return false;
+    if (n > BATCH_MAX_PACKETS) return false;
+    // Every column's bin header and length first: the whole message, exactly.
+    const kindsAt = binAt(bytes, pos, n);
+    if (kindsAt < 0) return false;
+    pos = kindsAt + n;
+    const colsAt = pos;
+    for (let f = 0; f < NCOL; f++) {
+      const at = binAt(bytes, pos, n * 8);
+      if (at < 0) return false;
+      pos = at + n * 8;
+    }
+    if (pos !== len) return false;
+    const base = into.count;
+    into.reserve(base + n);
+    const k = into.kinds;
+    for (let i = 0; i < n; i++) k[base + i] = bytes[kindsAt + i]!;
+    const buf = bytes.buffer;
+    let dv = this.views.get(buf);
+    if (dv === undefined) {
+      dv = new DataView(buf);
+      this.views.set(buf, dv);
+    }
+    pos = bytes.byteOffset + colsAt;
+    for (let f = 0; f < NCOL; f++) {
+      pos += binHeaderBytes(n * 8);
+      const c = into.col[f]!;
+      for (let i = 0; i < n; i++, pos += 8) c[base + i] = dv.getFloat64(pos, true);
+    }
+    into.count = base + n;
+    return true;
+  }
+
+  /** Any msgpack encoding of the layout, through msgpackr (names what is wrong with a malformed one). */
+  private readAnyForm(bytes: Uint8Array, into: PacketColumns): void {
     let v: unknown;
     try {
       v = this.packr.unpack(bytes);
@@ -286,15 +365,64 @@ export class BatchCodec {
       const c = column(BATCH_HEADER_ITEMS + f, PACKET_COLUMNS[f]!, 8);
       new Uint8Array(into.col[f]!.buffer, base * 8, n * 8).set(c);
     }
-    // Validate the new packets only; on failure they are dropped (count unchanged).
-    try {
-      validateColumns(into, limits, base, base + n);
-    } catch (e) {
-      into.count = base;
-      throw e;
-    }
     into.count = base + n;
   }
+}
+
+/** msgpack of a non-negative integer below 2^16 (as msgpackr writes one: the shortest form), at `pos`; the position after it. */
+function writeUint(out: Uint8Array, pos: number, v: number): number {
+  if (v < 0x80) {
+    out[pos] = v;
+    return pos + 1;
+  }
+  if (v < 0x100) {
+    out[pos] = 0xcc;
+    out[pos + 1] = v;
+    return pos + 2;
+  }
+  out[pos] = 0xcd;
+  out[pos + 1] = v >> 8;
+  out[pos + 2] = v & 0xff;
+  return pos + 3;
+}
+
+/** Bytes of the msgpack bin header for `len` bytes of data (the shortest form, as msgpackr writes it). */
+function binHeaderBytes(len: number): number {
+  return len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+}
+
+/** The msgpack bin header for `len` bytes of data, at `pos`; the position of the data. */
+function writeBinHeader(out: Uint8Array, pos: number, len: number): number {
+  if (len < 0x100) {
+    out[pos] = 0xc4;
+    out[pos + 1] = len;
+    return pos + 2;
+  }
+  if (len < 0x10000) {
+    out[pos] = 0xc5;
+    out[pos + 1] = len >> 8;
+    out[pos + 2] = len & 0xff;
+    return pos + 3;
+  }
+  out[pos] = 0xc6;
+  out[pos + 1] = len >>> 24;
+  out[pos + 2] = (len >> 16) & 0xff;
+  out[pos + 3] = (len >> 8) & 0xff;
+  out[pos + 4] = len & 0xff;
+  return pos + 5;
+}
+
+/**
+ * Where the data of a bin of exactly `len` bytes in its shortest header form starts, when one
+ * starts at `pos` and fits in `bytes`; -1 otherwise.
+ */
+function binAt(bytes: Uint8Array, pos: number, len: number): number {
+  const h = binHeaderBytes(len);
+  if (pos + h + len > bytes.length) return -1;
+  const t = bytes[pos]!;
+  if (h === 2) return t === 0xc4 && bytes[pos + 1] === len ? pos + 2 : -1;
+  if (h === 3) return t === 0xc5 && bytes[pos + 1] === len >> 8 && bytes[pos + 2] === (len & 0xff) ? pos + 3 : -1;
+  return t === 0xc6 && bytes[pos + 1] === len >>> 24 && bytes[pos + 2] === ((len >> 16) & 0xff) && bytes[pos + 3] === ((len >> 8) & 0xff) && bytes[pos + 4] === (len & 0xff) ? pos + 5 : -1;
 }
 
 const sharedCodec = new BatchCodec();

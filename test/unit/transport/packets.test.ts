@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { pack } from 'msgpackr';
+import { pack, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { EngineHost } from '../../../src/actors/engine-host.js';
 import type { HostReply, HostRequest } from '../../../src/actors/host-messages.js';
@@ -73,6 +73,38 @@ describe('packets: columnar msgpack batches', () => {
     codec.decodeInto(b, into, limits);
     expect(into.count).toBe(2);
     expect(into.kinds).toBe(kinds); // no reallocation while there is room
+  });
+
+  it("encode writes exactly msgpackr's pack of the items (every count and bin header form); decode reads them back", () => {
+    const packr = new Packr({ useRecords: false, moreTypes: false });
+    const cols = new PacketColumns(1100);
+    for (let i = 0; i < 1100; i++) {
+      cols.pushPacket(good({ kind: 1 + (i % 7), time: i * 0.37, keySeq: i * 1e9, issueT: i * 1e6 + 0.5, value: i % 2 ? -0 : -i * 1e-300, rate: i / 3 }));
+    }
+    const codec = new BatchCodec();
+    for (const [from, n] of [[0, 0], [5, 1], [0, 31], [3, 32], [0, 127], [1, 128], [0, 255], [7, 256], [0, 1000], [76, 1024]] as const) {
+      const items: unknown[] = [2, n, cols.kinds.subarray(from, from + n), ...cols.col.map((c) => c.subarray(from, from + n))];
+      const want = packr.pack(items);
+      const got = codec.encode(cols, from, n);
+      expect(Buffer.from(got).equals(Buffer.from(want)), `${from}+${n}`).toBe(true);
+      // Decoded into columns that already hold packets: appended, bit for bit (-0 included).
+      const into = new PacketColumns(2);
+      into.pushPacket(good());
+      codec.decodeInto(got.slice(), into, { numRanks: 8, numRegions: 4 });
+      expect(into.count).toBe(1 + n);
+      for (let i = 0; i < n; i++) expect(into.packetAt(1 + i)).toEqual(cols.packetAt(from + i));
+    }
+  });
+
+  it('another msgpack encoding of the layout (a longer count, a longer bin header, in a larger buffer) decodes the same', () => {
+    const batch = [good({ time: 7 }), good({ time: 9, value: -2.5 })];
+    const own = encodePackets(batch);
+    // Count 2 as uint16 (0xcd 0x00 0x02) instead of a fixint, and the kind column as bin16.
+    const other = [0xdc, 0x00, 27, 2, 0xcd, 0x00, 0x02, 0xc5, 0x00, 0x02, ...own.subarray(7)];
+    expect(own.subarray(0, 7)).toEqual(Uint8Array.of(0xdc, 0x00, 27, 2, 2, 0xc4, 2));
+    const inLarger = new Uint8Array(other.length + 16);
+    inLarger.set(other, 8);
+    expect(decodePackets(inLarger.subarray(8, 8 + other.length), limits)).toEqual(batch);
   });
 
   for (const [field, values] of Object.entries(BAD))
