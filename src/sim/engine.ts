@@ -36,6 +36,7 @@ import { DueHeap, InstantTable } from './link-schedule.js';
 import { TransferTable } from './transfers.js';
 import { RankContext } from './rank-context.js';
 import { DOUBLE } from './field-init.js';
+import { KeyIndexMap } from './key-index-map.js';
 import { condCount, describeWait, Task, WaitPool, type KernelTag, type RoleStep, type TaskBody, type TaskGroup } from './task.js';
 import { ActivityLog, LINK_PORT_TRACK, LINK_RATE_TRACK, SampleLog, TIMELINE_FIELDS, TimelineLog } from './timeline.js';
 
@@ -184,9 +185,12 @@ export class Engine implements SendHost, RecvHost {
   private recordLinks = false;
   /** Transfers issued (events per transfer is a cost figure). */
   transfersIssued = 0;
-  /** Transfers from other workers being received, and sent ones awaiting their ack, by xid and source. */
-  private readonly inbound = new Map<number, number>();
-  private readonly sentByXid = new Map<number, number>();
+  /**
+   * Transfers from other workers being received, and sent ones awaiting their ack, by xid and
+   * source (`xid * 4096 + source`): typed-array maps, which allocate nothing per entry (see KeyIndexMap).
+   */
+  private readonly inbound = new KeyIndexMap();
+  private readonly sentByXid = new KeyIndexMap();
   /**
    * The tasks not yet ended, unordered (each knows its slot; an ending task's slot takes the last
    * one), and how many there are: the array keeps its capacity, so spawning and ending allocate no
@@ -1302,7 +1306,7 @@ export class Engine implements SendHost, RecvHost {
             x = recordOf(b, i, T);
             this.inbound.set(key, x);
           } else {
-            x = this.inbound.get(key)!;
+            x = this.inbound.get(key);
             if (kind === PKT_EGRESS_DONE) T.egressDoneT[x] = c[C_EGRESS_DONE_T]![i]!;
           }
           // Packets of one instant come in runs: its batch is looked up once per run.
@@ -1343,7 +1347,7 @@ export class Engine implements SendHost, RecvHost {
           break;
         }
         case PKT_ACK: {
-          const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095))!;
+          const x = this.sentByXid.get(xid[i]! * 4096 + (src[i]! & 4095));
           this.queue.at = time[i]!;
           this.queue.pushAt(keyRank[i]!, keySeq[i]!, EV_ACK, x, null);
           break;
@@ -1384,7 +1388,7 @@ export class Engine implements SendHost, RecvHost {
       if (time[i]! < this.now)
         fail('E_PACKET', `packet ${i}: field 'time' ${time[i]} is before the receiver's clock ${this.now}`, { index: i, field: 'time', value: time[i] });
       const kind = k[i];
-      if (kind === PKT_INGRESS_START) started.add(key);
+      if (kind === PKT_INGRESS_START) started.set(key, 0);
       else if ((kind === PKT_EGRESS_DONE || kind === PKT_RATE) && !this.inbound.has(key) && !started.has(key))
         fail('E_PACKET', `packet ${i}: field 'xid': ${kind === PKT_RATE ? 'rate' : 'egress-done'} for unknown transfer ${xid[i]} from rank ${src[i]}`, { index: i, field: 'xid', value: xid[i] });
       else if (kind === PKT_CONTROL && !this.isLocal(c[C_DST]![i]!))
@@ -1399,7 +1403,7 @@ export class Engine implements SendHost, RecvHost {
   }
 
   /** Transfers whose ingress-start is in the batch being checked (reused). */
-  private readonly startedInBatch = new Set<number>();
+  private readonly startedInBatch = new KeyIndexMap();
 
   private hasRegion(id: number): boolean {
     try {
