@@ -268,13 +268,14 @@ export class EngineHost {
         const ring = this.inRings[w];
         if (!ring) continue;
         let frames = 0;
-        for (let f = ring.peek(); f !== null; f = ring.peek()) {
+        // Each frame is decoded where it lies in the ring (no view of it).
+        for (let at = ring.next(); at >= 0; at = ring.next()) {
           if (frames === 0) {
             this.limits.numRanks = e.shape.numRanks;
             this.limits.numRegions = e.regions.idLimit;
           }
           try {
-            this.codec.decodeInto(f, inbox, this.limits);
+            this.codec.decodeAt(ring.data, at, ring.frameLength, inbox, this.limits);
           } finally {
             ring.release();
           }
@@ -357,8 +358,16 @@ export class EngineHost {
       const ring = this.outRings[w]!;
       this.sent[w] = Math.min(this.sent[w]!, box.minTime());
       for (let from = 0; from < box.count; from += BATCH_MAX_PACKETS) {
-        const bytes = this.codec.encode(box, from, Math.min(BATCH_MAX_PACKETS, box.count - from));
-        while (!ring.tryWrite(bytes)) onFull(w, bytes.length);
+        // Encoded in place, into the frame reserved in the ring (no copy, no view of it).
+        const n = Math.min(BATCH_MAX_PACKETS, box.count - from);
+        const len = BatchCodec.encodedLength(n);
+        let at = ring.reserve(len);
+        while (at < 0) {
+          onFull(w, len);
+          at = ring.reserve(len);
+        }
+        this.codec.encodeInto(ring.data, at, box, from, n);
+        ring.commit();
       }
       box.clear();
       // No doorbell: a reader asleep at the barrier drains when the barrier wakes it (this host

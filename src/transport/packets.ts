@@ -246,24 +246,33 @@ export function validateColumns(b: PacketColumns, limits: PacketLimits, from = 0
 export class BatchCodec {
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private buffer = new Uint8Array(256 << 10);
-  private view = new DataView(this.buffer.buffer);
-  /** A DataView over each buffer a decoded message lay in (the rings' buffers: one each, kept). */
+  /** A DataView over each buffer a message was written to or read from (the codec's own, the rings'). */
   private readonly views = new WeakMap<ArrayBufferLike, DataView>();
+
+  /** Bytes of the message {@link encode} writes for `n` packets. */
+  static encodedLength(n: number): number {
+    return 3 + 1 + (n < 0x80 ? 1 : n < 0x100 ? 2 : 3) + binHeaderBytes(n) + n + NCOL * (binHeaderBytes(8 * n) + 8 * n);
+  }
 
   /** msgpack of packets [from, from + n) of `b` (n <= BATCH_MAX_PACKETS), as a view into the codec's buffer. */
   encode(b: PacketColumns, from = 0, n = b.count - from): Uint8Array {
+    const need = BatchCodec.encodedLength(n);
+    if (this.buffer.length < need) this.buffer = new Uint8Array(need * 2);
+    return this.buffer.subarray(0, this.encodeInto(this.buffer, 0, b, from, n));
+  }
+
+  /**
+   * {@link encode} into `out` at `at` (room for {@link encodedLength} bytes there: a ring's
+   * reserved frame, written in place); the bytes written.
+   */
+  encodeInto(out: Uint8Array, at: number, b: PacketColumns, from: number, n: number): number {
     if (n > BATCH_MAX_PACKETS) throw new RangeError(`encode: ${n} packets exceed BATCH_MAX_PACKETS (${BATCH_MAX_PACKETS})`);
-    const need = 64 + n * (1 + 8 * NCOL) + 8 * NCOL;
-    if (this.buffer.length < need) {
-      this.buffer = new Uint8Array(need * 2);
-      this.view = new DataView(this.buffer.buffer);
-    }
-    const out = this.buffer, dv = this.view;
+    const dv = this.viewOf(out.buffer);
     // array16 of the items (header items, then the columns), as msgpackr writes an array of 16 or more.
-    out[0] = 0xdc;
-    out[1] = (BATCH_HEADER_ITEMS + NCOL) >> 8;
-    out[2] = (BATCH_HEADER_ITEMS + NCOL) & 0xff;
-    let pos = writeUint(out, 3, BATCH_LAYOUT_VERSION);
+    out[at] = 0xdc;
+    out[at + 1] = (BATCH_HEADER_ITEMS + NCOL) >> 8;
+    out[at + 2] = (BATCH_HEADER_ITEMS + NCOL) & 0xff;
+    let pos = writeUint(out, at + 3, BATCH_LAYOUT_VERSION);
     pos = writeUint(out, pos, n);
     pos = writeBinHeader(out, pos, n);
     const k = b.kinds;
@@ -272,9 +281,11 @@ export class BatchCodec {
     for (let f = 0; f < NCOL; f++) {
       pos = writeBinHeader(out, pos, n * 8);
       const c = b.col[f]!;
-      for (let i = 0; i < n; i++, pos += 8) dv.setFloat64(pos, c[from + i]!, true);
+      let p = out.byteOffset + pos;
+      for (let i = 0; i < n; i++, p += 8) dv.setFloat64(p, c[from + i]!, true);
+      pos += n * 8;
     }
-    return out.subarray(0, pos);
+    return pos - at;
   }
 
   /**
@@ -282,8 +293,13 @@ export class BatchCodec {
    * field nothing is appended). Throws `E_PACKET` naming the packet and field.
    */
   decodeInto(bytes: Uint8Array, into: PacketColumns, limits: PacketLimits): void {
+    this.decodeAt(bytes, 0, bytes.length, into, limits);
+  }
+
+  /** {@link decodeInto} of the `len` bytes at `at` of `buf` (a ring's frame, read in place). */
+  decodeAt(buf: Uint8Array, at: number, len: number, into: PacketColumns, limits: PacketLimits): void {
     const base = into.count;
-    if (!this.readOwnForm(bytes, into)) this.readAnyForm(bytes, into);
+    if (!this.readOwnForm(buf, at, len, into)) this.readAnyForm(buf.subarray(at, at + len), into);
     const n = into.count - base;
     // Validate the new packets only; on failure they are dropped (count back to `base`).
     into.count = base;
@@ -291,43 +307,47 @@ export class BatchCodec {
     into.count = base + n;
   }
 
-  /**
-   * A message of exactly the form {@link encode} writes, read into `into` (its count advanced);
-   * false, with `into` unchanged, for any other.
-   */
-  private readOwnForm(bytes: Uint8Array, into: PacketColumns): boolean {
-    const len = bytes.length;
-    if (len < 6 || bytes[0] !== 0xdc || bytes[1] !== (BATCH_HEADER_ITEMS + NCOL) >> 8 || bytes[2] !== ((BATCH_HEADER_ITEMS + NCOL) & 0xff)) return false;
-    if (bytes[3] !== BATCH_LAYOUT_VERSION) return false;
-    let pos = 4;
-    let n = bytes[pos]!;
-    if (n < 0x80) pos += 1;
-    else if (n === 0xcc) { n = bytes[pos + 1]!; pos += 2; }
-    else if (n === 0xcd) { n = (bytes[pos + 1]! << 8) | bytes[pos + 2]!; pos += 3; }
-    else return false;
-    if (n > BATCH_MAX_PACKETS) return false;
-    // Every column's bin header and length first: the whole message, exactly.
-    const kindsAt = binAt(bytes, pos, n);
-    if (kindsAt < 0) return false;
-    pos = kindsAt + n;
-    const colsAt = pos;
-    for (let f = 0; f < NCOL; f++) {
-      const at = binAt(bytes, pos, n * 8);
-      if (at < 0) return false;
-      pos = at + n * 8;
-    }
-    if (pos !== len) return false;
-    const base = into.count;
-    into.reserve(base + n);
-    const k = into.kinds;
-    for (let i = 0; i < n; i++) k[base + i] = bytes[kindsAt + i]!;
-    const buf = bytes.buffer;
+  private viewOf(buf: ArrayBufferLike): DataView {
     let dv = this.views.get(buf);
     if (dv === undefined) {
       dv = new DataView(buf);
       this.views.set(buf, dv);
     }
-    pos = bytes.byteOffset + colsAt;
+    return dv;
+  }
+
+  /**
+   * A message of exactly the form {@link encode} writes (the `len` bytes at `at` of `buf`), read
+   * into `into` (its count advanced); false, with `into` unchanged, for any other.
+   */
+  private readOwnForm(buf: Uint8Array, at: number, len: number, into: PacketColumns): boolean {
+    const end = at + len;
+    if (len < 6 || buf[at] !== 0xdc || buf[at + 1] !== (BATCH_HEADER_ITEMS + NCOL) >> 8 || buf[at + 2] !== ((BATCH_HEADER_ITEMS + NCOL) & 0xff)) return false;
+    if (buf[at + 3] !== BATCH_LAYOUT_VERSION) return false;
+    let pos = at + 4;
+    let n = buf[pos]!;
+    if (n < 0x80) pos += 1;
+    else if (n === 0xcc) { n = buf[pos + 1]!; pos += 2; }
+    else if (n === 0xcd) { n = (buf[pos + 1]! << 8) | buf[pos + 2]!; pos += 3; }
+    else return false;
+    if (n > BATCH_MAX_PACKETS) return false;
+    // Every column's bin header and length first: the whole message, exactly.
+    const kindsAt = binAt(buf, pos, end, n);
+    if (kindsAt < 0) return false;
+    pos = kindsAt + n;
+    const colsAt = pos;
+    for (let f = 0; f < NCOL; f++) {
+      const d = binAt(buf, pos, end, n * 8);
+      if (d < 0) return false;
+      pos = d + n * 8;
+    }
+    if (pos !== end) return false;
+    const base = into.count;
+    into.reserve(base + n);
+    const k = into.kinds;
+    for (let i = 0; i < n; i++) k[base + i] = buf[kindsAt + i]!;
+    const dv = this.viewOf(buf.buffer);
+    pos = buf.byteOffset + colsAt;
     for (let f = 0; f < NCOL; f++) {
       pos += binHeaderBytes(n * 8);
       const c = into.col[f]!;
@@ -414,11 +434,11 @@ function writeBinHeader(out: Uint8Array, pos: number, len: number): number {
 
 /**
  * Where the data of a bin of exactly `len` bytes in its shortest header form starts, when one
- * starts at `pos` and fits in `bytes`; -1 otherwise.
+ * starts at `pos` and ends by `end`; -1 otherwise.
  */
-function binAt(bytes: Uint8Array, pos: number, len: number): number {
+function binAt(bytes: Uint8Array, pos: number, end: number, len: number): number {
   const h = binHeaderBytes(len);
-  if (pos + h + len > bytes.length) return -1;
+  if (pos + h + len > end) return -1;
   const t = bytes[pos]!;
   if (h === 2) return t === 0xc4 && bytes[pos + 1] === len ? pos + 2 : -1;
   if (h === 3) return t === 0xc5 && bytes[pos + 1] === len >> 8 && bytes[pos + 2] === (len & 0xff) ? pos + 3 : -1;

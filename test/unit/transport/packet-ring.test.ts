@@ -54,6 +54,35 @@ describe('PacketRing', () => {
     expect(w.usedBytes).toBe(0);
   });
 
+  it('in place: a reserved frame is written into the ring, seen only once committed, and read where it lies (wrapping too)', () => {
+    const { w, r } = ring(256);
+    for (let i = 0; i < 3; i++) {
+      const at = w.reserve(72);
+      expect(at).toBe(i * 80 + 8); // after the frame's 8-byte header
+      w.data.set(frame(72, i), at);
+      expect(r.next()).toBe(i === 0 ? -1 : 8); // not before commit (then the first is there, unreleased)
+      w.commit();
+    }
+    expect(w.reserve(72)).toBe(-1); // full: nothing reserved
+    expect(w.usedBytes).toBe(240);
+    expect(r.next()).toBe(8);
+    expect(r.frameLength).toBe(72);
+    expect(r.data.subarray(8, 80)).toEqual(frame(72, 0));
+    r.release();
+    // 16 B left before the end: the next frame wraps to offset 0.
+    const at = w.reserve(40);
+    expect(at).toBe(8);
+    w.data.set(frame(40, 3), at);
+    w.commit();
+    for (let i = 1; i <= 3; i++) {
+      const f = r.next();
+      expect(r.data.subarray(f, f + r.frameLength)).toEqual(frame(i === 3 ? 40 : 72, i));
+      r.release();
+    }
+    expect(r.next()).toBe(-1);
+    expect(() => w.reserve(121)).toThrow(RangeError);
+  });
+
   it('a frame over half the ring is refused outright; a corrupt length is rejected with E_PACKET', () => {
     const { w, r, buf } = ring(256);
     expect(() => w.tryWrite(new Uint8Array(121))).toThrow(RangeError);

@@ -87,6 +87,15 @@ describe('packets: columnar msgpack batches', () => {
       const want = packr.pack(items);
       const got = codec.encode(cols, from, n);
       expect(Buffer.from(got).equals(Buffer.from(want)), `${from}+${n}`).toBe(true);
+      expect(BatchCodec.encodedLength(n)).toBe(want.length);
+      // In place, as into a ring's frame: at an offset of a view at an offset of shared memory.
+      const ringData = new Uint8Array(new SharedArrayBuffer(want.length + 64), 16, want.length + 32);
+      expect(codec.encodeInto(ringData, 5, cols, from, n)).toBe(want.length);
+      expect(Buffer.from(ringData.subarray(5, 5 + want.length)).equals(Buffer.from(want))).toBe(true);
+      const inPlace = new PacketColumns(1);
+      codec.decodeAt(ringData, 5, want.length, inPlace, { numRanks: 8, numRegions: 4 });
+      expect(inPlace.count).toBe(n);
+      if (n > 0) expect(inPlace.packetAt(n - 1)).toEqual(cols.packetAt(from + n - 1));
       // Decoded into columns that already hold packets: appended, bit for bit (-0 included).
       const into = new PacketColumns(2);
       into.pushPacket(good());
