@@ -193,7 +193,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const c = this.config;
     await this.all((w) => ({
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
-      hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline, linkSharing: c.linkSharing,
+      hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline, recordTraces: c.recordTraces, linkSharing: c.linkSharing,
       sync: this.syncBuffers, timeoutMs: c.timeoutMs, maxVirtualUs: c.maxVirtualUs,
     }), 'init');
   }
