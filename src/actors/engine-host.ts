@@ -156,7 +156,7 @@ export class EngineHost {
   private init(m: InitMessage): void {
     const localRanks = m.workerOfRank.flatMap((w, r) => (w === m.workerIndex ? [r] : []));
     this.engine = new Engine(
-      { numRanks: m.numRanks, gpusPerNode: m.gpusPerNode, hardware: m.hardware, workerOfRank: m.workerOfRank, recordTimeline: m.recordTimeline, linkSharing: m.linkSharing ?? 'fluid' },
+      { numRanks: m.numRanks, gpusPerNode: m.gpusPerNode, hardware: m.hardware, workerOfRank: m.workerOfRank, recordTimeline: m.recordTimeline, recordTraces: m.recordTraces ?? m.recordTimeline, linkSharing: m.linkSharing ?? 'fluid' },
       m.workerIndex,
       localRanks,
       m.numWorkers,

@@ -25,6 +25,8 @@ export interface InitMessage {
   hardware: HardwareProfile;
   workerOfRank: number[];
   recordTimeline: boolean;
+  /** Keep tasks' counter samples and activity slices (absent: as `recordTimeline`). */
+  recordTraces?: boolean;
   /** How link ports share their bandwidth (absent: 'fluid'). */
   linkSharing?: LinkSharing;
   /** The shared window block and packet rings of the cluster. */

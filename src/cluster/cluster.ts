@@ -20,7 +20,7 @@ import { LinkModel } from '../transport/links.js';
 import { RegionTable, type Region } from '../transport/memory.js';
 import {
   ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalActivities, canonicalSamples, canonicalTimeline, flatOnClock, gatherTimeline, SAMPLE_STRIDE, SAMPLE_TIME_FIELDS,
-  TIMELINE_STRIDE, timelineBlocks, timelineViews, type ClockView, type TimelinePart,
+  returnTimelineChunks, TIMELINE_STRIDE, timelineBlocks, timelineViews, type ClockView, type TimelinePart,
 } from '../sim/timeline.js';
 import type { BlockedTask } from '../sim/engine.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
@@ -120,6 +120,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly snapshots: RankSnapshot[];
   /** Events reported by all hosts so far. */
   private eventsTotal = 0;
+  /**
+   * @internal Timeline chunks the hosts handed over so far, and of them those made new (fresh
+   * memory): the others were returned by an earlier take's reader and written again.
+   */
+  readonly timelineChunks = { taken: 0, fresh: 0 };
   private transfersTotal = 0;
 
   /** Simulation events processed by all hosts since the cluster started (progress: events per second). */
@@ -194,7 +199,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const c = this.config;
     await this.all((w) => ({
       type: 'init', id: 0, workerIndex: w, numWorkers: c.workers, numRanks: c.numRanks, gpusPerNode: c.gpusPerNode,
-      hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline, linkSharing: c.linkSharing,
+      hardware: c.hardware, workerOfRank: c.workerOfRank, recordTimeline: c.recordTimeline, recordTraces: c.recordTraces, linkSharing: c.linkSharing,
       sync: this.syncBuffers, timeoutMs: c.timeoutMs, maxVirtualUs: c.maxVirtualUs,
       ...(c.hostHeapSampling ? { heapSampling: c.hostHeapSampling } : {}),
     }), 'init');
@@ -503,6 +508,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const p of parts) {
       gatherTimeline(p, timelineViews(p), 0, p.count, all, row, view);
       row += p.count;
+      // Read for the last time (the rows are in `all`): the host may write its next records over them.
+      returnTimelineChunks(p);
     }
     return this.ascendingPlacement ? all : canonicalTimeline(all);
   }
@@ -531,13 +538,19 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       return { records: t.length / TIMELINE_STRIDE, blocks: [new Uint8Array(t.buffer, t.byteOffset, t.byteLength)] };
     }
     const parts = await this.timelineParts();
-    return { records: parts.reduce((a, p) => a + p.count, 0), blocks: timelineBlocks(parts) };
+    // Each part's chunks go back to its host once its last rows are in a block (a copy).
+    return { records: parts.reduce((a, p) => a + p.count, 0), blocks: timelineBlocks(parts, returnTimelineChunks) };
   }
 
   private async timelineParts(): Promise<TimelinePart[]> {
     this.checkUsable();
     const replies = await this.all(() => ({ type: 'collect', id: 0, what: 'timeline' }), 'collect timeline');
-    return replies.map((r) => r.timeline ?? { chunks: [], count: 0, order: new Uint32Array(0), epochUs: 0, localFrom: 0 });
+    const parts = replies.map((r) => r.timeline ?? { chunks: [], count: 0, order: new Uint32Array(0), epochUs: 0, localFrom: 0, freshChunks: 0 });
+    for (const p of parts) {
+      this.timelineChunks.taken += p.chunks.length;
+      this.timelineChunks.fresh += p.freshChunks;
+    }
+    return parts;
   }
 
   private get ascendingPlacement(): boolean {

@@ -28,6 +28,12 @@ export interface ClusterConfig {
   /** Keep a record per delivered transfer (timeline digest, traces). Default true. */
   recordTimeline?: boolean;
   /**
+   * Keep the counter samples and activity slices tasks record (`takeSamples`, `takeActivities`:
+   * traces, utilisation). Default: as `recordTimeline`. A run that only digests its timeline turns
+   * them off: they are about as large as the timeline itself and would be held to the end.
+   */
+  recordTraces?: boolean;
+  /**
    * How a link port shares its bandwidth among its streams (docs/hardware.md, "How links are
    * modelled"):
    * - `'fluid'` (default): max-min fair shares under receiver credits, re-shared at every
@@ -71,6 +77,7 @@ export interface ResolvedClusterConfig {
   seed: number;
   transport: HostTransportKind;
   recordTimeline: boolean;
+  recordTraces: boolean;
   linkSharing: LinkSharing;
   timeoutMs: number;
   maxVirtualUs: number;
@@ -112,6 +119,8 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   const transport = c.transport ?? 'worker';
   if (transport !== 'worker' && transport !== 'in-process')
     fail('E_CONFIG', `cluster config: 'transport' must be 'worker' or 'in-process', got ${showValue(transport)}`, { field: 'transport', value: transport });
+  if (c.recordTraces !== undefined && typeof c.recordTraces !== 'boolean')
+    fail('E_CONFIG', `cluster config: 'recordTraces' must be true or false, got ${showValue(c.recordTraces)}`, { field: 'recordTraces', value: c.recordTraces });
   const linkSharing = c.linkSharing ?? 'fluid';
   if (!LINK_SHARING_MODES.includes(linkSharing))
     fail('E_CONFIG', `cluster config: 'linkSharing' must be one of ${LINK_SHARING_MODES.map((m) => `'${m}'`).join(', ')}, got ${showValue(linkSharing)}`, { field: 'linkSharing', value: linkSharing });
@@ -128,6 +137,7 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
     ...(ringBytes !== undefined ? { ringBytes } : {}),
     ...(hostHeapSampling ? { hostHeapSampling } : {}),
     recordTimeline: c.recordTimeline ?? true,
+    recordTraces: c.recordTraces ?? c.recordTimeline ?? true,
     workerOfRank: placeRanks(nodes, gpusPerNode, workers),
   };
 }

@@ -49,6 +49,11 @@ export interface EngineShape {
   workerOfRank: readonly number[];
   /** Record a timeline entry per delivered transfer. */
   recordTimeline: boolean;
+  /**
+   * Keep the counter samples and activity slices tasks record (for traces and utilisation).
+   * Absent: as `recordTimeline`.
+   */
+  recordTraces?: boolean;
   /** How link ports share their bandwidth (default 'fluid'; see message-port.ts). */
   linkSharing?: LinkSharing;
 }
@@ -205,9 +210,11 @@ export class Engine implements SendHost, RecvHost {
   readonly outbox: PacketColumns[];
   readonly contexts: Array<RankContext | undefined>;
   readonly timeline = new TimelineLog();
-  /** Counter samples recorded by tasks (kept only when the timeline is recorded). */
+  /** Whether tasks' counter samples and activity slices are kept (see EngineShape.recordTraces). */
+  readonly recordsTraces: boolean;
+  /** Counter samples recorded by tasks (kept only with {@link recordsTraces}). */
   readonly samples = new SampleLog();
-  /** Activity slices recorded by tasks (kept only when the timeline is recorded). */
+  /** Activity slices recorded by tasks (kept only with {@link recordsTraces}). */
   readonly activities = new ActivityLog();
   readonly failures: TaskFailure[] = [];
   /** Groups (one per local rank per op) that finished since the host last collected them. */
@@ -223,6 +230,7 @@ export class Engine implements SendHost, RecvHost {
     this.now = this.at = this.epochUs = 0; // declared DOUBLE: see field-init.ts
     this.liveCount = this.deferHead = this.deferN = 0; // stored again: mutable from the start (see field-init.ts)
     this.links = new LinkModel(shape.hardware, shape.gpusPerNode);
+    this.recordsTraces = shape.recordTraces ?? shape.recordTimeline;
     this.seq = new Float64Array(n);
     this.xidNext = new Float64Array(n);
     this.sendPorts = new Array(n);

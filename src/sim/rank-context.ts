@@ -269,23 +269,25 @@ export class RankContext {
 
   /**
    * Record a change of `delta` in counter series `series` of this rank at the current time (for
-   * traces: e.g. tokens buffered in its receive rings). Free when the timeline is not recorded.
+   * traces: e.g. tokens buffered in its receive rings). Free when traces are not recorded
+   * (EngineShape.recordTraces).
    */
   sample(series: number, delta: number): void {
-    if (this.engine.shape.recordTimeline && delta !== 0) this.engine.samples.record(this.engine.now, this.rank, series, delta);
+    if (this.engine.recordsTraces && delta !== 0) this.engine.samples.record(this.engine.now, this.rank, series, delta);
   }
 
   /**
-   * Whether {@link activity} records anything (the timeline is recorded). A caller on the steady
-   * path checks it before the call: the call's float times are boxed where V8 does not inline it.
+   * Whether {@link activity} records anything (traces are recorded: EngineShape.recordTraces). A
+   * caller on the steady path checks it before the call: the call's float times are boxed where V8
+   * does not inline it.
    */
   get recordsActivity(): boolean {
-    return this.engine.shape.recordTimeline;
+    return this.engine.recordsTraces;
   }
 
   /** Record that this rank was busy on `track` doing `label` over [start, end] (for traces). */
   activity(track: number, label: number, start: number, end: number): void {
-    if (this.engine.shape.recordTimeline) this.engine.activities.record(start, end, this.rank, track, label);
+    if (this.engine.recordsTraces) this.engine.activities.record(start, end, this.rank, track, label);
   }
 
   /**

@@ -174,22 +174,38 @@ const DST_U16 = 60 / 2;
 const SRC_U16 = 62 / 2;
 const OP_U8 = 64;
 const PATH_U8 = 65;
-/** Bytes of one timeline chunk (72 bytes a record). */
+/** Bytes of one timeline chunk's rows (72 bytes a record). */
 export const TIMELINE_CHUNK_BYTES = ROW_BYTES * C;
+/**
+ * A chunk's lease word: an int32 after its rows (the chunk's buffer is 8 bytes longer than its rows).
+ * A chunk is written only by the host whose log holds it; {@link TimelineLog.take} lends it to a
+ * reader, which reads it and then stores {@link LEASE_RETURNED} (once, its last access: see
+ * {@link returnTimelineChunks}); the host that lent it may then take it back into its log, storing
+ * {@link LEASE_HELD} before it writes a row. One writer at a time: the host while the word reads
+ * held, the reader once to return it.
+ */
+const LEASE_BYTE = TIMELINE_CHUNK_BYTES;
+const LEASE_HELD = 0;
+const LEASE_RETURNED = 1;
+/** Bytes of one timeline chunk's buffer: its rows and its lease word (padded to 8 bytes). */
+const CHUNK_BUFFER_BYTES = TIMELINE_CHUNK_BYTES + 8;
 /** Bytes a timeline record takes while it is held (see {@link TIMELINE_CHUNK_BYTES}). */
 export const TIMELINE_RECORD_HELD_BYTES = ROW_BYTES;
 
-/** Views over one timeline chunk (record `i`'s row starts at float64 `i * 9`, byte `i * 72`). */
+/** Views over one timeline chunk's rows (record `i`'s row starts at float64 `i * 9`, byte `i * 72`). */
 export class TimelineChunk {
   readonly f64: Float64Array;
   readonly u32: Uint32Array;
   readonly u16: Uint16Array;
   readonly u8: Uint8Array;
+  /** The chunk's lease word (see {@link LEASE_BYTE}). */
+  readonly lease: Int32Array;
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.f64 = new Float64Array(buffer);
-    this.u32 = new Uint32Array(buffer);
-    this.u16 = new Uint16Array(buffer);
-    this.u8 = new Uint8Array(buffer);
+    this.f64 = new Float64Array(buffer, 0, TIMELINE_CHUNK_BYTES / 8);
+    this.u32 = new Uint32Array(buffer, 0, TIMELINE_CHUNK_BYTES / 4);
+    this.u16 = new Uint16Array(buffer, 0, TIMELINE_CHUNK_BYTES / 2);
+    this.u8 = new Uint8Array(buffer, 0, TIMELINE_CHUNK_BYTES);
+    this.lease = new Int32Array(buffer, LEASE_BYTE, 1);
   }
 }
 
@@ -202,6 +218,8 @@ export interface TimelinePart extends LogClock {
   chunks: SharedArrayBuffer[];
   count: number;
   order: Uint32Array;
+  /** Of `chunks`, those made new for it (fresh memory); the others held an earlier part's records. */
+  freshChunks: number;
 }
 
 /** Records of one engine, in chunks. `record` writes one; `take` hands every record over, sorted. */
@@ -215,6 +233,17 @@ export class TimelineLog {
   /** Records (from the first) already on the cluster's clock. */
   private localFrom = 0;
   private chunks: TimelineChunk[] = [];
+  /**
+   * The chunks the last {@link take} lent (some may be returned since), and returned chunks ready
+   * to hold records again: a new chunk is one of those when there is one, so a run whose reader
+   * returns each operation's chunks touches no fresh memory for the next operation's records.
+   */
+  private lent: TimelineChunk[] = [];
+  private spare: TimelineChunk[] = [];
+  /** The most chunks one take has lent: the spares kept are at most as many. */
+  private peakChunks = 0;
+  /** Chunks made (fresh memory) since the last take. */
+  private made = 0;
   private cur: TimelineChunk | null = null;
   /** Records in the current (last) chunk. */
   private k = C;
@@ -258,7 +287,7 @@ export class TimelineLog {
     let c = this.cur;
     let k = this.k;
     if (k === C || c === null) {
-      c = this.cur = new TimelineChunk(new SharedArrayBuffer(TIMELINE_CHUNK_BYTES));
+      c = this.cur = this.nextChunk();
       this.chunks.push(c);
       k = 0;
     }
@@ -283,6 +312,31 @@ export class TimelineLog {
     this.count++;
   }
 
+  /** A chunk to write: a returned one when there is one (see {@link LEASE_BYTE}), else a new one. */
+  private nextChunk(): TimelineChunk {
+    if (this.spare.length === 0) this.collectReturned();
+    const c = this.spare.pop();
+    if (c === undefined) {
+      this.made++;
+      return new TimelineChunk(new SharedArrayBuffer(CHUNK_BUFFER_BYTES));
+    }
+    // Ours again (the reader stored its last word before this load saw it): held before any write.
+    Atomics.store(c.lease, 0, LEASE_HELD);
+    return c;
+  }
+
+  /** Move the lent chunks their reader has returned to the spares. */
+  private collectReturned(): void {
+    const lent = this.lent;
+    let keep = 0;
+    for (let j = 0; j < lent.length; j++) {
+      const c = lent[j]!;
+      if (Atomics.load(c.lease, 0) === LEASE_RETURNED) this.spare.push(c);
+      else lent[keep++] = c;
+    }
+    lent.length = keep;
+  }
+
   /** As FlatLog.rebase: the records held get the old epoch added, once; later ones keep the engine's times. */
   rebase(epochUs: number): void {
     const e = this.epochUs;
@@ -303,13 +357,21 @@ export class TimelineLog {
   take(numRanks: number): TimelinePart {
     const chunks = this.chunks;
     const n = this.count;
+    // The chunks lent before and not returned by now are forgotten (their reader keeps them: they
+    // are freed with its last reference); the spares kept are at most as many as one take has lent.
+    this.collectReturned();
+    this.lent = chunks;
+    this.peakChunks = Math.max(this.peakChunks, chunks.length);
+    if (this.spare.length > this.peakChunks) this.spare.length = this.peakChunks;
     this.chunks = [];
     this.cur = null;
     this.k = C;
     this.count = 0;
     const localFrom = this.localFrom;
     this.localFrom = 0;
-    return { chunks: chunks.map((c) => c.buffer), count: n, order: canonicalOrder(chunks, n, numRanks), epochUs: this.epochUs, localFrom };
+    const freshChunks = this.made;
+    this.made = 0;
+    return { chunks: chunks.map((c) => c.buffer), count: n, order: canonicalOrder(chunks, n, numRanks), epochUs: this.epochUs, localFrom, freshChunks };
   }
 }
 
@@ -452,6 +514,19 @@ export function gatherTimeline(part: TimelinePart, views: TimelineChunk[], from:
   }
 }
 
+/**
+ * Hand a part's chunks back to the host that lent them (see {@link LEASE_BYTE}): the caller has
+ * read them for the last time, and its next operation's records may be written over them. The part
+ * is emptied (no chunks, no records), so a second return or a late read finds nothing.
+ */
+export function returnTimelineChunks(part: TimelinePart): void {
+  const chunks = part.chunks;
+  part.chunks = [];
+  part.count = 0;
+  part.order = new Uint32Array(0);
+  for (const b of chunks) Atomics.store(new Int32Array(b, LEASE_BYTE, 1), 0, LEASE_RETURNED);
+}
+
 /** Views over a part's chunks (for {@link gatherTimeline}). */
 export function timelineViews(part: TimelinePart): TimelineChunk[] {
   return part.chunks.map((b) => new TimelineChunk(b));
@@ -473,16 +548,20 @@ export const TIMELINE_BLOCK_RECORDS = 8192;
  * fold them a few at a time. The bytes are those of the joined canonical timeline: a hash fed
  * block by block equals {@link timelineDigest} of it.
  */
-export function* timelineBlocks(parts: readonly TimelinePart[]): Generator<Uint8Array, void, undefined> {
+export function* timelineBlocks(parts: readonly TimelinePart[], partRead?: (part: TimelinePart) => void): Generator<Uint8Array, void, undefined> {
   const block = new Float64Array(TIMELINE_BLOCK_RECORDS * TIMELINE_STRIDE);
   const bytes = new Uint8Array(block.buffer);
   for (const p of parts) {
     const views = timelineViews(p);
-    for (let from = 0; from < p.count; from += TIMELINE_BLOCK_RECORDS) {
-      const to = Math.min(p.count, from + TIMELINE_BLOCK_RECORDS);
+    const n = p.count;
+    for (let from = 0; from < n; from += TIMELINE_BLOCK_RECORDS) {
+      const to = Math.min(n, from + TIMELINE_BLOCK_RECORDS);
       gatherTimeline(p, views, from, to, block, 0);
+      // The part's last rows are in the block (a copy): `partRead` may return its chunks now.
+      if (to === n) partRead?.(p);
       yield bytes.subarray(0, (to - from) * TIMELINE_STRIDE * 8);
     }
+    if (n === 0) partRead?.(p);
   }
 }
 

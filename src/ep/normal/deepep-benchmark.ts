@@ -280,7 +280,7 @@ export async function runDeepepBenchmark(o: DeepepBenchOptions): Promise<DeepepB
   const withDigest = o.timelineDigest ?? true;
   const digest = createHash('sha256');
   // The host workers start (their threads load the modules) while this thread draws the inputs.
-  const starting = createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, linkSharing, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
+  const starting = createCluster({ nodes, gpusPerNode: gpn, hardware, seed, recordTimeline: withDigest || o.utilisation === true, recordTraces: o.utilisation === true, linkSharing, ...(o.workers ? { workers: o.workers } : {}), ...(o.transport ? { transport: o.transport } : {}) });
   const shape = { numRanks: R, gpusPerNode: gpn, tokens, experts, topk };
   o.onProgress?.(`building inputs for ${R} ranks`);
   let topkIdx: Int32Array[];

@@ -9,7 +9,7 @@ const base: ClusterConfig = { nodes: 2, gpusPerNode: 4, hardware: H800 };
 describe('cluster config validation', () => {
   it.each([
     ['nodes', 0], ['nodes', 1.5], ['nodes', '2'], ['gpusPerNode', -1], ['gpusPerNode', NaN], ['workers', 0], ['workers', 9],
-    ['seed', 0.5], ['transport', 'tcp'], ['timeoutMs', 0], ['timeoutMs', -5], ['ringBytes', 65536], ['ringBytes', 600000], ['ringBytes', 134217728], ['linkSharing', 'packet'],
+    ['seed', 0.5], ['transport', 'tcp'], ['timeoutMs', 0], ['timeoutMs', -5], ['ringBytes', 65536], ['ringBytes', 600000], ['ringBytes', 134217728], ['linkSharing', 'packet'], ['recordTraces', 1],
   ] as const)("'%s' = %s -> E_CONFIG naming the field and value", (field, value) => {
     const data = expectError(() => resolveClusterConfig({ ...base, [field]: value } as ClusterConfig), 'E_CONFIG', `'${field}'`, typeof value === 'number' ? String(value) : JSON.stringify(value));
     expect(data['field']).toBe(field);
@@ -38,6 +38,13 @@ describe('cluster config validation', () => {
     const c = resolveClusterConfig({ nodes: 1, gpusPerNode: 1, hardware: 'h800' });
     expect(c).toMatchObject({ numRanks: 1, seed: 0, transport: 'worker', recordTimeline: true, timeoutMs: 30_000, workers: 1, workerOfRank: [0] });
     expect(c.hardware).toBe(H800);
+  });
+
+  it('recordTraces: as recordTimeline unless given', () => {
+    expect(resolveClusterConfig(base).recordTraces).toBe(true);
+    expect(resolveClusterConfig({ ...base, recordTimeline: false }).recordTraces).toBe(false);
+    expect(resolveClusterConfig({ ...base, recordTraces: false }).recordTraces).toBe(false);
+    expect(resolveClusterConfig({ ...base, recordTimeline: false, recordTraces: true }).recordTraces).toBe(true);
   });
 });
 

@@ -107,8 +107,8 @@ export function layerOptions(k: EpCase, sizesOnly = false): ExpertParallelOption
   };
 }
 
-export async function makeLayer(k: EpCase, workers = 1, transport: 'in-process' | 'worker' = 'in-process', sizesOnly = false): Promise<{ cluster: Cluster; ep: ExpertParallel }> {
-  const cluster = await createCluster({ nodes: k.nodes, gpusPerNode: k.gpus, hardware: H800, workers, transport, timeoutMs: 60_000 });
+export async function makeLayer(k: EpCase, workers = 1, transport: 'in-process' | 'worker' = 'in-process', sizesOnly = false, recordTraces = true): Promise<{ cluster: Cluster; ep: ExpertParallel }> {
+  const cluster = await createCluster({ nodes: k.nodes, gpusPerNode: k.gpus, hardware: H800, workers, transport, timeoutMs: 60_000, recordTraces });
   try {
     return { cluster, ep: await createExpertParallel(cluster, layerOptions(k, sizesOnly)) };
   } catch (e) {

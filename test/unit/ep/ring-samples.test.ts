@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { timelineDigest } from '../../../src/sim/timeline.js';
 import { ACTIVITY_STRIDE, SAMPLE_STRIDE, SERIES_NVL_RING, SERIES_RDMA_RING } from '../../../src/sim/timeline.js';
 import { activityRole, SM_NAMES } from '../../../src/ep/sm-clock.js';
 import { makeInputs, makeLayer, type EpCase } from './ep-case.js';
@@ -90,4 +91,26 @@ describe('ring occupancy samples', () => {
       }
     });
   }
+});
+
+describe('recordTraces: false', () => {
+  it('keeps no samples nor activity slices, and the same timeline', async () => {
+    const run = async (recordTraces: boolean) => {
+      const { cluster, ep } = await makeLayer(base, 2, 'in-process', false, recordTraces);
+      try {
+        const inp = makeInputs(base);
+        const d = await ep.dispatch({ x: inp.x, topkIdx: inp.topkIdx, topkWeights: inp.topkWeights });
+        await ep.combine({ x: d.recv.map((r) => r.recvX as Uint16Array), handle: d.handle });
+        return { digest: timelineDigest(await cluster.takeTimeline()), samples: (await cluster.takeSamples()).length, activities: (await cluster.takeActivities()).length };
+      } finally {
+        await cluster.close();
+      }
+    };
+    const on = await run(true);
+    const off = await run(false);
+    expect(on.samples).toBeGreaterThan(0);
+    expect(on.activities).toBeGreaterThan(0);
+    expect([off.samples, off.activities]).toEqual([0, 0]);
+    expect(off.digest).toBe(on.digest);
+  });
 });

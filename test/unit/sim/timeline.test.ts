@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  ActivityLog, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalTimeline, flatOnClock, timelineBlocks, TIMELINE_CHUNK, TIMELINE_STRIDE, TimelineLog,
-  timelineDigest, timelineViews, gatherTimeline,
+  ActivityLog, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalTimeline, flatOnClock, returnTimelineChunks, timelineBlocks, TIMELINE_CHUNK, TIMELINE_STRIDE,
+  TimelineLog, timelineDigest, timelineViews, gatherTimeline, type TimelinePart,
 } from '../../../src/sim/timeline.js';
 import { createCluster, allToAll, H800 } from '../../../src/index.js';
 
@@ -144,6 +144,112 @@ describe('TimelineLog', () => {
     const log = new TimelineLog();
     expect(() => log.record(70_000, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)).toThrow(/out of its range/);
     expect(() => log.record(0, 0, 1.5, 0, 0, 1, 0, 0, 0, 0, 0, 0)).toThrow(/out of its range/);
+  });
+});
+
+type Row = [number, number, number, number, number, number, number, number, number, number, number, number];
+
+describe('TimelineLog chunk leases', () => {
+  const R = 23;
+  const fill = (log: TimelineLog, recs: number[][]) => { for (const r of recs) log.record(...(r as Row)); };
+  const rows = (part: TimelinePart) => {
+    const out = new Float64Array(part.count * TIMELINE_STRIDE);
+    gatherTimeline(part, timelineViews(part), 0, part.count, out, 0);
+    return out;
+  };
+
+  it('writes the next records over returned chunks (no fresh ones), every record exact', () => {
+    const log = new TimelineLog();
+    fill(log, records(2 * TIMELINE_CHUNK + 10, R, 3));
+    const first = log.take(R);
+    expect([first.chunks.length, first.freshChunks]).toEqual([3, 3]);
+    const lent = first.chunks.slice();
+    returnTimelineChunks(first);
+    const recs = records(TIMELINE_CHUNK + 500, R, 4);
+    fill(log, recs);
+    const second = log.take(R);
+    // Two chunks, both returned ones, whose old rows (the first part's) are written over.
+    expect([second.chunks.length, second.freshChunks]).toEqual([2, 0]);
+    expect(second.chunks.every((b) => lent.includes(b))).toBe(true);
+    expect(rows(second)).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
+  });
+
+  it('never writes a chunk not returned: a part still read keeps its records while the log records more', () => {
+    const log = new TimelineLog();
+    const recs = records(TIMELINE_CHUNK + 1, R, 5);
+    fill(log, recs);
+    const first = log.take(R);
+    fill(log, records(3 * TIMELINE_CHUNK, R, 6));
+    const second = log.take(R);
+    expect(second.freshChunks).toBe(3);
+    expect(second.chunks.some((b) => first.chunks.includes(b))).toBe(false);
+    expect(rows(first)).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
+  });
+
+  it('forgets the chunks a take lent once the next take is made: returned late, they are not written again', () => {
+    const log = new TimelineLog();
+    fill(log, records(10, R, 7));
+    const first = log.take(R);
+    const firstChunk = first.chunks[0]!;
+    fill(log, records(10, R, 8));
+    log.take(R);
+    returnTimelineChunks(first);
+    fill(log, records(10, R, 9));
+    const third = log.take(R);
+    expect(third.freshChunks).toBe(1);
+    expect(third.chunks[0]).not.toBe(firstChunk);
+    const thirdChunk = third.chunks[0]!;
+    returnTimelineChunks(third);
+    fill(log, records(10, R, 10));
+    const fourth = log.take(R);
+    expect(fourth.freshChunks).toBe(0);
+    expect(fourth.chunks[0]).toBe(thirdChunk);
+  });
+
+  it('returns a part once: the part is emptied, and a second return leaves the log\'s chunks its own', () => {
+    const log = new TimelineLog();
+    fill(log, records(10, R, 11));
+    const first = log.take(R);
+    const chunk = first.chunks[0]!;
+    returnTimelineChunks(first);
+    expect([first.chunks.length, first.count, first.order.length]).toEqual([0, 0, 0]);
+    const recs = records(20, R, 12);
+    fill(log, recs);
+    returnTimelineChunks(first);
+    const second = log.take(R);
+    expect(second.chunks).toEqual([chunk]);
+    // Lent again and not returned: the next records go to a fresh chunk, the lent one keeps its rows.
+    fill(log, records(30, R, 13));
+    expect(log.take(R).freshChunks).toBe(1);
+    expect(rows(second)).toEqual(canonicalTimeline(Float64Array.from(recs.flat())));
+  });
+
+  it('keeps at most as many returned chunks as one take has lent', () => {
+    const log = new TimelineLog();
+    fill(log, records(2 * TIMELINE_CHUNK, R, 14));
+    const a = log.take(R);
+    returnTimelineChunks(a);
+    fill(log, records(3 * TIMELINE_CHUNK, R, 15));
+    const b = log.take(R);
+    expect([b.chunks.length, b.freshChunks]).toEqual([3, 1]);
+    returnTimelineChunks(b);
+    // Spares 3 (the peak), lent none: a take of one record keeps them; five chunks need two fresh.
+    fill(log, records(1, R, 16));
+    returnTimelineChunks(log.take(R));
+    fill(log, records(5 * TIMELINE_CHUNK, R, 17));
+    expect(log.take(R).freshChunks).toBe(2);
+  });
+
+  it('timelineBlocks tells when each part has been read (its last rows in a block), an empty one too', () => {
+    const mk = (n: number, seed: number) => {
+      const log = new TimelineLog();
+      fill(log, records(n, R, seed));
+      return log.take(R);
+    };
+    const parts = [mk(TIMELINE_CHUNK + 3, 18), mk(0, 19), mk(5, 20)];
+    const events: string[] = [];
+    for (const b of timelineBlocks(parts, (p) => events.push(`read ${parts.indexOf(p)}`))) events.push(`block ${b.byteLength / (TIMELINE_STRIDE * 8)}`);
+    expect(events).toEqual(['block 8192', 'read 0', 'block 3', 'read 1', 'read 2', 'block 5']);
   });
 });
 

@@ -26,3 +26,26 @@ describe('TransferTable.over', () => {
     expect(T.index(h)).toBe(over);
   });
 });
+
+describe('TransferTable growth', () => {
+  it('grows its room by 4 when full, each column keeping the records made; ackWaiter holds one entry per record made', () => {
+    const T = new TransferTable(2);
+    const xs = Array.from({ length: 9 }, () => T.alloc());
+    expect(xs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(T.capacity).toBe(32);
+    expect(T.ackWaiter.length).toBe(9);
+    for (const x of xs) {
+      T.bytes[x] = 1000 + x;
+      T.src[x] = -x;
+      T.op[x] = x;
+    }
+    const y = Array.from({ length: 24 }, () => T.alloc()).at(-1)!;
+    expect(y).toBe(32);
+    expect(T.capacity).toBe(128);
+    expect(Array.from(T.bytes.subarray(0, 9))).toEqual([1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008]);
+    expect(Array.from(T.src.subarray(0, 3))).toEqual([0, -1, -2]);
+    expect(T.op[8]).toBe(8);
+    expect(T.ackWaiter.length).toBe(33);
+    expect(T.ackWaiter.every((w) => w === null)).toBe(true);
+  });
+});
