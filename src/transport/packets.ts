@@ -367,10 +367,10 @@ export class BatchCodec {
     }
     if (!Array.isArray(v) || v.length !== BATCH_HEADER_ITEMS + NCOL)
       fail('E_PACKET', `packet batch must be an array of ${BATCH_HEADER_ITEMS + NCOL} items (layout ${BATCH_LAYOUT_VERSION})`, { field: 'batch' });
-    if (v[0] !== BATCH_LAYOUT_VERSION) fail('E_PACKET', `packet batch: field 'version' must be ${BATCH_LAYOUT_VERSION}, got ${JSON.stringify(v[0])}`, { field: 'version', value: v[0] });
+    if (v[0] !== BATCH_LAYOUT_VERSION) fail('E_PACKET', `packet batch: field 'version' must be ${BATCH_LAYOUT_VERSION}, got ${showValue(v[0])}`, { field: 'version', value: v[0] });
     const n = v[1] as unknown;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > BATCH_MAX_PACKETS)
-      fail('E_PACKET', `packet batch: field 'count' must be an integer in [0, ${BATCH_MAX_PACKETS}], got ${JSON.stringify(n)}`, { field: 'count', value: n });
+      fail('E_PACKET', `packet batch: field 'count' must be an integer in [0, ${BATCH_MAX_PACKETS}], got ${showValue(n)}`, { field: 'count', value: n });
     const column = (j: number, name: string, width: number): Uint8Array => {
       const c = v[j] as unknown;
       if (!(c instanceof Uint8Array) || c.length !== n * width)

@@ -137,6 +137,10 @@ describe('packets: columnar msgpack batches', () => {
     expectError(() => decodePackets(pack([1, ...ok.slice(1)]), limits), 'E_PACKET', "field 'version' must be 2, got 1");
     expectError(() => decodePackets(pack([2, 2, ...ok.slice(2)]), limits), 'E_PACKET', "column 'kind' must be 2 bytes");
     expectError(() => decodePackets(pack([2, -1, ...ok.slice(2)]), limits), 'E_PACKET', "field 'count'");
+    // A 64-bit integer where a small one belongs decodes as a BigInt (a flipped type byte does it):
+    // named in the error, not a TypeError from JSON.stringify (found by the fuzz sample).
+    expectError(() => decodePackets(pack([2n ** 60n, ...ok.slice(1)]), limits), 'E_PACKET', "field 'version' must be 2, got 1152921504606846976n");
+    expectError(() => decodePackets(pack([2, 2n ** 60n, ...ok.slice(2)]), limits), 'E_PACKET', "field 'count' must be an integer in [0, 1024], got 1152921504606846976n");
     const short = [...ok];
     short[5] = new Uint8Array(4);
     expectError(() => decodePackets(pack(short), limits), 'E_PACKET', "column 'keySeq' must be 8 bytes of binary, got 4 bytes");
