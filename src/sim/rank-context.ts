@@ -273,7 +273,7 @@ export class RankContext {
    * (EngineShape.recordTraces).
    */
   sample(series: number, delta: number): void {
-    if (this.engine.recordsTraces && delta !== 0) this.engine.samples.record(this.engine.now, this.rank, series, delta);
+    if (this.engine.recordsTraces && delta !== 0) this.engine.samples.recordAt(this.engine, this.rank, series, delta);
   }
 
   /**
@@ -288,6 +288,20 @@ export class RankContext {
   /** Record that this rank was busy on `track` doing `label` over [start, end] (for traces). */
   activity(track: number, label: number, start: number, end: number): void {
     if (this.engine.recordsTraces) this.engine.activities.record(start, end, this.rank, track, label);
+  }
+
+  /**
+   * Where a caller on the steady path writes a slice's start and end before {@link activitySpan}
+   * (the floats are not arguments: boxed where V8 does not inline the call). Only while
+   * {@link recordsActivity}.
+   */
+  get activityTimes(): Float64Array {
+    return this.engine.activities.span;
+  }
+
+  /** {@link activity} of the slice whose start and end are in {@link activityTimes}. */
+  activitySpan(track: number, label: number): void {
+    if (this.engine.recordsTraces) this.engine.activities.recordSpan(this.rank, track, label);
   }
 
   /**

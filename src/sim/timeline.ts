@@ -620,6 +620,19 @@ export class SampleLog extends FlatLog {
     B[i + 2] = series;
     B[i + 3] = delta;
   }
+
+  /**
+   * {@link record} at `clock.now`, read here: the engine's tasks record at their clock, and a float
+   * time passed to a call V8 does not inline is boxed as a heap number, one per sample.
+   */
+  recordAt(clock: { readonly now: number }, rank: number, series: number, delta: number): void {
+    const i = this.slot();
+    const B = this.buf;
+    B[i] = clock.now;
+    B[i + 1] = rank;
+    B[i + 2] = series;
+    B[i + 3] = delta;
+  }
 }
 
 /** Sort flat samples by (time, rank, series), stable: a placement-free order. */
@@ -653,6 +666,23 @@ export class ActivityLog extends FlatLog {
     const B = this.buf;
     B[i] = start;
     B[i + 1] = end;
+    B[i + 2] = rank;
+    B[i + 3] = track;
+    B[i + 4] = label;
+  }
+
+  /**
+   * The next slice's start and end, for {@link recordSpan}: a caller writes them here rather than
+   * passing them, since a float argument to a call V8 does not inline is boxed (two per slice).
+   */
+  readonly span = new Float64Array(2);
+
+  /** {@link record} of the slice whose times are in {@link span}. */
+  recordSpan(rank: number, track: number, label: number): void {
+    const i = this.slot();
+    const B = this.buf;
+    B[i] = this.span[0]!;
+    B[i + 1] = this.span[1]!;
     B[i + 2] = rank;
     B[i + 3] = track;
     B[i + 4] = label;

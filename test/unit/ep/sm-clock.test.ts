@@ -12,8 +12,14 @@ import { runDeepepBenchmark } from '../../../src/ep/normal/deepep-benchmark.js';
 // Literal parameters (not the profile's), so the expected times below are computed by hand.
 const HW: HardwareProfile = { ...H800, smBytesInFlightPerWarp: 1024, nvlinkLatencyUs: 1.0, hbmLatencyUs: 0.5, smIssueGBps: 100, smHbmReadGBps: 200, smHbmWriteGBps: 50 };
 
+/** A fake context's slice recording, as RankContext's: times through `activityTimes`, then `activitySpan`. */
+function slicesTo(push: (track: number, label: number, t0: number, t1: number) => unknown): Pick<RankContext, 'activityTimes' | 'activitySpan'> {
+  const span = new Float64Array(2);
+  return { activityTimes: span, activitySpan: (track: number, label: number) => void push(track, label, span[0]!, span[1]!) };
+}
+
 function fakeCtx(hw: HardwareProfile): RankContext & { now: number } {
-  return { now: 0, hardware: hw, recordsActivity: true, activity: () => {} } as unknown as RankContext & { now: number };
+  return { now: 0, hardware: hw, recordsActivity: true, ...slicesTo(() => {}) } as unknown as RankContext & { now: number };
 }
 
 describe('SM copy bounds', () => {
@@ -122,7 +128,7 @@ describe("the roles' sleeps (no float crosses a call, no record per sleep)", () 
   // A fake context whose running task's sleep record is `rec`: every sleep fills it in place.
   function sleepCtx(hw: HardwareProfile): { ctx: RankContext; rec: { kind: number; us: number } } {
     const rec = { kind: 0, us: -1 };
-    return { ctx: { now: 3, hardware: hw, recordsActivity: true, activity: () => {}, sleepWait: () => rec } as unknown as RankContext, rec };
+    return { ctx: { now: 3, hardware: hw, recordsActivity: true, ...slicesTo(() => {}), sleepWait: () => rec } as unknown as RankContext, rec };
   }
   const hw: HardwareProfile = { ...HW, nvlinkMessageUs: 0.25, ibMessageUs: 0.125, smReduceGBps: 100 };
 
@@ -157,7 +163,7 @@ describe("the roles' sleeps (no float crosses a call, no record per sleep)", () 
     const rec = { kind: 0, us: -1 };
     const run = (counterpart: boolean): number[][] => {
       const slices: number[][] = [];
-      const ctx = { now: 3, hardware: hw, sleepWait: () => rec, recordsActivity: true, activity: (...a: number[]) => slices.push(a) } as unknown as RankContext;
+      const ctx = { now: 3, hardware: hw, sleepWait: () => rec, recordsActivity: true, ...slicesTo((...a: number[]) => slices.push(a)) } as unknown as RankContext;
       const send = new SmClock(1, 0, 24), fwd = new SmClock(1, 1, 24), post = new SmClock(1, 2, 24);
       if (counterpart) {
         send.copy(ctx, ROLE.NVLSender, 30720, 'nvlink', 1 / 2, hw.nvlinkMessageUs);
@@ -188,7 +194,7 @@ describe("the roles' sleeps (no float crosses a call, no record per sleep)", () 
 describe('SM activity labels', () => {
   it("a reservation by a role's number is labelled with that role's name and what bound it", () => {
     const slices: [number, number, number, number][] = [];
-    const ctx = { now: 0, hardware: HW, recordsActivity: true, activity: (track: number, label: number, t0: number, t1: number) => slices.push([track, label, t0, t1]) } as unknown as RankContext;
+    const ctx = { now: 0, hardware: HW, recordsActivity: true, ...slicesTo((track, label, t0, t1) => slices.push([track, label, t0, t1])) } as unknown as RankContext;
     const sm = new SmClock(1, 2, 24);
     sm.busy(ctx, ROLE.RDMAReceiver, 2);
     sm.post(ctx, ROLE['LL combine send'], 0.5);
@@ -202,7 +208,7 @@ describe('SM activity labels', () => {
 
   it('without a timeline the SM is reserved the same and no slice is drawn (the call is not made)', () => {
     let calls = 0;
-    const ctx = { now: 0, hardware: HW, recordsActivity: false, activity: () => calls++ } as unknown as RankContext;
+    const ctx = { now: 0, hardware: HW, recordsActivity: false, activitySpan: () => calls++, activity: () => calls++ } as unknown as RankContext;
     const sm = new SmClock(1, 2, 24);
     expect(sm.busy(ctx, ROLE.RDMAReceiver, 2)).toBe(2);
     expect(sm.busy(ctx, ROLE.RDMAReceiver, 2)).toBe(4);

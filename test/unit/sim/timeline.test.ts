@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  ActivityLog, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalTimeline, flatOnClock, returnTimelineChunks, timelineBlocks, TIMELINE_CHUNK, TIMELINE_STRIDE,
+  ActivityLog, SampleLog, ACTIVITY_STRIDE, ACTIVITY_TIME_FIELDS, canonicalTimeline, flatOnClock, returnTimelineChunks, timelineBlocks, TIMELINE_CHUNK, TIMELINE_STRIDE,
   TimelineLog, timelineDigest, timelineViews, gatherTimeline, type TimelinePart,
 } from '../../../src/sim/timeline.js';
 import { createCluster, allToAll, H800 } from '../../../src/index.js';
@@ -41,6 +41,18 @@ describe('TimelineLog', () => {
     gatherTimeline(part, timelineViews(part), 0, part.count, rows, 0);
     // Canonical order: dst 1 first.
     expect(Array.from(rows)).toEqual([1, 3, 0, 0, 1, 64, 3, 3.5, 4, 4.5, 5, 5.25, 3, 1, 0, 1, 2, 4096, 0.5, 0.75, 1.25, 1.5, 2.125, 2.25]);
+  });
+
+  it("samples and activity slices take their times from the caller's clock and scratch, as the rows of record() (no float argument)", () => {
+    const samples = new SampleLog();
+    samples.recordAt({ now: 2.375 }, 5, 1, -3);
+    samples.record(2.375, 5, 1, -3);
+    expect(Array.from(samples.take().log)).toEqual([2.375, 5, 1, -3, 2.375, 5, 1, -3]);
+    const acts = new ActivityLog();
+    [acts.span[0], acts.span[1]] = [0.5, 1.75];
+    acts.recordSpan(4, 7, 33);
+    acts.record(0.5, 1.75, 4, 7, 33);
+    expect(Array.from(acts.take().log)).toEqual([0.5, 1.75, 4, 7, 33, 0.5, 1.75, 4, 7, 33]);
   });
 
   it('hands over every record in canonical (dst, src, pairSeq) order, exact, across chunks', () => {
