@@ -194,7 +194,11 @@ export class TraceBuilder {
    */
   flushStates(): TraceEvent[] {
     const ev: TraceEvent[] = [];
-    for (const s of this.states.splice(0)) {
+    // In time, then rank order: the hosts' replies (and so the buffered changes) arrive in whatever
+    // order their threads finish, and the trace is an output, the same at every run. A rank's own
+    // changes keep their order (a stable sort; one rank's times do not go back).
+    const states = this.states.splice(0).sort((a, b) => a.timeUs - b.timeUs || a.rank - b.rank);
+    for (const s of states) {
       if (s.streams) {
         const last = this.lastStreams.get(s.rank) ?? {};
         for (const [name, state] of Object.entries(s.streams)) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TraceBuilder, TraceRecorder, summarizeTrace, validateTrace, writeTrace, type TraceEvent, type TracePhase } from '../../../src/trace/index.js';
 import type { TimelineRecord } from '../../../src/sim/timeline.js';
+import type { RankSnapshot } from '../../../src/index.js';
 import { PATH_IB, PATH_NVLINK } from '../../../src/transport/protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'expertmesh-trace-'));
@@ -42,6 +43,24 @@ describe('TraceBuilder', () => {
     expect(names).toEqual(expect.arrayContaining(['rank 0 compute', 'rank 0 ib.in', 'rank 0 ib.in #1', 'rank 0 ib.in #2', 'rank 1 nvlink.out']));
     expect(ev.filter((e) => e.name === 'process_name').map((e) => e.args!['name'])).toEqual(['rank 0 (node 0)', 'rank 1 (node 0)', 'rank 2 (node 1)', 'rank 3 (node 1)', 'cluster']);
     expect(ev.filter((e) => e.cat === 'phase' && e.args!['rank'] === 3).map((e) => e.args!['node'])).toEqual([1, 1]);
+  });
+
+  it("emits the ranks' state changes in time and rank order, whatever order the hosts' replies brought them in", () => {
+    const changes: RankSnapshot[] = [
+      { rank: 3, value: 'busy', op: 'ep.notify', opsCompleted: 0, error: null, timeUs: 0 },
+      { rank: 2, value: 'busy', op: 'ep.notify', opsCompleted: 0, error: null, timeUs: 0 },
+      { rank: 3, value: 'idle', op: null, opsCompleted: 1, error: null, timeUs: 7.5 },
+      { rank: 0, value: 'busy', op: 'ep.notify', opsCompleted: 0, error: null, timeUs: 0 },
+      { rank: 0, value: 'idle', op: null, opsCompleted: 1, error: null, timeUs: 5 },
+    ];
+    const names = (order: number[]) => {
+      const b = new TraceBuilder(4, 2);
+      for (const i of order) b.rankState(changes[i]!);
+      return b.flushStates().filter((e) => e.cat === 'xstate').map((e) => `${e.args!['rank']} ${e.name} ${e.ts}`);
+    };
+    const expected = ['0 busy (ep.notify) 0', '2 busy (ep.notify) 0', '3 busy (ep.notify) 0', '0 idle 5', '3 idle 7.5'];
+    expect(names([0, 1, 2, 3, 4])).toEqual(expected);
+    expect(names([3, 4, 0, 1, 2])).toEqual(expected);
   });
 
   it('draws exact cluster utilisation counters: busy port time over ports and time, per link type', () => {
