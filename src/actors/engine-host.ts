@@ -64,6 +64,8 @@ export class EngineHost {
   private engine: Engine | null = null;
   private actors = new Map<number, Actor<typeof gpuMachine>>();
   private stateChanges: RankSnapshot[] = [];
+  /** The engine time a state change being made took place at, when not the engine's clock (-1). */
+  private changeAt = -1;
   private opArgs = new Map<number, { name: string; args: unknown }>();
   private eventsReported = 0;
   private transfersReported = 0;
@@ -183,7 +185,7 @@ export class EngineHost {
           opsCompleted: s.context.opsCompleted,
           error: s.context.error,
           ...(s.context.streams ? { streams: s.context.streams } : {}),
-          timeUs: this.engine ? this.engine.epochUs + this.engine.now : 0,
+          timeUs: this.engine ? this.engine.epochUs + (this.changeAt >= 0 ? this.changeAt : this.engine.now) : 0,
         });
       });
       actor.start();
@@ -493,7 +495,11 @@ export class EngineHost {
         e.failures.push({ rank: g.rank, task: `${op?.name}.finish`, opId: g.opId, error: { ...w, message: `rank ${g.rank} ${op?.name}.finish: ${w.message}` } });
         continue;
       }
+      // The rank went idle when its group ended, not when this host collected it (the end of a
+      // window, whose length depends on how the ranks are spread over hosts).
+      this.changeAt = g.endTime;
       this.actors.get(g.rank)!.send({ type: 'OP_DONE', opId: g.opId });
+      this.changeAt = -1;
       this.finished.push({ rank: g.rank, opId: g.opId, endTime: g.endTime, result });
     }
     e.finishedGroups.length = 0;

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { createCluster } from '../../src/cluster/cluster.js';
 import type { HostTransportKind } from '../../src/actors/host-channel.js';
+import type { RankSnapshot } from '../../src/actors/gpu-machine.js';
 import { runTraffic, type TrafficResult, type TrafficTransfer } from '../../src/ep/traffic.js';
 import { H800 } from '../../src/hardware/profile.js';
 import type { TimelineRecord } from '../../src/sim/timeline.js';
@@ -36,12 +37,15 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
     });
   });
 
-export async function runScenario(s: Scenario, workers: number, transport: HostTransportKind): Promise<TrafficResult[]> {
+export async function runScenario(s: Scenario, workers: number, transport: HostTransportKind): Promise<TrafficResult[] & { states: RankSnapshot[] }> {
   const c = await createCluster({ nodes: s.nodes, gpusPerNode: s.gpus, hardware: H800, workers, transport });
+  // The ranks' state changes (busy, idle) in the order the hosts' replies brought them.
+  const states: RankSnapshot[] = [];
+  c.on('rankState', (st) => states.push(st));
   try {
     const out: TrafficResult[] = [];
     for (const r of s.rounds) out.push(await runTraffic(c, r));
-    return out;
+    return Object.assign(out, { states });
   } finally {
     await c.close();
   }
@@ -162,5 +166,9 @@ export async function checkScenario(s: Scenario, workerCounts: number[], transpo
       expect(r.records).toEqual(base[i]!.records);
       expect(r.timeUs).toBe(base[i]!.timeUs);
     });
+    // Each rank's state changes, at the same virtual times (an operation's end is the rank's own,
+    // not when its host collected it, which depends on the windows and so on the hosts).
+    const byRank = (st: RankSnapshot[]) => st.map((x) => `${x.rank} ${x.value} ${x.op} ${x.timeUs}`).sort();
+    expect(byRank(other.states), `${w} workers`).toEqual(byRank(base.states));
   }
 }
