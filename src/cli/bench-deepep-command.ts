@@ -58,7 +58,7 @@ export const benchDeepepCommand: Command = {
     payload: { type: 'boolean', help: 'move real payload bytes (default: sizes only, same timeline)' },
     'no-timeline-digest': { type: 'boolean', help: 'record no timeline and report timelineDigest null (less memory and time; the figures are the same)' },
     workers: { type: 'string', value: 'N', help: 'host worker threads (default: cores available)' },
-    'link-sharing': { type: 'string', value: 'fluid|message', help: "how a link port shares its bandwidth: 'fluid' (max-min fair shares under receiver credits; the default with --mode normal) or 'message' (one transfer at a time per sender port, streams in turn, no credits: packet arbitration at message granularity, for the low-latency kernels' small messages; the default with --mode low-latency; see docs/hardware.md)" },
+    'link-sharing': { type: 'string', value: 'fluid|message', help: "how a link port shares its bandwidth: 'fluid' (max-min fair shares under receiver credits; the default with --mode normal) or 'message' (one transfer at a time per sender port, streams in turn, no credits: packet arbitration at message granularity, for the low-latency kernels' small messages; the default with --mode low-latency; on the normal kernels its kernel times are within 2% of fluid's up to EP128 (one seed, measured), in under half the wall time at EP128: docs/runtime.md; see docs/hardware.md)" },
     seed: { type: 'string', value: 'S', help: 'seed of the routing inputs (default 0)' },
     report: REPORT_OPTION,
     'dry-run': { type: 'boolean', help: 'print the estimate (host memory, simulated HBM per rank, events) and exit: 0 if it fits, 2 if over a limit' },
