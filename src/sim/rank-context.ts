@@ -277,17 +277,12 @@ export class RankContext {
   }
 
   /**
-   * Whether {@link activity} records anything (traces are recorded: EngineShape.recordTraces). A
+   * Whether {@link activitySpan} records anything (traces are recorded: EngineShape.recordTraces). A
    * caller on the steady path checks it before the call: the call's float times are boxed where V8
    * does not inline it.
    */
   get recordsActivity(): boolean {
     return this.engine.recordsTraces;
-  }
-
-  /** Record that this rank was busy on `track` doing `label` over [start, end] (for traces). */
-  activity(track: number, label: number, start: number, end: number): void {
-    if (this.engine.recordsTraces) this.engine.activities.record(start, end, this.rank, track, label);
   }
 
   /**
@@ -299,7 +294,7 @@ export class RankContext {
     return this.engine.activities.span;
   }
 
-  /** {@link activity} of the slice whose start and end are in {@link activityTimes}. */
+  /** Record that this rank was busy on `track` doing `label` over the span in {@link activityTimes} (for traces). */
   activitySpan(track: number, label: number): void {
     if (this.engine.recordsTraces) this.engine.activities.recordSpan(this.rank, track, label);
   }

@@ -612,18 +612,10 @@ export class SampleLog extends FlatLog {
     super(SAMPLE_STRIDE, SAMPLE_TIME_FIELDS);
   }
 
-  record(time: number, rank: number, series: number, delta: number): void {
-    const i = this.slot();
-    const B = this.buf;
-    B[i] = time;
-    B[i + 1] = rank;
-    B[i + 2] = series;
-    B[i + 3] = delta;
-  }
-
   /**
-   * {@link record} at `clock.now`, read here: the engine's tasks record at their clock, and a float
-   * time passed to a call V8 does not inline is boxed as a heap number, one per sample.
+   * Record a change of `delta` in `series` of `rank` at `clock.now`, read here: the engine's tasks
+   * record at their clock, and a float time passed to a call V8 does not inline is boxed as a heap
+   * number, one per sample.
    */
   recordAt(clock: { readonly now: number }, rank: number, series: number, delta: number): void {
     const i = this.slot();

@@ -208,7 +208,7 @@ describe('SM activity labels', () => {
 
   it('without a timeline the SM is reserved the same and no slice is drawn (the call is not made)', () => {
     let calls = 0;
-    const ctx = { now: 0, hardware: HW, recordsActivity: false, activitySpan: () => calls++, activity: () => calls++ } as unknown as RankContext;
+    const ctx = { now: 0, hardware: HW, recordsActivity: false, activitySpan: () => calls++ } as unknown as RankContext;
     const sm = new SmClock(1, 2, 24);
     expect(sm.busy(ctx, ROLE.RDMAReceiver, 2)).toBe(2);
     expect(sm.busy(ctx, ROLE.RDMAReceiver, 2)).toBe(4);

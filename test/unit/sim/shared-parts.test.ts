@@ -17,7 +17,7 @@ describe("a host's parts", () => {
     expect(Array.from(part.order)).toEqual([1, 0]);
     for (const c of part.chunks) expect(c).toBeInstanceOf(SharedArrayBuffer);
     const s = new SampleLog();
-    s.record(0.5, 3, 1, 2);
+    s.recordAt({ now: 0.5 }, 3, 1, 2);
     const sp = s.take();
     expect(sp.log.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(Array.from(sp.log)).toEqual([0.5, 3, 1, 2]);
