@@ -64,7 +64,7 @@ export class EngineHost {
   private engine: Engine | null = null;
   private actors = new Map<number, Actor<typeof gpuMachine>>();
   private stateChanges: RankSnapshot[] = [];
-  /** The engine time a state change being made took place at, when not the engine's clock (-1). */
+  /** The engine time a state change being made takes place at (an operation's start or a group's end), when not the engine's clock (-1). */
   private changeAt = -1;
   private opArgs = new Map<number, { name: string; args: unknown }>();
   private eventsReported = 0;
@@ -220,7 +220,11 @@ export class EngineHost {
       ctx.state = {};
       ctx.opStartUs = m.startTime;
       this.running++;
+      // Busy from the operation's start (every host's), not from this engine's clock, which may
+      // have run past it on events after the last operation (how far depends on the hosts).
+      this.changeAt = m.startTime;
       this.actors.get(rank)!.send({ type: 'OP_START', op: m.name, opId: m.opId });
+      this.changeAt = -1;
       try {
         def.prepare?.(ctx, m.args);
       } catch (err) {
